@@ -12,7 +12,7 @@
     │  ├─ InvalidSignatureError         signature_invalid
     │  ├─ UnknownKeyError               key_unknown: no usable key for the token's kid
     │  ├─ TokenExpiredError             token_expired
-    │  └─ InvalidClaimError             claims_invalid, + claim, reason ("missing" | "invalid" | "check_failed")
+    │  └─ InvalidClaimError             claims_invalid, + claim, reason (missing | invalid | check_failed)
     ├─ InsufficientScopeError           403  error="insufficient_scope", scope="..."
     ├─ ForbiddenError                   403  roles and custom authorization checks
     └─ KeysUnavailableError             503  Retry-After; retryable = True
