@@ -1,0 +1,246 @@
+"""Strict compact-JWS parsing: ``"<header>.<payload>.<signature>"`` -> :class:`ParsedToken`.
+
+Nothing here is trusted yet: the signature is checked later by the verifier. Parsing therefore rejects
+anything a lenient decoder would silently repair (padding, the standard base64 alphabet, non-canonical
+trailing bits, duplicate JSON members, non-finite numbers), so that the bytes that get signed and the
+values that get checked can only have one meaning. Every rejection is a :class:`MalformedTokenError`
+with a fixed description that never echoes the input.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from serverless_jwt.errors import MalformedTokenError
+
+__all__ = ["MAX_JSON_DEPTH", "ParsedToken", "parse"]
+
+#: Deepest container nesting accepted in the header or payload (the top-level object counts as 1).
+MAX_JSON_DEPTH = 20
+
+_NOT_STR = "The access token must be a string"
+_TOO_LARGE = "The access token is too large"
+_NOT_ASCII = "The access token contains characters outside ASCII"
+_JWE = "Encrypted tokens (JWE) are not accepted"
+_SEGMENTS = "The access token must have exactly three dot-separated segments"
+_EMPTY_SEGMENT = "The access token has an empty segment"
+_BASE64 = "The access token is not strict base64url"
+_UTF8 = "The access token header or payload is not valid UTF-8"
+_BOM = "The access token header or payload starts with a byte order mark"
+_JSON = "The access token header or payload is not valid JSON"
+_NOT_OBJECT = "The access token header or payload is not a JSON object"
+_DUPLICATE = "The access token header or payload has duplicate member names"
+_NON_FINITE = "The access token header or payload contains a non-finite number"
+_TOO_DEEP = "The access token header or payload is nested too deeply"
+_SURROGATE = "The access token header or payload contains an unpaired surrogate escape"
+_ALG = "The access token header has no valid 'alg'"
+_CRIT_INVALID = "The access token header has an invalid 'crit'"
+_CRIT = "The access token requires an unsupported critical extension"
+_B64 = "Unencoded-payload tokens (RFC 7797 'b64') are not accepted"
+_HEADER_PARAM = "The access token header has a parameter of the wrong type"
+_NESTED = "Nested tokens (cty 'JWT') are not accepted"
+
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_ALPHABET_AND_DOT = _ALPHABET + b"."
+_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+# A segment of length 4n+2 / 4n+3 ends with a character whose low 4 / 2 bits are unused: they must be
+# zero, otherwise several strings decode to the same bytes (RFC 4648 §3.5 canonical encoding).
+_CANONICAL_LAST_OF_2 = frozenset(_ALPHABET[::16])
+_CANONICAL_LAST_OF_3 = frozenset(_ALPHABET[::4])
+
+# Strings are removed before measuring depth so brackets inside them do not count.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS_ONLY_TABLE = bytes.maketrans(b"{[}]", b"(())")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{[}]")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedToken:
+    """A syntactically valid compact JWS whose signature has not been checked yet.
+
+    Parameters
+    ----------
+    header:
+        The protected header, a strict JSON object.
+    claims:
+        The payload, a strict JSON object.
+    signing_input:
+        ASCII bytes of ``"<header b64>.<payload b64>"``, exactly as received.
+    signature:
+        The decoded signature bytes.
+    """
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+class _Reject(Exception):
+    """Internal: a JSON hook refused the document; carries the fixed description."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+def _fail(description: str) -> NoReturn:
+    raise MalformedTokenError(description)
+
+
+def parse(token: str, *, max_bytes: int = 16384) -> ParsedToken:
+    """Split and decode a compact JWS without verifying it.
+
+    Parameters
+    ----------
+    token:
+        The bearer token, ``"<header>.<payload>.<signature>"`` in strict base64url.
+    max_bytes:
+        Longest token accepted; checked before any decoding.
+
+    Returns
+    -------
+    ParsedToken
+        Header, claims, signing input and signature.
+
+    Raises
+    ------
+    MalformedTokenError
+        For anything that is not a strict compact JWS with JSON object header and payload, or whose
+        header asks for something this library does not support (``crit``, ``b64``, nested JWTs,
+        JWE). No other exception escapes.
+
+    Examples
+    --------
+    >>> t = parse("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln")
+    >>> t.header, t.claims, t.signature
+    ({'alg': 'HS256'}, {'sub': 'a'}, b'sig')
+    """
+    if not isinstance(token, str):
+        _fail(_NOT_STR)
+    # Size first: nothing below may spend work on an oversized input.
+    if len(token) > max_bytes:
+        _fail(_TOO_LARGE)
+    if not token.isascii():
+        _fail(_NOT_ASCII)
+    data = token.encode("ascii")
+    dots = data.count(b".")
+    if dots != 2:
+        _fail(_JWE if dots == 4 else _SEGMENTS)
+    # One C-level pass: anything left after deleting the base64url alphabet and dots is foreign
+    # ('=', '+', '/', whitespace, controls ...).
+    if data.translate(None, _ALPHABET_AND_DOT):
+        _fail(_BASE64)
+    h64, p64, s64 = data.split(b".")
+    if not (h64 and p64 and s64):
+        _fail(_EMPTY_SEGMENT)
+
+    header = _json_object(_b64decode(h64))
+    claims = _json_object(_b64decode(p64))
+    signature = _b64decode(s64)
+    _check_header(header)
+    return ParsedToken(header, claims, data[: len(h64) + 1 + len(p64)], signature)
+
+
+def _b64decode(segment: bytes) -> bytes:
+    rem = len(segment) & 3
+    if rem == 1:
+        _fail(_BASE64)
+    if (rem == 2 and segment[-1] not in _CANONICAL_LAST_OF_2) or (
+        rem == 3 and segment[-1] not in _CANONICAL_LAST_OF_3
+    ):
+        _fail(_BASE64)
+    try:
+        return binascii.a2b_base64(segment.translate(_URL_TO_STD) + b"=" * (-len(segment) & 3))
+    except binascii.Error:  # unreachable after the checks above; kept so nothing foreign escapes
+        raise MalformedTokenError(_BASE64) from None
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    # Duplicate names would let two parties read two different values from one signed payload.
+    if len(obj) != len(pairs):
+        raise _Reject(_DUPLICATE)
+    return obj
+
+
+def _constant(_name: str) -> NoReturn:
+    # NaN / Infinity / -Infinity are not JSON (RFC 8259 §6).
+    raise _Reject(_NON_FINITE)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    # 1e400 overflows to inf: the same non-finite number by another spelling.
+    if not math.isfinite(value):
+        raise _Reject(_NON_FINITE)
+    return value
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_pairs, parse_constant=_constant, parse_float=_float)
+
+
+def _too_deep(raw: bytes) -> bool:
+    shape = _JSON_STRING.sub(b"", raw).translate(_BRACKETS_ONLY_TABLE, _NOT_BRACKETS)
+    for _ in range(MAX_JSON_DEPTH):
+        if not shape:
+            return False
+        shape = shape.replace(b"()", b"")
+    return bool(shape)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")  # strict: rejects overlongs, encoded surrogates, UTF-16/32 bytes
+    except UnicodeDecodeError:
+        raise MalformedTokenError(_UTF8) from None
+    if text.startswith("\ufeff"):
+        _fail(_BOM)
+    # Cheap bound first: depth can never exceed the number of opening brackets.
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH and _too_deep(raw):
+        _fail(_TOO_DEEP)
+    try:
+        value = _DECODER.decode(text)
+    except _Reject as exc:
+        raise MalformedTokenError(exc.description) from None
+    except RecursionError:  # only reachable when the caller's own stack is already deep
+        raise MalformedTokenError(_TOO_DEEP) from None
+    except ValueError:  # JSONDecodeError, and int() refusing a number with too many digits
+        raise MalformedTokenError(_JSON) from None
+    if not isinstance(value, dict):
+        _fail(_NOT_OBJECT)
+    if b"\\u" in raw:
+        # "\ud800" decodes to a lone surrogate that no UTF-8 consumer can represent; re-encoding the
+        # document is the cheapest exact test, and only escaped documents pay for it.
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedTokenError(_SURROGATE) from None
+    return value
+
+
+def _check_header(header: dict[str, Any]) -> None:
+    # The allow-list is the verifier's job; a non-string alg can only be an attack or a bug.
+    if not isinstance(header.get("alg"), str):
+        _fail(_ALG)
+    if "crit" in header:
+        crit = header["crit"]
+        if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
+            _fail(_CRIT_INVALID)
+        # RFC 7515 §4.1.11: we understand no extension, so any listed one must make us reject.
+        _fail(_CRIT)
+    # RFC 7797 unencoded payloads change what is signed; unsupported, so never guessed at.
+    if "b64" in header:
+        _fail(_B64)
+    for name in ("kid", "typ", "cty"):
+        if name in header and not isinstance(header[name], str):
+            _fail(_HEADER_PARAM)
+    cty = header.get("cty")
+    # A nested JWT would need a second verification this library does not do.
+    if cty is not None and cty.lower().removeprefix("application/") == "jwt":
+        _fail(_NESTED)
