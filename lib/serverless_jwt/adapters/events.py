@@ -1,0 +1,275 @@
+"""Lambda HTTP events in, proxy responses out: API Gateway REST (1.0), HTTP API (2.0), ALB, Function URL.
+
+This module reads requests and shapes responses; it decides no status and no header value (those come
+from :meth:`serverless_jwt.errors.AuthError.response`).
+
+Examples
+--------
+>>> event = {"version": "2.0", "headers": {"authorization": "Bearer abc.def.ghi"},
+...          "requestContext": {"http": {"method": "GET"}}}
+>>> detect(event), bearer_token(event)
+('http_v2', 'abc.def.ghi')
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, Literal
+
+from serverless_jwt.errors import AuthError, ConfigurationError, InvalidRequestError, MissingTokenError
+
+__all__ = [
+    "EventKind",
+    "authorizer_claims",
+    "bearer_token",
+    "detect",
+    "error_response",
+    "header_values",
+    "http_method",
+    "is_preflight",
+    "validate_cookie_name",
+]
+
+EventKind = Literal["rest_v1", "http_v2", "alb", "function_url"]
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# RFC 7230 token, for the configured cookie name.
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+_SEVERAL = "The request carries more than one Authorization value"
+_MALFORMED = "The Authorization header does not carry a well-formed bearer token"
+_BAD_COOKIE = "The authentication cookie is malformed or repeated"
+
+
+def detect(event: Mapping[str, Any]) -> EventKind:
+    """Which HTTP event source produced ``event``.
+
+    Unknown shapes (direct invocations, hand-written test events) are read as REST payload 1.0, the
+    generic ``headers`` / ``multiValueHeaders`` form.
+
+    Examples
+    --------
+    >>> detect({"requestContext": {"elb": {"targetGroupArn": "arn"}}, "httpMethod": "GET"})
+    'alb'
+    """
+    ctx = event.get("requestContext")
+    if isinstance(ctx, Mapping):
+        if "elb" in ctx:
+            return "alb"
+        if event.get("version") == "2.0" or isinstance(ctx.get("http"), Mapping):
+            domain = ctx.get("domainName")
+            if isinstance(domain, str) and ".lambda-url." in domain:
+                return "function_url"
+            return "http_v2"
+    elif event.get("version") == "2.0":
+        return "http_v2"
+    return "rest_v1"
+
+
+def http_method(event: Mapping[str, Any]) -> str:
+    """The request method, upper-cased ("" when the event has none)."""
+    method = event.get("httpMethod")
+    if not isinstance(method, str):
+        ctx = event.get("requestContext")
+        http = ctx.get("http") if isinstance(ctx, Mapping) else None
+        method = http.get("method") if isinstance(http, Mapping) else None
+    return method.upper() if isinstance(method, str) else ""
+
+
+def header_values(event: Mapping[str, Any], name: str) -> list[str]:
+    """Every value of header ``name`` (case-insensitive) in ``headers`` and ``multiValueHeaders``.
+
+    ``multiValueHeaders`` is authoritative when it has the header (REST 1.0 puts only the last value
+    in ``headers``); keys that differ only in case are all collected, so duplicates stay visible.
+    Values are returned as sent: a comma-joined HTTP API 2.0 value is one string here.
+    """
+    lname = name.lower()
+    multi = event.get("multiValueHeaders")
+    out: list[str] = []
+    if isinstance(multi, Mapping) and multi:
+        for key, values in multi.items():
+            if isinstance(key, str) and key.lower() == lname and isinstance(values, list):
+                out.extend(v for v in values if isinstance(v, str))
+        if out:
+            return out
+    single = event.get("headers")
+    if isinstance(single, Mapping) and single:
+        for key, value in single.items():
+            if isinstance(key, str) and key.lower() == lname and isinstance(value, str):
+                out.append(value)
+    return out
+
+
+def is_preflight(event: Mapping[str, Any]) -> bool:
+    """True for a CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``."""
+    return (
+        http_method(event) == "OPTIONS"
+        and bool(header_values(event, "origin"))
+        and bool(header_values(event, "access-control-request-method"))
+    )
+
+
+def validate_cookie_name(name: str) -> str:
+    """Check a configured cookie name (an RFC 7230 token); raises ConfigurationError."""
+    if not isinstance(name, str) or not _HTTP_TOKEN.fullmatch(name):
+        raise ConfigurationError("cookie_name must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)")
+    return name
+
+
+def _authorization_token(values: Sequence[str]) -> str | None:
+    # Header lists may be comma-joined (HTTP API 2.0 joins duplicates); a token68 never holds a comma.
+    if len(values) > 1 or "," in values[0]:
+        raise InvalidRequestError(_SEVERAL)
+    parts = values[0].strip().split(None, 1)
+    if not parts or parts[0].lower() != "bearer":
+        # Another scheme (Basic, Digest, ...) is not bearer credentials: 401 without an error code.
+        return None
+    if len(parts) == 1 or not _TOKEN68.fullmatch(parts[1].strip()):
+        raise InvalidRequestError(_MALFORMED)
+    return parts[1].strip()
+
+
+def _cookie_pairs(event: Mapping[str, Any]) -> list[str]:
+    pairs: list[str] = []
+    listed = event.get("cookies")  # HTTP API 2.0 and Function URL: one "name=value" per item
+    if isinstance(listed, list):
+        pairs.extend(p for p in listed if isinstance(p, str))
+    for header in header_values(event, "cookie"):
+        pairs.extend(header.split(";"))
+    return pairs
+
+
+def _cookie_token(event: Mapping[str, Any], cookie_name: str) -> str | None:
+    found: set[str] = set()
+    for pair in _cookie_pairs(event):
+        name, sep, value = pair.strip().partition("=")
+        if sep and name.strip() == cookie_name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            if value:  # an emptied cookie (a logout) counts as no credentials
+                found.add(value)
+    if not found:
+        return None
+    # Two different values for the one cookie: we cannot tell which is meant, so refuse both.
+    if len(found) > 1:
+        raise InvalidRequestError(_BAD_COOKIE)
+    value = found.pop()
+    if not _TOKEN68.fullmatch(value):
+        raise InvalidRequestError(_BAD_COOKIE)
+    return value
+
+
+def bearer_token(event: Mapping[str, Any], *, cookie_name: str | None = None) -> str:
+    """The bearer token of a request (RFC 6750 §2.1), optionally from a cookie.
+
+    The ``Authorization`` header wins over the cookie. The query string is never read (RFC 6750 §2.3
+    tokens end up in logs and browser history).
+
+    Parameters
+    ----------
+    event:
+        An API Gateway REST / HTTP API, ALB or Function URL event.
+    cookie_name:
+        Also accept the token from this cookie (``"nf_jwt"`` for Netlify Identity). Off by default.
+
+    Raises
+    ------
+    MissingTokenError
+        No bearer credentials (none at all, or another scheme such as Basic).
+    InvalidRequestError
+        Several Authorization values, or ``Bearer`` with an empty or malformed token.
+
+    Examples
+    --------
+    >>> bearer_token({"headers": {"AUTHORIZATION": "bearer a.b.c"}})
+    'a.b.c'
+    """
+    values = header_values(event, "authorization")
+    if values:
+        token = _authorization_token(values)
+        if token is not None:
+            return token
+    if cookie_name is not None:
+        token = _cookie_token(event, cookie_name)
+        if token is not None:
+            return token
+    raise MissingTokenError()
+
+
+_LAMBDA_AUTHORIZER_NOISE = frozenset({"integrationLatency"})
+
+
+def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Claims an API Gateway authorizer already checked, or ``None`` when there are none.
+
+    Read only when the application explicitly trusts its authorizer: nothing here is verified, and an
+    event can be forged by anyone who can invoke the function directly.
+
+    REST 1.0: ``requestContext.authorizer.claims`` (Cognito user pool authorizer) or the Lambda
+    authorizer's context (``requestContext.authorizer``). HTTP API 2.0 / Function URL:
+    ``requestContext.authorizer.jwt.claims`` or ``requestContext.authorizer.lambda``.
+    """
+    ctx = event.get("requestContext")
+    auth = ctx.get("authorizer") if isinstance(ctx, Mapping) else None
+    if not isinstance(auth, Mapping):
+        return None
+    jwt = auth.get("jwt")
+    if isinstance(jwt, Mapping) and isinstance(jwt.get("claims"), Mapping):
+        return dict(jwt["claims"])
+    for key in ("claims", "lambda"):
+        value = auth.get(key)
+        if isinstance(value, Mapping) and value:
+            return dict(value)
+    if detect(event) == "rest_v1" and "principalId" in auth:
+        return {k: v for k, v in auth.items() if k not in _LAMBDA_AUTHORIZER_NOISE}
+    return None
+
+
+def error_response(
+    event: Mapping[str, Any],
+    err: AuthError,
+    *,
+    realm: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The proxy response for ``err`` in the shape ``event``'s source expects.
+
+    Parameters
+    ----------
+    event:
+        The request, to pick the response shape (ALB needs ``statusDescription`` and answers in
+        ``multiValueHeaders`` when the request came that way).
+    err:
+        The error; its status, headers and body come from :meth:`AuthError.response`.
+    realm:
+        Optional ``realm`` for ``WWW-Authenticate``.
+    headers:
+        Extra headers to add (for example CORS headers so browsers can read the 401); they never
+        replace the error's own headers.
+
+    Examples
+    --------
+    >>> r = error_response({"headers": {}}, MissingTokenError(), realm="api")
+    >>> r["statusCode"], r["headers"]["WWW-Authenticate"]
+    (401, 'Bearer realm="api"')
+    """
+    shaped = err.response(realm)
+    out_headers = {**headers, **shaped.headers} if headers else shaped.headers
+    status = shaped.status
+    response: dict[str, Any] = {"statusCode": status}
+    if detect(event) == "alb":
+        response["statusDescription"] = f"{status} {HTTPStatus(status).phrase}"
+        if isinstance(event.get("multiValueHeaders"), Mapping):
+            response["multiValueHeaders"] = {k: [v] for k, v in out_headers.items()}
+        else:
+            response["headers"] = out_headers
+    else:
+        response["headers"] = out_headers
+    response["body"] = json.dumps(shaped.body)
+    response["isBase64Encoded"] = False
+    return response

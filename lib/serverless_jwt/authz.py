@@ -1,0 +1,302 @@
+"""Authorization on verified claims: scopes, roles, custom predicates and claim mapping.
+
+Nothing here knows about events or HTTP: every function takes a claims mapping (already verified)
+and either answers a question or raises :class:`~serverless_jwt.errors.InsufficientScopeError` /
+:class:`~serverless_jwt.errors.ForbiddenError`, which the adapters turn into a response.
+
+Examples
+--------
+>>> claims = {"scope": "read:shows write:shows", "app_metadata": {"authorization": {"roles": ["admin"]}}}
+>>> sorted(scopes_of(claims))
+['read:shows', 'write:shows']
+>>> roles_of(claims)
+frozenset({'admin'})
+>>> check_scopes(claims, ["read:shows"])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from serverless_jwt.errors import ConfigurationError, ForbiddenError, InsufficientScopeError
+
+__all__ = [
+    "DEFAULT_ROLES_PATH",
+    "SCOPE_CLAIMS",
+    "ClaimPath",
+    "ClaimsMapper",
+    "chain",
+    "check_role_set",
+    "check_roles",
+    "check_scope_set",
+    "check_scopes",
+    "roles_of",
+    "scopes_of",
+    "split_claim",
+    "strip_namespace",
+    "validate_names",
+]
+
+ClaimPath = str | Sequence[str]
+"""A claim location: a literal top-level name, a dotted path, or a tuple of path segments."""
+
+ClaimsMapper = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+DEFAULT_ROLES_PATH = "app_metadata.authorization.roles"
+"""Where Netlify Identity puts a user's roles."""
+
+SCOPE_CLAIMS = ("scope", "scp", "permissions")
+"""Claims read as granted scopes: OAuth ``scope`` (RFC 8693), Okta/Azure ``scp``, Auth0 ``permissions``."""
+
+# RFC 6749 §3.3 scope-token: NQCHAR (printable ASCII except space, '"' and '\').
+_SCOPE_TOKEN = re.compile(r'[\x21\x23-\x5b\x5d-\x7e]+')
+
+
+def _members(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset(part for part in value.split(" ") if part)
+    if isinstance(value, (list, tuple)):
+        # Only strings can name a scope or role: numbers, nulls and objects are ignored, never coerced.
+        return frozenset(item for item in value if isinstance(item, str) and item)
+    return frozenset()
+
+
+def scopes_of(claims: Mapping[str, Any], *, claim_names: Sequence[str] = SCOPE_CLAIMS) -> frozenset[str]:
+    """The scopes a token grants: the union of ``scope``, ``scp`` and ``permissions``.
+
+    Each claim may be a space-delimited string or an array of strings. Matching elsewhere is exact and
+    case-sensitive; non-string array members are ignored.
+
+    Parameters
+    ----------
+    claims:
+        Verified claims.
+    claim_names:
+        Claims to read, in any order (their union is returned).
+
+    Examples
+    --------
+    >>> sorted(scopes_of({"scp": ["a", 1, "b"], "permissions": ["c"]}))
+    ['a', 'b', 'c']
+    """
+    if len(claim_names) == 1:
+        return _members(claims.get(claim_names[0]))
+    found: set[str] = set()
+    for name in claim_names:
+        value = claims.get(name)
+        if value is not None:
+            found |= _members(value)
+    return frozenset(found)
+
+
+def _resolve(claims: Mapping[str, Any], path: ClaimPath) -> Any:
+    if isinstance(path, str):
+        # A literal top-level name wins: Auth0 namespaced claims ("https://x.com/roles") contain dots.
+        if path in claims:
+            return claims[path]
+        segments: Sequence[str] = path.split(".")
+    else:
+        segments = path
+    node: Any = claims
+    for segment in segments:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(segment)
+    return node
+
+
+def roles_of(claims: Mapping[str, Any], path: ClaimPath = DEFAULT_ROLES_PATH) -> frozenset[str]:
+    """The roles (or groups) a token carries at ``path``.
+
+    Parameters
+    ----------
+    claims:
+        Verified claims.
+    path:
+        A literal top-level claim name (tried first, e.g. ``"cognito:groups"`` or
+        ``"https://example.com/roles"``), else a dotted path (``"realm_access.roles"``), or a tuple of
+        segments for names that contain dots below the top level. The value may be an array of strings
+        or one string naming a single role.
+
+    Examples
+    --------
+    >>> roles_of({"cognito:groups": ["admins", "staff"]}, "cognito:groups") == {"admins", "staff"}
+    True
+    >>> roles_of({"https://example.com/roles": ["editor"]}, "https://example.com/roles")
+    frozenset({'editor'})
+    """
+    value = _resolve(claims, path)
+    if isinstance(value, str):
+        return frozenset((value,)) if value else frozenset()
+    return _members(value)
+
+
+def validate_names(names: Collection[str], what: str) -> tuple[str, ...]:
+    """Check scope or role names given in configuration; raises ConfigurationError when unusable."""
+    if isinstance(names, str):
+        raise ConfigurationError(f"{what} must be a collection of names, not one string")
+    out = tuple(names)
+    if not out:
+        raise ConfigurationError(f"at least one {what} name is required")
+    for name in out:
+        # Names end up in WWW-Authenticate and error text: keep them to the RFC 6749 scope-token grammar.
+        if not isinstance(name, str) or not _SCOPE_TOKEN.fullmatch(name):
+            raise ConfigurationError(f"invalid {what} name: must be printable ASCII without spaces or quotes")
+    return out
+
+
+def check_scope_set(granted: Collection[str], required: Sequence[str], *, any_of: bool = False) -> None:
+    """Raise unless ``granted`` holds all (or, with ``any_of``, one) of ``required``.
+
+    Raises
+    ------
+    InsufficientScopeError
+        Naming exactly the missing scopes (all-of), or every accepted scope (any-of).
+    """
+    if any_of:
+        if not any(scope in granted for scope in required):
+            raise InsufficientScopeError(tuple(required), any_of=len(required) > 1)
+        return
+    missing = [scope for scope in required if scope not in granted]
+    if missing:
+        raise InsufficientScopeError(missing)
+
+
+def check_scopes(claims: Mapping[str, Any], scopes: Sequence[str], *, any_of: bool = False) -> None:
+    """Require scopes on verified claims (see :func:`scopes_of` for where they are read).
+
+    Parameters
+    ----------
+    claims:
+        Verified claims.
+    scopes:
+        Required scope names, exact and case-sensitive.
+    any_of:
+        Accept the token when it has at least one of ``scopes`` (default: all of them).
+
+    Raises
+    ------
+    InsufficientScopeError
+        403 ``insufficient_scope`` naming the missing scopes.
+
+    Examples
+    --------
+    >>> check_scopes({"scope": "read:shows"}, ["read:shows", "write:shows"])
+    Traceback (most recent call last):
+    ...
+    serverless_jwt.errors.InsufficientScopeError: Token does not contain the required 'write:shows' scope
+    """
+    check_scope_set(scopes_of(claims), scopes, any_of=any_of)
+
+
+def check_role_set(granted: Collection[str], required: Sequence[str], *, any_of: bool = False) -> None:
+    """Raise ForbiddenError unless ``granted`` holds all (or, with ``any_of``, one) of ``required``."""
+    if any_of:
+        if not any(role in granted for role in required):
+            names = ", ".join(f"'{r}'" for r in required)
+            raise ForbiddenError(f"The caller has none of the required roles {names}")
+        return
+    missing = [role for role in required if role not in granted]
+    if missing:
+        names = ", ".join(f"'{r}'" for r in missing)
+        noun = "role" if len(missing) == 1 else "roles"
+        raise ForbiddenError(f"The caller lacks the required {names} {noun}")
+
+
+def check_roles(
+    claims: Mapping[str, Any],
+    roles: Sequence[str],
+    *,
+    path: ClaimPath = DEFAULT_ROLES_PATH,
+    any_of: bool = False,
+) -> None:
+    """Require roles on verified claims.
+
+    Parameters
+    ----------
+    claims:
+        Verified claims.
+    roles:
+        Required role names, exact and case-sensitive.
+    path:
+        Where the roles are (see :func:`roles_of`).
+    any_of:
+        Accept the token when it has at least one of ``roles`` (default: all of them).
+
+    Raises
+    ------
+    ForbiddenError
+        403 naming the missing roles (configuration names, never token values).
+
+    Examples
+    --------
+    >>> check_roles({"cognito:groups": ["staff"]}, ["admins"], path="cognito:groups")
+    Traceback (most recent call last):
+    ...
+    serverless_jwt.errors.ForbiddenError: The caller lacks the required 'admins' role
+    """
+    check_role_set(roles_of(claims, path), roles, any_of=any_of)
+
+
+def strip_namespace(prefix: str) -> ClaimsMapper:
+    """A claims mapper that drops ``prefix`` from custom claim names (Auth0 namespaced claims).
+
+    A stripped name never replaces a claim that already exists under that name: a custom claim must not
+    shadow ``sub``, ``iss`` or any other claim the issuer set itself.
+
+    Examples
+    --------
+    >>> strip_namespace("https://example.com/")({"sub": "u1", "https://example.com/roles": ["a"]})
+    {'sub': 'u1', 'roles': ['a']}
+    """
+    if not prefix:
+        raise ConfigurationError("strip_namespace needs a non-empty prefix")
+
+    def mapper(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+        out = {k: v for k, v in claims.items() if not k.startswith(prefix)}
+        for key, value in claims.items():
+            short = key[len(prefix):]
+            if key.startswith(prefix) and short and short not in out:
+                out[short] = value
+        return out
+
+    return mapper
+
+
+def split_claim(name: str) -> ClaimsMapper:
+    """A claims mapper that turns a space-delimited string claim into a list of strings.
+
+    Examples
+    --------
+    >>> split_claim("scope")({"scope": "a b  c"})
+    {'scope': ['a', 'b', 'c']}
+    """
+
+    def mapper(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+        value = claims.get(name)
+        if not isinstance(value, str):
+            return claims
+        out = dict(claims)
+        out[name] = [part for part in value.split(" ") if part]
+        return out
+
+    return mapper
+
+
+def chain(*mappers: ClaimsMapper) -> ClaimsMapper:
+    """Apply several claims mappers in order.
+
+    Examples
+    --------
+    >>> chain(strip_namespace("ns/"), split_claim("groups"))({"ns/groups": "a b"})
+    {'groups': ['a', 'b']}
+    """
+
+    def mapper(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+        for step in mappers:
+            claims = step(claims)
+        return claims
+
+    return mapper
