@@ -1,0 +1,483 @@
+"""A loopback OIDC issuer for tests, the CLI and the demo: discovery, JWKS, token minting, faults.
+
+Real HTTP on 127.0.0.1 (a ``ThreadingHTTPServer`` in a daemon thread). Never use it in production:
+its private keys live in memory or in a local key folder, and it signs whatever it is asked to.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
+
+__all__ = ["DISCOVERY_PATH", "FAULTS", "JWKS_PATH", "DevIssuer"]
+
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+JWKS_PATH = "/.well-known/jwks.json"
+FAULTS = frozenset(
+    {"500", "503", "slow", "drip", "huge", "huge_undeclared", "redirect", "not_json", "json_bomb",
+     "wrong_shape", "wrong_issuer", "reset"}
+)
+_ALGORITHMS = get_default_algorithms()
+_EC_CURVES: dict[str, ec.EllipticCurve] = {
+    "ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1(), "ES256K": ec.SECP256K1(),
+}
+_UNSET: Any = object()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _generate(alg: str) -> Any:
+    if alg.startswith(("RS", "PS")):
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg in _EC_CURVES:
+        return ec.generate_private_key(_EC_CURVES[alg])
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"DevIssuer cannot generate a key for {alg}")
+
+
+def _kid_for(key: Any, alg: str) -> str:
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return f"{alg.lower()}-{hashlib.sha256(der).hexdigest()[:16]}"
+
+
+def _public_jwk(key: Any, alg: str, kid: str) -> dict[str, Any]:
+    public = key.public_key()
+    if isinstance(public, rsa.RSAPublicKey):
+        jwk = dict(RSAAlgorithm.to_jwk(public, as_dict=True))
+    elif isinstance(public, ec.EllipticCurvePublicKey):
+        jwk = dict(ECAlgorithm.to_jwk(public, as_dict=True))
+    else:
+        jwk = dict(OKPAlgorithm.to_jwk(public, as_dict=True))
+    jwk.update({"kid": kid, "alg": alg, "use": "sig"})
+    return jwk
+
+
+def _load_or_create(path: Path, alg: str) -> Any:
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        return key
+    key = _generate(alg)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    # Private key material: owner-only permissions from the moment the file exists.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return key
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    owner: DevIssuer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # tests stay quiet
+
+    def do_GET(self) -> None:
+        self.server.owner._handle(self)
+
+
+class DevIssuer:
+    """A loopback OpenID Connect issuer that serves discovery and a JWKS, and mints tokens.
+
+    Parameters
+    ----------
+    host, port:
+        Where to listen; ``port=0`` picks a free port. Loopback only.
+    key_dir:
+        Folder holding ``rs256.pem`` and ``es256.pem`` (created with 0600 permissions when missing),
+        so tokens stay valid across restarts (the CLI uses this). ``None``: fresh keys in memory.
+    audience:
+        Default ``aud`` of minted tokens.
+
+    Faults are switched at runtime with ``fault`` (one of :data:`FAULTS` or ``None``) and apply to the
+    paths in ``fault_paths`` (both well-known paths by default). ``requests`` counts requests per path.
+
+    Examples
+    --------
+    >>> with DevIssuer() as issuer:                                   # doctest: +SKIP
+    ...     token = issuer.mint(sub="alice", scopes=["read"])
+    ...     issuer.fault = "503"                                      # the JWKS endpoint now fails
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        key_dir: str | os.PathLike[str] | None = None,
+        audience: str = "serverless-jwt-dev",
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.key_dir = Path(key_dir) if key_dir is not None else None
+        self.audience = audience
+        self.fault: str | None = None
+        self.fault_paths: set[str] = {DISCOVERY_PATH, JWKS_PATH}
+        self.slow_seconds = 1.0
+        self.drip_interval_seconds = 0.2
+        self.huge_bytes = 2 * 1024 * 1024 + 17
+        self.extra_jwks_keys: list[dict[str, Any]] = []
+        self.requests: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._keys: dict[str, tuple[str, Any]] = {}  # kid -> (alg, private key), in publish order
+        self._current: dict[str, str] = {}  # alg -> kid used by default
+        self._foreign: dict[str, Any] = {}  # alg -> a key the JWKS never publishes
+        self._load_keys()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _load_keys(self) -> None:
+        for alg in ("RS256", "ES256"):
+            if self.key_dir is not None:
+                self.key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                key = _load_or_create(self.key_dir / f"{alg.lower()}.pem", alg)
+            else:
+                key = _generate(alg)
+            self._add(key, alg)
+
+    def _add(self, key: Any, alg: str) -> str:
+        kid = _kid_for(key, alg)
+        self._keys[kid] = (alg, key)
+        self._current[alg] = kid
+        return kid
+
+    def start(self) -> DevIssuer:
+        """Start serving in a daemon thread; returns ``self``."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = _Server((self.host, self.port), _Handler)
+        server.owner = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="DevIssuer", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; requests in progress (drips, slow answers) are cut short."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> DevIssuer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- addresses -----------------------------------------------------------------------------
+
+    @property
+    def issuer(self) -> str:
+        """The issuer identifier, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
+        if self._server is not None:
+            port = self._server.server_address[1]
+        elif self.port:
+            port = self.port  # a fixed port is known before start (the CLI mints offline)
+        else:
+            raise RuntimeError("DevIssuer is not started")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}"
+
+    @property
+    def jwks_uri(self) -> str:
+        return self.issuer + JWKS_PATH
+
+    @property
+    def discovery_uri(self) -> str:
+        return self.issuer + DISCOVERY_PATH
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def kid(self, alg: str = "RS256") -> str:
+        """The kid currently used to sign tokens with ``alg`` (RSA key for RS*/PS*)."""
+        return self._current[self._family(alg)]
+
+    def _family(self, alg: str) -> str:
+        if alg.startswith(("RS", "PS")) and alg not in self._current:
+            return "RS256"
+        return alg
+
+    def rotate(self, *, alg: str = "RS256", keep_old: bool = False) -> str:
+        """Publish a new key for ``alg`` under a new kid and sign with it from now on.
+
+        ``keep_old=False`` drops the previous key from the JWKS; ``True`` keeps publishing it.
+        Also adds a key for an algorithm not yet held (e.g. ``"EdDSA"``, ``"ES384"``). Returns the kid.
+        """
+        old = self._current.get(alg)
+        kid = self._add(_generate(alg), alg)
+        if old is not None and not keep_old:
+            del self._keys[old]
+        return kid
+
+    def private_key(self, kid: str | None = None, *, alg: str = "RS256") -> Any:
+        return self._keys[kid or self.kid(alg)][1]
+
+    def public_pem(self, kid: str | None = None, *, alg: str = "RS256") -> bytes:
+        """The PEM (SubjectPublicKeyInfo) of a published key."""
+        return bytes(self.private_key(kid, alg=alg).public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ))
+
+    def jwks(self) -> dict[str, Any]:
+        """The JWKS document as served (public members only, plus ``extra_jwks_keys``)."""
+        keys = [_public_jwk(key, alg, kid) for kid, (alg, key) in self._keys.items()]
+        return {"keys": keys + [dict(k) for k in self.extra_jwks_keys]}
+
+    def discovery(self) -> dict[str, Any]:
+        iss = self.issuer
+        return {
+            "issuer": iss,
+            "jwks_uri": iss + JWKS_PATH,
+            "authorization_endpoint": iss + "/authorize",
+            "token_endpoint": iss + "/oauth/token",
+            "response_types_supported": ["code", "token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": sorted({alg for alg, _ in self._keys.values()}),
+            "scopes_supported": ["openid", "profile", "email"],
+        }
+
+    # -- minting -------------------------------------------------------------------------------
+
+    def mint(
+        self,
+        *,
+        sub: str | None = "dev-user",
+        scopes: Iterable[str] = (),
+        roles: Iterable[str] = (),
+        roles_claim: str | Sequence[str] | None = None,
+        audience: str | Sequence[str] | None = _UNSET,
+        issuer: str | None = _UNSET,
+        lifetime_seconds: float = 3600,
+        alg: str = "RS256",
+        kid: str | None = _UNSET,
+        secret: str | bytes | None = None,
+        claims: Mapping[str, Any] | None = None,
+        headers: Mapping[str, Any] | None = None,
+        now: float | None = None,
+    ) -> str:
+        """Sign a token with the issuer's current key for ``alg``.
+
+        Parameters
+        ----------
+        scopes:
+            Written space-delimited to ``scope`` (omitted when empty).
+        roles:
+            Written to ``app_metadata.authorization.roles`` (Netlify style) and, when ``roles_claim``
+            is given, also there: a top-level claim name, or a sequence of names for a nested path.
+        audience, issuer, kid:
+            Defaults: the issuer's audience, its issuer URL, the current kid; ``None`` omits them.
+        secret:
+            For ``HS*`` algorithms only: the shared secret to sign with.
+        claims, headers:
+            Extra or overriding members; a value of ``None`` deletes the member.
+        now:
+            Epoch seconds used for ``iat``/``nbf``/``exp`` (default: the current time).
+
+        Examples
+        --------
+        >>> issuer.mint(sub="alice", scopes=["orders:read"], roles=["admin"])  # doctest: +SKIP
+        """
+        issued = int(time.time() if now is None else now)
+        payload: dict[str, Any] = {
+            "iss": self.issuer if issuer is _UNSET else issuer,
+            "sub": sub,
+            "aud": self.audience if audience is _UNSET else (
+                list(audience) if audience is not None and not isinstance(audience, str) else audience
+            ),
+            "iat": issued,
+            "nbf": issued,
+            "exp": int(issued + lifetime_seconds),
+            "jti": secrets.token_urlsafe(12),
+        }
+        scope_list = list(scopes)
+        if scope_list:
+            payload["scope"] = " ".join(scope_list)
+        role_list = list(roles)
+        if role_list:
+            payload["app_metadata"] = {"authorization": {"roles": role_list}}
+            if roles_claim is not None:
+                path = [roles_claim] if isinstance(roles_claim, str) else list(roles_claim)
+                node = payload
+                for name in path[:-1]:
+                    node = node.setdefault(name, {})
+                node[path[-1]] = list(role_list)
+        header: dict[str, Any] = {"alg": alg, "typ": "JWT"}
+        if alg.startswith("HS"):
+            if secret is None:
+                raise ValueError("HS algorithms need secret=")
+            sign_key: Any = secret.encode() if isinstance(secret, str) else secret
+            if kid is not _UNSET and kid is not None:
+                header["kid"] = kid
+        elif alg == "none":
+            sign_key = None
+        else:
+            header["kid"] = self.kid(alg) if kid is _UNSET else kid
+            sign_key = self._keys[self.kid(alg)][1]
+        return self._sign(header, payload, alg, sign_key, claims, headers)
+
+    def mint_with_foreign_key(self, *, alg: str = "RS256", **kwargs: Any) -> str:
+        """Like :meth:`mint`, with the current kid but signed by a key the JWKS never publishes."""
+        if alg not in self._foreign:
+            self._foreign[alg] = _generate(alg)
+        header = {"alg": alg, "typ": "JWT", "kid": kwargs.pop("kid", self.kid(alg))}
+        claims_extra = kwargs.pop("claims", None)
+        headers_extra = kwargs.pop("headers", None)
+        # Reuse mint() for the payload, then re-sign its parts with the foreign key.
+        unsigned = self.mint(alg=alg, **kwargs).split(".")
+        payload = json.loads(base64.urlsafe_b64decode(unsigned[1] + "=" * (-len(unsigned[1]) % 4)))
+        return self._sign(header, payload, alg, self._foreign[alg], claims_extra, headers_extra)
+
+    @staticmethod
+    def _sign(
+        header: dict[str, Any],
+        payload: dict[str, Any],
+        alg: str,
+        key: Any,
+        claims: Mapping[str, Any] | None,
+        headers: Mapping[str, Any] | None,
+    ) -> str:
+        for target, extra in ((payload, claims), (header, headers)):
+            for name, value in (extra or {}).items():
+                if value is None:
+                    target.pop(name, None)
+                else:
+                    target[name] = value
+        for name in [n for n, v in payload.items() if v is None]:
+            del payload[name]
+        signing_input = (
+            _b64(json.dumps(header, separators=(",", ":")).encode())
+            + "."
+            + _b64(json.dumps(payload, separators=(",", ":")).encode())
+        )
+        signature = b"" if alg == "none" else _ALGORITHMS[alg].sign(signing_input.encode(), key)
+        return signing_input + "." + _b64(signature)
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _handle(self, h: _Handler) -> None:
+        path = h.path.split("?", 1)[0]
+        with self._count_lock:
+            self.requests[path] += 1
+        if path == DISCOVERY_PATH:
+            doc: Any = self.discovery()
+        elif path == JWKS_PATH:
+            doc = self.jwks()
+        else:
+            self._send(h, 404, b'{"error":"not_found"}')
+            return
+        fault = self.fault if path in self.fault_paths else None
+        body = json.dumps(doc).encode()
+        if fault is None:
+            self._send(h, 200, body)
+        elif fault in ("500", "503"):
+            self._send(h, int(fault), b'{"error":"unavailable"}')
+        elif fault == "slow":
+            if not self._stopping.wait(self.slow_seconds):
+                self._send(h, 200, body)
+        elif fault == "drip":
+            self._drip(h, body)
+        elif fault == "huge":
+            self._send(h, 200, b'{"pad":"' + b"x" * self.huge_bytes + b'"}')
+        elif fault == "huge_undeclared":
+            self._send(h, 200, b'{"pad":"' + b"x" * self.huge_bytes + b'"}', declare_length=False)
+        elif fault == "redirect":
+            self._send(h, 302, b"", extra={"Location": self.issuer + path})
+        elif fault == "not_json":
+            self._send(h, 200, b"<html>surprise</html>", content_type="text/html")
+        elif fault == "json_bomb":
+            self._send(h, 200, b"[" * 100_000 + b"]" * 100_000)
+        elif fault == "wrong_shape":
+            self._send(h, 200, b'["not", "an", "object"]')
+        elif fault == "wrong_issuer":
+            if path == DISCOVERY_PATH:
+                doc["issuer"] = "https://attacker.example"
+            self._send(h, 200, json.dumps(doc).encode())
+        elif fault == "reset":
+            # SO_LINGER 0 then close: the client sees a TCP reset, not a clean EOF.
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.close_connection = True
+            h.connection.close()
+        else:
+            self._send(h, 500, b'{"error":"unknown_fault"}')
+
+    @staticmethod
+    def _send(
+        h: _Handler,
+        status: int,
+        body: bytes,
+        *,
+        content_type: str = "application/json",
+        extra: Mapping[str, str] | None = None,
+        declare_length: bool = True,
+    ) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Cache-Control", "public, max-age=600")
+        for name, value in (extra or {}).items():
+            h.send_header(name, value)
+        if declare_length:
+            h.send_header("Content-Length", str(len(body)))
+        else:
+            h.send_header("Connection", "close")
+            h.close_connection = True
+        h.end_headers()
+        try:
+            h.wfile.write(body)
+        except OSError:
+            h.close_connection = True  # the client gave up (size cap, deadline); that is the point
+
+    def _drip(self, h: _Handler, body: bytes) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.close_connection = True
+        try:
+            for i in range(len(body)):
+                if self._stopping.wait(self.drip_interval_seconds):
+                    return
+                h.wfile.write(body[i : i + 1])
+                h.wfile.flush()
+        except OSError:
+            return

@@ -1,0 +1,178 @@
+"""The dev issuer serves real discovery/JWKS over loopback HTTP and mints verifiable tokens."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import stat
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from serverless_jwt.dev.issuer import DISCOVERY_PATH, JWKS_PATH, DevIssuer
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback test server
+        return json.load(response)
+
+
+def _decode(issuer: DevIssuer, token: str, alg: str) -> dict[str, Any]:
+    jwk = next(k for k in issuer.jwks()["keys"] if k["kid"] == jwt.get_unverified_header(token)["kid"])
+    key = jwt.PyJWK(jwk).key
+    return jwt.decode(token, key, algorithms=[alg], audience=issuer.audience, issuer=issuer.issuer)
+
+
+def test_discovery_points_at_the_served_jwks(issuer: DevIssuer) -> None:
+    doc = _get(issuer.discovery_uri)
+    assert doc["issuer"] == issuer.issuer
+    assert doc["jwks_uri"] == issuer.jwks_uri
+    assert issuer.issuer.startswith("http://127.0.0.1:")
+    served = _get(doc["jwks_uri"])
+    assert {k["kty"] for k in served["keys"]} == {"RSA", "EC"}
+    assert issuer.requests[DISCOVERY_PATH] == 1
+    assert issuer.requests[JWKS_PATH] == 1
+
+
+def test_served_jwks_holds_no_private_members(issuer: DevIssuer) -> None:
+    for key in _get(issuer.jwks_uri)["keys"]:
+        assert not {"d", "p", "q", "dp", "dq", "qi", "k"} & set(key)
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_minted_tokens_verify_with_pyjwt_against_the_served_keys(issuer: DevIssuer, alg: str) -> None:
+    token = issuer.mint(alg=alg, sub="alice", scopes=["read", "write"], roles=["admin"],
+                        roles_claim="https://example.com/roles")
+    claims = _decode(issuer, token, alg)
+    assert claims["sub"] == "alice"
+    assert claims["scope"] == "read write"
+    assert claims["app_metadata"] == {"authorization": {"roles": ["admin"]}}
+    assert claims["https://example.com/roles"] == ["admin"]
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_claims_and_headers_override_and_none_deletes(issuer: DevIssuer) -> None:
+    token = issuer.mint(claims={"exp": None, "tenant": "t1"}, headers={"typ": "at+jwt"},
+                        audience=["a", "b"], now=1_000_000)
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert header["typ"] == "at+jwt"
+    assert "exp" not in claims
+    assert claims["tenant"] == "t1"
+    assert claims["aud"] == ["a", "b"]
+    assert claims["iat"] == 1_000_000
+
+
+def test_foreign_key_token_carries_the_current_kid_but_fails_verification(issuer: DevIssuer) -> None:
+    token = issuer.mint_with_foreign_key()
+    assert jwt.get_unverified_header(token)["kid"] == issuer.kid("RS256")
+    with pytest.raises(jwt.InvalidSignatureError):
+        _decode(issuer, token, "RS256")
+
+
+def test_rotate_drops_or_keeps_the_old_key(issuer: DevIssuer) -> None:
+    first = issuer.kid()
+    second = issuer.rotate(keep_old=True)
+    kids = {k["kid"] for k in issuer.jwks()["keys"]}
+    assert {first, second} <= kids
+    third = issuer.rotate()
+    kids = {k["kid"] for k in issuer.jwks()["keys"]}
+    assert third in kids
+    assert second not in kids
+    assert first in kids  # kept by the first rotation, untouched by the second
+    assert _decode(issuer, issuer.mint(), "RS256")["sub"] == "dev-user"
+
+
+def test_extra_jwks_keys_are_served(issuer: DevIssuer) -> None:
+    issuer.extra_jwks_keys.append({"kty": "oct", "k": "c2VjcmV0", "kid": "odd"})
+    assert {"kty": "oct", "k": "c2VjcmV0", "kid": "odd"} in _get(issuer.jwks_uri)["keys"]
+
+
+@pytest.mark.parametrize("status", ["500", "503"])
+def test_status_faults(issuer: DevIssuer, status: str) -> None:
+    issuer.fault = status
+    with pytest.raises(urllib.error.HTTPError) as info:
+        _get(issuer.jwks_uri)
+    assert info.value.code == int(status)
+
+
+def test_fault_paths_limit_where_a_fault_applies(issuer: DevIssuer) -> None:
+    issuer.fault = "503"
+    issuer.fault_paths = {JWKS_PATH}
+    assert _get(issuer.discovery_uri)["issuer"] == issuer.issuer
+    with pytest.raises(urllib.error.HTTPError):
+        _get(issuer.jwks_uri)
+
+
+def test_wrong_issuer_fault_changes_the_discovery_issuer(issuer: DevIssuer) -> None:
+    issuer.fault = "wrong_issuer"
+    assert _get(issuer.discovery_uri)["issuer"] != issuer.issuer
+
+
+def test_redirect_fault_answers_302(issuer: DevIssuer) -> None:
+    issuer.fault = "redirect"
+    conn = http.client.HTTPConnection("127.0.0.1", int(issuer.issuer.rsplit(":", 1)[1]), timeout=5)
+    conn.request("GET", JWKS_PATH)
+    response = conn.getresponse()
+    assert response.status == 302
+    assert response.getheader("Location") == issuer.jwks_uri
+    conn.close()
+
+
+def test_reset_fault_resets_the_connection(issuer: DevIssuer) -> None:
+    issuer.fault = "reset"
+    with pytest.raises((ConnectionResetError, http.client.RemoteDisconnected, urllib.error.URLError)):
+        _get(issuer.jwks_uri)
+
+
+def test_stop_is_prompt_while_a_drip_is_in_progress() -> None:
+    dev = DevIssuer().start()
+    dev.fault = "drip"
+    started = threading.Event()
+    outcome: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            with urllib.request.urlopen(dev.jwks_uri, timeout=30) as response:  # noqa: S310
+                started.set()
+                response.read()
+        except BaseException as exc:
+            outcome.append(exc)
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    dev.stop()
+    thread.join(10)
+    # The drip was cut short by stop(): the client saw a truncated body, not a complete document.
+    assert not thread.is_alive()
+    assert outcome
+    assert isinstance(outcome[0], http.client.IncompleteRead)
+
+
+def test_key_dir_persists_keys_with_owner_only_permissions(tmp_path: Path) -> None:
+    with DevIssuer(key_dir=tmp_path / "keys") as first:
+        kids = {first.kid("RS256"), first.kid("ES256")}
+        token = first.mint()
+    files = sorted((tmp_path / "keys").iterdir())
+    assert [f.name for f in files] == ["es256.pem", "rs256.pem"]
+    for f in files:
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+    with DevIssuer(key_dir=tmp_path / "keys") as second:
+        assert {second.kid("RS256"), second.kid("ES256")} == kids
+        jwk = next(k for k in second.jwks()["keys"] if k["kid"] == second.kid("RS256"))
+        assert jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"],
+                          options={"verify_aud": False})["sub"] == "dev-user"
+
+
+def test_hs256_minting_uses_the_given_secret(issuer: DevIssuer) -> None:
+    secret = "s" * 32
+    token = issuer.mint(alg="HS256", secret=secret)
+    assert jwt.decode(token, secret, algorithms=["HS256"], audience=issuer.audience)["sub"] == "dev-user"
