@@ -1,0 +1,259 @@
+"""Claim checks: pure functions of ``(claims, policy, now)``, run on every request after the signature.
+
+Nothing here does I/O or reads a clock: the verifier passes ``now``. Times are compared without doing
+arithmetic on token-supplied numbers, so a huge ``exp`` such as ``10**400`` cannot overflow a float.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from serverless_jwt.errors import ConfigurationError, InvalidClaimError, TokenExpiredError
+
+__all__ = ["DEFAULT_TYPES", "ClaimsPolicy", "access_token_types", "check_claims", "check_type"]
+
+#: Accepted ``typ`` values by default, lower-cased without "application/": absent, JWT, at+jwt.
+DEFAULT_TYPES: frozenset[str] = frozenset({"", "jwt", "at+jwt"})
+
+_TYPE_NOT_ACCEPTED = "The access token type is not accepted"
+_TOO_OLD = "The authentication is too old; sign in again"
+_MAX_AGE_CLAIMS = ("iat", "auth_time")
+_ABSENT: Any = object()
+
+
+def access_token_types() -> frozenset[str]:
+    """Accepted types for RFC 9068 access tokens: ``typ`` must be ``at+jwt`` (absent is rejected).
+
+    Examples
+    --------
+    >>> sorted(access_token_types())
+    ['at+jwt']
+    """
+    return frozenset({"at+jwt"})
+
+
+def _normalize_type(value: str) -> str:
+    # RFC 7515 §4.1.9: "application/" may be omitted, and media types compare case-insensitively.
+    value = value.lower()
+    return value[12:] if value.startswith("application/") else value
+
+
+def _string_set(value: Any, name: str) -> frozenset[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Collection):
+        raise ConfigurationError(f"{name} must be a collection of strings")
+    if any(not isinstance(v, str) for v in value):
+        raise ConfigurationError(f"{name} must contain only strings")
+    return frozenset(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsPolicy:
+    """What the claims of a correctly signed token must satisfy; validated once at construction.
+
+    Parameters
+    ----------
+    issuer:
+        Exact expected ``iss`` (no case, slash or prefix tolerance); ``None`` skips the check.
+    audiences:
+        ``aud`` must name at least one of these; ``None`` skips the check.
+    leeway_seconds:
+        Clock skew tolerated on ``exp``, ``nbf``, ``iat`` and the max-age check.
+    required:
+        Claim names that must be present and not ``null``.
+    max_age_seconds:
+        When set, ``max_age_claim`` is required and may be at most this old (plus leeway).
+    max_age_claim:
+        ``"iat"`` or ``"auth_time"``.
+    accepted_types:
+        Accepted header ``typ`` values, compared lower-cased without an ``application/`` prefix;
+        ``""`` means "``typ`` absent". ``None`` skips the check.
+
+    Raises
+    ------
+    ConfigurationError
+        For a negative or non-finite leeway, an empty audience set, a bad max age or claim name.
+
+    Examples
+    --------
+    >>> policy = ClaimsPolicy(issuer="https://id.example.com", audiences=frozenset({"api"}))
+    >>> check_claims({"iss": "https://id.example.com", "aud": "api", "exp": 2000}, policy, now=1000)
+    """
+
+    issuer: str | None
+    audiences: frozenset[str] | None
+    leeway_seconds: float = 60
+    required: frozenset[str] = frozenset()
+    max_age_seconds: float | None = None
+    max_age_claim: str = "iat"
+    accepted_types: frozenset[str] | None = DEFAULT_TYPES
+
+    def __post_init__(self) -> None:
+        if self.issuer is not None and (not isinstance(self.issuer, str) or not self.issuer):
+            raise ConfigurationError("issuer must be a non-empty string or None")
+        if self.audiences is not None:
+            audiences = _string_set(self.audiences, "audiences")
+            if not audiences or "" in audiences:
+                raise ConfigurationError("audiences must be non-empty strings (None skips the check)")
+            object.__setattr__(self, "audiences", audiences)
+        object.__setattr__(self, "required", _string_set(self.required, "required"))
+        if not _finite_number(self.leeway_seconds) or self.leeway_seconds < 0:
+            raise ConfigurationError("leeway_seconds must be a finite number >= 0")
+        if self.max_age_seconds is not None and (
+            not _finite_number(self.max_age_seconds) or self.max_age_seconds <= 0
+        ):
+            raise ConfigurationError("max_age_seconds must be a positive number or None")
+        if self.max_age_claim not in _MAX_AGE_CLAIMS:
+            raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
+        if self.accepted_types is not None:
+            types = _string_set(self.accepted_types, "accepted_types")
+            object.__setattr__(self, "accepted_types", frozenset(_normalize_type(t) for t in types))
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int)
+
+
+def _time_claim(claims: Mapping[str, Any], name: str) -> int | float | None:
+    """The claim's value, ``None`` when absent; anything but a finite JSON number is invalid."""
+    value = claims.get(name, _ABSENT)
+    if value is _ABSENT:
+        return None
+    # bool is an int subclass and NaN compares false with everything: both would slip through.
+    if not _finite_number(value):
+        raise InvalidClaimError(name, "invalid")
+    return value  # type: ignore[no-any-return]
+
+
+def check_type(header: Mapping[str, Any], policy: ClaimsPolicy) -> None:
+    """Check the header ``typ`` against ``policy.accepted_types``.
+
+    Rejecting other explicit types keeps an ID token's siblings (``logout+jwt``, ``dpop+jwt``,
+    ``secevent+jwt``) from being replayed as access tokens.
+
+    Parameters
+    ----------
+    header:
+        The token's protected header.
+    policy:
+        Supplies ``accepted_types``; ``None`` there skips the check.
+
+    Raises
+    ------
+    InvalidClaimError
+        ``claim="typ"``, ``reason="invalid"``, for a type that is not accepted.
+
+    Examples
+    --------
+    >>> policy = ClaimsPolicy(issuer=None, audiences=None)
+    >>> check_type({"alg": "RS256", "typ": "application/AT+JWT"}, policy)
+    """
+    accepted = policy.accepted_types
+    if accepted is None:
+        return
+    typ = header.get("typ", _ABSENT)
+    if typ is _ABSENT:
+        key = ""
+    elif isinstance(typ, str) and typ:
+        key = _normalize_type(typ)
+    else:
+        # An explicit empty or non-string typ is not "absent": never let it match "".
+        raise InvalidClaimError("typ", "invalid", _TYPE_NOT_ACCEPTED)
+    if key not in accepted:
+        raise InvalidClaimError("typ", "invalid", _TYPE_NOT_ACCEPTED)
+
+
+def check_claims(claims: Mapping[str, Any], policy: ClaimsPolicy, now: float) -> None:
+    """Check registered and required claims of a token whose signature already verified.
+
+    Parameters
+    ----------
+    claims:
+        The token's payload.
+    policy:
+        Issuer, audiences, leeway, required claims and max age.
+    now:
+        Current time in seconds since the epoch (injected, never read here).
+
+    Raises
+    ------
+    TokenExpiredError
+        When ``now >= exp + leeway``.
+    InvalidClaimError
+        With ``claim`` and ``reason``: ``missing`` (absent), ``invalid`` (wrong type, or ``iss`` not
+        exactly the issuer) or ``check_failed`` (``nbf``/``iat`` in the future, no audience match,
+        authentication older than ``max_age_seconds``).
+
+    Examples
+    --------
+    >>> policy = ClaimsPolicy(issuer=None, audiences=None, leeway_seconds=0)
+    >>> check_claims({"exp": 100}, policy, now=100)
+    Traceback (most recent call last):
+    ...
+    serverless_jwt.errors.TokenExpiredError: The access token expired
+    """
+    exp = _time_claim(claims, "exp")
+    # A token without exp would be valid forever: always required.
+    if exp is None:
+        raise InvalidClaimError("exp", "missing")
+    nbf = _time_claim(claims, "nbf")
+    iat = _time_claim(claims, "iat")
+    leeway = policy.leeway_seconds
+    if exp <= now - leeway:
+        raise TokenExpiredError()
+    latest = now + leeway
+    if nbf is not None and nbf > latest:
+        raise InvalidClaimError("nbf", "check_failed")
+    if iat is not None and iat > latest:
+        raise InvalidClaimError("iat", "check_failed")
+    if policy.issuer is not None:
+        _check_issuer(claims, policy.issuer)
+    if policy.audiences is not None:
+        _check_audience(claims, policy.audiences)
+    sub = claims.get("sub", _ABSENT)
+    if sub is not _ABSENT and not isinstance(sub, str):
+        raise InvalidClaimError("sub", "invalid")
+    for name in policy.required:
+        if claims.get(name) is None:
+            raise InvalidClaimError(name, "missing")
+    if policy.max_age_seconds is not None:
+        _check_max_age(claims, policy.max_age_claim, now - (policy.max_age_seconds + leeway), iat)
+
+
+def _check_issuer(claims: Mapping[str, Any], issuer: str) -> None:
+    iss = claims.get("iss", _ABSENT)
+    if iss is _ABSENT:
+        raise InvalidClaimError("iss", "missing")
+    # Exact string equality only: "https://issuer/" and "HTTPS://issuer" are other issuers.
+    if not isinstance(iss, str) or iss != issuer:
+        raise InvalidClaimError("iss", "invalid")
+
+
+def _check_audience(claims: Mapping[str, Any], audiences: frozenset[str]) -> None:
+    aud = claims.get("aud", _ABSENT)
+    if aud is _ABSENT:
+        raise InvalidClaimError("aud", "missing")
+    if isinstance(aud, str):
+        if aud not in audiences:
+            raise InvalidClaimError("aud", "check_failed")
+        return
+    # RFC 7519 §4.1.3: a string or an array of strings; nothing else is coerced.
+    if not isinstance(aud, list) or not aud or not all(isinstance(a, str) for a in aud):
+        raise InvalidClaimError("aud", "invalid")
+    if audiences.isdisjoint(aud):
+        raise InvalidClaimError("aud", "check_failed")
+
+
+def _check_max_age(claims: Mapping[str, Any], name: str, oldest: float, iat: int | float | None) -> None:
+    value = iat if name == "iat" else _time_claim(claims, name)
+    if value is None:
+        raise InvalidClaimError(name, "missing")
+    # Too old means now - value > max_age + leeway; written without arithmetic on the token's value.
+    if value < oldest:
+        raise InvalidClaimError(name, "check_failed", _TOO_OLD)
