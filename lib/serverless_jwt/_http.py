@@ -1,0 +1,197 @@
+"""One HTTP GET for a JSON document: one total deadline, a size cap, no redirects, TLS off loopback.
+
+The only module that opens sockets. Every failure becomes :class:`FetchError` with a fixed ``reason``;
+the text of foreign exceptions never leaves this module.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["FetchError", "get_json", "url_allowed"]
+
+_MAX_JSON_DEPTH = 32
+_CHUNK_BYTES = 65536
+_USER_AGENT = "serverless-jwt"
+# Strings (with escapes) and structural brackets: enough to measure nesting without parsing.
+_DEPTH_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+class FetchError(Exception):
+    """Internal, message-free fetch failure; ``reason`` is a fixed token for logs and tests."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"fetch failed: {reason}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_allowed(url: str) -> bool:
+    """Whether ``url`` may be fetched: https anywhere, http only on loopback, no credentials."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        return False
+    if parts.scheme == "https":
+        return True
+    # Plain HTTP only where nobody else can sit in the middle: the local machine.
+    return parts.scheme == "http" and _is_loopback(parts.hostname)
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.expires_at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        left = self.expires_at - time.monotonic()
+        if left <= 0:
+            raise FetchError("timeout")
+        return left
+
+
+def _abort(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
+    # The watchdog: a server dripping headers one byte at a time never trips a per-recv timeout.
+    fired.set()
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def get_json(url: str, *, timeout_seconds: float, max_bytes: int) -> Any:
+    """GET ``url`` and return its parsed JSON body.
+
+    Parameters
+    ----------
+    url:
+        ``https://`` URL, or ``http://`` on a loopback host.
+    timeout_seconds:
+        One total budget for connecting, sending, and reading headers and body.
+    max_bytes:
+        Largest accepted body (declared ``Content-Length`` and bytes actually read).
+
+    Raises
+    ------
+    FetchError
+        For any failure: bad URL, connection error, timeout, non-200 status (redirects included),
+        oversized, non-UTF-8, non-JSON or too deeply nested body.
+
+    Examples
+    --------
+    >>> get_json("http://127.0.0.1:1/jwks", timeout_seconds=1, max_bytes=1024)  # doctest: +SKIP
+    Traceback (most recent call last):
+    FetchError: fetch failed: connection
+    """
+    if not url_allowed(url):
+        raise FetchError("url_not_allowed")
+    if not timeout_seconds > 0 or max_bytes <= 0:
+        raise FetchError("bad_limits")
+    deadline = _Deadline(timeout_seconds)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        context = ssl.create_default_context()  # certificate and hostname verification on
+        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout_seconds, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout_seconds)
+    fired = threading.Event()
+    watchdog = threading.Timer(timeout_seconds, _abort, (conn, fired))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        body = _exchange(conn, target, deadline, max_bytes)
+    except FetchError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError):
+        raise FetchError("timeout" if fired.is_set() else "connection") from None
+    finally:
+        watchdog.cancel()
+        conn.close()
+    if fired.is_set():
+        raise FetchError("timeout")
+    return _parse(body)
+
+
+def _exchange(conn: http.client.HTTPConnection, target: str, deadline: _Deadline, max_bytes: int) -> bytes:
+    conn.request(
+        "GET",
+        target,
+        headers={"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": _USER_AGENT},
+    )
+    _set_timeout(conn, deadline)
+    response = conn.getresponse()
+    # Only a plain 200 is a key document; 3xx is refused, never followed (no redirect handler here).
+    if response.status != 200:
+        raise FetchError("status")
+    declared = response.getheader("Content-Length")
+    if declared is not None:
+        try:
+            too_big = int(declared) > max_bytes
+        except ValueError:
+            raise FetchError("bad_length") from None
+        if too_big:
+            raise FetchError("too_large")
+    body = bytearray()
+    while True:
+        _set_timeout(conn, deadline)
+        chunk = response.read1(min(_CHUNK_BYTES, max_bytes + 1 - len(body)))
+        deadline.remaining()
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > max_bytes:
+            raise FetchError("too_large")
+
+
+def _set_timeout(conn: http.client.HTTPConnection, deadline: _Deadline) -> None:
+    if conn.sock is not None:
+        conn.sock.settimeout(deadline.remaining())
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FetchError("not_utf8") from None
+    # Measure nesting before json.loads so a bracket bomb never reaches the recursive parser.
+    depth = 0
+    for match in _DEPTH_TOKENS.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > _MAX_JSON_DEPTH:
+                raise FetchError("too_deep")
+        elif token == "]" or token == "}":
+            depth -= 1
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise FetchError("not_json") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError("non-standard JSON constant")

@@ -1,0 +1,183 @@
+"""_http.get_json: one GET over real loopback sockets, every failure a FetchError with a fixed reason."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from serverless_jwt._http import FetchError, get_json, url_allowed
+from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
+
+
+class RawServer:
+    """A one-connection TCP server answering with ``chunks`` (0.2 s apart when there are several)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.chunks: list[bytes] = []
+
+
+@pytest.fixture
+def raw_server() -> Iterator[RawServer]:
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(65536)
+            for chunk in chunks:
+                if stop.wait(0.2 if len(chunks) > 1 else 0):
+                    return
+                try:
+                    conn.sendall(chunk)
+                except OSError:
+                    return
+
+    server = RawServer(f"http://127.0.0.1:{listener.getsockname()[1]}/doc")
+    chunks = server.chunks
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server
+    stop.set()
+    listener.close()
+    thread.join(5)
+
+
+def _reason(url: str, *, timeout_seconds: float = 5, max_bytes: int = 1 << 20) -> str:
+    with pytest.raises(FetchError) as info:
+        get_json(url, timeout_seconds=timeout_seconds, max_bytes=max_bytes)
+    # The message is ours alone: a fixed prefix and the reason token, no foreign exception text.
+    assert str(info.value) == f"fetch failed: {info.value.reason}"
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None or info.value.__suppress_context__
+    return info.value.reason
+
+
+def test_fetches_a_json_document(issuer: DevIssuer) -> None:
+    doc = get_json(issuer.jwks_uri, timeout_seconds=5, max_bytes=1 << 20)
+    assert {k["kid"] for k in doc["keys"]} == {issuer.kid("RS256"), issuer.kid("ES256")}
+
+
+def test_connection_refused_is_a_fetch_error() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    assert _reason(f"http://127.0.0.1:{port}/jwks") == "connection"
+
+
+@pytest.mark.parametrize("fault", ["500", "503"])
+def test_non_200_status_is_refused(issuer: DevIssuer, fault: str) -> None:
+    issuer.fault = fault
+    assert _reason(issuer.jwks_uri) == "status"
+
+
+def test_redirect_is_refused_not_followed(issuer: DevIssuer) -> None:
+    issuer.fault = "redirect"
+    assert _reason(issuer.jwks_uri) == "status"
+    assert issuer.requests[JWKS_PATH] == 1
+
+
+@pytest.mark.parametrize("fault", ["huge", "huge_undeclared"])
+def test_body_over_the_cap_is_refused(issuer: DevIssuer, fault: str) -> None:
+    issuer.fault = fault
+    assert _reason(issuer.jwks_uri) == "too_large"
+
+
+def test_cap_counts_bytes_actually_read(raw_server: RawServer) -> None:
+    raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b'{"a":"' + b"x" * 5000 + b'"}')
+    assert _reason(raw_server.url, max_bytes=1000) == "too_large"
+
+
+def test_declared_length_over_the_cap_is_refused_before_reading(issuer: DevIssuer) -> None:
+    assert _reason(issuer.jwks_uri, max_bytes=100) == "too_large"
+
+
+def test_non_json_body_is_refused(issuer: DevIssuer) -> None:
+    issuer.fault = "not_json"
+    assert _reason(issuer.jwks_uri) == "not_json"
+
+
+def test_json_bomb_is_refused_without_recursion_error(issuer: DevIssuer) -> None:
+    issuer.fault = "json_bomb"
+    assert _reason(issuer.jwks_uri) == "too_deep"
+
+
+def test_brackets_inside_strings_do_not_count_as_depth(raw_server: RawServer) -> None:
+    body = b'{"a":"' + b"[" * 100 + b'\\"{{{"}'
+    raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    doc = get_json(raw_server.url, timeout_seconds=5, max_bytes=1000)
+    assert doc == {"a": "[" * 100 + '"{{{'}
+
+
+def test_non_utf8_body_is_refused(raw_server: RawServer) -> None:
+    body = b'{"a":"\xe9"}'
+    raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert _reason(raw_server.url) == "not_utf8"
+
+
+def test_nan_constant_is_refused(raw_server: RawServer) -> None:
+    body = b'{"a":NaN}'
+    raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert _reason(raw_server.url) == "not_json"
+
+
+def test_connection_reset_is_a_fetch_error(issuer: DevIssuer) -> None:
+    issuer.fault = "reset"
+    assert _reason(issuer.jwks_uri) == "connection"
+
+
+def test_slow_server_hits_the_deadline(issuer: DevIssuer) -> None:
+    issuer.fault = "slow"
+    issuer.slow_seconds = 30
+    assert _reason(issuer.jwks_uri, timeout_seconds=0.5) == "timeout"
+
+
+def test_body_drip_is_bounded_by_one_total_deadline(issuer: DevIssuer) -> None:
+    # Each byte arrives well within a per-read timeout; only the total deadline can stop this
+    # (without it the read would finish minutes later with a valid document).
+    issuer.fault = "drip"
+    assert _reason(issuer.jwks_uri, timeout_seconds=1) == "timeout"
+
+
+def test_header_drip_is_bounded_by_one_total_deadline(raw_server: RawServer) -> None:
+    raw_server.chunks.extend([b"HTTP/1.1 200 OK\r\n"] + [b"X-Pad: y\r\n"] * 200)
+    assert _reason(raw_server.url, timeout_seconds=1) == "timeout"
+
+
+def test_https_is_really_tls(issuer: DevIssuer) -> None:
+    # The dev issuer speaks plain HTTP, so a TLS handshake with it must fail.
+    assert _reason(issuer.jwks_uri.replace("http://", "https://")) == "connection"
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://issuer.example/.well-known/jwks.json", True),
+        ("http://127.0.0.1:8080/jwks", True),
+        ("http://127.9.9.9/jwks", True),
+        ("http://localhost/jwks", True),
+        ("http://[::1]:8080/jwks", True),
+        ("http://issuer.example/jwks", False),
+        ("http://10.0.0.1/jwks", False),
+        ("ftp://127.0.0.1/jwks", False),
+        ("https://user:pw@issuer.example/jwks", False),
+        ("https:///jwks", False),
+        ("https://issuer.example:notaport/jwks", False),
+        ("not a url", False),
+    ],
+)
+def test_url_policy_requires_tls_off_loopback(url: str, allowed: bool) -> None:
+    assert url_allowed(url) is allowed
+
+
+def test_plain_http_to_a_remote_host_is_refused_before_connecting() -> None:
+    assert _reason("http://issuer.example/jwks") == "url_not_allowed"
