@@ -93,7 +93,8 @@ def test_body_over_the_cap_is_refused(issuer: DevIssuer, fault: str) -> None:
 
 
 def test_cap_counts_bytes_actually_read(raw_server: RawServer) -> None:
-    raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b'{"a":"' + b"x" * 5000 + b'"}')
+    body = b'{"a":"' + b"x" * 5000 + b'"}'
+    raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body)
     assert _reason(raw_server.url, max_bytes=1000) == "too_large"
 
 

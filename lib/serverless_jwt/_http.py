@@ -6,6 +6,7 @@ the text of foreign exceptions never leaves this module.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import json
@@ -74,10 +75,8 @@ def _abort(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
     fired.set()
     sock = conn.sock
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def get_json(url: str, *, timeout_seconds: float, max_bytes: int) -> Any:
@@ -180,12 +179,12 @@ def _parse(body: bytes) -> Any:
     # Measure nesting before json.loads so a bracket bomb never reaches the recursive parser.
     depth = 0
     for match in _DEPTH_TOKENS.finditer(text):
-        token = match.group()
-        if token == "[" or token == "{":
+        lexeme = match.group()
+        if lexeme in ("[", "{"):
             depth += 1
             if depth > _MAX_JSON_DEPTH:
                 raise FetchError("too_deep")
-        elif token == "]" or token == "}":
+        elif lexeme in ("]", "}"):
             depth -= 1
     try:
         return json.loads(text, parse_constant=_reject_constant)
