@@ -1,0 +1,330 @@
+"""Claim checks: one case per rule, boundaries on both sides of the leeway, hostile JSON values."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from serverless_jwt.claims import DEFAULT_TYPES, ClaimsPolicy, access_token_types, check_claims, check_type
+from serverless_jwt.errors import ConfigurationError, InvalidClaimError, TokenExpiredError
+
+NOW = 1_700_000_000
+LEEWAY = 60
+ISSUER = "https://issuer.example.com"
+POLICY = ClaimsPolicy(issuer=ISSUER, audiences=frozenset({"api", "admin"}), leeway_seconds=LEEWAY)
+GOOD = {"iss": ISSUER, "aud": "api", "sub": "user-1", "exp": NOW + 300, "iat": NOW - 10, "nbf": NOW - 10}
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    """GOOD with some claims replaced; a value of ``...`` removes the claim."""
+    out = dict(GOOD)
+    for name, value in changes.items():
+        if value is ...:
+            out.pop(name, None)
+        else:
+            out[name] = value
+    return out
+
+
+def claim_error(payload: dict[str, Any], policy: ClaimsPolicy = POLICY, now: float = NOW) -> tuple[str, str]:
+    with pytest.raises(InvalidClaimError) as info:
+        check_claims(payload, policy, now)
+    return info.value.claim, info.value.reason
+
+
+def test_good_claims_pass() -> None:
+    check_claims(GOOD, POLICY, NOW)
+
+
+def test_only_exp_is_needed_when_nothing_else_is_configured() -> None:
+    check_claims({"exp": NOW + 1}, ClaimsPolicy(issuer=None, audiences=None), NOW)
+
+
+# --- exp / nbf / iat ------------------------------------------------------------------------------------
+
+
+def test_exp_is_always_required() -> None:
+    assert claim_error(claims(exp=...)) == ("exp", "missing")
+    assert claim_error({}, ClaimsPolicy(issuer=None, audiences=None)) == ("exp", "missing")
+
+
+@pytest.mark.parametrize(
+    ("exp", "expired"),
+    [
+        (NOW - LEEWAY + 1, False),  # inside the leeway
+        (NOW - LEEWAY, True),  # now == exp + leeway: expired
+        (NOW - LEEWAY - 1, True),
+        (NOW - LEEWAY + 0.5, False),
+    ],
+)
+def test_expiry_boundary_is_exp_plus_leeway(exp: float, expired: bool) -> None:
+    if expired:
+        with pytest.raises(TokenExpiredError):
+            check_claims(claims(exp=exp), POLICY, NOW)
+    else:
+        check_claims(claims(exp=exp), POLICY, NOW)
+
+
+def test_zero_leeway_expires_at_exp_exactly() -> None:
+    policy = replace(POLICY, leeway_seconds=0)
+    check_claims(claims(exp=NOW + 1), policy, NOW)
+    with pytest.raises(TokenExpiredError):
+        check_claims(claims(exp=NOW), policy, NOW)
+
+
+@pytest.mark.parametrize("name", ["nbf", "iat"])
+def test_future_nbf_and_iat_are_rejected_beyond_the_leeway_only(name: str) -> None:
+    check_claims(claims(**{name: NOW + LEEWAY}), POLICY, NOW)  # exactly at the leeway: accepted
+    assert claim_error(claims(**{name: NOW + LEEWAY + 1})) == (name, "check_failed")
+    assert claim_error(claims(**{name: NOW + LEEWAY + 0.001})) == (name, "check_failed")
+
+
+@pytest.mark.parametrize("name", ["nbf", "iat"])
+def test_nbf_and_iat_are_optional(name: str) -> None:
+    check_claims(claims(**{name: ...}), POLICY, NOW)
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(True, id="true"),  # bool is an int subclass
+        pytest.param(False, id="false"),
+        pytest.param(str(NOW + 300), id="numeric-string"),
+        pytest.param(None, id="null"),
+        pytest.param(float("nan"), id="nan"),
+        pytest.param(float("inf"), id="inf"),
+        pytest.param(float("-inf"), id="-inf"),
+        pytest.param([NOW + 300], id="list"),
+        pytest.param({"t": NOW}, id="object"),
+    ],
+)
+def test_time_claims_must_be_finite_json_numbers(name: str, value: Any) -> None:
+    assert claim_error(claims(**{name: value})) == (name, "invalid")
+
+
+def test_float_times_are_accepted() -> None:
+    check_claims(claims(exp=NOW + 0.25, iat=NOW - 0.5, nbf=float(NOW)), POLICY, NOW)
+
+
+def test_huge_numbers_compare_without_overflow() -> None:
+    check_claims(claims(exp=10**400), POLICY, NOW)
+    check_claims(claims(exp=1.7e308), POLICY, NOW)
+    with pytest.raises(TokenExpiredError):
+        check_claims(claims(exp=-(10**400)), POLICY, NOW)
+    assert claim_error(claims(nbf=10**400)) == ("nbf", "check_failed")
+    assert claim_error(claims(iat=10**400)) == ("iat", "check_failed")
+    check_claims(claims(iat=-(10**400)), POLICY, NOW)  # no max age configured: an old iat is fine
+
+
+# --- iss ------------------------------------------------------------------------------------------------
+
+
+def test_issuer_missing_is_reported_as_missing() -> None:
+    assert claim_error(claims(iss=...)) == ("iss", "missing")
+
+
+@pytest.mark.parametrize(
+    "iss",
+    [
+        ISSUER + "/",
+        "HTTPS://ISSUER.EXAMPLE.COM",
+        ISSUER.upper(),
+        ISSUER + "/tenant",
+        ISSUER[:-1],
+        " " + ISSUER,
+        "http://issuer.example.com",
+        [ISSUER],
+        None,
+        1,
+        {"iss": ISSUER},
+    ],
+)
+def test_issuer_must_be_exactly_the_configured_string(iss: Any) -> None:
+    assert claim_error(claims(iss=iss)) == ("iss", "invalid")
+
+
+def test_trailing_slash_issuer_is_not_tolerated_the_other_way_either() -> None:
+    policy = replace(POLICY, issuer=ISSUER + "/")
+    assert claim_error(claims(iss=ISSUER), policy) == ("iss", "invalid")
+    check_claims(claims(iss=ISSUER + "/"), policy, NOW)
+
+
+def test_issuer_is_not_checked_when_not_configured() -> None:
+    check_claims(claims(iss=...), replace(POLICY, issuer=None), NOW)
+    check_claims(claims(iss=["anything"]), replace(POLICY, issuer=None), NOW)
+
+
+# --- aud ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("aud", ["api", "admin", ["api"], ["other", "admin"], ["api", "admin"]])
+def test_audience_matches_a_string_or_a_list_member(aud: Any) -> None:
+    check_claims(claims(aud=aud), POLICY, NOW)
+
+
+def test_audience_missing_is_reported_as_missing() -> None:
+    assert claim_error(claims(aud=...)) == ("aud", "missing")
+
+
+@pytest.mark.parametrize("aud", ["other", "API", "api ", ["other"], ["Api", "x"], ""])
+def test_audience_without_a_match_fails_the_check(aud: Any) -> None:
+    assert claim_error(claims(aud=aud)) == ("aud", "check_failed")
+
+
+@pytest.mark.parametrize(
+    "aud", [[], ["api", 1], ["api", None], [["api"]], None, 1, True, {"api": True}, ("api",)]
+)
+def test_audience_of_the_wrong_shape_is_invalid_even_when_a_member_matches(aud: Any) -> None:
+    assert claim_error(claims(aud=aud)) == ("aud", "invalid")
+
+
+def test_audience_is_not_checked_when_not_configured() -> None:
+    check_claims(claims(aud=...), replace(POLICY, audiences=None), NOW)
+    check_claims(claims(aud=12), replace(POLICY, audiences=None), NOW)
+
+
+# --- sub and required claims ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sub", [1, None, ["user-1"], {"id": 1}, True])
+def test_sub_when_present_must_be_a_string(sub: Any) -> None:
+    assert claim_error(claims(sub=sub)) == ("sub", "invalid")
+
+
+def test_sub_is_optional() -> None:
+    check_claims(claims(sub=...), POLICY, NOW)
+
+
+def test_required_claims_must_be_present_and_not_null() -> None:
+    policy = replace(POLICY, required=frozenset({"scope"}))
+    check_claims(claims(scope="read"), policy, NOW)
+    check_claims(claims(scope=""), policy, NOW)  # present, even if empty: its meaning is authz's job
+    assert claim_error(claims(), policy) == ("scope", "missing")
+    assert claim_error(claims(scope=None), policy) == ("scope", "missing")
+
+
+# --- max age --------------------------------------------------------------------------------------------
+
+
+def test_max_age_on_iat_boundary_is_max_age_plus_leeway() -> None:
+    policy = replace(POLICY, max_age_seconds=300)
+    check_claims(claims(iat=NOW - 300 - LEEWAY), policy, NOW)  # exactly at the limit: accepted
+    with pytest.raises(InvalidClaimError) as err:
+        check_claims(claims(iat=NOW - 300 - LEEWAY - 1), policy, NOW)
+    assert (err.value.claim, err.value.reason) == ("iat", "check_failed")
+    assert err.value.description == "The authentication is too old; sign in again"
+
+
+def test_max_age_requires_its_claim() -> None:
+    assert claim_error(claims(iat=...), replace(POLICY, max_age_seconds=300)) == ("iat", "missing")
+    policy = replace(POLICY, max_age_seconds=300, max_age_claim="auth_time")
+    assert claim_error(claims(), policy) == ("auth_time", "missing")
+
+
+def test_max_age_on_auth_time() -> None:
+    policy = replace(POLICY, max_age_seconds=300, max_age_claim="auth_time")
+    check_claims(claims(auth_time=NOW - 360, iat=NOW - 1), policy, NOW)
+    assert claim_error(claims(auth_time=NOW - 361, iat=NOW - 1), policy) == ("auth_time", "check_failed")
+    # A fresh iat does not rescue an old sign-in.
+    assert claim_error(claims(auth_time=NOW - 5000, iat=NOW), policy) == ("auth_time", "check_failed")
+
+
+@pytest.mark.parametrize("value", [True, "1700000000", float("nan"), None])
+def test_auth_time_must_be_a_finite_number_when_used(value: Any) -> None:
+    policy = replace(POLICY, max_age_seconds=300, max_age_claim="auth_time")
+    assert claim_error(claims(auth_time=value), policy) == ("auth_time", "invalid")
+    check_claims(claims(auth_time=value), POLICY, NOW)  # not used: not looked at
+
+
+# --- typ ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "RS256"},
+        {"alg": "RS256", "typ": "JWT"},
+        {"alg": "RS256", "typ": "jwt"},
+        {"alg": "RS256", "typ": "at+jwt"},
+        {"alg": "RS256", "typ": "AT+JWT"},
+        {"alg": "RS256", "typ": "application/at+jwt"},
+        {"alg": "RS256", "typ": "Application/JWT"},
+    ],
+)
+def test_default_types_accept_absent_jwt_and_access_token(header: dict[str, Any]) -> None:
+    check_type(header, POLICY)
+
+
+@pytest.mark.parametrize(
+    "typ", ["logout+jwt", "dpop+jwt", "secevent+jwt", "application/logout+jwt", "JOSE", "text/jwt",
+            "application/application/jwt", "", " JWT", 1, None, ["JWT"]],
+)
+def test_other_types_are_rejected_as_invalid_typ(typ: Any) -> None:
+    with pytest.raises(InvalidClaimError) as info:
+        check_type({"alg": "RS256", "typ": typ}, POLICY)
+    assert (info.value.claim, info.value.reason) == ("typ", "invalid")
+    assert info.value.description == "The access token type is not accepted"
+
+
+def test_access_token_mode_requires_at_jwt() -> None:
+    policy = replace(POLICY, accepted_types=access_token_types())
+    check_type({"alg": "RS256", "typ": "at+jwt"}, policy)
+    check_type({"alg": "RS256", "typ": "application/at+jwt"}, policy)
+    for header in ({"alg": "RS256"}, {"alg": "RS256", "typ": "JWT"}):
+        with pytest.raises(InvalidClaimError):
+            check_type(header, policy)
+
+
+def test_type_check_can_be_disabled_and_custom_types_are_normalized() -> None:
+    check_type({"typ": "logout+jwt"}, replace(POLICY, accepted_types=None))
+    policy = replace(POLICY, accepted_types=frozenset({"Application/Custom+JWT"}))
+    assert policy.accepted_types == frozenset({"custom+jwt"})
+    check_type({"typ": "custom+jwt"}, policy)
+    with pytest.raises(InvalidClaimError):
+        check_type({}, policy)
+
+
+def test_default_types_constant() -> None:
+    assert frozenset({"", "jwt", "at+jwt"}) == DEFAULT_TYPES
+    assert POLICY.accepted_types == DEFAULT_TYPES
+
+
+# --- policy validation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"leeway_seconds": -1},
+        {"leeway_seconds": float("nan")},
+        {"leeway_seconds": float("inf")},
+        {"max_age_seconds": 0},
+        {"max_age_seconds": float("nan")},
+        {"max_age_claim": "exp"},
+        {"audiences": frozenset()},
+        {"audiences": frozenset({""})},
+        {"audiences": "api"},
+        {"required": "sub"},
+        {"issuer": ""},
+        {"accepted_types": "jwt"},
+    ],
+)
+def test_unsafe_policies_are_refused_at_construction(changes: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        replace(POLICY, **changes)
+
+
+def test_policy_collections_are_frozen_copies() -> None:
+    policy = ClaimsPolicy(issuer=None, audiences={"api"}, required=["sub"])  # type: ignore[arg-type]
+    assert policy.audiences == frozenset({"api"})
+    assert policy.required == frozenset({"sub"})
+
+
+def test_errors_never_echo_token_values() -> None:
+    marker = "https://attacker.example/MARKER"
+    for payload in (claims(iss=marker), claims(aud=marker), claims(aud=[marker]), claims(sub=[marker])):
+        with pytest.raises(InvalidClaimError) as info:
+            check_claims(payload, POLICY, NOW)
+        assert "MARKER" not in str(info.value)
