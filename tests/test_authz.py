@@ -1,0 +1,120 @@
+"""Scopes, roles and claim mapping on verified claims (no events, no HTTP)."""
+
+from __future__ import annotations
+
+import pytest
+from serverless_jwt.authz import (
+    DEFAULT_ROLES_PATH,
+    chain,
+    check_roles,
+    check_scopes,
+    roles_of,
+    scopes_of,
+    split_claim,
+    strip_namespace,
+    validate_names,
+)
+from serverless_jwt.errors import ConfigurationError, ForbiddenError, InsufficientScopeError
+
+
+def test_scope_claim_is_space_delimited() -> None:
+    assert scopes_of({"scope": "read:shows  write:shows"}) == {"read:shows", "write:shows"}
+
+
+def test_okta_scp_array_and_auth0_permissions_are_scopes_too() -> None:
+    claims = {"scp": ["openid", "read"], "permissions": ["delete:shows"], "scope": "profile"}
+    assert scopes_of(claims) == {"openid", "read", "delete:shows", "profile"}
+
+
+def test_scp_may_also_be_a_string() -> None:
+    assert scopes_of({"scp": "a b"}) == {"a", "b"}
+
+
+def test_non_string_scope_members_are_ignored_not_coerced() -> None:
+    assert scopes_of({"scp": ["read", 1, None, {"x": 1}, ["nested"], True]}) == {"read"}
+    assert scopes_of({"scope": 42}) == frozenset()
+
+
+def test_scope_matching_is_exact_and_case_sensitive() -> None:
+    with pytest.raises(InsufficientScopeError):
+        check_scopes({"scope": "Read:Shows"}, ["read:shows"])
+    with pytest.raises(InsufficientScopeError):
+        check_scopes({"scope": "read:shows:all"}, ["read:shows"])
+
+
+def test_missing_scopes_are_named_exactly() -> None:
+    with pytest.raises(InsufficientScopeError) as info:
+        check_scopes({"scope": "a c"}, ["a", "b", "c", "d"])
+    assert info.value.scopes == ("b", "d")
+    assert info.value.status == 403
+    with pytest.raises(InsufficientScopeError) as one:
+        check_scopes({"scope": "x"}, ["read:shows"])
+    assert one.value.description == "Token does not contain the required 'read:shows' scope"
+
+
+def test_any_of_scopes_accepts_one_and_names_all_when_none() -> None:
+    check_scopes({"scope": "b"}, ["a", "b"], any_of=True)
+    with pytest.raises(InsufficientScopeError) as info:
+        check_scopes({"scope": "z"}, ["a", "b"], any_of=True)
+    assert info.value.scopes == ("a", "b")
+
+
+def test_netlify_roles_are_the_default_path() -> None:
+    claims = {"app_metadata": {"authorization": {"roles": ["admin", "editor"]}}}
+    assert roles_of(claims) == {"admin", "editor"}
+    assert DEFAULT_ROLES_PATH == "app_metadata.authorization.roles"
+
+
+def test_namespaced_top_level_claim_is_read_literally() -> None:
+    claims = {"https://example.com/roles": ["editor"], "https://example": {"com/roles": ["wrong"]}}
+    assert roles_of(claims, "https://example.com/roles") == {"editor"}
+
+
+def test_tuple_path_reaches_names_that_contain_dots() -> None:
+    claims = {"ext": {"https://example.com/roles": ["ops"]}}
+    assert roles_of(claims, ("ext", "https://example.com/roles")) == {"ops"}
+
+
+def test_cognito_groups_and_single_string_roles() -> None:
+    assert roles_of({"cognito:groups": ["admins"]}, "cognito:groups") == {"admins"}
+    assert roles_of({"role": "admin"}, "role") == {"admin"}
+
+
+def test_roles_path_through_a_non_object_yields_no_roles() -> None:
+    assert roles_of({"app_metadata": "admin"}) == frozenset()
+    assert roles_of({}) == frozenset()
+
+
+def test_missing_roles_are_forbidden_naming_the_configured_roles() -> None:
+    claims = {"cognito:groups": ["staff"]}
+    with pytest.raises(ForbiddenError) as info:
+        check_roles(claims, ["admins", "staff"], path="cognito:groups")
+    assert "'admins'" in info.value.description
+    assert "'staff'" not in info.value.description
+    check_roles(claims, ["admins", "staff"], path="cognito:groups", any_of=True)
+
+
+def test_strip_namespace_never_shadows_an_existing_claim() -> None:
+    mapped = strip_namespace("https://example.com/")(
+        {"sub": "real", "https://example.com/sub": "forged", "https://example.com/org": "acme"}
+    )
+    assert mapped["sub"] == "real"
+    assert mapped["org"] == "acme"
+    assert "https://example.com/org" not in mapped
+
+
+def test_split_claim_and_chain() -> None:
+    mapper = chain(strip_namespace("ns:"), split_claim("groups"))
+    assert mapper({"ns:groups": "a  b", "sub": "u"}) == {"sub": "u", "groups": ["a", "b"]}
+    assert split_claim("groups")({"groups": ["already"]}) == {"groups": ["already"]}
+
+
+@pytest.mark.parametrize("names", [[], ["has space"], ['quote"'], ["back\\slash"], "read"])
+def test_unusable_configured_names_fail_at_configuration(names: list[str] | str) -> None:
+    with pytest.raises(ConfigurationError):
+        validate_names(names, "scope")
+
+
+def test_strip_namespace_needs_a_prefix() -> None:
+    with pytest.raises(ConfigurationError):
+        strip_namespace("")
