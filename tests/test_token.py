@@ -263,7 +263,17 @@ def test_brackets_inside_strings_and_wide_objects_do_not_count_as_depth() -> Non
     assert parse(make(claims=claims)).claims == claims
 
 
-@pytest.mark.parametrize("text", ['{"a":' * 100_000, "[" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":' * 100_000,
+        "[" * 100_000,
+        '{"a":' * 100_000 + "1" + "}" * 100_000,
+        # Unterminated strings after many brackets: the depth pre-scan must stay linear on these.
+        "[" * 30 + '"' + '\\"' * 6000,
+        "[" * 30 + '"\\' * 6000,
+    ],
+)
 def test_pathologically_deep_input_is_rejected_without_recursion_error(text: str) -> None:
     token = make(claims=text)
     assert "deeply" in rejected(token, max_bytes=len(token)).description

@@ -53,8 +53,9 @@ _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 _CANONICAL_LAST_OF_2 = frozenset(_ALPHABET[::16])
 _CANONICAL_LAST_OF_3 = frozenset(_ALPHABET[::4])
 
-# Strings are removed before measuring depth so brackets inside them do not count.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# Strings are removed before measuring depth so brackets inside them do not count. An unterminated
+# string runs to the end of input, so the match never fails and retries (linear, not quadratic).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
 _BRACKETS_ONLY_TABLE = bytes.maketrans(b"{[}]", b"(())")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{[}]")
 
