@@ -1,0 +1,158 @@
+"""Powertools Event Handler middleware (the only module that imports Powertools; loaded lazily).
+
+Works with ``APIGatewayRestResolver``, ``APIGatewayHttpResolver``, ``ALBResolver`` and
+``LambdaFunctionUrlResolver``, per route or for the whole app::
+
+    app = APIGatewayHttpResolver()
+    auth = JwtAuthMiddleware(verifier)
+
+    @app.get("/me", middlewares=[auth])
+    def me():
+        return {"sub": app.context["identity"].subject}
+
+    @app.delete("/shows/<id>", middlewares=[JwtAuthMiddleware(verifier, scopes=["delete:shows"])])
+    def delete_show(id: str): ...
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import ApiGatewayResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
+
+from serverless_jwt import authz
+from serverless_jwt.adapters.decorators import (
+    IdentityContext,
+    TokenVerifier,
+    _Authenticator,
+    _role_check,
+    _scope_check,
+)
+from serverless_jwt.errors import AuthError
+
+__all__ = ["JwtAuthMiddleware"]
+
+
+class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
+    """Verify the bearer token, check scopes/roles, and put the caller on ``app.context["identity"]``.
+
+    Parameters
+    ----------
+    verifier:
+        A configured ``Verifier``; ``None`` builds one now with ``Verifier.from_env()``.
+    scopes, roles:
+        Required scopes / roles for the routes this middleware guards (all of them).
+    roles_claim:
+        Where roles are read (default Netlify's ``app_metadata.authorization.roles``).
+    realm:
+        ``realm`` sent in ``WWW-Authenticate``.
+    allow_preflight:
+        Let CORS preflight requests through without a token (default ``True``).
+    cookie_name:
+        Also read the token from this cookie (off by default; the header wins).
+    claims_mapper:
+        Rewrite claims before scopes, roles and the route see them.
+    public_paths:
+        Route paths, as registered (``"/health"``, ``"/shows/<id>"``), that skip authentication
+        when the middleware is installed for the whole app with ``app.use``.
+    context_key:
+        Key of the :class:`~serverless_jwt.adapters.decorators.IdentityContext` in ``app.context``.
+    on_error:
+        ``on_error(err) -> Response`` to shape error responses yourself.
+
+    Examples
+    --------
+    >>> from aws_lambda_powertools.event_handler import APIGatewayRestResolver   # doctest: +SKIP
+    >>> app = APIGatewayRestResolver()                                           # doctest: +SKIP
+    >>> app.use([JwtAuthMiddleware(verifier, public_paths=["/health"])])        # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        verifier: TokenVerifier | None = None,
+        *,
+        scopes: Collection[str] = (),
+        roles: Collection[str] = (),
+        roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
+        realm: str | None = None,
+        allow_preflight: bool = True,
+        cookie_name: str | None = None,
+        claims_mapper: authz.ClaimsMapper | None = None,
+        public_paths: Collection[str] = (),
+        context_key: str = "identity",
+        on_error: Callable[[AuthError], Response[Any]] | None = None,
+    ) -> None:
+        super().__init__()
+        checks: list[Callable[[IdentityContext], None]] = []
+        if scopes:
+            checks.append(_scope_check(authz.validate_names(scopes, "scope"), any_of=False))
+        if roles:
+            checks.append(_role_check(authz.validate_names(roles, "role"), None, any_of=False))
+        self._auth = _Authenticator(
+            verifier, realm=realm, cookie_name=cookie_name, allow_preflight=allow_preflight,
+            trust_authorizer=False, netlify_client_context=False, claims_mapper=claims_mapper,
+            roles_claim=roles_claim, on_error=None, logger=None, error_headers=None, checks=checks,
+        )
+        self._public = frozenset(public_paths)
+        self._key = context_key
+        self._on_error = on_error
+
+    def __repr__(self) -> str:
+        return f"JwtAuthMiddleware(verifier={self._auth.verifier!r}, realm={self._auth.realm!r})"
+
+    def _is_preflight(self, app: ApiGatewayResolver) -> bool:
+        event = app.current_event
+        headers = event.headers  # the data class's case-insensitive view
+        return (
+            event.http_method.upper() == "OPTIONS"
+            and bool(headers.get("origin"))
+            and bool(headers.get("access-control-request-method"))
+        )
+
+    def _failure(self, err: AuthError) -> Response[Any]:
+        if self._on_error is not None:
+            return self._on_error(err)
+        shaped = err.response(self._auth.realm)
+        headers = {k: v for k, v in shaped.headers.items() if k != "Content-Type"}
+        return Response(
+            status_code=shaped.status,
+            content_type=shaped.headers["Content-Type"],
+            body=json.dumps(shaped.body),
+            headers=headers,
+        )
+
+    def handler(self, app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        """Authenticate and authorize, then call the route (or answer the error response).
+
+        Parameters
+        ----------
+        app:
+            The resolver handling the request.
+        next_middleware:
+            The next middleware or the route handler.
+        """
+        if self._auth.preflight and self._is_preflight(app):
+            return next_middleware(app)  # CORS preflight carries no credentials by design
+        route = app.context.get("_route")
+        if self._public and getattr(route, "path", None) in self._public:
+            return next_middleware(app)
+        raw: Mapping[str, Any] = app.current_event.raw_event
+        try:
+            # Credentials are read from the raw event, not the data class: its case-insensitive dict
+            # keeps one of two "Authorization"/"authorization" keys, hiding a duplicate RFC 6750 rejects.
+            identity = self._auth.identity(raw)
+            for check in self._auth.checks:
+                check(identity)
+        except AuthError as err:
+            return self._failure(err)
+        app.append_context(**{self._key: identity})  # type: ignore[no-untyped-call]
+        try:
+            return next_middleware(app)
+        except AuthError as err:  # a route may check further (authz.check_scopes) and raise
+            return self._failure(err)
+        finally:
+            # Resolvers clear context after resolve(); pop here too so a raising route leaks nothing.
+            app.context.pop(self._key, None)
