@@ -125,6 +125,8 @@ def get_json(url: str, *, timeout_seconds: float, max_bytes: int) -> Any:
         body = _exchange(conn, target, deadline, max_bytes)
     except FetchError:
         raise
+    except TimeoutError:
+        raise FetchError("timeout") from None
     except (OSError, http.client.HTTPException, ValueError):
         raise FetchError("timeout" if fired.is_set() else "connection") from None
     finally:
