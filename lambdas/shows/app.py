@@ -1,0 +1,40 @@
+"""GET /shows and GET /shows/{id}: the TV-show catalogue, for tokens granted the read:shows scope."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from serverless_jwt import Verifier, require_auth, require_scope
+
+logger = Logger(service="shows")
+# Built once per container, at import: warm invocations reuse its key cache.
+verifier = Verifier.from_env()
+# The catalogue ships with the function: answering needs no network.
+SHOWS: list[dict[str, Any]] = json.loads(Path(__file__).with_name("shows.json").read_text("utf-8"))
+BY_ID = {show["id"]: show for show in SHOWS}
+SHOW_ID = re.compile(r"[1-9][0-9]{0,8}")  # ASCII digits only: anything else is simply not found
+
+
+def respond(status: int, body: Any) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@require_auth(verifier, logger=logger)
+@require_scope("read:shows")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    params = event.get("pathParameters")
+    if not isinstance(params, dict) or "id" not in params:
+        logger.info("catalogue listed")
+        return respond(200, SHOWS)
+    show_id = params["id"]
+    show = BY_ID.get(int(show_id)) if isinstance(show_id, str) and SHOW_ID.fullmatch(show_id) else None
+    if show is None:
+        logger.info("show not found")
+        return respond(404, {"error": "not_found", "error_description": "No show with this id"})
+    logger.info("show returned")
+    return respond(200, show)
