@@ -1,0 +1,433 @@
+"""Each decorator behaviour through a real decorated handler, real Verifier, real tokens."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import time
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+from aws_lambda_powertools import Logger
+from serverless_jwt.adapters.decorators import (
+    IdentityContext,
+    current_identity,
+    require_auth,
+    require_claims,
+    require_role,
+    require_scope,
+)
+from serverless_jwt.authz import strip_namespace
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.errors import AuthError, ConfigurationError, ForbiddenError
+from serverless_jwt.verifier import Verifier
+
+EventFactory = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def verifier(issuer: DevIssuer) -> Verifier:
+    return Verifier(issuer=issuer.issuer, audience=issuer.audience, jwks=issuer.jwks())
+
+
+@pytest.fixture
+def secret() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def ctx() -> types.SimpleNamespace:
+    return types.SimpleNamespace(function_name="fn", aws_request_id="req-1")
+
+
+def echo(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Return what the handler saw."""
+    identity: IdentityContext = context.identity_context
+    return {"statusCode": 200, "sub": identity.subject, "scopes": identity.scopes, "roles": identity.roles}
+
+
+def body(response: Mapping[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(response["body"])
+    return data
+
+
+def test_valid_token_reaches_handler_with_identity(
+    kind: str, make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    token = issuer.mint(sub="alice", scopes=["read:shows"], roles=["admin"], claims={"azp": "spa"})
+    seen: list[IdentityContext] = []
+
+    @require_auth(verifier)
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(context.identity_context)
+        return {"statusCode": 200}
+
+    assert handler(make_event(kind, headers=bearer(token)), ctx()) == {"statusCode": 200}
+    identity = seen[0]
+    assert identity.subject == "alice"
+    assert identity.scopes == {"read:shows"}
+    assert identity.roles == {"admin"}
+    assert identity.issuer == issuer.issuer
+    assert identity.client_id == "spa"
+    assert identity.token == token
+    assert identity.claims["sub"] == "alice"
+    assert identity.source == "token"
+    assert token not in repr(identity)
+
+
+def test_no_token_is_401_with_bare_challenge_and_handler_not_called(
+    kind: str, make_event: EventFactory, verifier: Verifier
+) -> None:
+    calls: list[int] = []
+
+    @require_auth(verifier, realm="shows")
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        calls.append(1)
+        return {"statusCode": 200}
+
+    response = handler(make_event(kind), ctx())
+    assert response["statusCode"] == 401
+    assert response["headers"]["WWW-Authenticate"] == 'Bearer realm="shows"'
+    assert calls == []
+
+
+def test_two_authorization_values_are_400(make_event: EventFactory, issuer: DevIssuer,
+                                         verifier: Verifier) -> None:
+    token = issuer.mint()
+    event = make_event("rest_v1", headers=bearer(token), multi=True)
+    event["multiValueHeaders"]["Authorization"].append(f"Bearer {token}")
+    response = require_auth(verifier)(echo)(event, ctx())
+    assert response["statusCode"] == 400
+    assert body(response)["error"] == "invalid_request"
+    assert token not in json.dumps(response)
+
+
+def test_expired_token_is_401_invalid_token_and_never_echoed(
+    kind: str, make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    token = issuer.mint(now=time.time() - 7200, lifetime_seconds=600)
+    response = require_auth(verifier)(echo)(make_event(kind, headers=bearer(token)), ctx())
+    assert response["statusCode"] == 401
+    assert 'error="invalid_token"' in _challenge(response)
+    assert token not in json.dumps(response)
+    assert token.split(".")[1] not in json.dumps(response)
+
+
+def _challenge(response: Mapping[str, Any]) -> str:
+    if "multiValueHeaders" in response:
+        value: str = response["multiValueHeaders"]["WWW-Authenticate"][0]
+        return value
+    header: str = response["headers"]["WWW-Authenticate"]
+    return header
+
+
+def test_forged_signature_is_401(make_event: EventFactory, issuer: DevIssuer, verifier: Verifier) -> None:
+    token = issuer.mint_with_foreign_key(sub="mallory")
+    response = require_auth(verifier)(echo)(make_event("http_v2", headers=bearer(token)), ctx())
+    assert response["statusCode"] == 401
+
+
+def test_alb_error_uses_status_description_and_the_request_header_style(
+    make_event: EventFactory, verifier: Verifier
+) -> None:
+    handler = require_auth(verifier)(echo)
+    multi = handler(make_event("alb", multi=True), ctx())
+    assert multi["statusDescription"] == "401 Unauthorized"
+    assert multi["multiValueHeaders"]["WWW-Authenticate"] == ["Bearer"]
+    single = handler(make_event("alb"), ctx())
+    assert single["headers"]["WWW-Authenticate"] == "Bearer"
+
+
+def test_issuer_down_is_503_with_retry_after(make_event: EventFactory, issuer: DevIssuer,
+                                            verifier: Verifier) -> None:
+    token = issuer.mint()
+    issuer.fault = "503"
+    response = require_auth(verifier)(echo)(make_event("http_v2", headers=bearer(token)), ctx())
+    assert response["statusCode"] == 503
+    assert response["headers"]["Retry-After"].isdigit()
+
+
+def test_hs256_shared_secret(make_event: EventFactory, issuer: DevIssuer, secret: bytes) -> None:
+    handler = require_auth(Verifier(secrets=[secret], algorithms=["HS256"], issuer=issuer.issuer))(echo)
+    good = issuer.mint(alg="HS256", secret=secret, sub="netlify-user")
+    assert handler(make_event("function_url", headers=bearer(good)), ctx())["sub"] == "netlify-user"
+    bad = issuer.mint(alg="HS256", secret=secrets.token_bytes(32))
+    assert handler(make_event("function_url", headers=bearer(bad)), ctx())["statusCode"] == 401
+
+
+def test_missing_scope_is_403_insufficient_scope_naming_it(
+    kind: str, make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    handler = require_auth(verifier)(require_scope("read:shows")(echo))
+    denied = handler(make_event(kind, headers=bearer(issuer.mint(scopes=["write:shows"]))), ctx())
+    assert denied["statusCode"] == 403
+    challenge = _challenge(denied)
+    assert 'error="insufficient_scope"' in challenge
+    assert 'scope="read:shows"' in challenge
+    assert body(denied)["error_description"] == "Token does not contain the required 'read:shows' scope"
+    allowed = handler(make_event(kind, headers=bearer(issuer.mint(scopes=["read:shows"]))), ctx())
+    assert allowed["statusCode"] == 200
+
+
+def test_scopes_from_scp_and_permissions_and_any_of(make_event: EventFactory, issuer: DevIssuer,
+                                                   verifier: Verifier) -> None:
+    handler = require_auth(verifier)(require_scope("a", "b", any_of=True)(echo))
+    okta = issuer.mint(claims={"scp": ["b"]})
+    auth0 = issuer.mint(claims={"permissions": ["a"]})
+    neither = issuer.mint(claims={"scp": ["A", "B"]})
+    assert handler(make_event("rest_v1", headers=bearer(okta)), ctx())["statusCode"] == 200
+    assert handler(make_event("rest_v1", headers=bearer(auth0)), ctx())["statusCode"] == 200
+    assert handler(make_event("rest_v1", headers=bearer(neither)), ctx())["statusCode"] == 403
+
+
+def test_require_role_default_netlify_path_and_custom_claims(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    netlify = require_auth(verifier)(require_role("admin")(echo))
+    admin = issuer.mint(roles=["admin"])
+    assert netlify(make_event("http_v2", headers=bearer(admin)), ctx())["statusCode"] == 200
+    denied = netlify(make_event("http_v2", headers=bearer(issuer.mint(roles=["user"]))), ctx())
+    assert denied["statusCode"] == 403
+    assert body(denied)["error"] == "forbidden"
+    assert "WWW-Authenticate" not in denied["headers"]
+
+    auth0 = require_auth(verifier)(require_role("editor", claim="https://example.com/roles")(echo))
+    token = issuer.mint(claims={"https://example.com/roles": ["editor"]})
+    assert auth0(make_event("http_v2", headers=bearer(token)), ctx())["statusCode"] == 200
+
+    cognito = require_auth(verifier, roles_claim="cognito:groups")(require_role("ops")(echo))
+    token = issuer.mint(claims={"cognito:groups": ["ops"]})
+    assert cognito(make_event("http_v2", headers=bearer(token)), ctx())["statusCode"] == 200
+
+
+def test_require_claims_false_or_raising_check_is_403(make_event: EventFactory, issuer: DevIssuer,
+                                                     verifier: Verifier) -> None:
+    handler = require_auth(verifier)(
+        require_claims(lambda c: c["org"] == "acme", description="Members of acme only")(echo)
+    )
+    other = handler(make_event("rest_v1", headers=bearer(issuer.mint(claims={"org": "evil"}))), ctx())
+    assert other["statusCode"] == 403
+    assert body(other)["error_description"] == "Members of acme only"
+    missing = handler(make_event("rest_v1", headers=bearer(issuer.mint())), ctx())
+    assert missing["statusCode"] == 403
+    ok = handler(make_event("rest_v1", headers=bearer(issuer.mint(claims={"org": "acme"}))), ctx())
+    assert ok["statusCode"] == 200
+
+
+def test_shortcut_scopes_and_roles_on_require_auth(make_event: EventFactory, issuer: DevIssuer,
+                                                  verifier: Verifier) -> None:
+    handler = require_auth(verifier, scopes=["read"], roles=["admin"])(echo)
+    both = issuer.mint(scopes=["read"], roles=["admin"])
+    scope_only = issuer.mint(scopes=["read"])
+    assert handler(make_event("http_v2", headers=bearer(both)), ctx())["statusCode"] == 200
+    assert handler(make_event("http_v2", headers=bearer(scope_only)), ctx())["statusCode"] == 403
+
+
+def test_decorators_keep_name_doc_and_compose_in_any_authz_order(verifier: Verifier) -> None:
+    handler = require_auth(verifier)(require_role("a")(require_scope("s")(echo)))
+    assert handler.__name__ == "echo"
+    assert handler.__doc__ == "Return what the handler saw."
+    assert handler.__wrapped__.__wrapped__.__wrapped__ is echo  # type: ignore[attr-defined]
+
+
+def test_authz_decorator_above_require_auth_is_a_configuration_error(verifier: Verifier) -> None:
+    with pytest.raises(ConfigurationError):
+        require_scope("s")(require_auth(verifier)(echo))
+
+
+def test_authz_decorator_alone_answers_401_or_authenticates_with_verifier(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    token = issuer.mint(scopes=["s"])
+    alone = require_scope("s")(echo)
+    assert alone(make_event("rest_v1", headers=bearer(token)), ctx())["statusCode"] == 401
+    own = require_scope("s", verifier=verifier)(echo)
+    assert own(make_event("rest_v1", headers=bearer(token)), ctx())["statusCode"] == 200
+    assert own(make_event("rest_v1", headers=bearer(issuer.mint())), ctx())["statusCode"] == 403
+
+
+def test_context_none_or_plain_object_never_crashes(make_event: EventFactory, issuer: DevIssuer,
+                                                   verifier: Verifier) -> None:
+    @require_auth(verifier)
+    @require_scope("s")
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        identity = current_identity()
+        assert identity is not None
+        return {"statusCode": 200, "sub": identity.subject}
+
+    event = make_event("http_v2", headers=bearer(issuer.mint(sub="bob", scopes=["s"])))
+    assert handler(event, None)["sub"] == "bob"
+    assert handler(event, object())["sub"] == "bob"
+    assert current_identity() is None
+
+
+def test_non_mapping_event_is_401_not_500(verifier: Verifier) -> None:
+    handler = require_auth(verifier)(echo)
+    assert handler([1, 2], ctx())["statusCode"] == 401  # type: ignore[arg-type]
+
+
+def test_reused_context_shows_no_earlier_identity(make_event: EventFactory, issuer: DevIssuer,
+                                                 verifier: Verifier) -> None:
+    seen: list[Any] = []
+
+    @require_auth(verifier)
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(context.identity_context)
+        return {"statusCode": 204}
+
+    context = ctx()
+    handler(make_event("http_v2", headers=bearer(issuer.mint(sub="first"))), context)
+    pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    handler(make_event("http_v2", method="OPTIONS", headers=pre), context)
+    assert seen[0].subject == "first"
+    assert seen[1] is None
+
+
+def test_preflight_passes_without_token_unless_disabled(kind: str, make_event: EventFactory,
+                                                       verifier: Verifier) -> None:
+    pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
+
+    def cors(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 204}
+
+    assert require_auth(verifier)(require_scope("s")(cors))(make_event(kind, method="OPTIONS", headers=pre),
+                                                           ctx())["statusCode"] == 204
+    strict = require_auth(verifier, allow_preflight=False)(cors)
+    assert strict(make_event(kind, method="OPTIONS", headers=pre), ctx())["statusCode"] == 401
+    plain_options = require_auth(verifier)(cors)(make_event(kind, method="OPTIONS"), ctx())
+    assert plain_options["statusCode"] == 401
+
+
+def test_cookie_source_is_opt_in(make_event: EventFactory, issuer: DevIssuer, verifier: Verifier) -> None:
+    event = make_event("http_v2")
+    event["cookies"] = [f"nf_jwt={issuer.mint(sub='cookie-user')}"]
+    assert require_auth(verifier)(echo)(event, ctx())["statusCode"] == 401
+    assert require_auth(verifier, cookie_name="nf_jwt")(echo)(event, ctx())["sub"] == "cookie-user"
+
+
+def test_authorizer_claims_are_ignored_unless_trusted(make_event: EventFactory, verifier: Verifier) -> None:
+    event = make_event("http_v2")
+    claims = {"sub": "gw-user", "scope": "s"}
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": ["s"]}}
+    assert require_auth(verifier)(echo)(event, ctx())["statusCode"] == 401
+    seen: list[IdentityContext] = []
+
+    @require_auth(trust_authorizer=True)
+    @require_scope("s")
+    def trusted(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(context.identity_context)
+        return {"statusCode": 200}
+
+    assert trusted(event, ctx())["statusCode"] == 200
+    assert seen[0].subject == "gw-user"
+    assert seen[0].token is None
+    assert seen[0].source == "authorizer"
+    assert trusted(make_event("rest_v1"), ctx())["statusCode"] == 401
+
+
+def test_netlify_client_context(make_event: EventFactory, issuer: DevIssuer, verifier: Verifier) -> None:
+    seen: list[Any] = []
+
+    @require_auth(verifier, netlify_client_context=True)
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(context.client_context)
+        return {"statusCode": 200}
+
+    handler(make_event("function_url", headers=bearer(issuer.mint(sub="nf", roles=["admin"]))), ctx())
+    assert seen[0]["user"]["sub"] == "nf"
+    assert seen[0]["user"]["app_metadata"]["authorization"]["roles"] == ["admin"]
+    assert seen[0]["identity"]["url"] == issuer.issuer
+
+
+def test_claims_mapper_runs_before_roles_and_handler(make_event: EventFactory, issuer: DevIssuer,
+                                                    verifier: Verifier) -> None:
+    handler = require_auth(verifier, claims_mapper=strip_namespace("https://example.com/"),
+                           roles_claim="roles")(require_role("editor")(echo))
+    token = issuer.mint(claims={"https://example.com/roles": ["editor"]})
+    assert handler(make_event("rest_v1", headers=bearer(token)), ctx())["roles"] == {"editor"}
+
+
+def test_on_error_hook_and_error_headers(make_event: EventFactory, verifier: Verifier) -> None:
+    def mine(event: Mapping[str, Any], err: AuthError) -> dict[str, Any]:
+        return {"statusCode": err.status, "body": json.dumps({"code": err.code})}
+
+    hooked = require_auth(verifier, on_error=mine)(echo)(make_event("rest_v1"), ctx())
+    assert hooked == {"statusCode": 401, "body": '{"code": "token_missing"}'}
+    cors = require_auth(verifier, error_headers={"Access-Control-Allow-Origin": "https://app.example"})(echo)
+    assert cors(make_event("rest_v1"), ctx())["headers"]["Access-Control-Allow-Origin"] == "https://app.example"
+
+
+def test_auth_error_raised_by_the_handler_becomes_a_response(make_event: EventFactory, issuer: DevIssuer,
+                                                            verifier: Verifier) -> None:
+    @require_auth(verifier)
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        raise ForbiddenError("Not your show")
+
+    response = handler(make_event("http_v2", headers=bearer(issuer.mint())), ctx())
+    assert response["statusCode"] == 403
+    assert body(response)["error_description"] == "Not your show"
+
+
+def test_verifier_from_env_is_built_once_at_decoration(
+    make_event: EventFactory, issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = secrets.token_urlsafe(48)
+    monkeypatch.setenv("JWT_SECRET", secret)
+
+    @require_auth
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200}
+
+    # Were it built per invocation, this broken configuration would now be used (and raise).
+    monkeypatch.setenv("JWT_SECRET", "short")
+    monkeypatch.setenv("JWT_ALGORITHMS", "none")
+    token = issuer.mint(alg="HS256", secret=secret)
+    assert handler(make_event("http_v2", headers=bearer(token)), ctx())["statusCode"] == 200
+    assert handler.__name__ == "handler"
+
+
+def test_bad_configuration_fails_at_decoration(monkeypatch: pytest.MonkeyPatch, verifier: Verifier) -> None:
+    monkeypatch.setenv("JWT_ISSUER", "not a url")
+    with pytest.raises(ConfigurationError):
+        require_auth()(echo)
+    with pytest.raises(ConfigurationError):
+        require_auth(verifier, cookie_name="bad name")(echo)
+    with pytest.raises(ConfigurationError):
+        require_scope()(echo)
+    with pytest.raises(ConfigurationError):
+        require_auth(verifier, roles_claim="")(echo)
+
+
+def test_logger_gets_subject_and_client_id_per_request_never_the_token(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    stream = io.StringIO()
+    logger = Logger(service="shows", logger_handler=_stream_handler(stream))
+
+    @require_auth(verifier, logger=logger)
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        logger.info("inside")
+        return {"statusCode": 200}
+
+    token = issuer.mint(sub="alice", claims={"client_id": "cli-app"})
+    handler(make_event("http_v2", headers=bearer(token)), ctx())
+    logger.info("after")
+    inside, after = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert inside["subject"] == "alice"
+    assert inside["client_id"] == "cli-app"
+    assert "subject" not in after
+    assert "client_id" not in after
+    assert token not in stream.getvalue()
+
+
+def _stream_handler(stream: io.StringIO) -> Any:
+    import logging
+
+    return logging.StreamHandler(stream)
+

@@ -1,0 +1,204 @@
+"""JwtAuthMiddleware with real Powertools resolvers, real Verifier and real tokens."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.event_handler import (
+    ALBResolver,
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    CORSConfig,
+    LambdaFunctionUrlResolver,
+)
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from serverless_jwt.adapters.decorators import IdentityContext
+from serverless_jwt.adapters.powertools import JwtAuthMiddleware
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.errors import ForbiddenError
+from serverless_jwt.verifier import Verifier
+
+EventFactory = Callable[..., dict[str, Any]]
+RESOLVERS: dict[str, Callable[..., ApiGatewayResolver]] = {
+    "rest_v1": APIGatewayRestResolver,
+    "http_v2": APIGatewayHttpResolver,
+    "alb": ALBResolver,
+    "function_url": LambdaFunctionUrlResolver,
+}
+
+
+@pytest.fixture
+def verifier(issuer: DevIssuer) -> Verifier:
+    return Verifier(issuer=issuer.issuer, audience=issuer.audience, jwks=issuer.jwks())
+
+
+def request(make_event: EventFactory, kind: str, path: str, *, method: str = "GET",
+            token: str | None = None, headers: dict[str, str] | None = None,
+            multi: bool = False) -> dict[str, Any]:
+    hdrs = dict(headers or {})
+    if token is not None:
+        hdrs["Authorization"] = f"Bearer {token}"
+    event = make_event(kind, method=method, headers=hdrs, multi=multi)
+    event["body"] = None
+    event["isBase64Encoded"] = False
+    if kind in ("rest_v1", "alb"):
+        event["path"] = path
+    else:
+        event["rawPath"] = path
+        event["requestContext"]["http"]["path"] = path
+    return event
+
+
+def header(response: dict[str, Any], name: str) -> str | None:
+    if "multiValueHeaders" in response and name in response["multiValueHeaders"]:
+        value: str = response["multiValueHeaders"][name][0]
+        return value
+    found: str | None = response.get("headers", {}).get(name)
+    return found
+
+
+def app_with_me(kind: str, middleware: JwtAuthMiddleware, **kwargs: Any) -> ApiGatewayResolver:
+    app = RESOLVERS[kind](**kwargs)
+
+    @app.get("/me", middlewares=[middleware])
+    def me() -> dict[str, Any]:
+        identity: IdentityContext = app.context["identity"]
+        return {"sub": identity.subject, "scopes": sorted(identity.scopes)}
+
+    @app.get("/public")
+    def public() -> dict[str, Any]:
+        return {"identity": "identity" in app.context}
+
+    return app
+
+
+def test_route_middleware_admits_a_valid_token_on_every_resolver(
+    kind: str, make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    app = app_with_me(kind, JwtAuthMiddleware(verifier))
+    token = issuer.mint(sub="alice", scopes=["read"])
+    response = app.resolve(request(make_event, kind, "/me", token=token), {})
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"sub": "alice", "scopes": ["read"]}
+
+
+def test_missing_token_is_401_with_challenge_on_every_resolver(
+    kind: str, make_event: EventFactory, verifier: Verifier
+) -> None:
+    app = app_with_me(kind, JwtAuthMiddleware(verifier, realm="shows"))
+    response = app.resolve(request(make_event, kind, "/me"), {})
+    assert response["statusCode"] == 401
+    assert header(response, "WWW-Authenticate") == 'Bearer realm="shows"'
+    assert header(response, "Content-Type") == "application/json"
+    assert json.loads(response["body"])["error"] == "token_missing"
+
+
+def test_public_route_beside_a_protected_one_stays_public(
+    make_event: EventFactory, verifier: Verifier
+) -> None:
+    app = app_with_me("http_v2", JwtAuthMiddleware(verifier))
+    response = app.resolve(request(make_event, "http_v2", "/public"), {})
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"identity": False}
+
+
+def test_missing_scope_on_a_route_is_403_insufficient_scope(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    app = app_with_me("rest_v1", JwtAuthMiddleware(verifier, scopes=["delete:shows"]))
+    response = app.resolve(request(make_event, "rest_v1", "/me", token=issuer.mint(scopes=["read"])), {})
+    assert response["statusCode"] == 403
+    assert 'scope="delete:shows"' in (header(response, "WWW-Authenticate") or "")
+
+
+def test_role_on_a_route(make_event: EventFactory, issuer: DevIssuer, verifier: Verifier) -> None:
+    app = app_with_me("function_url", JwtAuthMiddleware(verifier, roles=["admin"]))
+    admin = request(make_event, "function_url", "/me", token=issuer.mint(roles=["admin"]))
+    user = request(make_event, "function_url", "/me", token=issuer.mint(roles=["user"]))
+    assert app.resolve(admin, {})["statusCode"] == 200
+    assert app.resolve(user, {})["statusCode"] == 403
+
+
+def test_global_middleware_with_public_paths_and_cors_preflight(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="https://app.example"))
+    app.use([JwtAuthMiddleware(verifier, public_paths=["/health"])])
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.delete("/shows/<show_id>")
+    def delete(show_id: str) -> dict[str, Any]:
+        return {"deleted": show_id, "by": app.context["identity"].subject}
+
+    assert app.resolve(request(make_event, "rest_v1", "/health"), {})["statusCode"] == 200
+    pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
+    preflight = app.resolve(request(make_event, "rest_v1", "/shows/1", method="OPTIONS", headers=pre), {})
+    assert preflight["statusCode"] == 204
+    denied = app.resolve(request(make_event, "rest_v1", "/shows/1", method="DELETE",
+                                 headers={"Origin": "https://app.example"}), {})
+    assert denied["statusCode"] == 401
+    # The resolver's CORS headers reach the error too, so the browser can read the 401.
+    assert header(denied, "Access-Control-Allow-Origin") == "https://app.example"
+    ok = app.resolve(request(make_event, "rest_v1", "/shows/7", method="DELETE",
+                             token=issuer.mint(sub="eve")), {})
+    assert json.loads(ok["body"]) == {"deleted": "7", "by": "eve"}
+
+
+def test_identity_never_leaks_into_the_next_request(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    app = APIGatewayHttpResolver()
+    auth = JwtAuthMiddleware(verifier)
+
+    @app.get("/boom", middlewares=[auth])
+    def boom() -> dict[str, Any]:
+        raise RuntimeError("route failure")
+
+    @app.get("/me", middlewares=[auth])
+    def me() -> dict[str, Any]:
+        return {"sub": app.context["identity"].subject}
+
+    @app.get("/public")
+    def public() -> dict[str, Any]:
+        return {"identity": app.context.get("identity") is not None}
+
+    with pytest.raises(RuntimeError):
+        app.resolve(request(make_event, "http_v2", "/boom", token=issuer.mint(sub="first")), {})
+    assert "identity" not in app.context
+    assert json.loads(app.resolve(request(make_event, "http_v2", "/me", token=issuer.mint(sub="second")),
+                                  {})["body"]) == {"sub": "second"}
+    assert json.loads(app.resolve(request(make_event, "http_v2", "/public"), {})["body"]) == {
+        "identity": False
+    }
+    assert app.resolve(request(make_event, "http_v2", "/me"), {})["statusCode"] == 401
+
+
+def test_auth_error_raised_in_the_route_becomes_the_response(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    app = ALBResolver()
+
+    @app.get("/mine", middlewares=[JwtAuthMiddleware(verifier)])
+    def mine() -> dict[str, Any]:
+        raise ForbiddenError("Not your show")
+
+    response = app.resolve(request(make_event, "alb", "/mine", token=issuer.mint(), multi=True), {})
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"])["error_description"] == "Not your show"
+    assert "multiValueHeaders" in response
+
+
+def test_duplicate_authorization_keys_are_400_not_silently_merged(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    app = app_with_me("rest_v1", JwtAuthMiddleware(verifier))
+    event = request(make_event, "rest_v1", "/me", token=issuer.mint(sub="a"))
+    event["headers"]["authorization"] = f"Bearer {issuer.mint(sub='b')}"
+    event.pop("multiValueHeaders", None)
+    assert app.resolve(event, {})["statusCode"] == 400
