@@ -1,0 +1,387 @@
+"""Verification keys: JWKS and PEM public keys, and HS shared secrets, prepared once.
+
+PyJWT turns a JWK into a key object and supplies the signature primitives; which keys are usable,
+and for which algorithms, is decided here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
+
+from serverless_jwt.errors import (
+    ConfigurationError,
+    KeysUnavailableError,
+    MalformedTokenError,
+    UnknownKeyError,
+)
+
+__all__ = ["KeySet", "KeySource", "SecretKeys", "StaticKeySource", "VerificationKey"]
+
+_IMPLEMENTATIONS = get_default_algorithms()
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+EC_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
+OKP_CURVES = frozenset({"Ed25519", "Ed448"})
+MIN_RSA_BITS = 2048
+MIN_SECRET_BYTES = 32
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationKey:
+    """One key, prepared once, and the algorithms it may verify.
+
+    ``algorithms`` is already the agreement of the key type, its curve, the JWK's own ``alg`` and
+    the verifier's allow-list; :meth:`verify` refuses anything outside it.
+    """
+
+    kid: str | None
+    kty: str
+    algorithms: frozenset[str]
+    _key: Any = field(repr=False, compare=False)
+
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is valid for ``signing_input`` under ``alg``; never raises.
+
+        Examples
+        --------
+        >>> key.verify("RS256", b"header.payload", signature)  # doctest: +SKIP
+        True
+        """
+        if alg not in self.algorithms:
+            return False
+        try:
+            if self.kty == "oct":
+                # HS algorithms only ever reach configured secrets (kty "oct" never comes from a JWKS).
+                expected = hmac.new(self._key, signing_input, HMAC_ALGORITHMS[alg]).digest()
+                return hmac.compare_digest(expected, signature)
+            return bool(_IMPLEMENTATIONS[alg].verify(signing_input, self._key, signature))
+        except Exception:
+            return False
+
+
+def _rsa_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
+    key = RSAAlgorithm.from_jwk(dict(jwk))
+    if not isinstance(key, rsa.RSAPublicKey):
+        return "not_public"
+    if key.key_size < MIN_RSA_BITS:
+        return "rsa_too_small"  # below 2048 bits: factorable by a motivated attacker
+    return key, RSA_ALGORITHMS
+
+
+def _ec_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
+    crv = jwk.get("crv")
+    alg = EC_CURVE_ALGORITHMS.get(crv) if isinstance(crv, str) else None
+    if alg is None:
+        return "unsupported_curve"
+    key = ECAlgorithm.from_jwk(dict(jwk))
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        return "not_public"
+    # The curve fixes the algorithm: ES256 only on P-256, and so on (no cross-curve verification).
+    return key, frozenset({alg})
+
+
+def _okp_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
+    if jwk.get("crv") not in OKP_CURVES:
+        return "unsupported_curve"  # X25519/X448 are key-agreement curves, never signatures
+    key = OKPAlgorithm.from_jwk(dict(jwk))
+    if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        return "not_public"
+    return key, frozenset({"EdDSA"})
+
+
+_LOADERS = {"RSA": _rsa_key, "EC": _ec_key, "OKP": _okp_key}
+
+
+def _from_jwk(jwk: Any, allowed: frozenset[str]) -> VerificationKey | str:
+    """A usable key, or the reason (a fixed token) this JWK is skipped."""
+    if not isinstance(jwk, Mapping):
+        return "not_an_object"
+    kty = jwk.get("kty")
+    if kty == "oct":
+        return "symmetric"  # a published shared secret is no secret: never accepted from a JWKS
+    if not isinstance(kty, str) or kty not in _LOADERS:
+        return "unknown_kty"
+    loader = _LOADERS[kty]
+    if _PRIVATE_MEMBERS & set(jwk):
+        return "private_members"  # an issuer leaking private keys is not one to trust
+    kid = jwk.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        return "bad_kid"
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        return "not_for_signatures"
+    ops = jwk.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        return "not_for_verify"
+    jwk_alg = jwk.get("alg")
+    if jwk_alg is not None and not isinstance(jwk_alg, str):
+        return "bad_alg"
+    try:
+        loaded = loader(jwk)
+    except Exception:
+        return "malformed"
+    if isinstance(loaded, str):
+        return loaded
+    key, algorithms = loaded
+    if jwk_alg is not None:
+        algorithms = algorithms & {jwk_alg}  # the JWK's own alg pins it to that one algorithm
+    algorithms = algorithms & allowed
+    if not algorithms:
+        return "no_allowed_algorithm"
+    return VerificationKey(kid=kid, kty=kty, algorithms=algorithms, _key=key)
+
+
+def _public_key_algorithms(key: Any) -> tuple[str, frozenset[str]]:
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise ConfigurationError("RSA public keys must have at least 2048 bits")
+        return "RSA", RSA_ALGORITHMS
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        alg = EC_CURVE_ALGORITHMS.get(_EC_NAMES.get(key.curve.name, ""))
+        if alg is None:
+            raise ConfigurationError("Unsupported elliptic curve for JWS")
+        return "EC", frozenset({alg})
+    if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        return "OKP", frozenset({"EdDSA"})
+    raise ConfigurationError("Unsupported public key type")
+
+
+class KeySet:
+    """An immutable set of verification keys, built once per JWKS (or PEM) and looked up by ``kid``.
+
+    Examples
+    --------
+    >>> keys = KeySet.from_jwks(issuer.jwks(), algorithms=["RS256"])  # doctest: +SKIP
+    >>> keys.select({"alg": "RS256", "kid": issuer.kid()}).kid        # doctest: +SKIP
+    """
+
+    __slots__ = ("_by_kid", "_keys", "skipped")
+
+    def __init__(
+        self, keys: Sequence[VerificationKey], skipped: Sequence[tuple[str | None, str]] = ()
+    ) -> None:
+        self._keys = tuple(keys)
+        self._by_kid = {k.kid: k for k in self._keys if k.kid is not None}
+        #: (kid, reason) of each JWK left out, for logs and tests; reasons are fixed tokens.
+        self.skipped = tuple(skipped)
+
+    @classmethod
+    def from_jwks(cls, jwks: Mapping[str, Any], *, algorithms: Collection[str]) -> KeySet:
+        """Keep the usable verification keys of a JWKS document.
+
+        Parameters
+        ----------
+        jwks:
+            A ``{"keys": [...]}`` document.
+        algorithms:
+            The verifier's allow-list; each key's algorithms are intersected with it.
+
+        Raises
+        ------
+        KeysUnavailableError
+            When the document is not ``{"keys": [...]}``. Unusable keys are skipped, not errors.
+        """
+        entries = jwks.get("keys") if isinstance(jwks, Mapping) else None
+        if not isinstance(entries, list):
+            raise KeysUnavailableError()
+        allowed = frozenset(algorithms)
+        usable: list[VerificationKey] = []
+        skipped: list[tuple[str | None, str]] = []
+        for jwk in entries:
+            result = _from_jwk(jwk, allowed)
+            if isinstance(result, str):
+                kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
+                skipped.append((kid if isinstance(kid, str) else None, result))
+            else:
+                usable.append(result)
+        counts: dict[str, int] = {}
+        for key in usable:
+            if key.kid is not None:
+                counts[key.kid] = counts.get(key.kid, 0) + 1
+        # A kid published twice is ambiguous: which one signs is the attacker's choice, so neither.
+        twice = {kid for kid, n in counts.items() if n > 1}
+        skipped.extend((kid, "duplicate_kid") for kid in sorted(twice) for _ in range(counts[kid]))
+        return cls([k for k in usable if k.kid not in twice], skipped)
+
+    @classmethod
+    def from_pem(cls, pem: str | bytes, *, algorithms: Collection[str], kid: str | None = None) -> KeySet:
+        """One static public key from a PEM ``PUBLIC KEY`` block or an X.509 ``CERTIFICATE``.
+
+        Raises
+        ------
+        ConfigurationError
+            Not a public key or certificate (private keys are refused), RSA under 2048 bits, or no
+            algorithm of the allow-list fits the key.
+        """
+        data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
+        if b"PRIVATE KEY" in data:
+            raise ConfigurationError("Give the public key, not the private key")
+        try:
+            if b"BEGIN CERTIFICATE" in data:
+                key: Any = x509.load_pem_x509_certificate(data).public_key()
+            else:
+                key = load_pem_public_key(data)
+        except Exception:
+            raise ConfigurationError("public_key is not a PEM public key or certificate") from None
+        kty, fitting = _public_key_algorithms(key)
+        usable = fitting & frozenset(algorithms)
+        if not usable:
+            raise ConfigurationError("No allowed algorithm fits the configured public key")
+        return cls([VerificationKey(kid=kid, kty=kty, algorithms=usable, _key=key)])
+
+    def select(self, header: Mapping[str, Any]) -> VerificationKey | None:
+        """The key for this token header, or ``None`` when no key has its ``kid``.
+
+        Raises
+        ------
+        MalformedTokenError
+            The header's ``kid`` is present but not a string.
+        UnknownKeyError
+            The header has no ``kid`` and the set holds other than exactly one key.
+        """
+        kid = header.get("kid")
+        if kid is None:
+            if "kid" in header:
+                raise MalformedTokenError()
+            if len(self._keys) == 1:
+                return self._keys[0]
+            raise UnknownKeyError()  # without a kid, picking among several keys would be a guess
+        if not isinstance(kid, str):
+            raise MalformedTokenError()
+        key = self._by_kid.get(kid)
+        if key is None and len(self._keys) == 1 and self._keys[0].kid is None:
+            return self._keys[0]  # a single anonymous key (a static PEM) serves any kid
+        return key
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[VerificationKey]:
+        return iter(self._keys)
+
+    def __repr__(self) -> str:
+        return f"KeySet(kids={[k.kid for k in self._keys]!r})"
+
+
+class KeySource(Protocol):
+    """Where the verifier gets candidate keys for a token header."""
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever the usable key set changes (verified-token caches key on it)."""
+        ...
+
+    def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
+        """Candidate keys; raises UnknownKeyError or KeysUnavailableError."""
+        ...
+
+    def prefetch(self) -> None:
+        """Load keys now; raises KeysUnavailableError."""
+        ...
+
+
+class StaticKeySource:
+    """A :class:`KeySource` over a fixed :class:`KeySet` (inline JWKS or PEM); never does I/O.
+
+    Examples
+    --------
+    >>> source = StaticKeySource(KeySet.from_pem(pem, algorithms=["RS256"]))  # doctest: +SKIP
+    """
+
+    generation = 0
+
+    def __init__(self, keys: KeySet) -> None:
+        self.keys = keys
+
+    def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
+        if not len(self.keys):
+            raise KeysUnavailableError()
+        key = self.keys.select(header)
+        if key is None:
+            raise UnknownKeyError()
+        return (key,)
+
+    def prefetch(self) -> None:
+        if not len(self.keys):
+            raise KeysUnavailableError()
+
+    def __repr__(self) -> str:
+        return f"StaticKeySource({self.keys!r})"
+
+
+class SecretKeys:
+    """HS256/384/512 shared secrets; several at once so a secret can be rotated without downtime.
+
+    Parameters
+    ----------
+    secrets:
+        One or more secrets; ``str`` values are encoded as UTF-8.
+    algorithms:
+        The allow-list; only its HS algorithms are used (at least one is required).
+    allow_short_secret:
+        Accept secrets under 32 bytes (only for legacy systems: short secrets can be brute-forced).
+
+    Raises
+    ------
+    ConfigurationError
+        No secret, an empty or short secret, or no HS algorithm allowed.
+
+    Examples
+    --------
+    >>> keys = SecretKeys(["new-secret-" * 3, "old-secret-" * 3], algorithms=["HS256"])
+    >>> len(keys.keys_for({"alg": "HS256"}))
+    2
+    """
+
+    generation = 0
+
+    def __init__(
+        self,
+        secrets: Sequence[str | bytes],
+        *,
+        algorithms: Collection[str],
+        allow_short_secret: bool = False,
+    ) -> None:
+        if isinstance(secrets, (str, bytes)):
+            secrets = [secrets]
+        hs = frozenset(algorithms) & HMAC_ALGORITHMS.keys()
+        if not hs:
+            raise ConfigurationError("Shared secrets need an HS256, HS384 or HS512 algorithm")
+        if not secrets:
+            raise ConfigurationError("At least one secret is required")
+        keys = []
+        for secret in secrets:
+            if not isinstance(secret, (str, bytes)):
+                raise ConfigurationError("Secrets must be str or bytes")
+            raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+            if not raw:
+                raise ConfigurationError("A secret must not be empty")
+            if len(raw) < MIN_SECRET_BYTES and not allow_short_secret:
+                raise ConfigurationError(
+                    f"Secrets must be at least {MIN_SECRET_BYTES} bytes (or pass allow_short_secret=True)"
+                )
+            keys.append(VerificationKey(kid=None, kty="oct", algorithms=hs, _key=raw))
+        self._keys = tuple(keys)
+
+    def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
+        return self._keys  # every configured secret: rotation means the token's may be any of them
+
+    def prefetch(self) -> None:
+        return None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"SecretKeys(count={len(self._keys)})"  # never the secrets themselves

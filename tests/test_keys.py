@@ -1,0 +1,341 @@
+"""keys: which JWKs are usable and for which algorithms; static PEM keys; HS secrets."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import jwt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.x509.oid import NameOID
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from serverless_jwt.errors import (
+    ConfigurationError,
+    KeysUnavailableError,
+    MalformedTokenError,
+    UnknownKeyError,
+)
+from serverless_jwt.keys import KeySet, SecretKeys, StaticKeySource, VerificationKey
+
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
+SMALL_RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the point
+ALL_ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+                  "ES256K", "EdDSA"]
+
+
+def _b64d(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _signed(alg: str, key: Any, kid: str | None = None) -> tuple[str, bytes, bytes]:
+    token = jwt.encode({"sub": "x"}, key, algorithm=alg, headers={"kid": kid} if kid else None)
+    head, payload, sig = token.split(".")
+    return alg, f"{head}.{payload}".encode(), _b64d(sig)
+
+
+def _jwk(private: Any, **extra: Any) -> dict[str, Any]:
+    public = private.public_key()
+    if isinstance(public, rsa.RSAPublicKey):
+        out = RSAAlgorithm.to_jwk(public, as_dict=True)
+    elif isinstance(public, ec.EllipticCurvePublicKey):
+        out = ECAlgorithm.to_jwk(public, as_dict=True)
+    else:
+        out = OKPAlgorithm.to_jwk(public, as_dict=True)
+    return {**out, **extra}
+
+
+def _only(jwk: dict[str, Any], algorithms: list[str] | None = None) -> KeySet:
+    return KeySet.from_jwks({"keys": [jwk]}, algorithms=algorithms or ALL_ASYMMETRIC)
+
+
+# -- verification ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("alg", ["RS256", "RS512", "PS256"])
+def test_rsa_key_verifies_real_signatures(alg: str) -> None:
+    key = _only(_jwk(RSA_KEY, kid="r1")).select({"kid": "r1"})
+    assert key is not None
+    signed = _signed(alg, RSA_KEY)
+    assert key.verify(*signed)
+    assert not key.verify(alg, signed[1] + b"x", signed[2])
+
+
+def test_ec_key_verifies_raw_r_s_signatures_and_rejects_wrong_lengths() -> None:
+    key = _only(_jwk(EC_KEY, kid="e1")).select({"kid": "e1"})
+    assert key is not None
+    alg, signing_input, signature = _signed("ES256", EC_KEY)
+    assert len(signature) == 64
+    assert key.verify(alg, signing_input, signature)
+    assert not key.verify(alg, signing_input, signature[:-1])
+    assert not key.verify(alg, signing_input, signature + b"\0")
+    assert not key.verify(alg, signing_input, b"")
+
+
+def test_eddsa_key_verifies() -> None:
+    private = ed25519.Ed25519PrivateKey.generate()
+    key = _only(_jwk(private, kid="o1")).select({"kid": "o1"})
+    assert key is not None
+    assert key.algorithms == {"EdDSA"}
+    assert key.verify(*_signed("EdDSA", private))
+
+
+def test_verify_never_raises_and_refuses_algorithms_outside_the_key() -> None:
+    key = _only(_jwk(RSA_KEY, kid="r1"), ["RS256"]).select({"kid": "r1"})
+    assert key is not None
+    alg, signing_input, signature = _signed("RS512", RSA_KEY)
+    assert not key.verify(alg, signing_input, signature)  # a genuine RS512 signature, but not allowed
+    assert not key.verify("HS256", signing_input, signature)
+    assert not key.verify("nonsense", b"", b"")
+    assert not key.verify("RS256", signing_input, b"\xff" * 1000)
+
+
+def test_public_key_material_is_never_an_hmac_key() -> None:
+    # Classic alg confusion: an HS256 token signed with the issuer's public key PEM as the "secret".
+    pem = RSA_KEY.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256"}').rstrip(b"=")
+    signing_input = header + b".e30"
+    signature = hmac.new(pem, signing_input, hashlib.sha256).digest()
+    for keys in (_only(_jwk(RSA_KEY), [*ALL_ASYMMETRIC, "HS256"]),
+                 KeySet.from_pem(pem, algorithms=[*ALL_ASYMMETRIC, "HS256"])):
+        key = keys.select({})
+        assert key is not None
+        assert "HS256" not in key.algorithms
+        assert not key.verify("HS256", signing_input, signature)
+
+
+def test_repr_shows_no_key_material() -> None:
+    key = SecretKeys(["s" * 40], algorithms=["HS256"]).keys_for({})[0]
+    assert "sss" not in repr(key)
+    assert "sss" not in repr(SecretKeys(["s" * 40], algorithms=["HS256"]))
+
+
+# -- JWKS filtering ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("jwk", "reason"),
+    [
+        (_jwk(RSA_KEY, kid="k", d="AQAB"), "private_members"),
+        (_jwk(EC_KEY, kid="k", d="AQAB"), "private_members"),
+        (_jwk(SMALL_RSA_KEY, kid="k"), "rsa_too_small"),
+        (_jwk(RSA_KEY, kid="k", use="enc"), "not_for_signatures"),
+        (_jwk(RSA_KEY, kid="k", key_ops=["encrypt"]), "not_for_verify"),
+        (_jwk(RSA_KEY, kid="k", key_ops="verify"), "not_for_verify"),
+        ({"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA", "kid": "k"}, "symmetric"),
+        ({"kty": "oct", "kid": "k", "alg": "HS256"}, "symmetric"),
+        (_jwk(EC_KEY, kid="k", alg="ES384"), "no_allowed_algorithm"),
+        (_jwk(ec.generate_private_key(ec.SECP384R1()), kid="k", alg="ES256"), "no_allowed_algorithm"),
+        (_jwk(RSA_KEY, kid="k", alg="ES256"), "no_allowed_algorithm"),
+        (_jwk(RSA_KEY, kid="k", alg=["RS256"]), "bad_alg"),
+        (_jwk(RSA_KEY, kid=7), "bad_kid"),
+        ({"kty": "RSA", "kid": "k", "n": "!!!", "e": "AQAB"}, "malformed"),
+        ({"kty": "EC", "kid": "k", "crv": "P-256", "x": "AAAA", "y": "AAAA"}, "malformed"),
+        ({"kty": "EC", "kid": "k", "crv": "P-192", "x": "AAAA", "y": "AAAA"}, "unsupported_curve"),
+        ({"kty": "OKP", "kid": "k", "crv": "X25519", "x": base64.urlsafe_b64encode(
+            x25519.X25519PrivateKey.generate().public_key().public_bytes_raw()).decode().rstrip("=")},
+         "unsupported_curve"),
+        ({"kty": "PQC", "kid": "k"}, "unknown_kty"),
+        ({"kid": "k"}, "unknown_kty"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_unusable_jwks_are_skipped_with_a_reason(jwk: dict[str, Any], reason: str) -> None:
+    keys = _only(jwk)
+    assert len(keys) == 0
+    assert keys.select({"kid": "k"}) is None
+    assert [r for _, r in keys.skipped] == [reason]
+
+
+def test_a_malformed_key_does_not_hide_the_good_ones() -> None:
+    jwks = {"keys": ["junk", {"kty": "RSA", "n": 5}, _jwk(RSA_KEY, kid="good")]}
+    keys = KeySet.from_jwks(jwks, algorithms=["RS256"])
+    assert [k.kid for k in keys] == ["good"]
+
+
+def test_use_sig_and_verify_key_ops_are_accepted() -> None:
+    keys = _only(_jwk(RSA_KEY, kid="k", use="sig", key_ops=["verify"]))
+    assert len(keys) == 1
+
+
+def test_curve_decides_the_algorithm() -> None:
+    p384 = ec.generate_private_key(ec.SECP384R1())
+    key = _only(_jwk(p384, kid="k")).select({"kid": "k"})
+    assert key is not None
+    assert key.algorithms == {"ES384"}
+    assert not key.verify("ES256", *_signed("ES384", p384)[1:])
+    assert key.verify(*_signed("ES384", p384))
+
+
+def test_secp256k1_only_when_es256k_is_allowed() -> None:
+    k1 = _jwk(ec.generate_private_key(ec.SECP256K1()), kid="k")
+    assert len(_only(k1, ["ES256"])) == 0
+    assert _only(k1, ["ES256K"]).select({"kid": "k"}) is not None
+
+
+def test_jwk_alg_restricts_and_the_allow_list_intersects() -> None:
+    pinned = _only(_jwk(RSA_KEY, kid="k", alg="RS256"), ["RS256", "PS256"]).select({"kid": "k"})
+    assert pinned is not None
+    assert pinned.algorithms == {"RS256"}
+    assert not pinned.verify(*_signed("PS256", RSA_KEY))
+    free = _only(_jwk(RSA_KEY, kid="k"), ["RS256", "PS256", "ES256"]).select({"kid": "k"})
+    assert free is not None
+    assert free.algorithms == {"RS256", "PS256"}
+
+
+def test_duplicate_kid_drops_both_keys() -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks = {"keys": [_jwk(RSA_KEY, kid="dup"), _jwk(other, kid="dup"), _jwk(EC_KEY, kid="fine")]}
+    keys = KeySet.from_jwks(jwks, algorithms=ALL_ASYMMETRIC)
+    assert keys.select({"kid": "dup"}) is None
+    assert keys.select({"kid": "fine"}) is not None
+    assert [r for _, r in keys.skipped] == ["duplicate_kid", "duplicate_kid"]
+
+
+@pytest.mark.parametrize("doc", [[], {}, {"keys": {}}, {"keys": "x"}, {"jwks": []}])
+def test_a_document_that_is_not_a_jwks_is_unavailable(doc: Any) -> None:
+    with pytest.raises(KeysUnavailableError):
+        KeySet.from_jwks(doc, algorithms=["RS256"])
+
+
+def test_an_empty_jwks_is_an_empty_set() -> None:
+    assert len(KeySet.from_jwks({"keys": []}, algorithms=["RS256"])) == 0
+
+
+# -- selection ---------------------------------------------------------------------------------
+
+def _two() -> KeySet:
+    return KeySet.from_jwks({"keys": [_jwk(RSA_KEY, kid="a"), _jwk(EC_KEY, kid="b")]},
+                            algorithms=ALL_ASYMMETRIC)
+
+
+def test_select_by_kid() -> None:
+    keys = _two()
+    assert keys.select({"kid": "a"}).kty == "RSA"  # type: ignore[union-attr]
+    assert keys.select({"kid": "b"}).kty == "EC"  # type: ignore[union-attr]
+    assert keys.select({"kid": "c"}) is None
+
+
+def test_select_without_kid_needs_exactly_one_key() -> None:
+    with pytest.raises(UnknownKeyError):
+        _two().select({"alg": "RS256"})
+    one = _only(_jwk(RSA_KEY, kid="a"))
+    assert one.select({"alg": "RS256"}) is not None
+    with pytest.raises(UnknownKeyError):
+        KeySet.from_jwks({"keys": []}, algorithms=["RS256"]).select({})
+
+
+@pytest.mark.parametrize("kid", [None, 7, ["a"], {"a": 1}])
+def test_a_non_string_kid_is_malformed(kid: Any) -> None:
+    with pytest.raises(MalformedTokenError):
+        _two().select({"kid": kid})
+
+
+def test_a_single_anonymous_key_serves_any_kid() -> None:
+    keys = KeySet.from_pem(_pem(RSA_KEY), algorithms=["RS256"])
+    assert keys.select({"kid": "whatever"}) is not None
+    with_kid = KeySet.from_pem(_pem(RSA_KEY), algorithms=["RS256"], kid="main")
+    assert with_kid.select({"kid": "main"}) is not None
+    assert with_kid.select({"kid": "other"}) is None
+
+
+# -- PEM ---------------------------------------------------------------------------------------
+
+def _pem(private: Any) -> bytes:
+    return bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def test_from_pem_rsa_ec_and_certificate() -> None:
+    rsa_key = KeySet.from_pem(_pem(RSA_KEY).decode(), algorithms=["RS256", "ES256"]).select({})
+    assert rsa_key is not None
+    assert rsa_key.algorithms == {"RS256"}
+    assert rsa_key.verify(*_signed("RS256", RSA_KEY))
+    ec_key = KeySet.from_pem(_pem(EC_KEY), algorithms=["RS256", "ES256"]).select({})
+    assert ec_key is not None
+    assert ec_key.verify(*_signed("ES256", EC_KEY))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(RSA_KEY.public_key()).serial_number(1)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(RSA_KEY, hashes.SHA256()))
+    cert_key = KeySet.from_pem(cert.public_bytes(serialization.Encoding.PEM),
+                               algorithms=["RS256"]).select({})
+    assert cert_key is not None
+    assert cert_key.verify(*_signed("RS256", RSA_KEY))
+
+
+def test_from_pem_refuses_private_keys_garbage_small_rsa_and_unfit_algorithms() -> None:
+    private_pem = RSA_KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
+    small = SMALL_RSA_KEY
+    for pem, algs in [(private_pem, ["RS256"]), (b"-----BEGIN PUBLIC KEY-----\nnope\n", ["RS256"]),
+                      (_pem(small), ["RS256"]), (_pem(EC_KEY), ["RS256"]), (_pem(RSA_KEY), ["HS256"])]:
+        with pytest.raises(ConfigurationError):
+            KeySet.from_pem(pem, algorithms=algs)
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+def _hs(alg: str, secret: str | bytes) -> tuple[str, bytes, bytes]:
+    return _signed(alg, secret)
+
+
+def test_secret_keys_verify_with_any_configured_secret() -> None:
+    new, old = "n" * 64, b"o" * 64
+    source = SecretKeys([new, old], algorithms=["HS256", "HS512", "RS256"])
+    candidates = source.keys_for({"alg": "HS256"})
+    assert len(candidates) == 2
+    for secret in (new, old):
+        signed = _hs("HS512", secret)
+        assert any(k.verify(*signed) for k in candidates)
+    assert not any(k.verify(*_hs("HS256", "w" * 32)) for k in candidates)
+    assert not any(k.verify(*_hs("HS384", new)) for k in candidates)  # HS384 not allowed
+    assert all(k.algorithms == {"HS256", "HS512"} for k in candidates)
+
+
+def test_str_secrets_are_utf8() -> None:
+    secret = "é" * 16  # 32 bytes in UTF-8, 16 characters
+    key = SecretKeys([secret], algorithms=["HS256"]).keys_for({})[0]
+    assert key.verify(*_hs("HS256", secret.encode("utf-8")))
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_short_secrets_need_an_explicit_opt_in() -> None:
+    with pytest.raises(ConfigurationError):
+        SecretKeys(["x" * 31], algorithms=["HS256"])
+    key = SecretKeys(["x" * 8], algorithms=["HS256"], allow_short_secret=True).keys_for({})[0]
+    assert key.verify(*_hs("HS256", "x" * 8))
+
+
+@pytest.mark.parametrize(("secrets", "algs"),
+                         [([], ["HS256"]), ([""], ["HS256"]), (["x" * 32], ["RS256"]), ([5], ["HS256"])])
+def test_secret_configuration_errors(secrets: list[Any], algs: list[str]) -> None:
+    with pytest.raises(ConfigurationError):
+        SecretKeys(secrets, algorithms=algs, allow_short_secret=True)
+
+
+# -- static source -----------------------------------------------------------------------------
+
+def test_static_source_returns_the_selected_key_or_unknown() -> None:
+    source = StaticKeySource(_two())
+    (key,) = source.keys_for({"kid": "a"})
+    assert isinstance(key, VerificationKey)
+    with pytest.raises(UnknownKeyError):
+        source.keys_for({"kid": "zzz"})
+    source.prefetch()
+    with pytest.raises(KeysUnavailableError):
+        StaticKeySource(KeySet([])).keys_for({"kid": "a"})
+
+
+def test_jwks_round_trip_through_json() -> None:
+    # A document as it arrives off the wire (JSON-decoded) is accepted as is.
+    doc = json.loads(json.dumps({"keys": [_jwk(RSA_KEY, kid="a", alg="RS256", use="sig")]}))
+    assert KeySet.from_jwks(doc, algorithms=["RS256"]).select({"kid": "a"}) is not None
