@@ -88,18 +88,20 @@ def header_values(event: Mapping[str, Any], name: str) -> list[str]:
     Values are returned as sent: a comma-joined HTTP API 2.0 value is one string here.
     """
     lname = name.lower()
+    size = len(lname)  # compare lengths first: most header names are skipped without lower()
     multi = event.get("multiValueHeaders")
     out: list[str] = []
     if isinstance(multi, Mapping) and multi:
         for key, values in multi.items():
-            if isinstance(key, str) and key.lower() == lname and isinstance(values, list):
+            matches = isinstance(key, str) and len(key) == size and key.lower() == lname
+            if matches and isinstance(values, list):
                 out.extend(v for v in values if isinstance(v, str))
         if out:
             return out
     single = event.get("headers")
     if isinstance(single, Mapping) and single:
         for key, value in single.items():
-            if isinstance(key, str) and key.lower() == lname and isinstance(value, str):
+            if isinstance(key, str) and len(key) == size and key.lower() == lname and isinstance(value, str):
                 out.append(value)
     return out
 
