@@ -431,3 +431,17 @@ def _stream_handler(stream: io.StringIO) -> Any:
 
     return logging.StreamHandler(stream)
 
+
+
+def test_decorators_import_neither_powertools_nor_the_verifier_until_needed() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, serverless_jwt.adapters.decorators\n"
+        "heavy = ('aws_lambda_powertools', 'serverless_jwt.verifier', 'boto3')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
+        "print(loaded)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
+    assert out.stdout.strip() == "[]"

@@ -31,6 +31,7 @@ from serverless_jwt.adapters.events import (
 from serverless_jwt.errors import AuthError, ConfigurationError, ForbiddenError, MissingTokenError, as_dict
 
 __all__ = [
+    "Decorator",
     "IdentityContext",
     "TokenVerifier",
     "current_identity",
@@ -44,11 +45,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 Response = dict[str, Any]
 ErrorHook = Callable[[Mapping[str, Any], AuthError], Response]
-Decorator = Callable[[Callable[P, R]], Callable[P, "R | Response"]]
 
 _log = logging.getLogger("serverless_jwt")
 _EMPTY: Mapping[str, Any] = {}
 _AUTHENTICATES = "__serverless_jwt_authenticates__"
+
+
+class Decorator(Protocol):
+    """What the decorator factories return: keeps the handler's parameters, adds the error response."""
+
+    def __call__(self, handler: Callable[P, R], /) -> Callable[P, R | Response]: ...
 
 
 class TokenVerifier(Protocol):
@@ -231,7 +237,7 @@ def require_auth(
     claims_mapper: authz.ClaimsMapper | None = ..., roles_claim: authz.ClaimPath = ...,
     scopes: Collection[str] = ..., roles: Collection[str] = ..., on_error: ErrorHook | None = ...,
     logger: Any = ..., error_headers: Mapping[str, str] | None = ...,
-) -> Callable[[Callable[P, R]], Callable[P, R | Response]]: ...
+) -> Decorator: ...
 def require_auth(
     verifier: Any = None, /, *, realm: str | None = None, cookie_name: str | None = None,
     allow_preflight: bool = True, trust_authorizer: bool = False, netlify_client_context: bool = False,
@@ -321,7 +327,7 @@ def _role_check(roles: Sequence[str], claim: authz.ClaimPath | None, *,
 
 
 def _authorizing(name: str, check: Callable[[IdentityContext], None], verifier: TokenVerifier | None,
-                 realm: str | None) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+                 realm: str | None) -> Decorator:
     def decorate(handler: Callable[P, R]) -> Callable[P, R | Response]:
         if getattr(handler, _AUTHENTICATES, False):
             raise ConfigurationError(f"{name} must be placed under require_auth, not above it")
@@ -356,7 +362,7 @@ def _authorizing(name: str, check: Callable[[IdentityContext], None], verifier: 
 
 
 def require_scope(*scopes: str, any_of: bool = False, verifier: TokenVerifier | None = None,
-                  realm: str | None = None) -> Decorator[P, R]:
+                  realm: str | None = None) -> Decorator:
     """Require scopes (``scope``, ``scp`` or ``permissions``; exact, case-sensitive).
 
     Place it under :func:`require_auth`. With ``verifier=`` it also works alone.
@@ -376,7 +382,7 @@ def require_scope(*scopes: str, any_of: bool = False, verifier: TokenVerifier | 
 
 
 def require_role(*roles: str, claim: authz.ClaimPath | None = None, any_of: bool = False,
-                 verifier: TokenVerifier | None = None, realm: str | None = None) -> Decorator[P, R]:
+                 verifier: TokenVerifier | None = None, realm: str | None = None) -> Decorator:
     """Require roles (403 ``forbidden`` otherwise).
 
     Parameters
@@ -398,7 +404,7 @@ def require_role(*roles: str, claim: authz.ClaimPath | None = None, any_of: bool
 
 def require_claims(check: Callable[[Mapping[str, Any]], bool], *,
                    description: str = ForbiddenError.default_description,
-                   verifier: TokenVerifier | None = None, realm: str | None = None) -> Decorator[P, R]:
+                   verifier: TokenVerifier | None = None, realm: str | None = None) -> Decorator:
     """Require ``check(claims)`` to return ``True`` (403 ``forbidden`` with ``description`` otherwise).
 
     A check that raises an AuthError answers with that error; any other exception counts as a refusal
