@@ -1,0 +1,212 @@
+"""Run a template's function in this process, the way the Lambda Python runtime would.
+
+Each :class:`FunctionRunner` is one warm "container": its handler module is imported once, fresh
+(never shared with another function that also has an ``app.py``), with the function's environment set
+while it imports and while it runs; later invocations reuse the module, so a verifier built at import
+keeps its key cache exactly as in Lambda. Invocations are serialized: the environment is process-wide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+from serverless_jwt.dev.template import Function
+from serverless_jwt.errors import ConfigurationError
+
+__all__ = ["FunctionRunner", "LambdaContext"]
+
+_LOCK = threading.RLock()
+# Variables that choose the verifier's key source; the dev issuer replaces all of them at once.
+KEY_SOURCE_VARIABLES = ("JWT_ISSUER", "JWT_AUDIENCE", "JWT_SECRET", "JWT_SECRET_PREVIOUS", "JWT_JWKS_URI",
+                        "JWT_PUBLIC_KEY", "JWT_ALGORITHMS")
+
+
+class LambdaContext:
+    """A stand-in for the Lambda context object (the attributes Powertools and handlers read).
+
+    Examples
+    --------
+    >>> ctx = LambdaContext("MeFunction")
+    >>> ctx.function_name, ctx.memory_limit_in_mb
+    ('MeFunction', 128)
+    """
+
+    def __init__(self, function_name: str, *, memory_mb: int = 128, timeout_seconds: float = 3,
+                 request_id: str | None = None, region: str = "us-east-1") -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{function_name}"
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = request_id or str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self.identity: Any = None
+        self.client_context: Any = None
+        self.tenant_id: str | None = None
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _Sink(io.TextIOBase):
+    """Where function output goes; loggers built at import keep this object, we move its target."""
+
+    target: TextIO | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        target = self.target or sys.__stderr__
+        if target is not None:
+            target.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        target = self.target or sys.__stderr__
+        if target is not None:
+            target.flush()
+
+
+_SINK = _Sink()
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str], drop: tuple[str, ...]) -> Iterator[None]:
+    saved = dict(os.environ)
+    try:
+        for name in drop:
+            os.environ.pop(name, None)
+        os.environ.update(values)
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class FunctionRunner:
+    """Imports one function's handler and invokes it in-process.
+
+    Parameters
+    ----------
+    function:
+        From :class:`~serverless_jwt.dev.template.Template`.
+    environment:
+        Variables added over the template's (e.g. a dev issuer's ``JWT_ISSUER``/``JWT_AUDIENCE``).
+        When given, the key-source variables the template set are replaced as a group.
+    log_stream:
+        Where the function's stdout and logs go (default: stderr, so stdout carries only results).
+
+    Raises
+    ------
+    ConfigurationError
+        When the handler cannot be found or imported (raised by :meth:`load` and :meth:`invoke`).
+
+    Examples
+    --------
+    >>> runner = FunctionRunner(Template("template.yaml").function("MeFunction"))  # doctest: +SKIP
+    >>> runner.invoke({"headers": {}})["statusCode"]                                # doctest: +SKIP
+    401
+    """
+
+    def __init__(self, function: Function, *, environment: Mapping[str, str] | None = None,
+                 log_stream: TextIO | None = None) -> None:
+        self.function = function
+        self.log_stream = log_stream
+        env = dict(function.environment)
+        if environment:
+            env = {k: v for k, v in env.items() if k not in KEY_SOURCE_VARIABLES}
+            env.update(environment)
+        env.update({
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+            "_HANDLER": function.handler,
+        })
+        self.environment = env
+        self._handler: Callable[[Any, Any], Any] | None = None
+        self._module: ModuleType | None = None
+
+    @contextlib.contextmanager
+    def _running(self) -> Iterator[None]:
+        # Every JWT_* of the caller's shell is hidden: the function sees its template's configuration only.
+        drop = tuple(name for name in os.environ if name.startswith("JWT_"))
+        with _LOCK, _environment(self.environment, drop):
+            previous, _SINK.target = _SINK.target, self.log_stream or sys.stderr
+            try:
+                with contextlib.redirect_stdout(_SINK):
+                    yield
+            finally:
+                _SINK.target = previous
+
+    def load(self) -> Callable[[Any, Any], Any]:
+        """Import the handler (once); returns it."""
+        if self._handler is not None:
+            return self._handler
+        module_name, _, attr = self.function.handler.replace("/", ".").rpartition(".")
+        if not module_name or not attr:
+            raise ConfigurationError(f"{self.function.name}: Handler must look like 'app.handler'")
+        code_dir = self.function.code_dir
+        if not code_dir.is_dir():
+            raise ConfigurationError(f"{self.function.name}: CodeUri is not a local folder: {code_dir}")
+        with self._running():
+            module = _import_isolated(module_name, code_dir, self.function.name)
+        handler: Callable[[Any, Any], Any] | None = getattr(module, attr, None)
+        if not callable(handler):
+            raise ConfigurationError(f"{self.function.name}: {module_name}.py has no function {attr!r}")
+        self._module, self._handler = module, handler
+        return handler
+
+    def context(self, request_id: str | None = None) -> LambdaContext:
+        """A fresh context object for one invocation."""
+        return LambdaContext(self.function.name, memory_mb=self.function.memory_mb,
+                             timeout_seconds=self.function.timeout_seconds, request_id=request_id,
+                             region=self.environment["AWS_REGION"])
+
+    def invoke(self, event: Any, *, request_id: str | None = None) -> Any:
+        """Call the handler with ``event`` and a fresh context; exceptions propagate."""
+        handler = self.load()
+        with self._running():
+            return handler(event, self.context(request_id))
+
+
+def _import_isolated(module_name: str, code_dir: Path, function_name: str) -> ModuleType:
+    """Import ``module_name`` from ``code_dir`` as a fresh module, then forget it from sys.modules.
+
+    Modules loaded from ``code_dir`` are removed afterwards (and same-named ones loaded before are
+    put back), so the next function's ``app`` or ``catalogue`` module is imported from its own folder.
+    """
+    top = module_name.split(".", 1)[0]
+    shadowed = {n: m for n, m in sys.modules.items() if n == top or n.startswith(top + ".")}
+    for name in shadowed:
+        del sys.modules[name]
+    before = set(sys.modules)
+    sys.path.insert(0, str(code_dir))
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (exc.name == module_name or module_name.startswith(exc.name + ".")):
+            raise ConfigurationError(
+                f"{function_name}: handler module {module_name!r} not found in {code_dir}") from None
+        raise
+    finally:
+        sys.path.remove(str(code_dir))
+        for name in set(sys.modules) - before:
+            file = getattr(sys.modules[name], "__file__", None)
+            inside = isinstance(file, str) and Path(file).resolve().is_relative_to(code_dir)
+            if inside or name == top or name.startswith(top + "."):
+                del sys.modules[name]
+        sys.modules.update(shadowed)
