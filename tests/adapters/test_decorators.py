@@ -30,7 +30,7 @@ EventFactory = Callable[..., dict[str, Any]]
 
 @pytest.fixture
 def verifier(issuer: DevIssuer) -> Verifier:
-    return Verifier(issuer=issuer.issuer, audience=issuer.audience, jwks=issuer.jwks())
+    return Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2)
 
 
 @pytest.fixture

@@ -13,12 +13,13 @@ from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
     CORSConfig,
     LambdaFunctionUrlResolver,
+    Response,
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from serverless_jwt.adapters.decorators import IdentityContext
 from serverless_jwt.adapters.powertools import JwtAuthMiddleware
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.errors import ForbiddenError
+from serverless_jwt.errors import AuthError, ForbiddenError
 from serverless_jwt.verifier import Verifier
 
 EventFactory = Callable[..., dict[str, Any]]
@@ -32,7 +33,7 @@ RESOLVERS: dict[str, Callable[..., ApiGatewayResolver]] = {
 
 @pytest.fixture
 def verifier(issuer: DevIssuer) -> Verifier:
-    return Verifier(issuer=issuer.issuer, audience=issuer.audience, jwks=issuer.jwks())
+    return Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2)
 
 
 def request(make_event: EventFactory, kind: str, path: str, *, method: str = "GET",
@@ -202,3 +203,21 @@ def test_duplicate_authorization_keys_are_400_not_silently_merged(
     event["headers"]["authorization"] = f"Bearer {issuer.mint(sub='b')}"
     event.pop("multiValueHeaders", None)
     assert app.resolve(event, {})["statusCode"] == 400
+
+
+def test_on_error_hook_and_context_key(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    def mine(err: AuthError) -> Response[str]:
+        return Response(status_code=err.status, content_type="text/plain", body=err.code)
+
+    app = APIGatewayHttpResolver()
+
+    @app.get("/me", middlewares=[JwtAuthMiddleware(verifier, on_error=mine, context_key="caller")])
+    def me() -> dict[str, Any]:
+        return {"sub": app.context["caller"].subject}
+
+    denied = app.resolve(request(make_event, "http_v2", "/me"), {})
+    assert (denied["statusCode"], denied["body"]) == (401, "token_missing")
+    ok = app.resolve(request(make_event, "http_v2", "/me", token=issuer.mint(sub="zed")), {})
+    assert json.loads(ok["body"]) == {"sub": "zed"}
