@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from serverless_jwt.authz import (
     DEFAULT_ROLES_PATH,
     chain,

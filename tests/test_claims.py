@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+
 from serverless_jwt.claims import DEFAULT_TYPES, ClaimsPolicy, access_token_types, check_claims, check_type
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError, TokenExpiredError
 

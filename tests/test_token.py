@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from serverless_jwt.errors import MalformedTokenError
 from serverless_jwt.token import MAX_JSON_DEPTH, ParsedToken, parse
 

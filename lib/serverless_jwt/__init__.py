@@ -1,6 +1,19 @@
-"""serverless-jwt: Bearer-token (JWT) authentication for AWS Lambda handlers and any Python backend."""
+"""serverless-jwt: Bearer-token (JWT) authentication for AWS Lambda handlers and any Python backend.
+
+Examples
+--------
+>>> from serverless_jwt import Verifier, require_auth, require_scope
+>>> verifier = Verifier.from_env()                       # doctest: +SKIP
+>>> @require_auth(verifier)                              # doctest: +SKIP
+... @require_scope("read:shows")
+... def handler(event, context):
+...     return {"statusCode": 200, "body": context.identity_context.subject}
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
@@ -19,13 +32,34 @@ from serverless_jwt.errors import (
     UnknownKeyError,
 )
 
+if TYPE_CHECKING:
+    from serverless_jwt.adapters.decorators import (
+        IdentityContext,
+        require_auth,
+        require_claims,
+        require_role,
+        require_scope,
+    )
+    from serverless_jwt.verifier import Verifier
+
 __version__ = "0.1.0"
+
+# Loaded on first attribute access so `import serverless_jwt` stays cheap (cold start).
+_LAZY = {
+    "Verifier": "serverless_jwt.verifier",
+    "IdentityContext": "serverless_jwt.adapters.decorators",
+    "require_auth": "serverless_jwt.adapters.decorators",
+    "require_claims": "serverless_jwt.adapters.decorators",
+    "require_role": "serverless_jwt.adapters.decorators",
+    "require_scope": "serverless_jwt.adapters.decorators",
+}
 
 __all__ = [
     "AlgorithmNotAllowedError",
     "AuthError",
     "ConfigurationError",
     "ForbiddenError",
+    "IdentityContext",
     "InsufficientScopeError",
     "InvalidClaimError",
     "InvalidRequestError",
@@ -36,5 +70,23 @@ __all__ = [
     "MissingTokenError",
     "TokenExpiredError",
     "UnknownKeyError",
+    "Verifier",
     "__version__",
+    "require_auth",
+    "require_claims",
+    "require_role",
+    "require_scope",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'serverless_jwt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

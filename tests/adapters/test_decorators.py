@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools import Logger
+
 from serverless_jwt.adapters.decorators import (
     IdentityContext,
     current_identity,

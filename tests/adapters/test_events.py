@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from serverless_jwt.adapters.events import (
     authorizer_claims,
     bearer_token,

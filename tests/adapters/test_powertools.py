@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import (
     Response,
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
 from serverless_jwt.adapters.decorators import IdentityContext
 from serverless_jwt.adapters.powertools import JwtAuthMiddleware
 from serverless_jwt.dev.issuer import DevIssuer

@@ -1,0 +1,171 @@
+"""Configuration checks shared by the verifier, and the ``JWT_*`` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from serverless_jwt.errors import ConfigurationError
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+PUBLIC_KEY_ALGORITHMS = frozenset({
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "ES256K", "EdDSA",
+})
+
+ENV_VARIABLES: dict[str, str] = {
+    "JWT_ISSUER": "Exact issuer (iss). Keys are found by OIDC discovery unless another source is set.",
+    "JWT_AUDIENCE": "Accepted audience(s), comma-separated. Required with public-key sources.",
+    "JWT_ALGORITHMS": "Allowed algorithms, comma-separated (default RS256, or HS256 with JWT_SECRET).",
+    "JWT_SECRET": "Shared HS secret (Netlify Identity, GoTrue, Supabase), or an AWS Secrets Manager ARN "
+    "/ 'ssm:<parameter name>' to fetch it from (the fetched value may list several secrets, one a line).",
+    "JWT_SECRET_PREVIOUS": "A second accepted secret while rotating.",
+    "JWT_ALLOW_SHORT_SECRET": "'true' admits secrets under 32 bytes (insecure; legacy providers only).",
+    "JWT_JWKS_URI": "Explicit JWKS URL (skips discovery).",
+    "JWT_PUBLIC_KEY": "A PEM public key instead of a JWKS.",
+    "JWT_REQUIRE_AUDIENCE": "'false' deliberately skips the aud check for public-key sources.",
+    "JWT_LEEWAY_SECONDS": "Clock-skew tolerance (default 60).",
+    "JWT_REQUIRED_CLAIMS": "Claims that must be present, comma-separated (exp is always required).",
+    "JWT_MAX_AGE_SECONDS": "Reject tokens older than this (from JWT_MAX_AGE_CLAIM).",
+    "JWT_MAX_AGE_CLAIM": "'iat' (default) or 'auth_time' (re-authenticate after N seconds).",
+    "JWT_ACCEPTED_TYPES": "Accepted typ header values, comma-separated (default: absent, JWT, at+jwt).",
+    "JWT_REQUIRE_ACCESS_TOKEN_TYPE": "'true' requires typ at+jwt (RFC 9068 access tokens).",
+    "JWT_MAX_TOKEN_BYTES": "Token size cap (default 16384).",
+    "JWT_TIMEOUT_SECONDS": "Total deadline of one discovery or JWKS fetch (default 3).",
+    "JWT_JWKS_MAX_AGE_SECONDS": "Refresh cached keys after this long (default 600).",
+    "JWT_MAX_STALE_SECONDS": "Serve cached keys this long while the issuer is down (default 86400).",
+    "JWT_UNKNOWN_KID_COOLDOWN_SECONDS": "At most one refetch per this many seconds for unknown kids "
+    "(default 30).",
+    "JWT_VERIFIED_CACHE_SIZE": "Already-verified tokens remembered (default 1024; 0 disables).",
+    "JWT_PREFETCH": "'true' loads keys during the cold start.",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_issuer(issuer: object) -> None:
+    """An issuer is an exact string; as a URL it must be https (http only for loopback hosts)."""
+    if not isinstance(issuer, str) or not issuer or issuer != issuer.strip():
+        raise ConfigurationError("issuer must be a non-empty string without surrounding whitespace")
+    if "://" not in issuer:
+        return  # a plain-string issuer (some shared-secret providers): compared exactly, never fetched
+    parts = urlsplit(issuer)
+    if parts.query or parts.fragment or not parts.hostname:
+        raise ConfigurationError("issuer must be an https URL without query or fragment")
+    if parts.scheme == "https":
+        return
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return
+    raise ConfigurationError("issuer must use https (http is allowed only for loopback hosts)")
+
+
+def validate_algorithms(algorithms: Sequence[str] | None, *, shared_secret: bool) -> frozenset[str]:
+    if algorithms is None:
+        return frozenset({"HS256"} if shared_secret else {"RS256"})
+    if isinstance(algorithms, str):
+        algorithms = [algorithms]
+    algs = frozenset(algorithms)
+    if not algs:
+        raise ConfigurationError("algorithms must not be empty")
+    unknown = algs - HMAC_ALGORITHMS - PUBLIC_KEY_ALGORITHMS
+    if unknown:
+        raise ConfigurationError(f"unsupported algorithms: {sorted(unknown)} ('none' is never accepted)")
+    if shared_secret and not algs <= HMAC_ALGORITHMS:
+        raise ConfigurationError("shared secrets verify only HS256/HS384/HS512")
+    if not shared_secret and algs & HMAC_ALGORITHMS:
+        # Never let public key material act as an HMAC key: HS needs an explicit secret source.
+        raise ConfigurationError("HS algorithms need shared secrets and cannot mix with public-key sources")
+    return algs
+
+
+def is_secret_reference(value: str) -> bool:
+    """Whether a JWT_SECRET value names an AWS secret store entry instead of being the secret."""
+    return value.startswith("ssm:") or (value.startswith("arn:") and ":secretsmanager:" in value) or (
+        value.startswith("arn:") and ":ssm:" in value and ":parameter/" in value
+    )
+
+
+def _flag(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false")
+
+
+def _number(name: str, value: str) -> float:
+    try:
+        out = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number") from None
+    if out != out or out in (float("inf"), float("-inf")):
+        raise ConfigurationError(f"{name} must be a finite number")
+    return out
+
+
+def _list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Verifier keyword arguments from ``JWT_*`` variables; empty values count as unset."""
+    env = {k: v.strip() for k, v in environ.items() if k.startswith("JWT_") and v.strip()}
+    kw: dict[str, Any] = {}
+    if "JWT_ISSUER" in env:
+        kw["issuer"] = env["JWT_ISSUER"]
+    if "JWT_AUDIENCE" in env:
+        kw["audience"] = _list(env["JWT_AUDIENCE"])
+    if "JWT_ALGORITHMS" in env:
+        kw["algorithms"] = _list(env["JWT_ALGORITHMS"])
+    if "JWT_SECRET" in env:
+        secret = env["JWT_SECRET"]
+        if is_secret_reference(secret):
+            # Fetched at request time (and cached) so an AWS outage is a 503, never a failed cold start.
+            kw["secret_from"] = secret
+        else:
+            kw["secrets"] = [secret, env["JWT_SECRET_PREVIOUS"]] if "JWT_SECRET_PREVIOUS" in env else [secret]
+    if "JWT_JWKS_URI" in env:
+        kw["jwks_uri"] = env["JWT_JWKS_URI"]
+    if "JWT_PUBLIC_KEY" in env:
+        kw["public_key"] = env["JWT_PUBLIC_KEY"].replace("\\n", "\n")
+    for var, arg in (("JWT_ALLOW_SHORT_SECRET", "allow_short_secret"),
+                     ("JWT_REQUIRE_AUDIENCE", "require_audience"),
+                     ("JWT_REQUIRE_ACCESS_TOKEN_TYPE", "require_access_token_type"),
+                     ("JWT_PREFETCH", "prefetch")):
+        if var in env:
+            kw[arg] = _flag(var, env[var])
+    for var, arg in (("JWT_LEEWAY_SECONDS", "leeway_seconds"), ("JWT_MAX_AGE_SECONDS", "max_age_seconds"),
+                     ("JWT_TIMEOUT_SECONDS", "timeout_seconds"),
+                     ("JWT_JWKS_MAX_AGE_SECONDS", "jwks_max_age_seconds"),
+                     ("JWT_MAX_STALE_SECONDS", "max_stale_seconds"),
+                     ("JWT_UNKNOWN_KID_COOLDOWN_SECONDS", "unknown_kid_cooldown_seconds")):
+        if var in env:
+            kw[arg] = _number(var, env[var])
+    for var, arg in (("JWT_MAX_TOKEN_BYTES", "max_token_bytes"),
+                     ("JWT_VERIFIED_CACHE_SIZE", "verified_cache_size")):
+        if var in env:
+            number = _number(var, env[var])
+            if number != int(number):
+                raise ConfigurationError(f"{var} must be a whole number")
+            kw[arg] = int(number)
+    if "JWT_REQUIRED_CLAIMS" in env:
+        kw["required_claims"] = _list(env["JWT_REQUIRED_CLAIMS"])
+    if "JWT_MAX_AGE_CLAIM" in env:
+        kw["max_age_claim"] = env["JWT_MAX_AGE_CLAIM"]
+    if "JWT_ACCEPTED_TYPES" in env:
+        kw["accepted_types"] = _list(env["JWT_ACCEPTED_TYPES"])
+    return kw

@@ -1,0 +1,147 @@
+"""Shared HS secrets kept in AWS Secrets Manager or SSM Parameter Store.
+
+Fetched through Powertools Parameters on first use (boto3 is imported only then), cached for a max
+age, and re-fetched after it. During rotation the stored value may hold several secrets: one per
+line, or a JSON list of strings. An outage keeps serving the last good secrets for a bounded time;
+with nothing loaded it is a :class:`~serverless_jwt.errors.KeysUnavailableError` (HTTP 503).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from serverless_jwt.errors import AuthError, ConfigurationError, KeysUnavailableError
+from serverless_jwt.keys import SecretKeys, VerificationKey
+
+__all__ = ["StoredSecretKeys"]
+
+
+def _fetch(reference: str) -> str:
+    # Imported here so boto3 loads only for functions that use an AWS secret store.
+    from aws_lambda_powertools.utilities import parameters
+
+    if reference.startswith("ssm:") or ":ssm:" in reference:
+        name = reference.removeprefix("ssm:")
+        if name.startswith("arn:"):
+            name = "/" + name.split(":parameter/", 1)[1]
+        value = parameters.get_parameter(name, decrypt=True, force_fetch=True)
+    else:
+        value = parameters.get_secret(reference, force_fetch=True)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if not isinstance(value, str):
+        raise TypeError("secret is not text")
+    return value
+
+
+def split_secrets(value: str) -> list[str]:
+    """The secrets held in one stored value: a JSON list of strings, or one secret per line."""
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if isinstance(items, list) and items and all(isinstance(i, str) and i for i in items):
+            return list(items)
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class StoredSecretKeys:
+    """A key source for HS tokens whose secrets live in Secrets Manager or SSM.
+
+    Parameters
+    ----------
+    reference:
+        A Secrets Manager ARN, or ``ssm:<parameter name>`` (or an SSM parameter ARN).
+    algorithms:
+        The HS algorithms allowed.
+    max_age_seconds:
+        How long fetched secrets are used before fetching again (default 300).
+    max_stale_seconds:
+        How long the last good secrets keep serving while the store cannot be reached (default 3600).
+    fetch:
+        The fetch function (Powertools Parameters by default).
+
+    Raises
+    ------
+    ConfigurationError
+        When ``reference`` names neither store.
+    """
+
+    def __init__(
+        self,
+        reference: str,
+        *,
+        algorithms: Collection[str],
+        allow_short_secret: bool = False,
+        max_age_seconds: float = 300,
+        max_stale_seconds: float = 3600,
+        fetch: Callable[[str], str] = _fetch,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not (reference.startswith("ssm:") or reference.startswith("arn:")):
+            raise ConfigurationError("secret_from must be a Secrets Manager ARN or 'ssm:<parameter name>'")
+        self._reference = reference
+        self._algorithms = frozenset(algorithms)
+        self._allow_short = allow_short_secret
+        self._max_age = max_age_seconds
+        self._max_stale = max_stale_seconds
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: SecretKeys | None = None
+        self._values: tuple[str, ...] = ()
+        self._loaded_at = 0.0
+        self._retry_at = 0.0
+        self.generation = 0
+
+    def __repr__(self) -> str:
+        return f"StoredSecretKeys(reference={self._reference!r})"
+
+    def prefetch(self) -> None:
+        self._current()
+
+    def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
+        return self._current().keys_for(header)
+
+    def _current(self) -> SecretKeys:
+        keys, now = self._keys, self._clock()
+        if keys is not None and now - self._loaded_at < self._max_age:
+            return keys
+        with self._lock:
+            if self._keys is not None and now - self._loaded_at < self._max_age:
+                return self._keys
+            if now < self._retry_at and self._keys is not None:
+                return self._keys
+            try:
+                self._load(now)
+            except AuthError:
+                # A failed refresh keeps the last good secrets for a bounded time, then gives up.
+                self._retry_at = now + 10
+                if self._keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
+                    return self._keys
+                raise
+            assert self._keys is not None
+            return self._keys
+
+    def _load(self, now: float) -> None:
+        try:
+            values = tuple(split_secrets(self._fetch(self._reference)))
+        except Exception:
+            raise KeysUnavailableError("The shared secret could not be loaded") from None
+        if not values:
+            raise KeysUnavailableError("The shared secret could not be loaded")
+        if values != self._values:
+            try:
+                keys = SecretKeys(list(values), algorithms=self._algorithms,
+                                  allow_short_secret=self._allow_short)
+            except ConfigurationError:
+                raise KeysUnavailableError("The stored shared secret is not usable") from None
+            self._keys, self._values = keys, values
+            self.generation += 1
+        self._loaded_at = now

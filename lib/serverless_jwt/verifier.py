@@ -1,0 +1,369 @@
+"""Verifier: configured once per issuer, then ``verify(token) -> claims`` per request.
+
+The request path is: parse (strict compact JWS) -> header rules (alg allow-list, typ) -> issuer
+pre-check (no key work for a token that claims another issuer) -> key -> signature -> claims ->
+custom checks. Every failure is one :class:`~serverless_jwt.errors.AuthError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from serverless_jwt import claims as _claims
+from serverless_jwt import token as _token
+from serverless_jwt._config import env_kwargs, validate_algorithms, validate_issuer
+from serverless_jwt.errors import (
+    AlgorithmNotAllowedError,
+    AuthError,
+    ConfigurationError,
+    InvalidClaimError,
+    InvalidSignatureError,
+)
+from serverless_jwt.keys import KeySet, KeySource, SecretKeys, StaticKeySource
+
+__all__ = ["ClaimCheck", "Verifier"]
+
+ClaimCheck = Callable[[Mapping[str, Any]], bool]
+"""A custom claim check: return False (or raise an AuthError) to reject the token."""
+
+_HS = frozenset({"HS256", "HS384", "HS512"})
+
+
+class Verifier:
+    """Verifies bearer JWTs for one issuer (or one shared-secret provider).
+
+    Configure it once (at import time in a Lambda function, so its key cache serves every warm
+    invocation) and call :meth:`verify` per request. All settings are checked here; nothing passed
+    at verification time can weaken them.
+
+    Parameters
+    ----------
+    issuer:
+        Exact ``iss`` value to accept (no case, slash or prefix tolerance). With no other key source,
+        keys are found by OIDC discovery at ``{issuer}/.well-known/openid-configuration``. Must be
+        ``https://`` unless the host is loopback. Optional only for shared-secret providers.
+    audience:
+        Accepted ``aud`` value or values. Required for public-key sources unless
+        ``require_audience=False``; an empty list is always a configuration error.
+    algorithms:
+        Allow-list of JWS algorithms. Defaults to ``("RS256",)``, or ``("HS256",)`` with ``secrets``.
+        HMAC and public-key algorithms never mix.
+    jwks_uri, jwks, public_key, secrets:
+        Key source, at most one: a JWKS URL (skips discovery), a static JWKS mapping, a PEM public key,
+        or shared secret(s) for HS256/384/512 (several at once during rotation; each >= 32 bytes
+        unless ``allow_short_secret=True``, which admits weak legacy secrets).
+    secret_from, secret_max_age_seconds:
+        Instead of ``secrets``: an AWS Secrets Manager ARN or ``ssm:<parameter name>`` holding the
+        secret (one per line during rotation), fetched on first use through Powertools Parameters
+        and cached for ``secret_max_age_seconds`` (default 300). boto3 is imported only then.
+    leeway_seconds:
+        Clock-skew tolerance for ``exp``, ``nbf``, ``iat`` and max age. Default 60.
+    required_claims:
+        Claims that must be present in addition to ``exp`` (always required).
+    max_age_seconds, max_age_claim:
+        Reject tokens whose ``iat`` (or ``auth_time``, for "sign in again after N minutes") is older.
+    claim_checks:
+        Extra checks ``check(claims) -> bool``; False or any exception rejects the token.
+    accepted_types, require_access_token_type:
+        Accepted ``typ`` header values (default: absent, ``JWT``, ``at+jwt``); or require ``at+jwt``
+        (RFC 9068).
+    max_token_bytes:
+        Size cap checked before decoding. Default 16 KiB.
+    timeout_seconds, jwks_max_age_seconds, max_stale_seconds, unknown_kid_cooldown_seconds:
+        Remote key fetching: total deadline per fetch (3 s); refresh after 10 minutes; keep serving
+        cached keys for up to 24 hours while the issuer is down; at most one refetch per 30 s for
+        unknown ``kid`` values.
+    verified_cache_size:
+        How many already-verified tokens to remember (keyed by the whole token; ``exp``/``nbf`` and
+        the other claim rules are re-checked on every hit; emptied when keys change). 0 disables it.
+    prefetch:
+        Load remote keys now (during a Lambda cold start). A failure here is not raised: the next
+        request tries again.
+    clock:
+        Wall-clock seconds for claim checks; injectable for tests.
+
+    Raises
+    ------
+    ConfigurationError
+        For any unsafe or contradictory setting.
+
+    Examples
+    --------
+    >>> v = Verifier(issuer="https://example.auth0.com/", audience="https://api.example.com")
+    >>> claims = v.verify(token)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str | None = None,
+        audience: str | Sequence[str] | None = None,
+        algorithms: Sequence[str] | None = None,
+        jwks_uri: str | None = None,
+        jwks: Mapping[str, Any] | None = None,
+        public_key: str | bytes | None = None,
+        secrets: str | bytes | Sequence[str | bytes] | None = None,
+        secret_from: str | None = None,
+        secret_max_age_seconds: float = 300,
+        allow_short_secret: bool = False,
+        require_audience: bool = True,
+        leeway_seconds: float = 60,
+        required_claims: Collection[str] = (),
+        max_age_seconds: float | None = None,
+        max_age_claim: str = "iat",
+        claim_checks: Sequence[ClaimCheck] = (),
+        accepted_types: Collection[str] | None = None,
+        require_access_token_type: bool = False,
+        max_token_bytes: int = 16384,
+        timeout_seconds: float = 3.0,
+        jwks_max_age_seconds: float = 600,
+        max_stale_seconds: float = 86400,
+        unknown_kid_cooldown_seconds: float = 30,
+        verified_cache_size: int = 1024,
+        prefetch: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        sources = [s for s in (jwks_uri, jwks, public_key, secrets, secret_from) if s is not None]
+        if len(sources) > 1:
+            raise ConfigurationError(
+                "Configure one key source: jwks_uri, jwks, public_key, secrets or secret_from")
+        if secrets is not None and not isinstance(secrets, (str, bytes)) and not secrets:
+            raise ConfigurationError("secrets must not be empty")
+        shared = secrets is not None or secret_from is not None
+        algs = validate_algorithms(algorithms, shared_secret=shared)
+        if issuer is not None:
+            validate_issuer(issuer)
+        elif not sources:
+            raise ConfigurationError("Configure an issuer (for OIDC discovery) or another key source")
+
+        audiences = _audiences(audience, required=require_audience and not shared)
+        if leeway_seconds < 0 or max_token_bytes <= 0 or verified_cache_size < 0:
+            raise ConfigurationError("leeway_seconds, max_token_bytes and verified_cache_size must be >= 0")
+        if max_age_claim not in ("iat", "auth_time"):
+            raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
+        if max_age_seconds is not None and max_age_seconds <= 0:
+            raise ConfigurationError("max_age_seconds must be positive")
+        if require_access_token_type:
+            types = _claims.access_token_types()
+        elif accepted_types is not None:
+            types = frozenset(t.lower().removeprefix("application/") for t in accepted_types)
+        else:
+            types = _claims.DEFAULT_TYPES
+
+        self._issuer = issuer
+        self._algorithms = algs
+        self._policy = _claims.ClaimsPolicy(
+            issuer=issuer,
+            audiences=audiences,
+            leeway_seconds=float(leeway_seconds),
+            required=frozenset(required_claims),
+            max_age_seconds=max_age_seconds,
+            max_age_claim=max_age_claim,
+            accepted_types=types,
+        )
+        self._checks = tuple(claim_checks)
+        self._max_token_bytes = max_token_bytes
+        self._clock = clock
+        self._keys = self._key_source(
+            issuer=issuer, jwks_uri=jwks_uri, jwks=jwks, public_key=public_key, secrets=secrets,
+            secret_from=secret_from, secret_max_age_seconds=secret_max_age_seconds,
+            allow_short_secret=allow_short_secret, timeout_seconds=timeout_seconds,
+            jwks_max_age_seconds=jwks_max_age_seconds, max_stale_seconds=max_stale_seconds,
+            unknown_kid_cooldown_seconds=unknown_kid_cooldown_seconds,
+        )
+        self._cache_size = verified_cache_size
+        self._cache: dict[str, tuple[int, str]] = {}
+        self._cache_lock = threading.Lock()
+        if prefetch:
+            self.prefetch()
+
+    def _key_source(
+        self,
+        *,
+        issuer: str | None,
+        jwks_uri: str | None,
+        jwks: Mapping[str, Any] | None,
+        public_key: str | bytes | None,
+        secrets: str | bytes | Sequence[str | bytes] | None,
+        secret_from: str | None,
+        secret_max_age_seconds: float,
+        allow_short_secret: bool,
+        timeout_seconds: float,
+        jwks_max_age_seconds: float,
+        max_stale_seconds: float,
+        unknown_kid_cooldown_seconds: float,
+    ) -> KeySource:
+        if secrets is not None:
+            values = [secrets] if isinstance(secrets, (str, bytes)) else list(secrets)
+            return SecretKeys(values, algorithms=self._algorithms, allow_short_secret=allow_short_secret)
+        if secret_from is not None:
+            from serverless_jwt.secret_store import StoredSecretKeys
+
+            return StoredSecretKeys(secret_from, algorithms=self._algorithms,
+                                    allow_short_secret=allow_short_secret,
+                                    max_age_seconds=secret_max_age_seconds)
+        if jwks is not None:
+            return StaticKeySource(KeySet.from_jwks(jwks, algorithms=self._algorithms))
+        if public_key is not None:
+            return StaticKeySource(KeySet.from_pem(public_key, algorithms=self._algorithms))
+        from serverless_jwt.jwks import RemoteKeySource
+
+        return RemoteKeySource(
+            issuer=issuer, jwks_uri=jwks_uri, algorithms=self._algorithms,
+            timeout_seconds=timeout_seconds, jwks_max_age_seconds=jwks_max_age_seconds,
+            max_stale_seconds=max_stale_seconds,
+            unknown_kid_cooldown_seconds=unknown_kid_cooldown_seconds,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Verifier:
+        """Build a verifier from ``JWT_*`` environment variables, as Lambda functions are configured.
+
+        See ``serverless_jwt._config.ENV_VARIABLES`` (and the README) for every variable.
+        Keyword ``overrides`` take precedence over the environment.
+
+        Raises
+        ------
+        ConfigurationError
+            When a variable is malformed or the combination is unsafe.
+
+        Examples
+        --------
+        >>> import os
+        >>> v = Verifier.from_env({"JWT_SECRET": "x" * 32})
+        """
+        import os
+
+        kwargs = env_kwargs(os.environ if environ is None else environ)
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    @property
+    def issuer(self) -> str | None:
+        """The configured issuer, if any."""
+        return self._issuer
+
+    @property
+    def algorithms(self) -> frozenset[str]:
+        """The algorithm allow-list."""
+        return self._algorithms
+
+    def prefetch(self) -> bool:
+        """Load the signing keys now; returns whether it worked (never raises for an outage)."""
+        try:
+            self._keys.prefetch()
+        except AuthError:
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        # Never show secrets or keys: only what identifies the configuration.
+        return (
+            f"Verifier(issuer={self._issuer!r}, audience={sorted(self._policy.audiences or ())!r}, "
+            f"algorithms={sorted(self._algorithms)!r}, keys={type(self._keys).__name__})"
+        )
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Verify ``token`` and return its claims.
+
+        Parameters
+        ----------
+        token:
+            The compact JWS, without the ``Bearer`` scheme.
+
+        Returns
+        -------
+        dict
+            The verified claims (a fresh dict each call: mutate it freely).
+
+        Raises
+        ------
+        InvalidTokenError
+            Malformed, wrongly signed, expired, or failing a claim rule (see ``errors.py``).
+        KeysUnavailableError
+            No usable signing keys could be had; retry later (HTTP 503).
+        """
+        now = self._clock()
+        if self._cache_size:
+            hit = self._cache.get(token) if type(token) is str else None
+            if hit is not None and hit[0] == self._keys.generation:
+                claims: dict[str, Any] = json.loads(_b64decode(hit[1]))
+                # A cached token is re-checked for time and every other claim rule on every hit.
+                self._check_claims(claims, now)
+                return claims
+        parsed = _token.parse(token, max_bytes=self._max_token_bytes)
+        header = parsed.header
+        alg = header["alg"]
+        if alg not in self._algorithms:
+            raise AlgorithmNotAllowedError()
+        _claims.check_type(header, self._policy)
+        claims = parsed.claims
+        issuer = self._policy.issuer
+        if issuer is not None and claims.get("iss") != issuer:
+            # Decided before any key work: a token that claims another issuer costs no fetch.
+            raise InvalidClaimError("iss", "missing" if "iss" not in claims else "invalid")
+        generation = self._keys.generation
+        self._check_signature(alg, parsed)
+        self._check_claims(claims, now)
+        if self._cache_size:
+            self._remember(token, generation, token.split(".", 2)[1])
+        return claims
+
+    def _check_signature(self, alg: str, parsed: _token.ParsedToken) -> None:
+        fits = False
+        for key in self._keys.keys_for(parsed.header):
+            if alg not in key.algorithms:
+                continue
+            fits = True
+            if key.verify(alg, parsed.signing_input, parsed.signature):
+                return
+        if not fits:
+            # The alg must fit the key (kty, curve, the JWK's own alg): never verify across families.
+            raise AlgorithmNotAllowedError()
+        raise InvalidSignatureError()
+
+    def _check_claims(self, claims: dict[str, Any], now: float) -> None:
+        _claims.check_claims(claims, self._policy, now)
+        for check in self._checks:
+            try:
+                ok = check(claims)
+            except AuthError:
+                raise
+            except Exception:
+                ok = False
+            if not ok:
+                name = getattr(check, "__name__", "check")
+                raise InvalidClaimError("claims", "check_failed",
+                                        f"The access token was rejected by the '{name}' check")
+
+    def _remember(self, token: str, generation: int, payload_segment: str) -> None:
+        with self._cache_lock:
+            cache = self._cache
+            if len(cache) >= self._cache_size:
+                # FIFO eviction is enough: the cache only saves a signature check.
+                del cache[next(iter(cache))]
+            cache[token] = (generation, payload_segment)
+
+
+def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> frozenset[str] | None:
+    if audience is None:
+        if required:
+            raise ConfigurationError(
+                "audience is required for public-key verification (pass require_audience=False to skip "
+                "the aud check deliberately)"
+            )
+        return None
+    values = [audience] if isinstance(audience, str) else list(audience)
+    if not values or any(not isinstance(a, str) or not a for a in values):
+        raise ConfigurationError("audience must be a non-empty string or a non-empty list of them")
+    return frozenset(values)
+
+
+def _b64decode(segment: str) -> bytes:
+    # Only ever called on a segment that already passed the strict parser.
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))

@@ -1,0 +1,391 @@
+"""Verifier: configuration checks, the request path, and the verified-token cache."""
+
+from __future__ import annotations
+
+import json
+import secrets as _secrets
+import time
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from serverless_jwt import (
+    AlgorithmNotAllowedError,
+    ConfigurationError,
+    InvalidClaimError,
+    InvalidSignatureError,
+    MalformedTokenError,
+    TokenExpiredError,
+    UnknownKeyError,
+    Verifier,
+)
+
+ISS = "https://issuer.example.com/"
+AUD = "https://api.example.com"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _jwk(private_key: Any, kid: str) -> dict[str, Any]:
+    alg = "RS256" if isinstance(private_key, rsa.RSAPrivateKey) else "ES256"
+    jwk = json.loads(jwt.get_algorithm_by_name(alg).to_jwk(private_key.public_key()))
+    jwk.update(kid=kid, use="sig")
+    return dict(jwk)
+
+
+def _claims(**over: Any) -> dict[str, Any]:
+    now = int(time.time())
+    out: dict[str, Any] = {"iss": ISS, "aud": AUD, "sub": "user-1", "iat": now, "exp": now + 600,
+                           "scope": "read:shows"}
+    for k, v in over.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = v
+    return out
+
+
+@pytest.fixture
+def secret() -> bytes:
+    return _secrets.token_bytes(32)
+
+
+@pytest.fixture
+def jwks_verifier(rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey) -> Verifier:
+    return Verifier(issuer=ISS, audience=AUD, algorithms=["RS256", "ES256"],
+                    jwks={"keys": [_jwk(rsa_key, "r1"), _jwk(ec_key, "e1")]})
+
+
+def _rs(key: rsa.RSAPrivateKey, claims: dict[str, Any] | None = None, kid: str = "r1", **hdr: Any) -> str:
+    # Signed by hand (PyJWT refuses to encode some of the malformed claims these tests need).
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    header = {"alg": "RS256", "typ": "JWT", "kid": kid, **hdr}
+    header = {k: v for k, v in header.items() if v is not None}
+    enc = jwt.utils.base64url_encode
+    signing_input = enc(json.dumps(header).encode()) + b"." + enc(json.dumps(claims or _claims()).encode())
+    signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return (signing_input + b"." + enc(signature)).decode()
+
+
+# --- the happy paths -------------------------------------------------------------------------------
+
+
+def test_rs256_token_from_static_jwks_is_verified(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    claims = jwks_verifier.verify(_rs(rsa_key))
+    assert claims["sub"] == "user-1"
+    assert claims["iss"] == ISS
+
+
+def test_es256_token_from_static_jwks_is_verified(jwks_verifier: Verifier, ec_key: Any) -> None:
+    token = jwt.encode(_claims(), ec_key, algorithm="ES256", headers={"kid": "e1"})
+    assert jwks_verifier.verify(token)["aud"] == AUD
+
+
+def test_pem_public_key_verifies(rsa_key: rsa.RSAPrivateKey) -> None:
+    pem = rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    v = Verifier(issuer=ISS, audience=AUD, public_key=pem)
+    assert v.verify(_rs(rsa_key, kid="anything"))["sub"] == "user-1"
+
+
+def test_hs256_secret_verifies_tokens_without_iss(secret: bytes) -> None:
+    v = Verifier(secrets=secret)
+    token = jwt.encode(_claims(iss=None, aud=None), secret, algorithm="HS256")
+    assert v.verify(token)["sub"] == "user-1"
+
+
+def test_hs256_accepts_any_of_several_secrets_during_rotation(secret: bytes) -> None:
+    old = _secrets.token_bytes(32)
+    v = Verifier(secrets=[secret, old])
+    assert v.verify(jwt.encode(_claims(), old, algorithm="HS256"))["sub"] == "user-1"
+    with pytest.raises(InvalidSignatureError):
+        v.verify(jwt.encode(_claims(), _secrets.token_bytes(32), algorithm="HS256"))
+
+
+# --- header and signature rejections -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+def test_alg_none_in_any_casing_is_rejected(jwks_verifier: Verifier, rsa_key: Any, alg: str) -> None:
+    good = _rs(rsa_key)
+    _h, p, _ = good.split(".")
+    header = jwt.utils.base64url_encode(json.dumps({"alg": alg, "kid": "r1"}).encode()).decode()
+    for token in (f"{header}.{p}.", f"{header}.{p}.{good.split('.')[2]}"):
+        with pytest.raises((AlgorithmNotAllowedError, MalformedTokenError)):
+            jwks_verifier.verify(token)
+
+
+def test_public_key_used_as_hmac_secret_is_rejected(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    pem = rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    import hashlib
+    import hmac
+
+    header = jwt.utils.base64url_encode(json.dumps({"alg": "HS256", "kid": "r1"}).encode())
+    payload = jwt.utils.base64url_encode(json.dumps(_claims()).encode())
+    sig = jwt.utils.base64url_encode(hmac.new(pem, header + b"." + payload, hashlib.sha256).digest())
+    with pytest.raises(AlgorithmNotAllowedError):
+        jwks_verifier.verify(b".".join([header, payload, sig]).decode())
+
+
+def test_alg_that_does_not_fit_the_key_is_rejected(rsa_key: Any, ec_key: Any) -> None:
+    # An ES256 token whose kid names the RSA key: the alg does not fit the key type.
+    jwks = {"keys": [_jwk(rsa_key, "r1")]}
+    v = Verifier(issuer=ISS, audience=AUD, algorithms=["RS256", "ES256"], jwks=jwks)
+    token = jwt.encode(_claims(), ec_key, algorithm="ES256", headers={"kid": "r1"})
+    with pytest.raises(AlgorithmNotAllowedError):
+        v.verify(token)
+
+
+def test_alg_outside_the_allow_list_is_rejected(rsa_key: Any) -> None:
+    v = Verifier(issuer=ISS, audience=AUD, algorithms=["ES256"], jwks={"keys": [_jwk(rsa_key, "r1")]})
+    with pytest.raises(AlgorithmNotAllowedError):
+        v.verify(_rs(rsa_key))
+
+
+def test_tampered_payload_fails_the_signature(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    h, _, s = _rs(rsa_key).split(".")
+    forged = jwt.utils.base64url_encode(json.dumps(_claims(sub="admin")).encode()).decode()
+    with pytest.raises(InvalidSignatureError):
+        jwks_verifier.verify(f"{h}.{forged}.{s}")
+
+
+def test_token_signed_by_a_foreign_key_with_a_known_kid_fails(jwks_verifier: Verifier) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with pytest.raises(InvalidSignatureError):
+        jwks_verifier.verify(_rs(other))
+
+
+def test_unknown_kid_in_static_jwks_is_rejected(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    with pytest.raises(UnknownKeyError):
+        jwks_verifier.verify(_rs(rsa_key, kid="nope"))
+
+
+def test_missing_kid_with_several_keys_is_rejected(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    token = jwt.encode(_claims(), rsa_key, algorithm="RS256")
+    with pytest.raises(UnknownKeyError):
+        jwks_verifier.verify(token)
+
+
+def test_header_key_pointers_are_never_trusted(jwks_verifier: Verifier) -> None:
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = _jwk(attacker, "r1")
+    token = _rs(attacker, jwk=jwk, jku="https://evil.example/jwks.json",
+                x5u="https://evil.example/cert.pem")
+    with pytest.raises(InvalidSignatureError):
+        jwks_verifier.verify(token)
+
+
+@pytest.mark.parametrize("typ", ["logout+jwt", "dpop+jwt", "secevent+jwt"])
+def test_explicit_foreign_token_types_are_rejected(jwks_verifier: Verifier, rsa_key: Any, typ: str) -> None:
+    with pytest.raises(InvalidClaimError) as e:
+        jwks_verifier.verify(_rs(rsa_key, typ=typ))
+    assert e.value.claim == "typ"
+
+
+@pytest.mark.parametrize("typ", ["JWT", "jwt", "at+jwt", "application/at+jwt", "AT+JWT"])
+def test_ordinary_token_types_are_accepted(jwks_verifier: Verifier, rsa_key: Any, typ: str) -> None:
+    assert jwks_verifier.verify(_rs(rsa_key, typ=typ))["sub"] == "user-1"
+
+
+def test_rfc9068_mode_requires_at_jwt(rsa_key: Any) -> None:
+    v = Verifier(issuer=ISS, audience=AUD, jwks={"keys": [_jwk(rsa_key, "r1")]},
+                 require_access_token_type=True)
+    assert v.verify(_rs(rsa_key, typ="at+jwt"))["sub"] == "user-1"
+    with pytest.raises(InvalidClaimError):
+        v.verify(jwt.encode(_claims(), rsa_key, algorithm="RS256", headers={"kid": "r1", "typ": None}))
+
+
+# --- claims ---------------------------------------------------------------------------------------------
+
+
+def test_wrong_issuer_is_rejected_with_no_slash_tolerance(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    for iss in (ISS.rstrip("/"), ISS.upper(), ISS + "x", [ISS]):
+        with pytest.raises(InvalidClaimError) as e:
+            jwks_verifier.verify(_rs(rsa_key, _claims(iss=iss)))
+        assert e.value.claim == "iss"
+
+
+def test_wrong_or_missing_audience_is_rejected(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    for aud in ("https://other.example.com", ["x", "y"], None):
+        with pytest.raises(InvalidClaimError) as e:
+            jwks_verifier.verify(_rs(rsa_key, _claims(aud=aud)))
+        assert e.value.claim == "aud"
+    assert jwks_verifier.verify(_rs(rsa_key, _claims(aud=["x", AUD])))["sub"] == "user-1"
+
+
+def test_expiry_honours_the_leeway(rsa_key: Any) -> None:
+    clock = Clock()
+    v = Verifier(issuer=ISS, audience=AUD, jwks={"keys": [_jwk(rsa_key, "r1")]}, clock=clock,
+                 leeway_seconds=60, verified_cache_size=0)
+    token = _rs(rsa_key, _claims(exp=int(clock.now) - 30))
+    assert v.verify(token)["sub"] == "user-1"
+    clock.now += 31
+    with pytest.raises(TokenExpiredError):
+        v.verify(token)
+
+
+def test_missing_exp_is_rejected(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    with pytest.raises(InvalidClaimError) as e:
+        jwks_verifier.verify(_rs(rsa_key, _claims(exp=None)))
+    assert (e.value.claim, e.value.reason) == ("exp", "missing")
+
+
+def test_auth_time_max_age_demands_reauthentication(rsa_key: Any) -> None:
+    now = int(time.time())
+    v = Verifier(issuer=ISS, audience=AUD, jwks={"keys": [_jwk(rsa_key, "r1")]},
+                 max_age_seconds=300, max_age_claim="auth_time", leeway_seconds=0)
+    assert v.verify(_rs(rsa_key, _claims(auth_time=now - 100)))["sub"] == "user-1"
+    with pytest.raises(InvalidClaimError) as e:
+        v.verify(_rs(rsa_key, _claims(auth_time=now - 1000)))
+    assert e.value.claim == "auth_time"
+
+
+def test_custom_claim_checks_reject_and_survive_exceptions(rsa_key: Any) -> None:
+    def tenant_is_acme(claims: Any) -> bool:
+        return bool(claims["tenant"] == "acme")
+
+    v = Verifier(issuer=ISS, audience=AUD, jwks={"keys": [_jwk(rsa_key, "r1")]},
+                 claim_checks=[tenant_is_acme])
+    assert v.verify(_rs(rsa_key, _claims(tenant="acme")))["tenant"] == "acme"
+    for claims in (_claims(tenant="evil"), _claims()):  # False, then a KeyError inside the check
+        with pytest.raises(InvalidClaimError) as e:
+            v.verify(_rs(rsa_key, claims))
+        assert e.value.reason == "check_failed"
+
+
+def test_required_claims_are_enforced(rsa_key: Any) -> None:
+    v = Verifier(issuer=ISS, audience=AUD, jwks={"keys": [_jwk(rsa_key, "r1")]}, required_claims=["email"])
+    with pytest.raises(InvalidClaimError) as e:
+        v.verify(_rs(rsa_key))
+    assert (e.value.claim, e.value.reason) == ("email", "missing")
+
+
+# --- the verified-token cache -------------------------------------------------------------------------
+
+
+def test_cached_token_is_rechecked_for_expiry_on_every_hit(rsa_key: Any) -> None:
+    clock = Clock()
+    v = Verifier(issuer=ISS, audience=AUD, jwks={"keys": [_jwk(rsa_key, "r1")]}, clock=clock,
+                 leeway_seconds=0)
+    token = _rs(rsa_key, _claims(exp=int(clock.now) + 10))
+    assert v.verify(token)["sub"] == "user-1"
+    assert v.verify(token)["sub"] == "user-1"
+    clock.now += 11
+    with pytest.raises(TokenExpiredError):
+        v.verify(token)
+
+
+def test_mutating_returned_claims_does_not_poison_the_cache(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    token = _rs(rsa_key)
+    first = jwks_verifier.verify(token)
+    first.pop("exp")
+    first["sub"] = "someone-else"
+    again = jwks_verifier.verify(token)
+    assert again["sub"] == "user-1"
+    assert "exp" in again
+
+
+def test_cache_never_admits_a_token_differing_in_one_char(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    token = _rs(rsa_key)
+    jwks_verifier.verify(token)
+    sig = token.rsplit(".", 1)[1]
+    flipped = token[: -len(sig)] + ("A" if sig[0] != "A" else "B") + sig[1:]
+    with pytest.raises((InvalidSignatureError, MalformedTokenError)):
+        jwks_verifier.verify(flipped)
+
+
+# --- configuration --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"issuer": "http://issuer.example.com", "audience": AUD},  # http, not loopback
+        {"issuer": ISS, "audience": []},  # empty audience list
+        {"issuer": ISS},  # audience required for public-key sources
+        {"issuer": ISS, "audience": AUD, "algorithms": ["RS256", "HS256"]},  # HS mixed with JWKS
+        {"issuer": ISS, "audience": AUD, "algorithms": ["none"]},
+        {"issuer": ISS, "audience": AUD, "algorithms": []},
+        {"secrets": "too-short"},  # RFC 7518 3.2
+        {"secrets": "x" * 32, "algorithms": ["RS256"]},
+        {"secrets": "x" * 32, "jwks_uri": "https://issuer.example.com/jwks"},
+        {"issuer": ISS, "audience": AUD, "leeway_seconds": -1},
+        {},
+    ],
+)
+def test_unsafe_configuration_is_refused_at_construction(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        Verifier(**kwargs)
+
+
+def test_short_legacy_secret_needs_the_loud_opt_in() -> None:
+    v = Verifier(secrets="legacy-secret", allow_short_secret=True)
+    assert v.verify(jwt.encode(_claims(), "legacy-secret", algorithm="HS256"))["sub"] == "user-1"
+
+
+def test_loopback_http_issuer_is_allowed() -> None:
+    Verifier(issuer="http://127.0.0.1:9999", audience=AUD, jwks_uri="http://127.0.0.1:9999/jwks")
+
+
+def test_repr_never_shows_secrets() -> None:
+    secret = "s3cr3t-" + "q" * 40
+    assert "s3cr3t" not in repr(Verifier(secrets=secret))
+
+
+def test_from_env_reads_lambda_style_variables(secret: bytes) -> None:
+    text = secret.hex()
+    env = {"JWT_SECRET": text, "JWT_AUDIENCE": "", "JWT_ISSUER": "", "JWT_LEEWAY_SECONDS": "5"}
+    v = Verifier.from_env(env)
+    assert v.verify(jwt.encode(_claims(iss=None), text, algorithm="HS256"))["sub"] == "user-1"
+    v2 = Verifier.from_env({"JWT_ISSUER": ISS, "JWT_AUDIENCE": f"a, {AUD}",
+                            "JWT_JWKS_URI": "https://issuer.example.com/jwks"})
+    assert v2.issuer == ISS
+
+
+@pytest.mark.parametrize("env", [
+    {"JWT_SECRET": "x" * 40, "JWT_LEEWAY_SECONDS": "soon"},
+    {"JWT_SECRET": "x" * 40, "JWT_PREFETCH": "maybe"},
+    {"JWT_ISSUER": ISS},
+    {},
+])
+def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError):
+        Verifier.from_env(env)
+
+
+def test_errors_never_echo_the_token(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    for token in (_rs(rsa_key, _claims(exp=1)), _rs(rsa_key, _claims(iss="https://evil/")),
+                  _rs(rsa_key, kid="zzz-unknown"), "abc.def", _rs(rsa_key)[:-5] + "AAAAA"):
+        try:
+            jwks_verifier.verify(token)
+        except Exception as err:
+            text = str(err) + repr(err)
+            for part in token.split("."):
+                if len(part) > 6:
+                    assert part not in text
+            assert "evil" not in text
+            assert "zzz" not in text
+        else:
+            pytest.fail("accepted a bad token")
