@@ -289,14 +289,24 @@ class Verifier:
             No usable signing keys could be had; retry later (HTTP 503).
         """
         now = self._clock()
-        if self._cache_size:
-            hit = self._cache.get(token) if type(token) is str else None
-            if hit is not None and hit[0] == self._keys.generation:
-                claims: dict[str, Any] = json.loads(_b64decode(hit[1]))
-                # A cached token is re-checked for time and every other claim rule on every hit.
-                self._check_claims(claims, now)
-                return claims
-        parsed = _token.parse(token, max_bytes=self._max_token_bytes)
+        cached = self._cached(token, now)
+        if cached is not None:
+            return cached
+        return self._verify_parsed(token, _token.parse(token, max_bytes=self._max_token_bytes), now)
+
+    def _cached(self, token: str, now: float) -> dict[str, Any] | None:
+        if not self._cache_size:
+            return None
+        hit = self._cache.get(token) if type(token) is str else None
+        if hit is None or hit[0] != self._keys.generation:
+            return None
+        claims: dict[str, Any] = json.loads(_b64decode(hit[1]))
+        # A cached token is re-checked for time and every other claim rule on every hit.
+        self._check_claims(claims, now)
+        return claims
+
+    def _verify_parsed(self, token: str, parsed: _token.ParsedToken, now: float) -> dict[str, Any]:
+        # Shared with the multi-issuer front, which parses once to route by `iss`.
         header = parsed.header
         alg = header["alg"]
         if alg not in self._algorithms:
