@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+
 from serverless_jwt._http import FetchError, get_json, url_allowed
 from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import jwt
 import pytest
+
 from serverless_jwt.dev.issuer import DISCOVERY_PATH, JWKS_PATH, DevIssuer
 
 

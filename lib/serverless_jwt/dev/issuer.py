@@ -93,6 +93,9 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     owner: DevIssuer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients hanging up mid-answer (size caps, deadlines) is what the faults are for
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -146,6 +149,7 @@ class DevIssuer:
         self.drip_interval_seconds = 0.2
         self.huge_bytes = 2 * 1024 * 1024 + 17
         self.extra_jwks_keys: list[dict[str, Any]] = []
+        self.discovery_overrides: dict[str, Any] = {}  # e.g. {"issuer": ...}, {"jwks_uri": ...}
         self.requests: Counter[str] = Counter()
         self._count_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -266,7 +270,7 @@ class DevIssuer:
 
     def discovery(self) -> dict[str, Any]:
         iss = self.issuer
-        return {
+        doc = {
             "issuer": iss,
             "jwks_uri": iss + JWKS_PATH,
             "authorization_endpoint": iss + "/authorize",
@@ -276,6 +280,8 @@ class DevIssuer:
             "id_token_signing_alg_values_supported": sorted({alg for alg, _ in self._keys.values()}),
             "scopes_supported": ["openid", "profile", "email"],
         }
+        doc.update(self.discovery_overrides)
+        return doc
 
     # -- minting -------------------------------------------------------------------------------
 

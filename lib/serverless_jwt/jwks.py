@@ -1,0 +1,275 @@
+"""Remote keys: OIDC discovery, JWKS fetch and the cache policy around them.
+
+The only caller of :mod:`serverless_jwt._http`. Cache defaults, all per (issuer, JWKS URI), shared by
+every verifier of a warm Lambda container:
+
+* keys are fresh for ``jwks_max_age_seconds`` (600) and refreshed on the next use after that;
+* a failed refresh keeps serving the cached keys until they are ``jwks_max_age_seconds +
+  max_stale_seconds`` (600 + 86400) old, retrying with exponential back-off (1 s doubling to 60 s);
+* a token with an unknown ``kid`` triggers at most one refetch per ``unknown_kid_cooldown_seconds`` (30);
+* one thread fetches while the others wait for its result (single flight).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from serverless_jwt._http import FetchError, get_json, url_allowed
+from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
+from serverless_jwt.keys import HMAC_ALGORITHMS, KeySet, VerificationKey
+
+__all__ = ["RemoteKeySource", "clear_shared_cache"]
+
+_log = logging.getLogger("serverless_jwt.jwks")
+_DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
+_BACKOFF_FIRST_SECONDS = 1.0
+_BACKOFF_MAX_SECONDS = 60.0
+
+
+class _Entry:
+    """Shared state for one (issuer, JWKS URI, clock); fields are replaced, never mutated in place."""
+
+    def __init__(self) -> None:
+        self.fetch_lock = threading.Lock()
+        self.jwks_uri: str | None = None  # discovered (or configured) JWKS URI
+        # (document, fetched_at, version) replaced as one tuple so readers never see a mix.
+        self.state: tuple[Mapping[str, Any] | None, float, int] = (None, -math.inf, 0)
+        self.fingerprint: str | None = None
+        self.attempts = 0
+        self.failures = 0
+        self.retry_at = -math.inf
+        self.kid_refetch_at = -math.inf
+
+
+_SHARED: dict[tuple[str | None, str | None, Callable[[], float]], _Entry] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_entry(key: tuple[str | None, str | None, Callable[[], float]]) -> _Entry:
+    with _SHARED_LOCK:
+        entry = _SHARED.get(key)
+        if entry is None:
+            entry = _SHARED[key] = _Entry()
+        return entry
+
+
+def clear_shared_cache() -> None:
+    """Forget every cached discovery document and JWKS (tests; a new process does this anyway)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
+
+
+class RemoteKeySource:
+    """Signing keys from an issuer's JWKS, found by OIDC discovery or given as ``jwks_uri``.
+
+    Parameters
+    ----------
+    issuer:
+        The issuer identifier. With no ``jwks_uri``, ``{issuer}/.well-known/openid-configuration``
+        is read and its ``issuer`` must equal this value exactly.
+    jwks_uri:
+        The JWKS URL; skips discovery. ``https://`` (``http://`` only on loopback).
+    algorithms:
+        The verifier's allow-list (asymmetric algorithms).
+    timeout_seconds:
+        One total budget for discovery and JWKS together.
+    max_response_bytes:
+        Size cap of each response.
+    jwks_max_age_seconds, max_stale_seconds, unknown_kid_cooldown_seconds:
+        Cache policy (see the module docstring).
+    clock:
+        Monotonic seconds for all cache timing (inject a fake one in tests).
+
+    Raises
+    ------
+    ConfigurationError
+        Neither issuer nor jwks_uri, a URL that is not https (or loopback http), bad numbers, or no
+        asymmetric algorithm allowed.
+
+    Examples
+    --------
+    >>> source = RemoteKeySource(issuer="https://example.auth0.com/", jwks_uri=None,
+    ...                          algorithms=["RS256"])
+    >>> source.prefetch()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str | None,
+        jwks_uri: str | None,
+        algorithms: Collection[str],
+        timeout_seconds: float = 3.0,
+        max_response_bytes: int = 1 << 20,
+        jwks_max_age_seconds: float = 600,
+        max_stale_seconds: float = 86400,
+        unknown_kid_cooldown_seconds: float = 30,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if issuer is None and jwks_uri is None:
+            raise ConfigurationError("RemoteKeySource needs an issuer or a jwks_uri")
+        for url in (jwks_uri,) if jwks_uri is not None else (_discovery_url(str(issuer)),):
+            if not url_allowed(url):
+                raise ConfigurationError("Key URLs must use https (plain http only on loopback)")
+        if not (timeout_seconds > 0 and jwks_max_age_seconds > 0 and max_response_bytes > 0):
+            raise ConfigurationError("timeout_seconds, jwks_max_age_seconds, max_response_bytes must be > 0")
+        if not (max_stale_seconds >= 0 and unknown_kid_cooldown_seconds >= 0):
+            raise ConfigurationError("max_stale_seconds and unknown_kid_cooldown_seconds must be >= 0")
+        self._algorithms = frozenset(algorithms)
+        if not self._algorithms - HMAC_ALGORITHMS.keys() - {"none"}:
+            raise ConfigurationError("A JWKS needs an asymmetric algorithm in the allow-list")
+        self._issuer = issuer
+        self._jwks_uri = jwks_uri
+        self._timeout = float(timeout_seconds)
+        self._max_bytes = int(max_response_bytes)
+        self._max_age = float(jwks_max_age_seconds)
+        self._max_stale = float(max_stale_seconds)
+        self._cooldown = float(unknown_kid_cooldown_seconds)
+        self._clock = clock
+        self._entry = _shared_entry((issuer, jwks_uri, clock))
+        self._derived: tuple[int, KeySet] = (0, KeySet([]))
+
+    def __repr__(self) -> str:
+        return f"RemoteKeySource(issuer={self._issuer!r}, jwks_uri={self._jwks_uri!r})"
+
+    @property
+    def generation(self) -> int:
+        """Increments whenever a fetch brings a different key set."""
+        return self._entry.state[2]
+
+    def prefetch(self) -> None:
+        """Fetch the keys now (cold start) unless fresh ones are cached.
+
+        Raises
+        ------
+        KeysUnavailableError
+            The keys could not be fetched and nothing usable is cached.
+        """
+        self._keys()
+
+    def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
+        """The key for this token header, refetching once per cool-down for an unknown ``kid``.
+
+        Raises
+        ------
+        UnknownKeyError
+            No key has the header's ``kid``, even after the refetch the cool-down allows.
+        KeysUnavailableError
+            No usable keys are cached and none could be fetched.
+        """
+        key = self._keys().select(header)
+        if key is None:
+            # The issuer may have rotated: look again, but only as often as the cool-down allows.
+            key = self._refetch_for_unknown_kid().select(header)
+            if key is None:
+                raise UnknownKeyError()
+        return (key,)
+
+    # -- cache policy --------------------------------------------------------------------------
+
+    def _fresh(self, now: float) -> bool:
+        doc, fetched_at, _ = self._entry.state
+        return doc is not None and now - fetched_at < self._max_age
+
+    def _keys(self) -> KeySet:
+        now = self._clock()
+        if not self._fresh(now):
+            self._refresh()
+        return self._usable(self._clock())
+
+    def _refresh(self) -> None:
+        entry = self._entry
+        seen = entry.attempts
+        with entry.fetch_lock:
+            now = self._clock()
+            # Single flight: whoever waited on the lock reads what the fetching thread brought.
+            if entry.attempts != seen or self._fresh(now) or now < entry.retry_at:
+                return
+            self._fetch()
+
+    def _refetch_for_unknown_kid(self) -> KeySet:
+        entry = self._entry
+        seen = entry.attempts
+        with entry.fetch_lock:
+            now = self._clock()
+            # Unknown kids cost at most one fetch per cool-down, however many such tokens arrive.
+            if entry.attempts == seen and now - entry.kid_refetch_at >= self._cooldown \
+                    and now >= entry.retry_at:
+                entry.kid_refetch_at = now
+                self._fetch()
+        return self._usable(self._clock())
+
+    def _usable(self, now: float) -> KeySet:
+        doc, fetched_at, version = self._entry.state
+        # Stale keys are served only within the bounded window; after it, an outage is an outage.
+        if doc is None or now - fetched_at >= self._max_age + self._max_stale:
+            raise KeysUnavailableError()
+        derived = self._derived
+        if derived[0] != version:
+            derived = (version, KeySet.from_jwks(doc, algorithms=self._algorithms))
+            self._derived = derived
+        if not len(derived[1]):
+            raise KeysUnavailableError()
+        return derived[1]
+
+    # -- network -------------------------------------------------------------------------------
+
+    def _fetch(self) -> None:
+        """One attempt (discovery if needed, then JWKS); the caller holds the fetch lock."""
+        entry = self._entry
+        try:
+            doc = self._download()
+        except FetchError as exc:
+            entry.failures += 1
+            backoff = min(_BACKOFF_FIRST_SECONDS * 2 ** (entry.failures - 1), _BACKOFF_MAX_SECONDS)
+            entry.retry_at = self._clock() + backoff
+            _log.warning("JWKS fetch failed for issuer %s: %s", self._issuer or self._jwks_uri, exc.reason)
+        else:
+            fingerprint = json.dumps(doc["keys"], sort_keys=True, separators=(",", ":"))
+            _, _, version = entry.state
+            if fingerprint != entry.fingerprint:
+                version += 1
+                entry.fingerprint = fingerprint
+            entry.state = (doc, self._clock(), version)
+            entry.failures = 0
+            entry.retry_at = -math.inf
+        finally:
+            entry.attempts += 1
+
+    def _download(self) -> Mapping[str, Any]:
+        started = time.monotonic()  # real elapsed time bounds the network budget, not the cache clock
+        uri = self._jwks_uri or self._entry.jwks_uri
+        if uri is None:
+            uri = self._discover()
+            self._entry.jwks_uri = uri
+        remaining = self._timeout - (time.monotonic() - started)
+        if remaining <= 0:
+            raise FetchError("timeout")
+        doc = get_json(uri, timeout_seconds=remaining, max_bytes=self._max_bytes)
+        if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+            raise FetchError("not_a_jwks")
+        return doc
+
+    def _discover(self) -> str:
+        issuer = str(self._issuer)
+        doc = get_json(_discovery_url(issuer), timeout_seconds=self._timeout, max_bytes=self._max_bytes)
+        if not isinstance(doc, dict):
+            raise FetchError("discovery_not_an_object")
+        # The document must name exactly the configured issuer (OIDC Discovery §4.3): no mix-ups.
+        if doc.get("issuer") != issuer:
+            raise FetchError("discovery_issuer_mismatch")
+        uri = doc.get("jwks_uri")
+        if not isinstance(uri, str) or not url_allowed(uri):
+            raise FetchError("discovery_bad_jwks_uri")
+        return uri
+
+
+def _discovery_url(issuer: str) -> str:
+    # Auth0 issuers end with "/": join without doubling the slash.
+    return issuer.rstrip("/") + _DISCOVERY_SUFFIX

@@ -1,0 +1,363 @@
+"""RemoteKeySource over real loopback HTTP with the dev issuer; cache timing from a fake clock."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from serverless_jwt.dev.issuer import DISCOVERY_PATH, JWKS_PATH, DevIssuer
+from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
+from serverless_jwt.jwks import RemoteKeySource
+from serverless_jwt.token import parse
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _source(dev: DevIssuer, clock: FakeClock, **options: Any) -> RemoteKeySource:
+    kwargs: dict[str, Any] = {"issuer": dev.issuer, "jwks_uri": None,
+                              "algorithms": ["RS256", "ES256"], "timeout_seconds": 2, "clock": clock}
+    kwargs.update(options)
+    return RemoteKeySource(**kwargs)
+
+
+def _verifies(source: RemoteKeySource, token: str) -> bool:
+    parsed = parse(token)
+    (key,) = source.keys_for(parsed.header)
+    return key.verify(parsed.header["alg"], parsed.signing_input, parsed.signature)
+
+
+def _unavailable(source: RemoteKeySource, header: dict[str, Any]) -> KeysUnavailableError:
+    with pytest.raises(KeysUnavailableError) as info:
+        source.keys_for(header)
+    # Our fixed text only, and no foreign exception chained for a log to print.
+    assert info.value.description == KeysUnavailableError.default_description
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None or info.value.__suppress_context__
+    return info.value
+
+
+# -- the happy path ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_discovery_then_jwks_then_verification(issuer: DevIssuer, alg: str) -> None:
+    source = _source(issuer, FakeClock())
+    assert _verifies(source, issuer.mint(alg=alg))
+    assert not _verifies(source, issuer.mint_with_foreign_key(alg=alg))
+    assert issuer.requests[DISCOVERY_PATH] == 1
+    assert issuer.requests[JWKS_PATH] == 1
+
+
+def test_explicit_jwks_uri_skips_discovery(issuer: DevIssuer) -> None:
+    source = _source(issuer, FakeClock(), issuer=None, jwks_uri=issuer.jwks_uri)
+    assert _verifies(source, issuer.mint())
+    assert issuer.requests[DISCOVERY_PATH] == 0
+
+
+def test_issuer_with_trailing_slash_is_joined_and_compared_exactly(issuer: DevIssuer) -> None:
+    issuer.discovery_overrides["issuer"] = issuer.issuer + "/"
+    source = _source(issuer, FakeClock(), issuer=issuer.issuer + "/")
+    assert _verifies(source, issuer.mint())
+    assert issuer.requests[DISCOVERY_PATH] == 1  # not "//.well-known/..."
+
+
+def test_prefetch_loads_keys_once(issuer: DevIssuer) -> None:
+    source = _source(issuer, FakeClock())
+    source.prefetch()
+    source.prefetch()
+    assert _verifies(source, issuer.mint())
+    assert issuer.requests[JWKS_PATH] == 1
+
+
+def test_verifiers_for_the_same_issuer_share_one_cache(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    first, second = _source(issuer, clock), _source(issuer, clock, algorithms=["ES256"])
+    assert _verifies(first, issuer.mint())
+    assert _verifies(second, issuer.mint(alg="ES256"))
+    assert issuer.requests[JWKS_PATH] == 1
+    with pytest.raises(UnknownKeyError):  # same document, but this source only allows ES256
+        second.keys_for({"kid": issuer.kid("RS256")})
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+FAULTS = ["500", "503", "slow", "drip", "huge", "huge_undeclared", "redirect", "not_json", "json_bomb",
+          "wrong_shape", "reset"]
+
+
+@pytest.mark.parametrize("path", [DISCOVERY_PATH, JWKS_PATH])
+@pytest.mark.parametrize("fault", FAULTS)
+def test_every_fault_is_keys_unavailable(issuer: DevIssuer, fault: str, path: str) -> None:
+    issuer.fault, issuer.fault_paths, issuer.slow_seconds = fault, {path}, 30
+    source = _source(issuer, FakeClock(), timeout_seconds=0.5)
+    _unavailable(source, {"kid": issuer.kid()})
+    if path == DISCOVERY_PATH:
+        assert issuer.requests[JWKS_PATH] == 0  # a broken discovery is never trusted for a JWKS URI
+
+
+def test_drip_is_bounded_by_the_deadline(issuer: DevIssuer) -> None:
+    # Without one total deadline this would complete (minutes later) with a valid JWKS.
+    issuer.fault, issuer.fault_paths = "drip", {JWKS_PATH}
+    _unavailable(_source(issuer, FakeClock(), timeout_seconds=1), {"kid": issuer.kid()})
+
+
+def test_redirect_is_not_followed(issuer: DevIssuer) -> None:
+    issuer.fault, issuer.fault_paths = "redirect", {JWKS_PATH}
+    _unavailable(_source(issuer, FakeClock()), {"kid": issuer.kid()})
+    assert issuer.requests[JWKS_PATH] == 1
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"issuer": "https://attacker.example"}, {"issuer": None}, {"jwks_uri": 5},
+     {"jwks_uri": "http://keys.example/jwks.json"}, {"jwks_uri": None}],
+)
+def test_discovery_document_must_name_our_issuer_and_a_safe_jwks_uri(
+    issuer: DevIssuer, overrides: dict[str, Any]
+) -> None:
+    issuer.discovery_overrides.update(overrides)
+    _unavailable(_source(issuer, FakeClock()), {"kid": issuer.kid()})
+    assert issuer.requests[JWKS_PATH] == 0
+
+
+def test_wrong_issuer_fault_is_refused(issuer: DevIssuer) -> None:
+    issuer.fault = "wrong_issuer"
+    _unavailable(_source(issuer, FakeClock()), {"kid": issuer.kid()})
+    assert issuer.requests[JWKS_PATH] == 0
+
+
+def test_trailing_slash_mismatch_is_refused(issuer: DevIssuer) -> None:
+    _unavailable(_source(issuer, FakeClock(), issuer=issuer.issuer + "/"), {"kid": issuer.kid()})
+
+
+# -- single flight and cache timing -----------------------------------------------------------
+
+def test_fifty_threads_at_cold_start_cause_one_discovery_and_one_jwks_fetch(issuer: DevIssuer) -> None:
+    issuer.fault, issuer.slow_seconds = "slow", 0.3  # keep the first fetch in flight while others arrive
+    source = _source(issuer, FakeClock())
+    token = issuer.mint()
+    barrier = threading.Barrier(50)
+    results: list[bool] = []
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(_verifies(source, token))
+
+    threads = [threading.Thread(target=worker) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == [True] * 50
+    assert issuer.requests[DISCOVERY_PATH] == 1
+    assert issuer.requests[JWKS_PATH] == 1
+
+
+def test_keys_are_fresh_for_max_age_then_refreshed(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_max_age_seconds=600)
+    token = issuer.mint()
+    for _ in range(20):
+        assert _verifies(source, token)
+    clock.advance(599)
+    assert _verifies(source, token)
+    assert issuer.requests[JWKS_PATH] == 1
+    clock.advance(1)
+    assert _verifies(source, token)
+    assert issuer.requests[JWKS_PATH] == 2
+    assert issuer.requests[DISCOVERY_PATH] == 1  # discovery is remembered
+
+
+def test_unknown_kid_storm_refetches_once_per_cooldown(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock, unknown_kid_cooldown_seconds=30)
+    source.prefetch()
+
+    def storm(n: int) -> None:
+        for i in range(n):
+            with pytest.raises(UnknownKeyError):
+                source.keys_for({"kid": f"unknown-{i}"})
+
+    storm(100)
+    assert issuer.requests[JWKS_PATH] == 2
+    clock.advance(29)
+    storm(100)
+    assert issuer.requests[JWKS_PATH] == 2
+    clock.advance(1)
+    storm(100)
+    assert issuer.requests[JWKS_PATH] == 3
+
+
+def test_concurrent_unknown_kids_share_one_refetch(issuer: DevIssuer) -> None:
+    source = _source(issuer, FakeClock())
+    source.prefetch()
+    issuer.fault, issuer.slow_seconds = "slow", 0.3
+    barrier = threading.Barrier(20)
+    errors: list[Exception] = []
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        try:
+            source.keys_for({"kid": f"nope-{i}"})
+        except UnknownKeyError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(errors) == 20
+    assert issuer.requests[JWKS_PATH] == 2
+
+
+def test_rotation_is_picked_up_through_the_unknown_kid_refetch(issuer: DevIssuer) -> None:
+    source = _source(issuer, FakeClock())
+    assert _verifies(source, issuer.mint())
+    before = source.generation
+    issuer.rotate()
+    assert _verifies(source, issuer.mint())
+    assert source.generation == before + 1
+    assert issuer.requests[JWKS_PATH] == 2
+
+
+def test_generation_changes_only_when_the_key_set_changes(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock)
+    source.prefetch()
+    first = source.generation
+    clock.advance(600)
+    source.prefetch()
+    assert issuer.requests[JWKS_PATH] == 2
+    assert source.generation == first
+    issuer.rotate(alg="ES256", keep_old=True)
+    clock.advance(600)
+    source.prefetch()
+    assert source.generation == first + 1
+
+
+def test_failed_unknown_kid_refetch_keeps_the_cache(issuer: DevIssuer) -> None:
+    source = _source(issuer, FakeClock())
+    token = issuer.mint()
+    assert _verifies(source, token)
+    issuer.fault = "503"
+    with pytest.raises(UnknownKeyError):
+        source.keys_for({"kid": "rotated-maybe"})
+    assert issuer.requests[JWKS_PATH] == 2
+    assert _verifies(source, token)
+
+
+# -- outages -----------------------------------------------------------------------------------
+
+def test_issuer_down_after_warm_up_serves_stale_keys_then_gives_up(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_max_age_seconds=600, max_stale_seconds=3600)
+    token = issuer.mint()
+    assert _verifies(source, token)
+    issuer.fault = "503"
+    clock.advance(601)
+    assert _verifies(source, token)  # refresh failed; the cached keys still serve
+    assert issuer.requests[JWKS_PATH] == 2
+    clock.advance(0.5)
+    assert _verifies(source, token)
+    assert issuer.requests[JWKS_PATH] == 2  # backing off: no request hammering a failing issuer
+    clock.advance(1)
+    assert _verifies(source, token)
+    assert issuer.requests[JWKS_PATH] == 3
+    issuer.stop()  # now really down: connection refused
+    clock.advance(600 + 3600)
+    _unavailable(source, {"kid": issuer.kid()})
+
+
+def test_recovery_after_an_outage(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock)
+    issuer.fault = "503"
+    _unavailable(source, {"kid": issuer.kid()})
+    requests = issuer.requests[DISCOVERY_PATH]
+    _unavailable(source, {"kid": issuer.kid()})
+    assert issuer.requests[DISCOVERY_PATH] == requests  # backing off at cold start too
+    issuer.fault = None
+    clock.advance(1)
+    assert _verifies(source, issuer.mint())
+
+
+def test_prefetch_raises_when_the_issuer_is_down(issuer: DevIssuer) -> None:
+    issuer.fault = "reset"
+    with pytest.raises(KeysUnavailableError):
+        _source(issuer, FakeClock()).prefetch()
+
+
+def test_no_usable_key_at_all_is_keys_unavailable(issuer: DevIssuer) -> None:
+    _unavailable(_source(issuer, FakeClock(), algorithms=["ES384"]), {"kid": issuer.kid()})
+
+
+# -- key filtering, end to end -----------------------------------------------------------------
+
+def _public(private: Any) -> dict[str, Any]:
+    public = private.public_key()
+    if isinstance(public, rsa.RSAPublicKey):
+        return dict(RSAAlgorithm.to_jwk(public, as_dict=True))
+    return dict(ECAlgorithm.to_jwk(public, as_dict=True))
+
+
+def _private(private: Any) -> dict[str, Any]:
+    if isinstance(private, rsa.RSAPrivateKey):
+        return dict(RSAAlgorithm.to_jwk(private, as_dict=True))
+    return dict(ECAlgorithm.to_jwk(private, as_dict=True))
+
+
+def _rsa(bits: int = 2048) -> Any:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("private members", lambda: [_private(_rsa())]),
+        ("small RSA", lambda: [_public(_rsa(1024))]),
+        ("use=enc", lambda: [{**_public(_rsa()), "use": "enc"}]),
+        ("key_ops without verify", lambda: [{**_public(_rsa()), "key_ops": ["encrypt", "wrapKey"]}]),
+        ("duplicate kid", lambda: [_public(_rsa()), _public(_rsa())]),
+        ("oct", lambda: [{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]),
+        ("curve mismatch", lambda: [{**_public(ec.generate_private_key(ec.SECP384R1())), "alg": "ES256"}]),
+        ("JWK alg restriction", lambda: [{**_public(_rsa()), "alg": "RS384"}]),
+    ],
+)
+def test_unusable_served_keys_are_never_selected(issuer: DevIssuer, name: str, make: Any) -> None:
+    issuer.extra_jwks_keys = [{**jwk, "kid": "odd"} for jwk in make()]
+    source = _source(issuer, FakeClock(), algorithms=["RS256", "ES256"])
+    with pytest.raises(UnknownKeyError):
+        source.keys_for({"alg": "RS256", "kid": "odd"})
+    assert _verifies(source, issuer.mint())  # the issuer's good keys are unaffected
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"issuer": None, "jwks_uri": None},
+        {"issuer": "http://issuer.example", "jwks_uri": None},
+        {"issuer": None, "jwks_uri": "http://issuer.example/jwks.json"},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "algorithms": ["HS256"]},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": 0},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "max_stale_seconds": -1},
+    ],
+)
+def test_unsafe_or_impossible_configuration_is_refused(kwargs: dict[str, Any]) -> None:
+    kwargs.setdefault("algorithms", ["RS256"])
+    with pytest.raises(ConfigurationError):
+        RemoteKeySource(**kwargs)
