@@ -35,11 +35,13 @@ from serverless_jwt.errors import (
 if TYPE_CHECKING:
     from serverless_jwt.adapters.decorators import (
         IdentityContext,
+        current_identity,
         require_auth,
         require_claims,
         require_role,
         require_scope,
     )
+    from serverless_jwt.adapters.powertools import JwtAuthMiddleware
     from serverless_jwt.verifier import Verifier
 
 __version__ = "0.1.0"
@@ -48,6 +50,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Verifier": "serverless_jwt.verifier",
     "IdentityContext": "serverless_jwt.adapters.decorators",
+    "JwtAuthMiddleware": "serverless_jwt.adapters.powertools",
+    "current_identity": "serverless_jwt.adapters.decorators",
     "require_auth": "serverless_jwt.adapters.decorators",
     "require_claims": "serverless_jwt.adapters.decorators",
     "require_role": "serverless_jwt.adapters.decorators",
@@ -65,6 +69,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidSignatureError",
     "InvalidTokenError",
+    "JwtAuthMiddleware",
     "KeysUnavailableError",
     "MalformedTokenError",
     "MissingTokenError",
@@ -72,6 +77,7 @@ __all__ = [
     "UnknownKeyError",
     "Verifier",
     "__version__",
+    "current_identity",
     "require_auth",
     "require_claims",
     "require_role",
