@@ -1,0 +1,158 @@
+"""Helpers of the ``serverless-jwt`` command: the state folder, events, banners, readable times."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.dev.template import Function, Route, Template
+from serverless_jwt.errors import ConfigurationError
+
+__all__ = ["api_banner", "default_event", "describe_times", "port_error", "read_event", "read_record",
+           "set_authorization", "start_issuer"]
+
+RECORD = "issuer.json"
+
+
+def read_record(state_dir: Path) -> dict[str, Any]:
+    """What the last dev issuer started here wrote: ``{"issuer": url, "audience": aud}`` (or ``{}``)."""
+    try:
+        data = json.loads((state_dir / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def port_error(exc: OSError, what: str, host: str, port: int) -> ConfigurationError:
+    """A readable error for a failed bind (port in use, address not available)."""
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigurationError(
+            f"{what}: port {port} on {host} is already in use (pass --port, or --port 0 for a free one)")
+    return ConfigurationError(f"{what}: cannot listen on {host}:{port} ({exc.strerror or 'unavailable'})")
+
+
+def start_issuer(state_dir: Path, *, port: int | None) -> DevIssuer:
+    """Start a dev issuer with the folder's keys and record its address for ``serverless-jwt token``.
+
+    ``port=None`` reuses the recorded port when it is free (tokens minted earlier stay valid), else
+    any free port. Raises ConfigurationError when an explicit port is taken.
+    """
+    candidates = [port] if port is not None else []
+    if port is None:
+        recorded = read_record(state_dir).get("port")
+        candidates = ([recorded] if isinstance(recorded, int) and 0 < recorded < 65536 else []) + [0]
+    for n, candidate in enumerate(candidates):
+        issuer = DevIssuer(key_dir=state_dir, port=candidate)
+        try:
+            issuer.start()
+        except OSError as exc:
+            if n == len(candidates) - 1:
+                raise port_error(exc, "issuer", issuer.host, candidate) from None
+            continue
+        bound = int(issuer.issuer.rsplit(":", 1)[1])
+        record = {"issuer": issuer.issuer, "audience": issuer.audience, "port": bound}
+        (state_dir / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        return issuer
+    raise AssertionError("unreachable")
+
+
+def default_event(function: Function) -> dict[str, Any]:
+    """A payload 2.0 event for the function's first route (``{param}`` filled with ``1``)."""
+    from serverless_jwt.dev.local_api import build_event
+
+    route = function.routes[0] if function.routes else Route("GET", "/", function.name)
+    path = "/" if route.path == "$default" else _example_path(route.path)
+    params = {name.rstrip("+"): "1" for name in _params(route.path)}
+    return build_event(route, method="GET" if route.method == "ANY" else route.method, raw_path=path,
+                       raw_query="", headers=[("host", "localhost"), ("user-agent", "serverless-jwt")],
+                       body=b"", source_ip="127.0.0.1", path_parameters=params)
+
+
+def read_event(source: str | None, function: Function) -> dict[str, Any]:
+    """The event for ``invoke``: a JSON file, ``-`` for stdin, or :func:`default_event`."""
+    if source is None:
+        return default_event(function)
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError:
+        raise ConfigurationError(f"cannot read event file {source}") from None
+    try:
+        event = json.loads(text)
+    except ValueError as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ConfigurationError(f"event {source} is not valid JSON{where}") from None
+    if not isinstance(event, dict):
+        raise ConfigurationError(f"event {source} must be a JSON object")
+    return event
+
+
+def set_authorization(event: dict[str, Any], value: str | None) -> None:
+    """Replace every Authorization header of ``event`` with ``value`` (``None`` removes them)."""
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key)
+        if isinstance(headers, dict):
+            for name in [n for n in headers if isinstance(n, str) and n.lower() == "authorization"]:
+                del headers[name]
+    if value is None:
+        return
+    if not isinstance(event.get("headers"), dict):
+        event["headers"] = {}
+    event["headers"]["authorization"] = value
+    if isinstance(event.get("multiValueHeaders"), dict):
+        event["multiValueHeaders"]["Authorization"] = [value]
+
+
+def _params(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+
+
+def _example_path(path: str) -> str:
+    return "/".join("1" if part.startswith("{") and part.endswith("}") else part for part in path.split("/"))
+
+
+def api_banner(url: str, template: Template, issuer: DevIssuer | None, scopes: Iterable[str] | None) -> str:
+    """What ``start-api`` prints: routes, the issuer, and curl lines with a fresh token."""
+    lines = [f"local HTTP API on {url} (from {template.path}; functions run in this process)"]
+    for route in template.routes:
+        lines.append(f"  {route.method:<6} {route.path:<24} -> {route.function}")
+    if issuer is None:
+        lines.append("functions use the template's JWT_* settings (--no-dev-issuer): bring your own token")
+        return "\n".join(lines)
+    granted = [s for value in (scopes if scopes is not None else ["read:shows"]) for s in value.split()]
+    token = issuer.mint(sub="dev-user", scopes=granted)
+    lines += [
+        f"dev issuer on {issuer.issuer} (audience {issuer.audience}); the functions verify its tokens",
+        f"ready-to-paste requests (token for dev-user, scopes: {' '.join(granted) or 'none'}, valid 1 hour):",
+    ]
+    for route in template.routes:
+        if route.path != "$default" and route.method in ("GET", "ANY"):
+            lines.append(f"  curl -i -H 'Authorization: Bearer {token}' {url}{_example_path(route.path)}")
+    first = template.routes[0]
+    lines.append(f"  curl -i {url}{_example_path(first.path) if first.path != '$default' else '/'}"
+                 "   # no token: 401")
+    lines.append("more tokens: serverless-jwt token --sub alice --scope read:shows")
+    return "\n".join(lines)
+
+
+def describe_times(claims: Mapping[str, Any], now: float | None = None) -> list[str]:
+    """``iat``/``nbf``/``exp`` as UTC times with a relative hint (for ``decode``)."""
+    now = time.time() if now is None else now
+    out = []
+    for name in ("iat", "nbf", "exp", "auth_time"):
+        value = claims.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        with contextlib.suppress(OverflowError, OSError, ValueError):
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+            delta = int(value - now)
+            when = f"in {delta}s" if delta > 0 else f"{-delta}s ago"
+            expired = " (expired)" if name == "exp" and delta < 0 else ""
+            out.append(f"  {name:<9} {stamp}  ({when}){expired}")
+    return out

@@ -1,0 +1,287 @@
+"""The ``serverless-jwt`` command: a local loop with no Docker and no cloud account.
+
+::
+
+    serverless-jwt issuer      [--port N]                      run the dev OIDC issuer until Ctrl-C
+    serverless-jwt token       [--sub S] [--scope S ...] ...   print a token signed by the dev issuer's key
+    serverless-jwt invoke      FUNCTION [--event FILE] ...     run a template function in-process
+    serverless-jwt start-api   [--port 3000] [--host H]        serve the template's HTTP API routes
+    serverless-jwt decode      TOKEN                           show header and claims (unverified) + verdict
+    serverless-jwt demo                                        issuer + local API + sample calls
+
+Exit codes: 0 success; 1 a failed outcome (rejected token, handler error, demo mismatch); 2 a usage or
+configuration error (missing template, unknown function, port in use); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from serverless_jwt.dev import _support
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.errors import AuthError, ConfigurationError
+
+__all__ = ["main"]
+
+
+class CliError(Exception):
+    """A usage or configuration problem, reported as ``serverless-jwt: error: ...`` with exit code 2."""
+
+
+def _common_template(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--template", "-t", default="template.yaml", help="SAM template (default: template.yaml)")
+    p.add_argument("--parameter-overrides", nargs="+", metavar="KEY=VALUE", default=[],
+                   help="template parameter values, as with sam")
+    p.add_argument("--no-dev-issuer", action="store_true",
+                   help="use the template's JWT_* settings as they are (a real provider) instead of pointing "
+                        "JWT_ISSUER/JWT_AUDIENCE at an embedded dev issuer")
+
+
+def _claims_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sub", default="dev-user", help="subject (default: dev-user)")
+    p.add_argument("--scope", action="append", default=[], metavar="SCOPE",
+                   help="grant a scope (repeat, or space-separated)")
+    p.add_argument("--role", action="append", default=[], metavar="ROLE", help="grant a role (repeat)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="serverless-jwt", description="Local development loop for serverless-jwt protected functions.")
+    parser.add_argument("--state-dir", default=".serverless-jwt",
+                        help="where the dev issuer keeps its keys and address (default: .serverless-jwt)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("issuer", help="run the embedded dev OIDC issuer until Ctrl-C")
+    p.add_argument("--port", type=int, default=None, help="port (default: the last one used, else free)")
+
+    p = sub.add_parser("token", help="print a token signed with the dev issuer's key")
+    _claims_options(p)
+    p.add_argument("--lifetime-seconds", type=int, default=3600, help="validity (default: 3600)")
+    p.add_argument("--audience", help="aud (default: the dev issuer's audience)")
+    p.add_argument("--issuer-url", help="iss (default: the dev issuer last started here)")
+    p.add_argument("--hs256", action="store_true",
+                   help="sign with the JWT_SECRET environment variable (HS256) instead of the RSA key")
+
+    p = sub.add_parser("invoke", help="run one function of the template in-process")
+    p.add_argument("function", help="logical id, e.g. MeFunction")
+    p.add_argument("--event", "-e",
+                   help="event JSON file ('-' for stdin; default: built from the function's first route)")
+    _claims_options(p)
+    p.add_argument("--no-token", action="store_true", help="send the event without any Authorization header")
+    _common_template(p)
+
+    p = sub.add_parser("start-api", help="serve the template's HTTP API routes locally")
+    p.add_argument("--port", type=int, default=3000, help="port (default: 3000; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    p.add_argument("--scope", action="append", default=None, metavar="SCOPE",
+                   help="scopes of the token in the printed curl lines (default: read:shows)")
+    _common_template(p)
+
+    p = sub.add_parser("decode", help="show a token's header and claims; verify it when JWT_* is configured")
+    p.add_argument("token", help="the token ('-' reads it from stdin, keeping it out of shell history)")
+
+    p = sub.add_parser("demo", help="embedded issuer + local API + sample calls (200, 401, 403, 404)")
+    p.add_argument("--template", "-t", default="template.yaml", help="SAM template (default: template.yaml)")
+    p.add_argument("--verbose", "-v", action="store_true", help="also show the functions' logs")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code.
+
+    Examples
+    --------
+    >>> main(["token", "--scope", "read:shows"])  # doctest: +SKIP
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        handler = _COMMANDS[args.command]
+        return handler(args)
+    except (CliError, ConfigurationError) as exc:
+        print(f"serverless-jwt: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _scopes(values: Sequence[str]) -> list[str]:
+    return [s for value in values for s in value.split()]
+
+
+def _wait_for_ctrl_c(banner: str) -> None:
+    print(banner + "\nCtrl-C to stop.", flush=True)
+    stop = threading.Event()
+    try:
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        print("\nstopped", flush=True)
+
+
+def cmd_issuer(args: argparse.Namespace) -> int:
+    issuer = _support.start_issuer(Path(args.state_dir), port=args.port)
+    try:
+        _wait_for_ctrl_c(
+            f"dev issuer: {issuer.issuer}\n"
+            f"  discovery  {issuer.discovery_uri}\n  jwks       {issuer.jwks_uri}\n"
+            f"  audience   {issuer.audience}\n"
+            f"Configure a verifier with JWT_ISSUER={issuer.issuer} JWT_AUDIENCE={issuer.audience}\n"
+            "Mint tokens in another terminal: serverless-jwt token --scope read:shows")
+    finally:
+        issuer.stop()
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    state = Path(args.state_dir)
+    scopes, roles = _scopes(args.scope), list(args.role)
+    if args.hs256:
+        secret = os.environ.get("JWT_SECRET", "").strip()
+        if not secret:
+            raise CliError("--hs256 signs with the JWT_SECRET environment variable, which is not set")
+        if ":" in secret and secret.split(":", 1)[0] in ("arn", "ssm"):
+            raise CliError("JWT_SECRET names a secret store entry; export the secret value itself")
+        token = DevIssuer().mint(sub=args.sub, scopes=scopes, roles=roles, alg="HS256", secret=secret,
+                                 issuer=args.issuer_url, audience=args.audience,
+                                 lifetime_seconds=args.lifetime_seconds)
+    else:
+        record = _support.read_record(state)
+        issuer_url = args.issuer_url or record.get("issuer")
+        if not issuer_url:
+            raise CliError("no dev issuer has run here yet: start one (serverless-jwt issuer, or start-api) "
+                           "or pass --issuer-url")
+        audience = args.audience or record.get("audience") or "serverless-jwt-dev"
+        token = DevIssuer(key_dir=state).mint(sub=args.sub, scopes=scopes, roles=roles, issuer=issuer_url,
+                                              audience=audience, lifetime_seconds=args.lifetime_seconds)
+    print(token)
+    print(f"# sub={args.sub} scopes={' '.join(scopes) or '-'} roles={' '.join(roles) or '-'} "
+          f"valid {args.lifetime_seconds}s", file=sys.stderr)
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from serverless_jwt.dev import local_api
+    from serverless_jwt.dev.runtime import FunctionRunner
+    from serverless_jwt.dev.template import Template, parse_overrides
+
+    template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
+    function = template.function(args.function)
+    event = _support.read_event(args.event, function)
+    issuer = None if args.no_dev_issuer else DevIssuer().start()
+    try:
+        env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
+        if args.no_token:
+            _support.set_authorization(event, None)
+        elif issuer is not None:
+            token = issuer.mint(sub=args.sub, scopes=_scopes(args.scope), roles=args.role)
+            _support.set_authorization(event, "Bearer " + token)
+        runner = FunctionRunner(function, environment=env)
+        runner.load()
+        try:
+            result = runner.invoke(event)
+        except Exception as exc:  # the handler's own failure, reported like the Lambda runtime does
+            traceback.print_exception(exc, file=sys.stderr)
+            return 1
+        try:
+            local_api.proxy_response(result)
+        except ValueError as exc:
+            print(f"warning: API Gateway would answer 500 to this response: {exc}", file=sys.stderr)
+        print(json.dumps(result, indent=2, default=str))
+        return 0
+    finally:
+        if issuer is not None:
+            issuer.stop()
+
+
+def cmd_start_api(args: argparse.Namespace) -> int:
+    from serverless_jwt.dev.local_api import LocalApi
+    from serverless_jwt.dev.runtime import FunctionRunner
+    from serverless_jwt.dev.template import Template, parse_overrides
+
+    template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
+    if not template.routes:
+        raise CliError(f"{template.path} has no HttpApi routes to serve")
+    issuer = None if args.no_dev_issuer else _support.start_issuer(Path(args.state_dir), port=None)
+    try:
+        env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
+        runners = {name: FunctionRunner(f, environment=env) for name, f in template.functions.items()}
+        for runner in runners.values():
+            runner.load()  # import errors now, not on the first request
+        api = LocalApi(template.routes, runners, host=args.host, port=args.port, access_log=sys.stderr)
+        try:
+            api.start()
+        except OSError as exc:
+            raise _support.port_error(exc, "start-api", args.host, args.port) from None
+        try:
+            _wait_for_ctrl_c(_support.api_banner(api.url, template, issuer, args.scope))
+        finally:
+            api.stop()
+    finally:
+        if issuer is not None:
+            issuer.stop()
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from serverless_jwt.token import parse
+
+    raw = sys.stdin.read() if args.token == "-" else args.token  # noqa: S105 - "-" means stdin
+    token = raw.strip().removeprefix("Bearer ").removeprefix("bearer ").strip()
+    try:
+        parsed = parse(token)
+    except AuthError as exc:
+        print(f"not a well-formed JWT: {exc.description}", file=sys.stderr)
+        return 2
+    print("UNVERIFIED header (anyone can write this):")
+    print(json.dumps(parsed.header, indent=2))
+    print("UNVERIFIED claims (anyone can write these):")
+    print(json.dumps(parsed.claims, indent=2))
+    for line in _support.describe_times(parsed.claims):
+        print(line)
+    configured = [n for n in ("JWT_ISSUER", "JWT_SECRET", "JWT_JWKS_URI", "JWT_PUBLIC_KEY")
+                  if os.environ.get(n, "").strip()]
+    if not configured:
+        print("verification: skipped (set JWT_ISSUER + JWT_AUDIENCE, or JWT_SECRET, to check it)")
+        return 0
+    from serverless_jwt.verifier import Verifier
+
+    try:
+        verifier = Verifier.from_env()
+    except ConfigurationError as exc:
+        raise CliError(f"the JWT_* configuration is unusable: {exc}") from None
+    try:
+        verifier.verify(token)
+    except AuthError as exc:
+        print(f"verification: REJECTED by the verifier configured from {', '.join(configured)}")
+        print(f"  code={exc.code} status={exc.status} error={exc.error or '-'}")
+        print(f"  {exc.description}")
+        return 1
+    print(f"verification: ACCEPTED by the verifier configured from {', '.join(configured)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from serverless_jwt.dev.demo import run_demo
+
+    return run_demo(args.template, verbose=args.verbose)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "issuer": cmd_issuer,
+    "token": cmd_token,
+    "invoke": cmd_invoke,
+    "start-api": cmd_start_api,
+    "decode": cmd_decode,
+    "demo": cmd_demo,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())
