@@ -36,7 +36,7 @@ SAMPLE = textwrap.dedent(
 def test_decorators_preserve_handler_signature_for_mypy(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text(SAMPLE)
-    result = subprocess.run(  # noqa: S603 - our own interpreter running mypy on a generated file
+    result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(sample)],
         capture_output=True, text=True, check=False,
     )
