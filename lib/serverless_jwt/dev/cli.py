@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -119,11 +120,14 @@ def _scopes(values: Sequence[str]) -> list[str]:
 def _wait_for_ctrl_c(banner: str) -> None:
     print(banner + "\nCtrl-C to stop.", flush=True)
     stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` stops as cleanly as Ctrl-C
     try:
         while not stop.wait(3600):
             pass
     except KeyboardInterrupt:
-        print("\nstopped", flush=True)
+        pass
+    print("\nstopped", flush=True)
 
 
 def cmd_issuer(args: argparse.Namespace) -> int:
