@@ -65,10 +65,11 @@ def parse_overrides(items: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
         for pair in re.findall(r"""(?:[^\s"']|"[^"]*"|'[^']*')+""", item):
-            key, sep, value = pair.partition("=")
-            if key.startswith("ParameterKey,"):  # the CloudFormation spelling sam also accepts
-                key, _, value = pair.removeprefix("ParameterKey,").partition(",ParameterValue=")
+            if pair.startswith("ParameterKey=") and ",ParameterValue=" in pair:  # CloudFormation spelling
+                key, _, value = pair.removeprefix("ParameterKey=").partition(",ParameterValue=")
                 sep = "="
+            else:
+                key, sep, value = pair.partition("=")
             if not sep or not key:
                 raise ConfigurationError("parameter overrides are written Key=Value")
             out[key] = value.strip("'\"")
