@@ -1,0 +1,149 @@
+"""Several issuers behind one ``verify(token)``: an allow-list selected by the token's ``iss``.
+
+The token is parsed once; its ``iss`` (a string, compared exactly) picks the issuer's own
+:class:`~serverless_jwt.verifier.Verifier` before any key is looked up, so an unknown or missing
+issuer costs no network call. Each issuer keeps its own audience, algorithms, keys and rules: a key
+of one issuer can never verify a token that claims another, because only the claimed issuer's key
+source is ever asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from serverless_jwt import token as _token
+from serverless_jwt.errors import ConfigurationError, InvalidClaimError, MalformedTokenError
+from serverless_jwt.verifier import Verifier
+
+__all__ = ["MultiIssuerVerifier"]
+
+
+class MultiIssuerVerifier:
+    """Verify tokens from an allow-list of issuers, each with its own :class:`Verifier`.
+
+    Parameters
+    ----------
+    verifiers:
+        ``{issuer: Verifier}``, or an iterable of verifiers each configured with an ``issuer``. A
+        verifier configured with an issuer must be listed under exactly that issuer; a shared-secret
+        verifier without one may be listed under the ``iss`` its tokens carry.
+    max_token_bytes:
+        Size cap checked before the token is decoded (each issuer's own cap is checked too).
+
+    Raises
+    ------
+    ConfigurationError
+        No issuer, an issuer listed twice, or a verifier listed under another issuer than its own.
+
+    Examples
+    --------
+    >>> from serverless_jwt.verifier import Verifier
+    >>> verifier = MultiIssuerVerifier([
+    ...     Verifier(issuer="https://tenant-a.eu.auth0.com/", audience="https://api.example.com"),
+    ...     Verifier(issuer="https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC",
+    ...              audience="client-id"),
+    ... ])
+    >>> sorted(verifier.issuers)[0]
+    'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC'
+    >>> claims = verifier.verify(token)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        verifiers: Mapping[str, Verifier] | Iterable[Verifier],
+        *,
+        max_token_bytes: int = 16384,
+    ) -> None:
+        pairs: list[tuple[str, Verifier]] = []
+        if isinstance(verifiers, Mapping):
+            pairs = list(verifiers.items())
+        else:
+            for verifier in verifiers:
+                if not isinstance(verifier, Verifier) or verifier.issuer is None:
+                    raise ConfigurationError(
+                        "List Verifier objects configured with an issuer, or pass {issuer: Verifier}")
+                pairs.append((verifier.issuer, verifier))
+        if not pairs:
+            raise ConfigurationError("MultiIssuerVerifier needs at least one issuer")
+        by_issuer: dict[str, Verifier] = {}
+        for issuer, verifier in pairs:
+            if not isinstance(issuer, str) or not issuer or not isinstance(verifier, Verifier):
+                raise ConfigurationError("Map each issuer string to a Verifier")
+            if verifier.issuer is not None and verifier.issuer != issuer:
+                # The routing key and the verifier's own iss check must agree, or the entry is a typo.
+                raise ConfigurationError("A verifier is listed under another issuer than its own")
+            if issuer in by_issuer:
+                raise ConfigurationError("An issuer is listed twice")
+            by_issuer[issuer] = verifier
+        if max_token_bytes <= 0:
+            raise ConfigurationError("max_token_bytes must be positive")
+        self._by_issuer = by_issuer
+        self._max_token_bytes = max_token_bytes
+
+    @classmethod
+    def from_configs(cls, configs: Iterable[Mapping[str, Any]], **common: Any) -> MultiIssuerVerifier:
+        """Build one :class:`Verifier` per configuration mapping (``Verifier`` keyword arguments).
+
+        ``common`` keyword arguments apply to every issuer; a configuration's own values win.
+
+        Examples
+        --------
+        >>> v = MultiIssuerVerifier.from_configs(
+        ...     [{"issuer": "https://a.example.com/", "audience": "api"},
+        ...      {"issuer": "https://b.example.com/", "audience": "api", "algorithms": ["ES256"]}],
+        ...     leeway_seconds=30)
+        >>> len(v.issuers)
+        2
+        """
+        verifiers = []
+        for config in configs:
+            if not isinstance(config.get("issuer"), str):
+                raise ConfigurationError("Each issuer configuration needs an 'issuer'")
+            verifiers.append(Verifier(**{**common, **config}))
+        return cls(verifiers)
+
+    @property
+    def issuers(self) -> frozenset[str]:
+        """The accepted issuers."""
+        return frozenset(self._by_issuer)
+
+    def verifier_for(self, issuer: str) -> Verifier | None:
+        """The verifier configured for ``issuer`` (exact match), or ``None``."""
+        return self._by_issuer.get(issuer)
+
+    def prefetch(self) -> bool:
+        """Load every issuer's keys now; returns whether all of them loaded (never raises)."""
+        results = [verifier.prefetch() for verifier in self._by_issuer.values()]
+        return all(results)
+
+    def __repr__(self) -> str:
+        return f"MultiIssuerVerifier(issuers={sorted(self._by_issuer)!r})"
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Verify ``token`` with the verifier of the issuer it claims.
+
+        Raises
+        ------
+        MalformedTokenError
+            Not a strict compact JWS.
+        InvalidClaimError
+            ``claim="iss"``: missing, not a string, or not on the allow-list (no key is fetched).
+        InvalidTokenError, KeysUnavailableError
+            Whatever that issuer's :meth:`Verifier.verify` raises.
+        """
+        parsed = _token.parse(token, max_bytes=self._max_token_bytes)
+        iss = parsed.claims.get("iss")
+        if not isinstance(iss, str):
+            raise InvalidClaimError("iss", "missing" if iss is None else "invalid")
+        # Exact dictionary lookup: no case folding, no trailing-slash or prefix tolerance.
+        verifier = self._by_issuer.get(iss)
+        if verifier is None:
+            raise InvalidClaimError("iss", "invalid")
+        if len(token) > verifier._max_token_bytes:
+            raise MalformedTokenError("The access token is too large")
+        now = verifier._clock()
+        cached = verifier._cached(token, now)
+        if cached is not None:
+            return cached
+        return verifier._verify_parsed(token, parsed, now)

@@ -1,0 +1,133 @@
+"""MultiIssuerVerifier: routing by exact iss before any fetch, per-issuer keys and rules."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
+from serverless_jwt.errors import (
+    AlgorithmNotAllowedError,
+    ConfigurationError,
+    InvalidClaimError,
+    KeysUnavailableError,
+    MalformedTokenError,
+    UnknownKeyError,
+)
+from serverless_jwt.issuers import MultiIssuerVerifier
+from serverless_jwt.verifier import Verifier
+
+
+@pytest.fixture
+def other() -> Iterator[DevIssuer]:
+    with DevIssuer(audience="other-api") as dev:
+        yield dev
+
+
+def _multi(a: DevIssuer, b: DevIssuer) -> MultiIssuerVerifier:
+    return MultiIssuerVerifier([
+        Verifier(issuer=a.issuer, audience=a.audience, jwks_uri=a.jwks_uri, timeout_seconds=2),
+        Verifier(issuer=b.issuer, audience=b.audience, jwks_uri=b.jwks_uri, timeout_seconds=2),
+    ])
+
+
+def test_each_issuer_token_verifies_with_its_own_rules(issuer: DevIssuer, other: DevIssuer) -> None:
+    multi = _multi(issuer, other)
+    assert multi.verify(issuer.mint(sub="a"))["sub"] == "a"
+    assert multi.verify(other.mint(sub="b"))["sub"] == "b"
+    # Audiences are per issuer: the first issuer's audience is not accepted for the second.
+    with pytest.raises(InvalidClaimError) as err:
+        multi.verify(other.mint(audience=issuer.audience))
+    assert err.value.claim == "aud"
+
+
+def test_unknown_issuer_is_401_without_any_fetch(issuer: DevIssuer, other: DevIssuer) -> None:
+    multi = _multi(issuer, other)
+    token = issuer.mint(issuer="https://attacker.example")
+    with pytest.raises(InvalidClaimError) as err:
+        multi.verify(token)
+    assert (err.value.claim, err.value.reason, err.value.status) == ("iss", "invalid", 401)
+    assert "attacker" not in str(err.value)
+    assert sum(issuer.requests.values()) == 0
+    assert sum(other.requests.values()) == 0
+
+
+@pytest.mark.parametrize("value", [None, 42, ["x"]])
+def test_missing_or_non_string_iss_is_rejected_without_fetch(issuer: DevIssuer, other: DevIssuer,
+                                                             value: object) -> None:
+    multi = _multi(issuer, other)
+    token = issuer.mint(issuer=None) if value is None else issuer.mint(claims={"iss": value})
+    with pytest.raises(InvalidClaimError) as err:
+        multi.verify(token)
+    assert err.value.claim == "iss"
+    assert err.value.reason == ("missing" if value is None else "invalid")
+    assert sum(issuer.requests.values()) == 0
+
+
+def test_iss_match_is_exact(issuer: DevIssuer, other: DevIssuer) -> None:
+    multi = _multi(issuer, other)
+    for spelled in (issuer.issuer + "/", issuer.issuer.upper(), " " + issuer.issuer):
+        with pytest.raises(InvalidClaimError):
+            multi.verify(issuer.mint(issuer=spelled))
+
+
+def test_key_of_one_issuer_never_verifies_a_token_claiming_another(issuer: DevIssuer,
+                                                                   other: DevIssuer) -> None:
+    multi = _multi(issuer, other)
+    # Signed by the first issuer's key (its kid), but claiming the second issuer.
+    forged = issuer.mint(issuer=other.issuer, audience=other.audience)
+    with pytest.raises(UnknownKeyError):
+        multi.verify(forged)
+    assert issuer.requests[JWKS_PATH] == 0  # only the claimed issuer's keys were consulted
+    assert other.requests[JWKS_PATH] >= 1
+
+
+def test_outage_of_one_issuer_does_not_affect_the_other(issuer: DevIssuer, other: DevIssuer) -> None:
+    multi = _multi(issuer, other)
+    other.fault = "503"
+    with pytest.raises(KeysUnavailableError):
+        multi.verify(other.mint())
+    assert multi.verify(issuer.mint(sub="ok"))["sub"] == "ok"
+
+
+def test_shared_secret_issuer_listed_by_its_iss(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    multi = MultiIssuerVerifier({
+        issuer.issuer: Verifier(issuer=issuer.issuer, audience=issuer.audience, jwks_uri=issuer.jwks_uri),
+        "legacy-gotrue": Verifier(secrets=[secret]),
+    })
+    token = issuer.mint(alg="HS256", secret=secret, issuer="legacy-gotrue", sub="hs")
+    assert multi.verify(token)["sub"] == "hs"
+    # The HS secret cannot vouch for the RSA issuer: that issuer only knows RS256.
+    with pytest.raises(AlgorithmNotAllowedError):
+        multi.verify(issuer.mint(alg="HS256", secret=secret))
+
+
+def test_verified_tokens_are_served_from_the_issuers_cache(issuer: DevIssuer, other: DevIssuer) -> None:
+    multi = _multi(issuer, other)
+    token = issuer.mint()
+    multi.verify(token)
+    issuer.fault = "503"
+    assert multi.verify(token)["sub"] == "dev-user"
+
+
+def test_malformed_token_is_rejected_before_routing(issuer: DevIssuer, other: DevIssuer) -> None:
+    with pytest.raises(MalformedTokenError):
+        _multi(issuer, other).verify("not-a-token")
+
+
+def test_configuration_is_checked() -> None:
+    a = Verifier(issuer="https://a.example.com/", audience="api")
+    with pytest.raises(ConfigurationError):
+        MultiIssuerVerifier({})
+    with pytest.raises(ConfigurationError):
+        MultiIssuerVerifier({"https://b.example.com/": a})
+    with pytest.raises(ConfigurationError):
+        MultiIssuerVerifier([Verifier(secrets=[secrets.token_bytes(32)])])
+    built = MultiIssuerVerifier.from_configs(
+        [{"issuer": "https://a.example.com/", "audience": "api"},
+         {"issuer": "https://b.example.com/", "audience": "api"}], leeway_seconds=5)
+    assert built.issuers == {"https://a.example.com/", "https://b.example.com/"}
+    assert "secret" not in repr(built)
