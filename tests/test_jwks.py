@@ -361,3 +361,21 @@ def test_unsafe_or_impossible_configuration_is_refused(kwargs: dict[str, Any]) -
     kwargs.setdefault("algorithms", ["RS256"])
     with pytest.raises(ConfigurationError):
         RemoteKeySource(**kwargs)
+
+
+def test_a_slow_refresh_does_not_hold_up_requests_that_have_cached_keys(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock, timeout_seconds=5, jwks_max_age_seconds=600)
+    token = issuer.mint()
+    assert _verifies(source, token)
+    clock.advance(601)  # keys are now due for a refresh, but still within the stale window
+    issuer.fault, issuer.fault_paths, issuer.slow_seconds = "slow", {JWKS_PATH}, 3
+    before = issuer.requests[JWKS_PATH]
+    refresher = threading.Thread(target=_verifies, args=(source, token))
+    refresher.start()
+    while issuer.requests[JWKS_PATH] == before:  # the refreshing thread is now inside its fetch
+        threading.Event().wait(0.01)
+    # Another request meanwhile is answered from the cache, not queued behind the slow fetch.
+    assert _verifies(source, token)
+    assert refresher.is_alive()
+    refresher.join()

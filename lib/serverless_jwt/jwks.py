@@ -186,12 +186,19 @@ class RemoteKeySource:
     def _refresh(self) -> None:
         entry = self._entry
         seen = entry.attempts
-        with entry.fetch_lock:
+        # With keys in hand (merely old), nobody queues behind a slow refresh: one thread refreshes,
+        # the others keep serving what is cached.
+        blocking = entry.state[0] is None
+        if not entry.fetch_lock.acquire(blocking=blocking):
+            return
+        try:
             now = self._clock()
             # Single flight: whoever waited on the lock reads what the fetching thread brought.
             if entry.attempts != seen or self._fresh(now) or now < entry.retry_at:
                 return
             self._fetch()
+        finally:
+            entry.fetch_lock.release()
 
     def _refetch_for_unknown_kid(self) -> KeySet:
         entry = self._entry
