@@ -1,0 +1,324 @@
+"""Provider presets: a configured :class:`~serverless_jwt.verifier.Verifier` in one line.
+
+Each function returns a :class:`Preset`: the verifier plus where that provider puts roles and, for
+Netlify, the cookie holding the token. Use it directly as the decorator::
+
+    auth = presets.cognito("eu-west-1", "eu-west-1_AbCdEf", client_ids=["4k2..."])
+
+    @auth.require_auth(roles=["admins"])          # roles read from cognito:groups
+    def handler(event, context): ...
+
+or hand ``auth.verifier`` (or ``auth`` itself: it has ``verify``) to anything taking a verifier, and
+``**auth.auth_options()`` to :func:`~serverless_jwt.adapters.decorators.require_auth`.
+
+Extra keyword arguments go to ``Verifier`` (``leeway_seconds``, ``jwks_uri``, ``clock``, ...);
+``claim_checks`` given there run after the preset's own checks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from serverless_jwt import authz
+from serverless_jwt._config import env_kwargs
+from serverless_jwt.errors import ConfigurationError, InvalidClaimError
+from serverless_jwt.verifier import ClaimCheck, Verifier
+
+if TYPE_CHECKING:
+    from serverless_jwt.adapters.decorators import Decorator
+
+__all__ = ["Preset", "auth0", "authgear", "cognito", "netlify", "oidc", "okta"]
+
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
+_POOL_ID = re.compile(r"([a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+")
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?")
+_SERVER_ID = re.compile(r"[A-Za-z0-9]+")
+_AUTHGEAR_ROLES = "https://authgear.com/claims/user/roles"
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A provider's verifier and the decorator options that go with it.
+
+    Attributes
+    ----------
+    verifier:
+        The configured :class:`Verifier`.
+    roles_claim:
+        Where the provider puts roles or groups (``require_auth(roles_claim=...)``).
+    cookie_name:
+        Cookie that may carry the token (Netlify's ``nf_jwt``), else ``None``.
+    claims_mapper:
+        Claims rewriting the provider needs (Auth0 namespace stripping), else ``None``.
+    """
+
+    verifier: Verifier
+    roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH
+    cookie_name: str | None = None
+    claims_mapper: authz.ClaimsMapper | None = None
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Same as ``self.verifier.verify(token)``, so a preset is itself a token verifier."""
+        return self.verifier.verify(token)
+
+    def auth_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``require_auth`` matching this provider."""
+        options: dict[str, Any] = {"roles_claim": self.roles_claim}
+        if self.cookie_name is not None:
+            options["cookie_name"] = self.cookie_name
+        if self.claims_mapper is not None:
+            options["claims_mapper"] = self.claims_mapper
+        return options
+
+    def require_auth(self, **overrides: Any) -> Decorator:
+        """``require_auth(self.verifier, **self.auth_options(), **overrides)``.
+
+        Examples
+        --------
+        >>> @auth.require_auth(scopes=["read:shows"])  # doctest: +SKIP
+        ... def handler(event, context): ...
+        """
+        from serverless_jwt.adapters.decorators import require_auth  # adapters load only when used
+
+        decorator: Decorator = require_auth(self.verifier, **{**self.auth_options(), **overrides})
+        return decorator
+
+
+def _strings(values: str | Collection[str] | None, name: str) -> frozenset[str]:
+    items = [values] if isinstance(values, str) else list(values or ())
+    if not items or any(not isinstance(v, str) or not v for v in items):
+        raise ConfigurationError(f"{name} must be a non-empty string or list of strings")
+    return frozenset(items)
+
+
+def _host(domain: str, name: str) -> str:
+    if not isinstance(domain, str):
+        raise ConfigurationError(f"{name} must be a host name such as tenant.example.com")
+    host = domain.strip().removeprefix("https://").rstrip("/")
+    if not _HOST.fullmatch(host):
+        raise ConfigurationError(f"{name} must be a host name such as tenant.example.com")
+    return host
+
+
+def _claim_equals(claim: str, accepted: frozenset[str]) -> ClaimCheck:
+    def check(claims: Mapping[str, Any]) -> bool:
+        value = claims.get(claim)
+        if value is None:
+            raise InvalidClaimError(claim, "missing")
+        if not isinstance(value, str) or value not in accepted:
+            raise InvalidClaimError(claim, "check_failed")
+        return True
+
+    check.__name__ = claim
+    return check
+
+
+def _build(checks: Sequence[ClaimCheck], options: dict[str, Any], **settings: Any) -> Verifier:
+    extra = options.pop("claim_checks", ())
+    for fixed in ("issuer", "audience", "secrets", "secret_from"):
+        if fixed in options and fixed in settings:
+            raise ConfigurationError(f"this preset sets '{fixed}' itself")
+    return Verifier(**settings, **options, claim_checks=(*checks, *extra))
+
+
+def cognito(
+    region: str,
+    user_pool_id: str,
+    *,
+    client_ids: str | Collection[str],
+    token_use: str = "access",  # noqa: S107 - a claim value, not a password
+    **options: Any,
+) -> Preset:
+    """Amazon Cognito user pool tokens; groups (``cognito:groups``) are the roles.
+
+    Parameters
+    ----------
+    region, user_pool_id:
+        The pool's region and id (``eu-west-1_AbCdEf``; its prefix must be the region). The issuer is
+        ``https://cognito-idp.{region}.amazonaws.com/{pool}`` (``.amazonaws.com.cn`` in China regions).
+    client_ids:
+        App client ids allowed. Access tokens carry no ``aud``: their ``client_id`` claim is checked.
+        ID tokens carry the client id in ``aud``, which is checked instead.
+    token_use:
+        ``"access"`` (default, for APIs) or ``"id"``; the token's ``token_use`` claim must match, so an
+        ID token is never accepted where an access token is expected, and the reverse.
+
+    Raises
+    ------
+    ConfigurationError
+        Malformed region or pool id, a pool of another region, no client id, or a bad ``token_use``.
+
+    Examples
+    --------
+    >>> auth = cognito("eu-west-1", "eu-west-1_AbCdEf", client_ids=["1example23456789"])
+    >>> auth.verifier.issuer
+    'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf'
+    """
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
+        raise ConfigurationError("region must be an AWS region such as eu-west-1")
+    match = _POOL_ID.fullmatch(user_pool_id) if isinstance(user_pool_id, str) else None
+    if match is None or match.group(1) != region:
+        raise ConfigurationError("user_pool_id must look like '<region>_<id>' for the same region")
+    if token_use not in ("access", "id"):
+        raise ConfigurationError("token_use must be 'access' or 'id'")
+    clients = _strings(client_ids, "client_ids")
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    issuer = f"https://cognito-idp.{region}.{suffix}/{user_pool_id}"
+    options.setdefault("jwks_uri", issuer + "/.well-known/jwks.json")
+    checks = [_claim_equals("token_use", frozenset({token_use}))]
+    if token_use == "access":  # noqa: S105
+        # Access tokens name their app client in client_id (no aud): that is the audience check.
+        checks.append(_claim_equals("client_id", clients))
+        verifier = _build(checks, options, issuer=issuer, require_audience=False)
+    else:
+        verifier = _build(checks, options, issuer=issuer, audience=sorted(clients))
+    return Preset(verifier, roles_claim="cognito:groups")
+
+
+def auth0(
+    domain: str,
+    audience: str | Sequence[str],
+    *,
+    namespace: str | None = None,
+    roles_claim: authz.ClaimPath | None = None,
+    **options: Any,
+) -> Preset:
+    """Auth0 access tokens: issuer ``https://{domain}/`` (with the trailing slash Auth0 uses).
+
+    Scopes come from ``scope`` and, with RBAC enabled, ``permissions`` (both are read by the scope
+    decorators). Custom claims must be namespaced in Auth0: give ``namespace`` (e.g.
+    ``"https://example.com/"``) to strip it before the handler sees the claims; roles are then read
+    from ``roles`` (the ``{namespace}roles`` claim) unless ``roles_claim`` says otherwise.
+
+    Examples
+    --------
+    >>> auth = auth0("example.eu.auth0.com", "https://api.example.com")
+    >>> auth.verifier.issuer
+    'https://example.eu.auth0.com/'
+    """
+    host = _host(domain, "domain")
+    issuer = f"https://{host}/"
+    options.setdefault("jwks_uri", issuer + ".well-known/jwks.json")
+    verifier = _build((), options, issuer=issuer, audience=audience)
+    mapper = authz.strip_namespace(namespace) if namespace else None
+    if roles_claim is None:
+        roles_claim = "roles" if namespace else authz.DEFAULT_ROLES_PATH
+    return Preset(verifier, roles_claim=roles_claim, claims_mapper=mapper)
+
+
+def okta(
+    domain: str,
+    audience: str | Sequence[str],
+    *,
+    authorization_server: str | None = "default",
+    client_ids: str | Collection[str] | None = None,
+    roles_claim: authz.ClaimPath = "groups",
+    **options: Any,
+) -> Preset:
+    """Okta tokens from a custom authorization server (``default`` unless named) or the org server.
+
+    Scopes are the ``scp`` array; ``client_ids`` optionally restricts the ``cid`` claim (the OAuth
+    client that obtained the token); groups are read from ``groups`` when you add that claim.
+    ``authorization_server=None`` selects the org authorization server (issuer ``https://{domain}``),
+    whose access tokens are meant for Okta's own APIs: prefer a custom server for your API.
+
+    Examples
+    --------
+    >>> okta("dev-1.okta.com", "api://default").verifier.issuer
+    'https://dev-1.okta.com/oauth2/default'
+    """
+    host = _host(domain, "domain")
+    if authorization_server is None:
+        issuer, jwks_uri = f"https://{host}", f"https://{host}/oauth2/v1/keys"
+    else:
+        if not isinstance(authorization_server, str) or not _SERVER_ID.fullmatch(authorization_server):
+            raise ConfigurationError("authorization_server must be an Okta server id such as 'default'")
+        issuer = f"https://{host}/oauth2/{authorization_server}"
+        jwks_uri = issuer + "/v1/keys"
+    options.setdefault("jwks_uri", jwks_uri)
+    checks = [] if client_ids is None else [_claim_equals("cid", _strings(client_ids, "client_ids"))]
+    return Preset(_build(checks, options, issuer=issuer, audience=audience), roles_claim=roles_claim)
+
+
+def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options: Any) -> Preset:
+    """Netlify Identity (GoTrue) tokens: HS256 with the site's JWT secret, no ``iss``.
+
+    Roles are at ``app_metadata.authorization.roles``; the token may come from the ``nf_jwt``
+    cookie as well as the ``Authorization`` header.
+
+    Parameters
+    ----------
+    secret:
+        The secret (or several, during rotation). ``None``: ``JWT_SECRET`` (and
+        ``JWT_SECRET_PREVIOUS``) from the environment, which may also name an AWS secret store entry.
+
+    Raises
+    ------
+    ConfigurationError
+        No secret, or a secret under 32 bytes without ``allow_short_secret=True``.
+
+    Examples
+    --------
+    >>> auth = netlify("a-long-random-site-secret-0123456789")
+    >>> auth.cookie_name
+    'nf_jwt'
+    """
+    if secret is None:
+        names = ("JWT_SECRET", "JWT_SECRET_PREVIOUS", "JWT_ALLOW_SHORT_SECRET")
+        found = env_kwargs({n: os.environ[n] for n in names if n in os.environ})
+        if "secrets" not in found and "secret_from" not in found:
+            raise ConfigurationError("netlify() needs secret= or the JWT_SECRET environment variable")
+        settings = {**found, **options}
+    else:
+        settings = {"secrets": secret, **options}
+    settings.setdefault("algorithms", ["HS256"])
+    verifier = _build((), settings)
+    return Preset(verifier, roles_claim=authz.DEFAULT_ROLES_PATH, cookie_name="nf_jwt")
+
+
+def oidc(
+    issuer: str,
+    audience: str | Sequence[str],
+    *,
+    roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
+    max_age_seconds: float | None = None,
+    **options: Any,
+) -> Preset:
+    """Any OpenID Connect provider: keys found by discovery at ``{issuer}/.well-known/openid-configuration``.
+
+    ``max_age_seconds`` rejects tokens whose ``auth_time`` is older (the user must sign in again).
+
+    Examples
+    --------
+    >>> oidc("https://login.example.com", "my-api").verifier.issuer
+    'https://login.example.com'
+    """
+    if max_age_seconds is not None:
+        options.setdefault("max_age_claim", "auth_time")
+    verifier = _build((), options, issuer=issuer, audience=audience, max_age_seconds=max_age_seconds)
+    return Preset(verifier, roles_claim=roles_claim)
+
+
+def authgear(
+    endpoint: str,
+    *,
+    audience: str | Sequence[str] | None = None,
+    max_age_seconds: float | None = None,
+    **options: Any,
+) -> Preset:
+    """Authgear access tokens: the project endpoint is the issuer and, by default, the audience.
+
+    Examples
+    --------
+    >>> authgear("https://myapp.authgear.cloud", max_age_seconds=900).verifier.issuer
+    'https://myapp.authgear.cloud'
+    """
+    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+        raise ConfigurationError("endpoint must be the project URL, e.g. https://myapp.authgear.cloud")
+    issuer = endpoint.rstrip("/")
+    return oidc(issuer, audience if audience is not None else issuer, roles_claim=_AUTHGEAR_ROLES,
+                max_age_seconds=max_age_seconds, **options)

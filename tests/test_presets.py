@@ -1,0 +1,244 @@
+"""Provider presets with tokens shaped like each provider's, signed by the loopback issuer."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import types
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from serverless_jwt import presets
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.errors import (
+    ConfigurationError,
+    InvalidClaimError,
+    InvalidSignatureError,
+    TokenExpiredError,
+)
+
+POOL = "eu-west-1_AbCdEf123"
+COGNITO_ISS = f"https://cognito-idp.eu-west-1.amazonaws.com/{POOL}"
+
+
+def _call(handler: Any, headers: Mapping[str, str] | None = None,
+          cookies: list[str] | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"version": "2.0", "headers": dict(headers or {}),
+                             "requestContext": {"http": {"method": "GET"}}}
+    if cookies:
+        event["cookies"] = cookies
+    result: dict[str, Any] = handler(event, types.SimpleNamespace())
+    return result
+
+
+def _roles_handler(preset: presets.Preset, **options: Any) -> Any:
+    @preset.require_auth(**options)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        identity = context.identity_context
+        return {"statusCode": 200, "sub": identity.subject, "roles": sorted(identity.roles),
+                "scopes": sorted(identity.scopes), "claims": dict(identity.claims)}
+
+    return handler
+
+
+# -- Cognito -------------------------------------------------------------------------------------
+
+def _cognito(issuer: DevIssuer, **kw: Any) -> presets.Preset:
+    return presets.cognito("eu-west-1", POOL, client_ids=["app-client-1"], jwks_uri=issuer.jwks_uri, **kw)
+
+
+def _cognito_access(issuer: DevIssuer, **claims: Any) -> str:
+    shaped = {"token_use": "access", "client_id": "app-client-1", "cognito:groups": ["admins"],
+              "username": "alice", **claims}
+    return issuer.mint(sub="uuid-1", issuer=COGNITO_ISS, audience=None, scopes=["shows/read"], claims=shaped)
+
+
+def test_cognito_access_token_with_groups_as_roles(issuer: DevIssuer) -> None:
+    handler = _roles_handler(_cognito(issuer), roles=["admins"], scopes=["shows/read"])
+    response = _call(handler, {"authorization": f"Bearer {_cognito_access(issuer)}"})
+    assert response["statusCode"] == 200
+    assert response["roles"] == ["admins"]
+    assert response["sub"] == "uuid-1"
+
+
+def test_cognito_rejects_id_token_where_access_token_expected(issuer: DevIssuer) -> None:
+    token = _cognito_access(issuer, token_use="id", client_id=None)
+    with pytest.raises(InvalidClaimError) as err:
+        _cognito(issuer).verify(token)
+    assert (err.value.claim, err.value.reason) == ("token_use", "check_failed")
+
+
+def test_cognito_rejects_missing_token_use(issuer: DevIssuer) -> None:
+    with pytest.raises(InvalidClaimError) as err:
+        _cognito(issuer).verify(_cognito_access(issuer, token_use=None))
+    assert (err.value.claim, err.value.reason) == ("token_use", "missing")
+
+
+def test_cognito_rejects_access_token_of_another_client(issuer: DevIssuer) -> None:
+    with pytest.raises(InvalidClaimError) as err:
+        _cognito(issuer).verify(_cognito_access(issuer, client_id="other-client"))
+    assert err.value.claim == "client_id"
+    assert "other-client" not in str(err.value)
+
+
+def test_cognito_id_token_checks_aud_not_client_id(issuer: DevIssuer) -> None:
+    preset = _cognito(issuer, token_use="id")
+    id_token = issuer.mint(issuer=COGNITO_ISS, audience="app-client-1",
+                           claims={"token_use": "id", "email": "a@example.com"})
+    assert preset.verify(id_token)["email"] == "a@example.com"
+    with pytest.raises(InvalidClaimError) as err:
+        preset.verify(issuer.mint(issuer=COGNITO_ISS, audience="other-client", claims={"token_use": "id"}))
+    assert err.value.claim == "aud"
+    with pytest.raises(InvalidClaimError) as err:
+        preset.verify(_cognito_access(issuer))  # an access token has no aud
+    assert err.value.claim in ("aud", "token_use")
+
+
+def test_cognito_rejects_other_pool(issuer: DevIssuer) -> None:
+    token = _cognito_access(issuer)
+    other = presets.cognito("eu-west-1", "eu-west-1_Other", client_ids=["app-client-1"],
+                            jwks_uri=issuer.jwks_uri)
+    with pytest.raises(InvalidClaimError) as err:
+        other.verify(token)
+    assert err.value.claim == "iss"
+
+
+@pytest.mark.parametrize(("region", "issuer"), [
+    ("cn-north-1", "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_X1"),
+    ("us-gov-west-1", "https://cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_X1"),
+])
+def test_cognito_issuer_per_partition(region: str, issuer: str) -> None:
+    preset = presets.cognito(region, f"{region}_X1", client_ids="c")
+    assert preset.verifier.issuer == issuer
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"region": "eu-west-1", "user_pool_id": "us-east-1_X1", "client_ids": ["c"]},
+    {"region": "EU", "user_pool_id": "EU_X1", "client_ids": ["c"]},
+    {"region": "eu-west-1", "user_pool_id": "eu-west-1_X1", "client_ids": []},
+    {"region": "eu-west-1", "user_pool_id": "eu-west-1_X1", "client_ids": ["c"], "token_use": "refresh"},
+])
+def test_cognito_configuration_errors(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        presets.cognito(**kwargs)
+
+
+# -- Auth0 ---------------------------------------------------------------------------------------
+
+def test_auth0_permissions_and_namespaced_roles(issuer: DevIssuer) -> None:
+    ns = "https://shows.example.com/"
+    preset = presets.auth0("tenant.eu.auth0.com", "https://api.example.com", namespace=ns,
+                           jwks_uri=issuer.jwks_uri)
+    token = issuer.mint(sub="auth0|42", issuer="https://tenant.eu.auth0.com/",
+                        audience=["https://api.example.com", "https://tenant.eu.auth0.com/userinfo"],
+                        claims={"permissions": ["read:shows"], "azp": "spa", f"{ns}roles": ["editor"],
+                                f"{ns}sub": "shadow"})
+    response = _call(_roles_handler(preset, roles=["editor"], scopes=["read:shows"]),
+                     {"authorization": f"Bearer {token}"})
+    assert response["statusCode"] == 200
+    assert response["roles"] == ["editor"]
+    assert response["sub"] == "auth0|42"  # a namespaced claim never shadows the issuer's own
+
+
+def test_auth0_issuer_needs_trailing_slash(issuer: DevIssuer) -> None:
+    preset = presets.auth0("https://tenant.eu.auth0.com", "https://api.example.com", jwks_uri=issuer.jwks_uri)
+    assert preset.verifier.issuer == "https://tenant.eu.auth0.com/"
+    token = issuer.mint(issuer="https://tenant.eu.auth0.com", audience="https://api.example.com")
+    with pytest.raises(InvalidClaimError):
+        preset.verify(token)
+
+
+# -- Okta ----------------------------------------------------------------------------------------
+
+def test_okta_scp_and_cid(issuer: DevIssuer) -> None:
+    preset = presets.okta("dev-1.okta.com", "api://default", client_ids=["0oa1"], jwks_uri=issuer.jwks_uri)
+    claims = {"scp": ["shows.read", "openid"], "cid": "0oa1", "uid": "00u1", "groups": ["Everyone"]}
+    token = issuer.mint(issuer="https://dev-1.okta.com/oauth2/default", audience="api://default",
+                        claims=claims)
+    response = _call(_roles_handler(preset, scopes=["shows.read"], roles=["Everyone"]),
+                     {"authorization": f"Bearer {token}"})
+    assert response["statusCode"] == 200
+    bad = issuer.mint(issuer="https://dev-1.okta.com/oauth2/default", audience="api://default",
+                      claims={**claims, "cid": "0oa-other"})
+    with pytest.raises(InvalidClaimError) as err:
+        preset.verify(bad)
+    assert err.value.claim == "cid"
+
+
+def test_okta_custom_and_org_servers() -> None:
+    assert presets.okta("acme.okta.com", "api://x", authorization_server="aus1").verifier.issuer == (
+        "https://acme.okta.com/oauth2/aus1")
+    assert presets.okta("acme.okta.com", "api://x", authorization_server=None).verifier.issuer == (
+        "https://acme.okta.com")
+    with pytest.raises(ConfigurationError):
+        presets.okta("acme.okta.com", "api://x", authorization_server="../evil")
+
+
+# -- Netlify -------------------------------------------------------------------------------------
+
+def test_netlify_cookie_and_roles(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    preset = presets.netlify(secret)
+    token = issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None, sub="nf-user",
+                        roles=["member"])
+    handler = _roles_handler(preset, roles=["member"])
+    assert _call(handler, cookies=[f"nf_jwt={token}"])["statusCode"] == 200
+    assert _call(handler, {"authorization": f"Bearer {token}"})["statusCode"] == 200
+    forged = issuer.mint(alg="HS256", secret=secrets.token_urlsafe(32), issuer=None, roles=["member"])
+    with pytest.raises(InvalidSignatureError):
+        preset.verify(forged)
+
+
+def test_netlify_reads_secret_from_environment(issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    monkeypatch.setenv("JWT_SECRET", new)
+    monkeypatch.setenv("JWT_SECRET_PREVIOUS", old)
+    preset = presets.netlify()
+    for secret in (old, new):
+        assert preset.verify(issuer.mint(alg="HS256", secret=secret, issuer=None))["sub"] == "dev-user"
+    monkeypatch.delenv("JWT_SECRET")
+    with pytest.raises(ConfigurationError):
+        presets.netlify()
+
+
+# -- Authgear / generic OIDC ---------------------------------------------------------------------
+
+def test_authgear_discovery_and_auth_time_max_age(issuer: DevIssuer) -> None:
+    now = time.time()
+    preset = presets.authgear(issuer.issuer, max_age_seconds=300, leeway_seconds=0, clock=lambda: now)
+    fresh = issuer.mint(audience=issuer.issuer, claims={"auth_time": int(now) - 10})
+    assert preset.verify(fresh)["auth_time"] == int(now) - 10
+    stale = issuer.mint(audience=issuer.issuer, claims={"auth_time": int(now) - 3600})
+    with pytest.raises(InvalidClaimError) as err:
+        preset.verify(stale)
+    assert err.value.claim == "auth_time"
+    assert issuer.requests["/.well-known/openid-configuration"] == 1
+
+
+def test_oidc_preset_expiry_and_roles_claim(issuer: DevIssuer) -> None:
+    preset = presets.oidc(issuer.issuer, issuer.audience, roles_claim="realm_access.roles", leeway_seconds=0)
+    token = issuer.mint(claims={"realm_access": {"roles": ["ops"]}})
+    assert _call(_roles_handler(preset, roles=["ops"]),
+                 {"authorization": f"Bearer {token}"})["statusCode"] == 200
+    expired = issuer.mint(now=time.time() - 7200, lifetime_seconds=60)
+    with pytest.raises(TokenExpiredError):
+        preset.verify(expired)
+    response = _call(_roles_handler(preset), {"authorization": f"Bearer {expired}"})
+    assert response["statusCode"] == 401
+    assert json.loads(response["body"])["error"] == "invalid_token"
+
+
+def test_preset_is_a_token_verifier_for_plain_require_auth(issuer: DevIssuer) -> None:
+    from serverless_jwt.adapters.decorators import require_auth
+
+    preset = presets.oidc(issuer.issuer, issuer.audience)
+    handler = require_auth(preset, **preset.auth_options())(lambda event, context: {"statusCode": 204})
+    assert _call(handler, {"authorization": f"Bearer {issuer.mint()}"})["statusCode"] == 204
+
+
+def test_preset_refuses_overriding_its_issuer() -> None:
+    with pytest.raises(ConfigurationError):
+        presets.auth0("t.auth0.com", "api", issuer="https://evil.example/")
