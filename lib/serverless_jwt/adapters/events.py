@@ -226,10 +226,17 @@ def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
     for key in ("claims", "lambda"):
         value = auth.get(key)
         if isinstance(value, Mapping) and value:
-            return dict(value)
+            return _lambda_context(value)
     if detect(event) == "rest_v1" and "principalId" in auth:
-        return {k: v for k, v in auth.items() if k not in _LAMBDA_AUTHORIZER_NOISE}
+        return _lambda_context({k: v for k, v in auth.items() if k not in _LAMBDA_AUTHORIZER_NOISE})
     return None
+
+
+def _lambda_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    # A context written by serverless_jwt's own authorizer is flattened: restore the claims' types.
+    from serverless_jwt.adapters._context import ENCODING_KEY, claims_from_context
+
+    return claims_from_context(context) if ENCODING_KEY in context else dict(context)
 
 
 def error_response(

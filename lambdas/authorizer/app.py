@@ -1,0 +1,24 @@
+"""A REST API TOKEN authorizer: verifies the bearer token once, at the edge of the API.
+
+API Gateway calls it with ``{"type": "TOKEN", "authorizationToken": "Bearer ...", "methodArn": ...}``
+and caches the answer per token; the policy therefore allows the whole stage (``resource="stage"``),
+and the backend functions read the claims with ``require_auth(trust_authorizer=True)``.
+Configured like every sample: ``JWT_ISSUER`` / ``JWT_AUDIENCE`` (or any ``JWT_*`` variable).
+"""
+
+from __future__ import annotations
+
+import os
+
+from serverless_jwt import Verifier
+from serverless_jwt.adapters.authorizer import authorizer
+
+# Built once per container, at import: warm invocations reuse its key cache.
+verifier = Verifier.from_env()
+
+handler = authorizer(
+    verifier,
+    kind="rest_token",
+    resource="stage",
+    scopes=[s for s in os.environ.get("AUTHORIZER_SCOPES", "").split(",") if s],
+)

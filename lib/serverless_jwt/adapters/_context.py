@@ -1,0 +1,92 @@
+"""Claims <-> API Gateway Lambda authorizer ``context``, which REST APIs limit to flat scalar values.
+
+Encoding (what the authorizer returns, what mapping templates see as ``$context.authorizer.<name>``):
+
+* string claims are passed as they are;
+* ``scp`` / ``permissions`` arrays of strings become one space-delimited string, like ``scope``;
+* every other value (numbers, booleans, null, arrays, objects) becomes its compact JSON text
+  (API Gateway stringifies numbers and booleans anyway: ``exp`` arrives as ``"1700000000"``);
+* one extra key, :data:`ENCODING_KEY`, holds a JSON object naming each claim that was not a plain
+  string and how it was written (``"json"`` or ``"spaces"``), so the backend restores exact types.
+
+The names ``principalId`` and ``integrationLatency`` are set by API Gateway and never carried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from typing import Any
+
+__all__ = ["ENCODING_KEY", "claims_from_context", "context_from_claims"]
+
+ENCODING_KEY = "serverless_jwt.encoding"
+_RESERVED = frozenset({"principalId", "integrationLatency", ENCODING_KEY})
+_SPACE_LISTS = frozenset({"scp", "permissions"})
+
+ContextValue = str | int | float | bool
+
+
+def _space_list(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, str) and v and " " not in v for v in value
+    )
+
+
+def context_from_claims(
+    claims: Mapping[str, Any], *, include: Collection[str] | None = None
+) -> dict[str, ContextValue]:
+    """Flatten verified claims into a REST-compatible authorizer context (see the module docstring).
+
+    Examples
+    --------
+    >>> ctx = context_from_claims({"sub": "u1", "scp": ["a", "b"], "exp": 5, "groups": ["x"]})
+    >>> ctx["sub"], ctx["scp"], ctx["exp"], ctx["groups"]
+    ('u1', 'a b', '5', '["x"]')
+    """
+    out: dict[str, ContextValue] = {}
+    encoding: dict[str, str] = {}
+    for name, value in claims.items():
+        if name in _RESERVED or (include is not None and name not in include):
+            continue
+        if isinstance(value, str):
+            out[name] = value
+        elif name in _SPACE_LISTS and _space_list(value):
+            out[name] = " ".join(value)
+            encoding[name] = "spaces"
+        else:
+            out[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            encoding[name] = "json"
+    out[ENCODING_KEY] = json.dumps(encoding, separators=(",", ":"), sort_keys=True)
+    return out
+
+
+def claims_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Restore claims written by :func:`context_from_claims` (values may have been stringified).
+
+    Examples
+    --------
+    >>> claims_from_context(context_from_claims({"sub": "u1", "exp": 5, "scp": ["a", "b"]}))
+    {'sub': 'u1', 'exp': 5, 'scp': ['a', 'b']}
+    """
+    try:
+        encoding = json.loads(context.get(ENCODING_KEY, "{}"))
+    except (TypeError, ValueError):
+        encoding = {}
+    if not isinstance(encoding, dict):
+        encoding = {}
+    out: dict[str, Any] = {}
+    for name, value in context.items():
+        if name in _RESERVED:
+            continue
+        how = encoding.get(name)
+        if how == "spaces" and isinstance(value, str):
+            out[name] = [part for part in value.split(" ") if part]
+        elif how == "json" and isinstance(value, str):
+            try:
+                out[name] = json.loads(value)
+            except ValueError:
+                out[name] = value  # not ours after all: keep what API Gateway delivered
+        else:
+            out[name] = value
+    return out

@@ -1,0 +1,239 @@
+"""API Gateway Lambda authorizers from a verifier: REST TOKEN / REQUEST, HTTP API simple / IAM.
+
+::
+
+    handler = authorizer(Verifier.from_env(), kind="rest_token", resource="stage")
+
+What API Gateway receives, and what the client then gets:
+
+=====================================  ==========================================================
+valid token (and scopes / roles)       Allow policy (``rest_*``, ``http_iam``) or
+                                       ``{"isAuthorized": true}``; the claims go in ``context``
+missing / malformed / invalid token    ``raise Unauthorized()``: message exactly ``"Unauthorized"``,
+                                       which API Gateway answers with 401 (or, with
+                                       ``reject_with="deny"``, the same as a failed check: 403)
+valid token, missing scope or role     explicit Deny policy / ``{"isAuthorized": false}``: 403
+signing keys unavailable               the :class:`KeysUnavailableError` is re-raised (logged):
+                                       the invocation fails and API Gateway answers 500
+=====================================  ==========================================================
+
+The claims reach the backend through ``context`` in the flat form REST APIs require (strings; other
+values JSON-encoded, ``scp``/``permissions`` space-delimited; see :mod:`._context`).
+``require_auth(trust_authorizer=True)`` reads them back with their original types.
+
+Policies name the exact ``methodArn`` / ``routeArn`` by default. With authorizer caching on, API
+Gateway reuses one policy for every route the caller hits: use ``resource="stage"`` (every method and
+path of the stage) or a template such as ``"arn:{partition}:execute-api:{region}:{account}:{api_id}/
+{stage}/GET/*"``. The ARN's partition (``aws``, ``aws-cn``, ``aws-us-gov``) is always kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Literal
+
+from serverless_jwt import authz
+from serverless_jwt.adapters._context import context_from_claims
+from serverless_jwt.adapters.decorators import TokenVerifier
+from serverless_jwt.adapters.events import bearer_token
+from serverless_jwt.errors import (
+    AuthError,
+    ConfigurationError,
+    ForbiddenError,
+    InsufficientScopeError,
+    KeysUnavailableError,
+)
+
+__all__ = ["AuthorizerKind", "Unauthorized", "authorizer", "policy_resource"]
+
+AuthorizerKind = Literal["rest_token", "rest_request", "http_simple", "http_iam"]
+Enricher = Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, str | int | float | bool]]
+
+_log = logging.getLogger("serverless_jwt.authorizer")
+_KINDS = ("rest_token", "rest_request", "http_simple", "http_iam")
+_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):execute-api:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"(?P<api_id>[A-Za-z0-9]+)/(?P<stage>[^/]+)/(?P<method>[^/]+)(?:/(?P<path>.*))?",
+    re.DOTALL,
+)
+_SHORTCUTS = {
+    "stage": "arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/*/*",
+    "api": "arn:{partition}:execute-api:{region}:{account}:{api_id}/*/*/*",
+}
+
+
+class Unauthorized(Exception):
+    """Raised for a missing or invalid token: API Gateway turns the message ``"Unauthorized"`` into 401."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def policy_resource(arn: str, resource: str = "method") -> str:
+    """The ``Resource`` of the policy for a request to ``arn`` (a ``methodArn`` or ``routeArn``).
+
+    Parameters
+    ----------
+    arn:
+        ``arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path}``.
+    resource:
+        ``"method"`` (``arn`` itself), ``"stage"``, ``"api"``, or a template using ``{partition}``,
+        ``{region}``, ``{account}``, ``{api_id}``, ``{stage}``, ``{method}``, ``{path}``.
+
+    Raises
+    ------
+    ConfigurationError
+        ``arn`` is not an execute-api ARN (the authorizer is wired to something else).
+
+    Examples
+    --------
+    >>> policy_resource("arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/prod/GET/shows/1", "stage")
+    'arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/prod/*/*'
+    """
+    match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
+    if match is None:
+        raise ConfigurationError("The event carries no execute-api methodArn/routeArn")
+    if resource == "method":
+        return arn
+    template = _SHORTCUTS.get(resource, resource)
+    fields = {k: v or "" for k, v in match.groupdict().items()}
+    return template.format(**fields)
+
+
+def _policy(principal: str, effect: str, resource: str) -> dict[str, Any]:
+    return {
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
+        },
+    }
+
+
+def authorizer(
+    verifier: TokenVerifier,
+    *,
+    kind: AuthorizerKind = "rest_token",
+    scopes: Collection[str] = (),
+    any_scope: bool = False,
+    roles: Collection[str] = (),
+    roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
+    resource: str = "method",
+    context_claims: Collection[str] | None = None,
+    enrich: Enricher | None = None,
+    reject_with: Literal["unauthorized", "deny"] = "unauthorized",
+    cookie_name: str | None = None,
+) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
+    """A Lambda authorizer handler ``handler(event, context)`` built on ``verifier``.
+
+    Parameters
+    ----------
+    verifier:
+        A ``Verifier``, ``MultiIssuerVerifier`` or preset.
+    kind:
+        ``"rest_token"`` (REST TOKEN authorizer: ``authorizationToken`` holds ``Bearer <jwt>``),
+        ``"rest_request"`` (REST REQUEST authorizer: the ``Authorization`` header), ``"http_simple"``
+        (HTTP API payload 2.0 with simple responses) or ``"http_iam"`` (HTTP API, IAM policy format).
+    scopes, any_scope, roles, roles_claim:
+        Authorization required on top of a valid token; failing it is an explicit Deny (403).
+    resource:
+        Policy resource: ``"method"`` (default), ``"stage"``, ``"api"`` or a template (see
+        :func:`policy_resource`). Choose ``"stage"`` or wider when authorizer caching is on.
+    context_claims:
+        Only these claims go into ``context`` (default: all of them).
+    enrich:
+        ``enrich(claims, event) -> {name: str|int|float|bool}`` added to ``context``.
+    reject_with:
+        ``"unauthorized"`` (401, default) or ``"deny"`` (403) for a missing or invalid token. HTTP
+        APIs document only ``isAuthorized: false`` (403); choose ``"deny"`` to stay on that path.
+    cookie_name:
+        REQUEST kinds: also read the token from this cookie.
+
+    Raises
+    ------
+    ConfigurationError
+        At construction for unusable settings.
+
+    Examples
+    --------
+    >>> handler = authorizer(verifier, kind="http_simple", scopes=["read:shows"])  # doctest: +SKIP
+    """
+    if kind not in _KINDS:
+        raise ConfigurationError(f"kind must be one of {', '.join(_KINDS)}")
+    if reject_with not in ("unauthorized", "deny"):
+        raise ConfigurationError("reject_with must be 'unauthorized' or 'deny'")
+    if resource not in ("method", *_SHORTCUTS):
+        try:
+            policy_resource("arn:aws:execute-api:r-1:000000000000:a/s/GET/p", resource)
+        except (KeyError, IndexError, ValueError):
+            raise ConfigurationError("resource template uses an unknown {field}") from None
+    if kind == "http_simple" and resource != "method":
+        raise ConfigurationError("http_simple responses carry no policy: leave resource unset")
+    required_scopes = authz.validate_names(scopes, "scope") if scopes else ()
+    required_roles = authz.validate_names(roles, "role") if roles else ()
+    include = frozenset(context_claims) if context_claims is not None else None
+
+    def token_of(event: Mapping[str, Any]) -> str:
+        if kind == "rest_token":
+            value = event.get("authorizationToken")
+            # Same rules as the header: one "Bearer <token68>" value.
+            return bearer_token({"headers": {"authorization": value}} if isinstance(value, str) else {})
+        return bearer_token(event, cookie_name=cookie_name)
+
+    def refuse(event: Mapping[str, Any], err: AuthError, principal: str) -> dict[str, Any]:
+        detail = {"error": err.error or err.code, "error_description": err.description}
+        if kind == "http_simple":
+            return {"isAuthorized": False, "context": detail}
+        # The Deny covers what an Allow would have covered, so a cached answer is consistent.
+        response = _policy(principal, "Deny", policy_resource(_arn(event), resource))
+        response["context"] = detail
+        return response
+
+    def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        if not isinstance(event, Mapping):
+            raise Unauthorized()
+        try:
+            claims = verifier.verify(token_of(event))
+        except KeysUnavailableError as err:
+            # Failing the invocation makes API Gateway answer 500 rather than a misleading 401.
+            _log.error("authorizer: signing keys unavailable (%s); failing the invocation", err.code)
+            raise
+        except AuthError as err:
+            _log.info("authorizer: token rejected (%s)", err.code)
+            if reject_with == "deny":
+                return refuse(event, err, "unauthorized")
+            raise Unauthorized() from None
+        subject = claims.get("sub")
+        if kind != "http_simple" and (not isinstance(subject, str) or not subject):
+            _log.info("authorizer: token has no string sub for principalId")
+            raise Unauthorized()
+        principal = subject if isinstance(subject, str) else ""
+        try:
+            if required_scopes:
+                authz.check_scopes(claims, required_scopes, any_of=any_scope)
+            if required_roles:
+                authz.check_roles(claims, required_roles, path=roles_claim)
+        except (InsufficientScopeError, ForbiddenError) as err:
+            _log.info("authorizer: access denied (%s)", err.code)
+            return refuse(event, err, principal)
+        ctx: dict[str, Any] = context_from_claims(claims, include=include)
+        if enrich is not None:
+            extra = enrich(claims, event)
+            for name, value in extra.items():
+                if not isinstance(value, (str, int, float, bool)):
+                    raise TypeError("enrich() values must be str, int, float or bool")
+                ctx[name] = value
+        if kind == "http_simple":
+            return {"isAuthorized": True, "context": ctx}
+        response = _policy(principal, "Allow", policy_resource(_arn(event), resource))
+        response["context"] = ctx
+        return response
+
+    return handler
+
+
+def _arn(event: Mapping[str, Any]) -> str:
+    arn = event.get("methodArn", event.get("routeArn"))
+    return arn if isinstance(arn, str) else ""

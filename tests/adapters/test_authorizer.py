@@ -1,0 +1,242 @@
+"""Lambda authorizers: outputs in the shapes API Gateway documents, and the backend reading them back."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from serverless_jwt.adapters._context import ENCODING_KEY, claims_from_context, context_from_claims
+from serverless_jwt.adapters.authorizer import Unauthorized, authorizer, policy_resource
+from serverless_jwt.adapters.decorators import require_auth
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
+from serverless_jwt.verifier import Verifier
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
+HTTP_AUTHORIZER_EVENT: dict[str, Any] = {
+    "version": "2.0", "type": "REQUEST",
+    "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/request",
+    "identitySource": ["Bearer x"], "routeKey": "GET /request", "rawPath": "/request",
+    "rawQueryString": "", "headers": {},
+    "requestContext": {"accountId": "123456789012", "apiId": "abcdef123", "stage": "test",
+                       "http": {"method": "GET", "path": "/request"}},
+}
+
+
+@pytest.fixture
+def verifier(issuer: DevIssuer) -> Verifier:
+    return Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2)
+
+
+def token_event(token: str | None) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / "authorizer-token.json").read_text())
+    event["authorizationToken"] = f"Bearer {token}" if token is not None else ""
+    return event
+
+
+def request_event(token: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / "authorizer-request.json").read_text())
+    event["headers"]["Authorization"] = f"Bearer {token}"
+    event["multiValueHeaders"]["Authorization"] = [f"Bearer {token}"]
+    return event
+
+
+def http_event(token: str) -> dict[str, Any]:
+    event = copy.deepcopy(HTTP_AUTHORIZER_EVENT)
+    event["headers"]["authorization"] = f"Bearer {token}"
+    return event
+
+
+def assert_policy(response: Mapping[str, Any], effect: str, resource: str, principal: str) -> None:
+    assert set(response) <= {"principalId", "policyDocument", "context", "usageIdentifierKey"}
+    assert response["principalId"] == principal
+    doc = response["policyDocument"]
+    assert doc["Version"] == "2012-10-17"
+    assert doc["Statement"] == [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]
+    for name, value in response.get("context", {}).items():
+        # REST contexts accept only string, number and boolean values.
+        assert isinstance(name, str)
+        assert isinstance(value, (str, int, float, bool))
+
+
+def test_rest_token_allow_for_exact_method_arn(issuer: DevIssuer, verifier: Verifier) -> None:
+    handler = authorizer(verifier, kind="rest_token")
+    event = token_event(issuer.mint(sub="alice", scopes=["read"]))
+    response = handler(event, None)
+    assert_policy(response, "Allow", event["methodArn"], "alice")
+    assert response["context"]["sub"] == "alice"
+    assert response["context"]["scope"] == "read"
+
+
+@pytest.mark.parametrize("value", [None, "not-a-jwt", "Basic dXNlcjpwYXNz"])
+def test_rest_token_invalid_or_missing_raises_unauthorized(verifier: Verifier, value: str | None) -> None:
+    event = token_event(None)
+    if value is not None:
+        event["authorizationToken"] = value if " " in value else f"Bearer {value}"
+    with pytest.raises(Unauthorized) as err:
+        authorizer(verifier, kind="rest_token")(event, None)
+    assert str(err.value) == "Unauthorized"  # exactly: API Gateway's 401 contract
+
+
+def test_expired_token_is_unauthorized_and_token_not_logged(issuer: DevIssuer, verifier: Verifier,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    token = issuer.mint(now=0, lifetime_seconds=60)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(Unauthorized):
+        authorizer(verifier)(token_event(token), None)
+    assert "token_expired" in caplog.text
+    assert token not in caplog.text
+
+
+def test_missing_scope_is_explicit_deny(issuer: DevIssuer, verifier: Verifier) -> None:
+    handler = authorizer(verifier, kind="rest_request", scopes=["write:shows"], resource="stage")
+    event = request_event(issuer.mint(sub="bob", scopes=["read:shows"]))
+    response = handler(event, None)
+    assert_policy(response, "Deny", "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/*/*", "bob")
+    assert response["context"]["error"] == "insufficient_scope"
+
+
+def test_role_check_allows_and_denies(issuer: DevIssuer, verifier: Verifier) -> None:
+    handler = authorizer(verifier, kind="rest_request", roles=["admins"], roles_claim="cognito:groups")
+    ok = handler(request_event(issuer.mint(claims={"cognito:groups": ["admins"]})), None)
+    assert ok["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    no = handler(request_event(issuer.mint(claims={"cognito:groups": ["staff"]})), None)
+    assert no["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+
+
+def test_keys_unavailable_fails_the_invocation_and_logs_why(issuer: DevIssuer, verifier: Verifier,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    issuer.fault = "503"
+    token = issuer.mint()
+    with pytest.raises(KeysUnavailableError) as err:
+        authorizer(verifier)(token_event(token), None)
+    assert str(err.value) != "Unauthorized"  # anything else is API Gateway's 500
+    assert "keys_unavailable" in caplog.text
+    assert token not in caplog.text
+
+
+def test_invalid_token_deny_mode_answers_403(verifier: Verifier) -> None:
+    response = authorizer(verifier, kind="rest_token", reject_with="deny")(token_event("a.b.c"), None)
+    assert_policy(response, "Deny", token_event(None)["methodArn"], "unauthorized")
+
+
+@pytest.mark.parametrize(("resource", "expected"), [
+    ("method", "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/prod/GET/shows/1"),
+    ("stage", "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/prod/*/*"),
+    ("api", "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/*/*/*"),
+    ("arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/GET/*",
+     "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/prod/GET/*"),
+])
+def test_policy_resource_keeps_partition(resource: str, expected: str) -> None:
+    arn = "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/prod/GET/shows/1"
+    assert policy_resource(arn, resource) == expected
+
+
+def test_gov_cloud_partition_in_policy(issuer: DevIssuer, verifier: Verifier) -> None:
+    event = token_event(issuer.mint())
+    event["methodArn"] = "arn:aws-us-gov:execute-api:us-gov-west-1:123456789012:abc/prod/GET/x"
+    response = authorizer(verifier, resource="stage")(event, None)
+    resource = response["policyDocument"]["Statement"][0]["Resource"]
+    assert resource == "arn:aws-us-gov:execute-api:us-gov-west-1:123456789012:abc/prod/*/*"
+
+
+def test_http_simple_response(issuer: DevIssuer, verifier: Verifier) -> None:
+    handler = authorizer(verifier, kind="http_simple", scopes=["read"])
+    ok = handler(http_event(issuer.mint(sub="carol", scopes=["read"])), None)
+    assert set(ok) == {"isAuthorized", "context"}
+    assert ok["isAuthorized"] is True
+    assert ok["context"]["sub"] == "carol"
+    denied = handler(http_event(issuer.mint(scopes=["other"])), None)
+    assert denied["isAuthorized"] is False
+
+
+def test_http_iam_response_uses_route_arn(issuer: DevIssuer, verifier: Verifier) -> None:
+    response = authorizer(verifier, kind="http_iam")(http_event(issuer.mint(sub="dave")), None)
+    assert_policy(response, "Allow", HTTP_AUTHORIZER_EVENT["routeArn"], "dave")
+
+
+def test_enrich_and_context_claims(issuer: DevIssuer, verifier: Verifier) -> None:
+    handler = authorizer(verifier, context_claims=["sub"], enrich=lambda claims, event: {"tenant": "t1"})
+    ctx = handler(token_event(issuer.mint(sub="eve", scopes=["x"])), None)["context"]
+    assert {k: v for k, v in ctx.items() if k != ENCODING_KEY} == {"sub": "eve", "tenant": "t1"}
+
+
+def test_configuration_errors(verifier: Verifier) -> None:
+    with pytest.raises(ConfigurationError):
+        authorizer(verifier, kind="websocket")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        authorizer(verifier, resource="arn:{nope}")
+    with pytest.raises(ConfigurationError):
+        authorizer(verifier, kind="http_simple", resource="stage")
+    with pytest.raises(ConfigurationError):
+        policy_resource("arn:aws:lambda:us-east-1:123456789012:function:f")
+
+
+def test_context_encoding_round_trips_through_api_gateway_stringification() -> None:
+    claims = {"sub": "u", "exp": 1700000000, "email_verified": True, "scp": ["a", "b"],
+              "permissions": ["p:1"], "cognito:groups": ["g1", "g2"], "nested": {"x": [1, None]},
+              "nothing": None, "ratio": 0.5, "principalId": "spoof"}
+    ctx = context_from_claims(claims)
+    assert ctx["scp"] == "a b"
+    # API Gateway delivers every context value to the backend as a string.
+    delivered = {k: v if isinstance(v, str) else json.dumps(v) for k, v in ctx.items()}
+    expected = {k: v for k, v in claims.items() if k != "principalId"}
+    assert claims_from_context(delivered) == expected
+
+
+# -- the backend: require_auth(trust_authorizer=True) reads the context back -----------------------
+
+def _backend() -> Any:
+    @require_auth(trust_authorizer=True, roles_claim="cognito:groups", scopes=["read"])
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        identity = context.identity_context
+        return {"statusCode": 200, "identity": identity}
+
+    return handler
+
+
+def _claims(issuer: DevIssuer) -> str:
+    return issuer.mint(sub="frank", scopes=["read", "write"],
+                       claims={"cognito:groups": ["admins"], "scp": ["s1"], "amr": ["pwd"]})
+
+
+def test_rest_backend_reads_authorizer_context(issuer: DevIssuer, verifier: Verifier) -> None:
+    output = authorizer(verifier)(token_event(_claims(issuer)), None)
+    event = json.loads((FIXTURES / "rest_v1.json").read_text())
+    # What API Gateway puts in the proxy event: principalId, stringified context, integrationLatency.
+    event["requestContext"]["authorizer"] = {
+        "principalId": output["principalId"], "integrationLatency": 12,
+        **{k: v if isinstance(v, str) else json.dumps(v) for k, v in output["context"].items()},
+    }
+    event["headers"] = {}
+    event.pop("multiValueHeaders", None)
+    response = _backend()(event, types.SimpleNamespace())
+    assert response["statusCode"] == 200
+    identity = response["identity"]
+    assert identity.source == "authorizer"
+    assert identity.subject == "frank"
+    assert identity.roles == {"admins"}
+    assert identity.scopes == {"read", "write", "s1"}
+    assert identity.claims["amr"] == ["pwd"]
+    assert isinstance(identity.claims["exp"], int)
+    assert "principalId" not in identity.claims
+
+
+def test_http_backend_reads_authorizer_lambda_context(issuer: DevIssuer, verifier: Verifier) -> None:
+    output = authorizer(verifier, kind="http_simple")(http_event(_claims(issuer)), None)
+    event = json.loads((FIXTURES / "http_v2.json").read_text())
+    event["requestContext"]["authorizer"] = {"lambda": output["context"]}
+    event["headers"] = {}
+    response = _backend()(event, types.SimpleNamespace())
+    assert response["statusCode"] == 200
+    identity = response["identity"]
+    assert identity.roles == {"admins"}
+    assert identity.claims["cognito:groups"] == ["admins"]
