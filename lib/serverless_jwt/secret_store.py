@@ -20,15 +20,37 @@ from serverless_jwt.keys import SecretKeys, VerificationKey
 __all__ = ["StoredSecretKeys"]
 
 
+_PROVIDERS: dict[tuple[str, str], Any] = {}
+
+
+def _provider(kind: str, region: str) -> Any:
+    # An ARN names its region: fetch there, whatever region the function runs in.
+    key = (kind, region)
+    provider = _PROVIDERS.get(key)
+    if provider is None:
+        from aws_lambda_powertools.utilities import parameters
+        from botocore.config import Config
+
+        cls = parameters.SSMProvider if kind == "ssm" else parameters.SecretsProvider
+        provider = _PROVIDERS[key] = cls(boto_config=Config(region_name=region))
+    return provider
+
+
 def _fetch(reference: str) -> str:
     # Imported here so boto3 loads only for functions that use an AWS secret store.
     from aws_lambda_powertools.utilities import parameters
 
+    arn_region = reference.split(":", 4)[3] if reference.startswith("arn:") else ""
+    value: Any
     if reference.startswith("ssm:") or ":ssm:" in reference:
+        # SSM takes a parameter ARN as the name as it is (stripping it would lose the leading '/' or add one).
         name = reference.removeprefix("ssm:")
-        if name.startswith("arn:"):
-            name = "/" + name.split(":parameter/", 1)[1]
-        value = parameters.get_parameter(name, decrypt=True, force_fetch=True)
+        if arn_region:
+            value = _provider("ssm", arn_region).get(name, decrypt=True, force_fetch=True)
+        else:
+            value = parameters.get_parameter(name, decrypt=True, force_fetch=True)
+    elif arn_region:
+        value = _provider("secretsmanager", arn_region).get(reference, force_fetch=True)
     else:
         value = parameters.get_secret(reference, force_fetch=True)
     if isinstance(value, bytes):

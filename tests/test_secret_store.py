@@ -1,0 +1,141 @@
+"""JWT_SECRET from Secrets Manager / SSM (moto): rotation, outage -> 503, and boto3 kept off cold start."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from serverless_jwt.adapters.decorators import require_auth
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.errors import InvalidSignatureError, KeysUnavailableError
+from serverless_jwt.verifier import Verifier
+
+boto3 = pytest.importorskip("boto3")
+moto = pytest.importorskip("moto")
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with moto.mock_aws():
+        yield
+
+
+def _token(issuer: DevIssuer, secret: str, sub: str = "u1") -> str:
+    return issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None, sub=sub)
+
+
+def _handler(verifier: Verifier) -> Any:
+    @require_auth(verifier)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": context.identity_context.subject}
+
+    return handler
+
+
+def _call(handler: Any, token: str) -> dict[str, Any]:
+    event = {"version": "2.0", "headers": {"authorization": f"Bearer {token}"},
+             "requestContext": {"http": {"method": "GET"}}}
+    result: dict[str, Any] = handler(event, types.SimpleNamespace())
+    return result
+
+
+def test_secrets_manager_secret_with_rotation(aws: None, issuer: DevIssuer) -> None:
+    old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    client = boto3.client("secretsmanager")
+    arn = client.create_secret(Name="jwt-secret", SecretString=old)["ARN"]
+    verifier = Verifier.from_env({"JWT_SECRET": arn}, secret_max_age_seconds=0)
+    handler = _handler(verifier)
+    assert _call(handler, _token(issuer, old, "before"))["body"] == "before"
+
+    # Rotation: the stored value lists the new secret and, for a while, the old one.
+    client.put_secret_value(SecretId=arn, SecretString=f"{new}\n{old}\n")
+    assert _call(handler, _token(issuer, new, "new"))["body"] == "new"
+    assert _call(handler, _token(issuer, old, "old"))["body"] == "old"
+
+    client.put_secret_value(SecretId=arn, SecretString=new)
+    assert _call(handler, _token(issuer, old))["statusCode"] == 401
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(_token(issuer, old))
+
+
+def test_secret_in_another_region_is_fetched_there(aws: None, issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="jwt-elsewhere", SecretString=json.dumps([secret]))["ARN"]
+    verifier = Verifier.from_env({"JWT_SECRET": arn})
+    assert verifier.verify(_token(issuer, secret))["sub"] == "u1"
+
+
+@pytest.mark.parametrize("name", ["/app/jwt-secret", "plain-name"])
+def test_ssm_secure_string_by_name_and_by_arn(aws: None, issuer: DevIssuer, name: str) -> None:
+    secret = secrets.token_urlsafe(32)
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name=name, Value=secret, Type="SecureString")
+    arn = ssm.get_parameter(Name=name)["Parameter"]["ARN"]
+    for reference in (f"ssm:{name}", arn):
+        verifier = Verifier.from_env({"JWT_SECRET": reference})
+        assert verifier.verify(_token(issuer, secret))["sub"] == "u1"
+
+
+def test_store_unavailable_is_503(aws: None, issuer: DevIssuer) -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:does-not-exist-AbCdEf"
+    verifier = Verifier.from_env({"JWT_SECRET": arn})
+    assert verifier.prefetch() is False  # a cold start survives the outage
+    token = _token(issuer, secrets.token_urlsafe(32))
+    with pytest.raises(KeysUnavailableError):
+        verifier.verify(token)
+    response = _call(_handler(verifier), token)
+    assert response["statusCode"] == 503
+    assert response["headers"]["Retry-After"]
+    assert "does-not-exist" not in response["body"]
+
+
+def test_last_good_secret_serves_through_an_outage(aws: None, issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    client = boto3.client("secretsmanager")
+    arn = client.create_secret(Name="jwt-outage", SecretString=secret)["ARN"]
+    verifier = Verifier.from_env({"JWT_SECRET": arn}, secret_max_age_seconds=0, verified_cache_size=0)
+    assert verifier.verify(_token(issuer, secret))["sub"] == "u1"
+    client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    assert verifier.verify(_token(issuer, secret, "still"))["sub"] == "still"
+
+
+def test_unusable_stored_value_is_503(aws: None, issuer: DevIssuer) -> None:
+    arn = boto3.client("secretsmanager").create_secret(Name="jwt-short", SecretString="short")["ARN"]
+    with pytest.raises(KeysUnavailableError):
+        Verifier.from_env({"JWT_SECRET": arn}).verify(_token(issuer, "short" * 8))
+
+
+_COLD_START = """
+import sys
+import serverless_jwt
+from serverless_jwt import Verifier
+v = Verifier.from_env({"JWT_SECRET": "x" * 32})
+v.verify  # built, nothing fetched
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore", "aws_lambda_powertools"))
+print(",".join(loaded))
+"""
+
+
+def test_boto3_not_imported_by_package_or_plain_secret_verifier() -> None:
+    result = subprocess.run([sys.executable, "-c", _COLD_START], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.strip() == ""
+
+
+def test_boto3_not_imported_until_first_use_of_a_store_reference() -> None:
+    code = _COLD_START.replace('"x" * 32', '"arn:aws:secretsmanager:eu-west-1:123456789012:secret:s-AbCdEf"')
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            timeout=60)
+    assert result.stdout.strip() == ""
