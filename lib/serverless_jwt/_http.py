@@ -18,7 +18,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["FetchError", "get_json", "url_allowed"]
+__all__ = ["FetchError", "get_bytes", "get_json", "url_allowed"]
 
 _MAX_JSON_DEPTH = 32
 _CHUNK_BYTES = 65536
@@ -79,8 +79,8 @@ def _abort(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def get_json(url: str, *, timeout_seconds: float, max_bytes: int) -> Any:
-    """GET ``url`` and return its parsed JSON body.
+def get_bytes(url: str, *, timeout_seconds: float, max_bytes: int) -> bytes:
+    """GET ``url`` and return its body (e.g. the PEM keys an ALB publishes).
 
     Parameters
     ----------
@@ -95,11 +95,11 @@ def get_json(url: str, *, timeout_seconds: float, max_bytes: int) -> Any:
     ------
     FetchError
         For any failure: bad URL, connection error, timeout, non-200 status (redirects included),
-        oversized, non-UTF-8, non-JSON or too deeply nested body.
+        or oversized body.
 
     Examples
     --------
-    >>> get_json("http://127.0.0.1:1/jwks", timeout_seconds=1, max_bytes=1024)  # doctest: +SKIP
+    >>> get_bytes("http://127.0.0.1:1/key", timeout_seconds=1, max_bytes=1024)  # doctest: +SKIP
     Traceback (most recent call last):
     FetchError: fetch failed: connection
     """
@@ -134,7 +134,26 @@ def get_json(url: str, *, timeout_seconds: float, max_bytes: int) -> Any:
         conn.close()
     if fired.is_set():
         raise FetchError("timeout")
-    return _parse(body)
+    return body
+
+
+def get_json(url: str, *, timeout_seconds: float, max_bytes: int) -> Any:
+    """GET ``url`` and return its parsed JSON body.
+
+    Same rules as :func:`get_bytes`, plus: the body must be UTF-8 JSON, not too deeply nested.
+
+    Raises
+    ------
+    FetchError
+        For any failure, including a non-JSON or too deeply nested body.
+
+    Examples
+    --------
+    >>> get_json("http://127.0.0.1:1/jwks", timeout_seconds=1, max_bytes=1024)  # doctest: +SKIP
+    Traceback (most recent call last):
+    FetchError: fetch failed: connection
+    """
+    return _parse(get_bytes(url, timeout_seconds=timeout_seconds, max_bytes=max_bytes))
 
 
 def _exchange(conn: http.client.HTTPConnection, target: str, deadline: _Deadline, max_bytes: int) -> bytes:

@@ -1,0 +1,243 @@
+"""Application Load Balancer authentication: verify the ``x-amzn-oidc-data`` header the ALB signs.
+
+Behind a listener rule with ``authenticate-oidc`` / ``authenticate-cognito`` the ALB forwards the
+user's claims as an ES256 JWT whose header names the ALB (``signer``), the IdP (``iss``), the client
+(``client``) and the key (``kid``). The public key is a PEM at
+``https://public-keys.auth.elb.{region}.amazonaws.com/{kid}`` (``.amazonaws.com.cn`` in China).
+
+This token format carries base64 padding (``=``). The padding is tolerated here, and only here:
+:func:`serverless_jwt.token.parse` stays strict for bearer tokens.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+from serverless_jwt import claims as _claims
+from serverless_jwt import token as _token
+from serverless_jwt._http import FetchError, get_bytes
+from serverless_jwt.errors import (
+    AlgorithmNotAllowedError,
+    ConfigurationError,
+    InvalidClaimError,
+    InvalidSignatureError,
+    KeysUnavailableError,
+    MalformedTokenError,
+    UnknownKeyError,
+)
+from serverless_jwt.keys import KeySet, VerificationKey
+
+if TYPE_CHECKING:
+    from serverless_jwt.adapters.decorators import Decorator
+
+__all__ = ["HEADER", "AlbVerifier", "require_alb_auth"]
+
+HEADER = "x-amzn-oidc-data"
+_ALB_ARN = re.compile(r"arn:(aws[a-z-]*):elasticloadbalancing:([a-z0-9-]+):\d{12}:loadbalancer/app/.+")
+_KID = re.compile(r"[A-Za-z0-9-]{1,128}")
+_PADDED = re.compile(r"([A-Za-z0-9_-]+)(={0,2})")
+_MAX_CACHED_KEYS = 64
+
+
+def default_key_url(region: str) -> str:
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://public-keys.auth.elb.{region}.{suffix}/{{kid}}"
+
+
+def _unpad(token: str) -> tuple[str, bytes]:
+    """The token without padding (for the strict parser) and the signing input exactly as sent."""
+    if not isinstance(token, str) or not token.isascii() or len(token) > 16384:
+        raise MalformedTokenError()
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise MalformedTokenError()
+    stripped = []
+    for part in parts:
+        match = _PADDED.fullmatch(part)
+        # Padding only at the end, and only as much as the length calls for.
+        if match is None or (match.group(2) and (len(part) % 4 != 0)):
+            raise MalformedTokenError()
+        stripped.append(match.group(1))
+    return ".".join(stripped), f"{parts[0]}.{parts[1]}".encode("ascii")
+
+
+class AlbVerifier:
+    """Verifies ``x-amzn-oidc-data`` headers signed by one (or several) ALBs.
+
+    Parameters
+    ----------
+    alb_arns:
+        The load balancer ARN(s) whose signature is accepted (the ``signer`` header, exact match).
+        The key endpoint's region and partition come from the ARN.
+    client_ids:
+        Accepted ``client`` header values (the IdP app client configured on the listener), optional.
+    issuer:
+        Accepted ``iss`` header value (the IdP), optional.
+    key_url_template:
+        ``"...{kid}"`` override of the key URL (tests use a loopback server).
+    leeway_seconds, timeout_seconds, unknown_kid_cooldown_seconds, clock:
+        Clock-skew on ``exp`` (60 s); total deadline of one key fetch (3 s); after a failed key fetch,
+        no fetch for 30 s (answering 503); wall-clock seconds for ``exp`` and the cool-down.
+
+    Raises
+    ------
+    ConfigurationError
+        A malformed ALB ARN or template.
+
+    Examples
+    --------
+    >>> v = AlbVerifier("arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c49")
+    >>> claims = v.verify(event["headers"]["x-amzn-oidc-data"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        alb_arns: str | Collection[str],
+        *,
+        client_ids: str | Collection[str] | None = None,
+        issuer: str | None = None,
+        key_url_template: str | None = None,
+        leeway_seconds: float = 60,
+        timeout_seconds: float = 3.0,
+        unknown_kid_cooldown_seconds: float = 30,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        arns = [alb_arns] if isinstance(alb_arns, str) else list(alb_arns)
+        matches = [_ALB_ARN.fullmatch(a) if isinstance(a, str) else None for a in arns]
+        if not arns or any(m is None for m in matches):
+            raise ConfigurationError("alb_arns must be application load balancer ARNs")
+        regions = {m.group(2) for m in matches if m is not None}
+        if key_url_template is None:
+            if len(regions) != 1:
+                raise ConfigurationError("ALBs of several regions need one AlbVerifier each")
+            key_url_template = default_key_url(regions.pop())
+        if key_url_template.count("{kid}") != 1:
+            raise ConfigurationError("key_url_template must contain {kid} once")
+        clients = [client_ids] if isinstance(client_ids, str) else client_ids
+        self._signers = frozenset(arns)
+        self._clients = frozenset(clients) if clients is not None else None
+        self._issuer = issuer
+        self._template = key_url_template
+        self._timeout = timeout_seconds
+        self._cooldown = unknown_kid_cooldown_seconds
+        self._clock = clock
+        self._policy = _claims.ClaimsPolicy(issuer=None, audiences=None, leeway_seconds=float(leeway_seconds),
+                                            accepted_types=None)
+        self._keys: dict[str, VerificationKey] = {}
+        self._lock = threading.Lock()
+        self._retry_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"AlbVerifier(signers={sorted(self._signers)!r})"
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Verify an ``x-amzn-oidc-data`` value and return its claims (the IdP's user claims).
+
+        Raises
+        ------
+        MalformedTokenError, AlgorithmNotAllowedError, InvalidSignatureError, TokenExpiredError
+            The header value is not a valid ALB token.
+        InvalidClaimError
+            ``signer`` (another load balancer), ``client`` or ``iss`` not accepted.
+        UnknownKeyError, KeysUnavailableError
+            No key for the ``kid`` / the key endpoint cannot be reached (503).
+        """
+        unpadded, signing_input = _unpad(token)
+        parsed = _token.parse(unpadded)
+        header, claims = parsed.header, parsed.claims
+        if header.get("alg") != "ES256":
+            raise AlgorithmNotAllowedError()
+        # Checked before any fetch: a token from another ALB (another tenant's account) costs nothing.
+        if header.get("signer") not in self._signers:
+            raise InvalidClaimError("signer", "invalid", "The load balancer signature is not accepted")
+        if self._clients is not None and header.get("client") not in self._clients:
+            raise InvalidClaimError("client", "invalid")
+        if self._issuer is not None and header.get("iss") != self._issuer:
+            raise InvalidClaimError("iss", "invalid")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
+            raise UnknownKeyError()  # the kid goes into a URL: only a plain identifier may
+        key = self._key(kid)
+        if not key.verify("ES256", signing_input, parsed.signature):
+            raise InvalidSignatureError()
+        exp = claims.get("exp", header.get("exp"))
+        checked = {**claims, "exp": exp} if exp is not None else claims
+        _claims.check_claims(checked, self._policy, self._clock())
+        return claims
+
+    def _key(self, kid: str) -> VerificationKey:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        with self._lock:
+            key = self._keys.get(kid)
+            if key is not None:
+                return key
+            if self._clock() < self._retry_at:
+                raise KeysUnavailableError(retry_after_seconds=max(1, int(self._cooldown)))
+            try:
+                pem = get_bytes(self._template.replace("{kid}", kid), timeout_seconds=self._timeout,
+                                max_bytes=16384)
+                selected = KeySet.from_pem(pem, algorithms=["ES256"], kid=kid).select({"kid": kid})
+            except (FetchError, ConfigurationError):
+                # One failed fetch pauses fetching: random kids cannot turn us into a request amplifier.
+                self._retry_at = self._clock() + self._cooldown
+                raise KeysUnavailableError() from None
+            if selected is None:
+                raise UnknownKeyError()
+            if len(self._keys) >= _MAX_CACHED_KEYS:
+                del self._keys[next(iter(self._keys))]
+            self._keys[kid] = selected  # a kid's key never changes: cached for the container's life
+            return selected
+
+
+def require_alb_auth(verifier: AlbVerifier, **options: Any) -> Decorator:
+    """Like :func:`~serverless_jwt.adapters.decorators.require_auth`, reading ``x-amzn-oidc-data``.
+
+    The header is verified here; the handler then finds the caller on ``context.identity_context``
+    (``source == "authorizer"``, ``token is None``) and scope / role decorators work under it.
+    ``options`` are ``require_auth`` keyword arguments (``roles_claim``, ``scopes``, ``realm``, ...).
+    A missing header is 401, several values 400, a failed verification 401 (503 for key outages).
+
+    Examples
+    --------
+    >>> @require_alb_auth(AlbVerifier(ALB_ARN, client_ids=["my-client"]))  # doctest: +SKIP
+    ... def handler(event, context): ...
+    """
+    import functools
+
+    from serverless_jwt.adapters.decorators import require_auth
+    from serverless_jwt.adapters.events import error_response, header_values
+    from serverless_jwt.errors import AuthError, InvalidRequestError, MissingTokenError
+
+    realm = options.get("realm")
+    authenticate = require_auth(None, **{**options, "trust_authorizer": True})
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        inner = authenticate(handler)
+
+        @functools.wraps(handler)
+        def wrapper(event: Any, context: Any = None) -> Any:
+            request = event if isinstance(event, Mapping) else {}
+            try:
+                values = header_values(request, HEADER)
+                if not values:
+                    raise MissingTokenError()
+                if len(values) > 1:
+                    raise InvalidRequestError("The request carries more than one ALB identity header")
+                claims = verifier.verify(values[0])
+            except AuthError as err:
+                return error_response(request, err, realm=realm)
+            ctx = request.get("requestContext")
+            # Any authorizer data the caller put in the event is replaced by what was verified here.
+            verified = {**request, "requestContext": {**(ctx if isinstance(ctx, Mapping) else {}),
+                                                      "authorizer": {"lambda": claims}}}
+            return inner(verified, context)
+
+        return wrapper
+
+    return decorate
