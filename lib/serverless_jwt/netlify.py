@@ -1,0 +1,73 @@
+"""Netlify signed proxy redirects: trust a request only when it came through Netlify.
+
+A redirect with ``signed = "ENV_VAR"`` makes Netlify add ``x-nf-sign``: an HS256 JWS signed with that
+secret, ``iss`` ``"netlify"``, short ``exp``. :func:`require_netlify_signature` checks it before the
+handler runs; stack it with ``require_auth`` to also check the user's bearer token.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from serverless_jwt.verifier import Verifier
+
+__all__ = ["HEADER", "require_netlify_signature", "signature_verifier"]
+
+HEADER = "x-nf-sign"
+
+
+def signature_verifier(secret: str | bytes | Sequence[str | bytes], **options: Any) -> Verifier:
+    """A :class:`Verifier` for ``x-nf-sign`` values: HS256, ``iss`` exactly ``"netlify"``, ``exp`` required.
+
+    ``options`` go to ``Verifier`` (``allow_short_secret=True`` for a short redirect secret,
+    ``leeway_seconds``, ``clock``).
+
+    Examples
+    --------
+    >>> signature_verifier("a-redirect-secret-of-32-bytes-xx").issuer
+    'netlify'
+    """
+    return Verifier(secrets=secret, issuer="netlify", algorithms=["HS256"], **options)
+
+
+def require_netlify_signature(
+    secret: str | bytes | Sequence[str | bytes], *, realm: str | None = None, **options: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Refuse requests without a valid ``x-nf-sign`` header (401), i.e. not proxied by Netlify.
+
+    Raises
+    ------
+    ConfigurationError
+        At decoration, for an unusable secret.
+
+    Examples
+    --------
+    >>> @require_netlify_signature(os.environ["NF_PROXY_SECRET"])  # doctest: +SKIP
+    ... @require_auth(verifier)
+    ... def handler(event, context): ...
+    """
+    from serverless_jwt.adapters.events import error_response, header_values
+    from serverless_jwt.errors import AuthError, InvalidRequestError, MissingTokenError
+
+    verifier = signature_verifier(secret, **options)
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(handler)
+        def wrapper(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+            request: Mapping[str, Any] = event if isinstance(event, Mapping) else {}
+            try:
+                values = header_values(request, HEADER)
+                if not values:
+                    raise MissingTokenError()
+                if len(values) > 1:
+                    raise InvalidRequestError("The request carries more than one Netlify signature")
+                verifier.verify(values[0])
+            except AuthError as err:
+                return error_response(request, err, realm=realm)
+            return handler(event, context, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
