@@ -379,3 +379,14 @@ def test_a_slow_refresh_does_not_hold_up_requests_that_have_cached_keys(issuer: 
     assert _verifies(source, token)
     assert refresher.is_alive()
     refresher.join()
+
+
+def test_an_empty_key_set_from_the_issuer_keeps_the_cached_keys(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_max_age_seconds=600)
+    token = issuer.mint()
+    assert _verifies(source, token)
+    issuer.jwks = lambda: {"keys": []}  # type: ignore[method-assign]  # the issuer glitches
+    clock.advance(601)
+    assert _verifies(source, token)  # refreshed, got nothing usable, kept serving the cache
+    assert issuer.requests[JWKS_PATH] == 2

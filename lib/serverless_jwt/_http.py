@@ -24,7 +24,8 @@ _MAX_JSON_DEPTH = 32
 _CHUNK_BYTES = 65536
 _USER_AGENT = "serverless-jwt"
 # Strings (with escapes) and structural brackets: enough to measure nesting without parsing.
-_DEPTH_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# An unterminated string is matched once, to the end (linear), never rescanned from every quote.
+_DEPTH_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 
 
 class FetchError(Exception):

@@ -232,6 +232,9 @@ class RemoteKeySource:
         entry = self._entry
         try:
             doc = self._download()
+            if not len(KeySet.from_jwks(doc, algorithms=self._algorithms)):
+                # A key set with nothing usable is an issuer glitch, not a rotation: keep what we have.
+                raise FetchError("no_usable_keys")
         except FetchError as exc:
             entry.failures += 1
             backoff = min(_BACKOFF_FIRST_SECONDS * 2 ** (entry.failures - 1), _BACKOFF_MAX_SECONDS)

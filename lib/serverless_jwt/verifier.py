@@ -298,7 +298,12 @@ class Verifier:
         if not self._cache_size:
             return None
         hit = self._cache.get(token) if type(token) is str else None
-        if hit is None or hit[0] != self._keys.generation:
+        if hit is None:
+            return None
+        # Keep the key set current even when traffic is all cache hits: a refresh that drops the
+        # signing key (or an outage past the stale window) must end the cached admissions too.
+        self._keys.prefetch()
+        if hit[0] != self._keys.generation:
             return None
         claims: dict[str, Any] = json.loads(_b64decode(hit[1]))
         # A cached token is re-checked for time and every other claim rule on every hit.

@@ -277,7 +277,7 @@ def test_reused_context_shows_no_earlier_identity(make_event: EventFactory, issu
                                                  verifier: Verifier) -> None:
     seen: list[Any] = []
 
-    @require_auth(verifier)
+    @require_auth(verifier, allow_preflight="handler")
     def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         seen.append(context.identity_context)
         return {"statusCode": 204}
@@ -294,11 +294,24 @@ def test_preflight_passes_without_token_unless_disabled(kind: str, make_event: E
                                                        verifier: Verifier) -> None:
     pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
 
-    def cors(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        return {"statusCode": 204}
+    ran: list[Any] = []
 
-    assert require_auth(verifier)(require_scope("s")(cors))(make_event(kind, method="OPTIONS", headers=pre),
-                                                           ctx())["statusCode"] == 204
+    def cors(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        ran.append(context.identity_context)
+        return {"statusCode": 200, "body": "protected"}
+
+    cors_headers = {"Access-Control-Allow-Origin": "https://app.example"}
+    answered = require_auth(verifier, error_headers=cors_headers)(require_scope("s")(cors))(
+        make_event(kind, method="OPTIONS", headers=pre), ctx())
+    # Answered by the decorator (204, CORS headers, empty body): protected code never runs.
+    assert answered["statusCode"] == 204
+    assert answered["body"] == ""
+    headers = answered.get("headers") or {k: v[0] for k, v in answered["multiValueHeaders"].items()}
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert ran == []
+    opted_in = require_auth(verifier, allow_preflight="handler")(cors)
+    assert opted_in(make_event(kind, method="OPTIONS", headers=pre), ctx())["statusCode"] == 200
+    assert ran == [None]
     strict = require_auth(verifier, allow_preflight=False)(cors)
     assert strict(make_event(kind, method="OPTIONS", headers=pre), ctx())["statusCode"] == 401
     plain_options = require_auth(verifier)(cors)(make_event(kind, method="OPTIONS"), ctx())

@@ -26,6 +26,7 @@ from serverless_jwt.adapters.events import (
     bearer_token,
     error_response,
     is_preflight,
+    preflight_response,
     validate_cookie_name,
 )
 from serverless_jwt.errors import AuthError, ConfigurationError, ForbiddenError, MissingTokenError, as_dict
@@ -133,7 +134,8 @@ class _Authenticator:
                  "preflight", "realm", "roles_claim", "trust_authorizer", "verifier")
 
     def __init__(self, verifier: TokenVerifier | None, *, realm: str | None, cookie_name: str | None,
-                 allow_preflight: bool, trust_authorizer: bool, netlify_client_context: bool,
+                 allow_preflight: bool | Literal["handler"], trust_authorizer: bool,
+                 netlify_client_context: bool,
                  claims_mapper: authz.ClaimsMapper | None, roles_claim: authz.ClaimPath,
                  on_error: ErrorHook | None, logger: Any, error_headers: Mapping[str, str] | None,
                  checks: Sequence[Callable[[IdentityContext], None]] = ()) -> None:
@@ -201,7 +203,11 @@ class _Authenticator:
             if self.netlify:
                 _set(context, "client_context", None)
             if self.preflight and is_preflight(event):
-                return handler(*args, **kwargs)  # CORS preflight carries no credentials by design
+                # A preflight carries no credentials by design, so it never reaches protected code
+                # unless the handler asked for it (it must then cope with identity_context = None).
+                if self.preflight == "handler":
+                    return handler(*args, **kwargs)
+                return preflight_response(event, headers=self.error_headers)
             try:
                 identity = self.identity(event)
                 for check in self.checks:
@@ -233,14 +239,16 @@ def require_auth(handler: Callable[P, R], /) -> Callable[P, R | Response]: ...
 @overload
 def require_auth(
     verifier: TokenVerifier | None = None, /, *, realm: str | None = ..., cookie_name: str | None = ...,
-    allow_preflight: bool = ..., trust_authorizer: bool = ..., netlify_client_context: bool = ...,
+    allow_preflight: bool | Literal["handler"] = ..., trust_authorizer: bool = ...,
+    netlify_client_context: bool = ...,
     claims_mapper: authz.ClaimsMapper | None = ..., roles_claim: authz.ClaimPath = ...,
     scopes: Collection[str] = ..., roles: Collection[str] = ..., on_error: ErrorHook | None = ...,
     logger: Any = ..., error_headers: Mapping[str, str] | None = ...,
 ) -> Decorator: ...
 def require_auth(
     verifier: Any = None, /, *, realm: str | None = None, cookie_name: str | None = None,
-    allow_preflight: bool = True, trust_authorizer: bool = False, netlify_client_context: bool = False,
+    allow_preflight: bool | Literal["handler"] = True, trust_authorizer: bool = False,
+    netlify_client_context: bool = False,
     claims_mapper: authz.ClaimsMapper | None = None, roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
     scopes: Collection[str] = (), roles: Collection[str] = (), on_error: ErrorHook | None = None,
     logger: Any = None, error_headers: Mapping[str, str] | None = None,
@@ -257,8 +265,10 @@ def require_auth(
     cookie_name:
         Also read the token from this cookie (``"nf_jwt"`` for Netlify Identity); the header wins.
     allow_preflight:
-        Let CORS preflight requests (``OPTIONS`` + ``Origin`` + ``Access-Control-Request-Method``)
-        reach the handler without a token (default ``True``).
+        CORS preflight requests (``OPTIONS`` + ``Origin`` + ``Access-Control-Request-Method``) carry
+        no token. ``True`` (default): answer them ``204`` with ``error_headers`` (your CORS headers)
+        without running the handler. ``"handler"``: pass them to the handler, which then sees
+        ``identity_context = None`` and must answer them itself. ``False``: require a token.
     trust_authorizer:
         Take claims from ``requestContext.authorizer`` (API Gateway JWT, Cognito or Lambda authorizer)
         without verifying them. Only for functions reachable solely behind such an authorizer.
@@ -348,7 +358,7 @@ def _authorizing(name: str, check: Callable[[IdentityContext], None], verifier: 
                     return alone(*args, **kwargs)
                 event, _ = _event_context(args, kwargs)
                 if is_preflight(event):
-                    return handler(*args, **kwargs)
+                    return preflight_response(event)
                 _log.warning("%s used without require_auth or verifier=; answering 401", name)
                 return error_response(event, MissingTokenError(), realm=realm)
             check(identity)  # raises AuthError; require_auth above turns it into the response

@@ -269,7 +269,23 @@ def error_response(
     """
     shaped = err.response(realm)
     out_headers = {**headers, **shaped.headers} if headers else shaped.headers
-    status = shaped.status
+    return _proxy_response(event, shaped.status, out_headers, json.dumps(shaped.body))
+
+
+def preflight_response(event: Mapping[str, Any], *,
+                       headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An empty ``204`` answer to a CORS preflight, carrying ``headers`` (your CORS headers).
+
+    Examples
+    --------
+    >>> preflight_response({"headers": {}}, headers={"Access-Control-Allow-Origin": "*"})["statusCode"]
+    204
+    """
+    return _proxy_response(event, 204, dict(headers or {}), "")
+
+
+def _proxy_response(event: Mapping[str, Any], status: int, out_headers: dict[str, str],
+                    body: str) -> dict[str, Any]:
     response: dict[str, Any] = {"statusCode": status}
     if detect(event) == "alb":
         response["statusDescription"] = f"{status} {HTTPStatus(status).phrase}"
@@ -279,6 +295,6 @@ def error_response(
             response["headers"] = out_headers
     else:
         response["headers"] = out_headers
-    response["body"] = json.dumps(shaped.body)
+    response["body"] = body
     response["isBase64Encoded"] = False
     return response
