@@ -1,36 +1,221 @@
-"""pytest plugin (registered through the ``pytest11`` entry point): real tokens from a loopback issuer.
+"""pytest plugin (registered through the ``pytest11`` entry point): test handlers with real tokens.
+
+Nothing is patched: tokens are signed by a loopback OIDC issuer, and the code under test fetches its
+discovery document and JWKS over HTTP on 127.0.0.1, exactly as it would from Cognito or Auth0.
 
 Fixtures
 --------
 ``jwt_issuer``
-    A started :class:`~serverless_jwt.dev.issuer.DevIssuer` (discovery + JWKS on 127.0.0.1, RSA and
-    EC keys), stopped after the test. ``jwt_issuer.mint(sub=..., scopes=..., roles=...)`` signs tokens.
+    A running :class:`~serverless_jwt.dev.issuer.DevIssuer` (RSA and EC keys). One server per test
+    session (per xdist worker), so its URL stays the same for every test; its faults, extra keys,
+    rotations, audience and request counts are reset before each test. ``jwt_issuer.stop()`` in a test
+    is allowed: the next test gets a new server.
 ``jwt_env``
-    ``jwt_issuer`` plus ``JWT_ISSUER`` / ``JWT_AUDIENCE`` set in the environment for the test (restored
-    afterwards), so ``Verifier.from_env()`` and the sample handlers verify its tokens for real.
+    ``jwt_issuer`` with ``JWT_ISSUER``, ``JWT_AUDIENCE`` and ``JWT_ALGORITHMS=RS256,ES256`` set for the
+    test and every other ``JWT_*`` variable removed (all restored afterwards), so ``Verifier.from_env()``
+    and ``@require_auth`` verify its tokens.
+``tokens``
+    :class:`Tokens`: ``valid(**claims)``, ``with_scopes(...)``, ``with_roles(...)`` and the classic bad
+    tokens ``expired()``, ``not_yet_valid()``, ``wrong_audience()``, ``wrong_issuer()``, ``tampered()``,
+    ``foreign_key()``, ``unsigned()``.
+``mint_token``
+    ``jwt_issuer.mint``: full control (``sub``, ``scopes``, ``roles``, ``lifetime_seconds``, ``alg``...).
+``lambda_event``
+    :func:`serverless_jwt.dev.events.http_event`: ``lambda_event("http_v2", path="/me", token=...)``
+    for ``"rest_v1"``, ``"http_v2"``, ``"alb"`` and ``"function_url"``.
+``lambda_context``
+    A fresh :class:`~serverless_jwt.dev.runtime.LambdaContext` (``function_name``, ``aws_request_id``,
+    ``get_remaining_time_in_millis()``...) with ``identity_context = None``.
+
+Every test also starts and ends with the shared JWKS caches cleared. Imports are deferred to the
+fixtures, so projects that install the package but never use these fixtures pay nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import copy
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from serverless_jwt.dev.issuer import DevIssuer
+if TYPE_CHECKING:
+    from serverless_jwt.dev.issuer import DevIssuer
+    from serverless_jwt.dev.runtime import LambdaContext
+
+__all__ = ["Tokens"]
+
+# DevIssuer settings a test may change; each test starts from the values the server began with.
+_RESETTABLE = ("fault", "fault_paths", "slow_seconds", "drip_interval_seconds", "huge_bytes",
+               "extra_jwks_keys", "discovery_overrides", "audience", "_keys", "_current", "_foreign")
+
+
+class Tokens:
+    """Tokens from one :class:`~serverless_jwt.dev.issuer.DevIssuer`: good ones and the classic bad ones.
+
+    Every method takes extra claims as keyword arguments (``None`` removes a claim) and ``alg``
+    (``"RS256"`` by default; ``"ES256"`` uses the issuer's EC key).
+
+    Parameters
+    ----------
+    issuer:
+        The issuer that signs (and whose JWKS publishes the keys).
+    roles_claim:
+        Where :meth:`with_roles` also writes the roles (a claim name or a path of names); they always go
+        to ``app_metadata.authorization.roles``, the default place ``require_role`` reads.
+
+    Examples
+    --------
+    >>> def test_me_rejects_expired(tokens, lambda_event, lambda_context, jwt_env):  # doctest: +SKIP
+    ...     event = lambda_event("http_v2", path="/me", token=tokens.expired())
+    ...     assert handler(event, lambda_context)["statusCode"] == 401
+    """
+
+    def __init__(self, issuer: DevIssuer, *, roles_claim: str | tuple[str, ...] | None = None) -> None:
+        self.issuer = issuer
+        self.roles_claim = roles_claim
+
+    def valid(self, *, alg: str = "RS256", **claims: Any) -> str:
+        """A token the issuer's verifier accepts: ``sub="dev-user"``, the issuer's audience, one hour."""
+        return self.issuer.mint(alg=alg, claims=claims)
+
+    def with_scopes(self, *scopes: str, alg: str = "RS256", **claims: Any) -> str:
+        """A valid token whose ``scope`` claim lists ``scopes`` (space-delimited)."""
+        return self.issuer.mint(alg=alg, scopes=scopes, claims=claims)
+
+    def with_roles(self, *roles: str, alg: str = "RS256", **claims: Any) -> str:
+        """A valid token carrying ``roles`` (see ``roles_claim``)."""
+        return self.issuer.mint(alg=alg, roles=roles, roles_claim=self.roles_claim, claims=claims)
+
+    def expired(self, *, alg: str = "RS256", **claims: Any) -> str:
+        """Expired an hour ago (far beyond any clock-skew leeway)."""
+        return self.issuer.mint(alg=alg, now=time.time() - 7200, lifetime_seconds=3600, claims=claims)
+
+    def not_yet_valid(self, *, alg: str = "RS256", **claims: Any) -> str:
+        """``nbf`` an hour from now."""
+        return self.issuer.mint(alg=alg, claims={"nbf": int(time.time()) + 3600, **claims})
+
+    def wrong_audience(self, *, alg: str = "RS256", **claims: Any) -> str:
+        """Signed by the issuer for another API (``aud`` is ``https://another-api.example``)."""
+        return self.issuer.mint(alg=alg, audience="https://another-api.example", claims=claims)
+
+    def wrong_issuer(self, *, alg: str = "RS256", **claims: Any) -> str:
+        """Signed with the issuer's key but naming another issuer (``https://another-issuer.example``)."""
+        return self.issuer.mint(alg=alg, issuer="https://another-issuer.example", claims=claims)
+
+    def tampered(self, *, alg: str = "RS256", **claims: Any) -> str:
+        """A valid token whose payload was edited afterwards (``sub`` changed), keeping its signature."""
+        header, payload, signature = self.valid(alg=alg, **claims).split(".")
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        data["sub"] = "admin" if data.get("sub") != "admin" else "root"
+        edited = base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode("ascii")
+        return f"{header}.{edited}.{signature}"
+
+    def foreign_key(self, *, alg: str = "RS256", **claims: Any) -> str:
+        """Right claims and the current ``kid``, signed by a key the JWKS never publishes."""
+        return self.issuer.mint_with_foreign_key(alg=alg, claims=claims)
+
+    def unsigned(self, **claims: Any) -> str:
+        """``alg: none`` with an empty signature (must never be accepted)."""
+        return self.issuer.mint(alg="none", claims=claims)
+
+
+class _IssuerHolder:
+    """The session's DevIssuer, replaced when a test stopped it."""
+
+    def __init__(self) -> None:
+        self.issuer: DevIssuer | None = None
+        self.baseline: dict[str, Any] = {}
+
+    def acquire(self) -> DevIssuer:
+        from collections import Counter
+
+        from serverless_jwt.dev.issuer import DevIssuer
+
+        issuer = self.issuer
+        if issuer is None or getattr(issuer, "_server", None) is None:
+            issuer = self.issuer = DevIssuer().start()  # port 0: xdist workers never collide
+            self.baseline = {name: copy.copy(getattr(issuer, name)) for name in _RESETTABLE}
+        for name, value in self.baseline.items():
+            setattr(issuer, name, copy.copy(value))
+        issuer.requests = Counter()
+        return issuer
+
+    def close(self) -> None:
+        if self.issuer is not None:
+            self.issuer.stop()
+            self.issuer = None
+
+
+@pytest.fixture(scope="session")
+def _serverless_jwt_issuer_holder() -> Iterator[_IssuerHolder]:
+    holder = _IssuerHolder()
+    yield holder
+    holder.close()
+
+
+def _clear_jwks_caches() -> None:
+    module = sys.modules.get("serverless_jwt.jwks")
+    if module is not None:  # never imported: nothing cached, and nothing to import for other projects
+        module.clear_shared_cache()
+
+
+@pytest.fixture(autouse=True)
+def _serverless_jwt_isolation() -> Iterator[None]:
+    # The issuer's URL outlives a test; cached keys of one test must not decide the next one.
+    _clear_jwks_caches()
+    yield
+    _clear_jwks_caches()
 
 
 @pytest.fixture
-def jwt_issuer() -> Iterator[DevIssuer]:
-    """A started loopback OIDC issuer, stopped after the test."""
-    with DevIssuer() as issuer:
-        yield issuer
+def jwt_issuer(_serverless_jwt_issuer_holder: _IssuerHolder) -> DevIssuer:
+    """A running loopback OIDC issuer (discovery + JWKS, RSA and EC keys), reset for this test."""
+    return _serverless_jwt_issuer_holder.acquire()
 
 
 @pytest.fixture
 def jwt_env(jwt_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> DevIssuer:
-    """``jwt_issuer`` with ``JWT_ISSUER`` and ``JWT_AUDIENCE`` pointing at it for this test."""
-    for name in ("JWT_SECRET", "JWT_JWKS_URI", "JWT_PUBLIC_KEY", "JWT_ALGORITHMS"):
-        monkeypatch.delenv(name, raising=False)
+    """``jwt_issuer`` with ``JWT_ISSUER``, ``JWT_AUDIENCE`` and ``JWT_ALGORITHMS`` pointing at it."""
+    # Any JWT_* of the developer's shell (a secret, a public key, a leeway) would change what is tested.
+    for name in [n for n in os.environ if n.startswith("JWT_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("JWT_ISSUER", jwt_issuer.issuer)
     monkeypatch.setenv("JWT_AUDIENCE", jwt_issuer.audience)
+    monkeypatch.setenv("JWT_ALGORITHMS", "RS256,ES256")
     return jwt_issuer
+
+
+@pytest.fixture
+def tokens(jwt_issuer: DevIssuer) -> Tokens:
+    """Good and classic bad tokens from ``jwt_issuer`` (see :class:`Tokens`)."""
+    return Tokens(jwt_issuer)
+
+
+@pytest.fixture
+def mint_token(jwt_issuer: DevIssuer) -> Callable[..., str]:
+    """``jwt_issuer.mint``: ``mint_token(sub="alice", scopes=["read"], lifetime_seconds=60)``."""
+    return jwt_issuer.mint
+
+
+@pytest.fixture
+def lambda_event() -> Callable[..., dict[str, Any]]:
+    """The event builder :func:`serverless_jwt.dev.events.http_event`."""
+    from serverless_jwt.dev.events import http_event
+
+    return http_event
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    """A fresh Lambda context stand-in named ``test-function`` (``identity_context`` starts as None)."""
+    from serverless_jwt.dev.runtime import LambdaContext
+
+    context = LambdaContext("test-function")
+    context.identity_context = None  # type: ignore[attr-defined]
+    return context

@@ -1,0 +1,256 @@
+"""The pytest plugin: its fixtures verify for real, and tests using them stay isolated (also under xdist).
+
+The fixtures are used directly here (the plugin is loaded through its entry point, as for a user), and
+user-style test files are run with ``pytester`` to prove what happens between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from importlib.metadata import entry_points
+from typing import Any
+
+import pytest
+
+from serverless_jwt.adapters.decorators import require_auth, require_role, require_scope
+from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
+from serverless_jwt.dev.pytest_plugin import Tokens
+from serverless_jwt.errors import (
+    AuthError,
+    InvalidClaimError,
+    InvalidSignatureError,
+    MalformedTokenError,
+    TokenExpiredError,
+)
+from serverless_jwt.verifier import Verifier
+
+pytest_plugins = ["pytester"]
+
+
+def _verifier(issuer: DevIssuer) -> Verifier:
+    return Verifier(issuer=issuer.issuer, audience=issuer.audience, algorithms=["RS256", "ES256"])
+
+
+def test_plugin_is_registered_through_the_pytest11_entry_point() -> None:
+    found = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert found.get("serverless_jwt") == "serverless_jwt.dev.pytest_plugin"
+
+
+def test_loading_the_plugin_imports_no_crypto_and_no_issuer() -> None:
+    # Every pytest run in an environment with the package loads the plugin; it must cost nothing.
+    heavy = "('cryptography', 'jwt', 'serverless_jwt.dev.issuer')"
+    code = ("import sys, serverless_jwt.dev.pytest_plugin; "
+            f"print(sorted(m for m in {heavy} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_jwt_issuer_serves_rsa_and_ec_keys_on_loopback(jwt_issuer: DevIssuer) -> None:
+    assert jwt_issuer.issuer.startswith("http://127.0.0.1:")
+    assert {key["kty"] for key in jwt_issuer.jwks()["keys"]} == {"RSA", "EC"}
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_valid_tokens_verify_with_the_given_claims(tokens: Tokens, jwt_issuer: DevIssuer, alg: str) -> None:
+    claims = _verifier(jwt_issuer).verify(tokens.valid(alg=alg, sub="alice", email="a@example.com"))
+    assert (claims["sub"], claims["email"], claims["iss"]) == ("alice", "a@example.com", jwt_issuer.issuer)
+    assert claims["aud"] == jwt_issuer.audience
+
+
+def test_valid_token_claim_set_to_none_is_left_out(tokens: Tokens, jwt_issuer: DevIssuer) -> None:
+    claims = _verifier(jwt_issuer).verify(tokens.valid(sub=None))
+    assert "sub" not in claims
+
+
+@pytest.mark.parametrize(("make", "error", "claim"), [
+    ("expired", TokenExpiredError, None),
+    ("not_yet_valid", InvalidClaimError, "nbf"),
+    ("wrong_audience", InvalidClaimError, "aud"),
+    ("wrong_issuer", InvalidClaimError, "iss"),
+    ("tampered", InvalidSignatureError, None),
+    ("foreign_key", InvalidSignatureError, None),
+    ("unsigned", MalformedTokenError, None),
+])
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_each_bad_token_is_rejected_for_its_own_reason(
+    tokens: Tokens, jwt_issuer: DevIssuer, make: str, error: type[AuthError], claim: str | None, alg: str
+) -> None:
+    token = getattr(tokens, make)() if make == "unsigned" else getattr(tokens, make)(alg=alg)
+    with pytest.raises(error) as info:
+        _verifier(jwt_issuer).verify(token)
+    assert type(info.value) is error
+    assert getattr(info.value, "claim", None) == claim
+
+
+def test_scopes_and_roles_reach_the_authorization_checks(
+    tokens: Tokens, jwt_env: DevIssuer, lambda_event: Any, lambda_context: Any
+) -> None:
+    @require_auth(Verifier.from_env())
+    @require_scope("shows:write")
+    @require_role("editor")
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": context.identity_context.subject}
+
+    def status(token: str) -> int:
+        result: int = handler(lambda_event("http_v2", token=token), lambda_context)["statusCode"]
+        return result
+
+    assert status(tokens.with_scopes("shows:write", sub="x")) == 403  # no role
+    assert status(tokens.with_roles("editor")) == 403  # no scope
+    assert status(tokens.with_roles("editor", scope="shows:read shows:write")) == 200
+
+
+def test_with_roles_also_writes_the_configured_claim(jwt_issuer: DevIssuer) -> None:
+    claims = _verifier(jwt_issuer).verify(Tokens(jwt_issuer, roles_claim="cognito:groups").with_roles("a"))
+    assert claims["cognito:groups"] == ["a"]
+    assert claims["app_metadata"]["authorization"]["roles"] == ["a"]
+
+
+def test_mint_token_is_the_issuers_mint(mint_token: Any, jwt_issuer: DevIssuer) -> None:
+    claims = _verifier(jwt_issuer).verify(mint_token(sub="bob", scopes=["read"], lifetime_seconds=120))
+    assert claims["scope"] == "read"
+    assert claims["exp"] - claims["iat"] == 120
+
+
+def test_jwt_env_points_from_env_at_the_issuer_and_hides_other_settings(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", "s" * 40)
+    monkeypatch.setenv("JWT_LEEWAY_SECONDS", "0")
+    issuer: DevIssuer = request.getfixturevalue("jwt_env")
+    assert os.environ["JWT_ISSUER"] == issuer.issuer
+    assert os.environ["JWT_AUDIENCE"] == issuer.audience
+    assert "JWT_SECRET" not in os.environ
+    assert "JWT_LEEWAY_SECONDS" not in os.environ
+    assert Verifier.from_env().verify(Tokens(issuer).valid(alg="ES256"))["sub"] == "dev-user"
+
+
+def test_lambda_context_stand_in(lambda_context: Any) -> None:
+    assert lambda_context.function_name == "test-function"
+    assert lambda_context.invoked_function_arn.endswith(":function:test-function")
+    assert lambda_context.memory_limit_in_mb == 128
+    assert lambda_context.aws_request_id
+    assert 0 < lambda_context.get_remaining_time_in_millis() <= 3000
+    assert lambda_context.identity_context is None
+
+
+@pytest.mark.parametrize("kind", ["rest_v1", "http_v2", "alb", "function_url"])
+def test_decorated_handler_through_each_event_kind(
+    kind: str, tokens: Tokens, jwt_env: DevIssuer, lambda_event: Any, lambda_context: Any
+) -> None:
+    @require_auth(Verifier.from_env(), cookie_name="nf_jwt")
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": context.identity_context.subject}
+
+    ok = handler(lambda_event(kind, path="/me", token=tokens.valid(sub="alice")), lambda_context)
+    assert (ok["statusCode"], ok["body"]) == (200, "alice")
+    assert lambda_context.identity_context.subject == "alice"
+    by_cookie = handler(lambda_event(kind, cookie={"nf_jwt": tokens.valid(sub="carol")}), lambda_context)
+    assert by_cookie["body"] == "carol"
+    assert handler(lambda_event(kind, token=tokens.expired()), lambda_context)["statusCode"] == 401
+    assert lambda_context.identity_context is None
+
+
+# -- isolation between tests, proved by running user-style test files ------------------------------
+
+ISOLATION = '''
+import os
+from serverless_jwt.dev.issuer import JWKS_PATH
+from serverless_jwt.verifier import Verifier
+
+seen = {}
+
+def test_a_changes_everything(jwt_env, tokens):
+    seen["url"], seen["kid"] = jwt_env.issuer, jwt_env.kid()
+    assert Verifier.from_env().verify(tokens.valid())
+    assert jwt_env.requests[JWKS_PATH] == 1
+    jwt_env.rotate()
+    jwt_env.fault = "503"
+    jwt_env.audience = "changed"
+    jwt_env.extra_jwks_keys.append({"kty": "oct", "kid": "junk"})
+    jwt_env.discovery_overrides["issuer"] = "https://elsewhere.example"
+
+def test_b_starts_clean(jwt_issuer, tokens):
+    assert "JWT_ISSUER" not in os.environ
+    assert jwt_issuer.issuer == seen["url"]  # one server per session
+    assert jwt_issuer.kid() == seen["kid"]
+    assert jwt_issuer.fault is None
+    assert jwt_issuer.audience == "serverless-jwt-dev"
+    assert not jwt_issuer.extra_jwks_keys and not jwt_issuer.discovery_overrides
+    assert jwt_issuer.requests[JWKS_PATH] == 0
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    assert verifier.verify(tokens.valid())["sub"] == "dev-user"
+    # The JWKS cache of test_a was cleared: this verifier fetched again.
+    assert jwt_issuer.requests[JWKS_PATH] == 1
+
+def test_c_stops_the_server(jwt_issuer):
+    seen["url"] = jwt_issuer.issuer
+    jwt_issuer.stop()
+
+def test_d_gets_a_running_server(jwt_issuer, tokens):
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    assert verifier.verify(tokens.valid())["sub"] == "dev-user"
+'''
+
+
+def test_state_changed_by_one_test_never_reaches_the_next(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=ISOLATION)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+
+
+USER_SUITE = '''
+import pytest
+from serverless_jwt import require_auth, Verifier
+
+@pytest.fixture
+def handler(jwt_env):
+    @require_auth(Verifier.from_env())
+    def handle(event, context):
+        return {"statusCode": 200, "body": context.identity_context.subject}
+    return handle
+
+@pytest.mark.parametrize("n", range(6))
+@pytest.mark.parametrize("kind", ["rest_v1", "http_v2", "alb", "function_url"])
+def test_me(handler, tokens, lambda_event, lambda_context, kind, n):
+    ok = handler(lambda_event(kind, path="/me", token=tokens.valid(sub=f"user{n}")), lambda_context)
+    assert ok == {"statusCode": 200, "body": f"user{n}"}
+    for bad in (tokens.expired(), tokens.wrong_audience(), tokens.tampered(), tokens.foreign_key()):
+        assert handler(lambda_event(kind, token=bad), lambda_context)["statusCode"] == 401
+'''
+
+
+def test_user_suite_passes_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=USER_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=24)
+
+
+def test_a_user_test_sees_a_rejection_as_a_failure(pytester: pytest.Pytester) -> None:
+    # The plugin must not make broken handlers look fine: a handler accepting everything fails.
+    pytester.makepyfile(test_user='''
+def handler(event, context):
+    return {"statusCode": 200}
+
+def test_expired_is_rejected(tokens, lambda_event, lambda_context):
+    assert handler(lambda_event("http_v2", token=tokens.expired()), lambda_context)["statusCode"] == 401
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+
+
+def test_session_issuer_is_stopped_at_session_end(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user='''
+def test_one(jwt_issuer):
+    print("JWKS_URI=" + jwt_issuer.jwks_uri)
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1)
+    url = next(line.split("=", 1)[1] for line in result.outlines if "JWKS_URI=" in line).rstrip(".")
+    assert url.endswith(JWKS_PATH)
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
