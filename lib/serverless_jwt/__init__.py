@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         require_scope,
     )
     from serverless_jwt.adapters.powertools import JwtAuthMiddleware
+    from serverless_jwt.issuers import MultiIssuerVerifier
     from serverless_jwt.verifier import Verifier
 
 __version__ = "0.1.0"
@@ -51,6 +52,7 @@ _LAZY = {
     "Verifier": "serverless_jwt.verifier",
     "IdentityContext": "serverless_jwt.adapters.decorators",
     "JwtAuthMiddleware": "serverless_jwt.adapters.powertools",
+    "MultiIssuerVerifier": "serverless_jwt.issuers",
     "current_identity": "serverless_jwt.adapters.decorators",
     "require_auth": "serverless_jwt.adapters.decorators",
     "require_claims": "serverless_jwt.adapters.decorators",
@@ -73,6 +75,7 @@ __all__ = [
     "KeysUnavailableError",
     "MalformedTokenError",
     "MissingTokenError",
+    "MultiIssuerVerifier",
     "TokenExpiredError",
     "UnknownKeyError",
     "Verifier",
