@@ -1,0 +1,298 @@
+"""Warm per-request cost: many distinct tokens (no cache can help), then one token repeated (cache hit).
+
+Every row verifies the same tokens in the same process; rounds interleave the rows and the medians of
+all per-call samples are reported, minus the cost of the timing loop itself.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks._common import (
+    AUDIENCE,
+    ISSUER,
+    SCOPE,
+    Context,
+    TokenSet,
+    call_overhead_ns,
+    event_template,
+    events_for,
+    load_sample,
+    short_error,
+    summary_us,
+    time_calls,
+)
+
+FLOOR = "raw `cryptography` verify (floor)"
+PYJWT = "`jwt.decode`, pre-built key"
+POWERTOOLS = "Powertools `auth_alpha.JWTVerifier`"
+OURS = "`Verifier` (cache off)"
+HANDLER = "decorated handler (`require_auth` + `require_scope`)"
+SAMPLE_ME = "sample `lambdas/me` handler (Logger, cache on)"
+SAMPLE_SHOWS = "sample `lambdas/shows` handler (Logger, cache on)"
+DISTINCT_ROWS = (FLOOR, PYJWT, POWERTOOLS, OURS, HANDLER, SAMPLE_ME, SAMPLE_SHOWS)
+CACHED_OURS = "`Verifier`, same token (cache hit)"
+CACHED_HANDLER = "decorated handler, same token (cache hit)"
+CACHED_ROWS = (CACHED_OURS, CACHED_HANDLER)
+
+VERIFIER_TARGET = 1.3
+HANDLER_TARGET = 1.5
+CACHE_TARGET = 0.5  # "well under the floor": at most half of the raw RS256 verify
+
+
+@dataclass
+class Row:
+    name: str
+    fn: Callable[[Any], Any] | None = None
+    inputs: Sequence[Any] = ()
+    reset: Callable[[], None] | None = None
+    note: str | None = None  # why there is no number (n/a, or the error)
+    samples: list[int] = field(default_factory=list)
+
+
+def _row(name: str, build: Callable[[], tuple[Callable[[Any], Any], Sequence[Any]]],
+         ok: Callable[[Any], bool], reset: Callable[[], None] | None = None) -> Row:
+    """Build a row and prove it verifies its first input; any failure becomes the row's note."""
+    try:
+        fn, inputs = build()
+        result = fn(inputs[0])
+        if not ok(result):
+            return Row(name, note=f"error: unexpected result {str(result)[:80]!r}")
+    except NotImplementedError as exc:
+        return Row(name, note=f"n/a: {exc}")
+    except Exception as exc:
+        return Row(name, note=f"error: {short_error(exc)}")
+    return Row(name, fn, inputs, reset)
+
+
+def _is_claims(result: Any) -> bool:
+    return isinstance(result, dict) and isinstance(result.get("sub"), str)
+
+
+def _is_200(result: Any) -> bool:
+    return isinstance(result, dict) and result.get("statusCode") == 200
+
+
+def floor_function(ts: TokenSet) -> Callable[[tuple[bytes, bytes]], Any]:
+    """Just the signature primitive, with the public key (or secret) prepared in advance."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    key = ts.key
+    if ts.alg == "RS256":
+        pad, digest = padding.PKCS1v15(), hashes.SHA256()
+
+        def rs256(pair: tuple[bytes, bytes]) -> bool:
+            key.verify(pair[1], pair[0], pad, digest)  # raises InvalidSignature
+            return True
+
+        return rs256
+    if ts.alg == "ES256":
+        ecdsa = ec.ECDSA(hashes.SHA256())
+
+        def es256(pair: tuple[bytes, bytes]) -> bool:
+            sig = pair[1]
+            # JWS carries raw r||s; cryptography wants DER: converting is part of any real verifier.
+            der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+            key.verify(der, pair[0], ecdsa)
+            return True
+
+        return es256
+
+    def hs256(pair: tuple[bytes, bytes]) -> bool:
+        return hmac.compare_digest(hmac.new(key, pair[0], hashlib.sha256).digest(), pair[1])
+
+    return hs256
+
+
+def our_verifier(ts: TokenSet, jwks: Mapping[str, Any], *, cache_size: int) -> Any:
+    from serverless_jwt.verifier import Verifier
+
+    if ts.secret is not None:
+        return Verifier(issuer=ISSUER, audience=AUDIENCE, algorithms=[ts.alg], secrets=[ts.secret],
+                        verified_cache_size=cache_size)
+    return Verifier(issuer=ISSUER, audience=AUDIENCE, algorithms=[ts.alg], jwks=jwks,
+                    verified_cache_size=cache_size)
+
+
+def decorated_handler(verifier: Any) -> Callable[[Any, Any], dict[str, Any]]:
+    """A sample-style handler: authenticate, require a scope, answer with the verified claims."""
+    from serverless_jwt.adapters.decorators import require_auth, require_scope
+
+    @require_auth(verifier)
+    @require_scope(SCOPE)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        claims = dict(context.identity_context.claims)
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"claims": claims})}
+
+    return handler
+
+
+def _call_with(handler: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
+    context = Context()
+
+    def call(event: Any) -> Any:
+        return handler(event, context)
+
+    return call
+
+
+def _clear_verified_cache(module: Any) -> Callable[[], None]:
+    def reset() -> None:
+        # Benchmark-only: each round starts cold so a repeated token never hits the cache.
+        cache = getattr(getattr(module, "verifier", None), "_cache", None)
+        if isinstance(cache, dict):
+            cache.clear()
+
+    return reset
+
+
+class Samples:
+    """The sample function modules, imported once per key-source family (like one warm container)."""
+
+    def __init__(self, jwks_uri: str, secret: str) -> None:
+        base = {"JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE}
+        self._env = {
+            "asym": {**base, "JWT_JWKS_URI": jwks_uri, "JWT_ALGORITHMS": "RS256,ES256"},
+            "hs": {**base, "JWT_SECRET": secret, "JWT_ALGORITHMS": "HS256"},
+        }
+        self._modules: dict[tuple[str, str], Any] = {}
+
+    def module(self, name: str, alg: str) -> Any:
+        family = "hs" if alg.startswith("HS") else "asym"
+        if (name, family) not in self._modules:
+            self._modules[name, family] = load_sample(name, self._env[family], family)
+        return self._modules[name, family]
+
+
+def distinct_rows(ts: TokenSet, jwks: Mapping[str, Any], samples: Samples) -> list[Row]:
+    import jwt
+
+    from serverless_jwt.adapters import decorators  # noqa: F401  (fail here, not mid-round)
+
+    me_events = events_for(ts.tokens, event_template("me.json"))
+    show_events = events_for(ts.tokens, event_template("show.json"))
+
+    def pyjwt() -> tuple[Callable[[Any], Any], Sequence[Any]]:
+        key, algs = ts.key, [ts.alg]
+
+        def decode(token: str) -> Any:
+            return jwt.decode(token, key, algorithms=algs, audience=AUDIENCE, issuer=ISSUER)
+
+        return decode, ts.tokens
+
+    def powertools() -> tuple[Callable[[Any], Any], Sequence[Any]]:
+        if ts.secret is not None:
+            raise NotImplementedError("Powertools' JWTVerifier verifies asymmetric algorithms only")
+        from aws_lambda_powertools.utilities.auth_alpha import JWTVerifier
+
+        verifier = JWTVerifier(issuer=ISSUER, audience=AUDIENCE, algorithms=[ts.alg], jwks=dict(jwks))
+        return verifier.verify, ts.tokens
+
+    ours = our_verifier(ts, jwks, cache_size=0)
+    rows = [
+        _row(FLOOR, lambda: (floor_function(ts), ts.pairs), lambda r: r is True),
+        _row(PYJWT, pyjwt, _is_claims),
+        _row(POWERTOOLS, powertools, _is_claims),
+        _row(OURS, lambda: (ours.verify, ts.tokens), _is_claims),
+        _row(HANDLER, lambda: (_call_with(decorated_handler(ours)), me_events), _is_200),
+    ]
+    try:
+        me = samples.module("me", ts.alg)
+        rows.append(_row(SAMPLE_ME, lambda: (_call_with(me.handler), me_events), _is_200,
+                         _clear_verified_cache(me)))
+    except Exception as exc:
+        rows.append(Row(SAMPLE_ME, note=f"skipped: {short_error(exc)}"))
+    try:
+        show = samples.module("shows", ts.alg)
+        rows.append(_row(SAMPLE_SHOWS, lambda: (_call_with(show.handler), show_events), _is_200,
+                         _clear_verified_cache(show)))
+    except Exception as exc:
+        rows.append(Row(SAMPLE_SHOWS, note=f"skipped: {short_error(exc)}"))
+    return rows
+
+
+def cached_rows(ts: TokenSet, jwks: Mapping[str, Any], repeats: int) -> list[Row]:
+    verifier = our_verifier(ts, jwks, cache_size=1024)
+    tokens = [ts.tokens[0]] * repeats
+    events = events_for(ts.tokens[:1], event_template("me.json")) * repeats
+    return [
+        _row(CACHED_OURS, lambda: (verifier.verify, tokens), _is_claims),
+        _row(CACHED_HANDLER, lambda: (_call_with(decorated_handler(verifier)), events), _is_200),
+    ]
+
+
+def measure(table: dict[str, list[Row]], *, rounds: int, warmup: int) -> float:
+    """Warm every row, then run ``rounds`` interleaved rounds; returns the loop overhead (ns)."""
+    live = [(alg, row) for alg, rows in table.items() for row in rows if row.fn is not None]
+    for _, row in live:
+        assert row.fn is not None
+        try:
+            time_calls(row.fn, row.inputs[:warmup])
+        except Exception as exc:
+            row.fn, row.note = None, f"error: {short_error(exc)}"
+    overhead = call_overhead_ns(range(2000))
+    for r in range(rounds):
+        order = [pair for pair in live if pair[1].fn is not None]
+        shift = (r * 3) % len(order) if order else 0
+        for _, row in order[shift:] + order[:shift]:
+            if row.fn is None:
+                continue
+            if row.reset is not None:
+                row.reset()
+            gc.collect()
+            try:
+                row.samples.extend(time_calls(row.fn, row.inputs))
+            except Exception as exc:
+                row.fn, row.note = None, f"error: {short_error(exc)}"
+    return overhead
+
+
+def results(table: dict[str, list[Row]], overhead: float) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for alg, rows in table.items():
+        out[alg] = {}
+        for row in rows:
+            if row.note is None and row.samples:
+                out[alg][row.name] = summary_us(row.samples, overhead)
+            else:
+                out[alg][row.name] = {"note": row.note or "no samples"}
+    return out
+
+
+def with_ratios(res: dict[str, dict[str, Any]], floors: Mapping[str, float]) -> None:
+    """Add ``x_floor`` (this alg's floor) and ``x_rs256`` (the raw RS256 verify) to each median."""
+    for alg, rows in res.items():
+        for stats in rows.values():
+            if "median_us" not in stats:
+                continue
+            if floors.get(alg):
+                stats["x_floor"] = round(stats["median_us"] / floors[alg], 2)
+            if floors.get("RS256"):
+                stats["x_rs256"] = round(stats["median_us"] / floors["RS256"], 2)
+
+
+def targets(distinct: dict[str, dict[str, Any]], cached: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    checks = [
+        (f"`Verifier` RS256 <= {VERIFIER_TARGET}x raw RS256 verify", distinct, OURS, VERIFIER_TARGET),
+        (f"decorated handler RS256 <= {HANDLER_TARGET}x raw RS256 verify", distinct, HANDLER,
+         HANDLER_TARGET),
+        (f"cache hit, `Verifier` <= {CACHE_TARGET}x raw RS256 verify", cached, CACHED_OURS, CACHE_TARGET),
+        (f"cache hit, decorated handler <= {CACHE_TARGET}x raw RS256 verify", cached, CACHED_HANDLER,
+         CACHE_TARGET),
+    ]
+    out = []
+    for label, res, name, limit in checks:
+        stats = res.get("RS256", {}).get(name, {})
+        ratio = stats.get("x_rs256")
+        verdict = "n/a" if ratio is None else ("PASS" if ratio <= limit else "MISS")
+        out.append({"target": label, "ratio": ratio, "limit": limit, "verdict": verdict})
+    return out
