@@ -49,6 +49,8 @@ def _targets(jwks_issuer: str, secret: str) -> list[tuple[str, str, str, dict[st
     ]
     for name in ("me", "shows"):
         folder = ROOT / "lambdas" / name
+        if not (folder / "app.py").is_file():
+            continue  # reported as skipped by run()
         setup = f"sys.path.insert(0, {str(folder)!r})"
         out.append((f"`lambdas/{name}/app.py`, discovery issuer env", setup, "import app", jwks_env, True))
         out.append((f"`lambdas/{name}/app.py`, `JWT_SECRET` env", setup, "import app", secret_env, True))
@@ -116,12 +118,15 @@ def run(*, runs: int, jwks_issuer: str, secret: str) -> dict[str, Any]:
                 if attempt:
                     samples[label].append(probe)
                     walls[label].append(wall)
-        shows = next(t for t in targets if t[4] and "shows" in t[0])
+        shows = next((t for t in targets if t[4] and "shows" in t[0]), None)
         try:
-            heaviest = top_imports(shows[1], shows[2], shows[3], cwd)
+            heaviest = top_imports(shows[1], shows[2], shows[3], cwd) if shows else []
         except Exception as exc:
             heaviest = [("error", short_error(exc))]
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, dict[str, Any]] = {
+        f"`lambdas/{name}/app.py`": {"note": "skipped: not in this checkout"}
+        for name in ("me", "shows") if not (ROOT / "lambdas" / name / "app.py").is_file()
+    }
     for label, _, _, _, is_sample in targets:
         if label in errors or not samples[label]:
             rows[label] = {"note": f"error: {errors.get(label, 'no samples')}"}

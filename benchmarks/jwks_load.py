@@ -78,10 +78,8 @@ def unknown_kid_storm(issuer: Any, *, tokens: int, threads: int) -> dict[str, An
     before = _counts(issuer)
     kinds: dict[str, int] = {}
     lock = threading.Lock()
-    per_token: list[int] = []
 
     def one(token: str) -> None:
-        t0 = time.perf_counter_ns()
         try:
             verifier.verify(token)
             kind = "accepted"
@@ -90,7 +88,6 @@ def unknown_kid_storm(issuer: Any, *, tokens: int, threads: int) -> dict[str, An
         except Exception as exc:
             kind = type(exc).__name__
         with lock:
-            per_token.append(time.perf_counter_ns() - t0)
             kinds[kind] = kinds.get(kind, 0) + 1
 
     started = time.perf_counter()
@@ -102,7 +99,8 @@ def unknown_kid_storm(issuer: Any, *, tokens: int, threads: int) -> dict[str, An
     return {
         "tokens": tokens, "threads": threads, "jwks_fetches": fetches,
         "discovery_fetches": after[0] - before[0], "outcomes": kinds, "wall_ms": round(wall, 1),
-        "median_rejection_us": round(statistics.median(per_token) / 1000, 1),
+        # Throughput, not per-call latency: with 8 threads, latency is mostly waiting for the GIL.
+        "us_per_rejection": round(wall * 1000 / tokens, 1),
         "verdict": "PASS" if fetches == 1 and kinds.get("UnknownKeyError") == tokens else "MISS",
     }
 

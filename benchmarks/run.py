@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if chosen - set(SECTIONS):
         parser.error(f"unknown sections: {sorted(chosen - set(SECTIONS))}")
     quick = bool(args.quick)
-    n_tokens, rounds, repeats, cold_runs = (400, 3, 2000, 3) if quick else (2000, 5, 5000, 7)
+    n_tokens, rounds, repeats, cold_runs = (1000, 3, 2000, 3) if quick else (2000, 5, 5000, 7)
     started = time.perf_counter()
     report: dict[str, Any] = {
         "machine": machine(), "quick": quick,
