@@ -1,0 +1,244 @@
+"""The ``serverless-jwt`` command end to end: token, invoke, start-api (real HTTP, Ctrl-C), decode, demo."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from serverless_jwt.dev import _support
+from serverless_jwt.dev.cli import main
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.errors import TokenExpiredError
+from serverless_jwt.verifier import Verifier
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = str(ROOT / "template.yaml")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("JWT_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / ".serverless-jwt"
+
+
+def _token(state: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(["--state-dir", str(state), "token", *args]) == 0
+    return capsys.readouterr().out.strip()
+
+
+def test_token_is_signed_by_the_recorded_dev_issuer(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    issuer = _support.start_issuer(state, port=None)
+    try:
+        token = _token(state, capsys, "--sub", "alice", "--scope", "read:shows write:shows",
+                       "--role", "admin")
+        claims = Verifier(issuer=issuer.issuer, audience=issuer.audience).verify(token)
+    finally:
+        issuer.stop()
+    assert claims["sub"] == "alice"
+    assert claims["scope"] == "read:shows write:shows"
+    assert claims["app_metadata"]["authorization"]["roles"] == ["admin"]
+    assert (state / "rs256.pem").stat().st_mode & 0o077 == 0  # the private key is owner-only
+
+
+def test_token_lifetime_and_audience(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    issuer = _support.start_issuer(state, port=None)
+    try:
+        expired = _token(state, capsys, "--lifetime-seconds", "-600")
+        with pytest.raises(TokenExpiredError):
+            Verifier(issuer=issuer.issuer, audience=issuer.audience).verify(expired)
+        other = _token(state, capsys, "--audience", "other-api")
+        assert Verifier(issuer=issuer.issuer, audience="other-api").verify(other)["aud"] == "other-api"
+    finally:
+        issuer.stop()
+
+
+def test_token_without_a_dev_issuer_explains_what_to_do(state: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--state-dir", str(state), "token"]) == 2
+    assert "serverless-jwt issuer" in capsys.readouterr().err
+
+
+def test_token_hs256_uses_jwt_secret(state: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "n" * 40
+    monkeypatch.setenv("JWT_SECRET", secret)
+    token = _token(state, capsys, "--hs256", "--sub", "netlify-user")
+    assert Verifier(secrets=[secret]).verify(token)["sub"] == "netlify-user"
+
+
+def _invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
+    code = main(["invoke", *args, "--template", TEMPLATE])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if code == 0 else {}
+
+
+def test_invoke_runs_the_function_with_a_fresh_token(capsys: pytest.CaptureFixture[str]) -> None:
+    code, response = _invoke(capsys, "ShowsFunction", "--event", str(ROOT / "events" / "show.json"),
+                             "--scope", "read:shows")
+    assert code == 0
+    assert response["statusCode"] == 200
+    assert json.loads(str(response["body"]))["id"] == 1
+
+
+@pytest.mark.parametrize(("args", "status"), [
+    (["ShowsFunction", "--event", str(ROOT / "events" / "shows.json")], 403),
+    (["MeFunction", "--no-token"], 401),
+    (["MeFunction", "--sub", "bob"], 200),
+    (["ShowsFunction", "--scope", "read:shows"], 200),  # default event from the first route
+])
+def test_invoke_statuses(capsys: pytest.CaptureFixture[str], args: list[str], status: int) -> None:
+    code, response = _invoke(capsys, *args)
+    assert code == 0
+    assert response["statusCode"] == status
+
+
+def test_invoke_without_dev_issuer_uses_the_template_settings(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "p" * 40
+    token = DevIssuer().mint(sub="carol", alg="HS256", secret=secret, issuer=None, audience=None)
+    event = json.loads((ROOT / "events" / "me.json").read_text())
+    event["headers"]["authorization"] = f"Bearer {token}"
+    path = tmp_path / "me.json"
+    path.write_text(json.dumps(event))
+    code, response = _invoke(capsys, "MeFunction", "--event", str(path), "--no-dev-issuer",
+                             "--parameter-overrides", f"JwtSecret={secret}")
+    assert code == 0
+    assert json.loads(str(response["body"]))["claims"]["sub"] == "carol"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["invoke", "Nope", "--template", TEMPLATE], "MeFunction, ShowsFunction"),
+    (["invoke", "MeFunction", "--template", "/nonexistent/template.yaml"], "template not found"),
+    (["invoke", "MeFunction", "--template", TEMPLATE, "--event", "/nonexistent.json"], "cannot read event"),
+    (["invoke", "MeFunction", "--template", TEMPLATE, "--parameter-overrides", "Typo=1"], "Typo"),
+])
+def test_usage_errors_exit_2_with_a_clear_message(capsys: pytest.CaptureFixture[str], args: list[str],
+                                                  message: str) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("serverless-jwt: error: ")
+    assert message in err
+
+
+def test_start_api_reports_a_port_in_use(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["--state-dir", str(state), "start-api", "--port", str(port), "--template", TEMPLATE])
+    assert code == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in capsys.readouterr().err
+
+
+@pytest.fixture
+def running_api(state: Path) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serverless_jwt.dev.cli", "--state-dir", str(state), "start-api",
+         "--port", "0", "--template", TEMPLATE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = ""
+        while "Ctrl-C to stop." not in banner:
+            line = proc.stdout.readline()
+            assert line, banner + (proc.stderr.read() if proc.stderr else "")
+            banner += line
+        match = re.search(r"http://127\.0\.0\.1:\d+", banner)
+        assert match, banner
+        yield proc, match.group(), banner
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def _get(url: str, path: str, token: str | None) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_start_api_serves_real_requests_then_stops_on_ctrl_c(
+    running_api: tuple[subprocess.Popen[str], str, str], state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc, url, banner = running_api
+    assert "curl -i -H 'Authorization: Bearer " in banner
+    assert f"{url}/shows/1" in banner
+    # A token minted by another `serverless-jwt token` process is accepted: same key, recorded issuer.
+    token = _token(state, capsys, "--scope", "read:shows")
+    status, body = _get(url, "/shows/1", token)
+    assert status == 200
+    assert json.loads(body)["name"]
+    assert _get(url, "/me", None)[0] == 401
+    assert _get(url, "/shows", _token(state, capsys))[0] == 403
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    assert "GET /shows/1 -> ShowsFunction 200" in err
+    with pytest.raises(OSError):  # noqa: PT011 - the port is released
+        _get(url, "/me", None)
+
+
+def test_decode_shows_unverified_claims_and_the_verdict(
+    issuer: DevIssuer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = issuer.mint(sub="dana")
+    assert main(["decode", token]) == 0
+    out = capsys.readouterr().out
+    assert "UNVERIFIED" in out
+    assert '"sub": "dana"' in out
+    assert "verification: skipped" in out
+
+    monkeypatch.setenv("JWT_ISSUER", issuer.issuer)
+    monkeypatch.setenv("JWT_AUDIENCE", issuer.audience)
+    assert main(["decode", f"Bearer {token}"]) == 0
+    assert "verification: ACCEPTED" in capsys.readouterr().out
+
+    assert main(["decode", issuer.mint(sub="dana", lifetime_seconds=-600)]) == 1
+    assert "code=token_expired" in capsys.readouterr().out
+
+
+def test_decode_rejects_garbage_without_echoing_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", "not-a-jwt-secret-value"]) == 2
+    captured = capsys.readouterr()
+    assert "not a well-formed JWT" in captured.err
+    assert "not-a-jwt-secret-value" not in captured.err + captured.out
+
+
+def test_demo_exits_0_when_every_call_answers_as_expected(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--template", TEMPLATE]) == 0
+    out = capsys.readouterr().out
+    for line in ("GET /me         valid token", "-> 401", "-> 403", "-> 404"):
+        assert line in out
+    assert "FAIL" not in out
+
+
+def test_demo_exits_1_when_a_call_answers_differently(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # The same template with /me served by the shows function: /me now answers 403, not 200.
+    text = Path(TEMPLATE).read_text().replace("CodeUri: lambdas/me/", f"CodeUri: {ROOT}/lambdas/shows/")
+    broken = tmp_path / "template.yaml"
+    broken.write_text(text.replace("CodeUri: lambdas/", f"CodeUri: {ROOT}/lambdas/"))
+    assert main(["demo", "--template", str(broken)]) == 1
+    assert "FAIL (expected 200)" in capsys.readouterr().out
