@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
 from serverless_jwt import Verifier, require_auth
 
 logger = Logger(service="me")

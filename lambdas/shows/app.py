@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
 from serverless_jwt import Verifier, require_auth, require_scope
 
 logger = Logger(service="shows")
