@@ -403,3 +403,15 @@ def test_any_json_object_round_trips_through_a_signed_looking_token(claims: dict
     for ensure_ascii in (True, False):
         text = json.dumps(claims, ensure_ascii=ensure_ascii)
         assert parse(make(claims=text), max_bytes=1 << 20).claims == claims
+
+
+def test_a_remembered_header_never_admits_a_bad_payload_or_leaks_mutations() -> None:
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": "cache-k"}).encode()).rstrip(b"=")
+    good = base64.urlsafe_b64encode(b'{"sub":"a"}').rstrip(b"=")
+    first = parse(f"{header.decode()}.{good.decode()}.c2ln")
+    first.header["alg"] = "none"  # a caller mutating its copy must not reach the next parse
+    again = parse(f"{header.decode()}.{good.decode()}.c2ln")
+    assert again.header == {"alg": "HS256", "kid": "cache-k"}
+    dup = base64.urlsafe_b64encode(b'{"sub":"a","sub":"b"}').rstrip(b"=")
+    with pytest.raises(MalformedTokenError):
+        parse(f"{header.decode()}.{dup.decode()}.c2ln")

@@ -141,11 +141,26 @@ def parse(token: str, *, max_bytes: int = 16384) -> ParsedToken:
     if not (h64 and p64 and s64):
         _fail(_EMPTY_SEGMENT)
 
-    header = _json_object(_b64decode(h64))
-    claims = _json_object(_b64decode(p64))
-    signature = _b64decode(s64)
-    _check_header(header)
+    cached = _HEADERS.get(h64)
+    if cached is None:
+        header = _json_object(_b64decode(h64))
+        claims = _json_object(_b64decode(p64))
+        signature = _b64decode(s64)
+        _check_header(header)
+        if len(_HEADERS) >= _HEADER_CACHE_SIZE:
+            _HEADERS.clear()
+        # Every token of one issuer and key shares its header segment: decode and check it once.
+        _HEADERS[h64] = header
+        header = dict(header)
+    else:
+        header = dict(cached)
+        claims = _json_object(_b64decode(p64))
+        signature = _b64decode(s64)
     return ParsedToken(header, claims, data[: len(h64) + 1 + len(p64)], signature)
+
+
+_HEADER_CACHE_SIZE = 64
+_HEADERS: dict[bytes, dict[str, Any]] = {}  # header segment -> its decoded, already-checked header
 
 
 def _b64decode(segment: bytes) -> bytes:
