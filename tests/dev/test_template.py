@@ -75,7 +75,7 @@ def test_subset_reader_refuses_what_it_does_not_read_with_the_line(text: str, li
 def test_project_template_functions_routes_and_environment() -> None:
     t = Template(ROOT / "template.yaml", parameter_overrides={"JwtIssuer": "https://issuer.example/",
                                                               "JwtAudience": "api"})
-    assert set(t.functions) == {"MeFunction", "ShowsFunction"}
+    assert set(t.functions) == {"AuthorizerFunction", "MeFunction", "ShowsFunction"}
     me = t.function("MeFunction")
     assert me.handler == "app.handler"
     assert me.code_dir == ROOT / "lambdas" / "me"
@@ -148,7 +148,7 @@ def test_missing_template_and_unknown_names_are_clear_errors(tmp_path: Path) -> 
     with pytest.raises(ConfigurationError, match="not a CloudFormation"):
         Template(_write(tmp_path, "Hello: world\n"))
     t = Template(ROOT / "template.yaml")
-    with pytest.raises(ConfigurationError, match="MeFunction, ShowsFunction"):
+    with pytest.raises(ConfigurationError, match="MeFunction, ShowsFunction, AuthorizerFunction"):
         t.function("Missing")
     with pytest.raises(ConfigurationError, match="unknown template parameter"):
         Template(ROOT / "template.yaml", parameter_overrides={"Typo": "x"})
