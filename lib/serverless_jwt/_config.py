@@ -46,9 +46,10 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` is this machine (the only place plain HTTP is allowed, here and in ``_http``)."""
     if not host:
         return False
-    if host == "localhost" or host.endswith(".localhost"):
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import ipaddress
 import json
 import re
 import socket
@@ -17,6 +16,8 @@ import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
+
+from serverless_jwt._config import is_loopback
 
 __all__ = ["FetchError", "get_bytes", "get_json", "url_allowed"]
 
@@ -36,15 +37,6 @@ class FetchError(Exception):
         super().__init__(f"fetch failed: {reason}")
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def url_allowed(url: str) -> bool:
     """Whether ``url`` may be fetched: https anywhere, http only on loopback, no credentials."""
     try:
@@ -57,7 +49,7 @@ def url_allowed(url: str) -> bool:
     if parts.scheme == "https":
         return True
     # Plain HTTP only where nobody else can sit in the middle: the local machine.
-    return parts.scheme == "http" and _is_loopback(parts.hostname)
+    return parts.scheme == "http" and is_loopback(parts.hostname)
 
 
 class _Deadline:
