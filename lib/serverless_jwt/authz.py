@@ -22,6 +22,9 @@ from typing import Any
 
 from serverless_jwt.errors import ConfigurationError, ForbiddenError, InsufficientScopeError
 
+# `dict` first: events and claims are plain dicts, and the ABC check costs ~10x an exact-type check.
+_MAPPING = (dict, Mapping)
+
 __all__ = [
     "DEFAULT_ROLES_PATH",
     "SCOPE_CLAIMS",
@@ -101,7 +104,7 @@ def _resolve(claims: Mapping[str, Any], path: ClaimPath) -> Any:
         segments = path
     node: Any = claims
     for segment in segments:
-        if not isinstance(node, Mapping):
+        if not isinstance(node, _MAPPING):
             return None
         node = node.get(segment)
     return node

@@ -31,6 +31,9 @@ from serverless_jwt.adapters.events import (
 )
 from serverless_jwt.errors import AuthError, ConfigurationError, ForbiddenError, MissingTokenError, as_dict
 
+# `dict` first: events and claims are plain dicts, and the ABC check costs ~10x an exact-type check.
+_MAPPING = (dict, Mapping)
+
 __all__ = [
     "Decorator",
     "IdentityContext",
@@ -117,7 +120,7 @@ def _event_context(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Ma
     event = args[0] if args else kwargs.get("event")
     context = args[1] if len(args) > 1 else kwargs.get("context")
     # A non-mapping event (a direct invoke with a list, say) is read as an empty request: 401, not 500.
-    return (event if isinstance(event, Mapping) else _EMPTY), context
+    return (event if isinstance(event, _MAPPING) else _EMPTY), context
 
 
 def _set(context: Any, name: str, value: Any) -> None:
