@@ -17,6 +17,7 @@ from serverless_jwt import (
     ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
+    KeysUnavailableError,
     MalformedTokenError,
     TokenExpiredError,
     UnknownKeyError,
@@ -389,3 +390,23 @@ def test_errors_never_echo_the_token(jwks_verifier: Verifier, rsa_key: Any) -> N
             assert "zzz" not in text
         else:
             pytest.fail("accepted a bad token")
+
+
+def test_prefetch_loads_keys_at_construction_and_survives_an_outage(issuer: Any) -> None:
+    from serverless_jwt.dev.issuer import JWKS_PATH
+
+    Verifier(issuer=issuer.issuer, audience=issuer.audience, prefetch=True)
+    assert issuer.requests[JWKS_PATH] == 1  # fetched during the "cold start", before any request
+    from serverless_jwt.jwks import clear_shared_cache
+
+    clear_shared_cache()
+    issuer.fault = "503"
+    down = Verifier(issuer=issuer.issuer, audience=issuer.audience, prefetch=True)  # does not raise
+    assert down.prefetch() is False
+    issuer.fault = None
+    fetches = issuer.requests[JWKS_PATH]
+    with pytest.raises(KeysUnavailableError):  # within the back-off after a failure: no new fetch
+        down.verify(issuer.mint())
+    assert issuer.requests[JWKS_PATH] == fetches
+    time.sleep(1.1)  # the first back-off step is one second
+    assert down.verify(issuer.mint())["sub"] == "dev-user"
