@@ -34,13 +34,12 @@ from serverless_jwt.errors import (
 
 if TYPE_CHECKING:
     from serverless_jwt.adapters.decorators import (
-        IdentityContext,
-        current_identity,
         require_auth,
         require_claims,
         require_role,
         require_scope,
     )
+    from serverless_jwt.adapters.identity import IdentityContext, current_identity
     from serverless_jwt.adapters.powertools import JwtAuthMiddleware
     from serverless_jwt.issuers import MultiIssuerVerifier
     from serverless_jwt.verifier import Verifier
@@ -50,10 +49,10 @@ __version__ = "0.1.0"
 # Loaded on first attribute access so `import serverless_jwt` stays cheap (cold start).
 _LAZY = {
     "Verifier": "serverless_jwt.verifier",
-    "IdentityContext": "serverless_jwt.adapters.decorators",
+    "IdentityContext": "serverless_jwt.adapters.identity",
     "JwtAuthMiddleware": "serverless_jwt.adapters.powertools",
     "MultiIssuerVerifier": "serverless_jwt.issuers",
-    "current_identity": "serverless_jwt.adapters.decorators",
+    "current_identity": "serverless_jwt.adapters.identity",
     "require_auth": "serverless_jwt.adapters.decorators",
     "require_claims": "serverless_jwt.adapters.decorators",
     "require_role": "serverless_jwt.adapters.decorators",

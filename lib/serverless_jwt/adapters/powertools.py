@@ -24,13 +24,8 @@ from aws_lambda_powertools.event_handler import ApiGatewayResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
 from serverless_jwt import authz
-from serverless_jwt.adapters.decorators import (
-    IdentityContext,
-    TokenVerifier,
-    _Authenticator,
-    _role_check,
-    _scope_check,
-)
+from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check
+from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
 from serverless_jwt.errors import AuthError
 
 __all__ = ["JwtAuthMiddleware"]

@@ -1,0 +1,169 @@
+"""The request path shared by the decorators and the Powertools middleware.
+
+event -> token extraction -> verification -> claims mapping -> identity -> checks; an AuthError becomes
+the event source's error response. Settings are checked once, when the decorator is applied.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, ParamSpec, TypeVar
+
+from serverless_jwt import authz
+from serverless_jwt.adapters.events import (
+    authorizer_claims,
+    bearer_token,
+    error_response,
+    is_preflight,
+    preflight_response,
+    validate_cookie_name,
+)
+from serverless_jwt.adapters.identity import (
+    IdentityContext,
+    TokenVerifier,
+    _current,
+    identity_from_claims,
+)
+from serverless_jwt.errors import AuthError, ConfigurationError, MissingTokenError, as_dict
+
+# `dict` first: events and claims are plain dicts, and the ABC check costs ~10x an exact-type check.
+_MAPPING = (dict, Mapping)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Response = dict[str, Any]
+ErrorHook = Callable[[Mapping[str, Any], AuthError], Response]
+
+_log = logging.getLogger("serverless_jwt")
+_EMPTY: Mapping[str, Any] = {}
+_AUTHENTICATES = "__serverless_jwt_authenticates__"
+
+
+def _event_context(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Mapping[str, Any], Any]:
+    event = args[0] if args else kwargs.get("event")
+    context = args[1] if len(args) > 1 else kwargs.get("context")
+    # A non-mapping event (a direct invoke with a list, say) is read as an empty request: 401, not 500.
+    return (event if isinstance(event, _MAPPING) else _EMPTY), context
+
+
+def _set(context: Any, name: str, value: Any) -> None:
+    try:  # noqa: SIM105 - contextlib.suppress costs more on the hot path
+        setattr(context, name, value)
+    except (AttributeError, TypeError):
+        pass  # None, object() or a slotted/frozen context: the identity stays on current_identity()
+
+
+class _Authenticator:
+    """Settings of one require_auth, checked once at decoration time."""
+
+    __slots__ = ("checks", "cookie_name", "error_headers", "logger", "mapper", "netlify", "on_error",
+                 "preflight", "realm", "roles_claim", "trust_authorizer", "verifier")
+
+    def __init__(self, verifier: TokenVerifier | None, *, realm: str | None, cookie_name: str | None,
+                 allow_preflight: bool | Literal["handler"], trust_authorizer: bool,
+                 netlify_client_context: bool,
+                 claims_mapper: authz.ClaimsMapper | None, roles_claim: authz.ClaimPath,
+                 on_error: ErrorHook | None, logger: Any, error_headers: Mapping[str, str] | None,
+                 checks: Sequence[Callable[[IdentityContext], None]] = ()) -> None:
+        if verifier is None and not trust_authorizer:
+            from serverless_jwt.verifier import Verifier
+
+            # Built once, here, at import: warm invocations then reuse its key cache.
+            verifier = Verifier.from_env()
+        if verifier is not None and not callable(getattr(verifier, "verify", None)):
+            raise ConfigurationError("verifier must have a verify(token) method")
+        if isinstance(roles_claim, str) and not roles_claim:
+            raise ConfigurationError("roles_claim must name a claim")
+        if not isinstance(roles_claim, str) and (not roles_claim or not all(
+                isinstance(s, str) and s for s in roles_claim)):
+            raise ConfigurationError("roles_claim must be a claim name or a sequence of path segments")
+        self.verifier = verifier
+        self.realm = realm
+        self.cookie_name = None if cookie_name is None else validate_cookie_name(cookie_name)
+        self.preflight = allow_preflight
+        self.trust_authorizer = trust_authorizer
+        self.netlify = netlify_client_context
+        self.mapper = claims_mapper
+        self.roles_claim = roles_claim
+        self.on_error = on_error
+        self.logger = logger
+        self.error_headers = dict(error_headers) if error_headers else None
+        self.checks = tuple(checks)
+
+    def identity(self, event: Mapping[str, Any]) -> IdentityContext:
+        token: str | None = None
+        claims: Mapping[str, Any] | None = None
+        if self.trust_authorizer:
+            # Opt-in only: these claims were checked by API Gateway, not here.
+            claims = authorizer_claims(event)
+        if claims is None:
+            if self.verifier is None:
+                raise MissingTokenError()
+            token = bearer_token(event, cookie_name=self.cookie_name)
+            claims = self.verifier.verify(token)
+        if self.mapper is not None:
+            claims = self.mapper(claims)
+        return identity_from_claims(claims, token, self.roles_claim)
+
+    def fail(self, event: Mapping[str, Any], err: AuthError) -> Response:
+        _log.info("request rejected: %s", err.code, extra={"auth_error": as_dict(err)})
+        if self.on_error is not None:
+            return self.on_error(event, err)
+        return error_response(event, err, realm=self.realm, headers=self.error_headers)
+
+    def wrap(self, handler: Callable[P, R]) -> Callable[P, R | Response]:
+        @functools.wraps(handler)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+            event, context = _event_context(args, kwargs)
+            # Overwritten on every request, so a reused context object never shows an earlier caller.
+            _set(context, "identity_context", None)
+            if self.netlify:
+                _set(context, "client_context", None)
+            if self.preflight and is_preflight(event):
+                # A preflight carries no credentials by design, so it never reaches protected code
+                # unless the handler asked for it (it must then cope with identity_context = None).
+                if self.preflight == "handler":
+                    return handler(*args, **kwargs)
+                return preflight_response(event, headers=self.error_headers)
+            try:
+                identity = self.identity(event)
+                for check in self.checks:
+                    check(identity)
+            except AuthError as err:
+                return self.fail(event, err)
+            reset = _current.set(identity)
+            _set(context, "identity_context", identity)
+            if self.netlify:
+                _set(context, "client_context", {"user": dict(identity.claims),
+                                                 "identity": {"url": identity.issuer}})
+            if self.logger is not None:
+                self.logger.append_keys(subject=identity.subject, client_id=identity.client_id)
+            try:
+                return handler(*args, **kwargs)
+            except AuthError as err:
+                return self.fail(event, err)
+            finally:
+                _current.reset(reset)
+                if self.logger is not None:
+                    self.logger.remove_keys(["subject", "client_id"])
+
+        setattr(wrapper, _AUTHENTICATES, True)
+        return wrapper
+
+
+def _scope_check(scopes: Sequence[str], *, any_of: bool) -> Callable[[IdentityContext], None]:
+    def check(identity: IdentityContext) -> None:
+        authz.check_scope_set(identity.scopes, scopes, any_of=any_of)
+
+    return check
+
+
+def _role_check(roles: Sequence[str], claim: authz.ClaimPath | None, *,
+                any_of: bool) -> Callable[[IdentityContext], None]:
+    def check(identity: IdentityContext) -> None:
+        granted = identity.roles if claim is None else authz.roles_of(identity.claims, claim)
+        authz.check_role_set(granted, roles, any_of=any_of)
+
+    return check
