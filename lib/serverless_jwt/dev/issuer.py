@@ -11,13 +11,10 @@ import hashlib
 import json
 import os
 import secrets
-import socket
-import struct
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +22,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
+from serverless_jwt.dev._issuer_http import DISCOVERY_PATH, JWKS_PATH, _Handler, _Server
+
 __all__ = ["DISCOVERY_PATH", "FAULTS", "JWKS_PATH", "DevIssuer"]
 
-DISCOVERY_PATH = "/.well-known/openid-configuration"
-JWKS_PATH = "/.well-known/jwks.json"
 FAULTS = frozenset(
     {"500", "503", "slow", "drip", "huge", "huge_undeclared", "redirect", "not_json", "json_bomb",
      "wrong_shape", "wrong_issuer", "reset"}
@@ -86,26 +83,6 @@ def _load_or_create(path: Path, alg: str) -> Any:
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
     return key
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    owner: DevIssuer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients hanging up mid-answer (size caps, deadlines) is what the faults are for
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # tests stay quiet
-
-    def do_GET(self) -> None:
-        self.server.owner._handle(self)
 
 
 class DevIssuer:
@@ -398,92 +375,3 @@ class DevIssuer:
         )
         signature = b"" if alg == "none" else _ALGORITHMS[alg].sign(signing_input.encode(), key)
         return signing_input + "." + _b64(signature)
-
-    # -- HTTP ----------------------------------------------------------------------------------
-
-    def _handle(self, h: _Handler) -> None:
-        path = h.path.split("?", 1)[0]
-        with self._count_lock:
-            self.requests[path] += 1
-        if path == DISCOVERY_PATH:
-            doc: Any = self.discovery()
-        elif path == JWKS_PATH:
-            doc = self.jwks()
-        else:
-            self._send(h, 404, b'{"error":"not_found"}')
-            return
-        fault = self.fault if path in self.fault_paths else None
-        body = json.dumps(doc).encode()
-        if fault is None:
-            self._send(h, 200, body)
-        elif fault in ("500", "503"):
-            self._send(h, int(fault), b'{"error":"unavailable"}')
-        elif fault == "slow":
-            if not self._stopping.wait(self.slow_seconds):
-                self._send(h, 200, body)
-        elif fault == "drip":
-            self._drip(h, body)
-        elif fault == "huge":
-            self._send(h, 200, b'{"pad":"' + b"x" * self.huge_bytes + b'"}')
-        elif fault == "huge_undeclared":
-            self._send(h, 200, b'{"pad":"' + b"x" * self.huge_bytes + b'"}', declare_length=False)
-        elif fault == "redirect":
-            self._send(h, 302, b"", extra={"Location": self.issuer + path})
-        elif fault == "not_json":
-            self._send(h, 200, b"<html>surprise</html>", content_type="text/html")
-        elif fault == "json_bomb":
-            self._send(h, 200, b"[" * 100_000 + b"]" * 100_000)
-        elif fault == "wrong_shape":
-            self._send(h, 200, b'["not", "an", "object"]')
-        elif fault == "wrong_issuer":
-            if path == DISCOVERY_PATH:
-                doc["issuer"] = "https://attacker.example"
-            self._send(h, 200, json.dumps(doc).encode())
-        elif fault == "reset":
-            # SO_LINGER 0 then close: the client sees a TCP reset, not a clean EOF.
-            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            h.close_connection = True
-            h.connection.close()
-        else:
-            self._send(h, 500, b'{"error":"unknown_fault"}')
-
-    @staticmethod
-    def _send(
-        h: _Handler,
-        status: int,
-        body: bytes,
-        *,
-        content_type: str = "application/json",
-        extra: Mapping[str, str] | None = None,
-        declare_length: bool = True,
-    ) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", content_type)
-        h.send_header("Cache-Control", "public, max-age=600")
-        for name, value in (extra or {}).items():
-            h.send_header(name, value)
-        if declare_length:
-            h.send_header("Content-Length", str(len(body)))
-        else:
-            h.send_header("Connection", "close")
-            h.close_connection = True
-        h.end_headers()
-        try:
-            h.wfile.write(body)
-        except OSError:
-            h.close_connection = True  # the client gave up (size cap, deadline); that is the point
-
-    def _drip(self, h: _Handler, body: bytes) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.close_connection = True
-        try:
-            for i in range(len(body)):
-                if self._stopping.wait(self.drip_interval_seconds):
-                    return
-                h.wfile.write(body[i : i + 1])
-                h.wfile.flush()
-        except OSError:
-            return

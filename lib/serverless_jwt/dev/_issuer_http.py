@@ -1,0 +1,124 @@
+"""The dev issuer's HTTP side: discovery and JWKS over real loopback HTTP, with switchable faults."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from serverless_jwt.dev.issuer import DevIssuer
+
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    owner: DevIssuer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients hanging up mid-answer (size caps, deadlines) is what the faults are for
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # tests stay quiet
+
+    def do_GET(self) -> None:
+        handle(self.server.owner, self)
+
+
+
+def handle(owner: DevIssuer, h: _Handler) -> None:
+    path = h.path.split("?", 1)[0]
+    with owner._count_lock:
+        owner.requests[path] += 1
+    if path == DISCOVERY_PATH:
+        doc: Any = owner.discovery()
+    elif path == JWKS_PATH:
+        doc = owner.jwks()
+    else:
+        _send(h, 404, b'{"error":"not_found"}')
+        return
+    fault = owner.fault if path in owner.fault_paths else None
+    body = json.dumps(doc).encode()
+    if fault is None:
+        _send(h, 200, body)
+    elif fault in ("500", "503"):
+        _send(h, int(fault), b'{"error":"unavailable"}')
+    elif fault == "slow":
+        if not owner._stopping.wait(owner.slow_seconds):
+            _send(h, 200, body)
+    elif fault == "drip":
+        _drip(owner, h, body)
+    elif fault == "huge":
+        _send(h, 200, b'{"pad":"' + b"x" * owner.huge_bytes + b'"}')
+    elif fault == "huge_undeclared":
+        _send(h, 200, b'{"pad":"' + b"x" * owner.huge_bytes + b'"}', declare_length=False)
+    elif fault == "redirect":
+        _send(h, 302, b"", extra={"Location": owner.issuer + path})
+    elif fault == "not_json":
+        _send(h, 200, b"<html>surprise</html>", content_type="text/html")
+    elif fault == "json_bomb":
+        _send(h, 200, b"[" * 100_000 + b"]" * 100_000)
+    elif fault == "wrong_shape":
+        _send(h, 200, b'["not", "an", "object"]')
+    elif fault == "wrong_issuer":
+        if path == DISCOVERY_PATH:
+            doc["issuer"] = "https://attacker.example"
+        _send(h, 200, json.dumps(doc).encode())
+    elif fault == "reset":
+        # SO_LINGER 0 then close: the client sees a TCP reset, not a clean EOF.
+        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        h.close_connection = True
+        h.connection.close()
+    else:
+        _send(h, 500, b'{"error":"unknown_fault"}')
+
+def _send(
+    h: _Handler,
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    extra: Mapping[str, str] | None = None,
+    declare_length: bool = True,
+) -> None:
+    h.send_response(status)
+    h.send_header("Content-Type", content_type)
+    h.send_header("Cache-Control", "public, max-age=600")
+    for name, value in (extra or {}).items():
+        h.send_header(name, value)
+    if declare_length:
+        h.send_header("Content-Length", str(len(body)))
+    else:
+        h.send_header("Connection", "close")
+        h.close_connection = True
+    h.end_headers()
+    try:
+        h.wfile.write(body)
+    except OSError:
+        h.close_connection = True  # the client gave up (size cap, deadline); that is the point
+
+def _drip(owner: DevIssuer, h: _Handler, body: bytes) -> None:
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.close_connection = True
+    try:
+        for i in range(len(body)):
+            if owner._stopping.wait(owner.drip_interval_seconds):
+                return
+            h.wfile.write(body[i : i + 1])
+            h.wfile.flush()
+    except OSError:
+        return
