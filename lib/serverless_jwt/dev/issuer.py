@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
 from serverless_jwt.dev._issuer_http import DISCOVERY_PATH, JWKS_PATH, _Handler, _Server
+from serverless_jwt.dev._serve import serve_in_thread, shut_down
 
 __all__ = ["DISCOVERY_PATH", "FAULTS", "JWKS_PATH", "DevIssuer"]
 
@@ -162,10 +163,7 @@ class DevIssuer:
         server = _Server((self.host, self.port), _Handler)
         server.owner = self
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="DevIssuer", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(server, "DevIssuer")
         return self
 
     def stop(self) -> None:
@@ -174,11 +172,8 @@ class DevIssuer:
         if server is None:
             return
         self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        shut_down(server, self._thread)
+        self._thread = None
 
     def __enter__(self) -> DevIssuer:
         return self.start()

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote
 
+from serverless_jwt.dev._serve import serve_in_thread, shut_down
 from serverless_jwt.dev.runtime import FunctionRunner
 from serverless_jwt.dev.template import Route
 
@@ -239,20 +240,15 @@ class LocalApi:
             server = _Server((self.host, self.port), _Handler)
             server.api = self
             self._server = server
-            self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name="LocalApi", daemon=True)
-            self._thread.start()
+            self._thread = serve_in_thread(server, "LocalApi")
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port."""
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            shut_down(server, self._thread)
+        self._thread = None
 
     def __enter__(self) -> LocalApi:
         return self.start()
