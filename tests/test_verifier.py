@@ -410,3 +410,20 @@ def test_prefetch_loads_keys_at_construction_and_survives_an_outage(issuer: Any)
     assert issuer.requests[JWKS_PATH] == fetches
     time.sleep(1.1)  # the first back-off step is one second
     assert down.verify(issuer.mint())["sub"] == "dev-user"
+
+
+def test_default_algorithms_accept_each_key_in_every_algorithm_it_fits(rsa_key: Any, ec_key: Any) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    ed_jwk = json.loads(jwt.get_algorithm_by_name("EdDSA").to_jwk(ed_key.public_key()))
+    ed_jwk["kid"] = "d1"
+    v = Verifier(issuer=ISS, audience=AUD, jwks={"keys": [_jwk(rsa_key, "r1"), _jwk(ec_key, "e1"), ed_jwk]})
+    for key, alg, kid in ((rsa_key, "RS256", "r1"), (rsa_key, "PS256", "r1"), (rsa_key, "RS512", "r1"),
+                          (ec_key, "ES256", "e1"), (ed_key, "EdDSA", "d1")):
+        assert v.verify(jwt.encode(_claims(), key, algorithm=alg, headers={"kid": kid}))["sub"] == "user-1"
+    # Still only with a key the algorithm fits, and never HMAC.
+    with pytest.raises(AlgorithmNotAllowedError):
+        v.verify(jwt.encode(_claims(), ec_key, algorithm="ES256", headers={"kid": "r1"}))
+    with pytest.raises(AlgorithmNotAllowedError):
+        v.verify(jwt.encode(_claims(), _secrets.token_bytes(32), algorithm="HS256", headers={"kid": "r1"}))
