@@ -181,7 +181,8 @@ def test_key_endpoint_down_is_503_with_cooldown(keys: KeyServer) -> None:
 
 def test_key_url_per_partition() -> None:
     assert default_key_url("cn-north-1") == "https://public-keys.auth.elb.cn-north-1.amazonaws.com.cn/{kid}"
-    assert default_key_url("us-gov-west-1") == "https://public-keys.auth.elb.us-gov-west-1.amazonaws.com/{kid}"
+    assert default_key_url("us-gov-west-1") == (
+        "https://s3-us-gov-west-1.amazonaws.com/aws-elb-public-keys-prod-us-gov-west-1/{kid}")
 
 
 def test_require_alb_auth_exposes_identity(keys: KeyServer) -> None:

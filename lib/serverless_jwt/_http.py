@@ -32,8 +32,9 @@ _DEPTH_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 class FetchError(Exception):
     """Internal, message-free fetch failure; ``reason`` is a fixed token for logs and tests."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
         self.reason = reason
+        self.status = status  # the HTTP status, for reason "status"
         super().__init__(f"fetch failed: {reason}")
 
 
@@ -159,7 +160,7 @@ def _exchange(conn: http.client.HTTPConnection, target: str, deadline: _Deadline
     response = conn.getresponse()
     # Only a plain 200 is a key document; 3xx is refused, never followed (no redirect handler here).
     if response.status != 200:
-        raise FetchError("status")
+        raise FetchError("status", status=response.status)
     declared = response.getheader("Content-Length")
     if declared is not None:
         try:

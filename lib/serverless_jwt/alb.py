@@ -11,6 +11,7 @@ This token format carries base64 padding (``=``). The padding is tolerated here,
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -44,6 +45,9 @@ _MAX_CACHED_KEYS = 64
 
 
 def default_key_url(region: str) -> str:
+    if region.startswith("us-gov-"):
+        # GovCloud serves the ALB keys from S3, not from public-keys.auth.elb (ALB user guide).
+        return f"https://s3-{region}.amazonaws.com/aws-elb-public-keys-prod-{region}/{{kid}}"
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"https://public-keys.auth.elb.{region}.{suffix}/{{kid}}"
 
@@ -128,6 +132,7 @@ class AlbVerifier:
         self._policy = _claims.ClaimsPolicy(issuer=None, audiences=None, leeway_seconds=float(leeway_seconds),
                                             accepted_types=None)
         self._keys: dict[str, VerificationKey] = {}
+        self._missing: dict[str, float] = {}  # kid -> until when the key endpoint said "no such key"
         self._lock = threading.Lock()
         self._retry_at = 0.0
 
@@ -152,9 +157,10 @@ class AlbVerifier:
         if header.get("alg") != "ES256":
             raise AlgorithmNotAllowedError()
         # Checked before any fetch: a token from another ALB (another tenant's account) costs nothing.
-        if header.get("signer") not in self._signers:
+        signer, client = header.get("signer"), header.get("client")
+        if not isinstance(signer, str) or signer not in self._signers:
             raise InvalidClaimError("signer", "invalid", "The load balancer signature is not accepted")
-        if self._clients is not None and header.get("client") not in self._clients:
+        if self._clients is not None and (not isinstance(client, str) or client not in self._clients):
             raise InvalidClaimError("client", "invalid")
         if self._issuer is not None and header.get("iss") != self._issuer:
             raise InvalidClaimError("iss", "invalid")
@@ -177,15 +183,28 @@ class AlbVerifier:
             key = self._keys.get(kid)
             if key is not None:
                 return key
-            if self._clock() < self._retry_at:
+            now = self._clock()
+            if self._missing.get(kid, -math.inf) > now:
+                raise UnknownKeyError()
+            if now < self._retry_at:
                 raise KeysUnavailableError(retry_after_seconds=max(1, int(self._cooldown)))
             try:
                 pem = get_bytes(self._template.replace("{kid}", kid), timeout_seconds=self._timeout,
                                 max_bytes=16384)
                 selected = KeySet.from_pem(pem, algorithms=["ES256"], kid=kid).select({"kid": kid})
-            except (FetchError, ConfigurationError):
-                # One failed fetch pauses fetching: random kids cannot turn us into a request amplifier.
-                self._retry_at = self._clock() + self._cooldown
+            except FetchError as exc:
+                if exc.status in (403, 404):
+                    # The endpoint answered "no such key": a forged kid, not an outage. Remember it for
+                    # this kid only, so nobody can pause key fetching for real users with random kids.
+                    if len(self._missing) >= _MAX_CACHED_KEYS:
+                        self._missing.clear()
+                    self._missing[kid] = now + self._cooldown
+                    raise UnknownKeyError() from None
+                # An outage pauses fetching: retries cannot turn us into a request amplifier.
+                self._retry_at = now + self._cooldown
+                raise KeysUnavailableError() from None
+            except ConfigurationError:
+                self._retry_at = now + self._cooldown
                 raise KeysUnavailableError() from None
             if selected is None:
                 raise UnknownKeyError()
@@ -199,7 +218,7 @@ def require_alb_auth(verifier: AlbVerifier, **options: Any) -> Decorator:
     """Like :func:`~serverless_jwt.adapters.decorators.require_auth`, reading ``x-amzn-oidc-data``.
 
     The header is verified here; the handler then finds the caller on ``context.identity_context``
-    (``source == "authorizer"``, ``token is None``) and scope / role decorators work under it.
+    (``token`` is the ALB's header value) and scope / role decorators work under it.
     ``options`` are ``require_auth`` keyword arguments (``roles_claim``, ``scopes``, ``realm``, ...).
     A missing header is 401, several values 400, a failed verification 401 (503 for key outages).
 
@@ -208,36 +227,18 @@ def require_alb_auth(verifier: AlbVerifier, **options: Any) -> Decorator:
     >>> @require_alb_auth(AlbVerifier(ALB_ARN, client_ids=["my-client"]))  # doctest: +SKIP
     ... def handler(event, context): ...
     """
-    import functools
+    from serverless_jwt.adapters.decorators import _authenticate
+    from serverless_jwt.adapters.events import header_values
+    from serverless_jwt.errors import InvalidRequestError, MissingTokenError
 
-    from serverless_jwt.adapters.decorators import require_auth
-    from serverless_jwt.adapters.events import error_response, header_values
-    from serverless_jwt.errors import AuthError, InvalidRequestError, MissingTokenError
+    def alb_header(event: Mapping[str, Any]) -> str:
+        values = header_values(event, HEADER)
+        if not values:
+            raise MissingTokenError()
+        if len(values) > 1:
+            raise InvalidRequestError("The request carries more than one ALB identity header")
+        return values[0]
 
-    realm = options.get("realm")
-    authenticate = require_auth(None, **{**options, "trust_authorizer": True})
-
-    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
-        inner = authenticate(handler)
-
-        @functools.wraps(handler)
-        def wrapper(event: Any, context: Any = None) -> Any:
-            request = event if isinstance(event, Mapping) else {}
-            try:
-                values = header_values(request, HEADER)
-                if not values:
-                    raise MissingTokenError()
-                if len(values) > 1:
-                    raise InvalidRequestError("The request carries more than one ALB identity header")
-                claims = verifier.verify(values[0])
-            except AuthError as err:
-                return error_response(request, err, realm=realm)
-            ctx = request.get("requestContext")
-            # Any authorizer data the caller put in the event is replaced by what was verified here.
-            verified = {**request, "requestContext": {**(ctx if isinstance(ctx, Mapping) else {}),
-                                                      "authorizer": {"lambda": claims}}}
-            return inner(verified, context)
-
-        return wrapper
-
-    return decorate
+    # The shared request path with the ALB's header as the token source: verified claims go straight
+    # to the identity, never through an event field (such as requestContext.authorizer) a caller controls.
+    return _authenticate(verifier, **options, token_source=alb_header)

@@ -59,14 +59,15 @@ class _Authenticator:
     """Settings of one require_auth, checked once at decoration time."""
 
     __slots__ = ("checks", "cookie_name", "error_headers", "logger", "mapper", "netlify", "on_error",
-                 "preflight", "realm", "roles_claim", "trust_authorizer", "verifier")
+                 "preflight", "realm", "roles_claim", "token_source", "trust_authorizer", "verifier")
 
     def __init__(self, verifier: TokenVerifier | None, *, realm: str | None, cookie_name: str | None,
                  allow_preflight: bool | Literal["handler"], trust_authorizer: bool,
                  netlify_client_context: bool,
                  claims_mapper: authz.ClaimsMapper | None, roles_claim: authz.ClaimPath,
                  on_error: ErrorHook | None, logger: Any, error_headers: Mapping[str, str] | None,
-                 checks: Sequence[Callable[[IdentityContext], None]] = ()) -> None:
+                 checks: Sequence[Callable[[IdentityContext], None]] = (),
+                 token_source: Callable[[Mapping[str, Any]], str] | None = None) -> None:
         if verifier is None and not trust_authorizer:
             from serverless_jwt.verifier import Verifier
 
@@ -91,6 +92,8 @@ class _Authenticator:
         self.logger = logger
         self.error_headers = dict(error_headers) if error_headers else None
         self.checks = tuple(checks)
+        # Where the token comes from: the bearer header (or cookie) unless a mode brings its own header.
+        self.token_source = token_source
 
     def identity(self, event: Mapping[str, Any]) -> IdentityContext:
         token: str | None = None
@@ -101,7 +104,8 @@ class _Authenticator:
         if claims is None:
             if self.verifier is None:
                 raise MissingTokenError()
-            token = bearer_token(event, cookie_name=self.cookie_name)
+            token = (bearer_token(event, cookie_name=self.cookie_name) if self.token_source is None
+                     else self.token_source(event))
             claims = self.verifier.verify(token)
         if self.mapper is not None:
             claims = self.mapper(claims)

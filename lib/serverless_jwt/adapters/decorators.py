@@ -125,6 +125,24 @@ def require_auth(
     """
     if callable(verifier) and not hasattr(verifier, "verify"):
         return require_auth()(verifier)  # used bare: @require_auth
+    return _authenticate(
+        verifier, realm=realm, cookie_name=cookie_name, allow_preflight=allow_preflight,
+        trust_authorizer=trust_authorizer, netlify_client_context=netlify_client_context,
+        claims_mapper=claims_mapper, roles_claim=roles_claim, scopes=scopes, roles=roles,
+        on_error=on_error, logger=logger, error_headers=error_headers,
+    )
+
+
+def _authenticate(
+    verifier: TokenVerifier | None, *, realm: str | None = None, cookie_name: str | None = None,
+    allow_preflight: bool | Literal["handler"] = True, trust_authorizer: bool = False,
+    netlify_client_context: bool = False,
+    claims_mapper: authz.ClaimsMapper | None = None, roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
+    scopes: Collection[str] = (), roles: Collection[str] = (), on_error: ErrorHook | None = None,
+    logger: Any = None, error_headers: Mapping[str, str] | None = None,
+    token_source: Callable[[Mapping[str, Any]], str] | None = None,
+) -> Decorator:
+    # require_auth's body, shared with modes that read their token from another header (ALB).
     checks: list[Callable[[IdentityContext], None]] = []
     if scopes:
         checks.append(_scope_check(authz.validate_names(scopes, "scope"), any_of=False))
@@ -134,7 +152,7 @@ def require_auth(
         verifier, realm=realm, cookie_name=cookie_name, allow_preflight=allow_preflight,
         trust_authorizer=trust_authorizer, netlify_client_context=netlify_client_context,
         claims_mapper=claims_mapper, roles_claim=roles_claim, on_error=on_error, logger=logger,
-        error_headers=error_headers, checks=checks,
+        error_headers=error_headers, checks=checks, token_source=token_source,
     )
     return auth.wrap
 
