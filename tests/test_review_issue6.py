@@ -694,9 +694,6 @@ def _hs_header() -> dict[str, Any]:
     return {"alg": "HS256"}
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: secret_store.py:141 the 10 s back-off applies only when "
-                   "secrets are cached: during an outage at cold start every request calls the store "
-                   "again (each with botocore's default retries and 60 s timeouts) instead of a quick 503")
 def test_secret_store_outage_at_cold_start_backs_off() -> None:
     store, now = _Store(None), [1000.0]
     keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=store, clock=lambda: now[0])

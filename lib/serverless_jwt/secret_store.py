@@ -23,36 +23,33 @@ __all__ = ["StoredSecretKeys"]
 _PROVIDERS: dict[tuple[str, str], Any] = {}
 
 
-def _provider(kind: str, region: str) -> Any:
-    # An ARN names its region: fetch there, whatever region the function runs in.
-    key = (kind, region)
+def _provider(kind: str, region: str | None) -> Any:
+    # An ARN names its region: fetch there, whatever region the function runs in (None: the default).
+    key = (kind, region or "")
     provider = _PROVIDERS.get(key)
     if provider is None:
         from aws_lambda_powertools.utilities import parameters
         from botocore.config import Config
 
         cls = parameters.SSMProvider if kind == "ssm" else parameters.SecretsProvider
-        provider = _PROVIDERS[key] = cls(boto_config=Config(region_name=region))
+        # Short timeouts and one retry: an unreachable store must be a quick 503, not a Lambda timeout
+        # (botocore's defaults are 60 s per attempt).
+        config = Config(region_name=region, connect_timeout=2, read_timeout=2,
+                        retries={"total_max_attempts": 2, "mode": "standard"})
+        provider = _PROVIDERS[key] = cls(boto_config=config)
     return provider
 
 
 def _fetch(reference: str) -> str:
-    # Imported here so boto3 loads only for functions that use an AWS secret store.
-    from aws_lambda_powertools.utilities import parameters
-
-    arn_region = reference.split(":", 4)[3] if reference.startswith("arn:") else ""
+    # boto3 loads (inside _provider) only for functions that use an AWS secret store.
+    region = (reference.split(":", 4)[3] if reference.startswith("arn:") else "") or None
     value: Any
     if reference.startswith("ssm:") or ":ssm:" in reference:
         # SSM takes a parameter ARN as the name as it is (stripping it would lose the leading '/' or add one).
         name = reference.removeprefix("ssm:")
-        if arn_region:
-            value = _provider("ssm", arn_region).get(name, decrypt=True, force_fetch=True)
-        else:
-            value = parameters.get_parameter(name, decrypt=True, force_fetch=True)
-    elif arn_region:
-        value = _provider("secretsmanager", arn_region).get(reference, force_fetch=True)
+        value = _provider("ssm", region).get(name, decrypt=True, force_fetch=True)
     else:
-        value = parameters.get_secret(reference, force_fetch=True)
+        value = _provider("secretsmanager", region).get(reference, force_fetch=True)
     if isinstance(value, bytes):
         value = value.decode("utf-8")
     if not isinstance(value, str):
@@ -138,8 +135,12 @@ class StoredSecretKeys:
         with self._lock:
             if self._keys is not None and now - self._loaded_at < self._max_age:
                 return self._keys
-            if now < self._retry_at and self._keys is not None:
-                return self._keys
+            if now < self._retry_at:
+                # Backing off after a failure, also at a cold start with nothing loaded: a quick 503
+                # instead of every request waiting on the store again.
+                if self._keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
+                    return self._keys
+                raise KeysUnavailableError("The shared secret could not be loaded")
             try:
                 self._load(now)
             except AuthError:
