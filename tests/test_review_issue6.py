@@ -367,9 +367,6 @@ def test_forged_request_context_is_ignored_without_trust_authorizer(verifier: Ve
     assert handler(forged, types.SimpleNamespace())["statusCode"] == 401
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: authorizer.py:224-227 enrich() values overwrite a claim (or "
-                   "the marker key) while the encoding still says 'json', so an enrich value taken from the "
-                   "request is JSON-decoded by the backend into structured claims")
 def test_enrich_value_is_not_reinterpreted_as_a_json_claim(issuer: DevIssuer, verifier: Verifier) -> None:
     def enrich(claims: Mapping[str, Any], event: Mapping[str, Any]) -> Mapping[str, str]:
         return {"tenant": str(event.get("tenant", ""))}   # e.g. copied from a request header
@@ -381,18 +378,12 @@ def test_enrich_value_is_not_reinterpreted_as_a_json_claim(issuer: DevIssuer, ve
     assert not isinstance(result["claims"]["tenant"], dict) or result["claims"]["tenant"] == {"id": "t1"}
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: _context.py:24/80 drops principalId on the backend, so "
-                   "with authorizer(context_claims=...) not listing 'sub' a trust_authorizer backend has no "
-                   "subject (events.py:241 should fall back to principalId)")
 def test_backend_subject_survives_context_claims_without_sub(issuer: DevIssuer, verifier: Verifier) -> None:
     response = authorizer(verifier, context_claims=["scope"])(_rest_event(issuer.mint(sub="carol")), None)
     result = _backend()(_rest_backend_event(response), types.SimpleNamespace())
     assert result["subject"] == "carol"
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: authorizer.py:167-171 checks a resource template only for "
-                   "unknown fields: '{region.x}' escapes as AttributeError and '{partition[0]}' yields a "
-                   "policy Resource that is no execute-api ARN")
 @pytest.mark.parametrize("template", ["{region.x}", "{partition[0]}"])
 def test_resource_template_must_produce_an_execute_api_arn(verifier: Verifier, template: str) -> None:
     with pytest.raises(ConfigurationError):

@@ -34,7 +34,8 @@ def _space_list(value: Any) -> bool:
 
 
 def context_from_claims(
-    claims: Mapping[str, Any], *, include: Collection[str] | None = None
+    claims: Mapping[str, Any], *, include: Collection[str] | None = None,
+    extra: Mapping[str, ContextValue] | None = None,
 ) -> dict[str, ContextValue]:
     """Flatten verified claims into a REST-compatible authorizer context (see the module docstring).
 
@@ -57,6 +58,12 @@ def context_from_claims(
         else:
             out[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
             encoding[name] = "json"
+    for name, value in (extra or {}).items():
+        if name in _RESERVED or not isinstance(value, (str, int, float, bool)):
+            raise ValueError("extra context values must be str, int, float or bool, under unreserved names")
+        # An extra value replaces a claim of that name and is delivered as it is, never decoded.
+        out[name] = value
+        encoding.pop(name, None)
     out[ENCODING_KEY] = json.dumps(encoding, separators=(",", ":"), sort_keys=True)
     return out
 

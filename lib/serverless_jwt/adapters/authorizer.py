@@ -166,9 +166,11 @@ def authorizer(
         raise ConfigurationError("reject_with must be 'unauthorized' or 'deny'")
     if resource not in ("method", *_SHORTCUTS):
         try:
-            policy_resource("arn:aws:execute-api:r-1:000000000000:a/s/GET/p", resource)
-        except (KeyError, IndexError, ValueError):
+            sample = policy_resource("arn:aws:execute-api:r-1:000000000000:a/s/GET/p", resource)
+        except (KeyError, IndexError, ValueError, AttributeError):
             raise ConfigurationError("resource template uses an unknown {field}") from None
+        if not sample.startswith("arn:aws:execute-api:r-1:000000000000:"):
+            raise ConfigurationError("resource template must produce an execute-api ARN of the same API")
     if kind == "http_simple" and resource != "method":
         raise ConfigurationError("http_simple responses carry no policy: leave resource unset")
     required_scopes = authz.validate_names(scopes, "scope") if scopes else ()
@@ -218,13 +220,8 @@ def authorizer(
         except (InsufficientScopeError, ForbiddenError) as err:
             _log.info("authorizer: access denied (%s)", err.code)
             return refuse(event, err, principal)
-        ctx: dict[str, Any] = context_from_claims(claims, include=include)
-        if enrich is not None:
-            extra = enrich(claims, event)
-            for name, value in extra.items():
-                if not isinstance(value, (str, int, float, bool)):
-                    raise TypeError("enrich() values must be str, int, float or bool")
-                ctx[name] = value
+        extra = enrich(claims, event) if enrich is not None else None
+        ctx: dict[str, Any] = context_from_claims(claims, include=include, extra=extra)
         if kind == "http_simple":
             return {"isAuthorized": True, "context": ctx}
         response = _policy(principal, "Allow", policy_resource(_arn(event), resource))

@@ -215,6 +215,7 @@ def bearer_token(event: Mapping[str, Any], *, cookie_name: str | None = None) ->
 
 
 _LAMBDA_AUTHORIZER_NOISE = frozenset({"integrationLatency"})
+_OWN_CONTEXT = "serverless_jwt.encoding"  # marks a context written by serverless_jwt's authorizer
 
 
 def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -239,7 +240,11 @@ def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
         if isinstance(value, _MAPPING) and value:
             return _lambda_context(value)
     if detect(event) == "rest_v1" and "principalId" in auth:
-        return _lambda_context({k: v for k, v in auth.items() if k not in _LAMBDA_AUTHORIZER_NOISE})
+        claims = _lambda_context({k: v for k, v in auth.items() if k not in _LAMBDA_AUTHORIZER_NOISE})
+        principal = auth.get("principalId")
+        if "sub" not in claims and isinstance(principal, str) and principal and _OWN_CONTEXT in auth:
+            claims["sub"] = principal  # our authorizer sets principalId to the verified subject
+        return claims
     return None
 
 
