@@ -225,10 +225,6 @@ def test_cognito_issuer_per_partition_and_pool_region_mismatch() -> None:
             presets.cognito(region, pool, client_ids=["c"])
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: presets.py:171/205/242 setdefault('jwks_uri') makes "
-                   "cognito()/auth0()/okta() refuse jwks=/public_key= (ConfigurationError), and "
-                   "presets.py:125 lets a duplicate option (require_audience=) escape as TypeError "
-                   "instead of ConfigurationError")
 def test_cognito_preset_accepts_static_keys_and_reports_conflicts_as_configuration_errors(
         issuer: DevIssuer) -> None:
     auth = presets.cognito(REGION, POOL, client_ids=["client-a"], jwks=issuer.jwks())

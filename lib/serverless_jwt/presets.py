@@ -119,10 +119,16 @@ def _claim_equals(claim: str, accepted: frozenset[str]) -> ClaimCheck:
 
 def _build(checks: Sequence[ClaimCheck], options: dict[str, Any], **settings: Any) -> Verifier:
     extra = options.pop("claim_checks", ())
-    for fixed in ("issuer", "audience", "secrets", "secret_from"):
-        if fixed in options and fixed in settings:
-            raise ConfigurationError(f"this preset sets '{fixed}' itself")
+    clash = sorted(set(options) & set(settings))
+    if clash:
+        raise ConfigurationError(f"this preset sets {', '.join(map(repr, clash))} itself")
     return Verifier(**settings, **options, claim_checks=(*checks, *extra))
+
+
+def _default_jwks_uri(options: dict[str, Any], uri: str) -> None:
+    # The provider's well-known JWKS (no discovery round trip), unless the caller brings other keys.
+    if not any(options.get(k) is not None for k in ("jwks_uri", "jwks", "public_key")):
+        options["jwks_uri"] = uri
 
 
 def cognito(
@@ -168,7 +174,7 @@ def cognito(
     clients = _strings(client_ids, "client_ids")
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     issuer = f"https://cognito-idp.{region}.{suffix}/{user_pool_id}"
-    options.setdefault("jwks_uri", issuer + "/.well-known/jwks.json")
+    _default_jwks_uri(options, issuer + "/.well-known/jwks.json")
     checks = [_claim_equals("token_use", frozenset({token_use}))]
     if token_use == "access":  # noqa: S105
         # Access tokens name their app client in client_id (no aud): that is the audience check.
@@ -202,7 +208,7 @@ def auth0(
     """
     host = _host(domain, "domain")
     issuer = f"https://{host}/"
-    options.setdefault("jwks_uri", issuer + ".well-known/jwks.json")
+    _default_jwks_uri(options, issuer + ".well-known/jwks.json")
     verifier = _build((), options, issuer=issuer, audience=audience)
     mapper = authz.strip_namespace(namespace) if namespace else None
     if roles_claim is None:
@@ -239,7 +245,7 @@ def okta(
             raise ConfigurationError("authorization_server must be an Okta server id such as 'default'")
         issuer = f"https://{host}/oauth2/{authorization_server}"
         jwks_uri = issuer + "/v1/keys"
-    options.setdefault("jwks_uri", jwks_uri)
+    _default_jwks_uri(options, jwks_uri)
     checks = [] if client_ids is None else [_claim_equals("cid", _strings(client_ids, "client_ids"))]
     return Preset(_build(checks, options, issuer=issuer, audience=audience), roles_claim=roles_claim)
 
