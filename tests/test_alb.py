@@ -202,3 +202,11 @@ def test_require_alb_auth_exposes_identity(keys: KeyServer) -> None:
     assert "statusDescription" in denied  # shaped for the ALB
     event["headers"] = {}
     assert handler(event, types.SimpleNamespace())["statusCode"] == 401
+
+
+def test_the_earlier_of_header_and_payload_exp_rules(keys: KeyServer) -> None:
+    kid = keys.new_key()
+    # A payload that claims a long life cannot outlive the ALB's own header exp.
+    token = alb_token(keys, kid, exp=time.time() - 10, claims={"exp": int(time.time()) + 3600})
+    with pytest.raises(TokenExpiredError):
+        _verifier(keys, leeway_seconds=0).verify(token)

@@ -52,6 +52,10 @@ def default_key_url(region: str) -> str:
     return f"https://public-keys.auth.elb.{region}.{suffix}/{{kid}}"
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _unpad(token: str) -> tuple[str, bytes]:
     """The token without padding (for the strict parser) and the signing input exactly as sent."""
     if not isinstance(token, str) or not token.isascii() or len(token) > 16384:
@@ -171,6 +175,9 @@ class AlbVerifier:
         if not key.verify("ES256", signing_input, parsed.signature):
             raise InvalidSignatureError()
         exp = claims.get("exp", header.get("exp"))
+        header_exp = header.get("exp")
+        if _number(exp) and _number(header_exp):
+            exp = min(exp, header_exp)  # the ALB puts exp in the header too: the earlier one rules
         checked = {**claims, "exp": exp} if exp is not None else claims
         _claims.check_claims(checked, self._policy, self._clock())
         return claims
