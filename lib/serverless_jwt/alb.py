@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
@@ -52,7 +52,7 @@ def default_key_url(region: str) -> str:
     return f"https://public-keys.auth.elb.{region}.{suffix}/{{kid}}"
 
 
-def _number(value: Any) -> bool:
+def _number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
