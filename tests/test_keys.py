@@ -59,13 +59,18 @@ def _only(jwk: dict[str, Any], algorithms: list[str] | None = None) -> KeySet:
 
 # -- verification ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("alg", ["RS256", "RS512", "PS256"])
+@pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"])
 def test_rsa_key_verifies_real_signatures(alg: str) -> None:
     key = _only(_jwk(RSA_KEY, kid="r1")).select({"kid": "r1"})
     assert key is not None
     signed = _signed(alg, RSA_KEY)
     assert key.verify(*signed)
+    assert key.checkers[alg](signed[1], signed[2])
     assert not key.verify(alg, signed[1] + b"x", signed[2])
+    # Each algorithm checks with its own hash and padding: a genuine signature under a sibling fails.
+    for other in {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"} - {alg}:
+        assert not key.verify(other, signed[1], signed[2])
+    assert not key.checkers[alg](signed[1], "not bytes")  # type: ignore[arg-type]
 
 
 def test_ec_key_verifies_raw_r_s_signatures_and_rejects_wrong_lengths() -> None:

@@ -122,7 +122,10 @@ def _finite_number(value: Any) -> bool:
 
 def _time_claim(claims: Mapping[str, Any], name: str) -> int | float | None:
     """The claim's value, ``None`` when absent; anything but a finite JSON number is invalid."""
-    value = claims.get(name, _ABSENT)
+    return _time_value(claims.get(name, _ABSENT), name)
+
+
+def _time_value(value: Any, name: str) -> int | float | None:
     if value is _ABSENT:
         return None
     # bool is an int subclass and NaN compares false with everything: both would slip through.
@@ -198,12 +201,21 @@ def check_claims(claims: Mapping[str, Any], policy: ClaimsPolicy, now: float) ->
     ...
     serverless_jwt.errors.TokenExpiredError: The access token expired
     """
-    exp = _time_claim(claims, "exp")
-    # A token without exp would be valid forever: always required.
-    if exp is None:
-        raise InvalidClaimError("exp", "missing")
-    nbf = _time_claim(claims, "nbf")
-    iat = _time_claim(claims, "iat")
+    get = claims.get
+    # Integer times are the norm and need no further check (bool is not exactly int); anything else
+    # takes the full rule.
+    exp = get("exp", _ABSENT)
+    if type(exp) is not int:
+        exp = _time_value(exp, "exp")
+        # A token without exp would be valid forever: always required.
+        if exp is None:
+            raise InvalidClaimError("exp", "missing")
+    nbf = get("nbf", _ABSENT)
+    if type(nbf) is not int:
+        nbf = _time_value(nbf, "nbf")
+    iat = get("iat", _ABSENT)
+    if type(iat) is not int:
+        iat = _time_value(iat, "iat")
     leeway = policy.leeway_seconds
     if exp <= now - leeway:
         raise TokenExpiredError()
@@ -212,15 +224,17 @@ def check_claims(claims: Mapping[str, Any], policy: ClaimsPolicy, now: float) ->
         raise InvalidClaimError("nbf", "check_failed")
     if iat is not None and iat > latest:
         raise InvalidClaimError("iat", "check_failed")
-    if policy.issuer is not None:
-        _check_issuer(claims, policy.issuer)
-    if policy.audiences is not None:
-        _check_audience(claims, policy.audiences)
-    sub = claims.get("sub", _ABSENT)
+    issuer = policy.issuer
+    if issuer is not None and (type(iss := get("iss")) is not str or iss != issuer):
+        _check_issuer(claims, issuer)
+    audiences = policy.audiences
+    if audiences is not None and (type(aud := get("aud")) is not str or aud not in audiences):
+        _check_audience(claims, audiences)
+    sub = get("sub", _ABSENT)
     if sub is not _ABSENT and not isinstance(sub, str):
         raise InvalidClaimError("sub", "invalid")
     for name in policy.required:
-        if claims.get(name) is None:
+        if get(name) is None:
             raise InvalidClaimError(name, "missing")
     if policy.max_age_seconds is not None:
         _check_max_age(claims, policy.max_age_claim, now - (policy.max_age_seconds + leeway), iat)

@@ -143,7 +143,7 @@ class MultiIssuerVerifier:
         if len(token) > verifier._max_token_bytes:
             raise MalformedTokenError("The access token is too large")
         now = verifier._clock()
-        cached = verifier._cached(token, now)
+        cached = verifier._cached(token, now) if verifier._cache_size else None
         if cached is not None:
             return cached
         return verifier._verify_parsed(token, parsed, now)

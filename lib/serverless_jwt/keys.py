@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
@@ -37,18 +38,66 @@ _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
 
 
+Checker = Callable[[bytes, bytes], bool]
+"""``check(signing_input, signature) -> bool`` for one key and one algorithm; never raises."""
+
+_RSA_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "RS256": hashes.SHA256, "RS384": hashes.SHA384, "RS512": hashes.SHA512,
+}
+
+
+def _checker(alg: str, key: Any) -> Checker:
+    # Built once per key and algorithm, so a request pays one call into the primitive.
+    if alg in HMAC_ALGORITHMS:
+        digest = HMAC_ALGORITHMS[alg]().name  # "sha256": hmac.digest's one-shot C path takes the name
+
+        def check_hmac(signing_input: bytes, signature: bytes) -> bool:
+            try:
+                return hmac.compare_digest(hmac.digest(key, signing_input, digest), signature)
+            except Exception:  # a signature that is not bytes
+                return False
+
+        return check_hmac
+    if alg in _RSA_HASHES:
+        # What PyJWT's RSAAlgorithm.verify does, with the padding and hash objects made once.
+        verify, pad, hash_alg = key.verify, padding.PKCS1v15(), _RSA_HASHES[alg]()
+
+        def check_rsa(signing_input: bytes, signature: bytes) -> bool:
+            try:
+                verify(signature, signing_input, pad, hash_alg)
+            except Exception:  # InvalidSignature, or a signature of the wrong type or length
+                return False
+            return True
+
+        return check_rsa
+    implementation = _IMPLEMENTATIONS[alg]
+
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        try:
+            return bool(implementation.verify(signing_input, key, signature))
+        except Exception:
+            return False
+
+    return check
+
+
 @dataclass(frozen=True, slots=True)
 class VerificationKey:
     """One key, prepared once, and the algorithms it may verify.
 
     ``algorithms`` is already the agreement of the key type, its curve, the JWK's own ``alg`` and
-    the verifier's allow-list; :meth:`verify` refuses anything outside it.
+    the verifier's allow-list; :meth:`verify` refuses anything outside it. ``checkers`` holds one
+    ready-made signature check per algorithm (the request path's way in).
     """
 
     kid: str | None
     kty: str
     algorithms: frozenset[str]
     _key: Any = field(repr=False, compare=False)
+    checkers: Mapping[str, Checker] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checkers", {alg: _checker(alg, self._key) for alg in self.algorithms})
 
     def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
         """Whether ``signature`` is valid for ``signing_input`` under ``alg``; never raises.
@@ -58,16 +107,8 @@ class VerificationKey:
         >>> key.verify("RS256", b"header.payload", signature)  # doctest: +SKIP
         True
         """
-        if alg not in self.algorithms:
-            return False
-        try:
-            if self.kty == "oct":
-                # HS algorithms only ever reach configured secrets (kty "oct" never comes from a JWKS).
-                expected = hmac.new(self._key, signing_input, HMAC_ALGORITHMS[alg]).digest()
-                return hmac.compare_digest(expected, signature)
-            return bool(_IMPLEMENTATIONS[alg].verify(signing_input, self._key, signature))
-        except Exception:
-            return False
+        check = self.checkers.get(alg) if isinstance(alg, str) else None
+        return check is not None and check(signing_input, signature)
 
 
 def _rsa_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import binascii
 import json
+import json.scanner as _json_scanner
 import math
 import re
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from serverless_jwt.errors import MalformedTokenError
 
@@ -60,9 +60,8 @@ _BRACKETS_ONLY_TABLE = bytes.maketrans(b"{[}]", b"(())")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{[}]")
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedToken:
-    """A syntactically valid compact JWS whose signature has not been checked yet.
+class ParsedToken(NamedTuple):
+    """A syntactically valid compact JWS whose signature has not been checked yet (immutable).
 
     Parameters
     ----------
@@ -130,49 +129,40 @@ def parse(token: str, *, max_bytes: int = 16384) -> ParsedToken:
     if not token.isascii():
         _fail(_NOT_ASCII)
     data = token.encode("ascii")
-    dots = data.count(b".")
-    if dots != 2:
-        _fail(_JWE if dots == 4 else _SEGMENTS)
+    segments = data.split(b".")
+    if len(segments) != 3:
+        _fail(_JWE if len(segments) == 5 else _SEGMENTS)
     # One C-level pass: anything left after deleting the base64url alphabet and dots is foreign
     # ('=', '+', '/', whitespace, controls ...).
     if data.translate(None, _ALPHABET_AND_DOT):
         _fail(_BASE64)
-    h64, p64, s64 = data.split(b".")
+    h64, p64, s64 = segments
     if not (h64 and p64 and s64):
         _fail(_EMPTY_SEGMENT)
 
-    cached = _HEADERS.get(h64)
-    if cached is None:
+    header = _HEADERS.get(h64)
+    if header is None:
         header = _json_object(_b64decode(h64))
-        claims = _json_object(_b64decode(p64))
-        signature = _b64decode(s64)
         _check_header(header)
         if len(_HEADERS) >= _HEADER_CACHE_SIZE:
             _HEADERS.clear()
         # Every token of one issuer and key shares its header segment: decode and check it once.
         _HEADERS[h64] = header
-        header = dict(header)
-    else:
-        header = dict(cached)
-        claims = _json_object(_b64decode(p64))
-        signature = _b64decode(s64)
-    return ParsedToken(header, claims, data[: len(h64) + 1 + len(p64)], signature)
+    return ParsedToken(dict(header), _json_object(_b64decode(p64)), data[: len(h64) + 1 + len(p64)],
+                       _b64decode(s64))
 
 
 _HEADER_CACHE_SIZE = 64
 _HEADERS: dict[bytes, dict[str, Any]] = {}  # header segment -> its decoded, already-checked header
+_PADDING = (b"", b"", b"==", b"=")  # by len(segment) % 4; a remainder of 1 is rejected first
 
 
 def _b64decode(segment: bytes) -> bytes:
     rem = len(segment) & 3
-    if rem == 1:
-        _fail(_BASE64)
-    if (rem == 2 and segment[-1] not in _CANONICAL_LAST_OF_2) or (
-        rem == 3 and segment[-1] not in _CANONICAL_LAST_OF_3
-    ):
+    if rem and (rem == 1 or segment[-1] not in (_CANONICAL_LAST_OF_2 if rem == 2 else _CANONICAL_LAST_OF_3)):
         _fail(_BASE64)
     try:
-        return binascii.a2b_base64(segment.translate(_URL_TO_STD) + b"=" * (-len(segment) & 3))
+        return binascii.a2b_base64(segment.translate(_URL_TO_STD) + _PADDING[rem])
     except binascii.Error:  # unreachable after the checks above; kept so nothing foreign escapes
         raise MalformedTokenError(_BASE64) from None
 
@@ -199,6 +189,9 @@ def _float(text: str) -> float:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object_pairs, parse_constant=_constant, parse_float=_float)
+# The C scanner with the hooks above: (text, index) -> (value, end). typeshed types its argument as
+# another scanner; at run time any decoder is the context it reads its settings from.
+_SCAN = _json_scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
 
 
 def _too_deep(raw: bytes) -> bool:
@@ -215,6 +208,21 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")  # strict: rejects overlongs, encoded surrogates, UTF-16/32 bytes
     except UnicodeDecodeError:
         raise MalformedTokenError(_UTF8) from None
+    # Fast path for the usual document: an object from the first byte to the last, shallow, without
+    # "\u" escapes. The scanner applies the same hooks as the full path (duplicates, non-finite
+    # numbers); anything else it is unsure about goes to the full path, which names the problem.
+    if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH and b"\\u" not in raw:
+        try:
+            value, end = _SCAN(text, 0)
+        except (StopIteration, _Reject, ValueError, RecursionError):
+            pass
+        else:
+            if end == len(text) and type(value) is dict:
+                return value
+    return _strict_json_object(raw, text)
+
+
+def _strict_json_object(raw: bytes, text: str) -> dict[str, Any]:
     if text.startswith("\ufeff"):
         _fail(_BOM)
     # Cheap bound first: depth can never exceed the number of opening brackets.

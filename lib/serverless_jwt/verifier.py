@@ -290,14 +290,13 @@ class Verifier:
             No usable signing keys could be had; retry later (HTTP 503).
         """
         now = self._clock()
-        cached = self._cached(token, now)
-        if cached is not None:
-            return cached
+        if self._cache_size:
+            cached = self._cached(token, now)
+            if cached is not None:
+                return cached
         return self._verify_parsed(token, _token.parse(token, max_bytes=self._max_token_bytes), now)
 
     def _cached(self, token: str, now: float) -> dict[str, Any] | None:
-        if not self._cache_size:
-            return None
         hit = self._cache.get(token) if type(token) is str else None
         if hit is None:
             return None
@@ -333,10 +332,11 @@ class Verifier:
     def _check_signature(self, alg: str, parsed: _token.ParsedToken) -> None:
         fits = False
         for key in self._keys.keys_for(parsed.header):
-            if alg not in key.algorithms:
+            check = key.checkers.get(alg)
+            if check is None:
                 continue
             fits = True
-            if key.verify(alg, parsed.signing_input, parsed.signature):
+            if check(parsed.signing_input, parsed.signature):
                 return
         if not fits:
             # The alg must fit the key (kty, curve, the JWK's own alg): never verify across families.
