@@ -308,6 +308,24 @@ def test_mutating_returned_claims_does_not_poison_the_cache(jwks_verifier: Verif
     assert "exp" in again
 
 
+def test_mutating_nested_claims_does_not_poison_the_cache(jwks_verifier: Verifier, rsa_key: Any) -> None:
+    claims = {**_claims(), "aud": [AUD, "other"], "app_metadata": {"roles": ["reader"], "org": {"id": 1}}}
+    token = _rs(rsa_key, claims)
+    first = jwks_verifier.verify(token)  # a miss: the cache stores its own copy
+    first["aud"].append("injected")
+    first["app_metadata"]["roles"].append("admin")
+    first["app_metadata"]["org"]["id"] = 2
+    second = jwks_verifier.verify(token)  # a hit: handed out as a fresh copy
+    assert second["app_metadata"] == {"roles": ["reader"], "org": {"id": 1}}
+    assert second["aud"] == [AUD, "other"]
+    second["app_metadata"]["roles"].append("admin")
+    second["aud"].clear()
+    third = jwks_verifier.verify(token)
+    assert third == claims
+    assert third is not second
+    assert third["app_metadata"] is not second["app_metadata"]
+
+
 def test_cache_never_admits_a_token_differing_in_one_char(jwks_verifier: Verifier, rsa_key: Any) -> None:
     token = _rs(rsa_key)
     jwks_verifier.verify(token)

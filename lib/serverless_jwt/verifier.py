@@ -7,8 +7,6 @@ custom checks. Every failure is one :class:`~serverless_jwt.errors.AuthError`.
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -178,7 +176,8 @@ class Verifier:
             unknown_kid_cooldown_seconds=unknown_kid_cooldown_seconds,
         )
         self._cache_size = verified_cache_size
-        self._cache: dict[str, tuple[int, str]] = {}
+        # token -> (key generation, verified claims, names of claims holding containers)
+        self._cache: dict[str, tuple[int, dict[str, Any], tuple[str, ...]]] = {}
         self._cache_lock = threading.Lock()
         if prefetch:
             self.prefetch()
@@ -305,7 +304,10 @@ class Verifier:
         self._keys.prefetch()
         if hit[0] != self._keys.generation:
             return None
-        claims: dict[str, Any] = json.loads(_b64decode(hit[1]))
+        # The caller gets its own copy (it may mutate it); only container values need copying deeper.
+        claims = dict(hit[1])
+        for name in hit[2]:
+            claims[name] = _copy_json(claims[name])
         # A cached token is re-checked for time and every other claim rule on every hit.
         self._check_claims(claims, now)
         return claims
@@ -326,7 +328,7 @@ class Verifier:
         self._check_signature(alg, parsed)
         self._check_claims(claims, now)
         if self._cache_size:
-            self._remember(token, generation, token.split(".", 2)[1])
+            self._remember(token, generation, claims)
         return claims
 
     def _check_signature(self, alg: str, parsed: _token.ParsedToken) -> None:
@@ -357,13 +359,18 @@ class Verifier:
                 raise InvalidClaimError("claims", "check_failed",
                                         f"The access token was rejected by the '{name}' check")
 
-    def _remember(self, token: str, generation: int, payload_segment: str) -> None:
+    def _remember(self, token: str, generation: int, claims: dict[str, Any]) -> None:
+        # A private deep copy: the caller may mutate the dict it was handed.
+        nested = tuple(name for name, value in claims.items() if type(value) in _CONTAINERS)
+        stored = dict(claims)
+        for name in nested:
+            stored[name] = _copy_json(stored[name])
         with self._cache_lock:
             cache = self._cache
             if len(cache) >= self._cache_size:
                 # FIFO eviction is enough: the cache only saves a signature check.
                 del cache[next(iter(cache))]
-            cache[token] = (generation, payload_segment)
+            cache[token] = (generation, stored, nested)
 
 
 def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> frozenset[str] | None:
@@ -380,6 +387,14 @@ def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> froze
     return frozenset(values)
 
 
-def _b64decode(segment: str) -> bytes:
-    # Only ever called on a segment that already passed the strict parser.
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+_CONTAINERS = (dict, list)
+
+
+def _copy_json(value: Any) -> Any:
+    # Claims come from the strict JSON parser: only dicts and lists are mutable.
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy_json(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy_json(v) for v in value]
+    return value
