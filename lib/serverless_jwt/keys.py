@@ -344,9 +344,10 @@ class StaticKeySource:
 
     def __init__(self, keys: KeySet) -> None:
         self.keys = keys
+        self._empty = not len(keys)  # a KeySet never changes
 
     def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
-        if not len(self.keys):
+        if self._empty:
             raise KeysUnavailableError()
         key = self.keys.select(header)
         if key is None:
@@ -354,7 +355,7 @@ class StaticKeySource:
         return (key,)
 
     def prefetch(self) -> None:
-        if not len(self.keys):
+        if self._empty:
             raise KeysUnavailableError()
 
     def __repr__(self) -> str:

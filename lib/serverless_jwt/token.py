@@ -58,6 +58,7 @@ _CANONICAL_LAST_OF_3 = frozenset(_ALPHABET[::4])
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
 _BRACKETS_ONLY_TABLE = bytes.maketrans(b"{[}]", b"(())")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{[}]")
+_NOT_OPENERS_OR_BACKSLASH = bytes(b for b in range(256) if b not in b"{[\\")
 
 
 class ParsedToken(NamedTuple):
@@ -121,6 +122,17 @@ def parse(token: str, *, max_bytes: int = 16384) -> ParsedToken:
     >>> t.header, t.claims, t.signature
     ({'alg': 'HS256'}, {'sub': 'a'}, b'sig')
     """
+    data, h64, p64, s64 = split(token, max_bytes=max_bytes)
+    header = dict(decode_header(h64))
+    return ParsedToken(header, decode_payload(p64), data[: len(h64) + 1 + len(p64)], decode_signature(s64))
+
+
+def split(token: str, *, max_bytes: int = 16384) -> tuple[bytes, bytes, bytes, bytes]:
+    """The first step of :func:`parse`: ``(token bytes, header, payload, signature segments)``.
+
+    Checks type, size (before anything else), ASCII, exactly three non-empty segments and the
+    base64url alphabet; decodes nothing. Raises :class:`MalformedTokenError`.
+    """
     if not isinstance(token, str):
         _fail(_NOT_STR)
     # Size first: nothing below may spend work on an oversized input.
@@ -139,17 +151,33 @@ def parse(token: str, *, max_bytes: int = 16384) -> ParsedToken:
     h64, p64, s64 = segments
     if not (h64 and p64 and s64):
         _fail(_EMPTY_SEGMENT)
+    return data, h64, p64, s64
 
-    header = _HEADERS.get(h64)
+
+def decode_header(segment: bytes) -> dict[str, Any]:
+    """The checked header of a header segment from :func:`split`; shared and cached: do not mutate.
+
+    Every token of one issuer and key has the same header segment, so it is decoded and checked
+    once. Raises :class:`MalformedTokenError`.
+    """
+    header = _HEADERS.get(segment)
     if header is None:
-        header = _json_object(_b64decode(h64))
+        header = _json_object(_b64decode(segment))
         _check_header(header)
         if len(_HEADERS) >= _HEADER_CACHE_SIZE:
             _HEADERS.clear()
-        # Every token of one issuer and key shares its header segment: decode and check it once.
-        _HEADERS[h64] = header
-    return ParsedToken(dict(header), _json_object(_b64decode(p64)), data[: len(h64) + 1 + len(p64)],
-                       _b64decode(s64))
+        _HEADERS[segment] = header
+    return header
+
+
+def decode_payload(segment: bytes) -> dict[str, Any]:
+    """The claims of a payload segment from :func:`split` (a new dict). Raises MalformedTokenError."""
+    return _json_object(_b64decode(segment))
+
+
+def decode_signature(segment: bytes) -> bytes:
+    """The signature bytes of a signature segment from :func:`split`. Raises MalformedTokenError."""
+    return _b64decode(segment)
 
 
 _HEADER_CACHE_SIZE = 64
@@ -208,10 +236,12 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")  # strict: rejects overlongs, encoded surrogates, UTF-16/32 bytes
     except UnicodeDecodeError:
         raise MalformedTokenError(_UTF8) from None
-    # Fast path for the usual document: an object from the first byte to the last, shallow, without
-    # "\u" escapes. The scanner applies the same hooks as the full path (duplicates, non-finite
-    # numbers); anything else it is unsure about goes to the full path, which names the problem.
-    if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH and b"\\u" not in raw:
+    # Fast path for the usual document: an object from the first byte to the last, shallow (at most
+    # MAX_JSON_DEPTH opening brackets), without any backslash escape. The scanner applies the same
+    # hooks as the full path (duplicates, non-finite numbers); anything else it is unsure about goes
+    # to the full path, which names the problem.
+    marks = raw.translate(None, _NOT_OPENERS_OR_BACKSLASH)
+    if len(marks) <= MAX_JSON_DEPTH and b"\\" not in marks:
         try:
             value, end = _SCAN(text, 0)
         except (StopIteration, _Reject, ValueError, RecursionError):

@@ -22,14 +22,14 @@ from serverless_jwt.errors import (
     InvalidClaimError,
     InvalidSignatureError,
 )
-from serverless_jwt.keys import KeySet, KeySource, SecretKeys, StaticKeySource
+from serverless_jwt.keys import Checker, KeySet, KeySource, SecretKeys, StaticKeySource
 
 __all__ = ["ClaimCheck", "Verifier"]
 
 ClaimCheck = Callable[[Mapping[str, Any]], bool]
 """A custom claim check: return False (or raise an AuthError) to reject the token."""
 
-_HS = frozenset({"HS256", "HS384", "HS512"})
+_MAX_PLANS = 64
 
 
 class Verifier:
@@ -179,6 +179,8 @@ class Verifier:
         # token -> (key generation, verified claims, names of claims holding containers)
         self._cache: dict[str, tuple[int, dict[str, Any], tuple[str, ...]]] = {}
         self._cache_lock = threading.Lock()
+        # header segment -> (key generation, signature checks): see _plan
+        self._plans: dict[bytes, tuple[int, tuple[Checker, ...]]] = {}
         if prefetch:
             self.prefetch()
 
@@ -293,7 +295,10 @@ class Verifier:
             cached = self._cached(token, now)
             if cached is not None:
                 return cached
-        return self._verify_parsed(token, _token.parse(token, max_bytes=self._max_token_bytes), now)
+        data, h64, p64, s64 = _token.split(token, max_bytes=self._max_token_bytes)
+        claims = _token.decode_payload(p64)
+        signature = _token.decode_signature(s64)
+        return self._verify_decoded(token, h64, claims, data[: len(h64) + 1 + len(p64)], signature, now)
 
     def _cached(self, token: str, now: float) -> dict[str, Any] | None:
         hit = self._cache.get(token) if type(token) is str else None
@@ -313,40 +318,74 @@ class Verifier:
         return claims
 
     def _verify_parsed(self, token: str, parsed: _token.ParsedToken, now: float) -> dict[str, Any]:
-        # Shared with the multi-issuer front, which parses once to route by `iss`.
-        header = parsed.header
-        alg = header["alg"]
-        if alg not in self._algorithms:
-            raise AlgorithmNotAllowedError()
-        _claims.check_type(header, self._policy)
-        claims = parsed.claims
+        # The multi-issuer front parses once to route by `iss`, then continues here.
+        signing_input = parsed.signing_input
+        header_segment = signing_input[: signing_input.index(b".")]
+        return self._verify_decoded(token, header_segment, parsed.claims, signing_input, parsed.signature,
+                                    now)
+
+    def _verify_decoded(self, token: str, header_segment: bytes, claims: dict[str, Any],
+                        signing_input: bytes, signature: bytes, now: float) -> dict[str, Any]:
+        plan = self._plans.get(header_segment)
+        if plan is None:
+            self._check_header(_token.decode_header(header_segment))
         issuer = self._policy.issuer
         if issuer is not None and claims.get("iss") != issuer:
             # Decided before any key work: a token that claims another issuer costs no fetch.
             raise InvalidClaimError("iss", "missing" if "iss" not in claims else "invalid")
-        generation = self._keys.generation
-        self._check_signature(alg, parsed)
-        self._check_claims(claims, now)
+        keys = self._keys
+        if plan is not None:
+            # What keys_for would do for a known header: refresh stale keys, end the stale window.
+            keys.prefetch()
+            if plan[0] != keys.generation:
+                plan = None
+        if plan is None:
+            plan = self._plan(header_segment)
+        for check in plan[1]:
+            if check(signing_input, signature):
+                break
+        else:
+            raise InvalidSignatureError()
+        _claims.check_claims(claims, self._policy, now)
+        if self._checks:
+            self._run_checks(claims)
         if self._cache_size:
-            self._remember(token, generation, claims)
+            self._remember(token, plan[0], claims)
         return claims
 
-    def _check_signature(self, alg: str, parsed: _token.ParsedToken) -> None:
-        fits = False
-        for key in self._keys.keys_for(parsed.header):
-            check = key.checkers.get(alg)
-            if check is None:
-                continue
-            fits = True
-            if check(parsed.signing_input, parsed.signature):
-                return
-        if not fits:
+    def _check_header(self, header: Mapping[str, Any]) -> str:
+        alg: str = header["alg"]
+        if alg not in self._algorithms:
+            raise AlgorithmNotAllowedError()
+        _claims.check_type(header, self._policy)
+        return alg
+
+    def _plan(self, header_segment: bytes) -> tuple[int, tuple[Checker, ...]]:
+        """The signature checks for tokens with this header: alg and typ rules, then the key lookup.
+
+        Tokens of one issuer and key share a header segment, so this runs once per header and key
+        set; the plan is dropped when the key set changes (its generation).
+        """
+        header = _token.decode_header(header_segment)
+        alg = self._check_header(header)
+        generation = self._keys.generation
+        checkers = tuple(check for key in self._keys.keys_for(header)
+                         if (check := key.checkers.get(alg)) is not None)
+        if not checkers:
             # The alg must fit the key (kty, curve, the JWK's own alg): never verify across families.
             raise AlgorithmNotAllowedError()
-        raise InvalidSignatureError()
+        plans = self._plans
+        if len(plans) >= _MAX_PLANS:
+            plans.clear()
+        plan = plans[header_segment] = (generation, checkers)
+        return plan
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:
         _claims.check_claims(claims, self._policy, now)
+        if self._checks:
+            self._run_checks(claims)
+
+    def _run_checks(self, claims: dict[str, Any]) -> None:
         for check in self._checks:
             try:
                 ok = check(claims)
