@@ -81,14 +81,19 @@ def detect(event: Mapping[str, Any]) -> EventKind:
     return "rest_v1"
 
 
-def http_method(event: Mapping[str, Any]) -> str:
-    """The request method, upper-cased ("" when the event has none)."""
+def _raw_method(event: Mapping[str, Any]) -> str | None:
     method = event.get("httpMethod")
     if not isinstance(method, str):
         ctx = event.get("requestContext")
         http = ctx.get("http") if isinstance(ctx, _MAPPING) else None
         method = http.get("method") if isinstance(http, _MAPPING) else None
-    return method.upper() if isinstance(method, str) else ""
+    return method if isinstance(method, str) else None
+
+
+def http_method(event: Mapping[str, Any]) -> str:
+    """The request method, upper-cased ("" when the event has none)."""
+    method = _raw_method(event)
+    return "" if method is None else method.upper()
 
 
 def header_values(event: Mapping[str, Any], name: str) -> list[str]:
@@ -119,8 +124,16 @@ def header_values(event: Mapping[str, Any], name: str) -> list[str]:
 
 def is_preflight(event: Mapping[str, Any]) -> bool:
     """True for a CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``."""
+    # _raw_method inlined: this runs on every request, and only OPTIONS needs the header scans below.
+    method = event.get("httpMethod")
+    if not isinstance(method, str):
+        ctx = event.get("requestContext")
+        http = ctx.get("http") if isinstance(ctx, _MAPPING) else None
+        method = http.get("method") if isinstance(http, _MAPPING) else None
+        if not isinstance(method, str):
+            return False
     return (
-        http_method(event) == "OPTIONS"
+        method.upper() == "OPTIONS"
         and bool(header_values(event, "origin"))
         and bool(header_values(event, "access-control-request-method"))
     )
@@ -177,6 +190,29 @@ def _cookie_token(event: Mapping[str, Any], cookie_name: str) -> str | None:
     return value
 
 
+_AUTHORIZATION = "authorization"
+_BEARER_PREFIXES = ("Bearer ", "bearer ")
+
+
+def _sole_key_value(headers: dict[Any, Any]) -> Any:
+    # The value under "authorization" / "Authorization" when no other key equals it case-insensitively.
+    key = _AUTHORIZATION
+    value = headers.get(key)
+    if value is None:
+        key = "Authorization"
+        value = headers.get(key)
+        if value is None:
+            return None
+    try:
+        for other in headers:  # lengths first: most names are skipped without lower()
+            if len(other) == 13 and other != key and (
+                    type(other) is not str or other.lower() == _AUTHORIZATION):
+                return None
+    except Exception:  # a key without len() or with odd comparisons: the general path decides
+        return None
+    return value
+
+
 def bearer_token(event: Mapping[str, Any], *, cookie_name: str | None = None) -> str:
     """The bearer token of a request (RFC 6750 §2.1), optionally from a cookie.
 
@@ -202,7 +238,26 @@ def bearer_token(event: Mapping[str, Any], *, cookie_name: str | None = None) ->
     >>> bearer_token({"headers": {"AUTHORIZATION": "bearer a.b.c"}})
     'a.b.c'
     """
-    values = header_values(event, "authorization")
+    # Fast path of header_values() for the usual shapes: one value, certainly the only one, else None.
+    value: Any = None
+    if type(event) is dict:
+        multi = event.get("multiValueHeaders")
+        if not multi:  # header_values reads multiValueHeaders only when it is a non-empty mapping
+            headers = event.get("headers")
+            if type(headers) is dict:
+                value = _sole_key_value(headers)
+        elif type(multi) is dict:
+            value = _sole_key_value(multi)
+            value = value[0] if type(value) is list and len(value) == 1 else None
+    if type(value) is str:
+        if value.startswith(_BEARER_PREFIXES):
+            sent = value[7:]
+            # "Bearer <token68>" exactly: the general parse below would return this same token.
+            if sent and sent.isascii() and not sent.encode("ascii").translate(None, _JWT_ALPHABET):
+                return sent
+        values = [value]
+    else:
+        values = header_values(event, "authorization")
     if values:
         token = _authorization_token(values)
         if token is not None:
