@@ -18,14 +18,18 @@ class TokenVerifier(Protocol):
     def verify(self, token: str) -> Mapping[str, Any]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, init=False)
 class IdentityContext:
     """Who is calling: what the handler finds on ``context.identity_context``.
+
+    Immutable: assigning an attribute raises ``dataclasses.FrozenInstanceError``. ``subject``,
+    ``issuer``, ``client_id``, ``scopes`` and ``roles`` are read from ``claims`` on first access and
+    then kept, so a request pays only for what it uses.
 
     Attributes
     ----------
     claims:
-        Verified claims (after the ``claims_mapper``, if any).
+        Verified claims (after the ``claims_mapper``, if any). Treat them as read-only.
     token:
         The raw bearer token (``None`` when claims came from a trusted authorizer); never in ``repr``.
     subject, issuer, client_id:
@@ -34,6 +38,13 @@ class IdentityContext:
         Granted scopes (``scope``/``scp``/``permissions``) and roles (at the configured path).
     source:
         ``"token"`` (verified here) or ``"authorizer"`` (taken from API Gateway's authorizer).
+
+    Examples
+    --------
+    >>> identity = identity_from_claims({"sub": "alice", "scope": "read:shows"}, "a.b.c",
+    ...                                 authz.DEFAULT_ROLES_PATH)
+    >>> identity.subject, sorted(identity.scopes), identity.source
+    ('alice', ['read:shows'], 'token')
     """
 
     claims: Mapping[str, Any]
@@ -44,6 +55,79 @@ class IdentityContext:
     issuer: str | None
     client_id: str | None = None
     source: Literal["token", "authorizer"] = "token"
+
+    def __init__(self, claims: Mapping[str, Any], token: str | None, subject: str | None,
+                 scopes: frozenset[str], roles: frozenset[str], issuer: str | None,
+                 client_id: str | None = None, source: Literal["token", "authorizer"] = "token") -> None:
+        # Every field given, nothing left to derive (replace() and copies come this way too).
+        object.__setattr__(self, "__dict__", {
+            "claims": claims, "token": token, "subject": subject, "scopes": scopes, "roles": roles,
+            "issuer": issuer, "client_id": client_id, "source": source,
+        })
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy and pickle through __init__ with every field (derived ones computed now).
+        return (type(self), (self.claims, self.token, self.subject, self.scopes, self.roles, self.issuer,
+                             self.client_id, self.source))
+
+
+class _Derived:
+    # A field computed from the claims on first access. A non-data descriptor: the value is then kept
+    # in the instance __dict__, which wins over the descriptor, so later reads are plain attribute reads.
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, identity: IdentityContext | None, owner: type | None = None) -> Any:
+        if identity is None:
+            return self
+        fields = identity.__dict__
+        value = fields[self.name] = self.compute(fields["claims"], fields)
+        return value
+
+    def compute(self, claims: Mapping[str, Any], fields: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class _Text(_Derived):
+    __slots__ = ("claim_names",)
+
+    def __init__(self, name: str, *claim_names: str) -> None:
+        super().__init__(name)
+        self.claim_names = claim_names
+
+    def compute(self, claims: Mapping[str, Any], fields: dict[str, Any]) -> str | None:
+        for name in self.claim_names:
+            value = claims.get(name)
+            if isinstance(value, str):
+                return value
+        return None
+
+
+class _Scopes(_Derived):
+    __slots__ = ()
+
+    def __get__(self, identity: IdentityContext | None, owner: type | None = None) -> Any:
+        if identity is None:
+            return self
+        fields = identity.__dict__  # the hot one (every require_scope): no indirection
+        value = fields["scopes"] = authz.scopes_of(fields["claims"])
+        return value
+
+
+class _Roles(_Derived):
+    __slots__ = ()
+
+    def compute(self, claims: Mapping[str, Any], fields: dict[str, Any]) -> frozenset[str]:
+        return authz.roles_of(claims, fields["_roles_claim"])
+
+
+for _field in (_Text("subject", "sub"), _Text("issuer", "iss"), _Text("client_id", "azp", "client_id"),
+               _Scopes("scopes"), _Roles("roles")):
+    type.__setattr__(IdentityContext, _field.name, _field)
+del _field
+_new = object.__new__
 
 
 _current: contextvars.ContextVar[IdentityContext | None] = contextvars.ContextVar(
@@ -59,24 +143,16 @@ def current_identity() -> IdentityContext | None:
     return _current.get()
 
 
-def _string(claims: Mapping[str, Any], *names: str) -> str | None:
-    for name in names:
-        value = claims.get(name)
-        if isinstance(value, str):
-            return value
-    return None
-
-
 def identity_from_claims(claims: Mapping[str, Any], token: str | None,
                          roles_claim: authz.ClaimPath) -> IdentityContext:
-    """The identity for verified ``claims`` (``token`` is ``None`` for authorizer-supplied claims)."""
-    return IdentityContext(
-        claims=claims,
-        token=token,
-        subject=_string(claims, "sub"),
-        scopes=authz.scopes_of(claims),
-        roles=authz.roles_of(claims, roles_claim),
-        issuer=_string(claims, "iss"),
-        client_id=_string(claims, "azp", "client_id"),
-        source="token" if token is not None else "authorizer",
-    )
+    """The identity for verified ``claims`` (``token`` is ``None`` for authorizer-supplied claims).
+
+    Nothing is read from ``claims`` here: the derived fields are computed when first used.
+    """
+    identity: IdentityContext = _new(IdentityContext)
+    fields = identity.__dict__
+    fields["claims"] = claims
+    fields["token"] = token
+    fields["source"] = "token" if token is not None else "authorizer"
+    fields["_roles_claim"] = roles_claim  # not a field: where the roles are read, on first access
+    return identity
