@@ -57,9 +57,13 @@ SCOPE_CLAIMS = ("scope", "scp", "permissions")
 _SCOPE_TOKEN = re.compile(r'[\x21\x23-\x5b\x5d-\x7e]+')
 
 
+_NO_NAME = frozenset(("",))
+
+
 def _members(value: Any) -> frozenset[str]:
     if isinstance(value, str):
-        return frozenset(part for part in value.split(" ") if part)
+        parts = frozenset(value.split(" "))
+        return parts - _NO_NAME if "" in parts else parts  # runs of spaces name nothing
     if isinstance(value, (list, tuple)):
         # Only strings can name a scope or role: numbers, nulls and objects are ignored, never coerced.
         return frozenset(item for item in value if isinstance(item, str) and item)
@@ -84,14 +88,21 @@ def scopes_of(claims: Mapping[str, Any], *, claim_names: Sequence[str] = SCOPE_C
     >>> sorted(scopes_of({"scp": ["a", 1, "b"], "permissions": ["c"]}))
     ['a', 'b', 'c']
     """
+    if claim_names is SCOPE_CLAIMS and type(claims) is dict:
+        # The usual token (checked on every require_scope): only a space-delimited "scope" string.
+        scope = claims.get("scope")
+        if type(scope) is str and claims.get("scp") is None and claims.get("permissions") is None:
+            parts = frozenset(scope.split(" "))
+            return parts - _NO_NAME if "" in parts else parts
     if len(claim_names) == 1:
         return _members(claims.get(claim_names[0]))
-    found: set[str] = set()
+    found: frozenset[str] | None = None
     for name in claim_names:
         value = claims.get(name)
         if value is not None:
-            found |= _members(value)
-    return frozenset(found)
+            members = _members(value)
+            found = members if found is None else found | members
+    return frozenset() if found is None else found
 
 
 def _resolve(claims: Mapping[str, Any], path: ClaimPath) -> Any:
