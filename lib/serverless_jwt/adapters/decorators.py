@@ -20,6 +20,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeVar, overload
 from serverless_jwt import authz
 from serverless_jwt.adapters._auth import (
     _AUTHENTICATES,
+    _AUTHORIZES,
     ErrorHook,
     Response,
     _Authenticator,
@@ -187,6 +188,7 @@ def _authorizing(name: str, check: Callable[[IdentityContext], None], verifier: 
 
         if alone is not None:
             setattr(wrapper, _AUTHENTICATES, True)
+        _AUTHORIZES[wrapper] = (check, handler)  # lets a require_auth above run the check inline
         return wrapper
 
     return decorate
