@@ -389,3 +389,38 @@ def test_handler_called_with_keywords_or_odd_events_reads_them_as_before(issuer:
     assert handler(event=event_for(token), context=None)["statusCode"] == 200
     assert handler(["not", "a", "mapping"], None)["statusCode"] == 401
     assert handler(types.MappingProxyType(event_for(token)), None)["statusCode"] == 200
+
+
+# ---- the scope check answers the usual token without building the scope set ---------------------------
+
+SCOPE_VALUES = st.sampled_from(["read:shows", "read:shows openid", "  read:shows  ", "openid", "", " ",
+                                "read:shows\topenid", "write:shows read:shows", None, 7,
+                                ["read:shows"], ["openid", 3]])
+
+
+def decision(run: Callable[[], None]) -> tuple[Any, ...]:
+    try:
+        run()
+    except AuthError as err:
+        return (type(err).__name__, err.description, err.www_authenticate())
+    return ("ok",)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scope=SCOPE_VALUES, scp=st.none() | SCOPE_VALUES, permissions=st.none() | SCOPE_VALUES,
+       required=st.lists(st.sampled_from(["read:shows", "openid", "write:shows"]), min_size=1, max_size=3),
+       any_of=st.booleans(), read_first=st.booleans())
+def test_scope_check_decides_as_check_scopes_on_the_claims(scope: Any, scp: Any, permissions: Any,
+                                                           required: list[str], any_of: bool,
+                                                           read_first: bool) -> None:
+    from serverless_jwt.adapters._auth import _scope_check
+
+    claims = {"sub": "u", "scope": scope, "scp": scp, "permissions": permissions}
+    claims = {k: v for k, v in claims.items() if v is not None or k == "scope"}
+    identity = identity_from_claims(claims, "a.b.c", authz.DEFAULT_ROLES_PATH)
+    if read_first:  # scopes already derived: the check reads the set instead
+        assert identity.scopes == authz.scopes_of(claims)
+    expected = decision(lambda: authz.check_scopes(claims, required, any_of=any_of))
+    assert decision(lambda: _scope_check(tuple(required), any_of=any_of)(identity)) == expected
+    eager = dataclasses.replace(identity, scopes=list(authz.scopes_of(claims)))  # any collection
+    assert decision(lambda: _scope_check(tuple(required), any_of=any_of)(eager)) == expected

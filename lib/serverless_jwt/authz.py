@@ -88,10 +88,9 @@ def scopes_of(claims: Mapping[str, Any], *, claim_names: Sequence[str] = SCOPE_C
     >>> sorted(scopes_of({"scp": ["a", 1, "b"], "permissions": ["c"]}))
     ['a', 'b', 'c']
     """
-    if claim_names is SCOPE_CLAIMS and type(claims) is dict:
-        # The usual token (checked on every require_scope): only a space-delimited "scope" string.
-        scope = claims.get("scope")
-        if type(scope) is str and claims.get("scp") is None and claims.get("permissions") is None:
+    if claim_names is SCOPE_CLAIMS:
+        scope = _lone_scope(claims)
+        if scope is not None:
             parts = frozenset(scope.split(" "))
             return parts - _NO_NAME if "" in parts else parts
     if len(claim_names) == 1:
@@ -103,6 +102,30 @@ def scopes_of(claims: Mapping[str, Any], *, claim_names: Sequence[str] = SCOPE_C
             members = _members(value)
             found = members if found is None else found | members
     return frozenset() if found is None else found
+
+
+def _lone_scope(claims: Mapping[str, Any]) -> str | None:
+    # The usual token: a space-delimited "scope" string and neither "scp" nor "permissions".
+    if type(claims) is dict:
+        scope = claims.get("scope")
+        if type(scope) is str and claims.get("scp") is None and claims.get("permissions") is None:
+            return scope
+    return None
+
+
+def _lone_scope_grants(claims: Mapping[str, Any], required: Sequence[str], any_of: bool) -> bool | None:
+    # check_scope_set(scopes_of(claims), required) as a yes/no without building the scope set, for the
+    # usual token; None for any other shape. Configured names are never empty, so "" never matches.
+    if type(claims) is not dict:
+        return None
+    scope = claims.get("scope")  # _lone_scope, inlined
+    if type(scope) is not str or claims.get("scp") is not None or claims.get("permissions") is not None:
+        return None
+    names = scope.split(" ")
+    for name in required:  # a loop, not any()/all(): no generator on the hot path
+        if (name in names) is any_of:
+            return any_of
+    return not any_of
 
 
 def _resolve(claims: Mapping[str, Any], path: ClaimPath) -> Any:

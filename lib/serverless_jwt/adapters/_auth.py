@@ -218,9 +218,15 @@ def _scope_check(scopes: Sequence[str], *, any_of: bool) -> Callable[[IdentityCo
     passes = required.isdisjoint if any_of else required.issubset
 
     def check(identity: IdentityContext) -> None:
-        granted = identity.scopes
-        if type(granted) is not frozenset or passes(granted) is any_of:
-            authz.check_scope_set(granted, scopes, any_of=any_of)
+        fields = identity.__dict__
+        granted = fields.get("scopes")
+        if granted is None:  # not derived yet: for the usual token, answer without building the set
+            if authz._lone_scope_grants(fields["claims"], scopes, any_of):
+                return
+            granted = identity.scopes
+        elif type(granted) is frozenset and passes(granted) is not any_of:
+            return
+        authz.check_scope_set(granted, scopes, any_of=any_of)
 
     return check
 
