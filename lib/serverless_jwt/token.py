@@ -46,7 +46,6 @@ _HEADER_PARAM = "The access token header has a parameter of the wrong type"
 _NESTED = "Nested tokens (cty 'JWT') are not accepted"
 
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_ALPHABET_AND_DOT = _ALPHABET + b"."
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 # A segment of length 4n+2 / 4n+3 ends with a character whose low 4 / 2 bits are unused: they must be
 # zero, otherwise several strings decode to the same bytes (RFC 4648 §3.5 canonical encoding).
@@ -130,8 +129,9 @@ def parse(token: str, *, max_bytes: int = 16384) -> ParsedToken:
 def split(token: str, *, max_bytes: int = 16384) -> tuple[bytes, bytes, bytes, bytes]:
     """The first step of :func:`parse`: ``(token bytes, header, payload, signature segments)``.
 
-    Checks type, size (before anything else), ASCII, exactly three non-empty segments and the
-    base64url alphabet; decodes nothing. Raises :class:`MalformedTokenError`.
+    Checks type, size (before anything else), ASCII and exactly three non-empty segments; decodes
+    nothing. Each ``decode_*`` step checks its segment's base64url alphabet (a header segment found in
+    the cache was checked when it was first decoded). Raises :class:`MalformedTokenError`.
     """
     if not isinstance(token, str):
         _fail(_NOT_STR)
@@ -144,10 +144,6 @@ def split(token: str, *, max_bytes: int = 16384) -> tuple[bytes, bytes, bytes, b
     segments = data.split(b".")
     if len(segments) != 3:
         _fail(_JWE if len(segments) == 5 else _SEGMENTS)
-    # One C-level pass: anything left after deleting the base64url alphabet and dots is foreign
-    # ('=', '+', '/', whitespace, controls ...).
-    if data.translate(None, _ALPHABET_AND_DOT):
-        _fail(_BASE64)
     h64, p64, s64 = segments
     if not (h64 and p64 and s64):
         _fail(_EMPTY_SEGMENT)
@@ -186,8 +182,14 @@ _PADDING = (b"", b"", b"==", b"=")  # by len(segment) % 4; a remainder of 1 is r
 
 
 def _b64decode(segment: bytes) -> bytes:
+    if type(segment) is not bytes:
+        _fail(_BASE64)
     rem = len(segment) & 3
     if rem and (rem == 1 or segment[-1] not in (_CANONICAL_LAST_OF_2 if rem == 2 else _CANONICAL_LAST_OF_3)):
+        _fail(_BASE64)
+    # One C-level pass: anything left after deleting the base64url alphabet is foreign ('=', '+', '/',
+    # '.', whitespace, controls ...), which the lenient binascii decoder would skip or accept.
+    if segment.translate(None, _ALPHABET):
         _fail(_BASE64)
     try:
         return binascii.a2b_base64(segment.translate(_URL_TO_STD) + _PADDING[rem])

@@ -30,6 +30,8 @@ ClaimCheck = Callable[[Mapping[str, Any]], bool]
 """A custom claim check: return False (or raise an AuthError) to reject the token."""
 
 _MAX_PLANS = 64
+# A verified token: (key generation, its signed claims, names of the claims holding containers)
+_CacheEntry = tuple[int, dict[str, Any], tuple[str, ...]]
 
 
 class Verifier:
@@ -177,7 +179,7 @@ class Verifier:
         )
         self._cache_size = verified_cache_size
         # token -> (key generation, verified claims, names of claims holding containers)
-        self._cache: dict[str, tuple[int, dict[str, Any], tuple[str, ...]]] = {}
+        self._cache: dict[str, _CacheEntry] = {}
         self._cache_lock = threading.Lock()
         # header segment -> (key generation, signature checks): see _plan
         self._plans: dict[bytes, tuple[int, tuple[Checker, ...]]] = {}
@@ -347,10 +349,13 @@ class Verifier:
         else:
             raise InvalidSignatureError()
         _claims.check_claims(claims, self._policy, now)
+        # The cache keeps the signed claims as they are now: a custom check that edits its argument
+        # must never change what later cache hits are judged on.
+        entry = self._cache_entry(plan[0], claims) if self._cache_size else None
         if self._checks:
             self._run_checks(claims)
-        if self._cache_size:
-            self._remember(token, plan[0], claims)
+        if entry is not None:
+            self._remember(token, entry)
         return claims
 
     def _check_header(self, header: Mapping[str, Any]) -> str:
@@ -398,18 +403,22 @@ class Verifier:
                 raise InvalidClaimError("claims", "check_failed",
                                         f"The access token was rejected by the '{name}' check")
 
-    def _remember(self, token: str, generation: int, claims: dict[str, Any]) -> None:
-        # A private deep copy: the caller may mutate the dict it was handed.
+    @staticmethod
+    def _cache_entry(generation: int, claims: dict[str, Any]) -> _CacheEntry:
+        # A private deep copy: the caller may mutate the dict it is handed.
         nested = tuple(name for name, value in claims.items() if type(value) in _CONTAINERS)
         stored = dict(claims)
         for name in nested:
             stored[name] = _copy_json(stored[name])
+        return generation, stored, nested
+
+    def _remember(self, token: str, entry: _CacheEntry) -> None:
         with self._cache_lock:
             cache = self._cache
             if len(cache) >= self._cache_size:
                 # FIFO eviction is enough: the cache only saves a signature check.
                 del cache[next(iter(cache))]
-            cache[token] = (generation, stored, nested)
+            cache[token] = entry
 
 
 def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> frozenset[str] | None:
