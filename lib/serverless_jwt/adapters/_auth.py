@@ -152,8 +152,9 @@ class _Authenticator:
                                                     token, roles_claim)
                 else:
                     identity = identify(event)
-                for check in checks:
-                    check(identity)
+                if checks:
+                    for check in checks:
+                        check(identity)
             except BaseException as exc:
                 # Overwritten on every request, so a reused context object never shows an earlier caller.
                 _clear(context, netlify)
@@ -172,8 +173,9 @@ class _Authenticator:
                 logger.append_keys(subject=identity.subject, client_id=identity.client_id)
             try:
                 # Checks of require_scope/role/claims wrappers directly below, as they would run there.
-                for check in late_checks:
-                    check(identity)
+                if late_checks:
+                    for check in late_checks:
+                        check(identity)
                 return target(*args, **kwargs)
             except AuthError as err:
                 return fail(event, err)
