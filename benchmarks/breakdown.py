@@ -1,0 +1,103 @@
+"""Where a warm RS256 verification spends its time above the raw signature check.
+
+Usage::
+
+    .venv/bin/python benchmarks/breakdown.py [--tokens N] [--rounds N]
+
+Times, per call and on distinct tokens exactly like ``run.py``'s warm section, the verifier's request
+path cut after each step (split, payload, signature, everything but the signature primitive), the
+primitive alone (the floor), the floor followed by the Python steps in one call, and the whole
+``Verifier.verify``. Differences between rows are the cost of each step. For the people tuning the hot
+path; the README's table comes from ``run.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the repo root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import AUDIENCE, ISSUER, mint_tokens, time_calls
+from benchmarks.warm import floor_function
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    from serverless_jwt import claims as claims_module
+    from serverless_jwt import token as token_module
+    from serverless_jwt.dev.issuer import DevIssuer
+    from serverless_jwt.verifier import Verifier
+
+    with DevIssuer(audience=AUDIENCE) as dev:
+        tokens = mint_tokens(dev, "RS256", args.tokens, iss=ISSUER)
+        jwks = dev.jwks()
+    verifier = Verifier(issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"], jwks=jwks,
+                        verified_cache_size=0)
+    verifier.verify(tokens.tokens[0])  # the header's plan exists from now on, as in a warm container
+    floor = floor_function(tokens)
+    policy, keys, now = verifier._policy, verifier._keys, time.time()
+
+    def split(token: str) -> Any:
+        return token_module.split(token)
+
+    def payload(token: str) -> Any:
+        return token_module.decode_payload(token_module.split(token)[2])
+
+    def payload_signature(token: str) -> Any:
+        _, _, p64, s64 = token_module.split(token)
+        return token_module.decode_payload(p64), token_module.decode_signature(s64)
+
+    def all_but_primitive(token: str) -> None:
+        _, h64, p64, s64 = token_module.split(token)
+        claims = token_module.decode_payload(p64)
+        token_module.decode_signature(s64)
+        plan = verifier._plans[h64]
+        keys.prefetch()
+        assert plan[0] == keys.generation
+        claims_module.check_claims(claims, policy, now)
+
+    indexes = list(range(len(tokens.tokens)))
+
+    def python_then_primitive(i: int) -> None:
+        all_but_primitive(tokens.tokens[i])
+        floor(tokens.pairs[i])
+
+    rows: dict[str, tuple[Callable[[Any], Any], Sequence[Any]]] = {
+        "empty call (subtracted)": (lambda _x: None, tokens.tokens),
+        "raw verify (floor)": (floor, tokens.pairs),
+        "split": (split, tokens.tokens),
+        "split + payload": (payload, tokens.tokens),
+        "split + payload + signature decode": (payload_signature, tokens.tokens),
+        "all Python steps, no primitive": (all_but_primitive, tokens.tokens),
+        "all Python steps, then the primitive": (python_then_primitive, indexes),
+        "Verifier.verify": (verifier.verify, tokens.tokens),
+    }
+    samples: dict[str, list[int]] = {name: [] for name in rows}
+    gc.disable()
+    try:
+        for _ in range(args.rounds):
+            for name, (fn, inputs) in rows.items():
+                samples[name].extend(time_calls(fn, inputs))
+    finally:
+        gc.enable()
+    empty = statistics.median(samples["empty call (subtracted)"])
+    print(f"RS256, {len(tokens.tokens)} distinct tokens x {args.rounds} rounds, median per call:")
+    for name, values in samples.items():
+        print(f"  {name:40s} {(statistics.median(values) - empty) / 1000:6.2f} µs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
