@@ -113,21 +113,6 @@ def _lone_scope(claims: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _lone_scope_grants(claims: Mapping[str, Any], required: Sequence[str], any_of: bool) -> bool | None:
-    # check_scope_set(scopes_of(claims), required) as a yes/no without building the scope set, for the
-    # usual token; None for any other shape. Configured names are never empty, so "" never matches.
-    if type(claims) is not dict:
-        return None
-    scope = claims.get("scope")  # _lone_scope, inlined
-    if type(scope) is not str or claims.get("scp") is not None or claims.get("permissions") is not None:
-        return None
-    names = scope.split(" ")
-    for name in required:  # a loop, not any()/all(): no generator on the hot path
-        if (name in names) is any_of:
-            return any_of
-    return not any_of
-
-
 def _resolve(claims: Mapping[str, Any], path: ClaimPath) -> Any:
     if isinstance(path, str):
         # A literal top-level name wins: Auth0 namespaced claims ("https://x.com/roles") contain dots.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
 
@@ -52,8 +51,8 @@ def _event_context(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Ma
 def _set(context: Any, name: str, value: Any) -> None:
     try:  # noqa: SIM105 - contextlib.suppress costs more on the hot path
         setattr(context, name, value)
-    except (AttributeError, TypeError):
-        pass  # None, object() or a slotted/frozen context: the identity stays on current_identity()
+    except Exception:  # noqa: S110 - refusing the attribute is the context's right
+        pass  # None, object(), a slotted or validating context: the identity stays on current_identity()
 
 
 class _Authenticator:
@@ -110,6 +109,9 @@ class _Authenticator:
             claims = self.verifier.verify(token)
         if self.mapper is not None:
             claims = self.mapper(claims)
+            if not isinstance(claims, Mapping):
+                # A programming error (a mapper without `return`): fail loudly, before any identity is set.
+                raise TypeError("claims_mapper must return a mapping of claims")
         return identity_from_claims(claims, token, self.roles_claim)
 
     def fail(self, event: Mapping[str, Any], err: AuthError) -> Response:
@@ -162,16 +164,18 @@ class _Authenticator:
                     return fail(event, exc)
                 raise
             reset = _current.set(identity)
-            try:  # noqa: SIM105 - contextlib.suppress costs more on the hot path
-                context.identity_context = identity
-            except (AttributeError, TypeError):
-                pass  # None, object() or a slotted/frozen context: the identity stays on current_identity()
-            if netlify:
-                _set(context, "client_context", {"user": dict(identity.claims),
-                                                 "identity": {"url": identity.issuer}})
-            if logger is not None:
-                logger.append_keys(subject=identity.subject, client_id=identity.client_id)
+            # Everything from here on runs under the finally below: whatever raises, the identity never
+            # outlives this request on current_identity().
             try:
+                try:  # noqa: SIM105 - contextlib.suppress costs more on the hot path
+                    context.identity_context = identity
+                except Exception:  # noqa: S110 - refusing the attribute is the context's right
+                    pass  # None, object(), a slotted or validating context: current_identity() still has it
+                if netlify:
+                    _set(context, "client_context", {"user": dict(identity.claims),
+                                                     "identity": {"url": identity.issuer}})
+                if logger is not None:
+                    logger.append_keys(subject=identity.subject, client_id=identity.client_id)
                 # Checks of require_scope/role/claims wrappers directly below, as they would run there.
                 if late_checks:
                     for check in late_checks:
@@ -194,12 +198,10 @@ def _clear(context: Any, netlify: bool) -> None:
         _set(context, "client_context", None)
 
 
-# require_scope / require_role / require_claims wrappers -> (their check, the handler they wrap). Keyed by
-# the wrapper object itself, so a user's own decorator in between (functools.wraps copies __dict__) is
-# never skipped.
-_AUTHORIZES: weakref.WeakKeyDictionary[Callable[..., Any], tuple[Callable[[IdentityContext], None],
-                                                                  Callable[..., Any]]]
-_AUTHORIZES = weakref.WeakKeyDictionary()
+# On require_scope / require_role / require_claims wrappers: (their check, the handler they wrap, the
+# wrapper itself). functools.wraps copies __dict__, so a user's own decorator around such a wrapper
+# carries the attribute too; naming the wrapper keeps that decorator from ever being skipped.
+_AUTHORIZES = "__serverless_jwt_authorizes__"
 
 
 def _fused(handler: Callable[P, R]) -> tuple[Callable[P, R], tuple[Callable[[IdentityContext], None], ...]]:
@@ -207,8 +209,8 @@ def _fused(handler: Callable[P, R]) -> tuple[Callable[P, R], tuple[Callable[[Ide
     # handler: require_auth does both itself, in the same order, and saves a call layer per decorator.
     checks: list[Callable[[IdentityContext], None]] = []
     target: Callable[..., Any] = handler
-    while (entry := _AUTHORIZES.get(target)) is not None:
-        check, target = entry
+    while (entry := getattr(target, _AUTHORIZES, None)) is not None and entry[2] is target:
+        check, target, _ = entry
         checks.append(check)
     return target, tuple(checks)
 
@@ -220,13 +222,8 @@ def _scope_check(scopes: Sequence[str], *, any_of: bool) -> Callable[[IdentityCo
     passes = required.isdisjoint if any_of else required.issubset
 
     def check(identity: IdentityContext) -> None:
-        fields = identity.__dict__
-        granted = fields.get("scopes")
-        if granted is None:  # not derived yet: for the usual token, answer without building the set
-            if authz._lone_scope_grants(fields["claims"], scopes, any_of):
-                return
-            granted = identity.scopes
-        elif type(granted) is frozenset and passes(granted) is not any_of:
+        granted = identity.scopes  # derived once and kept: the handler sees what was decided on
+        if type(granted) is frozenset and passes(granted) is not any_of:
             return
         authz.check_scope_set(granted, scopes, any_of=any_of)
 

@@ -188,7 +188,8 @@ def _authorizing(name: str, check: Callable[[IdentityContext], None], verifier: 
 
         if alone is not None:
             setattr(wrapper, _AUTHENTICATES, True)
-        _AUTHORIZES[wrapper] = (check, handler)  # lets a require_auth above run the check inline
+        # Lets a require_auth directly above run the check inline (and skip this layer).
+        setattr(wrapper, _AUTHORIZES, (check, handler, wrapper))
         return wrapper
 
     return decorate

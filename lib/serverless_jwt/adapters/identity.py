@@ -22,9 +22,10 @@ class TokenVerifier(Protocol):
 class IdentityContext:
     """Who is calling: what the handler finds on ``context.identity_context``.
 
-    Immutable: assigning an attribute raises ``dataclasses.FrozenInstanceError``. ``subject``,
-    ``issuer``, ``client_id``, ``scopes`` and ``roles`` are read from ``claims`` on first access and
-    then kept, so a request pays only for what it uses.
+    Immutable: assigning an attribute raises ``dataclasses.FrozenInstanceError``. ``scopes`` are read
+    when the identity is made; ``subject``, ``issuer``, ``client_id`` and ``roles`` are read from
+    ``claims`` on first access and then kept, so a request pays only for what it uses. ``claims`` are
+    read-only by contract: rewrite them with ``claims_mapper``, never in place.
 
     Attributes
     ----------
@@ -147,11 +148,13 @@ def identity_from_claims(claims: Mapping[str, Any], token: str | None,
                          roles_claim: authz.ClaimPath) -> IdentityContext:
     """The identity for verified ``claims`` (``token`` is ``None`` for authorizer-supplied claims).
 
-    Nothing is read from ``claims`` here: the derived fields are computed when first used.
+    The scopes are read now, so every scope decision rests on the claims as verified (and mapped);
+    the other derived fields are computed when first used.
     """
     identity: IdentityContext = _new(IdentityContext)
     fields = identity.__dict__
     fields["claims"] = claims
+    fields["scopes"] = authz.scopes_of(claims)
     fields["token"] = token
     fields["source"] = "token" if token is not None else "authorizer"
     fields["_roles_claim"] = roles_claim  # not a field: where the roles are read, on first access
