@@ -1,7 +1,7 @@
 """Verification keys: JWKS and PEM public keys, and HS shared secrets, prepared once.
 
-PyJWT turns a JWK into a key object and supplies the signature primitives; which keys are usable,
-and for which algorithms, is decided here.
+PyJWT turns a JWK into a key object (see :mod:`serverless_jwt._jwk`, which also decides which keys
+are usable and for which algorithms) and supplies the signature primitives.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
+from jwt.algorithms import get_default_algorithms
 
+from serverless_jwt._jwk import load_jwk, public_key_algorithms
 from serverless_jwt.errors import (
     ConfigurationError,
     KeysUnavailableError,
@@ -28,14 +29,8 @@ from serverless_jwt.errors import (
 __all__ = ["KeySet", "KeySource", "SecretKeys", "StaticKeySource", "VerificationKey"]
 
 _IMPLEMENTATIONS = get_default_algorithms()
-RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
-EC_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
-OKP_CURVES = frozenset({"Ed25519", "Ed448"})
-MIN_RSA_BITS = 2048
 MIN_SECRET_BYTES = 32
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
 
 
 Checker = Callable[[bytes, bytes], bool]
@@ -111,91 +106,13 @@ class VerificationKey:
         return check is not None and check(signing_input, signature)
 
 
-def _rsa_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
-    key = RSAAlgorithm.from_jwk(dict(jwk))
-    if not isinstance(key, rsa.RSAPublicKey):
-        return "not_public"
-    if key.key_size < MIN_RSA_BITS:
-        return "rsa_too_small"  # below 2048 bits: factorable by a motivated attacker
-    return key, RSA_ALGORITHMS
-
-
-def _ec_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
-    crv = jwk.get("crv")
-    alg = EC_CURVE_ALGORITHMS.get(crv) if isinstance(crv, str) else None
-    if alg is None:
-        return "unsupported_curve"
-    key = ECAlgorithm.from_jwk(dict(jwk))
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        return "not_public"
-    # The curve fixes the algorithm: ES256 only on P-256, and so on (no cross-curve verification).
-    return key, frozenset({alg})
-
-
-def _okp_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
-    if jwk.get("crv") not in OKP_CURVES:
-        return "unsupported_curve"  # X25519/X448 are key-agreement curves, never signatures
-    key = OKPAlgorithm.from_jwk(dict(jwk))
-    if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        return "not_public"
-    return key, frozenset({"EdDSA"})
-
-
-_LOADERS = {"RSA": _rsa_key, "EC": _ec_key, "OKP": _okp_key}
-
-
 def _from_jwk(jwk: Any, allowed: frozenset[str]) -> VerificationKey | str:
     """A usable key, or the reason (a fixed token) this JWK is skipped."""
-    if not isinstance(jwk, Mapping):
-        return "not_an_object"
-    kty = jwk.get("kty")
-    if kty == "oct":
-        return "symmetric"  # a published shared secret is no secret: never accepted from a JWKS
-    if not isinstance(kty, str) or kty not in _LOADERS:
-        return "unknown_kty"
-    loader = _LOADERS[kty]
-    if _PRIVATE_MEMBERS & set(jwk):
-        return "private_members"  # an issuer leaking private keys is not one to trust
-    kid = jwk.get("kid")
-    if kid is not None and not isinstance(kid, str):
-        return "bad_kid"
-    use = jwk.get("use")
-    if use is not None and use != "sig":
-        return "not_for_signatures"
-    ops = jwk.get("key_ops")
-    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
-        return "not_for_verify"
-    jwk_alg = jwk.get("alg")
-    if jwk_alg is not None and not isinstance(jwk_alg, str):
-        return "bad_alg"
-    try:
-        loaded = loader(jwk)
-    except Exception:
-        return "malformed"
+    loaded = load_jwk(jwk, allowed)
     if isinstance(loaded, str):
         return loaded
-    key, algorithms = loaded
-    if jwk_alg is not None:
-        algorithms = algorithms & {jwk_alg}  # the JWK's own alg pins it to that one algorithm
-    algorithms = algorithms & allowed
-    if not algorithms:
-        return "no_allowed_algorithm"
+    kid, kty, key, algorithms = loaded
     return VerificationKey(kid=kid, kty=kty, algorithms=algorithms, _key=key)
-
-
-def _public_key_algorithms(key: Any) -> tuple[str, frozenset[str]]:
-    if isinstance(key, rsa.RSAPublicKey):
-        if key.key_size < MIN_RSA_BITS:
-            raise ConfigurationError("RSA public keys must have at least 2048 bits")
-        return "RSA", RSA_ALGORITHMS
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        alg = EC_CURVE_ALGORITHMS.get(_EC_NAMES.get(key.curve.name, ""))
-        if alg is None:
-            raise ConfigurationError("Unsupported elliptic curve for JWS")
-        return "EC", frozenset({alg})
-    if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        return "OKP", frozenset({"EdDSA"})
-    raise ConfigurationError("Unsupported public key type")
 
 
 class KeySet:
@@ -275,7 +192,7 @@ class KeySet:
                 key = load_pem_public_key(data)
         except Exception:
             raise ConfigurationError("public_key is not a PEM public key or certificate") from None
-        kty, fitting = _public_key_algorithms(key)
+        kty, fitting = public_key_algorithms(key)
         usable = fitting & frozenset(algorithms)
         if not usable:
             raise ConfigurationError("No allowed algorithm fits the configured public key")

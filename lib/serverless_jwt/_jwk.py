@@ -1,0 +1,117 @@
+"""JWK and PEM public keys -> key objects, and which algorithms each may verify.
+
+PyJWT turns a JWK into a key object; which keys are usable, and for which algorithms, is decided
+here. Nothing here verifies a signature (see :mod:`serverless_jwt.keys`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from serverless_jwt.errors import ConfigurationError
+
+__all__ = ["MIN_RSA_BITS", "RSA_ALGORITHMS", "load_jwk", "public_key_algorithms"]
+
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+EC_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
+OKP_CURVES = frozenset({"Ed25519", "Ed448"})
+MIN_RSA_BITS = 2048
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
+
+
+def _rsa_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
+    key = RSAAlgorithm.from_jwk(dict(jwk))
+    if not isinstance(key, rsa.RSAPublicKey):
+        return "not_public"
+    if key.key_size < MIN_RSA_BITS:
+        return "rsa_too_small"  # below 2048 bits: factorable by a motivated attacker
+    return key, RSA_ALGORITHMS
+
+
+def _ec_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
+    crv = jwk.get("crv")
+    alg = EC_CURVE_ALGORITHMS.get(crv) if isinstance(crv, str) else None
+    if alg is None:
+        return "unsupported_curve"
+    key = ECAlgorithm.from_jwk(dict(jwk))
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        return "not_public"
+    # The curve fixes the algorithm: ES256 only on P-256, and so on (no cross-curve verification).
+    return key, frozenset({alg})
+
+
+def _okp_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
+    if jwk.get("crv") not in OKP_CURVES:
+        return "unsupported_curve"  # X25519/X448 are key-agreement curves, never signatures
+    key = OKPAlgorithm.from_jwk(dict(jwk))
+    if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        return "not_public"
+    return key, frozenset({"EdDSA"})
+
+
+_LOADERS = {"RSA": _rsa_key, "EC": _ec_key, "OKP": _okp_key}
+
+
+def load_jwk(jwk: Any, allowed: frozenset[str]) -> tuple[str | None, str, Any, frozenset[str]] | str:
+    """``(kid, kty, key, algorithms)`` of a usable verification JWK, or why it is skipped.
+
+    The reason is a fixed token (``"symmetric"``, ``"private_members"``, ``"rsa_too_small"`` ...);
+    ``algorithms`` is already the agreement of the key type, its curve, the JWK's own ``alg`` and
+    ``allowed``.
+    """
+    if not isinstance(jwk, Mapping):
+        return "not_an_object"
+    kty = jwk.get("kty")
+    if kty == "oct":
+        return "symmetric"  # a published shared secret is no secret: never accepted from a JWKS
+    if not isinstance(kty, str) or kty not in _LOADERS:
+        return "unknown_kty"
+    loader = _LOADERS[kty]
+    if _PRIVATE_MEMBERS & set(jwk):
+        return "private_members"  # an issuer leaking private keys is not one to trust
+    kid = jwk.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        return "bad_kid"
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        return "not_for_signatures"
+    ops = jwk.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        return "not_for_verify"
+    jwk_alg = jwk.get("alg")
+    if jwk_alg is not None and not isinstance(jwk_alg, str):
+        return "bad_alg"
+    try:
+        loaded = loader(jwk)
+    except Exception:
+        return "malformed"
+    if isinstance(loaded, str):
+        return loaded
+    key, algorithms = loaded
+    if jwk_alg is not None:
+        algorithms = algorithms & {jwk_alg}  # the JWK's own alg pins it to that one algorithm
+    algorithms = algorithms & allowed
+    if not algorithms:
+        return "no_allowed_algorithm"
+    return kid, kty, key, algorithms
+
+
+def public_key_algorithms(key: Any) -> tuple[str, frozenset[str]]:
+    """``(kty, algorithms)`` for a public key object; ConfigurationError when it cannot be used."""
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise ConfigurationError("RSA public keys must have at least 2048 bits")
+        return "RSA", RSA_ALGORITHMS
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        alg = EC_CURVE_ALGORITHMS.get(_EC_NAMES.get(key.curve.name, ""))
+        if alg is None:
+            raise ConfigurationError("Unsupported elliptic curve for JWS")
+        return "EC", frozenset({alg})
+    if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        return "OKP", frozenset({"EdDSA"})
+    raise ConfigurationError("Unsupported public key type")
