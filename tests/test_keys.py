@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x25519
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
@@ -90,6 +90,28 @@ def test_eddsa_key_verifies() -> None:
     assert key is not None
     assert key.algorithms == {"EdDSA"}
     assert key.verify(*_signed("EdDSA", private))
+
+
+@pytest.mark.parametrize(("private", "curve", "other"), [
+    (ed25519.Ed25519PrivateKey.generate(), "Ed25519", "Ed448"),
+    (ed448.Ed448PrivateKey.generate(), "Ed448", "Ed25519"),
+])
+def test_rfc9864_names_verify_only_on_their_own_curve(private: Any, curve: str, other: str) -> None:
+    all_okp = [*ALL_ASYMMETRIC, "Ed25519", "Ed448"]
+    key = KeySet.from_jwks({"keys": [_jwk(private, kid="o1")]}, algorithms=all_okp).select({"kid": "o1"})
+    assert key is not None
+    assert key.algorithms == {"EdDSA", curve}
+    _, signing_input, signature = _signed("EdDSA", private)  # one signature, whatever the alg says
+    assert key.verify("EdDSA", signing_input, signature)
+    assert key.verify(curve, signing_input, signature)
+    assert not key.verify(other, signing_input, signature)  # never the other curve's name
+    pinned = KeySet.from_jwks({"keys": [_jwk(private, kid="o1", alg="EdDSA")]}, algorithms=all_okp)
+    assert pinned.select({"kid": "o1"}).algorithms == {"EdDSA"}  # type: ignore[union-attr]
+    pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    from_pem = KeySet.from_pem(pem, algorithms=all_okp).select({})
+    assert from_pem is not None
+    assert from_pem.algorithms == {"EdDSA", curve}
 
 
 def test_verify_never_raises_and_refuses_algorithms_outside_the_key() -> None:

@@ -12,6 +12,7 @@ from serverless_jwt.errors import ConfigurationError
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "ES256K", "EdDSA",
+    "Ed25519", "Ed448",  # RFC 9864 fully-specified names for EdDSA on one curve
 })
 # The default for public-key sources: every common JWS algorithm, because each token must still fit
 # its key (kty, curve, the JWK's own alg), so a provider signing ES256 or PS256 is not broken by a
@@ -21,8 +22,8 @@ DEFAULT_PUBLIC_KEY_ALGORITHMS = PUBLIC_KEY_ALGORITHMS - {"ES256K"}
 ENV_VARIABLES: dict[str, str] = {
     "JWT_ISSUER": "Exact issuer (iss). Keys are found by OIDC discovery unless another source is set.",
     "JWT_AUDIENCE": "Accepted audience(s), comma-separated. Required with public-key sources.",
-    "JWT_ALGORITHMS": "Allowed algorithms, comma-separated (default: every RS/PS/ES/EdDSA algorithm, each "
-    "only with a key it fits; HS256 with JWT_SECRET).",
+    "JWT_ALGORITHMS": "Allowed algorithms, comma-separated (default: every RS/PS/ES/EdDSA algorithm and "
+    "Ed25519/Ed448, each only with a key it fits; HS256 with JWT_SECRET).",
     "JWT_SECRET": "Shared HS secret (Netlify Identity, GoTrue, Supabase), or an AWS Secrets Manager ARN "
     "/ 'ssm:<parameter name>' to fetch it from (the fetched value may list several secrets, one a line).",
     "JWT_SECRET_PREVIOUS": "A second accepted secret while rotating.",

@@ -51,7 +51,8 @@ def _okp_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
     key = OKPAlgorithm.from_jwk(dict(jwk))
     if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         return "not_public"
-    return key, frozenset({"EdDSA"})
+    # "EdDSA" names either curve; RFC 9864's "Ed25519" / "Ed448" name exactly one: this key's.
+    return key, frozenset({"EdDSA", _okp_curve(key)})
 
 
 _LOADERS = {"RSA": _rsa_key, "EC": _ec_key, "OKP": _okp_key}
@@ -113,5 +114,9 @@ def public_key_algorithms(key: Any) -> tuple[str, frozenset[str]]:
             raise ConfigurationError("Unsupported elliptic curve for JWS")
         return "EC", frozenset({alg})
     if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        return "OKP", frozenset({"EdDSA"})
+        return "OKP", frozenset({"EdDSA", _okp_curve(key)})
     raise ConfigurationError("Unsupported public key type")
+
+
+def _okp_curve(key: Any) -> str:
+    return "Ed25519" if isinstance(key, ed25519.Ed25519PublicKey) else "Ed448"
