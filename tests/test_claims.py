@@ -198,6 +198,17 @@ def test_sub_is_optional() -> None:
     check_claims(claims(sub=...), POLICY, NOW)
 
 
+@pytest.mark.parametrize("cnf", [{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
+                                 {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, {}, None, "x"])
+def test_key_bound_tokens_are_refused_as_bearer_tokens(cnf: Any) -> None:
+    # A DPoP (RFC 9449) or mTLS (RFC 8705) bound token: the binding cannot be checked here.
+    with pytest.raises(InvalidClaimError) as caught:
+        check_claims(claims(cnf=cnf), POLICY, NOW)
+    assert (caught.value.claim, caught.value.reason) == ("cnf", "invalid")
+    assert "bound to a key" in caught.value.description
+    check_claims(claims(cnf=cnf), replace(POLICY, allow_sender_constrained=True), NOW)
+
+
 def test_required_claims_must_be_present_and_not_null() -> None:
     policy = replace(POLICY, required=frozenset({"scope"}))
     check_claims(claims(scope="read"), policy, NOW)

@@ -383,6 +383,20 @@ def test_from_env_reads_lambda_style_variables(secret: bytes) -> None:
     assert v2.issuer == ISS
 
 
+def test_a_dpop_bound_token_is_refused_unless_allowed() -> None:
+    secret = _secrets.token_urlsafe(32)  # text: it also travels through an environment variable
+    token = jwt.encode(_claims(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}), secret,
+                       algorithm="HS256")
+    with pytest.raises(InvalidClaimError) as caught:
+        Verifier(issuer=ISS, secrets=secret).verify(token)
+    assert caught.value.claim == "cnf"
+    with pytest.raises(InvalidClaimError):
+        Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret}).verify(token)
+    assert Verifier(issuer=ISS, secrets=secret, allow_sender_constrained=True).verify(token)["cnf"]
+    assert Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret,
+                              "JWT_ALLOW_SENDER_CONSTRAINED": "true"}).verify(token)["sub"] == "user-1"
+
+
 @pytest.mark.parametrize("env", [
     {"JWT_SECRET": "x" * 40, "JWT_LEEWAY_SECONDS": "soon"},
     {"JWT_SECRET": "x" * 40, "JWT_PREFETCH": "maybe"},

@@ -37,6 +37,8 @@ ENV_VARIABLES: dict[str, str] = {
     "JWT_MAX_AGE_CLAIM": "'iat' (default) or 'auth_time' (re-authenticate after N seconds).",
     "JWT_ACCEPTED_TYPES": "Accepted typ header values, comma-separated (default: absent, JWT, at+jwt).",
     "JWT_REQUIRE_ACCESS_TOKEN_TYPE": "'true' requires typ at+jwt (RFC 9068 access tokens).",
+    "JWT_ALLOW_SENDER_CONSTRAINED": "'true' accepts tokens bound to a key (cnf: DPoP, mTLS) as bearer tokens "
+    "(default: refused, since this API cannot check the binding).",
     "JWT_MAX_TOKEN_BYTES": "Token size cap (default 16384).",
     "JWT_TIMEOUT_SECONDS": "Total deadline of one discovery or JWKS fetch (default 3).",
     "JWT_JWKS_MAX_AGE_SECONDS": "Refresh cached keys after this long (default 600).",
@@ -152,6 +154,7 @@ def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
     for var, arg in (("JWT_ALLOW_SHORT_SECRET", "allow_short_secret"),
                      ("JWT_REQUIRE_AUDIENCE", "require_audience"),
                      ("JWT_REQUIRE_ACCESS_TOKEN_TYPE", "require_access_token_type"),
+                     ("JWT_ALLOW_SENDER_CONSTRAINED", "allow_sender_constrained"),
                      ("JWT_PREFETCH", "prefetch")):
         if var in env:
             kw[arg] = _flag(var, env[var])

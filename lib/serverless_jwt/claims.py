@@ -19,6 +19,7 @@ __all__ = ["DEFAULT_TYPES", "ClaimsPolicy", "access_token_types", "check_claims"
 DEFAULT_TYPES: frozenset[str] = frozenset({"", "jwt", "at+jwt"})
 
 _TYPE_NOT_ACCEPTED = "The access token type is not accepted"
+_BOUND = "The access token is bound to a key (cnf) and cannot be used as a bearer token"
 _TOO_OLD = "The authentication is too old; sign in again"
 _MAX_AGE_CLAIMS = ("iat", "auth_time")
 _ABSENT: Any = object()
@@ -70,6 +71,10 @@ class ClaimsPolicy:
     accepted_types:
         Accepted header ``typ`` values, compared lower-cased without an ``application/`` prefix;
         ``""`` means "``typ`` absent". ``None`` skips the check.
+    allow_sender_constrained:
+        Accept tokens with a ``cnf`` claim (bound to a DPoP or mTLS key, RFC 9449 / RFC 8705). Off by
+        default: a bearer-token API cannot check the binding, so such a token would work for whoever
+        stole it.
 
     Raises
     ------
@@ -89,6 +94,7 @@ class ClaimsPolicy:
     max_age_seconds: float | None = None
     max_age_claim: str = "iat"
     accepted_types: frozenset[str] | None = DEFAULT_TYPES
+    allow_sender_constrained: bool = False
 
     def __post_init__(self) -> None:
         if self.issuer is not None and (not isinstance(self.issuer, str) or not self.issuer):
@@ -233,6 +239,8 @@ def check_claims(claims: Mapping[str, Any], policy: ClaimsPolicy, now: float) ->
     sub = get("sub", _ABSENT)
     if sub is not _ABSENT and not isinstance(sub, str):
         raise InvalidClaimError("sub", "invalid")
+    if "cnf" in claims and not policy.allow_sender_constrained:
+        raise InvalidClaimError("cnf", "invalid", _BOUND)
     for name in policy.required:
         if get(name) is None:
             raise InvalidClaimError(name, "missing")

@@ -74,6 +74,10 @@ class Verifier:
     accepted_types, require_access_token_type:
         Accepted ``typ`` header values (default: absent, ``JWT``, ``at+jwt``); or require ``at+jwt``
         (RFC 9068).
+    allow_sender_constrained:
+        Accept tokens bound to a key (a ``cnf`` claim: DPoP, RFC 9449, or mTLS, RFC 8705) as plain
+        bearer tokens. Off by default: this verifier cannot check the binding, so accepting them would
+        let a stolen bound token work as a bearer token.
     max_token_bytes:
         Size cap checked before decoding. Default 16 KiB.
     timeout_seconds, jwks_max_age_seconds, max_stale_seconds, unknown_kid_cooldown_seconds:
@@ -121,6 +125,7 @@ class Verifier:
         claim_checks: Sequence[ClaimCheck] = (),
         accepted_types: Collection[str] | None = None,
         require_access_token_type: bool = False,
+        allow_sender_constrained: bool = False,
         max_token_bytes: int = 16384,
         timeout_seconds: float = 3.0,
         jwks_max_age_seconds: float = 600,
@@ -167,6 +172,7 @@ class Verifier:
             max_age_seconds=max_age_seconds,
             max_age_claim=max_age_claim,
             accepted_types=types,
+            allow_sender_constrained=bool(allow_sender_constrained),
         )
         self._checks = tuple(claim_checks)
         self._max_token_bytes = max_token_bytes

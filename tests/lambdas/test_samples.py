@@ -63,13 +63,15 @@ def test_me_returns_the_verified_claims(env: DevIssuer) -> None:
     assert body["claims"]["app_metadata"] == {"authorization": {"roles": ["editor"]}}
 
 
-@pytest.mark.parametrize("case", ["missing", "expired", "foreign_key", "wrong_audience"])
+@pytest.mark.parametrize("case", ["missing", "expired", "foreign_key", "wrong_audience", "dpop_bound"])
 def test_me_rejects_requests_without_a_valid_token(env: DevIssuer, case: str) -> None:
     token = {
         "missing": None,
         "expired": env.mint(lifetime_seconds=-3600),
         "foreign_key": env.mint_with_foreign_key(),
         "wrong_audience": env.mint(audience="another-api"),
+        # Bound to a DPoP key (RFC 9449): presented as a bearer token, it could be a stolen one.
+        "dpop_bound": env.mint(claims={"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
     }[case]
     status, body, headers = _call(_load("me"), _event(token))
     assert status == 401
