@@ -231,6 +231,16 @@ def test_oidc_preset_expiry_and_roles_claim(issuer: DevIssuer) -> None:
     assert json.loads(response["body"])["error"] == "invalid_token"
 
 
+def test_oidc_preset_reads_rfc9068_roles_by_default(issuer: DevIssuer) -> None:
+    preset = presets.oidc(issuer.issuer, issuer.audience)
+    admin = issuer.mint(claims={"roles": ["admin"]})
+    netlify_style = issuer.mint(claims={"app_metadata": {"authorization": {"roles": ["admin"]}}})
+    assert _call(_roles_handler(preset, roles=["admin"]), {"authorization": f"Bearer {admin}"})[
+        "statusCode"] == 200
+    assert _call(_roles_handler(preset, roles=["admin"]), {"authorization": f"Bearer {netlify_style}"})[
+        "statusCode"] == 403
+
+
 def test_preset_is_a_token_verifier_for_plain_require_auth(issuer: DevIssuer) -> None:
     from serverless_jwt.adapters.decorators import require_auth
 

@@ -290,13 +290,15 @@ def oidc(
     issuer: str,
     audience: str | Sequence[str],
     *,
-    roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
+    roles_claim: authz.ClaimPath = "roles",
     max_age_seconds: float | None = None,
     **options: Any,
 ) -> Preset:
     """Any OpenID Connect provider: keys found by discovery at ``{issuer}/.well-known/openid-configuration``.
 
-    ``max_age_seconds`` rejects tokens whose ``auth_time`` is older (the user must sign in again).
+    Roles are read from the top-level ``roles`` claim (RFC 9068 §2.2.3.1); pass ``roles_claim`` for
+    another place (``"realm_access.roles"`` for Keycloak). ``max_age_seconds`` rejects tokens whose
+    ``auth_time`` is older (the user must sign in again).
 
     Examples
     --------
