@@ -153,6 +153,7 @@ def describe_times(claims: Mapping[str, Any], now: float | None = None) -> list[
             stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
             delta = int(value - now)
             when = f"in {delta}s" if delta > 0 else f"{-delta}s ago"
-            expired = " (expired)" if name == "exp" and delta < 0 else ""
+            # Past exp, yet the verifier still accepts it within its leeway (60 s by default).
+            expired = " (past exp: accepted only within the leeway)" if name == "exp" and delta < 0 else ""
             out.append(f"  {name:<9} {stamp}  ({when}){expired}")
     return out
