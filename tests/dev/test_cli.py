@@ -122,6 +122,14 @@ def test_invoke_without_dev_issuer_uses_the_template_settings(tmp_path: Path,
     assert json.loads(str(response["body"]))["claims"]["sub"] == "carol"
 
 
+def test_invoke_without_dev_issuer_or_settings_hints_at_the_template_parameters(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--no-dev-issuer"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("serverless-jwt: error: ")
+    assert "--parameter-overrides JwtIssuer=" in err
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["invoke", "Nope", "--template", TEMPLATE], "MeFunction, ShowsFunction"),
     (["invoke", "MeFunction", "--template", "/nonexistent/template.yaml"], "template not found"),

@@ -107,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except (CliError, ConfigurationError) as exc:
         print(f"serverless-jwt: error: {exc}", file=sys.stderr)
+        if isinstance(exc, ConfigurationError) and getattr(args, "no_dev_issuer", False):
+            # As with sam, the template's parameters (not the shell's JWT_*) configure the function.
+            print("hint: with --no-dev-issuer, configure the function through the template, e.g. "
+                  "--parameter-overrides JwtIssuer=https://... JwtAudience=...", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
