@@ -217,13 +217,13 @@ def _fused(handler: Callable[P, R]) -> tuple[Callable[P, R], tuple[Callable[[Ide
 
 def _scope_check(scopes: Sequence[str], *, any_of: bool) -> Callable[[IdentityContext], None]:
     required = frozenset(scopes)
-    # One C-level set test when the scopes are a frozenset (always, unless a caller built the identity
-    # with another collection); any refusal, and any other collection, goes through check_scope_set.
-    passes = required.isdisjoint if any_of else required.issubset
 
     def check(identity: IdentityContext) -> None:
         granted = identity.scopes  # derived once and kept: the handler sees what was decided on
-        if type(granted) is frozenset and passes(granted) is not any_of:
+        # One C-level set test for the usual frozenset; a refusal (which needs its error) and any other
+        # collection go through check_scope_set.
+        if type(granted) is frozenset and (
+                not required.isdisjoint(granted) if any_of else required.issubset(granted)):
             return
         authz.check_scope_set(granted, scopes, any_of=any_of)
 
