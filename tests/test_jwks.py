@@ -281,19 +281,6 @@ def test_issuer_down_after_warm_up_serves_stale_keys_then_gives_up(issuer: DevIs
     _unavailable(source, {"kid": issuer.kid()})
 
 
-def test_recovery_after_an_outage(issuer: DevIssuer) -> None:
-    clock = FakeClock()
-    source = _source(issuer, clock)
-    issuer.fault = "503"
-    _unavailable(source, {"kid": issuer.kid()})
-    requests = issuer.requests[DISCOVERY_PATH]
-    _unavailable(source, {"kid": issuer.kid()})
-    assert issuer.requests[DISCOVERY_PATH] == requests  # backing off at cold start too
-    issuer.fault = None
-    clock.advance(1)
-    assert _verifies(source, issuer.mint())
-
-
 def test_prefetch_raises_when_the_issuer_is_down(issuer: DevIssuer) -> None:
     issuer.fault = "reset"
     with pytest.raises(KeysUnavailableError):
@@ -390,3 +377,41 @@ def test_an_empty_key_set_from_the_issuer_keeps_the_cached_keys(issuer: DevIssue
     clock.advance(601)
     assert _verifies(source, token)  # refreshed, got nothing usable, kept serving the cache
     assert issuer.requests[JWKS_PATH] == 2
+
+
+def test_a_cold_start_outage_recovers_on_the_first_request_after_it(issuer: DevIssuer) -> None:
+    # Nothing cached: no back-off window in which a recovered issuer would still be answered with 503.
+    clock = FakeClock()
+    source = _source(issuer, clock)
+    issuer.fault = "503"
+    for _ in range(3):
+        _unavailable(source, {"kid": issuer.kid()})
+    assert issuer.requests[DISCOVERY_PATH] == 3  # one attempt per request while down, never more
+    issuer.fault = None
+    assert _verifies(source, issuer.mint())  # no clock advance: the very next request recovers
+    assert issuer.requests[DISCOVERY_PATH] == 4
+    assert issuer.requests[JWKS_PATH] == 1
+
+
+def test_threads_arriving_during_a_cold_start_outage_share_one_failed_attempt(issuer: DevIssuer) -> None:
+    # No back-off without keys, but still single flight: those who waited read the failure, not retry it.
+    issuer.fault, issuer.slow_seconds = "slow", 3.0
+    source = _source(issuer, FakeClock(), timeout_seconds=1.0)  # long enough for all 20 to queue behind it
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def worker() -> None:
+        barrier.wait()
+        try:
+            source.keys_for({"kid": issuer.kid()})
+            outcomes.append("keys")
+        except KeysUnavailableError:
+            outcomes.append("unavailable")
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert outcomes == ["unavailable"] * 20
+    assert issuer.requests[DISCOVERY_PATH] == 1

@@ -6,6 +6,8 @@ every verifier of a warm Lambda container:
 * keys are fresh for ``jwks_max_age_seconds`` (600) and refreshed on the next use after that;
 * a failed refresh keeps serving the cached keys until they are ``jwks_max_age_seconds +
   max_stale_seconds`` (600 + 86400) old, retrying with exponential back-off (1 s doubling to 60 s);
+* with no keys at all (a cold start while the issuer is down) each request tries again, one fetch at a
+  time, and answers "keys unavailable" (503) until the issuer is back;
 * a token with an unknown ``kid`` triggers at most one refetch per ``unknown_kid_cooldown_seconds`` (30);
 * one thread fetches while the others wait for its result (single flight).
 """
@@ -194,7 +196,12 @@ class RemoteKeySource:
         try:
             now = self._clock()
             # Single flight: whoever waited on the lock reads what the fetching thread brought.
-            if entry.attempts != seen or self._fresh(now) or now < entry.retry_at:
+            if entry.attempts != seen or self._fresh(now):
+                return
+            # With keys in hand, a failing issuer is retried with back-off while the cached keys serve.
+            # With none, every request tries again (still one fetch at a time): there is nothing to
+            # serve meanwhile, and a recovered issuer must be used at once.
+            if entry.state[0] is not None and now < entry.retry_at:
                 return
             self._fetch()
         finally:
