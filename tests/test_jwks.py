@@ -415,3 +415,16 @@ def test_threads_arriving_during_a_cold_start_outage_share_one_failed_attempt(is
         t.join(30)
     assert outcomes == ["unavailable"] * 20
     assert issuer.requests[DISCOVERY_PATH] == 1
+
+
+def test_past_the_stale_window_a_recovered_issuer_is_used_at_once(issuer: DevIssuer) -> None:
+    # Expired keys are no keys: no back-off window keeps answering 503 once the issuer is back.
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_max_age_seconds=600, max_stale_seconds=3600)
+    assert _verifies(source, issuer.mint())
+    issuer.fault = "503"
+    clock.advance(600 + 3600)
+    for _ in range(3):
+        _unavailable(source, {"kid": issuer.kid()})
+    issuer.fault = None
+    assert _verifies(source, issuer.mint())  # no clock advance needed

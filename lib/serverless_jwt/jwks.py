@@ -6,8 +6,8 @@ every verifier of a warm Lambda container:
 * keys are fresh for ``jwks_max_age_seconds`` (600) and refreshed on the next use after that;
 * a failed refresh keeps serving the cached keys until they are ``jwks_max_age_seconds +
   max_stale_seconds`` (600 + 86400) old, retrying with exponential back-off (1 s doubling to 60 s);
-* with no keys at all (a cold start while the issuer is down) each request tries again, one fetch at a
-  time, and answers "keys unavailable" (503) until the issuer is back;
+* with no servable keys (a cold start while the issuer is down, or an outage past the stale window) each
+  request tries again, one fetch at a time, and answers "keys unavailable" (503) until the issuer is back;
 * a token with an unknown ``kid`` triggers at most one refetch per ``unknown_kid_cooldown_seconds`` (30);
 * one thread fetches while the others wait for its result (single flight).
 """
@@ -185,12 +185,17 @@ class RemoteKeySource:
             self._refresh()
         return self._usable(self._clock())
 
+    def _servable(self, now: float) -> bool:
+        """Whether cached keys may still be served (fresh, or stale within the bounded window)."""
+        doc, fetched_at, _ = self._entry.state
+        return doc is not None and now - fetched_at < self._max_age + self._max_stale
+
     def _refresh(self) -> None:
         entry = self._entry
         seen = entry.attempts
-        # With keys in hand (merely old), nobody queues behind a slow refresh: one thread refreshes,
-        # the others keep serving what is cached.
-        blocking = entry.state[0] is None
+        # With servable keys in hand (merely old), nobody queues behind a slow refresh: one thread
+        # refreshes, the others keep serving what is cached.
+        blocking = not self._servable(self._clock())
         if not entry.fetch_lock.acquire(blocking=blocking):
             return
         try:
@@ -198,10 +203,11 @@ class RemoteKeySource:
             # Single flight: whoever waited on the lock reads what the fetching thread brought.
             if entry.attempts != seen or self._fresh(now):
                 return
-            # With keys in hand, a failing issuer is retried with back-off while the cached keys serve.
-            # With none, every request tries again (still one fetch at a time): there is nothing to
-            # serve meanwhile, and a recovered issuer must be used at once.
-            if entry.state[0] is not None and now < entry.retry_at:
+            # With servable keys, a failing issuer is retried with back-off while those keys serve.
+            # With none (a cold start, or past the stale window), every request tries again, still one
+            # fetch at a time: there is nothing to serve meanwhile, and a recovered issuer must be used
+            # at once.
+            if self._servable(now) and now < entry.retry_at:
                 return
             self._fetch()
         finally:
@@ -220,7 +226,7 @@ class RemoteKeySource:
         return self._usable(self._clock())
 
     def _usable(self, now: float) -> KeySet:
-        doc, fetched_at, version = self._entry.state
+        doc, fetched_at, version = self._entry.state  # one consistent snapshot
         # Stale keys are served only within the bounded window; after it, an outage is an outage.
         if doc is None or now - fetched_at >= self._max_age + self._max_stale:
             raise KeysUnavailableError()
