@@ -51,7 +51,7 @@ def _guarded(report: dict[str, Any], name: str, fn: Callable[[], Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a ~30 s version (fewer tokens and rounds)")
+    parser.add_argument("--quick", action="store_true", help="a ~15 s version (fewer tokens and rounds)")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {','.join(SECTIONS)}")

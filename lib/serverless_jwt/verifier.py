@@ -51,9 +51,9 @@ class Verifier:
         Accepted ``aud`` value or values. Required for public-key sources unless
         ``require_audience=False``; an empty list is always a configuration error.
     algorithms:
-        Allow-list of JWS algorithms. Defaults to every RS/PS/ES/EdDSA algorithm and RFC 9864's
-        ``Ed25519`` / ``Ed448`` (each token must still fit its key: kty, curve and the JWK's own
-        ``alg``), or ``("HS256",)`` with ``secrets``.
+        Allow-list of JWS algorithms. Defaults to every RS/PS/ES algorithm but ``ES256K`` (opt in),
+        ``EdDSA`` and RFC 9864's ``Ed25519`` / ``Ed448`` (each token must still fit its key: kty, curve
+        and the JWK's own ``alg``), or ``("HS256",)`` with ``secrets``.
         HMAC and public-key algorithms never mix.
     jwks_uri, jwks, public_key, secrets:
         Key source, at most one: a JWKS URL (skips discovery), a static JWKS mapping, a PEM public key,
