@@ -336,8 +336,9 @@ class Verifier:
     def _verify_decoded(self, token: str, header_segment: bytes, claims: dict[str, Any],
                         signing_input: bytes, signature: bytes, now: float) -> dict[str, Any]:
         plan = self._plans.get(header_segment)
-        if plan is None:
-            self._check_header(_token.decode_header(header_segment))
+        # A known header passed the alg and typ rules when its plan was made; a new one is checked now,
+        # before the issuer pre-check, as it always was.
+        checked = None if plan is not None else self._check_header(_token.decode_header(header_segment))
         issuer = self._policy.issuer
         if issuer is not None and claims.get("iss") != issuer:
             # Decided before any key work: a token that claims another issuer costs no fetch.
@@ -349,7 +350,7 @@ class Verifier:
             if plan[0] != keys.generation:
                 plan = None
         if plan is None:
-            plan = self._plan(header_segment)
+            plan = self._plan(header_segment, checked)
         for check in plan[1]:
             if check(signing_input, signature):
                 break
@@ -372,14 +373,15 @@ class Verifier:
         _claims.check_type(header, self._policy)
         return alg
 
-    def _plan(self, header_segment: bytes) -> tuple[int, tuple[Checker, ...]]:
+    def _plan(self, header_segment: bytes, checked: str | None) -> tuple[int, tuple[Checker, ...]]:
         """The signature checks for tokens with this header: alg and typ rules, then the key lookup.
 
         Tokens of one issuer and key share a header segment, so this runs once per header and key
-        set; the plan is dropped when the key set changes (its generation).
+        set; the plan is dropped when the key set changes (its generation). ``checked`` is the alg when
+        the caller has just applied the header rules.
         """
         header = _token.decode_header(header_segment)
-        alg = self._check_header(header)
+        alg = checked if checked is not None else self._check_header(header)
         generation = self._keys.generation
         checkers = tuple(check for key in self._keys.keys_for(header)
                          if (check := key.checkers.get(alg)) is not None)
