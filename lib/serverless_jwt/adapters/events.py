@@ -124,16 +124,11 @@ def header_values(event: Mapping[str, Any], name: str) -> list[str]:
 
 def is_preflight(event: Mapping[str, Any]) -> bool:
     """True for a CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``."""
-    # _raw_method inlined: this runs on every request, and only OPTIONS needs the header scans below.
-    method = event.get("httpMethod")
-    if not isinstance(method, str):
-        ctx = event.get("requestContext")
-        http = ctx.get("http") if isinstance(ctx, _MAPPING) else None
-        method = http.get("method") if isinstance(http, _MAPPING) else None
-        if not isinstance(method, str):
-            return False
+    # Runs on every request: only OPTIONS pays for the header scans below.
+    method = _raw_method(event)
     return (
-        method.upper() == "OPTIONS"
+        method is not None
+        and method.upper() == "OPTIONS"
         and bool(header_values(event, "origin"))
         and bool(header_values(event, "access-control-request-method"))
     )

@@ -106,17 +106,6 @@ class _Text(_Derived):
         return None
 
 
-class _Scopes(_Derived):
-    __slots__ = ()
-
-    def __get__(self, identity: IdentityContext | None, owner: type | None = None) -> Any:
-        if identity is None:
-            return self
-        fields = identity.__dict__  # the hot one (every require_scope): no indirection
-        value = fields["scopes"] = authz.scopes_of(fields["claims"])
-        return value
-
-
 class _Roles(_Derived):
     __slots__ = ()
 
@@ -125,7 +114,7 @@ class _Roles(_Derived):
 
 
 for _field in (_Text("subject", "sub"), _Text("issuer", "iss"), _Text("client_id", "azp", "client_id"),
-               _Scopes("scopes"), _Roles("roles")):
+               _Roles("roles")):
     type.__setattr__(IdentityContext, _field.name, _field)
 del _field
 _new = object.__new__
