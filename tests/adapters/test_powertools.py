@@ -37,10 +37,10 @@ def verifier(jwt_issuer: DevIssuer) -> Verifier:
     return Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience, timeout_seconds=2)
 
 
-def request(lambda_event: EventFactory, kind: str, path: str, *, method: str = "GET",
+def request(jwt_lambda_event: EventFactory, kind: str, path: str, *, method: str = "GET",
             token: str | None = None, headers: dict[str, str] | None = None,
             multi: bool = False) -> dict[str, Any]:
-    return lambda_event(kind, method=method, path=path, token=token, headers=headers,
+    return jwt_lambda_event(kind, method=method, path=path, token=token, headers=headers,
                         multi_value_headers=multi and kind == "alb")
 
 
@@ -68,20 +68,20 @@ def app_with_me(kind: str, middleware: JwtAuthMiddleware, **kwargs: Any) -> ApiG
 
 
 def test_route_middleware_admits_a_valid_token_on_every_resolver(
-    kind: str, lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+    kind: str, jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:
     app = app_with_me(kind, JwtAuthMiddleware(verifier))
     token = jwt_issuer.mint(sub="alice", scopes=["read"])
-    response = app.resolve(request(lambda_event, kind, "/me", token=token), {})
+    response = app.resolve(request(jwt_lambda_event, kind, "/me", token=token), {})
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"sub": "alice", "scopes": ["read"]}
 
 
 def test_missing_token_is_401_with_challenge_on_every_resolver(
-    kind: str, lambda_event: EventFactory, verifier: Verifier
+    kind: str, jwt_lambda_event: EventFactory, verifier: Verifier
 ) -> None:
     app = app_with_me(kind, JwtAuthMiddleware(verifier, realm="shows"))
-    response = app.resolve(request(lambda_event, kind, "/me"), {})
+    response = app.resolve(request(jwt_lambda_event, kind, "/me"), {})
     assert response["statusCode"] == 401
     assert header(response, "WWW-Authenticate") == 'Bearer realm="shows"'
     assert header(response, "Content-Type") == "application/json"
@@ -89,34 +89,34 @@ def test_missing_token_is_401_with_challenge_on_every_resolver(
 
 
 def test_public_route_beside_a_protected_one_stays_public(
-    lambda_event: EventFactory, verifier: Verifier
+    jwt_lambda_event: EventFactory, verifier: Verifier
 ) -> None:
     app = app_with_me("http_v2", JwtAuthMiddleware(verifier))
-    response = app.resolve(request(lambda_event, "http_v2", "/public"), {})
+    response = app.resolve(request(jwt_lambda_event, "http_v2", "/public"), {})
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"identity": False}
 
 
 def test_missing_scope_on_a_route_is_403_insufficient_scope(
-    lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+    jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:
     app = app_with_me("rest_v1", JwtAuthMiddleware(verifier, scopes=["delete:shows"]))
     token = jwt_issuer.mint(scopes=["read"])
-    response = app.resolve(request(lambda_event, "rest_v1", "/me", token=token), {})
+    response = app.resolve(request(jwt_lambda_event, "rest_v1", "/me", token=token), {})
     assert response["statusCode"] == 403
     assert 'scope="delete:shows"' in (header(response, "WWW-Authenticate") or "")
 
 
-def test_role_on_a_route(lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier) -> None:
+def test_role_on_a_route(jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier) -> None:
     app = app_with_me("function_url", JwtAuthMiddleware(verifier, roles=["admin"]))
-    admin = request(lambda_event, "function_url", "/me", token=jwt_issuer.mint(roles=["admin"]))
-    user = request(lambda_event, "function_url", "/me", token=jwt_issuer.mint(roles=["user"]))
+    admin = request(jwt_lambda_event, "function_url", "/me", token=jwt_issuer.mint(roles=["admin"]))
+    user = request(jwt_lambda_event, "function_url", "/me", token=jwt_issuer.mint(roles=["user"]))
     assert app.resolve(admin, {})["statusCode"] == 200
     assert app.resolve(user, {})["statusCode"] == 403
 
 
 def test_global_middleware_with_public_paths_and_cors_preflight(
-    lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+    jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:
     app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="https://app.example"))
     app.use([JwtAuthMiddleware(verifier, public_paths=["/health"])])
@@ -129,22 +129,23 @@ def test_global_middleware_with_public_paths_and_cors_preflight(
     def delete(show_id: str) -> dict[str, Any]:
         return {"deleted": show_id, "by": app.context["identity"].subject}
 
-    assert app.resolve(request(lambda_event, "rest_v1", "/health"), {})["statusCode"] == 200
+    assert app.resolve(request(jwt_lambda_event, "rest_v1", "/health"), {})["statusCode"] == 200
     pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
-    preflight = app.resolve(request(lambda_event, "rest_v1", "/shows/1", method="OPTIONS", headers=pre), {})
+    ask = request(jwt_lambda_event, "rest_v1", "/shows/1", method="OPTIONS", headers=pre)
+    preflight = app.resolve(ask, {})
     assert preflight["statusCode"] == 204
-    denied = app.resolve(request(lambda_event, "rest_v1", "/shows/1", method="DELETE",
+    denied = app.resolve(request(jwt_lambda_event, "rest_v1", "/shows/1", method="DELETE",
                                  headers={"Origin": "https://app.example"}), {})
     assert denied["statusCode"] == 401
     # The resolver's CORS headers reach the error too, so the browser can read the 401.
     assert header(denied, "Access-Control-Allow-Origin") == "https://app.example"
-    ok = app.resolve(request(lambda_event, "rest_v1", "/shows/7", method="DELETE",
+    ok = app.resolve(request(jwt_lambda_event, "rest_v1", "/shows/7", method="DELETE",
                              token=jwt_issuer.mint(sub="eve")), {})
     assert json.loads(ok["body"]) == {"deleted": "7", "by": "eve"}
 
 
 def test_identity_never_leaks_into_the_next_request(
-    lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+    jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:
     app = APIGatewayHttpResolver()
     auth = JwtAuthMiddleware(verifier)
@@ -162,18 +163,18 @@ def test_identity_never_leaks_into_the_next_request(
         return {"identity": app.context.get("identity") is not None}
 
     with pytest.raises(RuntimeError):
-        app.resolve(request(lambda_event, "http_v2", "/boom", token=jwt_issuer.mint(sub="first")), {})
+        app.resolve(request(jwt_lambda_event, "http_v2", "/boom", token=jwt_issuer.mint(sub="first")), {})
     assert "identity" not in app.context
-    second = request(lambda_event, "http_v2", "/me", token=jwt_issuer.mint(sub="second"))
+    second = request(jwt_lambda_event, "http_v2", "/me", token=jwt_issuer.mint(sub="second"))
     assert json.loads(app.resolve(second, {})["body"]) == {"sub": "second"}
-    assert json.loads(app.resolve(request(lambda_event, "http_v2", "/public"), {})["body"]) == {
+    assert json.loads(app.resolve(request(jwt_lambda_event, "http_v2", "/public"), {})["body"]) == {
         "identity": False
     }
-    assert app.resolve(request(lambda_event, "http_v2", "/me"), {})["statusCode"] == 401
+    assert app.resolve(request(jwt_lambda_event, "http_v2", "/me"), {})["statusCode"] == 401
 
 
 def test_auth_error_raised_in_the_route_becomes_the_response(
-    lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+    jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:
     app = ALBResolver()
 
@@ -181,24 +182,24 @@ def test_auth_error_raised_in_the_route_becomes_the_response(
     def mine() -> dict[str, Any]:
         raise ForbiddenError("Not your show")
 
-    response = app.resolve(request(lambda_event, "alb", "/mine", token=jwt_issuer.mint(), multi=True), {})
+    response = app.resolve(request(jwt_lambda_event, "alb", "/mine", token=jwt_issuer.mint(), multi=True), {})
     assert response["statusCode"] == 403
     assert json.loads(response["body"])["error_description"] == "Not your show"
     assert "multiValueHeaders" in response
 
 
 def test_duplicate_authorization_keys_are_400_not_silently_merged(
-    lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+    jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:
     app = app_with_me("rest_v1", JwtAuthMiddleware(verifier))
-    event = request(lambda_event, "rest_v1", "/me", token=jwt_issuer.mint(sub="a"))
+    event = request(jwt_lambda_event, "rest_v1", "/me", token=jwt_issuer.mint(sub="a"))
     event["headers"]["authorization"] = f"Bearer {jwt_issuer.mint(sub='b')}"
     event.pop("multiValueHeaders", None)
     assert app.resolve(event, {})["statusCode"] == 400
 
 
 def test_on_error_hook_and_context_key(
-    lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+    jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:
     def mine(err: AuthError) -> Response[str]:
         return Response(status_code=err.status, content_type="text/plain", body=err.code)
@@ -209,7 +210,7 @@ def test_on_error_hook_and_context_key(
     def me() -> dict[str, Any]:
         return {"sub": app.context["caller"].subject}
 
-    denied = app.resolve(request(lambda_event, "http_v2", "/me"), {})
+    denied = app.resolve(request(jwt_lambda_event, "http_v2", "/me"), {})
     assert (denied["statusCode"], denied["body"]) == (401, "token_missing")
-    ok = app.resolve(request(lambda_event, "http_v2", "/me", token=jwt_issuer.mint(sub="zed")), {})
+    ok = app.resolve(request(jwt_lambda_event, "http_v2", "/me", token=jwt_issuer.mint(sub="zed")), {})
     assert json.loads(ok["body"]) == {"sub": "zed"}

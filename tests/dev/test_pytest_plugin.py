@@ -55,14 +55,16 @@ def test_jwt_issuer_serves_rsa_and_ec_keys_on_loopback(jwt_issuer: DevIssuer) ->
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
-def test_valid_tokens_verify_with_the_given_claims(tokens: Tokens, jwt_issuer: DevIssuer, alg: str) -> None:
-    claims = _verifier(jwt_issuer).verify(tokens.valid(alg=alg, sub="alice", email="a@example.com"))
+def test_valid_tokens_verify_with_the_given_claims(
+    jwt_tokens: Tokens, jwt_issuer: DevIssuer, alg: str
+) -> None:
+    claims = _verifier(jwt_issuer).verify(jwt_tokens.valid(alg=alg, sub="alice", email="a@example.com"))
     assert (claims["sub"], claims["email"], claims["iss"]) == ("alice", "a@example.com", jwt_issuer.issuer)
     assert claims["aud"] == jwt_issuer.audience
 
 
-def test_valid_token_claim_set_to_none_is_left_out(tokens: Tokens, jwt_issuer: DevIssuer) -> None:
-    claims = _verifier(jwt_issuer).verify(tokens.valid(sub=None))
+def test_valid_token_claim_set_to_none_is_left_out(jwt_tokens: Tokens, jwt_issuer: DevIssuer) -> None:
+    claims = _verifier(jwt_issuer).verify(jwt_tokens.valid(sub=None))
     assert "sub" not in claims
 
 
@@ -77,9 +79,9 @@ def test_valid_token_claim_set_to_none_is_left_out(tokens: Tokens, jwt_issuer: D
 ])
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
 def test_each_bad_token_is_rejected_for_its_own_reason(
-    tokens: Tokens, jwt_issuer: DevIssuer, make: str, error: type[AuthError], claim: str | None, alg: str
+    jwt_tokens: Tokens, jwt_issuer: DevIssuer, make: str, error: type[AuthError], claim: str | None, alg: str
 ) -> None:
-    token = getattr(tokens, make)() if make == "unsigned" else getattr(tokens, make)(alg=alg)
+    token = getattr(jwt_tokens, make)() if make == "unsigned" else getattr(jwt_tokens, make)(alg=alg)
     with pytest.raises(error) as info:
         _verifier(jwt_issuer).verify(token)
     assert type(info.value) is error
@@ -87,7 +89,7 @@ def test_each_bad_token_is_rejected_for_its_own_reason(
 
 
 def test_scopes_and_roles_reach_the_authorization_checks(
-    tokens: Tokens, jwt_env: DevIssuer, lambda_event: Any, lambda_context: Any
+    jwt_tokens: Tokens, jwt_env: DevIssuer, jwt_lambda_event: Any, jwt_lambda_context: Any
 ) -> None:
     @require_auth(Verifier.from_env())
     @require_scope("shows:write")
@@ -96,12 +98,12 @@ def test_scopes_and_roles_reach_the_authorization_checks(
         return {"statusCode": 200, "body": context.identity_context.subject}
 
     def status(token: str) -> int:
-        result: int = handler(lambda_event("http_v2", token=token), lambda_context)["statusCode"]
+        result: int = handler(jwt_lambda_event("http_v2", token=token), jwt_lambda_context)["statusCode"]
         return result
 
-    assert status(tokens.with_scopes("shows:write", sub="x")) == 403  # no role
-    assert status(tokens.with_roles("editor")) == 403  # no scope
-    assert status(tokens.with_roles("editor", scope="shows:read shows:write")) == 200
+    assert status(jwt_tokens.with_scopes("shows:write", sub="x")) == 403  # no role
+    assert status(jwt_tokens.with_roles("editor")) == 403  # no scope
+    assert status(jwt_tokens.with_roles("editor", scope="shows:read shows:write")) == 200
 
 
 def test_with_roles_also_writes_the_configured_claim(jwt_issuer: DevIssuer) -> None:
@@ -110,8 +112,8 @@ def test_with_roles_also_writes_the_configured_claim(jwt_issuer: DevIssuer) -> N
     assert claims["app_metadata"]["authorization"]["roles"] == ["a"]
 
 
-def test_mint_token_is_the_issuers_mint(mint_token: Any, jwt_issuer: DevIssuer) -> None:
-    claims = _verifier(jwt_issuer).verify(mint_token(sub="bob", scopes=["read"], lifetime_seconds=120))
+def test_mint_token_is_the_issuers_mint(jwt_mint_token: Any, jwt_issuer: DevIssuer) -> None:
+    claims = _verifier(jwt_issuer).verify(jwt_mint_token(sub="bob", scopes=["read"], lifetime_seconds=120))
     assert claims["scope"] == "read"
     assert claims["exp"] - claims["iat"] == 120
 
@@ -129,30 +131,32 @@ def test_jwt_env_points_from_env_at_the_issuer_and_hides_other_settings(
     assert Verifier.from_env().verify(Tokens(issuer).valid(alg="ES256"))["sub"] == "dev-user"
 
 
-def test_lambda_context_stand_in(lambda_context: Any) -> None:
-    assert lambda_context.function_name == "test-function"
-    assert lambda_context.invoked_function_arn.endswith(":function:test-function")
-    assert lambda_context.memory_limit_in_mb == 128
-    assert lambda_context.aws_request_id
-    assert 0 < lambda_context.get_remaining_time_in_millis() <= 3000
-    assert lambda_context.identity_context is None
+def test_lambda_context_stand_in(jwt_lambda_context: Any) -> None:
+    assert jwt_lambda_context.function_name == "test-function"
+    assert jwt_lambda_context.invoked_function_arn.endswith(":function:test-function")
+    assert jwt_lambda_context.memory_limit_in_mb == 128
+    assert jwt_lambda_context.aws_request_id
+    assert 0 < jwt_lambda_context.get_remaining_time_in_millis() <= 3000
+    assert jwt_lambda_context.identity_context is None
 
 
 @pytest.mark.parametrize("kind", ["rest_v1", "http_v2", "alb", "function_url"])
 def test_decorated_handler_through_each_event_kind(
-    kind: str, tokens: Tokens, jwt_env: DevIssuer, lambda_event: Any, lambda_context: Any
+    kind: str, jwt_tokens: Tokens, jwt_env: DevIssuer, jwt_lambda_event: Any, jwt_lambda_context: Any
 ) -> None:
     @require_auth(Verifier.from_env(), cookie_name="nf_jwt")
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"statusCode": 200, "body": context.identity_context.subject}
 
-    ok = handler(lambda_event(kind, path="/me", token=tokens.valid(sub="alice")), lambda_context)
+    ok = handler(jwt_lambda_event(kind, path="/me", token=jwt_tokens.valid(sub="alice")), jwt_lambda_context)
     assert (ok["statusCode"], ok["body"]) == (200, "alice")
-    assert lambda_context.identity_context.subject == "alice"
-    by_cookie = handler(lambda_event(kind, cookie={"nf_jwt": tokens.valid(sub="carol")}), lambda_context)
+    assert jwt_lambda_context.identity_context.subject == "alice"
+    cookie = {"nf_jwt": jwt_tokens.valid(sub="carol")}
+    by_cookie = handler(jwt_lambda_event(kind, cookie=cookie), jwt_lambda_context)
     assert by_cookie["body"] == "carol"
-    assert handler(lambda_event(kind, token=tokens.expired()), lambda_context)["statusCode"] == 401
-    assert lambda_context.identity_context is None
+    expired = jwt_lambda_event(kind, token=jwt_tokens.expired())
+    assert handler(expired, jwt_lambda_context)["statusCode"] == 401
+    assert jwt_lambda_context.identity_context is None
 
 
 # -- isolation between tests, proved by running user-style test files ------------------------------
@@ -164,9 +168,9 @@ from serverless_jwt.verifier import Verifier
 
 seen = {}
 
-def test_a_changes_everything(jwt_env, tokens):
+def test_a_changes_everything(jwt_env, jwt_tokens):
     seen["url"], seen["kid"] = jwt_env.issuer, jwt_env.kid()
-    assert Verifier.from_env().verify(tokens.valid())
+    assert Verifier.from_env().verify(jwt_tokens.valid())
     assert jwt_env.requests[JWKS_PATH] == 1
     jwt_env.rotate()
     jwt_env.fault = "503"
@@ -174,7 +178,7 @@ def test_a_changes_everything(jwt_env, tokens):
     jwt_env.extra_jwks_keys.append({"kty": "oct", "kid": "junk"})
     jwt_env.discovery_overrides["issuer"] = "https://elsewhere.example"
 
-def test_b_starts_clean(jwt_issuer, tokens):
+def test_b_starts_clean(jwt_issuer, jwt_tokens):
     assert "JWT_ISSUER" not in os.environ
     assert jwt_issuer.issuer == seen["url"]  # one server per session
     assert jwt_issuer.kid() == seen["kid"]
@@ -183,7 +187,7 @@ def test_b_starts_clean(jwt_issuer, tokens):
     assert not jwt_issuer.extra_jwks_keys and not jwt_issuer.discovery_overrides
     assert jwt_issuer.requests[JWKS_PATH] == 0
     verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
-    assert verifier.verify(tokens.valid())["sub"] == "dev-user"
+    assert verifier.verify(jwt_tokens.valid())["sub"] == "dev-user"
     # The JWKS cache of test_a was cleared: this verifier fetched again.
     assert jwt_issuer.requests[JWKS_PATH] == 1
 
@@ -191,9 +195,9 @@ def test_c_stops_the_server(jwt_issuer):
     seen["url"] = jwt_issuer.issuer
     jwt_issuer.stop()
 
-def test_d_gets_a_running_server(jwt_issuer, tokens):
+def test_d_gets_a_running_server(jwt_issuer, jwt_tokens):
     verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
-    assert verifier.verify(tokens.valid())["sub"] == "dev-user"
+    assert verifier.verify(jwt_tokens.valid())["sub"] == "dev-user"
 '''
 
 
@@ -216,11 +220,13 @@ def handler(jwt_env):
 
 @pytest.mark.parametrize("n", range(6))
 @pytest.mark.parametrize("kind", ["rest_v1", "http_v2", "alb", "function_url"])
-def test_me(handler, tokens, lambda_event, lambda_context, kind, n):
-    ok = handler(lambda_event(kind, path="/me", token=tokens.valid(sub=f"user{n}")), lambda_context)
+def test_me(handler, jwt_tokens, jwt_lambda_event, jwt_lambda_context, kind, n):
+    event = jwt_lambda_event(kind, path="/me", token=jwt_tokens.valid(sub=f"user{n}"))
+    ok = handler(event, jwt_lambda_context)
     assert ok == {"statusCode": 200, "body": f"user{n}"}
-    for bad in (tokens.expired(), tokens.wrong_audience(), tokens.tampered(), tokens.foreign_key()):
-        assert handler(lambda_event(kind, token=bad), lambda_context)["statusCode"] == 401
+    t = jwt_tokens
+    for bad in (t.expired(), t.wrong_audience(), t.tampered(), t.foreign_key()):
+        assert handler(jwt_lambda_event(kind, token=bad), jwt_lambda_context)["statusCode"] == 401
 '''
 
 
@@ -236,8 +242,9 @@ def test_a_user_test_sees_a_rejection_as_a_failure(pytester: pytest.Pytester) ->
 def handler(event, context):
     return {"statusCode": 200}
 
-def test_expired_is_rejected(tokens, lambda_event, lambda_context):
-    assert handler(lambda_event("http_v2", token=tokens.expired()), lambda_context)["statusCode"] == 401
+def test_expired_is_rejected(jwt_tokens, jwt_lambda_event, jwt_lambda_context):
+    event = jwt_lambda_event("http_v2", token=jwt_tokens.expired())
+    assert handler(event, jwt_lambda_context)["statusCode"] == 401
 ''')
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
@@ -254,3 +261,35 @@ def test_one(jwt_issuer):
     assert url.endswith(JWKS_PATH)
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
+
+
+def test_a_projects_own_fixtures_of_common_names_are_untouched(pytester: pytest.Pytester) -> None:
+    # A user's conftest with tokens / lambda_event / lambda_context must keep its own meaning, and tests
+    # that use none of ours run no fixture of the plugin (no autouse).
+    pytester.makeconftest('''
+import pytest
+
+@pytest.fixture
+def tokens():
+    return ["a", "b"]
+
+@pytest.fixture
+def lambda_event():
+    return {"mine": True}
+
+@pytest.fixture
+def lambda_context():
+    return "ctx"
+''')
+    pytester.makepyfile(test_user='''
+def test_own(request, tokens, lambda_event, lambda_context):
+    assert (tokens, lambda_event, lambda_context) == (["a", "b"], {"mine": True}, "ctx")
+    assert not any(name.startswith("_serverless_jwt") for name in request.fixturenames)
+
+def test_ours_alongside(jwt_tokens, jwt_lambda_event, tokens):
+    assert tokens == ["a", "b"]
+    event = jwt_lambda_event("http_v2", token=jwt_tokens.valid())
+    assert event["headers"]["authorization"].startswith("Bearer ")
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

@@ -3,7 +3,7 @@
 Nothing is patched: tokens are signed by a loopback OIDC issuer, and the code under test fetches its
 discovery document and JWKS over HTTP on 127.0.0.1, exactly as it would from Cognito or Auth0.
 
-Fixtures
+Fixtures (all named ``jwt_*``, so none collides with a project's own ``tokens`` or ``lambda_context``)
 --------
 ``jwt_issuer``
     A running :class:`~serverless_jwt.dev.issuer.DevIssuer` (RSA and EC keys). One server per test
@@ -14,20 +14,21 @@ Fixtures
     ``jwt_issuer`` with ``JWT_ISSUER``, ``JWT_AUDIENCE`` and ``JWT_ALGORITHMS=RS256,ES256`` set for the
     test and every other ``JWT_*`` variable removed (all restored afterwards), so ``Verifier.from_env()``
     and ``@require_auth`` verify its tokens.
-``tokens``
+``jwt_tokens``
     :class:`Tokens`: ``valid(**claims)``, ``with_scopes(...)``, ``with_roles(...)`` and the classic bad
     tokens ``expired()``, ``not_yet_valid()``, ``wrong_audience()``, ``wrong_issuer()``, ``tampered()``,
     ``foreign_key()``, ``unsigned()``.
-``mint_token``
+``jwt_mint_token``
     ``jwt_issuer.mint``: full control (``sub``, ``scopes``, ``roles``, ``lifetime_seconds``, ``alg``...).
-``lambda_event``
-    :func:`serverless_jwt.dev.events.http_event`: ``lambda_event("http_v2", path="/me", token=...)``
+``jwt_lambda_event``
+    :func:`serverless_jwt.dev.events.http_event`: ``jwt_lambda_event("http_v2", path="/me", token=...)``
     for ``"rest_v1"``, ``"http_v2"``, ``"alb"`` and ``"function_url"``.
-``lambda_context``
+``jwt_lambda_context``
     A fresh :class:`~serverless_jwt.dev.runtime.LambdaContext` (``function_name``, ``aws_request_id``,
     ``get_remaining_time_in_millis()``...) with ``identity_context = None``.
 
-Every test also starts and ends with the shared JWKS caches cleared. Imports are deferred to the
+Every test that uses one of these fixtures starts and ends with the shared JWKS caches cleared (no
+autouse fixture: projects that never ask for them run nothing of ours). Imports are deferred to the
 fixtures, so projects that install the package but never use these fixtures pay nothing.
 """
 
@@ -71,9 +72,9 @@ class Tokens:
 
     Examples
     --------
-    >>> def test_me_rejects_expired(tokens, lambda_event, lambda_context, jwt_env):  # doctest: +SKIP
-    ...     event = lambda_event("http_v2", path="/me", token=tokens.expired())
-    ...     assert handler(event, lambda_context)["statusCode"] == 401
+    >>> def test_rejects_expired(jwt_tokens, jwt_lambda_event, jwt_lambda_context, jwt_env):  # doctest: +SKIP
+    ...     event = jwt_lambda_event("http_v2", path="/me", token=jwt_tokens.expired())
+    ...     assert handler(event, jwt_lambda_context)["statusCode"] == 401
     """
 
     def __init__(self, issuer: DevIssuer, *, roles_claim: str | tuple[str, ...] | None = None) -> None:
@@ -165,7 +166,7 @@ def _clear_jwks_caches() -> None:
         module.clear_shared_cache()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _serverless_jwt_isolation() -> Iterator[None]:
     # The issuer's URL outlives a test; cached keys of one test must not decide the next one.
     _clear_jwks_caches()
@@ -174,7 +175,7 @@ def _serverless_jwt_isolation() -> Iterator[None]:
 
 
 @pytest.fixture
-def jwt_issuer(_serverless_jwt_issuer_holder: _IssuerHolder) -> DevIssuer:
+def jwt_issuer(_serverless_jwt_issuer_holder: _IssuerHolder, _serverless_jwt_isolation: None) -> DevIssuer:
     """A running loopback OIDC issuer (discovery + JWKS, RSA and EC keys), reset for this test."""
     return _serverless_jwt_issuer_holder.acquire()
 
@@ -192,19 +193,19 @@ def jwt_env(jwt_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> DevIssuer
 
 
 @pytest.fixture
-def tokens(jwt_issuer: DevIssuer) -> Tokens:
+def jwt_tokens(jwt_issuer: DevIssuer) -> Tokens:
     """Good and classic bad tokens from ``jwt_issuer`` (see :class:`Tokens`)."""
     return Tokens(jwt_issuer)
 
 
 @pytest.fixture
-def mint_token(jwt_issuer: DevIssuer) -> Callable[..., str]:
-    """``jwt_issuer.mint``: ``mint_token(sub="alice", scopes=["read"], lifetime_seconds=60)``."""
+def jwt_mint_token(jwt_issuer: DevIssuer) -> Callable[..., str]:
+    """``jwt_issuer.mint``: ``jwt_mint_token(sub="alice", scopes=["read"], lifetime_seconds=60)``."""
     return jwt_issuer.mint
 
 
 @pytest.fixture
-def lambda_event() -> Callable[..., dict[str, Any]]:
+def jwt_lambda_event() -> Callable[..., dict[str, Any]]:
     """The event builder :func:`serverless_jwt.dev.events.http_event`."""
     from serverless_jwt.dev.events import http_event
 
@@ -212,7 +213,7 @@ def lambda_event() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def lambda_context() -> LambdaContext:
+def jwt_lambda_context() -> LambdaContext:
     """A fresh Lambda context stand-in named ``test-function`` (``identity_context`` starts as None)."""
     from serverless_jwt.dev.runtime import LambdaContext
 
