@@ -112,6 +112,9 @@ class Template:
         self.parameters = self._parameters(doc, dict(parameter_overrides or {}))
         self.functions: dict[str, Function] = {}
         globals_ = doc.get("Globals", {}) or {}
+        # The raw sections, for readers of other resource types (dev/apigw collects APIs from them).
+        self.resources: dict[str, Any] = doc["Resources"]
+        self.globals: dict[str, Any] = globals_ if isinstance(globals_, dict) else {}
         defaults = globals_.get("Function", {}) if isinstance(globals_, dict) else {}
         for name, resource in doc["Resources"].items():
             if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function":
