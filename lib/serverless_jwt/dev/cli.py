@@ -5,7 +5,7 @@
     serverless-jwt issuer      [--port N]                      run the dev OIDC issuer until Ctrl-C
     serverless-jwt token       [--sub S] [--scope S ...] ...   print a token signed by the dev issuer's key
     serverless-jwt invoke      FUNCTION [--event FILE] ...     run a template function in-process
-    serverless-jwt start-api   [--port 3000] [--host H]        serve the template's HTTP API routes
+    serverless-jwt start-api   [--port 3000] [--host H]        serve every API of the template (REST + HTTP)
     serverless-jwt decode      TOKEN                           show header and claims (unverified) + verdict
     serverless-jwt demo                                        issuer + local API + sample calls
 
@@ -78,11 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-token", action="store_true", help="send the event without any Authorization header")
     _common_template(p)
 
-    p = sub.add_parser("start-api", help="serve the template's HTTP API routes locally")
+    p = sub.add_parser("start-api", help="serve every API of the template locally (REST under its stage, "
+                                         "HTTP APIs at the root), with their authorizers")
     p.add_argument("--port", type=int, default=3000, help="port (default: 3000; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     p.add_argument("--scope", action="append", default=None, metavar="SCOPE",
                    help="scopes of the token in the printed curl lines (default: read:shows)")
+    p.add_argument("--static-dir", "-s", default="public",
+                   help="static files served at / (default: public, next to the template; '' for none)")
     _common_template(p)
 
     p = sub.add_parser("decode", help="show a token's header and claims; verify it when JWT_* is configured")
@@ -176,13 +179,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from serverless_jwt.dev import local_api
+    from serverless_jwt.dev.apigw import collect
+    from serverless_jwt.dev.apigw.responses import MalformedResponse, from_function
     from serverless_jwt.dev.runtime import FunctionRunner
     from serverless_jwt.dev.template import Template, parse_overrides
 
     template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
     function = template.function(args.function)
-    event = _support.read_event(args.event, function)
+    event = _support.read_event(args.event, function, template)
     issuer = None if args.no_dev_issuer else DevIssuer().start()
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
@@ -198,10 +202,13 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         except Exception as exc:  # the handler's own failure, reported like the Lambda runtime does
             traceback.print_exception(exc, file=sys.stderr)
             return 1
-        try:
-            local_api.proxy_response(result)
-        except ValueError as exc:
-            print(f"warning: API Gateway would answer 500 to this response: {exc}", file=sys.stderr)
+        route = next((r for r in collect(template).routes if r.function == function.name), None)
+        if route is not None:
+            try:
+                from_function(result, api=route.api, payload_version=route.payload_version, accept=None)
+            except MalformedResponse as exc:
+                status = 502 if route.api.kind == "REST" else 500
+                print(f"warning: API Gateway would answer {status} to this response: {exc}", file=sys.stderr)
         print(json.dumps(result, indent=2, default=str))
         return 0
     finally:
@@ -210,26 +217,34 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_start_api(args: argparse.Namespace) -> int:
-    from serverless_jwt.dev.local_api import LocalApi
+    from serverless_jwt.dev.apigw import LocalApiGateway, collect
     from serverless_jwt.dev.runtime import FunctionRunner
     from serverless_jwt.dev.template import Template, parse_overrides
 
     template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
-    if not template.routes:
-        raise CliError(f"{template.path} has no HttpApi routes to serve")
+    collection = collect(template)
+    if not collection.routes:
+        raise CliError(f"{template.path} has no Api or HttpApi routes to serve")
+    static_dir = Path(args.static_dir) if args.static_dir else None
+    if static_dir is not None and not static_dir.is_absolute():
+        static_dir = template.path.parent / static_dir
     issuer = None if args.no_dev_issuer else _support.start_issuer(Path(args.state_dir), port=None)
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
         runners = {name: FunctionRunner(f, environment=env) for name, f in template.functions.items()}
         for runner in runners.values():
             runner.load()  # import errors now, not on the first request
-        api = LocalApi(template.routes, runners, host=args.host, port=args.port, access_log=sys.stderr)
+        api = LocalApiGateway(collection.routes, runners, host=args.host, port=args.port,
+                              static_dir=static_dir, access_log=sys.stderr,
+                              jwt_override=None if issuer is None else (issuer.issuer, issuer.audience))
         try:
             api.start()
         except OSError as exc:
             raise _support.port_error(exc, "start-api", args.host, args.port) from None
+        for warning in collection.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         try:
-            _wait_for_ctrl_c(_support.api_banner(api.url, template, issuer, args.scope))
+            _wait_for_ctrl_c(_support.api_banner(api, template, issuer, args.scope))
         finally:
             api.stop()
     finally:

@@ -1,8 +1,9 @@
 """``serverless-jwt demo``: the sample API answering real HTTP calls, verified against a real issuer.
 
 An embedded OIDC issuer (discovery + JWKS on a free loopback port, a key made for this run) and the
-template's HTTP API on another free port; the functions run in this process with ``JWT_ISSUER`` and
-``JWT_AUDIENCE`` pointing at the issuer, and verify tokens exactly as they would Auth0's.
+template's APIs on another free port (the HTTP API at the root, the REST API under ``/prod`` behind its
+TOKEN authorizer); the functions run in this process with ``JWT_ISSUER`` and ``JWT_AUDIENCE`` pointing
+at the issuer, and verify tokens exactly as they would Auth0's.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from serverless_jwt.dev.apigw import LocalApiGateway, collect
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.dev.local_api import LocalApi
 from serverless_jwt.dev.runtime import FunctionRunner
 from serverless_jwt.dev.template import Template
 
@@ -45,6 +46,8 @@ def _calls(issuer: DevIssuer) -> list[Call]:
         Call("/shows", "token with read:shows", reader, 200),
         Call("/shows/1", "token with read:shows", reader, 200),
         Call("/shows/999", "token with read:shows", reader, 404),
+        Call("/prod/me", "REST API, valid token", plain, 200),
+        Call("/prod/me", "REST API, no token", None, 401),
     ]
 
 
@@ -99,7 +102,8 @@ def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = 
         env = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
         runners = {name: FunctionRunner(f, environment=env, log_stream=logs)
                    for name, f in template.functions.items()}
-        with LocalApi(template.routes, runners, access_log=logs if verbose else None) as api:
+        routes = collect(template).routes
+        with LocalApiGateway(routes, runners, access_log=logs if verbose else None) as api:
             print(f"serverless-jwt demo: the sample API of {template.path}, no Docker, no cloud account",
                   file=out)
             print(f"  issuer  {issuer.issuer}  (embedded OIDC issuer: discovery + JWKS, RS256 key"
@@ -119,6 +123,6 @@ def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = 
             print("Run `serverless-jwt demo --verbose` to see the functions' logs.", file=out)
         return 1
     print("\nEvery call answered as expected: 200 with a valid token, 401 without or expired, "
-          "403 without the scope.", file=out)
+          "403 without the scope; the REST API's authorizer turned away the call without a token.", file=out)
     print("Next: serverless-jwt start-api   (then paste the printed curl lines)", file=out)
     return 0
