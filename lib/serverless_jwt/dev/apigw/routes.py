@@ -115,15 +115,19 @@ class Route:
         """Path parameters when ``path`` (inside the API, no stage) fits this route, else ``None``."""
         if self.path == "$default":
             return {}
-        parts = [p for p in path.split("/") if p] if path != "/" else []
+        parts = path.split("/")[1:] if path != "/" else []
+        if parts and parts[-1] == "" and self.api.kind == "REST":
+            parts.pop()  # REST ignores one trailing slash; for HTTP APIs "/a/" is not "/a"
         params: dict[str, str] = {}
         for i, seg in enumerate(self._segments):
             if seg.startswith("{") and seg.endswith("+}"):
-                if i >= len(parts):
+                if i >= len(parts) or not parts[i]:
                     return None
                 params[seg[1:-2]] = unquote("/".join(parts[i:]))
                 return params
             if i >= len(parts):
+                return None
+            if not parts[i]:
                 return None
             if seg.startswith("{") and seg.endswith("}"):
                 params[seg[1:-1]] = unquote(parts[i])
