@@ -36,7 +36,9 @@ CALLS = 0
 def handler(event, context):
     global CALLS
     CALLS += 1
-    token = event.get("authorizationToken") or ",".join(event.get("identitySource") or [])
+    ids = event.get("identitySource")
+    token = (event.get("authorizationToken") or (ids[0] if isinstance(ids, list) and ids else "")
+             or (event.get("headers") or {}).get("X-Key", ""))
     arn = event.get("methodArn") or event.get("routeArn")
     if token.endswith("unauthorized"):
         raise Exception("Unauthorized")
