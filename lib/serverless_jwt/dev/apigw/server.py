@@ -234,15 +234,13 @@ class LocalApiGateway:
 
     def _preflight(self, request: Request) -> Answer | None:
         stage_api = routes.in_stage(self.apis, request.raw_path)
-        if stage_api is None:
+        inner = request.raw_path[len(stage_api.prefix):] or "/" if stage_api is not None else ""
+        on_path = [r for r in self.routes if r.api == stage_api and r.bind(inner) is not None]
+        if stage_api is None or not on_path:  # not a REST resource: an HTTP API at the root may answer
             http = [a for a in self.apis if a.kind == "HTTP" and a.cors is not None and not a.prefix]
             return cors.http_preflight(http[0].cors, request) if http and http[0].cors else None
-        if stage_api.cors is None:
-            return None
-        inner = request.raw_path[len(stage_api.prefix):] or "/"
-        on_path = [r for r in self.routes if r.api == stage_api and r.bind(inner) is not None]
-        if not on_path or any(r.method == "OPTIONS" for r in on_path):
-            return None  # no such resource (403), or the template's own OPTIONS method serves it
+        if stage_api.cors is None or any(r.method == "OPTIONS" for r in on_path):
+            return None  # no CORS here, or the template's own OPTIONS method serves it
         if stage_api.authorize_preflight and stage_api.default_authorizer is not None:
             probe = Match(Route(stage_api, "OPTIONS", on_path[0].path, "-", stage_api.default_authorizer),
                           on_path[0].bind(inner) or {}, inner)
