@@ -199,6 +199,10 @@ def test_start_api_serves_real_requests_then_stops_on_ctrl_c(
     assert json.loads(body)["name"]
     assert _get(url, "/me", None)[0] == 401
     assert _get(url, "/shows", _token(state, capsys))[0] == 403
+    # The REST API under its stage, behind the sample TOKEN authorizer.
+    assert f"{url}/prod/me" in banner
+    assert _get(url, "/prod/me", token)[0] == 200
+    assert _get(url, "/prod/me", None) == (401, b'{"message":"Unauthorized"}')
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err

@@ -209,7 +209,13 @@ class LocalApiGateway:
             rest = routes.in_stage(self.apis, raw_path) is not None
             answer, target = gateway(problem, rest, request.request_id), "-"
         else:
-            answer, target = self.answer(request)
+            try:
+                answer, target = self.answer(request)
+            except Exception as exc:  # a bug here must still answer, as API Gateway's 500 would
+                self._log("local API Gateway error:\n" + "".join(traceback.format_exception(exc)))
+                rest = routes.in_stage(self.apis, raw_path) is not None
+                answer, target = gateway("integration_failure", rest, request.request_id), "-"
+                answer.status = 500
         self._send(h, answer, request, target)
 
     def answer(self, request: Request) -> tuple[Answer, str]:
