@@ -42,6 +42,9 @@ Resources:
             Path: /admin
             Method: GET
             Auth: {Authorizer: Jwt, AuthorizationScopes: [admin, "write:all"]}
+        Legacy:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Path: /legacy, Method: GET, PayloadFormatVersion: "1.0"}
         Open:
           Type: HttpApi
           Properties: {ApiId: !Ref Api, Path: /open, Method: GET, Auth: {Authorizer: NONE}}
@@ -104,6 +107,13 @@ def test_claims_reach_the_backend_flattened(jwt_api: Project, bearer: Callable[.
     assert claims["exp"].isdigit()
     assert all(isinstance(v, str) for v in claims.values())
     assert jwt["scopes"] is None  # the route asks for no scopes
+
+
+def test_payload_1_0_routes_get_the_claims_without_the_jwt_level(
+        jwt_api: Project, bearer: Callable[..., dict[str, str]]) -> None:
+    authorizer = jwt_api.call("GET", "/legacy", headers=bearer(sub="dave")).json()["event"]["requestContext"][
+        "authorizer"]
+    assert (authorizer["claims"]["sub"], authorizer["scopes"]) == ("dave", None)
 
 
 def test_route_scopes_need_one_of_them(jwt_api: Project, bearer: Callable[..., dict[str, str]]) -> None:

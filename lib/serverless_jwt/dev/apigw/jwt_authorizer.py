@@ -101,7 +101,10 @@ class JwtAuthorizers:
             return self._verifiers[key]
 
     def authorize(self, found: Match, request: Request) -> Answer | dict[str, Any]:
-        """The error answer, or ``{"jwt": {"claims": ..., "scopes": ...}}`` for the backend's event."""
+        """The error answer, or ``{"jwt": {"claims": ..., "scopes": ...}}`` for the backend's event.
+
+        A payload 1.0 route gets ``{"claims": ..., "scopes": ...}`` (no ``jwt`` level), as on AWS.
+        """
         auth = found.route.authorizer
         assert auth is not None
         rid = request.request_id
@@ -133,5 +136,7 @@ class JwtAuthorizers:
         if wanted and not set(wanted) & set(scopes):
             return gateway("explicit_deny", False, rid, extra=[_www_authenticate(
                 "insufficient_scope", "the token does not have the required scopes", " ".join(wanted))])
-        return {"jwt": {"claims": {str(k): flatten(v) for k, v in claims.items()},
-                        "scopes": scopes if wanted else None}}
+        flat = {str(k): flatten(v) for k, v in claims.items()}
+        placed = {"claims": flat, "scopes": scopes if wanted else None}
+        # Payload 2.0 nests them under "jwt"; a payload 1.0 route gets them at the top of "authorizer".
+        return {"jwt": placed} if found.route.payload_version == "2.0" else placed

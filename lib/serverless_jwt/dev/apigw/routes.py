@@ -93,7 +93,7 @@ class Route:
     authorizer: Authorizer | None = None
     scopes: tuple[str, ...] = ()
     payload_version: str = "1.0"
-    _segments: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    _segments: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.path != "$default":
