@@ -144,10 +144,14 @@ def test_chunked_request_body_reaches_the_handler(rest: Project) -> None:
     assert "Transfer-Encoding" not in event["headers"]
 
 
-def test_bad_chunked_body_is_400(rest: Project) -> None:
-    reply = request(rest.gateway.url if rest.gateway else "", "POST", "/dev/open",
-                    body=b"zz\r\nabc\r\n0\r\n\r\n", headers={"Transfer-Encoding": "chunked"})
-    assert reply.status == 400
+def test_unreadable_or_oversized_bodies_are_refused_before_any_function(rest: Project) -> None:
+    chunked = {"Transfer-Encoding": "chunked"}
+    bad = rest.call("POST", "/dev/open", body=b"zz\r\nabc\r\n0\r\n\r\n", headers=chunked)
+    assert bad.status == 400
+    # 20 MB announced, nothing sent: answered at once, API Gateway's REST wording.
+    big = rest.call("POST", "/dev/open", headers={"Content-Length": str(20 * 1024 * 1024)})
+    assert (big.status, big.json()) == (413, {"message": "Request Too Long"})
+    assert "-> Echo" not in rest.logs.getvalue()
 
 
 HTTP_API = """\

@@ -2,8 +2,7 @@
 
 request -> body (``Content-Length`` or ``Transfer-Encoding: chunked``) -> CORS preflight -> route (or a
 static file) -> authorizer -> payload 1.0/2.0 event -> function -> HTTP answer. The stdlib server is
-used, as for the dev issuer; ``http.server`` does not decode chunked request bodies, so the few lines
-that do are here (a web framework as a dependency of the dev tools for that alone is not worth it).
+used, as for the dev issuer; the request body is read by ``body.py`` (chunked included).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Any, TextIO
 
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
 from serverless_jwt.dev.apigw import cors, events, routes
+from serverless_jwt.dev.apigw.body import BadRequestBody, read_body
 from serverless_jwt.dev.apigw.events import Request
 from serverless_jwt.dev.apigw.jwt_authorizer import JwtAuthorizers
 from serverless_jwt.dev.apigw.lambda_authorizer import LambdaAuthorizers, Runner
@@ -25,60 +25,7 @@ from serverless_jwt.dev.apigw.responses import Answer, MalformedResponse, from_f
 from serverless_jwt.dev.apigw.routes import Api, Match, Route
 from serverless_jwt.dev.apigw.static import StaticFiles
 
-__all__ = ["BadRequestBody", "LocalApiGateway"]
-
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-
-
-class BadRequestBody(ValueError):
-    """The request body cannot be read (bad chunking, bad length) or is over the size limit."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind  # "bad_request" | "too_large"
-
-
-def read_body(rfile: Any, headers: Any, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body by ``Content-Length`` or chunked transfer coding (RFC 9112 §7.1)."""
-    coding = (headers.get("Transfer-Encoding") or "").lower()
-    if coding:
-        if [c.strip() for c in coding.split(",")][-1] != "chunked":
-            raise BadRequestBody("bad_request")
-        out = bytearray()
-        while True:
-            line = rfile.readline(1024)
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise BadRequestBody("bad_request") from None
-            if size < 0 or not line.endswith(b"\n"):
-                raise BadRequestBody("bad_request")
-            if size == 0:
-                break
-            if len(out) + size > limit:
-                raise BadRequestBody("too_large")
-            chunk = rfile.read(size)
-            if len(chunk) != size or rfile.readline(3) not in (b"\r\n", b"\n"):
-                raise BadRequestBody("bad_request")
-            out += chunk
-        for _ in range(100):  # trailer fields, then the empty line
-            if rfile.readline(8192) in (b"\r\n", b"\n", b""):
-                return bytes(out)
-        raise BadRequestBody("bad_request")
-    raw = headers.get("Content-Length")
-    if raw is None:
-        return b""
-    if not raw.strip().isdigit():
-        raise BadRequestBody("bad_request")
-    length = int(raw)
-    if length > limit:
-        raise BadRequestBody("too_large")
-    data = rfile.read(length) if length else b""
-    if len(data) != length:
-        raise BadRequestBody("bad_request")
-    return bytes(data)
-
+__all__ = ["LocalApiGateway"]
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
