@@ -33,6 +33,13 @@ Resources:
     Properties:
       StageName: prod
       Cors: {AllowOrigin: "'*'", AllowHeaders: "'Authorization,Content-Type'", MaxAge: "'300'"}
+      GatewayResponses:
+        UNAUTHORIZED:
+          ResponseParameters:
+            Headers: {Access-Control-Allow-Origin: "'*'", X-From: method.request.header.Origin}
+        DEFAULT_4XX:
+          StatusCode: 404
+          ResponseParameters: {Headers: {X-Default: "'yes'"}}
       Auth:
         DefaultAuthorizer: Tok
         AddDefaultAuthorizerToCorsPreflight: PREFLIGHT
@@ -94,6 +101,17 @@ def test_rest_preflight_skips_the_authorizer_when_configured_so(cors: Project) -
     assert reply.headers["access-control-max-age"] == "300"
     # Not a REST resource: the HTTP API at the root serves the path, and its CORS answers.
     assert cors.call("OPTIONS", "/prod/nothing", headers=PREFLIGHT).status == 204
+
+
+def test_rest_gateway_responses_add_their_headers(cors: Project) -> None:
+    # So a browser can read the REST authorizer's 401 (SAM's GatewayResponses).
+    unauthorized = cors.call("GET", "/prod/me", headers={"Origin": "http://localhost:3000"})
+    assert (unauthorized.status, unauthorized.json()) == (401, {"message": "Unauthorized"})
+    assert unauthorized.headers["access-control-allow-origin"] == "*"
+    assert "x-from" not in unauthorized.headers  # request mappings are not emulated
+    denied = cors.call("GET", "/prod/me", headers={"Authorization": "deny"})
+    assert (denied.status, denied.headers["x-default"]) == (404, "yes")  # DEFAULT_4XX, status overridden
+    assert "x-default" not in cors.call("GET", "/prod/me", headers={"Authorization": "ok-allow"}).headers
 
 
 def test_rest_preflight_runs_the_default_authorizer_by_default(project: Project) -> None:

@@ -115,6 +115,7 @@ def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
     if default_name == "AWS_IAM" or auth.get("EnableIamAuthorizer"):
         warnings.append(f"{name}: IAM (SigV4) authorization is not checked locally")
     variables = merged.get("Variables") or {}
+    gateway_responses = _gateway_responses(template, merged.get("GatewayResponses")) if kind == "REST" else ()
     api = Api(
         name=name, kind="REST" if kind == "REST" else "HTTP", stage=stage,
         binary_media_types=tuple(str(template.resolve(t)).replace("~1", "/")
@@ -125,6 +126,7 @@ def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
         default_authorizer=default,
         stage_variables=tuple((str(k), str(template.resolve(v))) for k, v in variables.items())
         if isinstance(variables, Mapping) else (),
+        gateway_responses=gateway_responses,
     )
     return api, authorizers
 
@@ -222,6 +224,21 @@ def _function_of(arn: Any) -> str | None:
         if text.startswith("${") and text.endswith(".Arn}"):
             return str(text[2:-5])
     return None
+
+
+def _gateway_responses(template: Template, raw: Any) -> tuple[tuple[str, int | None,
+                                                                      tuple[tuple[str, str], ...]], ...]:
+    out = []
+    for kind, spec in (raw.items() if isinstance(raw, Mapping) else ()):
+        if not isinstance(spec, Mapping):
+            continue
+        params = spec.get("ResponseParameters") or {}
+        headers = params.get("Headers") or {} if isinstance(params, Mapping) else {}
+        static = tuple((str(k), _unquote(template.resolve(v))) for k, v in headers.items()
+                       if str(template.resolve(v)).startswith("'"))  # request mappings are not emulated
+        status = template.resolve(spec.get("StatusCode"))
+        out.append((str(kind), int(status) if str(status).isdigit() else None, static))
+    return tuple(out)
 
 
 def _unquote(value: Any) -> str:

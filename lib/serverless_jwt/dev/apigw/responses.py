@@ -39,6 +39,7 @@ class Answer:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    kind: str | None = None  # API Gateway's own answer: "not_found", "unauthorized", ...
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
@@ -82,7 +83,29 @@ def gateway(kind: str, rest: bool, request_id: str, *, extra: Sequence[tuple[str
     headers.append(("x-amzn-RequestId", request_id) if rest else ("apigw-requestid", request_id))
     if rest and rest_answer[2]:
         headers.append(("x-amzn-ErrorType", rest_answer[2]))
-    return Answer(status, headers + list(extra), json.dumps(body, separators=(",", ":")).encode())
+    return Answer(status, headers + list(extra), json.dumps(body, separators=(",", ":")).encode(), kind)
+
+
+# Our answers -> REST GatewayResponses types (most specific first, then DEFAULT_4XX / DEFAULT_5XX).
+_RESPONSE_TYPES = {"not_found": "MISSING_AUTHENTICATION_TOKEN", "unauthorized": "UNAUTHORIZED",
+                   "explicit_deny": "ACCESS_DENIED", "implicit_deny": "ACCESS_DENIED",
+                   "authorizer_failure": "AUTHORIZER_FAILURE", "too_large": "REQUEST_TOO_LARGE",
+                   "bad_request": "BAD_REQUEST_BODY"}
+
+
+def customize(answer: Answer, api: Api | None) -> Answer:
+    """Apply a REST API's ``GatewayResponses`` (static headers, status code) to API Gateway's answer."""
+    if answer.kind is None or api is None or not api.gateway_responses:
+        return answer
+    configured = {kind: (status, headers) for kind, status, headers in api.gateway_responses}
+    fallback = "DEFAULT_5XX" if answer.status >= 500 else "DEFAULT_4XX"
+    chosen = configured.get(_RESPONSE_TYPES.get(answer.kind, ""), configured.get(fallback))
+    if chosen is None:
+        return answer
+    status, headers = chosen
+    names = {name.lower() for name, _ in headers}
+    kept = [(k, v) for k, v in answer.headers if k.lower() not in names]
+    return Answer(status or answer.status, kept + list(headers), answer.body, answer.kind)
 
 
 def from_function(result: Any, *, api: Api, payload_version: str, accept: str | None) -> Answer:

@@ -71,6 +71,8 @@ class Api:
     authorize_preflight: bool = False  # REST: AddDefaultAuthorizerToCorsPreflight with a default authorizer
     default_authorizer: Authorizer | None = None
     stage_variables: tuple[tuple[str, str], ...] = ()
+    # REST GatewayResponses: (type, status or None, static headers), e.g. ("UNAUTHORIZED", None, (...)).
+    gateway_responses: tuple[tuple[str, int | None, tuple[tuple[str, str], ...]], ...] = ()
 
     @property
     def prefix(self) -> str:

@@ -21,7 +21,7 @@ from serverless_jwt.dev.apigw.body import BadRequestBody, read_body
 from serverless_jwt.dev.apigw.events import Request
 from serverless_jwt.dev.apigw.jwt_authorizer import JwtAuthorizers
 from serverless_jwt.dev.apigw.lambda_authorizer import LambdaAuthorizers, Runner
-from serverless_jwt.dev.apigw.responses import Answer, MalformedResponse, from_function, gateway
+from serverless_jwt.dev.apigw.responses import Answer, MalformedResponse, customize, from_function, gateway
 from serverless_jwt.dev.apigw.routes import Api, Match, Route
 from serverless_jwt.dev.apigw.static import StaticFiles
 
@@ -167,23 +167,27 @@ class LocalApiGateway:
 
     def answer(self, request: Request) -> tuple[Answer, str]:
         """The answer to one request and what served it (a function name, ``static``, ``-``)."""
+        answer, target, api = self._answer(request)
+        return customize(answer, api or routes.in_stage(self.apis, request.raw_path)), target
+
+    def _answer(self, request: Request) -> tuple[Answer, str, Api | None]:
         if cors.is_preflight(request):
             preflight = self._preflight(request)
             if preflight is not None:
-                return preflight, "cors"
+                return preflight, "cors", None
         found = routes.match(self.routes, request.method, request.raw_path)
         if (found is None or found.route.path == "$default") and self.static is not None:
             served = self.static.answer(request.method, request.raw_path)
             if served is not None:
-                return served, "static"
+                return served, "static", None
         if found is None:
-            return gateway("not_found", routes.in_stage(self.apis, request.raw_path) is not None,
-                           request.request_id), "-"
+            rest = routes.in_stage(self.apis, request.raw_path) is not None
+            return gateway("not_found", rest, request.request_id), "-", None
         answer = self._run(found, request)
         if found.route.api.kind == "HTTP" and found.route.api.cors is not None:
             added = cors.http_response_headers(found.route.api.cors, request)
             answer.headers = cors.strip_cors(answer.headers) + added
-        return answer, found.route.function
+        return answer, found.route.function, found.route.api
 
     def _preflight(self, request: Request) -> Answer | None:
         stage_api = routes.in_stage(self.apis, request.raw_path)
