@@ -250,7 +250,8 @@ class LocalApiGateway:
                 h.wfile.write(answer.body)
         except OSError:
             h.close_connection = True  # the client went away
-        self._log(f"{request.method} {request.raw_path} -> {target} {answer.status}")
+        why = f" ({answer.kind.replace('_', ' ')})" if answer.kind else ""  # API Gateway answered itself
+        self._log(f"{request.method} {request.raw_path} -> {target} {answer.status}{why}")
 
     def _log(self, line: str) -> None:
         stream = self.access_log
