@@ -178,7 +178,9 @@ def _authorizer(template: Template, kind: str, name: str, spec: Any, warnings: l
         warnings.append(f"{api}: authorizer {name} names a function outside the template; not emulated")
         return None
     identity = spec.get("Identity") or {}
-    ttl = template.resolve(identity.get("ReauthorizeEvery", spec.get("ResultTtlInSeconds", 300)))
+    # SAM documents 300 s for REST authorizers; for HTTP APIs it sets no TTL, so nothing is cached.
+    default_ttl = 300 if kind == "REST" else 0
+    ttl = template.resolve(identity.get("ReauthorizeEvery", spec.get("ResultTtlInSeconds", default_ttl)))
     if kind == "REST":
         token = str(spec.get("FunctionPayloadType", "TOKEN")).upper() != "REQUEST"
         sources = (["method.request.header." + str(template.resolve(identity.get("Header", "Authorization")))]
