@@ -109,12 +109,11 @@ class Template:
         doc = load_yaml(text)
         if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
             raise ConfigurationError(f"{self.path} is not a CloudFormation/SAM template (no Resources)")
+        self.document: dict[str, Any] = doc
+        self.resources: dict[str, Any] = doc["Resources"]
         self.parameters = self._parameters(doc, dict(parameter_overrides or {}))
         self.functions: dict[str, Function] = {}
         globals_ = doc.get("Globals", {}) or {}
-        # The raw sections, for readers of other resource types (dev/apigw collects APIs from them).
-        self.resources: dict[str, Any] = doc["Resources"]
-        self.globals: dict[str, Any] = globals_ if isinstance(globals_, dict) else {}
         defaults = globals_.get("Function", {}) if isinstance(globals_, dict) else {}
         for name, resource in doc["Resources"].items():
             if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function":

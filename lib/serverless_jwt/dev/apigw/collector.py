@@ -89,7 +89,9 @@ def _ref_name(ref: Any) -> str | None:
 
 
 def _merged(template: Template, kind: str, props: Mapping[str, Any]) -> dict[str, Any]:
-    globals_ = getattr(template, "globals", {}) or {}
+    globals_ = template.document.get("Globals") or {}
+    if not isinstance(globals_, Mapping):
+        return dict(props)
     defaults = globals_.get("Api" if kind == "REST" else "HttpApi") or {}
     return {**(defaults if isinstance(defaults, Mapping) else {}), **props}
 
