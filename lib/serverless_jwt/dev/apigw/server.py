@@ -194,7 +194,11 @@ class LocalApiGateway:
         inner = request.raw_path[len(stage_api.prefix):] or "/" if stage_api is not None else ""
         on_path = [r for r in self.routes if r.api == stage_api and r.bind(inner) is not None]
         if stage_api is None or not on_path:  # not a REST resource: an HTTP API at the root may answer
-            http = [a for a in self.apis if a.kind == "HTTP" and a.cors is not None and not a.prefix]
+            # The HTTP API that serves this path (any method) answers with its CORS configuration.
+            served = {r.api for r in self.routes
+                      if r.api.kind == "HTTP" and not r.api.prefix and r.bind(request.raw_path) is not None}
+            http = sorted((a for a in self.apis if a.kind == "HTTP" and a.cors is not None and not a.prefix),
+                          key=lambda a: a not in served)
             return cors.http_preflight(http[0].cors, request) if http and http[0].cors else None
         if stage_api.cors is None or any(r.method == "OPTIONS" for r in on_path):
             return None  # no CORS here, or the template's own OPTIONS method serves it
