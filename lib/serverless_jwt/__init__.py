@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from serverless_jwt.issuers import MultiIssuerVerifier
     from serverless_jwt.verifier import Verifier
 
+    __version__: str  # read on first access (serverless_jwt._version)
+
 # Loaded on first attribute access so `import serverless_jwt` stays cheap (cold start).
 _LAZY = {
     "Verifier": "serverless_jwt.verifier",

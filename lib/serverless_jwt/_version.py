@@ -1,7 +1,8 @@
 """The package version, written once (pyproject.toml) and read here at run time.
 
-Installed (pip, ``sam build``), it comes from the package metadata. Run as plain source without
-metadata (a source checkout on ``PYTHONPATH``, or the package folder copied into a layer's ``python/``),
+Installed with pip, it comes from the package metadata. Run as plain source without metadata (a
+source checkout on ``PYTHONPATH``, or the package folder copied into a layer's ``python/`` as the
+sample's ``sam build`` does),
 it comes from the checkout's ``pyproject.toml`` when there is one, and is ``0+unknown`` otherwise:
 ``serverless_jwt.__version__`` always answers. Loaded on first access only (importlib.metadata costs
 milliseconds at a cold start).
