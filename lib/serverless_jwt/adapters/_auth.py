@@ -169,7 +169,10 @@ class _Authenticator:
                 # Overwritten on every request, so a reused context object never shows an earlier caller.
                 _clear(context, netlify)
                 if anonymous_ok and type(exc) is MissingTokenError:
-                    return target(*args, **kwargs)
+                    try:
+                        return target(*args, **kwargs)
+                    except AuthError as err:  # the handler may still insist (identity_of, check_scopes)
+                        return fail(event, err)
                 if isinstance(exc, AuthError):
                     return fail(event, exc)
                 raise

@@ -148,7 +148,10 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
                 check(identity)
         except AuthError as err:
             if self._auth.optional and type(err) is MissingTokenError:
-                return next_middleware(app)  # anonymous: the route decides what to show
+                try:
+                    return next_middleware(app)  # anonymous: the route decides what to show
+                except AuthError as refused:
+                    return self._failure(refused)
             return self._failure(err)
         app.append_context(**{self._key: identity})  # type: ignore[no-untyped-call]
         try:
