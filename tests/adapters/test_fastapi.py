@@ -167,7 +167,7 @@ def test_stopped_issuer_is_503(jwt_issuer: DevIssuer, base: str, jwt_tokens: Tok
     assert get(base, "/me", token).status_code == 503
 
 
-@pytest.mark.parametrize(("slow_seconds", "status"), [(1.0, 200), (3.5, 503)])
+@pytest.mark.parametrize(("slow_seconds", "status"), [(1.5, 200), (3.5, 503)])
 def test_slow_issuer_at_cold_start_does_not_stall_other_routes(
         jwt_issuer: DevIssuer, base: str, jwt_tokens: Tokens, slow_seconds: float, status: int) -> None:
     # Discovery stalls; within the 3 s deadline the keys arrive (200), past it the answer is 503.
@@ -186,12 +186,12 @@ def test_slow_issuer_at_cold_start_does_not_stall_other_routes(
         thread.start()
     while jwt_issuer.requests[DISCOVERY_PATH] == 0:
         threading.Event().wait(0.01)
-    # The key fetch is stalled; the same server keeps answering a route that needs no token.
-    answered_while_cold = 0
-    for _ in range(5):
-        assert get(base, "/health").json() == {"status": "ok"}
-        answered_while_cold += not done.is_set()
-    assert answered_while_cold == 5
+    # The key fetch is stalled in discovery; the same server answers a route that needs no token. Had
+    # the fetch blocked the event loop, this answer could only come after the JWKS was fetched (or the
+    # deadline passed and the cold requests were answered).
+    assert get(base, "/health").json() == {"status": "ok"}
+    assert jwt_issuer.requests[JWKS_PATH] == 0
+    assert not done.is_set()
     for thread in callers:
         thread.join(timeout=10)
     assert [r.status_code for r in results] == [status] * 5
