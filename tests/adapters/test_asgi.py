@@ -79,3 +79,28 @@ def test_cors_preflight_passes_through(jwt_issuer: DevIssuer, serve_asgi: Serve)
     preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
     assert httpx.options(base + "/me", headers=preflight).status_code == 405  # reached the app's router
     assert httpx.options(base + "/me").status_code == 401
+
+
+def test_websocket_without_token_is_closed_with_policy_violation(jwt_issuer: DevIssuer) -> None:
+    import asyncio
+
+    reached: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["type"])
+
+    middleware = JwtMiddleware(inner, Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/ws", "headers": [(b"host", b"x")]}
+    asyncio.run(middleware(scope, receive, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert reached == []
+    asyncio.run(middleware({"type": "lifespan"}, receive, send))  # other scopes pass through untouched
+    assert reached == ["lifespan"]
