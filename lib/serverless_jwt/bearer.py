@@ -38,7 +38,7 @@ Headers = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-_JWT_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+JWT_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 # RFC 7230 token, for the configured cookie name.
 _HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -50,7 +50,7 @@ _BAD_COOKIE = "The authentication cookie is malformed or repeated"
 def is_token68(value: str) -> bool:
     """Whether ``value`` is an RFC 7235 token68 (every JWT is one)."""
     # Fast path for the usual case, a JWT (base64url and dots: all token68 characters), in one C pass.
-    if value and value.isascii() and not value.encode("ascii").translate(None, _JWT_ALPHABET):
+    if value and value.isascii() and not value.encode("ascii").translate(None, JWT_ALPHABET):
         return True
     return _TOKEN68.fullmatch(value) is not None
 

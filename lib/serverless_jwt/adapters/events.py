@@ -39,7 +39,7 @@ __all__ = [
 EventKind = Literal["rest_v1", "http_v2", "alb", "function_url"]
 
 # The header and cookie rules live on the core side (bearer.py), shared with the ASGI/WSGI glue.
-_JWT_ALPHABET = _bearer._JWT_ALPHABET
+_JWT_ALPHABET = _bearer.JWT_ALPHABET
 _is_token68 = _bearer.is_token68
 _authorization_token = _bearer.authorization_token
 validate_cookie_name = _bearer.validate_cookie_name

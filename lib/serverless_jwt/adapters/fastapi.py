@@ -80,6 +80,9 @@ def install_error_handlers(app: FastAPI) -> None:
 class JwtBearer(SecurityBase):
     """A FastAPI dependency: the verified caller as an :class:`IdentityContext`.
 
+    The identity is what the dependency returns (also ``request.state.identity``). It does not set
+    ``current_identity()``: a plain dependency could not reset it when the request ends.
+
     Parameters
     ----------
     verifier:
