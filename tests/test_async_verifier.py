@@ -121,3 +121,18 @@ def test_other_verifiers_run_in_a_worker_thread() -> None:
     assert asyncio.run(AsyncVerifier(Custom()).verify("t")) == {"thread": False, "token": "t"}
     with pytest.raises(ConfigurationError):
         AsyncVerifier(object())
+
+
+def test_multi_issuer_verifier_fetches_each_issuer_off_the_loop(jwt_issuer: DevIssuer) -> None:
+    from serverless_jwt import MultiIssuerVerifier
+
+    with DevIssuer() as other:
+        other.fault, other.slow_seconds, other.fault_paths = "slow", 0.3, {DISCOVERY_PATH}
+        verifier = AsyncVerifier(MultiIssuerVerifier([
+            Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience),
+            Verifier(issuer=other.issuer, audience=other.audience)]))
+        tokens = [jwt_issuer.mint(sub="a"), other.mint(sub="b"), other.mint(sub="c")]
+        results, ticks = asyncio.run(verify_while_loop_runs(verifier, tokens, other))
+        assert [r["sub"] for r in results] == ["a", "b", "c"]
+        assert (other.requests[DISCOVERY_PATH], jwt_issuer.requests[DISCOVERY_PATH]) == (1, 1)
+        assert ticks > 0
