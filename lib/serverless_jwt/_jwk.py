@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from serverless_jwt.errors import ConfigurationError
 
@@ -25,6 +24,8 @@ _EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "
 
 
 def _rsa_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
+    from jwt.algorithms import RSAAlgorithm  # PyJWT loads when the first key does (cold start)
+
     key = RSAAlgorithm.from_jwk(dict(jwk))
     if not isinstance(key, rsa.RSAPublicKey):
         return "not_public"
@@ -38,6 +39,8 @@ def _ec_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
     alg = EC_CURVE_ALGORITHMS.get(crv) if isinstance(crv, str) else None
     if alg is None:
         return "unsupported_curve"
+    from jwt.algorithms import ECAlgorithm
+
     key = ECAlgorithm.from_jwk(dict(jwk))
     if not isinstance(key, ec.EllipticCurvePublicKey):
         return "not_public"
@@ -48,6 +51,8 @@ def _ec_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
 def _okp_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
     if jwk.get("crv") not in OKP_CURVES:
         return "unsupported_curve"  # X25519/X448 are key-agreement curves, never signatures
+    from jwt.algorithms import OKPAlgorithm
+
     key = OKPAlgorithm.from_jwk(dict(jwk))
     if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         return "not_public"
