@@ -16,8 +16,14 @@ import threading
 __all__ = ["VerifiedTokens"]
 
 
-class VerifiedTokens:
+class VerifiedTokens(dict[str, tuple[int, bytes]]):
     """At most ``max_size`` verified tokens; the oldest entry goes first when it is full.
+
+    Threads storing at the very moment it fills may each add one entry over the bound; the next
+    store evicts back down.
+
+    A dict (token -> ``(key generation, payload segment)``), so a look-up is one C call; only
+    :meth:`put` is Python, and takes the lock only to evict.
 
     Examples
     --------
@@ -27,33 +33,19 @@ class VerifiedTokens:
     (1, b'b')
     """
 
-    __slots__ = ("_entries", "_lock", "max_size")
+    __slots__ = ("_lock", "max_size")
 
     def __init__(self, max_size: int) -> None:
+        super().__init__()
         self.max_size = max_size
-        self._entries: dict[str, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
-
-    def get(self, token: str) -> tuple[int, bytes] | None:
-        """``(key generation, payload segment)`` of a token verified earlier, else ``None``."""
-        return self._entries.get(token)
 
     def put(self, token: str, generation: int, payload_segment: bytes) -> None:
         """Remember a verified token (its key generation, and its payload segment as signed)."""
-        with self._lock:
-            entries = self._entries
-            if len(entries) >= self.max_size:
-                # FIFO eviction is enough: the cache only saves a signature check.
-                del entries[next(iter(entries))]
-            entries[token] = (generation, payload_segment)
-
-    def discard(self, token: str) -> None:
-        """Forget one token (a hit that no longer verifies)."""
-        self._entries.pop(token, None)
-
-    def clear(self) -> None:
-        """Forget every token."""
-        self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        if len(self) >= self.max_size:
+            with self._lock:
+                # FIFO eviction is enough: the cache only saves a signature check. Under the lock,
+                # threads evicting at once each remove one entry and never the same one twice.
+                while len(self) >= self.max_size:
+                    del self[next(iter(self))]
+        self[token] = (generation, payload_segment)

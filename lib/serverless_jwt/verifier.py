@@ -298,9 +298,11 @@ class Verifier:
         """
         now = self._clock()
         if self._cache_size:
-            cached = self._cached(token, now)
-            if cached is not None:
-                return cached
+            hit = self._cache.get(token) if type(token) is str else None
+            if hit is not None:
+                cached = self._from_cache(hit, now)
+                if cached is not None:
+                    return cached
         data, h64, p64, s64 = _token.split(token, max_bytes=self._max_token_bytes)
         claims = _token.decode_payload(p64)
         signature = _token.decode_signature(s64)
@@ -308,8 +310,9 @@ class Verifier:
 
     def _cached(self, token: str, now: float) -> dict[str, Any] | None:
         hit = self._cache.get(token) if type(token) is str else None
-        if hit is None:
-            return None
+        return None if hit is None else self._from_cache(hit, now)
+
+    def _from_cache(self, hit: tuple[int, bytes], now: float) -> dict[str, Any] | None:
         # Keep the key set current even when traffic is all cache hits: a refresh that drops the
         # signing key (or an outage past the stale window) must end the cached admissions too.
         self._keys.prefetch()
