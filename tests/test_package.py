@@ -53,9 +53,9 @@ def test_a_verifier_with_a_plain_secret_never_imports_boto3() -> None:
     assert "aws_lambda_powertools.event_handler" not in loaded
 
 
-def test_the_request_path_imports_neither_pyjwt_nor_x509_until_a_key_needs_them() -> None:
-    # Cold start: PyJWT (with urllib.request, ssl, http.client) loads with the first JWK, and
-    # cryptography.x509 only for a PEM certificate; a shared secret never needs either.
+def test_the_request_path_imports_neither_pyjwt_nor_x509() -> None:
+    # Cold start: verifying, and loading JWKs, needs only cryptography's primitives; cryptography.x509
+    # loads for a PEM certificate only.
     loaded = _loaded_after(
         "import base64, hmac\n"
         "from serverless_jwt import Verifier, require_auth\n"
@@ -72,11 +72,13 @@ def test_the_request_path_imports_neither_pyjwt_nor_x509_until_a_key_needs_them(
         "from serverless_jwt.keys import KeySet\n"
         "n = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()\n"
         "b = lambda i: __import__('base64').urlsafe_b64encode(i.to_bytes(32, 'big')).rstrip(b'=').decode()\n"
-        "KeySet.from_jwks({'keys': [{'kty': 'EC', 'crv': 'P-256', 'x': b(n.x), 'y': b(n.y)}]},"
-        " algorithms=['ES256'])"
+        "assert len(KeySet.from_jwks({'keys': [{'kty': 'EC', 'crv': 'P-256', 'x': b(n.x), 'y': b(n.y)}]},"
+        " algorithms=['ES256'])) == 1"
     )
-    assert "jwt" in with_jwk  # the control: loading a JWK is what brings PyJWT in
-    assert "cryptography.x509" not in _loaded_after(
+    assert "serverless_jwt._jwk_keys" in with_jwk  # the key was loaded ...
+    assert "jwt" not in with_jwk
+    assert "cryptography.x509" not in with_jwk
+    with_pem = _loaded_after(
         "from serverless_jwt.keys import KeySet\n"
         "from cryptography.hazmat.primitives.asymmetric import ec\n"
         "from cryptography.hazmat.primitives import serialization as s\n"
@@ -84,3 +86,4 @@ def test_the_request_path_imports_neither_pyjwt_nor_x509_until_a_key_needs_them(
         "KeySet.from_pem(k.public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo),"
         " algorithms=['ES256'])"
     )
+    assert "cryptography.x509" not in with_pem
