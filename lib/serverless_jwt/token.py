@@ -4,7 +4,9 @@ Nothing here is trusted yet: the signature is checked later by the verifier. Par
 anything a lenient decoder would silently repair (padding, the standard base64 alphabet, non-canonical
 trailing bits, duplicate JSON members, non-finite numbers), so that the bytes that get signed and the
 values that get checked can only have one meaning. Every rejection is a :class:`MalformedTokenError`
-with a fixed description that never echoes the input.
+with a fixed description that never echoes the input. With the ``speedups`` extra, JSON is read
+natively when that provably gives the same object (:mod:`serverless_jwt._speedups`); verdicts never
+depend on it.
 """
 
 from __future__ import annotations
@@ -326,27 +328,8 @@ def _check_header(header: dict[str, Any]) -> None:
 
 
 def _native_json(codec: _speedups.JsonCodec) -> Callable[[bytes], dict[str, Any]]:
-    decode, encode = codec
-
-    def json_object(raw: bytes) -> dict[str, Any]:
-        # msgspec refuses what the strict path refuses (NaN, 1e400, lone surrogates, a BOM, raw control
-        # characters, invalid UTF-8) and integers past 64 bits, but keeps the last of duplicate names
-        # and reads escapes, whitespace and number spellings its own way. Its reading is taken only
-        # when re-encoding it compactly gives the input back byte for byte: then nothing was dropped (no
-        # duplicate), and there is no whitespace, no escape but those it writes itself and no number
-        # but in its shortest form, so the strict path would read exactly this object. Anything else,
-        # its errors included, goes to the strict path, which names the problem. Depth is bounded the
-        # same way as there: never more opening brackets than the limit.
-        if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
-            try:
-                value = decode(raw)
-            except Exception:
-                value = None
-            if type(value) is dict and encode(value) == raw:
-                return value
-        return _json_object(raw)
-
-    return json_object
+    # The strict path stays the judge: the native reading is taken only when provably the same.
+    return _speedups.native_json_object(codec, _json_object, MAX_JSON_DEPTH)
 
 
 _decode_json: Callable[[bytes], dict[str, Any]] = _json_object
