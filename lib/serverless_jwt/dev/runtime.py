@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from serverless_jwt.dev.template import Function
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["FunctionRunner", "LambdaContext"]
+__all__ = ["FunctionRunner", "LambdaContext", "function_environment"]
 
 _LOCK = threading.RLock()
 # Variables that choose the verifier's key source; the dev issuer replaces all of them at once.
@@ -83,6 +83,27 @@ class _Sink(io.TextIOBase):
 _SINK = _Sink()
 
 
+def function_environment(function: Function, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables a function runs with: its template's, ``overrides`` over them (the key-source
+    variables replaced as a group when any override is given), then the ones Lambda itself sets."""
+    env = dict(function.environment)
+    if overrides:
+        env = {k: v for k, v in env.items() if k not in KEY_SOURCE_VARIABLES}
+        env.update(overrides)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    env.update({
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "_HANDLER": function.handler,
+    })
+    return env
+
+
 @contextlib.contextmanager
 def _environment(values: Mapping[str, str], drop: tuple[str, ...]) -> Iterator[None]:
     saved = dict(os.environ)
@@ -97,7 +118,7 @@ def _environment(values: Mapping[str, str], drop: tuple[str, ...]) -> Iterator[N
 
 
 class FunctionRunner:
-    """Imports one function's handler and invokes it in-process.
+    """Imports one function's handler and invokes it in-process (the fallback, and ``--in-process``).
 
     Parameters
     ----------
@@ -125,20 +146,15 @@ class FunctionRunner:
                  log_stream: TextIO | None = None) -> None:
         self.function = function
         self.log_stream = log_stream
-        env = dict(function.environment)
-        if environment:
-            env = {k: v for k, v in env.items() if k not in KEY_SOURCE_VARIABLES}
-            env.update(environment)
-        env.update({
-            "AWS_LAMBDA_FUNCTION_NAME": function.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
-            "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
-            "_HANDLER": function.handler,
-        })
-        self.environment = env
+        self.environment = function_environment(function, environment)
         self._handler: Callable[[Any, Any], Any] | None = None
         self._module: ModuleType | None = None
+
+    mode = "in-process"
+
+    def close(self) -> None:
+        """Forget the imported handler (the next invocation imports it afresh)."""
+        self._handler = self._module = None
 
     @contextlib.contextmanager
     def _running(self) -> Iterator[None]:
