@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote
 
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
-from serverless_jwt.dev.runtime import FunctionRunner
+from serverless_jwt.dev.invocation import Runner
 from serverless_jwt.dev.template import Route
 
 __all__ = ["LocalApi", "build_event", "match_route", "proxy_response"]
@@ -201,7 +201,7 @@ class LocalApi:
     routes:
         Routes to serve (``Template.routes``).
     runners:
-        One :class:`FunctionRunner` per function name used by ``routes``.
+        One runner (emulator or in-process) per function name used by ``routes``.
     host, port:
         Where to listen; ``port=0`` picks a free port.
     access_log:
@@ -218,7 +218,7 @@ class LocalApi:
     ...     urllib.request.urlopen(api.url + "/me")
     """
 
-    def __init__(self, routes: Sequence[Route], runners: Mapping[str, FunctionRunner], *,
+    def __init__(self, routes: Sequence[Route], runners: Mapping[str, Runner], *,
                  host: str = "127.0.0.1", port: int = 0, access_log: TextIO | None = None) -> None:
         self.routes = list(routes)
         self.runners = dict(runners)
