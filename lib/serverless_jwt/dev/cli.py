@@ -131,12 +131,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"serverless-jwt: error: {exc}", file=sys.stderr)
         if isinstance(exc, ConfigurationError) and getattr(args, "no_dev_issuer", False):
             # As with sam, the template's parameters (not the shell's JWT_*) configure the function.
-            print("hint: with --no-dev-issuer, configure the function through the template, e.g. "
-                  "--parameter-overrides JwtIssuer=https://... JwtAudience=...", file=sys.stderr)
+            print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+_NO_DEV_ISSUER_HINT = ("hint: with --no-dev-issuer, configure the function through the template, e.g. "
+                       "--parameter-overrides JwtIssuer=https://... JwtAudience=...")
 
 
 def _scopes(values: Sequence[str]) -> list[str]:
@@ -249,6 +252,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         except InvocationError as exc:  # an error object or a timeout: the function answered
             if isinstance(exc, FunctionError) and exc.init:
                 print(f"{function.name} failed to initialise: {exc}", file=sys.stderr)
+                if exc.error_type == "ConfigurationError" and args.no_dev_issuer:
+                    print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
             print(json.dumps(exc.payload, indent=2))
             return 0
         except Exception as exc:  # in-process: the handler's own failure, reported as the runtime does
