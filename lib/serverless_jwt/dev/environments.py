@@ -6,7 +6,7 @@ environment holding ``awslambdaric`` (the runtime's bootstrap) plus every ``requ
 template's functions and unbuilt layers of that runtime. It lives in
 ``<template folder>/.serverless-jwt/runtimes/<runtime>-<digest of its inputs>/`` (git-ignored; the
 ``SERVERLESS_JWT_CACHE_DIR`` variable moves it) and is rebuilt only when its inputs change (interpreter,
-requirement files); the newest three per runtime are kept. Requirement lines that name
+requirement files); the newest four per runtime are kept. Requirement lines that name
 a local folder (``.``, ``../lib``) are installed *editable*, so edits to a local package show up without a
 rebuild. Concurrent builders (parallel test workers, two terminals) wait on a file lock.
 
@@ -37,7 +37,7 @@ __all__ = ["AWSLAMBDARIC", "Environment", "ensure_environment", "find_interprete
 
 AWSLAMBDARIC = "awslambdaric>=3.0"
 _STAMP = ".serverless-jwt-env.json"
-_KEEP = 3  # environments kept per runtime
+_KEEP = 4  # environments kept per runtime
 _VERSION = re.compile(r"^python(\d+)\.(\d+)$")
 
 

@@ -281,6 +281,8 @@ class Template:
             raise _Unresolvable("Ref takes a name")
         if name in self.parameters:
             return self.parameters[name]
+        if name in self._declared:
+            raise _Unresolvable(f"parameter {name} has no Default and no --parameter-overrides value")
         if name == "AWS::Region":
             return region()
         if name == "AWS::NoValue":
@@ -338,6 +340,7 @@ class Template:
 
     def _parameters(self, doc: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
         declared = doc.get("Parameters") or {}
+        self._declared = set(declared)
         unknown = sorted(set(overrides) - set(declared))
         if unknown:
             raise ConfigurationError(f"unknown template parameter(s): {', '.join(unknown)}")
