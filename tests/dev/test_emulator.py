@@ -28,8 +28,12 @@ def log() -> io.StringIO:
 
 @pytest.fixture(scope="module")
 def echo(sam_app: Template, sam_app_env: Environment, log: io.StringIO) -> Iterator[EmulatorRunner]:
-    with EmulatorRunner(sam_app.function("EchoFunction"), python=sam_app_env.python, log_stream=log) as runner:
+    with _runner("EchoFunction", sam_app_env, log) as runner:
         yield runner
+
+
+def _runner(function: str, env: Environment, log: io.StringIO, **kwargs: bool) -> EmulatorRunner:
+    return EmulatorRunner(Template(SAM_APP).function(function), python=env.python, log_stream=log, **kwargs)
 
 
 def _alive(pid: int) -> bool:
@@ -60,7 +64,7 @@ def test_context_and_environment_come_from_the_template(echo: EmulatorRunner) ->
 def test_output_reads_like_sam_local_invoke_with_the_real_init_duration(
         sam_app: Template, sam_app_env: Environment) -> None:
     log = io.StringIO()
-    with EmulatorRunner(sam_app.function("EchoFunction"), python=sam_app_env.python, log_stream=log) as runner:
+    with _runner("EchoFunction", sam_app_env, log) as runner:
         runner.invoke({})
         runner.invoke({})
     lines = log.getvalue().splitlines()
@@ -69,7 +73,8 @@ def test_output_reads_like_sam_local_invoke_with_the_real_init_duration(
     assert len(starts) == 2
     assert len(reports) == 2
     first = lines[starts[0]:starts[1]]
-    assert "echo: imported" in first and "echo: invoked" in first
+    assert "echo: imported" in first
+    assert "echo: invoked" in first
     assert any(line.startswith("END RequestId: ") for line in first)
     init = re.search(r"Init Duration: ([0-9.]+) ms", reports[0])
     assert init is not None
@@ -98,7 +103,7 @@ def test_a_handler_exception_is_a_function_error(echo: EmulatorRunner) -> None:
 def test_timeout_is_enforced_and_reported_then_the_runtime_starts_again(
         sam_app: Template, sam_app_env: Environment) -> None:
     log = io.StringIO()
-    with EmulatorRunner(sam_app.function("SlowFunction"), python=sam_app_env.python, log_stream=log) as runner:
+    with _runner("SlowFunction", sam_app_env, log) as runner:
         started = time.monotonic()
         with pytest.raises(FunctionTimeoutError) as caught:
             runner.invoke({"seconds": 30})
@@ -111,9 +116,8 @@ def test_timeout_is_enforced_and_reported_then_the_runtime_starts_again(
 
 def test_an_import_failure_is_reported_as_an_init_error(sam_app: Template, sam_app_env: Environment) -> None:
     log = io.StringIO()
-    with EmulatorRunner(sam_app.function("BrokenFunction"), python=sam_app_env.python, log_stream=log) as runner:
-        with pytest.raises(FunctionError) as caught:
-            runner.invoke({})
+    with _runner("BrokenFunction", sam_app_env, log) as runner, pytest.raises(FunctionError) as caught:
+        runner.invoke({})
     assert caught.value.init
     assert caught.value.error_type == "Runtime.ImportModuleError"
     assert "module_that_does_not_exist" in caught.value.error_message
@@ -125,7 +129,8 @@ def test_close_stops_the_emulator_and_the_runtime(sam_app: Template, sam_app_env
                             log_stream=io.StringIO())
     runtime_pid = runner.invoke({})["pid"]
     emulator_pid = runner._proc.pid if runner._proc else 0
-    assert _alive(runtime_pid) and _alive(emulator_pid)
+    assert _alive(runtime_pid)
+    assert _alive(emulator_pid)
     runner.close()
     deadline = time.monotonic() + 5
     while (_alive(runtime_pid) or _alive(emulator_pid)) and time.monotonic() < deadline:
@@ -145,7 +150,8 @@ def test_a_code_change_starts_a_fresh_runtime(tmp_path: Path, sam_app: Template,
         first = runner.invoke({})["pid"]
         assert runner.invoke({})["pid"] == first  # warm
         source = code / "app.py"
-        source.write_text(source.read_text().replace('"version": event.get("version")', '"version": "edited"'))
+        edited = source.read_text().replace('"version": event.get("version")', '"version": "edited"')
+        source.write_text(edited)
         os.utime(source, (time.time() + 5, time.time() + 5))
         time.sleep(0.6)  # changes are looked for at most twice a second
         again = runner.invoke({})
