@@ -252,3 +252,66 @@ def test_demo_exits_1_when_a_call_answers_differently(tmp_path: Path,
     broken.write_text(text.replace("CodeUri: lambdas/", f"CodeUri: {ROOT}/lambdas/"))
     assert main(["demo", "--template", str(broken)]) == 1
     assert "FAIL (expected 200)" in capsys.readouterr().out
+
+
+def _event_file(tmp_path: Path, authorization: str | None) -> str:
+    event = json.loads((ROOT / "events" / "me.json").read_text())
+    if authorization is not None:
+        event["headers"]["authorization"] = authorization
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    return str(path)
+
+
+def test_invoke_keeps_the_events_own_token_bad_then_good(state: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--state-dir", str(state), "invoke", "MeFunction", "--template", TEMPLATE]
+    assert main([*base, "--event", _event_file(tmp_path, "Bearer not.a.token")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["statusCode"] == 401  # the bad token reached the function
+    assert "mode: emulator" in captured.err
+    assert "REPORT RequestId: " in captured.err
+    # A token from `serverless-jwt token` is for the same dev issuer identity that invoke starts.
+    token = _token(state, capsys, "--sub", "erin")
+    assert main([*base, "--event", _event_file(tmp_path, f"Bearer {token}")]) == 0
+    body = json.loads(json.loads(capsys.readouterr().out)["body"])
+    assert body["claims"]["sub"] == "erin"
+    # Asked for, a fresh token replaces the event's.
+    assert main([*base, "--event", _event_file(tmp_path, "Bearer not.a.token"), "--fresh-token"]) == 0
+    assert json.loads(capsys.readouterr().out)["statusCode"] == 200
+
+
+def test_invoke_reports_a_timeout_as_sam_does_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    template = str(ROOT / "tests" / "fixtures" / "sam_app" / "template.yaml")
+    assert main(["invoke", "SlowFunction", "--template", template, "--no-dev-issuer"]) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert payload["errorType"] == "Sandbox.Timedout"
+    assert payload["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert "Task timed out after 1.00 seconds" in captured.err
+
+
+def test_invoke_in_process_is_an_explicit_fast_mode_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--in-process"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["statusCode"] == 200
+    assert "mode: in-process" in captured.err
+    assert "START RequestId" not in captured.err
+
+
+def test_a_second_dev_issuer_is_refused_while_start_api_runs(
+    running_api: tuple[subprocess.Popen[str], str, str], state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc, _url, banner = running_api
+    assert "mode: emulator" in banner
+    assert "watching for code changes" in banner
+    record = _support.read_record(state)
+    assert main(["--state-dir", str(state), "issuer"]) == 2
+    assert f"a dev issuer already runs at {record['issuer']}" in capsys.readouterr().err
+    assert _support.read_record(state) == record  # not rewritten
+    # invoke, meanwhile, uses the running issuer: the same identity the API trusts.
+    assert main(["--state-dir", str(state), "invoke", "MeFunction", "--template", TEMPLATE]) == 0
+    assert json.loads(json.loads(capsys.readouterr().out)["body"])["claims"]["iss"] == record["issuer"]
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
