@@ -206,6 +206,8 @@ def test_start_api_serves_real_requests_then_stops_on_ctrl_c(
     assert proc.returncode == 0, err
     assert "stopped" in out
     assert "GET /shows/1 -> ShowsFunction 200" in err
+    assert "GET /me -> MeFunction 401 (no token)" in err  # the reason next to the status
+    assert "GET /shows -> ShowsFunction 403 (insufficient_scope" in err
     with pytest.raises(OSError):  # noqa: PT011 - the port is released
         _get(url, "/me", None)
 
