@@ -304,7 +304,7 @@ def test_invoke_in_process_is_an_explicit_fast_mode_and_says_so(capsys: pytest.C
 def test_a_second_dev_issuer_is_refused_while_start_api_runs(
     running_api: tuple[subprocess.Popen[str], str, str], state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    proc, _url, banner = running_api
+    proc, url, banner = running_api
     assert "mode: emulator" in banner
     assert "watching for code changes" in banner
     record = _support.read_record(state)
@@ -314,6 +314,33 @@ def test_a_second_dev_issuer_is_refused_while_start_api_runs(
     # invoke, meanwhile, uses the running issuer: the same identity the API trusts.
     assert main(["--state-dir", str(state), "invoke", "MeFunction", "--template", TEMPLATE]) == 0
     assert json.loads(json.loads(capsys.readouterr().out)["body"])["claims"]["iss"] == record["issuer"]
+    assert _get(url, "/me", None)[0] == 401  # the function's runtime is up
+    children = _descendants(proc.pid)
+    assert any("aws-lambda-rie" in cmd for cmd in children.values())
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     assert proc.returncode == 0
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()
+                and "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()]
+
+
+def _descendants(root: int) -> dict[int, str]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                try:
+                    found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    found[pid] = ""
+                frontier.append(pid)
+    return found

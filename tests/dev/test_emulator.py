@@ -7,6 +7,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,14 @@ def test_a_code_change_starts_a_fresh_runtime(tmp_path: Path, sam_app: Template,
     assert again["version"] == "edited"
     assert again["pid"] != first
     assert f"code changed under {code}" in log.getvalue()
+
+
+def test_a_dead_emulator_is_started_again_on_the_next_invocation(sam_app_env: Environment) -> None:
+    log = io.StringIO()
+    with _runner("EchoFunction", sam_app_env, log) as runner:
+        first = runner.invoke({})["pid"]
+        assert runner._proc is not None
+        os.killpg(runner._proc.pid, signal.SIGKILL)
+        runner._proc.wait(timeout=5)
+        assert runner.invoke({})["pid"] != first
+    assert "the emulator had stopped; starting it again" in log.getvalue()

@@ -216,6 +216,9 @@ class EmulatorRunner:
         (``request_id`` is accepted for the in-process runner's sake); see :attr:`last_request_id`."""
         with self._lock:
             self._restart_if_changed()
+            if self._proc is not None and self._proc.poll() is not None:
+                self._write(f"{self.function.name}: the emulator had stopped; starting it again")
+                self.close()
             self.start()
             with self._reported:
                 seen = self._reports

@@ -65,6 +65,12 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
         When an environment cannot be built, or ``mode="emulator"`` cannot run here.
     """
     functions = [template.function(name) for name in names]
+    for function in functions:
+        if function.runtime is not None and not function.runtime.startswith("python"):
+            from serverless_jwt.errors import ConfigurationError
+
+            raise ConfigurationError(f"{function.name}: Runtime {function.runtime} is not run locally here "
+                                     "(the local loop runs Python functions)")
     chosen, notice = choose_mode(mode)
     prepared = Prepared(chosen, {}, [notice] if notice else [])
     for function in functions:
