@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -157,12 +158,17 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
         log(f"building the {name} environment in {env_dir} (awslambdaric + "
             f"{len(requirements)} requirements file(s)); reused until they change")
         shutil.rmtree(env_dir, ignore_errors=True)
-        _run([python, "-m", "venv", "--without-pip", str(env_dir)], "create the virtual environment")
+        # This interpreter's pip installs into the new environment (no ensurepip there: faster); where
+        # this interpreter has no pip (some pipx installs), the environment gets its own.
+        own_pip = importlib.util.find_spec("pip") is None
+        _run([python, "-m", "venv", *([] if own_pip else ["--without-pip"]), str(env_dir)],
+             "create the virtual environment")
         req_file = env_dir / "requirements.txt"
         req_file.write_text("\n".join([AWSLAMBDARIC, *wanted["requirements"]]) + "\n", encoding="utf-8")
-        # This interpreter's pip installs into the new environment (no ensurepip there: faster).
-        _run([sys.executable, "-m", "pip", "--python", str(env_python), "install", "--quiet",
-              "--disable-pip-version-check", "-r", str(req_file)], "install the requirements", cwd=base_dir)
+        pip = [str(env_python), "-m", "pip"] if own_pip else [sys.executable, "-m", "pip", "--python",
+                                                               str(env_python)]
+        _run([*pip, "install", "--quiet", "--disable-pip-version-check", "-r", str(req_file)],
+             "install the requirements", cwd=base_dir)
         (env_dir / _STAMP).write_text(json.dumps({"digest": digest, **wanted}, indent=2), encoding="utf-8")
         log(f"{name} environment ready")
         _prune(env_dir)
