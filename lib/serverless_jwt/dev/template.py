@@ -6,10 +6,11 @@
   replaced exactly as in the cloud.
 - ``Parameters`` take their ``Default`` or a ``--parameter-overrides`` value; ``Ref`` (parameters,
   pseudo parameters, functions, layers), ``Fn::Sub``, ``Fn::Join`` and ``Fn::GetAtt Function.Arn`` are
-  resolved locally as SAM CLI does. Anything else (another resource's attribute, ``Fn::ImportValue``,
-  conditions) is never guessed: an environment variable that needs it is left unset and listed with the
-  reason in :attr:`Function.unresolved_reasons`; a setting the runtime needs (``CodeUri``, ``Handler``,
-  ``Runtime``, ``Timeout``...) raises ConfigurationError naming the function and the property.
+  resolved locally as SAM CLI does (:mod:`~serverless_jwt.dev.intrinsics`). Anything else (another
+  resource's attribute, ``Fn::ImportValue``, conditions) is never guessed: an environment variable that
+  needs it is left unset and listed with the reason in :attr:`Function.unresolved_reasons`; a setting
+  the runtime needs (``CodeUri``, ``Handler``, ``Runtime``, ``Timeout``...) raises ConfigurationError
+  naming the function and the property.
 - When ``sam build`` has run (``.aws-sam/build/template.yaml`` beside the template), a function's code
   is its build artifact, as with ``sam local``; :attr:`Function.stale_build` says when the source
   changed after the build.
@@ -28,28 +29,20 @@ from typing import Any
 import yaml
 
 from serverless_jwt.dev._cfn_yaml import yaml_parse
+from serverless_jwt.dev.intrinsics import (
+    FUNCTION,
+    LAYER,
+    UNRESOLVED,
+    Intrinsics,
+    Unresolvable,
+    as_text,
+    function_arn,
+)
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["UNRESOLVED", "Function", "Layer", "Route", "Template", "parse_overrides"]
+__all__ = ["UNRESOLVED", "Function", "Layer", "Route", "Template", "newest_mtime", "parse_overrides"]
 
-UNRESOLVED: Any = object()
 _UNRESOLVED = UNRESOLVED  # the old private name, kept for callers written against it
-_SUB = re.compile(r"\$\{([^}]*)\}")
-ACCOUNT_ID = "123456789012"
-_PSEUDO = {
-    "AWS::AccountId": ACCOUNT_ID,
-    "AWS::Partition": "aws",
-    "AWS::StackName": "serverless-jwt-local",
-    "AWS::StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT_ID}:stack/serverless-jwt-local/local",
-    "AWS::URLSuffix": "amazonaws.com",
-    "AWS::NotificationARNs": [],
-}
-FUNCTION = "AWS::Serverless::Function"
-LAYER = "AWS::Serverless::LayerVersion"
-
-
-class _Unresolvable(Exception):
-    """An intrinsic function that cannot be evaluated locally; ``str()`` says which and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +190,7 @@ class Template:
         self.document: dict[str, Any] = doc
         self.resources: dict[str, Any] = doc["Resources"]
         self.parameters = self._parameters(doc, dict(parameter_overrides or {}))
+        self._intrinsics = Intrinsics(self.parameters, self._declared, self.resources)
         build = self.dir / ".aws-sam" / "build"
         self.build_root: Path | None = build if use_build and (build / "template.yaml").is_file() else None
         self._globals = _sam_globals(doc, self.path)
@@ -229,102 +223,24 @@ class Template:
         """``value`` with its intrinsic functions evaluated (nested ones too); :data:`UNRESOLVED` when
         one of them cannot be evaluated locally (see :meth:`explain`)."""
         try:
-            return self._eval(value)
-        except _Unresolvable:
+            return self._intrinsics.eval(value)
+        except Unresolvable:
             return UNRESOLVED
 
     def explain(self, value: Any) -> str | None:
         """Why :meth:`resolve` cannot evaluate ``value`` locally (``None`` when it can)."""
         try:
-            self._eval(value)
-        except _Unresolvable as exc:
+            self._intrinsics.eval(value)
+        except Unresolvable as exc:
             return str(exc)
         return None
 
     def require(self, value: Any, where: str) -> Any:
         """:meth:`resolve`, raising ConfigurationError naming ``where`` when it cannot be evaluated."""
         try:
-            return self._eval(value)
-        except _Unresolvable as exc:
+            return self._intrinsics.eval(value)
+        except Unresolvable as exc:
             raise ConfigurationError(f"{where}: {exc}") from None
-
-    def _eval(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self._eval(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) != 1:
-            return {k: self._eval(v) for k, v in value.items()}
-        ((fn, arg),) = value.items()
-        if fn == "Ref":
-            return self._ref(arg)
-        if fn == "Fn::Sub":
-            return self._sub(arg)
-        if fn == "Fn::Join":
-            if not (isinstance(arg, list) and len(arg) == 2):
-                raise _Unresolvable("Fn::Join takes [delimiter, [values]]")
-            parts = self._eval(arg[1])
-            if not isinstance(parts, list):
-                raise _Unresolvable("Fn::Join takes [delimiter, [values]]")
-            return _text(self._eval(arg[0])).join(_text(p) for p in parts)
-        if fn == "Fn::GetAtt":
-            target = arg.split(".", 1) if isinstance(arg, str) else arg
-            if not (isinstance(target, list) and len(target) == 2):
-                raise _Unresolvable("Fn::GetAtt takes [Resource, Attribute]")
-            return self._get_att(str(target[0]), str(self._eval(target[1])))
-        if fn.startswith("Fn::") or fn == "Condition":
-            raise _Unresolvable(f"{fn} is not resolved locally (sam local does not evaluate it either)")
-        return {fn: self._eval(arg)}
-
-    def _ref(self, name: Any) -> Any:
-        if not isinstance(name, str):
-            raise _Unresolvable("Ref takes a name")
-        if name in self.parameters:
-            return self.parameters[name]
-        if name in self._declared:
-            raise _Unresolvable(f"parameter {name} has no Default and no --parameter-overrides value")
-        if name == "AWS::Region":
-            return region()
-        if name == "AWS::NoValue":
-            return None
-        if name in _PSEUDO:
-            return _PSEUDO[name]
-        resource = self.resources.get(name)
-        if isinstance(resource, dict) and resource.get("Type") == FUNCTION:
-            return name  # a function's Ref is its name; locally the logical id, as with sam local
-        if isinstance(resource, dict) and resource.get("Type") == LAYER:
-            return f"arn:aws:lambda:{region()}:{ACCOUNT_ID}:layer:{name}:1"
-        if name.startswith("AWS::"):
-            raise _Unresolvable(f"pseudo parameter {name} has no local value")
-        if isinstance(resource, dict):
-            raise _Unresolvable(f"Ref {name} ({resource.get('Type')}) exists only once deployed")
-        raise _Unresolvable(f"Ref {name}: no such parameter or resource")
-
-    def _get_att(self, resource: str, attribute: str) -> Any:
-        found = self.resources.get(resource)
-        if isinstance(found, dict) and found.get("Type") == FUNCTION and attribute == "Arn":
-            return function_arn(resource)
-        if not isinstance(found, dict):
-            raise _Unresolvable(f"Fn::GetAtt {resource}.{attribute}: no such resource")
-        raise _Unresolvable(f"Fn::GetAtt {resource}.{attribute} exists only once deployed")
-
-    def _sub(self, arg: Any) -> str:
-        text, names = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else (arg, {})
-        if not isinstance(text, str) or not isinstance(names, dict):
-            raise _Unresolvable("Fn::Sub takes a string or [string, {variables}]")
-        values = {k: self._eval(v) for k, v in names.items()}
-
-        def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name.startswith("!"):
-                return "${" + name[1:] + "}"
-            if name in values:
-                return _text(values[name])
-            if "." in name:
-                return _text(self._get_att(*name.split(".", 1)))
-            return _text(self._ref(name))
-
-        return _SUB.sub(sub, text)
 
     # -- resources -------------------------------------------------------------------------------
 
@@ -349,7 +265,7 @@ class Template:
             if name in overrides:
                 value: Any = overrides[name]
             elif isinstance(spec, dict) and "Default" in spec:
-                value = _text(spec["Default"])
+                value = as_text(spec["Default"])
             else:
                 continue
             if isinstance(spec, dict) and spec.get("Type") == "CommaDelimitedList":
@@ -386,12 +302,12 @@ class Template:
         reasons: dict[str, str] = {}
         for key, raw in env.items():
             try:
-                value = self._eval(raw)
-            except _Unresolvable as exc:
+                value = self._intrinsics.eval(raw)
+            except Unresolvable as exc:
                 reasons[str(key)] = str(exc)
                 continue
             if value is not None:
-                environment[str(key)] = _text(value)
+                environment[str(key)] = as_text(value)
         if props.get("PackageType") == "Image":
             raise ConfigurationError(f"{name}: PackageType Image is not run locally without Docker")
         source = self._code_dir(name, self.require(props.get("CodeUri", "."), f"{name}.CodeUri"), "CodeUri")
@@ -441,16 +357,6 @@ class Template:
         return routes
 
 
-def region() -> str:
-    """The region functions see locally: ``AWS_REGION``/``AWS_DEFAULT_REGION``, else ``us-east-1``."""
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def function_arn(name: str) -> str:
-    """The ARN a function would have locally (account ``123456789012``, as sam local uses)."""
-    return f"arn:aws:lambda:{region()}:{ACCOUNT_ID}:function:{name}"
-
-
 def _sam_globals(doc: dict[str, Any], path: Path) -> Any:
     if "Globals" not in doc:
         return None
@@ -463,11 +369,3 @@ def _sam_globals(doc: dict[str, Any], path: Path) -> Any:
         return Globals(doc)
     except InvalidGlobalsSectionException as exc:
         raise ConfigurationError(f"{path}: {exc.message}") from None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"  # CloudFormation writes booleans in lower case
-    if isinstance(value, list):
-        return ",".join(_text(v) for v in value)
-    return "" if value is None else str(value)
