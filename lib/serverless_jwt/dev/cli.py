@@ -36,7 +36,6 @@ from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import AuthError, ConfigurationError
 
 if TYPE_CHECKING:
-    from serverless_jwt.dev.invocation import Runner
     from serverless_jwt.dev.runners import Prepared
     from serverless_jwt.dev.template import Template
 
@@ -218,13 +217,6 @@ def _runners(args: argparse.Namespace, template: Template, names: list[str],
     return prepared
 
 
-def _describe_mode(prepared: Prepared, template: Template, names: list[str]) -> str:
-    if prepared.mode == "in-process":
-        return f"mode: in-process (handlers imported into this Python {sys.version.split()[0]})"
-    runtimes = sorted({template.function(n).runtime or "?" for n in names})
-    return f"mode: emulator (Lambda's runtime {', '.join(runtimes)} under the Runtime Interface Emulator)"
-
-
 def cmd_invoke(args: argparse.Namespace) -> int:
     from serverless_jwt.dev import local_api
     from serverless_jwt.dev.invocation import FunctionError, InvocationError, RuntimeFailure
@@ -242,7 +234,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             token = issuer.mint(sub=args.sub, scopes=_scopes(args.scope), roles=args.role)
             _support.set_authorization(event, "Bearer " + token)
         prepared = _runners(args, template, [function.name], env, watch=False)
-        print(_describe_mode(prepared, template, [function.name]), file=sys.stderr, flush=True)
+        print(prepared.describe(), file=sys.stderr, flush=True)
         runner = prepared.runners[function.name]
         try:
             result = runner.invoke(event)
@@ -291,8 +283,7 @@ def cmd_start_api(args: argparse.Namespace) -> int:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
         names = list(dict.fromkeys(route.function for route in template.routes))
         prepared = _runners(args, template, names, env, watch=True)
-        for runner in prepared.runners.values():
-            _load(runner)
+        prepared.start()  # in-process: import errors now, not on the first request; emulator: start it
         api = LocalApi(template.routes, prepared.runners, host=args.host, port=args.port,
                        access_log=sys.stderr)
         try:
@@ -300,7 +291,7 @@ def cmd_start_api(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise _support.port_error(exc, "start-api", args.host, args.port) from None
         lines = [_support.api_banner(api.url, template, issuer, args.scope, mode=prepared.mode),
-                 _describe_mode(prepared, template, names)]
+                 prepared.describe()]
         if prepared.mode == "emulator":
             watched = sorted({str(d) for n in names for d in template.function(n).watched_dirs})
             lines.append("watching for code changes (a change restarts that function's runtime): "
@@ -315,12 +306,6 @@ def cmd_start_api(args: argparse.Namespace) -> int:
         if issuer is not None:
             issuer.stop()
     return 0
-
-
-def _load(runner: Runner) -> None:
-    load = getattr(runner, "load", None)
-    if callable(load):
-        load()  # in-process: import errors now, not on the first request; emulator: start it
 
 
 def cmd_decode(args: argparse.Namespace) -> int:

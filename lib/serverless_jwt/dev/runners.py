@@ -10,6 +10,7 @@ explicit fast mode (no subprocess, no environment build; the current interpreter
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,21 @@ class Prepared:
     mode: str
     runners: dict[str, Runner]
     notices: list[str] = field(default_factory=list)
+    runtimes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """The one line that says how the functions run."""
+        if self.mode == "in-process":
+            return f"mode: in-process (handlers imported into this Python {sys.version.split()[0]})"
+        runtimes = ", ".join(self.runtimes)
+        return f"mode: emulator (Lambda's runtime {runtimes} under the Runtime Interface Emulator)"
+
+    def start(self) -> None:
+        """Get every runner ready: import the handlers (in-process) or start the emulators."""
+        for runner in self.runners.values():
+            load = getattr(runner, "load", None)
+            if callable(load):
+                load()
 
     def close(self) -> None:
         """Stop every runner (each emulator and its runtime process)."""
@@ -72,7 +88,8 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
             raise ConfigurationError(f"{function.name}: Runtime {function.runtime} is not run locally here "
                                      "(the local loop runs Python functions)")
     chosen, notice = choose_mode(mode)
-    prepared = Prepared(chosen, {}, [notice] if notice else [])
+    prepared = Prepared(chosen, {}, [notice] if notice else [],
+                        sorted({f.runtime or "?" for f in functions}))
     for function in functions:
         prepared.notices += _function_notices(function)
     if chosen == "in-process":
