@@ -122,13 +122,14 @@ def test_invoke_without_dev_issuer_uses_the_template_settings(tmp_path: Path,
     assert json.loads(str(response["body"]))["claims"]["sub"] == "carol"
 
 
+@pytest.mark.parametrize("mode", [[], ["--in-process"]])
 def test_invoke_without_dev_issuer_or_settings_hints_at_the_template_parameters(
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], mode: list[str]) -> None:
     # The function answered (its import failed, as it would in Lambda): exit 0 as with sam local invoke.
-    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--no-dev-issuer"]) == 0
+    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--no-dev-issuer", *mode]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["errorType"] == "ConfigurationError"
-    assert "MeFunction failed to initialise" in captured.err
+    assert "Configure an issuer" in captured.err
     assert "--parameter-overrides JwtIssuer=" in captured.err
 
 

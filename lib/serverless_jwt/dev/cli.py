@@ -250,6 +250,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             return 0
         except Exception as exc:  # in-process: the handler's own failure, reported as the runtime does
             traceback.print_exception(exc, file=sys.stderr)
+            if isinstance(exc, ConfigurationError) and args.no_dev_issuer:
+                print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
             print(json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}, indent=2))
             return 0
         finally:
