@@ -58,6 +58,8 @@ def test_context_and_environment_come_from_the_template(echo: EmulatorRunner) ->
     assert result["env"]["PLAIN"] == "a plain scalar written over two lines"
     assert result["tinydep"] == "tiny"  # its own requirements.txt, installed in the runtime's environment
     assert result["helper"] == "helper-layer"  # the layer's python/ folder, as /opt/python
+    assert result["srcmod"] == "source-layer"  # a BuildMethod layer's own folder, unbuilt
+    assert result["layerdep"] == "from-layer-requirements"  # an unbuilt layer's requirements.txt
     assert result["pid"] != os.getpid()
     assert result["version"] == "2.0"
 

@@ -279,6 +279,7 @@ Resources:
     assert (fn.code_dir, fn.source_dir, fn.stale_build) == (build / "Fn", tmp_path / "src", False)
     assert fn.requirements == ()  # sam build installed them into the artifact
     assert fn.layers[0].python_dirs == (build / "Lib" / "python",)
+    assert Template(path, use_build=False).function("Fn").layers[0].python_dirs == ()  # no lib/python
     future = (build / "template.yaml").stat().st_mtime + 10
     os.utime(tmp_path / "src" / "app.py", (future, future))
     assert Template(path).function("Fn").stale_build

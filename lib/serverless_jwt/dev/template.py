@@ -64,19 +64,27 @@ class Layer:
     """An ``AWS::Serverless::LayerVersion`` of the template.
 
     ``content_dir`` is its ``ContentUri``; ``build_dir`` the ``sam build`` artifact (which holds
-    ``python/``) when there is one; ``requirements`` the ``requirements.txt`` to install when unbuilt.
+    ``python/``) when there is one; ``requirements`` the ``requirements.txt`` to install when unbuilt;
+    ``build_method`` its ``Metadata.BuildMethod`` (``python3.12``: sam build copies the content *into*
+    ``python/``, so unbuilt, the content folder itself is what ``/opt/python`` will hold).
     """
 
     name: str
     content_dir: Path
     build_dir: Path | None
     requirements: Path | None
+    build_method: str | None = None
 
     @property
     def python_dirs(self) -> tuple[Path, ...]:
         """What Lambda would put on ``sys.path`` from ``/opt/python``."""
-        root = self.build_dir if self.build_dir is not None else self.content_dir
-        return tuple(p for p in (root / "python",) if p.is_dir())
+        if self.build_dir is not None:
+            candidates = [self.build_dir / "python"]
+        elif (self.build_method or "").startswith("python"):
+            candidates = [self.content_dir]
+        else:
+            candidates = [self.content_dir / "python"]
+        return tuple(p for p in candidates if p.is_dir())
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +205,7 @@ class Template:
         self.layers: dict[str, Layer] = {}
         for name, resource in self.resources.items():
             if isinstance(resource, dict) and resource.get("Type") == LAYER:
-                self.layers[name] = self._layer(name, self._merged(name, resource))
+                self.layers[name] = self._layer(name, self._merged(name, resource), resource.get("Metadata"))
         self.functions: dict[str, Function] = {}
         for name, resource in self.resources.items():
             if isinstance(resource, dict) and resource.get("Type") == FUNCTION:
@@ -285,13 +293,14 @@ class Template:
         built = self.build_root / name
         return built if built.is_dir() else None
 
-    def _layer(self, name: str, props: dict[str, Any]) -> Layer:
+    def _layer(self, name: str, props: dict[str, Any], metadata: Any) -> Layer:
         content = self._code_dir(name, self.require(props.get("ContentUri", "."), f"{name}.ContentUri"),
                                  "ContentUri")
         requirements = content / "requirements.txt"
         built = self._built(name)
+        method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
         return Layer(name, content, built, None if built is not None or not requirements.is_file()
-                     else requirements)
+                     else requirements, method if isinstance(method, str) else None)
 
     def _function(self, name: str, props: dict[str, Any]) -> Function:
         env: dict[str, Any] = {}
