@@ -13,10 +13,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["yaml_parse"]
+try:
+    import yaml
+    from yaml import YAMLError
+    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+except ImportError:  # pragma: no cover - the `local` extra brings PyYAML
+    raise ConfigurationError(
+        "reading a SAM template needs PyYAML: pip install 'serverless-jwt[local]'") from None
+
+__all__ = ["YAMLError", "yaml_parse"]
 
 
 class _CfnLoader(yaml.SafeLoader):

@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from serverless_jwt.dev._cfn_yaml import yaml_parse
+from serverless_jwt.dev._cfn_yaml import YAMLError, yaml_parse
 from serverless_jwt.dev.intrinsics import (
     FUNCTION,
     LAYER,
@@ -189,7 +187,7 @@ class Template:
             raise ConfigurationError(f"template cannot be read: {self.path}") from None
         try:
             doc = yaml_parse(text)
-        except yaml.YAMLError as exc:
+        except YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark is not None else ""
             raise ConfigurationError(f"{self.path} is not valid YAML{where}") from None
