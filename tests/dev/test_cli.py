@@ -242,7 +242,7 @@ def test_decode_rejects_garbage_without_echoing_it(capsys: pytest.CaptureFixture
 def test_demo_exits_0_when_every_call_answers_as_expected(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--template", TEMPLATE]) == 0
     out = capsys.readouterr().out
-    for line in ("GET /me         valid token", "-> 401", "-> 403", "-> 404"):
+    for line in ("GET /me         valid token", "-> 401", "-> 403", "-> 404", "mode: emulator"):
         assert line in out
     assert "FAIL" not in out
 
@@ -253,7 +253,8 @@ def test_demo_exits_1_when_a_call_answers_differently(tmp_path: Path,
     text = Path(TEMPLATE).read_text().replace("CodeUri: lambdas/me/", f"CodeUri: {ROOT}/lambdas/shows/")
     broken = tmp_path / "template.yaml"
     broken.write_text(text.replace("CodeUri: lambdas/", f"CodeUri: {ROOT}/lambdas/"))
-    assert main(["demo", "--template", str(broken)]) == 1
+    # In-process: the copy's requirements.txt ("." = the repository) would resolve against tmp_path.
+    assert main(["demo", "--template", str(broken), "--in-process"]) == 1
     assert "FAIL (expected 200)" in capsys.readouterr().out
 
 

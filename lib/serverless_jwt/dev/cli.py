@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="embedded issuer + local API + sample calls (200, 401, 403, 404)")
     p.add_argument("--template", "-t", default="template.yaml", help="SAM template (default: template.yaml)")
     p.add_argument("--verbose", "-v", action="store_true", help="also show the functions' logs")
+    p.add_argument("--in-process", dest="mode", action="store_const", const="in-process", default="auto",
+                   help="import the handlers into this process, not Lambda's runtime under the emulator")
     return parser
 
 
@@ -351,7 +353,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from serverless_jwt.dev.demo import run_demo
 
-    return run_demo(args.template, verbose=args.verbose)
+    return run_demo(args.template, verbose=args.verbose, mode=args.mode)
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
