@@ -244,13 +244,15 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             print(f"serverless-jwt: no answer from {function.name}: {exc}", file=sys.stderr)
             return 1
         except InvocationError as exc:  # an error object or a timeout: the function answered
+            if exc.__cause__ is not None:  # in-process: show the handler's traceback as the runtime logs it
+                traceback.print_exception(exc.__cause__, file=sys.stderr)
             if isinstance(exc, FunctionError) and exc.init:
                 print(f"{function.name} failed to initialise: {exc}", file=sys.stderr)
                 if exc.error_type == "ConfigurationError" and args.no_dev_issuer:
                     print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
             print(json.dumps(exc.payload, indent=2))
             return 0
-        except Exception as exc:  # in-process: the handler's own failure, reported as the runtime does
+        except Exception as exc:  # in-process: the handler's module failed to import
             traceback.print_exception(exc, file=sys.stderr)
             if isinstance(exc, ConfigurationError) and args.no_dev_issuer:
                 print(_NO_DEV_ISSUER_HINT, file=sys.stderr)

@@ -15,12 +15,14 @@ import os
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from serverless_jwt.dev.invocation import FunctionError
 from serverless_jwt.dev.template import Function
 from serverless_jwt.errors import ConfigurationError
 
@@ -193,10 +195,19 @@ class FunctionRunner:
                              region=self.environment["AWS_REGION"])
 
     def invoke(self, event: Any, *, request_id: str | None = None) -> Any:
-        """Call the handler with ``event`` and a fresh context; exceptions propagate."""
+        """Call the handler with ``event`` and a fresh context; returns its result.
+
+        Raises :class:`~serverless_jwt.dev.invocation.FunctionError` (the handler's exception chained,
+        ``payload`` as the Lambda runtime would report it) when the handler raises.
+        """
         handler = self.load()
         with self._running():
-            return handler(event, self.context(request_id))
+            try:
+                return handler(event, self.context(request_id))
+            except Exception as exc:
+                stack = traceback.format_tb(exc.__traceback__)[1:]  # from the handler down
+                raise FunctionError({"errorMessage": str(exc), "errorType": type(exc).__name__,
+                                     "stackTrace": stack}) from exc
 
 
 def _import_isolated(module_name: str, code_dir: Path, function_name: str) -> ModuleType:
