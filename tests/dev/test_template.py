@@ -224,6 +224,8 @@ Resources:
     assert fn.requirements == (tmp_path / "own" / "requirements.txt",)
     assert t.function("Bare").layers == ()
     assert t.function("Bare").memory_mb == 512
+    assert t.properties("Fn")["Runtime"] == "python3.12"  # any resource, merged the same way
+    assert t.properties("Shared") == {"ContentUri": "shared/"}
 
 
 def test_intrinsics_sam_cli_cannot_resolve_are_reported_never_guessed(tmp_path: Path) -> None:

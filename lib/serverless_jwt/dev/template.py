@@ -223,6 +223,14 @@ class Template:
             raise ConfigurationError(
                 f"no function {name!r} in {self.path} (functions: {choices})") from None
 
+    def properties(self, name: str) -> dict[str, Any]:
+        """A resource's ``Properties`` with ``Globals`` merged in by the SAM translator (any SAM type:
+        ``Function``, ``Api``, ``HttpApi``, ``LayerVersion``...); intrinsics left as written."""
+        resource = self.resources.get(name)
+        if not isinstance(resource, dict):
+            raise ConfigurationError(f"no resource {name!r} in {self.path}")
+        return self._merged(name, resource)
+
     # -- intrinsic functions ---------------------------------------------------------------------
 
     def resolve(self, value: Any) -> Any:
