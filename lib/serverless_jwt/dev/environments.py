@@ -98,7 +98,7 @@ def _combined_requirements(files: Sequence[Path], base: Path) -> list[str]:
                 continue
             if line.startswith(("-r ", "-c ")):
                 lines.append(f"{line[:2]} {(file.parent / line[3:].strip()).resolve()}")
-            elif line.startswith((".", "/", "file:")) or line.startswith("-e "):
+            elif line.removeprefix("-e ").strip().startswith((".", "/", "file:")):
                 target = line.removeprefix("-e ").strip().removeprefix("file:")
                 # Relative to where `sam build` runs: the template's folder.
                 lines.append(f"-e {(base / target).resolve()}")
