@@ -158,10 +158,13 @@ def test_start_api_reports_a_port_in_use(state: Path, capsys: pytest.CaptureFixt
 
 
 @pytest.fixture
-def running_api(state: Path) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+def running_api(state: Path,
+                request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+    extra = list(getattr(request, "param", []))
     proc = subprocess.Popen(
         [sys.executable, "-m", "serverless_jwt.dev.cli", "--state-dir", str(state), "start-api",
-         "--port", "0", "--template", TEMPLATE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--port", "0", "--template", TEMPLATE, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
     try:
         assert proc.stdout is not None
         banner = ""
@@ -346,3 +349,13 @@ def _descendants(root: int) -> dict[int, str]:
                     found[pid] = ""
                 frontier.append(pid)
     return found
+
+
+@pytest.mark.parametrize("running_api", [["--in-process"]], indirect=True)
+def test_start_api_in_process_says_so_and_serves(running_api: tuple[subprocess.Popen[str], str, str]) -> None:
+    proc, url, banner = running_api
+    assert "mode: in-process" in banner
+    assert "functions run in this process" in banner
+    assert "watching" not in banner  # nothing restarts in-process
+    assert _get(url, "/me", None)[0] == 401
+    assert not any("aws-lambda-rie" in cmd for cmd in _descendants(proc.pid).values())
