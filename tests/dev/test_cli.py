@@ -256,7 +256,7 @@ def test_demo_exits_1_when_a_call_answers_differently(tmp_path: Path,
     text = Path(TEMPLATE).read_text().replace("CodeUri: lambdas/me/", f"CodeUri: {ROOT}/lambdas/shows/")
     broken = tmp_path / "template.yaml"
     broken.write_text(text.replace("CodeUri: lambdas/", f"CodeUri: {ROOT}/lambdas/"))
-    # In-process: the copy's requirements.txt ("." = the repository) would resolve against tmp_path.
+    # In-process: the copy's layer (ContentUri: lib/) would resolve against tmp_path.
     assert main(["demo", "--template", str(broken), "--in-process"]) == 1
     assert "FAIL (expected 200)" in capsys.readouterr().out
 

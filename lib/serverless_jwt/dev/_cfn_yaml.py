@@ -13,15 +13,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from serverless_jwt.errors import ConfigurationError
+from serverless_jwt._extras import requires
 
-try:
+with requires("local", "Reading a SAM template"):
     import yaml
     from yaml import YAMLError
     from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-except ImportError:  # pragma: no cover - the `local` extra brings PyYAML
-    raise ConfigurationError(
-        "reading a SAM template needs PyYAML: pip install 'serverless-jwt[local]'") from None
 
 __all__ = ["YAMLError", "yaml_parse"]
 

@@ -375,11 +375,10 @@ class Template:
 def _sam_globals(doc: dict[str, Any], path: Path) -> Any:
     if "Globals" not in doc:
         return None
-    try:
+    from serverless_jwt._extras import requires
+
+    with requires("local", "Reading a template's Globals"):
         from samtranslator.plugins.globals.globals import Globals, InvalidGlobalsSectionException
-    except ImportError:
-        raise ConfigurationError(
-            "reading Globals needs the SAM translator: pip install 'serverless-jwt[local]'") from None
     try:
         return Globals(doc)
     except InvalidGlobalsSectionException as exc:
