@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serverless_jwt.dev._cfn_yaml import YAMLError, yaml_parse
 from serverless_jwt.dev.intrinsics import (
     FUNCTION,
     LAYER,
@@ -185,6 +184,10 @@ class Template:
             raise ConfigurationError(f"template not found: {self.path} (pass --template)") from None
         except (OSError, UnicodeDecodeError):
             raise ConfigurationError(f"template cannot be read: {self.path}") from None
+        # PyYAML comes with the `local` extra: imported here so the dataclasses above (used by the
+        # pytest plugin and `serverless-jwt token`) need none.
+        from serverless_jwt.dev._cfn_yaml import YAMLError, yaml_parse
+
         try:
             doc = yaml_parse(text)
         except YAMLError as exc:
