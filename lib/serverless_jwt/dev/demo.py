@@ -2,7 +2,8 @@
 
 An embedded OIDC issuer (discovery + JWKS on a free loopback port, a key made for this run) and the
 template's APIs on another free port (the HTTP API at the root, the REST API under ``/prod`` behind its
-TOKEN authorizer); the functions run in this process with ``JWT_ISSUER`` and ``JWT_AUDIENCE`` pointing
+TOKEN authorizer); the functions run as ``start-api`` runs them (Lambda's runtime under the emulator, or
+in this process: :mod:`~serverless_jwt.dev.runners`) with ``JWT_ISSUER`` and ``JWT_AUDIENCE`` pointing
 at the issuer, and verify tokens exactly as they would Auth0's.
 """
 
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 from serverless_jwt.dev.apigw import LocalApiGateway, collect
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.dev.runtime import FunctionRunner
+from serverless_jwt.dev.runners import Prepared, prepare
 from serverless_jwt.dev.template import Template
 
 __all__ = ["Call", "run_demo"]
@@ -82,7 +83,8 @@ def _summary(status: int, headers: dict[str, str], body: bytes, width: int = 100
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = None) -> int:
+def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = None,
+             mode: str = "auto") -> int:
     """Run the demo; returns 0 when every call got its expected status, 1 otherwise.
 
     Raises
@@ -100,23 +102,20 @@ def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = 
     logs: TextIO = sys.stderr if verbose else io.StringIO()
     with DevIssuer() as issuer:
         env = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
-        runners = {name: FunctionRunner(f, environment=env, log_stream=logs)
-                   for name, f in template.functions.items()}
         routes = collect(template).routes
-        with LocalApiGateway(routes, runners, access_log=logs if verbose else None) as api:
-            print(f"serverless-jwt demo: the sample API of {template.path}, no Docker, no cloud account",
-                  file=out)
-            print(f"  issuer  {issuer.issuer}  (embedded OIDC issuer: discovery + JWKS, RS256 key"
-                  " for this run)", file=out)
-            print(f"  api     {api.url}  ({', '.join(template.functions)}, run in-process)\n", file=out)
-            failures = 0
-            for call in _calls(issuer):
-                status, headers, body = _request(api.url, call)
-                ok = status == call.expected
-                failures += not ok
-                mark = "ok  " if ok else f"FAIL (expected {call.expected})"
-                print(f"{mark} GET {call.path:<11} {call.note:<25} -> {status}", file=out)
-                print(f"       {_summary(status, headers, body)}", file=out)
+        # Backends and the authorizers in front of them.
+        names = list(dict.fromkeys([r.function for r in routes]
+                                   + [r.authorizer.function for r in routes
+                                      if r.authorizer is not None and r.authorizer.function]))
+        names = [n for n in names if n in template.functions]
+        prepared = prepare(template, names, mode=mode, environment=env, log_stream=logs,
+                           log=lambda line: print(line, file=sys.stderr, flush=True))
+        for notice in prepared.notices:
+            print(f"notice: {notice}", file=sys.stderr)
+        try:
+            failures = _serve_and_call(template, prepared, issuer, logs if verbose else None, out)
+        finally:
+            prepared.close()
     if failures:
         print(f"\n{failures} call(s) did not answer as expected.", file=out)
         if not verbose:
@@ -126,3 +125,23 @@ def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = 
           "403 without the scope; the REST API's authorizer turned away the call without a token.", file=out)
     print("Next: serverless-jwt start-api   (then paste the printed curl lines)", file=out)
     return 0
+
+
+def _serve_and_call(template: Template, prepared: Prepared, issuer: DevIssuer, access_log: TextIO | None,
+                    out: TextIO) -> int:
+    with LocalApiGateway(collect(template).routes, prepared.runners, access_log=access_log) as api:
+        print(f"serverless-jwt demo: the sample API of {template.path}, no Docker, no cloud account",
+              file=out)
+        print(f"  issuer  {issuer.issuer}  (embedded OIDC issuer: discovery + JWKS, RS256 key"
+              " for this run)", file=out)
+        print(f"  api     {api.url}  ({', '.join(prepared.runners)})", file=out)
+        print(f"  {prepared.describe()}\n", file=out)
+        failures = 0
+        for call in _calls(issuer):
+            status, headers, body = _request(api.url, call)
+            ok = status == call.expected
+            failures += not ok
+            mark = "ok  " if ok else f"FAIL (expected {call.expected})"
+            print(f"{mark} GET {call.path:<11} {call.note:<25} -> {status}", file=out)
+            print(f"       {_summary(status, headers, body)}", file=out)
+    return failures

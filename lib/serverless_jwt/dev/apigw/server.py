@@ -7,6 +7,7 @@ used, as for the dev issuer; the request body is read by ``body.py`` (chunked in
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
@@ -26,6 +27,19 @@ from serverless_jwt.dev.apigw.routes import Api, Match, Route
 from serverless_jwt.dev.apigw.static import StaticFiles
 
 __all__ = ["LocalApiGateway"]
+
+def _reason(answer: Answer) -> str:
+    """Why the function refused, from its own ``WWW-Authenticate`` (our errors never carry the token),
+    for the access log: ``" (invalid_token: The access token expired)"``."""
+    value = answer.header("WWW-Authenticate") if answer.status >= 400 else None
+    if value is None:
+        return ""
+    error = re.search(r'error="([^"]*)"', value)
+    description = re.search(r'error_description="([^"]*)"', value)
+    if error:
+        return f" ({error[1]}: {description[1]})" if description else f" ({error[1]})"
+    return " (no token)" if value.strip().lower().startswith("bearer") else ""
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -254,7 +268,7 @@ class LocalApiGateway:
                 h.wfile.write(answer.body)
         except OSError:
             h.close_connection = True  # the client went away
-        why = f" ({answer.kind.replace('_', ' ')})" if answer.kind else ""  # API Gateway answered itself
+        why = f" ({answer.kind.replace('_', ' ')})" if answer.kind else _reason(answer)
         self._log(f"{request.method} {request.raw_path} -> {target} {answer.status}{why}")
 
     def _log(self, line: str) -> None:
