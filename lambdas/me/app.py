@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from serverless_jwt import Verifier, identity_of, require_auth
+
+if TYPE_CHECKING:  # annotations only: nothing to load at the cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service="me")
 # Built once per container, at import: warm invocations reuse its key cache.
