@@ -144,6 +144,7 @@ class _IssuerHolder:
             self.baseline = {name: copy.copy(getattr(issuer, name)) for name in _RESETTABLE}
         for name, value in self.baseline.items():
             setattr(issuer, name, copy.copy(value))
+        issuer.oidc.reset()
         issuer.requests = Counter()
         return issuer
 
