@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from serverless_jwt.dev import _login_page, _oidc_tokens
 from serverless_jwt.dev._oidc_rules import (
@@ -206,10 +206,12 @@ class OidcProvider:
             action=AUTHORIZE_PATH, transaction=txn, client_id=pending.client_id,
             redirect_uri=pending.redirect_uri, subject=subject, offered_scopes=offered,
             checked_scopes=checked, roles=roles, claims_json=claims, error=error)
+        # form-action also governs the redirect that follows the POST: allow the client's origin too.
+        target = urlsplit(pending.redirect_uri)
+        csp = (f"default-src 'none'; style-src 'unsafe-inline'; "
+               f"form-action 'self' {target.scheme}://{target.netloc}; frame-ancestors 'none'")
         return Response(status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
-                                 "X-Frame-Options": "DENY",
-                                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline';"
-                                                            " form-action 'self'"}, body)
+                                 "X-Frame-Options": "DENY", "Content-Security-Policy": csp}, body)
 
     def _sign_in(self, form: Mapping[str, str]) -> Response:
         txn = form.get("transaction", "")
