@@ -250,3 +250,34 @@ def test_demo_exits_1_when_a_call_answers_differently(tmp_path: Path,
     broken.write_text(text.replace("CodeUri: lambdas/", f"CodeUri: {ROOT}/lambdas/"))
     assert main(["demo", "--template", str(broken)]) == 1
     assert "FAIL (expected 200)" in capsys.readouterr().out
+
+
+def test_token_claim_sets_json_values_and_null_removes(state: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    issuer = _support.start_issuer(state, port=None)
+    try:
+        token = _token(state, capsys, "--claim", 'email="a@example.test"', "--claim", "tier=3",
+                       "--claim", 'org={"id": "o1", "admin": true}', "--claim", "nbf=null")
+        claims = Verifier(issuer=issuer.issuer, audience=issuer.audience).verify(token)
+    finally:
+        issuer.stop()
+    assert claims["email"] == "a@example.test"
+    assert claims["tier"] == 3
+    assert claims["org"] == {"id": "o1", "admin": True}
+    assert "nbf" not in claims
+
+
+@pytest.mark.parametrize(("claim", "message"), [
+    ("email=a@example.test", "--claim email: the value is not JSON"),
+    ("=3", "--claim takes NAME=JSON"), ("tier", "--claim takes NAME=JSON")])
+def test_token_claim_refuses_what_is_not_name_equals_json(state: Path, capsys: pytest.CaptureFixture[str],
+                                                          claim: str, message: str) -> None:
+    _support.start_issuer(state, port=None).stop()
+    assert main(["--state-dir", str(state), "token", "--claim", claim]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_token_claim_given_twice_is_refused(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _support.start_issuer(state, port=None).stop()
+    assert main(["--state-dir", str(state), "token", "--claim", "a=1", "--claim", "a=2"]) == 2
+    assert "given twice" in capsys.readouterr().err
