@@ -281,3 +281,37 @@ def test_token_claim_given_twice_is_refused(state: Path, capsys: pytest.CaptureF
     _support.start_issuer(state, port=None).stop()
     assert main(["--state-dir", str(state), "token", "--claim", "a=1", "--claim", "a=2"]) == 2
     assert "given twice" in capsys.readouterr().err
+
+
+def test_issuer_command_serves_sign_in_with_the_registered_redirect_uris(state: Path) -> None:
+    from serverless_jwt.dev import oidc_client
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serverless_jwt.dev.cli", "--state-dir", str(state), "issuer", "--port", "0",
+         "--redirect-uri", "http://127.0.0.1:8080/app/", "--cors-origin", "http://127.0.0.1:8080"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = ""
+        while "Ctrl-C to stop." not in banner:
+            line = proc.stdout.readline()
+            assert line, banner + (proc.stderr.read() if proc.stderr else "")
+            banner += line
+        match = re.search(r"dev issuer: (http://127\.0\.0\.1:\d+)", banner)
+        assert match, banner
+        url = match.group(1)
+        assert f"sign in    {url}/authorize (client_id serverless-jwt-dev" in banner
+        assert "client_secret " in banner
+        registered = oidc_client.start(url, redirect_uri="http://127.0.0.1:8080/app/")
+        assert oidc_client.get(registered.url).status == 200
+        other = oidc_client.start(url, redirect_uri="http://127.0.0.1:9999/app/")
+        assert oidc_client.get(other.url).status == 400
+        cors = oidc_client.get(url + "/.well-known/jwks.json", {"Origin": "http://127.0.0.1:9999"})
+        assert "access-control-allow-origin" not in cors.headers
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
