@@ -121,14 +121,11 @@ def handle(owner: DevIssuer, h: _Handler) -> None:
 def _oidc(owner: DevIssuer, h: _Handler, path: str, query: str) -> Response:
     body = b""
     if h.command == "POST":
-        length = h.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            h.close_connection = True
-            return Response(411, {"Content-Type": "application/json"}, b'{"error":"length_required"}')
-        if int(length) > MAX_FORM_BYTES:
+        try:
+            body = _read_body(h)
+        except ValueError:
             h.close_connection = True
             return Response(413, {"Content-Type": "application/json"}, b'{"error":"too_large"}')
-        body = h.rfile.read(int(length))
     content_type = h.headers.get("Content-Type", "")
     provider = owner.oidc
     if path == AUTHORIZE_PATH:
@@ -138,6 +135,30 @@ def _oidc(owner: DevIssuer, h: _Handler, path: str, query: str) -> Response:
     if path == USERINFO_PATH:
         return provider.userinfo(h.headers.get("Authorization"))
     return provider.end_session(query)
+
+
+def _read_body(h: _Handler) -> bytes:
+    """The request body (Content-Length or chunked, RFC 9112 §7.1); ValueError past MAX_FORM_BYTES."""
+    if "chunked" in h.headers.get("Transfer-Encoding", "").lower():
+        out = b""
+        while True:
+            size = int(h.rfile.readline(64).split(b";", 1)[0].strip() or b"0", 16)
+            if len(out) + size > MAX_FORM_BYTES:
+                raise ValueError("too large")
+            if size == 0:
+                while h.rfile.readline(1024).strip():  # trailers
+                    pass
+                return out
+            out += h.rfile.read(size)
+            h.rfile.readline(8)  # the CRLF after the chunk
+    length = h.headers.get("Content-Length", "0").strip()
+    if not length.isdigit():
+        raise ValueError("bad length")
+    if int(length) > MAX_FORM_BYTES:
+        if int(length) <= 16 * MAX_FORM_BYTES:
+            h.rfile.read(int(length))  # drained, so the client reads the 413 instead of a reset
+        raise ValueError("too large")
+    return h.rfile.read(int(length))
 
 
 def _answer(h: _Handler, response: Response, extra: Mapping[str, str] | None = None) -> None:

@@ -98,13 +98,13 @@ def token_response(members: Mapping[str, Any]) -> Response:
     return json_response(200, dict(members))
 
 
-def _verifier(issuer: DevIssuer, *, audience: str | None, check_expiry: bool) -> Any:
+def _verifier(issuer: DevIssuer, *, audience: str, check_expiry: bool) -> Any:
     from serverless_jwt.verifier import Verifier
 
     # The issuer's own keys, in memory: the provider never fetches from itself.
     return Verifier(issuer=issuer.issuer, jwks=issuer.jwks(), audience=audience,
-                    require_audience=audience is not None, algorithms=("RS256", "ES256"),
-                    leeway_seconds=0 if check_expiry else 10 ** 9, verified_cache_size=0)
+                    algorithms=("RS256", "ES256"), leeway_seconds=0 if check_expiry else 10 ** 9,
+                    verified_cache_size=0)
 
 
 def userinfo(issuer: DevIssuer, authorization: str | None) -> Response:
@@ -117,7 +117,8 @@ def userinfo(issuer: DevIssuer, authorization: str | None) -> Response:
             raise MissingTokenError()
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidTokenError()
-        claims = _verifier(issuer, audience=None, check_expiry=True).verify(token.strip())
+        # Access tokens this provider issued are for the API's audience (every grant type).
+        claims = _verifier(issuer, audience=issuer.audience, check_expiry=True).verify(token.strip())
         if not isinstance(claims.get("client_id"), str):
             raise InvalidTokenError()  # an ID token or a hand-minted token is not an access token here
         if "openid" not in str(claims.get("scope", "")).split():
@@ -131,12 +132,12 @@ def userinfo(issuer: DevIssuer, authorization: str | None) -> Response:
     return json_response(200, info)
 
 
-def session_of(issuer: DevIssuer, id_token_hint: str | None) -> str | None:
+def session_of(issuer: DevIssuer, id_token_hint: str | None, client_id: str) -> str | None:
     """The ``sid`` of an ID token this issuer signed (expired ones included, OIDC RP-Initiated §2)."""
     if not id_token_hint:
         return None
     try:
-        claims = _verifier(issuer, audience=None, check_expiry=False).verify(id_token_hint)
+        claims = _verifier(issuer, audience=client_id, check_expiry=False).verify(id_token_hint)
     except AuthError:
         return None
     sid = claims.get("sid")

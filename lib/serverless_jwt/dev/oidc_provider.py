@@ -347,7 +347,7 @@ class OidcProvider:
             params = parse_params(query, repeatable=())
         except OAuthError as exc:
             return _page(400, "Bad request", exc.description)
-        sid = _oidc_tokens.session_of(self._issuer, params.get("id_token_hint"))
+        sid = _oidc_tokens.session_of(self._issuer, params.get("id_token_hint"), self.client_id)
         if sid:
             with self._lock:
                 for token in [t for t, g in self._refresh.items() if g.sid == sid]:
