@@ -85,7 +85,8 @@ def test_without_openid_there_is_no_id_token(issuer: DevIssuer) -> None:
 
 @pytest.mark.parametrize("redirect_uri", [
     "https://evil.example/callback", "http://127.0.0.1.evil.example/cb", "http://user@127.0.0.1/cb",
-    "http://127.0.0.1/cb#frag", "javascript:alert(1)", ""])
+    "http://127.0.0.1/cb#frag", "javascript:alert(1)", "", "http://127.0.0.1/caf\u00e9",
+    "http://127.0.0.1/a\r\nSet-Cookie: x=1"])
 def test_unregistered_redirect_uri_is_refused_on_the_page_never_redirected(
         issuer: DevIssuer, redirect_uri: str) -> None:
     request = oc.start(issuer.issuer, redirect_uri=redirect_uri)

@@ -135,7 +135,8 @@ def is_allowed_redirect(uri: str, registered: Sequence[str] | None) -> bool:
 
     A fragment is never allowed (RFC 6749 §3.1.2), nor user information in the authority.
     """
-    if not uri or len(uri) > 2048 or "#" in uri or any(ord(c) < 0x21 for c in uri):
+    # Printable ASCII only: it goes into a Location header as it is.
+    if not uri or len(uri) > 2048 or "#" in uri or any(not 0x21 <= ord(c) <= 0x7E for c in uri):
         return False
     try:
         if urlsplit(uri).username is not None:
