@@ -8,6 +8,7 @@ missing browser skips these tests with the reason, and on CI (``CI=true``) it fa
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.local_api import LocalApi, _Handler
+from serverless_jwt.dev.oidc_provider import RESOURCE_METADATA_PATH, resource_metadata
 from serverless_jwt.dev.runtime import FunctionRunner
 from serverless_jwt.dev.template import Template
 
@@ -49,11 +51,17 @@ def browser() -> Iterator[Any]:
 
 
 class _StaticLocalApi(LocalApi):
-    """The local API plus the page from public/ at / (what start-api's static files do)."""
+    """The local API plus the page from public/ at / and RFC 9728 metadata naming the dev issuer."""
+
+    issuer: DevIssuer
 
     def _handle(self, h: _Handler) -> None:
         path = h.path.split("?", 1)[0]
         files = {"/": "index.html", "/index.html": "index.html", "/config.json": "config.json"}
+        if h.command == "GET" and path == RESOURCE_METADATA_PATH:
+            data = json.dumps(resource_metadata(self.issuer, self.url)).encode()
+            self._send(h, 200, [("Content-Type", "application/json")], data, "GET", path, "metadata")
+            return
         if h.command != "GET" or path not in files:
             super()._handle(h)
             return
@@ -72,5 +80,7 @@ def sample_app() -> Iterator[tuple[DevIssuer, str]]:
         logs = io.StringIO()
         runners = {name: FunctionRunner(f, environment=env, log_stream=logs)
                    for name, f in template.functions.items()}
-        with _StaticLocalApi(template.routes, runners) as api:
+        api = _StaticLocalApi(template.routes, runners)
+        api.issuer = issuer
+        with api:
             yield issuer, api.url

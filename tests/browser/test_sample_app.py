@@ -10,15 +10,27 @@ import pytest
 
 
 @pytest.fixture
-def page(browser: Any, sample_app: tuple[Any, str]) -> Any:
-    context = browser.new_context()  # fresh storage per test: no tokens carried over
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    issuer, api_url = sample_app
-    page.goto(f"{api_url}/?issuer={quote(issuer.issuer, safe='')}")
-    page.wait_for_selector("body[data-ready=true]")
-    yield page
-    context.close()
+def new_page(browser: Any, sample_app: tuple[Any, str]) -> Any:
+    contexts = []
+
+    def open_page(query: str = "") -> Any:
+        context = browser.new_context()  # fresh storage per page: no tokens carried over
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{sample_app[1]}/{query}")
+        page.wait_for_selector("body[data-ready=true]")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Any) -> Any:
+    """The page as start-api serves it: no configuration, the API names its dev issuer (RFC 9728)."""
+    return new_page()
 
 
 def _text(page: Any, testid: str) -> str:
@@ -65,6 +77,17 @@ def test_sign_in_call_both_routes_and_log_out(page: Any, read_shows: bool, shows
         "document.querySelector('[data-testid=subject]').textContent === '(not signed in)'")
     assert _call(page, "Call /me")[0] == "401"
     assert _call(page, "Call /shows")[0] == "401"
+
+
+def test_the_issuer_can_be_named_on_the_pages_url(new_page: Any, sample_app: tuple[Any, str]) -> None:
+    page = new_page(f"?issuer={quote(sample_app[0].issuer, safe='')}&scope=openid")
+    assert _text(page, "issuer") == sample_app[0].issuer
+    page.get_by_role("button", name="Log in").click()
+    assert not page.get_by_label("read:shows").is_checked()  # scope=openid from the URL
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+    assert page.url.endswith("?issuer=" + quote(sample_app[0].issuer, safe="") + "&scope=openid")
+    assert _call(page, "Call /shows")[0] == "403"
 
 
 def test_cancelled_sign_in_shows_the_providers_refusal(page: Any) -> None:

@@ -36,13 +36,14 @@ from serverless_jwt.dev._oidc_rules import (
 if TYPE_CHECKING:
     from serverless_jwt.dev.issuer import DevIssuer
 
-__all__ = ["AUTHORIZE_PATH", "DEFAULT_SCOPES", "END_SESSION_PATH", "TOKEN_PATH", "USERINFO_PATH",
-           "Grant", "OidcProvider"]
+__all__ = ["AUTHORIZE_PATH", "DEFAULT_SCOPES", "END_SESSION_PATH", "RESOURCE_METADATA_PATH", "TOKEN_PATH",
+           "USERINFO_PATH", "Grant", "OidcProvider", "resource_metadata"]
 
 AUTHORIZE_PATH = "/authorize"
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a password
 USERINFO_PATH = "/userinfo"
 END_SESSION_PATH = "/logout"
+RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"  # RFC 9728, served by the local API
 DEFAULT_SCOPES = ("openid", "profile", "email", "offline_access", "read:shows")
 DEFAULT_CLIENT_ID = "serverless-jwt-dev"
 SERVICE_CLIENT_ID = "serverless-jwt-dev-service"
@@ -368,6 +369,18 @@ class OidcProvider:
         now = time.time()
         for key in [k for k, v in store.items() if v.expires_at <= now]:
             del store[key]
+
+
+def resource_metadata(issuer: DevIssuer, resource: str) -> dict[str, Any]:
+    """RFC 9728 metadata for a local API at ``resource`` trusting ``issuer`` (how the sample page finds it).
+
+    Examples
+    --------
+    >>> resource_metadata(issuer, "http://127.0.0.1:3000")["authorization_servers"]  # doctest: +SKIP
+    ['http://127.0.0.1:54321']
+    """
+    return {"resource": resource, "authorization_servers": [issuer.issuer],
+            "scopes_supported": list(issuer.oidc.offered_scopes), "bearer_methods_supported": ["header"]}
 
 
 def _scopes(form: Mapping[str, str]) -> tuple[str, ...]:
