@@ -19,8 +19,8 @@ from serverless_jwt.dev._oidc_rules import OAuthError, Response, json_response, 
 from serverless_jwt.errors import AuthError, InsufficientScopeError
 
 if TYPE_CHECKING:
+    from serverless_jwt.dev._oidc_grants import Grant
     from serverless_jwt.dev.issuer import DevIssuer
-    from serverless_jwt.dev.oidc_provider import Grant
 
 __all__ = ["access_token", "client_credentials", "issue", "pkce_ok", "session_of", "token_response",
            "userinfo"]

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from serverless_jwt.dev import _login_page, _oidc_tokens
+from serverless_jwt.dev._oidc_grants import Grant, GrantStore, Pending
 from serverless_jwt.dev._oidc_rules import (
     OAuthError,
     Response,
@@ -53,36 +53,6 @@ RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "c
 _PENDING_SECONDS = 600  # how long a login page stays usable
 
 
-@dataclass(frozen=True)
-class Grant:
-    """What a sign-in granted; a code or a refresh token stands for one."""
-
-    client_id: str
-    subject: str
-    scopes: tuple[str, ...]
-    roles: tuple[str, ...] = ()
-    claims: Mapping[str, Any] = field(default_factory=dict)
-    audience: str | tuple[str, ...] = ""
-    redirect_uri: str = ""
-    code_challenge: str = ""
-    nonce: str | None = None
-    auth_time: int = 0
-    sid: str = ""
-    expires_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class _Pending:
-    client_id: str
-    redirect_uri: str
-    state: str | None
-    nonce: str | None
-    code_challenge: str
-    scopes: tuple[str, ...]
-    audience: str | tuple[str, ...]
-    expires_at: float
-
-
 class OidcProvider:
     """The OIDC endpoints of one :class:`~serverless_jwt.dev.issuer.DevIssuer` (``issuer.oidc``).
 
@@ -107,7 +77,7 @@ class OidcProvider:
 
     def __init__(self, issuer: DevIssuer, *, service_client_secret: str | None = None) -> None:
         self._issuer = issuer
-        self._lock = threading.Lock()
+        self._store = GrantStore()
         self.service_client_secret = service_client_secret or secrets.token_urlsafe(24)
         self.reset()
 
@@ -122,11 +92,7 @@ class OidcProvider:
         self.code_lifetime_seconds = 60.0
         self.access_token_lifetime_seconds = 3600
         self.refresh_token_lifetime_seconds = 86400.0
-        with self._lock:
-            self._pending: dict[str, _Pending] = {}
-            self._codes: dict[str, Grant] = {}
-            self._refresh: dict[str, Grant] = {}
-            self._code_refresh: dict[str, str] = {}  # code -> refresh token it produced (revoked on reuse)
+        self._store.clear()
 
     def discovery(self) -> dict[str, Any]:
         """The OIDC members of the discovery document."""
@@ -176,12 +142,10 @@ class OidcProvider:
             return self._redirect(redirect_uri, {"error": exc.error, "error_description": exc.description,
                                                  "state": state})
         txn = secrets.token_urlsafe(24)
-        with self._lock:
-            self._expire(self._pending)
-            self._pending[txn] = pending
+        self._store.add_pending(txn, pending)
         return self._login(txn, pending, self.default_subject, pending.scopes, "", "", None, 200)
 
-    def _check_request(self, params: Mapping[str, str], redirect_uri: str, state: str | None) -> _Pending:
+    def _check_request(self, params: Mapping[str, str], redirect_uri: str, state: str | None) -> Pending:
         if params.get("response_type") != "code":
             raise OAuthError("unsupported_response_type", "Only response_type=code is supported")
         method = params.get("code_challenge_method", "plain")
@@ -197,10 +161,10 @@ class OidcProvider:
         requested = params.get("audience") or params.get("resource")  # Auth0 style, RFC 8707
         if requested and requested != self._issuer.audience:
             raise OAuthError("invalid_target", "The requested audience is not served by this provider")
-        return _Pending(self.client_id, redirect_uri, state, params.get("nonce") or None, challenge,
+        return Pending(self.client_id, redirect_uri, state, params.get("nonce") or None, challenge,
                         scopes, audience, time.time() + _PENDING_SECONDS)
 
-    def _login(self, txn: str, pending: _Pending, subject: str, checked: Sequence[str], roles: str,
+    def _login(self, txn: str, pending: Pending, subject: str, checked: Sequence[str], roles: str,
                claims: str, error: str | None, status: int) -> Response:
         offered = list(dict.fromkeys([*self.offered_scopes, *pending.scopes]))
         body = _login_page.login_page(
@@ -216,13 +180,11 @@ class OidcProvider:
 
     def _sign_in(self, form: Mapping[str, str]) -> Response:
         txn = form.get("transaction", "")
-        with self._lock:
-            self._expire(self._pending)
-            pending = self._pending.get(txn)
+        pending = self._store.pending(txn)
         if pending is None:
             return _page(400, "Sign-in expired", "This sign-in page is no longer valid; start again.")
         if form.get("action") == "cancel":
-            self._forget(txn)
+            self._store.forget_pending(txn)
             return self._redirect(pending.redirect_uri, {
                 "error": "access_denied", "error_description": "The user cancelled the sign-in",
                 "state": pending.state})
@@ -235,7 +197,7 @@ class OidcProvider:
                 raise ValueError("Subject must be 1 to 255 characters")
         except ValueError as exc:
             return self._login(txn, pending, subject, scopes, roles, claims_text, str(exc), 400)
-        self._forget(txn)
+        self._store.forget_pending(txn)
         now = time.time()
         code = secrets.token_urlsafe(32)
         grant = Grant(client_id=pending.client_id, subject=subject, scopes=scopes,
@@ -243,14 +205,8 @@ class OidcProvider:
                       audience=pending.audience, redirect_uri=pending.redirect_uri,
                       code_challenge=pending.code_challenge, nonce=pending.nonce, auth_time=int(now),
                       sid=secrets.token_urlsafe(12), expires_at=now + self.code_lifetime_seconds)
-        with self._lock:
-            self._expire(self._codes)
-            self._codes[code] = grant
+        self._store.add_code(code, grant)
         return self._redirect(pending.redirect_uri, {"code": code, "state": pending.state})
-
-    def _forget(self, txn: str) -> None:
-        with self._lock:
-            self._pending.pop(txn, None)
 
     def _redirect(self, uri: str, params: Mapping[str, str | None]) -> Response:
         query = {k: v for k, v in params.items() if v is not None}
@@ -286,15 +242,8 @@ class OidcProvider:
         code = form.get("code", "")
         if form.get("client_id") != self.client_id:
             raise OAuthError("invalid_client", "Unknown client_id", status=401)
-        with self._lock:
-            self._expire(self._codes)
-            # Single use: the code is gone from the first attempt on, whatever its outcome.
-            grant = self._codes.pop(code, None)
-            if grant is None:
-                # RFC 6749 §4.1.2: a reused code revokes the tokens it already produced.
-                revoked = self._code_refresh.pop(code, None)
-                if revoked is not None:
-                    self._refresh.pop(revoked, None)
+        # Single use: the code is gone from the first attempt on, whatever its outcome.
+        grant = self._store.take_code(code)
         if grant is None:
             raise OAuthError("invalid_grant", "The code is invalid, expired or already used")
         if grant.client_id != form.get("client_id"):
@@ -310,9 +259,7 @@ class OidcProvider:
 
     def _redeem_refresh(self, form: Mapping[str, str]) -> Grant:
         token = form.get("refresh_token", "")
-        with self._lock:
-            self._expire(self._refresh)
-            grant = self._refresh.pop(token, None)  # rotated: each refresh token works once
+        grant = self._store.take_refresh(token)  # rotated: each refresh token works once
         if grant is None:
             raise OAuthError("invalid_grant", "The refresh token is invalid, expired or already used")
         if form.get("client_id") != grant.client_id:
@@ -328,11 +275,8 @@ class OidcProvider:
                                  lifetime_seconds=self.access_token_lifetime_seconds)
         if refresh and "offline_access" in grant.scopes:
             token = secrets.token_urlsafe(32)
-            with self._lock:
-                self._refresh[token] = replace(grant, expires_at=time.time()
-                                               + self.refresh_token_lifetime_seconds)
-                if refresh_for:
-                    self._code_refresh[refresh_for] = token
+            expires = time.time() + self.refresh_token_lifetime_seconds
+            self._store.add_refresh(token, replace(grant, expires_at=expires), from_code=refresh_for)
             out["refresh_token"] = token
         return _oidc_tokens.token_response(out)
 
@@ -350,9 +294,7 @@ class OidcProvider:
             return _page(400, "Bad request", exc.description)
         sid = _oidc_tokens.session_of(self._issuer, params.get("id_token_hint"), self.client_id)
         if sid:
-            with self._lock:
-                for token in [t for t, g in self._refresh.items() if g.sid == sid]:
-                    del self._refresh[token]
+            self._store.revoke_session(sid)
         target = params.get("post_logout_redirect_uri")
         if target is None:
             return _page(200, "Signed out", "You are signed out of the serverless-jwt dev provider.")
@@ -363,12 +305,6 @@ class OidcProvider:
         sep = "&" if "?" in target else "?"
         location = target + (sep + urlencode({"state": state}) if state is not None else "")
         return Response(303, {"Location": location, "Cache-Control": "no-store", "Content-Length": "0"})
-
-    @staticmethod
-    def _expire(store: dict[str, Any]) -> None:
-        now = time.time()
-        for key in [k for k, v in store.items() if v.expires_at <= now]:
-            del store[key]
 
 
 def resource_metadata(issuer: DevIssuer, resource: str) -> dict[str, Any]:
