@@ -242,9 +242,11 @@ def test_userinfo_answers_for_openid_access_tokens_only(issuer: DevIssuer) -> No
     good = oc.get(issuer.issuer + "/userinfo", {"Authorization": "Bearer " + tokens["access_token"]})
     assert good.status == 200
     assert good.json() == {"sub": "bob", "email": "b@example.test"}
-    missing = oc.get(issuer.issuer + "/userinfo")
-    assert missing.status == 401
-    assert missing.headers["www-authenticate"].startswith("Bearer")
+    for headers in ({}, {"Authorization": "Basic dTpw"}):
+        missing = oc.get(issuer.issuer + "/userinfo", headers)
+        assert missing.status == 401
+        assert missing.headers["www-authenticate"].startswith("Bearer")
+        assert "error=" not in missing.headers["www-authenticate"]
     id_token = oc.get(issuer.issuer + "/userinfo", {"Authorization": "Bearer " + tokens["id_token"]})
     assert id_token.status == 401
     no_openid = oc.sign_in(issuer.issuer, scopes=["read:shows"], redirect_uri=REDIRECT)["access_token"]
@@ -357,6 +359,12 @@ def test_oversized_bodies_are_refused_and_chunked_ones_read(issuer: DevIssuer) -
         response = conn.getresponse()
         assert response.status == 400
         assert json.loads(response.read())["error"] == "unsupported_grant_type"
+    finally:
+        conn.close()
+    conn = http.client.HTTPConnection(host or "", port, timeout=5)
+    try:
+        conn.request("POST", "/oauth/token", body=b"x", headers={"Content-Length": "zz"})
+        assert conn.getresponse().status == 400
     finally:
         conn.close()
 

@@ -123,9 +123,12 @@ def _oidc(owner: DevIssuer, h: _Handler, path: str, query: str) -> Response:
     if h.command == "POST":
         try:
             body = _read_body(h)
-        except ValueError:
+        except _TooLarge:
             h.close_connection = True
             return Response(413, {"Content-Type": "application/json"}, b'{"error":"too_large"}')
+        except ValueError:  # a malformed length or chunk size
+            h.close_connection = True
+            return Response(400, {"Content-Type": "application/json"}, b'{"error":"invalid_request"}')
     content_type = h.headers.get("Content-Type", "")
     provider = owner.oidc
     if path == AUTHORIZE_PATH:
@@ -137,6 +140,10 @@ def _oidc(owner: DevIssuer, h: _Handler, path: str, query: str) -> Response:
     return provider.end_session(query)
 
 
+class _TooLarge(Exception):
+    pass
+
+
 def _read_body(h: _Handler) -> bytes:
     """The request body (Content-Length or chunked, RFC 9112 §7.1); ValueError past MAX_FORM_BYTES."""
     if "chunked" in h.headers.get("Transfer-Encoding", "").lower():
@@ -144,7 +151,7 @@ def _read_body(h: _Handler) -> bytes:
         while True:
             size = int(h.rfile.readline(64).split(b";", 1)[0].strip() or b"0", 16)
             if len(out) + size > MAX_FORM_BYTES:
-                raise ValueError("too large")
+                raise _TooLarge
             if size == 0:
                 while h.rfile.readline(1024).strip():  # trailers
                     pass
@@ -157,7 +164,7 @@ def _read_body(h: _Handler) -> bytes:
     if int(length) > MAX_FORM_BYTES:
         if int(length) <= 16 * MAX_FORM_BYTES:
             h.rfile.read(int(length))  # drained, so the client reads the 413 instead of a reset
-        raise ValueError("too large")
+        raise _TooLarge
     return h.rfile.read(int(length))
 
 

@@ -113,9 +113,9 @@ def userinfo(issuer: DevIssuer, authorization: str | None) -> Response:
 
     try:
         scheme, _, token = (authorization or "").partition(" ")
-        if not authorization:
-            raise MissingTokenError()
-        if scheme.lower() != "bearer" or not token.strip():
+        if not authorization or scheme.lower() != "bearer":
+            raise MissingTokenError()  # RFC 6750 §3.1: no bearer credentials at all, no error code
+        if not token.strip():
             raise InvalidTokenError()
         # Access tokens this provider issued are for the API's audience (every grant type).
         claims = _verifier(issuer, audience=issuer.audience, check_expiry=True).verify(token.strip())
