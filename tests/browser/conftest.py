@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.dev.local_api import LocalApi, _Handler
 from serverless_jwt.dev.oidc_provider import RESOURCE_METADATA_PATH, resource_metadata
 from serverless_jwt.dev.runtime import FunctionRunner
 from serverless_jwt.dev.template import Template
@@ -50,25 +49,51 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-class _StaticLocalApi(LocalApi):
-    """The local API plus the page from public/ at / and RFC 9728 metadata naming the dev issuer."""
+def _metadata(issuer: DevIssuer, url: str) -> bytes:
+    return json.dumps(resource_metadata(issuer, url)).encode()
 
-    issuer: DevIssuer
 
-    def _handle(self, h: _Handler) -> None:
-        path = h.path.split("?", 1)[0]
-        files = {"/": "index.html", "/index.html": "index.html", "/config.json": "config.json"}
-        if h.command == "GET" and path == RESOURCE_METADATA_PATH:
-            data = json.dumps(resource_metadata(self.issuer, self.url)).encode()
-            self._send(h, 200, [("Content-Type", "application/json")], data, "GET", path, "metadata")
-            return
-        if h.command != "GET" or path not in files:
-            super()._handle(h)
-            return
-        name = files[path]
-        data = (ROOT / "public" / name).read_bytes()
-        kind = "text/html; charset=utf-8" if name.endswith(".html") else "application/json"
-        self._send(h, 200, [("Content-Type", kind)], data, "GET", path, "static")
+def _local_api(template: Template, runners: dict[str, FunctionRunner], issuer: DevIssuer) -> Any:
+    """start-api's server with public/ at / and the RFC 9728 metadata that names the dev issuer.
+
+    The metadata is added here, in the test: the local API Gateway (dev/apigw, when present) serves
+    public/ itself; the older dev/local_api gets a tiny static handler too.
+    """
+    try:
+        from serverless_jwt.dev.apigw import LocalApiGateway, collect
+        from serverless_jwt.dev.apigw.responses import Answer
+    except ImportError:
+        return _static_local_api(template, runners, issuer)
+
+    class Gateway(LocalApiGateway):  # type: ignore[misc]
+        def answer(self, request: Any) -> Any:
+            if request.method == "GET" and request.raw_path == RESOURCE_METADATA_PATH:
+                return Answer(200, [("Content-Type", "application/json")], _metadata(issuer, self.url)), "-"
+            return super().answer(request)
+
+    return Gateway(collect(template).routes, runners, static_dir=ROOT / "public",
+                   jwt_override=(issuer.issuer, issuer.audience))
+
+
+def _static_local_api(template: Template, runners: dict[str, FunctionRunner], issuer: DevIssuer) -> Any:
+    from serverless_jwt.dev.local_api import LocalApi, _Handler
+
+    class StaticLocalApi(LocalApi):
+        def _handle(self, h: _Handler) -> None:
+            path = h.path.split("?", 1)[0]
+            files = {"/": "index.html", "/index.html": "index.html", "/config.json": "config.json"}
+            if h.command == "GET" and path == RESOURCE_METADATA_PATH:
+                data = _metadata(issuer, self.url)
+                self._send(h, 200, [("Content-Type", "application/json")], data, "GET", path, "metadata")
+            elif h.command == "GET" and path in files:
+                name = files[path]
+                kind = "text/html; charset=utf-8" if name.endswith(".html") else "application/json"
+                data = (ROOT / "public" / name).read_bytes()
+                self._send(h, 200, [("Content-Type", kind)], data, "GET", path, "static")
+            else:
+                super()._handle(h)
+
+    return StaticLocalApi(template.routes, runners)
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +105,5 @@ def sample_app() -> Iterator[tuple[DevIssuer, str]]:
         logs = io.StringIO()
         runners = {name: FunctionRunner(f, environment=env, log_stream=logs)
                    for name, f in template.functions.items()}
-        api = _StaticLocalApi(template.routes, runners)
-        api.issuer = issuer
-        with api:
+        with _local_api(template, runners, issuer) as api:
             yield issuer, api.url
