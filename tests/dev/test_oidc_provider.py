@@ -369,10 +369,18 @@ def test_oversized_bodies_are_refused_and_chunked_ones_read(issuer: DevIssuer) -
         conn.close()
 
 
-def test_plugin_fixture_starts_each_test_with_default_provider_settings(jwt_issuer: DevIssuer) -> None:
-    assert jwt_issuer.oidc.redirect_uris is None
-    assert jwt_issuer.oidc.cors_origins is None
-    jwt_issuer.oidc.redirect_uris = ["https://app.example/cb"]  # the next test must not see this
+def test_plugin_issuer_is_reset_to_default_provider_settings_between_tests(
+        jwt_issuer: DevIssuer, request: pytest.FixtureRequest) -> None:
+    holder = request.getfixturevalue("_serverless_jwt_issuer_holder")
+    jwt_issuer.oidc.redirect_uris = ["https://app.example/cb"]
+    jwt_issuer.oidc.cors_origins = ["https://app.example"]
+    login = oc.start(jwt_issuer.issuer, redirect_uri="https://app.example/cb")
+    code = oc.code_from(oc.submit_login(login), login)
+    again = holder.acquire()  # what the next test gets
+    assert again is jwt_issuer
+    assert again.oidc.redirect_uris is None
+    assert again.oidc.cors_origins is None
+    assert oc.exchange_code(again.issuer, login, code).json()["error"] == "invalid_grant"  # codes gone
 
 
 def test_service_client_secret_is_stable_with_a_key_folder(tmp_path: Any) -> None:
