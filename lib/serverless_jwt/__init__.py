@@ -27,6 +27,7 @@ from serverless_jwt.errors import (
     InvalidTokenError,
     KeysUnavailableError,
     MalformedTokenError,
+    MissingExtraError,
     MissingTokenError,
     TokenExpiredError,
     UnknownKeyError,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from serverless_jwt.issuers import MultiIssuerVerifier
     from serverless_jwt.verifier import Verifier
 
-__version__ = "0.1.0"
+    __version__: str  # read on first access (serverless_jwt._version)
 
 # Loaded on first attribute access so `import serverless_jwt` stays cheap (cold start).
 _LAZY = {
@@ -73,6 +74,7 @@ __all__ = [
     "JwtAuthMiddleware",
     "KeysUnavailableError",
     "MalformedTokenError",
+    "MissingExtraError",
     "MissingTokenError",
     "MultiIssuerVerifier",
     "TokenExpiredError",
@@ -88,6 +90,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from serverless_jwt._version import version
+
+        value: Any = version()
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'serverless_jwt' has no attribute {name!r}")

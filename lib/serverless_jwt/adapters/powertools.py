@@ -20,8 +20,11 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from aws_lambda_powertools.event_handler import ApiGatewayResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
+from serverless_jwt._extras import requires
+
+with requires("powertools", "The Powertools Event Handler middleware (JwtAuthMiddleware)"):
+    from aws_lambda_powertools.event_handler import ApiGatewayResolver, Response
+    from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
 from serverless_jwt import authz
 from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check
