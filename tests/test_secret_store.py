@@ -139,3 +139,24 @@ def test_boto3_not_imported_until_first_use_of_a_store_reference() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             timeout=60)
     assert result.stdout.strip() == ""
+
+
+def test_async_verifier_loads_the_stored_secret_once_and_is_503_without_it(aws: None,
+                                                                          issuer: DevIssuer) -> None:
+    import asyncio
+
+    from serverless_jwt import AsyncVerifier
+
+    secret = secrets.token_urlsafe(32)
+    arn = boto3.client("secretsmanager").create_secret(Name="jwt-async", SecretString=secret)["ARN"]
+    verifier = AsyncVerifier(Verifier.from_env({"JWT_SECRET": arn}))
+
+    async def verify_all() -> list[Any]:
+        tokens = [_token(issuer, secret, f"u{i}") for i in range(3)]
+        return list(await asyncio.gather(*(verifier.verify(t) for t in tokens)))
+
+    assert [c["sub"] for c in asyncio.run(verify_all())] == ["u0", "u1", "u2"]
+    missing = AsyncVerifier(Verifier.from_env(
+        {"JWT_SECRET": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:does-not-exist-AbCdEf"}))
+    with pytest.raises(KeysUnavailableError):
+        asyncio.run(missing.verify(_token(issuer, secret)))

@@ -40,8 +40,10 @@ if TYPE_CHECKING:
         require_role,
         require_scope,
     )
-    from serverless_jwt.adapters.identity import IdentityContext, current_identity
+    from serverless_jwt.adapters.identity import IdentityContext, current_identity, identity_of
     from serverless_jwt.adapters.powertools import JwtAuthMiddleware
+    from serverless_jwt.async_verifier import AsyncVerifier
+    from serverless_jwt.bearer import token_from_headers
     from serverless_jwt.issuers import MultiIssuerVerifier
     from serverless_jwt.verifier import Verifier
 
@@ -49,11 +51,14 @@ if TYPE_CHECKING:
 
 # Loaded on first attribute access so `import serverless_jwt` stays cheap (cold start).
 _LAZY = {
+    "AsyncVerifier": "serverless_jwt.async_verifier",
     "Verifier": "serverless_jwt.verifier",
     "IdentityContext": "serverless_jwt.adapters.identity",
     "JwtAuthMiddleware": "serverless_jwt.adapters.powertools",
     "MultiIssuerVerifier": "serverless_jwt.issuers",
     "current_identity": "serverless_jwt.adapters.identity",
+    "identity_of": "serverless_jwt.adapters.identity",
+    "token_from_headers": "serverless_jwt.bearer",
     "require_auth": "serverless_jwt.adapters.decorators",
     "require_claims": "serverless_jwt.adapters.decorators",
     "require_role": "serverless_jwt.adapters.decorators",
@@ -62,6 +67,7 @@ _LAZY = {
 
 __all__ = [
     "AlgorithmNotAllowedError",
+    "AsyncVerifier",
     "AuthError",
     "ConfigurationError",
     "ForbiddenError",
@@ -82,10 +88,12 @@ __all__ = [
     "Verifier",
     "__version__",
     "current_identity",
+    "identity_of",
     "require_auth",
     "require_claims",
     "require_role",
     "require_scope",
+    "token_from_headers",
 ]
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt._extras import ensure, requires
+from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import AuthError, ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import SecretKeys, VerificationKey
 
@@ -142,6 +143,15 @@ class StoredSecretKeys:
         keys, now = self._keys, self._clock()
         if keys is not None and now - self._loaded_at < self._max_age:
             return keys
+        if (schedule := scheduler()) is not None:
+            # On an event loop (AsyncVerifier): the store is read in a worker thread, never here.
+            if keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
+                if now >= self._retry_at and not self._lock.locked():
+                    schedule(self, self._current)
+                return keys
+            if now < self._retry_at:
+                raise KeysUnavailableError("The shared secret could not be loaded")
+            raise WouldBlock(self, self._current, "keys")
         with self._lock:
             if self._keys is not None and now - self._loaded_at < self._max_age:
                 return self._keys

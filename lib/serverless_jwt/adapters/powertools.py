@@ -29,7 +29,7 @@ with requires("powertools", "The Powertools Event Handler middleware (JwtAuthMid
 from serverless_jwt import authz
 from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
-from serverless_jwt.errors import AuthError
+from serverless_jwt.errors import AuthError, MissingTokenError
 
 __all__ = ["JwtAuthMiddleware"]
 
@@ -60,6 +60,9 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         Key of the :class:`~serverless_jwt.adapters.decorators.IdentityContext` in ``app.context``.
     on_error:
         ``on_error(err) -> Response`` to shape error responses yourself.
+    optional:
+        Serve anonymous callers too: no bearer credentials -> the route runs with
+        ``app.context["identity"]`` unset (``None`` from ``.get``); a bad token is still refused.
 
     Examples
     --------
@@ -82,6 +85,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         public_paths: Collection[str] = (),
         context_key: str = "identity",
         on_error: Callable[[AuthError], Response[Any]] | None = None,
+        optional: bool = False,
     ) -> None:
         super().__init__()
         checks: list[Callable[[IdentityContext], None]] = []
@@ -93,6 +97,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             verifier, realm=realm, cookie_name=cookie_name, allow_preflight=allow_preflight,
             trust_authorizer=False, netlify_client_context=False, claims_mapper=claims_mapper,
             roles_claim=roles_claim, on_error=None, logger=None, error_headers=None, checks=checks,
+            optional=optional,
         )
         self._public = frozenset(public_paths)
         self._key = context_key
@@ -145,6 +150,11 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             for check in self._auth.checks:
                 check(identity)
         except AuthError as err:
+            if self._auth.optional and type(err) is MissingTokenError:
+                try:
+                    return next_middleware(app)  # anonymous: the route decides what to show
+                except AuthError as refused:
+                    return self._failure(refused)
             return self._failure(err)
         app.append_context(**{self._key: identity})  # type: ignore[no-untyped-call]
         try:
