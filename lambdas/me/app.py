@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -15,6 +16,9 @@ if TYPE_CHECKING:  # annotations only: nothing to load at the cold start
 logger = Logger(service="me")
 # Built once per container, at import: warm invocations reuse its key cache.
 verifier = Verifier.from_env()
+# Behind the REST API a proxy response carries its own CORS header (the HTTP API adds it itself).
+ALLOW_ORIGIN = os.environ.get("CORS_ALLOW_ORIGIN", "")
+CORS = {"Access-Control-Allow-Origin": ALLOW_ORIGIN} if ALLOW_ORIGIN else {}
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -24,6 +28,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.info("claims returned")
     return {
         "statusCode": 200,
-        "headers": {"Content-Type": "application/json"},
+        "headers": {"Content-Type": "application/json", **CORS},
         "body": json.dumps({"claims": claims}),
     }
