@@ -3,7 +3,7 @@
 ::
 
     serverless-jwt issuer      [--port N]                      run the dev OIDC issuer until Ctrl-C
-    serverless-jwt token       [--sub S] [--scope S ...] ...   print a token signed by the dev issuer's key
+    serverless-jwt token       [--sub S] [--scope S] [--claim NAME=JSON] ...  print a dev-signed token
     serverless-jwt invoke      FUNCTION [--event FILE] ...     run a template function once
     serverless-jwt start-api   [--port 3000] [--host H]        serve every API of the template (REST + HTTP)
 
@@ -29,7 +29,7 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from serverless_jwt.dev import _support
 from serverless_jwt.dev.issuer import DevIssuer
@@ -68,6 +68,23 @@ def _claims_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--role", action="append", default=[], metavar="ROLE", help="grant a role (repeat)")
 
 
+def _parse_claims(items: Sequence[str]) -> dict[str, Any]:
+    """``--claim NAME=JSON`` pairs: ``email='"a@example.com"'``, ``tier=3``; ``aud=null`` removes aud."""
+    claims: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise CliError("--claim takes NAME=JSON, e.g. --claim tier=3 or --claim email='\"a@b.example\"'")
+        if name in claims:
+            raise CliError(f"--claim {name} is given twice")
+        try:
+            claims[name] = json.loads(text)
+        except ValueError:
+            raise CliError(f"--claim {name}: the value is not JSON (a string needs quotes: "
+                           f"--claim {name}='\"text\"')") from None
+    return claims
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="serverless-jwt", description="Local development loop for serverless-jwt protected functions.")
@@ -75,11 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where the dev issuer keeps its keys and address (default: .serverless-jwt)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("issuer", help="run the embedded dev OIDC issuer until Ctrl-C")
+    p = sub.add_parser("issuer", help="run the embedded dev OIDC issuer (and its login page) until Ctrl-C")
     p.add_argument("--port", type=int, default=None, help="port (default: the last one used, else free)")
+    p.add_argument("--redirect-uri", action="append", default=None, metavar="URI",
+                   help="register a redirect URI (repeat; default: any http URI on a loopback host)")
+    p.add_argument("--cors-origin", action="append", default=None, metavar="ORIGIN",
+                   help="allow a browser origin (repeat; default: http loopback origins)")
 
     p = sub.add_parser("token", help="print a token signed with the dev issuer's key")
     _claims_options(p)
+    p.add_argument("--claim", action="append", default=[], metavar="NAME=JSON",
+                   help="set any claim to a JSON value (repeat); null removes a default claim")
     p.add_argument("--lifetime-seconds", type=int, default=3600, help="validity (default: 3600)")
     p.add_argument("--audience", help="aud (default: the dev issuer's audience)")
     p.add_argument("--issuer-url", help="iss (default: the dev issuer last started here)")
@@ -169,11 +192,16 @@ def cmd_issuer(args: argparse.Namespace) -> int:
         raise CliError(f"a dev issuer already runs at {running['issuer']} (pid {running['pid']}); "
                        "mint its tokens with: serverless-jwt token")
     issuer = _support.start_issuer(Path(args.state_dir), port=args.port)
+    oidc = issuer.oidc
+    oidc.redirect_uris, oidc.cors_origins = args.redirect_uri, args.cors_origin
     try:
         _wait_for_ctrl_c(
             f"dev issuer: {issuer.issuer}\n"
             f"  discovery  {issuer.discovery_uri}\n  jwks       {issuer.jwks_uri}\n"
             f"  audience   {issuer.audience}\n"
+            f"  sign in    {issuer.issuer}/authorize (client_id {oidc.client_id}, code + PKCE S256)\n"
+            f"  service    client_id {oidc.service_client_id} client_secret {oidc.service_client_secret} "
+            "(client_credentials)\n"
             f"Configure a verifier with JWT_ISSUER={issuer.issuer} JWT_AUDIENCE={issuer.audience}\n"
             "Mint tokens in another terminal: serverless-jwt token --scope read:shows")
     finally:
@@ -183,7 +211,7 @@ def cmd_issuer(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     state = Path(args.state_dir)
-    scopes, roles = _scopes(args.scope), list(args.role)
+    scopes, roles, claims = _scopes(args.scope), list(args.role), _parse_claims(args.claim)
     if args.hs256:
         secret = os.environ.get("JWT_SECRET", "").strip()
         if not secret:
@@ -192,7 +220,7 @@ def cmd_token(args: argparse.Namespace) -> int:
             raise CliError("JWT_SECRET names a secret store entry; export the secret value itself")
         token = DevIssuer().mint(sub=args.sub, scopes=scopes, roles=roles, alg="HS256", secret=secret,
                                  issuer=args.issuer_url, audience=args.audience,
-                                 lifetime_seconds=args.lifetime_seconds)
+                                 lifetime_seconds=args.lifetime_seconds, claims=claims)
     else:
         record = _support.read_record(state)
         issuer_url = args.issuer_url or record.get("issuer")
@@ -204,7 +232,8 @@ def cmd_token(args: argparse.Namespace) -> int:
                   "invoke and issuer reuse that address and key when the port is free)", file=sys.stderr)
         audience = args.audience or record.get("audience") or "serverless-jwt-dev"
         token = DevIssuer(key_dir=state).mint(sub=args.sub, scopes=scopes, roles=roles, issuer=issuer_url,
-                                              audience=audience, lifetime_seconds=args.lifetime_seconds)
+                                              audience=audience, lifetime_seconds=args.lifetime_seconds,
+                                              claims=claims)
     print(token)
     print(f"# sub={args.sub} scopes={' '.join(scopes) or '-'} roles={' '.join(roles) or '-'} "
           f"valid {args.lifetime_seconds}s", file=sys.stderr)
