@@ -307,7 +307,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             issuer.stop()
 
 
-def _resource_metadata(issuer: DevIssuer) -> Callable[[str], dict[str, Any]]:
+def _resource_metadata(issuer: DevIssuer | _support.AttachedIssuer) -> Callable[[str], dict[str, Any]]:
     from serverless_jwt.dev.oidc_provider import resource_metadata
 
     return lambda url: resource_metadata(issuer, url)
