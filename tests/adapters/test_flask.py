@@ -186,3 +186,13 @@ def test_importing_the_glue_without_flask_names_the_extra() -> None:
             "except ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'serverless-jwt[flask]'" in out
+
+
+def test_rejections_are_logged_by_code_never_with_the_token(base: str, jwt_tokens: Tokens,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    token = jwt_tokens.wrong_audience()
+    with caplog.at_level("INFO", logger="serverless_jwt"):
+        assert get(base, "/me", token).status_code == 401
+    assert [r.getMessage() for r in caplog.records if r.name == "serverless_jwt"] == [
+        "request rejected: claims_invalid"]
+    assert token not in caplog.text

@@ -118,6 +118,7 @@ class JwtAuth:
                 identity = self._auth.identity(environ_headers(flask.request.environ), checks,
                                                optional=optional)
             except AuthError as err:
+                self._auth.rejected(err)
                 if _EXTENSION in app.extensions:
                     raise  # the app's AuthError handler answers (ours unless overridden)
                 return self.error_response(err)
