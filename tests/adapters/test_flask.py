@@ -51,7 +51,7 @@ def make_app(issuer: DevIssuer, **options: Any) -> tuple[flask.Flask, JwtAuth]:
         raise InsufficientScopeError(["admin"])
 
     @app.get("/async")
-    @auth.required()
+    @auth.required
     async def async_view() -> Any:
         return {"sub": flask.g.identity.subject}
 
@@ -128,6 +128,7 @@ def test_optional_auth(base: str, jwt_tokens: Tokens) -> None:
 def test_views_may_raise_auth_errors_and_async_views_work(base: str, jwt_tokens: Tokens) -> None:
     assert get(base, "/raises", jwt_tokens.valid()).status_code == 403
     assert get(base, "/async", jwt_tokens.valid(sub="dave")).json() == {"sub": "dave"}
+    assert get(base, "/async").status_code == 401  # bare @auth.required protects as well
 
 
 def test_issuer_down_is_503_and_recovery_is_immediate(jwt_issuer: DevIssuer, base: str,
