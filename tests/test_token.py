@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -13,10 +14,22 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from serverless_jwt import token as token_module
 from serverless_jwt.errors import MalformedTokenError
 from serverless_jwt.token import MAX_JSON_DEPTH, ParsedToken, parse
 
 HEADER = {"alg": "RS256", "typ": "JWT", "kid": "k1"}
+
+
+@pytest.fixture(autouse=True, scope="module", params=["native JSON", "standard-library JSON"])
+def json_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    # Every test here runs on both parsing paths: the speedups extra's and the pure one.
+    native = request.param == "native JSON"
+    if token_module.use_speedups(native) != native:
+        token_module.use_speedups()
+        pytest.skip("the speedups extra (msgspec) is not installed")
+    yield request.param
+    token_module.use_speedups()
 CLAIMS = {"sub": "user-1", "exp": 2_000_000_000}
 
 
