@@ -24,6 +24,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_
 
 from serverless_jwt.dev._issuer_http import DISCOVERY_PATH, JWKS_PATH, _Handler, _Server
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
+from serverless_jwt.dev.oidc_provider import OidcProvider
 
 __all__ = ["DISCOVERY_PATH", "FAULTS", "JWKS_PATH", "DevIssuer"]
 
@@ -73,21 +74,30 @@ def _public_jwk(key: Any, alg: str, kid: str) -> dict[str, Any]:
 
 def _load_or_create(path: Path, alg: str) -> Any:
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        return key
+        return serialization.load_pem_private_key(path.read_bytes(), password=None)
     key = _generate(alg)
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    # Private key material: owner-only permissions from the moment the file exists.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+    # Private key material: owner-only permissions from the moment the file exists. Written whole to a
+    # private name, then linked into place: two processes starting at once (test workers, `token` beside
+    # `start-api`) never see half a key, and the one that loses the race uses the winner's key.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 
 class DevIssuer:
-    """A loopback OpenID Connect issuer that serves discovery and a JWKS, and mints tokens.
+    """A loopback OpenID Connect issuer: discovery, JWKS, a sign-in flow (``oidc``), token minting.
 
     Parameters
     ----------
@@ -99,8 +109,11 @@ class DevIssuer:
     audience:
         Default ``aud`` of minted tokens.
 
-    Faults are switched at runtime with ``fault`` (one of :data:`FAULTS` or ``None``) and apply to the
-    paths in ``fault_paths`` (both well-known paths by default). ``requests`` counts requests per path.
+    ``oidc`` (an :class:`~serverless_jwt.dev.oidc_provider.OidcProvider`) serves the login page,
+    token, userinfo and logout endpoints; its settings (redirect URIs, CORS origins, offered scopes)
+    are attributes. Faults are switched at runtime with ``fault`` (one of :data:`FAULTS` or ``None``)
+    and apply to the paths in ``fault_paths`` (both well-known paths by default). ``requests``
+    counts requests per path.
 
     Examples
     --------
@@ -137,6 +150,7 @@ class DevIssuer:
         self._current: dict[str, str] = {}  # alg -> kid used by default
         self._foreign: dict[str, Any] = {}  # alg -> a key the JWKS never publishes
         self._load_keys()
+        self.oidc = OidcProvider(self, service_client_secret=self._derived_secret())
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -148,6 +162,12 @@ class DevIssuer:
             else:
                 key = _generate(alg)
             self._add(key, alg)
+
+    def _derived_secret(self) -> str:
+        # Stable while the key folder is: `serverless-jwt issuer` prints the same secret after a restart.
+        der = self.private_key(alg="RS256").private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        return _b64(hashlib.sha256(b"serverless-jwt dev client secret\0" + der).digest())[:32]
 
     def _add(self, key: Any, alg: str) -> str:
         kid = _kid_for(key, alg)
@@ -245,13 +265,10 @@ class DevIssuer:
         doc = {
             "issuer": iss,
             "jwks_uri": iss + JWKS_PATH,
-            "authorization_endpoint": iss + "/authorize",
-            "token_endpoint": iss + "/oauth/token",
-            "response_types_supported": ["code", "token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": sorted({alg for alg, _ in self._keys.values()}),
-            "scopes_supported": ["openid", "profile", "email"],
         }
+        doc.update(self.oidc.discovery())
         doc.update(self.discovery_overrides)
         return doc
 
