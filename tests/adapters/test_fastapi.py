@@ -260,3 +260,13 @@ def test_importing_the_glue_without_fastapi_names_the_extra() -> None:
             "except ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'serverless-jwt[fastapi]'" in out
+
+
+def test_rejections_are_logged_by_code_never_with_the_token(base: str, jwt_tokens: Tokens,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    token = jwt_tokens.expired()
+    with caplog.at_level("INFO", logger="serverless_jwt"):
+        assert get(base, "/me", token).status_code == 401
+    rejected = [r for r in caplog.records if r.getMessage() == "request rejected: token_expired"]
+    assert len(rejected) == 1
+    assert token not in caplog.text

@@ -51,7 +51,7 @@ def make_app(issuer: DevIssuer, **options: Any) -> tuple[flask.Flask, JwtAuth]:
         raise InsufficientScopeError(["admin"])
 
     @app.get("/async")
-    @auth.required()
+    @auth.required
     async def async_view() -> Any:
         return {"sub": flask.g.identity.subject}
 
@@ -128,6 +128,7 @@ def test_optional_auth(base: str, jwt_tokens: Tokens) -> None:
 def test_views_may_raise_auth_errors_and_async_views_work(base: str, jwt_tokens: Tokens) -> None:
     assert get(base, "/raises", jwt_tokens.valid()).status_code == 403
     assert get(base, "/async", jwt_tokens.valid(sub="dave")).json() == {"sub": "dave"}
+    assert get(base, "/async").status_code == 401  # bare @auth.required protects as well
 
 
 def test_issuer_down_is_503_and_recovery_is_immediate(jwt_issuer: DevIssuer, base: str,
@@ -186,3 +187,13 @@ def test_importing_the_glue_without_flask_names_the_extra() -> None:
             "except ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'serverless-jwt[flask]'" in out
+
+
+def test_rejections_are_logged_by_code_never_with_the_token(base: str, jwt_tokens: Tokens,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    token = jwt_tokens.wrong_audience()
+    with caplog.at_level("INFO", logger="serverless_jwt"):
+        assert get(base, "/me", token).status_code == 401
+    assert [r.getMessage() for r in caplog.records if r.name == "serverless_jwt"] == [
+        "request rejected: claims_invalid"]
+    assert token not in caplog.text

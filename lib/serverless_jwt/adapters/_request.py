@@ -11,11 +11,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt import authz
-from serverless_jwt.adapters._auth import _role_check, _scope_check
+from serverless_jwt.adapters._auth import _log, _role_check, _scope_check
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, identity_from_claims
 from serverless_jwt.async_verifier import AsyncVerifier
 from serverless_jwt.bearer import Headers, token_from_headers, validate_cookie_name
-from serverless_jwt.errors import AuthError, ConfigurationError, ErrorResponse, MissingTokenError
+from serverless_jwt.errors import AuthError, ConfigurationError, ErrorResponse, MissingTokenError, as_dict
 
 Check = Callable[[IdentityContext], None]
 
@@ -109,3 +109,8 @@ class RequestAuthenticator:
     def response(self, err: AuthError) -> ErrorResponse:
         """Status, headers and RFC 6750 body for ``err``, with this integration's realm."""
         return err.response(self.realm)
+
+    @staticmethod
+    def rejected(err: AuthError) -> None:
+        """Log a refused request as the Lambda adapters do (the code, never the token)."""
+        _log.info("request rejected: %s", err.code, extra={"auth_error": as_dict(err)})

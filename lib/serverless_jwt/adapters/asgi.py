@@ -93,6 +93,7 @@ class JwtMiddleware:
         try:
             identity = await self._auth.identity_async(scope.get("headers") or (), optional=self._optional)
         except AuthError as err:
+            self._auth.rejected(err)
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
             else:

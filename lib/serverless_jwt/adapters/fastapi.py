@@ -135,6 +135,7 @@ class JwtBearer(SecurityBase):
         try:
             identity = await self._auth.identity_async(request.headers.raw, extra, optional=self._optional)
         except AuthError as err:
+            self._auth.rejected(err)
             raise AuthHTTPException(err, self._auth.realm) from None
         request.state.identity = identity
         return identity

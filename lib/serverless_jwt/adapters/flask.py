@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from serverless_jwt._extras import requires
 
@@ -83,9 +83,15 @@ class JwtAuth:
         return flask.current_app.response_class(json.dumps(shaped.body), status=shaped.status,
                                                 headers=shaped.headers)
 
+    @overload
+    def required(self, view: Callable[P, R], /) -> Callable[P, R | flask.Response]: ...
+    @overload
     def required(self, *scopes: str, roles: Collection[str] = (),
-                 optional: bool = False) -> Callable[[Callable[P, R]], Callable[P, R | flask.Response]]:
+                 optional: bool = False) -> Callable[[Callable[P, R]], Callable[P, R | flask.Response]]: ...
+    def required(self, *scopes: Any, roles: Collection[str] = (), optional: bool = False) -> Any:
         """Decorate a view: authenticate, check ``scopes`` / ``roles`` (all), set ``g.identity``.
+
+        ``@auth.required`` (bare) is ``@auth.required()``: any valid token.
 
         Parameters
         ----------
@@ -102,6 +108,8 @@ class JwtAuth:
         ConfigurationError
             At decoration, for malformed scope or role names, or ``optional`` with scopes or roles.
         """
+        if len(scopes) == 1 and callable(scopes[0]) and not roles and not optional:
+            return self._decorate(scopes[0], checks=(), optional=False)  # used bare
         checks = checks_for(scopes, roles)
         if optional and checks:
             from serverless_jwt.errors import ConfigurationError
@@ -118,6 +126,7 @@ class JwtAuth:
                 identity = self._auth.identity(environ_headers(flask.request.environ), checks,
                                                optional=optional)
             except AuthError as err:
+                self._auth.rejected(err)
                 if _EXTENSION in app.extensions:
                     raise  # the app's AuthError handler answers (ours unless overridden)
                 return self.error_response(err)

@@ -74,6 +74,7 @@ class JwtWsgiMiddleware:
         try:
             identity = self._auth.identity(environ_headers(environ), optional=self._optional)
         except AuthError as err:
+            self._auth.rejected(err)
             shaped = self._auth.response(err)
             body = json.dumps(shaped.body).encode("utf-8")
             headers = [*shaped.headers.items(), ("Content-Length", str(len(body)))]
