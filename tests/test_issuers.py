@@ -98,7 +98,7 @@ def test_shared_secret_issuer_listed_by_its_iss(issuer: DevIssuer) -> None:
         issuer.issuer: Verifier(issuer=issuer.issuer, audience=issuer.audience, jwks_uri=issuer.jwks_uri),
         "legacy-gotrue": Verifier(secrets=[secret]),
     })
-    token = issuer.mint(alg="HS256", secret=secret, issuer="legacy-gotrue", sub="hs")
+    token = issuer.mint(alg="HS256", secret=secret, issuer="legacy-gotrue", sub="hs", audience=None)
     assert multi.verify(token)["sub"] == "hs"
     # The HS secret cannot vouch for the RSA issuer: that issuer only knows RS256.
     with pytest.raises(AlgorithmNotAllowedError):

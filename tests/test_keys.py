@@ -7,6 +7,8 @@ import datetime
 import hashlib
 import hmac
 import json
+import logging
+import random
 from typing import Any
 
 import jwt
@@ -17,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from serverless_jwt._jwk import roca_vulnerable
 from serverless_jwt.errors import (
     ConfigurationError,
     KeysUnavailableError,
@@ -24,6 +27,7 @@ from serverless_jwt.errors import (
     UnknownKeyError,
 )
 from serverless_jwt.keys import KeySet, SecretKeys, StaticKeySource, VerificationKey
+from serverless_jwt.verifier import Verifier
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -367,3 +371,100 @@ def test_jwks_round_trip_through_json() -> None:
     # A document as it arrives off the wire (JSON-decoded) is accepted as is.
     doc = json.loads(json.dumps({"keys": [_jwk(RSA_KEY, kid="a", alg="RS256", use="sig")]}))
     assert KeySet.from_jwks(doc, algorithms=["RS256"]).select({"kid": "a"}) is not None
+
+
+# -- keys with known weaknesses: RSA under 2048 bits and ROCA (CVE-2017-15361) ----------------------------
+# A ROCA key is made the way Infineon's RSALib made them (Nemec, Sys, Svenda, Klinec, Matyas: "The
+# Return of Coppersmith's Attack", ACM CCS 2017, §2): each prime is k * M + (65537^a mod M), M the
+# primorial of the first 39 primes. Real keys, built here, so a real signed token goes through.
+
+_PRIMES_39 = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+              97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167]
+
+
+def _probable_prime(n: int, rng: random.Random) -> bool:
+    if n % 2 == 0:
+        return n == 2
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for _ in range(24):
+        x = pow(rng.randrange(2, n - 1), d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _roca_private_key(bits: int = 2048, seed: int = 15361) -> rsa.RSAPrivateKey:
+    rng = random.Random(seed)  # not a secret: a deterministic weak key for a test
+    m = 1
+    for r in _PRIMES_39:
+        m *= r
+    primes: list[int] = []
+    while len(primes) < 2:
+        k = rng.getrandbits(bits // 2 - m.bit_length() + 1)
+        p = k * m + pow(65537, rng.randrange(1, 1 << 30), m)
+        # The two top bits set, so p * q has exactly `bits` bits.
+        top_bits_set = p.bit_length() == bits // 2 and p >> (bits // 2 - 2) == 3
+        if top_bits_set and (p - 1) % 65537 and p not in primes and _probable_prime(p, rng):
+            primes.append(p)
+    p, q = primes
+    d = pow(65537, -1, (p - 1) * (q - 1))
+    public = rsa.RSAPublicNumbers(65537, p * q)
+    return rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q),
+                                 rsa.rsa_crt_iqmp(p, q), public).private_key()
+
+
+@pytest.fixture(scope="module")
+def roca_key() -> rsa.RSAPrivateKey:
+    return _roca_private_key()
+
+
+def test_the_roca_fingerprint_finds_roca_moduli_and_passes_ordinary_ones(roca_key: rsa.RSAPrivateKey) -> None:
+    assert roca_key.key_size == 2048
+    assert roca_vulnerable(roca_key.public_key().public_numbers().n)
+    for key in (RSA_KEY, rsa.generate_private_key(public_exponent=65537, key_size=3072)):
+        assert not roca_vulnerable(key.public_key().public_numbers().n)
+
+
+def test_a_jwks_skips_and_logs_its_roca_key_and_serves_the_others(
+        roca_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture) -> None:
+    jwks = {"keys": [_jwk(roca_key, kid="weak", alg="RS256"), _jwk(SMALL_RSA_KEY, kid="small"),
+                     _jwk(RSA_KEY, kid="good")]}
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt.keys"):
+        keys = KeySet.from_jwks(jwks, algorithms=["RS256"])
+    assert ("weak", "rsa_roca") in keys.skipped
+    assert ("small", "rsa_too_small") in keys.skipped
+    assert [k.kid for k in keys] == ["good"]
+    assert "rsa_roca" in caplog.text
+    assert "rsa_too_small" in caplog.text
+    # Through the verifier, with real signed tokens: the good key verifies, the weak one is unknown.
+    verifier = Verifier(jwks=jwks, require_audience=False)
+    good = jwt.encode({"sub": "a", "exp": 4102444800}, RSA_KEY, algorithm="RS256", headers={"kid": "good"})
+    assert verifier.verify(good)["sub"] == "a"
+    for private, kid in ((roca_key, "weak"), (SMALL_RSA_KEY, "small")):
+        forged = jwt.encode({"sub": "a", "exp": 4102444800}, private, algorithm="RS256", headers={"kid": kid})
+        with pytest.raises(UnknownKeyError):
+            verifier.verify(forged)
+
+
+def test_a_roca_pem_or_certificate_is_refused_at_configuration(roca_key: rsa.RSAPrivateKey) -> None:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(roca_key.public_key()).serial_number(1)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(RSA_KEY, hashes.SHA256()))
+    for pem in (_pem(roca_key), cert.public_bytes(serialization.Encoding.PEM)):
+        with pytest.raises(ConfigurationError, match="ROCA"):
+            KeySet.from_pem(pem, algorithms=["RS256"])
+        with pytest.raises(ConfigurationError, match="ROCA"):
+            Verifier(public_key=pem, require_audience=False)
+    with pytest.raises(ConfigurationError, match="2048"):
+        Verifier(public_key=_pem(SMALL_RSA_KEY), require_audience=False)

@@ -198,7 +198,8 @@ def test_netlify_reads_secret_from_environment(issuer: DevIssuer, monkeypatch: p
     monkeypatch.setenv("JWT_SECRET_PREVIOUS", old)
     preset = presets.netlify()
     for secret in (old, new):
-        assert preset.verify(issuer.mint(alg="HS256", secret=secret, issuer=None))["sub"] == "dev-user"
+        assert preset.verify(issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None))[
+            "sub"] == "dev-user"
     monkeypatch.delenv("JWT_SECRET")
     with pytest.raises(ConfigurationError):
         presets.netlify()
@@ -252,3 +253,46 @@ def test_preset_is_a_token_verifier_for_plain_require_auth(issuer: DevIssuer) ->
 def test_preset_refuses_overriding_its_issuer() -> None:
     with pytest.raises(ConfigurationError):
         presets.auth0("t.auth0.com", "api", issuer="https://evil.example/")
+
+
+# -- GoTrue audiences: Netlify Identity (no aud) and Supabase ("authenticated") ------------------------
+# netlify/gotrue api/token.go: generateAccessToken puts user.Aud in the standard claims, which
+# dgrijalva/jwt-go omits when empty (Netlify's hosted Identity); Supabase Auth sets GOTRUE_JWT_AUD to
+# "authenticated" and iss to https://<ref>.supabase.co/auth/v1.
+
+
+def test_netlify_accepts_its_aud_less_tokens_and_refuses_a_token_meant_for_someone(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    preset = presets.netlify(secret)
+    assert preset.verify(issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None))["sub"]
+    with pytest.raises(InvalidClaimError) as info:
+        preset.verify(issuer.mint(alg="HS256", secret=secret, issuer=None, audience="another-api"))
+    assert (info.value.claim, info.value.reason) == ("aud", "check_failed")
+    gotrue = presets.netlify(secret, audience="my-gotrue")  # self-hosted GoTrue with GOTRUE_JWT_AUD
+    assert gotrue.verify(issuer.mint(alg="HS256", secret=secret, issuer=None, audience="my-gotrue"))["sub"]
+
+
+def test_netlify_from_the_environment_reads_jwt_audience(issuer: DevIssuer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = secrets.token_urlsafe(32)
+    monkeypatch.setenv("JWT_SECRET", secret)
+    monkeypatch.setenv("JWT_AUDIENCE", "authenticated")
+    token = issuer.mint(alg="HS256", secret=secret, issuer=None, audience="authenticated")
+    assert presets.netlify().verify(token)["sub"] == "dev-user"
+
+
+def test_supabase_preset_checks_issuer_and_the_authenticated_audience(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    iss = "https://abcdefghijklmnopqrst.supabase.co/auth/v1"
+    for project in ("abcdefghijklmnopqrst", "https://abcdefghijklmnopqrst.supabase.co/"):
+        preset = presets.supabase(project, secret)
+        token = issuer.mint(alg="HS256", secret=secret, issuer=iss, audience="authenticated")
+        assert preset.verify(token)["sub"] == "dev-user"
+    for bad in ({"audience": "anon"}, {"audience": None}, {"issuer": "https://other.supabase.co/auth/v1"}):
+        with pytest.raises(InvalidClaimError):
+            preset.verify(issuer.mint(alg="HS256", secret=secret,
+                                      **{"issuer": iss, "audience": "authenticated", **bad}))
+    assert presets.supabase("abcdefghijklmnopqrst").verifier.algorithms >= {"RS256", "ES256"}
+    for project in ("", "UPPER", "https://evil.example/", "ab"):
+        with pytest.raises(ConfigurationError):
+            presets.supabase(project, secret)

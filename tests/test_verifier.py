@@ -117,7 +117,7 @@ def test_hs256_secret_verifies_tokens_without_iss(secret: bytes) -> None:
 
 def test_hs256_accepts_any_of_several_secrets_during_rotation(secret: bytes) -> None:
     old = _secrets.token_bytes(32)
-    v = Verifier(secrets=[secret, old])
+    v = Verifier(secrets=[secret, old], audience=AUD)
     assert v.verify(jwt.encode(_claims(), old, algorithm="HS256"))["sub"] == "user-1"
     with pytest.raises(InvalidSignatureError):
         v.verify(jwt.encode(_claims(), _secrets.token_bytes(32), algorithm="HS256"))
@@ -359,8 +359,24 @@ def test_unsafe_configuration_is_refused_at_construction(kwargs: dict[str, Any])
 
 
 def test_short_legacy_secret_needs_the_loud_opt_in() -> None:
-    v = Verifier(secrets="legacy-secret", allow_short_secret=True)
+    v = Verifier(secrets="legacy-secret", allow_short_secret=True, audience=AUD)
     assert v.verify(jwt.encode(_claims(), "legacy-secret", algorithm="HS256"))["sub"] == "user-1"
+
+
+@pytest.mark.parametrize(("alg", "size"), [("HS256", 32), ("HS384", 48), ("HS512", 64)])
+def test_each_hs_algorithm_needs_a_secret_as_long_as_its_hash(alg: str, size: int) -> None:
+    # RFC 7518 §3.2: "A key of the same size as the hash output ... or larger MUST be used".
+    with pytest.raises(ConfigurationError, match=f"at least {size} bytes for {alg}"):
+        Verifier(secrets="k" * (size - 1), algorithms=[alg])
+    secret = _secrets.token_bytes(size)
+    v = Verifier(secrets=secret, algorithms=[alg], audience=AUD)
+    assert v.verify(jwt.encode(_claims(), secret, algorithm=alg))["sub"] == "user-1"
+    # Allowing HS256 next to HS512 does not lower the bar: the longest hash decides.
+    with pytest.raises(ConfigurationError, match="at least 64 bytes for HS512"):
+        Verifier(secrets="k" * 63, algorithms=["HS256", "HS512"])
+    legacy = "k" * (size - 1)
+    v = Verifier(secrets=legacy, algorithms=[alg], allow_short_secret=True, audience=AUD)
+    assert v.verify(jwt.encode(_claims(), legacy, algorithm=alg))["sub"] == "user-1"
 
 
 def test_loopback_http_issuer_is_allowed() -> None:
@@ -376,7 +392,7 @@ def test_from_env_reads_lambda_style_variables(secret: bytes) -> None:
     text = secret.hex()
     env = {"JWT_SECRET": text, "JWT_AUDIENCE": "", "JWT_ISSUER": "", "JWT_LEEWAY_SECONDS": "5"}
     v = Verifier.from_env(env)
-    assert v.verify(jwt.encode(_claims(iss=None), text, algorithm="HS256"))["sub"] == "user-1"
+    assert v.verify(jwt.encode(_claims(iss=None, aud=None), text, algorithm="HS256"))["sub"] == "user-1"
     v2 = Verifier.from_env({"JWT_ISSUER": ISS, "JWT_AUDIENCE": f"a, {AUD}",
                             "JWT_JWKS_URI": "https://issuer.example.com/jwks"})
     assert v2.issuer == ISS
@@ -387,12 +403,13 @@ def test_a_dpop_bound_token_is_refused_unless_allowed() -> None:
     token = jwt.encode(_claims(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}), secret,
                        algorithm="HS256")
     with pytest.raises(InvalidClaimError) as caught:
-        Verifier(issuer=ISS, secrets=secret).verify(token)
+        Verifier(issuer=ISS, secrets=secret, audience=AUD).verify(token)
     assert caught.value.claim == "cnf"
     with pytest.raises(InvalidClaimError):
-        Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret}).verify(token)
-    assert Verifier(issuer=ISS, secrets=secret, allow_sender_constrained=True).verify(token)["cnf"]
-    assert Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret,
+        Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret, "JWT_AUDIENCE": AUD}).verify(token)
+    allowed = Verifier(issuer=ISS, secrets=secret, audience=AUD, allow_sender_constrained=True)
+    assert allowed.verify(token)["cnf"]
+    assert Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret, "JWT_AUDIENCE": AUD,
                               "JWT_ALLOW_SENDER_CONSTRAINED": "true"}).verify(token)["sub"] == "user-1"
 
 
@@ -405,6 +422,49 @@ def test_a_dpop_bound_token_is_refused_unless_allowed() -> None:
 def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError):
         Verifier.from_env(env)
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({}, ["JWT_ISSUER (template parameter JwtIssuer)", "JWT_SECRET (template parameter JwtSecret)"]),
+    ({"JWT_ISSUER": "", "JWT_AUDIENCE": "api"}, ["JWT_ISSUER", "JWT_SECRET"]),
+    ({"JWT_SECRET": "too-short"}, ["JWT_SECRET (template parameter JwtSecret)", "at least 32 bytes",
+                                   "JWT_ALLOW_SHORT_SECRET=true"]),
+    ({"JWT_SECRET": "x" * 40, "JWT_ALGORITHMS": "HS512"}, ["JWT_SECRET", "at least 64 bytes for HS512"]),
+    ({"JWT_ISSUER": ISS}, ["JWT_AUDIENCE (template parameter JwtAudience)", "JWT_REQUIRE_AUDIENCE=false"]),
+    ({"JWT_ISSUER": "example.eu.auth0.com", "JWT_AUDIENCE": "api"}, ["JWT_ISSUER", "scheme is missing"]),
+    ({"JWT_ISSUER": "http://issuer.example.com", "JWT_AUDIENCE": "api"}, ["JWT_ISSUER", "https"]),
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_LEEWAY_SECONDS": "soon"},
+     ["JWT_LEEWAY_SECONDS must be a number"]),
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_ALGORITHMS": "HS256"}, ["JWT_ALGORITHMS"]),
+])
+def test_from_env_errors_name_the_variable_and_template_parameter(env: dict[str, str],
+                                                                  says: list[str]) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Verifier.from_env(env)
+    for words in says:
+        assert words in str(info.value)
+    assert "allow_short_secret" not in str(info.value)
+    assert "require_audience" not in str(info.value)
+
+
+def test_from_env_overrides_are_named_as_arguments_not_variables() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Verifier.from_env({"JWT_SECRET": "x" * 40}, secrets="short")
+    assert "allow_short_secret=True" in str(info.value)
+
+
+def test_shared_secret_from_env_with_an_audience_matches_supabase_tokens() -> None:
+    secret = _secrets.token_urlsafe(32)
+    env = {"JWT_SECRET": secret, "JWT_AUDIENCE": "authenticated"}
+    token = jwt.encode(_claims(iss=None, aud="authenticated"), secret, algorithm="HS256")
+    assert Verifier.from_env(env).verify(token)["aud"] == "authenticated"
+    with pytest.raises(InvalidClaimError) as info:
+        Verifier.from_env({"JWT_SECRET": secret}).verify(token)  # aud carried, none configured
+    assert (info.value.claim, info.value.reason) == ("aud", "check_failed")
+    opted_out = Verifier.from_env({"JWT_SECRET": secret, "JWT_ACCEPT_ANY_AUDIENCE": "true"})
+    assert opted_out.verify(token)["sub"] == "user-1"
+    assert Verifier.from_env({"JWT_SECRET": secret}).verify(
+        jwt.encode(_claims(iss=None, aud=None), secret, algorithm="HS256"))["sub"] == "user-1"
 
 
 def test_errors_never_echo_the_token(jwks_verifier: Verifier, rsa_key: Any) -> None:
