@@ -50,8 +50,11 @@ def request_event(token: str) -> dict[str, Any]:
 
 
 def http_event(token: str) -> dict[str, Any]:
+    # As API Gateway sends it with identity source $request.header.Authorization: the header's value is
+    # both in headers and in identitySource (the cache key).
     event = copy.deepcopy(HTTP_AUTHORIZER_EVENT)
     event["headers"]["authorization"] = f"Bearer {token}"
+    event["identitySource"] = [f"Bearer {token}"]
     return event
 
 
@@ -240,3 +243,168 @@ def test_http_backend_reads_authorizer_lambda_context(issuer: DevIssuer, verifie
     identity = response["identity"]
     assert identity.roles == {"admins"}
     assert identity.claims["cognito:groups"] == ["admins"]
+
+
+# -- the cache key: only credentials API Gateway's identity source covers are read ---------------------
+
+
+class AuthorizerCache:
+    """API Gateway's authorizer cache: answers keyed by the identity source values, never by the token.
+
+    As documented for Lambda authorizers: with caching on, a request missing a configured identity
+    source gets 401 without the authorizer being called; otherwise the source values are the key.
+    HTTP APIs also pass the values in the event's ``identitySource``.
+    """
+
+    def __init__(self, handler: Any, headers: list[str], *, http: bool) -> None:
+        self.handler, self.headers, self.http = handler, headers, http
+        self.answers: dict[tuple[str, ...], Any] = {}
+        self.calls = 0
+
+    def __call__(self, headers: dict[str, str]) -> Any:
+        key = tuple(headers.get(h, "") for h in self.headers)
+        if not all(key):
+            return "401"
+        if key not in self.answers:
+            if self.http:
+                event = copy.deepcopy(HTTP_AUTHORIZER_EVENT)
+                event["headers"] = {k.lower(): v for k, v in headers.items()}
+                event["identitySource"] = list(key)
+            else:
+                event = json.loads((EVENTS / "authorizer-request.json").read_text())
+                event["headers"] = dict(headers)
+                event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+            self.calls += 1
+            try:
+                self.answers[key] = self.handler(event, None)
+            except Unauthorized:
+                self.answers[key] = "401"
+        return self.answers[key]
+
+
+def _subject_of(answer: Any) -> str | None:
+    if answer == "401":
+        return None
+    if "isAuthorized" in answer:
+        return claims_from_context(answer["context"]).get("sub") if answer["isAuthorized"] else None
+    allowed = answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    return str(answer["principalId"]) if allowed else None
+
+
+@pytest.mark.parametrize(("kind", "sources", "options"), [
+    ("http_simple", ["Authorization"], {}),
+    ("http_simple", ["Authorization", "Cookie"], {}),
+    ("http_iam", ["Authorization", "Cookie"], {}),
+    ("rest_request", ["Authorization"], {"cookie_name": None}),
+    ("rest_request", ["Authorization", "Cookie"],
+     {"identity_source": ["method.request.header.Authorization", "method.request.header.Cookie"]}),
+    ("rest_request", ["Cookie"], {"identity_source": "method.request.header.Cookie"}),
+])
+def test_no_caller_is_ever_answered_with_another_callers_identity(
+        issuer: DevIssuer, verifier: Verifier, kind: str, sources: list[str],
+        options: dict[str, Any]) -> None:
+    alice, bob = issuer.mint(sub="alice"), issuer.mint(sub="bob")
+    handler = authorizer(verifier, kind=kind, **{"cookie_name": "nf_jwt", **options})  # type: ignore[arg-type]
+    cache = AuthorizerCache(handler, sources, http=kind.startswith("http"))
+    gate = "Basic c2hhcmVkOmdhdGU="  # a shared Basic gate in front of the site: the same for everyone
+    requests = [
+        ("alice", {"Authorization": gate, "Cookie": f"theme=dark; nf_jwt={alice}"}),
+        (None, {"Authorization": gate, "Cookie": "theme=dark"}),  # mallory: the gate, no token
+        ("bob", {"Authorization": f"Bearer {bob}", "Cookie": "theme=dark"}),
+        ("bob", {"Authorization": gate, "Cookie": f"nf_jwt={bob}"}),
+        (None, {"Authorization": gate, "Cookie": f"nf_jwt={alice}x"}),
+        ("alice", {"Authorization": gate, "Cookie": f"theme=dark; nf_jwt={alice}"}),
+    ]
+    for owner, headers in requests:
+        answered = _subject_of(cache(headers))
+        # A cached Allow may only ever name the caller whose own credential (in the key) it was made for.
+        assert answered in (None, owner), (headers, answered)
+    assert cache.calls >= 1
+
+
+def test_http_authorizer_never_reads_a_header_outside_identity_source(issuer: DevIssuer,
+                                                                       verifier: Verifier) -> None:
+    handler = authorizer(verifier, kind="http_simple", cookie_name="nf_jwt")
+    token = issuer.mint()
+    event = http_event(token)
+    assert handler(event, None)["isAuthorized"] is True
+    for source in (["Basic c2hhcmVk"], [], None, ["theme=dark"], "Bearer " + token):
+        event["identitySource"] = source
+        event["cookies"] = [f"nf_jwt={token}"]
+        with pytest.raises(Unauthorized):
+            handler(event, None)
+    event["identitySource"] = ["Basic c2hhcmVk", f"theme=dark; nf_jwt={token}"]  # Cookie is a source
+    assert handler(event, None)["isAuthorized"] is True
+    event["identitySource"] = [f"Bearer {token}", f"Bearer {issuer.mint(sub='other')}"]
+    with pytest.raises(Unauthorized):
+        handler(event, None)
+
+
+def test_rest_request_identity_source_must_cover_what_is_read(verifier: Verifier) -> None:
+    with pytest.raises(ConfigurationError, match=r"method\.request\.header\.Cookie"):
+        authorizer(verifier, kind="rest_request", cookie_name="nf_jwt")
+    with pytest.raises(ConfigurationError, match="Authorization"):
+        authorizer(verifier, kind="rest_request", identity_source="method.request.header.X-Token")
+    for bad in ("header.Authorization", "", ["method.request.header.Authorization", 3]):
+        with pytest.raises(ConfigurationError):
+            authorizer(verifier, kind="rest_request", identity_source=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        authorizer(verifier, kind="http_simple", identity_source="method.request.header.Authorization")
+    with pytest.raises(ConfigurationError):
+        authorizer(verifier, kind="rest_token", cookie_name="nf_jwt")
+    authorizer(verifier, kind="rest_request", cookie_name="nf_jwt",
+               identity_source=["method.request.header.authorization", "method.request.header.cookie"])
+
+
+def test_rest_request_reads_the_cookie_only_when_it_is_the_source(issuer: DevIssuer,
+                                                                  verifier: Verifier) -> None:
+    token = issuer.mint(sub="carol")
+    event = request_event(token)
+    event["headers"]["Cookie"] = f"nf_jwt={token}"
+    cookie_only = authorizer(verifier, kind="rest_request", cookie_name="nf_jwt",
+                             identity_source="method.request.header.Cookie")
+    event["headers"]["Authorization"] = "Basic c2hhcmVk"
+    event["multiValueHeaders"]["Authorization"] = ["Basic c2hhcmVk"]
+    assert cookie_only(event, None)["principalId"] == "carol"
+    with pytest.raises(Unauthorized):
+        authorizer(verifier, kind="rest_request")(event, None)  # Authorization only: the cookie is not read
+
+
+# -- nothing in a request raises anything but Unauthorized / an answer ---------------------------------
+
+
+@pytest.mark.parametrize("arn", [None, "", "arn:aws:lambda:us-east-1:123456789012:function:f", 12, ["x"]])
+@pytest.mark.parametrize("reject_with", ["unauthorized", "deny"])
+def test_an_event_without_a_usable_method_arn_is_a_logged_unauthorized(
+        issuer: DevIssuer, verifier: Verifier, caplog: pytest.LogCaptureFixture, arn: Any,
+        reject_with: str) -> None:
+    caplog.set_level(logging.INFO)
+    for kind, event in (("rest_token", token_event(issuer.mint())), ("rest_token", token_event("a.b.c")),
+                        ("http_iam", http_event(issuer.mint()))):
+        event.pop("methodArn", None)
+        event.pop("routeArn", None)
+        if arn is not None:
+            event["methodArn"] = arn
+        with pytest.raises(Unauthorized):
+            authorizer(verifier, kind=kind, reject_with=reject_with)(event, None)  # type: ignore[arg-type]
+    assert "methodArn/routeArn" in caplog.text
+    # A simple HTTP API answer carries no policy, so it needs no ARN.
+    event = http_event(issuer.mint())
+    event.pop("routeArn")
+    assert authorizer(verifier, kind="http_simple")(event, None)["isAuthorized"] is True
+
+
+def test_each_rejection_is_one_structured_log_line_without_token_values(
+        issuer: DevIssuer, verifier: Verifier, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="serverless_jwt")
+    marker = "MARKER-aud-value"
+    token = issuer.mint(audience=marker, sub="MARKER-sub")
+    with pytest.raises(Unauthorized):
+        authorizer(verifier)(token_event(token), None)
+    records = [r for r in caplog.records if r.getMessage().startswith("request rejected")]
+    assert len(records) == 1
+    record = records[0]
+    assert (record.auth_code, record.auth_status, record.auth_check, record.auth_issuer) == (  # type: ignore[attr-defined]
+        "claims_invalid", 401, "aud:check_failed", issuer.issuer)
+    assert "MARKER" not in caplog.text
+    assert token not in caplog.text

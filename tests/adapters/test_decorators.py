@@ -156,7 +156,7 @@ def test_issuer_down_is_503_with_retry_after(make_event: EventFactory, issuer: D
 
 def test_hs256_shared_secret(make_event: EventFactory, issuer: DevIssuer, secret: bytes) -> None:
     handler = require_auth(Verifier(secrets=[secret], algorithms=["HS256"], issuer=issuer.issuer))(echo)
-    good = issuer.mint(alg="HS256", secret=secret, sub="netlify-user")
+    good = issuer.mint(alg="HS256", secret=secret, sub="netlify-user", audience=None)
     assert handler(make_event("function_url", headers=bearer(good)), ctx())["sub"] == "netlify-user"
     bad = issuer.mint(alg="HS256", secret=secrets.token_bytes(32))
     assert handler(make_event("function_url", headers=bearer(bad)), ctx())["statusCode"] == 401
@@ -401,7 +401,7 @@ def test_verifier_from_env_is_built_once_at_decoration(
     # Were it built per invocation, this broken configuration would now be used (and raise).
     monkeypatch.setenv("JWT_SECRET", "short")
     monkeypatch.setenv("JWT_ALGORITHMS", "none")
-    token = issuer.mint(alg="HS256", secret=secret)
+    token = issuer.mint(alg="HS256", secret=secret, audience=None)
     assert handler(make_event("http_v2", headers=bearer(token)), ctx())["statusCode"] == 200
     assert handler.__name__ == "handler"
 
@@ -459,3 +459,84 @@ def test_decorators_import_neither_powertools_nor_the_verifier_until_needed() ->
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# API Gateway's built-in JWT authorizer (HTTP APIs), as AWS documents the payload 2.0 event
+# ("Working with AWS Lambda proxy integrations for HTTP APIs": requestContext.authorizer.jwt.claims /
+# .scopes) and as it flattens a Cognito access token: every claim a string, arrays as "[a b]".
+COGNITO_VIA_JWT_AUTHORIZER = {
+    "auth_time": "1700000000", "client_id": "1example23456789", "cognito:groups": "[admin users]",
+    "exp": "1700003600", "iat": "1700000000", "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X",
+    "jti": "a1b2", "scope": "read:shows openid", "sub": "aaaa-bbbb", "token_use": "access", "username": "ann",
+}
+
+
+def _jwt_authorized(make_event: EventFactory, claims: dict[str, Any], scopes: Any) -> dict[str, Any]:
+    event = make_event("http_v2")
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
+    return event
+
+
+def test_trusted_jwt_authorizer_claims_are_read_as_api_gateway_shapes_them(make_event: EventFactory) -> None:
+    seen: list[IdentityContext] = []
+
+    @require_auth(trust_authorizer=True, roles_claim="cognito:groups")
+    @require_role("admin")
+    @require_scope("read:shows")
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(context.identity_context)
+        return {"statusCode": 200}
+
+    event = _jwt_authorized(make_event, dict(COGNITO_VIA_JWT_AUTHORIZER), None)
+    assert handler(event, ctx())["statusCode"] == 200
+    assert set(seen[0].roles) == {"admin", "users"}
+    assert seen[0].claims["cognito:groups"] == ["admin", "users"]
+    staff = _jwt_authorized(make_event, {**COGNITO_VIA_JWT_AUTHORIZER, "cognito:groups": "[staff]"}, None)
+    assert handler(staff, ctx())["statusCode"] == 403
+    # Okta-style scp array, flattened; and a token without scope whose scopes come from jwt.scopes.
+    okta = {k: v for k, v in COGNITO_VIA_JWT_AUTHORIZER.items() if k != "scope"}
+    scp = _jwt_authorized(make_event, {**okta, "scp": "[read:shows]"}, None)
+    assert handler(scp, ctx())["statusCode"] == 200
+    assert handler(_jwt_authorized(make_event, okta, ["read:shows"]), ctx())["statusCode"] == 200
+    assert handler(_jwt_authorized(make_event, okta, None), ctx())["statusCode"] == 403
+    empty = {**COGNITO_VIA_JWT_AUTHORIZER, "cognito:groups": "[]"}
+    assert handler(_jwt_authorized(make_event, empty, None), ctx())["statusCode"] == 403
+
+
+def test_the_javascript_two_argument_require_scope_form_wraps_the_handler(
+        make_event: EventFactory, issuer: DevIssuer, verifier: Verifier) -> None:
+    handler = require_auth(verifier)(require_scope("read:shows", echo))
+    granted = make_event("http_v2", headers=bearer(issuer.mint(sub="js", scopes=["read:shows"])))
+    assert handler(granted, ctx())["sub"] == "js"
+    denied = make_event("http_v2", headers=bearer(issuer.mint(scopes=["write:shows"])))
+    assert handler(denied, ctx())["statusCode"] == 403
+    alone = require_scope("read:shows", echo, verifier=verifier)  # with verifier= it also works alone
+    assert alone(granted, ctx())["sub"] == "js"
+    with pytest.raises(ConfigurationError):
+        require_scope(echo)  # a handler but no scope
+
+
+@pytest.mark.parametrize(("make_token", "code", "check"), [
+    (lambda i: i.mint(audience="MARKER-aud"), "claims_invalid", "aud:check_failed"),
+    (lambda i: i.mint(now=0, lifetime_seconds=60, sub="MARKER-sub"), "token_expired", "exp"),
+    (lambda i: i.mint(sub="MARKER-sub")[:-4] + "AAAA", "signature_invalid", "signature"),
+    (lambda i: i.mint(sub="MARKER-sub", scopes=["write"]), "scope_insufficient", "scope"),
+    (lambda i: None, "token_missing", "token_present"),
+])
+def test_one_structured_log_line_per_rejection_through_the_powertools_logger(
+        make_event: EventFactory, issuer: DevIssuer, verifier: Verifier, make_token: Any, code: str,
+        check: str) -> None:
+    stream = io.StringIO()
+    # A service name of its own: Powertools keeps the first handler of a logger name it has set up.
+    logger = Logger(service=f"shows-{secrets.token_hex(4)}", logger_handler=_stream_handler(stream))
+    handler = require_auth(verifier, logger=logger)(require_scope("read:shows")(echo))
+    token = make_token(issuer)
+    event = make_event("http_v2", headers=bearer(token) if token else None)
+    assert handler(event, ctx())["statusCode"] in (401, 403)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 1
+    assert (lines[0]["auth_code"], lines[0]["auth_check"], lines[0]["auth_issuer"]) == (
+        code, check, issuer.issuer)
+    assert lines[0]["auth_status"] in (401, 403)
+    assert "MARKER" not in stream.getvalue()
+    assert not token or token.split(".")[1] not in stream.getvalue()
