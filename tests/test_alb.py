@@ -21,11 +21,13 @@ from jwt.algorithms import ECAlgorithm
 from serverless_jwt import token as strict
 from serverless_jwt.alb import AlbVerifier, default_key_url, require_alb_auth
 from serverless_jwt.errors import (
+    ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
     KeysUnavailableError,
     MalformedTokenError,
     TokenExpiredError,
+    UnknownKeyError,
 )
 
 ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
@@ -210,3 +212,68 @@ def test_the_earlier_of_header_and_payload_exp_rules(keys: KeyServer) -> None:
     token = alb_token(keys, kid, exp=time.time() - 10, claims={"exp": int(time.time()) + 3600})
     with pytest.raises(TokenExpiredError):
         _verifier(keys, leeway_seconds=0).verify(token)
+
+
+# -- unknown-kid storms: bounded fetches per cool-down, the genuine new kid not starved ------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _forged(server: KeyServer) -> str:
+    # The right signer, client and issuer (copied from any real header), a random kid, a foreign key.
+    kid = str(uuid.uuid4())
+    server.keys[kid] = ec.generate_private_key(ec.SECP256R1())
+    token = alb_token(server, kid)
+    del server.keys[kid]  # the key endpoint has never heard of it: 404
+    return token
+
+
+def test_a_storm_of_random_kids_costs_a_bounded_number_of_fetches_per_cooldown(keys: KeyServer) -> None:
+    clock = Clock()
+    verifier = _verifier(keys, clock=clock, unknown_kid_cooldown_seconds=30, max_unknown_kid_fetches=4)
+    storm = [_forged(keys) for _ in range(300)]
+    for window in range(3):
+        before = keys.requests
+        for token in storm[window * 100:(window + 1) * 100]:
+            with pytest.raises(UnknownKeyError):
+                verifier.verify(token)
+        assert keys.requests - before <= 3  # the budget less the slot kept for the most wanted kid
+        clock.now += 31
+    assert keys.requests <= 9
+
+
+def test_a_genuine_new_kid_is_not_starved_by_a_storm(keys: KeyServer) -> None:
+    clock = Clock()
+    verifier = _verifier(keys, clock=clock, max_unknown_kid_fetches=4)
+    old = keys.new_key()
+    assert verifier.verify(alb_token(keys, old))["sub"] == "user-1"
+    storm = [_forged(keys) for _ in range(200)]
+    for token in storm[:100]:
+        with pytest.raises(UnknownKeyError):
+            verifier.verify(token)
+    rotated = keys.new_key()  # the ALB rotates its key in the middle of the storm
+    answers = []
+    for i, token in enumerate(storm[100:]):
+        with pytest.raises(UnknownKeyError):
+            verifier.verify(token)
+        if i % 20 == 0:  # real users keep coming, all with the new kid
+            try:
+                answers.append(verifier.verify(alb_token(keys, rotated))["sub"])
+            except UnknownKeyError:
+                answers.append(None)
+    # At most its first request is refused (asked for once, like a forged kid); then it is fetched.
+    assert answers[1:] == ["user-1"] * (len(answers) - 1)
+    assert keys.requests <= 1 + 4  # the old key, then at most one window's budget
+    assert verifier.verify(alb_token(keys, old))["sub"] == "user-1"  # cached keys never wait
+
+
+def test_max_unknown_kid_fetches_is_validated(keys: KeyServer) -> None:
+    for bad in (0, 1, -3, True, 2.5):
+        with pytest.raises(ConfigurationError):
+            _verifier(keys, max_unknown_kid_fetches=bad)

@@ -131,3 +131,38 @@ def test_configuration_is_checked() -> None:
          {"issuer": "https://b.example.com/", "audience": "api"}], leeway_seconds=5)
     assert built.issuers == {"https://a.example.com/", "https://b.example.com/"}
     assert "secret" not in repr(built)
+
+
+def _issuer_fleet(count: int, **verifier_options: object) -> tuple[dict[str, Verifier], dict[str, str]]:
+    secrets_by_iss = {f"tenant-{i}": secrets.token_urlsafe(32) for i in range(count)}
+    verifiers = {iss: Verifier(issuer=iss, secrets=secret, **verifier_options)  # type: ignore[arg-type]
+                 for iss, secret in secrets_by_iss.items()}
+    return verifiers, secrets_by_iss
+
+
+def test_one_verified_token_budget_bounds_every_issuers_cache_together(issuer: DevIssuer) -> None:
+    # Measured before: each issuer kept its own 1,024 entries, so memory grew with issuers x tokens.
+    verifiers, keys = _issuer_fleet(40)
+    multi = MultiIssuerVerifier(verifiers, verified_cache_size=500)
+    for n in range(30):
+        for iss, secret in keys.items():
+            token = issuer.mint(alg="HS256", secret=secret, issuer=iss, audience=None, sub=f"u{n}")
+            assert multi.verify(token)["iss"] == iss
+    entries = sum(len(v._cache) for v in verifiers.values())
+    assert entries <= 500  # 1,200 distinct verified tokens, one budget
+    assert entries >= 400  # and the budget is actually used
+    # The newest tokens are the ones kept, and a hit still re-checks nothing less.
+    last = issuer.mint(alg="HS256", secret=keys["tenant-0"], issuer="tenant-0", audience=None, sub="again")
+    multi.verify(last)
+    assert last in verifiers["tenant-0"]._cache
+
+
+def test_a_zero_budget_keeps_no_verified_tokens(issuer: DevIssuer) -> None:
+    verifiers, keys = _issuer_fleet(3)
+    multi = MultiIssuerVerifier(verifiers, verified_cache_size=0)
+    for iss, secret in keys.items():
+        multi.verify(issuer.mint(alg="HS256", secret=secret, issuer=iss, audience=None))
+    assert sum(len(v._cache) for v in verifiers.values()) == 0
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ConfigurationError):
+            MultiIssuerVerifier(verifiers, verified_cache_size=bad)  # type: ignore[arg-type]
