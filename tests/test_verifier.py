@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets as _secrets
 import time
@@ -22,6 +25,7 @@ from serverless_jwt import (
     UnknownKeyError,
     Verifier,
 )
+from serverless_jwt.dev.issuer import DevIssuer
 
 ISS = "https://issuer.example.com/"
 AUD = "https://api.example.com"
@@ -139,8 +143,6 @@ def test_alg_none_in_any_casing_is_rejected(jwks_verifier: Verifier, rsa_key: An
 def test_public_key_used_as_hmac_secret_is_rejected(jwks_verifier: Verifier, rsa_key: Any) -> None:
     pem = rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
-    import hashlib
-    import hmac
 
     header = jwt.utils.base64url_encode(json.dumps({"alg": "HS256", "kid": "r1"}).encode())
     payload = jwt.utils.base64url_encode(json.dumps(_claims()).encode())
@@ -514,3 +516,70 @@ def test_default_algorithms_accept_each_key_in_every_algorithm_it_fits(rsa_key: 
         v.verify(jwt.encode(_claims(), ec_key, algorithm="ES256", headers={"kid": "r1"}))
     with pytest.raises(AlgorithmNotAllowedError):
         v.verify(jwt.encode(_claims(), _secrets.token_bytes(32), algorithm="HS256", headers={"kid": "r1"}))
+
+
+SECRET = "shared-secret-" * 5  # 70 bytes: long enough for HS512 (RFC 7518 §3.2)
+
+
+NOW = 1_700_000_000.0
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _extend_session(claims: Any) -> bool:
+    # A check that also adjusts the claims it is shown (e.g. a grace period for the handler).
+    claims["exp"] = claims["exp"] + 3600
+    return True
+
+
+def _scopes_as_list(claims: Any) -> bool:
+    claims["scope"] = claims["scope"].split()
+    return True
+
+
+def test_a_claim_check_that_edits_exp_cannot_keep_an_expired_token_alive(issuer: DevIssuer) -> None:
+    now = [NOW]
+    verifier = Verifier(secrets=SECRET, claim_checks=[_extend_session], leeway_seconds=0,
+                        clock=lambda: now[0])
+    token = issuer.mint(alg="HS256", secret=SECRET, issuer=None, audience=None, now=NOW,
+                        lifetime_seconds=100)
+    assert verifier.verify(token)["sub"] == "dev-user"
+    now[0] = NOW + 500  # the signed exp passed 400 s ago
+    with pytest.raises(TokenExpiredError):
+        verifier.verify(token)
+
+
+def test_a_cache_hit_shows_custom_checks_the_signed_claims(issuer: DevIssuer) -> None:
+    verifier = Verifier(secrets=SECRET, claim_checks=[_scopes_as_list])
+    token = issuer.mint(alg="HS256", secret=SECRET, issuer=None, audience=None, scopes=["a", "b"])
+    assert verifier.verify(token)["scope"] == ["a", "b"]
+    assert verifier.verify(token)["scope"] == ["a", "b"]
+
+
+def test_without_the_cache_a_claim_check_edit_never_outlives_the_call(issuer: DevIssuer) -> None:
+    # The same two checks with the cache off: the reference behaviour the findings above expect.
+    now = [NOW]
+    verifier = Verifier(secrets=SECRET, claim_checks=[_extend_session, _scopes_as_list],
+                        leeway_seconds=0, verified_cache_size=0, clock=lambda: now[0])
+    token = issuer.mint(alg="HS256", secret=SECRET, issuer=None, audience=None, now=NOW,
+                        lifetime_seconds=100, scopes=["a"])
+    assert verifier.verify(token)["scope"] == ["a"]
+    assert verifier.verify(token)["scope"] == ["a"]
+    now[0] = NOW + 500
+    with pytest.raises(TokenExpiredError):
+        verifier.verify(token)
+
+
+def test_a_claim_check_that_edits_claims_never_excuses_a_bad_signature(issuer: DevIssuer) -> None:
+    # Guard: whatever a check edits, a token whose payload was changed still needs a valid signature.
+    verifier = Verifier(secrets=SECRET, claim_checks=[_extend_session])
+    token = issuer.mint(alg="HS256", secret=SECRET, issuer=None, audience=None)
+    assert verifier.verify(token)
+    header, _, signature = token.split(".")
+    forged = _b64(json.dumps({"sub": "admin", "exp": 9999999999}).encode())
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(f"{header}.{forged}.{signature}")
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(issuer.mint(alg="HS256", secret="x" * 32, issuer=None, audience=None))

@@ -16,7 +16,10 @@ from serverless_jwt.adapters._context import ENCODING_KEY, claims_from_context, 
 from serverless_jwt.adapters.authorizer import Unauthorized, authorizer, policy_resource
 from serverless_jwt.adapters.decorators import require_auth
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
+from serverless_jwt.errors import (
+    ConfigurationError,
+    KeysUnavailableError,
+)
 from serverless_jwt.verifier import Verifier
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -408,3 +411,148 @@ def test_each_rejection_is_one_structured_log_line_without_token_values(
         "claims_invalid", 401, "aud:check_failed", issuer.issuer)
     assert "MARKER" not in caplog.text
     assert token not in caplog.text
+
+
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/shows/1"
+
+
+def _rest_event(token: str) -> dict[str, Any]:
+    return {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
+
+
+def _rest_backend_event(response: Mapping[str, Any]) -> dict[str, Any]:
+    # What API Gateway hands a REST (1.0) proxy backend behind a Lambda authorizer: the context keys
+    # flattened into requestContext.authorizer next to principalId, every value stringified.
+    authorizer_ctx: dict[str, Any] = {"principalId": response["principalId"], "integrationLatency": 7}
+    for name, value in response["context"].items():
+        authorizer_ctx[name] = json.dumps(value) if isinstance(value, bool) else str(value)
+    return {"resource": "/me", "path": "/me", "httpMethod": "GET", "headers": {},
+            "requestContext": {"stage": "prod", "httpMethod": "GET", "authorizer": authorizer_ctx}}
+
+
+def _backend_r() -> Any:
+    @require_auth(None, trust_authorizer=True)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        identity = context.identity_context
+        return {"statusCode": 200, "claims": dict(identity.claims), "subject": identity.subject}
+
+    return handler
+
+
+def test_authorizer_principal_is_verified_sub_and_claim_cannot_replace_it(
+        issuer: DevIssuer, verifier: Verifier) -> None:
+    handler = authorizer(verifier)
+    response = handler(_rest_event(issuer.mint(sub="alice", claims={"principalId": "admin"})), None)
+    assert response["principalId"] == "alice"
+    assert "principalId" not in response["context"]
+    for sub in (None, "", 42, ["alice"]):
+        with pytest.raises(Unauthorized):
+            handler(_rest_event(issuer.mint(claims={"sub": sub} if sub is not None else {"sub": None})), None)
+
+
+@pytest.mark.parametrize(("partition", "region"), [("aws", "us-east-1"), ("aws-cn", "cn-north-1"),
+                                              ("aws-us-gov", "us-gov-west-1")])
+def test_authorizer_default_policy_is_exact_method_arn_in_its_partition(
+        issuer: DevIssuer, verifier: Verifier, partition: str, region: str) -> None:
+    arn = f"arn:{partition}:execute-api:{region}:123456789012:abc123/prod/GET/shows/1"
+    response = authorizer(verifier)({**_rest_event(issuer.mint()), "methodArn": arn}, None)
+    assert response["policyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": arn}]
+    stage = f"arn:{partition}:execute-api:{region}:123456789012:abc123/prod/*/*"
+    assert policy_resource(arn, "stage") == stage
+
+
+def test_authorizer_context_is_flat_for_rest_whatever_the_claims(issuer: DevIssuer,
+                                                                  verifier: Verifier) -> None:
+    claims = {"nested": {"a": {"b": [1, {"c": None}]}}, "list": [1, "two", None], "flag": True, "num": 1.5,
+              "null": None, "scp": ["a", "b"], "empty": [], "unicode": "é\u2028"}
+    response = authorizer(verifier)(_rest_event(issuer.mint(claims=claims)), None)
+    for name, value in response["context"].items():
+        assert isinstance(name, str)
+        assert isinstance(value, (str, int, float, bool)), name
+
+
+def test_claim_named_like_the_marker_cannot_retype_other_claims(issuer: DevIssuer,
+                                                                 verifier: Verifier) -> None:
+    injected = {ENCODING_KEY: json.dumps({"role": "json", "scope": "spaces", "sub": "json"}),
+                "role": '["admin"]', "scope": "read write", "groups": ["g1"]}
+    response = authorizer(verifier)(_rest_event(issuer.mint(claims=injected)), None)
+    result = _backend_r()(_rest_backend_event(response), types.SimpleNamespace())
+    assert result["statusCode"] == 200
+    assert result["claims"]["role"] == '["admin"]'          # stays the string the issuer signed
+    assert result["claims"]["scope"] == "read write"
+    assert result["claims"]["groups"] == ["g1"]
+    assert result["subject"] == "dev-user"
+
+
+def test_rest_context_round_trip_restores_exact_claims(issuer: DevIssuer, verifier: Verifier) -> None:
+    token = issuer.mint(sub="bob", scopes=["read:shows"], claims={"scp": ["x", "y"], "n": 3, "ok": False,
+                                                                   "org": {"id": "o1"}})
+    response = authorizer(verifier)(_rest_event(token), None)
+    result = _backend_r()(_rest_backend_event(response), types.SimpleNamespace())
+    claims = result["claims"]
+    assert (claims["scp"], claims["n"], claims["ok"], claims["org"]) == (["x", "y"], 3, False, {"id": "o1"})
+    assert claims["sub"] == "bob"
+    assert "principalId" not in claims
+    assert "integrationLatency" not in claims
+
+
+def test_forged_request_context_is_ignored_without_trust_authorizer(verifier: Verifier) -> None:
+    @require_auth(verifier)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200}
+
+    ctx = context_from_claims({"sub": "admin", "scope": "admin"})
+    forged = {"httpMethod": "GET", "headers": {},
+              "requestContext": {"authorizer": {"principalId": "admin", **ctx,
+                                                "lambda": {"sub": "admin"}, "jwt": {"claims": {"sub": "a"}}}}}
+    assert handler(forged, types.SimpleNamespace())["statusCode"] == 401
+
+
+def test_enrich_value_is_not_reinterpreted_as_a_json_claim(issuer: DevIssuer, verifier: Verifier) -> None:
+    def enrich(claims: Mapping[str, Any], event: Mapping[str, Any]) -> Mapping[str, str]:
+        return {"tenant": str(event.get("tenant", ""))}   # e.g. copied from a request header
+
+    handler = authorizer(verifier, enrich=enrich)
+    token = issuer.mint(claims={"tenant": {"id": "t1"}})
+    response = handler({**_rest_event(token), "tenant": '{"id": "t2", "admin": true}'}, None)
+    result = _backend_r()(_rest_backend_event(response), types.SimpleNamespace())
+    assert not isinstance(result["claims"]["tenant"], dict) or result["claims"]["tenant"] == {"id": "t1"}
+
+
+def test_backend_subject_survives_context_claims_without_sub(issuer: DevIssuer, verifier: Verifier) -> None:
+    response = authorizer(verifier, context_claims=["scope"])(_rest_event(issuer.mint(sub="carol")), None)
+    result = _backend_r()(_rest_backend_event(response), types.SimpleNamespace())
+    assert result["subject"] == "carol"
+
+
+@pytest.mark.parametrize("template", ["{region.x}", "{partition[0]}"])
+def test_resource_template_must_produce_an_execute_api_arn(verifier: Verifier, template: str) -> None:
+    with pytest.raises(ConfigurationError):
+        authorizer(verifier, resource=template)
+
+
+def test_authorizer_never_logs_or_returns_the_token(issuer: DevIssuer, verifier: Verifier,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    expired = issuer.mint(lifetime_seconds=-3600)
+    unscoped = issuer.mint()
+    outputs: list[Any] = []
+    with pytest.raises(Unauthorized) as err:
+        authorizer(verifier)(_rest_event(expired), None)
+    outputs.append(str(err.value))
+    outputs.append(authorizer(verifier, reject_with="deny")(_rest_event(expired), None))
+    outputs.append(authorizer(verifier, scopes=["admin"])(_rest_event(unscoped), None))
+    outputs.append(authorizer(verifier, kind="http_simple", reject_with="deny")(
+        {"version": "2.0", "routeArn": METHOD_ARN, "headers": {"authorization": f"Bearer {expired}"}}, None))
+    text = json.dumps(outputs) + caplog.text
+    for token in (expired, unscoped):
+        assert token not in text
+        assert token.split(".")[2] not in text
+
+
+def test_keys_unavailable_fails_the_invocation_not_401(issuer: DevIssuer) -> None:
+    issuer.fault = "503"
+    handler = authorizer(Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=1))
+    with pytest.raises(KeysUnavailableError):
+        handler(_rest_event(issuer.mint()), None)
