@@ -400,3 +400,25 @@ def test_errors_never_echo_token_values() -> None:
         with pytest.raises(InvalidClaimError) as info:
             check_claims(payload, POLICY, NOW)
         assert "MARKER" not in str(info.value)
+
+
+# Ported from panva/jose test/jwt/verify.test.ts ("typ verification", panva/jose@afbc664): jose's
+# normalizeTyp prefixes "application/" to a value without "/" and lower-cases, as RFC 7515 §4.1.9 says.
+@pytest.mark.parametrize(("header_typ", "expected_typ", "same"), [
+    ("urn:example:typ", "application/urn:example:typ", True),
+    ("urn:example:typ", "urn:example:typ:2", False),
+    ("urn:example:typ", "application/urn:example:typ:2", False),
+    ("application/urn:example:typ", "urn:example:typ", True),
+    ("application/urn:example:typ", "application/urn:example:typ:2", False),
+    ("application/urn:example:typ", "urn:example:typ:2", False),
+    ("text/plain", "text/plain", True),
+    ("text/plain", "application/text/plain", False),
+    ("JWT", "", False),
+])
+def test_jose_typ_verification_cases(header_typ: str, expected_typ: str, same: bool) -> None:
+    policy = replace(POLICY, accepted_types=frozenset({expected_typ}))
+    if same:
+        check_type({"alg": "HS256", "typ": header_typ}, policy)
+    else:
+        with pytest.raises(InvalidClaimError):
+            check_type({"alg": "HS256", "typ": header_typ}, policy)
