@@ -227,6 +227,9 @@ def test_start_api_serves_real_requests_then_stops_on_ctrl_c(
     assert proc.returncode == 0, err
     assert "stopped" in out
     assert "GET /shows/1 -> ShowsFunction 200" in err
+    # Each rejection shows its reason next to the status (the fixed RFC 6750 texts, never the token).
+    assert "GET /me -> MeFunction 401 (token_missing: Authentication required)" in err
+    assert "GET /shows -> ShowsFunction 403 (insufficient_scope: " in err
     with pytest.raises(OSError):  # noqa: PT011 - the port is released
         _get(url, "/me", None)
 

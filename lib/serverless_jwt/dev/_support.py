@@ -16,7 +16,7 @@ from serverless_jwt.dev.template import Function, Route, Template
 from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["api_banner", "default_event", "describe_times", "port_error", "read_event", "read_record",
-           "set_authorization", "start_issuer"]
+           "rejection_reason", "set_authorization", "start_issuer"]
 
 RECORD = "issuer.json"
 
@@ -157,3 +157,23 @@ def describe_times(claims: Mapping[str, Any], now: float | None = None) -> list[
             expired = " (past exp: accepted only within the leeway)" if name == "exp" and delta < 0 else ""
             out.append(f"  {name:<9} {stamp}  ({when}){expired}")
     return out
+
+
+def rejection_reason(status: int, body: bytes) -> str:
+    """`` (error: description)`` of an error answer's JSON body, for the local API's access log.
+
+    The body is this library's RFC 6750 error (fixed texts, never a token value); anything else, or a
+    success, gives ``""``.
+    """
+    if status < 400:
+        return ""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    if not isinstance(data, dict) or not isinstance(data.get("error"), str):
+        return ""
+    description = data.get("error_description")
+    detail = f": {description[:120]}" if isinstance(description, str) and description else ""
+    return f" ({data['error'][:40]}{detail})"
+

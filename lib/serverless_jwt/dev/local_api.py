@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote
 
+from serverless_jwt.dev import _support
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
 from serverless_jwt.dev.runtime import FunctionRunner
 from serverless_jwt.dev.template import Route
@@ -296,7 +297,7 @@ class LocalApi:
                 h.wfile.write(data)
             except OSError:
                 h.close_connection = True  # the client went away
-        self._log(f"{method} {raw_path} -> {function} {status}")
+        self._log(f"{method} {raw_path} -> {function} {status}{_support.rejection_reason(status, data)}")
 
     def _log(self, line: str) -> None:
         stream = self.access_log
