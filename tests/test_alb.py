@@ -515,3 +515,25 @@ def test_alb_claims_are_not_decoded_as_an_authorizer_context(alb_keys: KeyServer
     event = _alb_event(_alb_token(alb_keys.keys[kid], kid, claims=claims))
     response = handler(event, types.SimpleNamespace())
     assert response["statusCode"] == 403
+
+
+# Ported from awslabs/aws-jwt-verify tests/unit/alb-verifier.test.ts ("validateAlbJwtParams",
+# awslabs/aws-jwt-verify@a7fce8e): which load balancer ARNs a verifier may be built for.
+@pytest.mark.parametrize(("arn", "valid"), [
+    ("arn:aws:elasticloadbalancing", False),  # too short
+    ("arn:aws:elasticloadbalancing:.:123456789012:loadbalancer/app/my-load-balancer/50dc6c495c0c9188", False),
+    ("arn:aws-us-gov:elasticloadbalancing:us-gov-west-1:123456789012:loadbalancer/app/my-load-balancer/"
+     "50dc6c495c0c9188", True),
+    ("arn:aws-us-gov:elasticloadbalancing:us-gov-east-1:123456789012:loadbalancer/app/my-load-balancer/"
+     "50dc6c495c0c9188", True),
+    ("arn:aws-unsupported:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/my-load-balancer/"
+     "50dc6c495c0c9188", False),  # unsupported partition
+    ("arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:loadbalancer/app/my-load-balancer/1", True),
+    ("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/my-nlb/1", False),  # not an ALB
+])
+def test_aws_jwt_verify_alb_arn_cases(arn: str, valid: bool) -> None:
+    if valid:
+        AlbVerifier(arn)
+    else:
+        with pytest.raises(ConfigurationError):
+            AlbVerifier(arn)

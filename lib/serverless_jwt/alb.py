@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["HEADER", "AlbVerifier", "require_alb_auth"]
 
 HEADER = "x-amzn-oidc-data"
-_ALB_ARN = re.compile(r"arn:(aws[a-z-]*):elasticloadbalancing:([a-z0-9-]+):\d{12}:loadbalancer/app/.+")
+# The partitions whose ALBs sign with a key endpoint this module knows (as aws-jwt-verify accepts).
+_ALB_ARN = re.compile(
+    r"arn:(aws|aws-cn|aws-us-gov):elasticloadbalancing:([a-z]{2}(?:-[a-z]+)+-\d+):\d{12}:loadbalancer/app/.+")
 _KID = re.compile(r"[A-Za-z0-9-]{1,128}")
 _PADDED = re.compile(r"([A-Za-z0-9_-]+)(={0,2})")
 _MAX_CACHED_KEYS = 64
