@@ -21,13 +21,15 @@ DEFAULT_PUBLIC_KEY_ALGORITHMS = PUBLIC_KEY_ALGORITHMS - {"ES256K"}
 
 ENV_VARIABLES: dict[str, str] = {
     "JWT_ISSUER": "Exact issuer (iss). Keys are found by OIDC discovery unless another source is set.",
-    "JWT_AUDIENCE": "Accepted audience(s), comma-separated. Required with public-key sources.",
+    "JWT_AUDIENCE": "Accepted audience(s), comma-separated. Required with public-key sources; with "
+    "JWT_SECRET, the aud your tokens carry (Supabase: authenticated; Netlify Identity: unset).",
     "JWT_ALGORITHMS": "Allowed algorithms, comma-separated (default: every RS/PS/ES algorithm but ES256K, "
     "EdDSA and Ed25519/Ed448, each only with a key it fits; HS256 with JWT_SECRET).",
     "JWT_SECRET": "Shared HS secret (Netlify Identity, GoTrue, Supabase), or an AWS Secrets Manager ARN "
     "/ 'ssm:<parameter name>' to fetch it from (the fetched value may list several secrets, one a line).",
     "JWT_SECRET_PREVIOUS": "A second accepted secret while rotating.",
-    "JWT_ALLOW_SHORT_SECRET": "'true' admits secrets under 32 bytes (insecure; legacy providers only).",
+    "JWT_ALLOW_SHORT_SECRET": "'true' admits secrets shorter than the hash output (32/48/64 bytes for "
+    "HS256/384/512; insecure; legacy providers only).",
     "JWT_JWKS_URI": "Explicit JWKS URL (skips discovery).",
     "JWT_PUBLIC_KEY": "A PEM public key instead of a JWKS.",
     "JWT_REQUIRE_AUDIENCE": "'false' lets a public-key source run without JWT_AUDIENCE (tokens that "
