@@ -168,7 +168,8 @@ class MultiIssuerVerifier:
 
     def _count(self, verifier: Verifier, token: str) -> None:
         """Charge a newly remembered token to the global budget, dropping the oldest beyond it."""
-        if token not in verifier._cache:
+        cache = getattr(verifier, "_cache", None)
+        if not isinstance(cache, dict) or token not in cache:
             return  # a custom check refused it, or the verifier keeps no cache
         with self._budget_lock:
             remembered = self._remembered
