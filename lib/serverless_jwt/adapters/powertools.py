@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler import ApiGatewayResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
 from serverless_jwt import authz
-from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check
+from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check, log_rejection
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
 from serverless_jwt.errors import AuthError
 
@@ -57,6 +57,9 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         Key of the :class:`~serverless_jwt.adapters.decorators.IdentityContext` in ``app.context``.
     on_error:
         ``on_error(err) -> Response`` to shape error responses yourself.
+    logger:
+        A Powertools ``Logger`` for the one structured line logged per rejected request (else the
+        ``serverless_jwt`` logger of ``logging``).
 
     Examples
     --------
@@ -79,6 +82,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         public_paths: Collection[str] = (),
         context_key: str = "identity",
         on_error: Callable[[AuthError], Response[Any]] | None = None,
+        logger: Any = None,
     ) -> None:
         super().__init__()
         checks: list[Callable[[IdentityContext], None]] = []
@@ -94,6 +98,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         self._public = frozenset(public_paths)
         self._key = context_key
         self._on_error = on_error
+        self._logger = logger
 
     def __repr__(self) -> str:
         return f"JwtAuthMiddleware(verifier={self._auth.verifier!r}, realm={self._auth.realm!r})"
@@ -108,6 +113,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         )
 
     def _failure(self, err: AuthError) -> Response[Any]:
+        log_rejection(err, issuer=self._auth.issuer, logger=self._logger)
         if self._on_error is not None:
             return self._on_error(err)
         shaped = err.response(self._auth.realm)
