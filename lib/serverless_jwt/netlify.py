@@ -48,6 +48,7 @@ def require_netlify_signature(
     ... @require_auth(verifier)
     ... def handler(event, context): ...
     """
+    from serverless_jwt.adapters._auth import log_rejection
     from serverless_jwt.adapters.events import error_response, header_values
     from serverless_jwt.errors import AuthError, InvalidRequestError, MissingTokenError
 
@@ -65,6 +66,7 @@ def require_netlify_signature(
                     raise InvalidRequestError("The request carries more than one Netlify signature")
                 verifier.verify(values[0])
             except AuthError as err:
+                log_rejection(err, issuer="netlify")  # x-nf-sign tokens' fixed iss
                 return error_response(request, err, realm=realm)
             return handler(event, context, *args, **kwargs)
 
