@@ -835,3 +835,8 @@ def test_identity_scopes_agree_with_the_check_that_passed(issuer: DevIssuer, ver
     protected = require_auth(verifier)(require_scope("read")(handler))
     assert protected(http(issuer.mint(scopes=["read"])), types.SimpleNamespace())["statusCode"] == 200
     assert seen == [frozenset({"read"})]
+
+
+def test_require_role_with_a_handler_argument_says_what_to_write() -> None:
+    with pytest.raises(ConfigurationError, match=r'@require_role\("name"\) above the handler'):
+        require_role("admin", echo)  # type: ignore[arg-type]
