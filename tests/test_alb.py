@@ -537,3 +537,12 @@ def test_aws_jwt_verify_alb_arn_cases(arn: str, valid: bool) -> None:
     else:
         with pytest.raises(ConfigurationError):
             AlbVerifier(arn)
+
+
+def test_user_claims_carrying_an_aud_are_typed_but_not_matched(keys: KeyServer) -> None:
+    # The ALB names its recipient in the header (signer, client); the payload is the IdP's user claims.
+    kid = keys.new_key()
+    verifier = _verifier(keys)
+    assert verifier.verify(alb_token(keys, kid, claims={"aud": "idp-client"}))["aud"] == "idp-client"
+    with pytest.raises(InvalidClaimError):
+        verifier.verify(alb_token(keys, kid, claims={"aud": 7}))

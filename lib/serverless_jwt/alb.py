@@ -146,8 +146,10 @@ class AlbVerifier:
         self._timeout = timeout_seconds
         self._cooldown = unknown_kid_cooldown_seconds
         self._clock = clock
+        # The payload is the IdP's user claims; the header's signer and client are what name this
+        # recipient, so an aud there (some userinfo answers carry one) is typed but not matched.
         self._policy = _claims.ClaimsPolicy(issuer=None, audiences=None, leeway_seconds=float(leeway_seconds),
-                                            accepted_types=None)
+                                            accepted_types=None, accept_any_audience=True)
         self._keys: dict[str, VerificationKey] = {}
         self._missing: dict[str, float] = {}  # kid -> until when the key endpoint said "no such key"
         self._lock = threading.Lock()
