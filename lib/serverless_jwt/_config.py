@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,6 +53,43 @@ ENV_VARIABLES: dict[str, str] = {
     "JWT_VERIFIED_CACHE_SIZE": "Already-verified tokens remembered (default 1024; 0 disables).",
     "JWT_PREFETCH": "'true' loads keys during the cold start.",
 }
+
+#: RFC 7518 §3.2: "A key of the same size as the hash output ... or larger MUST be used".
+SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+
+
+def short_secret_message(algorithms: Collection[str], *, env: bool = False) -> str | None:
+    """Why a secret of some length is refused, phrased for Python (``env=False``) or ``JWT_*`` users.
+
+    ``None`` when ``algorithms`` holds no HS algorithm. The message names the longest hash's minimum.
+    """
+    needed = [(SECRET_BYTES[a], a) for a in algorithms if a in SECRET_BYTES]
+    if not needed:
+        return None
+    size, alg = max(needed)
+    if env:
+        return (f"JWT_SECRET (template parameter JwtSecret) must be at least {size} bytes for {alg} "
+                "(RFC 7518 §3.2); set JWT_ALLOW_SHORT_SECRET=true to accept a shorter legacy secret "
+                "(insecure)")
+    return (f"Secrets must be at least {size} bytes for {alg} (RFC 7518 §3.2), or pass "
+            "allow_short_secret=True for a legacy secret (insecure)")
+
+
+def secret_problem(secret: str | bytes, algorithms: Collection[str], *, allow_short_secret: bool = False,
+                   env: bool = False) -> str | None:
+    """The message a verifier refuses this secret with, or ``None`` when it is usable.
+
+    The ``serverless-jwt token --hs256`` command asks the same question, so it never mints with a
+    secret that no verifier would accept.
+    """
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not raw:
+        return "JWT_SECRET must not be empty" if env else "A secret must not be empty"
+    size = max((SECRET_BYTES[a] for a in algorithms if a in SECRET_BYTES), default=32)
+    if len(raw) < size and not allow_short_secret:
+        return short_secret_message(algorithms, env=env)
+    return None
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -217,8 +254,6 @@ def check_env(kwargs: Mapping[str, Any], environ: Mapping[str, str]) -> None:
     ``kwargs`` are the merged verifier arguments; ``environ`` holds the variables whose settings were
     not replaced by an override (only those are named).
     """
-    from serverless_jwt.keys import secret_problem
-
     sources = ("issuer", "secrets", "secret_from", "jwks_uri", "jwks", "public_key")
     if not any(kwargs.get(name) is not None for name in sources):
         raise ConfigurationError(_NOTHING_SET)

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import get_default_algorithms
 
+from serverless_jwt._config import secret_problem
 from serverless_jwt._jwk import WEAK_KEY_REASONS, load_jwk, public_key_algorithms
 from serverless_jwt.errors import (
     ConfigurationError,
@@ -32,42 +33,7 @@ __all__ = ["KeySet", "KeySource", "SecretKeys", "StaticKeySource", "Verification
 _IMPLEMENTATIONS = get_default_algorithms()
 HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 MIN_SECRET_BYTES = 32
-#: RFC 7518 §3.2: "A key of the same size as the hash output ... or larger MUST be used".
-SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 _log = logging.getLogger("serverless_jwt.keys")
-
-
-def short_secret_message(algorithms: Collection[str], *, env: bool = False) -> str | None:
-    """Why a secret of some length is refused, phrased for Python (``env=False``) or ``JWT_*`` users.
-
-    ``None`` when ``algorithms`` holds no HS algorithm. The message names the longest hash's minimum.
-    """
-    needed = [(SECRET_BYTES[a], a) for a in algorithms if a in SECRET_BYTES]
-    if not needed:
-        return None
-    size, alg = max(needed)
-    if env:
-        return (f"JWT_SECRET (template parameter JwtSecret) must be at least {size} bytes for {alg} "
-                "(RFC 7518 §3.2); set JWT_ALLOW_SHORT_SECRET=true to accept a shorter legacy secret "
-                "(insecure)")
-    return (f"Secrets must be at least {size} bytes for {alg} (RFC 7518 §3.2), or pass "
-            "allow_short_secret=True for a legacy secret (insecure)")
-
-
-def secret_problem(secret: str | bytes, algorithms: Collection[str], *, allow_short_secret: bool = False,
-                   env: bool = False) -> str | None:
-    """The message a verifier refuses this secret with, or ``None`` when it is usable.
-
-    The ``serverless-jwt token --hs256`` command asks the same question, so it never mints with a
-    secret that no verifier would accept.
-    """
-    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-    if not raw:
-        return "JWT_SECRET must not be empty" if env else "A secret must not be empty"
-    size = max((SECRET_BYTES[a] for a in algorithms if a in SECRET_BYTES), default=MIN_SECRET_BYTES)
-    if len(raw) < size and not allow_short_secret:
-        return short_secret_message(algorithms, env=env)
-    return None
 
 
 Checker = Callable[[bytes, bytes], bool]

@@ -25,10 +25,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from serverless_jwt._config import secret_problem
 from serverless_jwt.dev import _support
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import AuthError, ConfigurationError
-from serverless_jwt.keys import secret_problem
 
 __all__ = ["main"]
 
