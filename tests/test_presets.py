@@ -433,3 +433,12 @@ def test_netlify_preset_refuses_public_key_algorithms(issuer: DevIssuer) -> None
                             alg="HS512")):
         with pytest.raises((AlgorithmNotAllowedError, MalformedTokenError)):
             auth.verify(token)
+
+
+def test_netlify_from_the_environment_names_the_variable_of_a_short_secret(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET", "short-site-secret")
+    with pytest.raises(ConfigurationError, match=r"JWT_SECRET \(template parameter JwtSecret\)"):
+        presets.netlify()
+    monkeypatch.setenv("JWT_ALLOW_SHORT_SECRET", "true")
+    assert presets.netlify().cookie_name == "nf_jwt"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from serverless_jwt import authz
-from serverless_jwt._config import env_kwargs
+from serverless_jwt._config import env_kwargs, secret_problem
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError
 from serverless_jwt.verifier import ClaimCheck, Verifier
 
@@ -283,6 +283,11 @@ def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options
         if "secrets" not in found and "secret_from" not in found:
             raise ConfigurationError("netlify() needs secret= or the JWT_SECRET environment variable")
         settings = {**found, **options}
+        for value in found.get("secrets", ()):  # an error names the variable the user set
+            problem = secret_problem(value, options.get("algorithms", ["HS256"]), env=True,
+                                     allow_short_secret=bool(settings.get("allow_short_secret")))
+            if problem is not None:
+                raise ConfigurationError(problem)
     else:
         settings = {"secrets": secret, **options}
     settings.setdefault("algorithms", ["HS256"])
