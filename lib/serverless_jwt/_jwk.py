@@ -6,6 +6,7 @@ here. Nothing here verifies a signature (see :mod:`serverless_jwt.keys`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,12 +43,15 @@ def _subgroup(r: int) -> frozenset[int]:
     return frozenset(seen)
 
 
-_ROCA_RESIDUES = tuple((r, _subgroup(r)) for r in _ROCA_PRIMES)
+@functools.cache
+def _roca_residues() -> tuple[tuple[int, frozenset[int]], ...]:
+    # Built on the first RSA key (about 0.4 ms), not at import: HS-only functions never pay for it.
+    return tuple((r, _subgroup(r)) for r in _ROCA_PRIMES)
 
 
 def roca_vulnerable(modulus: int) -> bool:
     """Whether an RSA modulus has the ROCA fingerprint (CVE-2017-15361): its key is factorable."""
-    return all(modulus % r in residues for r, residues in _ROCA_RESIDUES)
+    return all(modulus % r in residues for r, residues in _roca_residues())
 
 
 def _rsa_weakness(key: rsa.RSAPublicKey) -> str | None:
