@@ -561,3 +561,21 @@ def test_wycheproof_json_web_key_vectors(keys: list[dict[str, Any]], case: dict[
         assert verdict is True  # documented above; flips if the rule changes, so the note stays true
         return
     assert verdict is (case["result"] == "valid")
+
+
+# Ported from awslabs/aws-jwt-verify tests/unit/jwk.test.ts ("validate", awslabs/aws-jwt-verify@a7fce8e):
+# a JWKS document that is not {"keys": [...]} is unusable as a whole; a JWK that is not an object, or
+# whose alg is not a string, is skipped (the set's other keys still serve).
+@pytest.mark.parametrize("jwks", [{}, {"keys": 123}, "", "foo", [], None])
+def test_aws_jwt_verify_malformed_jwks_documents(jwks: Any) -> None:
+    with pytest.raises(KeysUnavailableError):
+        KeySet.from_jwks(jwks, algorithms=ALL_ASYMMETRIC)
+
+
+def test_aws_jwt_verify_malformed_jwks_entries_are_skipped() -> None:
+    good = _jwk(RSA_KEY, kid="good")
+    bad_alg = {**_jwk(RSA_KEY, kid="n0o3"), "alg": 123}
+    keys = KeySet.from_jwks({"keys": ["", "foobar", bad_alg, good]}, algorithms=ALL_ASYMMETRIC)
+    assert [k.kid for k in keys] == ["good"]
+    assert ("n0o3", "bad_alg") in keys.skipped
+    assert len(KeySet.from_jwks({"keys": []}, algorithms=ALL_ASYMMETRIC)) == 0  # a valid, empty JWKS
