@@ -641,3 +641,24 @@ def test_pyjwt_accepts_what_pyjwt_accepts_with_valid_claims() -> None:
                "sub": "user", "jti": "id-1", "iss": "urn:foo"}
     token = jwt.encode(payload, secret, algorithm="HS256")
     assert Verifier(secrets=secret, audience="urn:me", issuer="urn:foo").verify(token)["jti"] == "id-1"
+
+
+@pytest.mark.parametrize(("accepted", "typ", "ok"), [
+    (None, "application/at+jwt", True),
+    (None, "AT+JWT", True),
+    (None, "application/application/jwt", False),
+    (["text/jwt"], "text/jwt", True),
+    (["text/jwt"], "application/text/jwt", False),   # RFC 7515 §4.1.9: the prefix is implied only without "/"
+    (["application/text/jwt"], "text/jwt", False),
+    (["urn:example:typ"], "application/urn:example:typ", True),
+])
+def test_typ_rule_with_real_signed_tokens(issuer: DevIssuer, accepted: list[str] | None, typ: str,
+                                          ok: bool) -> None:
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience, accepted_types=accepted)
+    token = issuer.mint(headers={"typ": typ})
+    if ok:
+        assert verifier.verify(token)["sub"] == "dev-user"
+    else:
+        with pytest.raises(InvalidClaimError) as info:
+            verifier.verify(token)
+        assert (info.value.claim, info.value.reason) == ("typ", "invalid")
