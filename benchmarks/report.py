@@ -92,6 +92,32 @@ def _cold(report: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _lambda(report: Mapping[str, Any]) -> list[str]:
+    section = report.get("lambda", {})
+    runs = section.get("runs", "?")
+    out = [f"### 3b. Cold start under Lambda's runtime emulator: init phase (median of {runs})", "",
+           "`sam build` of the sample and of a hand-written PyJWT baseline; `INIT REPORT(durationMs)`.", ""]
+    out += _error(section)
+    rows = [[label, f"{s['median_ms']:.0f} ms ({s['x_baseline']:.2f}x)",
+             f"{s['min_ms']:.0f}-{s['max_ms']:.0f} ms", f"{s['first_invoke_ms']:.0f} ms",
+             f"{s['with_first_ms']:.0f} ms ({s['with_first_x_baseline']:.2f}x)"]
+            for label, s in section.get("rows", {}).items()]
+    if rows:
+        out += _table(["function", "init", "init range", "first request (JWKS fetch)",
+                       "init + first request"], rows)
+        out.append("")
+    where = section.get("where")
+    if where:
+        totals = section.get("import_total_ms", {})
+        out += [f"Where the time goes (`-X importtime` self time per package, as built; all imports: sample "
+                f"{totals.get('sample')} ms, baseline {totals.get('baseline')} ms):", ""]
+        out += _table(["package", "sample", "baseline"],
+                      [[f"`{w['package']}`", f"{w['sample_ms']} ms", f"{w['baseline_ms']} ms"]
+                       for w in where])
+        out.append("")
+    return out
+
+
 def _jwks(report: Mapping[str, Any]) -> list[str]:
     section = report.get("jwks", {})
     out = ["### 4. JWKS under load (loopback DevIssuer)", ""]
@@ -139,7 +165,8 @@ def _jwks(report: Mapping[str, Any]) -> list[str]:
 
 def _targets(report: Mapping[str, Any]) -> list[str]:
     rows = []
-    for t in report.get("warm_targets", []) + report.get("cold", {}).get("targets", []):
+    for t in (report.get("warm_targets", []) + report.get("cold", {}).get("targets", [])
+              + report.get("lambda", {}).get("targets", [])):
         ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}x"
         rows.append([t["target"], ratio, t["verdict"]])
     return ["### Targets", "", *_table(["target", "measured", "verdict"], rows), ""] if rows else []
@@ -154,6 +181,8 @@ def render(report: Mapping[str, Any]) -> str:
         out += _cache(report)
     if "cold" in report:
         out += _cold(report)
+    if "lambda" in report:
+        out += _lambda(report)
     if "jwks" in report:
         out += _jwks(report)
     out += _targets(report)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/run.py [--quick] [--json FILE] [--sections warm,cache,cold,jwks]
+    .venv/bin/python benchmarks/run.py [--quick] [--json FILE] [--sections warm,cache,cold,lambda,jwks]
 
 Prints a Markdown report to stdout (progress goes to stderr). Every section catches its own errors and
 reports them in its table instead of stopping the run.
@@ -21,7 +21,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import coldstart, jwks_load, warm
+from benchmarks import coldstart, jwks_load, lambda_init, warm
 from benchmarks._common import (
     ALGORITHMS,
     AUDIENCE,
@@ -33,7 +33,7 @@ from benchmarks._common import (
 )
 from benchmarks.report import render
 
-SECTIONS = ("warm", "cache", "cold", "jwks")
+SECTIONS = ("warm", "cache", "cold", "lambda", "jwks")
 
 
 def _log(message: str) -> None:
@@ -111,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "cold" in chosen:
             _guarded(report, "cold", lambda: coldstart.run(runs=cold_runs, jwks_issuer=dev.issuer,
                                                            secret=secret))
+        if "lambda" in chosen:
+            _guarded(report, "lambda", lambda: lambda_init.run(runs=cold_runs, dev=dev))
         if "jwks" in chosen:
             _guarded(report, "jwks", lambda: jwks_load.run(dev, quick=quick))
     report["elapsed_seconds"] = round(time.perf_counter() - started, 1)

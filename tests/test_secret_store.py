@@ -261,3 +261,22 @@ def test_stored_secret_never_verifies_public_key_algorithms(aws_r: Any, issuer: 
         verifier.verify(issuer.mint(issuer=None, audience=None))
     with pytest.raises(ConfigurationError):
         Verifier(secret_from=arn, algorithms=["RS256"])
+def test_async_verifier_loads_the_stored_secret_once_and_is_503_without_it(aws: None,
+                                                                          issuer: DevIssuer) -> None:
+    import asyncio
+
+    from serverless_jwt import AsyncVerifier
+
+    secret = secrets.token_urlsafe(32)
+    arn = boto3.client("secretsmanager").create_secret(Name="jwt-async", SecretString=secret)["ARN"]
+    verifier = AsyncVerifier(Verifier.from_env({"JWT_SECRET": arn}))
+
+    async def verify_all() -> list[Any]:
+        tokens = [_token(issuer, secret, f"u{i}") for i in range(3)]
+        return list(await asyncio.gather(*(verifier.verify(t) for t in tokens)))
+
+    assert [c["sub"] for c in asyncio.run(verify_all())] == ["u0", "u1", "u2"]
+    missing = AsyncVerifier(Verifier.from_env(
+        {"JWT_SECRET": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:does-not-exist-AbCdEf"}))
+    with pytest.raises(KeysUnavailableError):
+        asyncio.run(missing.verify(_token(issuer, secret)))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from serverless_jwt import Verifier, require_auth, require_scope
 
@@ -27,7 +28,7 @@ def respond(status: int, body: Any) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @require_auth(verifier, logger=logger)
 @require_scope("read:shows")
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     params = event.get("pathParameters")
     if not isinstance(params, dict) or "id" not in params:
         logger.info("catalogue listed")

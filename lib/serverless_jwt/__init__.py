@@ -27,6 +27,7 @@ from serverless_jwt.errors import (
     InvalidTokenError,
     KeysUnavailableError,
     MalformedTokenError,
+    MissingExtraError,
     MissingTokenError,
     TokenExpiredError,
     UnknownKeyError,
@@ -39,20 +40,25 @@ if TYPE_CHECKING:
         require_role,
         require_scope,
     )
-    from serverless_jwt.adapters.identity import IdentityContext, current_identity
+    from serverless_jwt.adapters.identity import IdentityContext, current_identity, identity_of
     from serverless_jwt.adapters.powertools import JwtAuthMiddleware
+    from serverless_jwt.async_verifier import AsyncVerifier
+    from serverless_jwt.bearer import token_from_headers
     from serverless_jwt.issuers import MultiIssuerVerifier
     from serverless_jwt.verifier import Verifier
 
-__version__ = "0.1.0"
+    __version__: str  # read on first access (serverless_jwt._version)
 
 # Loaded on first attribute access so `import serverless_jwt` stays cheap (cold start).
 _LAZY = {
+    "AsyncVerifier": "serverless_jwt.async_verifier",
     "Verifier": "serverless_jwt.verifier",
     "IdentityContext": "serverless_jwt.adapters.identity",
     "JwtAuthMiddleware": "serverless_jwt.adapters.powertools",
     "MultiIssuerVerifier": "serverless_jwt.issuers",
     "current_identity": "serverless_jwt.adapters.identity",
+    "identity_of": "serverless_jwt.adapters.identity",
+    "token_from_headers": "serverless_jwt.bearer",
     "require_auth": "serverless_jwt.adapters.decorators",
     "require_claims": "serverless_jwt.adapters.decorators",
     "require_role": "serverless_jwt.adapters.decorators",
@@ -61,6 +67,7 @@ _LAZY = {
 
 __all__ = [
     "AlgorithmNotAllowedError",
+    "AsyncVerifier",
     "AuthError",
     "ConfigurationError",
     "ForbiddenError",
@@ -73,6 +80,7 @@ __all__ = [
     "JwtAuthMiddleware",
     "KeysUnavailableError",
     "MalformedTokenError",
+    "MissingExtraError",
     "MissingTokenError",
     "MultiIssuerVerifier",
     "TokenExpiredError",
@@ -80,14 +88,22 @@ __all__ = [
     "Verifier",
     "__version__",
     "current_identity",
+    "identity_of",
     "require_auth",
     "require_claims",
     "require_role",
     "require_scope",
+    "token_from_headers",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from serverless_jwt._version import version
+
+        value: Any = version()
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'serverless_jwt' has no attribute {name!r}")

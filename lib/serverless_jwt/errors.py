@@ -3,6 +3,7 @@
 ::
 
     ConfigurationError (ValueError)     bad settings, raised at construction, never per request
+    └─ MissingExtraError (+ImportError) a feature whose extra is not installed (names the pip command)
     AuthError                           code, status, error, description (fixed text, safe to send)
     ├─ MissingTokenError                401  WWW-Authenticate: Bearer realm="..."   (no error code)
     ├─ InvalidRequestError              400  error="invalid_request"
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidTokenError",
     "KeysUnavailableError",
     "MalformedTokenError",
+    "MissingExtraError",
     "MissingTokenError",
     "TokenExpiredError",
     "UnknownKeyError",
@@ -75,6 +77,26 @@ def _quoted(value: str) -> str:
 
 class ConfigurationError(ValueError):
     """The verifier or a decorator was configured in a way that is unsafe or cannot work."""
+
+
+class MissingExtraError(ConfigurationError, ImportError):
+    """A feature needs an optional dependency (an extra) that is not installed.
+
+    Raised when the feature is imported or configured, never per request. Also an ``ImportError``, so
+    ``from serverless_jwt import JwtAuthMiddleware`` fails the way a missing import does.
+
+    Attributes
+    ----------
+    extra:
+        The extra to install, e.g. ``"powertools"`` (several are joined by commas: ``"powertools,aws"``).
+    name:
+        The module that could not be imported, when known.
+    """
+
+    def __init__(self, extra: str, feature: str, module: str | None = None) -> None:
+        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'serverless-jwt[{extra}]'")
+        self.extra = extra
+        self.name = module
 
 
 class AuthError(Exception):

@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt._http import FetchError, get_json, url_allowed
+from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
 from serverless_jwt.keys import HMAC_ALGORITHMS, KeySet, VerificationKey
 
@@ -192,6 +193,14 @@ class RemoteKeySource:
 
     def _refresh(self) -> None:
         entry = self._entry
+        if (schedule := scheduler()) is not None:
+            # On an event loop (AsyncVerifier): never fetch or wait here.
+            now = self._clock()
+            if not self._servable(now):
+                raise WouldBlock(entry, self._refresh, "keys")
+            if now >= entry.retry_at and not entry.fetch_lock.locked():
+                schedule(entry, self._refresh)  # one refresh in the background; cached keys serve
+            return
         seen = entry.attempts
         # With servable keys in hand (merely old), nobody queues behind a slow refresh: one thread
         # refreshes, the others keep serving what is cached.
@@ -215,6 +224,12 @@ class RemoteKeySource:
 
     def _refetch_for_unknown_kid(self) -> KeySet:
         entry = self._entry
+        if scheduler() is not None:
+            # On an event loop: the refetch the cool-down allows runs in a worker thread first.
+            now = self._clock()
+            if now - entry.kid_refetch_at >= self._cooldown and now >= entry.retry_at:
+                raise WouldBlock((entry, "kid"), self._refetch_for_unknown_kid, "kid")
+            return self._usable(now)
         seen = entry.attempts
         with entry.fetch_lock:
             now = self._clock()

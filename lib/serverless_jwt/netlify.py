@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from serverless_jwt.errors import InvalidRequestError, MissingTokenError
 from serverless_jwt.verifier import Verifier
 
-__all__ = ["HEADER", "require_netlify_signature", "signature_verifier"]
+if TYPE_CHECKING:
+    from serverless_jwt.bearer import Headers
+
+__all__ = ["HEADER", "check_signature", "require_netlify_signature", "signature_from_headers",
+           "signature_verifier"]
 
 HEADER = "x-nf-sign"
 
@@ -30,6 +35,40 @@ def signature_verifier(secret: str | bytes | Sequence[str | bytes], **options: A
     'netlify'
     """
     return Verifier(secrets=secret, issuer="netlify", algorithms=["HS256"], **options)
+
+
+def check_signature(values: Sequence[str], verifier: Verifier) -> dict[str, Any]:
+    """Verify the ``x-nf-sign`` value(s) of one request; the signature's claims.
+
+    The framework-free check every integration uses (Lambda decorator, FastAPI, Flask, ASGI, WSGI).
+
+    Raises
+    ------
+    MissingTokenError
+        No ``x-nf-sign``: the request did not come through Netlify's signed proxy (401).
+    InvalidRequestError
+        More than one value (400).
+    InvalidTokenError
+        A signature that is malformed, expired, not ``iss: netlify`` or signed with another secret.
+    """
+    if not values:
+        raise MissingTokenError()
+    if len(values) > 1:
+        raise InvalidRequestError("The request carries more than one Netlify signature")
+    return verifier.verify(values[0])
+
+
+def signature_from_headers(headers: Headers, verifier: Verifier) -> dict[str, Any]:
+    """:func:`check_signature` on a request's headers (a mapping or ``(name, value)`` pairs).
+
+    Examples
+    --------
+    >>> signature_from_headers(request.headers, signature_verifier(secret))  # doctest: +SKIP
+    """
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    values = [v.decode("latin-1") if isinstance(v, bytes) else v for n, v in pairs
+              if (n.decode("latin-1") if isinstance(n, bytes) else n).lower() == HEADER]
+    return check_signature(values, verifier)
 
 
 def require_netlify_signature(
@@ -50,7 +89,7 @@ def require_netlify_signature(
     """
     from serverless_jwt.adapters._auth import log_rejection
     from serverless_jwt.adapters.events import error_response, header_values
-    from serverless_jwt.errors import AuthError, InvalidRequestError, MissingTokenError
+    from serverless_jwt.errors import AuthError
 
     verifier = signature_verifier(secret, **options)
 
@@ -59,12 +98,7 @@ def require_netlify_signature(
         def wrapper(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
             request: Mapping[str, Any] = event if isinstance(event, Mapping) else {}
             try:
-                values = header_values(request, HEADER)
-                if not values:
-                    raise MissingTokenError()
-                if len(values) > 1:
-                    raise InvalidRequestError("The request carries more than one Netlify signature")
-                verifier.verify(values[0])
+                check_signature(header_values(request, HEADER), verifier)
             except AuthError as err:
                 log_rejection(err, issuer="netlify")  # x-nf-sign tokens' fixed iss
                 return error_response(request, err, realm=realm)

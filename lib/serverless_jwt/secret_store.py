@@ -14,12 +14,17 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from serverless_jwt._extras import ensure, requires
+from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import AuthError, ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import SecretKeys, VerificationKey
 
 __all__ = ["StoredSecretKeys"]
 
 
+# Powertools Parameters, and boto3 under it (Lambda's runtime has boto3; elsewhere the `aws` extra).
+_EXTRAS = "powertools,aws"
+_FEATURE = "A secret kept in Secrets Manager or SSM"
 _PROVIDERS: dict[tuple[str, str], Any] = {}
 
 
@@ -28,8 +33,9 @@ def _provider(kind: str, region: str | None) -> Any:
     key = (kind, region or "")
     provider = _PROVIDERS.get(key)
     if provider is None:
-        from aws_lambda_powertools.utilities import parameters
-        from botocore.config import Config
+        with requires(_EXTRAS, _FEATURE):
+            from aws_lambda_powertools.utilities import parameters
+            from botocore.config import Config
 
         cls = parameters.SSMProvider if kind == "ssm" else parameters.SecretsProvider
         # Short timeouts and one retry: an unreachable store must be a quick 503, not a Lambda timeout
@@ -90,6 +96,8 @@ class StoredSecretKeys:
     ------
     ConfigurationError
         When ``reference`` names neither store.
+    MissingExtraError
+        When the default fetch cannot work: Powertools or boto3 is not installed.
     """
 
     def __init__(
@@ -105,6 +113,9 @@ class StoredSecretKeys:
     ) -> None:
         if not (reference.startswith("ssm:") or reference.startswith("arn:")):
             raise ConfigurationError("secret_from must be a Secrets Manager ARN or 'ssm:<parameter name>'")
+        if fetch is _fetch:
+            # Found now, imported on first use: a missing extra fails at construction, not per request.
+            ensure(_EXTRAS, _FEATURE, "aws_lambda_powertools", "boto3")
         self._reference = reference
         self._algorithms = frozenset(algorithms)
         self._allow_short = allow_short_secret
@@ -132,6 +143,15 @@ class StoredSecretKeys:
         keys, now = self._keys, self._clock()
         if keys is not None and now - self._loaded_at < self._max_age:
             return keys
+        if (schedule := scheduler()) is not None:
+            # On an event loop (AsyncVerifier): the store is read in a worker thread, never here.
+            if keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
+                if now >= self._retry_at and not self._lock.locked():
+                    schedule(self, self._current)
+                return keys
+            if now < self._retry_at:
+                raise KeysUnavailableError("The shared secret could not be loaded")
+            raise WouldBlock(self, self._current, "keys")
         with self._lock:
             if self._keys is not None and now - self._loaded_at < self._max_age:
                 return self._keys

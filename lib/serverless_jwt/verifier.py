@@ -22,12 +22,14 @@ from serverless_jwt.errors import (
     InvalidClaimError,
     InvalidSignatureError,
 )
-from serverless_jwt.keys import Checker, KeySet, KeySource, SecretKeys, StaticKeySource
+from serverless_jwt.keys import Checker, KeySet, KeySource, SecretKeys, StaticKeySource, VerificationKey
 
-__all__ = ["ClaimCheck", "Verifier"]
+__all__ = ["ClaimCheck", "TokenCheck", "Verifier"]
 
 ClaimCheck = Callable[[Mapping[str, Any]], bool]
 """A custom claim check: return False (or raise an AuthError) to reject the token."""
+TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], bool]
+"""``check(header, claims, key) -> bool`` after the signature verified (aws-jwt-verify's customJwtCheck)."""
 
 _MAX_PLANS = 64
 # A JWT_* variable does not count as "set by the user" when an override replaced what it configures.
@@ -78,6 +80,11 @@ class Verifier:
         Reject tokens whose ``iat`` (or ``auth_time``, for "sign in again after N minutes") is older.
     claim_checks:
         Extra checks ``check(claims) -> bool``; False or any exception rejects the token.
+    token_checks:
+        Checks that also see the protected header and the key that verified the signature:
+        ``check(header, claims, key) -> bool`` (``key`` a :class:`~serverless_jwt.keys.VerificationKey`:
+        ``kid``, ``kty``, ``algorithms``). False or any exception rejects the token. They run on every
+        request, so with them the verified-token cache is off.
     accepted_types, require_access_token_type:
         Accepted ``typ`` header values (default: absent, ``JWT``, ``at+jwt``); or require ``at+jwt``
         (RFC 9068).
@@ -131,6 +138,7 @@ class Verifier:
         max_age_seconds: float | None = None,
         max_age_claim: str = "iat",
         claim_checks: Sequence[ClaimCheck] = (),
+        token_checks: Sequence[TokenCheck] = (),
         accepted_types: Collection[str] | None = None,
         require_access_token_type: bool = False,
         allow_sender_constrained: bool = False,
@@ -184,6 +192,9 @@ class Verifier:
             accept_any_audience=bool(accept_any_audience),
         )
         self._checks = tuple(claim_checks)
+        self._token_checks = tuple(token_checks)
+        if not all(callable(check) for check in (*self._checks, *self._token_checks)):
+            raise ConfigurationError("claim_checks and token_checks must be callables")
         self._max_token_bytes = max_token_bytes
         self._clock = clock
         self._keys = self._key_source(
@@ -193,7 +204,8 @@ class Verifier:
             jwks_max_age_seconds=jwks_max_age_seconds, max_stale_seconds=max_stale_seconds,
             unknown_kid_cooldown_seconds=unknown_kid_cooldown_seconds,
         )
-        self._cache_size = verified_cache_size
+        # A cache hit skips the key lookup that token checks need: with them, every token is verified.
+        self._cache_size = 0 if self._token_checks else verified_cache_size
         # token -> (key generation, verified claims, names of claims holding containers)
         self._cache: dict[str, _CacheEntry] = {}
         self._cache_lock = threading.Lock()
@@ -373,6 +385,8 @@ class Verifier:
         else:
             raise InvalidSignatureError()
         _claims.check_claims(claims, self._policy, now)
+        if self._token_checks:
+            self._run_token_checks(header_segment, claims, signing_input, signature)
         # The cache keeps the signed claims as they are now: a custom check that edits its argument
         # must never change what later cache hits are judged on.
         entry = self._cache_entry(plan[0], claims) if self._cache_size else None
@@ -424,6 +438,26 @@ class Verifier:
             except Exception:
                 ok = False
             if not ok:
+                name = getattr(check, "__name__", "check")
+                raise InvalidClaimError("claims", "check_failed",
+                                        f"The access token was rejected by the '{name}' check")
+
+    def _run_token_checks(self, header_segment: bytes, claims: dict[str, Any], signing_input: bytes,
+                          signature: bytes) -> None:
+        header = _token.decode_header(header_segment)
+        candidates = self._keys.keys_for(header)
+        alg = header["alg"]
+        # One candidate (a JWKS kid) verified the signature already; among rotating secrets, find which.
+        key = candidates[0] if len(candidates) == 1 else next(
+            k for k in candidates if k.verify(alg, signing_input, signature))
+        for check in self._token_checks:
+            try:
+                ok = check(dict(header), claims, key)  # a copy: the parsed header is cached and shared
+            except AuthError:
+                raise
+            except Exception:
+                ok = False
+            if ok is not True:
                 name = getattr(check, "__name__", "check")
                 raise InvalidClaimError("claims", "check_failed",
                                         f"The access token was rejected by the '{name}' check")

@@ -840,3 +840,50 @@ def test_identity_scopes_agree_with_the_check_that_passed(issuer: DevIssuer, ver
 def test_require_role_with_a_handler_argument_says_what_to_write() -> None:
     with pytest.raises(ConfigurationError, match=r'@require_role\("name"\) above the handler'):
         require_role("admin", echo)  # type: ignore[arg-type]
+def test_optional_auth_runs_the_handler_anonymously_but_refuses_bad_tokens(
+    kind: str, make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    @require_auth(verifier, optional=True)
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        identity = context.identity_context
+        assert current_identity() is identity
+        return {"statusCode": 200, "sub": identity.subject if identity is not None else None}
+
+    context = ctx()
+    assert handler(make_event(kind), context) == {"statusCode": 200, "sub": None}
+    assert handler(make_event(kind, headers={"Authorization": "Basic eA=="}), context)["sub"] is None
+    assert handler(make_event(kind, headers=bearer(issuer.mint(sub="alice"))), context)["sub"] == "alice"
+    expired = issuer.mint(now=0, lifetime_seconds=60)
+    assert handler(make_event(kind, headers=bearer(expired)), context)["statusCode"] == 401
+    assert context.identity_context is None  # cleared: a reused context never shows the earlier caller
+    assert handler(make_event(kind, headers={"Authorization": "Bearer a b"}), context)["statusCode"] == 400
+
+
+def test_optional_auth_with_a_scope_below_still_demands_a_token(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    @require_auth(verifier, optional=True)
+    @require_scope("read:shows")
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200}
+
+    assert handler(make_event("http_v2"), ctx())["statusCode"] == 401
+    token = issuer.mint(scopes=["read:shows"])
+    assert handler(make_event("http_v2", headers=bearer(token)), ctx())["statusCode"] == 200
+    with pytest.raises(ConfigurationError):
+        require_auth(verifier, optional=True, scopes=["read:shows"])
+
+
+def test_identity_of_reads_the_caller_and_refuses_anonymous_ones(
+    make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
+) -> None:
+    from serverless_jwt import identity_of
+
+    @require_auth(verifier, optional=True)
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "sub": identity_of(context).subject}
+
+    assert handler(make_event("http_v2", headers=bearer(issuer.mint(sub="bob"))), ctx())["sub"] == "bob"
+    # No identity: identity_of raises MissingTokenError, which require_auth answers 401.
+    assert handler(make_event("http_v2"), ctx())["statusCode"] == 401
+    assert handler(make_event("http_v2", headers=bearer(issuer.mint(sub="eve"))), None)["sub"] == "eve"

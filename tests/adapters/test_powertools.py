@@ -236,3 +236,19 @@ def test_each_rejection_is_one_structured_line_through_the_given_logger(
         ("token_missing", "token_present", jwt_issuer.issuer),
     ]
     assert "MARKER" not in stream.getvalue()
+def test_optional_middleware_serves_anonymous_callers_and_refuses_bad_tokens(
+    jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+) -> None:
+    app = RESOLVERS["http_v2"]()
+
+    @app.get("/greeting", middlewares=[JwtAuthMiddleware(verifier, optional=True)])
+    def greeting() -> dict[str, Any]:
+        identity = app.context.get("identity")
+        return {"hello": identity.subject if identity is not None else "stranger"}
+
+    def call(token: str | None) -> dict[str, Any]:
+        return app.resolve(request(jwt_lambda_event, "http_v2", "/greeting", token=token), {})
+
+    assert json.loads(call(None)["body"]) == {"hello": "stranger"}
+    assert json.loads(call(jwt_issuer.mint(sub="alice"))["body"]) == {"hello": "alice"}
+    assert call(jwt_issuer.mint(now=0, lifetime_seconds=60))["statusCode"] == 401

@@ -98,8 +98,8 @@ class _Authenticator:
     """Settings of one require_auth, checked once at decoration time."""
 
     __slots__ = ("checks", "cookie_name", "error_headers", "issuer", "logger", "mapper", "netlify",
-                 "on_error",
-                 "preflight", "realm", "roles_claim", "token_source", "trust_authorizer", "verifier")
+                 "on_error", "optional", "preflight", "realm", "roles_claim", "token_source",
+                 "trust_authorizer", "verifier")
 
     def __init__(self, verifier: TokenVerifier | None, *, realm: str | None, cookie_name: str | None,
                  allow_preflight: bool | Literal["handler"], trust_authorizer: bool,
@@ -107,7 +107,8 @@ class _Authenticator:
                  claims_mapper: authz.ClaimsMapper | None, roles_claim: authz.ClaimPath,
                  on_error: ErrorHook | None, logger: Any, error_headers: Mapping[str, str] | None,
                  checks: Sequence[Callable[[IdentityContext], None]] = (),
-                 token_source: Callable[[Mapping[str, Any]], str] | None = None) -> None:
+                 token_source: Callable[[Mapping[str, Any]], str] | None = None,
+                 optional: bool = False) -> None:
         if verifier is None and not trust_authorizer:
             from serverless_jwt.verifier import Verifier
 
@@ -135,6 +136,10 @@ class _Authenticator:
         self.checks = tuple(checks)
         # Where the token comes from: the bearer header (or cookie) unless a mode brings its own header.
         self.token_source = token_source
+        if optional and self.checks:
+            raise ConfigurationError("optional authentication cannot also require scopes or roles")
+        # No credentials at all -> the handler runs anonymously; bad credentials are still refused.
+        self.optional = bool(optional)
 
     def identity(self, event: Mapping[str, Any]) -> IdentityContext:
         token: str | None = None
@@ -171,6 +176,8 @@ class _Authenticator:
         plain = (verifier is not None and not self.trust_authorizer and self.mapper is None
                  and self.token_source is None)
         identify = self.identity
+        # Anonymous callers reach the handler only when nothing below demands an identity.
+        anonymous_ok = self.optional and not late_checks
 
         @functools.wraps(handler)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
@@ -201,6 +208,11 @@ class _Authenticator:
             except BaseException as exc:
                 # Overwritten on every request, so a reused context object never shows an earlier caller.
                 _clear(context, netlify)
+                if anonymous_ok and type(exc) is MissingTokenError:
+                    try:
+                        return target(*args, **kwargs)
+                    except AuthError as err:  # the handler may still insist (identity_of, check_scopes)
+                        return fail(event, err)
                 if isinstance(exc, AuthError):
                     return fail(event, exc)
                 raise

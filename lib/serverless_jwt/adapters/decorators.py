@@ -63,7 +63,7 @@ def require_auth(
     netlify_client_context: bool = ...,
     claims_mapper: authz.ClaimsMapper | None = ..., roles_claim: authz.ClaimPath = ...,
     scopes: Collection[str] = ..., roles: Collection[str] = ..., on_error: ErrorHook | None = ...,
-    logger: Any = ..., error_headers: Mapping[str, str] | None = ...,
+    logger: Any = ..., error_headers: Mapping[str, str] | None = ..., optional: bool = ...,
 ) -> Decorator: ...
 def require_auth(
     verifier: Any = None, /, *, realm: str | None = None, cookie_name: str | None = None,
@@ -71,7 +71,7 @@ def require_auth(
     netlify_client_context: bool = False,
     claims_mapper: authz.ClaimsMapper | None = None, roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
     scopes: Collection[str] = (), roles: Collection[str] = (), on_error: ErrorHook | None = None,
-    logger: Any = None, error_headers: Mapping[str, str] | None = None,
+    logger: Any = None, error_headers: Mapping[str, str] | None = None, optional: bool = False,
 ) -> Any:
     """Require a valid bearer token; the handler finds the caller on ``context.identity_context``.
 
@@ -108,11 +108,16 @@ def require_auth(
         afterwards. The token is never logged.
     error_headers:
         Headers added to every error response (e.g. ``Access-Control-Allow-Origin``).
+    optional:
+        Serve anonymous callers too: a request with no bearer credentials reaches the handler with
+        ``identity_context = None`` (and ``current_identity()`` ``None``); a bad token is still refused.
+        A ``require_scope`` / ``require_role`` / ``require_claims`` below still demands a token.
 
     Raises
     ------
     ConfigurationError
-        At decoration time, for unusable settings (never per request).
+        At decoration time, for unusable settings (never per request), such as ``optional=True``
+        together with ``scopes`` or ``roles``.
 
     Examples
     --------
@@ -130,7 +135,7 @@ def require_auth(
         verifier, realm=realm, cookie_name=cookie_name, allow_preflight=allow_preflight,
         trust_authorizer=trust_authorizer, netlify_client_context=netlify_client_context,
         claims_mapper=claims_mapper, roles_claim=roles_claim, scopes=scopes, roles=roles,
-        on_error=on_error, logger=logger, error_headers=error_headers,
+        on_error=on_error, logger=logger, error_headers=error_headers, optional=optional,
     )
 
 
@@ -141,7 +146,7 @@ def _authenticate(
     claims_mapper: authz.ClaimsMapper | None = None, roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
     scopes: Collection[str] = (), roles: Collection[str] = (), on_error: ErrorHook | None = None,
     logger: Any = None, error_headers: Mapping[str, str] | None = None,
-    token_source: Callable[[Mapping[str, Any]], str] | None = None,
+    token_source: Callable[[Mapping[str, Any]], str] | None = None, optional: bool = False,
 ) -> Decorator:
     # require_auth's body, shared with modes that read their token from another header (ALB).
     checks: list[Callable[[IdentityContext], None]] = []
@@ -153,7 +158,7 @@ def _authenticate(
         verifier, realm=realm, cookie_name=cookie_name, allow_preflight=allow_preflight,
         trust_authorizer=trust_authorizer, netlify_client_context=netlify_client_context,
         claims_mapper=claims_mapper, roles_claim=roles_claim, on_error=on_error, logger=logger,
-        error_headers=error_headers, checks=checks, token_source=token_source,
+        error_headers=error_headers, checks=checks, token_source=token_source, optional=optional,
     )
     return auth.wrap
 

@@ -14,12 +14,12 @@ Examples
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Literal
 
-from serverless_jwt.errors import AuthError, ConfigurationError, InvalidRequestError, MissingTokenError
+from serverless_jwt import bearer as _bearer
+from serverless_jwt.errors import AuthError, MissingTokenError
 
 # `dict` first: events and claims are plain dicts, and the ABC check costs ~10x an exact-type check.
 _MAPPING = (dict, Mapping)
@@ -38,22 +38,11 @@ __all__ = [
 
 EventKind = Literal["rest_v1", "http_v2", "alb", "function_url"]
 
-# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-_JWT_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
-
-
-def _is_token68(value: str) -> bool:
-    # Fast path for the usual case, a JWT (base64url and dots: all token68 characters), in one C pass.
-    if value and value.isascii() and not value.encode("ascii").translate(None, _JWT_ALPHABET):
-        return True
-    return _TOKEN68.fullmatch(value) is not None
-# RFC 7230 token, for the configured cookie name.
-_HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-_SEVERAL = "The request carries more than one Authorization value"
-_MALFORMED = "The Authorization header does not carry a well-formed bearer token"
-_BAD_COOKIE = "The authentication cookie is malformed or repeated"
+# The header and cookie rules live on the core side (bearer.py), shared with the ASGI/WSGI glue.
+_JWT_ALPHABET = _bearer.JWT_ALPHABET
+_is_token68 = _bearer.is_token68
+_authorization_token = _bearer.authorization_token
+validate_cookie_name = _bearer.validate_cookie_name
 
 
 def detect(event: Mapping[str, Any]) -> EventKind:
@@ -134,26 +123,6 @@ def is_preflight(event: Mapping[str, Any]) -> bool:
     )
 
 
-def validate_cookie_name(name: str) -> str:
-    """Check a configured cookie name (an RFC 7230 token); raises ConfigurationError."""
-    if not isinstance(name, str) or not _HTTP_TOKEN.fullmatch(name):
-        raise ConfigurationError("cookie_name must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)")
-    return name
-
-
-def _authorization_token(values: Sequence[str]) -> str | None:
-    # Header lists may be comma-joined (HTTP API 2.0 joins duplicates); a token68 never holds a comma.
-    if len(values) > 1 or "," in values[0]:
-        raise InvalidRequestError(_SEVERAL)
-    parts = values[0].strip().split(None, 1)
-    if not parts or parts[0].lower() != "bearer":
-        # Another scheme (Basic, Digest, ...) is not bearer credentials: 401 without an error code.
-        return None
-    if len(parts) == 1 or not _is_token68(parts[1].strip()):
-        raise InvalidRequestError(_MALFORMED)
-    return parts[1].strip()
-
-
 def _cookie_pairs(event: Mapping[str, Any]) -> list[str]:
     pairs: list[str] = []
     listed = event.get("cookies")  # HTTP API 2.0 and Function URL: one "name=value" per item
@@ -165,24 +134,7 @@ def _cookie_pairs(event: Mapping[str, Any]) -> list[str]:
 
 
 def _cookie_token(event: Mapping[str, Any], cookie_name: str) -> str | None:
-    found: set[str] = set()
-    for pair in _cookie_pairs(event):
-        name, sep, value = pair.strip().partition("=")
-        if sep and name.strip() == cookie_name:
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            if value:  # an emptied cookie (a logout) counts as no credentials
-                found.add(value)
-    if not found:
-        return None
-    # Two different values for the one cookie: we cannot tell which is meant, so refuse both.
-    if len(found) > 1:
-        raise InvalidRequestError(_BAD_COOKIE)
-    value = found.pop()
-    if not _is_token68(value):
-        raise InvalidRequestError(_BAD_COOKIE)
-    return value
+    return _bearer.cookie_token(_cookie_pairs(event), cookie_name)
 
 
 _AUTHORIZATION = "authorization"

@@ -20,13 +20,16 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from aws_lambda_powertools.event_handler import ApiGatewayResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
+from serverless_jwt._extras import requires
+
+with requires("powertools", "The Powertools Event Handler middleware (JwtAuthMiddleware)"):
+    from aws_lambda_powertools.event_handler import ApiGatewayResolver, Response
+    from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
 from serverless_jwt import authz
 from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check, log_rejection
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
-from serverless_jwt.errors import AuthError
+from serverless_jwt.errors import AuthError, MissingTokenError
 
 __all__ = ["JwtAuthMiddleware"]
 
@@ -60,6 +63,9 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
     logger:
         A Powertools ``Logger`` for the one structured line logged per rejected request (else the
         ``serverless_jwt`` logger of ``logging``).
+    optional:
+        Serve anonymous callers too: no bearer credentials -> the route runs with
+        ``app.context["identity"]`` unset (``None`` from ``.get``); a bad token is still refused.
 
     Examples
     --------
@@ -83,6 +89,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         context_key: str = "identity",
         on_error: Callable[[AuthError], Response[Any]] | None = None,
         logger: Any = None,
+        optional: bool = False,
     ) -> None:
         super().__init__()
         checks: list[Callable[[IdentityContext], None]] = []
@@ -94,6 +101,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             verifier, realm=realm, cookie_name=cookie_name, allow_preflight=allow_preflight,
             trust_authorizer=False, netlify_client_context=False, claims_mapper=claims_mapper,
             roles_claim=roles_claim, on_error=None, logger=None, error_headers=None, checks=checks,
+            optional=optional,
         )
         self._public = frozenset(public_paths)
         self._key = context_key
@@ -148,6 +156,11 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             for check in self._auth.checks:
                 check(identity)
         except AuthError as err:
+            if self._auth.optional and type(err) is MissingTokenError:
+                try:
+                    return next_middleware(app)  # anonymous: the route decides what to show
+                except AuthError as refused:
+                    return self._failure(refused)
             return self._failure(err)
         app.append_context(**{self._key: identity})  # type: ignore[no-untyped-call]
         try:

@@ -1,0 +1,59 @@
+"""The package version, written once (pyproject.toml) and read here at run time.
+
+Installed with pip, it comes from the package metadata. Run as plain source without metadata (a
+source checkout on ``PYTHONPATH``, or the package folder copied into a layer's ``python/`` as the
+sample's ``sam build`` does),
+it comes from the checkout's ``pyproject.toml`` when there is one, and is ``0+unknown`` otherwise:
+``serverless_jwt.__version__`` always answers. Loaded on first access only (importlib.metadata costs
+milliseconds at a cold start).
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["UNKNOWN", "version"]
+
+DISTRIBUTION = "serverless-jwt"
+UNKNOWN = "0+unknown"
+# The [project] table runs to the next line that opens a table; tomllib is not in Python 3.10.
+_PROJECT_TABLE = re.compile(r"^\[project\][ \t]*$(.*?)(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
+_VERSION = re.compile(r'^version\s*=\s*"([^"]+)"', re.MULTILINE)
+
+
+def version(package_dir: Path | None = None) -> str:
+    """The version of the distribution that holds ``package_dir`` (this package by default)."""
+    here = (package_dir or Path(__file__).parent).resolve()
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        dist = None
+    if dist is not None and _serves(dist, here):
+        return dist.version
+    return _from_checkout(here) or UNKNOWN
+
+
+def _serves(dist: metadata.Distribution, package_dir: Path) -> bool:
+    # The installed metadata describes *these* files, not another copy of the package that happens to
+    # be importable (a folder copied into a layer next to an installed wheel, or a second checkout).
+    init = dist.locate_file("serverless_jwt/__init__.py")
+    try:
+        if Path(str(init)).resolve().parent == package_dir:
+            return True
+    except OSError:
+        return False
+    # An editable install points at the source tree instead of listing the files.
+    return _from_checkout(package_dir) == dist.version
+
+
+def _from_checkout(package_dir: Path) -> str | None:
+    pyproject = package_dir.parent.parent / "pyproject.toml"  # <checkout>/lib/serverless_jwt
+    try:
+        text = pyproject.read_text("utf-8")
+    except OSError:
+        return None
+    table = _PROJECT_TABLE.search(text)
+    found = _VERSION.search(table.group(1)) if table else None
+    return found.group(1) if found else None

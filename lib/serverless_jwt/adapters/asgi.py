@@ -1,0 +1,121 @@
+"""ASGI middleware (Starlette, FastAPI, Quart, Litestar... any ASGI 3 app): authenticate every request.
+
+::
+
+    app = Starlette(routes=[...], middleware=[Middleware(JwtMiddleware, verifier=verifier,
+                                                         public_paths=["/health"])])
+
+    async def me(request):
+        return JSONResponse({"claims": request.state.identity.claims})
+
+Pure ASGI, so it imports no framework: it reads ``scope["headers"]``, verifies with
+:class:`~serverless_jwt.async_verifier.AsyncVerifier` (a cold key fetch never blocks the loop) and
+puts the identity on ``scope["state"]["identity"]`` (Starlette's ``request.state.identity``) and on
+:func:`~serverless_jwt.adapters.identity.current_identity` for the rest of the request. A failure is
+answered here with our status, ``WWW-Authenticate`` and RFC 6750 body. Modelled on Starlette's
+``middleware/authentication.py``, without its ``on_error`` default that echoes the exception text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from typing import Any
+
+from serverless_jwt import authz
+from serverless_jwt.adapters._request import RequestAuthenticator
+from serverless_jwt.adapters.identity import TokenVerifier, _current
+from serverless_jwt.async_verifier import AsyncVerifier
+from serverless_jwt.errors import AuthError
+
+__all__ = ["JwtMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_POLICY_VIOLATION = 1008  # WebSocket close code (RFC 6455 §7.4.1); servers answer the handshake 403
+
+
+class JwtMiddleware:
+    """Require a valid bearer token for every HTTP and WebSocket request, except ``public_paths``.
+
+    Parameters
+    ----------
+    app:
+        The ASGI application to protect.
+    verifier:
+        A ``Verifier`` (or ``MultiIssuerVerifier``, ``AsyncVerifier``, any ``verify(token)``);
+        ``None`` builds one now with ``Verifier.from_env()``.
+    scopes, roles:
+        Required of every caller (all of them).
+    optional:
+        Serve anonymous callers too (``identity`` is then ``None``); a bad token is still refused.
+    public_paths:
+        Exact paths (``scope["path"]``) served without authentication (``"/health"``).
+    allow_preflight:
+        Pass CORS preflights (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) to the
+        app unauthenticated, for its CORS middleware to answer (default ``True``).
+    cookie_name, realm, claims_mapper, roles_claim:
+        As for ``require_auth``.
+
+    Raises
+    ------
+    ConfigurationError
+        For unusable settings, at construction.
+    """
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier | AsyncVerifier | None = None, *,
+                 scopes: Collection[str] = (), roles: Collection[str] = (), optional: bool = False,
+                 public_paths: Collection[str] = (), allow_preflight: bool = True,
+                 cookie_name: str | None = None, realm: str | None = None,
+                 claims_mapper: authz.ClaimsMapper | None = None,
+                 roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH) -> None:
+        self.app = app
+        self._auth = RequestAuthenticator(verifier, realm=realm, cookie_name=cookie_name,
+                                          claims_mapper=claims_mapper, roles_claim=roles_claim,
+                                          scopes=scopes, roles=roles)
+        self._optional = bool(optional)
+        self._public = frozenset(public_paths)
+        self._preflight = bool(allow_preflight)
+
+    def __repr__(self) -> str:
+        return f"JwtMiddleware(verifier={self._auth.verifier!r}, optional={self._optional})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope.get("type")
+        if kind not in ("http", "websocket") or scope.get("path") in self._public or (
+                self._preflight and kind == "http" and _is_preflight(scope)):
+            await self.app(scope, receive, send)
+            return
+        try:
+            identity = await self._auth.identity_async(scope.get("headers") or (), optional=self._optional)
+        except AuthError as err:
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+            else:
+                await self._answer(err, send)
+            return
+        scope.setdefault("state", {})["identity"] = identity
+        reset = _current.set(identity)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _current.reset(reset)
+
+    async def _answer(self, err: AuthError, send: Send) -> None:
+        shaped = self._auth.response(err)
+        body = json.dumps(shaped.body).encode("utf-8")
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in shaped.headers.items()]
+        headers.append((b"content-length", str(len(body)).encode("ascii")))
+        await send({"type": "http.response.start", "status": shaped.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _is_preflight(scope: Scope) -> bool:
+    if scope.get("method") != "OPTIONS":
+        return False
+    names = {bytes(name).lower() for name, _ in scope.get("headers") or ()}
+    return b"origin" in names and b"access-control-request-method" in names

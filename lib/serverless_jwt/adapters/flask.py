@@ -1,0 +1,169 @@
+"""Flask: an extension with a view decorator; the caller on ``flask.g.identity``.
+
+::
+
+    auth = JwtAuth(verifier, app)          # or JwtAuth(verifier) + auth.init_app(app)
+
+    @app.get("/shows")
+    @auth.required("read:shows")
+    def shows():
+        return {"sub": g.identity.subject}
+
+``init_app`` registers an error handler for :class:`~serverless_jwt.errors.AuthError` that answers
+with our status, ``WWW-Authenticate`` and RFC 6750 body; register your own handler for ``AuthError``
+(or one of its subclasses, say ``InsufficientScopeError``) to answer differently. Views may raise
+``AuthError`` themselves (``authz.check_scopes``) and get the same answers.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+from serverless_jwt._extras import requires
+
+with requires("flask", "The Flask integration (serverless_jwt.adapters.flask)"):
+    import flask
+
+from serverless_jwt import authz
+from serverless_jwt.adapters._auth import log_rejection
+from serverless_jwt.adapters._request import RequestAuthenticator, checks_for
+from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
+from serverless_jwt.adapters.wsgi import environ_headers
+from serverless_jwt.errors import AuthError
+
+__all__ = ["JwtAuth", "netlify_signed"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_EXTENSION = "serverless_jwt"
+
+
+class JwtAuth:
+    """The Flask extension: settings for every protected view, and the error handler.
+
+    Parameters
+    ----------
+    verifier:
+        A ``Verifier`` (or any ``verify(token)``); ``None`` builds one now with ``Verifier.from_env()``.
+    app:
+        The Flask app (or call :meth:`init_app` later).
+    cookie_name, realm, claims_mapper, roles_claim:
+        As for ``require_auth``.
+
+    Raises
+    ------
+    ConfigurationError
+        For unusable settings, at construction.
+
+    Examples
+    --------
+    >>> app = flask.Flask(__name__)                   # doctest: +SKIP
+    >>> auth = JwtAuth(Verifier.from_env(), app)      # doctest: +SKIP
+    """
+
+    def __init__(self, verifier: TokenVerifier | None = None, app: flask.Flask | None = None, *,
+                 cookie_name: str | None = None, realm: str | None = None,
+                 claims_mapper: authz.ClaimsMapper | None = None,
+                 roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH) -> None:
+        self._auth = RequestAuthenticator(verifier, realm=realm, cookie_name=cookie_name,
+                                          claims_mapper=claims_mapper, roles_claim=roles_claim)
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: flask.Flask) -> None:
+        """Register the extension and its ``AuthError`` handler (yours, registered later, wins)."""
+        app.extensions[_EXTENSION] = self
+        app.register_error_handler(AuthError, self.error_response)
+
+    def error_response(self, err: AuthError) -> flask.Response:
+        """Our answer for ``err``: status, ``WWW-Authenticate`` and the RFC 6750 JSON body."""
+        shaped = self._auth.response(err)
+        return flask.current_app.response_class(json.dumps(shaped.body), status=shaped.status,
+                                                headers=shaped.headers)
+
+    def required(self, *scopes: str, roles: Collection[str] = (),
+                 optional: bool = False) -> Callable[[Callable[P, R]], Callable[P, R | flask.Response]]:
+        """Decorate a view: authenticate, check ``scopes`` / ``roles`` (all), set ``g.identity``.
+
+        Parameters
+        ----------
+        scopes:
+            Scopes the token must grant (403 ``insufficient_scope`` otherwise).
+        roles:
+            Roles it must carry (403 ``forbidden``).
+        optional:
+            Serve anonymous callers: ``g.identity`` is ``None`` when no credentials were sent; a bad
+            token is still refused. Not combinable with scopes or roles.
+
+        Raises
+        ------
+        ConfigurationError
+            At decoration, for malformed scope or role names, or ``optional`` with scopes or roles.
+        """
+        checks = checks_for(scopes, roles)
+        if optional and checks:
+            from serverless_jwt.errors import ConfigurationError
+
+            raise ConfigurationError("optional authentication cannot also require scopes or roles")
+        return functools.partial(self._decorate, checks=checks, optional=optional)
+
+    def _decorate(self, view: Callable[P, R], *, checks: Sequence[Callable[[IdentityContext], None]],
+                  optional: bool) -> Callable[P, R | flask.Response]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | flask.Response:
+            app = flask.current_app
+            try:
+                identity = self._auth.identity(environ_headers(flask.request.environ), checks,
+                                               optional=optional)
+            except AuthError as err:
+                if _EXTENSION in app.extensions:
+                    raise  # the app's AuthError handler answers (ours unless overridden)
+                return self.error_response(err)
+            flask.g.identity = identity
+            reset = _current.set(identity)
+            try:
+                return app.ensure_sync(view)(*args, **kwargs)  # type: ignore[no-any-return]
+            finally:
+                _current.reset(reset)
+
+        return wrapper
+
+
+def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | None = None,
+                   **options: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Refuse requests without a valid ``x-nf-sign`` (they did not come through Netlify's signed proxy).
+
+    Use on a view, or on the whole app with ``app.before_request(netlify_signed(secret)(lambda: None))``.
+    The signature's claims are on ``g.netlify_signature``.
+
+    Examples
+    --------
+    >>> @app.get("/me")                                        # doctest: +SKIP
+    ... @netlify_signed(os.environ["NF_PROXY_SECRET"])
+    ... @auth.required()
+    ... def me(): ...
+    """
+    from serverless_jwt.netlify import signature_from_headers, signature_verifier
+
+    verifier = signature_verifier(secret, **options)
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                flask.g.netlify_signature = signature_from_headers(flask.request.headers, verifier)
+            except AuthError as err:
+                if _EXTENSION in flask.current_app.extensions:
+                    raise
+                log_rejection(err, issuer="netlify")  # x-nf-sign tokens' fixed iss
+                shaped = err.response(realm)
+                flask.abort(flask.current_app.response_class(json.dumps(shaped.body), status=shaped.status,
+                                                             headers=shaped.headers))
+            return flask.current_app.ensure_sync(view)(*args, **kwargs)  # type: ignore[no-any-return]
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,93 @@
+"""WSGI middleware (Django, Bottle, Pyramid, Falcon... any WSGI app): authenticate every request.
+
+::
+
+    application = JwtWsgiMiddleware(application, verifier, public_paths=["/health"])
+
+    def view(environ, start_response):
+        identity = environ["serverless_jwt.identity"]
+
+Imports no framework. The identity is put on ``environ["serverless_jwt.identity"]`` and on
+:func:`~serverless_jwt.adapters.identity.current_identity` while the app runs; a failure is answered
+here with our status, ``WWW-Authenticate`` and RFC 6750 body. Flask apps use
+:mod:`serverless_jwt.adapters.flask` instead (per-view scopes, ``flask.g``, error handlers).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from serverless_jwt import authz
+from serverless_jwt.adapters._request import RequestAuthenticator
+from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
+from serverless_jwt.errors import AuthError
+
+__all__ = ["ENVIRON_KEY", "JwtWsgiMiddleware", "environ_headers"]
+
+ENVIRON_KEY = "serverless_jwt.identity"
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+_HEADERS = (("authorization", "HTTP_AUTHORIZATION"), ("cookie", "HTTP_COOKIE"))
+
+
+def environ_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The request headers a WSGI environ carries that matter here (``Authorization``, ``Cookie``)."""
+    # A WSGI server folds repeated headers into one comma-joined value, which bearer.py refuses.
+    return [(name, value) for name, key in _HEADERS if isinstance(value := environ.get(key), str)]
+
+
+class JwtWsgiMiddleware:
+    """Require a valid bearer token for every request, except ``public_paths``.
+
+    Parameters
+    ----------
+    app:
+        The WSGI application to protect.
+    verifier:
+        A ``Verifier`` (or any ``verify(token)``); ``None`` builds one with ``Verifier.from_env()``.
+    scopes, roles, optional, public_paths, allow_preflight, cookie_name, realm, claims_mapper, roles_claim:
+        As for :class:`serverless_jwt.adapters.asgi.JwtMiddleware` (paths are ``PATH_INFO``).
+    """
+
+    def __init__(self, app: WSGIApp, verifier: TokenVerifier | None = None, *,
+                 scopes: Collection[str] = (), roles: Collection[str] = (), optional: bool = False,
+                 public_paths: Collection[str] = (), allow_preflight: bool = True,
+                 cookie_name: str | None = None, realm: str | None = None,
+                 claims_mapper: authz.ClaimsMapper | None = None,
+                 roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH) -> None:
+        self.app = app
+        self._auth = RequestAuthenticator(verifier, realm=realm, cookie_name=cookie_name,
+                                          claims_mapper=claims_mapper, roles_claim=roles_claim,
+                                          scopes=scopes, roles=roles)
+        self._optional = bool(optional)
+        self._public = frozenset(public_paths)
+        self._preflight = bool(allow_preflight)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") in self._public or (self._preflight and _is_preflight(environ)):
+            return self.app(environ, start_response)
+        identity: IdentityContext | None
+        try:
+            identity = self._auth.identity(environ_headers(environ), optional=self._optional)
+        except AuthError as err:
+            shaped = self._auth.response(err)
+            body = json.dumps(shaped.body).encode("utf-8")
+            headers = [*shaped.headers.items(), ("Content-Length", str(len(body)))]
+            start_response(f"{shaped.status} {HTTPStatus(shaped.status).phrase}", headers)
+            return [body]
+        environ[ENVIRON_KEY] = identity
+        # Set while the app computes its response; a streaming body iterated later reads the environ.
+        reset = _current.set(identity)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            _current.reset(reset)
+
+
+def _is_preflight(environ: Mapping[str, Any]) -> bool:
+    return (environ.get("REQUEST_METHOD") == "OPTIONS" and "HTTP_ORIGIN" in environ
+            and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ)

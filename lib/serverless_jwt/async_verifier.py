@@ -1,0 +1,148 @@
+"""AsyncVerifier: ``await verify(token)`` for asyncio servers (FastAPI, Starlette, any ASGI app).
+
+Same answers and the same key-cache guarantees as :meth:`Verifier.verify` (it *is* that code): one
+key fetch at a time per issuer, stale keys served while the issuer is down, one total deadline per
+fetch, ``KeysUnavailableError`` (503) when no key can be had. What changes is where waiting happens:
+
+* a warm request (keys cached) is verified inline on the event loop: no thread hop;
+* a cold one (no keys yet, an unknown ``kid`` the cool-down lets us refetch, a stored secret to load)
+  waits for a fetch that runs in a worker thread, so the loop keeps serving other requests;
+  concurrent cold requests await the same fetch (single flight per key source);
+* stale keys are served at once while one background thread refreshes them.
+
+Why not an async HTTP client (httpx, aiohttp): the key cache is shared with synchronous callers in the
+same process and its fetch rules (deadline, size cap, no redirects) live in one place, ``_http.py``.
+Running that one fetch in a thread keeps a single implementation and a single cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from serverless_jwt._nonblocking import _SCHEDULER, WouldBlock
+from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
+
+__all__ = ["AsyncVerifier"]
+
+# Key fetches only: a handful of issuers per process, each with at most one fetch in flight.
+_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="serverless-jwt-keys")
+_INFLIGHT: dict[Hashable, concurrent.futures.Future[Any]] = {}
+_INFLIGHT_LOCK = threading.Lock()
+
+
+def _start(key: Hashable, step: Callable[[], object]) -> concurrent.futures.Future[Any]:
+    # Single flight: whoever comes while a step for this key source runs shares its future.
+    with _INFLIGHT_LOCK:
+        future = _INFLIGHT.get(key)
+        if future is None or future.done():
+            future = _INFLIGHT[key] = _EXECUTOR.submit(step)
+            future.add_done_callback(lambda done: _finish(key, done))
+    return future
+
+
+def _finish(key: Hashable, done: concurrent.futures.Future[Any]) -> None:
+    with _INFLIGHT_LOCK:
+        if _INFLIGHT.get(key) is done:
+            del _INFLIGHT[key]
+
+
+def _schedule(key: Hashable, step: Callable[[], object]) -> None:
+    _start(key, step)
+
+
+def _runs_inline(verifier: Any) -> bool:
+    # Our verifiers reach the network only through key sources that honour the scheduler.
+    from serverless_jwt.issuers import MultiIssuerVerifier
+    from serverless_jwt.verifier import Verifier
+
+    return type(verifier).verify in (Verifier.verify, MultiIssuerVerifier.verify)
+
+
+class AsyncVerifier:
+    """Awaitable verification with a :class:`~serverless_jwt.verifier.Verifier` (or any verifier).
+
+    Parameters
+    ----------
+    verifier:
+        A ``Verifier`` or ``MultiIssuerVerifier`` (verified on the loop, fetching in a worker thread),
+        or any object with ``verify(token) -> claims`` (run in a worker thread every time, since its
+        blocking points are unknown).
+
+    Raises
+    ------
+    ConfigurationError
+        When ``verifier`` has no ``verify`` method.
+
+    Examples
+    --------
+    >>> import secrets
+    >>> from serverless_jwt import Verifier
+    >>> verifier = AsyncVerifier(Verifier(secrets=[secrets.token_bytes(32)]))
+    >>> claims = await verifier.verify(token)  # doctest: +SKIP
+    """
+
+    __slots__ = ("_inline", "_verifier")
+
+    def __init__(self, verifier: Any) -> None:
+        if isinstance(verifier, AsyncVerifier):
+            verifier = verifier.verifier
+        if not callable(getattr(verifier, "verify", None)):
+            raise ConfigurationError("verifier must have a verify(token) method")
+        self._verifier = verifier
+        self._inline = _runs_inline(verifier)
+
+    @property
+    def verifier(self) -> Any:
+        """The wrapped synchronous verifier."""
+        return self._verifier
+
+    def __repr__(self) -> str:
+        return f"AsyncVerifier({self._verifier!r})"
+
+    async def prefetch(self) -> bool:
+        """Load the keys now, off the event loop; whether it worked (never raises for an outage)."""
+        prefetch = getattr(self._verifier, "prefetch", None)
+        if prefetch is None:
+            return True
+        loop = asyncio.get_running_loop()
+        return bool(await loop.run_in_executor(_EXECUTOR, prefetch))
+
+    async def verify(self, token: str) -> Mapping[str, Any]:
+        """Verify ``token``; the claims, or one :class:`~serverless_jwt.errors.AuthError`.
+
+        Raises
+        ------
+        InvalidTokenError, KeysUnavailableError
+            As :meth:`Verifier.verify`.
+        """
+        verify = self._verifier.verify
+        if not self._inline:
+            return await _in_thread(verify, token)
+        for attempt in range(3):
+            reset = _SCHEDULER.set(_schedule)
+            try:
+                return verify(token)  # type: ignore[no-any-return]
+            except WouldBlock as blocked:
+                pending = blocked
+            finally:
+                _SCHEDULER.reset(reset)
+            if attempt and pending.kind == "keys":
+                # The fetch this request waited for brought no keys: the issuer is down (503).
+                raise KeysUnavailableError()
+            # Shielded: a cancelled request never cancels the fetch other requests wait for. Its
+            # outcome (keys, or none) is read from the cache by the next attempt.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(asyncio.wrap_future(_start(pending.key, pending.step)))
+        # Another fetch kept overtaking ours: finish with the synchronous rules, in a thread.
+        return await _in_thread(verify, token)
+
+
+async def _in_thread(function: Callable[[str], Mapping[str, Any]], token: str) -> Mapping[str, Any]:
+    # The loop's default executor: a verifier of unknown cost must not starve the key fetches.
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, function, token)

@@ -1,0 +1,179 @@
+"""Bearer credentials from HTTP request headers (RFC 6750 §2.1), for any framework.
+
+The Lambda adapters (``adapters/events.py``) and the ASGI / WSGI / FastAPI / Flask glue read tokens
+with these rules, so every entry point answers one request the same way:
+
+* the ``Authorization`` scheme is case-insensitive (RFC 7235 §2.1): ``bearer <token>`` is accepted;
+* no ``Authorization`` value, or another scheme (``Basic``, ``Digest``...), is *no bearer token*:
+  :class:`~serverless_jwt.errors.MissingTokenError` (401 with a bare ``Bearer`` challenge);
+* two values (two headers, or one comma-joined by a proxy), or ``Bearer`` with an empty or non-token68
+  value, is :class:`~serverless_jwt.errors.InvalidRequestError` (400 ``invalid_request``);
+* a cookie (``nf_jwt`` for Netlify Identity) is read only when configured and only when there is no
+  ``Authorization`` header with bearer credentials; two different values for it are refused;
+* the query string is never read (RFC 6750 §2.3: tokens in URLs end up in logs and history).
+
+Why not a library: Starlette's ``get_authorization_scheme_param`` and FastAPI's ``HTTPBearer`` split on
+the first space and take the last header value, so a duplicate header or a malformed token passes
+through to the verifier as ``invalid_token`` instead of being refused as a bad request.
+
+Examples
+--------
+>>> token_from_headers({"Authorization": "bearer a.b.c"})
+'a.b.c'
+>>> token_from_headers([(b"cookie", b"nf_jwt=a.b.c")], cookie_name="nf_jwt")
+'a.b.c'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from serverless_jwt.errors import ConfigurationError, InvalidRequestError, MissingTokenError
+
+__all__ = ["Headers", "token_from_header_values", "token_from_headers", "validate_cookie_name"]
+
+Headers = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
+"""A mapping of header names to values, or (name, value) pairs (ASGI's raw ``bytes`` pairs too)."""
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+JWT_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+# RFC 7230 token, for the configured cookie name.
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+_SEVERAL = "The request carries more than one Authorization value"
+_MALFORMED = "The Authorization header does not carry a well-formed bearer token"
+_BAD_COOKIE = "The authentication cookie is malformed or repeated"
+
+
+def is_token68(value: str) -> bool:
+    """Whether ``value`` is an RFC 7235 token68 (every JWT is one)."""
+    # Fast path for the usual case, a JWT (base64url and dots: all token68 characters), in one C pass.
+    if value and value.isascii() and not value.encode("ascii").translate(None, JWT_ALPHABET):
+        return True
+    return _TOKEN68.fullmatch(value) is not None
+
+
+def validate_cookie_name(name: str) -> str:
+    """Check a configured cookie name (an RFC 7230 token); raises ConfigurationError."""
+    if not isinstance(name, str) or not _HTTP_TOKEN.fullmatch(name):
+        raise ConfigurationError("cookie_name must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)")
+    return name
+
+
+def authorization_token(values: Sequence[str]) -> str | None:
+    """The token of non-empty ``Authorization`` values; ``None`` for another scheme."""
+    # Header lists may be comma-joined (proxies join duplicates); a token68 never holds a comma.
+    if len(values) > 1 or "," in values[0]:
+        raise InvalidRequestError(_SEVERAL)
+    parts = values[0].strip().split(None, 1)
+    if not parts or parts[0].lower() != "bearer":
+        # Another scheme (Basic, Digest, ...) is not bearer credentials: 401 without an error code.
+        return None
+    if len(parts) == 1 or not is_token68(parts[1].strip()):
+        raise InvalidRequestError(_MALFORMED)
+    return parts[1].strip()
+
+
+def cookie_token(pairs: Iterable[str], cookie_name: str) -> str | None:
+    """The value of cookie ``cookie_name`` among ``name=value`` pairs; ``None`` when absent or empty."""
+    found: set[str] = set()
+    for pair in pairs:
+        name, sep, value = pair.strip().partition("=")
+        if sep and name.strip() == cookie_name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            if value:  # an emptied cookie (a logout) counts as no credentials
+                found.add(value)
+    if not found:
+        return None
+    # Two different values for the one cookie: we cannot tell which is meant, so refuse both.
+    if len(found) > 1:
+        raise InvalidRequestError(_BAD_COOKIE)
+    value = found.pop()
+    if not is_token68(value):
+        raise InvalidRequestError(_BAD_COOKIE)
+    return value
+
+
+def token_from_header_values(authorization: Sequence[str], *, cookies: Sequence[str] = (),
+                             cookie_name: str | None = None) -> str:
+    """The bearer token, given every ``Authorization`` value and every ``Cookie`` header value.
+
+    Parameters
+    ----------
+    authorization:
+        Each ``Authorization`` header value as received (several means the header was repeated).
+    cookies:
+        Each ``Cookie`` header value (``"a=1; nf_jwt=..."``); read only with ``cookie_name``.
+    cookie_name:
+        Also accept the token from this cookie; the ``Authorization`` header wins.
+
+    Raises
+    ------
+    MissingTokenError
+        No bearer credentials (none at all, or another scheme such as Basic).
+    InvalidRequestError
+        Several Authorization values, ``Bearer`` with an empty or malformed token, or a repeated or
+        malformed cookie.
+
+    Examples
+    --------
+    >>> token_from_header_values(["Basic dXNlcjpwYXNz"])
+    Traceback (most recent call last):
+    ...
+    serverless_jwt.errors.MissingTokenError: Authentication required
+    """
+    if authorization:
+        token = authorization_token(authorization)
+        if token is not None:
+            return token
+    if cookie_name is not None and cookies:
+        token = cookie_token((p for header in cookies for p in header.split(";")), cookie_name)
+        if token is not None:
+            return token
+    raise MissingTokenError()
+
+
+def _text(value: str | bytes) -> str:
+    # HTTP header bytes are ISO-8859-1 (RFC 7230 §3.2.4); anything non-ASCII is not a token anyway.
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def token_from_headers(headers: Headers, *, cookie_name: str | None = None) -> str:
+    """The bearer token of a request's headers (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    headers:
+        A mapping (``dict``, Starlette's or Werkzeug's ``Headers``, whose ``items()`` list repeated
+        headers) or an iterable of ``(name, value)`` pairs such as an ASGI scope's ``headers``.
+        Names are compared case-insensitively, so ``Authorization`` and ``authorization`` keys count
+        as two values.
+    cookie_name:
+        Also accept the token from this cookie (``"nf_jwt"`` for Netlify Identity). Off by default.
+
+    Raises
+    ------
+    MissingTokenError, InvalidRequestError
+        As :func:`token_from_header_values`.
+
+    Examples
+    --------
+    >>> token_from_headers({"authorization": "Bearer a.b.c", "AUTHORIZATION": "Bearer d.e.f"})
+    Traceback (most recent call last):
+    ...
+    serverless_jwt.errors.InvalidRequestError: The request carries more than one Authorization value
+    """
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    authorization: list[str] = []
+    cookies: list[str] = []
+    for raw_name, raw_value in pairs:
+        name = _text(raw_name).lower()
+        if name == "authorization":
+            authorization.append(_text(raw_value))
+        elif name == "cookie" and cookie_name is not None:
+            cookies.append(_text(raw_value))
+    return token_from_header_values(authorization, cookies=cookies, cookie_name=cookie_name)

@@ -1,0 +1,106 @@
+"""JwtMiddleware around a Starlette app on a real uvicorn server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from serverless_jwt import Verifier, current_identity
+from serverless_jwt.adapters.asgi import JwtMiddleware
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.dev.pytest_plugin import Tokens
+
+Serve = Callable[[Any], str]
+
+
+async def me(request: Request) -> JSONResponse:
+    identity = request.state.identity
+    current = current_identity()
+    return JSONResponse({"sub": identity and identity.subject, "same": current is identity})
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def serve_app(serve: Serve, issuer: DevIssuer, **options: Any) -> str:
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience)
+    app = Starlette(routes=[Route("/me", me), Route("/health", health)],
+                    middleware=[Middleware(JwtMiddleware, verifier=verifier, public_paths=["/health"],
+                                           realm="api", **options)])
+    return serve(app)
+
+
+def test_identity_on_request_state_and_current_identity(jwt_issuer: DevIssuer, serve_asgi: Serve,
+                                                        jwt_tokens: Tokens) -> None:
+    base = serve_app(serve_asgi, jwt_issuer)
+    r = httpx.get(base + "/me", headers={"Authorization": f"bearer {jwt_tokens.valid(sub='alice')}"})
+    assert r.json() == {"sub": "alice", "same": True}
+    assert httpx.get(base + "/health").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(("headers", "status", "challenge"), [
+    ({}, 401, 'Bearer realm="api"'),
+    ({"Authorization": "Basic eA=="}, 401, 'Bearer realm="api"'),
+    ({"Authorization": "Bearer a b"}, 400, None),
+    ({"Authorization": "Bearer a.b.c"}, 401, None),
+])
+def test_failures_are_answered_by_the_middleware(jwt_issuer: DevIssuer, serve_asgi: Serve,
+                                                 headers: dict[str, str], status: int,
+                                                 challenge: str | None) -> None:
+    r = httpx.get(serve_app(serve_asgi, jwt_issuer) + "/me", headers=headers)
+    assert r.status_code == status
+    assert r.headers["content-type"] == "application/json"
+    assert set(r.json()) == {"error", "error_description"}
+    if challenge is not None:
+        assert r.headers["www-authenticate"] == challenge
+
+
+def test_scopes_and_optional(jwt_issuer: DevIssuer, serve_asgi: Serve, jwt_tokens: Tokens) -> None:
+    scoped = serve_app(serve_asgi, jwt_issuer, scopes=["read:shows"])
+    unscoped = {"Authorization": f"Bearer {jwt_tokens.valid()}"}
+    assert httpx.get(scoped + "/me", headers=unscoped).status_code == 403
+    optional = serve_app(serve_asgi, jwt_issuer, optional=True)
+    assert httpx.get(optional + "/me").json() == {"sub": None, "same": True}
+    bad = {"Authorization": f"Bearer {jwt_tokens.expired()}"}
+    assert httpx.get(optional + "/me", headers=bad).status_code == 401
+
+
+def test_cors_preflight_passes_through(jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    base = serve_app(serve_asgi, jwt_issuer)
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    assert httpx.options(base + "/me", headers=preflight).status_code == 405  # reached the app's router
+    assert httpx.options(base + "/me").status_code == 401
+
+
+def test_websocket_without_token_is_closed_with_policy_violation(jwt_issuer: DevIssuer) -> None:
+    import asyncio
+
+    reached: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["type"])
+
+    middleware = JwtMiddleware(inner, Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/ws", "headers": [(b"host", b"x")]}
+    asyncio.run(middleware(scope, receive, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert reached == []
+    asyncio.run(middleware({"type": "lifespan"}, receive, send))  # other scopes pass through untouched
+    assert reached == ["lifespan"]

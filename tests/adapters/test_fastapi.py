@@ -1,0 +1,262 @@
+"""JwtBearer on a real uvicorn server, called over loopback HTTP with tokens from the DevIssuer."""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' Annotated dependencies at runtime.
+
+
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, Security
+from fastapi.responses import JSONResponse
+
+from serverless_jwt import IdentityContext, InsufficientScopeError, Verifier, current_identity
+from serverless_jwt.adapters.fastapi import (
+    AuthHTTPException,
+    JwtBearer,
+    NetlifySignature,
+    install_error_handlers,
+)
+from serverless_jwt.dev.issuer import DISCOVERY_PATH, JWKS_PATH, DevIssuer
+from serverless_jwt.dev.pytest_plugin import Tokens
+
+Serve = Callable[[Any], str]
+
+
+def make_app(issuer: DevIssuer, *, handlers: bool = True, **options: Any) -> FastAPI:
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience, **options)
+    auth = JwtBearer(verifier, realm="api")
+    anyone = JwtBearer(verifier, optional=True, scheme_name="OptionalBearer")
+    app = FastAPI()
+    if handlers:
+        install_error_handlers(app)
+
+    @app.get("/me")
+    async def me(identity: Annotated[IdentityContext, Depends(auth)]) -> dict[str, Any]:
+        return {"sub": identity.subject, "current": current_identity() is None}
+
+    @app.get("/sync-me")
+    def sync_me(identity: Annotated[IdentityContext, Depends(auth)]) -> dict[str, Any]:
+        return {"sub": identity.subject}
+
+    @app.get("/shows")
+    def shows(identity: Annotated[IdentityContext, Security(auth, scopes=["read:shows"])]) -> list[str]:
+        return ["show"]
+
+    @app.get("/greeting")
+    async def greeting(identity: Annotated[IdentityContext | None, Depends(anyone)]) -> dict[str, str]:
+        return {"hello": identity.subject or "?" if identity is not None else "stranger"}
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/raises")
+    async def raises(identity: Annotated[IdentityContext, Depends(auth)]) -> None:
+        raise InsufficientScopeError(["admin"])
+
+    return app
+
+
+@pytest.fixture
+def base(jwt_issuer: DevIssuer, serve_asgi: Serve) -> str:
+    return serve_asgi(make_app(jwt_issuer))
+
+
+def get(base: str, path: str, token: str | None = None, *, scheme: str = "Bearer",
+        headers: list[tuple[str, str]] | None = None) -> httpx.Response:
+    sent = list(headers or [])
+    if token is not None:
+        sent.append(("Authorization", f"{scheme} {token}"))
+    return httpx.get(base + path, headers=sent, timeout=10)
+
+
+def test_valid_token_reaches_async_and_sync_endpoints(base: str, jwt_tokens: Tokens) -> None:
+    token = jwt_tokens.valid(sub="alice")
+    assert get(base, "/me", token).json() == {"sub": "alice", "current": True}
+    assert get(base, "/sync-me", token).json() == {"sub": "alice"}
+
+
+def test_missing_token_gets_a_bare_bearer_challenge_and_an_unwrapped_body(base: str) -> None:
+    r = get(base, "/me")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert r.json() == {"error": "token_missing", "error_description": "Authentication required"}
+
+
+def test_scheme_is_case_insensitive(base: str, jwt_tokens: Tokens) -> None:
+    assert get(base, "/me", jwt_tokens.valid(sub="bob"), scheme="bearer").json()["sub"] == "bob"
+
+
+def test_other_scheme_counts_as_no_bearer_token(base: str) -> None:
+    r = get(base, "/me", "dXNlcjpwYXNz", scheme="Basic")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == 'Bearer realm="api"'
+
+
+def test_duplicate_authorization_header_is_a_bad_request(base: str, jwt_tokens: Tokens) -> None:
+    token = jwt_tokens.valid()
+    r = get(base, "/me", headers=[("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")])
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_request"
+    assert token not in r.text
+
+
+@pytest.mark.parametrize("value", ["Bearer", "Bearer a b", "Bearer @@@"])
+def test_malformed_bearer_value_is_a_bad_request(base: str, value: str) -> None:
+    r = get(base, "/me", headers=[("Authorization", value)])
+    assert r.status_code == 400
+    assert 'error="invalid_request"' in r.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("kind", ["expired", "wrong_audience", "tampered", "unsigned", "foreign_key"])
+def test_bad_tokens_are_invalid_token(base: str, jwt_tokens: Tokens, kind: str) -> None:
+    token = getattr(jwt_tokens, kind)()
+    r = get(base, "/me", token)
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_token"
+    assert 'error="invalid_token"' in r.headers["www-authenticate"]
+    assert token not in r.text
+
+
+def test_not_a_jwt_is_invalid_token(base: str) -> None:
+    r = get(base, "/me", "abc")
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_token"
+
+
+def test_security_scopes_are_required(base: str, jwt_tokens: Tokens) -> None:
+    r = get(base, "/shows", jwt_tokens.valid())
+    assert r.status_code == 403
+    assert r.json()["error"] == "insufficient_scope"
+    assert 'scope="read:shows"' in r.headers["www-authenticate"]
+    assert get(base, "/shows", jwt_tokens.with_scopes("read:shows")).json() == ["show"]
+
+
+def test_optional_auth_serves_anonymous_callers_but_refuses_bad_tokens(base: str, jwt_tokens: Tokens) -> None:
+    assert get(base, "/greeting").json() == {"hello": "stranger"}
+    assert get(base, "/greeting", "x", scheme="Basic").json() == {"hello": "stranger"}
+    assert get(base, "/greeting", jwt_tokens.valid(sub="carol")).json() == {"hello": "carol"}
+    assert get(base, "/greeting", jwt_tokens.expired()).status_code == 401
+
+
+def test_an_auth_error_raised_by_a_route_gets_the_same_answer(base: str, jwt_tokens: Tokens) -> None:
+    r = get(base, "/raises", jwt_tokens.valid())
+    assert r.status_code == 403
+    assert r.json()["error"] == "insufficient_scope"
+
+
+def test_issuer_down_at_cold_start_is_503(jwt_issuer: DevIssuer, base: str, jwt_tokens: Tokens) -> None:
+    token = jwt_tokens.valid()
+    jwt_issuer.fault = "503"
+    r = get(base, "/me", token)
+    assert r.status_code == 503
+    assert r.json()["error"] == "temporarily_unavailable"
+    assert "retry-after" in r.headers
+    jwt_issuer.fault = None
+    assert get(base, "/me", token).status_code == 200  # recovered: used at once
+
+
+def test_stopped_issuer_is_503(jwt_issuer: DevIssuer, base: str, jwt_tokens: Tokens) -> None:
+    token = jwt_tokens.valid()
+    jwt_issuer.stop()
+    assert get(base, "/me", token).status_code == 503
+
+
+@pytest.mark.parametrize(("slow_seconds", "status"), [(1.5, 200), (3.5, 503)])
+def test_slow_issuer_at_cold_start_does_not_stall_other_routes(
+        jwt_issuer: DevIssuer, base: str, jwt_tokens: Tokens, slow_seconds: float, status: int) -> None:
+    # Discovery stalls; within the 3 s deadline the keys arrive (200), past it the answer is 503.
+    token = jwt_tokens.valid(sub="slow")
+    jwt_issuer.fault, jwt_issuer.slow_seconds = "slow", slow_seconds
+    jwt_issuer.fault_paths = {DISCOVERY_PATH}
+    results: list[httpx.Response] = []
+    done = threading.Event()
+
+    def cold() -> None:
+        results.append(get(base, "/me", token))
+        done.set()
+
+    callers = [threading.Thread(target=cold) for _ in range(5)]
+    for thread in callers:
+        thread.start()
+    while jwt_issuer.requests[DISCOVERY_PATH] == 0:
+        threading.Event().wait(0.01)
+    # The key fetch is stalled in discovery; the same server answers a route that needs no token. Had
+    # the fetch blocked the event loop, this answer could only come after the JWKS was fetched (or the
+    # deadline passed and the cold requests were answered).
+    assert get(base, "/health").json() == {"status": "ok"}
+    assert jwt_issuer.requests[JWKS_PATH] == 0
+    assert not done.is_set()
+    for thread in callers:
+        thread.join(timeout=10)
+    assert [r.status_code for r in results] == [status] * 5
+    # Five concurrent cold requests, one discovery (and at most one JWKS fetch).
+    assert jwt_issuer.requests[DISCOVERY_PATH] == 1
+    assert jwt_issuer.requests[JWKS_PATH] == (1 if status == 200 else 0)
+
+
+def test_openapi_shows_an_http_bearer_scheme_with_route_scopes(base: str) -> None:
+    doc = httpx.get(base + "/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["JwtBearer"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert doc["paths"]["/shows"]["get"]["security"] == [{"JwtBearer": ["read:shows"]}]
+    assert doc["paths"]["/me"]["get"]["security"] == [{"JwtBearer": []}]
+    assert "security" not in doc["paths"]["/health"]["get"]
+
+
+def test_without_installed_handlers_status_and_challenge_are_still_right(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    base = serve_asgi(make_app(jwt_issuer, handlers=False))
+    r = get(base, "/me")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert r.json() == {"detail": {"error": "token_missing", "error_description": "Authentication required"}}
+
+
+def test_apps_can_override_the_error_handler(jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    app = make_app(jwt_issuer)
+
+    @app.exception_handler(AuthHTTPException)
+    async def mine(request: Any, exc: AuthHTTPException) -> JSONResponse:
+        return JSONResponse({"code": exc.error.code}, status_code=exc.status_code, headers=exc.headers)
+
+    r = get(serve_asgi(app), "/me")
+    assert (r.status_code, r.json()) == (401, {"code": "token_missing"})
+
+
+def test_netlify_recipe_signed_proxy_and_nf_jwt_cookie(jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    import secrets
+
+    proxy_secret = secrets.token_urlsafe(32)
+    signed = NetlifySignature(proxy_secret)
+    auth = JwtBearer(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience), cookie_name="nf_jwt")
+    app = FastAPI(dependencies=[Depends(signed)])
+    install_error_handlers(app)
+
+    @app.get("/me")
+    def me(identity: Annotated[IdentityContext, Depends(auth)]) -> dict[str, Any]:
+        return {"sub": identity.subject}
+
+    base = serve_asgi(app)
+    signature = jwt_issuer.mint(alg="HS256", secret=proxy_secret, issuer="netlify", audience=None, sub=None,
+                                lifetime_seconds=60)
+    user = jwt_issuer.mint(sub="netlify-user")
+    cookie = [("Cookie", f"theme=dark; nf_jwt={user}")]
+    assert get(base, "/me", headers=[("x-nf-sign", signature), *cookie]).json() == {"sub": "netlify-user"}
+    assert get(base, "/me", headers=cookie).status_code == 401  # not through Netlify's proxy
+    forged = jwt_issuer.mint(alg="HS256", secret=secrets.token_urlsafe(32), issuer="netlify", audience=None)
+    assert get(base, "/me", headers=[("x-nf-sign", forged), *cookie]).status_code == 401
+    assert get(base, "/me", headers=[("x-nf-sign", signature)]).status_code == 401  # signed, no user
+
+
+def test_importing_the_glue_without_fastapi_names_the_extra() -> None:
+    code = ("import sys; sys.modules['fastapi'] = None\n"
+            "try:\n    import serverless_jwt.adapters.fastapi\n"
+            "except ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'serverless-jwt[fastapi]'" in out

@@ -1,0 +1,188 @@
+"""JwtAuth on a real werkzeug server, called over loopback HTTP with tokens from the DevIssuer."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import flask
+import httpx
+import pytest
+
+from serverless_jwt import AuthError, ConfigurationError, InsufficientScopeError, Verifier, identity_of
+from serverless_jwt.adapters.flask import JwtAuth, netlify_signed
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.dev.pytest_plugin import Tokens
+
+Serve = Callable[[Any], str]
+
+
+def make_app(issuer: DevIssuer, **options: Any) -> tuple[flask.Flask, JwtAuth]:
+    app = flask.Flask(__name__)
+    auth = JwtAuth(Verifier(issuer=issuer.issuer, audience=issuer.audience), app, realm="api", **options)
+
+    @app.get("/me")
+    @auth.required()
+    def me() -> Any:
+        return {"sub": flask.g.identity.subject, "typed": identity_of().subject}
+
+    @app.get("/shows")
+    @auth.required("read:shows")
+    def shows() -> Any:
+        return ["show"]
+
+    @app.get("/admin")
+    @auth.required(roles=["admin"])
+    def admin() -> Any:
+        return {"ok": True}
+
+    @app.get("/greeting")
+    @auth.required(optional=True)
+    def greeting() -> Any:
+        identity = flask.g.identity
+        return {"hello": identity.subject if identity is not None else "stranger"}
+
+    @app.get("/raises")
+    @auth.required()
+    def raises() -> Any:
+        raise InsufficientScopeError(["admin"])
+
+    @app.get("/async")
+    @auth.required()
+    async def async_view() -> Any:
+        return {"sub": flask.g.identity.subject}
+
+    return app, auth
+
+
+@pytest.fixture
+def base(jwt_issuer: DevIssuer, serve_wsgi: Serve) -> str:
+    return serve_wsgi(make_app(jwt_issuer)[0])
+
+
+def get(base: str, path: str, token: str | None = None, *, scheme: str = "Bearer",
+        headers: list[tuple[str, str]] | None = None) -> httpx.Response:
+    sent = list(headers or [])
+    if token is not None:
+        sent.append(("Authorization", f"{scheme} {token}"))
+    return httpx.get(base + path, headers=sent, timeout=10)
+
+
+def test_valid_token_puts_the_identity_on_g(base: str, jwt_tokens: Tokens) -> None:
+    assert get(base, "/me", jwt_tokens.valid(sub="alice")).json() == {"sub": "alice", "typed": "alice"}
+
+
+def test_missing_token_gets_a_bare_bearer_challenge(base: str) -> None:
+    r = get(base, "/me")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == {"error": "token_missing", "error_description": "Authentication required"}
+
+
+def test_scheme_is_case_insensitive_and_other_schemes_are_no_token(base: str, jwt_tokens: Tokens) -> None:
+    assert get(base, "/me", jwt_tokens.valid(sub="bob"), scheme="bearer").status_code == 200
+    r = get(base, "/me", "dXNlcjpwYXNz", scheme="Basic")
+    assert (r.status_code, r.headers["www-authenticate"]) == (401, 'Bearer realm="api"')
+
+
+def test_duplicate_authorization_header_is_a_bad_request(base: str, jwt_tokens: Tokens) -> None:
+    token = jwt_tokens.valid()
+    r = get(base, "/me", headers=[("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")])
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_request"
+    assert token not in r.text
+
+
+def test_malformed_bearer_value_is_a_bad_request(base: str) -> None:
+    assert get(base, "/me", headers=[("Authorization", "Bearer a b")]).status_code == 400
+
+
+@pytest.mark.parametrize("kind", ["expired", "wrong_audience", "tampered", "unsigned"])
+def test_bad_tokens_are_invalid_token(base: str, jwt_tokens: Tokens, kind: str) -> None:
+    token = getattr(jwt_tokens, kind)()
+    r = get(base, "/me", token)
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_token"
+    assert token not in r.text
+
+
+def test_missing_scope_and_role_are_403(base: str, jwt_tokens: Tokens) -> None:
+    r = get(base, "/shows", jwt_tokens.valid())
+    assert r.status_code == 403
+    assert 'scope="read:shows"' in r.headers["www-authenticate"]
+    assert get(base, "/shows", jwt_tokens.with_scopes("read:shows")).json() == ["show"]
+    assert get(base, "/admin", jwt_tokens.valid()).status_code == 403
+    assert get(base, "/admin", jwt_tokens.with_roles("admin")).json() == {"ok": True}
+
+
+def test_optional_auth(base: str, jwt_tokens: Tokens) -> None:
+    assert get(base, "/greeting").json() == {"hello": "stranger"}
+    assert get(base, "/greeting", jwt_tokens.valid(sub="carol")).json() == {"hello": "carol"}
+    assert get(base, "/greeting", jwt_tokens.tampered()).status_code == 401
+
+
+def test_views_may_raise_auth_errors_and_async_views_work(base: str, jwt_tokens: Tokens) -> None:
+    assert get(base, "/raises", jwt_tokens.valid()).status_code == 403
+    assert get(base, "/async", jwt_tokens.valid(sub="dave")).json() == {"sub": "dave"}
+
+
+def test_issuer_down_is_503_and_recovery_is_immediate(jwt_issuer: DevIssuer, base: str,
+                                                      jwt_tokens: Tokens) -> None:
+    token = jwt_tokens.valid()
+    jwt_issuer.fault = "503"
+    r = get(base, "/me", token)
+    assert (r.status_code, r.json()["error"]) == (503, "temporarily_unavailable")
+    assert "www-authenticate" not in r.headers
+    jwt_issuer.fault = None
+    assert get(base, "/me", token).status_code == 200
+
+
+def test_apps_override_the_error_handler(jwt_issuer: DevIssuer, serve_wsgi: Serve) -> None:
+    app, _ = make_app(jwt_issuer)
+
+    @app.errorhandler(InsufficientScopeError)
+    def scope_page(err: AuthError) -> Any:
+        return {"need": err.code}, 403
+
+    base = serve_wsgi(app)
+    assert get(base, "/raises", jwt_issuer.mint()).json() == {"need": "scope_insufficient"}
+    assert get(base, "/me").status_code == 401  # other errors keep the extension's answer
+
+
+def test_optional_with_scopes_is_a_configuration_error(jwt_issuer: DevIssuer) -> None:
+    _, auth = make_app(jwt_issuer)
+    with pytest.raises(ConfigurationError):
+        auth.required("read:shows", optional=True)
+
+
+def test_netlify_recipe_signed_proxy_and_nf_jwt_cookie(jwt_issuer: DevIssuer, serve_wsgi: Serve) -> None:
+    proxy_secret = secrets.token_urlsafe(32)
+    app = flask.Flask(__name__)
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    auth = JwtAuth(verifier, app, cookie_name="nf_jwt")
+
+    @app.get("/me")
+    @netlify_signed(proxy_secret)
+    @auth.required()
+    def me() -> Any:
+        return {"sub": flask.g.identity.subject}
+
+    base = serve_wsgi(app)
+    signature = jwt_issuer.mint(alg="HS256", secret=proxy_secret, issuer="netlify", audience=None, sub=None,
+                                lifetime_seconds=60)
+    cookie = [("Cookie", f"nf_jwt={jwt_issuer.mint(sub='netlify-user')}; theme=dark")]
+    assert get(base, "/me", headers=[("x-nf-sign", signature), *cookie]).json() == {"sub": "netlify-user"}
+    assert get(base, "/me", headers=cookie).status_code == 401
+    assert get(base, "/me", headers=[("x-nf-sign", signature)]).status_code == 401
+
+
+def test_importing_the_glue_without_flask_names_the_extra() -> None:
+    code = ("import sys; sys.modules['flask'] = None\n"
+            "try:\n    import serverless_jwt.adapters.flask\n"
+            "except ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'serverless-jwt[flask]'" in out

@@ -1,0 +1,29 @@
+"""The README's backend snippets run as written (each in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+SECTIONS = ("## FastAPI, Flask and any ASGI/WSGI backend", "## Using the verifier from any backend")
+
+
+def _snippets() -> list[str]:
+    found: list[str] = []
+    for title in SECTIONS:
+        start = README.index(title)
+        end = README.find("\n## ", start + len(title))
+        found += re.findall(r"```python\n(.*?)```", README[start:end], flags=re.S)
+    return found
+
+
+@pytest.mark.parametrize("code", _snippets())
+def test_backend_snippet_runs(code: str) -> None:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,138 @@
+"""AsyncVerifier: Verifier's answers and cache rules, with every key fetch off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from serverless_jwt import AsyncVerifier, Verifier
+from serverless_jwt.dev.issuer import DISCOVERY_PATH, JWKS_PATH, DevIssuer
+from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, TokenExpiredError
+
+
+def verifier_for(issuer: DevIssuer, **options: Any) -> AsyncVerifier:
+    return AsyncVerifier(Verifier(issuer=issuer.issuer, audience=issuer.audience, **options))
+
+
+async def verify_while_loop_runs(verifier: AsyncVerifier, tokens: list[str],
+                                 issuer: DevIssuer | None = None) -> tuple[list[Any], int]:
+    """Verify concurrently; count how often another coroutine ran while discovery was in progress."""
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            # Discovery asked, JWKS not yet: the key fetch is under way, and this coroutine still runs.
+            if issuer is not None and issuer.requests[DISCOVERY_PATH] and not issuer.requests[JWKS_PATH]:
+                ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticking = asyncio.create_task(ticker())
+    results = await asyncio.gather(*(verifier.verify(t) for t in tokens), return_exceptions=True)
+    done.set()
+    await ticking
+    return results, ticks
+
+
+def test_concurrent_cold_requests_share_one_fetch_and_the_loop_keeps_running(jwt_issuer: DevIssuer) -> None:
+    jwt_issuer.fault, jwt_issuer.slow_seconds, jwt_issuer.fault_paths = "slow", 0.5, {DISCOVERY_PATH}
+    verifier = verifier_for(jwt_issuer)
+    tokens = [jwt_issuer.mint(sub=f"user-{i}") for i in range(10)]
+    results, ticks = asyncio.run(verify_while_loop_runs(verifier, tokens, jwt_issuer))
+    assert [r["sub"] for r in results] == [f"user-{i}" for i in range(10)]
+    assert (jwt_issuer.requests[DISCOVERY_PATH], jwt_issuer.requests[JWKS_PATH]) == (1, 1)
+    # A blocking fetch would have frozen the ticker until the JWKS had been fetched.
+    assert ticks > 0
+
+
+def test_issuer_down_at_cold_start_is_keys_unavailable_after_one_shared_attempt(
+        jwt_issuer: DevIssuer) -> None:
+    jwt_issuer.fault = "503"
+    verifier = verifier_for(jwt_issuer)
+    token = jwt_issuer.mint()
+    results, _ = asyncio.run(verify_while_loop_runs(verifier, [token] * 5))
+    assert all(isinstance(r, KeysUnavailableError) for r in results)
+    assert jwt_issuer.requests[DISCOVERY_PATH] <= 2  # one attempt shared (a late waiter may start one more)
+    jwt_issuer.fault = None
+    assert asyncio.run(verifier.verify(token))["sub"] == "dev-user"  # the next request succeeds at once
+
+
+def test_total_deadline_bounds_a_stalled_issuer(jwt_issuer: DevIssuer) -> None:
+    # The issuer would answer after 2 s; the 0.3 s budget ends the wait with a 503 instead.
+    jwt_issuer.fault, jwt_issuer.slow_seconds = "slow", 2.0
+    verifier = verifier_for(jwt_issuer, timeout_seconds=0.3)
+    with pytest.raises(KeysUnavailableError):
+        asyncio.run(verifier.verify(jwt_issuer.mint()))
+
+
+def test_stale_keys_are_served_while_the_issuer_is_down(jwt_issuer: DevIssuer) -> None:
+    verifier = verifier_for(jwt_issuer, jwks_max_age_seconds=0.2, verified_cache_size=0)
+    assert asyncio.run(verifier.verify(jwt_issuer.mint(sub="a")))["sub"] == "a"
+    time.sleep(0.3)  # the keys are now stale, well within the 24 h stale window
+    jwt_issuer.fault = "503"
+    before = jwt_issuer.requests[JWKS_PATH]
+    assert asyncio.run(verifier.verify(jwt_issuer.mint(sub="b")))["sub"] == "b"
+    deadline = time.monotonic() + 5
+    while jwt_issuer.requests[JWKS_PATH] == before and time.monotonic() < deadline:
+        time.sleep(0.02)  # the refresh runs in the background
+    assert jwt_issuer.requests[JWKS_PATH] == before + 1
+
+
+def test_a_rotated_key_is_fetched_off_the_loop(jwt_issuer: DevIssuer) -> None:
+    verifier = verifier_for(jwt_issuer)
+    assert asyncio.run(verifier.verify(jwt_issuer.mint()))
+    jwt_issuer.rotate()
+    assert asyncio.run(verifier.verify(jwt_issuer.mint(sub="rotated")))["sub"] == "rotated"
+
+
+def test_bad_tokens_fail_as_with_verify(jwt_issuer: DevIssuer) -> None:
+    verifier = verifier_for(jwt_issuer)
+    with pytest.raises(TokenExpiredError):
+        asyncio.run(verifier.verify(jwt_issuer.mint(now=0, lifetime_seconds=60)))
+
+
+def test_a_cancelled_request_does_not_cancel_the_shared_fetch(jwt_issuer: DevIssuer) -> None:
+    jwt_issuer.fault, jwt_issuer.slow_seconds, jwt_issuer.fault_paths = "slow", 0.3, {DISCOVERY_PATH}
+    verifier = verifier_for(jwt_issuer)
+    token = jwt_issuer.mint()
+
+    async def scenario() -> Mapping[str, Any]:
+        first = asyncio.create_task(verifier.verify(token))
+        second = asyncio.create_task(verifier.verify(token))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        return await second
+
+    assert asyncio.run(scenario())["sub"] == "dev-user"
+    assert jwt_issuer.requests[DISCOVERY_PATH] == 1
+
+
+def test_other_verifiers_run_in_a_worker_thread() -> None:
+    class Custom:
+        def verify(self, token: str) -> dict[str, Any]:
+            return {"thread": threading.current_thread() is threading.main_thread(), "token": token}
+
+    assert asyncio.run(AsyncVerifier(Custom()).verify("t")) == {"thread": False, "token": "t"}
+    with pytest.raises(ConfigurationError):
+        AsyncVerifier(object())
+
+
+def test_multi_issuer_verifier_fetches_each_issuer_off_the_loop(jwt_issuer: DevIssuer) -> None:
+    from serverless_jwt import MultiIssuerVerifier
+
+    with DevIssuer() as other:
+        other.fault, other.slow_seconds, other.fault_paths = "slow", 0.3, {DISCOVERY_PATH}
+        verifier = AsyncVerifier(MultiIssuerVerifier([
+            Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience),
+            Verifier(issuer=other.issuer, audience=other.audience)]))
+        tokens = [jwt_issuer.mint(sub="a"), other.mint(sub="b"), other.mint(sub="c")]
+        results, ticks = asyncio.run(verify_while_loop_runs(verifier, tokens, other))
+        assert [r["sub"] for r in results] == ["a", "b", "c"]
+        assert (other.requests[DISCOVERY_PATH], jwt_issuer.requests[DISCOVERY_PATH]) == (1, 1)
+        assert ticks > 0

@@ -1,0 +1,206 @@
+"""The core install (``pip install serverless-jwt``, no extras) in a fresh virtualenv.
+
+The wheel is built from a copy of this checkout and installed with the dependencies its metadata
+declares, exactly as a user's ``pip install`` resolves them; pytest is added afterwards for the plugin
+checks. Built once per run (``build_once``), shared by the tests here and by pytest-xdist workers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = {"serverless-jwt", "pyjwt", "cryptography", "cffi", "pycparser"}  # cffi, pycparser: cryptography's
+
+
+def _pip(target: Path, *args: str) -> None:
+    # This environment's pip installs into the new one (--python): no ensurepip, no pip in the core venv.
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(target), "install", "--quiet",
+                    "--disable-pip-version-check", *args], check=True, capture_output=True, timeout=300)
+
+
+def _build_core_venv(target: Path) -> None:
+    source = target / "src"
+    shutil.copytree(ROOT / "lib", source / "lib", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+                    str(target / "dist"), str(source)], check=True, capture_output=True, timeout=300)
+    wheel = next((target / "dist").glob("serverless_jwt-*.whl"))
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target / "venv")], check=True,
+                   timeout=120)
+    python = target / "venv" / "bin" / "python"
+    _pip(python, str(wheel))  # with the dependencies the wheel declares: the core install
+    (target / "core-distributions.json").write_text(json.dumps(_distributions(python)))
+    _pip(python, "pytest")
+
+
+def _distributions(python: Path) -> list[str]:
+    code = "import importlib.metadata as m, json; print(json.dumps([d.name for d in m.distributions()]))"
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout
+    return sorted(re.sub(r"[-_.]+", "-", name).lower() for name in json.loads(out))
+
+
+@pytest.fixture(scope="module")
+def core_venv(build_once: Callable[[str, Callable[[Path], None]], Path]) -> Path:
+    return build_once("core-venv", _build_core_venv)
+
+
+def _run(core_venv: Path, code: str) -> subprocess.CompletedProcess[str]:
+    python = core_venv / "venv" / "bin" / "python"
+    return subprocess.run([str(python), "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=120, cwd=core_venv, check=False)
+
+
+def _pytest(core_venv: Path, project: Path) -> subprocess.CompletedProcess[str]:
+    python = core_venv / "venv" / "bin" / "python"
+    return subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project)],
+                          capture_output=True, text=True, timeout=120, cwd=project, check=False)
+
+
+def test_the_core_install_is_pyjwt_and_cryptography_only(core_venv: Path) -> None:
+    assert set(json.loads((core_venv / "core-distributions.json").read_text())) == CORE
+
+
+def test_the_verifier_decorators_and_authorizer_work_without_extras(core_venv: Path) -> None:
+    done = _run(core_venv, """
+        import sys
+        from serverless_jwt import Verifier, require_auth, require_scope, __version__
+        from serverless_jwt.adapters.authorizer import Unauthorized, authorizer
+        from serverless_jwt.dev.events import http_event
+        from serverless_jwt.dev.issuer import DevIssuer
+
+        class Context:
+            function_name = "f"
+
+        with DevIssuer() as issuer:
+            verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience)
+            assert verifier.verify(issuer.mint(sub="alice"))["sub"] == "alice"
+
+            @require_auth(verifier)
+            @require_scope("read:shows")
+            def handler(event, context):
+                return {"statusCode": 200, "body": context.identity_context.subject}
+
+            def call(token):
+                return handler(http_event("http_v2", path="/shows", token=token), Context())["statusCode"]
+
+            assert call(issuer.mint(sub="bob", scopes=["read:shows"])) == 200
+            assert call(issuer.mint(sub="bob")) == 403
+            assert call(issuer.mint(lifetime_seconds=-3600)) == 401
+            assert call(None) == 401
+
+            gate = authorizer(verifier, kind="rest_token")
+            arn = "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/me"
+            good = {"type": "TOKEN", "authorizationToken": "Bearer " + issuer.mint(), "methodArn": arn}
+            assert gate(good, Context())["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+            try:
+                gate({**good, "authorizationToken": "Bearer x.y.z"}, Context())
+            except Unauthorized:
+                pass
+            else:
+                raise AssertionError("a bad token was authorized")
+        for heavy in ("aws_lambda_powertools", "boto3", "botocore"):
+            assert heavy not in sys.modules, heavy
+        print("VERSION", __version__)
+    """)
+    assert done.returncode == 0, done.stderr[-3000:]
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    assert version is not None
+    assert f"VERSION {version.group(1)}" in done.stdout
+
+
+def test_the_powertools_middleware_names_the_extra_it_needs(core_venv: Path) -> None:
+    done = _run(core_venv, """
+        from serverless_jwt import MissingExtraError
+        for attempt in ("from serverless_jwt import JwtAuthMiddleware",
+                        "from serverless_jwt.adapters.powertools import JwtAuthMiddleware"):
+            try:
+                exec(attempt)
+            except ImportError as err:
+                assert isinstance(err, MissingExtraError), type(err)
+                assert (err.extra, err.name) == ("powertools", "aws_lambda_powertools"), err
+                print(err)
+            else:
+                raise AssertionError("imported without Powertools")
+    """)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert all("pip install 'serverless-jwt[powertools]'" in line for line in lines)
+
+
+def test_a_secret_from_aws_fails_at_construction_naming_its_extras(core_venv: Path) -> None:
+    done = _run(core_venv, """
+        from serverless_jwt import ConfigurationError, Verifier
+        try:
+            Verifier.from_env({"JWT_SECRET": "ssm:/app/jwt-secret"})
+        except ConfigurationError as err:
+            print(err)
+        else:
+            raise AssertionError("built without Powertools and boto3")
+    """)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "pip install 'serverless-jwt[powertools,aws]'" in done.stdout
+
+
+def test_the_pytest_plugin_works_without_the_local_extra(core_venv: Path, tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(textwrap.dedent("""
+        from serverless_jwt import require_auth
+
+        @require_auth()
+        def handler(event, context):
+            return {"statusCode": 200, "body": context.identity_context.subject}
+    """))
+    (tmp_path / "test_app.py").write_text(textwrap.dedent("""
+        import importlib, sys
+
+        def test_200_with_a_valid_token(jwt_env, jwt_tokens, jwt_lambda_event, jwt_lambda_context):
+            handler = importlib.import_module("app").handler
+            event = jwt_lambda_event("http_v2", path="/me", token=jwt_tokens.valid(sub="alice"))
+            assert handler(event, jwt_lambda_context) == {"statusCode": 200, "body": "alice"}
+            event = jwt_lambda_event("http_v2", path="/me", token=jwt_tokens.expired())
+            assert handler(event, jwt_lambda_context)["statusCode"] == 401
+    """))
+    done = _pytest(core_venv, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "1 passed" in done.stdout
+
+
+def test_the_pytest_plugin_stays_idle_in_projects_that_never_use_it(core_venv: Path, tmp_path: Path) -> None:
+    (tmp_path / "test_plain.py").write_text(textwrap.dedent("""
+        import sys
+
+        # Importing the plugin module imports its packages, and serverless_jwt's __init__ the errors.
+        PLUGIN = {"serverless_jwt", "serverless_jwt.errors", "serverless_jwt.dev",
+                  "serverless_jwt.dev.pytest_plugin"}
+
+        def test_nothing_else_of_ours_loaded(request):
+            assert request.config.pluginmanager.has_plugin("serverless_jwt")  # registered...
+            loaded = {m for m in sys.modules if m.split(".")[0] in ("serverless_jwt", "jwt", "cryptography")}
+            assert loaded == PLUGIN                                            # ...and idle
+    """))
+    done = _pytest(core_venv, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "1 passed" in done.stdout
+
+
+def test_the_cli_mints_and_decodes_tokens_without_extras(core_venv: Path, tmp_path: Path) -> None:
+    cli = str(core_venv / "venv" / "bin" / "serverless-jwt")
+    minted = subprocess.run([cli, "token", "--sub", "carol", "--issuer-url", "http://127.0.0.1:9/"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
+    assert minted.returncode == 0, minted.stderr[-2000:]
+    token = minted.stdout.strip().splitlines()[-1]
+    decoded = subprocess.run([cli, "decode", token], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                             check=False)
+    assert decoded.returncode == 0, decoded.stderr[-2000:]
+    assert '"sub": "carol"' in decoded.stdout
