@@ -260,3 +260,20 @@ def test_importing_the_glue_without_fastapi_names_the_extra() -> None:
             "except ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'serverless-jwt[fastapi]'" in out
+
+
+def test_each_rejection_is_one_structured_log_line_without_token_values(
+        base: str, jwt_tokens: Tokens, jwt_issuer: DevIssuer, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="serverless_jwt")
+    token = jwt_tokens.valid(sub="MARKER-sub", aud="MARKER-aud")
+    assert get(base, "/me", token).status_code == 401
+    assert get(base, "/shows", jwt_tokens.valid(sub="MARKER-sub")).status_code == 403
+    records = [r for r in caplog.records if r.getMessage().startswith("request rejected")]
+    assert [(r.auth_code, r.auth_check, r.auth_issuer) for r in records] == [  # type: ignore[attr-defined]
+        ("claims_invalid", "aud:check_failed", jwt_issuer.issuer),
+        ("scope_insufficient", "scope", jwt_issuer.issuer),
+    ]
+    assert "MARKER" not in caplog.text
+    assert token not in caplog.text
