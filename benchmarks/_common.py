@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ISSUER = "https://issuer.bench.example"
 AUDIENCE = "https://api.bench.example"
 SCOPE = "read:shows"
-ALGORITHMS = ("RS256", "ES256", "HS256")
+ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
 
 
 def machine() -> dict[str, Any]:
@@ -61,6 +61,10 @@ def machine() -> dict[str, Any]:
         "cryptography": version("cryptography"),
         "openssl": openssl,
         "PyJWT": version("PyJWT"),
+        "msgspec": version("msgspec"),
+        "joserfc": version("joserfc"),
+        "authlib": version("authlib"),
+        "python-jose": version("python-jose"),
         "aws-lambda-powertools": version("aws-lambda-powertools"),
         "serverless-jwt": version("serverless-jwt"),
     }
@@ -126,6 +130,11 @@ class TokenSet:
 def mint_tokens(issuer: Any, alg: str, n: int, *, secret: str | None = None,
                 iss: str = ISSUER) -> TokenSet:
     """``n`` distinct tokens (each has its own ``jti``) signed by the DevIssuer's key for ``alg``."""
+    if not alg.startswith("HS"):
+        try:
+            issuer.kid(alg)
+        except KeyError:
+            issuer.rotate(alg=alg)  # adds a key for an algorithm the issuer does not hold yet (EdDSA)
     tokens = [
         issuer.mint(sub=f"user-{i}", scopes=[SCOPE, "openid"], issuer=iss, alg=alg, secret=secret)
         for i in range(n)

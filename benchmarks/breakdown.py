@@ -7,8 +7,11 @@ Usage::
 Times, per call and on distinct tokens exactly like ``run.py``'s warm section, the verifier's request
 path cut after each step (split, payload, signature, everything but the signature primitive), the
 primitive alone (the floor), the floor followed by the Python steps in one call, and the whole
-``Verifier.verify``. Differences between rows are the cost of each step. For the people tuning the hot
-path; the README's table comes from ``run.py``.
+``Verifier.verify``, with and without the speedups extra. Then the adapter's steps on HTTP API 2.0
+events: token extraction, identity construction, ``require_auth`` + ``require_scope`` around a verifier
+that hands back claims it verified beforehand (the decorator's own cost), and the sample handler body.
+Differences between rows are the cost of each step. For the people tuning the hot path; the README's
+table comes from ``run.py``.
 """
 
 from __future__ import annotations
@@ -25,8 +28,18 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import AUDIENCE, ISSUER, mint_tokens, time_calls
-from benchmarks.warm import floor_function
+from benchmarks._common import AUDIENCE, ISSUER, Context, event_template, events_for, mint_tokens, time_calls
+from benchmarks.warm import decorated_handler, floor_function, speedups_in_use
+
+
+class _Holder:
+    def __init__(self, claims: Any) -> None:
+        self.identity_context = _Claims(claims)
+
+
+class _Claims:
+    def __init__(self, claims: Any) -> None:
+        self.claims = claims
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,6 +87,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         all_but_primitive(tokens.tokens[i])
         floor(tokens.pairs[i])
 
+    from serverless_jwt import authz
+    from serverless_jwt.adapters.events import bearer_token
+    from serverless_jwt.adapters.identity import identity_from_claims
+
+    events = events_for(tokens.tokens, event_template("me.json"))
+    verified = {token: verifier.verify(token) for token in tokens.tokens}
+
+    class Prepared:
+        """A TokenVerifier answering claims verified above: what the decorator adds, without verify."""
+
+        def verify(self, token: str) -> dict[str, Any]:
+            return verified[token]
+
+    context = Context()
+    decorated = decorated_handler(Prepared())
+    body = decorated.__wrapped__.__wrapped__  # type: ignore[attr-defined]  # the handler itself
+    claims_list = list(verified.values())
+    native = speedups_in_use()
+    pure_rows = {"split + payload, no speedups", "Verifier.verify, no speedups"}
+
     rows: dict[str, tuple[Callable[[Any], Any], Sequence[Any]]] = {
         "empty call (subtracted)": (lambda _x: None, tokens.tokens),
         "raw verify (floor)": (floor, tokens.pairs),
@@ -83,19 +116,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         "all Python steps, no primitive": (all_but_primitive, tokens.tokens),
         "all Python steps, then the primitive": (python_then_primitive, indexes),
         "Verifier.verify": (verifier.verify, tokens.tokens),
+        "split + payload, no speedups": (payload, tokens.tokens),
+        "Verifier.verify, no speedups": (verifier.verify, tokens.tokens),
+        "adapter: bearer_token(event)": (bearer_token, events),
+        "adapter: identity_from_claims": (
+            lambda c: identity_from_claims(c, "t", authz.DEFAULT_ROLES_PATH), claims_list),
+        "adapter: Prepared.verify alone": (Prepared().verify, tokens.tokens),
+        "adapter: require_auth + require_scope, prepared claims": (lambda e: decorated(e, context), events),
+        "handler body alone (json.dumps of the claims)": (
+            lambda c: body({"headers": {}}, _Holder(c)), claims_list),
     }
     samples: dict[str, list[int]] = {name: [] for name in rows}
     gc.disable()
     try:
         for _ in range(args.rounds):
             for name, (fn, inputs) in rows.items():
-                samples[name].extend(time_calls(fn, inputs))
+                pure = name in pure_rows
+                if pure:
+                    token_module.use_speedups(False)  # the whole row on the standard-library parser
+                try:
+                    samples[name].extend(time_calls(fn, inputs))
+                finally:
+                    if pure:
+                        token_module.use_speedups(native)
     finally:
         gc.enable()
     empty = statistics.median(samples["empty call (subtracted)"])
     print(f"RS256, {len(tokens.tokens)} distinct tokens x {args.rounds} rounds, median per call:")
     for name, values in samples.items():
-        print(f"  {name:40s} {(statistics.median(values) - empty) / 1000:6.2f} µs")
+        print(f"  {name:56s} {(statistics.median(values) - empty) / 1000:6.2f} µs")
     return 0
 
 

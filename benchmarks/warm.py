@@ -6,11 +6,13 @@ all per-call samples are reported, minus the cost of the timing loop itself.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,19 +32,30 @@ from benchmarks._common import (
 )
 
 FLOOR = "raw `cryptography` verify (floor)"
-PYJWT = "`jwt.decode`, pre-built key"
-POWERTOOLS = "Powertools `auth_alpha.JWTVerifier`"
-OURS = "`Verifier` (cache off)"
+OURS = "`Verifier` (default: cache on, speedups)"
+OURS_NO_CACHE = "`Verifier`, cache off"
+OURS_PURE = "`Verifier`, no speedups (pure Python parsing)"
 HANDLER = "decorated handler (`require_auth` + `require_scope`)"
+MIDDLEWARE = "Event Handler + `JwtAuthMiddleware` (`app.resolve`)"
+RESOLVER_ALONE = "Event Handler + a pass-through middleware, no auth (`app.resolve`)"
+PYJWT = "PyJWT `jwt.decode`, pre-built key"
+JOSERFC = "joserfc `jwt.decode` + claims registry"
+AUTHLIB = "authlib `JsonWebToken.decode` + `validate`"
+PYTHON_JOSE = "python-jose `jwt.decode`, pre-built key"
+POWERTOOLS = "Powertools `auth_alpha.JWTVerifier`"
 SAMPLE_ME = "sample `lambdas/me` handler (Logger, cache on)"
 SAMPLE_SHOWS = "sample `lambdas/shows` handler (Logger, cache on)"
-DISTINCT_ROWS = (FLOOR, PYJWT, POWERTOOLS, OURS, HANDLER, SAMPLE_ME, SAMPLE_SHOWS)
+DISTINCT_ROWS = (FLOOR, OURS, OURS_NO_CACHE, OURS_PURE, HANDLER, MIDDLEWARE, RESOLVER_ALONE, PYJWT, JOSERFC,
+                 AUTHLIB, PYTHON_JOSE, POWERTOOLS, SAMPLE_ME, SAMPLE_SHOWS)
 CACHED_OURS = "`Verifier`, same token (cache hit)"
 CACHED_HANDLER = "decorated handler, same token (cache hit)"
 CACHED_ROWS = (CACHED_OURS, CACHED_HANDLER)
 
 VERIFIER_TARGET = 1.3
+PURE_TARGET = 1.4
 HANDLER_TARGET = 1.5
+MIDDLEWARE_TARGET = 2.0
+CURVE_TARGET = 1.1  # ES256 and EdDSA, each against its own floor
 CACHE_TARGET = 0.5  # "well under the floor": at most half of the raw RS256 verify
 
 
@@ -53,22 +66,48 @@ class Row:
     inputs: Sequence[Any] = ()
     reset: Callable[[], None] | None = None
     note: str | None = None  # why there is no number (n/a, or the error)
+    pure: bool = False  # timed with the speedups switched off (token.use_speedups(False))
     samples: list[int] = field(default_factory=list)
 
 
 def _row(name: str, build: Callable[[], tuple[Callable[[Any], Any], Sequence[Any]]],
-         ok: Callable[[Any], bool], reset: Callable[[], None] | None = None) -> Row:
+         ok: Callable[[Any], bool], reset: Callable[[], None] | None = None, *, pure: bool = False) -> Row:
     """Build a row and prove it verifies its first input; any failure becomes the row's note."""
     try:
         fn, inputs = build()
-        result = fn(inputs[0])
+        with _speedups_off(pure):
+            result = fn(inputs[0])
         if not ok(result):
             return Row(name, note=f"error: unexpected result {str(result)[:80]!r}")
+        if reset is not None:
+            reset()
     except NotImplementedError as exc:
         return Row(name, note=f"n/a: {exc}")
+    except ImportError as exc:
+        return Row(name, note=f"n/a: {exc.name or 'a module'} is not installed")
     except Exception as exc:
         return Row(name, note=f"error: {short_error(exc)}")
-    return Row(name, fn, inputs, reset)
+    return Row(name, fn, inputs, reset, pure=pure)
+
+
+@contextlib.contextmanager
+def _speedups_off(pure: bool) -> Iterator[None]:
+    from serverless_jwt import token
+
+    if not pure:
+        yield
+        return
+    token.use_speedups(False)
+    try:
+        yield
+    finally:
+        token.use_speedups()
+
+
+def speedups_in_use() -> bool:
+    from serverless_jwt import token
+
+    return token._decode_json is not token._json_object
 
 
 def _is_claims(result: Any) -> bool:
@@ -105,6 +144,14 @@ def floor_function(ts: TokenSet) -> Callable[[tuple[bytes, bytes]], Any]:
             return True
 
         return es256
+
+    if ts.alg == "EdDSA":
+
+        def eddsa(pair: tuple[bytes, bytes]) -> bool:
+            key.verify(pair[1], pair[0])
+            return True
+
+        return eddsa
 
     def hs256(pair: tuple[bytes, bytes]) -> bool:
         return hmac.compare_digest(hmac.new(key, pair[0], hashlib.sha256).digest(), pair[1])
@@ -145,11 +192,45 @@ def _call_with(handler: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
     return call
 
 
+def _pass_through(app: Any, next_middleware: Any) -> Any:
+    return next_middleware(app)
+
+
+def _middleware_app(verifier: Any, *, auth: bool = True,
+                    fixed_claims: Mapping[str, Any] | None = None) -> Callable[[Any, Any], Any]:
+    """A Powertools HTTP API resolver whose ``GET /me`` answers the verified claims, like the handler.
+
+    Without ``auth`` the route has a pass-through middleware instead and answers ``fixed_claims`` (the
+    same body size): Powertools' own cost of routing through a middleware chain and serializing the
+    answer, which the auth row pays too.
+    """
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    from serverless_jwt.adapters.powertools import JwtAuthMiddleware
+
+    app = APIGatewayHttpResolver()
+    middlewares: list[Any] = [JwtAuthMiddleware(verifier, scopes=[SCOPE])] if auth else [_pass_through]
+
+    @app.get("/me", middlewares=middlewares)
+    def me() -> dict[str, Any]:
+        identity = app.context.get("identity")
+        return {"claims": dict(identity.claims) if identity is not None else dict(fixed_claims or {})}
+
+    return app.resolve
+
+
+def _clearing(verifier: Any) -> Callable[[], None]:
+    def reset() -> None:
+        verifier._cache.clear()  # each round starts cold: a token is never a cache hit
+
+    return reset
+
+
 def _clear_verified_cache(module: Any) -> Callable[[], None]:
     def reset() -> None:
         # Benchmark-only: each round starts cold so a repeated token never hits the cache.
         cache = getattr(getattr(module, "verifier", None), "_cache", None)
-        if isinstance(cache, dict):
+        if cache is not None:
             cache.clear()
 
     return reset
@@ -161,7 +242,7 @@ class Samples:
     def __init__(self, jwks_uri: str, secret: str) -> None:
         base = {"JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE}
         self._env = {
-            "asym": {**base, "JWT_JWKS_URI": jwks_uri, "JWT_ALGORITHMS": "RS256,ES256"},
+            "asym": {**base, "JWT_JWKS_URI": jwks_uri, "JWT_ALGORITHMS": "RS256,ES256,EdDSA"},
             "hs": {**base, "JWT_SECRET": secret, "JWT_ALGORITHMS": "HS256"},
         }
         self._modules: dict[tuple[str, str], Any] = {}
@@ -173,19 +254,64 @@ class Samples:
         return self._modules[name, family]
 
 
-def distinct_rows(ts: TokenSet, jwks: Mapping[str, Any], samples: Samples) -> list[Row]:
-    import jwt
-
-    from serverless_jwt.adapters import decorators  # noqa: F401  (fail here, not mid-round)
-
-    me_events = events_for(ts.tokens, event_template("me.json"))
-    show_events = events_for(ts.tokens, event_template("show.json"))
+def _other_libraries(ts: TokenSet, jwks: Mapping[str, Any]) -> list[Row]:
+    """The other verifiers, each checking iss, aud and exp, with its keys prepared once."""
+    kid = next((k.get("kid") for k in jwks.get("keys", []) if k.get("alg") == ts.alg), None)
 
     def pyjwt() -> tuple[Callable[[Any], Any], Sequence[Any]]:
+        import jwt
+
         key, algs = ts.key, [ts.alg]
 
         def decode(token: str) -> Any:
             return jwt.decode(token, key, algorithms=algs, audience=AUDIENCE, issuer=ISSUER)
+
+        return decode, ts.tokens
+
+    def joserfc() -> tuple[Callable[[Any], Any], Sequence[Any]]:
+        from joserfc import jwt as jose_jwt
+        from joserfc.jwk import KeySet, OctKey
+
+        keys: Any = (OctKey.import_key(ts.secret) if ts.secret is not None
+                     else KeySet.import_key_set(dict(jwks)))
+        algs = [ts.alg]
+        registry = jose_jwt.JWTClaimsRegistry(iss={"essential": True, "value": ISSUER},
+                                              aud={"essential": True, "value": AUDIENCE},
+                                              exp={"essential": True})
+
+        def decode(token: str) -> Any:
+            claims = jose_jwt.decode(token, keys, algorithms=algs).claims
+            registry.validate(claims)
+            return claims
+
+        return decode, ts.tokens
+
+    def authlib() -> tuple[Callable[[Any], Any], Sequence[Any]]:
+        from authlib.jose import JsonWebKey, JsonWebToken
+
+        key: Any = ts.secret.encode() if ts.secret is not None else JsonWebKey.import_key_set(dict(jwks))
+        decoder = JsonWebToken([ts.alg])
+        options = {"iss": {"essential": True, "value": ISSUER}, "aud": {"essential": True, "value": AUDIENCE},
+                   "exp": {"essential": True}}
+
+        def decode(token: str) -> Any:
+            claims = decoder.decode(token, key, claims_options=options)
+            claims.validate()
+            return dict(claims)
+
+        return decode, ts.tokens
+
+    def python_jose() -> tuple[Callable[[Any], Any], Sequence[Any]]:
+        if ts.alg == "EdDSA":
+            raise NotImplementedError("python-jose has no EdDSA")
+        from jose import jwt as jose_jwt
+
+        key: Any = ts.secret if ts.secret is not None else next(
+            k for k in jwks["keys"] if k.get("kid") == kid)
+        algs = [ts.alg]
+
+        def decode(token: str) -> Any:
+            return jose_jwt.decode(token, key, algorithms=algs, audience=AUDIENCE, issuer=ISSUER)
 
         return decode, ts.tokens
 
@@ -197,13 +323,35 @@ def distinct_rows(ts: TokenSet, jwks: Mapping[str, Any], samples: Samples) -> li
         verifier = JWTVerifier(issuer=ISSUER, audience=AUDIENCE, algorithms=[ts.alg], jwks=dict(jwks))
         return verifier.verify, ts.tokens
 
-    ours = our_verifier(ts, jwks, cache_size=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # joserfc's EdDSA deprecation notice, once per build
+        return [_row(PYJWT, pyjwt, _is_claims), _row(JOSERFC, joserfc, _is_claims),
+                _row(AUTHLIB, authlib, _is_claims), _row(PYTHON_JOSE, python_jose, _is_claims),
+                _row(POWERTOOLS, powertools, _is_claims)]
+
+
+def distinct_rows(ts: TokenSet, jwks: Mapping[str, Any], samples: Samples) -> list[Row]:
+    from serverless_jwt.adapters import decorators  # noqa: F401  (fail here, not mid-round)
+
+    me_events = events_for(ts.tokens, event_template("me.json"))
+    show_events = events_for(ts.tokens, event_template("show.json"))
+    # One verifier per row: rows share the tokens, so they must not share a verified-token cache.
+    ours, handler_v, middleware_v = (our_verifier(ts, jwks, cache_size=1024) for _ in range(3))
+    no_cache, pure = (our_verifier(ts, jwks, cache_size=0) for _ in range(2))
     rows = [
         _row(FLOOR, lambda: (floor_function(ts), ts.pairs), lambda r: r is True),
-        _row(PYJWT, pyjwt, _is_claims),
-        _row(POWERTOOLS, powertools, _is_claims),
-        _row(OURS, lambda: (ours.verify, ts.tokens), _is_claims),
-        _row(HANDLER, lambda: (_call_with(decorated_handler(ours)), me_events), _is_200),
+        _row(OURS, lambda: (ours.verify, ts.tokens), _is_claims, _clearing(ours)),
+        _row(OURS_NO_CACHE, lambda: (no_cache.verify, ts.tokens), _is_claims),
+        _row(OURS_PURE, lambda: (pure.verify, ts.tokens), _is_claims, pure=True) if speedups_in_use()
+        else Row(OURS_PURE, note="n/a: the speedups extra is not installed (every row is pure)"),
+        _row(HANDLER, lambda: (_call_with(decorated_handler(handler_v)), me_events), _is_200,
+             _clearing(handler_v)),
+        _row(MIDDLEWARE, lambda: (_call_with(_middleware_app(middleware_v)), me_events), _is_200,
+             _clearing(middleware_v)),
+        _row(RESOLVER_ALONE, lambda: (_call_with(_middleware_app(None, auth=False,
+                                                                 fixed_claims=no_cache.verify(ts.tokens[0]))),
+                                      me_events), _is_200),
+        *_other_libraries(ts, jwks),
     ]
     try:
         me = samples.module("me", ts.alg)
@@ -236,7 +384,10 @@ def measure(table: dict[str, list[Row]], *, rounds: int, warmup: int) -> float:
     for _, row in live:
         assert row.fn is not None
         try:
-            time_calls(row.fn, row.inputs[:warmup])
+            with _speedups_off(row.pure):
+                time_calls(row.fn, row.inputs[:warmup])
+            if row.reset is not None:
+                row.reset()
         except Exception as exc:
             row.fn, row.note = None, f"error: {short_error(exc)}"
     overhead = call_overhead_ns(range(2000))
@@ -250,7 +401,8 @@ def measure(table: dict[str, list[Row]], *, rounds: int, warmup: int) -> float:
                 row.reset()
             gc.collect()
             try:
-                row.samples.extend(time_calls(row.fn, row.inputs))
+                with _speedups_off(row.pure):
+                    row.samples.extend(time_calls(row.fn, row.inputs))
             except Exception as exc:
                 row.fn, row.note = None, f"error: {short_error(exc)}"
     return overhead
@@ -282,17 +434,27 @@ def with_ratios(res: dict[str, dict[str, Any]], floors: Mapping[str, float]) -> 
 
 def targets(distinct: dict[str, dict[str, Any]], cached: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     checks = [
-        (f"`Verifier` RS256 <= {VERIFIER_TARGET}x raw RS256 verify", distinct, OURS, VERIFIER_TARGET),
-        (f"decorated handler RS256 <= {HANDLER_TARGET}x raw RS256 verify", distinct, HANDLER,
-         HANDLER_TARGET),
-        (f"cache hit, `Verifier` <= {CACHE_TARGET}x raw RS256 verify", cached, CACHED_OURS, CACHE_TARGET),
-        (f"cache hit, decorated handler <= {CACHE_TARGET}x raw RS256 verify", cached, CACHED_HANDLER,
-         CACHE_TARGET),
+        (f"`Verifier` RS256 (default, speedups) <= {VERIFIER_TARGET}x raw RS256 verify", distinct, "RS256",
+         OURS, VERIFIER_TARGET, "x_rs256"),
+        (f"`Verifier` RS256 without speedups (cache off) <= {PURE_TARGET}x raw RS256 verify", distinct,
+         "RS256", OURS_PURE, PURE_TARGET, "x_rs256"),
+        (f"decorated handler RS256 <= {HANDLER_TARGET}x raw RS256 verify", distinct, "RS256", HANDLER,
+         HANDLER_TARGET, "x_rs256"),
+        (f"Event Handler middleware RS256 <= {MIDDLEWARE_TARGET}x raw RS256 verify", distinct, "RS256",
+         MIDDLEWARE, MIDDLEWARE_TARGET, "x_rs256"),
+        (f"`Verifier` ES256 <= {CURVE_TARGET}x raw ES256 verify", distinct, "ES256", OURS, CURVE_TARGET,
+         "x_floor"),
+        (f"`Verifier` EdDSA <= {CURVE_TARGET}x raw EdDSA verify", distinct, "EdDSA", OURS, CURVE_TARGET,
+         "x_floor"),
+        (f"cache hit, `Verifier` <= {CACHE_TARGET}x raw RS256 verify", cached, "RS256", CACHED_OURS,
+         CACHE_TARGET, "x_rs256"),
+        (f"cache hit, decorated handler <= {CACHE_TARGET}x raw RS256 verify", cached, "RS256", CACHED_HANDLER,
+         CACHE_TARGET, "x_rs256"),
     ]
     out = []
-    for label, res, name, limit in checks:
-        stats = res.get("RS256", {}).get(name, {})
-        ratio = stats.get("x_rs256")
+    for label, res, alg, name, limit, key in checks:
+        stats = res.get(alg, {}).get(name, {})
+        ratio = stats.get(key)
         verdict = "n/a" if ratio is None else ("PASS" if ratio <= limit else "MISS")
         out.append({"target": label, "ratio": ratio, "limit": limit, "verdict": verdict})
     return out

@@ -1,19 +1,26 @@
-"""The parser's fast JSON path must agree with the strict path on every document.
+"""The parser's fast JSON paths must agree with the strict path on every document and token.
 
-The strict path (``_strict_json_object``) is the reference: it names each problem. The fast path may
-only ever return the same object or hand the document over; these tests pin that down on the edge
-cases a JSON scanner handles differently, and on generated documents.
+The strict path (``_strict_json_object``) is the reference: it names each problem. The fast path (the
+C scanner) and the native path (msgspec, from the ``speedups`` extra, checked by re-encoding) may only
+ever return the same object or hand the document over; these tests pin that down on the edge cases a
+JSON decoder handles differently, on generated documents, and on whole tokens parsed both ways.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from serverless_jwt import _speedups
 from serverless_jwt import token as token_module
 from serverless_jwt.errors import MalformedTokenError
 from serverless_jwt.token import MAX_JSON_DEPTH
@@ -119,3 +126,241 @@ _FRAGMENTS = ['"a"', '"b"', "1", "{", "}", "[", "]", ",", ":", " ", "NaN", "1e99
 def test_fast_path_agrees_on_json_like_fragments(parts: list[str]) -> None:
     raw = ("{" + "".join(parts)).encode()
     assert _outcome(token_module._json_object, raw) == _outcome(_strict, raw)
+
+
+
+# --- the native path (speedups extra) -------------------------------------------------------------
+
+_CODEC = _speedups.json_codec()
+# Without the extra (or with SERVERLESS_JWT_SPEEDUPS=0) only the tests above apply.
+native_only = pytest.mark.skipif(_CODEC is None, reason="the speedups extra (msgspec) is not in use")
+_native = token_module._native_json(_CODEC) if _CODEC is not None else token_module._json_object
+
+NATIVE_EDGE_CASES = [
+    *EDGE_CASES,
+    b'{"a":1,"a":1}',  # a duplicate with the same value: msgspec keeps one, the re-encoding is shorter
+    b'{"a":{"b":1},"a":{"b":1}}',
+    b'{"a":18446744073709551615}',  # 2**64 - 1: msgspec's largest integer
+    b'{"a":18446744073709551616}',  # 2**64: msgspec refuses, the strict path reads it
+    b'{"a":-9223372036854775808}',
+    b'{"a":-9223372036854775809}',
+    b'{"a":' + b"9" * 4300 + b"}",  # int()'s digit limit exactly
+    b'{"a":' + b"9" * 4301 + b"}",
+    b'{"a":-0}',
+    b'{"a":-0.0}',
+    b'{"a":1E5}',
+    b'{"a":1e16}',
+    b'{"a":1e+16}',
+    b'{"a":100000.0}',
+    b'{"a":0.1}',
+    b'{"a":0.10}',
+    b'{"a":1.7976931348623157e308}',
+    b'{"a":1.7976931348623159e308}',  # rounds to infinity
+    b'{"a":5e-324}',
+    b'{"a":1e-400}',  # underflows to 0.0: finite, accepted by both
+    b'{"a":01}',
+    b'{"a":.5}',
+    b'{"a":"\\u0000"}',
+    b'{"a":"\\u0001"}',
+    b'{"a":"\\u001f"}',
+    b'{"a":"\\/"}',
+    b'{"a":"\\n\\t\\r\\b\\f\\"\\\\"}',
+    b'{"a":"\\udfff"}',
+    b'{"a":"\\ud800\\u0041"}',
+    b'{"a":"\x7f"}',
+    b'{"a":"\xe2\x80\xa8"}',
+    b'{"a":"\xf0\x9f\x99\x82"}',
+    b'{"a":"\xf4\x90\x80\x80"}',  # beyond U+10FFFF
+    b'{"a":"\xff"}',
+    b'{"a":true,"b":false,"c":null}',
+    b'{"a":tru}',
+    b'{"a":[]}',
+    b'{"a":{}}',
+    b'{"":1}',
+    b'{"a":"' + b"[" * 25 + b'"}',  # brackets in strings: the native bound hands it over, still accepted
+    b'{"a":[' + b"[" * 18 + b"]" * 18 + b"]}",  # exactly the limit
+    b'{"a":[' + b"[" * 19 + b"]" * 19 + b"]}",  # one more
+    b'{"a":1}\x00',
+    b'\x00{"a":1}',
+    b"{\"a\":1,}",
+    b'{"a" :1}',
+]
+
+
+@native_only
+@pytest.mark.parametrize("raw", NATIVE_EDGE_CASES)
+def test_native_path_agrees_with_the_strict_path(raw: bytes) -> None:
+    assert _outcome(_native, raw) == _outcome(_strict, raw)
+
+
+@native_only
+def test_native_edge_cases_reach_both_outcomes() -> None:
+    outcomes = [_outcome(_strict, raw) for raw in NATIVE_EDGE_CASES]
+    kinds = {detail if kind == "error" else "ok" for kind, detail in outcomes}
+    assert {"ok", token_module._DUPLICATE, token_module._NON_FINITE, token_module._TOO_DEEP,
+            token_module._SURROGATE, token_module._BOM, token_module._NOT_OBJECT, token_module._JSON,
+            token_module._UTF8} <= kinds
+
+
+def _recording_codec() -> tuple[Callable[[bytes], dict[str, Any]], list[Any]]:
+    assert _CODEC is not None
+    decode, encode = _CODEC
+    seen: list[Any] = []
+
+    def recording(raw: bytes) -> Any:
+        value = decode(raw)
+        seen.append(value)
+        return value
+
+    return token_module._native_json((recording, encode)), seen
+
+
+@native_only
+def test_a_compact_document_is_taken_from_the_native_reading() -> None:
+    native, seen = _recording_codec()
+    value = native(b'{"sub":"a","exp":1700000000,"aud":["x","y"],"n":0.5,"e":"\\n"}')
+    assert value is seen[-1]  # msgspec's own object: no second decoding
+    assert value == {"sub": "a", "exp": 1700000000, "aud": ["x", "y"], "n": 0.5, "e": "\n"}
+
+
+@native_only
+@pytest.mark.parametrize("raw", [b'{"a":1,"a":2}', b'{"a":{"b":1,"b":1}}'])
+def test_a_duplicate_the_native_decoder_would_hide_is_rejected(raw: bytes) -> None:
+    native, seen = _recording_codec()
+    with pytest.raises(MalformedTokenError) as info:
+        native(raw)
+    assert seen  # msgspec read it (keeping the last value) ...
+    assert info.value.description == token_module._DUPLICATE  # ... and the re-encoding check refused it
+
+
+@native_only
+def test_too_many_brackets_never_reach_the_native_decoder() -> None:
+    native, seen = _recording_codec()
+    assert _outcome(native, _nested(MAX_JSON_DEPTH + 1)) == ("error", token_module._TOO_DEEP)
+    assert native(_nested(MAX_JSON_DEPTH)) is seen[-1]
+    assert len(seen) == 1
+
+
+# Generated documents: compact (the native path's own territory) and otherwise.
+_keys = st.text(max_size=6)
+_numbers = st.one_of(st.integers(), st.integers(min_value=-(2**70), max_value=2**70),
+                     st.floats(allow_nan=False, allow_infinity=False))
+_leaves = st.one_of(st.none(), st.booleans(), _numbers, st.text(max_size=8))
+_documents = st.recursive(_leaves, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=4)), max_leaves=30)
+
+
+def _pairs_text(pairs: list[tuple[str, Any]], ascii_only: bool) -> str:
+    # An object written member by member, so a name may repeat.
+    members = (json.dumps(k, ensure_ascii=ascii_only) + ":" + json.dumps(v, ensure_ascii=ascii_only,
+                                                                          separators=(",", ":"))
+               for k, v in pairs)
+    return "{" + ",".join(members) + "}"
+
+
+@native_only
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_keys, _documents, max_size=6), st.booleans())
+def test_native_path_agrees_on_generated_compact_objects(obj: dict[str, Any], ascii_only: bool) -> None:
+    raw = json.dumps(obj, ensure_ascii=ascii_only, separators=(",", ":")).encode("utf-8")
+    assert _outcome(_native, raw) == _outcome(_strict, raw)
+
+
+@native_only
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "sub", "é"]), _documents), max_size=5),
+       st.booleans())
+def test_native_path_agrees_on_objects_with_repeated_names(pairs: list[tuple[str, Any]],
+                                                           ascii_only: bool) -> None:
+    raw = _pairs_text(pairs, ascii_only).encode("utf-8")
+    assert _outcome(_native, raw) == _outcome(_strict, raw)
+
+
+@native_only
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_native_path_agrees_on_arbitrary_bytes(raw: bytes) -> None:
+    assert _outcome(_native, raw) == _outcome(_strict, raw)
+
+
+_NATIVE_FRAGMENTS = [*_FRAGMENTS, "-0", "1.0", "1E2", "18446744073709551616", '"\\ud800"', '"\\n"',
+                     '"\x01"', "\ufeff", "true", "null", '"a":', '"a":1,"a":2']
+
+
+@native_only
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_NATIVE_FRAGMENTS), max_size=20))
+def test_native_path_agrees_on_json_like_fragments(parts: list[str]) -> None:
+    raw = ("{" + "".join(parts)).encode()
+    assert _outcome(_native, raw) == _outcome(_strict, raw)
+
+
+# --- whole tokens, parsed with and without the speedups ------------------------------------------
+
+
+def _parse_both(token: str) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    def outcome() -> tuple[str, Any]:
+        try:
+            parsed = token_module.parse(token)
+        except MalformedTokenError as err:
+            return "error", err.description
+        return "ok", (parsed.header, parsed.claims, parsed.signing_input, parsed.signature)
+
+    assert token_module.use_speedups(True)
+    native = outcome()
+    assert not token_module.use_speedups(False)
+    try:
+        pure = outcome()
+    finally:
+        token_module.use_speedups()
+    return native, pure
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+_HEADERS = [b'{"alg":"RS256","kid":"k1"}', b'{"alg":"RS256","alg":"none"}',
+            b'{"alg":"ES256","typ":"JWT"}', b'{"alg":1}', b'{"alg":"HS256","crit":["x"]}',
+            b' {"alg":"EdDSA"}', b'{"alg":"RS256","kid":"\\u006b"}']
+_PAYLOADS = [b'{"sub":"a","exp":2000000000}', b'{"sub":"a","sub":"b"}', b'{"exp":NaN}', b'{"exp":1e400}',
+             b'{"sub":"\\ud800"}', b'\xef\xbb\xbf{"sub":"a"}', b'{"exp":18446744073709551616}', b'[]',
+             b'{"sub":"a"} ', b'{"sub":"\xff"}', b'{"n":-0}']
+
+
+@native_only
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.sampled_from(_HEADERS), st.binary(max_size=24)),
+       st.one_of(st.sampled_from(_PAYLOADS), st.binary(max_size=48),
+                 st.dictionaries(_keys, _documents, max_size=4).map(
+                     lambda d: json.dumps(d, separators=(",", ":")).encode())),
+       st.binary(min_size=1, max_size=40),
+       st.sampled_from(["", "=", "+", "/", " ", ".", "A"]))
+def test_tokens_parse_the_same_with_and_without_speedups(
+        header: bytes, payload: bytes, signature: bytes, noise: str) -> None:
+    token = f"{_b64(header)}.{_b64(payload)}.{_b64(signature)}"
+    for candidate in (token, token + noise, noise + token):
+        native, pure = _parse_both(candidate)
+        assert native == pure
+
+
+@native_only
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \x00é",
+               max_size=80))
+def test_arbitrary_token_text_parses_the_same_with_and_without_speedups(
+        text: str) -> None:
+    native, pure = _parse_both(text)
+    assert native == pure
+
+
+@native_only
+def test_the_environment_switch_keeps_the_native_decoder_off() -> None:
+    code = ("from serverless_jwt import token; import sys; "
+            "sys.stdout.write(f'{token.use_speedups()} {token._decode_json is token._json_object}')")
+    env = {**os.environ, "SERVERLESS_JWT_SPEEDUPS": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout == "False True"
+    env.pop("SERVERLESS_JWT_SPEEDUPS")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout == "True False"

@@ -51,3 +51,39 @@ def test_a_verifier_with_a_plain_secret_never_imports_boto3() -> None:
     )
     assert "boto3" not in loaded
     assert "aws_lambda_powertools.event_handler" not in loaded
+
+
+def test_the_request_path_imports_neither_pyjwt_nor_x509() -> None:
+    # Cold start: verifying, and loading JWKs, needs only cryptography's primitives; cryptography.x509
+    # loads for a PEM certificate only.
+    loaded = _loaded_after(
+        "import base64, hmac\n"
+        "from serverless_jwt import Verifier, require_auth\n"
+        "v = Verifier.from_env({'JWT_SECRET': 'x' * 40})\n"
+        "b = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b'=')\n"
+        "si = b(b'{\"alg\":\"HS256\"}') + b'.' + b(b'{\"sub\":\"a\",\"exp\":4000000000}')\n"
+        "sig = base64.urlsafe_b64encode(hmac.digest(b'x' * 40, si, 'sha256')).rstrip(b'=')\n"
+        "assert v.verify((si + b'.' + sig).decode())['sub'] == 'a'"
+    )
+    for lazy in ("jwt", "cryptography.x509", "urllib.request", "ssl"):
+        assert lazy not in loaded, lazy
+    with_jwk = _loaded_after(
+        "from cryptography.hazmat.primitives.asymmetric import ec\n"
+        "from serverless_jwt.keys import KeySet\n"
+        "n = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()\n"
+        "b = lambda i: __import__('base64').urlsafe_b64encode(i.to_bytes(32, 'big')).rstrip(b'=').decode()\n"
+        "assert len(KeySet.from_jwks({'keys': [{'kty': 'EC', 'crv': 'P-256', 'x': b(n.x), 'y': b(n.y)}]},"
+        " algorithms=['ES256'])) == 1"
+    )
+    assert "serverless_jwt._jwk_keys" in with_jwk  # the key was loaded ...
+    assert "jwt" not in with_jwk
+    assert "cryptography.x509" not in with_jwk
+    with_pem = _loaded_after(
+        "from serverless_jwt.keys import KeySet\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec\n"
+        "from cryptography.hazmat.primitives import serialization as s\n"
+        "k = ec.generate_private_key(ec.SECP256R1()).public_key()\n"
+        "KeySet.from_pem(k.public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo),"
+        " algorithms=['ES256'])"
+    )
+    assert "cryptography.x509" not in with_pem

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -25,6 +26,17 @@ from serverless_jwt.token import MAX_JSON_DEPTH, ParsedToken, parse
 from serverless_jwt.verifier import Verifier
 
 HEADER = {"alg": "RS256", "typ": "JWT", "kid": "k1"}
+
+
+@pytest.fixture(autouse=True, scope="module", params=["native JSON", "standard-library JSON"])
+def json_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    # Every test here runs on both parsing paths: the speedups extra's and the pure one.
+    native = request.param == "native JSON"
+    if token_module.use_speedups(native) != native:
+        token_module.use_speedups()
+        pytest.skip("the speedups extra (msgspec) is not installed")
+    yield request.param
+    token_module.use_speedups()
 CLAIMS = {"sub": "user-1", "exp": 2_000_000_000}
 
 

@@ -1,6 +1,6 @@
 """JWK and PEM public keys -> key objects, and which algorithms each may verify.
 
-PyJWT turns a JWK into a key object; which keys are usable, and for which algorithms, is decided
+``_jwk_keys`` turns a JWK into a key object; which keys are usable, and for which algorithms, is decided
 here. Nothing here verifies a signature (see :mod:`serverless_jwt.keys`).
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from serverless_jwt._jwk_keys import ec_public_key, okp_public_key, rsa_public_key
 from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["MIN_RSA_BITS", "RSA_ALGORITHMS", "WEAK_KEY_REASONS", "load_jwk", "public_key_algorithms",
@@ -66,7 +66,7 @@ _EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "
 
 
 def _rsa_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
-    key = RSAAlgorithm.from_jwk(dict(jwk))
+    key = rsa_public_key(jwk)
     if not isinstance(key, rsa.RSAPublicKey):
         return "not_public"
     weakness = _rsa_weakness(key)
@@ -80,7 +80,7 @@ def _ec_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
     alg = EC_CURVE_ALGORITHMS.get(crv) if isinstance(crv, str) else None
     if alg is None:
         return "unsupported_curve"
-    key = ECAlgorithm.from_jwk(dict(jwk))
+    key = ec_public_key(jwk)
     if not isinstance(key, ec.EllipticCurvePublicKey):
         return "not_public"
     # The curve fixes the algorithm: ES256 only on P-256, and so on (no cross-curve verification).
@@ -90,7 +90,7 @@ def _ec_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
 def _okp_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
     if jwk.get("crv") not in OKP_CURVES:
         return "unsupported_curve"  # X25519/X448 are key-agreement curves, never signatures
-    key = OKPAlgorithm.from_jwk(dict(jwk))
+    key = okp_public_key(jwk)
     if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         return "not_public"
     # "EdDSA" names either curve; RFC 9864's "Ed25519" / "Ed448" name exactly one: this key's.

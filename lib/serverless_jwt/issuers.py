@@ -176,5 +176,4 @@ class MultiIssuerVerifier:
             remembered.append((verifier, token))
             while len(remembered) > self._budget:
                 owner, oldest = remembered.popleft()
-                with owner._cache_lock:
-                    owner._cache.pop(oldest, None)
+                owner._cache.pop(oldest, None)  # one dict operation: atomic, no lock of the owner's needed

@@ -13,11 +13,10 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from jwt.algorithms import get_default_algorithms
 
 from serverless_jwt._config import secret_problem
 from serverless_jwt._jwk import WEAK_KEY_REASONS, load_jwk, public_key_algorithms
@@ -30,7 +29,6 @@ from serverless_jwt.errors import (
 
 __all__ = ["KeySet", "KeySource", "SecretKeys", "StaticKeySource", "VerificationKey"]
 
-_IMPLEMENTATIONS = get_default_algorithms()
 HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 MIN_SECRET_BYTES = 32
 _log = logging.getLogger("serverless_jwt.keys")
@@ -41,6 +39,12 @@ Checker = Callable[[bytes, bytes], bool]
 
 _RSA_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "RS256": hashes.SHA256, "RS384": hashes.SHA384, "RS512": hashes.SHA512,
+}
+_PSS_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "PS256": hashes.SHA256, "PS384": hashes.SHA384, "PS512": hashes.SHA512,
+}
+_EC_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "ES256": hashes.SHA256, "ES256K": hashes.SHA256, "ES384": hashes.SHA384, "ES512": hashes.SHA512,
 }
 
 
@@ -56,28 +60,53 @@ def _checker(alg: str, key: Any) -> Checker:
                 return False
 
         return check_hmac
-    if alg in _RSA_HASHES:
-        # What PyJWT's RSAAlgorithm.verify does, with the padding and hash objects made once.
-        verify, pad, hash_alg = key.verify, padding.PKCS1v15(), _RSA_HASHES[alg]()
+    # What PyJWT's algorithms do in verify(), with the padding and hash objects made once (they are
+    # immutable settings, safe to share between threads) and no PyJWT import on the request path.
+    if alg in _RSA_HASHES or alg in _PSS_HASHES:
+        if alg in _RSA_HASHES:
+            pad: padding.AsymmetricPadding = padding.PKCS1v15()
+            hash_alg = _RSA_HASHES[alg]()
+        else:
+            hash_alg = _PSS_HASHES[alg]()
+            pad = padding.PSS(mgf=padding.MGF1(_PSS_HASHES[alg]()), salt_length=hash_alg.digest_size)
+        verify_rsa = key.verify
 
         def check_rsa(signing_input: bytes, signature: bytes) -> bool:
             try:
-                verify(signature, signing_input, pad, hash_alg)
+                verify_rsa(signature, signing_input, pad, hash_alg)
             except Exception:  # InvalidSignature, or a signature of the wrong type or length
                 return False
             return True
 
         return check_rsa
-    # PyJWT's "EdDSA" verifies with whichever curve the key is on; the key fixed the curve already.
-    implementation = _IMPLEMENTATIONS["EdDSA" if alg in ("Ed25519", "Ed448") else alg]
+    if alg in _EC_HASHES:
+        size = (key.curve.key_size + 7) // 8
+        verify_ec, ecdsa = key.verify, ec.ECDSA(_EC_HASHES[alg]())
 
-    def check(signing_input: bytes, signature: bytes) -> bool:
+        def check_ec(signing_input: bytes, signature: bytes) -> bool:
+            # JWS carries r || s, each exactly the curve's size (RFC 7518 §3.4); OpenSSL wants DER.
+            if len(signature) != 2 * size:
+                return False
+            try:
+                der = encode_dss_signature(int.from_bytes(signature[:size], "big"),
+                                           int.from_bytes(signature[size:], "big"))
+                verify_ec(der, signing_input, ecdsa)
+            except Exception:
+                return False
+            return True
+
+        return check_ec
+    # EdDSA / Ed25519 / Ed448: the key fixed the curve already.
+    verify_ed = key.verify
+
+    def check_ed(signing_input: bytes, signature: bytes) -> bool:
         try:
-            return bool(implementation.verify(signing_input, key, signature))
+            verify_ed(signature, signing_input)
         except Exception:
             return False
+        return True
 
-    return check
+    return check_ed
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +224,8 @@ class KeySet:
             raise ConfigurationError("Give the public key, not the private key")
         try:
             if b"BEGIN CERTIFICATE" in data:
+                from cryptography import x509  # only here: few users pass a certificate
+
                 key: Any = x509.load_pem_x509_certificate(data).public_key()
             else:
                 key = load_pem_public_key(data)

@@ -4,7 +4,9 @@ Nothing here is trusted yet: the signature is checked later by the verifier. Par
 anything a lenient decoder would silently repair (padding, the standard base64 alphabet, non-canonical
 trailing bits, duplicate JSON members, non-finite numbers), so that the bytes that get signed and the
 values that get checked can only have one meaning. Every rejection is a :class:`MalformedTokenError`
-with a fixed description that never echoes the input.
+with a fixed description that never echoes the input. With the ``speedups`` extra, JSON is read
+natively when that provably gives the same object (:mod:`serverless_jwt._speedups`); verdicts never
+depend on it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import json
 import json.scanner as _json_scanner
 import math
 import re
+import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple, NoReturn
 
+from serverless_jwt import _speedups
 from serverless_jwt.errors import MalformedTokenError
 
-__all__ = ["MAX_JSON_DEPTH", "ParsedToken", "parse"]
+__all__ = ["MAX_JSON_DEPTH", "ParsedToken", "parse", "use_speedups"]
 
 #: Deepest container nesting accepted in the header or payload (the top-level object counts as 1).
 MAX_JSON_DEPTH = 20
@@ -47,10 +52,15 @@ _NESTED = "Nested tokens (cty 'JWT') are not accepted"
 
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+# The same, and what the standard alphabet would accept but base64url does not ('+', '/', '=') becomes
+# '!', which strict decoding refuses with every other foreign byte: one pass checks and translates.
+_URL_TO_STD_STRICT = bytes.maketrans(b"-_+/=", b"+/!!!")
 # A segment of length 4n+2 / 4n+3 ends with a character whose low 4 / 2 bits are unused: they must be
 # zero, otherwise several strings decode to the same bytes (RFC 4648 §3.5 canonical encoding).
 _CANONICAL_LAST_OF_2 = frozenset(_ALPHABET[::16])
 _CANONICAL_LAST_OF_3 = frozenset(_ALPHABET[::4])
+_CANONICAL_LAST: tuple[frozenset[int], ...] = (  # by len(segment) % 4
+    frozenset(), frozenset(), _CANONICAL_LAST_OF_2, _CANONICAL_LAST_OF_3)
 
 # Strings are removed before measuring depth so brackets inside them do not count. An unterminated
 # string runs to the end of input, so the match never fails and retries (linear, not quadratic).
@@ -158,7 +168,7 @@ def decode_header(segment: bytes) -> dict[str, Any]:
     """
     header = _HEADERS.get(segment)
     if header is None:
-        header = _json_object(_b64decode(segment))
+        header = _decode_json(_b64decode(segment))
         _check_header(header)
         if len(_HEADERS) >= _HEADER_CACHE_SIZE:
             _HEADERS.clear()
@@ -168,7 +178,7 @@ def decode_header(segment: bytes) -> dict[str, Any]:
 
 def decode_payload(segment: bytes) -> dict[str, Any]:
     """The claims of a payload segment from :func:`split` (a new dict). Raises MalformedTokenError."""
-    return _json_object(_b64decode(segment))
+    return _decode_json(_b64decode(segment))
 
 
 def decode_signature(segment: bytes) -> bytes:
@@ -181,20 +191,35 @@ _HEADERS: dict[bytes, dict[str, Any]] = {}  # header segment -> its decoded, alr
 _PADDING = (b"", b"", b"==", b"=")  # by len(segment) % 4; a remainder of 1 is rejected first
 
 
-def _b64decode(segment: bytes) -> bytes:
-    if type(segment) is not bytes:
-        _fail(_BASE64)
-    rem = len(segment) & 3
-    if rem and (rem == 1 or segment[-1] not in (_CANONICAL_LAST_OF_2 if rem == 2 else _CANONICAL_LAST_OF_3)):
-        _fail(_BASE64)
-    # One C-level pass: anything left after deleting the base64url alphabet is foreign ('=', '+', '/',
-    # '.', whitespace, controls ...), which the lenient binascii decoder would skip or accept.
-    if segment.translate(None, _ALPHABET):
-        _fail(_BASE64)
-    try:
-        return binascii.a2b_base64(segment.translate(_URL_TO_STD) + _PADDING[rem])
-    except binascii.Error:  # unreachable after the checks above; kept so nothing foreign escapes
-        raise MalformedTokenError(_BASE64) from None
+if sys.version_info >= (3, 11):
+    def _b64decode(segment: bytes) -> bytes:
+        if type(segment) is not bytes:
+            _fail(_BASE64)
+        rem = len(segment) & 3
+        if rem and (rem == 1 or segment[-1] not in _CANONICAL_LAST[rem]):
+            _fail(_BASE64)
+        # Strict mode refuses anything outside the standard alphabet ('!', whitespace, '.', controls,
+        # non-ASCII ...) and misplaced padding, which the lenient decoder would skip or accept.
+        try:
+            return binascii.a2b_base64(segment.translate(_URL_TO_STD_STRICT) + _PADDING[rem],
+                                       strict_mode=True)
+        except binascii.Error:
+            raise MalformedTokenError(_BASE64) from None
+else:  # pragma: no cover - Python 3.10 has no strict mode: check the alphabet, then decode leniently
+    def _b64decode(segment: bytes) -> bytes:
+        if type(segment) is not bytes:
+            _fail(_BASE64)
+        rem = len(segment) & 3
+        if rem and (rem == 1 or segment[-1] not in _CANONICAL_LAST[rem]):
+            _fail(_BASE64)
+        # One C-level pass: anything left after deleting the base64url alphabet is foreign ('=', '+',
+        # '/', '.', whitespace, controls ...), which the lenient binascii decoder would skip or accept.
+        if segment.translate(None, _ALPHABET):
+            _fail(_BASE64)
+        try:
+            return binascii.a2b_base64(segment.translate(_URL_TO_STD) + _PADDING[rem])
+        except binascii.Error:  # unreachable after the checks above; kept so nothing foreign escapes
+            raise MalformedTokenError(_BASE64) from None
 
 
 def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -300,3 +325,39 @@ def _check_header(header: dict[str, Any]) -> None:
     # A nested JWT would need a second verification this library does not do.
     if cty is not None and cty.lower().removeprefix("application/") == "jwt":
         _fail(_NESTED)
+
+
+def _native_json(codec: _speedups.JsonCodec) -> Callable[[bytes], dict[str, Any]]:
+    # The strict path stays the judge: the native reading is taken only when provably the same.
+    return _speedups.native_json_object(codec, _json_object, MAX_JSON_DEPTH)
+
+
+_decode_json: Callable[[bytes], dict[str, Any]] = _json_object
+
+
+def use_speedups(enabled: bool = True) -> bool:
+    """Parse JSON with the ``speedups`` extra's native decoder (the default when it is installed).
+
+    Verdicts and claims never depend on it; ``use_speedups(False)`` sends every document down the
+    standard-library path (tests cover both this way). ``SERVERLESS_JWT_SPEEDUPS=0`` in the
+    environment keeps the native decoder off for good.
+
+    Returns
+    -------
+    bool
+        Whether the native decoder is now in use.
+
+    Examples
+    --------
+    >>> use_speedups(False)
+    False
+    >>> _ = use_speedups()
+    """
+    global _decode_json
+    codec = _speedups.json_codec() if enabled else None
+    _decode_json = _json_object if codec is None else _native_json(codec)
+    _HEADERS.clear()
+    return codec is not None
+
+
+use_speedups()

@@ -7,13 +7,13 @@ custom checks. Every failure is one :class:`~serverless_jwt.errors.AuthError`.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
+from serverless_jwt._cache import VerifiedTokens
 from serverless_jwt._config import check_env, env_error, env_kwargs, validate_algorithms, validate_issuer
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
@@ -34,9 +34,7 @@ TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], b
 _MAX_PLANS = 64
 # A JWT_* variable does not count as "set by the user" when an override replaced what it configures.
 _OVERRIDDEN_BY: dict[str, set[str]] = {"JWT_ISSUER": {"issuer"}, "JWT_SECRET": {"secrets", "secret_from"},
-                  "JWT_AUDIENCE": {"audience"}}
-# A verified token: (key generation, its signed claims, names of the claims holding containers)
-_CacheEntry = tuple[int, dict[str, Any], tuple[str, ...]]
+                                       "JWT_AUDIENCE": {"audience"}}
 
 
 class Verifier:
@@ -206,9 +204,8 @@ class Verifier:
         )
         # A cache hit skips the key lookup that token checks need: with them, every token is verified.
         self._cache_size = 0 if self._token_checks else verified_cache_size
-        # token -> (key generation, verified claims, names of claims holding containers)
-        self._cache: dict[str, _CacheEntry] = {}
-        self._cache_lock = threading.Lock()
+        # token -> (key generation, its payload segment as signed): see _cache.py
+        self._cache = VerifiedTokens(self._cache_size)
         # header segment -> (key generation, signature checks): see _plan
         self._plans: dict[bytes, tuple[int, tuple[Checker, ...]]] = {}
         if prefetch:
@@ -329,9 +326,11 @@ class Verifier:
         """
         now = self._clock()
         if self._cache_size:
-            cached = self._cached(token, now)
-            if cached is not None:
-                return cached
+            hit = self._cache.get(token) if type(token) is str else None
+            if hit is not None:
+                cached = self._from_cache(hit, now)
+                if cached is not None:
+                    return cached
         data, h64, p64, s64 = _token.split(token, max_bytes=self._max_token_bytes)
         claims = _token.decode_payload(p64)
         signature = _token.decode_signature(s64)
@@ -339,17 +338,16 @@ class Verifier:
 
     def _cached(self, token: str, now: float) -> dict[str, Any] | None:
         hit = self._cache.get(token) if type(token) is str else None
-        if hit is None:
-            return None
+        return None if hit is None else self._from_cache(hit, now)
+
+    def _from_cache(self, hit: tuple[int, bytes], now: float) -> dict[str, Any] | None:
         # Keep the key set current even when traffic is all cache hits: a refresh that drops the
         # signing key (or an outage past the stale window) must end the cached admissions too.
         self._keys.prefetch()
         if hit[0] != self._keys.generation:
             return None
-        # The caller gets its own copy (it may mutate it); only container values need copying deeper.
-        claims = dict(hit[1])
-        for name in hit[2]:
-            claims[name] = _copy_json(claims[name])
+        # The signed payload again: a fresh dict for this caller, as the signature covered it.
+        claims = _token.decode_payload(hit[1])
         # A cached token is re-checked for time and every other claim rule on every hit.
         self._check_claims(claims, now)
         return claims
@@ -387,13 +385,12 @@ class Verifier:
         _claims.check_claims(claims, self._policy, now)
         if self._token_checks:
             self._run_token_checks(header_segment, claims, signing_input, signature)
-        # The cache keeps the signed claims as they are now: a custom check that edits its argument
-        # must never change what later cache hits are judged on.
-        entry = self._cache_entry(plan[0], claims) if self._cache_size else None
         if self._checks:
             self._run_checks(claims)
-        if entry is not None:
-            self._remember(token, entry)
+        if self._cache_size:
+            # The payload segment as signed, not the claims: what a custom check or the caller does to
+            # its dict never reaches later hits, and storing copies nothing.
+            self._cache.put(token, plan[0], signing_input[len(header_segment) + 1:])
         return claims
 
     def _check_header(self, header: Mapping[str, Any]) -> str:
@@ -462,23 +459,6 @@ class Verifier:
                 raise InvalidClaimError("claims", "check_failed",
                                         f"The access token was rejected by the '{name}' check")
 
-    @staticmethod
-    def _cache_entry(generation: int, claims: dict[str, Any]) -> _CacheEntry:
-        # A private deep copy: the caller may mutate the dict it is handed.
-        nested = tuple(name for name, value in claims.items() if type(value) in _CONTAINERS)
-        stored = dict(claims)
-        for name in nested:
-            stored[name] = _copy_json(stored[name])
-        return generation, stored, nested
-
-    def _remember(self, token: str, entry: _CacheEntry) -> None:
-        with self._cache_lock:
-            cache = self._cache
-            if len(cache) >= self._cache_size:
-                # FIFO eviction is enough: the cache only saves a signature check.
-                del cache[next(iter(cache))]
-            cache[token] = entry
-
 
 def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> frozenset[str] | None:
     if audience is None:
@@ -492,16 +472,3 @@ def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> froze
     if not values or any(not isinstance(a, str) or not a for a in values):
         raise ConfigurationError("audience must be a non-empty string or a non-empty list of them")
     return frozenset(values)
-
-
-_CONTAINERS = (dict, list)
-
-
-def _copy_json(value: Any) -> Any:
-    # Claims come from the strict JSON parser: only dicts and lists are mutable.
-    kind = type(value)
-    if kind is dict:
-        return {k: _copy_json(v) for k, v in value.items()}
-    if kind is list:
-        return [_copy_json(v) for v in value]
-    return value

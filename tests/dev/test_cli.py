@@ -145,12 +145,15 @@ def test_invoke_without_dev_issuer_uses_the_template_settings(tmp_path: Path,
     assert json.loads(str(response["body"]))["claims"]["sub"] == "carol"
 
 
+@pytest.mark.parametrize("mode", [[], ["--in-process"]])
 def test_invoke_without_dev_issuer_or_settings_hints_at_the_template_parameters(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--no-dev-issuer"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("serverless-jwt: error: ")
-    assert "--parameter-overrides JwtIssuer=" in err
+        capsys: pytest.CaptureFixture[str], mode: list[str]) -> None:
+    # The function answered (its import failed, as it would in Lambda): exit 0 as with sam local invoke.
+    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--no-dev-issuer", *mode]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["errorType"] == "ConfigurationError"
+    assert "Set JWT_ISSUER (template parameter JwtIssuer)" in captured.err  # names what to set
+    assert "--parameter-overrides JwtIssuer=" in captured.err
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -178,10 +181,13 @@ def test_start_api_reports_a_port_in_use(state: Path, capsys: pytest.CaptureFixt
 
 
 @pytest.fixture
-def running_api(state: Path) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+def running_api(state: Path,
+                request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+    extra = list(getattr(request, "param", []))
     proc = subprocess.Popen(
         [sys.executable, "-m", "serverless_jwt.dev.cli", "--state-dir", str(state), "start-api",
-         "--port", "0", "--template", TEMPLATE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--port", "0", "--template", TEMPLATE, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
     try:
         assert proc.stdout is not None
         banner = ""
@@ -227,9 +233,8 @@ def test_start_api_serves_real_requests_then_stops_on_ctrl_c(
     assert proc.returncode == 0, err
     assert "stopped" in out
     assert "GET /shows/1 -> ShowsFunction 200" in err
-    # Each rejection shows its reason next to the status (the fixed RFC 6750 texts, never the token).
-    assert "GET /me -> MeFunction 401 (token_missing: Authentication required)" in err
-    assert "GET /shows -> ShowsFunction 403 (insufficient_scope: " in err
+    assert "GET /me -> MeFunction 401 (no token)" in err  # the reason next to the status
+    assert "GET /shows -> ShowsFunction 403 (insufficient_scope" in err
     with pytest.raises(OSError):  # noqa: PT011 - the port is released
         _get(url, "/me", None)
 
@@ -263,7 +268,7 @@ def test_decode_rejects_garbage_without_echoing_it(capsys: pytest.CaptureFixture
 def test_demo_exits_0_when_every_call_answers_as_expected(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--template", TEMPLATE]) == 0
     out = capsys.readouterr().out
-    for line in ("GET /me         valid token", "-> 401", "-> 403", "-> 404"):
+    for line in ("GET /me         valid token", "-> 401", "-> 403", "-> 404", "mode: emulator"):
         assert line in out
     assert "FAIL" not in out
 
@@ -274,5 +279,106 @@ def test_demo_exits_1_when_a_call_answers_differently(tmp_path: Path,
     text = Path(TEMPLATE).read_text().replace("CodeUri: lambdas/me/", f"CodeUri: {ROOT}/lambdas/shows/")
     broken = tmp_path / "template.yaml"
     broken.write_text(text.replace("CodeUri: lambdas/", f"CodeUri: {ROOT}/lambdas/"))
-    assert main(["demo", "--template", str(broken)]) == 1
+    # In-process: the copy's layer (ContentUri: lib/) would resolve against tmp_path.
+    assert main(["demo", "--template", str(broken), "--in-process"]) == 1
     assert "FAIL (expected 200)" in capsys.readouterr().out
+
+
+def _event_file(tmp_path: Path, authorization: str | None) -> str:
+    event = json.loads((ROOT / "events" / "me.json").read_text())
+    if authorization is not None:
+        event["headers"]["authorization"] = authorization
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    return str(path)
+
+
+def test_invoke_keeps_the_events_own_token_bad_then_good(state: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--state-dir", str(state), "invoke", "MeFunction", "--template", TEMPLATE]
+    assert main([*base, "--event", _event_file(tmp_path, "Bearer not.a.token")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["statusCode"] == 401  # the bad token reached the function
+    assert "mode: emulator" in captured.err
+    assert "REPORT RequestId: " in captured.err
+    # A token from `serverless-jwt token` is for the same dev issuer identity that invoke starts.
+    token = _token(state, capsys, "--sub", "erin")
+    assert main([*base, "--event", _event_file(tmp_path, f"Bearer {token}")]) == 0
+    body = json.loads(json.loads(capsys.readouterr().out)["body"])
+    assert body["claims"]["sub"] == "erin"
+    # Asked for, a fresh token replaces the event's.
+    assert main([*base, "--event", _event_file(tmp_path, "Bearer not.a.token"), "--fresh-token"]) == 0
+    assert json.loads(capsys.readouterr().out)["statusCode"] == 200
+
+
+def test_invoke_reports_a_timeout_as_sam_does_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    template = str(ROOT / "tests" / "fixtures" / "sam_app" / "template.yaml")
+    assert main(["invoke", "SlowFunction", "--template", template, "--no-dev-issuer"]) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert payload["errorType"] == "Sandbox.Timedout"
+    assert payload["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert "Task timed out after 1.00 seconds" in captured.err
+
+
+def test_invoke_in_process_is_an_explicit_fast_mode_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--in-process"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["statusCode"] == 200
+    assert "mode: in-process" in captured.err
+    assert "START RequestId" not in captured.err
+
+
+def test_a_second_dev_issuer_is_refused_while_start_api_runs(
+    running_api: tuple[subprocess.Popen[str], str, str], state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc, url, banner = running_api
+    assert "mode: emulator" in banner
+    assert "watching for code changes" in banner
+    record = _support.read_record(state)
+    assert main(["--state-dir", str(state), "issuer"]) == 2
+    assert f"a dev issuer already runs at {record['issuer']}" in capsys.readouterr().err
+    assert _support.read_record(state) == record  # not rewritten
+    # invoke, meanwhile, uses the running issuer: the same identity the API trusts.
+    assert main(["--state-dir", str(state), "invoke", "MeFunction", "--template", TEMPLATE]) == 0
+    assert json.loads(json.loads(capsys.readouterr().out)["body"])["claims"]["iss"] == record["issuer"]
+    assert _get(url, "/me", None)[0] == 401  # the function's runtime is up
+    children = _descendants(proc.pid)
+    assert any("aws-lambda-rie" in cmd for cmd in children.values())
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()
+                and "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()]
+
+
+def _descendants(root: int) -> dict[int, str]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                try:
+                    found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    found[pid] = ""
+                frontier.append(pid)
+    return found
+
+
+@pytest.mark.parametrize("running_api", [["--in-process"]], indirect=True)
+def test_start_api_in_process_says_so_and_serves(running_api: tuple[subprocess.Popen[str], str, str]) -> None:
+    proc, url, banner = running_api
+    assert "mode: in-process" in banner
+    assert "functions run in this process" in banner
+    assert "watching" not in banner  # nothing restarts in-process
+    assert _get(url, "/me", None)[0] == 401
+    assert not any("aws-lambda-rie" in cmd for cmd in _descendants(proc.pid).values())

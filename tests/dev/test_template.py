@@ -1,12 +1,13 @@
-"""Reading SAM templates: the YAML subset reader, Globals, parameters and intrinsic functions."""
+"""Reading SAM templates as SAM does: YAML, Globals, parameters, intrinsic functions, layers, builds."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from serverless_jwt.dev._yaml import load, parse_subset
+from serverless_jwt.dev._cfn_yaml import yaml_parse
 from serverless_jwt.dev.template import Template, parse_overrides
 from serverless_jwt.errors import ConfigurationError
 
@@ -45,31 +46,52 @@ Quote: 'it''s'
 """
 
 
-def test_subset_reader_matches_pyyaml_on_the_project_template_and_tricky_input() -> None:
-    yaml = pytest.importorskip("yaml")
-    assert yaml is not None
-    for text in ((ROOT / "template.yaml").read_text(), TRICKY):
-        assert parse_subset(text) == load(text)
+SAM_SPECIFIC = """\
+Sub: !Sub |
+  line ${A}
+    indented
+Plain: a plain scalar
+  over two lines
+Flow: [a,
+  !Ref B,
+  c]
+Answer: yes
+Octal: 0755
+Date: 2010-09-09
+Stamp: 2001-12-14t21:59:43.10-05:00
+Merged:
+  <<: {x: 1}
+  y: 2
+"""
 
 
-def test_subset_reader_long_forms_of_cloudformation_tags() -> None:
-    doc = parse_subset(TRICKY)
-    assert doc["Sub"] == {"Fn::Sub": "${A}-x"}
+@pytest.mark.parametrize("name", ["project", "tricky", "sam_specific", "json"])
+def test_template_yaml_is_read_exactly_as_sam_cli_reads_it(name: str) -> None:
+    from samcli.yamlhelper import yaml_parse as sam_yaml_parse
+
+    text = {"project": (ROOT / "template.yaml").read_text(), "tricky": TRICKY, "sam_specific": SAM_SPECIFIC,
+            "json": '{"Resources": {"A": {"Type": "X", "Properties": {"V": "2010-09-09"}}}}'}[name]
+    ours = yaml_parse(text)
+    assert ours == sam_yaml_parse(text)
+
+
+def test_cloudformation_tags_become_their_long_forms_and_yaml_reads_as_pyyaml() -> None:
+    doc = yaml_parse(TRICKY + SAM_SPECIFIC)
+    assert doc["Sub"] == {"Fn::Sub": "line ${A}\n  indented\n"}
     assert doc["GetAtt"] == {"Fn::GetAtt": ["Fn", "Arn"]}
     assert doc["Join"] == {"Fn::Join": ["", ["a", {"Ref": "B"}]]}
     assert doc["Tagged"] == {"Fn::If": ["Cond", "a", "b"]}
     assert doc["Folded"] == "one two\nthree"
     assert doc["Quote"] == "it's"
+    assert doc["Plain"] == "a plain scalar over two lines"
+    assert doc["Flow"] == ["a", {"Ref": "B"}, "c"]
+    assert (doc["Answer"], doc["Octal"], doc["Date"]) == (True, 493, "2010-09-09")  # YAML 1.1, dates as text
+    assert doc["Merged"] == {"x": 1, "y": 2}
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    ("A: &anchor 1\nB: *anchor\n", 1),
-    ("A:\n  B: [1,\n     2]\n", 2),
-    ("A: 1\n    B: 2\n", 2),
-])
-def test_subset_reader_refuses_what_it_does_not_read_with_the_line(text: str, line: int) -> None:
-    with pytest.raises(ConfigurationError, match=f"line {line}"):
-        parse_subset(text)
+def test_invalid_yaml_is_a_configuration_error_with_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"not valid YAML \(line [34]\)"):
+        Template(_write(tmp_path, "Resources:\n  A: 1\n  B: [unclosed\n"))
 
 
 def test_project_template_functions_routes_and_environment() -> None:
@@ -160,3 +182,107 @@ def test_parameter_overrides_in_both_sam_spellings() -> None:
     assert parse_overrides(["ParameterKey=JwtAudience,ParameterValue=api"]) == {"JwtAudience": "api"}
     with pytest.raises(ConfigurationError):
         parse_overrides(["novalue"])
+
+
+def test_globals_merge_as_the_sam_translator_merges(tmp_path: Path) -> None:
+    path = _write(tmp_path, """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    MemorySize: 512
+    Layers: [!Ref Shared]
+    Environment: {Variables: {A: global, B: global}}
+Resources:
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: shared/}
+  Own:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: own/}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      MemorySize: 1024
+      Layers: [!Ref Own, arn:aws:lambda:us-east-1:123456789012:layer:remote:3]
+      Environment: {Variables: {B: local}}
+  Bare:
+    Type: AWS::Serverless::Function
+    IgnoreGlobals: [Layers]
+    Properties: {CodeUri: src/}
+""")
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "requirements.txt").write_text("tinydep\n")
+    t = Template(path)
+    fn = t.function("Fn")
+    assert fn.memory_mb == 1024
+    assert fn.environment == {"A": "global", "B": "local"}
+    assert [layer.name for layer in fn.layers] == ["Shared", "Own"]  # lists concatenate, globals first
+    assert fn.external_layers == ("arn:aws:lambda:us-east-1:123456789012:layer:remote:3",)
+    assert fn.requirements == (tmp_path / "own" / "requirements.txt",)
+    assert t.function("Bare").layers == ()
+    assert t.function("Bare").memory_mb == 512
+    assert t.properties("Fn")["Runtime"] == "python3.12"  # any resource, merged the same way
+    assert t.properties("Shared") == {"ContentUri": "shared/"}
+
+
+def test_intrinsics_sam_cli_cannot_resolve_are_reported_never_guessed(tmp_path: Path) -> None:
+    base = """\
+Resources:
+  Table: {Type: AWS::DynamoDB::Table}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Runtime: python3.12
+      Handler: %s
+      Environment:
+        Variables:
+          ARN: !GetAtt Fn.Arn
+          NAME: !Ref Fn
+          TABLE: !Ref Table
+          STREAM: !GetAtt Table.StreamArn
+          IMPORTED: !ImportValue shared-thing
+          SUBBED: !Sub "${Fn.Arn}/x"
+"""
+    fn = Template(_write(tmp_path, base % "app.handler")).function("Fn")
+    assert fn.environment["ARN"] == fn.arn
+    assert fn.environment["ARN"].endswith(":123456789012:function:Fn")
+    assert fn.environment["NAME"] == "Fn"
+    assert fn.environment["SUBBED"] == fn.arn + "/x"
+    assert set(fn.unresolved) == {"TABLE", "STREAM", "IMPORTED"}
+    assert "exists only once deployed" in fn.unresolved_reasons["TABLE"]
+    assert "Fn::ImportValue is not resolved locally" in fn.unresolved_reasons["IMPORTED"]
+    with pytest.raises(ConfigurationError, match=r"Fn.Handler: Fn::ImportValue is not resolved locally"):
+        Template(_write(tmp_path, base % "!ImportValue handler-name"))
+
+
+def test_sam_build_artifacts_are_used_and_a_stale_build_is_flagged(tmp_path: Path) -> None:
+    path = _write(tmp_path, """\
+Resources:
+  Lib:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: lib/}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Runtime: python3.12, Handler: app.handler, Layers: [!Ref Lib]}
+""")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(e, c): return 1\n")
+    (tmp_path / "src" / "requirements.txt").write_text("tinydep\n")
+    assert Template(path).function("Fn").code_dir == tmp_path / "src"
+    build = tmp_path / ".aws-sam" / "build"
+    (build / "Fn").mkdir(parents=True)
+    (build / "Lib" / "python").mkdir(parents=True)
+    (build / "template.yaml").write_text("Resources: {}\n")
+    fn = Template(path).function("Fn")
+    assert (fn.code_dir, fn.source_dir, fn.stale_build) == (build / "Fn", tmp_path / "src", False)
+    assert fn.requirements == ()  # sam build installed them into the artifact
+    assert fn.layers[0].python_dirs == (build / "Lib" / "python",)
+    assert Template(path, use_build=False).function("Fn").layers[0].python_dirs == ()  # no lib/python
+    future = (build / "template.yaml").stat().st_mtime + 10
+    os.utime(tmp_path / "src" / "app.py", (future, future))
+    assert Template(path).function("Fn").stale_build
+    assert Template(path, use_build=False).function("Fn").code_dir == tmp_path / "src"

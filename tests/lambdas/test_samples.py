@@ -40,7 +40,7 @@ def _event(token: str | None, path: str = "/me", params: dict[str, str] | None =
     event: dict[str, Any] = json.loads((LAMBDAS.parent / "events" / "me.json").read_text())
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     if token is None:
-        del event["headers"]["authorization"]
+        event["headers"].pop("authorization", None)
     else:
         event["headers"]["authorization"] = f"Bearer {token}"
     if params is not None:

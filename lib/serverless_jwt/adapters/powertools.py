@@ -28,6 +28,7 @@ with requires("powertools", "The Powertools Event Handler middleware (JwtAuthMid
 
 from serverless_jwt import authz
 from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check, log_rejection
+from serverless_jwt.adapters.events import is_preflight
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
 from serverless_jwt.errors import AuthError, MissingTokenError
 
@@ -111,15 +112,6 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
     def __repr__(self) -> str:
         return f"JwtAuthMiddleware(verifier={self._auth.verifier!r}, realm={self._auth.realm!r})"
 
-    def _is_preflight(self, app: ApiGatewayResolver) -> bool:
-        event = app.current_event
-        headers = event.headers  # the data class's case-insensitive view
-        return (
-            event.http_method.upper() == "OPTIONS"
-            and bool(headers.get("origin"))
-            and bool(headers.get("access-control-request-method"))
-        )
-
     def _failure(self, err: AuthError) -> Response[Any]:
         log_rejection(err, issuer=self._auth.issuer, logger=self._logger)
         if self._on_error is not None:
@@ -143,12 +135,13 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         next_middleware:
             The next middleware or the route handler.
         """
-        if self._auth.preflight and self._is_preflight(app):
-            return next_middleware(app)  # CORS preflight carries no credentials by design
-        route = app.context.get("_route")
-        if self._public and getattr(route, "path", None) in self._public:
-            return next_middleware(app)
         raw: Mapping[str, Any] = app.current_event.raw_event
+        # The raw event, as require_auth reads it: the data class's `headers` builds a new
+        # case-insensitive dict on every access.
+        if self._auth.preflight and is_preflight(raw):
+            return next_middleware(app)  # CORS preflight carries no credentials by design
+        if self._public and getattr(app.context.get("_route"), "path", None) in self._public:
+            return next_middleware(app)
         try:
             # Credentials are read from the raw event, not the data class: its case-insensitive dict
             # keeps one of two "Authorization"/"authorization" keys, hiding a duplicate RFC 6750 rejects.

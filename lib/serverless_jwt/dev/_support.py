@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import sys
 import time
+import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,9 @@ from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.template import Function, Route, Template
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["api_banner", "default_event", "describe_times", "port_error", "read_event", "read_record",
-           "rejection_reason", "set_authorization", "start_issuer"]
+__all__ = ["AttachedIssuer", "api_banner", "default_event", "describe_times", "get_authorization",
+           "port_error", "read_event", "read_record", "running_issuer", "set_authorization", "shared_issuer",
+           "start_issuer"]
 
 RECORD = "issuer.json"
 
@@ -28,6 +31,57 @@ def read_record(state_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def running_issuer(state_dir: Path) -> dict[str, Any] | None:
+    """The record of the dev issuer serving now from this state folder, or ``None`` when none answers.
+
+    Running means: its process is alive and its discovery document names the recorded issuer.
+    """
+    record = read_record(state_dir)
+    issuer, pid = record.get("issuer"), record.get("pid")
+    if not isinstance(issuer, str) or not isinstance(pid, int):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, someone else's
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(issuer + "/.well-known/openid-configuration", timeout=2) as response:
+            served = json.loads(response.read()).get("issuer")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return record if served == issuer else None
+
+
+class AttachedIssuer:
+    """The dev issuer another command runs (``start-api``, ``issuer``): mint for it, never stop it."""
+
+    def __init__(self, state_dir: Path, record: Mapping[str, Any]) -> None:
+        self.issuer = str(record["issuer"])
+        self.audience = str(record.get("audience") or "serverless-jwt-dev")
+        self.pid = int(record["pid"])
+        self._keys = DevIssuer(key_dir=state_dir)
+
+    def mint(self, **claims: Any) -> str:
+        claims.setdefault("issuer", self.issuer)
+        claims.setdefault("audience", self.audience)
+        return self._keys.mint(**claims)
+
+    def stop(self) -> None:
+        pass
+
+
+def shared_issuer(state_dir: Path) -> DevIssuer | AttachedIssuer:
+    """The one dev issuer identity of this folder: the running one when there is one, else a new one
+    (same key, recorded address) that the caller stops."""
+    record = running_issuer(state_dir)
+    if record is not None:
+        return AttachedIssuer(state_dir, record)
+    return start_issuer(state_dir, port=None)
 
 
 def port_error(exc: OSError, what: str, host: str, port: int) -> ConfigurationError:
@@ -57,7 +111,7 @@ def start_issuer(state_dir: Path, *, port: int | None) -> DevIssuer:
                 raise port_error(exc, "issuer", issuer.host, candidate) from None
             continue
         bound = int(issuer.issuer.rsplit(":", 1)[1])
-        record = {"issuer": issuer.issuer, "audience": issuer.audience, "port": bound}
+        record = {"issuer": issuer.issuer, "audience": issuer.audience, "port": bound, "pid": os.getpid()}
         (state_dir / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return issuer
     raise AssertionError("unreachable")
@@ -93,6 +147,20 @@ def read_event(source: str | None, function: Function) -> dict[str, Any]:
     return event
 
 
+def get_authorization(event: Mapping[str, Any]) -> str | None:
+    """The event's own Authorization header value (any case, single or multi-value), if it has one."""
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key)
+        if isinstance(headers, dict):
+            for name, value in headers.items():
+                if isinstance(name, str) and name.lower() == "authorization":
+                    if isinstance(value, list):
+                        value = value[0] if value else None
+                    if isinstance(value, str):
+                        return value
+    return None
+
+
 def set_authorization(event: dict[str, Any], value: str | None) -> None:
     """Replace every Authorization header of ``event`` with ``value`` (``None`` removes them)."""
     for key in ("headers", "multiValueHeaders"):
@@ -117,9 +185,12 @@ def _example_path(path: str) -> str:
     return "/".join("1" if part.startswith("{") and part.endswith("}") else part for part in path.split("/"))
 
 
-def api_banner(url: str, template: Template, issuer: DevIssuer | None, scopes: Iterable[str] | None) -> str:
-    """What ``start-api`` prints: routes, the issuer, and curl lines with a fresh token."""
-    lines = [f"local HTTP API on {url} (from {template.path}; functions run in this process)"]
+def api_banner(url: str, template: Template, issuer: DevIssuer | AttachedIssuer | None,
+               scopes: Iterable[str] | None, mode: str = "in-process") -> str:
+    """What ``start-api`` prints: routes, how functions run, the issuer, and curl lines with a fresh token."""
+    how = ("each function in Lambda's Python runtime under the Runtime Interface Emulator, kept warm"
+           if mode == "emulator" else "functions run in this process")
+    lines = [f"local HTTP API on {url} (from {template.path}; {how})"]
     for route in template.routes:
         lines.append(f"  {route.method:<6} {route.path:<24} -> {route.function}")
     if issuer is None:
@@ -157,23 +228,3 @@ def describe_times(claims: Mapping[str, Any], now: float | None = None) -> list[
             expired = " (past exp: accepted only within the leeway)" if name == "exp" and delta < 0 else ""
             out.append(f"  {name:<9} {stamp}  ({when}){expired}")
     return out
-
-
-def rejection_reason(status: int, body: bytes) -> str:
-    """`` (error: description)`` of an error answer's JSON body, for the local API's access log.
-
-    The body is this library's RFC 6750 error (fixed texts, never a token value); anything else, or a
-    success, gives ``""``.
-    """
-    if status < 400:
-        return ""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    if not isinstance(data, dict) or not isinstance(data.get("error"), str):
-        return ""
-    description = data.get("error_description")
-    detail = f": {description[:120]}" if isinstance(description, str) and description else ""
-    return f" ({data['error'][:40]}{detail})"
-

@@ -4,13 +4,18 @@
 
     serverless-jwt issuer      [--port N]                      run the dev OIDC issuer until Ctrl-C
     serverless-jwt token       [--sub S] [--scope S ...] ...   print a token signed by the dev issuer's key
-    serverless-jwt invoke      FUNCTION [--event FILE] ...     run a template function in-process
+    serverless-jwt invoke      FUNCTION [--event FILE] ...     run a template function once
     serverless-jwt start-api   [--port 3000] [--host H]        serve the template's HTTP API routes
+
+``invoke`` and ``start-api`` run functions in Lambda's Python runtime under the Runtime Interface
+Emulator wherever it runs (Linux), else (or with ``--in-process``) in this process; they say which.
     serverless-jwt decode      TOKEN                           show header and claims (unverified) + verdict
     serverless-jwt demo                                        issuer + local API + sample calls
 
-Exit codes: 0 success; 1 a failed outcome (rejected token, handler error, demo mismatch); 2 a usage or
-configuration error (missing template, unknown function, port in use); 130 interrupted.
+Exit codes: 0 success (``invoke``: the function answered, whatever it answered: a 401, an error object,
+a timeout, as ``sam local invoke``); 1 a failed outcome (``invoke``: no answer from the runtime;
+``decode``: a rejected token; ``demo``: a mismatch); 2 a usage or configuration error (missing template,
+unknown function, port in use, a dev issuer already running); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,11 +29,16 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from serverless_jwt._config import secret_problem
 from serverless_jwt.dev import _support
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import AuthError, ConfigurationError
+
+if TYPE_CHECKING:
+    from serverless_jwt.dev.runners import Prepared
+    from serverless_jwt.dev.template import Template
 
 __all__ = ["main"]
 
@@ -44,6 +54,12 @@ def _common_template(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-dev-issuer", action="store_true",
                    help="use the template's JWT_* settings as they are (a real provider) instead of pointing "
                         "JWT_ISSUER/JWT_AUDIENCE at an embedded dev issuer")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--in-process", dest="mode", action="store_const", const="in-process", default="auto",
+                      help="fast mode: import the handlers into this process (this interpreter and its "
+                           "packages) instead of Lambda's runtime under the emulator")
+    mode.add_argument("--emulator", dest="mode", action="store_const", const="emulator",
+                      help="require Lambda's runtime under the emulator (error when it cannot run here)")
 
 
 def _claims_options(p: argparse.ArgumentParser) -> None:
@@ -71,12 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hs256", action="store_true",
                    help="sign with the JWT_SECRET environment variable (HS256) instead of the RSA key")
 
-    p = sub.add_parser("invoke", help="run one function of the template in-process")
+    p = sub.add_parser("invoke", help="run one function of the template once, as sam local invoke")
     p.add_argument("function", help="logical id, e.g. MeFunction")
     p.add_argument("--event", "-e",
                    help="event JSON file ('-' for stdin; default: built from the function's first route)")
     _claims_options(p)
-    p.add_argument("--no-token", action="store_true", help="send the event without any Authorization header")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--no-token", action="store_true",
+                       help="send the event without any Authorization header")
+    token.add_argument("--fresh-token", action="store_true",
+                       help="replace the event's own Authorization header with a fresh dev token (by default "
+                            "the event's token is kept, and one is minted only when it has none)")
     _common_template(p)
 
     p = sub.add_parser("start-api", help="serve the template's HTTP API routes locally")
@@ -92,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="embedded issuer + local API + sample calls (200, 401, 403, 404)")
     p.add_argument("--template", "-t", default="template.yaml", help="SAM template (default: template.yaml)")
     p.add_argument("--verbose", "-v", action="store_true", help="also show the functions' logs")
+    p.add_argument("--in-process", dest="mode", action="store_const", const="in-process", default="auto",
+                   help="import the handlers into this process, not Lambda's runtime under the emulator")
     return parser
 
 
@@ -110,12 +133,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"serverless-jwt: error: {exc}", file=sys.stderr)
         if isinstance(exc, ConfigurationError) and getattr(args, "no_dev_issuer", False):
             # As with sam, the template's parameters (not the shell's JWT_*) configure the function.
-            print("hint: with --no-dev-issuer, configure the function through the template, e.g. "
-                  "--parameter-overrides JwtIssuer=https://... JwtAudience=...", file=sys.stderr)
+            print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+_NO_DEV_ISSUER_HINT = ("hint: with --no-dev-issuer, configure the function through the template, e.g. "
+                       "--parameter-overrides JwtIssuer=https://... JwtAudience=...")
 
 
 def _scopes(values: Sequence[str]) -> list[str]:
@@ -136,6 +162,10 @@ def _wait_for_ctrl_c(banner: str) -> None:
 
 
 def cmd_issuer(args: argparse.Namespace) -> int:
+    running = _support.running_issuer(Path(args.state_dir))
+    if running is not None:  # a second one would rewrite the record and split the dev identity
+        raise CliError(f"a dev issuer already runs at {running['issuer']} (pid {running['pid']}); "
+                       "mint its tokens with: serverless-jwt token")
     issuer = _support.start_issuer(Path(args.state_dir), port=args.port)
     try:
         _wait_for_ctrl_c(
@@ -176,6 +206,9 @@ def cmd_token(args: argparse.Namespace) -> int:
         if not issuer_url:
             raise CliError("no dev issuer has run here yet: start one (serverless-jwt issuer, or start-api) "
                            "or pass --issuer-url")
+        if not args.issuer_url and _support.running_issuer(state) is None:
+            print(f"# note: no dev issuer answers at {issuer_url} now; this token is for it (start-api, "
+                  "invoke and issuer reuse that address and key when the port is free)", file=sys.stderr)
         audience = args.audience or record.get("audience") or "serverless-jwt-dev"
         token = DevIssuer(key_dir=state).mint(sub=args.sub, scopes=scopes, roles=roles, issuer=issuer_url,
                                               audience=audience, lifetime_seconds=args.lifetime_seconds)
@@ -185,29 +218,58 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runners(args: argparse.Namespace, template: Template, names: list[str],
+             env: dict[str, str] | None, *, watch: bool) -> Prepared:
+    from serverless_jwt.dev.runners import prepare
+
+    prepared = prepare(template, names, mode=args.mode, environment=env, watch=watch,
+                       log=lambda line: print(line, file=sys.stderr, flush=True))
+    for notice in prepared.notices:
+        print(f"notice: {notice}", file=sys.stderr)
+    return prepared
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from serverless_jwt.dev import local_api
-    from serverless_jwt.dev.runtime import FunctionRunner
+    from serverless_jwt.dev.invocation import FunctionError, InvocationError, RuntimeFailure
     from serverless_jwt.dev.template import Template, parse_overrides
 
     template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
     function = template.function(args.function)
     event = _support.read_event(args.event, function)
-    issuer = None if args.no_dev_issuer else DevIssuer().start()
+    issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir))
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
         if args.no_token:
             _support.set_authorization(event, None)
-        elif issuer is not None:
+        elif issuer is not None and (args.fresh_token or _support.get_authorization(event) is None):
             token = issuer.mint(sub=args.sub, scopes=_scopes(args.scope), roles=args.role)
             _support.set_authorization(event, "Bearer " + token)
-        runner = FunctionRunner(function, environment=env)
-        runner.load()
+        prepared = _runners(args, template, [function.name], env, watch=False)
+        print(prepared.describe(), file=sys.stderr, flush=True)
+        runner = prepared.runners[function.name]
         try:
             result = runner.invoke(event)
-        except Exception as exc:  # the handler's own failure, reported like the Lambda runtime does
-            traceback.print_exception(exc, file=sys.stderr)
+        except RuntimeFailure as exc:
+            print(f"serverless-jwt: no answer from {function.name}: {exc}", file=sys.stderr)
             return 1
+        except InvocationError as exc:  # an error object or a timeout: the function answered
+            if exc.__cause__ is not None:  # in-process: show the handler's traceback as the runtime logs it
+                traceback.print_exception(exc.__cause__, file=sys.stderr)
+            if isinstance(exc, FunctionError) and exc.init:
+                print(f"{function.name} failed to initialise: {exc}", file=sys.stderr)
+                if exc.error_type == "ConfigurationError" and args.no_dev_issuer:
+                    print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
+            print(json.dumps(exc.payload, indent=2))
+            return 0
+        except Exception as exc:  # in-process: the handler's module failed to import
+            traceback.print_exception(exc, file=sys.stderr)
+            if isinstance(exc, ConfigurationError) and args.no_dev_issuer:
+                print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
+            print(json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}, indent=2))
+            return 0
+        finally:
+            prepared.close()
         try:
             local_api.proxy_response(result)
         except ValueError as exc:
@@ -221,28 +283,42 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def cmd_start_api(args: argparse.Namespace) -> int:
     from serverless_jwt.dev.local_api import LocalApi
-    from serverless_jwt.dev.runtime import FunctionRunner
     from serverless_jwt.dev.template import Template, parse_overrides
 
     template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
     if not template.routes:
         raise CliError(f"{template.path} has no HttpApi routes to serve")
-    issuer = None if args.no_dev_issuer else _support.start_issuer(Path(args.state_dir), port=None)
+    if not args.no_dev_issuer:
+        running = _support.running_issuer(Path(args.state_dir))
+        if running is not None and running.get("pid") != os.getpid():
+            print(f"notice: reusing the dev issuer already running at {running['issuer']} "
+                  f"(pid {running['pid']})", file=sys.stderr)
+    issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir))
+    prepared = None
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
-        runners = {name: FunctionRunner(f, environment=env) for name, f in template.functions.items()}
-        for runner in runners.values():
-            runner.load()  # import errors now, not on the first request
-        api = LocalApi(template.routes, runners, host=args.host, port=args.port, access_log=sys.stderr)
+        names = list(dict.fromkeys(route.function for route in template.routes))
+        prepared = _runners(args, template, names, env, watch=True)
+        prepared.start()  # in-process: import errors now, not on the first request; emulator: start it
+        api = LocalApi(template.routes, prepared.runners, host=args.host, port=args.port,
+                       access_log=sys.stderr)
         try:
             api.start()
         except OSError as exc:
             raise _support.port_error(exc, "start-api", args.host, args.port) from None
+        lines = [_support.api_banner(api.url, template, issuer, args.scope, mode=prepared.mode),
+                 prepared.describe()]
+        if prepared.mode == "emulator":
+            watched = sorted({str(d) for n in names for d in template.function(n).watched_dirs})
+            lines.append("watching for code changes (a change restarts that function's runtime): "
+                         + ", ".join(watched))
         try:
-            _wait_for_ctrl_c(_support.api_banner(api.url, template, issuer, args.scope))
+            _wait_for_ctrl_c("\n".join(lines))
         finally:
             api.stop()
     finally:
+        if prepared is not None:
+            prepared.close()
         if issuer is not None:
             issuer.stop()
     return 0
@@ -289,7 +365,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from serverless_jwt.dev.demo import run_demo
 
-    return run_demo(args.template, verbose=args.verbose)
+    return run_demo(args.template, verbose=args.verbose, mode=args.mode)
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

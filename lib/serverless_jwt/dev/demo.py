@@ -1,7 +1,8 @@
 """``serverless-jwt demo``: the sample API answering real HTTP calls, verified against a real issuer.
 
 An embedded OIDC issuer (discovery + JWKS on a free loopback port, a key made for this run) and the
-template's HTTP API on another free port; the functions run in this process with ``JWT_ISSUER`` and
+template's HTTP API on another free port; the functions run as ``start-api`` runs them (Lambda's runtime
+under the emulator, or in this process: :mod:`~serverless_jwt.dev.runners`) with ``JWT_ISSUER`` and
 ``JWT_AUDIENCE`` pointing at the issuer, and verify tokens exactly as they would Auth0's.
 """
 
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.local_api import LocalApi
-from serverless_jwt.dev.runtime import FunctionRunner
+from serverless_jwt.dev.runners import Prepared, prepare
 from serverless_jwt.dev.template import Template
 
 __all__ = ["Call", "run_demo"]
@@ -79,7 +80,8 @@ def _summary(status: int, headers: dict[str, str], body: bytes, width: int = 100
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = None) -> int:
+def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = None,
+             mode: str = "auto") -> int:
     """Run the demo; returns 0 when every call got its expected status, 1 otherwise.
 
     Raises
@@ -97,22 +99,15 @@ def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = 
     logs: TextIO = sys.stderr if verbose else io.StringIO()
     with DevIssuer() as issuer:
         env = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
-        runners = {name: FunctionRunner(f, environment=env, log_stream=logs)
-                   for name, f in template.functions.items()}
-        with LocalApi(template.routes, runners, access_log=logs if verbose else None) as api:
-            print(f"serverless-jwt demo: the sample API of {template.path}, no Docker, no cloud account",
-                  file=out)
-            print(f"  issuer  {issuer.issuer}  (embedded OIDC issuer: discovery + JWKS, RS256 key"
-                  " for this run)", file=out)
-            print(f"  api     {api.url}  ({', '.join(template.functions)}, run in-process)\n", file=out)
-            failures = 0
-            for call in _calls(issuer):
-                status, headers, body = _request(api.url, call)
-                ok = status == call.expected
-                failures += not ok
-                mark = "ok  " if ok else f"FAIL (expected {call.expected})"
-                print(f"{mark} GET {call.path:<11} {call.note:<25} -> {status}", file=out)
-                print(f"       {_summary(status, headers, body)}", file=out)
+        names = list(dict.fromkeys(route.function for route in template.routes))
+        prepared = prepare(template, names, mode=mode, environment=env, log_stream=logs,
+                           log=lambda line: print(line, file=sys.stderr, flush=True))
+        for notice in prepared.notices:
+            print(f"notice: {notice}", file=sys.stderr)
+        try:
+            failures = _serve_and_call(template, prepared, issuer, logs if verbose else None, out)
+        finally:
+            prepared.close()
     if failures:
         print(f"\n{failures} call(s) did not answer as expected.", file=out)
         if not verbose:
@@ -122,3 +117,23 @@ def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = 
           "403 without the scope.", file=out)
     print("Next: serverless-jwt start-api   (then paste the printed curl lines)", file=out)
     return 0
+
+
+def _serve_and_call(template: Template, prepared: Prepared, issuer: DevIssuer, access_log: TextIO | None,
+                    out: TextIO) -> int:
+    with LocalApi(template.routes, prepared.runners, access_log=access_log) as api:
+        print(f"serverless-jwt demo: the sample API of {template.path}, no Docker, no cloud account",
+              file=out)
+        print(f"  issuer  {issuer.issuer}  (embedded OIDC issuer: discovery + JWKS, RS256 key"
+              " for this run)", file=out)
+        print(f"  api     {api.url}  ({', '.join(prepared.runners)})", file=out)
+        print(f"  {prepared.describe()}\n", file=out)
+        failures = 0
+        for call in _calls(issuer):
+            status, headers, body = _request(api.url, call)
+            ok = status == call.expected
+            failures += not ok
+            mark = "ok  " if ok else f"FAIL (expected {call.expected})"
+            print(f"{mark} GET {call.path:<11} {call.note:<25} -> {status}", file=out)
+            print(f"       {_summary(status, headers, body)}", file=out)
+    return failures

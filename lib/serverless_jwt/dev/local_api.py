@@ -20,9 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote
 
-from serverless_jwt.dev import _support
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
-from serverless_jwt.dev.runtime import FunctionRunner
+from serverless_jwt.dev.invocation import Runner
 from serverless_jwt.dev.template import Route
 
 __all__ = ["LocalApi", "build_event", "match_route", "proxy_response"]
@@ -168,6 +167,21 @@ def proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     return status, out, data
 
 
+def _reason(status: int, headers: list[tuple[str, str]]) -> str:
+    """Why a request was refused, from the function's own ``WWW-Authenticate`` (safe: our errors never
+    carry the token), for the access log: ``" (invalid_token: The token has expired)"``."""
+    if status < 400:
+        return ""
+    for name, value in headers:
+        if name.lower() == "www-authenticate":
+            error = re.search(r'error="([^"]*)"', value)
+            description = re.search(r'error_description="([^"]*)"', value)
+            if error:
+                return f" ({error[1]}: {description[1]})" if description else f" ({error[1]})"
+            return " (no token)" if value.strip().lower().startswith("bearer") else ""
+    return ""
+
+
 def _header_text(value: Any) -> str:
     text = "true" if value is True else "false" if value is False else str(value)
     if "\r" in text or "\n" in text:
@@ -202,7 +216,7 @@ class LocalApi:
     routes:
         Routes to serve (``Template.routes``).
     runners:
-        One :class:`FunctionRunner` per function name used by ``routes``.
+        One runner (emulator or in-process) per function name used by ``routes``.
     host, port:
         Where to listen; ``port=0`` picks a free port.
     access_log:
@@ -219,7 +233,7 @@ class LocalApi:
     ...     urllib.request.urlopen(api.url + "/me")
     """
 
-    def __init__(self, routes: Sequence[Route], runners: Mapping[str, FunctionRunner], *,
+    def __init__(self, routes: Sequence[Route], runners: Mapping[str, Runner], *,
                  host: str = "127.0.0.1", port: int = 0, access_log: TextIO | None = None) -> None:
         self.routes = list(routes)
         self.runners = dict(runners)
@@ -297,7 +311,7 @@ class LocalApi:
                 h.wfile.write(data)
             except OSError:
                 h.close_connection = True  # the client went away
-        self._log(f"{method} {raw_path} -> {function} {status}{_support.rejection_reason(status, data)}")
+        self._log(f"{method} {raw_path} -> {function} {status}{_reason(status, headers)}")
 
     def _log(self, line: str) -> None:
         stream = self.access_log

@@ -15,16 +15,18 @@ import os
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from serverless_jwt.dev.invocation import FunctionError
 from serverless_jwt.dev.template import Function
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["FunctionRunner", "LambdaContext"]
+__all__ = ["FunctionRunner", "LambdaContext", "function_environment"]
 
 _LOCK = threading.RLock()
 # Variables that choose the verifier's key source; the dev issuer replaces all of them at once.
@@ -83,6 +85,27 @@ class _Sink(io.TextIOBase):
 _SINK = _Sink()
 
 
+def function_environment(function: Function, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables a function runs with: its template's, ``overrides`` over them (the key-source
+    variables replaced as a group when any override is given), then the ones Lambda itself sets."""
+    env = dict(function.environment)
+    if overrides:
+        env = {k: v for k, v in env.items() if k not in KEY_SOURCE_VARIABLES}
+        env.update(overrides)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    env.update({
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "_HANDLER": function.handler,
+    })
+    return env
+
+
 @contextlib.contextmanager
 def _environment(values: Mapping[str, str], drop: tuple[str, ...]) -> Iterator[None]:
     saved = dict(os.environ)
@@ -97,7 +120,7 @@ def _environment(values: Mapping[str, str], drop: tuple[str, ...]) -> Iterator[N
 
 
 class FunctionRunner:
-    """Imports one function's handler and invokes it in-process.
+    """Imports one function's handler and invokes it in-process (the fallback, and ``--in-process``).
 
     Parameters
     ----------
@@ -125,20 +148,15 @@ class FunctionRunner:
                  log_stream: TextIO | None = None) -> None:
         self.function = function
         self.log_stream = log_stream
-        env = dict(function.environment)
-        if environment:
-            env = {k: v for k, v in env.items() if k not in KEY_SOURCE_VARIABLES}
-            env.update(environment)
-        env.update({
-            "AWS_LAMBDA_FUNCTION_NAME": function.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
-            "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
-            "_HANDLER": function.handler,
-        })
-        self.environment = env
+        self.environment = function_environment(function, environment)
         self._handler: Callable[[Any, Any], Any] | None = None
         self._module: ModuleType | None = None
+
+    mode = "in-process"
+
+    def close(self) -> None:
+        """Forget the imported handler (the next invocation imports it afresh)."""
+        self._handler = self._module = None
 
     @contextlib.contextmanager
     def _running(self) -> Iterator[None]:
@@ -177,10 +195,19 @@ class FunctionRunner:
                              region=self.environment["AWS_REGION"])
 
     def invoke(self, event: Any, *, request_id: str | None = None) -> Any:
-        """Call the handler with ``event`` and a fresh context; exceptions propagate."""
+        """Call the handler with ``event`` and a fresh context; returns its result.
+
+        Raises :class:`~serverless_jwt.dev.invocation.FunctionError` (the handler's exception chained,
+        ``payload`` as the Lambda runtime would report it) when the handler raises.
+        """
         handler = self.load()
         with self._running():
-            return handler(event, self.context(request_id))
+            try:
+                return handler(event, self.context(request_id))
+            except Exception as exc:
+                stack = traceback.format_tb(exc.__traceback__)[1:]  # from the handler down
+                raise FunctionError({"errorMessage": str(exc), "errorType": type(exc).__name__,
+                                     "stackTrace": stack}) from exc
 
 
 def _import_isolated(module_name: str, code_dir: Path, function_name: str) -> ModuleType:

@@ -1,13 +1,24 @@
-"""The parts of an AWS SAM template the local loop needs: functions, their environment, HTTP API routes.
+"""An AWS SAM template read the way ``sam local`` reads it: functions, layers, their settings, routes.
 
-Values are resolved the way ``sam local`` does it: parameters from their ``Default`` or from
-``--parameter-overrides``, ``Globals.Function`` merged under each function, ``Ref``/``Fn::Sub``/
-``Fn::Join`` over parameters and pseudo parameters. What cannot be resolved locally (another resource's
-attribute, a condition) leaves the variable unset and is listed in :attr:`Function.unresolved`.
+- The file is parsed by :func:`~serverless_jwt.dev._cfn_yaml.yaml_parse` (SAM CLI's ``yaml_parse``).
+- ``Globals`` are merged into each function by the SAM translator's own ``Globals`` class (the code
+  ``sam local`` and CloudFormation's transform run), so maps merge, lists concatenate and scalars are
+  replaced exactly as in the cloud.
+- ``Parameters`` take their ``Default`` or a ``--parameter-overrides`` value; ``Ref`` (parameters,
+  pseudo parameters, functions, layers), ``Fn::Sub``, ``Fn::Join`` and ``Fn::GetAtt Function.Arn`` are
+  resolved locally as SAM CLI does (:mod:`~serverless_jwt.dev.intrinsics`). Anything else (another
+  resource's attribute, ``Fn::ImportValue``, conditions) is never guessed: an environment variable that
+  needs it is left unset and listed with the reason in :attr:`Function.unresolved_reasons`; a setting
+  the runtime needs (``CodeUri``, ``Handler``, ``Runtime``, ``Timeout``...) raises ConfigurationError
+  naming the function and the property.
+- When ``sam build`` has run (``.aws-sam/build/template.yaml`` beside the template), a function's code
+  is its build artifact, as with ``sam local``; :attr:`Function.stale_build` says when the source
+  changed after the build.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Mapping
@@ -15,20 +26,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serverless_jwt.dev._yaml import load as load_yaml
+from serverless_jwt.dev.intrinsics import (
+    FUNCTION,
+    LAYER,
+    UNRESOLVED,
+    Intrinsics,
+    Unresolvable,
+    as_text,
+    function_arn,
+)
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["Function", "Route", "Template", "parse_overrides"]
+__all__ = ["UNRESOLVED", "Function", "Layer", "Route", "Template", "newest_mtime", "parse_overrides"]
 
-_UNRESOLVED: Any = object()
-_SUB = re.compile(r"\$\{([^}]*)\}")
-_PSEUDO = {
-    "AWS::AccountId": "123456789012",
-    "AWS::Partition": "aws",
-    "AWS::StackName": "serverless-jwt-local",
-    "AWS::StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/serverless-jwt-local/local",
-    "AWS::URLSuffix": "amazonaws.com",
-}
+_UNRESOLVED = UNRESOLVED  # the old private name, kept for callers written against it
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,34 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class Layer:
+    """An ``AWS::Serverless::LayerVersion`` of the template.
+
+    ``content_dir`` is its ``ContentUri``; ``build_dir`` the ``sam build`` artifact (which holds
+    ``python/``) when there is one; ``requirements`` the ``requirements.txt`` to install when unbuilt;
+    ``build_method`` its ``Metadata.BuildMethod`` (``python3.12``: sam build copies the content *into*
+    ``python/``, so unbuilt, the content folder itself is what ``/opt/python`` will hold).
+    """
+
+    name: str
+    content_dir: Path
+    build_dir: Path | None
+    requirements: Path | None
+    build_method: str | None = None
+
+    @property
+    def python_dirs(self) -> tuple[Path, ...]:
+        """What Lambda would put on ``sys.path`` from ``/opt/python``."""
+        if self.build_dir is not None:
+            candidates = [self.build_dir / "python"]
+        elif (self.build_method or "").startswith("python"):
+            candidates = [self.content_dir]
+        else:
+            candidates = [self.content_dir / "python"]
+        return tuple(p for p in candidates if p.is_dir())
+
+
+@dataclass(frozen=True, slots=True)
 class Function:
     """An ``AWS::Serverless::Function`` with its resolved settings."""
 
@@ -58,6 +97,28 @@ class Function:
     environment: dict[str, str]
     routes: tuple[Route, ...]
     unresolved: tuple[str, ...] = field(default=())
+    unresolved_reasons: dict[str, str] = field(default_factory=dict)
+    source_dir: Path | None = None
+    build_dir: Path | None = None
+    stale_build: bool = False
+    layers: tuple[Layer, ...] = ()
+    external_layers: tuple[str, ...] = ()
+    architecture: str = "x86_64"
+    arn: str = ""
+
+    @property
+    def requirements(self) -> tuple[Path, ...]:
+        """``requirements.txt`` files to install for it: its own unless built, and its unbuilt layers'."""
+        own = None if self.build_dir is not None or self.source_dir is None else self.source_dir
+        files = [own / "requirements.txt"] if own is not None else []
+        files += [layer.requirements for layer in self.layers if layer.requirements is not None]
+        return tuple(f for f in files if f.is_file())
+
+    @property
+    def watched_dirs(self) -> tuple[Path, ...]:
+        """Folders whose changes call for a fresh runtime: the code used and its layers' content."""
+        dirs = [self.code_dir] + [layer.build_dir or layer.content_dir for layer in self.layers]
+        return tuple(dict.fromkeys(d for d in dirs if d.is_dir()))
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, str]:
@@ -76,6 +137,19 @@ def parse_overrides(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def newest_mtime(folder: Path) -> float:
+    """The latest modification time of any file under ``folder`` (0 when empty or missing)."""
+    newest = 0.0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in ("__pycache__", ".aws-sam", ".git")]
+        for name in files:
+            try:
+                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+            except OSError:
+                continue
+    return newest
+
+
 class Template:
     """A parsed SAM template.
 
@@ -85,11 +159,13 @@ class Template:
         The template file (YAML or JSON); ``CodeUri`` paths are relative to its folder.
     parameter_overrides:
         Parameter values that replace the template's defaults.
+    use_build:
+        Use ``.aws-sam/build`` artifacts when ``sam build`` has run (default), as ``sam local`` does.
 
     Raises
     ------
     ConfigurationError
-        The file is missing, unreadable, or not a SAM template.
+        The file is missing, unreadable, not a SAM template, or a function setting cannot be resolved.
 
     Examples
     --------
@@ -98,24 +174,43 @@ class Template:
     'api'
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, parameter_overrides: Mapping[str, str] | None = None):
+    def __init__(self, path: str | os.PathLike[str], *, parameter_overrides: Mapping[str, str] | None = None,
+                 use_build: bool = True):
         self.path = Path(path)
+        self.dir = self.path.resolve().parent
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigurationError(f"template not found: {self.path} (pass --template)") from None
         except (OSError, UnicodeDecodeError):
             raise ConfigurationError(f"template cannot be read: {self.path}") from None
-        doc = load_yaml(text)
+        # PyYAML comes with the `local` extra: imported here so the dataclasses above (used by the
+        # pytest plugin and `serverless-jwt token`) need none.
+        from serverless_jwt.dev._cfn_yaml import YAMLError, yaml_parse
+
+        try:
+            doc = yaml_parse(text)
+        except YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            raise ConfigurationError(f"{self.path} is not valid YAML{where}") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
             raise ConfigurationError(f"{self.path} is not a CloudFormation/SAM template (no Resources)")
+        self.document: dict[str, Any] = doc
+        self.resources: dict[str, Any] = doc["Resources"]
         self.parameters = self._parameters(doc, dict(parameter_overrides or {}))
+        self._intrinsics = Intrinsics(self.parameters, self._declared, self.resources)
+        build = self.dir / ".aws-sam" / "build"
+        self.build_root: Path | None = build if use_build and (build / "template.yaml").is_file() else None
+        self._globals = _sam_globals(doc, self.path)
+        self.layers: dict[str, Layer] = {}
+        for name, resource in self.resources.items():
+            if isinstance(resource, dict) and resource.get("Type") == LAYER:
+                self.layers[name] = self._layer(name, self._merged(name, resource), resource.get("Metadata"))
         self.functions: dict[str, Function] = {}
-        globals_ = doc.get("Globals", {}) or {}
-        defaults = globals_.get("Function", {}) if isinstance(globals_, dict) else {}
-        for name, resource in doc["Resources"].items():
-            if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function":
-                self.functions[name] = self._function(name, resource.get("Properties") or {}, defaults or {})
+        for name, resource in self.resources.items():
+            if isinstance(resource, dict) and resource.get("Type") == FUNCTION:
+                self.functions[name] = self._function(name, self._merged(name, resource))
 
     @property
     def routes(self) -> list[Route]:
@@ -131,40 +226,145 @@ class Template:
             raise ConfigurationError(
                 f"no function {name!r} in {self.path} (functions: {choices})") from None
 
-    def _parameters(self, doc: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
+    def properties(self, name: str) -> dict[str, Any]:
+        """A resource's ``Properties`` with ``Globals`` merged in by the SAM translator (any SAM type:
+        ``Function``, ``Api``, ``HttpApi``, ``LayerVersion``...); intrinsics left as written."""
+        resource = self.resources.get(name)
+        if not isinstance(resource, dict):
+            raise ConfigurationError(f"no resource {name!r} in {self.path}")
+        return self._merged(name, resource)
+
+    # -- intrinsic functions ---------------------------------------------------------------------
+
+    def resolve(self, value: Any) -> Any:
+        """``value`` with its intrinsic functions evaluated (nested ones too); :data:`UNRESOLVED` when
+        one of them cannot be evaluated locally (see :meth:`explain`)."""
+        try:
+            return self._intrinsics.eval(value)
+        except Unresolvable:
+            return UNRESOLVED
+
+    def explain(self, value: Any) -> str | None:
+        """Why :meth:`resolve` cannot evaluate ``value`` locally (``None`` when it can)."""
+        try:
+            self._intrinsics.eval(value)
+        except Unresolvable as exc:
+            return str(exc)
+        return None
+
+    def require(self, value: Any, where: str) -> Any:
+        """:meth:`resolve`, raising ConfigurationError naming ``where`` when it cannot be evaluated."""
+        try:
+            return self._intrinsics.eval(value)
+        except Unresolvable as exc:
+            raise ConfigurationError(f"{where}: {exc}") from None
+
+    # -- resources -------------------------------------------------------------------------------
+
+    def _merged(self, name: str, resource: dict[str, Any]) -> dict[str, Any]:
+        props = resource.get("Properties") or {}
+        if not isinstance(props, dict):
+            raise ConfigurationError(f"{name}: Properties must be a mapping")
+        if self._globals is None:
+            return copy.deepcopy(props)
+        merged: dict[str, Any] = self._globals.merge(
+            resource["Type"], copy.deepcopy(props), name, resource.get("IgnoreGlobals"))
+        return merged
+
+    def _parameters(self, doc: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
         declared = doc.get("Parameters") or {}
+        self._declared = set(declared)
         unknown = sorted(set(overrides) - set(declared))
         if unknown:
             raise ConfigurationError(f"unknown template parameter(s): {', '.join(unknown)}")
-        values: dict[str, str] = {}
+        values: dict[str, Any] = {}
         for name, spec in declared.items():
             if name in overrides:
-                values[name] = overrides[name]
+                value: Any = overrides[name]
             elif isinstance(spec, dict) and "Default" in spec:
-                values[name] = _text(spec["Default"])
+                value = as_text(spec["Default"])
+            else:
+                continue
+            if isinstance(spec, dict) and spec.get("Type") == "CommaDelimitedList":
+                value = [part.strip() for part in str(value).split(",")]
+            values[name] = value
         return values
 
-    def _function(self, name: str, props: dict[str, Any], defaults: dict[str, Any]) -> Function:
-        merged = {**defaults, **props}
+    def _code_dir(self, name: str, uri: Any, kind: str) -> Path:
+        if not isinstance(uri, str):
+            raise ConfigurationError(f"{name}: {kind} must be a local folder to run locally "
+                                     "(an S3 location is not downloaded)")
+        return (self.dir / uri).resolve()
+
+    def _built(self, name: str) -> Path | None:
+        if self.build_root is None:
+            return None
+        built = self.build_root / name
+        return built if built.is_dir() else None
+
+    def _layer(self, name: str, props: dict[str, Any], metadata: Any) -> Layer:
+        content = self._code_dir(name, self.require(props.get("ContentUri", "."), f"{name}.ContentUri"),
+                                 "ContentUri")
+        requirements = content / "requirements.txt"
+        built = self._built(name)
+        method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+        return Layer(name, content, built, None if built is not None or not requirements.is_file()
+                     else requirements, method if isinstance(method, str) else None)
+
+    def _function(self, name: str, props: dict[str, Any]) -> Function:
         env: dict[str, Any] = {}
-        for source in (defaults, props):
-            block = source.get("Environment")
-            if isinstance(block, dict) and isinstance(block.get("Variables"), dict):
-                env.update(block["Variables"])
+        block = props.get("Environment")
+        if isinstance(block, dict) and isinstance(block.get("Variables"), dict):
+            env.update(block["Variables"])
         environment: dict[str, str] = {}
-        unresolved: list[str] = []
+        reasons: dict[str, str] = {}
         for key, raw in env.items():
-            value = self.resolve(raw)
-            if value is _UNRESOLVED:
-                unresolved.append(key)
-            elif value is not None:
-                environment[str(key)] = _text(value)
-        code_uri = self.resolve(merged.get("CodeUri", "."))
-        handler = self.resolve(merged.get("Handler"))
-        if merged.get("PackageType") == "Image" or not isinstance(code_uri, str):
-            code_dir = Path("<not a local folder>")
-        else:
-            code_dir = (self.path.parent / code_uri).resolve()
+            try:
+                value = self._intrinsics.eval(raw)
+            except Unresolvable as exc:
+                reasons[str(key)] = str(exc)
+                continue
+            if value is not None:
+                environment[str(key)] = as_text(value)
+        if props.get("PackageType") == "Image":
+            raise ConfigurationError(f"{name}: PackageType Image is not run locally without Docker")
+        source = self._code_dir(name, self.require(props.get("CodeUri", "."), f"{name}.CodeUri"), "CodeUri")
+        built = self._built(name)
+        stale = False
+        if built is not None and self.build_root is not None:
+            stale = newest_mtime(source) > (self.build_root / "template.yaml").stat().st_mtime
+        handler = self.require(props.get("Handler"), f"{name}.Handler")
+        runtime = self.require(props.get("Runtime"), f"{name}.Runtime")
+        layers, external = [], []
+        for item in props.get("Layers") or []:
+            ref = item.get("Ref") if isinstance(item, dict) and len(item) == 1 else None
+            if isinstance(ref, str) and ref in self.layers:
+                layers.append(self.layers[ref])
+            else:
+                value = self.resolve(item)
+                external.append(value if isinstance(value, str) else repr(item))
+        archs = self.require(props.get("Architectures", ["x86_64"]), f"{name}.Architectures")
+        return Function(
+            name=name,
+            code_dir=built or source,
+            handler=handler if isinstance(handler, str) else "",
+            runtime=runtime if isinstance(runtime, str) else None,
+            timeout_seconds=float(self.require(props.get("Timeout", 3), f"{name}.Timeout") or 3),
+            memory_mb=int(self.require(props.get("MemorySize", 128), f"{name}.MemorySize") or 128),
+            environment=environment,
+            routes=tuple(self._routes(name, props)),
+            unresolved=tuple(reasons),
+            unresolved_reasons=reasons,
+            source_dir=source,
+            build_dir=built,
+            stale_build=bool(stale),
+            layers=tuple(layers),
+            external_layers=tuple(external),
+            architecture=str(archs[0]) if isinstance(archs, list) and archs else "x86_64",
+            arn=function_arn(name),
+        )
+
+    def _routes(self, name: str, props: dict[str, Any]) -> list[Route]:
         routes = []
         for event in (props.get("Events") or {}).values():
             if not isinstance(event, dict) or event.get("Type") != "HttpApi":
@@ -172,64 +372,17 @@ class Template:
             ep = event.get("Properties") or {}
             path, method = self.resolve(ep.get("Path", "$default")), self.resolve(ep.get("Method", "ANY"))
             routes.append(Route(str(method).upper(), str(path), name))
-        return Function(
-            name=name,
-            code_dir=code_dir,
-            handler=handler if isinstance(handler, str) else "",
-            runtime=self.resolve(merged.get("Runtime")) if "Runtime" in merged else None,
-            timeout_seconds=float(self.resolve(merged.get("Timeout", 3)) or 3),
-            memory_mb=int(self.resolve(merged.get("MemorySize", 128)) or 128),
-            environment=environment,
-            routes=tuple(routes),
-            unresolved=tuple(unresolved),
-        )
-
-    def resolve(self, value: Any) -> Any:
-        """``value`` with ``Ref``, ``Fn::Sub`` and ``Fn::Join`` over parameters evaluated."""
-        if not isinstance(value, dict) or len(value) != 1:
-            return value
-        ((fn, arg),) = value.items()
-        if fn == "Ref":
-            return self._ref(arg)
-        if fn == "Fn::Sub":
-            template, names = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else (arg, {})
-            if not isinstance(template, str) or not isinstance(names, dict):
-                return _UNRESOLVED
-            values = {k: self.resolve(v) for k, v in names.items()}
-
-            def sub(m: re.Match[str]) -> str:
-                name = m.group(1)
-                if name.startswith("!"):
-                    return "${" + name[1:] + "}"
-                got = values[name] if name in values else self._ref(name)
-                if got is _UNRESOLVED or got is None:
-                    raise LookupError(name)
-                return _text(got)
-
-            try:
-                return _SUB.sub(sub, template)
-            except LookupError:
-                return _UNRESOLVED
-        if fn == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
-            parts = [self.resolve(p) for p in arg[1]]
-            if any(p is _UNRESOLVED or p is None for p in parts):
-                return _UNRESOLVED
-            return _text(arg[0]).join(_text(p) for p in parts)
-        if fn.startswith("Fn::") or fn == "Condition":
-            return _UNRESOLVED
-        return value
-
-    def _ref(self, name: Any) -> Any:
-        if name in self.parameters:
-            return self.parameters[name]
-        if name == "AWS::Region":
-            return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        if name == "AWS::NoValue":
-            return None
-        return _PSEUDO.get(name, _UNRESOLVED)
+        return routes
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"  # CloudFormation writes booleans in lower case
-    return "" if value is None else str(value)
+def _sam_globals(doc: dict[str, Any], path: Path) -> Any:
+    if "Globals" not in doc:
+        return None
+    from serverless_jwt._extras import requires
+
+    with requires("local", "Reading a template's Globals"):
+        from samtranslator.plugins.globals.globals import Globals, InvalidGlobalsSectionException
+    try:
+        return Globals(doc)
+    except InvalidGlobalsSectionException as exc:
+        raise ConfigurationError(f"{path}: {exc.message}") from None

@@ -1,0 +1,194 @@
+"""One cached Python environment per Lambda runtime, for functions run under the emulator.
+
+This is the job ``sam build`` does for a container: the interpreter matching the template's ``Runtime``
+(``python3.12`` on PATH or under pyenv; otherwise the current one, with a notice) gets a virtual
+environment holding ``awslambdaric`` (the runtime's bootstrap) plus every ``requirements.txt`` of the
+template's functions and unbuilt layers of that runtime. It lives in
+``<template folder>/.serverless-jwt/runtimes/<runtime>-<digest of its inputs>/`` (git-ignored; the
+``SERVERLESS_JWT_CACHE_DIR`` variable moves it) and is rebuilt only when its inputs change (interpreter,
+requirement files); the newest four per runtime are kept. Requirement lines that name
+a local folder (``.``, ``../lib``) are installed *editable*, so edits to a local package show up without a
+rebuild. Concurrent builders (parallel test workers, two terminals) wait on a file lock.
+
+Written here rather than borrowed: ``sam build`` installs into each function's artifact and expects the
+interpreter to be on PATH; aws-lambda-builders does the same per function. We want one shared,
+reusable environment per runtime for the warm local loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from serverless_jwt.errors import ConfigurationError
+
+__all__ = ["AWSLAMBDARIC", "Environment", "ensure_environment", "find_interpreter"]
+
+AWSLAMBDARIC = "awslambdaric>=3.0"
+_STAMP = ".serverless-jwt-env.json"
+_KEEP = 4  # environments kept per runtime
+_VERSION = re.compile(r"^python(\d+)\.(\d+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """A ready environment: its ``python``, the version it runs, ``notice`` when not the runtime's."""
+
+    python: Path
+    version: str
+    notice: str | None
+
+
+def _version_of(python: str) -> str | None:
+    try:
+        out = subprocess.run(  # noqa: S603 - an interpreter found on PATH or under pyenv
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _pyenv_root() -> Path:
+    return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+
+
+@cache
+def find_interpreter(runtime: str | None) -> tuple[str, str, str | None]:
+    """``(python, "3.12", notice)`` for a ``Runtime`` such as ``python3.12``.
+
+    Looks for ``python3.12`` on PATH, then under pyenv's versions; falls back to this interpreter with
+    a one-line notice (also when the runtime is not a Python one or is missing).
+    """
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    match = _VERSION.match(runtime or "")
+    if match is None:
+        return sys.executable, here, f"Runtime {runtime or '(none)'} is not pythonX.Y; using Python {here}"
+    want = f"{match[1]}.{match[2]}"
+    if want == here:
+        return sys.executable, here, None
+    candidates = [shutil.which(f"python{want}")]
+    pyenv = sorted(_pyenv_root().glob(f"versions/{want}.*/bin/python{want}"), reverse=True)
+    candidates += [str(p) for p in pyenv]
+    for candidate in candidates:
+        if candidate and _version_of(candidate) == want:
+            return candidate, want, None
+    return sys.executable, here, (f"{runtime} is not installed here (PATH, pyenv): running with Python "
+                                  f"{here} instead; install python{want} to match Lambda")
+
+
+def _combined_requirements(files: Sequence[Path], base: Path) -> list[str]:
+    lines: list[str] = []
+    for file in files:
+        for raw in file.read_text(encoding="utf-8").splitlines():
+            line = raw.split(" #", 1)[0].strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith(("-r ", "-c ")):
+                lines.append(f"{line[:2]} {(file.parent / line[3:].strip()).resolve()}")
+            elif line.removeprefix("-e ").strip().startswith((".", "/", "file:")):
+                target = line.removeprefix("-e ").strip().removeprefix("file:")
+                # Relative to where `sam build` runs: the template's folder.
+                lines.append(f"-e {(base / target).resolve()}")
+            else:
+                lines.append(line)
+    return list(dict.fromkeys(lines))
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cache_dir: Path, base_dir: Path,
+                       log: Callable[[str], None] = lambda _: None) -> Environment:
+    """Build (or reuse) the environment for ``runtime`` holding awslambdaric and ``requirements``.
+
+    Parameters
+    ----------
+    runtime:
+        The template's ``Runtime`` (``python3.12``).
+    requirements:
+        ``requirements.txt`` files of every function and unbuilt layer of this runtime.
+    cache_dir:
+        Where environments live (``<cache_dir>/runtimes/<runtime>``).
+    base_dir:
+        The template's folder: relative local paths in requirement files start there.
+    log:
+        Receives a line when a (re)build starts and ends.
+
+    Raises
+    ------
+    ConfigurationError
+        When pip cannot install the requirements (its last lines are included).
+    """
+    python, version, notice = find_interpreter(runtime)
+    name = f"python{version}"
+    cache_dir = cache_dir.resolve()
+    wanted = {"python": python, "version": version, "bootstrap": AWSLAMBDARIC,
+              "requirements": _combined_requirements(requirements, base_dir)}
+    digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
+    env_dir = cache_dir / "runtimes" / f"{name}-{digest[:12]}"
+    env_python = env_dir / "bin" / "python"
+    with _locked(cache_dir / "runtimes" / f".{name}.lock"):
+        try:
+            built = json.loads((env_dir / _STAMP).read_text(encoding="utf-8")).get("digest")
+        except (OSError, ValueError, AttributeError):
+            built = None
+        if built == digest and env_python.exists():
+            return Environment(env_python, version, notice)
+        log(f"building the {name} environment in {env_dir} (awslambdaric + "
+            f"{len(requirements)} requirements file(s)); reused until they change")
+        shutil.rmtree(env_dir, ignore_errors=True)
+        # This interpreter's pip installs into the new environment (no ensurepip there: faster); where
+        # this interpreter has no pip (some pipx installs), the environment gets its own.
+        own_pip = importlib.util.find_spec("pip") is None
+        _run([python, "-m", "venv", *([] if own_pip else ["--without-pip"]), str(env_dir)],
+             "create the virtual environment")
+        req_file = env_dir / "requirements.txt"
+        req_file.write_text("\n".join([AWSLAMBDARIC, *wanted["requirements"]]) + "\n", encoding="utf-8")
+        pip = [str(env_python), "-m", "pip"] if own_pip else [sys.executable, "-m", "pip", "--python",
+                                                               str(env_python)]
+        _run([*pip, "install", "--quiet", "--disable-pip-version-check", "-r", str(req_file)],
+             "install the requirements", cwd=base_dir)
+        (env_dir / _STAMP).write_text(json.dumps({"digest": digest, **wanted}, indent=2), encoding="utf-8")
+        log(f"{name} environment ready")
+        _prune(env_dir)
+    return Environment(env_python, version, notice)
+
+
+def _prune(kept: Path) -> None:
+    """Keep the newest few environments of a runtime (a switch between branches reuses them)."""
+    prefix = kept.name.rsplit("-", 1)[0] + "-"
+    others = [p for p in kept.parent.glob(prefix + "*") if p.is_dir() and p != kept]
+    for old in sorted(others, key=lambda p: p.stat().st_mtime, reverse=True)[_KEEP - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _run(argv: list[str], what: str, cwd: Path | None = None) -> None:
+    try:
+        done = subprocess.run(  # noqa: S603 - interpreters and pip with our arguments
+            argv, capture_output=True, text=True, cwd=cwd, check=False)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot {what}: {exc.strerror or 'failed to start'}") from None
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
+        raise ConfigurationError(f"cannot {what} (exit {done.returncode}):\n{tail}")

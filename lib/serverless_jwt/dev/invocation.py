@@ -1,0 +1,63 @@
+"""What an invocation can end in besides a result, shared by the emulator and the in-process runner.
+
+``invoke`` on a runner returns the function's decoded JSON result, or raises one of these. Each carries
+``payload``: the JSON that ``sam local invoke`` prints in that case (Lambda's error object).
+
+::
+
+    InvocationError            payload
+    ├─ FunctionError           the handler raised, or the module failed to import (``init=True``)
+    ├─ FunctionTimeoutError    the function ran past its Timeout and was stopped
+    └─ RuntimeFailure          no answer at all (the runtime could not start or died)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["FunctionError", "FunctionTimeoutError", "InvocationError", "Runner", "RuntimeFailure"]
+
+
+class InvocationError(Exception):
+    """An invocation that produced no result; ``payload`` is what Lambda would answer."""
+
+    def __init__(self, message: str, payload: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.payload = payload
+
+
+class FunctionError(InvocationError):
+    """The function raised (``errorType``/``errorMessage`` as the runtime reported them)."""
+
+    def __init__(self, payload: dict[str, Any], *, init: bool = False) -> None:
+        self.error_type = str(payload.get("errorType", "Error"))
+        self.error_message = str(payload.get("errorMessage", ""))
+        self.init = init
+        super().__init__(f"{self.error_type}: {self.error_message}", payload)
+
+
+class FunctionTimeoutError(InvocationError):
+    """The function did not answer within its ``Timeout``."""
+
+    def __init__(self, timeout_seconds: float, request_id: str = "") -> None:
+        message = f"Task timed out after {timeout_seconds:.2f} seconds"
+        prefix = f"RequestId: {request_id} Error: " if request_id else ""
+        super().__init__(message, {"errorType": "Sandbox.Timedout", "errorMessage": prefix + message})
+        self.timeout_seconds = timeout_seconds
+
+
+class RuntimeFailure(InvocationError):
+    """The runtime gave no answer (it could not start, crashed, or answered something unreadable)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, {"errorType": "Runtime.Failure", "errorMessage": message})
+
+
+class Runner(Protocol):
+    """One function's warm runtime: ``invoke`` returns the decoded result; ``close`` stops it."""
+
+    mode: str
+
+    def invoke(self, event: Any, *, request_id: str | None = None) -> Any: ...
+
+    def close(self) -> None: ...

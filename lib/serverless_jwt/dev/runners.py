@@ -1,0 +1,137 @@
+"""Choose how the template's functions run, and prepare one runner per function.
+
+``emulator`` (the default wherever it can run: Linux x86_64/arm64 with aws-sam-cli installed): Lambda's
+own Python runtime under the Runtime Interface Emulator, in the runtime's cached environment
+(:mod:`~serverless_jwt.dev.environments`, :mod:`~serverless_jwt.dev.emulator`). ``in-process``: the
+handler imported into this process (:mod:`~serverless_jwt.dev.runtime`): the fallback elsewhere, and an
+explicit fast mode (no subprocess, no environment build; the current interpreter and its packages).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from serverless_jwt.dev.invocation import Runner
+from serverless_jwt.dev.template import Function, Template
+
+__all__ = ["Prepared", "choose_mode", "prepare"]
+
+MODES = ("auto", "emulator", "in-process")
+
+
+def choose_mode(requested: str = "auto") -> tuple[str, str | None]:
+    """``(mode, notice)``: the emulator unless it cannot run here (then the reason is the notice)."""
+    from serverless_jwt.dev.emulator import emulator_binary
+
+    if requested == "in-process":
+        return "in-process", None
+    binary, why = emulator_binary()
+    if binary is not None:
+        return "emulator", None
+    if requested == "emulator":
+        from serverless_jwt.errors import ConfigurationError
+
+        raise ConfigurationError(f"--emulator: {why}")
+    return "in-process", f"{why}: running functions in-process instead"
+
+
+@dataclass
+class Prepared:
+    """Runners by function name, the mode they use, and one-line notices to show the user."""
+
+    mode: str
+    runners: dict[str, Runner]
+    notices: list[str] = field(default_factory=list)
+    runtimes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """The one line that says how the functions run."""
+        if self.mode == "in-process":
+            return f"mode: in-process (handlers imported into this Python {sys.version.split()[0]})"
+        runtimes = ", ".join(self.runtimes)
+        return f"mode: emulator (Lambda's runtime {runtimes} under the Runtime Interface Emulator)"
+
+    def start(self) -> None:
+        """Get every runner ready: import the handlers (in-process) or start the emulators."""
+        for runner in self.runners.values():
+            load = getattr(runner, "load", None)
+            if callable(load):
+                load()
+
+    def close(self) -> None:
+        """Stop every runner (each emulator and its runtime process)."""
+        for runner in self.runners.values():
+            runner.close()
+
+
+def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
+            environment: Mapping[str, str] | None = None, cache_dir: Path | None = None,
+            log_stream: TextIO | None = None, watch: bool = False,
+            log: Callable[[str], None] = lambda _: None) -> Prepared:
+    """Runners for the functions ``names`` of ``template`` (environments built first when needed).
+
+    Raises
+    ------
+    ConfigurationError
+        When an environment cannot be built, or ``mode="emulator"`` cannot run here.
+    """
+    functions = [template.function(name) for name in names]
+    for function in functions:
+        if function.runtime is not None and not function.runtime.startswith("python"):
+            from serverless_jwt.errors import ConfigurationError
+
+            raise ConfigurationError(f"{function.name}: Runtime {function.runtime} is not run locally here "
+                                     "(the local loop runs Python functions)")
+    chosen, notice = choose_mode(mode)
+    prepared = Prepared(chosen, {}, [notice] if notice else [],
+                        sorted({f.runtime or "?" for f in functions}))
+    for function in functions:
+        prepared.notices += _function_notices(function)
+    if chosen == "in-process":
+        from serverless_jwt.dev.runtime import FunctionRunner
+
+        for function in functions:
+            prepared.runners[function.name] = FunctionRunner(function, environment=environment,
+                                                             log_stream=log_stream)
+        return prepared
+    from serverless_jwt.dev.emulator import EmulatorRunner
+    from serverless_jwt.dev.environments import ensure_environment
+
+    pythons: dict[str | None, Path] = {}
+    for function in functions:
+        if function.runtime not in pythons:
+            # One environment per runtime, holding every function's requirements of that runtime, so
+            # `invoke` and `start-api` share it instead of rebuilding for each other.
+            same = [f for f in template.functions.values() if f.runtime == function.runtime]
+            requirements = sorted({r for f in same for r in f.requirements})
+            env = ensure_environment(function.runtime, requirements, base_dir=template.dir, log=log,
+                                     cache_dir=cache_dir or _cache_dir(template))
+            if env.notice:
+                prepared.notices.append(env.notice)
+            pythons[function.runtime] = env.python
+        prepared.runners[function.name] = EmulatorRunner(
+            function, python=pythons[function.runtime], environment=environment, log_stream=log_stream,
+            watch=watch)
+    return prepared
+
+
+def _cache_dir(template: Template) -> Path:
+    return Path(os.environ.get("SERVERLESS_JWT_CACHE_DIR") or template.dir / ".serverless-jwt")
+
+
+def _function_notices(function: Function) -> list[str]:
+    reasons = function.unresolved_reasons.items()
+    notes = [f"{function.name}: {name} is not set: {why}" for name, why in reasons]
+    if function.build_dir is not None:
+        notes.append(f"{function.name}: using the sam build artifact {function.build_dir}")
+        if function.stale_build:
+            notes.append(f"{function.name}: WARNING the build is older than {function.source_dir}; "
+                         "run sam build again (or delete .aws-sam/build) to use the current code")
+    for layer in function.external_layers:
+        notes.append(f"{function.name}: layer {layer} is not in this template and is not downloaded")
+    return notes

@@ -1,0 +1,49 @@
+"""Shared, slow-to-build pieces of the local-loop tests: the runtime environments, built once per session.
+
+Environments live in the repository's git-ignored ``.serverless-jwt/runtimes`` (as for a user), so a
+second run, and the second pytest-xdist worker (it waits on the builder's file lock), reuse them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from serverless_jwt.dev.emulator import emulator_binary
+from serverless_jwt.dev.environments import Environment, ensure_environment
+from serverless_jwt.dev.template import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".serverless-jwt"
+SAM_APP = ROOT / "tests" / "fixtures" / "sam_app" / "template.yaml"
+
+
+def requirements_of(template: Template, runtime: str | None) -> list[Path]:
+    return sorted({r for f in template.functions.values() if f.runtime == runtime for r in f.requirements})
+
+
+@pytest.fixture(autouse=True)
+def _shared_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVERLESS_JWT_CACHE_DIR", str(CACHE))
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Path:
+    binary, why = emulator_binary()
+    if binary is None and not sys.platform.startswith("linux"):
+        pytest.skip(why)
+    assert binary is not None, why  # on Linux the emulator path must run (aws-sam-cli is a dev dependency)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def sam_app() -> Template:
+    return Template(SAM_APP)
+
+
+@pytest.fixture(scope="session")
+def sam_app_env(emulator: Path, sam_app: Template) -> Environment:
+    return ensure_environment("python3.12", requirements_of(sam_app, "python3.12"), cache_dir=CACHE,
+                              base_dir=sam_app.dir)

@@ -1,0 +1,174 @@
+"""Functions under Lambda's Runtime Interface Emulator: context, environment, output, errors, lifecycle."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import re
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from serverless_jwt.dev.emulator import EmulatorRunner
+from serverless_jwt.dev.environments import Environment
+from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError
+from serverless_jwt.dev.template import Template
+
+from .conftest import SAM_APP
+
+
+@pytest.fixture(scope="module")
+def log() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture(scope="module")
+def echo(sam_app: Template, sam_app_env: Environment, log: io.StringIO) -> Iterator[EmulatorRunner]:
+    with _runner("EchoFunction", sam_app_env, log) as runner:
+        yield runner
+
+
+def _runner(function: str, env: Environment, log: io.StringIO, **kwargs: bool) -> EmulatorRunner:
+    return EmulatorRunner(Template(SAM_APP).function(function), python=env.python, log_stream=log, **kwargs)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state  # a zombie has exited
+
+
+def test_context_and_environment_come_from_the_template(echo: EmulatorRunner) -> None:
+    result = echo.invoke({"version": "2.0"})
+    assert result["function_name"] == "EchoFunction"
+    assert result["memory_limit_in_mb"] == 256  # the function's MemorySize over Globals' 192
+    assert result["invoked_function_arn"].endswith(":function:EchoFunction")
+    assert result["aws_request_id"] == echo.last_request_id
+    assert 0 < result["remaining_ms"] <= 3000  # Timeout: 3 from Globals
+    assert result["env"]["GREETING"] == "hello"
+    assert result["env"]["BANNER"] == f"hello from {result['env']['AWS_REGION']}\nsecond line\n"
+    assert result["env"]["SELF_ARN"].endswith(":function:EchoFunction")
+    assert result["env"]["PLAIN"] == "a plain scalar written over two lines"
+    assert result["tinydep"] == "tiny"  # its own requirements.txt, installed in the runtime's environment
+    assert result["helper"] == "helper-layer"  # the layer's python/ folder, as /opt/python
+    assert result["srcmod"] == "source-layer"  # a BuildMethod layer's own folder, unbuilt
+    assert result["layerdep"] == "from-layer-requirements"  # an unbuilt layer's requirements.txt
+    assert result["pid"] != os.getpid()
+    assert result["version"] == "2.0"
+
+
+def test_output_reads_like_sam_local_invoke_with_the_real_init_duration(
+        sam_app: Template, sam_app_env: Environment) -> None:
+    log = io.StringIO()
+    with _runner("EchoFunction", sam_app_env, log) as runner:
+        runner.invoke({})
+        runner.invoke({})
+    lines = log.getvalue().splitlines()
+    starts = [n for n, line in enumerate(lines) if line.startswith("START RequestId: ")]
+    reports = [line for line in lines if line.startswith("REPORT RequestId: ")]
+    assert len(starts) == 2
+    assert len(reports) == 2
+    first = lines[starts[0]:starts[1]]
+    assert "echo: imported" in first
+    assert "echo: invoked" in first
+    assert any(line.startswith("END RequestId: ") for line in first)
+    init = re.search(r"Init Duration: ([0-9.]+) ms", reports[0])
+    assert init is not None
+    assert float(init[1]) > 5  # the emulator's own figure stays near 0.03 ms
+    assert "Init Duration" not in reports[1]  # warm
+    assert not any("(rapid)" in line for line in lines)
+
+
+def test_parameter_overrides_reach_the_function(sam_app_env: Environment) -> None:
+    function = Template(SAM_APP, parameter_overrides={"Greeting": "hi"}).function("EchoFunction")
+    with EmulatorRunner(function, python=sam_app_env.python, log_stream=io.StringIO()) as runner:
+        env = runner.invoke({})["env"]
+    assert env["GREETING"] == "hi"
+    assert env["BANNER"].startswith("hi from ")
+
+
+def test_a_handler_exception_is_a_function_error(echo: EmulatorRunner) -> None:
+    with pytest.raises(FunctionError) as caught:
+        echo.invoke({"fail": True})
+    assert caught.value.error_type == "ValueError"
+    assert caught.value.error_message == "asked to fail"
+    assert not caught.value.init
+    assert echo.invoke({})["function_name"] == "EchoFunction"  # still warm and serving
+
+
+def test_timeout_is_enforced_and_reported_then_the_runtime_starts_again(
+        sam_app: Template, sam_app_env: Environment) -> None:
+    log = io.StringIO()
+    with _runner("SlowFunction", sam_app_env, log) as runner:
+        started = time.monotonic()
+        with pytest.raises(FunctionTimeoutError) as caught:
+            runner.invoke({"seconds": 30})
+        assert time.monotonic() - started < 15
+        assert caught.value.payload["errorType"] == "Sandbox.Timedout"
+        assert caught.value.payload["errorMessage"].endswith("Task timed out after 1.00 seconds")
+        assert runner.invoke({"seconds": 0}) == {"slept": True}
+    assert "Task timed out after 1.00 seconds" in log.getvalue()
+
+
+def test_an_import_failure_is_reported_as_an_init_error(sam_app: Template, sam_app_env: Environment) -> None:
+    log = io.StringIO()
+    with _runner("BrokenFunction", sam_app_env, log) as runner, pytest.raises(FunctionError) as caught:
+        runner.invoke({})
+    assert caught.value.init
+    assert caught.value.error_type == "Runtime.ImportModuleError"
+    assert "module_that_does_not_exist" in caught.value.error_message
+    assert "module_that_does_not_exist" in log.getvalue()
+
+
+def test_close_stops_the_emulator_and_the_runtime(sam_app: Template, sam_app_env: Environment) -> None:
+    runner = EmulatorRunner(sam_app.function("EchoFunction"), python=sam_app_env.python,
+                            log_stream=io.StringIO())
+    runtime_pid = runner.invoke({})["pid"]
+    emulator_pid = runner._proc.pid if runner._proc else 0
+    assert _alive(runtime_pid)
+    assert _alive(emulator_pid)
+    runner.close()
+    deadline = time.monotonic() + 5
+    while (_alive(runtime_pid) or _alive(emulator_pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(runtime_pid)
+    assert not _alive(emulator_pid)
+
+
+def test_a_code_change_starts_a_fresh_runtime(tmp_path: Path, sam_app: Template,
+                                              sam_app_env: Environment) -> None:
+    original = sam_app.function("EchoFunction")
+    code = tmp_path / "echo"
+    shutil.copytree(original.code_dir, code)
+    function = dataclasses.replace(original, code_dir=code, source_dir=code)
+    log = io.StringIO()
+    with EmulatorRunner(function, python=sam_app_env.python, log_stream=log, watch=True) as runner:
+        first = runner.invoke({})["pid"]
+        assert runner.invoke({})["pid"] == first  # warm
+        source = code / "app.py"
+        edited = source.read_text().replace('"version": event.get("version")', '"version": "edited"')
+        source.write_text(edited)
+        os.utime(source, (time.time() + 5, time.time() + 5))
+        time.sleep(0.6)  # changes are looked for at most twice a second
+        again = runner.invoke({})
+    assert again["version"] == "edited"
+    assert again["pid"] != first
+    assert f"code changed under {code}" in log.getvalue()
+
+
+def test_a_dead_emulator_is_started_again_on_the_next_invocation(sam_app_env: Environment) -> None:
+    log = io.StringIO()
+    with _runner("EchoFunction", sam_app_env, log) as runner:
+        first = runner.invoke({})["pid"]
+        assert runner._proc is not None
+        os.killpg(runner._proc.pid, signal.SIGKILL)
+        runner._proc.wait(timeout=5)
+        assert runner.invoke({})["pid"] != first
+    assert "the emulator had stopped; starting it again" in log.getvalue()

@@ -1,0 +1,69 @@
+"""The per-runtime environments: which interpreter, built once, reused, rebuilt when requirements change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from serverless_jwt.dev.environments import Environment, ensure_environment, find_interpreter
+
+from .conftest import CACHE, SAM_APP
+
+
+def test_the_runtimes_interpreter_is_used_when_the_machine_has_it() -> None:
+    python, version, notice = find_interpreter("python3.12")
+    if notice is not None:  # no python3.12 here: the fallback says so
+        assert python == sys.executable
+        assert "python3.12 is not installed here" in notice
+        return
+    assert version == "3.12"
+    out = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "(3, 12)"
+
+
+@pytest.mark.parametrize("runtime", ["python3.99", "nodejs20.x", None])
+def test_without_the_runtimes_interpreter_the_current_one_runs_with_a_notice(runtime: str | None) -> None:
+    python, version, notice = find_interpreter(runtime)
+    assert python == sys.executable
+    assert version == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert notice
+
+
+def test_an_environment_is_reused_until_its_requirements_change(tmp_path: Path) -> None:
+    package = SAM_APP.parent / "packages" / "tinydep"
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"{package}\n")
+    built: list[str] = []
+    first = ensure_environment("python3.12", [requirements], cache_dir=tmp_path / "cache", base_dir=tmp_path,
+                               log=built.append)
+    assert len(built) == 2  # "building ..." then "... ready"
+    assert _runs(first, "import awslambdaric, tinydep; print(tinydep.VALUE)") == "tiny"
+    requirements.write_text(f"# a comment changes nothing\n{package}  # nor does this one\n")
+    again = ensure_environment("python3.12", [requirements], cache_dir=tmp_path / "cache", base_dir=tmp_path,
+                               log=built.append)
+    assert again == first
+    assert len(built) == 2
+    requirements.write_text("")  # a real change: tinydep is no longer wanted
+    changed = ensure_environment("python3.12", [requirements], cache_dir=tmp_path / "cache",
+                                 base_dir=tmp_path, log=built.append)
+    assert len(built) == 4
+    assert changed.python != first.python
+    assert _runs(changed, "import importlib.util; print(importlib.util.find_spec('tinydep'))") == "None"
+
+
+def test_a_requirement_pip_cannot_install_is_a_clear_error(tmp_path: Path) -> None:
+    from serverless_jwt.errors import ConfigurationError
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"{tmp_path / 'no-such-package-folder'}\n")
+    with pytest.raises(ConfigurationError, match=r"cannot install the requirements \(exit \d+\)"):
+        ensure_environment("python3.12", [requirements], cache_dir=tmp_path / "cache", base_dir=tmp_path)
+
+
+def _runs(env: Environment, code: str) -> str:
+    return subprocess.run([str(env.python), "-c", code], capture_output=True, text=True, check=True,
+                          cwd=CACHE.parent).stdout.strip()

@@ -1,0 +1,34 @@
+"""The in-process runner (fallback and --in-process): same contract as the emulator's runner."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from serverless_jwt.dev.invocation import FunctionError
+from serverless_jwt.dev.runtime import FunctionRunner
+from serverless_jwt.dev.template import Template
+
+
+def test_a_handler_exception_is_a_function_error_with_lambdas_error_object(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(
+        "def handler(event, context):\n"
+        "    if event.get('fail'):\n"
+        "        raise KeyError('asked to fail')\n"
+        "    return {'name': context.function_name, 'memory': context.memory_limit_in_mb}\n")
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12, MemorySize: 512}\n")
+    runner = FunctionRunner(Template(tmp_path / "template.yaml").function("Fn"), log_stream=io.StringIO())
+    assert runner.mode == "in-process"
+    assert runner.invoke({}) == {"name": "Fn", "memory": 512}
+    with pytest.raises(FunctionError) as caught:
+        runner.invoke({"fail": True})
+    assert caught.value.payload["errorType"] == "KeyError"
+    assert caught.value.payload["errorMessage"] == "'asked to fail'"
+    assert "app.py" in "".join(caught.value.payload["stackTrace"])
+    assert isinstance(caught.value.__cause__, KeyError)
+    runner.close()

@@ -1,0 +1,72 @@
+"""The verified-token cache: bounded, oldest first out, and holding only what the signature covered."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+from serverless_jwt._cache import VerifiedTokens
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.verifier import Verifier
+
+
+def test_a_full_cache_forgets_its_oldest_token_first() -> None:
+    cache = VerifiedTokens(2)
+    cache.put("t1", 1, b"p1")
+    cache.put("t2", 1, b"p2")
+    cache.put("t3", 2, b"p3")
+    assert (cache.get("t1"), cache.get("t2"), cache.get("t3")) == (None, (1, b"p2"), (2, b"p3"))
+    assert len(cache) == 2
+    del cache["t2"]
+    assert len(cache) == 1
+    cache.clear()
+    assert cache.get("t3") is None
+
+
+def test_concurrent_stores_never_exceed_the_bound() -> None:
+    cache = VerifiedTokens(16)
+
+    def store(worker: int) -> None:
+        for i in range(500):
+            cache.put(f"{worker}-{i}", 1, b"p")
+
+    threads = [threading.Thread(target=store, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Stores skip the lock until the cache is full: at most one extra entry per thread storing at
+    # that very moment, and the next store evicts back down.
+    assert 16 <= len(cache) <= 16 + 3
+    cache.put("last", 1, b"p")
+    assert len(cache) == 16
+
+
+def test_the_verifier_stores_the_signed_payload_segment_not_the_claims() -> None:
+    secret = secrets.token_bytes(32)
+    with DevIssuer() as dev:
+        token = dev.mint(sub="alice", alg="HS256", secret=secret, audience=None)  # no aud: none configured
+
+    seen: list[object] = []
+
+    def tamper(claims: dict[str, object]) -> bool:
+        seen.append(claims["sub"])
+        claims["sub"] = "mallory"  # a custom check that edits its argument
+        return True
+
+    verifier = Verifier(secrets=[secret], claim_checks=[tamper], verified_cache_size=4)
+    first = verifier.verify(token)
+    assert verifier._cache.get(token) == (verifier._keys.generation, token.split(".")[1].encode())
+    first["sub"] = "eve"  # and a caller that edits its result
+    assert verifier.verify(token)["sub"] == "mallory"  # a hit ...
+    assert seen == ["alice", "alice"]  # ... judged on the signed payload again
+    assert len(verifier._cache) == 1
+
+
+def test_a_verifier_with_the_cache_off_stores_nothing() -> None:
+    secret = secrets.token_bytes(32)
+    with DevIssuer() as dev:
+        token = dev.mint(sub="alice", alg="HS256", secret=secret, audience=None)  # no aud: none configured
+    verifier = Verifier(secrets=[secret], verified_cache_size=0)
+    assert verifier.verify(token)["sub"] == "alice"
+    assert len(verifier._cache) == 0
