@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -136,3 +137,27 @@ def test_multi_issuer_verifier_fetches_each_issuer_off_the_loop(jwt_issuer: DevI
         assert [r["sub"] for r in results] == ["a", "b", "c"]
         assert (other.requests[DISCOVERY_PATH], jwt_issuer.requests[DISCOVERY_PATH]) == (1, 1)
         assert ticks > 0
+
+
+def test_a_fetch_that_finishes_before_it_is_registered_never_deadlocks() -> None:
+    # A step can finish before _start attaches its done-callback; the callback then runs at once in
+    # the caller's thread and must not wait for a lock the caller still holds (a hang seen under load).
+    from serverless_jwt import async_verifier
+
+    finished = threading.Event()
+
+    def many_starts() -> None:
+        for n in range(3000):
+            async_verifier._start(("instant", n % 3), lambda: None).result(timeout=5)
+        finished.set()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible to hit the window
+    try:
+        thread = threading.Thread(target=many_starts, daemon=True)
+        thread.start()
+        thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert finished.is_set(), "_start deadlocked on a step that had already finished"
+    assert not any(key[0] == "instant" for key in async_verifier._INFLIGHT if isinstance(key, tuple))

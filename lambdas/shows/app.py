@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from serverless_jwt import Verifier, require_auth, require_scope
+
+if TYPE_CHECKING:  # annotations only: nothing to load at the cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service="shows")
 # Built once per container, at import: warm invocations reuse its key cache.
 verifier = Verifier.from_env()
+# Behind the REST API a proxy response carries its own CORS header (the HTTP API adds it itself).
+ALLOW_ORIGIN = os.environ.get("CORS_ALLOW_ORIGIN", "")
+CORS = {"Access-Control-Allow-Origin": ALLOW_ORIGIN} if ALLOW_ORIGIN else {}
 # The catalogue ships with the function: answering needs no network.
 SHOWS: list[dict[str, Any]] = json.loads(Path(__file__).with_name("shows.json").read_text("utf-8"))
 BY_ID = {show["id"]: show for show in SHOWS}
@@ -22,7 +28,8 @@ SHOW_ID = re.compile(r"[1-9][0-9]{0,8}")  # ASCII digits only: anything else is 
 
 
 def respond(status: int, body: Any) -> dict[str, Any]:
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+    headers = {"Content-Type": "application/json", **CORS}
+    return {"statusCode": status, "headers": headers, "body": json.dumps(body)}
 
 
 @logger.inject_lambda_context(clear_state=True)

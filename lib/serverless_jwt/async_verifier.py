@@ -39,9 +39,14 @@ def _start(key: Hashable, step: Callable[[], object]) -> concurrent.futures.Futu
     # Single flight: whoever comes while a step for this key source runs shares its future.
     with _INFLIGHT_LOCK:
         future = _INFLIGHT.get(key)
-        if future is None or future.done():
+        started = future is None or future.done()
+        if started:
             future = _INFLIGHT[key] = _EXECUTOR.submit(step)
-            future.add_done_callback(lambda done: _finish(key, done))
+    assert future is not None
+    if started:
+        # Outside the lock: a step that already finished runs this callback here and now, and
+        # _finish takes the same (non-reentrant) lock.
+        future.add_done_callback(lambda done: _finish(key, done))
     return future
 
 

@@ -426,7 +426,7 @@ def test_logger_gets_subject_and_client_id_per_request_never_the_token(
     make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
 ) -> None:
     stream = io.StringIO()
-    logger = Logger(service="shows", logger_handler=_stream_handler(stream))
+    logger = Logger(service=f"shows-{secrets.token_hex(4)}", logger_handler=_stream_handler(stream))
 
     @require_auth(verifier, logger=logger)
     def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

@@ -228,6 +228,10 @@ def test_start_api_serves_real_requests_then_stops_on_ctrl_c(
     assert json.loads(body)["name"]
     assert _get(url, "/me", None)[0] == 401
     assert _get(url, "/shows", _token(state, capsys))[0] == 403
+    # The REST API under its stage, behind the sample TOKEN authorizer.
+    assert f"{url}/prod/me" in banner
+    assert _get(url, "/prod/me", token)[0] == 200
+    assert _get(url, "/prod/me", None) == (401, b'{"message":"Unauthorized"}')
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -282,6 +286,71 @@ def test_demo_exits_1_when_a_call_answers_differently(tmp_path: Path,
     # In-process: the copy's layer (ContentUri: lib/) would resolve against tmp_path.
     assert main(["demo", "--template", str(broken), "--in-process"]) == 1
     assert "FAIL (expected 200)" in capsys.readouterr().out
+
+
+def test_token_claim_sets_json_values_and_null_removes(state: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    issuer = _support.start_issuer(state, port=None)
+    try:
+        token = _token(state, capsys, "--claim", 'email="a@example.test"', "--claim", "tier=3",
+                       "--claim", 'org={"id": "o1", "admin": true}', "--claim", "nbf=null")
+        claims = Verifier(issuer=issuer.issuer, audience=issuer.audience).verify(token)
+    finally:
+        issuer.stop()
+    assert claims["email"] == "a@example.test"
+    assert claims["tier"] == 3
+    assert claims["org"] == {"id": "o1", "admin": True}
+    assert "nbf" not in claims
+
+
+@pytest.mark.parametrize(("claim", "message"), [
+    ("email=a@example.test", "--claim email: the value is not JSON"),
+    ("=3", "--claim takes NAME=JSON"), ("tier", "--claim takes NAME=JSON")])
+def test_token_claim_refuses_what_is_not_name_equals_json(state: Path, capsys: pytest.CaptureFixture[str],
+                                                          claim: str, message: str) -> None:
+    _support.start_issuer(state, port=None).stop()
+    assert main(["--state-dir", str(state), "token", "--claim", claim]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_token_claim_given_twice_is_refused(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _support.start_issuer(state, port=None).stop()
+    assert main(["--state-dir", str(state), "token", "--claim", "a=1", "--claim", "a=2"]) == 2
+    assert "given twice" in capsys.readouterr().err
+
+
+def test_issuer_command_serves_sign_in_with_the_registered_redirect_uris(state: Path) -> None:
+    from serverless_jwt.dev import oidc_client
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serverless_jwt.dev.cli", "--state-dir", str(state), "issuer", "--port", "0",
+         "--redirect-uri", "http://127.0.0.1:8080/app/", "--cors-origin", "http://127.0.0.1:8080"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = ""
+        while "Ctrl-C to stop." not in banner:
+            line = proc.stdout.readline()
+            assert line, banner + (proc.stderr.read() if proc.stderr else "")
+            banner += line
+        match = re.search(r"dev issuer: (http://127\.0\.0\.1:\d+)", banner)
+        assert match, banner
+        url = match.group(1)
+        assert f"sign in    {url}/authorize (client_id serverless-jwt-dev" in banner
+        assert "client_secret " in banner
+        registered = oidc_client.start(url, redirect_uri="http://127.0.0.1:8080/app/")
+        assert oidc_client.get(registered.url).status == 200
+        other = oidc_client.start(url, redirect_uri="http://127.0.0.1:9999/app/")
+        assert oidc_client.get(other.url).status == 400
+        cors = oidc_client.get(url + "/.well-known/jwks.json", {"Origin": "http://127.0.0.1:9999"})
+        assert "access-control-allow-origin" not in cors.headers
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
 def _event_file(tmp_path: Path, authorization: str | None) -> str:

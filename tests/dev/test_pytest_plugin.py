@@ -118,6 +118,20 @@ def test_mint_token_is_the_issuers_mint(jwt_mint_token: Any, jwt_issuer: DevIssu
     assert claims["exp"] - claims["iat"] == 120
 
 
+def test_sign_in_gives_the_browsers_tokens_with_the_same_defaults_as_minting(
+        jwt_sign_in: Any, jwt_issuer: DevIssuer, jwt_tokens: Tokens) -> None:
+    tokens = jwt_sign_in(scopes=["openid", "read:shows"], roles=["admin"], claims={"tier": 2})
+    signed_in = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience,
+                         require_access_token_type=True).verify(tokens["access_token"])
+    minted = _verifier(jwt_issuer).verify(jwt_tokens.valid())
+    assert signed_in["sub"] == minted["sub"] == "dev-user"
+    assert signed_in["aud"] == minted["aud"] == jwt_issuer.audience
+    assert signed_in["scope"] == "openid read:shows"
+    assert signed_in["roles"] == ["admin"]
+    assert signed_in["tier"] == 2
+    assert "id_token" in tokens
+
+
 def test_jwt_env_points_from_env_at_the_issuer_and_hides_other_settings(
     monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:

@@ -1,4 +1,8 @@
-"""The dev issuer's HTTP side: discovery and JWKS over real loopback HTTP, with switchable faults."""
+"""The dev issuer's HTTP side: discovery, JWKS (with switchable faults) and the OIDC endpoints.
+
+Discovery, JWKS, token and userinfo answer CORS for the provider's allowed origins (preflights
+included); the login page and logout are browser navigations and send no CORS headers.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,20 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from serverless_jwt.dev._oidc_rules import Response, cors_headers
+from serverless_jwt.dev.oidc_provider import AUTHORIZE_PATH, END_SESSION_PATH, TOKEN_PATH, USERINFO_PATH
+
 if TYPE_CHECKING:
     from serverless_jwt.dev.issuer import DevIssuer
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/.well-known/jwks.json"
+MAX_FORM_BYTES = 64 * 1024
+_CORS_PATHS = frozenset({DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH, USERINFO_PATH})
+_OIDC_METHODS: dict[str, tuple[str, ...]] = {
+    AUTHORIZE_PATH: ("GET", "POST"), TOKEN_PATH: ("POST",), USERINFO_PATH: ("GET", "POST"),
+    END_SESSION_PATH: ("GET",),
+}
 
 
 class _Server(ThreadingHTTPServer):
@@ -35,12 +48,31 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         handle(self.server.owner, self)
 
+    def do_POST(self) -> None:
+        handle(self.server.owner, self)
+
+    def do_OPTIONS(self) -> None:
+        handle(self.server.owner, self)
 
 
 def handle(owner: DevIssuer, h: _Handler) -> None:
-    path = h.path.split("?", 1)[0]
+    path, _, query = h.path.partition("?")
     with owner._count_lock:
         owner.requests[path] += 1
+    method = h.command
+    cors = cors_headers(h.headers.get("Origin"), owner.oidc.cors_origins, preflight=method == "OPTIONS")
+    if method == "OPTIONS":
+        if path not in _CORS_PATHS:
+            _answer(h, Response(404, {"Content-Type": "application/json"}, b'{"error":"not_found"}'))
+        else:  # a preflight from an origin that is not allowed gets no Access-Control-* header
+            _answer(h, Response(204 if "Access-Control-Allow-Origin" in cors else 403, cors))
+        return
+    if path in _OIDC_METHODS:
+        if method not in _OIDC_METHODS[path]:
+            _answer(h, Response(405, {"Allow": ", ".join(_OIDC_METHODS[path]), **cors}))
+            return
+        _answer(h, _oidc(owner, h, path, query), cors if path in _CORS_PATHS else {})
+        return
     if path == DISCOVERY_PATH:
         doc: Any = owner.discovery()
     elif path == JWKS_PATH:
@@ -48,10 +80,13 @@ def handle(owner: DevIssuer, h: _Handler) -> None:
     else:
         _send(h, 404, b'{"error":"not_found"}')
         return
+    if method != "GET":
+        _answer(h, Response(405, {"Allow": "GET", **cors}))
+        return
     fault = owner.fault if path in owner.fault_paths else None
     body = json.dumps(doc).encode()
     if fault is None:
-        _send(h, 200, body)
+        _send(h, 200, body, extra=cors)
     elif fault in ("500", "503"):
         _send(h, int(fault), b'{"error":"unavailable"}')
     elif fault == "slow":
@@ -82,6 +117,69 @@ def handle(owner: DevIssuer, h: _Handler) -> None:
         h.connection.close()
     else:
         _send(h, 500, b'{"error":"unknown_fault"}')
+
+def _oidc(owner: DevIssuer, h: _Handler, path: str, query: str) -> Response:
+    body = b""
+    if h.command == "POST":
+        try:
+            body = _read_body(h)
+        except _TooLarge:
+            h.close_connection = True
+            return Response(413, {"Content-Type": "application/json"}, b'{"error":"too_large"}')
+        except ValueError:  # a malformed length or chunk size
+            h.close_connection = True
+            return Response(400, {"Content-Type": "application/json"}, b'{"error":"invalid_request"}')
+    content_type = h.headers.get("Content-Type", "")
+    provider = owner.oidc
+    if path == AUTHORIZE_PATH:
+        return provider.authorize(h.command, query, body, content_type)
+    if path == TOKEN_PATH:
+        return provider.token(body, content_type, h.headers.get("Authorization"))
+    if path == USERINFO_PATH:
+        return provider.userinfo(h.headers.get("Authorization"))
+    return provider.end_session(query)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_body(h: _Handler) -> bytes:
+    """The request body (Content-Length or chunked, RFC 9112 §7.1); ValueError past MAX_FORM_BYTES."""
+    if "chunked" in h.headers.get("Transfer-Encoding", "").lower():
+        out = b""
+        while True:
+            size = int(h.rfile.readline(64).split(b";", 1)[0].strip() or b"0", 16)
+            if len(out) + size > MAX_FORM_BYTES:
+                raise _TooLarge
+            if size == 0:
+                while h.rfile.readline(1024).strip():  # trailers
+                    pass
+                return out
+            out += h.rfile.read(size)
+            h.rfile.readline(8)  # the CRLF after the chunk
+    length = h.headers.get("Content-Length", "0").strip()
+    if not length.isdigit():
+        raise ValueError("bad length")
+    if int(length) > MAX_FORM_BYTES:
+        if int(length) <= 16 * MAX_FORM_BYTES:
+            h.rfile.read(int(length))  # drained, so the client reads the 413 instead of a reset
+        raise _TooLarge
+    return h.rfile.read(int(length))
+
+
+def _answer(h: _Handler, response: Response, extra: Mapping[str, str] | None = None) -> None:
+    h.send_response(response.status)
+    headers = {**response.headers, **(extra or {})}
+    headers.setdefault("Content-Length", str(len(response.body)))
+    for name, value in headers.items():
+        h.send_header(name, value)
+    h.end_headers()
+    try:
+        h.wfile.write(response.body)
+    except OSError:
+        h.close_connection = True
+
 
 def _send(
     h: _Handler,

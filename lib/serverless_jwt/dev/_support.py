@@ -11,11 +11,14 @@ import time
 import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.dev.template import Function, Route, Template
+from serverless_jwt.dev.template import Function, Template
 from serverless_jwt.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from serverless_jwt.dev.apigw import LocalApiGateway
 
 __all__ = ["AttachedIssuer", "api_banner", "default_event", "describe_times", "get_authorization",
            "port_error", "read_event", "read_record", "running_issuer", "set_authorization", "shared_issuer",
@@ -117,22 +120,33 @@ def start_issuer(state_dir: Path, *, port: int | None) -> DevIssuer:
     raise AssertionError("unreachable")
 
 
-def default_event(function: Function) -> dict[str, Any]:
-    """A payload 2.0 event for the function's first route (``{param}`` filled with ``1``)."""
-    from serverless_jwt.dev.local_api import build_event
+def default_event(function: Function, template: Template | None = None) -> dict[str, Any]:
+    """The event API Gateway would send for the function's first route (``{param}`` filled with ``1``).
 
-    route = function.routes[0] if function.routes else Route("GET", "/", function.name)
+    Payload 2.0 for an HTTP API route, 1.0 for a REST one; a function with no route gets a 2.0 event
+    for ``GET /``.
+    """
+    from serverless_jwt.dev.apigw import Api, Route, collect
+    from serverless_jwt.dev.apigw.events import Request, v1_event, v2_event
+    from serverless_jwt.dev.apigw.routes import Match
+
+    routes = [r for r in collect(template).routes if r.function == function.name] if template else []
+    route = routes[0] if routes else Route(Api("ServerlessHttpApi", "HTTP", "$default"), "GET", "/",
+                                           function.name, payload_version="2.0")
     path = "/" if route.path == "$default" else _example_path(route.path)
-    params = {name.rstrip("+"): "1" for name in _params(route.path)}
-    return build_event(route, method="GET" if route.method == "ANY" else route.method, raw_path=path,
-                       raw_query="", headers=[("host", "localhost"), ("user-agent", "serverless-jwt")],
-                       body=b"", source_ip="127.0.0.1", path_parameters=params)
+    params = route.bind(path) or {}
+    request = Request(method="GET" if route.method == "ANY" else route.method,
+                      raw_path=route.api.prefix + path, raw_query="",
+                      headers=[("Host", "localhost"), ("User-Agent", "serverless-jwt")], body=b"",
+                      source_ip="127.0.0.1", port=3000)
+    build = v2_event if route.payload_version == "2.0" else v1_event
+    return build(Match(route, params, path), request)
 
 
-def read_event(source: str | None, function: Function) -> dict[str, Any]:
+def read_event(source: str | None, function: Function, template: Template | None = None) -> dict[str, Any]:
     """The event for ``invoke``: a JSON file, ``-`` for stdin, or :func:`default_event`."""
     if source is None:
-        return default_event(function)
+        return default_event(function, template)
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError:
@@ -177,22 +191,18 @@ def set_authorization(event: dict[str, Any], value: str | None) -> None:
         event["multiValueHeaders"]["Authorization"] = [value]
 
 
-def _params(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
-
-
 def _example_path(path: str) -> str:
     return "/".join("1" if part.startswith("{") and part.endswith("}") else part for part in path.split("/"))
 
 
-def api_banner(url: str, template: Template, issuer: DevIssuer | AttachedIssuer | None,
+def api_banner(api: LocalApiGateway, template: Template, issuer: DevIssuer | AttachedIssuer | None,
                scopes: Iterable[str] | None, mode: str = "in-process") -> str:
-    """What ``start-api`` prints: routes, how functions run, the issuer, and curl lines with a fresh token."""
+    """What ``start-api`` prints: every route's URL, how functions run, the issuer, and curl lines."""
+    url = api.url
     how = ("each function in Lambda's Python runtime under the Runtime Interface Emulator, kept warm"
            if mode == "emulator" else "functions run in this process")
-    lines = [f"local HTTP API on {url} (from {template.path}; {how})"]
-    for route in template.routes:
-        lines.append(f"  {route.method:<6} {route.path:<24} -> {route.function}")
+    lines = [f"local API Gateway on {url} (from {template.path}; {how})",
+             "routes (REST APIs under their stage, HTTP APIs at the root):", *api.route_lines()]
     if issuer is None:
         lines.append("functions use the template's JWT_* settings (--no-dev-issuer): bring your own token")
         return "\n".join(lines)
@@ -202,12 +212,13 @@ def api_banner(url: str, template: Template, issuer: DevIssuer | AttachedIssuer 
         f"dev issuer on {issuer.issuer} (audience {issuer.audience}); the functions verify its tokens",
         f"ready-to-paste requests (token for dev-user, scopes: {' '.join(granted) or 'none'}, valid 1 hour):",
     ]
-    for route in template.routes:
+    for route in api.routes:
         if route.path != "$default" and route.method in ("GET", "ANY"):
-            lines.append(f"  curl -i -H 'Authorization: Bearer {token}' {url}{_example_path(route.path)}")
-    first = template.routes[0]
-    lines.append(f"  curl -i {url}{_example_path(first.path) if first.path != '$default' else '/'}"
-                 "   # no token: 401")
+            target = url + route.api.prefix + _example_path(route.path)
+            lines.append(f"  curl -i -H 'Authorization: Bearer {token}' {target}")
+    first = api.routes[0]
+    first_path = _example_path(first.path) if first.path != "$default" else "/"
+    lines.append(f"  curl -i {url}{first.api.prefix}{first_path}   # no token: 401")
     lines.append("more tokens: serverless-jwt token --sub alice --scope read:shows")
     return "\n".join(lines)
 

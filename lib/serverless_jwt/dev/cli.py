@@ -3,9 +3,9 @@
 ::
 
     serverless-jwt issuer      [--port N]                      run the dev OIDC issuer until Ctrl-C
-    serverless-jwt token       [--sub S] [--scope S ...] ...   print a token signed by the dev issuer's key
+    serverless-jwt token       [--sub S] [--scope S] [--claim NAME=JSON] ...  print a dev-signed token
     serverless-jwt invoke      FUNCTION [--event FILE] ...     run a template function once
-    serverless-jwt start-api   [--port 3000] [--host H]        serve the template's HTTP API routes
+    serverless-jwt start-api   [--port 3000] [--host H]        serve every API of the template (REST + HTTP)
 
 ``invoke`` and ``start-api`` run functions in Lambda's Python runtime under the Runtime Interface
 Emulator wherever it runs (Linux), else (or with ``--in-process``) in this process; they say which.
@@ -29,7 +29,7 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from serverless_jwt._config import secret_problem
 from serverless_jwt.dev import _support
@@ -69,6 +69,23 @@ def _claims_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--role", action="append", default=[], metavar="ROLE", help="grant a role (repeat)")
 
 
+def _parse_claims(items: Sequence[str]) -> dict[str, Any]:
+    """``--claim NAME=JSON`` pairs: ``email='"a@example.com"'``, ``tier=3``; ``aud=null`` removes aud."""
+    claims: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise CliError("--claim takes NAME=JSON, e.g. --claim tier=3 or --claim email='\"a@b.example\"'")
+        if name in claims:
+            raise CliError(f"--claim {name} is given twice")
+        try:
+            claims[name] = json.loads(text)
+        except ValueError:
+            raise CliError(f"--claim {name}: the value is not JSON (a string needs quotes: "
+                           f"--claim {name}='\"text\"')") from None
+    return claims
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="serverless-jwt", description="Local development loop for serverless-jwt protected functions.")
@@ -76,11 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where the dev issuer keeps its keys and address (default: .serverless-jwt)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("issuer", help="run the embedded dev OIDC issuer until Ctrl-C")
+    p = sub.add_parser("issuer", help="run the embedded dev OIDC issuer (and its login page) until Ctrl-C")
     p.add_argument("--port", type=int, default=None, help="port (default: the last one used, else free)")
+    p.add_argument("--redirect-uri", action="append", default=None, metavar="URI",
+                   help="register a redirect URI (repeat; default: any http URI on a loopback host)")
+    p.add_argument("--cors-origin", action="append", default=None, metavar="ORIGIN",
+                   help="allow a browser origin (repeat; default: http loopback origins)")
 
     p = sub.add_parser("token", help="print a token signed with the dev issuer's key")
     _claims_options(p)
+    p.add_argument("--claim", action="append", default=[], metavar="NAME=JSON",
+                   help="set any claim to a JSON value (repeat); null removes a default claim")
     p.add_argument("--lifetime-seconds", type=int, default=3600, help="validity (default: 3600)")
     p.add_argument("--audience", help="aud (default: the dev issuer's audience)")
     p.add_argument("--issuer-url", help="iss (default: the dev issuer last started here)")
@@ -100,11 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "the event's token is kept, and one is minted only when it has none)")
     _common_template(p)
 
-    p = sub.add_parser("start-api", help="serve the template's HTTP API routes locally")
+    p = sub.add_parser("start-api", help="serve every API of the template locally (REST under its stage, "
+                                         "HTTP APIs at the root), with their authorizers")
     p.add_argument("--port", type=int, default=3000, help="port (default: 3000; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     p.add_argument("--scope", action="append", default=None, metavar="SCOPE",
                    help="scopes of the token in the printed curl lines (default: read:shows)")
+    p.add_argument("--static-dir", "-s", default="public",
+                   help="static files served at / (default: public, next to the template; '' for none)")
     _common_template(p)
 
     p = sub.add_parser("decode", help="show a token's header and claims; verify it when JWT_* is configured")
@@ -167,11 +193,16 @@ def cmd_issuer(args: argparse.Namespace) -> int:
         raise CliError(f"a dev issuer already runs at {running['issuer']} (pid {running['pid']}); "
                        "mint its tokens with: serverless-jwt token")
     issuer = _support.start_issuer(Path(args.state_dir), port=args.port)
+    oidc = issuer.oidc
+    oidc.redirect_uris, oidc.cors_origins = args.redirect_uri, args.cors_origin
     try:
         _wait_for_ctrl_c(
             f"dev issuer: {issuer.issuer}\n"
             f"  discovery  {issuer.discovery_uri}\n  jwks       {issuer.jwks_uri}\n"
             f"  audience   {issuer.audience}\n"
+            f"  sign in    {issuer.issuer}/authorize (client_id {oidc.client_id}, code + PKCE S256)\n"
+            f"  service    client_id {oidc.service_client_id} client_secret {oidc.service_client_secret} "
+            "(client_credentials)\n"
             f"Configure a verifier with JWT_ISSUER={issuer.issuer} JWT_AUDIENCE={issuer.audience}\n"
             "Mint tokens in another terminal: serverless-jwt token --scope read:shows")
     finally:
@@ -181,7 +212,7 @@ def cmd_issuer(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     state = Path(args.state_dir)
-    scopes, roles = _scopes(args.scope), list(args.role)
+    scopes, roles, claims = _scopes(args.scope), list(args.role), _parse_claims(args.claim)
     if args.hs256:
         secret = os.environ.get("JWT_SECRET", "").strip()
         if not secret:
@@ -199,7 +230,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         token = DevIssuer().mint(sub=args.sub, scopes=scopes, roles=roles, alg="HS256", secret=secret,
                                  issuer=args.issuer_url or os.environ.get("JWT_ISSUER", "").strip() or None,
                                  audience=args.audience or env_audience,
-                                 lifetime_seconds=args.lifetime_seconds)
+                                 lifetime_seconds=args.lifetime_seconds, claims=claims)
     else:
         record = _support.read_record(state)
         issuer_url = args.issuer_url or record.get("issuer")
@@ -211,7 +242,8 @@ def cmd_token(args: argparse.Namespace) -> int:
                   "invoke and issuer reuse that address and key when the port is free)", file=sys.stderr)
         audience = args.audience or record.get("audience") or "serverless-jwt-dev"
         token = DevIssuer(key_dir=state).mint(sub=args.sub, scopes=scopes, roles=roles, issuer=issuer_url,
-                                              audience=audience, lifetime_seconds=args.lifetime_seconds)
+                                              audience=audience, lifetime_seconds=args.lifetime_seconds,
+                                              claims=claims)
     print(token)
     print(f"# sub={args.sub} scopes={' '.join(scopes) or '-'} roles={' '.join(roles) or '-'} "
           f"valid {args.lifetime_seconds}s", file=sys.stderr)
@@ -230,13 +262,14 @@ def _runners(args: argparse.Namespace, template: Template, names: list[str],
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from serverless_jwt.dev import local_api
+    from serverless_jwt.dev.apigw import collect
+    from serverless_jwt.dev.apigw.responses import MalformedResponse, from_function
     from serverless_jwt.dev.invocation import FunctionError, InvocationError, RuntimeFailure
     from serverless_jwt.dev.template import Template, parse_overrides
 
     template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
     function = template.function(args.function)
-    event = _support.read_event(args.event, function)
+    event = _support.read_event(args.event, function, template)
     issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir))
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
@@ -270,10 +303,13 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             return 0
         finally:
             prepared.close()
-        try:
-            local_api.proxy_response(result)
-        except ValueError as exc:
-            print(f"warning: API Gateway would answer 500 to this response: {exc}", file=sys.stderr)
+        route = next((r for r in collect(template).routes if r.function == function.name), None)
+        if route is not None:
+            try:
+                from_function(result, api=route.api, payload_version=route.payload_version, accept=None)
+            except MalformedResponse as exc:
+                status = 502 if route.api.kind == "REST" else 500
+                print(f"warning: API Gateway would answer {status} to this response: {exc}", file=sys.stderr)
         print(json.dumps(result, indent=2, default=str))
         return 0
     finally:
@@ -282,12 +318,16 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_start_api(args: argparse.Namespace) -> int:
-    from serverless_jwt.dev.local_api import LocalApi
+    from serverless_jwt.dev.apigw import LocalApiGateway, collect
     from serverless_jwt.dev.template import Template, parse_overrides
 
     template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
-    if not template.routes:
-        raise CliError(f"{template.path} has no HttpApi routes to serve")
+    collection = collect(template)
+    if not collection.routes:
+        raise CliError(f"{template.path} has no Api or HttpApi routes to serve")
+    static_dir = Path(args.static_dir) if args.static_dir else None
+    if static_dir is not None and not static_dir.is_absolute():
+        static_dir = template.path.parent / static_dir
     if not args.no_dev_issuer:
         running = _support.running_issuer(Path(args.state_dir))
         if running is not None and running.get("pid") != os.getpid():
@@ -297,16 +337,25 @@ def cmd_start_api(args: argparse.Namespace) -> int:
     prepared = None
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
-        names = list(dict.fromkeys(route.function for route in template.routes))
+        # Backends and the Lambda authorizers in front of them, each in its own runtime.
+        names = list(dict.fromkeys(
+            [r.function for r in collection.routes]
+            + [r.authorizer.function for r in collection.routes if r.authorizer and r.authorizer.function]
+            + [a.default_authorizer.function for a in collection.apis
+               if a.default_authorizer and a.default_authorizer.function]))
+        names = [n for n in names if n in template.functions]
         prepared = _runners(args, template, names, env, watch=True)
         prepared.start()  # in-process: import errors now, not on the first request; emulator: start it
-        api = LocalApi(template.routes, prepared.runners, host=args.host, port=args.port,
-                       access_log=sys.stderr)
+        api = LocalApiGateway(collection.routes, prepared.runners, host=args.host, port=args.port,
+                              static_dir=static_dir, access_log=sys.stderr,
+                              jwt_override=None if issuer is None else (issuer.issuer, issuer.audience))
         try:
             api.start()
         except OSError as exc:
             raise _support.port_error(exc, "start-api", args.host, args.port) from None
-        lines = [_support.api_banner(api.url, template, issuer, args.scope, mode=prepared.mode),
+        for warning in collection.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        lines = [_support.api_banner(api, template, issuer, args.scope, mode=prepared.mode),
                  prepared.describe()]
         if prepared.mode == "emulator":
             watched = sorted({str(d) for n in names for d in template.function(n).watched_dirs})

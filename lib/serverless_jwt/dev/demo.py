@@ -1,9 +1,10 @@
 """``serverless-jwt demo``: the sample API answering real HTTP calls, verified against a real issuer.
 
 An embedded OIDC issuer (discovery + JWKS on a free loopback port, a key made for this run) and the
-template's HTTP API on another free port; the functions run as ``start-api`` runs them (Lambda's runtime
-under the emulator, or in this process: :mod:`~serverless_jwt.dev.runners`) with ``JWT_ISSUER`` and
-``JWT_AUDIENCE`` pointing at the issuer, and verify tokens exactly as they would Auth0's.
+template's APIs on another free port (the HTTP API at the root, the REST API under ``/prod`` behind its
+TOKEN authorizer); the functions run as ``start-api`` runs them (Lambda's runtime under the emulator, or
+in this process: :mod:`~serverless_jwt.dev.runners`) with ``JWT_ISSUER`` and ``JWT_AUDIENCE`` pointing
+at the issuer, and verify tokens exactly as they would Auth0's.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from serverless_jwt.dev.apigw import LocalApiGateway, collect
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.dev.local_api import LocalApi
 from serverless_jwt.dev.runners import Prepared, prepare
 from serverless_jwt.dev.template import Template
 
@@ -46,6 +47,8 @@ def _calls(issuer: DevIssuer) -> list[Call]:
         Call("/shows", "token with read:shows", reader, 200),
         Call("/shows/1", "token with read:shows", reader, 200),
         Call("/shows/999", "token with read:shows", reader, 404),
+        Call("/prod/me", "REST API, valid token", plain, 200),
+        Call("/prod/me", "REST API, no token", None, 401),
     ]
 
 
@@ -99,7 +102,12 @@ def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = 
     logs: TextIO = sys.stderr if verbose else io.StringIO()
     with DevIssuer() as issuer:
         env = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
-        names = list(dict.fromkeys(route.function for route in template.routes))
+        routes = collect(template).routes
+        # Backends and the authorizers in front of them.
+        names = list(dict.fromkeys([r.function for r in routes]
+                                   + [r.authorizer.function for r in routes
+                                      if r.authorizer is not None and r.authorizer.function]))
+        names = [n for n in names if n in template.functions]
         prepared = prepare(template, names, mode=mode, environment=env, log_stream=logs,
                            log=lambda line: print(line, file=sys.stderr, flush=True))
         for notice in prepared.notices:
@@ -114,14 +122,14 @@ def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = 
             print("Run `serverless-jwt demo --verbose` to see the functions' logs.", file=out)
         return 1
     print("\nEvery call answered as expected: 200 with a valid token, 401 without or expired, "
-          "403 without the scope.", file=out)
+          "403 without the scope; the REST API's authorizer turned away the call without a token.", file=out)
     print("Next: serverless-jwt start-api   (then paste the printed curl lines)", file=out)
     return 0
 
 
 def _serve_and_call(template: Template, prepared: Prepared, issuer: DevIssuer, access_log: TextIO | None,
                     out: TextIO) -> int:
-    with LocalApi(template.routes, prepared.runners, access_log=access_log) as api:
+    with LocalApiGateway(collect(template).routes, prepared.runners, access_log=access_log) as api:
         print(f"serverless-jwt demo: the sample API of {template.path}, no Docker, no cloud account",
               file=out)
         print(f"  issuer  {issuer.issuer}  (embedded OIDC issuer: discovery + JWKS, RS256 key"

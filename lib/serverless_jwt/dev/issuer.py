@@ -24,6 +24,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_
 
 from serverless_jwt.dev._issuer_http import DISCOVERY_PATH, JWKS_PATH, _Handler, _Server
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
+from serverless_jwt.dev.oidc_provider import OidcProvider
 
 __all__ = ["DISCOVERY_PATH", "FAULTS", "JWKS_PATH", "DevIssuer"]
 
@@ -87,7 +88,7 @@ def _load_or_create(path: Path, alg: str) -> Any:
 
 
 class DevIssuer:
-    """A loopback OpenID Connect issuer that serves discovery and a JWKS, and mints tokens.
+    """A loopback OpenID Connect issuer: discovery, JWKS, a sign-in flow (``oidc``), token minting.
 
     Parameters
     ----------
@@ -99,8 +100,11 @@ class DevIssuer:
     audience:
         Default ``aud`` of minted tokens.
 
-    Faults are switched at runtime with ``fault`` (one of :data:`FAULTS` or ``None``) and apply to the
-    paths in ``fault_paths`` (both well-known paths by default). ``requests`` counts requests per path.
+    ``oidc`` (an :class:`~serverless_jwt.dev.oidc_provider.OidcProvider`) serves the login page,
+    token, userinfo and logout endpoints; its settings (redirect URIs, CORS origins, offered scopes)
+    are attributes. Faults are switched at runtime with ``fault`` (one of :data:`FAULTS` or ``None``)
+    and apply to the paths in ``fault_paths`` (both well-known paths by default). ``requests``
+    counts requests per path.
 
     Examples
     --------
@@ -137,6 +141,7 @@ class DevIssuer:
         self._current: dict[str, str] = {}  # alg -> kid used by default
         self._foreign: dict[str, Any] = {}  # alg -> a key the JWKS never publishes
         self._load_keys()
+        self.oidc = OidcProvider(self, service_client_secret=self._derived_secret())
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -148,6 +153,12 @@ class DevIssuer:
             else:
                 key = _generate(alg)
             self._add(key, alg)
+
+    def _derived_secret(self) -> str:
+        # Stable while the key folder is: `serverless-jwt issuer` prints the same secret after a restart.
+        der = self.private_key(alg="RS256").private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        return _b64(hashlib.sha256(b"serverless-jwt dev client secret\0" + der).digest())[:32]
 
     def _add(self, key: Any, alg: str) -> str:
         kid = _kid_for(key, alg)
@@ -245,13 +256,10 @@ class DevIssuer:
         doc = {
             "issuer": iss,
             "jwks_uri": iss + JWKS_PATH,
-            "authorization_endpoint": iss + "/authorize",
-            "token_endpoint": iss + "/oauth/token",
-            "response_types_supported": ["code", "token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": sorted({alg for alg, _ in self._keys.values()}),
-            "scopes_supported": ["openid", "profile", "email"],
         }
+        doc.update(self.oidc.discovery())
         doc.update(self.discovery_overrides)
         return doc
 

@@ -20,6 +20,10 @@ Fixtures (all named ``jwt_*``, so none collides with a project's own ``tokens`` 
     ``foreign_key()``, ``unsigned()``.
 ``jwt_mint_token``
     ``jwt_issuer.mint``: full control (``sub``, ``scopes``, ``roles``, ``lifetime_seconds``, ``alg``...).
+``jwt_sign_in``
+    :func:`serverless_jwt.dev.oidc_client.sign_in` bound to ``jwt_issuer``: the browser's sign-in
+    (login page, code + PKCE, token endpoint) over HTTP, returning the token response;
+    ``jwt_sign_in(subject="alice", scopes=["openid", "read:shows"])["access_token"]``.
 ``jwt_lambda_event``
     :func:`serverless_jwt.dev.events.http_event`: ``jwt_lambda_event("http_v2", path="/me", token=...)``
     for ``"rest_v1"``, ``"http_v2"``, ``"alb"`` and ``"function_url"``.
@@ -144,6 +148,7 @@ class _IssuerHolder:
             self.baseline = {name: copy.copy(getattr(issuer, name)) for name in _RESETTABLE}
         for name, value in self.baseline.items():
             setattr(issuer, name, copy.copy(value))
+        issuer.oidc.reset()
         issuer.requests = Counter()
         return issuer
 
@@ -202,6 +207,16 @@ def jwt_tokens(jwt_issuer: DevIssuer) -> Tokens:
 def jwt_mint_token(jwt_issuer: DevIssuer) -> Callable[..., str]:
     """``jwt_issuer.mint``: ``jwt_mint_token(sub="alice", scopes=["read"], lifetime_seconds=60)``."""
     return jwt_issuer.mint
+
+
+@pytest.fixture
+def jwt_sign_in(jwt_issuer: DevIssuer) -> Callable[..., dict[str, Any]]:
+    """Sign in at ``jwt_issuer``'s login page as a browser would; returns the token response."""
+    from functools import partial
+
+    from serverless_jwt.dev.oidc_client import sign_in
+
+    return partial(sign_in, jwt_issuer.issuer)
 
 
 @pytest.fixture

@@ -1,0 +1,179 @@
+"""The dev provider's checks: redirect URIs and origins, PKCE, scope syntax, form parsing, RFC 6749 errors.
+
+Pure functions (no provider state), so each rule reads on its own. PKCE is RFC 7636 §4.1/§4.6,
+redirect URIs follow RFC 8252 §7.3 (any port on a loopback address), errors RFC 6749 §4.1.2.1 / §5.2.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+__all__ = [
+    "LOOPBACK_HOSTS",
+    "OAuthError",
+    "Response",
+    "cors_headers",
+    "is_allowed_origin",
+    "is_allowed_redirect",
+    "json_response",
+    "parse_form",
+    "pkce_matches",
+    "valid_challenge",
+    "valid_scope_token",
+]
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# RFC 7636 §4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
+_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+# An S256 challenge is BASE64URL(SHA-256(verifier)) without padding: exactly 43 characters.
+_CHALLENGE = re.compile(r"[A-Za-z0-9\-_]{43}")
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
+# RFC 6749 §5.2 / §4.1.2.1: error_description uses %x20-21 / %x23-5B / %x5D-7E only.
+_DESCRIPTION_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+@dataclass
+class Response:
+    """An HTTP answer of the provider: status, headers and body bytes."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class OAuthError(Exception):
+    """An RFC 6749 error: ``error`` code, fixed ``description`` (never a request value), HTTP status."""
+
+    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = _DESCRIPTION_UNSAFE.sub("", description)
+        self.status = status
+
+    def response(self, extra_headers: Mapping[str, str] | None = None) -> Response:
+        body = {"error": self.error, "error_description": self.description}
+        out = json_response(self.status, body)
+        if self.error == "invalid_client":
+            out.headers["WWW-Authenticate"] = 'Basic realm="serverless-jwt-dev"'
+        out.headers.update(extra_headers or {})
+        return out
+
+
+def json_response(status: int, body: object) -> Response:
+    # RFC 6749 §5.1: token responses (and their errors) must not be cached.
+    return Response(status, {"Content-Type": "application/json", "Cache-Control": "no-store",
+                             "Pragma": "no-cache"}, json.dumps(body).encode("utf-8"))
+
+
+def parse_form(body: bytes, content_type: str) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body; a repeated parameter is refused (RFC 6749 §3.1)."""
+    if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded")
+    return parse_params(body.decode("utf-8", "replace"), repeatable=())
+
+
+def parse_params(text: str, *, repeatable: Sequence[str]) -> dict[str, str]:
+    """Query or form parameters; only names in ``repeatable`` may appear more than once (space-joined)."""
+    out: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=100)
+    except ValueError:
+        raise OAuthError("invalid_request", "Too many parameters") from None
+    for name, value in pairs:
+        if name in out:
+            if name not in repeatable:
+                raise OAuthError("invalid_request", "A parameter was sent more than once")
+            out[name] = f"{out[name]} {value}"
+        else:
+            out[name] = value
+    return out
+
+
+def valid_scope_token(token: str) -> bool:
+    return _SCOPE_TOKEN.fullmatch(token) is not None
+
+
+def valid_challenge(challenge: str) -> bool:
+    return _CHALLENGE.fullmatch(challenge) is not None
+
+
+def pkce_matches(verifier: str, challenge: str) -> bool:
+    """RFC 7636 §4.6 with S256 (the only method this provider accepts), compared in constant time."""
+    if _VERIFIER.fullmatch(verifier) is None:
+        return False
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return hmac.compare_digest(computed, challenge)
+
+
+def _origin_of(url: str) -> tuple[str, str, int | None] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port
+
+
+def _is_loopback(url: str) -> bool:
+    origin = _origin_of(url)
+    return origin is not None and origin[0] == "http" and origin[1] in LOOPBACK_HOSTS
+
+
+def is_allowed_redirect(uri: str, registered: Sequence[str] | None) -> bool:
+    """Exact match against ``registered``; ``None``: any http URI on a loopback host, any port.
+
+    A fragment is never allowed (RFC 6749 §3.1.2), nor user information in the authority.
+    """
+    # Printable ASCII only: it goes into a Location header as it is.
+    if not uri or len(uri) > 2048 or "#" in uri or any(not 0x21 <= ord(c) <= 0x7E for c in uri):
+        return False
+    try:
+        if urlsplit(uri).username is not None:
+            return False
+    except ValueError:
+        return False
+    if registered is None:
+        return _is_loopback(uri)
+    return uri in registered
+
+
+def is_allowed_origin(origin: str, allowed: Sequence[str] | None) -> bool:
+    """An exact ``Origin`` from ``allowed``; ``None``: any http loopback origin (``http://127.0.0.1:PORT``)."""
+    if not origin or origin == "null":
+        return False
+    if allowed is None:
+        parsed = _origin_of(origin)
+        return _is_loopback(origin) and origin == _serialize(parsed)
+    return origin in allowed
+
+
+def _serialize(origin: tuple[str, str, int | None] | None) -> str | None:
+    if origin is None:
+        return None
+    scheme, host, port = origin
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}" + (f":{port}" if port is not None else "")
+
+
+def cors_headers(origin: str | None, allowed: Sequence[str] | None, *, preflight: bool) -> dict[str, str]:
+    """CORS answer headers for an allowed ``origin`` (empty for any other; ``Vary`` always)."""
+    headers = {"Vary": "Origin"}
+    if origin is None or not is_allowed_origin(origin, allowed):
+        return headers
+    headers["Access-Control-Allow-Origin"] = origin
+    if preflight:
+        headers["Access-Control-Allow-Methods"] = "GET, POST"
+        headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        headers["Access-Control-Max-Age"] = "600"
+    return headers

@@ -1,0 +1,285 @@
+"""Collect every API of a SAM template: REST (``Api`` events) and HTTP APIs (``HttpApi`` events).
+
+Rules follow SAM's transform (and aws-sam-cli ``samcli/lib/providers/api_collector.py``), with one
+deliberate difference: SAM CLI merges routes by function and path, so a path declared on two APIs (our
+template's ``/me``) is served once and the REST API's authorizer never runs. Here each API keeps its own
+routes, REST APIs under their stage. Implicit APIs are ``ServerlessRestApi`` (stage ``Prod``) and
+``ServerlessHttpApi`` (``$default``); ``Globals.Api`` / ``Globals.HttpApi`` apply to every API of that kind.
+What cannot be emulated (Cognito and IAM authorizers, OpenAPI ``DefinitionBody``) is listed in
+:attr:`Collection.warnings` and served without that part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from serverless_jwt.dev.apigw.routes import Api, Authorizer, Cors, Route
+from serverless_jwt.dev.template import Template
+
+__all__ = ["Collection", "collect"]
+
+IMPLICIT_REST, IMPLICIT_HTTP = "ServerlessRestApi", "ServerlessHttpApi"
+_SOURCE_PREFIXES = {"method.request.header.": "header", "$request.header.": "header",
+                    "method.request.querystring.": "query", "$request.querystring.": "query",
+                    "context.": "context", "$context.": "context",
+                    "stageVariables.": "stage", "$stageVariables.": "stage"}
+
+
+@dataclass
+class Collection:
+    """The template's APIs and routes, in template order, and what could not be emulated."""
+
+    apis: list[Api] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def collect(template: Template) -> Collection:
+    """Every API, route and authorizer of ``template``.
+
+    Examples
+    --------
+    >>> c = collect(Template("template.yaml"))          # doctest: +SKIP
+    >>> [(r.api.prefix, r.key) for r in c.routes][:2]   # doctest: +SKIP
+    [('', 'GET /me'), ('/prod', 'GET /me')]
+    """
+    out = Collection()
+    resources = template.resources
+    apis: dict[str, tuple[Api, dict[str, Authorizer]]] = {}
+
+    def api_for(name: str, kind: str) -> tuple[Api, dict[str, Authorizer]]:
+        if name not in apis:
+            props: dict[str, Any] = {}
+            resource = resources.get(name)
+            if isinstance(resource, Mapping):
+                props = dict(resource.get("Properties") or {})
+            apis[name] = _api(template, name, kind, props, out.warnings)
+            out.apis.append(apis[name][0])
+        return apis[name]
+
+    for name, resource in resources.items():
+        if isinstance(resource, Mapping) and resource.get("Type") == "AWS::Serverless::Api":
+            api_for(name, "REST")
+        elif isinstance(resource, Mapping) and resource.get("Type") == "AWS::Serverless::HttpApi":
+            api_for(name, "HTTP")
+    for fname, resource in resources.items():
+        if not isinstance(resource, Mapping) or resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        events = (resource.get("Properties") or {}).get("Events") or {}
+        for event in events.values() if isinstance(events, Mapping) else ():
+            if not isinstance(event, Mapping) or event.get("Type") not in ("Api", "HttpApi"):
+                continue
+            props = event.get("Properties") or {}
+            kind = "REST" if event["Type"] == "Api" else "HTTP"
+            ref = props.get("RestApiId" if kind == "REST" else "ApiId")
+            name = _ref_name(ref) or (IMPLICIT_REST if kind == "REST" else IMPLICIT_HTTP)
+            api, authorizers = api_for(name, kind)
+            route = _route(template, api, authorizers, fname, props, out.warnings)
+            if route is not None:
+                out.routes.append(route)
+    return out
+
+
+def _ref_name(ref: Any) -> str | None:
+    if isinstance(ref, Mapping) and isinstance(ref.get("Ref"), str):
+        return str(ref["Ref"])
+    return ref if isinstance(ref, str) and ref else None
+
+
+def _merged(template: Template, kind: str, props: Mapping[str, Any]) -> dict[str, Any]:
+    globals_ = template.document.get("Globals") or {}
+    if not isinstance(globals_, Mapping):
+        return dict(props)
+    defaults = globals_.get("Api" if kind == "REST" else "HttpApi") or {}
+    return {**(defaults if isinstance(defaults, Mapping) else {}), **props}
+
+
+def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
+         warnings: list[str]) -> tuple[Api, dict[str, Authorizer]]:
+    merged = _merged(template, kind, props)
+    default_stage = "Prod" if name == IMPLICIT_REST else "$default"
+    stage = str(template.resolve(merged.get("StageName", default_stage)) or default_stage)
+    if "DefinitionBody" in merged or "DefinitionUri" in merged:
+        warnings.append(f"{name}: an OpenAPI definition is not read locally; routes come from function "
+                        "events")
+    auth = merged.get("Auth") or {}
+    authorizers: dict[str, Authorizer] = {}
+    for aname, spec in (auth.get("Authorizers") or {}).items():
+        built = _authorizer(template, kind, str(aname), spec, warnings, name)
+        if built is not None:
+            authorizers[str(aname)] = built
+    default_name = template.resolve(auth.get("DefaultAuthorizer"))
+    default = authorizers.get(str(default_name)) if default_name else None
+    if default_name and default is None and default_name != "AWS_IAM":
+        warnings.append(f"{name}: DefaultAuthorizer {default_name} is not emulated; its routes are open")
+    if default_name == "AWS_IAM" or auth.get("EnableIamAuthorizer"):
+        warnings.append(f"{name}: IAM (SigV4) authorization is not checked locally")
+    variables = merged.get("Variables") or {}
+    gateway_responses = _gateway_responses(template, merged.get("GatewayResponses")) if kind == "REST" else ()
+    api = Api(
+        name=name, kind="REST" if kind == "REST" else "HTTP", stage=stage,
+        binary_media_types=tuple(str(template.resolve(t)).replace("~1", "/")
+                                 for t in merged.get("BinaryMediaTypes") or ()),
+        cors=_cors(template, kind, merged.get("Cors" if kind == "REST" else "CorsConfiguration")),
+        authorize_preflight=bool(default) and kind == "REST"
+        and auth.get("AddDefaultAuthorizerToCorsPreflight", True) not in (False, "false", "False"),
+        default_authorizer=default,
+        stage_variables=tuple((str(k), str(template.resolve(v))) for k, v in variables.items())
+        if isinstance(variables, Mapping) else (),
+        gateway_responses=gateway_responses,
+    )
+    return api, authorizers
+
+
+def _route(template: Template, api: Api, authorizers: Mapping[str, Authorizer], function: str,
+           props: Mapping[str, Any], warnings: list[str]) -> Route | None:
+    default_path = "$default" if api.kind == "HTTP" else None
+    path = template.resolve(props.get("Path", default_path))
+    method = str(template.resolve(props.get("Method", "ANY")) or "ANY").upper()
+    if not isinstance(path, str) or not path:
+        warnings.append(f"{function}: an Api event without a Path is skipped")
+        return None
+    if path != "$default" and not path.startswith("/"):
+        path = "/" + path
+    auth = props.get("Auth") or {}
+    authorizer = api.default_authorizer
+    named = template.resolve(auth.get("Authorizer")) if isinstance(auth, Mapping) else None
+    if named == "NONE":
+        authorizer = None
+    elif named:
+        authorizer = authorizers.get(str(named))
+        if authorizer is None and named != "AWS_IAM":
+            warnings.append(f"{function} {method} {path}: authorizer {named} is not emulated; the route is "
+                            "open")
+    scopes = tuple(str(s) for s in (auth.get("AuthorizationScopes") or ()) if isinstance(auth, Mapping))
+    version = "1.0" if api.kind == "REST" else str(template.resolve(props.get("PayloadFormatVersion", "2.0")))
+    return Route(api, method, path, function, authorizer, scopes, version)
+
+
+def _authorizer(template: Template, kind: str, name: str, spec: Any, warnings: list[str],
+                api: str) -> Authorizer | None:
+    if not isinstance(spec, Mapping):
+        return None
+    if "JwtConfiguration" in spec:
+        jwt = spec.get("JwtConfiguration") or {}
+        issuer = template.resolve(jwt.get("issuer", jwt.get("Issuer")))
+        audience = template.resolve(jwt.get("audience", jwt.get("Audience"))) or ()
+        audiences = ((audience,) if isinstance(audience, str)
+                     else tuple(str(template.resolve(a)) for a in audience))
+        source = str(template.resolve(spec.get("IdentitySource", "$request.header.Authorization")))
+        return Authorizer(name, "jwt", identity_sources=_sources([source]),
+                          issuer=issuer if isinstance(issuer, str) else None,
+                          audiences=tuple(a for a in audiences if a), payload_version="2.0", ttl_seconds=0)
+    if "FunctionArn" not in spec:
+        warnings.append(f"{api}: authorizer {name} (Cognito / user pool) is not emulated locally")
+        return None
+    function = _function_of(spec["FunctionArn"])
+    if function is None:
+        warnings.append(f"{api}: authorizer {name} names a function outside the template; not emulated")
+        return None
+    identity = spec.get("Identity") or {}
+    # SAM documents 300 s for REST authorizers; for HTTP APIs it sets no TTL, so nothing is cached.
+    default_ttl = 300 if kind == "REST" else 0
+    ttl = template.resolve(identity.get("ReauthorizeEvery", spec.get("ResultTtlInSeconds", default_ttl)))
+    if kind == "REST":
+        token = str(spec.get("FunctionPayloadType", "TOKEN")).upper() != "REQUEST"
+        sources = (["method.request.header." + str(template.resolve(identity.get("Header", "Authorization")))]
+                   if token else _identity_list(template, identity, "method.request."))
+        return Authorizer(name, "token" if token else "request", function, _sources(sources),
+                          validation_expression=template.resolve(identity.get("ValidationExpression")),
+                          ttl_seconds=int(ttl or 0), payload_version="1.0")
+    version = str(template.resolve(spec.get("AuthorizerPayloadFormatVersion", "2.0")))
+    simple = template.resolve(spec.get("EnableSimpleResponses", False)) in (True, "true", "True")
+    built = Authorizer(name, "request", function, _sources(_identity_list(template, identity, "$request.")),
+                       ttl_seconds=int(ttl or 0), payload_version=version, simple_responses=simple)
+    return built if version in ("1.0", "2.0") else replace(built, payload_version="2.0")
+
+
+def _identity_list(template: Template, identity: Mapping[str, Any], request: str) -> list[str]:
+    ctx = "context." if request == "method.request." else "$context."
+    stage = "stageVariables." if request == "method.request." else "$stageVariables."
+    out = [request + "header." + str(template.resolve(h)) for h in identity.get("Headers") or ()]
+    out += [request + "querystring." + str(template.resolve(q)) for q in identity.get("QueryStrings") or ()]
+    out += [ctx + str(template.resolve(c)) for c in identity.get("Context") or ()]
+    out += [stage + str(template.resolve(s)) for s in identity.get("StageVariables") or ()]
+    return out
+
+
+def _sources(raw: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for source in raw:
+        for prefix, kind in _SOURCE_PREFIXES.items():
+            if source.startswith(prefix):
+                out.append((kind, source[len(prefix):]))
+                break
+    return tuple(out)
+
+
+def _function_of(arn: Any) -> str | None:
+    # !GetAtt Fn.Arn arrives as {"Fn::GetAtt": "Fn.Arn"} or ["Fn", "Arn"]; !Sub "${Fn.Arn}" too.
+    if isinstance(arn, Mapping) and "Fn::GetAtt" in arn:
+        target = arn["Fn::GetAtt"]
+        parts = target.split(".", 1) if isinstance(target, str) else list(target)
+        return str(parts[0]) if parts else None
+    if isinstance(arn, Mapping) and isinstance(arn.get("Fn::Sub"), str):
+        text = arn["Fn::Sub"]
+        if text.startswith("${") and text.endswith(".Arn}"):
+            return str(text[2:-5])
+    return None
+
+
+def _gateway_responses(template: Template, raw: Any) -> tuple[tuple[str, int | None,
+                                                                      tuple[tuple[str, str], ...]], ...]:
+    out = []
+    for kind, spec in (raw.items() if isinstance(raw, Mapping) else ()):
+        if not isinstance(spec, Mapping):
+            continue
+        params = spec.get("ResponseParameters") or {}
+        headers = params.get("Headers") or {} if isinstance(params, Mapping) else {}
+        static = tuple((str(k), _unquote(template.resolve(v))) for k, v in headers.items()
+                       if str(template.resolve(v)).startswith("'"))  # request mappings are not emulated
+        status = template.resolve(spec.get("StatusCode"))
+        out.append((str(kind), int(status) if str(status).isdigit() else None, static))
+    return tuple(out)
+
+
+def _unquote(value: Any) -> str:
+    text = str(value).strip()
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else text
+
+
+def _cors(template: Template, kind: str, raw: Any) -> Cors | None:
+    raw = template.resolve(raw)
+    if raw in (None, False, "false"):
+        return None
+    if kind == "REST":
+        if not isinstance(raw, Mapping):  # Cors: "'*'" is AllowOrigin alone
+            return Cors(allow_origins=(_unquote(template.resolve(raw)),))
+        spec = {k: template.resolve(v) for k, v in raw.items()}
+        origin = _unquote(spec.get("AllowOrigin", "'*'"))
+
+        def items(key: str) -> tuple[str, ...]:
+            if key not in spec:
+                return ()
+            return tuple(p.strip() for p in _unquote(spec[key]).split(",") if p.strip())
+
+        max_age = _unquote(spec["MaxAge"]) if "MaxAge" in spec else None
+        return Cors((origin,), items("AllowMethods"), items("AllowHeaders"), (),
+                    int(max_age) if max_age and max_age.isdigit() else None,
+                    spec.get("AllowCredentials") in (True, "true", "True"))
+    if raw is True or raw == "true":
+        return Cors(("*",), ("*",), ("*",))
+    if not isinstance(raw, Mapping):
+        return None
+
+    def listed(key: str) -> tuple[str, ...]:
+        value = template.resolve(raw.get(key)) or ()
+        return (str(value),) if isinstance(value, str) else tuple(str(template.resolve(v)) for v in value)
+
+    max_age = template.resolve(raw.get("MaxAge"))
+    return Cors(listed("AllowOrigins"), listed("AllowMethods"), listed("AllowHeaders"),
+                listed("ExposeHeaders"),
+                int(max_age) if max_age is not None and str(max_age).isdigit() else None,
+                template.resolve(raw.get("AllowCredentials")) in (True, "true", "True"))

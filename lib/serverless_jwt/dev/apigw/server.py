@@ -1,0 +1,277 @@
+"""The local API Gateway: a loopback HTTP server that runs each request along API Gateway's path.
+
+request -> body (``Content-Length`` or ``Transfer-Encoding: chunked``) -> CORS preflight -> route (or a
+static file) -> authorizer -> payload 1.0/2.0 event -> function -> HTTP answer. The stdlib server is
+used, as for the dev issuer; the request body is read by ``body.py`` (chunked included).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+
+from serverless_jwt.dev._serve import serve_in_thread, shut_down
+from serverless_jwt.dev.apigw import cors, events, routes
+from serverless_jwt.dev.apigw.body import BadRequestBody, read_body
+from serverless_jwt.dev.apigw.events import Request
+from serverless_jwt.dev.apigw.jwt_authorizer import JwtAuthorizers
+from serverless_jwt.dev.apigw.lambda_authorizer import LambdaAuthorizers, Runner
+from serverless_jwt.dev.apigw.responses import Answer, MalformedResponse, customize, from_function, gateway
+from serverless_jwt.dev.apigw.routes import Api, Match, Route
+from serverless_jwt.dev.apigw.static import StaticFiles
+
+__all__ = ["LocalApiGateway"]
+
+def _reason(answer: Answer) -> str:
+    """Why the function refused, from its own ``WWW-Authenticate`` (our errors never carry the token),
+    for the access log: ``" (invalid_token: The access token expired)"``."""
+    value = answer.header("WWW-Authenticate") if answer.status >= 400 else None
+    if value is None:
+        return ""
+    error = re.search(r'error="([^"]*)"', value)
+    description = re.search(r'error_description="([^"]*)"', value)
+    if error:
+        return f" ({error[1]}: {description[1]})" if description else f" ({error[1]})"
+    return " (no token)" if value.strip().lower().startswith("bearer") else ""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    gateway: LocalApiGateway
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # LocalApiGateway writes its own access line
+
+    def _serve(self) -> None:
+        self.server.gateway.handle(self)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+
+class LocalApiGateway:
+    """Serve a template's APIs on a loopback address.
+
+    Parameters
+    ----------
+    routes:
+        Every route (``collect(template).routes``): REST APIs answer under their stage, HTTP APIs at
+        the root.
+    runners:
+        One runner per function name (backends and authorizers), each with
+        ``invoke(event, *, request_id=None)``.
+    host, port:
+        Where to listen; ``port=0`` picks a free port.
+    static_dir:
+        A folder of static files (``public/``), or ``None``.
+    jwt_override:
+        ``(issuer, audience)`` for every HTTP API JWT authorizer (the dev issuer), or ``None`` to use
+        each authorizer's own configuration.
+    clock:
+        Monotonic seconds for the Lambda authorizers' answer cache.
+    access_log:
+        Where to write one line per request and the functions' failures (``None``: nowhere).
+
+    Raises
+    ------
+    OSError
+        From :meth:`start` when the port is taken.
+
+    Examples
+    --------
+    >>> with LocalApiGateway(collect(template).routes, runners) as api:   # doctest: +SKIP
+    ...     urllib.request.urlopen(api.url + "/prod/me")
+    """
+
+    def __init__(self, routes: Sequence[Route], runners: Mapping[str, Runner], *, host: str = "127.0.0.1",
+                 port: int = 0, static_dir: str | Path | None = None,
+                 jwt_override: tuple[str, str] | None = None,
+                 clock: Callable[[], float] = time.monotonic, access_log: TextIO | None = None,
+                 region: str = "us-east-1") -> None:
+        self.routes = list(routes)
+        self.apis: list[Api] = list(dict.fromkeys(r.api for r in self.routes))
+        self.runners = dict(runners)
+        self.host, self.port, self.region = host, port, region
+        has_static = static_dir is not None and Path(static_dir).is_dir()
+        self.static = StaticFiles(static_dir) if static_dir is not None and has_static else None
+        self.access_log = access_log
+        self.lambda_authorizers = LambdaAuthorizers(self.runners, clock=clock, log=self._log)
+        self.jwt_authorizers = JwtAuthorizers(override=jwt_override, log=self._log)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("LocalApiGateway is not started")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._server.server_address[1]}"
+
+    def start(self) -> LocalApiGateway:
+        """Bind and serve in a daemon thread; returns ``self``."""
+        if self._server is None:
+            server = _Server((self.host, self.port), _Handler)
+            server.gateway = self
+            self._server = server
+            self._thread = serve_in_thread(server, "LocalApiGateway")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        server, self._server = self._server, None
+        if server is not None:
+            shut_down(server, self._thread)
+        self._thread = None
+
+    def __enter__(self) -> LocalApiGateway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def route_lines(self) -> list[str]:
+        """One line per route: method, full local URL, function, API and authorizer."""
+        lines = []
+        for r in self.routes:
+            path = "/{proxy+} ($default)" if r.path == "$default" else r.path
+            guard = f", authorizer {r.authorizer.name} ({r.authorizer.kind})" if r.authorizer else ""
+            lines.append(f"  {r.method:<7} {self.url}{r.api.prefix}{path}  -> {r.function}"
+                         f"  [{r.api.kind} {r.api.name}{guard}]")
+        if self.static is not None:
+            lines.append(f"  GET     {self.url}/  -> static files from {self.static.root}")
+        return lines
+
+    # -- one request ---------------------------------------------------------------------------
+
+    def handle(self, h: _Handler) -> None:
+        raw_path, _, raw_query = h.path.partition("?")
+        port = self._server.server_address[1] if self._server is not None else self.port
+        try:
+            body = read_body(h.rfile, h.headers)
+            problem = None
+        except BadRequestBody as exc:
+            body, problem = b"", exc.kind
+            h.close_connection = True
+        request = Request(method=h.command, raw_path=raw_path, raw_query=raw_query,
+                          headers=list(h.headers.items()), body=body, source_ip=h.client_address[0],
+                          port=int(port), region=self.region)
+        if problem is not None:
+            rest = routes.in_stage(self.apis, raw_path) is not None
+            answer, target = gateway(problem, rest, request.request_id), "-"
+        else:
+            try:
+                answer, target = self.answer(request)
+            except Exception as exc:  # a bug here must still answer, as API Gateway's 500 would
+                self._log("local API Gateway error:\n" + "".join(traceback.format_exception(exc)))
+                rest = routes.in_stage(self.apis, raw_path) is not None
+                answer, target = gateway("integration_failure", rest, request.request_id), "-"
+                answer.status = 500
+        self._send(h, answer, request, target)
+
+    def answer(self, request: Request) -> tuple[Answer, str]:
+        """The answer to one request and what served it (a function name, ``static``, ``-``)."""
+        answer, target, api = self._answer(request)
+        return customize(answer, api or routes.in_stage(self.apis, request.raw_path)), target
+
+    def _answer(self, request: Request) -> tuple[Answer, str, Api | None]:
+        if cors.is_preflight(request):
+            preflight = self._preflight(request)
+            if preflight is not None:
+                return preflight, "cors", None
+        found = routes.match(self.routes, request.method, request.raw_path)
+        if (found is None or found.route.path == "$default") and self.static is not None:
+            served = self.static.answer(request.method, request.raw_path)
+            if served is not None:
+                return served, "static", None
+        if found is None:
+            rest = routes.in_stage(self.apis, request.raw_path) is not None
+            return gateway("not_found", rest, request.request_id), "-", None
+        answer = self._run(found, request)
+        if found.route.api.kind == "HTTP" and found.route.api.cors is not None:
+            added = cors.http_response_headers(found.route.api.cors, request)
+            answer.headers = cors.strip_cors(answer.headers) + added
+        return answer, found.route.function, found.route.api
+
+    def _preflight(self, request: Request) -> Answer | None:
+        stage_api = routes.in_stage(self.apis, request.raw_path)
+        inner = request.raw_path[len(stage_api.prefix):] or "/" if stage_api is not None else ""
+        on_path = [r for r in self.routes if r.api == stage_api and r.bind(inner) is not None]
+        if stage_api is None or not on_path:  # not a REST resource: an HTTP API at the root may answer
+            # The HTTP API that serves this path (any method) answers with its CORS configuration.
+            served = {r.api for r in self.routes
+                      if r.api.kind == "HTTP" and not r.api.prefix and r.bind(request.raw_path) is not None}
+            http = sorted((a for a in self.apis if a.kind == "HTTP" and a.cors is not None and not a.prefix),
+                          key=lambda a: a not in served)
+            return cors.http_preflight(http[0].cors, request) if http and http[0].cors else None
+        if stage_api.cors is None or any(r.method == "OPTIONS" for r in on_path):
+            return None  # no CORS here, or the template's own OPTIONS method serves it
+        if stage_api.authorize_preflight and stage_api.default_authorizer is not None:
+            probe = Match(Route(stage_api, "OPTIONS", on_path[0].path, "-", stage_api.default_authorizer),
+                          on_path[0].bind(inner) or {}, inner)
+            outcome = self.lambda_authorizers.authorize(probe, request)
+            if isinstance(outcome, Answer):
+                return outcome
+        return cors.rest_preflight(stage_api.cors, on_path)
+
+    def _run(self, found: Match, request: Request) -> Answer:
+        route, rest = found.route, found.route.api.kind == "REST"
+        authorizer_context: dict[str, Any] | None = None
+        if route.authorizer is not None:
+            guard = self.jwt_authorizers if route.authorizer.kind == "jwt" else self.lambda_authorizers
+            outcome = guard.authorize(found, request)
+            if isinstance(outcome, Answer):
+                return outcome
+            authorizer_context = outcome
+        build = events.v2_event if route.payload_version == "2.0" else events.v1_event
+        event = build(found, request)
+        if authorizer_context is not None:
+            event["requestContext"]["authorizer"] = authorizer_context
+        runner = self.runners.get(route.function)
+        if runner is None:
+            self._log(f"{route.function}: no such function in the template")
+            return gateway("integration_failure", rest, request.request_id)
+        try:
+            result = runner.invoke(event, request_id=request.request_id)
+        except Exception as exc:  # the function failed or timed out: API Gateway's own answer
+            self._log(f"{route.function} failed:\n" + "".join(traceback.format_exception(exc)))
+            return gateway("integration_failure", rest, request.request_id)
+        try:
+            answer = from_function(result, api=route.api, payload_version=route.payload_version,
+                                   accept=request.header("Accept"))
+        except MalformedResponse as exc:
+            self._log(f"{route.function} answered a malformed response: {exc}")
+            return gateway("integration_failure", rest, request.request_id)
+        answer.headers.append(("x-amzn-RequestId", request.request_id) if rest
+                              else ("apigw-requestid", request.request_id))
+        return answer
+
+    def _send(self, h: _Handler, answer: Answer, request: Request, target: str) -> None:
+        try:
+            h.send_response(answer.status)
+            for name, value in answer.headers:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    h.send_header(name, value)
+            h.send_header("Content-Length", str(len(answer.body)))
+            h.end_headers()
+            if request.method.upper() != "HEAD":
+                h.wfile.write(answer.body)
+        except OSError:
+            h.close_connection = True  # the client went away
+        why = f" ({answer.kind.replace('_', ' ')})" if answer.kind else _reason(answer)
+        self._log(f"{request.method} {request.raw_path} -> {target} {answer.status}{why}")
+
+    def _log(self, line: str) -> None:
+        stream = self.access_log
+        if stream is not None:
+            print(line, file=stream, flush=True)

@@ -1,0 +1,101 @@
+"""Every API of a template collected: explicit and implicit, REST and HTTP, authorizers and CORS."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from serverless_jwt.dev.apigw import collect
+from serverless_jwt.dev.template import Template
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _collect(tmp_path: Path, text: str) -> tuple[list[tuple[str, str, str, str | None]], list[str]]:
+    (tmp_path / "template.yaml").write_text(textwrap.dedent(text))
+    found = collect(Template(tmp_path / "template.yaml"))
+    routes = [(r.api.prefix, r.key, r.payload_version, r.authorizer.name if r.authorizer else None)
+              for r in found.routes]
+    return routes, found.warnings
+
+
+def test_sample_template_keeps_both_me_routes() -> None:
+    found = collect(Template(ROOT / "template.yaml"))
+    keys = [(r.api.name, r.api.prefix, r.key, r.payload_version) for r in found.routes]
+    assert keys == [("HttpApi", "", "GET /me", "2.0"), ("RestApi", "/prod", "GET /me", "1.0"),
+                    ("HttpApi", "", "GET /shows", "2.0"), ("HttpApi", "", "GET /shows/{id}", "2.0")]
+    rest = found.routes[1].authorizer
+    assert rest is not None
+    assert (rest.kind, rest.function, rest.identity_sources, rest.ttl_seconds) == (
+        "token", "AuthorizerFunction", (("header", "Authorization"),), 300)
+    assert found.warnings == []
+
+
+def test_implicit_apis_globals_and_event_auth(tmp_path: Path) -> None:
+    routes, warnings = _collect(tmp_path, """\
+        Transform: AWS::Serverless-2016-10-31
+        Globals:
+          Api:
+            Auth:
+              DefaultAuthorizer: Tok
+              Authorizers:
+                Tok: {FunctionArn: {"Fn::GetAtt": [Auth, Arn]}}
+                Pool: {UserPoolArn: arn:aws:cognito-idp:us-east-1:1:userpool/x}
+        Resources:
+          Auth:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: ., Handler: app.handler}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                Rest: {Type: Api, Properties: {Path: /items, Method: post}}
+                Open: {Type: Api, Properties: {Path: open, Method: get, Auth: {Authorizer: NONE}}}
+                Pooled: {Type: Api, Properties: {Path: /pool, Method: get, Auth: {Authorizer: Pool}}}
+                Http: {Type: HttpApi, Properties: {Path: /h, Method: get, PayloadFormatVersion: "1.0"}}
+                Default: {Type: HttpApi}
+        """)
+    assert routes == [("/Prod", "POST /items", "1.0", "Tok"), ("/Prod", "GET /open", "1.0", None),
+                      ("/Prod", "GET /pool", "1.0", None), ("", "GET /h", "1.0", None),
+                      ("", "$default", "2.0", None)]
+    assert any("Pool" in w and "not emulated" in w for w in warnings)
+
+
+def test_http_api_jwt_and_cors_configuration(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          Iss: {Type: String, Default: "https://issuer.example/"}
+        Resources:
+          Api:
+            Type: AWS::Serverless::HttpApi
+            Properties:
+              StageName: v2
+              CorsConfiguration: true
+              Auth:
+                DefaultAuthorizer: J
+                Authorizers:
+                  J:
+                    JwtConfiguration: {issuer: !Ref Iss, audience: [a, b]}
+                    IdentitySource: $request.header.X-Token
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                E:
+                  Type: HttpApi
+                  Properties: {ApiId: !Ref Api, Path: /x, Method: get, Auth: {AuthorizationScopes: [s1]}}
+        """))
+    (route,) = collect(Template(tmp_path / "template.yaml")).routes
+    assert route.api.prefix == "/v2"
+    assert route.api.cors is not None
+    assert route.api.cors.allow_origins == ("*",)
+    auth = route.authorizer
+    assert auth is not None
+    assert (auth.kind, auth.issuer, auth.audiences, auth.identity_sources) == (
+        "jwt", "https://issuer.example/", ("a", "b"), (("header", "X-Token"),))
+    assert route.scopes == ("s1",)

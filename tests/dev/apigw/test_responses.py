@@ -1,0 +1,79 @@
+"""A function's answer as API Gateway turns it into HTTP, and API Gateway's own answers."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from serverless_jwt.dev.apigw.responses import MalformedResponse, from_function, gateway
+from serverless_jwt.dev.apigw.routes import Api
+
+REST = Api("RestApi", "REST", "prod", binary_media_types=("image/*",))
+HTTP = Api("HttpApi", "HTTP", "$default")
+
+
+def test_payload_2_0_simple_form_is_a_200_json_body() -> None:
+    for result in ({"hello": "world"}, ["a"], "text", 3, None):
+        answer = from_function(result, api=HTTP, payload_version="2.0", accept=None)
+        assert (answer.status, answer.header("Content-Type"), json.loads(answer.body)) == (
+            200, "application/json", result)
+
+
+def test_payload_2_0_structured_form() -> None:
+    answer = from_function({"statusCode": 201, "headers": {"X-A": 1, "X-B": True}, "cookies": ["a=1", "b=2"],
+                            "body": base64.b64encode(b"\x00\x01").decode(), "isBase64Encoded": True},
+                           api=HTTP, payload_version="2.0", accept=None)
+    assert answer.status == 201
+    assert answer.headers == [("X-A", "1"), ("X-B", "true"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
+                              ("Content-Type", "application/json")]
+    assert answer.body == b"\x00\x01"
+
+
+def test_payload_1_0_merges_header_maps_once() -> None:
+    answer = from_function({"statusCode": 200, "headers": {"X-A": "1", "Content-Type": "text/plain"},
+                            "multiValueHeaders": {"X-A": ["1", "2"]}, "body": "ok"},
+                           api=REST, payload_version="1.0", accept=None)
+    assert answer.headers == [("X-A", "1"), ("X-A", "2"), ("Content-Type", "text/plain")]
+    assert answer.body == b"ok"
+
+
+def test_payload_1_0_decodes_base64_only_for_binary_media_types() -> None:
+    result = {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "isBase64Encoded": True,
+              "body": base64.b64encode(b"\xff").decode()}
+    as_text = from_function(result, api=REST, payload_version="1.0", accept="text/plain")
+    assert as_text.body == b"/w=="  # REST sends the base64 text unless the client accepts a binary type
+    binary = from_function(result, api=REST, payload_version="1.0", accept="image/png")
+    assert binary.body == b"\xff"
+
+
+@pytest.mark.parametrize("bad", [
+    None, "text", [], {"body": "no status"}, {"statusCode": "abc"}, {"statusCode": 99}, {"statusCode": True},
+    {"statusCode": 200, "body": {"not": "a string"}},
+    {"statusCode": 200, "headers": {"X": "a\r\nInjected: 1"}}, {"statusCode": 200, "headers": ["x"]},
+    {"statusCode": 200, "headers": {"Bad Name": "1"}}, {"statusCode": 200, "headers": {"X": {"a": 1}}},
+    {"statusCode": 200, "isBase64Encoded": "yes"}, {"statusCode": 200, "unexpected": 1},
+    {"statusCode": 200, "multiValueHeaders": {"X": "not a list"}},
+])
+def test_malformed_rest_answers_are_refused(bad: Any) -> None:
+    with pytest.raises(MalformedResponse):
+        from_function(bad, api=REST, payload_version="1.0", accept=None)
+
+
+def test_bad_base64_body_is_refused_where_it_is_decoded() -> None:
+    bad = {"statusCode": 200, "body": "%%%", "isBase64Encoded": True}
+    with pytest.raises(MalformedResponse):
+        from_function(bad, api=HTTP, payload_version="2.0", accept=None)
+    with pytest.raises(MalformedResponse):
+        from_function(bad, api=REST, payload_version="1.0", accept="image/png")
+
+
+def test_api_gateway_answers_per_api_kind() -> None:
+    assert gateway("not_found", rest=False, request_id="r").body == b'{"message":"Not Found"}'
+    rest = gateway("not_found", rest=True, request_id="r")
+    assert (rest.status, rest.header("x-amzn-ErrorType")) == (403, "MissingAuthenticationTokenException")
+    assert gateway("integration_failure", rest=True, request_id="r").status == 502
+    assert gateway("integration_failure", rest=False, request_id="r").status == 500
+    assert gateway("unauthorized", rest=True, request_id="r").body == b'{"message":"Unauthorized"}'

@@ -1,0 +1,65 @@
+"""Route matching: stages, specificity segment by segment, greedy paths, ANY, $default."""
+
+from __future__ import annotations
+
+import pytest
+
+from serverless_jwt.dev.apigw.routes import Api, Route, match
+
+REST = Api("RestApi", "REST", "prod")
+HTTP = Api("HttpApi", "HTTP", "$default")
+ROUTES = [
+    Route(HTTP, "GET", "/shows/{id}", "Show"),
+    Route(HTTP, "GET", "/shows", "Shows"),
+    Route(HTTP, "GET", "/shows/latest", "Latest"),
+    Route(HTTP, "ANY", "/files/{path+}", "Files"),
+    Route(HTTP, "GET", "/files/{path+}", "FilesGet"),
+    Route(HTTP, "POST", "/shows", "Create"),
+    Route(HTTP, "GET", "/{a}/fixed", "ParamFirst"),
+    Route(HTTP, "GET", "/shows/{id}/{rest+}", "Deep"),
+    Route(REST, "GET", "/me", "RestMe"),
+    Route(HTTP, "GET", "/me", "HttpMe"),
+    Route(REST, "ANY", "/{proxy+}", "RestProxy"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "function", "params", "inner"), [
+    ("GET", "/shows", "Shows", {}, "/shows"),
+    ("POST", "/shows", "Create", {}, "/shows"),
+    ("GET", "/shows/latest", "Latest", {}, "/shows/latest"),
+    ("GET", "/shows/42", "Show", {"id": "42"}, "/shows/42"),
+    ("GET", "/shows/a%20b", "Show", {"id": "a b"}, "/shows/a%20b"),
+    ("GET", "/shows/1/x/y", "Deep", {"id": "1", "rest": "x/y"}, "/shows/1/x/y"),
+    ("DELETE", "/files/a/b/c.txt", "Files", {"path": "a/b/c.txt"}, "/files/a/b/c.txt"),
+    ("GET", "/files/a", "FilesGet", {"path": "a"}, "/files/a"),
+    ("GET", "/shows/fixed", "Show", {"id": "fixed"}, "/shows/fixed"),  # literal first segment wins
+    ("GET", "/me", "HttpMe", {}, "/me"),
+    ("GET", "/prod/me", "RestMe", {}, "/me"),
+    ("PUT", "/prod/any/thing", "RestProxy", {"proxy": "any/thing"}, "/any/thing"),
+    ("GET", "/prod/me/", "RestMe", {}, "/me/"),  # REST ignores a trailing slash
+])
+def test_most_specific_route_wins(method: str, path: str, function: str, params: dict[str, str],
+                                  inner: str) -> None:
+    found = match(ROUTES, method, path)
+    assert found is not None
+    assert (found.route.function, found.params, found.resource_path) == (function, params, inner)
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/shows/1/"), ("DELETE", "/shows"), ("GET", "/"), ("GET", "/files"), ("GET", "/prod"),
+    ("GET", "/production/me"),
+])
+def test_unmatched_requests_have_no_route(method: str, path: str) -> None:
+    found = match(ROUTES, method, path)
+    assert found is None
+
+
+def test_default_route_catches_the_rest() -> None:
+    found = match([*ROUTES, Route(HTTP, "ANY", "$default", "Fallback")], "PUT", "/anything/else")
+    assert found is not None
+    assert (found.route.key, found.params) == ("$default", {})
+
+
+def test_route_keys() -> None:
+    assert Route(HTTP, "GET", "/shows/{id}", "S").key == "GET /shows/{id}"
+    assert Route(HTTP, "ANY", "$default", "S").key == "$default"

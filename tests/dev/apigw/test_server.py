@@ -1,0 +1,319 @@
+"""The local API Gateway end to end: real HTTP requests to a gateway on a free port."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from serverless_jwt.dev.apigw import LocalApiGateway, collect
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.dev.runtime import FunctionRunner
+from serverless_jwt.dev.template import Template
+
+from .conftest import ROOT, Project, request
+
+REST_TOKEN = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Handler: app.handler, Runtime: python3.12}
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: dev
+      BinaryMediaTypes: ["image~1png"]
+      Auth:
+        DefaultAuthorizer: Tokens
+        Authorizers:
+          Tokens:
+            FunctionArn: !GetAtt Auth.Arn
+            Identity: {Header: Authorization, ReauthorizeEvery: 300}
+  Auth:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: auth/}
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: echo/
+      Events:
+        Item: {Type: Api, Properties: {RestApiId: !Ref Api, Path: "/items/{id}", Method: get}}
+        Files: {Type: Api, Properties: {RestApiId: !Ref Api, Path: "/files/{proxy+}", Method: ANY}}
+        Open:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: /open, Method: post, Auth: {Authorizer: NONE}}
+"""
+
+
+@pytest.fixture
+def rest(project: Project) -> Project:
+    project.start(REST_TOKEN)
+    return project
+
+
+def test_rest_routes_answer_under_their_stage_only(rest: Project) -> None:
+    assert rest.call("POST", "/dev/open").status == 200
+    missing = rest.call("POST", "/open")
+    assert (missing.status, missing.json()) == (404, {"message": "Not Found"})
+    in_stage = rest.call("GET", "/dev/nothing-here")
+    assert (in_stage.status, in_stage.json()) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_token_authorizer_missing_identity_is_401_without_calling_it(rest: Project) -> None:
+    reply = rest.call("GET", "/dev/items/1")
+    assert (reply.status, reply.json()) == (401, {"message": "Unauthorized"})
+    assert "authorizer" not in rest.logs.getvalue()
+    allowed = rest.call("GET", "/dev/items/1", headers={"Authorization": "allow"})
+    assert allowed.json()["event"]["requestContext"]["authorizer"]["calls"] == 1  # the first call
+
+
+def test_token_authorizer_answers(rest: Project) -> None:
+    unauthorized = rest.call("GET", "/dev/items/1", headers={"Authorization": "x-unauthorized"})
+    assert (unauthorized.status, unauthorized.json()) == (401, {"message": "Unauthorized"})
+    deny = rest.call("GET", "/dev/items/1", headers={"Authorization": "x-deny"})
+    assert deny.status == 403
+    assert deny.json() == {"Message": "User is not authorized to access this resource with an explicit deny"}
+    other = rest.call("GET", "/dev/items/1", headers={"Authorization": "x-other"})
+    assert other.status == 403
+    assert other.json() == {"Message": "User is not authorized to access this resource"}
+    crash = rest.call("GET", "/dev/items/1", headers={"Authorization": "x-crash"})
+    assert (crash.status, crash.json()) == (500, {"message": None})
+    assert "authorizer bug" in rest.logs.getvalue()
+    broken = rest.call("GET", "/dev/items/1", headers={"Authorization": "x-broken"})
+    assert broken.status == 500
+
+
+def test_authorizer_context_reaches_the_backend(rest: Project) -> None:
+    reply = rest.call("GET", "/dev/items/7?q=1", headers={"Authorization": "Bearer ok-allow"})
+    assert reply.status == 200
+    event = reply.json()["event"]
+    assert event["requestContext"]["authorizer"] == {
+        "calls": 1, "token": "Bearer ok-allow", "admin": False, "level": 3, "principalId": "user-1",
+        "integrationLatency": 0}
+    assert event["pathParameters"] == {"id": "7"}
+    assert event["resource"] == "/items/{id}"
+    assert event["path"] == "/items/7"
+    assert event["requestContext"]["path"] == "/dev/items/7"
+    assert event["requestContext"]["stage"] == "dev"
+
+
+def test_cached_answer_is_reused_within_the_ttl_and_not_after(rest: Project) -> None:
+    headers = {"Authorization": "cached-stage"}
+
+    def context(path: str) -> dict[str, Any]:
+        ctx: dict[str, Any] = rest.call("GET", path, headers=headers).json()["event"]["requestContext"]
+        return dict(ctx["authorizer"])
+
+    first = context("/dev/items/1")
+    rest.clock.now += 299
+    # Another resource of the stage: the cached stage-wide policy covers it, no new call.
+    assert context("/dev/files/a/b")["calls"] == first["calls"]
+    rest.clock.now += 2
+    later = context("/dev/items/1")
+    assert later["calls"] == first["calls"] + 1
+
+
+def test_cached_policy_is_evaluated_against_each_method_arn(rest: Project) -> None:
+    headers = {"Authorization": "exact-allow"}  # Allow for exactly the first request's ARN
+    assert rest.call("GET", "/dev/items/1", headers=headers).status == 200
+    assert rest.call("GET", "/dev/items/2", headers=headers).status == 403  # same cached policy
+
+
+def test_greedy_path_any_method_and_binary_bodies(rest: Project) -> None:
+    png = b"\x89PNG\r\n\x1a\n\x00\xff"
+    reply = rest.call("PUT", "/dev/files/a/b%20c.png", body=png,
+                      headers={"Authorization": "allow", "Content-Type": "image/png"})
+    event = reply.json()["event"]
+    assert event["pathParameters"] == {"proxy": "a/b c.png"}
+    assert event["httpMethod"] == "PUT"
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == png
+    text = rest.call("POST", "/dev/files/x", body=b"caf\xc3\xa9",
+                     headers={"Authorization": "other-allow", "Content-Type": "text/plain"}).json()["event"]
+    assert (text["body"], text["isBase64Encoded"]) == ("café", False)
+
+
+def test_chunked_request_body_reaches_the_handler(rest: Project) -> None:
+    reply = rest.call("POST", "/dev/open", chunks=[b'{"a":', b" 1", b"}"],
+                      headers={"Content-Type": "application/json"})
+    event = reply.json()["event"]
+    assert event["body"] == '{"a": 1}'
+    assert "Transfer-Encoding" not in event["headers"]
+
+
+def test_unreadable_or_oversized_bodies_are_refused_before_any_function(rest: Project) -> None:
+    chunked = {"Transfer-Encoding": "chunked"}
+    bad = rest.call("POST", "/dev/open", body=b"zz\r\nabc\r\n0\r\n\r\n", headers=chunked)
+    assert bad.status == 400
+    # 20 MB announced, nothing sent: answered at once, API Gateway's REST wording.
+    big = rest.call("POST", "/dev/open", headers={"Content-Length": str(20 * 1024 * 1024)})
+    assert (big.status, big.json()) == (413, {"message": "Request Too Long"})
+    assert "-> Echo" not in rest.logs.getvalue()
+
+
+HTTP_API = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Handler: app.handler, Runtime: python3.12}
+Resources:
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: echo/
+      Events:
+        Show: {Type: HttpApi, Properties: {Path: "/shows/{id}", Method: GET}}
+        Latest: {Type: HttpApi, Properties: {Path: /shows/latest, Method: GET}}
+        Any: {Type: HttpApi, Properties: {Path: "/any/{proxy+}", Method: ANY}}
+        Fallback: {Type: HttpApi}
+  Fail:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fail/
+      Events:
+        Boom: {Type: HttpApi, Properties: {Path: "/fail/{how}", Method: GET}}
+  Rest:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fail/
+      Events:
+        Boom: {Type: Api, Properties: {Path: "/fail/{how}", Method: GET}}
+"""
+
+FAIL = """\
+def handler(event, context):
+    how = event["pathParameters"]["how"]
+    if how == "raise":
+        raise RuntimeError("handler bug")
+    if how == "status":
+        return {"statusCode": "teapot"}
+    if how == "extra":
+        return {"statusCode": 200, "body": "x", "unexpected": 1}
+    if how == "simple":
+        return {"hello": "world"}
+    if how == "binary":
+        return {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "isBase64Encoded": True,
+                "body": "iVBORw0K", "cookies": ["a=1", "b=2"]}
+    return {"statusCode": 201, "headers": {"X-One": "1"}, "multiValueHeaders": {"X-Two": ["a", "b"]},
+            "body": "made"}
+"""
+
+
+@pytest.fixture
+def http_api(project: Project) -> Project:
+    project.function("fail", FAIL)
+    (project.root / "public").mkdir()
+    (project.root / "public" / "index.html").write_text("<h1>home</h1>")
+    (project.root / "public" / "app.js").write_text("console.log(1)")
+    (project.root / "secret.txt").write_text("outside")
+    project.start(HTTP_API)
+    return project
+
+
+def test_most_specific_http_route_wins(http_api: Project) -> None:
+    latest = http_api.call("GET", "/shows/latest").json()["event"]
+    assert latest["routeKey"] == "GET /shows/latest"
+    show = http_api.call("GET", "/shows/42").json()["event"]
+    assert (show["routeKey"], show["pathParameters"]) == ("GET /shows/{id}", {"id": "42"})
+    anything = http_api.call("DELETE", "/any/a/b/c").json()["event"]
+    assert (anything["routeKey"], anything["pathParameters"]) == ("ANY /any/{proxy+}", {"proxy": "a/b/c"})
+    fallback = http_api.call("PATCH", "/elsewhere").json()["event"]
+    assert fallback["routeKey"] == "$default"
+
+
+def test_static_files_and_index(http_api: Project) -> None:
+    home = http_api.call("GET", "/")
+    assert (home.status, home.body) == (200, b"<h1>home</h1>")
+    assert home.headers["content-type"].startswith("text/html")
+    assert http_api.call("GET", "/app.js").body == b"console.log(1)"
+    # Outside the folder: never served; the $default route gets the request instead.
+    escaped = http_api.call("GET", "/..%2fsecret.txt")
+    assert escaped.json()["event"]["routeKey"] == "$default"
+
+
+def test_function_failures_are_api_gateway_answers(http_api: Project) -> None:
+    raised = http_api.call("GET", "/fail/raise")
+    assert (raised.status, raised.json()) == (500, {"message": "Internal Server Error"})
+    assert "handler bug" in http_api.logs.getvalue()
+    assert http_api.call("GET", "/fail/status").status == 500
+    rest_raised = http_api.call("GET", "/Prod/fail/raise")
+    assert (rest_raised.status, rest_raised.json()) == (502, {"message": "Internal server error"})
+    rest_extra = http_api.call("GET", "/Prod/fail/extra")
+    assert (rest_extra.status, rest_extra.json()) == (502, {"message": "Internal server error"})
+    assert http_api.call("GET", "/fail/extra").status == 200  # payload 2.0 ignores unknown keys
+
+
+def test_responses_become_http_as_api_gateway_sends_them(http_api: Project) -> None:
+    simple = http_api.call("GET", "/fail/simple")
+    assert (simple.status, simple.json(), simple.headers["content-type"]) == (
+        200, {"hello": "world"}, "application/json")
+    binary = http_api.call("GET", "/fail/binary")
+    assert binary.body == base64.b64decode("iVBORw0K")
+    assert [v for k, v in binary.all_headers if k.lower() == "set-cookie"] == ["a=1", "b=2"]
+    made = http_api.call("GET", "/Prod/fail/made")
+    assert (made.status, made.body) == (201, b"made")
+    assert [v for k, v in made.all_headers if k.lower() in ("x-one", "x-two")] == ["a", "b", "1"]
+
+
+def test_http_api_event_carries_cookies_query_and_headers(http_api: Project) -> None:
+    event = http_api.call("GET", "/shows/1?a=1&a=2&b=", headers={
+        "Cookie": "s=1; t=2", "X-Multi": "v", "User-Agent": "tests"}).json()["event"]
+    assert event["cookies"] == ["s=1", "t=2"]
+    assert event["queryStringParameters"] == {"a": "1,2", "b": ""}
+    assert event["rawQueryString"] == "a=1&a=2&b="
+    assert event["headers"]["x-multi"] == "v"
+    assert "cookie" not in event["headers"]
+    assert event["requestContext"]["http"]["userAgent"] == "tests"
+    assert event["requestContext"]["stage"] == "$default"
+
+
+def _sample_gateway(issuer: DevIssuer, tmp_path: Path, scopes: str = "") -> LocalApiGateway:
+    # The repository's template with an echo backend behind both APIs, the real sample authorizer.
+    text = (ROOT / "template.yaml").read_text()
+    text = text.replace("CodeUri: lambdas/me/", f"CodeUri: {tmp_path / 'echo'}/")
+    text = text.replace("CodeUri: lambdas/", f"CodeUri: {ROOT / 'lambdas'}/")
+    text = text.replace('AUTHORIZER_SCOPES: ""', f'AUTHORIZER_SCOPES: "{scopes}"')
+    (tmp_path / "echo").mkdir(exist_ok=True)
+    (tmp_path / "echo" / "app.py").write_text(
+        "import json\nfrom serverless_jwt import require_auth\n"
+        "@require_auth(trust_authorizer=True)\n"
+        "def handler(event, context):\n"
+        "    return {'statusCode': 200, 'body': json.dumps({'sub': context.identity_context.subject,"
+        " 'authorizer': event['requestContext'].get('authorizer')})}\n")
+    (tmp_path / "template.yaml").write_text(text)
+    template = Template(tmp_path / "template.yaml")
+    env = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
+    runners = {n: FunctionRunner(f, environment=env) for n, f in template.functions.items()}
+    return LocalApiGateway(collect(template).routes, runners)
+
+
+@pytest.fixture
+def sample(issuer: DevIssuer, tmp_path: Path) -> Iterator[LocalApiGateway]:
+    with _sample_gateway(issuer, tmp_path, scopes="read:shows") as gateway:
+        yield gateway
+
+
+def test_sample_template_serves_both_apis(sample: LocalApiGateway,
+                                          bearer: Callable[..., dict[str, str]]) -> None:
+    token = bearer(sub="alice", scopes=["read:shows"])
+    rest = request(sample.url, "GET", "/prod/me", headers=token)
+    assert rest.status == 200
+    body = rest.json()
+    assert body["sub"] == "alice"  # the authorizer's context, read back by require_auth(trust_authorizer)
+    assert body["authorizer"]["principalId"] == "alice"
+    # The same backend on the HTTP API has no authorizer in front: a trusting backend finds no claims.
+    assert request(sample.url, "GET", "/me", headers=token).status == 401
+    assert request(sample.url, "GET", "/shows/1", headers=token).status == 200
+    assert request(sample.url, "GET", "/prod/me").status == 401
+    assert request(sample.url, "GET", "/prod/me", headers={"Authorization": "Bearer nope"}).status == 401
+    denied = request(sample.url, "GET", "/prod/me", headers=bearer(sub="bob"))  # without read:shows
+    assert denied.status == 403
+
+
+def test_route_lines_name_every_url(sample: LocalApiGateway) -> None:
+    lines = "\n".join(sample.route_lines())
+    for path in ("/me ", "/prod/me ", "/shows ", "/shows/{id} "):
+        assert f"{sample.url}{path}" in lines
+    assert "authorizer JwtTokenAuthorizer (token)" in lines

@@ -1,0 +1,390 @@
+"""The dev OIDC provider over real loopback HTTP: the code flow with PKCE, its refusals, tokens, CORS."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+
+from serverless_jwt import Verifier
+from serverless_jwt.dev import oidc_client as oc
+from serverless_jwt.dev.issuer import DevIssuer
+
+APP = "http://127.0.0.1:5173"
+REDIRECT = APP + "/callback"
+
+
+def _query(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def _claims(token: str) -> dict[str, Any]:
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+def _login(issuer: DevIssuer, *, scopes: tuple[str, ...] = ("openid", "read:shows"), **kwargs: Any
+           ) -> tuple[oc.LoginRequest, str]:
+    request = oc.start(issuer.issuer, redirect_uri=REDIRECT, scopes=scopes)
+    answer = oc.submit_login(request, scopes=scopes, **kwargs)
+    return request, oc.code_from(answer, request)
+
+
+def test_discovery_lists_every_endpoint_and_only_s256(issuer: DevIssuer) -> None:
+    doc = oc.get(issuer.discovery_uri).json()
+    for name, path in (("authorization_endpoint", "/authorize"), ("token_endpoint", "/oauth/token"),
+                       ("userinfo_endpoint", "/userinfo"), ("end_session_endpoint", "/logout")):
+        assert doc[name] == issuer.issuer + path
+    assert doc["code_challenge_methods_supported"] == ["S256"]
+    assert doc["response_types_supported"] == ["code"]
+    assert set(doc["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
+
+
+def test_code_flow_gives_an_rfc9068_access_token_the_api_verifier_accepts(issuer: DevIssuer) -> None:
+    request, code = _login(issuer, subject="alice", roles=["editor"], claims={"email": "a@example.test"})
+    answer = oc.exchange_code(issuer.issuer, request, code)
+    assert answer.status == 200
+    assert answer.headers["cache-control"] == "no-store"
+    tokens = answer.json()
+    assert tokens["token_type"] == "Bearer"
+    assert tokens["scope"] == "openid read:shows"
+    assert "refresh_token" not in tokens  # offline_access not granted
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience, require_access_token_type=True)
+    claims = verifier.verify(tokens["access_token"])
+    assert jwt.get_unverified_header(tokens["access_token"])["typ"] == "at+jwt"
+    assert claims["sub"] == "alice"
+    assert claims["client_id"] == "serverless-jwt-dev"
+    assert claims["scope"] == "openid read:shows"
+    assert claims["roles"] == ["editor"]
+    assert claims["email"] == "a@example.test"
+    id_claims = Verifier(issuer=issuer.issuer, audience="serverless-jwt-dev").verify(tokens["id_token"])
+    assert id_claims["nonce"] == request.nonce
+    assert id_claims["sub"] == "alice"
+    assert id_claims["sid"] == claims["sid"]
+
+
+def test_redirect_carries_state_and_the_issuer(issuer: DevIssuer) -> None:
+    request = oc.start(issuer.issuer, redirect_uri=REDIRECT)
+    answer = oc.submit_login(request)
+    params = _query(answer.headers["location"])
+    assert answer.status == 303
+    assert params["state"] == request.state
+    assert params["iss"] == issuer.issuer
+
+
+def test_without_openid_there_is_no_id_token(issuer: DevIssuer) -> None:
+    request, code = _login(issuer, scopes=("read:shows",))
+    tokens = oc.exchange_code(issuer.issuer, request, code).json()
+    assert "id_token" not in tokens
+    assert _claims(tokens["access_token"])["scope"] == "read:shows"
+
+
+@pytest.mark.parametrize("redirect_uri", [
+    "https://evil.example/callback", "http://127.0.0.1.evil.example/cb", "http://user@127.0.0.1/cb",
+    "http://127.0.0.1/cb#frag", "javascript:alert(1)", "", "http://127.0.0.1/caf\u00e9",
+    "http://127.0.0.1/a\r\nSet-Cookie: x=1"])
+def test_unregistered_redirect_uri_is_refused_on_the_page_never_redirected(
+        issuer: DevIssuer, redirect_uri: str) -> None:
+    request = oc.start(issuer.issuer, redirect_uri=redirect_uri)
+    answer = oc.get(request.url)
+    assert answer.status == 400
+    assert "location" not in answer.headers
+    assert b"Redirect URI not registered" in answer.body
+
+
+def test_configured_redirect_uris_are_matched_exactly(issuer: DevIssuer) -> None:
+    issuer.oidc.redirect_uris = ["https://app.example/callback"]
+    assert oc.get(oc.start(issuer.issuer, redirect_uri=REDIRECT).url).status == 400
+    assert oc.get(oc.start(issuer.issuer, redirect_uri="https://app.example/callback/").url).status == 400
+    assert oc.get(oc.start(issuer.issuer, redirect_uri="https://app.example/callback").url).status == 200
+
+
+def test_unknown_client_is_refused_on_the_page(issuer: DevIssuer) -> None:
+    answer = oc.get(oc.start(issuer.issuer, client_id="someone-else", redirect_uri=REDIRECT).url)
+    assert answer.status == 400
+    assert b"Unknown client" in answer.body
+
+
+@pytest.mark.parametrize(("extra", "error"), [
+    ({"code_challenge_method": "plain"}, "invalid_request"),
+    ({"code_challenge_method": ""}, "invalid_request"),
+    ({"code_challenge": "too-short"}, "invalid_request"),
+    ({"response_type": "token"}, "unsupported_response_type"),
+    ({"scope": "openid bad\"scope"}, "invalid_scope"),
+    ({"audience": "https://another-api.example"}, "invalid_target"),
+])
+def test_bad_authorization_requests_go_back_with_an_rfc6749_error_and_the_state(
+        issuer: DevIssuer, extra: dict[str, str], error: str) -> None:
+    request = oc.start(issuer.issuer, redirect_uri=REDIRECT, extra=extra)
+    answer = oc.get(request.url)
+    assert answer.status == 303
+    params = _query(answer.headers["location"])
+    assert params["error"] == error
+    assert params["state"] == request.state
+    assert "another-api" not in params["error_description"]
+
+
+def test_missing_code_challenge_is_refused(issuer: DevIssuer) -> None:
+    url = oc.start(issuer.issuer, redirect_uri=REDIRECT).url
+    stripped = "&".join(p for p in url.split("&") if not p.startswith("code_challenge="))
+    assert _query(oc.get(stripped).headers["location"])["error"] == "invalid_request"
+
+
+def test_wrong_pkce_verifier_is_refused_and_burns_the_code(issuer: DevIssuer) -> None:
+    request, code = _login(issuer)
+    wrong = oc.exchange_code(issuer.issuer, request, code, code_verifier="x" * 43)
+    assert wrong.status == 400
+    assert wrong.json()["error"] == "invalid_grant"
+    assert oc.exchange_code(issuer.issuer, request, code).json()["error"] == "invalid_grant"
+
+
+def test_a_code_works_once_and_its_reuse_revokes_the_refresh_token(issuer: DevIssuer) -> None:
+    request, code = _login(issuer, scopes=("openid", "offline_access"))
+    first = oc.exchange_code(issuer.issuer, request, code)
+    assert first.status == 200
+    again = oc.exchange_code(issuer.issuer, request, code)
+    assert again.status == 400
+    assert again.json() == {"error": "invalid_grant",
+                            "error_description": "The code is invalid, expired or already used"}
+    refreshed = oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"],
+        "client_id": "serverless-jwt-dev"})
+    assert refreshed.json()["error"] == "invalid_grant"
+
+
+def test_an_expired_code_is_refused(issuer: DevIssuer) -> None:
+    issuer.oidc.code_lifetime_seconds = 0.2
+    request, code = _login(issuer)
+    time.sleep(0.4)
+    assert oc.exchange_code(issuer.issuer, request, code).json()["error"] == "invalid_grant"
+
+
+def test_redirect_uri_must_match_at_the_token_endpoint(issuer: DevIssuer) -> None:
+    request, code = _login(issuer)
+    other = oc.LoginRequest(request.url, APP + "/other", request.client_id, request.code_verifier,
+                            request.state, request.nonce)
+    assert oc.exchange_code(issuer.issuer, other, code).json()["error"] == "invalid_grant"
+
+
+def test_refresh_tokens_rotate_and_may_only_narrow_scopes(issuer: DevIssuer) -> None:
+    request, code = _login(issuer, scopes=("openid", "offline_access", "read:shows"))
+    first = oc.exchange_code(issuer.issuer, request, code).json()
+    form = {"grant_type": "refresh_token", "client_id": "serverless-jwt-dev"}
+    wider = oc.post_form(issuer.issuer + "/oauth/token",
+                         {**form, "refresh_token": first["refresh_token"], "scope": "admin"})
+    assert wider.json()["error"] == "invalid_scope"
+    request2, code2 = _login(issuer, scopes=("openid", "offline_access", "read:shows"))
+    second = oc.exchange_code(issuer.issuer, request2, code2).json()
+    narrowed = oc.post_form(issuer.issuer + "/oauth/token", {
+        **form, "refresh_token": second["refresh_token"], "scope": "openid offline_access"})
+    assert narrowed.status == 200
+    assert _claims(narrowed.json()["access_token"])["scope"] == "openid offline_access"
+    reused = oc.post_form(issuer.issuer + "/oauth/token", {**form, "refresh_token": second["refresh_token"]})
+    assert reused.json()["error"] == "invalid_grant"
+    rotated = oc.post_form(issuer.issuer + "/oauth/token",
+                           {**form, "refresh_token": narrowed.json()["refresh_token"]})
+    assert rotated.status == 200
+
+
+def test_client_credentials_with_basic_auth(issuer: DevIssuer) -> None:
+    oidc = issuer.oidc
+    basic = base64.b64encode(f"{oidc.service_client_id}:{oidc.service_client_secret}".encode()).decode()
+    answer = oc.post_form(issuer.issuer + "/oauth/token", {"grant_type": "client_credentials",
+                                                           "scope": "read:shows"},
+                          headers={"Authorization": "Basic " + basic})
+    assert answer.status == 200
+    claims = Verifier(issuer=issuer.issuer, audience=issuer.audience).verify(answer.json()["access_token"])
+    assert claims["sub"] == claims["client_id"] == "serverless-jwt-dev-service"
+    assert "id_token" not in answer.json()
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic " + base64.b64encode(b"x:y").decode()},
+                                     {"Authorization": "Basic !!!"}, {"Authorization": "Bearer abc"}])
+def test_client_credentials_without_the_secret_is_invalid_client(issuer: DevIssuer,
+                                                                  headers: dict[str, str]) -> None:
+    answer = oc.post_form(issuer.issuer + "/oauth/token", {"grant_type": "client_credentials"},
+                          headers=headers)
+    assert answer.status == 401
+    assert answer.json()["error"] == "invalid_client"
+    assert answer.headers["www-authenticate"].startswith("Basic")
+
+
+@pytest.mark.parametrize(("form", "error"), [
+    ({"grant_type": "password", "username": "u", "password": "p"}, "unsupported_grant_type"),
+    ({}, "invalid_request"),
+    ([("grant_type", "client_credentials"), ("grant_type", "refresh_token")], "invalid_request"),
+    ({"grant_type": "authorization_code", "code": "nope", "client_id": "serverless-jwt-dev",
+      "redirect_uri": REDIRECT, "code_verifier": "v" * 43}, "invalid_grant"),
+])
+def test_token_endpoint_errors_are_rfc6749_json(issuer: DevIssuer, form: Any, error: str) -> None:
+    answer = oc.post_form(issuer.issuer + "/oauth/token", form)
+    assert answer.status == 400
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"] == error
+
+
+def test_token_endpoint_refuses_json_bodies_and_get(issuer: DevIssuer) -> None:
+    answer = oc.send("POST", issuer.issuer + "/oauth/token", data=b'{"grant_type":"x"}',
+                     headers={"Content-Type": "application/json"})
+    assert answer.json()["error"] == "invalid_request"
+    answer = oc.get(issuer.issuer + "/oauth/token")
+    assert answer.status == 405
+    assert answer.headers["allow"] == "POST"
+
+
+def test_userinfo_answers_for_openid_access_tokens_only(issuer: DevIssuer) -> None:
+    tokens = oc.sign_in(issuer.issuer, subject="bob", scopes=["openid", "email"],
+                        claims={"email": "b@example.test"}, redirect_uri=REDIRECT)
+    good = oc.get(issuer.issuer + "/userinfo", {"Authorization": "Bearer " + tokens["access_token"]})
+    assert good.status == 200
+    assert good.json() == {"sub": "bob", "email": "b@example.test"}
+    for headers in ({}, {"Authorization": "Basic dTpw"}):
+        missing = oc.get(issuer.issuer + "/userinfo", headers)
+        assert missing.status == 401
+        assert missing.headers["www-authenticate"].startswith("Bearer")
+        assert "error=" not in missing.headers["www-authenticate"]
+    id_token = oc.get(issuer.issuer + "/userinfo", {"Authorization": "Bearer " + tokens["id_token"]})
+    assert id_token.status == 401
+    no_openid = oc.sign_in(issuer.issuer, scopes=["read:shows"], redirect_uri=REDIRECT)["access_token"]
+    refused = oc.get(issuer.issuer + "/userinfo", {"Authorization": "Bearer " + no_openid})
+    assert refused.status == 403
+    assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+
+
+def test_end_session_revokes_refresh_tokens_and_returns_with_state(issuer: DevIssuer) -> None:
+    tokens = oc.sign_in(issuer.issuer, scopes=["openid", "offline_access"], redirect_uri=REDIRECT)
+    answer = oc.get(issuer.issuer + "/logout?" + "&".join([
+        "id_token_hint=" + tokens["id_token"], "post_logout_redirect_uri=" + APP + "/", "state=s1"]))
+    assert answer.status == 303
+    assert answer.headers["location"] == APP + "/?state=s1"
+    refreshed = oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "client_id": "serverless-jwt-dev"})
+    assert refreshed.json()["error"] == "invalid_grant"
+
+
+def test_end_session_refuses_an_unregistered_return_address(issuer: DevIssuer) -> None:
+    answer = oc.get(issuer.issuer + "/logout?post_logout_redirect_uri=https://evil.example/")
+    assert answer.status == 400
+    assert "location" not in answer.headers
+
+
+def test_login_page_prefills_the_requested_scopes_and_escapes_values(issuer: DevIssuer) -> None:
+    request = oc.start(issuer.issuer, redirect_uri=REDIRECT + "?x=<b>", scopes=["openid", "write:<x>"])
+    page = oc.get(request.url).body.decode()
+    assert 'value="read:shows">' in page  # offered, not requested: unchecked
+    assert 'value="openid" checked>' in page
+    assert "write:&lt;x&gt;" in page
+    assert "<b>" not in page
+    assert '<label for="subject">Subject</label>' in page
+    assert ">Sign in</button>" in page
+
+
+@pytest.mark.parametrize(("claims", "message"), [
+    ("not json", "Extra claims must be valid JSON"), ("[1]", "Extra claims must be a JSON object"),
+    ('{"aud": "x"}', "may not set protocol claims: aud")])
+def test_bad_extra_claims_show_the_page_again_with_the_problem(issuer: DevIssuer, claims: str,
+                                                                message: str) -> None:
+    request = oc.start(issuer.issuer, redirect_uri=REDIRECT)
+    page = oc.get(request.url).body.decode()
+    txn = oc._TRANSACTION.search(page)
+    assert txn is not None
+    answer = oc.post_form(issuer.issuer + "/authorize", {"transaction": txn.group(1), "subject": "a",
+                                                         "claims": claims, "action": "sign_in"})
+    assert answer.status == 400
+    assert message in answer.body.decode()
+    fixed = oc.post_form(issuer.issuer + "/authorize", {"transaction": txn.group(1), "subject": "a",
+                                                        "action": "sign_in"})
+    assert fixed.status == 303
+    assert "code" in _query(fixed.headers["location"])
+
+
+def test_cancel_returns_access_denied_and_a_page_works_once(issuer: DevIssuer) -> None:
+    request = oc.start(issuer.issuer, redirect_uri=REDIRECT)
+    txn = oc._TRANSACTION.search(oc.get(request.url).body.decode())
+    assert txn is not None
+    answer = oc.post_form(issuer.issuer + "/authorize", {"transaction": txn.group(1), "action": "cancel"})
+    assert _query(answer.headers["location"])["error"] == "access_denied"
+    again = oc.post_form(issuer.issuer + "/authorize", {"transaction": txn.group(1), "subject": "a",
+                                                        "action": "sign_in"})
+    assert again.status == 400
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/.well-known/jwks.json",
+                                  "/userinfo"])
+def test_cors_answers_allowed_origins_only(issuer: DevIssuer, path: str) -> None:
+    allowed = oc.get(issuer.issuer + path, {"Origin": APP})
+    assert allowed.headers["access-control-allow-origin"] == APP
+    foreign = oc.get(issuer.issuer + path, {"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in foreign.headers
+    issuer.oidc.cors_origins = ["https://app.example"]
+    assert "access-control-allow-origin" not in oc.get(issuer.issuer + path, {"Origin": APP}).headers
+    configured = oc.get(issuer.issuer + path, {"Origin": "https://app.example"})
+    assert configured.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_token_endpoint_preflight(issuer: DevIssuer) -> None:
+    def preflight(origin: str) -> oc.HttpAnswer:
+        return oc.send("OPTIONS", issuer.issuer + "/oauth/token",
+                       headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+
+    ok = preflight(APP)
+    assert ok.status == 204
+    assert ok.headers["access-control-allow-origin"] == APP
+    assert "POST" in ok.headers["access-control-allow-methods"]
+    refused = preflight("https://evil.example")
+    assert refused.status == 403
+    assert "access-control-allow-origin" not in refused.headers
+    request, code = _login(issuer)
+    answer = oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+        "client_id": "serverless-jwt-dev", "code_verifier": request.code_verifier}, headers={"Origin": APP})
+    assert answer.headers["access-control-allow-origin"] == APP
+
+
+def test_oversized_bodies_are_refused_and_chunked_ones_read(issuer: DevIssuer) -> None:
+    import http.client
+
+    answer = oc.post_form(issuer.issuer + "/oauth/token", {"grant_type": "x" * 70_000})
+    assert answer.status == 413
+    host, port = urlsplit(issuer.issuer).hostname, urlsplit(issuer.issuer).port
+    conn = http.client.HTTPConnection(host or "", port, timeout=5)
+    try:
+        conn.request("POST", "/oauth/token", body=iter([b"grant_type=x"]),
+                     headers={"Content-Type": "application/x-www-form-urlencoded"}, encode_chunked=True)
+        response = conn.getresponse()
+        assert response.status == 400
+        assert json.loads(response.read())["error"] == "unsupported_grant_type"
+    finally:
+        conn.close()
+    conn = http.client.HTTPConnection(host or "", port, timeout=5)
+    try:
+        conn.request("POST", "/oauth/token", body=b"x", headers={"Content-Length": "zz"})
+        assert conn.getresponse().status == 400
+    finally:
+        conn.close()
+
+
+def test_plugin_issuer_is_reset_to_default_provider_settings_between_tests(
+        jwt_issuer: DevIssuer, request: pytest.FixtureRequest) -> None:
+    holder = request.getfixturevalue("_serverless_jwt_issuer_holder")
+    jwt_issuer.oidc.redirect_uris = ["https://app.example/cb"]
+    jwt_issuer.oidc.cors_origins = ["https://app.example"]
+    login = oc.start(jwt_issuer.issuer, redirect_uri="https://app.example/cb")
+    code = oc.code_from(oc.submit_login(login), login)
+    again = holder.acquire()  # what the next test gets
+    assert again is jwt_issuer
+    assert again.oidc.redirect_uris is None
+    assert again.oidc.cors_origins is None
+    assert oc.exchange_code(again.issuer, login, code).json()["error"] == "invalid_grant"  # codes gone
+
+
+def test_service_client_secret_is_stable_with_a_key_folder(tmp_path: Any) -> None:
+    first = DevIssuer(key_dir=tmp_path).oidc.service_client_secret
+    assert DevIssuer(key_dir=tmp_path).oidc.service_client_secret == first
+    assert DevIssuer().oidc.service_client_secret != first
+    assert json.dumps(first).isascii()

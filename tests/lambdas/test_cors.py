@@ -1,0 +1,66 @@
+"""The deployed sample answers browsers: CORS on both APIs, preflights kept away from the authorizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from serverless_jwt.dev.events import http_event
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.dev.runtime import FunctionRunner
+from serverless_jwt.dev.template import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader plus CloudFormation's ! tags, as aws-sam-cli's yaml_parse reads templates."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node)
+    else:
+        value = loader.construct_mapping(node)  # type: ignore[arg-type]
+    return {suffix: value}
+
+
+_Loader.add_multi_constructor("!", _tag)
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, Any]:
+    doc = yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+    return dict(doc["Resources"])
+
+
+def test_http_api_allows_the_authorization_header_from_the_origin(resources: dict[str, Any]) -> None:
+    cors = resources["HttpApi"]["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] == [{"Ref": "CorsAllowOrigin"}]
+    assert "authorization" in [h.lower() for h in cors["AllowHeaders"]]
+    assert "GET" in cors["AllowMethods"]
+
+
+def test_rest_api_preflight_skips_the_authorizer_and_refusals_carry_cors(resources: dict[str, Any]) -> None:
+    props = resources["RestApi"]["Properties"]
+    assert props["Auth"]["AddDefaultAuthorizerToCorsPreflight"] is False
+    assert "Authorization" in props["Cors"]["AllowHeaders"]
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        headers = props["GatewayResponses"][kind]["ResponseParameters"]["Headers"]
+        assert headers["Access-Control-Allow-Origin"] == {"Sub": "'${CorsAllowOrigin}'"}
+
+
+def test_sample_functions_send_the_allowed_origin_for_the_rest_api(jwt_issuer: DevIssuer) -> None:
+    template = Template(ROOT / "template.yaml", parameter_overrides={"CorsAllowOrigin": "https://app.example"})
+    env = {"JWT_ISSUER": jwt_issuer.issuer, "JWT_AUDIENCE": jwt_issuer.audience}
+    runner = FunctionRunner(template.function("MeFunction"), environment=env)
+    runner.load()
+    event = http_event("rest_v1", path="/me", token=jwt_issuer.mint())
+    result = runner.invoke(event)
+    assert result["statusCode"] == 200
+    assert result["headers"]["Access-Control-Allow-Origin"] == "https://app.example"
