@@ -8,7 +8,6 @@ missing browser skips these tests with the reason, and on CI (``CI=true``) it fa
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.dev.oidc_provider import RESOURCE_METADATA_PATH, resource_metadata
+from serverless_jwt.dev.oidc_provider import resource_metadata
 from serverless_jwt.dev.runtime import FunctionRunner
 from serverless_jwt.dev.template import Template
 
@@ -28,7 +27,9 @@ LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", 
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open it leaves an asyncio loop marked as
+# running in this thread, and a later test module's asyncio.run() on the same worker would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     missing = None
     try:
@@ -49,24 +50,14 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def _metadata(issuer: DevIssuer, url: str) -> bytes:
-    return json.dumps(resource_metadata(issuer, url)).encode()
-
-
 def _local_api(template: Template, runners: dict[str, FunctionRunner], issuer: DevIssuer) -> Any:
-    """start-api's server (the local API Gateway, public/ at /) plus the RFC 9728 metadata that names
-    the dev issuer; the metadata is added here, in the test."""
+    """start-api's server: the local API Gateway with public/ at / and the RFC 9728 metadata naming the
+    dev issuer, as ``serverless-jwt start-api`` builds it."""
     from serverless_jwt.dev.apigw import LocalApiGateway, collect
-    from serverless_jwt.dev.apigw.responses import Answer
 
-    class Gateway(LocalApiGateway):
-        def answer(self, request: Any) -> Any:
-            if request.method == "GET" and request.raw_path == RESOURCE_METADATA_PATH:
-                return Answer(200, [("Content-Type", "application/json")], _metadata(issuer, self.url)), "-"
-            return super().answer(request)
-
-    return Gateway(collect(template).routes, runners, static_dir=ROOT / "public",
-                   jwt_override=(issuer.issuer, issuer.audience))
+    return LocalApiGateway(collect(template).routes, runners, static_dir=ROOT / "public",
+                           jwt_override=(issuer.issuer, issuer.audience),
+                           resource_metadata=lambda url: resource_metadata(issuer, url))
 
 
 @pytest.fixture(scope="session")

@@ -177,3 +177,48 @@ def test_hs256_minting_uses_the_given_secret(issuer: DevIssuer) -> None:
     secret = "s" * 32
     token = issuer.mint(alg="HS256", secret=secret)
     assert jwt.decode(token, secret, algorithms=["HS256"], audience=issuer.audience)["sub"] == "dev-user"
+
+
+def test_issuers_starting_at_once_share_one_key(tmp_path: Path) -> None:
+    # Test workers, or `serverless-jwt token` beside `start-api`, may create the key folder together:
+    # none fails, none reads half a key, and all end up with the same key.
+    barrier = threading.Barrier(8)
+    kids: list[str] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            dev = DevIssuer(key_dir=tmp_path / "keys")
+            kids.append(dev.kid("RS256"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert len(kids) == 8
+    assert len(set(kids)) == 1
+    assert sorted(f.name for f in (tmp_path / "keys").iterdir()) == ["es256.pem", "rs256.pem"]
+
+
+def test_start_api_serves_resource_metadata_naming_the_dev_issuer(issuer: DevIssuer) -> None:
+    from serverless_jwt.dev.apigw import LocalApiGateway
+    from serverless_jwt.dev.oidc_provider import RESOURCE_METADATA_PATH, resource_metadata
+
+    with LocalApiGateway([], {}, resource_metadata=lambda url: resource_metadata(issuer, url)) as api:
+        url = api.url
+        with urllib.request.urlopen(url + RESOURCE_METADATA_PATH, timeout=5) as response:  # noqa: S310
+            document = json.loads(response.read())
+    assert document["resource"] == url
+    assert document["authorization_servers"] == [issuer.issuer]
+    bare = LocalApiGateway([], {}).start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(bare.url + RESOURCE_METADATA_PATH, timeout=5)  # noqa: S310
+    finally:
+        bare.stop()
+    assert missing.value.code == 404

@@ -317,6 +317,12 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             issuer.stop()
 
 
+def _resource_metadata(issuer: DevIssuer | _support.AttachedIssuer) -> Callable[[str], dict[str, Any]]:
+    from serverless_jwt.dev.oidc_provider import resource_metadata
+
+    return lambda url: resource_metadata(issuer, url)
+
+
 def cmd_start_api(args: argparse.Namespace) -> int:
     from serverless_jwt.dev.apigw import LocalApiGateway, collect
     from serverless_jwt.dev.template import Template, parse_overrides
@@ -348,7 +354,8 @@ def cmd_start_api(args: argparse.Namespace) -> int:
         prepared.start()  # in-process: import errors now, not on the first request; emulator: start it
         api = LocalApiGateway(collection.routes, prepared.runners, host=args.host, port=args.port,
                               static_dir=static_dir, access_log=sys.stderr,
-                              jwt_override=None if issuer is None else (issuer.issuer, issuer.audience))
+                              jwt_override=None if issuer is None else (issuer.issuer, issuer.audience),
+                              resource_metadata=None if issuer is None else _resource_metadata(issuer))
         try:
             api.start()
         except OSError as exc:

@@ -74,16 +74,25 @@ def _public_jwk(key: Any, alg: str, kid: str) -> dict[str, Any]:
 
 def _load_or_create(path: Path, alg: str) -> Any:
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        return key
+        return serialization.load_pem_private_key(path.read_bytes(), password=None)
     key = _generate(alg)
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    # Private key material: owner-only permissions from the moment the file exists.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+    # Private key material: owner-only permissions from the moment the file exists. Written whole to a
+    # private name, then linked into place: two processes starting at once (test workers, `token` beside
+    # `start-api`) never see half a key, and the one that loses the race uses the winner's key.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 

@@ -34,6 +34,7 @@ from serverless_jwt.dev._oidc_rules import (
 )
 
 if TYPE_CHECKING:
+    from serverless_jwt.dev._support import AttachedIssuer
     from serverless_jwt.dev.issuer import DevIssuer
 
 __all__ = ["AUTHORIZE_PATH", "DEFAULT_SCOPES", "END_SESSION_PATH", "RESOURCE_METADATA_PATH", "TOKEN_PATH",
@@ -307,7 +308,7 @@ class OidcProvider:
         return Response(303, {"Location": location, "Cache-Control": "no-store", "Content-Length": "0"})
 
 
-def resource_metadata(issuer: DevIssuer, resource: str) -> dict[str, Any]:
+def resource_metadata(issuer: DevIssuer | AttachedIssuer, resource: str) -> dict[str, Any]:
     """RFC 9728 metadata for a local API at ``resource`` trusting ``issuer`` (how the sample page finds it).
 
     Examples
@@ -315,8 +316,11 @@ def resource_metadata(issuer: DevIssuer, resource: str) -> dict[str, Any]:
     >>> resource_metadata(issuer, "http://127.0.0.1:3000")["authorization_servers"]  # doctest: +SKIP
     ['http://127.0.0.1:54321']
     """
+    # An issuer another command runs (AttachedIssuer) offers the defaults: its settings live there.
+    provider = getattr(issuer, "oidc", None)
+    scopes = DEFAULT_SCOPES if provider is None else provider.offered_scopes
     return {"resource": resource, "authorization_servers": [issuer.issuer],
-            "scopes_supported": list(issuer.oidc.offered_scopes), "bearer_methods_supported": ["header"]}
+            "scopes_supported": list(scopes), "bearer_methods_supported": ["header"]}
 
 
 def _scopes(form: Mapping[str, str]) -> tuple[str, ...]:

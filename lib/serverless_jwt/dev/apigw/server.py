@@ -7,6 +7,7 @@ used, as for the dev issuer; the request body is read by ``body.py`` (chunked in
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -25,6 +26,7 @@ from serverless_jwt.dev.apigw.lambda_authorizer import LambdaAuthorizers, Runner
 from serverless_jwt.dev.apigw.responses import Answer, MalformedResponse, customize, from_function, gateway
 from serverless_jwt.dev.apigw.routes import Api, Match, Route
 from serverless_jwt.dev.apigw.static import StaticFiles
+from serverless_jwt.dev.oidc_provider import RESOURCE_METADATA_PATH
 
 __all__ = ["LocalApiGateway"]
 
@@ -98,8 +100,10 @@ class LocalApiGateway:
                  port: int = 0, static_dir: str | Path | None = None,
                  jwt_override: tuple[str, str] | None = None,
                  clock: Callable[[], float] = time.monotonic, access_log: TextIO | None = None,
-                 region: str = "us-east-1") -> None:
+                 region: str = "us-east-1",
+                 resource_metadata: Callable[[str], Mapping[str, Any]] | None = None) -> None:
         self.routes = list(routes)
+        self.resource_metadata = resource_metadata
         self.apis: list[Api] = list(dict.fromkeys(r.api for r in self.routes))
         self.runners = dict(runners)
         self.host, self.port, self.region = host, port, region
@@ -194,6 +198,11 @@ class LocalApiGateway:
             served = self.static.answer(request.method, request.raw_path)
             if served is not None:
                 return served, "static", None
+        if found is None and self.resource_metadata is not None and request.method == "GET" \
+                and request.raw_path == RESOURCE_METADATA_PATH:
+            # RFC 9728: how the sample page finds the issuer this local API trusts (dev only).
+            body = json.dumps(self.resource_metadata(self.url)).encode()
+            return Answer(200, [("Content-Type", "application/json")], body), "-", None
         if found is None:
             rest = routes.in_stage(self.apis, request.raw_path) is not None
             return gateway("not_found", rest, request.request_id), "-", None
