@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.jwks import clear_shared_cache
@@ -28,6 +30,57 @@ def _fresh_jwks_cache() -> Iterator[None]:
     clear_shared_cache()
 
 
+# A ROCA key made the way Infineon's RSALib made them (Nemec, Sys, Svenda, Klinec, Matyas: "The Return of
+# Coppersmith's Attack", ACM CCS 2017, §2): each prime is k * M + (65537^a mod M), M the primorial of the
+# first 39 primes. Real keys, built here, so a real signed token goes through.
+
+_PRIMES_39 = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+              97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167]
+
+
+def _probable_prime(n: int, rng: random.Random) -> bool:
+    if n % 2 == 0:
+        return n == 2
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for _ in range(24):
+        x = pow(rng.randrange(2, n - 1), d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _roca_private_key(bits: int = 2048, seed: int = 15361) -> rsa.RSAPrivateKey:
+    rng = random.Random(seed)  # not a secret: a deterministic weak key for a test
+    m = 1
+    for r in _PRIMES_39:
+        m *= r
+    primes: list[int] = []
+    while len(primes) < 2:
+        k = rng.getrandbits(bits // 2 - m.bit_length() + 1)
+        p = k * m + pow(65537, rng.randrange(1, 1 << 30), m)
+        # The two top bits set, so p * q has exactly `bits` bits.
+        top_bits_set = p.bit_length() == bits // 2 and p >> (bits // 2 - 2) == 3
+        if top_bits_set and (p - 1) % 65537 and p not in primes and _probable_prime(p, rng):
+            primes.append(p)
+    p, q = primes
+    d = pow(65537, -1, (p - 1) * (q - 1))
+    public = rsa.RSAPublicNumbers(65537, p * q)
+    return rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q),
+                                 rsa.rsa_crt_iqmp(p, q), public).private_key()
+
+
+@pytest.fixture(scope="session")
+def roca_key() -> rsa.RSAPrivateKey:
+    """A real 2048-bit RSA key with the ROCA weakness (built once, about a second)."""
+    return _roca_private_key()
 @pytest.fixture(scope="session")
 def build_once(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Callable[[Path], None]], Path]:
     """``build_once(name, build)``: run ``build(dir)`` once per test run, shared by pytest-xdist workers.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import threading
 import time
 import types
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -16,17 +17,25 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
+from jwt.algorithms import ECAlgorithm, HMACAlgorithm
 
 from serverless_jwt import token as strict
+from serverless_jwt.adapters._context import ENCODING_KEY
 from serverless_jwt.alb import AlbVerifier, default_key_url, require_alb_auth
+from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import (
+    AlgorithmNotAllowedError,
+    AuthError,
+    ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
+    InvalidTokenError,
     KeysUnavailableError,
     MalformedTokenError,
     TokenExpiredError,
+    UnknownKeyError,
 )
+from serverless_jwt.verifier import Verifier
 
 ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
 OTHER_ARN = "arn:aws:elasticloadbalancing:eu-west-1:999999999999:loadbalancer/app/evil/1"
@@ -210,3 +219,330 @@ def test_the_earlier_of_header_and_payload_exp_rules(keys: KeyServer) -> None:
     token = alb_token(keys, kid, exp=time.time() - 10, claims={"exp": int(time.time()) + 3600})
     with pytest.raises(TokenExpiredError):
         _verifier(keys, leeway_seconds=0).verify(token)
+
+
+# -- unknown-kid storms: bounded fetches per cool-down, the genuine new kid not starved ------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _forged(server: KeyServer) -> str:
+    # The right signer, client and issuer (copied from any real header), a random kid, a foreign key.
+    kid = str(uuid.uuid4())
+    server.keys[kid] = ec.generate_private_key(ec.SECP256R1())
+    token = alb_token(server, kid)
+    del server.keys[kid]  # the key endpoint has never heard of it: 404
+    return token
+
+
+def test_a_storm_of_random_kids_costs_a_bounded_number_of_fetches_per_cooldown(keys: KeyServer) -> None:
+    clock = Clock()
+    verifier = _verifier(keys, clock=clock, unknown_kid_cooldown_seconds=30, max_unknown_kid_fetches=4)
+    storm = [_forged(keys) for _ in range(300)]
+    for window in range(3):
+        before = keys.requests
+        for token in storm[window * 100:(window + 1) * 100]:
+            with pytest.raises(UnknownKeyError):
+                verifier.verify(token)
+        assert keys.requests - before <= 3  # the budget less the slot kept for the most wanted kid
+        clock.now += 31
+    assert keys.requests <= 9
+
+
+def test_a_genuine_new_kid_is_not_starved_by_a_storm(keys: KeyServer) -> None:
+    clock = Clock()
+    verifier = _verifier(keys, clock=clock, max_unknown_kid_fetches=4)
+    old = keys.new_key()
+    assert verifier.verify(alb_token(keys, old))["sub"] == "user-1"
+    storm = [_forged(keys) for _ in range(200)]
+    for token in storm[:100]:
+        with pytest.raises(UnknownKeyError):
+            verifier.verify(token)
+    rotated = keys.new_key()  # the ALB rotates its key in the middle of the storm
+    answers = []
+    for i, token in enumerate(storm[100:]):
+        with pytest.raises(UnknownKeyError):
+            verifier.verify(token)
+        if i % 20 == 0:  # real users keep coming, all with the new kid
+            try:
+                answers.append(verifier.verify(alb_token(keys, rotated))["sub"])
+            except UnknownKeyError:
+                answers.append(None)
+    # At most its first request is refused (asked for once, like a forged kid); then it is fetched.
+    assert answers[1:] == ["user-1"] * (len(answers) - 1)
+    assert keys.requests <= 1 + 4  # the old key, then at most one window's budget
+    assert verifier.verify(alb_token(keys, old))["sub"] == "user-1"  # cached keys never wait
+
+
+def test_max_unknown_kid_fetches_is_validated(keys: KeyServer) -> None:
+    for bad in (0, 1, -3, True, 2.5):
+        with pytest.raises(ConfigurationError):
+            _verifier(keys, max_unknown_kid_fetches=bad)
+
+
+REGION = "eu-west-1"
+
+
+POOL = "eu-west-1_AbCdEf"
+
+
+COGNITO_ISS = f"https://cognito-idp.{REGION}.amazonaws.com/{POOL}"
+
+
+ALB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
+
+
+OTHER_ALB = "arn:aws:elasticloadbalancing:eu-west-1:999999999999:loadbalancer/app/evil/1"
+
+
+def _b64_r(data: dict[str, Any] | bytes, *, padded: bool = False) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    text = base64.urlsafe_b64encode(raw).decode()
+    return text if padded else text.rstrip("=")
+
+
+def _hs_token(secret: str, header: dict[str, Any], payload: dict[str, Any], *, alg: str = "HS256") -> str:
+    signing_input = f"{_b64_r(header)}.{_b64_r(payload)}"
+    digest = {"HS256": HMACAlgorithm.SHA256, "HS512": HMACAlgorithm.SHA512}[alg]
+    return f"{signing_input}.{_b64_r(HMACAlgorithm(digest).sign(signing_input.encode(), secret.encode()))}"
+
+
+class KeyServerR:
+    """Loopback stand-in for public-keys.auth.elb.<region>.amazonaws.com: GET /<kid> -> PEM, else 404."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self.paths: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                owner.paths.append(self.path)
+                key = owner.keys.get(self.path.lstrip("/"))
+                if key is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(pem)))
+                self.end_headers()
+                self.wfile.write(pem)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def template(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{{kid}}"
+
+    def new_key(self) -> str:
+        kid = str(uuid.uuid4())
+        self.keys[kid] = ec.generate_private_key(ec.SECP256R1())
+        return kid
+
+
+@pytest.fixture
+def alb_keys() -> Iterator[KeyServerR]:
+    server = KeyServerR()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def _alb_token(key: ec.EllipticCurvePrivateKey, kid: str, *, header: dict[str, Any] | None = None,
+               claims: dict[str, Any] | None = None) -> str:
+    exp = int(time.time()) + 120
+    head = {"typ": "JWT", "kid": kid, "alg": "ES256", "iss": COGNITO_ISS, "client": "app-client",
+            "signer": ALB_ARN, "exp": exp, **(header or {})}
+    body = {"sub": "user-1", "email": "u@example.com", "exp": exp, "iss": COGNITO_ISS, **(claims or {})}
+    head = {k: v for k, v in head.items() if v is not None}
+    body = {k: v for k, v in body.items() if v is not None}
+    signing_input = f"{_b64_r(head, padded=True)}.{_b64_r(body, padded=True)}"
+    signature = ECAlgorithm(ECAlgorithm.SHA256).sign(signing_input.encode(), key)
+    return f"{signing_input}.{_b64_r(signature, padded=True)}"
+
+
+def _alb(server: KeyServerR) -> AlbVerifier:
+    return AlbVerifier(ALB_ARN, client_ids=["app-client"], issuer=COGNITO_ISS,
+                       key_url_template=server.template)
+
+
+def _alb_event(value: str | None, *, forged: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"httpMethod": "GET", "path": "/", "headers": {},
+                             "requestContext": {"elb": {"targetGroupArn": "arn:tg"}}}
+    if value is not None:
+        event["headers"]["x-amzn-oidc-data"] = value
+    if forged is not None:
+        event["requestContext"]["authorizer"] = forged
+    return event
+
+
+@pytest.mark.parametrize("kid", ["../../etc/passwd", "a/b", "..", "%2e%2e", "a?b=c", "a#b", "x" * 129,
+                                 "a b", "a\nb", "é", "", "@evil.example.com"])
+def test_alb_kid_never_reaches_the_key_url_unless_plain(alb_keys: KeyServerR, kid: str) -> None:
+    token = _alb_token(ec.generate_private_key(ec.SECP256R1()), kid)
+    with pytest.raises(InvalidTokenError):
+        _alb(alb_keys).verify(token)
+    assert alb_keys.paths == []
+
+
+def test_alb_foreign_signer_costs_no_fetch_even_with_a_fresh_kid(alb_keys: KeyServerR) -> None:
+    kid = alb_keys.new_key()
+    with pytest.raises(InvalidClaimError) as err:
+        _alb(alb_keys).verify(_alb_token(alb_keys.keys[kid], str(uuid.uuid4()), header={"signer": OTHER_ALB}))
+    assert err.value.claim == "signer"
+    assert alb_keys.paths == []
+
+
+@pytest.mark.parametrize(("field", "value"), [("signer", [ALB_ARN]), ("signer", {"arn": ALB_ARN}),
+                                         ("client", ["app-client"])])
+def test_alb_unhashable_header_values_are_refused_not_crashing(alb_keys: KeyServerR, field: str,
+                                                               value: Any) -> None:
+    kid = alb_keys.new_key()
+    with pytest.raises(InvalidClaimError):
+        _alb(alb_keys).verify(_alb_token(alb_keys.keys[kid], kid, header={field: value}))
+
+
+def test_alb_random_kid_does_not_lock_out_real_users(alb_keys: KeyServerR) -> None:
+    kid = alb_keys.new_key()
+    verifier = _alb(alb_keys)
+    attacker = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(AuthError) as forged:
+        verifier.verify(_alb_token(attacker, str(uuid.uuid4())))
+    # The real user arriving right after the forged header must still get in ...
+    assert verifier.verify(_alb_token(alb_keys.keys[kid], kid))["sub"] == "user-1"
+    # ... and the forged header is a 401 (no key for that kid), not a 503 outage.
+    assert isinstance(forged.value, UnknownKeyError)
+
+
+def test_alb_signature_checked_even_when_key_cached(alb_keys: KeyServerR) -> None:
+    kid = alb_keys.new_key()
+    verifier = _alb(alb_keys)
+    assert verifier.verify(_alb_token(alb_keys.keys[kid], kid))["sub"] == "user-1"
+    forged = _alb_token(ec.generate_private_key(ec.SECP256R1()), kid, claims={"sub": "admin"})
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(forged)
+    assert len(alb_keys.paths) == 1
+
+
+def test_alb_alg_confusion_and_expiry(alb_keys: KeyServerR) -> None:
+    kid = alb_keys.new_key()
+    pem = alb_keys.keys[kid].public_key().public_bytes(serialization.Encoding.PEM,
+                                                       serialization.PublicFormat.SubjectPublicKeyInfo)
+    head = {"kid": kid, "alg": "HS256", "signer": ALB_ARN, "client": "app-client", "iss": COGNITO_ISS}
+    hs = _hs_token(pem.decode(), head, {"sub": "admin", "exp": int(time.time()) + 60})
+    with pytest.raises(AlgorithmNotAllowedError):
+        _alb(alb_keys).verify(hs)
+    stale = int(time.time()) - 3600
+    with pytest.raises(TokenExpiredError):
+        _alb(alb_keys).verify(_alb_token(alb_keys.keys[kid], kid, header={"exp": stale},
+                                         claims={"exp": stale}))
+    with pytest.raises(InvalidClaimError):
+        # No exp anywhere: never accepted as "valid forever".
+        _alb(alb_keys).verify(_alb_token(alb_keys.keys[kid], kid, header={"exp": None}, claims={"exp": None}))
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda t: t.replace("=", "") + "=",                      # padding on a segment that needs none
+    lambda t: t.split(".")[0] + "===." + ".".join(t.split(".")[1:]),
+    lambda t: t.replace(".", "=.", 1),
+    lambda t: "+" + t[1:],                                   # standard-alphabet character
+])
+def test_alb_padding_is_exact(alb_keys: KeyServerR, mutate: Any) -> None:
+    kid = alb_keys.new_key()
+    token = _alb_token(alb_keys.keys[kid], kid)
+    changed = mutate(token)
+    if changed == token:
+        pytest.skip("mutation did not apply to this token")
+    with pytest.raises(InvalidTokenError):
+        _alb(alb_keys).verify(changed)
+
+
+def test_padding_tolerance_stays_out_of_bearer_verification(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    for n in range(3):
+        token = issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None, claims={"p": "x" * n})
+        head, body, sig = token.split(".")
+        if len(body) % 4:
+            break
+    padded = f"{head}.{body}{'=' * (-len(body) % 4)}.{sig}"
+    verifier = Verifier(secrets=[secret])
+    assert verifier.verify(token)
+    with pytest.raises(MalformedTokenError):
+        verifier.verify(padded)
+
+
+@pytest.mark.parametrize("region", ["us-gov-west-1", "us-gov-east-1"])
+def test_alb_govcloud_key_endpoint(region: str) -> None:
+    assert default_key_url(region) == (
+        f"https://s3-{region}.amazonaws.com/aws-elb-public-keys-prod-{region}/{{kid}}")
+
+
+def test_require_alb_auth_never_trusts_a_forged_authorizer_context(alb_keys: KeyServerR) -> None:
+    kid = alb_keys.new_key()
+
+    @require_alb_auth(_alb(alb_keys))
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": context.identity_context.subject}
+
+    forged = {"lambda": {"sub": "admin"}, "jwt": {"claims": {"sub": "admin"}}, "principalId": "admin"}
+    assert handler(_alb_event(None, forged=forged), types.SimpleNamespace())["statusCode"] == 401
+    assert handler(_alb_event("garbage", forged=forged), types.SimpleNamespace())["statusCode"] == 401
+    ok = handler(_alb_event(_alb_token(alb_keys.keys[kid], kid), forged=forged), types.SimpleNamespace())
+    assert ok == {"statusCode": 200, "body": "user-1"}
+
+
+def test_alb_claims_are_not_decoded_as_an_authorizer_context(alb_keys: KeyServerR) -> None:
+    kid = alb_keys.new_key()
+
+    @require_alb_auth(_alb(alb_keys), roles_claim="groups", roles=["admins"])
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200}
+
+    claims = {ENCODING_KEY: json.dumps({"groups": "json"}), "groups": '["admins"]'}
+    event = _alb_event(_alb_token(alb_keys.keys[kid], kid, claims=claims))
+    response = handler(event, types.SimpleNamespace())
+    assert response["statusCode"] == 403
+
+
+# Ported from awslabs/aws-jwt-verify tests/unit/alb-verifier.test.ts ("validateAlbJwtParams",
+# awslabs/aws-jwt-verify@a7fce8e): which load balancer ARNs a verifier may be built for.
+@pytest.mark.parametrize(("arn", "valid"), [
+    ("arn:aws:elasticloadbalancing", False),  # too short
+    ("arn:aws:elasticloadbalancing:.:123456789012:loadbalancer/app/my-load-balancer/50dc6c495c0c9188", False),
+    ("arn:aws-us-gov:elasticloadbalancing:us-gov-west-1:123456789012:loadbalancer/app/my-load-balancer/"
+     "50dc6c495c0c9188", True),
+    ("arn:aws-us-gov:elasticloadbalancing:us-gov-east-1:123456789012:loadbalancer/app/my-load-balancer/"
+     "50dc6c495c0c9188", True),
+    ("arn:aws-unsupported:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/my-load-balancer/"
+     "50dc6c495c0c9188", False),  # unsupported partition
+    ("arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:loadbalancer/app/my-load-balancer/1", True),
+    ("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/my-nlb/1", False),  # not an ALB
+])
+def test_aws_jwt_verify_alb_arn_cases(arn: str, valid: bool) -> None:
+    if valid:
+        AlbVerifier(arn)
+    else:
+        with pytest.raises(ConfigurationError):
+            AlbVerifier(arn)
+
+
+def test_user_claims_carrying_an_aud_are_typed_but_not_matched(keys: KeyServer) -> None:
+    # The ALB names its recipient in the header (signer, client); the payload is the IdP's user claims.
+    kid = keys.new_key()
+    verifier = _verifier(keys)
+    assert verifier.verify(alb_token(keys, kid, claims={"aud": "idp-client"}))["aud"] == "idp-client"
+    with pytest.raises(InvalidClaimError):
+        verifier.verify(alb_token(keys, kid, claims={"aud": 7}))

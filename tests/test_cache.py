@@ -45,7 +45,7 @@ def test_concurrent_stores_never_exceed_the_bound() -> None:
 def test_the_verifier_stores_the_signed_payload_segment_not_the_claims() -> None:
     secret = secrets.token_bytes(32)
     with DevIssuer() as dev:
-        token = dev.mint(sub="alice", alg="HS256", secret=secret)
+        token = dev.mint(sub="alice", alg="HS256", secret=secret, audience=None)  # no aud: none configured
 
     seen: list[object] = []
 
@@ -66,7 +66,7 @@ def test_the_verifier_stores_the_signed_payload_segment_not_the_claims() -> None
 def test_a_verifier_with_the_cache_off_stores_nothing() -> None:
     secret = secrets.token_bytes(32)
     with DevIssuer() as dev:
-        token = dev.mint(sub="alice", alg="HS256", secret=secret)
+        token = dev.mint(sub="alice", alg="HS256", secret=secret, audience=None)  # no aud: none configured
     verifier = Verifier(secrets=[secret], verified_cache_size=0)
     assert verifier.verify(token)["sub"] == "alice"
     assert len(verifier._cache) == 0

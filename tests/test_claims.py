@@ -152,9 +152,11 @@ def test_trailing_slash_issuer_is_not_tolerated_the_other_way_either() -> None:
     check_claims(claims(iss=ISSUER + "/"), policy, NOW)
 
 
-def test_issuer_is_not_checked_when_not_configured() -> None:
+def test_issuer_value_is_free_but_typed_when_not_configured() -> None:
     check_claims(claims(iss=...), replace(POLICY, issuer=None), NOW)
-    check_claims(claims(iss=["anything"]), replace(POLICY, issuer=None), NOW)
+    check_claims(claims(iss="https://anyone.example"), replace(POLICY, issuer=None), NOW)
+    for bad in (["anything"], 1, None, {"iss": "x"}, True):
+        assert claim_error(claims(iss=bad), replace(POLICY, issuer=None)) == ("iss", "invalid")
 
 
 # --- aud ------------------------------------------------------------------------------------------------
@@ -181,9 +183,45 @@ def test_audience_of_the_wrong_shape_is_invalid_even_when_a_member_matches(aud: 
     assert claim_error(claims(aud=aud)) == ("aud", "invalid")
 
 
-def test_audience_is_not_checked_when_not_configured() -> None:
-    check_claims(claims(aud=...), replace(POLICY, audiences=None), NOW)
-    check_claims(claims(aud=12), replace(POLICY, audiences=None), NOW)
+def test_without_a_configured_audience_a_token_carrying_aud_is_refused() -> None:
+    # RFC 7519 §4.1.3: a recipient that is not named in aud must reject the token (PyJWT does too).
+    policy = replace(POLICY, audiences=None)
+    check_claims(claims(aud=...), policy, NOW)
+    for aud in ("api", ["api"], "authenticated"):
+        with pytest.raises(InvalidClaimError) as info:
+            check_claims(claims(aud=aud), policy, NOW)
+        assert (info.value.claim, info.value.reason) == ("aud", "check_failed")
+        assert "authenticated" not in info.value.description
+
+
+def test_accept_any_audience_is_the_explicit_opt_out_and_still_types_aud() -> None:
+    policy = replace(POLICY, audiences=None, accept_any_audience=True)
+    for aud in ("api", ["x", "y"], ...):
+        check_claims(claims(aud=aud), policy, NOW)
+    for bad in (12, [], ["api", 1], None, {"a": 1}, True):
+        assert claim_error(claims(aud=bad), policy) == ("aud", "invalid")
+        assert claim_error(claims(aud=bad), replace(policy, accept_any_audience=False)) == ("aud", "invalid")
+
+
+# --- registered claims are typed whenever present (RFC 7519 §4.1) -----------------------------------------
+
+OPEN = ClaimsPolicy(issuer=None, audiences=None, accept_any_audience=True)
+
+
+@pytest.mark.parametrize(("name", "bad"), [
+    ("iss", 1), ("iss", ["a"]), ("sub", 1), ("sub", None), ("sub", ["a"]), ("jti", 7), ("jti", {"j": 1}),
+    ("aud", 3), ("aud", []), ("exp", "2000000000"), ("nbf", True), ("iat", [1]), ("auth_time", "1"),
+    ("auth_time", float("inf")), ("auth_time", None),
+])
+def test_registered_claims_of_the_wrong_type_are_invalid_whatever_is_configured(name: str, bad: Any) -> None:
+    payload = {"exp": NOW + 60, name: bad}
+    assert claim_error(payload, OPEN) == (name, "invalid")
+    assert claim_error({**GOOD, name: bad}, POLICY) == (name, "invalid")
+
+
+def test_registered_claims_of_the_right_type_pass_an_open_policy() -> None:
+    check_claims({"exp": NOW + 60, "iss": "x", "sub": "s", "jti": "j", "aud": ["a"], "nbf": NOW,
+                  "iat": NOW - 1.5, "auth_time": NOW - 3}, OPEN, NOW)
 
 
 # --- sub and required claims ----------------------------------------------------------------------------
@@ -247,7 +285,7 @@ def test_max_age_on_auth_time() -> None:
 def test_auth_time_must_be_a_finite_number_when_used(value: Any) -> None:
     policy = replace(POLICY, max_age_seconds=300, max_age_claim="auth_time")
     assert claim_error(claims(auth_time=value), policy) == ("auth_time", "invalid")
-    check_claims(claims(auth_time=value), POLICY, NOW)  # not used: not looked at
+    assert claim_error(claims(auth_time=value), POLICY) == ("auth_time", "invalid")  # typed even unused
 
 
 # --- typ ------------------------------------------------------------------------------------------------
@@ -298,6 +336,28 @@ def test_type_check_can_be_disabled_and_custom_types_are_normalized() -> None:
         check_type({}, policy)
 
 
+# RFC 7515 §4.1.9: "application/" is implied only for a value without "/"; compared case-insensitively.
+@pytest.mark.parametrize(("configured", "sent", "same"), [
+    ("at+jwt", "application/at+jwt", True),
+    ("application/at+jwt", "AT+JWT", True),
+    ("text/jwt", "text/jwt", True),
+    ("TEXT/JWT", "text/jwt", True),
+    ("text/jwt", "application/text/jwt", False),   # the prefix is not optional when another / follows
+    ("application/text/jwt", "text/jwt", False),
+    ("application/text/jwt", "application/text/jwt", True),
+    ("jwt", "text/jwt", False),
+    ("jwt", "application/application/jwt", False),
+    ("example", "application/example", True),
+])
+def test_typ_media_types_compare_as_rfc_7515_says(configured: str, sent: str, same: bool) -> None:
+    policy = replace(POLICY, accepted_types=frozenset({configured}))
+    if same:
+        check_type({"alg": "RS256", "typ": sent}, policy)
+    else:
+        with pytest.raises(InvalidClaimError):
+            check_type({"alg": "RS256", "typ": sent}, policy)
+
+
 def test_default_types_constant() -> None:
     assert frozenset({"", "jwt", "at+jwt"}) == DEFAULT_TYPES
     assert POLICY.accepted_types == DEFAULT_TYPES
@@ -340,3 +400,25 @@ def test_errors_never_echo_token_values() -> None:
         with pytest.raises(InvalidClaimError) as info:
             check_claims(payload, POLICY, NOW)
         assert "MARKER" not in str(info.value)
+
+
+# Ported from panva/jose test/jwt/verify.test.ts ("typ verification", panva/jose@afbc664): jose's
+# normalizeTyp prefixes "application/" to a value without "/" and lower-cases, as RFC 7515 §4.1.9 says.
+@pytest.mark.parametrize(("header_typ", "expected_typ", "same"), [
+    ("urn:example:typ", "application/urn:example:typ", True),
+    ("urn:example:typ", "urn:example:typ:2", False),
+    ("urn:example:typ", "application/urn:example:typ:2", False),
+    ("application/urn:example:typ", "urn:example:typ", True),
+    ("application/urn:example:typ", "application/urn:example:typ:2", False),
+    ("application/urn:example:typ", "urn:example:typ:2", False),
+    ("text/plain", "text/plain", True),
+    ("text/plain", "application/text/plain", False),
+    ("JWT", "", False),
+])
+def test_jose_typ_verification_cases(header_typ: str, expected_typ: str, same: bool) -> None:
+    policy = replace(POLICY, accepted_types=frozenset({expected_typ}))
+    if same:
+        check_type({"alg": "HS256", "typ": header_typ}, policy)
+    else:
+        with pytest.raises(InvalidClaimError):
+            check_type({"alg": "HS256", "typ": header_typ}, policy)

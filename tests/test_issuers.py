@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from jwt.algorithms import HMACAlgorithm
 
 from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,
     InvalidClaimError,
+    InvalidSignatureError,
     KeysUnavailableError,
     MalformedTokenError,
     UnknownKeyError,
@@ -98,7 +104,7 @@ def test_shared_secret_issuer_listed_by_its_iss(issuer: DevIssuer) -> None:
         issuer.issuer: Verifier(issuer=issuer.issuer, audience=issuer.audience, jwks_uri=issuer.jwks_uri),
         "legacy-gotrue": Verifier(secrets=[secret]),
     })
-    token = issuer.mint(alg="HS256", secret=secret, issuer="legacy-gotrue", sub="hs")
+    token = issuer.mint(alg="HS256", secret=secret, issuer="legacy-gotrue", sub="hs", audience=None)
     assert multi.verify(token)["sub"] == "hs"
     # The HS secret cannot vouch for the RSA issuer: that issuer only knows RS256.
     with pytest.raises(AlgorithmNotAllowedError):
@@ -131,3 +137,125 @@ def test_configuration_is_checked() -> None:
          {"issuer": "https://b.example.com/", "audience": "api"}], leeway_seconds=5)
     assert built.issuers == {"https://a.example.com/", "https://b.example.com/"}
     assert "secret" not in repr(built)
+
+
+def _issuer_fleet(count: int, **verifier_options: object) -> tuple[dict[str, Verifier], dict[str, str]]:
+    secrets_by_iss = {f"tenant-{i}": secrets.token_urlsafe(32) for i in range(count)}
+    verifiers = {iss: Verifier(issuer=iss, secrets=secret, **verifier_options)  # type: ignore[arg-type]
+                 for iss, secret in secrets_by_iss.items()}
+    return verifiers, secrets_by_iss
+
+
+def test_one_verified_token_budget_bounds_every_issuers_cache_together(issuer: DevIssuer) -> None:
+    # Measured before: each issuer kept its own 1,024 entries, so memory grew with issuers x tokens.
+    verifiers, keys = _issuer_fleet(40)
+    multi = MultiIssuerVerifier(verifiers, verified_cache_size=500)
+    for n in range(30):
+        for iss, secret in keys.items():
+            token = issuer.mint(alg="HS256", secret=secret, issuer=iss, audience=None, sub=f"u{n}")
+            assert multi.verify(token)["iss"] == iss
+    entries = sum(len(v._cache) for v in verifiers.values())
+    assert entries <= 500  # 1,200 distinct verified tokens, one budget
+    assert entries >= 400  # and the budget is actually used
+    # The newest tokens are the ones kept, and a hit still re-checks nothing less.
+    last = issuer.mint(alg="HS256", secret=keys["tenant-0"], issuer="tenant-0", audience=None, sub="again")
+    multi.verify(last)
+    assert last in verifiers["tenant-0"]._cache
+
+
+def test_a_zero_budget_keeps_no_verified_tokens(issuer: DevIssuer) -> None:
+    verifiers, keys = _issuer_fleet(3)
+    multi = MultiIssuerVerifier(verifiers, verified_cache_size=0)
+    for iss, secret in keys.items():
+        multi.verify(issuer.mint(alg="HS256", secret=secret, issuer=iss, audience=None))
+    assert sum(len(v._cache) for v in verifiers.values()) == 0
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ConfigurationError):
+            MultiIssuerVerifier(verifiers, verified_cache_size=bad)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def other_issuer() -> Iterator[DevIssuer]:
+    with DevIssuer() as dev_issuer:
+        yield dev_issuer
+
+
+def _requests(issuer: DevIssuer) -> int:
+    return sum(issuer.requests.values())
+
+
+def _b64(data: dict[str, Any] | bytes, *, padded: bool = False) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    text = base64.urlsafe_b64encode(raw).decode()
+    return text if padded else text.rstrip("=")
+
+
+def _hs_token(secret: str, header: dict[str, Any], payload: dict[str, Any], *, alg: str = "HS256") -> str:
+    signing_input = f"{_b64(header)}.{_b64(payload)}"
+    digest = {"HS256": HMACAlgorithm.SHA256, "HS512": HMACAlgorithm.SHA512}[alg]
+    return f"{signing_input}.{_b64(HMACAlgorithm(digest).sign(signing_input.encode(), secret.encode()))}"
+
+
+def test_multi_key_of_one_issuer_never_verifies_token_claiming_another(
+        issuer: DevIssuer, other_issuer: DevIssuer) -> None:
+    multi = MultiIssuerVerifier([
+        Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2),
+        Verifier(issuer=other_issuer.issuer, audience=other_issuer.audience, timeout_seconds=2),
+    ])
+    assert multi.verify(issuer.mint())["iss"] == issuer.issuer
+    before = _requests(issuer)
+    # Signed by A, claiming B, with A's kid and then with B's kid: only B's keys are ever asked.
+    for kid in (issuer.kid(), other_issuer.kid()):
+        forged = issuer.mint(issuer=other_issuer.issuer, audience=other_issuer.audience, kid=kid)
+        with pytest.raises((UnknownKeyError, InvalidSignatureError)):
+            multi.verify(forged)
+    assert _requests(issuer) == before
+
+
+@pytest.mark.parametrize("iss", ["https://unknown.example.com", None, 123, ["x"], {"a": 1}, ""])
+def test_multi_unknown_missing_or_non_string_iss_fetches_nothing(
+        issuer: DevIssuer, other_issuer: DevIssuer, iss: Any) -> None:
+    multi = MultiIssuerVerifier([
+        Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2),
+        Verifier(issuer=other_issuer.issuer, audience=other_issuer.audience, timeout_seconds=2),
+    ])
+    token = issuer.mint(claims={"iss": iss}) if iss is not None else issuer.mint(issuer=None)
+    with pytest.raises(InvalidClaimError) as err:
+        multi.verify(token)
+    assert err.value.claim == "iss"
+    assert _requests(issuer) == 0
+    assert _requests(other_issuer) == 0
+
+
+@pytest.mark.parametrize("variant", ["{}/", "{}/.", "{} ", str.upper, "{}#x", "{}\u0000"])
+def test_multi_issuer_lookalikes_are_refused_without_fetch(issuer: DevIssuer, variant: Any) -> None:
+    multi = MultiIssuerVerifier([Verifier(issuer=issuer.issuer, audience=issuer.audience)])
+    claimed = variant(issuer.issuer) if callable(variant) else variant.format(issuer.issuer)
+    with pytest.raises(InvalidClaimError):
+        multi.verify(issuer.mint(issuer=claimed))
+    assert _requests(issuer) == 0
+
+
+@pytest.mark.parametrize("token", [None, b"a.b.c", 5, "", "a.b", "é.b.c"])
+def test_multi_garbage_token_is_malformed_not_a_crash(issuer: DevIssuer, token: Any) -> None:
+    multi = MultiIssuerVerifier([Verifier(issuer=issuer.issuer, audience=issuer.audience)])
+    with pytest.raises(MalformedTokenError):
+        multi.verify(token)
+
+
+def test_multi_hs_issuer_and_rs_issuer_never_cross(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    multi = MultiIssuerVerifier({
+        "netlify-site": Verifier(secrets=[secret]),
+        issuer.issuer: Verifier(issuer=issuer.issuer, audience=issuer.audience),
+    })
+    assert multi.verify(issuer.mint(alg="HS256", secret=secret, issuer="netlify-site", audience=None))[
+        "sub"] == "dev-user"
+    # HS256 keyed with the RS issuer's public PEM, claiming the RS issuer: the RS verifier allows no HS.
+    pem = issuer.public_pem().decode()
+    with pytest.raises(AlgorithmNotAllowedError):
+        multi.verify(_hs_token(pem, {"alg": "HS256"}, {"iss": issuer.issuer, "aud": issuer.audience,
+                                                        "exp": int(time.time()) + 60}))
+    # An RS token claiming the HS issuer: the shared-secret verifier allows no RS.
+    with pytest.raises(AlgorithmNotAllowedError):
+        multi.verify(issuer.mint(issuer="netlify-site"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
@@ -428,3 +429,24 @@ def test_past_the_stale_window_a_recovered_issuer_is_used_at_once(issuer: DevIss
         _unavailable(source, {"kid": issuer.kid()})
     issuer.fault = None
     assert _verifies(source, issuer.mint())  # no clock advance needed
+
+
+def test_a_remote_jwks_serves_its_good_keys_and_skips_weak_ones_with_a_warning(
+        issuer: DevIssuer, roca_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture) -> None:
+    from serverless_jwt.verifier import Verifier
+
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the point
+    issuer.extra_jwks_keys = [
+        {**RSAAlgorithm.to_jwk(roca_key.public_key(), as_dict=True), "kid": "roca", "alg": "RS256"},
+        {**RSAAlgorithm.to_jwk(small.public_key(), as_dict=True), "kid": "small", "alg": "RS256"},
+    ]
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience)
+    with caplog.at_level("WARNING", logger="serverless_jwt.keys"):
+        assert verifier.verify(issuer.mint(sub="good"))["sub"] == "good"
+    assert "rsa_roca" in caplog.text
+    assert "rsa_too_small" in caplog.text
+    claims = parse(issuer.mint()).claims
+    for key, kid in ((roca_key, "roca"), (small, "small")):
+        # Really signed by the weak key the issuer publishes: still never verified.
+        with pytest.raises(UnknownKeyError):
+            verifier.verify(jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid}))

@@ -7,6 +7,8 @@ import datetime
 import hashlib
 import hmac
 import json
+import logging
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -17,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from serverless_jwt import token
+from serverless_jwt._jwk import roca_vulnerable
 from serverless_jwt.errors import (
     ConfigurationError,
     KeysUnavailableError,
@@ -24,6 +28,7 @@ from serverless_jwt.errors import (
     UnknownKeyError,
 )
 from serverless_jwt.keys import KeySet, SecretKeys, StaticKeySource, VerificationKey
+from serverless_jwt.verifier import Verifier
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -367,3 +372,160 @@ def test_jwks_round_trip_through_json() -> None:
     # A document as it arrives off the wire (JSON-decoded) is accepted as is.
     doc = json.loads(json.dumps({"keys": [_jwk(RSA_KEY, kid="a", alg="RS256", use="sig")]}))
     assert KeySet.from_jwks(doc, algorithms=["RS256"]).select({"kid": "a"}) is not None
+
+
+# -- keys with known weaknesses: RSA under 2048 bits and ROCA (CVE-2017-15361) ----------------------------
+# roca_key (tests/conftest.py) is a real ROCA-structured key, so real signed tokens go through.
+
+
+def test_the_roca_fingerprint_finds_roca_moduli_and_passes_ordinary_ones(roca_key: rsa.RSAPrivateKey) -> None:
+    assert roca_key.key_size == 2048
+    assert roca_vulnerable(roca_key.public_key().public_numbers().n)
+    for key in (RSA_KEY, rsa.generate_private_key(public_exponent=65537, key_size=3072)):
+        assert not roca_vulnerable(key.public_key().public_numbers().n)
+
+
+def test_a_jwks_skips_and_logs_its_roca_key_and_serves_the_others(
+        roca_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture) -> None:
+    jwks = {"keys": [_jwk(roca_key, kid="weak", alg="RS256"), _jwk(SMALL_RSA_KEY, kid="small"),
+                     _jwk(RSA_KEY, kid="good")]}
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt.keys"):
+        keys = KeySet.from_jwks(jwks, algorithms=["RS256"])
+    assert ("weak", "rsa_roca") in keys.skipped
+    assert ("small", "rsa_too_small") in keys.skipped
+    assert [k.kid for k in keys] == ["good"]
+    assert "rsa_roca" in caplog.text
+    assert "rsa_too_small" in caplog.text
+    # Through the verifier, with real signed tokens: the good key verifies, the weak one is unknown.
+    verifier = Verifier(jwks=jwks, require_audience=False)
+    good = jwt.encode({"sub": "a", "exp": 4102444800}, RSA_KEY, algorithm="RS256", headers={"kid": "good"})
+    assert verifier.verify(good)["sub"] == "a"
+    for private, kid in ((roca_key, "weak"), (SMALL_RSA_KEY, "small")):
+        forged = jwt.encode({"sub": "a", "exp": 4102444800}, private, algorithm="RS256", headers={"kid": kid})
+        with pytest.raises(UnknownKeyError):
+            verifier.verify(forged)
+
+
+def test_a_roca_pem_or_certificate_is_refused_at_configuration(roca_key: rsa.RSAPrivateKey) -> None:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(roca_key.public_key()).serial_number(1)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(RSA_KEY, hashes.SHA256()))
+    for pem in (_pem(roca_key), cert.public_bytes(serialization.Encoding.PEM)):
+        with pytest.raises(ConfigurationError, match="ROCA"):
+            KeySet.from_pem(pem, algorithms=["RS256"])
+        with pytest.raises(ConfigurationError, match="ROCA"):
+            Verifier(public_key=pem, require_audience=False)
+    with pytest.raises(ConfigurationError, match="2048"):
+        Verifier(public_key=_pem(SMALL_RSA_KEY), require_audience=False)
+
+
+# -- Project Wycheproof JWS / JWK vectors (C2SP/wycheproof testvectors_v1, Apache-2.0) --------------------
+# tests/fixtures/wycheproof/*.json name the upstream file and commit. Their payloads ("foo") are not JSON
+# claim sets, so these run the layers below the claims: strict compact parsing (token.py), the key rules
+# (a configured secret, or a JWKS that never supplies an oct key) and the signature.
+
+WYCHEPROOF = Path(__file__).resolve().parent / "fixtures" / "wycheproof"
+_PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth"}
+
+# Where the library's answer differs from the vector's, and why; nothing else. Every stricter case is a
+# refusal; the two defective vectors repeat a valid one byte for byte, so they are accepted like it.
+WYCHEPROOF_DIVERGENCES: dict[int, tuple[bool, str]] = {
+    259: (False, "empty payload: a JWT always carries a claims set, so an empty segment is malformed"),
+    264: (False, "empty payload"), 268: (False, "empty payload"), 272: (False, "empty payload"),
+    320: (False, "empty payload"), 325: (False, "empty payload"),
+    346: (False, "the JWK says alg PS256, the header PS384: a JWK's own alg pins the key to it"),
+    350: (False, "the JWK says alg PS256, the header PS384 (as 346)"),
+    347: (False, "the JWK's alg is 'ES521', not a JWS algorithm: the key is unusable"),
+    351: (False, "the JWK's alg is 'ES521' (as 347)"),
+    367: (True, "defective vector: byte-identical to the valid tcId 357 in this file version"),
+    370: (True, "defective vector: byte-identical to the valid tcId 357 in this file version"),
+    372: (False, "'?' is outside the base64url alphabet: the strict parser refuses the header"),
+    373: (False, "'?' is outside the base64url alphabet: the strict parser refuses the payload"),
+}
+WYCHEPROOF_JWK_DIVERGENCES = {
+    4: "two configured secrets may share a kid: secrets are tried in turn (rotation) and kids are not "
+       "read; a JWKS with a duplicate kid is refused (test_duplicate_kid_drops_both_keys)",
+}
+
+
+def _b64url(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def _wycheproof_verdict(jws: str, keys: list[dict[str, Any]]) -> bool:
+    """Whether the library accepts this JWS for this key set, through its own parsing and key rules."""
+    try:
+        data, h64, p64, s64 = token.split(jws)
+        header = token.decode_header(h64)
+        token._b64decode(p64)  # the payload's base64url, held to the same strict rules
+        signature = token.decode_signature(s64)
+    except MalformedTokenError:
+        return False
+    alg = header["alg"]
+    source: Any
+    if all(k.get("kty") == "oct" for k in keys):
+        # Configured shared secrets (never from a JWKS): the JWKs meant for signing with this alg, under
+        # SecretKeys' length rules.
+        secrets = [_b64url(k["k"]) for k in keys if k.get("alg", alg) == alg and k.get("use", "sig") == "sig"]
+        try:
+            source = SecretKeys(secrets, algorithms=[alg])
+        except ConfigurationError:
+            return False
+    else:
+        public = [{m: v for m, v in k.items() if m not in _PRIVATE_MEMBERS} for k in keys]
+        allowed = ALL_ASYMMETRIC
+        source = StaticKeySource(KeySet.from_jwks({"keys": public}, algorithms=allowed))
+        if alg not in allowed:
+            return False
+    try:
+        candidates = source.keys_for(header)
+    except (UnknownKeyError, KeysUnavailableError, MalformedTokenError):
+        return False
+    return any(key.verify(alg, data[: len(h64) + 1 + len(p64)], signature) for key in candidates)
+
+
+def _vectors(name: str) -> list[Any]:
+    document = json.loads((WYCHEPROOF / name).read_text())
+    cases = [pytest.param(group.get("keys") or [group["key"]], case, id=f"tc{case['tcId']}-{case['comment']}")
+             for group in document["testGroups"] for case in group["tests"]]
+    assert len(cases) == document["numberOfTests"]
+    return cases
+
+
+@pytest.mark.parametrize(("keys", "case"), _vectors("json_web_signature_test.json"))
+def test_wycheproof_json_web_signature_vectors(keys: list[dict[str, Any]], case: dict[str, Any]) -> None:
+    expected = case["result"] == "valid"
+    if case["tcId"] in WYCHEPROOF_DIVERGENCES:
+        expected = WYCHEPROOF_DIVERGENCES[case["tcId"]][0]
+    assert _wycheproof_verdict(case["jws"], keys) is expected
+
+
+@pytest.mark.parametrize(("keys", "case"), _vectors("json_web_key_test.json"))
+def test_wycheproof_json_web_key_vectors(keys: list[dict[str, Any]], case: dict[str, Any]) -> None:
+    # Includes Wycheproof's own ROCA key (tcId 7), 1024-bit RSA, e=1, and HS keys shorter than the hash.
+    verdict = _wycheproof_verdict(case["jws"], keys)
+    if case["tcId"] in WYCHEPROOF_JWK_DIVERGENCES:
+        assert verdict is True  # documented above; flips if the rule changes, so the note stays true
+        return
+    assert verdict is (case["result"] == "valid")
+
+
+# Ported from awslabs/aws-jwt-verify tests/unit/jwk.test.ts ("validate", awslabs/aws-jwt-verify@a7fce8e):
+# a JWKS document that is not {"keys": [...]} is unusable as a whole; a JWK that is not an object, or
+# whose alg is not a string, is skipped (the set's other keys still serve).
+@pytest.mark.parametrize("jwks", [{}, {"keys": 123}, "", "foo", [], None])
+def test_aws_jwt_verify_malformed_jwks_documents(jwks: Any) -> None:
+    with pytest.raises(KeysUnavailableError):
+        KeySet.from_jwks(jwks, algorithms=ALL_ASYMMETRIC)
+
+
+def test_aws_jwt_verify_malformed_jwks_entries_are_skipped() -> None:
+    good = _jwk(RSA_KEY, kid="good")
+    bad_alg = {**_jwk(RSA_KEY, kid="n0o3"), "alg": 123}
+    keys = KeySet.from_jwks({"keys": ["", "foobar", bad_alg, good]}, algorithms=ALL_ASYMMETRIC)
+    assert [k.kid for k in keys] == ["good"]
+    assert ("n0o3", "bad_alg") in keys.skipped
+    assert len(KeySet.from_jwks({"keys": []}, algorithms=ALL_ASYMMETRIC)) == 0  # a valid, empty JWKS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -9,10 +10,15 @@ import types
 from typing import Any
 
 import pytest
+from jwt.algorithms import HMACAlgorithm
 
 from serverless_jwt.adapters.decorators import require_auth
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.errors import InvalidClaimError, TokenExpiredError
+from serverless_jwt.errors import (
+    InvalidClaimError,
+    InvalidTokenError,
+    TokenExpiredError,
+)
 from serverless_jwt.netlify import require_netlify_signature, signature_verifier
 from serverless_jwt.verifier import Verifier
 
@@ -59,3 +65,55 @@ def test_decorator_combined_with_bearer_check(issuer: DevIssuer) -> None:
     assert forged["statusCode"] == 401
     no_user = handler(_event({"x-nf-sign": nf_sign(issuer)}), types.SimpleNamespace())
     assert no_user["statusCode"] == 401
+
+
+def _b64(data: dict[str, Any] | bytes, *, padded: bool = False) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    text = base64.urlsafe_b64encode(raw).decode()
+    return text if padded else text.rstrip("=")
+
+
+def _hs_token(secret: str, header: dict[str, Any], payload: dict[str, Any], *, alg: str = "HS256") -> str:
+    signing_input = f"{_b64(header)}.{_b64(payload)}"
+    digest = {"HS256": HMACAlgorithm.SHA256, "HS512": HMACAlgorithm.SHA512}[alg]
+    return f"{signing_input}.{_b64(HMACAlgorithm(digest).sign(signing_input.encode(), secret.encode()))}"
+
+
+def test_x_nf_sign_requires_iss_exp_and_hs256(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    verifier = signature_verifier(secret)
+    now = int(time.time())
+    good = {"iss": "netlify", "exp": now + 60, "site_url": "https://x.netlify.app"}
+    assert verifier.verify(_hs_token(secret, {"alg": "HS256", "typ": "JWT"}, good))["iss"] == "netlify"
+    refused = [
+        _hs_token(secret, {"alg": "HS256"}, {**good, "iss": "other"}),
+        _hs_token(secret, {"alg": "HS256"}, {k: v for k, v in good.items() if k != "iss"}),
+        _hs_token(secret, {"alg": "HS256"}, {k: v for k, v in good.items() if k != "exp"}),
+        _hs_token(secret, {"alg": "HS256"}, {**good, "exp": now - 3600}),
+        _hs_token(secret, {"alg": "HS256"}, {**good, "exp": str(now + 60)}),
+        _hs_token(secret, {"alg": "HS512"}, good, alg="HS512"),
+        _hs_token("another-secret-of-enough-length-000", {"alg": "HS256"}, good),
+        f"{_b64({'alg': 'none'})}.{_b64(good)}.",
+        issuer.mint(issuer="netlify", audience=None),                    # RS256 with iss netlify
+        issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None),  # an Identity token, no iss
+    ]
+    for token in refused:
+        with pytest.raises(InvalidTokenError):
+            verifier.verify(token)
+
+
+def test_require_netlify_signature_answers_401_without_echoing(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+
+    @require_netlify_signature(secret)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200}
+
+    expired = _hs_token(secret, {"alg": "HS256"}, {"iss": "netlify", "exp": int(time.time()) - 3600})
+    for headers, status in (({}, 401), ({"x-nf-sign": expired}, 401), ({"x-nf-sign": "a.b"}, 401)):
+        response = handler({"version": "2.0", "headers": headers,
+                            "requestContext": {"http": {"method": "GET"}}}, None)
+        assert response["statusCode"] == status
+        assert expired not in json.dumps(response)
+    multi = {"httpMethod": "GET", "multiValueHeaders": {"x-nf-sign": [expired, expired]}}
+    assert handler(multi, None)["statusCode"] == 400

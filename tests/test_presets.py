@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -10,13 +11,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from jwt.algorithms import HMACAlgorithm
 
 from serverless_jwt import presets
+from serverless_jwt.adapters.decorators import require_auth
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import (
+    AlgorithmNotAllowedError,
     ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
+    InvalidTokenError,
+    MalformedTokenError,
     TokenExpiredError,
 )
 
@@ -198,7 +204,8 @@ def test_netlify_reads_secret_from_environment(issuer: DevIssuer, monkeypatch: p
     monkeypatch.setenv("JWT_SECRET_PREVIOUS", old)
     preset = presets.netlify()
     for secret in (old, new):
-        assert preset.verify(issuer.mint(alg="HS256", secret=secret, issuer=None))["sub"] == "dev-user"
+        assert preset.verify(issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None))[
+            "sub"] == "dev-user"
     monkeypatch.delenv("JWT_SECRET")
     with pytest.raises(ConfigurationError):
         presets.netlify()
@@ -242,7 +249,6 @@ def test_oidc_preset_reads_rfc9068_roles_by_default(issuer: DevIssuer) -> None:
 
 
 def test_preset_is_a_token_verifier_for_plain_require_auth(issuer: DevIssuer) -> None:
-    from serverless_jwt.adapters.decorators import require_auth
 
     preset = presets.oidc(issuer.issuer, issuer.audience)
     handler = require_auth(preset, **preset.auth_options())(lambda event, context: {"statusCode": 204})
@@ -252,3 +258,187 @@ def test_preset_is_a_token_verifier_for_plain_require_auth(issuer: DevIssuer) ->
 def test_preset_refuses_overriding_its_issuer() -> None:
     with pytest.raises(ConfigurationError):
         presets.auth0("t.auth0.com", "api", issuer="https://evil.example/")
+
+
+# -- GoTrue audiences: Netlify Identity (no aud) and Supabase ("authenticated") ------------------------
+# netlify/gotrue api/token.go: generateAccessToken puts user.Aud in the standard claims, which
+# dgrijalva/jwt-go omits when empty (Netlify's hosted Identity); Supabase Auth sets GOTRUE_JWT_AUD to
+# "authenticated" and iss to https://<ref>.supabase.co/auth/v1.
+
+
+def test_netlify_accepts_its_aud_less_tokens_and_refuses_a_token_meant_for_someone(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    preset = presets.netlify(secret)
+    assert preset.verify(issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None))["sub"]
+    with pytest.raises(InvalidClaimError) as info:
+        preset.verify(issuer.mint(alg="HS256", secret=secret, issuer=None, audience="another-api"))
+    assert (info.value.claim, info.value.reason) == ("aud", "check_failed")
+    gotrue = presets.netlify(secret, audience="my-gotrue")  # self-hosted GoTrue with GOTRUE_JWT_AUD
+    assert gotrue.verify(issuer.mint(alg="HS256", secret=secret, issuer=None, audience="my-gotrue"))["sub"]
+
+
+def test_netlify_from_the_environment_reads_jwt_audience(issuer: DevIssuer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = secrets.token_urlsafe(32)
+    monkeypatch.setenv("JWT_SECRET", secret)
+    monkeypatch.setenv("JWT_AUDIENCE", "authenticated")
+    token = issuer.mint(alg="HS256", secret=secret, issuer=None, audience="authenticated")
+    assert presets.netlify().verify(token)["sub"] == "dev-user"
+
+
+def test_supabase_preset_checks_issuer_and_the_authenticated_audience(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    iss = "https://abcdefghijklmnopqrst.supabase.co/auth/v1"
+    for project in ("abcdefghijklmnopqrst", "https://abcdefghijklmnopqrst.supabase.co/"):
+        preset = presets.supabase(project, secret)
+        token = issuer.mint(alg="HS256", secret=secret, issuer=iss, audience="authenticated")
+        assert preset.verify(token)["sub"] == "dev-user"
+    for bad in ({"audience": "anon"}, {"audience": None}, {"issuer": "https://other.supabase.co/auth/v1"}):
+        with pytest.raises(InvalidClaimError):
+            preset.verify(issuer.mint(alg="HS256", secret=secret,
+                                      **{"issuer": iss, "audience": "authenticated", **bad}))
+    assert presets.supabase("abcdefghijklmnopqrst").verifier.algorithms >= {"RS256", "ES256"}
+    for project in ("", "UPPER", "https://evil.example/", "ab"):
+        with pytest.raises(ConfigurationError):
+            presets.supabase(project, secret)
+
+
+REGION = "eu-west-1"
+
+
+POOL_R = "eu-west-1_AbCdEf"
+
+
+COGNITO_ISS_R = f"https://cognito-idp.{REGION}.amazonaws.com/{POOL_R}"
+
+
+def _b64(data: dict[str, Any] | bytes, *, padded: bool = False) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    text = base64.urlsafe_b64encode(raw).decode()
+    return text if padded else text.rstrip("=")
+
+
+def _hs_token(secret: str, header: dict[str, Any], payload: dict[str, Any], *, alg: str = "HS256") -> str:
+    signing_input = f"{_b64(header)}.{_b64(payload)}"
+    digest = {"HS256": HMACAlgorithm.SHA256, "HS512": HMACAlgorithm.SHA512}[alg]
+    return f"{signing_input}.{_b64(HMACAlgorithm(digest).sign(signing_input.encode(), secret.encode()))}"
+
+
+def _cognito_token(issuer: DevIssuer, *, token_use: str, client: str = "client-a",
+                   iss: str = COGNITO_ISS_R, extra: dict[str, Any] | None = None) -> str:
+    # Shaped like Cognito's: access tokens name the app client in client_id (no aud), id tokens in aud.
+    if token_use == "access":
+        body = {"token_use": "access", "client_id": client, "scope": "aws.cognito.signin.user.admin",
+                "cognito:groups": ["admins"], **(extra or {})}
+        return issuer.mint(issuer=iss, audience=None, claims=body)
+    body = {"token_use": "id", "email": "a@example.com", **(extra or {})}
+    return issuer.mint(issuer=iss, audience=client, claims=body)
+
+
+def test_cognito_access_preset_refuses_id_tokens_wrong_clients_and_other_pools(issuer: DevIssuer) -> None:
+    auth = presets.cognito(REGION, POOL_R, client_ids=["client-a"], jwks_uri=issuer.jwks_uri)
+    assert auth.verify(_cognito_token(issuer, token_use="access"))["client_id"] == "client-a"
+    refused = [
+        _cognito_token(issuer, token_use="id"),                                     # id token as access
+        _cognito_token(issuer, token_use="access", client="client-b"),              # another app client
+        _cognito_token(issuer, token_use="access", extra={"client_id": None}),      # no client_id at all
+        _cognito_token(issuer, token_use="access", extra={"client_id": ["client-a"]}),  # not a string
+        _cognito_token(issuer, token_use="access", extra={"token_use": None}),      # no token_use
+        _cognito_token(issuer, token_use="access", extra={"token_use": "ACCESS"}),  # case variant
+        _cognito_token(issuer, token_use="access",
+                       iss=f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_Other"),  # another pool
+    ]
+    for token in refused:
+        with pytest.raises(InvalidClaimError):
+            auth.verify(token)
+
+
+def test_cognito_id_preset_refuses_access_tokens_and_foreign_audiences(issuer: DevIssuer) -> None:
+    auth = presets.cognito(REGION, POOL_R, client_ids=["client-a"], token_use="id", jwks_uri=issuer.jwks_uri)
+    assert auth.verify(_cognito_token(issuer, token_use="id"))["email"] == "a@example.com"
+    for token in (_cognito_token(issuer, token_use="access"),
+                  _cognito_token(issuer, token_use="id", client="client-b"),
+                  _cognito_token(issuer, token_use="id", extra={"token_use": "access"}),
+                  _cognito_token(issuer, token_use="id", extra={"token_use": None})):
+        with pytest.raises(InvalidClaimError):
+            auth.verify(token)
+
+
+def test_cognito_issuer_per_partition_and_pool_region_mismatch() -> None:
+    assert presets.cognito("cn-north-1", "cn-north-1_Ab", client_ids=["c"]).verifier.issuer == (
+        "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_Ab")
+    assert presets.cognito("us-gov-west-1", "us-gov-west-1_Ab", client_ids=["c"]).verifier.issuer == (
+        "https://cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_Ab")
+    for region, pool in (("eu-west-1", "us-east-1_Ab"), ("eu-west-1", "eu-west-1_Ab/../x"),
+                         ("eu-west-1", "eu-west-1_Ab/.well-known")):
+        with pytest.raises(ConfigurationError):
+            presets.cognito(region, pool, client_ids=["c"])
+
+
+def test_cognito_preset_accepts_static_keys_and_reports_conflicts_as_configuration_errors(
+        issuer: DevIssuer) -> None:
+    auth = presets.cognito(REGION, POOL_R, client_ids=["client-a"], jwks=issuer.jwks())
+    assert auth.verify(_cognito_token(issuer, token_use="access"))["sub"] == "dev-user"
+    with pytest.raises(ConfigurationError):
+        presets.cognito(REGION, POOL_R, client_ids=["c"], require_audience=True)
+
+
+def test_okta_cid_allow_list(issuer: DevIssuer) -> None:
+    auth = presets.okta("dev-1.okta.com", "api://default", client_ids=["0oa-good"], jwks_uri=issuer.jwks_uri)
+    iss = "https://dev-1.okta.com/oauth2/default"
+    ok = issuer.mint(issuer=iss, audience="api://default", claims={"cid": "0oa-good", "scp": ["a", "b"]})
+    assert auth.verify(ok)["scp"] == ["a", "b"]
+    for cid in ("0oa-evil", None, ["0oa-good"], "0OA-GOOD"):
+        token = issuer.mint(issuer=iss, audience="api://default", claims={"cid": cid} if cid else {})
+        with pytest.raises(InvalidClaimError):
+            auth.verify(token)
+    # A token of the org authorization server (another iss) is not one of the custom server's.
+    with pytest.raises(InvalidClaimError):
+        auth.verify(issuer.mint(issuer="https://dev-1.okta.com", audience="api://default",
+                                claims={"cid": "0oa-good"}))
+
+
+def test_auth0_namespaced_claim_cannot_shadow_sub(issuer: DevIssuer) -> None:
+    auth = presets.auth0("tenant.eu.auth0.com", "https://api.example.com", namespace="https://ex.com/",
+                         jwks_uri=issuer.jwks_uri)
+    token = issuer.mint(issuer="https://tenant.eu.auth0.com/", audience="https://api.example.com",
+                        sub="auth0|real", claims={"https://ex.com/sub": "auth0|admin",
+                                                  "https://ex.com/roles": ["editor"]})
+
+    @auth.require_auth(roles=["editor"])
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": context.identity_context.subject}
+
+    event = {"version": "2.0", "headers": {"authorization": f"Bearer {token}"},
+             "requestContext": {"http": {"method": "GET"}}}
+    assert handler(event, types.SimpleNamespace())["body"] == "auth0|real"
+
+
+def test_oidc_max_age_refuses_missing_or_old_auth_time(issuer: DevIssuer) -> None:
+    auth = presets.oidc(issuer.issuer, issuer.audience, max_age_seconds=300, leeway_seconds=0)
+    now = int(time.time())
+    assert auth.verify(issuer.mint(claims={"auth_time": now - 10}))
+    for extra in ({}, {"auth_time": now - 3600}, {"auth_time": "recent"}):
+        with pytest.raises(InvalidTokenError):
+            auth.verify(issuer.mint(claims=extra))
+
+
+def test_netlify_preset_refuses_public_key_algorithms(issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    auth = presets.netlify(secret)
+    assert auth.verify(issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None))
+    for token in (issuer.mint(issuer=None, audience=None),
+                  issuer.mint(alg="none", issuer=None, audience=None),
+                  _hs_token(secret, {"alg": "HS512"}, {"sub": "x", "exp": int(time.time()) + 60},
+                            alg="HS512")):
+        with pytest.raises((AlgorithmNotAllowedError, MalformedTokenError)):
+            auth.verify(token)
+
+
+def test_netlify_from_the_environment_names_the_variable_of_a_short_secret(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET", "short-site-secret")
+    with pytest.raises(ConfigurationError, match=r"JWT_SECRET \(template parameter JwtSecret\)"):
+        presets.netlify()
+    monkeypatch.setenv("JWT_ALLOW_SHORT_SECRET", "true")
+    assert presets.netlify().cookie_name == "nf_jwt"

@@ -14,7 +14,13 @@ import pytest
 
 from serverless_jwt.adapters.decorators import require_auth
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.errors import InvalidSignatureError, KeysUnavailableError
+from serverless_jwt.errors import (
+    AuthError,
+    ConfigurationError,
+    InvalidSignatureError,
+    KeysUnavailableError,
+)
+from serverless_jwt.secret_store import StoredSecretKeys
 from serverless_jwt.verifier import Verifier
 
 boto3 = pytest.importorskip("boto3")
@@ -141,6 +147,120 @@ def test_boto3_not_imported_until_first_use_of_a_store_reference() -> None:
     assert result.stdout.strip() == ""
 
 
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def verifier(issuer: DevIssuer) -> Verifier:
+    return Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2)
+
+
+class _Store:
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+        self.calls = 0
+
+    def __call__(self, reference: str) -> str:
+        self.calls += 1
+        if self.value is None:
+            raise RuntimeError(f"AccessDenied for {reference} with secret=topsecret")
+        return self.value
+
+
+def _hs_header() -> dict[str, Any]:
+    return {"alg": "HS256"}
+
+
+@pytest.fixture
+def aws_r(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    moto = pytest.importorskip("moto")
+    boto3 = pytest.importorskip("boto3")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with moto.mock_aws():
+        yield boto3
+
+
+def _http_call(handler: Any, token: str) -> dict[str, Any]:
+    event = {"version": "2.0", "headers": {"authorization": f"Bearer {token}"},
+             "requestContext": {"http": {"method": "GET"}}}
+    result: dict[str, Any] = handler(event, types.SimpleNamespace())
+    return result
+
+
+def _hs_handler(verifier: Verifier) -> Any:
+    @require_auth(verifier)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": context.identity_context.subject}
+
+    return handler
+
+
+def test_secret_store_outage_at_cold_start_backs_off() -> None:
+    store, now = _Store(None), [1000.0]
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=store, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(KeysUnavailableError):
+            keys.keys_for(_hs_header())
+    assert store.calls == 1
+
+
+def test_secret_store_serves_stale_then_gives_up_without_leaking() -> None:
+    secret = secrets.token_urlsafe(32)
+    store, now = _Store(secret), [0.0]
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=store, clock=lambda: now[0],
+                            max_age_seconds=300, max_stale_seconds=600)
+    assert keys.keys_for(_hs_header())
+    store.value = None
+    now[0] = 301
+    assert keys.keys_for(_hs_header())             # stale but within the window
+    now[0] = 1000
+    with pytest.raises(KeysUnavailableError) as err:
+        keys.keys_for(_hs_header())
+    assert "topsecret" not in str(err.value)
+    assert secret not in repr(keys)
+    assert err.value.__cause__ is None
+
+
+def test_secret_store_unusable_new_value_keeps_the_good_one() -> None:
+    good = secrets.token_urlsafe(32)
+    store, now = _Store(good), [0.0]
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=store, clock=lambda: now[0],
+                            max_age_seconds=10)
+    first = keys.keys_for(_hs_header())
+    store.value, now[0] = "short", 11
+    assert keys.keys_for(_hs_header()) == first
+
+
+def test_missing_secret_is_503_and_says_nothing_about_it(aws_r: Any, issuer: DevIssuer) -> None:
+    arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:does-not-exist-AbCdEf"
+    handler = _hs_handler(Verifier.from_env({"JWT_SECRET": arn}))
+    response = _http_call(handler, issuer.mint(alg="HS256", secret="x" * 32, issuer=None, audience=None))
+    assert response["statusCode"] == 503
+    assert "does-not-exist" not in json.dumps(response)
+
+
+def test_rotation_accepts_both_stored_values_and_nothing_else(aws_r: Any, issuer: DevIssuer) -> None:
+    old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    aws_r.client("ssm").put_parameter(Name="/jwt/secret", Value=f"{new}\n{old}\n", Type="SecureString")
+    handler = _hs_handler(Verifier.from_env({"JWT_SECRET": "ssm:/jwt/secret"}))
+    for secret, sub in ((old, "old"), (new, "new")):
+        token = issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None, sub=sub)
+        assert _http_call(handler, token)["body"] == sub
+    forged = issuer.mint(alg="HS256", secret=secrets.token_urlsafe(32), issuer=None, audience=None)
+    assert _http_call(handler, forged)["statusCode"] == 401
+
+
+def test_stored_secret_never_verifies_public_key_algorithms(aws_r: Any, issuer: DevIssuer) -> None:
+    secret = secrets.token_urlsafe(32)
+    arn = aws_r.client("secretsmanager").create_secret(Name="jwt", SecretString=secret)["ARN"]
+    verifier = Verifier.from_env({"JWT_SECRET": arn})
+    with pytest.raises(AuthError):
+        verifier.verify(issuer.mint(issuer=None, audience=None))
+    with pytest.raises(ConfigurationError):
+        Verifier(secret_from=arn, algorithms=["RS256"])
 def test_async_verifier_loads_the_stored_secret_once_and_is_503_without_it(aws: None,
                                                                           issuer: DevIssuer) -> None:
     import asyncio

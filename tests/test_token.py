@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -15,8 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serverless_jwt import token as token_module
-from serverless_jwt.errors import MalformedTokenError
+from serverless_jwt.errors import (
+    AuthError,
+    MalformedTokenError,
+)
+from serverless_jwt.issuers import MultiIssuerVerifier
 from serverless_jwt.token import MAX_JSON_DEPTH, ParsedToken, parse
+from serverless_jwt.verifier import Verifier
 
 HEADER = {"alg": "RS256", "typ": "JWT", "kid": "k1"}
 
@@ -427,3 +434,111 @@ def test_a_remembered_header_never_admits_a_bad_payload_or_leaks_mutations() -> 
     dup = base64.urlsafe_b64encode(b'{"sub":"a","sub":"b"}').rstrip(b"=")
     with pytest.raises(MalformedTokenError):
         parse(f"{header.decode()}.{dup.decode()}.c2ln")
+
+
+SECRET = "shared-secret-" * 5  # 70 bytes: long enough for HS512 (RFC 7518 §3.2)
+
+
+NOW = 1_700_000_000.0
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _hs_token(payload: bytes, header: bytes = b'{"alg":"HS256","typ":"JWT"}', key: str = SECRET) -> str:
+    signing_input = _b64(header) + "." + _b64(payload)
+    signature = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + _b64(signature)
+
+
+def _outcome(verifier: Verifier | MultiIssuerVerifier, token: str) -> str:
+    try:
+        return "ok:" + str(verifier.verify(token).get("sub"))
+    except AuthError as err:
+        return type(err).__name__
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"exp":9999999999,"n":' + b'{"a":' * (depth - 1) + b"1" + b"}" * (depth - 1) + b"}"
+
+
+PAYLOADS = [
+    (b'{"exp":9999999999,"sub":"a"}', "ok:a"),
+    (b' {"exp":9999999999,"sub":"a"}\n', "ok:a"),  # whitespace around the object is JSON
+    (b'\xef\xbb\xbf{"exp":9999999999}', "MalformedTokenError"),
+    (b'{"exp":9999999999,"o":{"x":1,"x":2}}', "MalformedTokenError"),  # nested duplicate
+    (b'{"exp":9999999999,"sub":"a","sub":"b"}', "MalformedTokenError"),
+    (b'{"exp":1e400}', "MalformedTokenError"),
+    (b'{"exp":-1e400}', "MalformedTokenError"),
+    (b'{"exp":NaN}', "MalformedTokenError"),
+    (b'{"exp":Infinity}', "MalformedTokenError"),
+    (b'{"exp":9999999999,"sub":"\\ud800"}', "MalformedTokenError"),
+    (b'{"exp":9999999999,"sub":"\\udc00\\ud800"}', "MalformedTokenError"),
+    (b'{"exp":9999999999,"sub":"\\ud83d\\ude00"}', "ok:\U0001f600"),
+    (b'{"exp":9999999999,"sub":"\\u0061"}', "ok:a"),
+    (b'{"exp":9999999999,"sub":"a\x01"}', "MalformedTokenError"),  # raw control character
+    (b'{"exp":9999999999,"sub":"\xc0\xaf"}', "MalformedTokenError"),  # overlong UTF-8
+    (b'{"exp":9999999999,"sub":"\xed\xa0\x80"}', "MalformedTokenError"),  # encoded surrogate
+    (b'{"exp":' + b"9" * 5000 + b"}", "MalformedTokenError"),  # beyond int()'s digit limit
+    (_nested(MAX_JSON_DEPTH), "ok:None"),
+    (_nested(MAX_JSON_DEPTH + 1), "MalformedTokenError"),
+    (b'{"exp":9999999999,"s":"' + b"[" * 40 + b'"}', "ok:None"),  # brackets in a string
+    (b'["exp"]', "MalformedTokenError"),
+    (b'{"exp":9999999999}{}', "MalformedTokenError"),
+    # time claims: exact ints take the fast path; everything else the full rule
+    (b'{"exp":true}', "InvalidClaimError"),
+    (b'{"exp":false}', "InvalidClaimError"),
+    (b'{"exp":"9999999999"}', "InvalidClaimError"),
+    (b'{"exp":null}', "InvalidClaimError"),
+    (b'{"sub":"a"}', "InvalidClaimError"),
+    (b'{"exp":-0}', "TokenExpiredError"),
+    (b'{"exp":1e308,"sub":"f"}', "ok:f"),
+    (b'{"exp":' + b"1" + b"0" * 400 + b',"sub":"big"}', "ok:big"),
+    (b'{"exp":9999999999,"nbf":true}', "InvalidClaimError"),
+    (b'{"exp":9999999999,"nbf":' + b"1" + b"0" * 400 + b"}", "InvalidClaimError"),
+    (b'{"exp":9999999999,"iat":9999999999.5}', "InvalidClaimError"),
+    (b'{"exp":9999999999,"iat":-0.0,"sub":"z"}', "ok:z"),
+]
+
+
+HEADERS = [
+    (b'{"alg":"HS256","typ":"JWT"}', "ok:a"),
+    (b'{"alg":"HS256","alg":"HS256"}', "MalformedTokenError"),
+    (b'{"alg":"HS256","x":1e400}', "MalformedTokenError"),
+    (b'{"alg":"HS\\u0032\\u0035\\u0036"}', "ok:a"),  # escapes take the strict path, same meaning
+    (b'{"alg":"HS256","kid":"\\ud800"}', "MalformedTokenError"),
+    (b'{"alg":"HS256","crit":["exp"]}', "MalformedTokenError"),
+    (b'{"alg":"HS256","typ":"dpop+jwt"}', "InvalidClaimError"),
+    (b'{"alg":"HS384"}', "InvalidSignatureError"),  # allowed, but the signature is HS256's
+    (b'{"alg":"none"}', "AlgorithmNotAllowedError"),
+]
+
+
+@pytest.mark.parametrize(("payload", "expected"), PAYLOADS)
+def test_signed_edge_case_payloads_meet_the_strict_rules(payload: bytes, expected: str) -> None:
+    token = _hs_token(payload)
+    for cache in (0, 8):
+        verifier = Verifier(secrets=SECRET, verified_cache_size=cache, clock=lambda: NOW)
+        # Twice each: the second call runs on the plan (and on the verified cache when on).
+        assert [_outcome(verifier, token), _outcome(verifier, token)] == [expected, expected]
+
+
+@pytest.mark.parametrize(("header", "expected"), HEADERS)
+def test_signed_edge_case_headers_meet_the_strict_rules(header: bytes, expected: str) -> None:
+    token = _hs_token(b'{"exp":9999999999,"sub":"a"}', header=header)
+    verifier = Verifier(secrets=SECRET, algorithms=["HS256", "HS384"], verified_cache_size=0,
+                        clock=lambda: NOW)
+    assert [_outcome(verifier, token), _outcome(verifier, token)] == [expected, expected]
+
+
+@pytest.mark.parametrize("segment", [
+    b"eyJzdWIiOiJhIn0=",  # padded
+    base64.b64encode(b'{"sub":"a?>"}'),  # standard alphabet ('+' / '/')
+    b"eyJzdWIi!!!!OiJhIn0",  # junk the lenient decoder skips
+])
+def test_decode_steps_refuse_what_parse_refuses(segment: bytes) -> None:
+    with pytest.raises(MalformedTokenError):
+        token_module.parse("eyJhbGciOiJIUzI1NiJ9." + segment.decode() + ".c2ln")
+    with pytest.raises(MalformedTokenError):
+        token_module.decode_payload(segment)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets as _secrets
 import time
@@ -22,6 +25,7 @@ from serverless_jwt import (
     UnknownKeyError,
     Verifier,
 )
+from serverless_jwt.dev.issuer import DevIssuer
 
 ISS = "https://issuer.example.com/"
 AUD = "https://api.example.com"
@@ -117,7 +121,7 @@ def test_hs256_secret_verifies_tokens_without_iss(secret: bytes) -> None:
 
 def test_hs256_accepts_any_of_several_secrets_during_rotation(secret: bytes) -> None:
     old = _secrets.token_bytes(32)
-    v = Verifier(secrets=[secret, old])
+    v = Verifier(secrets=[secret, old], audience=AUD)
     assert v.verify(jwt.encode(_claims(), old, algorithm="HS256"))["sub"] == "user-1"
     with pytest.raises(InvalidSignatureError):
         v.verify(jwt.encode(_claims(), _secrets.token_bytes(32), algorithm="HS256"))
@@ -139,8 +143,6 @@ def test_alg_none_in_any_casing_is_rejected(jwks_verifier: Verifier, rsa_key: An
 def test_public_key_used_as_hmac_secret_is_rejected(jwks_verifier: Verifier, rsa_key: Any) -> None:
     pem = rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
-    import hashlib
-    import hmac
 
     header = jwt.utils.base64url_encode(json.dumps({"alg": "HS256", "kid": "r1"}).encode())
     payload = jwt.utils.base64url_encode(json.dumps(_claims()).encode())
@@ -359,8 +361,24 @@ def test_unsafe_configuration_is_refused_at_construction(kwargs: dict[str, Any])
 
 
 def test_short_legacy_secret_needs_the_loud_opt_in() -> None:
-    v = Verifier(secrets="legacy-secret", allow_short_secret=True)
+    v = Verifier(secrets="legacy-secret", allow_short_secret=True, audience=AUD)
     assert v.verify(jwt.encode(_claims(), "legacy-secret", algorithm="HS256"))["sub"] == "user-1"
+
+
+@pytest.mark.parametrize(("alg", "size"), [("HS256", 32), ("HS384", 48), ("HS512", 64)])
+def test_each_hs_algorithm_needs_a_secret_as_long_as_its_hash(alg: str, size: int) -> None:
+    # RFC 7518 §3.2: "A key of the same size as the hash output ... or larger MUST be used".
+    with pytest.raises(ConfigurationError, match=f"at least {size} bytes for {alg}"):
+        Verifier(secrets="k" * (size - 1), algorithms=[alg])
+    secret = _secrets.token_bytes(size)
+    v = Verifier(secrets=secret, algorithms=[alg], audience=AUD)
+    assert v.verify(jwt.encode(_claims(), secret, algorithm=alg))["sub"] == "user-1"
+    # Allowing HS256 next to HS512 does not lower the bar: the longest hash decides.
+    with pytest.raises(ConfigurationError, match="at least 64 bytes for HS512"):
+        Verifier(secrets="k" * 63, algorithms=["HS256", "HS512"])
+    legacy = "k" * (size - 1)
+    v = Verifier(secrets=legacy, algorithms=[alg], allow_short_secret=True, audience=AUD)
+    assert v.verify(jwt.encode(_claims(), legacy, algorithm=alg))["sub"] == "user-1"
 
 
 def test_loopback_http_issuer_is_allowed() -> None:
@@ -376,7 +394,7 @@ def test_from_env_reads_lambda_style_variables(secret: bytes) -> None:
     text = secret.hex()
     env = {"JWT_SECRET": text, "JWT_AUDIENCE": "", "JWT_ISSUER": "", "JWT_LEEWAY_SECONDS": "5"}
     v = Verifier.from_env(env)
-    assert v.verify(jwt.encode(_claims(iss=None), text, algorithm="HS256"))["sub"] == "user-1"
+    assert v.verify(jwt.encode(_claims(iss=None, aud=None), text, algorithm="HS256"))["sub"] == "user-1"
     v2 = Verifier.from_env({"JWT_ISSUER": ISS, "JWT_AUDIENCE": f"a, {AUD}",
                             "JWT_JWKS_URI": "https://issuer.example.com/jwks"})
     assert v2.issuer == ISS
@@ -387,12 +405,13 @@ def test_a_dpop_bound_token_is_refused_unless_allowed() -> None:
     token = jwt.encode(_claims(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}), secret,
                        algorithm="HS256")
     with pytest.raises(InvalidClaimError) as caught:
-        Verifier(issuer=ISS, secrets=secret).verify(token)
+        Verifier(issuer=ISS, secrets=secret, audience=AUD).verify(token)
     assert caught.value.claim == "cnf"
     with pytest.raises(InvalidClaimError):
-        Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret}).verify(token)
-    assert Verifier(issuer=ISS, secrets=secret, allow_sender_constrained=True).verify(token)["cnf"]
-    assert Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret,
+        Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret, "JWT_AUDIENCE": AUD}).verify(token)
+    allowed = Verifier(issuer=ISS, secrets=secret, audience=AUD, allow_sender_constrained=True)
+    assert allowed.verify(token)["cnf"]
+    assert Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret, "JWT_AUDIENCE": AUD,
                               "JWT_ALLOW_SENDER_CONSTRAINED": "true"}).verify(token)["sub"] == "user-1"
 
 
@@ -405,6 +424,49 @@ def test_a_dpop_bound_token_is_refused_unless_allowed() -> None:
 def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError):
         Verifier.from_env(env)
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({}, ["JWT_ISSUER (template parameter JwtIssuer)", "JWT_SECRET (template parameter JwtSecret)"]),
+    ({"JWT_ISSUER": "", "JWT_AUDIENCE": "api"}, ["JWT_ISSUER", "JWT_SECRET"]),
+    ({"JWT_SECRET": "too-short"}, ["JWT_SECRET (template parameter JwtSecret)", "at least 32 bytes",
+                                   "JWT_ALLOW_SHORT_SECRET=true"]),
+    ({"JWT_SECRET": "x" * 40, "JWT_ALGORITHMS": "HS512"}, ["JWT_SECRET", "at least 64 bytes for HS512"]),
+    ({"JWT_ISSUER": ISS}, ["JWT_AUDIENCE (template parameter JwtAudience)", "JWT_REQUIRE_AUDIENCE=false"]),
+    ({"JWT_ISSUER": "example.eu.auth0.com", "JWT_AUDIENCE": "api"}, ["JWT_ISSUER", "scheme is missing"]),
+    ({"JWT_ISSUER": "http://issuer.example.com", "JWT_AUDIENCE": "api"}, ["JWT_ISSUER", "https"]),
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_LEEWAY_SECONDS": "soon"},
+     ["JWT_LEEWAY_SECONDS must be a number"]),
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_ALGORITHMS": "HS256"}, ["JWT_ALGORITHMS"]),
+])
+def test_from_env_errors_name_the_variable_and_template_parameter(env: dict[str, str],
+                                                                  says: list[str]) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Verifier.from_env(env)
+    for words in says:
+        assert words in str(info.value)
+    assert "allow_short_secret" not in str(info.value)
+    assert "require_audience" not in str(info.value)
+
+
+def test_from_env_overrides_are_named_as_arguments_not_variables() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Verifier.from_env({"JWT_SECRET": "x" * 40}, secrets="short")
+    assert "allow_short_secret=True" in str(info.value)
+
+
+def test_shared_secret_from_env_with_an_audience_matches_supabase_tokens() -> None:
+    secret = _secrets.token_urlsafe(32)
+    env = {"JWT_SECRET": secret, "JWT_AUDIENCE": "authenticated"}
+    token = jwt.encode(_claims(iss=None, aud="authenticated"), secret, algorithm="HS256")
+    assert Verifier.from_env(env).verify(token)["aud"] == "authenticated"
+    with pytest.raises(InvalidClaimError) as info:
+        Verifier.from_env({"JWT_SECRET": secret}).verify(token)  # aud carried, none configured
+    assert (info.value.claim, info.value.reason) == ("aud", "check_failed")
+    opted_out = Verifier.from_env({"JWT_SECRET": secret, "JWT_ACCEPT_ANY_AUDIENCE": "true"})
+    assert opted_out.verify(token)["sub"] == "user-1"
+    assert Verifier.from_env({"JWT_SECRET": secret}).verify(
+        jwt.encode(_claims(iss=None, aud=None), secret, algorithm="HS256"))["sub"] == "user-1"
 
 
 def test_errors_never_echo_the_token(jwks_verifier: Verifier, rsa_key: Any) -> None:
@@ -456,6 +518,150 @@ def test_default_algorithms_accept_each_key_in_every_algorithm_it_fits(rsa_key: 
         v.verify(jwt.encode(_claims(), _secrets.token_bytes(32), algorithm="HS256", headers={"kid": "r1"}))
 
 
+SECRET = "shared-secret-" * 5  # 70 bytes: long enough for HS512 (RFC 7518 §3.2)
+
+
+NOW = 1_700_000_000.0
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _extend_session(claims: Any) -> bool:
+    # A check that also adjusts the claims it is shown (e.g. a grace period for the handler).
+    claims["exp"] = claims["exp"] + 3600
+    return True
+
+
+def _scopes_as_list(claims: Any) -> bool:
+    claims["scope"] = claims["scope"].split()
+    return True
+
+
+def test_a_claim_check_that_edits_exp_cannot_keep_an_expired_token_alive(issuer: DevIssuer) -> None:
+    now = [NOW]
+    verifier = Verifier(secrets=SECRET, claim_checks=[_extend_session], leeway_seconds=0,
+                        clock=lambda: now[0])
+    token = issuer.mint(alg="HS256", secret=SECRET, issuer=None, audience=None, now=NOW,
+                        lifetime_seconds=100)
+    assert verifier.verify(token)["sub"] == "dev-user"
+    now[0] = NOW + 500  # the signed exp passed 400 s ago
+    with pytest.raises(TokenExpiredError):
+        verifier.verify(token)
+
+
+def test_a_cache_hit_shows_custom_checks_the_signed_claims(issuer: DevIssuer) -> None:
+    verifier = Verifier(secrets=SECRET, claim_checks=[_scopes_as_list])
+    token = issuer.mint(alg="HS256", secret=SECRET, issuer=None, audience=None, scopes=["a", "b"])
+    assert verifier.verify(token)["scope"] == ["a", "b"]
+    assert verifier.verify(token)["scope"] == ["a", "b"]
+
+
+def test_without_the_cache_a_claim_check_edit_never_outlives_the_call(issuer: DevIssuer) -> None:
+    # The same two checks with the cache off: the reference behaviour the findings above expect.
+    now = [NOW]
+    verifier = Verifier(secrets=SECRET, claim_checks=[_extend_session, _scopes_as_list],
+                        leeway_seconds=0, verified_cache_size=0, clock=lambda: now[0])
+    token = issuer.mint(alg="HS256", secret=SECRET, issuer=None, audience=None, now=NOW,
+                        lifetime_seconds=100, scopes=["a"])
+    assert verifier.verify(token)["scope"] == ["a"]
+    assert verifier.verify(token)["scope"] == ["a"]
+    now[0] = NOW + 500
+    with pytest.raises(TokenExpiredError):
+        verifier.verify(token)
+
+
+def test_a_claim_check_that_edits_claims_never_excuses_a_bad_signature(issuer: DevIssuer) -> None:
+    # Guard: whatever a check edits, a token whose payload was changed still needs a valid signature.
+    verifier = Verifier(secrets=SECRET, claim_checks=[_extend_session])
+    token = issuer.mint(alg="HS256", secret=SECRET, issuer=None, audience=None)
+    assert verifier.verify(token)
+    header, _, signature = token.split(".")
+    forged = _b64(json.dumps({"sub": "admin", "exp": 9999999999}).encode())
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(f"{header}.{forged}.{signature}")
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(issuer.mint(alg="HS256", secret="x" * 32, issuer=None, audience=None))
+
+
+# -- ported: PyJWT tests/test_api_jwt.py (jpadilla/pyjwt@dcc27a9) -----------------------------------------
+# Each case is PyJWT's claims, re-signed here with an exp (ours is always required) and a 32-byte secret
+# (PyJWT's "secret" is shorter than RFC 7518 allows), through the whole Verifier.
+PYJWT_CASES = [
+    ("test_decode_with_nonlist_aud_claim_throws_exception", {"aud": 1}, {"audience": "my_audience"},
+     ("aud", "invalid")),
+    ("test_decode_with_invalid_aud_list_member_throws_exception", {"aud": [1]}, {"audience": "my_audience"},
+     ("aud", "invalid")),
+    ("test_decode_raises_exception_if_exp_is_not_int", {"exp": "not-an-int"}, {}, ("exp", "invalid")),
+    ("test_decode_raises_exception_if_iat_is_not_int", {"iat": "not-an-int"}, {}, ("iat", "invalid")),
+    ("test_decode_raises_exception_if_nbf_is_not_int", {"nbf": "not-an-int"}, {}, ("nbf", "invalid")),
+    ("test_check_audience_none_specified", {"aud": "urn:me"}, {}, ("aud", "check_failed")),
+    ("test_raise_exception_invalid_audience_in_array", {"aud": ["urn:someone", "urn:someone-else"]},
+     {"audience": "urn:me"}, ("aud", "check_failed")),
+    ("test_raise_exception_token_without_audience", {}, {"audience": "urn:me"}, ("aud", "missing")),
+    ("test_decode_invalid_int_sub_claim", {"sub": 1224344}, {}, ("sub", "invalid")),
+    ("test_jti_claim_with_invalid_int_value", {"jti": 12223}, {}, ("jti", "invalid")),
+    ("test_validate_iss_with_non_str", {"iss": 123}, {"issuer": "https://123.example"}, ("iss", "invalid")),
+    ("test_rasise_exception_on_partial_issuer_match", {"iss": "urn:"}, {"issuer": "urn:foo"},
+     ("iss", "invalid")),
+    # Stricter than PyJWT, on purpose: a null aud is present and not a string (PyJWT: missing), and
+    # RFC 7519 NumericDate is a JSON number, so "1638202770" is refused (PyJWT accepts a numeric string).
+    ("test_raise_exception_token_with_aud_none_and_without_audience", {"aud": None}, {"audience": "urn:me"},
+     ("aud", "invalid")),
+    ("test_decode_works_if_iat_is_str_of_a_number", {"iat": "1638202770"}, {}, ("iat", "invalid")),
+]
+
+
+def _hs256(payload: dict[str, Any], secret: bytes) -> str:
+    # Signed by hand: PyJWT's own encode refuses some of these payloads (a non-string iss).
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    signing_input = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(payload)}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+@pytest.mark.parametrize(("name", "claims", "options", "expected"), PYJWT_CASES,
+                         ids=[c[0] for c in PYJWT_CASES])
+def test_pyjwt_claim_cases(name: str, claims: dict[str, Any], options: dict[str, Any],
+                           expected: tuple[str, str]) -> None:
+    secret = _secrets.token_bytes(32)
+    payload = {"some": "payload", "exp": int(time.time()) + 600, **claims}
+    verifier = Verifier(secrets=secret, **options)
+    with pytest.raises(InvalidClaimError) as info:
+        verifier.verify(_hs256(payload, secret))
+    assert (info.value.claim, info.value.reason) == expected
+
+
+def test_pyjwt_accepts_what_pyjwt_accepts_with_valid_claims() -> None:
+    secret = _secrets.token_bytes(32)
+    payload = {"some": "payload", "exp": int(time.time()) + 600, "aud": ["urn:me", "urn:someone-else"],
+               "sub": "user", "jti": "id-1", "iss": "urn:foo"}
+    token = jwt.encode(payload, secret, algorithm="HS256")
+    assert Verifier(secrets=secret, audience="urn:me", issuer="urn:foo").verify(token)["jti"] == "id-1"
+
+
+@pytest.mark.parametrize(("accepted", "typ", "ok"), [
+    (None, "application/at+jwt", True),
+    (None, "AT+JWT", True),
+    (None, "application/application/jwt", False),
+    (["text/jwt"], "text/jwt", True),
+    (["text/jwt"], "application/text/jwt", False),   # RFC 7515 §4.1.9: the prefix is implied only without "/"
+    (["application/text/jwt"], "text/jwt", False),
+    (["urn:example:typ"], "application/urn:example:typ", True),
+])
+def test_typ_rule_with_real_signed_tokens(issuer: DevIssuer, accepted: list[str] | None, typ: str,
+                                          ok: bool) -> None:
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience, accepted_types=accepted)
+    token = issuer.mint(headers={"typ": typ})
+    if ok:
+        assert verifier.verify(token)["sub"] == "dev-user"
+    else:
+        with pytest.raises(InvalidClaimError) as info:
+            verifier.verify(token)
+        assert (info.value.claim, info.value.reason) == ("typ", "invalid")
 def test_token_checks_see_the_header_the_claims_and_the_verifying_key() -> None:
     from serverless_jwt.dev.issuer import DevIssuer
 

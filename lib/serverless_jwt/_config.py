@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,16 +21,21 @@ DEFAULT_PUBLIC_KEY_ALGORITHMS = PUBLIC_KEY_ALGORITHMS - {"ES256K"}
 
 ENV_VARIABLES: dict[str, str] = {
     "JWT_ISSUER": "Exact issuer (iss). Keys are found by OIDC discovery unless another source is set.",
-    "JWT_AUDIENCE": "Accepted audience(s), comma-separated. Required with public-key sources.",
+    "JWT_AUDIENCE": "Accepted audience(s), comma-separated. Required with public-key sources; with "
+    "JWT_SECRET, the aud your tokens carry (Supabase: authenticated; Netlify Identity: unset).",
     "JWT_ALGORITHMS": "Allowed algorithms, comma-separated (default: every RS/PS/ES algorithm but ES256K, "
     "EdDSA and Ed25519/Ed448, each only with a key it fits; HS256 with JWT_SECRET).",
     "JWT_SECRET": "Shared HS secret (Netlify Identity, GoTrue, Supabase), or an AWS Secrets Manager ARN "
     "/ 'ssm:<parameter name>' to fetch it from (the fetched value may list several secrets, one a line).",
     "JWT_SECRET_PREVIOUS": "A second accepted secret while rotating.",
-    "JWT_ALLOW_SHORT_SECRET": "'true' admits secrets under 32 bytes (insecure; legacy providers only).",
+    "JWT_ALLOW_SHORT_SECRET": "'true' admits secrets shorter than the hash output (32/48/64 bytes for "
+    "HS256/384/512; insecure; legacy providers only).",
     "JWT_JWKS_URI": "Explicit JWKS URL (skips discovery).",
     "JWT_PUBLIC_KEY": "A PEM public key instead of a JWKS.",
-    "JWT_REQUIRE_AUDIENCE": "'false' deliberately skips the aud check for public-key sources.",
+    "JWT_REQUIRE_AUDIENCE": "'false' lets a public-key source run without JWT_AUDIENCE (tokens that "
+    "carry aud are then refused unless JWT_ACCEPT_ANY_AUDIENCE is 'true').",
+    "JWT_ACCEPT_ANY_AUDIENCE": "'true' accepts tokens whatever their aud when no JWT_AUDIENCE is set "
+    "(opt-out of RFC 7519 §4.1.3; default: a token carrying aud needs a matching JWT_AUDIENCE).",
     "JWT_LEEWAY_SECONDS": "Clock-skew tolerance (default 60).",
     "JWT_REQUIRED_CLAIMS": "Claims that must be present, comma-separated (exp is always required).",
     "JWT_MAX_AGE_SECONDS": "Reject tokens older than this (from JWT_MAX_AGE_CLAIM).",
@@ -48,6 +53,43 @@ ENV_VARIABLES: dict[str, str] = {
     "JWT_VERIFIED_CACHE_SIZE": "Already-verified tokens remembered (default 1024; 0 disables).",
     "JWT_PREFETCH": "'true' loads keys during the cold start.",
 }
+
+#: RFC 7518 §3.2: "A key of the same size as the hash output ... or larger MUST be used".
+SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+
+
+def short_secret_message(algorithms: Collection[str], *, env: bool = False) -> str | None:
+    """Why a secret of some length is refused, phrased for Python (``env=False``) or ``JWT_*`` users.
+
+    ``None`` when ``algorithms`` holds no HS algorithm. The message names the longest hash's minimum.
+    """
+    needed = [(SECRET_BYTES[a], a) for a in algorithms if a in SECRET_BYTES]
+    if not needed:
+        return None
+    size, alg = max(needed)
+    if env:
+        return (f"JWT_SECRET (template parameter JwtSecret) must be at least {size} bytes for {alg} "
+                "(RFC 7518 §3.2); set JWT_ALLOW_SHORT_SECRET=true to accept a shorter legacy secret "
+                "(insecure)")
+    return (f"Secrets must be at least {size} bytes for {alg} (RFC 7518 §3.2), or pass "
+            "allow_short_secret=True for a legacy secret (insecure)")
+
+
+def secret_problem(secret: str | bytes, algorithms: Collection[str], *, allow_short_secret: bool = False,
+                   env: bool = False) -> str | None:
+    """The message a verifier refuses this secret with, or ``None`` when it is usable.
+
+    The ``serverless-jwt token --hs256`` command asks the same question, so it never mints with a
+    secret that no verifier would accept.
+    """
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not raw:
+        return "JWT_SECRET must not be empty" if env else "A secret must not be empty"
+    size = max((SECRET_BYTES[a] for a in algorithms if a in SECRET_BYTES), default=32)
+    if len(raw) < size and not allow_short_secret:
+        return short_secret_message(algorithms, env=env)
+    return None
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -91,12 +133,14 @@ def validate_algorithms(algorithms: Sequence[str] | None, *, shared_secret: bool
         raise ConfigurationError("algorithms must not be empty")
     unknown = algs - HMAC_ALGORITHMS - PUBLIC_KEY_ALGORITHMS
     if unknown:
-        raise ConfigurationError(f"unsupported algorithms: {sorted(unknown)} ('none' is never accepted)")
+        raise ConfigurationError(f"algorithms has unsupported values: {sorted(unknown)} ('none' is never "
+                                 "accepted)")
     if shared_secret and not algs <= HMAC_ALGORITHMS:
-        raise ConfigurationError("shared secrets verify only HS256/HS384/HS512")
+        raise ConfigurationError("algorithms must be HS256/HS384/HS512 with shared secrets")
     if not shared_secret and algs & HMAC_ALGORITHMS:
         # Never let public key material act as an HMAC key: HS needs an explicit secret source.
-        raise ConfigurationError("HS algorithms need shared secrets and cannot mix with public-key sources")
+        raise ConfigurationError(
+            "algorithms must not name HS algorithms for public-key sources (HS needs a shared secret)")
     return algs
 
 
@@ -153,6 +197,7 @@ def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
         kw["public_key"] = env["JWT_PUBLIC_KEY"].replace("\\n", "\n")
     for var, arg in (("JWT_ALLOW_SHORT_SECRET", "allow_short_secret"),
                      ("JWT_REQUIRE_AUDIENCE", "require_audience"),
+                     ("JWT_ACCEPT_ANY_AUDIENCE", "accept_any_audience"),
                      ("JWT_REQUIRE_ACCESS_TOKEN_TYPE", "require_access_token_type"),
                      ("JWT_ALLOW_SENDER_CONSTRAINED", "allow_sender_constrained"),
                      ("JWT_PREFETCH", "prefetch")):
@@ -179,3 +224,63 @@ def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
     if "JWT_ACCEPTED_TYPES" in env:
         kw["accepted_types"] = _list(env["JWT_ACCEPTED_TYPES"])
     return kw
+
+
+# Python argument -> the JWT_* variable (and template.yaml parameter) a from_env() user set instead.
+_ENV_NAMES = {
+    "issuer": "JWT_ISSUER (template parameter JwtIssuer)",
+    "audience": "JWT_AUDIENCE (template parameter JwtAudience)",
+    "audiences": "JWT_AUDIENCE (template parameter JwtAudience)",
+    "algorithms": "JWT_ALGORITHMS", "public_key": "JWT_PUBLIC_KEY", "jwks_uri": "JWT_JWKS_URI",
+    "leeway_seconds": "JWT_LEEWAY_SECONDS", "max_age_seconds": "JWT_MAX_AGE_SECONDS",
+    "max_age_claim": "JWT_MAX_AGE_CLAIM", "accepted_types": "JWT_ACCEPTED_TYPES",
+    "required": "JWT_REQUIRED_CLAIMS", "timeout_seconds": "JWT_TIMEOUT_SECONDS",
+    "jwks_max_age_seconds": "JWT_JWKS_MAX_AGE_SECONDS", "max_stale_seconds": "JWT_MAX_STALE_SECONDS",
+    "unknown_kid_cooldown_seconds": "JWT_UNKNOWN_KID_COOLDOWN_SECONDS",
+}
+_AUDIENCE_NEEDED = (
+    "JWT_AUDIENCE (template parameter JwtAudience) must be set to the audience your tokens carry in aud "
+    "(your API identifier; Supabase: authenticated), or set JWT_REQUIRE_AUDIENCE=false to run without one"
+)
+_NOTHING_SET = (
+    "Set JWT_ISSUER (template parameter JwtIssuer) to your provider's issuer URL, or JWT_SECRET "
+    "(template parameter JwtSecret) to a shared secret"
+)
+
+
+def check_env(kwargs: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """Refuse what the verifier would refuse, naming the ``JWT_*`` variable a user actually set.
+
+    ``kwargs`` are the merged verifier arguments; ``environ`` holds the variables whose settings were
+    not replaced by an override (only those are named).
+    """
+    sources = ("issuer", "secrets", "secret_from", "jwks_uri", "jwks", "public_key")
+    if not any(kwargs.get(name) is not None for name in sources):
+        raise ConfigurationError(_NOTHING_SET)
+    shared = kwargs.get("secrets") is not None or kwargs.get("secret_from") is not None
+    issuer = kwargs.get("issuer")
+    if isinstance(issuer, str) and "JWT_ISSUER" in environ and not shared and "://" not in issuer:
+        raise ConfigurationError(
+            "JWT_ISSUER (template parameter JwtIssuer) must be the issuer URL with its scheme, such as "
+            "https://example.eu.auth0.com/ (the scheme is missing)")
+    if not shared and kwargs.get("audience") is None and kwargs.get("require_audience", True):
+        raise ConfigurationError(_AUDIENCE_NEEDED)
+    secrets = kwargs.get("secrets")
+    if secrets is not None and "JWT_SECRET" in environ:
+        values = [secrets] if isinstance(secrets, (str, bytes)) else list(secrets)
+        algorithms = validate_algorithms(kwargs.get("algorithms"), shared_secret=True)
+        for value in values:
+            problem = secret_problem(value, algorithms, allow_short_secret=bool(
+                kwargs.get("allow_short_secret", False)), env=True)
+            if problem is not None:
+                raise ConfigurationError(problem)
+
+
+def env_error(err: ConfigurationError, overrides: Mapping[str, Any]) -> ConfigurationError:
+    """``err`` with a leading Python argument name replaced by its environment variable."""
+    message = str(err)
+    head, _, rest = message.partition(" ")
+    if head in _ENV_NAMES and head not in overrides and rest:
+        return ConfigurationError(f"{_ENV_NAMES[head]} {rest}")
+    return err
+

@@ -6,6 +6,7 @@ here. Nothing here verifies a signature (see :mod:`serverless_jwt.keys`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,13 +15,53 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from serverless_jwt._jwk_keys import ec_public_key, okp_public_key, rsa_public_key
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["MIN_RSA_BITS", "RSA_ALGORITHMS", "load_jwk", "public_key_algorithms"]
+__all__ = ["MIN_RSA_BITS", "RSA_ALGORITHMS", "WEAK_KEY_REASONS", "load_jwk", "public_key_algorithms",
+           "roca_vulnerable"]
 
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 EC_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
 OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 MIN_RSA_BITS = 2048
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+#: Skip reasons that mean "a key with a known weakness" (logged as a warning, not just left out).
+WEAK_KEY_REASONS = frozenset({"rsa_too_small", "rsa_roca"})
+
+# ROCA (CVE-2017-15361, Nemec et al., "The Return of Coppersmith's Attack", CCS 2017): Infineon's
+# library made primes p = k * M + (65537^a mod M), M a primorial, so for every small prime r dividing M
+# the modulus n = p * q lies, mod r, in the subgroup that 65537 generates. The published fingerprint
+# (the crocs-muni/roca detector tests the odd primes up to 167) is that membership test: a few modular
+# reductions, done once per key at load. A random modulus passes all of them with negligible odds.
+_ROCA_PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+                97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167)
+
+
+def _subgroup(r: int) -> frozenset[int]:
+    seen, x = {1}, 65537 % r
+    while x not in seen:
+        seen.add(x)
+        x = x * 65537 % r
+    return frozenset(seen)
+
+
+@functools.cache
+def _roca_residues() -> tuple[tuple[int, frozenset[int]], ...]:
+    # Built on the first RSA key (about 0.4 ms), not at import: HS-only functions never pay for it.
+    return tuple((r, _subgroup(r)) for r in _ROCA_PRIMES)
+
+
+def roca_vulnerable(modulus: int) -> bool:
+    """Whether an RSA modulus has the ROCA fingerprint (CVE-2017-15361): its key is factorable."""
+    return all(modulus % r in residues for r, residues in _roca_residues())
+
+
+def _rsa_weakness(key: rsa.RSAPublicKey) -> str | None:
+    if key.key_size < MIN_RSA_BITS:
+        return "rsa_too_small"  # below 2048 bits: factorable by a motivated attacker
+    if roca_vulnerable(key.public_numbers().n):
+        return "rsa_roca"
+    return None
+
+
 _EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
 
 
@@ -28,8 +69,9 @@ def _rsa_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
     key = rsa_public_key(jwk)
     if not isinstance(key, rsa.RSAPublicKey):
         return "not_public"
-    if key.key_size < MIN_RSA_BITS:
-        return "rsa_too_small"  # below 2048 bits: factorable by a motivated attacker
+    weakness = _rsa_weakness(key)
+    if weakness is not None:
+        return weakness
     return key, RSA_ALGORITHMS
 
 
@@ -105,8 +147,12 @@ def load_jwk(jwk: Any, allowed: frozenset[str]) -> tuple[str | None, str, Any, f
 def public_key_algorithms(key: Any) -> tuple[str, frozenset[str]]:
     """``(kty, algorithms)`` for a public key object; ConfigurationError when it cannot be used."""
     if isinstance(key, rsa.RSAPublicKey):
-        if key.key_size < MIN_RSA_BITS:
+        weakness = _rsa_weakness(key)
+        if weakness == "rsa_too_small":
             raise ConfigurationError("RSA public keys must have at least 2048 bits")
+        if weakness == "rsa_roca":
+            raise ConfigurationError("The RSA public key has the ROCA weakness (CVE-2017-15361); "
+                                     "generate a new key pair")
         return "RSA", RSA_ALGORITHMS
     if isinstance(key, ec.EllipticCurvePublicKey):
         alg = EC_CURVE_ALGORITHMS.get(_EC_NAMES.get(key.curve.name, ""))

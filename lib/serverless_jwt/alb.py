@@ -38,10 +38,13 @@ if TYPE_CHECKING:
 __all__ = ["HEADER", "AlbVerifier", "require_alb_auth"]
 
 HEADER = "x-amzn-oidc-data"
-_ALB_ARN = re.compile(r"arn:(aws[a-z-]*):elasticloadbalancing:([a-z0-9-]+):\d{12}:loadbalancer/app/.+")
+# The partitions whose ALBs sign with a key endpoint this module knows (as aws-jwt-verify accepts).
+_ALB_ARN = re.compile(
+    r"arn:(aws|aws-cn|aws-us-gov):elasticloadbalancing:([a-z]{2}(?:-[a-z]+)+-\d+):\d{12}:loadbalancer/app/.+")
 _KID = re.compile(r"[A-Za-z0-9-]{1,128}")
 _PADDED = re.compile(r"([A-Za-z0-9_-]+)(={0,2})")
 _MAX_CACHED_KEYS = 64
+_MAX_ASKED = 1024  # unknown kids counted per window (forged ones arrive once each)
 
 
 def default_key_url(region: str) -> str:
@@ -90,6 +93,12 @@ class AlbVerifier:
     leeway_seconds, timeout_seconds, unknown_kid_cooldown_seconds, clock:
         Clock-skew on ``exp`` (60 s); total deadline of one key fetch (3 s); after a failed key fetch,
         no fetch for 30 s (answering 503); wall-clock seconds for ``exp`` and the cool-down.
+    max_unknown_kid_fetches:
+        Key fetches for not-yet-cached kids per cool-down window (default 4), as the JWKS source
+        bounds its refetches: a storm of forged headers with random kids costs at most this many
+        fetches per window, answered 401 beyond it. The window's last fetch is kept for the kid asked
+        for most (at least twice): after an ALB key rotation every user sends the new kid, while
+        forged kids come once each, so the genuine one is never starved by them.
 
     Raises
     ------
@@ -113,7 +122,11 @@ class AlbVerifier:
         timeout_seconds: float = 3.0,
         unknown_kid_cooldown_seconds: float = 30,
         clock: Callable[[], float] = time.time,
+        max_unknown_kid_fetches: int = 4,
     ) -> None:
+        if isinstance(max_unknown_kid_fetches, bool) or not isinstance(max_unknown_kid_fetches, int) or (
+                max_unknown_kid_fetches < 2):
+            raise ConfigurationError("max_unknown_kid_fetches must be a whole number >= 2")
         arns = [alb_arns] if isinstance(alb_arns, str) else list(alb_arns)
         matches = [_ALB_ARN.fullmatch(a) if isinstance(a, str) else None for a in arns]
         if not arns or any(m is None for m in matches):
@@ -133,12 +146,19 @@ class AlbVerifier:
         self._timeout = timeout_seconds
         self._cooldown = unknown_kid_cooldown_seconds
         self._clock = clock
+        # The payload is the IdP's user claims; the header's signer and client are what name this
+        # recipient, so an aud there (some userinfo answers carry one) is typed but not matched.
         self._policy = _claims.ClaimsPolicy(issuer=None, audiences=None, leeway_seconds=float(leeway_seconds),
-                                            accepted_types=None)
+                                            accepted_types=None, accept_any_audience=True)
         self._keys: dict[str, VerificationKey] = {}
         self._missing: dict[str, float] = {}  # kid -> until when the key endpoint said "no such key"
         self._lock = threading.Lock()
         self._retry_at = 0.0
+        self._max_fetches = max_unknown_kid_fetches
+        self._window_end = -math.inf  # the current cool-down window of unknown-kid fetches
+        self._fetches = 0             # fetches made in it
+        self._asked: dict[str, int] = {}  # unknown kid -> requests for it in this window
+        self._most_asked = 0
 
     def __repr__(self) -> str:
         return f"AlbVerifier(signers={sorted(self._signers)!r})"
@@ -195,6 +215,7 @@ class AlbVerifier:
                 raise UnknownKeyError()
             if now < self._retry_at:
                 raise KeysUnavailableError(retry_after_seconds=max(1, int(self._cooldown)))
+            self._admit_fetch(kid, now)
             try:
                 pem = get_bytes(self._template.replace("{kid}", kid), timeout_seconds=self._timeout,
                                 max_bytes=16384)
@@ -218,7 +239,27 @@ class AlbVerifier:
             if len(self._keys) >= _MAX_CACHED_KEYS:
                 del self._keys[next(iter(self._keys))]
             self._keys[kid] = selected  # a kid's key never changes: cached for the container's life
+            self._asked.pop(kid, None)
             return selected
+
+    def _admit_fetch(self, kid: str, now: float) -> None:
+        """Count a fetch for an unknown kid against the window's budget; UnknownKeyError beyond it."""
+        if now >= self._window_end:
+            self._window_end, self._fetches, self._most_asked = now + self._cooldown, 0, 0
+            self._asked.clear()
+        asked = self._asked.get(kid, 0) + 1
+        if asked == 1 and len(self._asked) >= _MAX_ASKED:
+            # Forget kids asked for once (the forged kind); repeated ones keep their count.
+            self._asked = {k: n for k, n in self._asked.items() if n > 1}
+            if len(self._asked) >= _MAX_ASKED:
+                raise UnknownKeyError()
+        self._asked[kid] = asked
+        self._most_asked = max(self._most_asked, asked)
+        # The last fetch is kept for the most wanted kid (asked for twice or more); none after it.
+        if self._fetches >= self._max_fetches - 1 and (
+                self._fetches >= self._max_fetches or asked < 2 or asked < self._most_asked):
+            raise UnknownKeyError()
+        self._fetches += 1
 
 
 def require_alb_auth(verifier: AlbVerifier, **options: Any) -> Decorator:

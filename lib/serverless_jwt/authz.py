@@ -163,6 +163,11 @@ def validate_names(names: Collection[str], what: str) -> tuple[str, ...]:
     if not out:
         raise ConfigurationError(f"at least one {what} name is required")
     for name in out:
+        if callable(name):
+            # The JavaScript library's require_role("admin", handler) habit: say what to write instead.
+            raise ConfigurationError(f"{what} names must be strings, not a handler: decorate with "
+                                     f"@require_{what}(\"name\") above the handler (require_scope also "
+                                     "takes the handler as its last argument)")
         # Names end up in WWW-Authenticate and error text: keep them to the RFC 6749 scope-token grammar.
         if not isinstance(name, str) or not _SCOPE_TOKEN.fullmatch(name):
             raise ConfigurationError(f"invalid {what} name: must be printable ASCII without spaces or quotes")

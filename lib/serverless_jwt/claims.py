@@ -21,6 +21,7 @@ DEFAULT_TYPES: frozenset[str] = frozenset({"", "jwt", "at+jwt"})
 _TYPE_NOT_ACCEPTED = "The access token type is not accepted"
 _BOUND = "The access token is bound to a key (cnf) and cannot be used as a bearer token"
 _TOO_OLD = "The authentication is too old; sign in again"
+_NO_AUDIENCE = "The access token names an audience (aud) and this API accepts none"
 _MAX_AGE_CLAIMS = ("iat", "auth_time")
 _ABSENT: Any = object()
 
@@ -37,9 +38,16 @@ def access_token_types() -> frozenset[str]:
 
 
 def _normalize_type(value: str) -> str:
-    # RFC 7515 §4.1.9: "application/" may be omitted, and media types compare case-insensitively.
+    """The canonical form of a ``typ`` media type: lower-cased, ``application/`` left off when allowed.
+
+    RFC 7515 §4.1.9: a ``typ`` without ``/`` means ``application/`` + it, and media types compare
+    case-insensitively. So ``application/at+jwt`` and ``at+jwt`` are one type, while
+    ``application/text/jwt`` keeps its prefix (the rest has a ``/``) and never equals ``text/jwt``.
+    """
     value = value.lower()
-    return value[12:] if value.startswith("application/") else value
+    if value.startswith("application/") and "/" not in value[12:]:
+        return value[12:]
+    return value
 
 
 def _string_set(value: Any, name: str) -> frozenset[str]:
@@ -59,7 +67,8 @@ class ClaimsPolicy:
     issuer:
         Exact expected ``iss`` (no case, slash or prefix tolerance); ``None`` skips the check.
     audiences:
-        ``aud`` must name at least one of these; ``None`` skips the check.
+        ``aud`` must name at least one of these. ``None``: no audience is configured, so a token that
+        carries ``aud`` is refused (RFC 7519 §4.1.3) unless ``accept_any_audience``.
     leeway_seconds:
         Clock skew tolerated on ``exp``, ``nbf``, ``iat`` and the max-age check.
     required:
@@ -75,6 +84,9 @@ class ClaimsPolicy:
         Accept tokens with a ``cnf`` claim (bound to a DPoP or mTLS key, RFC 9449 / RFC 8705). Off by
         default: a bearer-token API cannot check the binding, so such a token would work for whoever
         stole it.
+    accept_any_audience:
+        With ``audiences=None``, accept a token whatever its ``aud`` says (still type-checked). The
+        explicit opt-out of RFC 7519 §4.1.3, for providers that put an unpredictable ``aud`` in tokens.
 
     Raises
     ------
@@ -95,6 +107,7 @@ class ClaimsPolicy:
     max_age_claim: str = "iat"
     accepted_types: frozenset[str] | None = DEFAULT_TYPES
     allow_sender_constrained: bool = False
+    accept_any_audience: bool = False
 
     def __post_init__(self) -> None:
         if self.issuer is not None and (not isinstance(self.issuer, str) or not self.issuer):
@@ -231,14 +244,24 @@ def check_claims(claims: Mapping[str, Any], policy: ClaimsPolicy, now: float) ->
     if iat is not None and iat > latest:
         raise InvalidClaimError("iat", "check_failed")
     issuer = policy.issuer
-    if issuer is not None and (type(iss := get("iss")) is not str or iss != issuer):
-        _check_issuer(claims, issuer)
+    if issuer is not None:
+        if type(iss := get("iss")) is not str or iss != issuer:
+            _check_issuer(claims, issuer)
+    elif type(get("iss", "")) is not str:  # an absent claim reads as "": typed only when present
+        raise InvalidClaimError("iss", "invalid")
     audiences = policy.audiences
-    if audiences is not None and (type(aud := get("aud")) is not str or aud not in audiences):
-        _check_audience(claims, audiences)
-    sub = get("sub", _ABSENT)
-    if sub is not _ABSENT and not isinstance(sub, str):
+    if audiences is not None:
+        if type(aud := get("aud")) is not str or aud not in audiences:
+            _check_audience(claims, audiences)
+    elif "aud" in claims:
+        _check_unexpected_audience(claims["aud"], policy.accept_any_audience)
+    # Registered claims are typed whenever present, whatever is configured (one test each, no loop).
+    if type(get("sub", "")) is not str:
         raise InvalidClaimError("sub", "invalid")
+    if type(get("jti", "")) is not str:
+        raise InvalidClaimError("jti", "invalid")
+    if type(auth_time := get("auth_time", 0)) is not int:
+        _time_value(auth_time, "auth_time")
     if "cnf" in claims and not policy.allow_sender_constrained:
         raise InvalidClaimError("cnf", "invalid", _BOUND)
     for name in policy.required:
@@ -270,6 +293,17 @@ def _check_audience(claims: Mapping[str, Any], audiences: frozenset[str]) -> Non
         raise InvalidClaimError("aud", "invalid")
     if audiences.isdisjoint(aud):
         raise InvalidClaimError("aud", "check_failed")
+
+
+def _check_unexpected_audience(aud: Any, accept_any: bool) -> None:
+    # RFC 7519 §4.1.3: a string or a non-empty array of strings, whatever is configured.
+    if type(aud) is not str and (
+            not isinstance(aud, list) or not aud or not all(isinstance(a, str) for a in aud)):
+        raise InvalidClaimError("aud", "invalid")
+    if not accept_any:
+        # "If the principal processing the claim does not identify itself with a value in the aud
+        # claim ..., then the JWT MUST be rejected": with no audience configured, nothing matches.
+        raise InvalidClaimError("aud", "check_failed", _NO_AUDIENCE)
 
 
 def _check_max_age(claims: Mapping[str, Any], name: str, oldest: float, iat: int | float | None) -> None:

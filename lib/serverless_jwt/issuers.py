@@ -9,6 +9,8 @@ source is ever asked.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -30,6 +32,11 @@ class MultiIssuerVerifier:
         verifier without one may be listed under the ``iss`` its tokens carry.
     max_token_bytes:
         Size cap checked before the token is decoded (each issuer's own cap is checked too).
+    verified_cache_size:
+        Already-verified tokens remembered across all issuers together (default 4096; 0 keeps none).
+        Each issuer's verifier still has its own ``verified_cache_size`` as a per-issuer cap, but
+        with many issuers the total is what bounds memory: the oldest entry, whichever issuer holds
+        it, is dropped first.
 
     Raises
     ------
@@ -54,6 +61,7 @@ class MultiIssuerVerifier:
         verifiers: Mapping[str, Verifier] | Iterable[Verifier],
         *,
         max_token_bytes: int = 16384,
+        verified_cache_size: int = 4096,
     ) -> None:
         pairs: list[tuple[str, Verifier]] = []
         if isinstance(verifiers, Mapping):
@@ -78,8 +86,15 @@ class MultiIssuerVerifier:
             by_issuer[issuer] = verifier
         if max_token_bytes <= 0:
             raise ConfigurationError("max_token_bytes must be positive")
+        if isinstance(verified_cache_size, bool) or not isinstance(verified_cache_size, int) or (
+                verified_cache_size < 0):
+            raise ConfigurationError("verified_cache_size must be a whole number >= 0")
         self._by_issuer = by_issuer
         self._max_token_bytes = max_token_bytes
+        self._budget = verified_cache_size
+        # (verifier, token) in the order they were remembered: one FIFO over every issuer's cache.
+        self._remembered: deque[tuple[Verifier, str]] = deque()
+        self._budget_lock = threading.Lock()
 
     @classmethod
     def from_configs(cls, configs: Iterable[Mapping[str, Any]], **common: Any) -> MultiIssuerVerifier:
@@ -146,4 +161,19 @@ class MultiIssuerVerifier:
         cached = verifier._cached(token, now) if verifier._cache_size else None
         if cached is not None:
             return cached
-        return verifier._verify_parsed(token, parsed, now)
+        claims = verifier._verify_parsed(token, parsed, now)
+        if verifier._cache_size:
+            self._count(verifier, token)
+        return claims
+
+    def _count(self, verifier: Verifier, token: str) -> None:
+        """Charge a newly remembered token to the global budget, dropping the oldest beyond it."""
+        cache = getattr(verifier, "_cache", None)
+        if not isinstance(cache, dict) or token not in cache:
+            return  # a custom check refused it, or the verifier keeps no cache
+        with self._budget_lock:
+            remembered = self._remembered
+            remembered.append((verifier, token))
+            while len(remembered) > self._budget:
+                owner, oldest = remembered.popleft()
+                owner._cache.pop(oldest, None)  # one dict operation: atomic, no lock of the owner's needed

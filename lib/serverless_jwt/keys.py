@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -17,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from serverless_jwt._jwk import load_jwk, public_key_algorithms
+from serverless_jwt._config import secret_problem
+from serverless_jwt._jwk import WEAK_KEY_REASONS, load_jwk, public_key_algorithms
 from serverless_jwt.errors import (
     ConfigurationError,
     KeysUnavailableError,
@@ -29,6 +31,7 @@ __all__ = ["KeySet", "KeySource", "SecretKeys", "StaticKeySource", "Verification
 
 HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 MIN_SECRET_BYTES = 32
+_log = logging.getLogger("serverless_jwt.keys")
 
 
 Checker = Callable[[bytes, bytes], bool]
@@ -190,7 +193,11 @@ class KeySet:
             result = _from_jwk(jwk, allowed)
             if isinstance(result, str):
                 kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
-                skipped.append((kid if isinstance(kid, str) else None, result))
+                kid = kid if isinstance(kid, str) else None
+                skipped.append((kid, result))
+                if result in WEAK_KEY_REASONS:
+                    # The issuer publishes a breakable key: its other keys still serve, this one never.
+                    _log.warning("JWKS key skipped: %s (kid %.64r)", result, kid)
             else:
                 usable.append(result)
         counts: dict[str, int] = {}
@@ -321,7 +328,8 @@ class SecretKeys:
     algorithms:
         The allow-list; only its HS algorithms are used (at least one is required).
     allow_short_secret:
-        Accept secrets under 32 bytes (only for legacy systems: short secrets can be brute-forced).
+        Accept secrets shorter than the hash output (RFC 7518 §3.2: 32 bytes for HS256, 48 for HS384,
+        64 for HS512; only for legacy systems: short secrets can be brute-forced).
 
     Raises
     ------
@@ -355,13 +363,10 @@ class SecretKeys:
         for secret in secrets:
             if not isinstance(secret, (str, bytes)):
                 raise ConfigurationError("Secrets must be str or bytes")
+            problem = secret_problem(secret, hs, allow_short_secret=allow_short_secret)
+            if problem is not None:
+                raise ConfigurationError(problem)
             raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-            if not raw:
-                raise ConfigurationError("A secret must not be empty")
-            if len(raw) < MIN_SECRET_BYTES and not allow_short_secret:
-                raise ConfigurationError(
-                    f"Secrets must be at least {MIN_SECRET_BYTES} bytes (or pass allow_short_secret=True)"
-                )
             keys.append(VerificationKey(kid=None, kty="oct", algorithms=hs, _key=raw))
         self._keys = tuple(keys)
 

@@ -87,6 +87,7 @@ def require_netlify_signature(
     ... @require_auth(verifier)
     ... def handler(event, context): ...
     """
+    from serverless_jwt.adapters._auth import log_rejection
     from serverless_jwt.adapters.events import error_response, header_values
     from serverless_jwt.errors import AuthError
 
@@ -99,6 +100,7 @@ def require_netlify_signature(
             try:
                 check_signature(header_values(request, HEADER), verifier)
             except AuthError as err:
+                log_rejection(err, issuer="netlify")  # x-nf-sign tokens' fixed iss
                 return error_response(request, err, realm=realm)
             return handler(event, context, *args, **kwargs)
 

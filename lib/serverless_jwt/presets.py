@@ -24,19 +24,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from serverless_jwt import authz
-from serverless_jwt._config import env_kwargs
+from serverless_jwt._config import env_kwargs, secret_problem
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError
 from serverless_jwt.verifier import ClaimCheck, Verifier
 
 if TYPE_CHECKING:
     from serverless_jwt.adapters.decorators import Decorator
 
-__all__ = ["Preset", "auth0", "authgear", "cognito", "netlify", "oidc", "okta"]
+__all__ = ["Preset", "auth0", "authgear", "cognito", "netlify", "oidc", "okta", "supabase"]
 
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 _POOL_ID = re.compile(r"([a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+")
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?")
 _SERVER_ID = re.compile(r"[A-Za-z0-9]+")
+_SUPABASE_REF = re.compile(r"[a-z0-9]{6,40}")
 _AUTHGEAR_ROLES = "https://authgear.com/claims/user/roles"
 
 
@@ -254,7 +255,9 @@ def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options
     """Netlify Identity (GoTrue) tokens: HS256 with the site's JWT secret, no ``iss``.
 
     Roles are at ``app_metadata.authorization.roles``; the token may come from the ``nf_jwt``
-    cookie as well as the ``Authorization`` header.
+    cookie as well as the ``Authorization`` header. GoTrue writes the user's ``aud`` into the token
+    and leaves it out when empty, as Netlify's hosted Identity does; a self-hosted GoTrue with
+    ``GOTRUE_JWT_AUD`` set needs ``audience=`` (or ``JWT_AUDIENCE``) with that value.
 
     Parameters
     ----------
@@ -274,16 +277,47 @@ def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options
     'nf_jwt'
     """
     if secret is None:
-        names = ("JWT_SECRET", "JWT_SECRET_PREVIOUS", "JWT_ALLOW_SHORT_SECRET")
+        names = ("JWT_SECRET", "JWT_SECRET_PREVIOUS", "JWT_ALLOW_SHORT_SECRET", "JWT_AUDIENCE",
+                 "JWT_ACCEPT_ANY_AUDIENCE")
         found = env_kwargs({n: os.environ[n] for n in names if n in os.environ})
         if "secrets" not in found and "secret_from" not in found:
             raise ConfigurationError("netlify() needs secret= or the JWT_SECRET environment variable")
         settings = {**found, **options}
+        for value in found.get("secrets", ()):  # an error names the variable the user set
+            problem = secret_problem(value, options.get("algorithms", ["HS256"]), env=True,
+                                     allow_short_secret=bool(settings.get("allow_short_secret")))
+            if problem is not None:
+                raise ConfigurationError(problem)
     else:
         settings = {"secrets": secret, **options}
     settings.setdefault("algorithms", ["HS256"])
     verifier = _build((), settings)
     return Preset(verifier, roles_claim=authz.DEFAULT_ROLES_PATH, cookie_name="nf_jwt")
+
+
+def supabase(project: str, secret: str | bytes | Sequence[str | bytes] | None = None, *,
+             audience: str | Sequence[str] = "authenticated", **options: Any) -> Preset:
+    """Supabase Auth (GoTrue) tokens: issuer ``https://{ref}.supabase.co/auth/v1``, ``aud`` ``authenticated``.
+
+    With ``secret`` (the project's legacy JWT secret) tokens are HS256; without, the project's
+    signing keys come from its JWKS (``/auth/v1/.well-known/jwks.json``). ``project`` is the project
+    ref or its ``https://{ref}.supabase.co`` URL.
+
+    Examples
+    --------
+    >>> supabase("abcdefghijklmnopqrst").verifier.issuer
+    'https://abcdefghijklmnopqrst.supabase.co/auth/v1'
+    """
+    ref = project.removeprefix("https://").removesuffix("/").removesuffix(".supabase.co") if isinstance(
+        project, str) else ""
+    if not _SUPABASE_REF.fullmatch(ref):
+        raise ConfigurationError("project must be a Supabase project ref or https://<ref>.supabase.co")
+    issuer = f"https://{ref}.supabase.co/auth/v1"
+    if secret is None:
+        _default_jwks_uri(options, issuer + "/.well-known/jwks.json")
+    else:
+        options["secrets"] = secret
+    return Preset(_build((), options, issuer=issuer, audience=audience))
 
 
 def oidc(

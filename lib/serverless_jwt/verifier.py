@@ -14,7 +14,7 @@ from typing import Any
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
 from serverless_jwt._cache import VerifiedTokens
-from serverless_jwt._config import env_kwargs, validate_algorithms, validate_issuer
+from serverless_jwt._config import check_env, env_error, env_kwargs, validate_algorithms, validate_issuer
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
     AuthError,
@@ -32,6 +32,9 @@ TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], b
 """``check(header, claims, key) -> bool`` after the signature verified (aws-jwt-verify's customJwtCheck)."""
 
 _MAX_PLANS = 64
+# A JWT_* variable does not count as "set by the user" when an override replaced what it configures.
+_OVERRIDDEN_BY: dict[str, set[str]] = {"JWT_ISSUER": {"issuer"}, "JWT_SECRET": {"secrets", "secret_from"},
+                                       "JWT_AUDIENCE": {"audience"}}
 
 
 class Verifier:
@@ -49,7 +52,10 @@ class Verifier:
         ``https://`` unless the host is loopback. Optional only for shared-secret providers.
     audience:
         Accepted ``aud`` value or values. Required for public-key sources unless
-        ``require_audience=False``; an empty list is always a configuration error.
+        ``require_audience=False``; an empty list is always a configuration error. With no audience
+        configured, a token that carries ``aud`` is refused (RFC 7519 §4.1.3: a recipient not named
+        there must reject it), unless ``accept_any_audience=True`` (the explicit opt-out). Supabase
+        tokens carry ``aud`` ``"authenticated"``; Netlify Identity tokens carry none.
     algorithms:
         Allow-list of JWS algorithms. Defaults to every RS/PS/ES algorithm but ``ES256K`` (opt in),
         ``EdDSA`` and RFC 9864's ``Ed25519`` / ``Ed448`` (each token must still fit its key: kty, curve
@@ -57,8 +63,9 @@ class Verifier:
         HMAC and public-key algorithms never mix.
     jwks_uri, jwks, public_key, secrets:
         Key source, at most one: a JWKS URL (skips discovery), a static JWKS mapping, a PEM public key,
-        or shared secret(s) for HS256/384/512 (several at once during rotation; each >= 32 bytes
-        unless ``allow_short_secret=True``, which admits weak legacy secrets).
+        or shared secret(s) for HS256/384/512 (several at once during rotation; each at least as long
+        as the hash output, RFC 7518 §3.2: 32, 48 or 64 bytes, unless ``allow_short_secret=True``,
+        which admits weak legacy secrets).
     secret_from, secret_max_age_seconds:
         Instead of ``secrets``: an AWS Secrets Manager ARN or ``ssm:<parameter name>`` holding the
         secret (one per line during rotation), fetched on first use through Powertools Parameters
@@ -123,6 +130,7 @@ class Verifier:
         secret_max_age_seconds: float = 300,
         allow_short_secret: bool = False,
         require_audience: bool = True,
+        accept_any_audience: bool = False,
         leeway_seconds: float = 60,
         required_claims: Collection[str] = (),
         max_age_seconds: float | None = None,
@@ -164,7 +172,7 @@ class Verifier:
         if require_access_token_type:
             types = _claims.access_token_types()
         elif accepted_types is not None:
-            types = frozenset(t.lower().removeprefix("application/") for t in accepted_types)
+            types = frozenset(accepted_types)  # ClaimsPolicy normalizes them (RFC 7515 §4.1.9)
         else:
             types = _claims.DEFAULT_TYPES
 
@@ -179,6 +187,7 @@ class Verifier:
             max_age_claim=max_age_claim,
             accepted_types=types,
             allow_sender_constrained=bool(allow_sender_constrained),
+            accept_any_audience=bool(accept_any_audience),
         )
         self._checks = tuple(claim_checks)
         self._token_checks = tuple(token_checks)
@@ -259,9 +268,16 @@ class Verifier:
         """
         import os
 
-        kwargs = env_kwargs(os.environ if environ is None else environ)
+        env = os.environ if environ is None else environ
+        kwargs = env_kwargs(env)
         kwargs.update(overrides)
-        return cls(**kwargs)
+        # Errors name the JWT_* variable (and template parameter) the user set, not a Python argument.
+        check_env(kwargs, {k: v for k, v in env.items()
+                           if not overrides.keys() & _OVERRIDDEN_BY.get(k, set())})
+        try:
+            return cls(**kwargs)
+        except ConfigurationError as err:
+            raise env_error(err, overrides) from None
 
     @property
     def issuer(self) -> str | None:

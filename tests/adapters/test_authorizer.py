@@ -16,7 +16,10 @@ from serverless_jwt.adapters._context import ENCODING_KEY, claims_from_context, 
 from serverless_jwt.adapters.authorizer import Unauthorized, authorizer, policy_resource
 from serverless_jwt.adapters.decorators import require_auth
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
+from serverless_jwt.errors import (
+    ConfigurationError,
+    KeysUnavailableError,
+)
 from serverless_jwt.verifier import Verifier
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -50,8 +53,11 @@ def request_event(token: str) -> dict[str, Any]:
 
 
 def http_event(token: str) -> dict[str, Any]:
+    # As API Gateway sends it with identity source $request.header.Authorization: the header's value is
+    # both in headers and in identitySource (the cache key).
     event = copy.deepcopy(HTTP_AUTHORIZER_EVENT)
     event["headers"]["authorization"] = f"Bearer {token}"
+    event["identitySource"] = [f"Bearer {token}"]
     return event
 
 
@@ -240,3 +246,313 @@ def test_http_backend_reads_authorizer_lambda_context(issuer: DevIssuer, verifie
     identity = response["identity"]
     assert identity.roles == {"admins"}
     assert identity.claims["cognito:groups"] == ["admins"]
+
+
+# -- the cache key: only credentials API Gateway's identity source covers are read ---------------------
+
+
+class AuthorizerCache:
+    """API Gateway's authorizer cache: answers keyed by the identity source values, never by the token.
+
+    As documented for Lambda authorizers: with caching on, a request missing a configured identity
+    source gets 401 without the authorizer being called; otherwise the source values are the key.
+    HTTP APIs also pass the values in the event's ``identitySource``.
+    """
+
+    def __init__(self, handler: Any, headers: list[str], *, http: bool) -> None:
+        self.handler, self.headers, self.http = handler, headers, http
+        self.answers: dict[tuple[str, ...], Any] = {}
+        self.calls = 0
+
+    def __call__(self, headers: dict[str, str]) -> Any:
+        key = tuple(headers.get(h, "") for h in self.headers)
+        if not all(key):
+            return "401"
+        if key not in self.answers:
+            if self.http:
+                event = copy.deepcopy(HTTP_AUTHORIZER_EVENT)
+                event["headers"] = {k.lower(): v for k, v in headers.items()}
+                event["identitySource"] = list(key)
+            else:
+                event = json.loads((EVENTS / "authorizer-request.json").read_text())
+                event["headers"] = dict(headers)
+                event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+            self.calls += 1
+            try:
+                self.answers[key] = self.handler(event, None)
+            except Unauthorized:
+                self.answers[key] = "401"
+        return self.answers[key]
+
+
+def _subject_of(answer: Any) -> str | None:
+    if answer == "401":
+        return None
+    if "isAuthorized" in answer:
+        return claims_from_context(answer["context"]).get("sub") if answer["isAuthorized"] else None
+    allowed = answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    return str(answer["principalId"]) if allowed else None
+
+
+@pytest.mark.parametrize(("kind", "sources", "options"), [
+    ("http_simple", ["Authorization"], {}),
+    ("http_simple", ["Authorization", "Cookie"], {}),
+    ("http_iam", ["Authorization", "Cookie"], {}),
+    ("rest_request", ["Authorization"], {"cookie_name": None}),
+    ("rest_request", ["Authorization", "Cookie"],
+     {"identity_source": ["method.request.header.Authorization", "method.request.header.Cookie"]}),
+    ("rest_request", ["Cookie"], {"identity_source": "method.request.header.Cookie"}),
+])
+def test_no_caller_is_ever_answered_with_another_callers_identity(
+        issuer: DevIssuer, verifier: Verifier, kind: str, sources: list[str],
+        options: dict[str, Any]) -> None:
+    alice, bob = issuer.mint(sub="alice"), issuer.mint(sub="bob")
+    handler = authorizer(verifier, kind=kind, **{"cookie_name": "nf_jwt", **options})  # type: ignore[arg-type]
+    cache = AuthorizerCache(handler, sources, http=kind.startswith("http"))
+    gate = "Basic c2hhcmVkOmdhdGU="  # a shared Basic gate in front of the site: the same for everyone
+    requests = [
+        ("alice", {"Authorization": gate, "Cookie": f"theme=dark; nf_jwt={alice}"}),
+        (None, {"Authorization": gate, "Cookie": "theme=dark"}),  # mallory: the gate, no token
+        ("bob", {"Authorization": f"Bearer {bob}", "Cookie": "theme=dark"}),
+        ("bob", {"Authorization": gate, "Cookie": f"nf_jwt={bob}"}),
+        (None, {"Authorization": gate, "Cookie": f"nf_jwt={alice}x"}),
+        ("alice", {"Authorization": gate, "Cookie": f"theme=dark; nf_jwt={alice}"}),
+    ]
+    for owner, headers in requests:
+        answered = _subject_of(cache(headers))
+        # A cached Allow may only ever name the caller whose own credential (in the key) it was made for.
+        assert answered in (None, owner), (headers, answered)
+    assert cache.calls >= 1
+
+
+def test_http_authorizer_never_reads_a_header_outside_identity_source(issuer: DevIssuer,
+                                                                       verifier: Verifier) -> None:
+    handler = authorizer(verifier, kind="http_simple", cookie_name="nf_jwt")
+    token = issuer.mint()
+    event = http_event(token)
+    assert handler(event, None)["isAuthorized"] is True
+    for source in (["Basic c2hhcmVk"], [], None, ["theme=dark"], "Bearer " + token):
+        event["identitySource"] = source
+        event["cookies"] = [f"nf_jwt={token}"]
+        with pytest.raises(Unauthorized):
+            handler(event, None)
+    event["identitySource"] = ["Basic c2hhcmVk", f"theme=dark; nf_jwt={token}"]  # Cookie is a source
+    assert handler(event, None)["isAuthorized"] is True
+    event["identitySource"] = [f"Bearer {token}", f"Bearer {issuer.mint(sub='other')}"]
+    with pytest.raises(Unauthorized):
+        handler(event, None)
+
+
+def test_rest_request_identity_source_must_cover_what_is_read(verifier: Verifier) -> None:
+    with pytest.raises(ConfigurationError, match=r"method\.request\.header\.Cookie"):
+        authorizer(verifier, kind="rest_request", cookie_name="nf_jwt")
+    with pytest.raises(ConfigurationError, match="Authorization"):
+        authorizer(verifier, kind="rest_request", identity_source="method.request.header.X-Token")
+    for bad in ("header.Authorization", "", ["method.request.header.Authorization", 3]):
+        with pytest.raises(ConfigurationError):
+            authorizer(verifier, kind="rest_request", identity_source=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        authorizer(verifier, kind="http_simple", identity_source="method.request.header.Authorization")
+    with pytest.raises(ConfigurationError):
+        authorizer(verifier, kind="rest_token", cookie_name="nf_jwt")
+    authorizer(verifier, kind="rest_request", cookie_name="nf_jwt",
+               identity_source=["method.request.header.authorization", "method.request.header.cookie"])
+
+
+def test_rest_request_reads_the_cookie_only_when_it_is_the_source(issuer: DevIssuer,
+                                                                  verifier: Verifier) -> None:
+    token = issuer.mint(sub="carol")
+    event = request_event(token)
+    event["headers"]["Cookie"] = f"nf_jwt={token}"
+    cookie_only = authorizer(verifier, kind="rest_request", cookie_name="nf_jwt",
+                             identity_source="method.request.header.Cookie")
+    event["headers"]["Authorization"] = "Basic c2hhcmVk"
+    event["multiValueHeaders"]["Authorization"] = ["Basic c2hhcmVk"]
+    assert cookie_only(event, None)["principalId"] == "carol"
+    with pytest.raises(Unauthorized):
+        authorizer(verifier, kind="rest_request")(event, None)  # Authorization only: the cookie is not read
+
+
+# -- nothing in a request raises anything but Unauthorized / an answer ---------------------------------
+
+
+@pytest.mark.parametrize("arn", [None, "", "arn:aws:lambda:us-east-1:123456789012:function:f", 12, ["x"]])
+@pytest.mark.parametrize("reject_with", ["unauthorized", "deny"])
+def test_an_event_without_a_usable_method_arn_is_a_logged_unauthorized(
+        issuer: DevIssuer, verifier: Verifier, caplog: pytest.LogCaptureFixture, arn: Any,
+        reject_with: str) -> None:
+    caplog.set_level(logging.INFO)
+    for kind, event in (("rest_token", token_event(issuer.mint())), ("rest_token", token_event("a.b.c")),
+                        ("http_iam", http_event(issuer.mint()))):
+        event.pop("methodArn", None)
+        event.pop("routeArn", None)
+        if arn is not None:
+            event["methodArn"] = arn
+        with pytest.raises(Unauthorized):
+            authorizer(verifier, kind=kind, reject_with=reject_with)(event, None)  # type: ignore[arg-type]
+    assert "methodArn/routeArn" in caplog.text
+    # A simple HTTP API answer carries no policy, so it needs no ARN.
+    event = http_event(issuer.mint())
+    event.pop("routeArn")
+    assert authorizer(verifier, kind="http_simple")(event, None)["isAuthorized"] is True
+
+
+def test_each_rejection_is_one_structured_log_line_without_token_values(
+        issuer: DevIssuer, verifier: Verifier, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="serverless_jwt")
+    marker = "MARKER-aud-value"
+    token = issuer.mint(audience=marker, sub="MARKER-sub")
+    with pytest.raises(Unauthorized):
+        authorizer(verifier)(token_event(token), None)
+    records = [r for r in caplog.records if r.getMessage().startswith("request rejected")]
+    assert len(records) == 1
+    record = records[0]
+    assert (record.auth_code, record.auth_status, record.auth_check, record.auth_issuer) == (  # type: ignore[attr-defined]
+        "claims_invalid", 401, "aud:check_failed", issuer.issuer)
+    assert "MARKER" not in caplog.text
+    assert token not in caplog.text
+
+
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/shows/1"
+
+
+def _rest_event(token: str) -> dict[str, Any]:
+    return {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
+
+
+def _rest_backend_event(response: Mapping[str, Any]) -> dict[str, Any]:
+    # What API Gateway hands a REST (1.0) proxy backend behind a Lambda authorizer: the context keys
+    # flattened into requestContext.authorizer next to principalId, every value stringified.
+    authorizer_ctx: dict[str, Any] = {"principalId": response["principalId"], "integrationLatency": 7}
+    for name, value in response["context"].items():
+        authorizer_ctx[name] = json.dumps(value) if isinstance(value, bool) else str(value)
+    return {"resource": "/me", "path": "/me", "httpMethod": "GET", "headers": {},
+            "requestContext": {"stage": "prod", "httpMethod": "GET", "authorizer": authorizer_ctx}}
+
+
+def _backend_r() -> Any:
+    @require_auth(None, trust_authorizer=True)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        identity = context.identity_context
+        return {"statusCode": 200, "claims": dict(identity.claims), "subject": identity.subject}
+
+    return handler
+
+
+def test_authorizer_principal_is_verified_sub_and_claim_cannot_replace_it(
+        issuer: DevIssuer, verifier: Verifier) -> None:
+    handler = authorizer(verifier)
+    response = handler(_rest_event(issuer.mint(sub="alice", claims={"principalId": "admin"})), None)
+    assert response["principalId"] == "alice"
+    assert "principalId" not in response["context"]
+    for sub in (None, "", 42, ["alice"]):
+        with pytest.raises(Unauthorized):
+            handler(_rest_event(issuer.mint(claims={"sub": sub} if sub is not None else {"sub": None})), None)
+
+
+@pytest.mark.parametrize(("partition", "region"), [("aws", "us-east-1"), ("aws-cn", "cn-north-1"),
+                                              ("aws-us-gov", "us-gov-west-1")])
+def test_authorizer_default_policy_is_exact_method_arn_in_its_partition(
+        issuer: DevIssuer, verifier: Verifier, partition: str, region: str) -> None:
+    arn = f"arn:{partition}:execute-api:{region}:123456789012:abc123/prod/GET/shows/1"
+    response = authorizer(verifier)({**_rest_event(issuer.mint()), "methodArn": arn}, None)
+    assert response["policyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": arn}]
+    stage = f"arn:{partition}:execute-api:{region}:123456789012:abc123/prod/*/*"
+    assert policy_resource(arn, "stage") == stage
+
+
+def test_authorizer_context_is_flat_for_rest_whatever_the_claims(issuer: DevIssuer,
+                                                                  verifier: Verifier) -> None:
+    claims = {"nested": {"a": {"b": [1, {"c": None}]}}, "list": [1, "two", None], "flag": True, "num": 1.5,
+              "null": None, "scp": ["a", "b"], "empty": [], "unicode": "é\u2028"}
+    response = authorizer(verifier)(_rest_event(issuer.mint(claims=claims)), None)
+    for name, value in response["context"].items():
+        assert isinstance(name, str)
+        assert isinstance(value, (str, int, float, bool)), name
+
+
+def test_claim_named_like_the_marker_cannot_retype_other_claims(issuer: DevIssuer,
+                                                                 verifier: Verifier) -> None:
+    injected = {ENCODING_KEY: json.dumps({"role": "json", "scope": "spaces", "sub": "json"}),
+                "role": '["admin"]', "scope": "read write", "groups": ["g1"]}
+    response = authorizer(verifier)(_rest_event(issuer.mint(claims=injected)), None)
+    result = _backend_r()(_rest_backend_event(response), types.SimpleNamespace())
+    assert result["statusCode"] == 200
+    assert result["claims"]["role"] == '["admin"]'          # stays the string the issuer signed
+    assert result["claims"]["scope"] == "read write"
+    assert result["claims"]["groups"] == ["g1"]
+    assert result["subject"] == "dev-user"
+
+
+def test_rest_context_round_trip_restores_exact_claims(issuer: DevIssuer, verifier: Verifier) -> None:
+    token = issuer.mint(sub="bob", scopes=["read:shows"], claims={"scp": ["x", "y"], "n": 3, "ok": False,
+                                                                   "org": {"id": "o1"}})
+    response = authorizer(verifier)(_rest_event(token), None)
+    result = _backend_r()(_rest_backend_event(response), types.SimpleNamespace())
+    claims = result["claims"]
+    assert (claims["scp"], claims["n"], claims["ok"], claims["org"]) == (["x", "y"], 3, False, {"id": "o1"})
+    assert claims["sub"] == "bob"
+    assert "principalId" not in claims
+    assert "integrationLatency" not in claims
+
+
+def test_forged_request_context_is_ignored_without_trust_authorizer(verifier: Verifier) -> None:
+    @require_auth(verifier)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200}
+
+    ctx = context_from_claims({"sub": "admin", "scope": "admin"})
+    forged = {"httpMethod": "GET", "headers": {},
+              "requestContext": {"authorizer": {"principalId": "admin", **ctx,
+                                                "lambda": {"sub": "admin"}, "jwt": {"claims": {"sub": "a"}}}}}
+    assert handler(forged, types.SimpleNamespace())["statusCode"] == 401
+
+
+def test_enrich_value_is_not_reinterpreted_as_a_json_claim(issuer: DevIssuer, verifier: Verifier) -> None:
+    def enrich(claims: Mapping[str, Any], event: Mapping[str, Any]) -> Mapping[str, str]:
+        return {"tenant": str(event.get("tenant", ""))}   # e.g. copied from a request header
+
+    handler = authorizer(verifier, enrich=enrich)
+    token = issuer.mint(claims={"tenant": {"id": "t1"}})
+    response = handler({**_rest_event(token), "tenant": '{"id": "t2", "admin": true}'}, None)
+    result = _backend_r()(_rest_backend_event(response), types.SimpleNamespace())
+    assert not isinstance(result["claims"]["tenant"], dict) or result["claims"]["tenant"] == {"id": "t1"}
+
+
+def test_backend_subject_survives_context_claims_without_sub(issuer: DevIssuer, verifier: Verifier) -> None:
+    response = authorizer(verifier, context_claims=["scope"])(_rest_event(issuer.mint(sub="carol")), None)
+    result = _backend_r()(_rest_backend_event(response), types.SimpleNamespace())
+    assert result["subject"] == "carol"
+
+
+@pytest.mark.parametrize("template", ["{region.x}", "{partition[0]}"])
+def test_resource_template_must_produce_an_execute_api_arn(verifier: Verifier, template: str) -> None:
+    with pytest.raises(ConfigurationError):
+        authorizer(verifier, resource=template)
+
+
+def test_authorizer_never_logs_or_returns_the_token(issuer: DevIssuer, verifier: Verifier,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    expired = issuer.mint(lifetime_seconds=-3600)
+    unscoped = issuer.mint()
+    outputs: list[Any] = []
+    with pytest.raises(Unauthorized) as err:
+        authorizer(verifier)(_rest_event(expired), None)
+    outputs.append(str(err.value))
+    outputs.append(authorizer(verifier, reject_with="deny")(_rest_event(expired), None))
+    outputs.append(authorizer(verifier, scopes=["admin"])(_rest_event(unscoped), None))
+    outputs.append(authorizer(verifier, kind="http_simple", reject_with="deny")(
+        {"version": "2.0", "routeArn": METHOD_ARN, "headers": {"authorization": f"Bearer {expired}"}}, None))
+    text = json.dumps(outputs) + caplog.text
+    for token in (expired, unscoped):
+        assert token not in text
+        assert token.split(".")[2] not in text
+
+
+def test_keys_unavailable_fails_the_invocation_not_401(issuer: DevIssuer) -> None:
+    issuer.fault = "503"
+    handler = authorizer(Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=1))
+    with pytest.raises(KeysUnavailableError):
+        handler(_rest_event(issuer.mint()), None)

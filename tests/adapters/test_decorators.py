@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
+import functools
 import io
+import itertools
 import json
 import secrets
 import time
@@ -156,7 +160,7 @@ def test_issuer_down_is_503_with_retry_after(make_event: EventFactory, issuer: D
 
 def test_hs256_shared_secret(make_event: EventFactory, issuer: DevIssuer, secret: bytes) -> None:
     handler = require_auth(Verifier(secrets=[secret], algorithms=["HS256"], issuer=issuer.issuer))(echo)
-    good = issuer.mint(alg="HS256", secret=secret, sub="netlify-user")
+    good = issuer.mint(alg="HS256", secret=secret, sub="netlify-user", audience=None)
     assert handler(make_event("function_url", headers=bearer(good)), ctx())["sub"] == "netlify-user"
     bad = issuer.mint(alg="HS256", secret=secrets.token_bytes(32))
     assert handler(make_event("function_url", headers=bearer(bad)), ctx())["statusCode"] == 401
@@ -401,7 +405,7 @@ def test_verifier_from_env_is_built_once_at_decoration(
     # Were it built per invocation, this broken configuration would now be used (and raise).
     monkeypatch.setenv("JWT_SECRET", "short")
     monkeypatch.setenv("JWT_ALGORITHMS", "none")
-    token = issuer.mint(alg="HS256", secret=secret)
+    token = issuer.mint(alg="HS256", secret=secret, audience=None)
     assert handler(make_event("http_v2", headers=bearer(token)), ctx())["statusCode"] == 200
     assert handler.__name__ == "handler"
 
@@ -422,7 +426,7 @@ def test_logger_gets_subject_and_client_id_per_request_never_the_token(
     make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
 ) -> None:
     stream = io.StringIO()
-    logger = Logger(service="shows", logger_handler=_stream_handler(stream))
+    logger = Logger(service=f"shows-{secrets.token_hex(4)}", logger_handler=_stream_handler(stream))
 
     @require_auth(verifier, logger=logger)
     def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -461,6 +465,381 @@ def test_decorators_import_neither_powertools_nor_the_verifier_until_needed() ->
     assert out.stdout.strip() == "[]"
 
 
+# API Gateway's built-in JWT authorizer (HTTP APIs), as AWS documents the payload 2.0 event
+# ("Working with AWS Lambda proxy integrations for HTTP APIs": requestContext.authorizer.jwt.claims /
+# .scopes) and as it flattens a Cognito access token: every claim a string, arrays as "[a b]".
+COGNITO_VIA_JWT_AUTHORIZER = {
+    "auth_time": "1700000000", "client_id": "1example23456789", "cognito:groups": "[admin users]",
+    "exp": "1700003600", "iat": "1700000000", "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X",
+    "jti": "a1b2", "scope": "read:shows openid", "sub": "aaaa-bbbb", "token_use": "access", "username": "ann",
+}
+
+
+def _jwt_authorized(make_event: EventFactory, claims: dict[str, Any], scopes: Any) -> dict[str, Any]:
+    event = make_event("http_v2")
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
+    return event
+
+
+def test_trusted_jwt_authorizer_claims_are_read_as_api_gateway_shapes_them(make_event: EventFactory) -> None:
+    seen: list[IdentityContext] = []
+
+    @require_auth(trust_authorizer=True, roles_claim="cognito:groups")
+    @require_role("admin")
+    @require_scope("read:shows")
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(context.identity_context)
+        return {"statusCode": 200}
+
+    event = _jwt_authorized(make_event, dict(COGNITO_VIA_JWT_AUTHORIZER), None)
+    assert handler(event, ctx())["statusCode"] == 200
+    assert set(seen[0].roles) == {"admin", "users"}
+    assert seen[0].claims["cognito:groups"] == ["admin", "users"]
+    staff = _jwt_authorized(make_event, {**COGNITO_VIA_JWT_AUTHORIZER, "cognito:groups": "[staff]"}, None)
+    assert handler(staff, ctx())["statusCode"] == 403
+    # Okta-style scp array, flattened; and a token without scope whose scopes come from jwt.scopes.
+    okta = {k: v for k, v in COGNITO_VIA_JWT_AUTHORIZER.items() if k != "scope"}
+    scp = _jwt_authorized(make_event, {**okta, "scp": "[read:shows]"}, None)
+    assert handler(scp, ctx())["statusCode"] == 200
+    assert handler(_jwt_authorized(make_event, okta, ["read:shows"]), ctx())["statusCode"] == 200
+    assert handler(_jwt_authorized(make_event, okta, None), ctx())["statusCode"] == 403
+    empty = {**COGNITO_VIA_JWT_AUTHORIZER, "cognito:groups": "[]"}
+    assert handler(_jwt_authorized(make_event, empty, None), ctx())["statusCode"] == 403
+
+
+def test_the_javascript_two_argument_require_scope_form_wraps_the_handler(
+        make_event: EventFactory, issuer: DevIssuer, verifier: Verifier) -> None:
+    handler = require_auth(verifier)(require_scope("read:shows", echo))
+    granted = make_event("http_v2", headers=bearer(issuer.mint(sub="js", scopes=["read:shows"])))
+    assert handler(granted, ctx())["sub"] == "js"
+    denied = make_event("http_v2", headers=bearer(issuer.mint(scopes=["write:shows"])))
+    assert handler(denied, ctx())["statusCode"] == 403
+    alone = require_scope("read:shows", echo, verifier=verifier)  # with verifier= it also works alone
+    assert alone(granted, ctx())["sub"] == "js"
+    with pytest.raises(ConfigurationError):
+        require_scope(echo)  # a handler but no scope
+
+
+@pytest.mark.parametrize(("make_token", "code", "check"), [
+    (lambda i: i.mint(audience="MARKER-aud"), "claims_invalid", "aud:check_failed"),
+    (lambda i: i.mint(now=0, lifetime_seconds=60, sub="MARKER-sub"), "token_expired", "exp"),
+    (lambda i: i.mint(sub="MARKER-sub")[:-4] + "AAAA", "signature_invalid", "signature"),
+    (lambda i: i.mint(sub="MARKER-sub", scopes=["write"]), "scope_insufficient", "scope"),
+    (lambda i: None, "token_missing", "token_present"),
+])
+def test_one_structured_log_line_per_rejection_through_the_powertools_logger(
+        make_event: EventFactory, issuer: DevIssuer, verifier: Verifier, make_token: Any, code: str,
+        check: str) -> None:
+    stream = io.StringIO()
+    # A service name of its own: Powertools keeps the first handler of a logger name it has set up.
+    logger = Logger(service=f"shows-{secrets.token_hex(4)}", logger_handler=_stream_handler(stream))
+    handler = require_auth(verifier, logger=logger)(require_scope("read:shows")(echo))
+    token = make_token(issuer)
+    event = make_event("http_v2", headers=bearer(token) if token else None)
+    assert handler(event, ctx())["statusCode"] in (401, 403)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 1
+    assert (lines[0]["auth_code"], lines[0]["auth_check"], lines[0]["auth_issuer"]) == (
+        code, check, issuer.issuer)
+    assert lines[0]["auth_status"] in (401, 403)
+    assert "MARKER" not in stream.getvalue()
+    assert not token or token.split(".")[1] not in stream.getvalue()
+
+
+def http(token: str | None = None, method: str = "GET", **headers: str) -> dict[str, Any]:
+    hdrs = dict(headers)
+    if token is not None:
+        hdrs["authorization"] = f"Bearer {token}"
+    return {"version": "2.0", "headers": hdrs, "requestContext": {"http": {"method": method}}}
+
+
+PREFLIGHT = http(None, "OPTIONS", origin="https://app", **{"access-control-request-method": "GET"})
+
+
+def isolated(run: Callable[[], Any]) -> Any:
+    # A leaked current_identity() must not reach the other tests of this session.
+    return contextvars.copy_context().run(run)
+
+
+def ok(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    return {"statusCode": 200, "body": "protected"}
+
+
+def _user_decorator(calls: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)  # copies the wrapped require_* wrapper's __dict__
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            calls.append("user")
+            return fn(*args, **kwargs)
+
+        return inner
+
+    return decorate
+
+
+def _raising_check(claims: Mapping[str, Any]) -> bool:
+    return bool(claims["org"] == "acme")  # KeyError for tokens without org: a 403, never a 500
+
+
+LAYERS = ("scope", "role", "claims", "user")
+
+
+def _odd_events(token: str) -> list[tuple[dict[str, Any], int]]:
+    bearer = f"Bearer {token}"
+    return [
+        ({"headers": None}, 401),
+        ({"headers": "authorization"}, 401),
+        ({"headers": [["authorization", bearer]]}, 401),
+        ({"headers": {"authorization": None}}, 401),
+        ({"headers": {b"authorization": bearer}}, 401),
+        ({"headers": {b"authorization": "Basic x", "authorization": bearer}}, 200),
+        ({"headers": {13: "x", None: "y", ("a",): "z", "authorization": bearer}}, 200),
+        ({"headers": {**{f"x-h-{i}": "v" for i in range(5000)}, "Authorization": bearer}}, 200),
+        ({"headers": {"authorization": bearer, "AUTHORIZATION": bearer}}, 400),
+        ({"headers": {"Authorization": bearer, "authorizatioN": "Basic x"}}, 400),
+        ({"headers": {"authorization": f"{bearer},{bearer}"}}, 400),
+        ({"headers": {"authorization": f"Bearer\t{token}"}}, 200),
+        ({"headers": {"authorization": f"Bearer   {token}  "}}, 200),
+        ({"headers": {"authorization": f"BEARER {token}"}}, 200),
+        ({"headers": {"authorization": f"bearer {token}"}}, 200),
+        ({"headers": {"authorization": "Bearer "}}, 400),
+        ({"headers": {"authorization": "Bearer"}}, 400),
+        ({"headers": {"authorization": "Bearer abc=="}}, 401),  # token68 with padding: read, then refused
+        ({"headers": {"authorization": "Bearer a=b"}}, 400),
+        ({"headers": {"authorization": f"Bearer {token}\u00e9"}}, 400),
+        # As 8934e8c: str.split() also splits at NO-BREAK SPACE (lenient, harmless: the token still verifies).
+        ({"headers": {"authorization": f"Bearer\u00a0{token}"}}, 200),
+        ({"multiValueHeaders": {"Authorization": [bearer]}, "headers": {"Authorization": "Basic x"}}, 200),
+        ({"multiValueHeaders": {"Authorization": ["Basic x"]}, "headers": {"Authorization": bearer}}, 401),
+        ({"multiValueHeaders": {"Authorization": [bearer, bearer]}}, 400),
+        ({"multiValueHeaders": {"Authorization": [bearer], "authorization": [bearer]}}, 400),
+        ({"multiValueHeaders": {"Authorization": [None]}, "headers": {"authorization": bearer}}, 200),
+        ({"multiValueHeaders": {"Authorization": bearer}}, 401),
+        ({"multiValueHeaders": "x", "headers": {"authorization": bearer}}, 200),
+    ]
+
+
+@dataclasses.dataclass
+class DataclassHandler:
+    """A handler object holding its settings: eq=True makes it unhashable."""
+
+    greeting: str = "hello"
+
+    def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": self.greeting}
+
+
+class SlottedHandler:
+    """A slotted callable: no __weakref__."""
+
+    __slots__ = ()
+
+    def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": "hello"}
+
+
+class StrictContext:
+    """A context object like a pydantic model: unknown attributes raise ValueError."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise ValueError(f"no field {name}")
+
+
+@pytest.mark.parametrize("second", ["no_token", "basic", "two_headers", "bad_token", "missing_scope",
+                                    "preflight", "preflight_handler"])
+def test_a_reused_context_is_cleared_after_any_failure_or_preflight(issuer: DevIssuer, verifier: Verifier,
+                                                                    second: str) -> None:
+    seen: list[tuple[Any, Any, Any]] = []
+
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        seen.append((context.identity_context, context.client_context, current_identity()))
+        return {"statusCode": 200}
+
+    mode: Any = "handler" if second == "preflight_handler" else True
+    protected = require_auth(verifier, allow_preflight=mode, netlify_client_context=True,
+                             scopes=["read"])(handler)
+    context = types.SimpleNamespace()
+    assert protected(http(issuer.mint(sub="alice", scopes=["read"])), context)["statusCode"] == 200
+    assert context.identity_context.subject == "alice"
+    assert context.client_context["user"]["sub"] == "alice"
+    event = {
+        "no_token": http(),
+        "basic": http(None, Authorization="Basic dXNlcjpwYXNz"),
+        "two_headers": {**http(issuer.mint()), "headers": {"authorization": f"Bearer {issuer.mint()}",
+                                                           "Authorization": f"Bearer {issuer.mint()}"}},
+        "bad_token": http("a.b.c"),
+        "missing_scope": http(issuer.mint(sub="bob")),
+        "preflight": PREFLIGHT,
+        "preflight_handler": PREFLIGHT,
+    }[second]
+    status = protected(event, context)["statusCode"]
+    assert status == {"no_token": 401, "basic": 401, "two_headers": 400, "bad_token": 401,
+                      "missing_scope": 403, "preflight": 204, "preflight_handler": 200}[second]
+    assert context.identity_context is None
+    assert context.client_context is None
+    assert current_identity() is None
+    if second == "preflight_handler":
+        assert seen[-1] == (None, None, None)
+    else:
+        assert len(seen) == 1
+
+
+def test_each_request_on_a_reused_context_sees_its_own_caller(issuer: DevIssuer, verifier: Verifier) -> None:
+    seen: list[tuple[Any, Any]] = []
+
+    @require_auth(verifier)
+    @require_scope("read")
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        identity = current_identity()
+        assert identity is not None
+        seen.append((context.identity_context.subject, identity.subject))
+        return {"statusCode": 200}
+
+    context = types.SimpleNamespace()
+    for name in ("alice", "bob", "carol"):
+        assert handler(http(issuer.mint(sub=name, scopes=["read"])), context)["statusCode"] == 200
+    assert seen == [("alice", "alice"), ("bob", "bob"), ("carol", "carol")]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(LAYERS)))
+def test_every_stacking_order_enforces_every_check(issuer: DevIssuer, verifier: Verifier,
+                                                   order: tuple[str, ...]) -> None:
+    calls: list[str] = []
+    handler: Callable[..., Any] = ok
+    for layer in reversed(order):
+        if layer == "scope":
+            handler = require_scope("write", "read", any_of=True)(handler)
+        elif layer == "role":
+            handler = require_role("admins", claim="cognito:groups")(handler)
+        elif layer == "claims":
+            handler = require_claims(_raising_check)(handler)
+        else:
+            handler = _user_decorator(calls)(handler)
+    protected = require_auth(verifier)(handler)
+
+    def token(**drop: bool) -> str:
+        claims: dict[str, Any] = {"org": None if drop.get("org") else "acme",
+                                  "cognito:groups": None if drop.get("role") else ["admins"]}
+        return issuer.mint(sub="alice", scopes=[] if drop.get("scope") else ["read"], claims=claims)
+
+    assert protected(http(token()), None)["statusCode"] == 200
+    no_scope = protected(http(token(scope=True)), None)
+    assert no_scope["statusCode"] == 403
+    assert 'scope="write read"' in no_scope["headers"]["WWW-Authenticate"]
+    assert protected(http(token(role=True)), None)["statusCode"] == 403
+    assert protected(http(token(org=True)), None)["statusCode"] == 403
+    assert protected(http(None), None)["statusCode"] == 401
+    assert calls.count("user") >= 1
+    assert current_identity() is None
+
+
+def test_trust_authorizer_claims_still_go_through_the_stacked_checks(verifier: Verifier) -> None:
+    protected = require_auth(verifier, trust_authorizer=True)(require_scope("read")(ok))
+    granted = {**http(), "requestContext": {"http": {"method": "GET"},
+                                            "authorizer": {"jwt": {"claims": {"sub": "a", "scope": "read"}}}}}
+    refused = {**http(), "requestContext": {"http": {"method": "GET"},
+                                            "authorizer": {"jwt": {"claims": {"sub": "a", "scope": "x"}}}}}
+    assert protected(granted, None)["statusCode"] == 200
+    assert protected(refused, None)["statusCode"] == 403
+
+
+def test_odd_events_answer_with_the_earlier_statuses(issuer: DevIssuer, verifier: Verifier) -> None:
+    protected = require_auth(verifier, allow_preflight=False)(ok)
+    for event, status in _odd_events(issuer.mint()):
+        full = {"httpMethod": "GET", **event}
+        assert protected(full, types.SimpleNamespace())["statusCode"] == status, event
+
+
+@pytest.mark.parametrize("make", [DataclassHandler, SlottedHandler])
+def test_callable_handler_objects_can_be_protected(issuer: DevIssuer, verifier: Verifier,
+                                                   make: Callable[[], Any]) -> None:
+    protected = require_auth(verifier)(make())
+    assert protected(http(issuer.mint()), None)["statusCode"] == 200
+    stacked = require_auth(verifier)(require_scope("read")(make()))
+    assert stacked(http(issuer.mint(scopes=["read"])), None)["statusCode"] == 200
+
+
+def test_a_context_that_refuses_attributes_does_not_leak_the_caller(issuer: DevIssuer,
+                                                                    verifier: Verifier) -> None:
+    reached: list[Any] = []
+
+    def protected_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        reached.append(current_identity())
+        return {"statusCode": 200, "body": "protected"}
+
+    def run() -> tuple[Any, int]:
+        first = require_auth(verifier)(ok)
+        # The context may refuse the attribute (8934e8c crashed here): the request is still answered.
+        assert first(http(issuer.mint(sub="alice", scopes=["admin"])), StrictContext())["statusCode"] == 200
+        leaked = current_identity()
+        # Another invocation in the same container: a preflight the handler answers itself.
+        other = require_auth(verifier, allow_preflight="handler")(require_scope("admin")(protected_handler))
+        return leaked, other(PREFLIGHT, types.SimpleNamespace())["statusCode"]
+
+    leaked, status = isolated(run)
+    assert leaked is None
+    assert status == 204  # require_scope answers the preflight; the protected handler is not reached
+    assert reached == []
+
+
+def test_a_mapper_returning_no_mapping_does_not_leak_the_caller(issuer: DevIssuer,
+                                                                verifier: Verifier) -> None:
+    def run() -> Any:
+        broken = require_auth(verifier, claims_mapper=lambda claims: None,  # type: ignore[arg-type,return-value]
+                              netlify_client_context=True)(ok)
+        with pytest.raises(Exception):  # noqa: B017,PT011 - 8934e8c: AttributeError, now TypeError
+            broken(http(issuer.mint(sub="alice")), types.SimpleNamespace())
+        return current_identity()
+
+    assert isolated(run) is None
+
+
+def test_a_mapper_returning_no_mapping_never_reaches_the_handler(issuer: DevIssuer,
+                                                                 verifier: Verifier) -> None:
+    reached: list[str] = []
+
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        reached.append("handler")
+        return {"statusCode": 200}
+
+    broken = require_auth(verifier, claims_mapper=lambda claims: None)(handler)  # type: ignore[arg-type,return-value]
+    with pytest.raises(Exception):  # noqa: B017,PT011
+        broken(http(issuer.mint()), None)
+    assert reached == []
+
+
+def test_editing_claims_before_the_scope_check_grants_nothing(issuer: DevIssuer,
+                                                              verifier: Verifier) -> None:
+    def tenant_defaults(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def inner(event: Mapping[str, Any], context: Any) -> Any:
+            context.identity_context.claims["scope"] += " admin"  # app code merging defaults
+            return fn(event, context)
+
+        return inner
+
+    protected = require_auth(verifier)(tenant_defaults(require_scope("admin")(ok)))
+    # 8934e8c: the token's own scopes were fixed when the identity was made, so this was a 403.
+    assert protected(http(issuer.mint(scopes=["read"])), types.SimpleNamespace())["statusCode"] == 403
+
+
+def test_identity_scopes_agree_with_the_check_that_passed(issuer: DevIssuer, verifier: Verifier) -> None:
+    seen: list[frozenset[str]] = []
+
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        identity = context.identity_context
+        identity.claims["scope"] = "admin"  # a handler rewriting its copy of the claims
+        seen.append(identity.scopes)
+        return {"statusCode": 200}
+
+    protected = require_auth(verifier)(require_scope("read")(handler))
+    assert protected(http(issuer.mint(scopes=["read"])), types.SimpleNamespace())["statusCode"] == 200
+    assert seen == [frozenset({"read"})]
+
+
+def test_require_role_with_a_handler_argument_says_what_to_write() -> None:
+    with pytest.raises(ConfigurationError, match=r'@require_role\("name"\) above the handler'):
+        require_role("admin", echo)  # type: ignore[arg-type]
 def test_optional_auth_runs_the_handler_anonymously_but_refuses_bad_tokens(
     kind: str, make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
 ) -> None:

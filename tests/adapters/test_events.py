@@ -150,8 +150,8 @@ def test_preflight_needs_options_origin_and_request_method(kind: str, make_event
 
 
 def test_authorizer_claims_per_source(make_event: EventFactory) -> None:
-    http = make_event("http_v2")  # SAM's sample carries a JWT authorizer block
-    assert authorizer_claims(http) == {"claim1": "value1", "claim2": "value2"}
+    http = make_event("http_v2")  # SAM's sample carries a JWT authorizer block (scopes scope1, scope2)
+    assert authorizer_claims(http) == {"claim1": "value1", "claim2": "value2", "scope": "scope1 scope2"}
     rest = make_event("rest_v1")
     assert authorizer_claims(rest) is None
     rest["requestContext"]["authorizer"] = {"claims": {"sub": "u", "cognito:username": "u"}}

@@ -262,11 +262,18 @@ def test_importing_the_glue_without_fastapi_names_the_extra() -> None:
     assert "pip install 'serverless-jwt[fastapi]'" in out
 
 
-def test_rejections_are_logged_by_code_never_with_the_token(base: str, jwt_tokens: Tokens,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
-    token = jwt_tokens.expired()
-    with caplog.at_level("INFO", logger="serverless_jwt"):
-        assert get(base, "/me", token).status_code == 401
-    rejected = [r for r in caplog.records if r.getMessage() == "request rejected: token_expired"]
-    assert len(rejected) == 1
+def test_each_rejection_is_one_structured_log_line_without_token_values(
+        base: str, jwt_tokens: Tokens, jwt_issuer: DevIssuer, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="serverless_jwt")
+    token = jwt_tokens.valid(sub="MARKER-sub", aud="MARKER-aud")
+    assert get(base, "/me", token).status_code == 401
+    assert get(base, "/shows", jwt_tokens.valid(sub="MARKER-sub")).status_code == 403
+    records = [r for r in caplog.records if r.getMessage().startswith("request rejected")]
+    assert [(r.auth_code, r.auth_check, r.auth_issuer) for r in records] == [  # type: ignore[attr-defined]
+        ("claims_invalid", "aud:check_failed", jwt_issuer.issuer),
+        ("scope_insufficient", "scope", jwt_issuer.issuer),
+    ]
+    assert "MARKER" not in caplog.text
     assert token not in caplog.text

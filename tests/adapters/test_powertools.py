@@ -216,6 +216,26 @@ def test_on_error_hook_and_context_key(
     assert json.loads(ok["body"]) == {"sub": "zed"}
 
 
+def test_each_rejection_is_one_structured_line_through_the_given_logger(
+        jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier) -> None:
+    import io
+    import logging
+    import secrets
+
+    from aws_lambda_powertools import Logger
+
+    stream = io.StringIO()
+    logger = Logger(service=f"api-{secrets.token_hex(4)}", logger_handler=logging.StreamHandler(stream))
+    app = app_with_me("http_v2", JwtAuthMiddleware(verifier, scopes=["delete:shows"], logger=logger))
+    token = jwt_issuer.mint(sub="MARKER-sub", scopes=["read"])
+    assert app.resolve(request(jwt_lambda_event, "http_v2", "/me", token=token), {})["statusCode"] == 403
+    assert app.resolve(request(jwt_lambda_event, "http_v2", "/me"), {})["statusCode"] == 401
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["auth_code"], line["auth_check"], line["auth_issuer"]) for line in lines] == [
+        ("scope_insufficient", "scope", jwt_issuer.issuer),
+        ("token_missing", "token_present", jwt_issuer.issuer),
+    ]
+    assert "MARKER" not in stream.getvalue()
 def test_optional_middleware_serves_anonymous_callers_and_refuses_bad_tokens(
     jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:

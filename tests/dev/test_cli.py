@@ -19,7 +19,7 @@ import pytest
 from serverless_jwt.dev import _support
 from serverless_jwt.dev.cli import main
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.errors import TokenExpiredError
+from serverless_jwt.errors import ConfigurationError, TokenExpiredError
 from serverless_jwt.verifier import Verifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +80,29 @@ def test_token_hs256_uses_jwt_secret(state: Path, capsys: pytest.CaptureFixture[
     monkeypatch.setenv("JWT_SECRET", secret)
     token = _token(state, capsys, "--hs256", "--sub", "netlify-user")
     assert Verifier(secrets=[secret]).verify(token)["sub"] == "netlify-user"
+    assert Verifier.from_env({"JWT_SECRET": secret}).verify(token)["sub"] == "netlify-user"
+    # With JWT_AUDIENCE (Supabase: authenticated) the token carries the aud that verifier expects.
+    monkeypatch.setenv("JWT_AUDIENCE", "authenticated")
+    token = _token(state, capsys, "--hs256")
+    verifier = Verifier.from_env({"JWT_SECRET": secret, "JWT_AUDIENCE": "authenticated"})
+    assert verifier.verify(token)["aud"] == "authenticated"
+
+
+@pytest.mark.parametrize("secret", ["short", "x" * 31])
+def test_token_hs256_refuses_a_secret_verifiers_refuse_with_their_message(
+        state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        secret: str) -> None:
+    monkeypatch.setenv("JWT_SECRET", secret)
+    assert main(["--state-dir", str(state), "token", "--hs256"]) == 2
+    err = capsys.readouterr().err
+    with pytest.raises(ConfigurationError) as refused:
+        Verifier.from_env({"JWT_SECRET": secret})
+    assert str(refused.value) in err
+    assert "JWT_ALLOW_SHORT_SECRET=true" in err
+    assert "JwtSecret" in err
+    monkeypatch.setenv("JWT_ALLOW_SHORT_SECRET", "true")  # the same opt-in both sides honour
+    token = _token(state, capsys, "--hs256")
+    assert Verifier.from_env({"JWT_SECRET": secret, "JWT_ALLOW_SHORT_SECRET": "true"}).verify(token)["sub"]
 
 
 def _invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
@@ -129,7 +152,7 @@ def test_invoke_without_dev_issuer_or_settings_hints_at_the_template_parameters(
     assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--no-dev-issuer", *mode]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["errorType"] == "ConfigurationError"
-    assert "Configure an issuer" in captured.err
+    assert "Set JWT_ISSUER (template parameter JwtIssuer)" in captured.err  # names what to set
     assert "--parameter-overrides JwtIssuer=" in captured.err
 
 

@@ -26,7 +26,7 @@ from serverless_jwt.adapters.identity import (
     _current,
     identity_from_claims,
 )
-from serverless_jwt.errors import AuthError, ConfigurationError, MissingTokenError, as_dict
+from serverless_jwt.errors import AuthError, ConfigurationError, MissingTokenError
 
 # `dict` first: events and claims are plain dicts, and the ABC check costs ~10x an exact-type check.
 _MAPPING = (dict, Mapping)
@@ -39,6 +39,45 @@ ErrorHook = Callable[[Mapping[str, Any], AuthError], Response]
 _log = logging.getLogger("serverless_jwt")
 _EMPTY: Mapping[str, Any] = {}
 _AUTHENTICATES = "__serverless_jwt_authenticates__"
+
+
+# The check that failed, by error code (InvalidClaimError adds its claim and reason).
+_CHECKS = {
+    "token_missing": "token_present", "request_invalid": "request_format", "token_malformed": "token_format",
+    "algorithm_not_allowed": "algorithm", "signature_invalid": "signature", "key_unknown": "key_id",
+    "token_expired": "exp", "scope_insufficient": "scope", "forbidden": "authorization",
+    "keys_unavailable": "signing_keys",
+}
+
+
+def configured_issuer(verifier: Any) -> str | None:
+    """The issuer a verifier (or preset, or multi-issuer verifier) is configured with, for logs."""
+    for candidate in (verifier, getattr(verifier, "verifier", None)):
+        issuer = getattr(candidate, "issuer", None)
+        if isinstance(issuer, str):
+            return issuer
+    issuers = getattr(verifier, "issuers", None)
+    return ",".join(sorted(issuers)) if isinstance(issuers, frozenset) else None
+
+
+def log_rejection(err: AuthError, *, issuer: str | None, logger: Any = None,
+                  level: int = logging.INFO) -> None:
+    """One structured line per rejected request: code, status, failed check, configured issuer.
+
+    Through ``logger`` (a Powertools ``Logger``, whose JSON lines carry the ``extra`` keys) or this
+    package's ``logging`` logger. Nothing here comes from the token: codes and claim names are fixed or
+    configured, never a token value (nor the token).
+    """
+    check = _CHECKS.get(err.code, err.code)
+    claim = getattr(err, "claim", None)
+    if isinstance(claim, str):
+        check = f"{claim}:{getattr(err, 'reason', 'invalid')}"
+    fields = {"auth_code": err.code, "auth_status": err.status, "auth_check": check, "auth_issuer": issuer}
+    target = logger if logger is not None else _log
+    # By method name: Powertools' Logger has info/error but not every logging.Logger method.
+    emit = getattr(target, "error" if level >= logging.ERROR else "info")
+    emit("request rejected: code=%s status=%s check=%s issuer=%s", err.code, err.status, check, issuer,
+         extra=fields)
 
 
 def _event_context(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Mapping[str, Any], Any]:
@@ -58,9 +97,9 @@ def _set(context: Any, name: str, value: Any) -> None:
 class _Authenticator:
     """Settings of one require_auth, checked once at decoration time."""
 
-    __slots__ = ("checks", "cookie_name", "error_headers", "logger", "mapper", "netlify", "on_error",
-                 "optional", "preflight", "realm", "roles_claim", "token_source", "trust_authorizer",
-                 "verifier")
+    __slots__ = ("checks", "cookie_name", "error_headers", "issuer", "logger", "mapper", "netlify",
+                 "on_error", "optional", "preflight", "realm", "roles_claim", "token_source",
+                 "trust_authorizer", "verifier")
 
     def __init__(self, verifier: TokenVerifier | None, *, realm: str | None, cookie_name: str | None,
                  allow_preflight: bool | Literal["handler"], trust_authorizer: bool,
@@ -83,6 +122,7 @@ class _Authenticator:
                 isinstance(s, str) and s for s in roles_claim)):
             raise ConfigurationError("roles_claim must be a claim name or a sequence of path segments")
         self.verifier = verifier
+        self.issuer = configured_issuer(verifier)
         self.realm = realm
         self.cookie_name = None if cookie_name is None else validate_cookie_name(cookie_name)
         self.preflight = allow_preflight
@@ -121,7 +161,7 @@ class _Authenticator:
         return identity_from_claims(claims, token, self.roles_claim)
 
     def fail(self, event: Mapping[str, Any], err: AuthError) -> Response:
-        _log.info("request rejected: %s", err.code, extra={"auth_error": as_dict(err)})
+        log_rejection(err, issuer=self.issuer, logger=self.logger)
         if self.on_error is not None:
             return self.on_error(event, err)
         return error_response(event, err, realm=self.realm, headers=self.error_headers)
@@ -195,6 +235,8 @@ class _Authenticator:
                         check(identity)
                 return target(*args, **kwargs)
             except AuthError as err:
+                if logger is not None:  # the rejection line carries no value taken from the token
+                    logger.remove_keys(["subject", "client_id"])
                 return fail(event, err)
             finally:
                 _current.reset(reset)

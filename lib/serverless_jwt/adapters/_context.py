@@ -18,7 +18,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-__all__ = ["ENCODING_KEY", "claims_from_context", "context_from_claims"]
+__all__ = ["ENCODING_KEY", "claims_from_context", "claims_from_jwt_authorizer", "context_from_claims"]
 
 ENCODING_KEY = "serverless_jwt.encoding"
 _RESERVED = frozenset({"principalId", "integrationLatency", ENCODING_KEY})
@@ -97,3 +97,25 @@ def claims_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def claims_from_jwt_authorizer(jwt: Mapping[str, Any]) -> dict[str, Any]:
+    """Claims as API Gateway's built-in JWT authorizer (HTTP APIs) hands them to the function.
+
+    ``requestContext.authorizer.jwt.claims`` holds every claim as a string, arrays flattened to
+    ``"[admin users]"`` (members joined by spaces, in brackets); ``jwt.scopes`` lists the granted
+    scopes. Arrays are read back as lists of their members, so ``cognito:groups`` works as roles, and
+    the scopes become ``scope`` when the claims carry none. Other strings stay as they arrive.
+    """
+    raw = jwt.get("claims")
+    claims: dict[str, Any] = {}
+    for name, value in (raw.items() if isinstance(raw, Mapping) else ()):
+        if isinstance(value, str) and len(value) >= 2 and value[0] == "[" and value[-1] == "]":
+            claims[name] = value[1:-1].split()
+        else:
+            claims[name] = value
+    scopes = jwt.get("scopes")
+    if "scope" not in claims and isinstance(scopes, list) and all(isinstance(s, str) for s in scopes):
+        claims["scope"] = " ".join(scopes)
+    return claims
+

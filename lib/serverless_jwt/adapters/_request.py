@@ -11,11 +11,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt import authz
-from serverless_jwt.adapters._auth import _log, _role_check, _scope_check
+from serverless_jwt.adapters._auth import _role_check, _scope_check, configured_issuer, log_rejection
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, identity_from_claims
 from serverless_jwt.async_verifier import AsyncVerifier
 from serverless_jwt.bearer import Headers, token_from_headers, validate_cookie_name
-from serverless_jwt.errors import AuthError, ConfigurationError, ErrorResponse, MissingTokenError, as_dict
+from serverless_jwt.errors import AuthError, ConfigurationError, ErrorResponse, MissingTokenError
 
 Check = Callable[[IdentityContext], None]
 
@@ -44,7 +44,8 @@ def checks_for(scopes: Collection[str], roles: Collection[str]) -> tuple[Check, 
 class RequestAuthenticator:
     """Settings shared by one framework integration, checked once at construction."""
 
-    __slots__ = ("async_verifier", "checks", "cookie_name", "mapper", "realm", "roles_claim", "verifier")
+    __slots__ = ("async_verifier", "checks", "cookie_name", "issuer", "mapper", "realm", "roles_claim",
+                 "verifier")
 
     def __init__(self, verifier: TokenVerifier | AsyncVerifier | None, *, realm: str | None = None,
                  cookie_name: str | None = None,
@@ -57,6 +58,7 @@ class RequestAuthenticator:
             verifier = Verifier.from_env()  # once, at app construction: every request reuses its keys
         self.async_verifier = AsyncVerifier(verifier)  # ConfigurationError without verify()
         self.verifier: TokenVerifier = self.async_verifier.verifier
+        self.issuer = configured_issuer(self.verifier)  # for the rejection log line
         if isinstance(roles_claim, str) and not roles_claim:
             raise ConfigurationError("roles_claim must name a claim")
         self.realm = realm
@@ -110,7 +112,6 @@ class RequestAuthenticator:
         """Status, headers and RFC 6750 body for ``err``, with this integration's realm."""
         return err.response(self.realm)
 
-    @staticmethod
-    def rejected(err: AuthError) -> None:
-        """Log a refused request as the Lambda adapters do (the code, never the token)."""
-        _log.info("request rejected: %s", err.code, extra={"auth_error": as_dict(err)})
+    def rejected(self, err: AuthError) -> None:
+        """Log a refused request once, as the Lambda adapters do (code, status, check; never the token)."""
+        log_rejection(err, issuer=self.issuer)

@@ -21,6 +21,17 @@ The claims reach the backend through ``context`` in the flat form REST APIs requ
 values JSON-encoded, ``scp``/``permissions`` space-delimited; see :mod:`._context`).
 ``require_auth(trust_authorizer=True)`` reads them back with their original types.
 
+API Gateway caches an authorizer's answer by its identity source, not by the token, so the credential
+must come only from what that cache key covers. A TOKEN authorizer's key is its one header. An HTTP
+API (payload 2.0) authorizer reads the credential only from the event's ``identitySource`` values
+(configure ``$request.header.Authorization``, plus ``$request.header.Cookie`` with ``cookie_name``).
+A REST REQUEST authorizer reads only the sources named in ``identity_source`` (default
+``method.request.header.Authorization``; a cookie needs ``method.request.header.Cookie``), which
+must match the authorizer's ``IdentitySource`` in API Gateway.
+
+An event without a usable ``methodArn`` / ``routeArn`` (the authorizer wired to something else) is
+logged and answered ``Unauthorized``: nothing in a request raises anything but that.
+
 Policies name the exact ``methodArn`` / ``routeArn`` by default. With authorizer caching on, API
 Gateway reuses one policy for every route the caller hits: use ``resource="stage"`` (every method and
 path of the stage) or a template such as ``"arn:{partition}:execute-api:{region}:{account}:{api_id}/
@@ -35,15 +46,18 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 
 from serverless_jwt import authz
+from serverless_jwt.adapters._auth import configured_issuer, log_rejection
 from serverless_jwt.adapters._context import context_from_claims
 from serverless_jwt.adapters.decorators import TokenVerifier
-from serverless_jwt.adapters.events import bearer_token
+from serverless_jwt.adapters.events import _authorization_token, _cookie_token, bearer_token
 from serverless_jwt.errors import (
     AuthError,
     ConfigurationError,
     ForbiddenError,
     InsufficientScopeError,
+    InvalidRequestError,
     KeysUnavailableError,
+    MissingTokenError,
 )
 
 __all__ = ["AuthorizerKind", "Unauthorized", "authorizer", "policy_resource"]
@@ -58,6 +72,9 @@ _ARN = re.compile(
     r"(?P<api_id>[A-Za-z0-9]+)/(?P<stage>[^/]+)/(?P<method>[^/]+)(?:/(?P<path>.*))?",
     re.DOTALL,
 )
+_HEADER_SOURCE = "method.request.header."
+_SOURCE = re.compile(r"(method\.request\.(header|querystring)\.[!#$%&'*+.^_`|~0-9A-Za-z-]+|"
+                     r"(stageVariables|context)\.[A-Za-z0-9_.$-]+)")
 _SHORTCUTS = {
     "stage": "arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/*/*",
     "api": "arn:{partition}:execute-api:{region}:{account}:{api_id}/*/*/*",
@@ -125,6 +142,7 @@ def authorizer(
     enrich: Enricher | None = None,
     reject_with: Literal["unauthorized", "deny"] = "unauthorized",
     cookie_name: str | None = None,
+    identity_source: str | Collection[str] | None = None,
 ) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
     """A Lambda authorizer handler ``handler(event, context)`` built on ``verifier``.
 
@@ -149,7 +167,12 @@ def authorizer(
         ``"unauthorized"`` (401, default) or ``"deny"`` (403) for a missing or invalid token. HTTP
         APIs document only ``isAuthorized: false`` (403); choose ``"deny"`` to stay on that path.
     cookie_name:
-        REQUEST kinds: also read the token from this cookie.
+        REQUEST kinds: also read the token from this cookie, when the identity source covers it.
+    identity_source:
+        ``"rest_request"`` only: the authorizer's identity sources as configured in API Gateway
+        (default ``["method.request.header.Authorization"]``). Only those are read, because API
+        Gateway caches the answer by them: the ``Authorization`` header only if named, the cookie only
+        with ``method.request.header.Cookie``.
 
     Raises
     ------
@@ -173,23 +196,42 @@ def authorizer(
             raise ConfigurationError("resource template must produce an execute-api ARN of the same API")
     if kind == "http_simple" and resource != "method":
         raise ConfigurationError("http_simple responses carry no policy: leave resource unset")
+    if cookie_name is not None and kind == "rest_token":
+        raise ConfigurationError("cookie_name needs a REQUEST authorizer (a TOKEN one reads one header)")
+    read_header, read_cookie = _sources(kind, identity_source, cookie_name)
     required_scopes = authz.validate_names(scopes, "scope") if scopes else ()
     required_roles = authz.validate_names(roles, "role") if roles else ()
     include = frozenset(context_claims) if context_claims is not None else None
+
+    issuer = configured_issuer(verifier)
 
     def token_of(event: Mapping[str, Any]) -> str:
         if kind == "rest_token":
             value = event.get("authorizationToken")
             # Same rules as the header: one "Bearer <token68>" value.
             return bearer_token({"headers": {"authorization": value}} if isinstance(value, str) else {})
-        return bearer_token(event, cookie_name=cookie_name)
+        if kind == "rest_request":
+            if read_header:
+                return bearer_token(event, cookie_name=cookie_name if read_cookie else None)
+            return _cookie_only(event, cookie_name)
+        return _identity_source_token(event, cookie_name)
+
+    def resource_of(event: Mapping[str, Any]) -> str:
+        try:
+            return policy_resource(_arn(event), resource)
+        except ConfigurationError:
+            # Wired to something that sends no execute-api ARN: no policy can be written. A 401, logged,
+            # rather than an exception API Gateway would turn into a 500.
+            _log.error("authorizer: the event has no usable methodArn/routeArn; answering Unauthorized",
+                       extra={"auth_code": "authorizer_event_invalid", "auth_issuer": issuer})
+            raise Unauthorized() from None
 
     def refuse(event: Mapping[str, Any], err: AuthError, principal: str) -> dict[str, Any]:
         detail = {"error": err.error or err.code, "error_description": err.description}
         if kind == "http_simple":
             return {"isAuthorized": False, "context": detail}
         # The Deny covers what an Allow would have covered, so a cached answer is consistent.
-        response = _policy(principal, "Deny", policy_resource(_arn(event), resource))
+        response = _policy(principal, "Deny", resource_of(event))
         response["context"] = detail
         return response
 
@@ -200,10 +242,10 @@ def authorizer(
             claims = verifier.verify(token_of(event))
         except KeysUnavailableError as err:
             # Failing the invocation makes API Gateway answer 500 rather than a misleading 401.
-            _log.error("authorizer: signing keys unavailable (%s); failing the invocation", err.code)
+            log_rejection(err, issuer=issuer, logger=_log, level=logging.ERROR)
             raise
         except AuthError as err:
-            _log.info("authorizer: token rejected (%s)", err.code)
+            log_rejection(err, issuer=issuer, logger=_log)
             if reject_with == "deny":
                 return refuse(event, err, "unauthorized")
             raise Unauthorized() from None
@@ -218,13 +260,13 @@ def authorizer(
             if required_roles:
                 authz.check_roles(claims, required_roles, path=roles_claim)
         except (InsufficientScopeError, ForbiddenError) as err:
-            _log.info("authorizer: access denied (%s)", err.code)
+            log_rejection(err, issuer=issuer, logger=_log)
             return refuse(event, err, principal)
         extra = enrich(claims, event) if enrich is not None else None
         ctx: dict[str, Any] = context_from_claims(claims, include=include, extra=extra)
         if kind == "http_simple":
             return {"isAuthorized": True, "context": ctx}
-        response = _policy(principal, "Allow", policy_resource(_arn(event), resource))
+        response = _policy(principal, "Allow", resource_of(event))
         response["context"] = ctx
         return response
 
@@ -234,3 +276,60 @@ def authorizer(
 def _arn(event: Mapping[str, Any]) -> str:
     arn = event.get("methodArn", event.get("routeArn"))
     return arn if isinstance(arn, str) else ""
+
+
+def _sources(kind: str, identity_source: str | Collection[str] | None,
+             cookie_name: str | None) -> tuple[bool, bool]:
+    """(read the Authorization header, read the cookie) for a REST REQUEST authorizer's sources."""
+    if kind != "rest_request":
+        if identity_source is not None:
+            raise ConfigurationError("identity_source applies to kind='rest_request' only (HTTP APIs send "
+                                     "their identity source values in the event)")
+        return True, cookie_name is not None
+    sources = ([identity_source] if isinstance(identity_source, str)
+               else list(identity_source or ["method.request.header.Authorization"]))
+    if not sources or any(not isinstance(s, str) or not _SOURCE.fullmatch(s.strip()) for s in sources):
+        raise ConfigurationError("identity_source must list API Gateway identity sources such as "
+                                 "'method.request.header.Authorization'")
+    headers = {s.strip()[len(_HEADER_SOURCE):].lower() for s in sources
+               if s.strip().startswith(_HEADER_SOURCE)}
+    read_header, read_cookie = "authorization" in headers, "cookie" in headers and cookie_name is not None
+    if cookie_name is not None and "cookie" not in headers:
+        raise ConfigurationError("cookie_name needs identity_source to include "
+                                 "'method.request.header.Cookie': API Gateway caches by the identity source")
+    if not read_header and not read_cookie:
+        raise ConfigurationError("identity_source must include 'method.request.header.Authorization' (or "
+                                 "the Cookie header with cookie_name): only a cached-by credential is read")
+    return read_header, read_cookie
+
+
+def _cookie_only(event: Mapping[str, Any], cookie_name: str | None) -> str:
+    token = _cookie_token(event, cookie_name) if cookie_name is not None else None
+    if token is None:
+        raise MissingTokenError()
+    return token
+
+
+def _identity_source_token(event: Mapping[str, Any], cookie_name: str | None) -> str:
+    """The credential among an HTTP API authorizer event's ``identitySource`` values (its cache key)."""
+    values = event.get("identitySource")
+    if not isinstance(values, list):
+        raise MissingTokenError()
+    values = [v for v in values if isinstance(v, str) and v.strip()]
+    bearer = {t for v in values if (t := _authorization_token([v]) if _is_bearer(v) else None)}
+    if len(bearer) > 1:
+        raise InvalidRequestError("The request carries more than one bearer token")
+    if bearer:
+        return bearer.pop()
+    if cookie_name is not None:
+        for value in values:
+            token = _cookie_token({"headers": {"cookie": value}}, cookie_name)
+            if token is not None:
+                return token
+    raise MissingTokenError()
+
+
+def _is_bearer(value: str) -> bool:
+    scheme = value.strip().split(None, 1)
+    return bool(scheme) and scheme[0].lower() == "bearer"
+

@@ -200,11 +200,23 @@ def _authorizing(name: str, check: Callable[[IdentityContext], None], verifier: 
     return decorate
 
 
+@overload
 def require_scope(*scopes: str, any_of: bool = False, verifier: TokenVerifier | None = None,
-                  realm: str | None = None) -> Decorator:
+                  realm: str | None = None) -> Decorator: ...
+
+
+@overload
+def require_scope(scope: str, handler: Callable[P, R], /, *, any_of: bool = False,
+                  verifier: TokenVerifier | None = None,
+                  realm: str | None = None) -> Callable[P, R | Response]: ...
+
+
+def require_scope(*scopes: Any, any_of: bool = False, verifier: TokenVerifier | None = None,
+                  realm: str | None = None) -> Any:
     """Require scopes (``scope``, ``scp`` or ``permissions``; exact, case-sensitive).
 
-    Place it under :func:`require_auth`. With ``verifier=`` it also works alone.
+    Place it under :func:`require_auth`. With ``verifier=`` it also works alone. The JavaScript
+    library's two-argument form, ``require_scope("read:shows", handler)``, wraps ``handler`` at once.
 
     Raises
     ------
@@ -216,8 +228,12 @@ def require_scope(*scopes: str, any_of: bool = False, verifier: TokenVerifier | 
     >>> @require_scope("read:shows", "read:episodes", any_of=True)
     ... def handler(event, context): ...
     """
+    handler = scopes[-1] if scopes and callable(scopes[-1]) else None
+    if handler is not None:
+        scopes = scopes[:-1]
     names = authz.validate_names(scopes, "scope")
-    return _authorizing("require_scope", _scope_check(names, any_of=any_of), verifier, realm)
+    decorator = _authorizing("require_scope", _scope_check(names, any_of=any_of), verifier, realm)
+    return decorator if handler is None else decorator(handler)
 
 
 def require_role(*roles: str, claim: authz.ClaimPath | None = None, any_of: bool = False,

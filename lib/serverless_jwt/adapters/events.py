@@ -236,7 +236,9 @@ def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     jwt = auth.get("jwt")
     if isinstance(jwt, _MAPPING) and isinstance(jwt.get("claims"), Mapping):
-        return dict(jwt["claims"])
+        from serverless_jwt.adapters._context import claims_from_jwt_authorizer
+
+        return claims_from_jwt_authorizer(jwt)  # arrays arrive flattened: "[admin users]"
     for key in ("claims", "lambda"):
         value = auth.get(key)
         if isinstance(value, _MAPPING) and value:

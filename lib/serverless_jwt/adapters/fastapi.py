@@ -31,6 +31,7 @@ with requires("fastapi", "The FastAPI integration (serverless_jwt.adapters.fasta
     from starlette.responses import JSONResponse
 
 from serverless_jwt import authz
+from serverless_jwt.adapters._auth import log_rejection
 from serverless_jwt.adapters._request import RequestAuthenticator, route_checks
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
 from serverless_jwt.async_verifier import AsyncVerifier
@@ -166,4 +167,5 @@ class NetlifySignature:
             # An HS256 check against a configured secret: no I/O, so it runs inline.
             return signature_from_headers(request.headers.raw, self._verifier)
         except AuthError as err:
+            log_rejection(err, issuer="netlify")  # x-nf-sign tokens' fixed iss
             raise AuthHTTPException(err, self._realm) from None

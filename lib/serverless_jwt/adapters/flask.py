@@ -28,6 +28,7 @@ with requires("flask", "The Flask integration (serverless_jwt.adapters.flask)"):
     import flask
 
 from serverless_jwt import authz
+from serverless_jwt.adapters._auth import log_rejection
 from serverless_jwt.adapters._request import RequestAuthenticator, checks_for
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
 from serverless_jwt.adapters.wsgi import environ_headers
@@ -166,6 +167,7 @@ def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | 
             except AuthError as err:
                 if _EXTENSION in flask.current_app.extensions:
                     raise
+                log_rejection(err, issuer="netlify")  # x-nf-sign tokens' fixed iss
                 shaped = err.response(realm)
                 flask.abort(flask.current_app.response_class(json.dumps(shaped.body), status=shaped.status,
                                                              headers=shaped.headers))

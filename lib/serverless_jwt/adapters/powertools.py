@@ -27,7 +27,7 @@ with requires("powertools", "The Powertools Event Handler middleware (JwtAuthMid
     from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
 from serverless_jwt import authz
-from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check
+from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check, log_rejection
 from serverless_jwt.adapters.events import is_preflight
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
 from serverless_jwt.errors import AuthError, MissingTokenError
@@ -61,6 +61,9 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         Key of the :class:`~serverless_jwt.adapters.decorators.IdentityContext` in ``app.context``.
     on_error:
         ``on_error(err) -> Response`` to shape error responses yourself.
+    logger:
+        A Powertools ``Logger`` for the one structured line logged per rejected request (else the
+        ``serverless_jwt`` logger of ``logging``).
     optional:
         Serve anonymous callers too: no bearer credentials -> the route runs with
         ``app.context["identity"]`` unset (``None`` from ``.get``); a bad token is still refused.
@@ -86,6 +89,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         public_paths: Collection[str] = (),
         context_key: str = "identity",
         on_error: Callable[[AuthError], Response[Any]] | None = None,
+        logger: Any = None,
         optional: bool = False,
     ) -> None:
         super().__init__()
@@ -103,11 +107,13 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         self._public = frozenset(public_paths)
         self._key = context_key
         self._on_error = on_error
+        self._logger = logger
 
     def __repr__(self) -> str:
         return f"JwtAuthMiddleware(verifier={self._auth.verifier!r}, realm={self._auth.realm!r})"
 
     def _failure(self, err: AuthError) -> Response[Any]:
+        log_rejection(err, issuer=self._auth.issuer, logger=self._logger)
         if self._on_error is not None:
             return self._on_error(err)
         shaped = err.response(self._auth.realm)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from serverless_jwt._config import secret_problem
 from serverless_jwt.dev import _support
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import AuthError, ConfigurationError
@@ -218,8 +219,17 @@ def cmd_token(args: argparse.Namespace) -> int:
             raise CliError("--hs256 signs with the JWT_SECRET environment variable, which is not set")
         if ":" in secret and secret.split(":", 1)[0] in ("arn", "ssm"):
             raise CliError("JWT_SECRET names a secret store entry; export the secret value itself")
+        # Refuse what every verifier refuses, with the same words (RFC 7518 §3.2 key length).
+        allow_short = os.environ.get("JWT_ALLOW_SHORT_SECRET", "").strip().lower() in (
+            "1", "true", "yes", "on")
+        problem = secret_problem(secret, ["HS256"], allow_short_secret=allow_short, env=True)
+        if problem is not None:
+            raise CliError(problem)
+        # The aud a JWT_SECRET verifier expects: its JWT_AUDIENCE (first value), else none (Netlify).
+        env_audience = os.environ.get("JWT_AUDIENCE", "").split(",")[0].strip() or None
         token = DevIssuer().mint(sub=args.sub, scopes=scopes, roles=roles, alg="HS256", secret=secret,
-                                 issuer=args.issuer_url, audience=args.audience,
+                                 issuer=args.issuer_url or os.environ.get("JWT_ISSUER", "").strip() or None,
+                                 audience=args.audience or env_audience,
                                  lifetime_seconds=args.lifetime_seconds, claims=claims)
     else:
         record = _support.read_record(state)
