@@ -91,9 +91,9 @@ class JwtAuthorizers:
                 if self.override is not None:
                     issuer, audiences = self.override[0], (self.override[1],)
                 try:
-                    # aud / client_id are checked below: API Gateway accepts either.
+                    # aud / client_id are checked below, as API Gateway checks them (either may match).
                     self._verifiers[key] = self.factory(issuer=issuer or None, algorithms=_ALGORITHMS,
-                                                        require_audience=False)
+                                                        require_audience=False, accept_any_audience=True)
                 except ConfigurationError as exc:
                     self.log(f"JWT authorizer {auth.name}: unusable configuration ({exc}); answering 500")
                     self._verifiers[key] = None
