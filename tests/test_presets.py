@@ -216,9 +216,9 @@ def test_netlify_reads_secret_from_environment(issuer: DevIssuer, monkeypatch: p
 def test_authgear_discovery_and_auth_time_max_age(issuer: DevIssuer) -> None:
     now = time.time()
     preset = presets.authgear(issuer.issuer, max_age_seconds=300, leeway_seconds=0, clock=lambda: now)
-    fresh = issuer.mint(audience=issuer.issuer, claims={"auth_time": int(now) - 10})
+    fresh = issuer.mint(audience=issuer.issuer, claims={"auth_time": int(now) - 10}, now=now)
     assert preset.verify(fresh)["auth_time"] == int(now) - 10
-    stale = issuer.mint(audience=issuer.issuer, claims={"auth_time": int(now) - 3600})
+    stale = issuer.mint(audience=issuer.issuer, claims={"auth_time": int(now) - 3600}, now=now)
     with pytest.raises(InvalidClaimError) as err:
         preset.verify(stale)
     assert err.value.claim == "auth_time"
