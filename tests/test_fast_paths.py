@@ -134,7 +134,8 @@ def test_fast_path_agrees_on_json_like_fragments(parts: list[str]) -> None:
 _CODEC = _speedups.json_codec()
 # Without the extra (or with SERVERLESS_JWT_SPEEDUPS=0) only the tests above apply.
 native_only = pytest.mark.skipif(_CODEC is None, reason="the speedups extra (msgspec) is not in use")
-_native = token_module._native_json(_CODEC) if _CODEC is not None else token_module._json_object
+_native = (_speedups.native_json_object(_CODEC, token_module._json_object, MAX_JSON_DEPTH)
+           if _CODEC is not None else token_module._json_object)
 
 NATIVE_EDGE_CASES = [
     *EDGE_CASES,
@@ -212,7 +213,7 @@ def _recording_codec() -> tuple[Callable[[bytes], dict[str, Any]], list[Any]]:
         seen.append(value)
         return value
 
-    return token_module._native_json((recording, encode)), seen
+    return _speedups.native_json_object((recording, encode), token_module._json_object, MAX_JSON_DEPTH), seen
 
 
 @native_only
@@ -357,10 +358,11 @@ def test_arbitrary_token_text_parses_the_same_with_and_without_speedups(
 @native_only
 def test_the_environment_switch_keeps_the_native_decoder_off() -> None:
     code = ("from serverless_jwt import token; import sys; "
-            "sys.stdout.write(f'{token.use_speedups()} {token._decode_json is token._json_object}')")
+            "sys.stdout.write(f'{token.use_speedups()} {token._decode_json is token._json_object} '"
+            "f'{token._b64decode is token._base64url.strict_decode}')")
     env = {**os.environ, "SERVERLESS_JWT_SPEEDUPS": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout == "False True"
+    assert out.stdout == "False True True"
     env.pop("SERVERLESS_JWT_SPEEDUPS")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout == "True False"
+    assert out.stdout == "True False False"

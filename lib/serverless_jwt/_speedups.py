@@ -1,12 +1,10 @@
 """Which native decoders the optional ``speedups`` extra brought, and the switch that turns them off.
 
-``pip install serverless-jwt[speedups]`` adds msgspec, whose JSON decoder and encoder are written in C.
-:mod:`serverless_jwt.token` uses them when they import, and decides on its own what a token means:
-the native decoder only proposes a reading, which is taken when re-encoding it gives back the input
-byte for byte; anything else goes to the strict standard-library path (:func:`native_json_object`).
-
-Base64url stays on the standard library: ``binascii`` in strict mode after one translation measured
-as fast as pybase64 on segments of JWT size (the call, not the decoding, dominates there).
+``pip install serverless-jwt[speedups]`` adds msgspec (JSON) and pybase64 (base64), both written in C
+with wheels for Lambda's x86_64 and arm64. :mod:`serverless_jwt.token` uses them when they import, and
+decides on its own what a token means: each native decoder only proposes a reading, which is taken when
+it provably equals the strict standard-library reading (:func:`native_json_object`,
+:func:`serverless_jwt._base64url.native`); anything else goes to the strict path, which names the problem.
 
 Set ``SERVERLESS_JWT_SPEEDUPS=0`` to never use them (read once, at import); tests switch at run time
 with :func:`serverless_jwt.token.use_speedups`.
@@ -18,21 +16,38 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["JsonCodec", "json_codec", "native_json_object"]
+__all__ = ["B64Decode", "JsonCodec", "b64_decoder", "json_codec", "native_json_object"]
 
 JsonCodec = tuple[Callable[[bytes], Any], Callable[[Any], bytes]]
 """``(decode, encode)``: bytes -> value, and value -> its compact JSON bytes."""
+B64Decode = Callable[[bytes, bytes, bool], bytes]
+"""pybase64's ``b64decode(data, altchars, validate)``."""
+
+
+def _enabled() -> bool:
+    return os.environ.get("SERVERLESS_JWT_SPEEDUPS", "").strip() != "0"
 
 
 def json_codec() -> JsonCodec | None:
     """msgspec's JSON ``(decode, encode)``, or ``None`` when it is missing or switched off."""
-    if os.environ.get("SERVERLESS_JWT_SPEEDUPS", "").strip() == "0":
+    if not _enabled():
         return None
     try:
-        from msgspec.json import decode, encode
+        from msgspec.json import Decoder, Encoder
     except ImportError:
         return None
-    return decode, encode
+    return Decoder().decode, Encoder().encode
+
+
+def b64_decoder() -> B64Decode | None:
+    """pybase64's ``b64decode``, or ``None`` when it is missing or switched off."""
+    if not _enabled():
+        return None
+    try:
+        from pybase64 import b64decode
+    except ImportError:
+        return None
+    return b64decode
 
 
 def native_json_object(codec: JsonCodec, strict: Callable[[bytes], dict[str, Any]],
@@ -48,8 +63,9 @@ def native_json_object(codec: JsonCodec, strict: Callable[[bytes], dict[str, Any
         # duplicate), and there is no whitespace, no escape but those it writes itself and no number
         # but in its shortest form, so the strict path would read exactly this object. Anything else,
         # its errors included, goes to the strict path, which names the problem. Depth is bounded the
-        # same way as there: never more opening brackets than the limit.
-        if raw.count(b"{") + raw.count(b"[") <= max_depth:
+        # same way as there: never more opening brackets than the limit. (A document whose only
+        # bracket is its first byte needs no count; `in` with an int is one memchr.)
+        if (91 not in raw and raw.find(123, 1) < 0) or raw.count(123) + raw.count(91) <= max_depth:
             try:
                 value = decode(raw)
             except Exception:
@@ -59,3 +75,4 @@ def native_json_object(codec: JsonCodec, strict: Callable[[bytes], dict[str, Any
         return strict(raw)
 
     return json_object
+

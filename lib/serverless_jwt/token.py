@@ -11,19 +11,17 @@ depend on it.
 
 from __future__ import annotations
 
-import binascii
 import json
 import json.scanner as _json_scanner
 import math
 import re
-import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple, NoReturn
 
-from serverless_jwt import _speedups
+from serverless_jwt import _base64url, _speedups
 from serverless_jwt.errors import MalformedTokenError
 
-__all__ = ["MAX_JSON_DEPTH", "ParsedToken", "parse", "use_speedups"]
+__all__ = ["MAX_JSON_DEPTH", "ParsedToken", "decode", "parse", "use_speedups"]
 
 #: Deepest container nesting accepted in the header or payload (the top-level object counts as 1).
 MAX_JSON_DEPTH = 20
@@ -34,7 +32,6 @@ _NOT_ASCII = "The access token contains characters outside ASCII"
 _JWE = "Encrypted tokens (JWE) are not accepted"
 _SEGMENTS = "The access token must have exactly three dot-separated segments"
 _EMPTY_SEGMENT = "The access token has an empty segment"
-_BASE64 = "The access token is not strict base64url"
 _UTF8 = "The access token header or payload is not valid UTF-8"
 _BOM = "The access token header or payload starts with a byte order mark"
 _JSON = "The access token header or payload is not valid JSON"
@@ -49,18 +46,6 @@ _CRIT = "The access token requires an unsupported critical extension"
 _B64 = "Unencoded-payload tokens (RFC 7797 'b64') are not accepted"
 _HEADER_PARAM = "The access token header has a parameter of the wrong type"
 _NESTED = "Nested tokens (cty 'JWT') are not accepted"
-
-_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
-# The same, and what the standard alphabet would accept but base64url does not ('+', '/', '=') becomes
-# '!', which strict decoding refuses with every other foreign byte: one pass checks and translates.
-_URL_TO_STD_STRICT = bytes.maketrans(b"-_+/=", b"+/!!!")
-# A segment of length 4n+2 / 4n+3 ends with a character whose low 4 / 2 bits are unused: they must be
-# zero, otherwise several strings decode to the same bytes (RFC 4648 §3.5 canonical encoding).
-_CANONICAL_LAST_OF_2 = frozenset(_ALPHABET[::16])
-_CANONICAL_LAST_OF_3 = frozenset(_ALPHABET[::4])
-_CANONICAL_LAST: tuple[frozenset[int], ...] = (  # by len(segment) % 4
-    frozenset(), frozenset(), _CANONICAL_LAST_OF_2, _CANONICAL_LAST_OF_3)
 
 # Strings are removed before measuring depth so brackets inside them do not count. An unterminated
 # string runs to the end of input, so the match never fails and retries (linear, not quadratic).
@@ -132,8 +117,20 @@ def parse(token: str, *, max_bytes: int = 16384) -> ParsedToken:
     ({'alg': 'HS256'}, {'sub': 'a'}, b'sig')
     """
     data, h64, p64, s64 = split(token, max_bytes=max_bytes)
-    header = dict(decode_header(h64))
+    header = dict(decode_header(h64))  # the header's problems are named first
     return ParsedToken(header, decode_payload(p64), data[: len(h64) + 1 + len(p64)], decode_signature(s64))
+
+
+def decode(token: str, *, max_bytes: int = 16384) -> tuple[bytes, dict[str, Any], bytes, bytes]:
+    """:func:`split`, then the payload and the signature: ``(header segment, claims, signing input,
+    signature)``, the verifier's request path in one call. The header is left to :func:`decode_header`
+    (cached), so a token with a bad header and a bad payload is refused for its payload here.
+
+    Raises :class:`MalformedTokenError`.
+    """
+    data, h64, p64, s64 = split(token, max_bytes=max_bytes)
+    claims = _decode_json(_b64decode(p64))
+    return h64, claims, data[: len(h64) + 1 + len(p64)], _b64decode(s64)
 
 
 def split(token: str, *, max_bytes: int = 16384) -> tuple[bytes, bytes, bytes, bytes]:
@@ -188,40 +185,6 @@ def decode_signature(segment: bytes) -> bytes:
 
 _HEADER_CACHE_SIZE = 64
 _HEADERS: dict[bytes, dict[str, Any]] = {}  # header segment -> its decoded, already-checked header
-_PADDING = (b"", b"", b"==", b"=")  # by len(segment) % 4; a remainder of 1 is rejected first
-
-
-if sys.version_info >= (3, 11):
-    def _b64decode(segment: bytes) -> bytes:
-        if type(segment) is not bytes:
-            _fail(_BASE64)
-        rem = len(segment) & 3
-        if rem and (rem == 1 or segment[-1] not in _CANONICAL_LAST[rem]):
-            _fail(_BASE64)
-        # Strict mode refuses anything outside the standard alphabet ('!', whitespace, '.', controls,
-        # non-ASCII ...) and misplaced padding, which the lenient decoder would skip or accept.
-        try:
-            return binascii.a2b_base64(segment.translate(_URL_TO_STD_STRICT) + _PADDING[rem],
-                                       strict_mode=True)
-        except binascii.Error:
-            raise MalformedTokenError(_BASE64) from None
-else:  # pragma: no cover - Python 3.10 has no strict mode: check the alphabet, then decode leniently
-    def _b64decode(segment: bytes) -> bytes:
-        if type(segment) is not bytes:
-            _fail(_BASE64)
-        rem = len(segment) & 3
-        if rem and (rem == 1 or segment[-1] not in _CANONICAL_LAST[rem]):
-            _fail(_BASE64)
-        # One C-level pass: anything left after deleting the base64url alphabet is foreign ('=', '+',
-        # '/', '.', whitespace, controls ...), which the lenient binascii decoder would skip or accept.
-        if segment.translate(None, _ALPHABET):
-            _fail(_BASE64)
-        try:
-            return binascii.a2b_base64(segment.translate(_URL_TO_STD) + _PADDING[rem])
-        except binascii.Error:  # unreachable after the checks above; kept so nothing foreign escapes
-            raise MalformedTokenError(_BASE64) from None
-
-
 def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     # Duplicate names would let two parties read two different values from one signed payload.
@@ -327,25 +290,22 @@ def _check_header(header: dict[str, Any]) -> None:
         _fail(_NESTED)
 
 
-def _native_json(codec: _speedups.JsonCodec) -> Callable[[bytes], dict[str, Any]]:
-    # The strict path stays the judge: the native reading is taken only when provably the same.
-    return _speedups.native_json_object(codec, _json_object, MAX_JSON_DEPTH)
-
-
 _decode_json: Callable[[bytes], dict[str, Any]] = _json_object
+_b64decode: Callable[[bytes], bytes] = _base64url.strict_decode
 
 
 def use_speedups(enabled: bool = True) -> bool:
-    """Parse JSON with the ``speedups`` extra's native decoder (the default when it is installed).
+    """Decode with the ``speedups`` extra's native JSON and base64 (the default when it is installed).
 
-    Verdicts and claims never depend on it; ``use_speedups(False)`` sends every document down the
+    Verdicts and claims never depend on it; ``use_speedups(False)`` sends every segment down the
     standard-library path (tests cover both this way). ``SERVERLESS_JWT_SPEEDUPS=0`` in the
-    environment keeps the native decoder off for good.
+    environment keeps the native decoders off for good. Each native decoder is used when its package
+    imports (msgspec for JSON, pybase64 for base64).
 
     Returns
     -------
     bool
-        Whether the native decoder is now in use.
+        Whether a native decoder is now in use.
 
     Examples
     --------
@@ -353,11 +313,15 @@ def use_speedups(enabled: bool = True) -> bool:
     False
     >>> _ = use_speedups()
     """
-    global _decode_json
+    global _decode_json, _b64decode
     codec = _speedups.json_codec() if enabled else None
-    _decode_json = _json_object if codec is None else _native_json(codec)
+    b64 = _speedups.b64_decoder() if enabled else None
+    # The strict paths stay the judges: a native reading is taken only when provably the same.
+    _decode_json = _json_object if codec is None else _speedups.native_json_object(
+        codec, _json_object, MAX_JSON_DEPTH)
+    _b64decode = _base64url.strict_decode if b64 is None else _base64url.native(b64)
     _HEADERS.clear()
-    return codec is not None
+    return codec is not None or b64 is not None
 
 
 use_speedups()

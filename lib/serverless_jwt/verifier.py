@@ -331,10 +331,8 @@ class Verifier:
                 cached = self._from_cache(hit, now)
                 if cached is not None:
                     return cached
-        data, h64, p64, s64 = _token.split(token, max_bytes=self._max_token_bytes)
-        claims = _token.decode_payload(p64)
-        signature = _token.decode_signature(s64)
-        return self._verify_decoded(token, h64, claims, data[: len(h64) + 1 + len(p64)], signature, now)
+        h64, claims, signing_input, signature = _token.decode(token, max_bytes=self._max_token_bytes)
+        return self._verify_decoded(token, h64, claims, signing_input, signature, now)
 
     def _cached(self, token: str, now: float) -> dict[str, Any] | None:
         hit = self._cache.get(token) if type(token) is str else None

@@ -1,0 +1,144 @@
+"""Strict base64url: the reference decoder's rules, and pybase64 held to exactly the same verdicts.
+
+``strict_decode`` (standard library) is the reference. ``native`` (pybase64, from the ``speedups``
+extra) may never accept what the reference refuses or read different bytes: every byte value at every
+position, padding, both alphabets, non-canonical trailing bits and generated segments are decoded both
+ways and compared.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from serverless_jwt import _base64url, _speedups
+from serverless_jwt.errors import MalformedTokenError
+
+_PYBASE64 = _speedups.b64_decoder()
+native_only = pytest.mark.skipif(_PYBASE64 is None, reason="the speedups extra (pybase64) is not in use")
+_native = _base64url.native(_PYBASE64) if _PYBASE64 is not None else _base64url.strict_decode
+_strict = _base64url.strict_decode
+REFUSED = ("error", _base64url.MESSAGE)
+
+
+def _outcome(decode: Any, segment: Any) -> tuple[str, Any]:
+    try:
+        return "ok", decode(segment)
+    except MalformedTokenError as err:
+        return "error", err.description
+
+
+def _encode(raw: bytes) -> bytes:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+
+# --- the reference's rules ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", [b"", b"a", b"ab", b"abc", b"abcd", bytes(range(256)), b"\xfb\xff\xbf"])
+def test_unpadded_base64url_decodes_to_its_bytes(raw: bytes) -> None:
+    assert _strict(_encode(raw)) == raw
+
+
+@pytest.mark.parametrize("segment", [
+    b"YQ==",  # padding
+    b"YQ=",
+    b"+w",  # the standard alphabet's '+' and '/'
+    b"_/8",
+    b"YW Jj",  # whitespace, which a lenient decoder skips
+    b"YWJj\n",
+    b"YW.j",
+    b"Y",  # a length of 4n+1 encodes nothing
+    b"YWJjZ",
+    b"YR",  # non-canonical: unused trailing bits set ("YQ" is the one encoding of b"a")
+    b"YWJ",
+    b"YW\xc3\xa9",  # non-ASCII
+    b"YW\x00j",
+])
+def test_what_a_lenient_decoder_would_repair_is_refused(segment: bytes) -> None:
+    assert _outcome(_strict, segment) == REFUSED
+
+
+@pytest.mark.parametrize("value", ["YWJj", bytearray(b"YWJj"), memoryview(b"YWJj"), None, 7])
+def test_only_bytes_are_decoded(value: Any) -> None:
+    expected = ("ok", b"abc") if type(value) is bytes else REFUSED
+    assert _outcome(_strict, value) == expected
+    assert _outcome(_native, value) == expected
+
+
+def test_the_refusal_never_echoes_the_segment() -> None:
+    with pytest.raises(MalformedTokenError) as info:
+        _strict(b"c2VjcmV0LXZhbHVl!")
+    assert "c2VjcmV0" not in str(info.value)
+    assert "c2VjcmV0" not in info.value.description
+
+
+# --- pybase64 under the same rules ----------------------------------------------------------------
+
+
+def _mutations() -> list[bytes]:
+    # Every byte value at the start, the middle and the end of segments of each length class.
+    bases = [_encode(b"abcdef"), _encode(b"abcde"), _encode(b"abcd"), _encode(b"\xff\xfe\xfd")]
+    out = []
+    for base in bases:
+        for byte in range(256):
+            for at in (0, len(base) // 2, len(base) - 1):
+                out.append(base[:at] + bytes([byte]) + base[at + 1:])  # replaced
+                out.append(base[:at] + bytes([byte]) + base[at:])  # inserted
+            out.append(base + bytes([byte]))
+    return out
+
+
+MUTATIONS = _mutations()
+
+
+@native_only
+def test_pybase64_agrees_with_the_reference_on_every_byte_at_every_place() -> None:
+    disagreements = [m for m in MUTATIONS if _outcome(_native, m) != _outcome(_strict, m)]
+    assert disagreements == []
+
+
+@native_only
+def test_the_mutations_reach_acceptance_and_refusal() -> None:
+    outcomes = {_outcome(_strict, m)[0] for m in MUTATIONS}
+    assert outcomes == {"ok", "error"}
+
+
+@native_only
+@pytest.mark.parametrize("segment", [
+    b"", b"A", b"AA", b"AAA", b"AAAA", b"AB", b"AQ", b"AE", b"AAB", b"AAE", b"AAI",  # trailing bits
+    b"YQ==", b"YQ=", b"YWE=", b"=", b"==", b"YQ==YQ", b"Y=Q", b"+/+/", b"-_-_", b"YW+j", b"YW/j",
+    b"YWJj\r\n", b" YWJj", b"YWJj\t", b"YW\x80j", b"YW\xffj", b"\x00\x00\x00\x00",
+])
+def test_pybase64_agrees_with_the_reference_on_padding_alphabets_and_trailing_bits(segment: bytes) -> None:
+    assert _outcome(_native, segment) == _outcome(_strict, segment)
+
+
+@native_only
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=64))
+def test_pybase64_agrees_on_arbitrary_bytes(segment: bytes) -> None:
+    assert _outcome(_native, segment) == _outcome(_strict, segment)
+
+
+@native_only
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=64), st.integers(min_value=0, max_value=90),
+       st.sampled_from(list(b"+/=. \n\x00\x80-_A")))
+def test_pybase64_agrees_on_encodings_with_one_foreign_or_edge_byte(raw: bytes, at: int, byte: int) -> None:
+    segment = _encode(raw)
+    at = min(at, len(segment))
+    for candidate in (segment, segment[:at] + bytes([byte]) + segment[at:],
+                      segment[:at] + bytes([byte]) + segment[at + 1:]):
+        assert _outcome(_native, candidate) == _outcome(_strict, candidate)
+
+
+def test_whatever_pybase64_raises_is_a_refusal() -> None:
+    def broken(_data: bytes, _altchars: bytes, _validate: bool) -> bytes:
+        raise ValueError("not base64")
+
+    assert _outcome(_base64url.native(broken), b"YWJj") == REFUSED
