@@ -62,6 +62,7 @@ def machine() -> dict[str, Any]:
         "openssl": openssl,
         "PyJWT": version("PyJWT"),
         "msgspec": version("msgspec"),
+        "pybase64": version("pybase64"),
         "joserfc": version("joserfc"),
         "authlib": version("authlib"),
         "python-jose": version("python-jose"),

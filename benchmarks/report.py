@@ -29,7 +29,8 @@ def _machine(m: Mapping[str, Any], report: Mapping[str, Any]) -> list[str]:
     return [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['python']} on {m['platform']}; "
         f"cryptography {m['cryptography']} ({m['openssl']}), PyJWT {m['PyJWT']}, "
-        f"msgspec {m.get('msgspec', '?')} (speedups), joserfc {m.get('joserfc', '?')}, "
+        f"msgspec {m.get('msgspec', '?')} and pybase64 {m.get('pybase64', '?')} (speedups), "
+        f"joserfc {m.get('joserfc', '?')}, "
         f"authlib {m.get('authlib', '?')}, python-jose {m.get('python-jose', '?')}, "
         f"aws-lambda-powertools {m['aws-lambda-powertools']}, serverless-jwt {m['serverless-jwt']}. "
         f"{'Quick run' if report.get('quick') else 'Full run'} in {report.get('elapsed_seconds', '?')} s.",

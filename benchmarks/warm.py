@@ -107,7 +107,8 @@ def _speedups_off(pure: bool) -> Iterator[None]:
 def speedups_in_use() -> bool:
     from serverless_jwt import token
 
-    return token._decode_json is not token._json_object
+    return (token._decode_json is not token._json_object
+            or token._b64decode is not token._base64url.strict_decode)
 
 
 def _is_claims(result: Any) -> bool:

@@ -34,7 +34,7 @@ def json_path(request: pytest.FixtureRequest) -> Iterator[str]:
     native = request.param == "native JSON"
     if token_module.use_speedups(native) != native:
         token_module.use_speedups()
-        pytest.skip("the speedups extra (msgspec) is not installed")
+        pytest.skip("the speedups extra (msgspec, pybase64) is not installed")
     yield request.param
     token_module.use_speedups()
 CLAIMS = {"sub": "user-1", "exp": 2_000_000_000}
@@ -542,3 +542,40 @@ def test_decode_steps_refuse_what_parse_refuses(segment: bytes) -> None:
         token_module.parse("eyJhbGciOiJIUzI1NiJ9." + segment.decode() + ".c2ln")
     with pytest.raises(MalformedTokenError):
         token_module.decode_payload(segment)
+
+
+def test_decode_gives_the_payload_signing_input_and_signature_parse_gives() -> None:
+    token = make(signature=bytes(range(256)))
+    parsed = parse(token)
+    header_segment, claims, signing_input, signature = token_module.decode(token)
+    assert header_segment == token.split(".")[0].encode()
+    assert (claims, signing_input, signature) == (parsed.claims, parsed.signing_input, parsed.signature)
+    assert claims is not parse(token).claims  # a new dict on every call
+
+
+@pytest.mark.parametrize("token", [
+    make(claims=b'{"sub":"a","sub":"b"}'),  # duplicate member
+    make(claims=b'{"exp":NaN}'),
+    make(claims=b"[]"),
+    f"{seg(HEADER)}.{seg(CLAIMS)}.c2ln=",  # padded signature
+    f"{seg(HEADER)}.{seg(CLAIMS)}.c2l+",  # standard alphabet
+    f"{seg(HEADER)}.{seg(CLAIMS)}",  # two segments
+    f"{seg(HEADER)}.{seg(CLAIMS)}.c2ln\u00e9",
+    "a" * 20000,
+    None,
+])
+def test_decode_refuses_with_the_description_parse_gives(token: Any) -> None:
+    expected = rejected(token).description
+    with pytest.raises(MalformedTokenError) as info:
+        token_module.decode(token)
+    assert info.value.description == expected
+
+
+def test_decode_leaves_the_header_to_decode_header() -> None:
+    # The verifier reads the header through its plan cache: decode() never looks at it.
+    token = make(header=b'{"alg":"RS256","alg":"none"}')
+    header_segment, claims, _, _ = token_module.decode(token)
+    assert claims == CLAIMS
+    with pytest.raises(MalformedTokenError) as info:
+        token_module.decode_header(header_segment)
+    assert info.value.description == token_module._DUPLICATE
