@@ -23,6 +23,21 @@ def test_a_full_cache_forgets_its_oldest_token_first() -> None:
     assert cache.get("t3") is None
 
 
+def test_a_full_large_cache_forgets_its_oldest_thirty_second_at_once() -> None:
+    cache = VerifiedTokens(64)
+    for i in range(64):
+        cache.put(f"t{i}", 1, b"p")
+    cache.put("new", 1, b"p")
+    assert list(cache) == [f"t{i}" for i in range(2, 64)] + ["new"]  # 64 / 32 = 2 dropped, in order
+    cache.put("x", 1, b"p")  # 64: full again, nothing dropped yet
+    assert len(cache) == 64
+    cache.put("y", 1, b"p")  # finds it full: the next two oldest go
+    assert len(cache) == 63
+    assert "t2" not in cache
+    assert "t3" not in cache
+    assert "t4" in cache
+
+
 def test_concurrent_stores_never_exceed_the_bound() -> None:
     cache = VerifiedTokens(16)
 

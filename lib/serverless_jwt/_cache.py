@@ -6,18 +6,23 @@ segment is already a slice of the token, so storing a missed token costs a tuple
 cache. A hit decodes the payload again (the parser's cost, without the signature check) and so hands
 out a fresh dict every time; the verifier then re-checks every claim rule on it.
 
-A small class of its own so several verifiers can share one budget.
+A small class of its own so several verifiers can share one budget. A full cache drops its oldest
+thirty-second at once: dropping one entry per store (``del d[next(iter(d))]``) walks over the holes
+that earlier evictions left at the dict's front on every store, which measured 350 ns per store against
+140 ns for the batch (an ``OrderedDict``'s ``popitem(last=False)``: 205 ns, and slower stores below
+the bound).
 """
 
 from __future__ import annotations
 
 import threading
+from itertools import islice
 
 __all__ = ["VerifiedTokens"]
 
 
 class VerifiedTokens(dict[str, tuple[int, bytes]]):
-    """At most ``max_size`` verified tokens; the oldest entry goes first when it is full.
+    """At most ``max_size`` verified tokens; when it is full the oldest go first (1/32 of them at once).
 
     Threads storing at the very moment it fills may each add one entry over the bound; the next
     store evicts back down.
@@ -33,11 +38,12 @@ class VerifiedTokens(dict[str, tuple[int, bytes]]):
     (1, b'b')
     """
 
-    __slots__ = ("_lock", "max_size")
+    __slots__ = ("_batch", "_lock", "max_size")
 
     def __init__(self, max_size: int) -> None:
         super().__init__()
         self.max_size = max_size
+        self._batch = max(1, max_size >> 5)
         self._lock = threading.Lock()
 
     def put(self, token: str, generation: int, payload_segment: bytes) -> None:
@@ -45,7 +51,9 @@ class VerifiedTokens(dict[str, tuple[int, bytes]]):
         if len(self) >= self.max_size:
             with self._lock:
                 # FIFO eviction is enough: the cache only saves a signature check. Under the lock,
-                # threads evicting at once each remove one entry and never the same one twice.
-                while len(self) >= self.max_size:
-                    del self[next(iter(self))]
+                # threads evicting at once never remove the same entry twice; pop() also tolerates an
+                # entry a shared budget (issuers.py) dropped meanwhile.
+                if len(self) >= self.max_size:
+                    for oldest in list(islice(self, self._batch + len(self) - self.max_size)):
+                        self.pop(oldest, None)
         self[token] = (generation, payload_segment)
