@@ -230,8 +230,11 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     # MAX_JSON_DEPTH opening brackets), without any backslash escape. The scanner applies the same
     # hooks as the full path (duplicates, non-finite numbers); anything else it is unsure about goes
     # to the full path, which names the problem.
-    marks = raw.translate(None, _NOT_OPENERS_OR_BACKSLASH)
-    if len(marks) <= MAX_JSON_DEPTH and b"\\" not in marks:
+    # A document whose only bracket is its first byte and which has no backslash needs no count:
+    # `int in bytes` is one memchr each, far cheaper than the deleting translate.
+    if (91 not in raw and 92 not in raw and raw.find(123, 1) < 0) or (
+            len(marks := raw.translate(None, _NOT_OPENERS_OR_BACKSLASH)) <= MAX_JSON_DEPTH
+            and 92 not in marks):
         try:
             value, end = _SCAN(text, 0)
         except (StopIteration, _Reject, ValueError, RecursionError):
