@@ -137,8 +137,52 @@ def test_pybase64_agrees_on_encodings_with_one_foreign_or_edge_byte(raw: bytes, 
         assert _outcome(_native, candidate) == _outcome(_strict, candidate)
 
 
-def test_whatever_pybase64_raises_is_a_refusal() -> None:
+def test_a_decoding_error_pybase64_raises_is_a_refusal() -> None:
     def broken(_data: bytes, _altchars: bytes, _validate: bool) -> bytes:
-        raise ValueError("not base64")
+        raise ValueError("not base64")  # binascii.Error is a ValueError
 
     assert _outcome(_base64url.native(broken), b"YWJj") == REFUSED
+
+
+# pybase64 decodes long inputs in SIMD blocks (16 to 64 bytes) chosen by CPU; an RS256 signature is 342
+# characters. Each long segment is checked with foreign and edge bytes at every offset, on every SIMD
+# path this machine can run (pybase64's private switch; without it, the path it picked).
+def _simd_paths() -> list[int | None]:
+    try:
+        from pybase64 import _pybase64 as impl
+
+        flags = impl._get_simd_flags_runtime() & impl._get_simd_flags_compile()
+    except (ImportError, AttributeError):
+        return [None]
+    return [0, *(bit for bit in (1 << i for i in range(1, 16)) if flags & bit)]
+
+
+_LONG_LENGTHS = (86, 342, 343, 683, 1024, 1026, 2731)  # RS256 (342), RS512-4096 (683) signatures ...
+_EDGE_BYTES = b"+/=.! \n\x00\x80\xff-_A"
+
+
+@native_only
+@pytest.mark.parametrize("path", _simd_paths())
+def test_pybase64_agrees_on_long_segments_on_every_simd_path(path: int | None) -> None:
+    from pybase64 import _pybase64 as impl
+
+    before = impl._get_simd_path() if path is not None else None
+    if path is not None:
+        impl._set_simd_path(path)
+    try:
+        disagreements = []
+        for length in _LONG_LENGTHS:
+            base = _encode(bytes(range(256)) * (length // 256 + 1))[:length]
+            base = base[:-1] + b"A" if length % 4 else base  # "A" is canonical for every remainder
+            candidates = [base, base + b"=", base + b"=="]
+            for at in range(length):
+                for byte in _EDGE_BYTES:
+                    candidates.append(base[:at] + bytes([byte]) + base[at + 1:])
+            if length == 342:  # every byte value at every offset of an RS256 signature
+                candidates += [base[:at] + bytes([b]) + base[at + 1:]
+                               for at in range(length) for b in range(256)]
+            disagreements += [c for c in candidates if _outcome(_native, c) != _outcome(_strict, c)]
+        assert disagreements == []
+    finally:
+        if before is not None:
+            impl._set_simd_path(before)

@@ -89,7 +89,7 @@ def native(decode: Callable[[bytes, bytes, bool], bytes]) -> Callable[[bytes], b
             _fail()
         try:
             return decode(segment + padding[rem], b"-_", True)
-        except Exception:  # binascii.Error, or anything else it might raise: refused, never a 500
+        except (ValueError, TypeError):  # binascii.Error is a ValueError; MemoryError goes on, as there
             raise MalformedTokenError(MESSAGE) from None
 
     return native_decode
