@@ -36,6 +36,7 @@ OURS = "`Verifier` (default: cache on, speedups)"
 OURS_NO_CACHE = "`Verifier`, cache off"
 OURS_PURE = "`Verifier`, no speedups (pure Python parsing)"
 HANDLER = "decorated handler (`require_auth` + `require_scope`)"
+HANDLER_BARE = "the same decorators, handler answering a constant (their own cost)"
 MIDDLEWARE = "Event Handler + `JwtAuthMiddleware` (`app.resolve`)"
 RESOLVER_ALONE = "Event Handler + a pass-through middleware, no auth (`app.resolve`)"
 PYJWT = "PyJWT `jwt.decode`, pre-built key"
@@ -45,8 +46,8 @@ PYTHON_JOSE = "python-jose `jwt.decode`, pre-built key"
 POWERTOOLS = "Powertools `auth_alpha.JWTVerifier`"
 SAMPLE_ME = "sample `lambdas/me` handler (Logger, cache on)"
 SAMPLE_SHOWS = "sample `lambdas/shows` handler (Logger, cache on)"
-DISTINCT_ROWS = (FLOOR, OURS, OURS_NO_CACHE, OURS_PURE, HANDLER, MIDDLEWARE, RESOLVER_ALONE, PYJWT, JOSERFC,
-                 AUTHLIB, PYTHON_JOSE, POWERTOOLS, SAMPLE_ME, SAMPLE_SHOWS)
+DISTINCT_ROWS = (FLOOR, OURS, OURS_NO_CACHE, OURS_PURE, HANDLER, HANDLER_BARE, MIDDLEWARE, RESOLVER_ALONE,
+                 PYJWT, JOSERFC, AUTHLIB, PYTHON_JOSE, POWERTOOLS, SAMPLE_ME, SAMPLE_SHOWS)
 CACHED_OURS = "`Verifier`, same token (cache hit)"
 CACHED_HANDLER = "decorated handler, same token (cache hit)"
 CACHED_ROWS = (CACHED_OURS, CACHED_HANDLER)
@@ -180,6 +181,18 @@ def decorated_handler(verifier: Any) -> Callable[[Any, Any], dict[str, Any]]:
         claims = dict(context.identity_context.claims)
         return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
                 "body": json.dumps({"claims": claims})}
+
+    return handler
+
+
+def bare_handler(verifier: Any) -> Callable[[Any, Any], dict[str, Any]]:
+    """The decorators of :func:`decorated_handler` around a handler that does no work of its own."""
+    from serverless_jwt.adapters.decorators import require_auth, require_scope
+
+    @require_auth(verifier)
+    @require_scope(SCOPE)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": "ok"}
 
     return handler
 
@@ -337,7 +350,7 @@ def distinct_rows(ts: TokenSet, jwks: Mapping[str, Any], samples: Samples) -> li
     me_events = events_for(ts.tokens, event_template("me.json"))
     show_events = events_for(ts.tokens, event_template("show.json"))
     # One verifier per row: rows share the tokens, so they must not share a verified-token cache.
-    ours, handler_v, middleware_v = (our_verifier(ts, jwks, cache_size=1024) for _ in range(3))
+    ours, handler_v, bare_v, middleware_v = (our_verifier(ts, jwks, cache_size=1024) for _ in range(4))
     no_cache, pure = (our_verifier(ts, jwks, cache_size=0) for _ in range(2))
     rows = [
         _row(FLOOR, lambda: (floor_function(ts), ts.pairs), lambda r: r is True),
@@ -347,6 +360,7 @@ def distinct_rows(ts: TokenSet, jwks: Mapping[str, Any], samples: Samples) -> li
         else Row(OURS_PURE, note="n/a: the speedups extra is not installed (every row is pure)"),
         _row(HANDLER, lambda: (_call_with(decorated_handler(handler_v)), me_events), _is_200,
              _clearing(handler_v)),
+        _row(HANDLER_BARE, lambda: (_call_with(bare_handler(bare_v)), me_events), _is_200, _clearing(bare_v)),
         _row(MIDDLEWARE, lambda: (_call_with(_middleware_app(middleware_v)), me_events), _is_200,
              _clearing(middleware_v)),
         _row(RESOLVER_ALONE, lambda: (_call_with(_middleware_app(None, auth=False,
