@@ -75,4 +75,3 @@ def native_json_object(codec: JsonCodec, strict: Callable[[bytes], dict[str, Any
         return strict(raw)
 
     return json_object
-
