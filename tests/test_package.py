@@ -21,6 +21,35 @@ def test_every_public_error_is_exported() -> None:
     assert public <= set(errors.__all__)
 
 
+_EXTRAS = ("aws_lambda_powertools", "boto3", "botocore", "fastapi", "starlette", "flask", "werkzeug",
+           "msgspec", "pybase64", "samcli", "awslambdaric", "yaml", "httpx", "uvicorn")
+
+
+def _core_install(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` as on a core-only install: every extra's modules refuse to import."""
+    block = "import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in _EXTRAS)
+    return subprocess.run([sys.executable, "-c", block + code], capture_output=True, text=True)
+
+
+def test_star_import_works_on_the_core_install() -> None:
+    run = _core_install("from serverless_jwt import *\nprint(sorted(k for k in dir() if k[0] != '_'))")
+    assert run.returncode == 0, run.stderr
+    assert "Verifier" in run.stdout
+    assert "require_auth" in run.stdout
+    assert "JwtAuthMiddleware" not in run.stdout
+
+
+def test_a_name_that_needs_an_extra_still_imports_by_name_and_says_which_extra() -> None:
+    assert "JwtAuthMiddleware" in dir(serverless_jwt)
+    from serverless_jwt import JwtAuthMiddleware
+
+    assert JwtAuthMiddleware.__module__ == "serverless_jwt.adapters.powertools"
+    run = _core_install("from serverless_jwt import JwtAuthMiddleware")
+    assert run.returncode == 1
+    assert "MissingExtraError" in run.stderr
+    assert "pip install 'serverless-jwt[powertools]'" in run.stderr
+
+
 def test_unknown_attribute_is_an_attribute_error() -> None:
     try:
         serverless_jwt.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018

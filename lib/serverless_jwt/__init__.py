@@ -41,7 +41,7 @@ if TYPE_CHECKING:
         require_scope,
     )
     from serverless_jwt.adapters.identity import IdentityContext, current_identity, identity_of
-    from serverless_jwt.adapters.powertools import JwtAuthMiddleware
+    from serverless_jwt.adapters.powertools import JwtAuthMiddleware as JwtAuthMiddleware
     from serverless_jwt.async_verifier import AsyncVerifier
     from serverless_jwt.bearer import token_from_headers
     from serverless_jwt.issuers import MultiIssuerVerifier
@@ -65,6 +65,10 @@ _LAZY = {
     "require_scope": "serverless_jwt.adapters.decorators",
 }
 
+# `from serverless_jwt import *` must work on the core install (PyJWT + cryptography): names that need
+# an extra are importable by name, and listed by dir(), but not in __all__.
+_NEEDS_EXTRA = ("JwtAuthMiddleware",)
+
 __all__ = [
     "AlgorithmNotAllowedError",
     "AsyncVerifier",
@@ -77,7 +81,6 @@ __all__ = [
     "InvalidRequestError",
     "InvalidSignatureError",
     "InvalidTokenError",
-    "JwtAuthMiddleware",
     "KeysUnavailableError",
     "MalformedTokenError",
     "MissingExtraError",
@@ -113,4 +116,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted((*__all__, *_NEEDS_EXTRA))
