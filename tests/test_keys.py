@@ -355,6 +355,30 @@ def test_secret_configuration_errors(secrets: list[Any], algs: list[str]) -> Non
         SecretKeys(secrets, algorithms=algs, allow_short_secret=True)
 
 
+def _public_key_texts() -> list[str]:
+    ssh = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    pem = RSA_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    jwk = RSAAlgorithm.to_jwk(RSA_KEY.public_key())
+    return [pem, "\n" + pem, ssh, jwk]
+
+
+@pytest.mark.parametrize("secret", _public_key_texts(), ids=["pem", "pem-after-newline", "openssh", "jwk"])
+def test_a_public_key_is_refused_as_an_hmac_secret(secret: str) -> None:
+    # RFC 8725 §2.1: HS tokens "signed" with a published key are forgeable by anyone.
+    for form in (secret, secret.encode()):
+        with pytest.raises(ConfigurationError, match="public key is not an HMAC secret"):
+            SecretKeys([form], algorithms=["HS256"], allow_short_secret=True)
+    with pytest.raises(ConfigurationError, match="public key is not an HMAC secret"):
+        Verifier(secrets=["s" * 32, secret], algorithms=["HS256"])
+
+
+def test_a_secret_merely_mentioning_key_words_is_still_a_secret() -> None:
+    for secret in ("ssh-rsa" + "x" * 32, "kty-" * 10, "{" + "q" * 40, "BEGIN-----" * 4):
+        assert len(SecretKeys([secret], algorithms=["HS256"])) == 1
+
+
 # -- static source -----------------------------------------------------------------------------
 
 def test_static_source_returns_the_selected_key_or_unknown() -> None:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import HMACAlgorithm
 
 from serverless_jwt import presets
@@ -433,6 +435,16 @@ def test_netlify_preset_refuses_public_key_algorithms(issuer: DevIssuer) -> None
                             alg="HS512")):
         with pytest.raises((AlgorithmNotAllowedError, MalformedTokenError)):
             auth.verify(token)
+
+
+def test_a_public_key_in_jwt_secret_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    monkeypatch.setenv("JWT_SECRET", pem)
+    monkeypatch.setenv("JWT_ALLOW_SHORT_SECRET", "true")
+    with pytest.raises(ConfigurationError, match=r"^JWT_SECRET looks like a PEM key") as err:
+        presets.netlify()
+    assert "MII" not in str(err.value)  # never echoed
 
 
 def test_netlify_from_the_environment_names_the_variable_of_a_short_secret(
