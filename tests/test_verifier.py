@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets as _secrets
 import time
 from typing import Any
@@ -413,6 +414,25 @@ def test_a_dpop_bound_token_is_refused_unless_allowed() -> None:
     assert allowed.verify(token)["cnf"]
     assert Verifier.from_env({"JWT_ISSUER": ISS, "JWT_SECRET": secret, "JWT_AUDIENCE": AUD,
                               "JWT_ALLOW_SENDER_CONSTRAINED": "true"}).verify(token)["sub"] == "user-1"
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("accepted_types", "at+jwt", "accepted_types must be a collection of strings"),
+    ("required_claims", "scope", "required_claims must be a collection of strings"),
+    ("required_claims", ["sub", 7], "required_claims must contain only strings"),
+    ("max_token_bytes", math.inf, "max_token_bytes must be a positive int"),
+    ("max_token_bytes", math.nan, "max_token_bytes must be a positive int"),
+    ("max_token_bytes", 0, "max_token_bytes must be a positive int"),
+    ("max_token_bytes", True, "max_token_bytes must be a positive int"),
+    ("verified_cache_size", math.nan, "verified_cache_size must be an int"),
+    ("leeway_seconds", math.nan, "leeway_seconds must be a finite number"),
+    ("leeway_seconds", "60", "leeway_seconds must be a finite number"),
+])
+def test_option_values_that_would_silently_weaken_a_check_are_refused(option: str, value: Any,
+                                                                       says: str) -> None:
+    # A bare "scope" would otherwise require the claims "s", "c", "o", "p" and "e"; inf disables the cap.
+    with pytest.raises(ConfigurationError, match=says):
+        Verifier(issuer=ISS, secrets="s" * 32, audience=AUD, **{option: value})
 
 
 @pytest.mark.parametrize("env", [

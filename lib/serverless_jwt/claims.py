@@ -50,7 +50,8 @@ def _normalize_type(value: str) -> str:
     return value
 
 
-def _string_set(value: Any, name: str) -> frozenset[str]:
+def string_set(value: Any, name: str) -> frozenset[str]:
+    """``value`` as a set of strings; a bare ``str`` is refused, never split into characters."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Collection):
         raise ConfigurationError(f"{name} must be a collection of strings")
     if any(not isinstance(v, str) for v in value):
@@ -113,25 +114,25 @@ class ClaimsPolicy:
         if self.issuer is not None and (not isinstance(self.issuer, str) or not self.issuer):
             raise ConfigurationError("issuer must be a non-empty string or None")
         if self.audiences is not None:
-            audiences = _string_set(self.audiences, "audiences")
+            audiences = string_set(self.audiences, "audiences")
             if not audiences or "" in audiences:
                 raise ConfigurationError("audiences must be non-empty strings (None skips the check)")
             object.__setattr__(self, "audiences", audiences)
-        object.__setattr__(self, "required", _string_set(self.required, "required"))
-        if not _finite_number(self.leeway_seconds) or self.leeway_seconds < 0:
+        object.__setattr__(self, "required", string_set(self.required, "required"))
+        if not finite_number(self.leeway_seconds) or self.leeway_seconds < 0:
             raise ConfigurationError("leeway_seconds must be a finite number >= 0")
         if self.max_age_seconds is not None and (
-            not _finite_number(self.max_age_seconds) or self.max_age_seconds <= 0
+            not finite_number(self.max_age_seconds) or self.max_age_seconds <= 0
         ):
             raise ConfigurationError("max_age_seconds must be a positive number or None")
         if self.max_age_claim not in _MAX_AGE_CLAIMS:
             raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
         if self.accepted_types is not None:
-            types = _string_set(self.accepted_types, "accepted_types")
+            types = string_set(self.accepted_types, "accepted_types")
             object.__setattr__(self, "accepted_types", frozenset(_normalize_type(t) for t in types))
 
 
-def _finite_number(value: Any) -> bool:
+def finite_number(value: Any) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, float):
@@ -148,7 +149,7 @@ def _time_value(value: Any, name: str) -> int | float | None:
     if value is _ABSENT:
         return None
     # bool is an int subclass and NaN compares false with everything: both would slip through.
-    if not _finite_number(value):
+    if not finite_number(value):
         raise InvalidClaimError(name, "invalid")
     return value  # type: ignore[no-any-return]
 

@@ -163,8 +163,12 @@ class Verifier:
             raise ConfigurationError("Configure an issuer (for OIDC discovery) or another key source")
 
         audiences = _audiences(audience, required=require_audience and not shared)
-        if leeway_seconds < 0 or max_token_bytes <= 0 or verified_cache_size < 0:
-            raise ConfigurationError("leeway_seconds, max_token_bytes and verified_cache_size must be >= 0")
+        if not _claims.finite_number(leeway_seconds) or leeway_seconds < 0:
+            raise ConfigurationError("leeway_seconds must be a finite number >= 0")
+        if not _whole(max_token_bytes) or max_token_bytes <= 0:
+            raise ConfigurationError("max_token_bytes must be a positive int")
+        if not _whole(verified_cache_size) or verified_cache_size < 0:
+            raise ConfigurationError("verified_cache_size must be an int >= 0")
         if max_age_claim not in ("iat", "auth_time"):
             raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
         if max_age_seconds is not None and max_age_seconds <= 0:
@@ -172,7 +176,7 @@ class Verifier:
         if require_access_token_type:
             types = _claims.access_token_types()
         elif accepted_types is not None:
-            types = frozenset(accepted_types)  # ClaimsPolicy normalizes them (RFC 7515 §4.1.9)
+            types = _claims.string_set(accepted_types, "accepted_types")  # normalized by ClaimsPolicy
         else:
             types = _claims.DEFAULT_TYPES
 
@@ -182,7 +186,7 @@ class Verifier:
             issuer=issuer,
             audiences=audiences,
             leeway_seconds=float(leeway_seconds),
-            required=frozenset(required_claims),
+            required=_claims.string_set(required_claims, "required_claims"),
             max_age_seconds=max_age_seconds,
             max_age_claim=max_age_claim,
             accepted_types=types,
@@ -456,6 +460,10 @@ class Verifier:
                 name = getattr(check, "__name__", "check")
                 raise InvalidClaimError("claims", "check_failed",
                                         f"The access token was rejected by the '{name}' check")
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> frozenset[str] | None:
