@@ -32,3 +32,19 @@ def test_a_handler_exception_is_a_function_error_with_lambdas_error_object(tmp_p
     assert "app.py" in "".join(caught.value.payload["stackTrace"])
     assert isinstance(caught.value.__cause__, KeyError)
     runner.close()
+
+
+def test_a_package_missing_from_this_python_is_named_with_how_to_get_it(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(
+        "import not_installed_anywhere.sub\n\ndef handler(event, context):\n    return 1\n")
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}\n")
+    runner = FunctionRunner(Template(tmp_path / "template.yaml").function("Fn"), log_stream=io.StringIO())
+    with pytest.raises(ModuleNotFoundError) as caught:
+        runner.load()
+    (note,) = caught.value.__notes__
+    assert "Fn imports 'not_installed_anywhere'" in note
+    assert "--emulator" in note
+    runner.close()
