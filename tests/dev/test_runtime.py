@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ def test_a_handler_exception_is_a_function_error_with_lambdas_error_object(tmp_p
     runner.close()
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are Python 3.11+")
 def test_a_package_missing_from_this_python_is_named_with_how_to_get_it(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text(

@@ -123,24 +123,36 @@ def start_issuer(state_dir: Path, *, port: int | None) -> DevIssuer:
 def default_event(function: Function, template: Template | None = None) -> dict[str, Any]:
     """The event API Gateway would send for the function's first route (``{param}`` filled with ``1``).
 
-    Payload 2.0 for an HTTP API route, 1.0 for a REST one; a function with no route gets a 2.0 event
-    for ``GET /``.
+    Payload 2.0 for an HTTP API route, 1.0 for a REST one. A Lambda authorizer gets the event its
+    first guarded route sends it (TOKEN, or REQUEST 1.0/2.0) without a token; any other function with
+    no route gets a 2.0 event for ``GET /``.
     """
     from serverless_jwt.dev.apigw import Api, Route, collect
-    from serverless_jwt.dev.apigw.events import Request, v1_event, v2_event
+    from serverless_jwt.dev.apigw import events as ev
     from serverless_jwt.dev.apigw.routes import Match
 
-    routes = [r for r in collect(template).routes if r.function == function.name] if template else []
-    route = routes[0] if routes else Route(Api("ServerlessHttpApi", "HTTP", "$default"), "GET", "/",
-                                           function.name, payload_version="2.0")
+    every = collect(template).routes if template else []
+    routes = [r for r in every if r.function == function.name]
+    guarded = [r for r in every if r.authorizer is not None and r.authorizer.function == function.name]
+    route = (routes or guarded or [Route(Api("ServerlessHttpApi", "HTTP", "$default"), "GET", "/",
+                                         function.name, payload_version="2.0")])[0]
     path = "/" if route.path == "$default" else _example_path(route.path)
     params = route.bind(path) or {}
-    request = Request(method="GET" if route.method == "ANY" else route.method,
-                      raw_path=route.api.prefix + path, raw_query="",
-                      headers=[("Host", "localhost"), ("User-Agent", "serverless-jwt")], body=b"",
-                      source_ip="127.0.0.1", port=3000)
-    build = v2_event if route.payload_version == "2.0" else v1_event
-    return build(Match(route, params, path), request)
+    request = ev.Request(method="GET" if route.method == "ANY" else route.method,
+                         raw_path=route.api.prefix + path, raw_query="",
+                         headers=[("Host", "localhost"), ("User-Agent", "serverless-jwt")], body=b"",
+                         source_ip="127.0.0.1", port=3000)
+    found = Match(route, params, path)
+    auth = route.authorizer
+    if not routes and auth is not None:
+        arn = ev.method_arn(route.api, request, path)
+        if auth.kind == "token":
+            return ev.token_authorizer_event("", arn)
+        if auth.payload_version == "1.0":
+            return ev.v1_authorizer_event(found, request, arn, None if route.api.kind == "REST" else [])
+        return ev.v2_authorizer_event(found, request, arn, [])
+    build = ev.v2_event if route.payload_version == "2.0" else ev.v1_event
+    return build(found, request)
 
 
 def read_event(source: str | None, function: Function, template: Template | None = None) -> dict[str, Any]:
@@ -162,7 +174,18 @@ def read_event(source: str | None, function: Function, template: Template | None
 
 
 def get_authorization(event: Mapping[str, Any]) -> str | None:
-    """The event's own Authorization header value (any case, single or multi-value), if it has one."""
+    """The event's own token: its Authorization header (any case, single or multi-value), or a TOKEN
+    authorizer event's ``authorizationToken``. A ``<placeholder>`` (as in ``events/*.json``) is none."""
+    value = _authorization(event)
+    if value is not None and value.partition(" ")[2].startswith("<") and value.endswith(">"):
+        return None
+    return value
+
+
+def _authorization(event: Mapping[str, Any]) -> str | None:
+    if event.get("type") == "TOKEN":
+        token = event.get("authorizationToken")
+        return token if isinstance(token, str) and token else None
     for key in ("headers", "multiValueHeaders"):
         headers = event.get(key)
         if isinstance(headers, dict):
@@ -176,12 +199,21 @@ def get_authorization(event: Mapping[str, Any]) -> str | None:
 
 
 def set_authorization(event: dict[str, Any], value: str | None) -> None:
-    """Replace every Authorization header of ``event`` with ``value`` (``None`` removes them)."""
+    """Replace the event's token with ``value`` (``None`` removes it): a TOKEN authorizer event's
+    ``authorizationToken``, else every Authorization header and a REQUEST authorizer's identity source."""
+    if event.get("type") == "TOKEN":
+        if value is None:
+            event.pop("authorizationToken", None)
+        else:
+            event["authorizationToken"] = value
+        return
+    old = _authorization(event)
     for key in ("headers", "multiValueHeaders"):
         headers = event.get(key)
         if isinstance(headers, dict):
             for name in [n for n in headers if isinstance(n, str) and n.lower() == "authorization"]:
                 del headers[name]
+    _set_identity_source(event, old, value)
     if value is None:
         return
     if not isinstance(event.get("headers"), dict):
@@ -189,6 +221,20 @@ def set_authorization(event: dict[str, Any], value: str | None) -> None:
     event["headers"]["authorization"] = value
     if isinstance(event.get("multiValueHeaders"), dict):
         event["multiValueHeaders"]["Authorization"] = [value]
+
+
+def _set_identity_source(event: dict[str, Any], old: str | None, new: str | None) -> None:
+    """A REQUEST authorizer event names the Authorization value again in ``identitySource``."""
+    if event.get("type") != "REQUEST":
+        return
+    source = event.get("identitySource")
+    if isinstance(source, list):  # payload 2.0
+        kept = [v for v in source if v != old]
+        event["identitySource"] = ([new] if new is not None else []) + kept
+    elif isinstance(source, str) and "authorizationToken" in event:  # HTTP API, payload 1.0
+        parts = [v for v in source.split(",") if v and v != old]
+        joined = ",".join(([new] if new is not None else []) + parts)
+        event["identitySource"] = event["authorizationToken"] = joined
 
 
 def _example_path(path: str) -> str:

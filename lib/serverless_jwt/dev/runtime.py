@@ -228,8 +228,9 @@ def _import_isolated(module_name: str, code_dir: Path, function_name: str) -> Mo
         if exc.name is not None and (exc.name == module_name or module_name.startswith(exc.name + ".")):
             raise ConfigurationError(
                 f"{function_name}: handler module {module_name!r} not found in {code_dir}") from None
-        if exc.name is not None:
-            exc.add_note(f"hint: {function_name} imports {exc.name.split('.')[0]!r}, which this Python "
+        add_note = getattr(exc, "add_note", None)  # Python 3.11+: printed under the traceback
+        if exc.name is not None and add_note is not None:
+            add_note(f"hint: {function_name} imports {exc.name.split('.')[0]!r}, which this Python "
                          f"({sys.executable}) does not have. In-process runs use this Python's packages: "
                          "install the function's and its layers' requirements here (the samples need "
                          "'serverless-jwt[powertools]'), or run in Lambda's runtime (--emulator), "
