@@ -170,6 +170,26 @@ def test_usage_errors_exit_2_with_a_clear_message(capsys: pytest.CaptureFixture[
     assert message in err
 
 
+@pytest.mark.parametrize("args", [
+    ["start-api", "--port", "99999"], ["start-api", "--port", "-1"], ["issuer", "--port", "http"],
+])
+def test_out_of_range_numbers_are_usage_errors(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: argument" in err
+    assert "Traceback" not in err
+
+
+def test_a_static_dir_that_is_not_there_is_an_error_not_silence(
+        state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--state-dir", str(state), "start-api", "--port", "0", "--template", TEMPLATE,
+                 "--static-dir", "no-such-folder"])
+    assert code == 2
+    assert "--static-dir no-such-folder: no such folder" in capsys.readouterr().err
+
+
 def test_start_api_reports_a_port_in_use(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

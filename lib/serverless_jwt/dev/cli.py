@@ -62,6 +62,17 @@ def _common_template(p: argparse.ArgumentParser) -> None:
                       help="require Lambda's runtime under the emulator (error when it cannot run here)")
 
 
+def _port(text: str) -> int:
+    """A TCP port for argparse: 0-65535 (0 picks a free one), else a usage error (exit 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is outside 0-65535")
+    return port
+
+
 def _claims_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sub", default="dev-user", help="subject (default: dev-user)")
     p.add_argument("--scope", action="append", default=[], metavar="SCOPE",
@@ -94,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("issuer", help="run the embedded dev OIDC issuer (and its login page) until Ctrl-C")
-    p.add_argument("--port", type=int, default=None, help="port (default: the last one used, else free)")
+    p.add_argument("--port", type=_port, default=None, help="port (default: the last one used, else free)")
     p.add_argument("--redirect-uri", action="append", default=None, metavar="URI",
                    help="register a redirect URI (repeat; default: any http URI on a loopback host)")
     p.add_argument("--cors-origin", action="append", default=None, metavar="ORIGIN",
@@ -104,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     _claims_options(p)
     p.add_argument("--claim", action="append", default=[], metavar="NAME=JSON",
                    help="set any claim to a JSON value (repeat); null removes a default claim")
-    p.add_argument("--lifetime-seconds", type=int, default=3600, help="validity (default: 3600)")
+    p.add_argument("--lifetime-seconds", type=int, default=3600,
+                   help="validity (default: 3600; negative mints an already expired token)")
     p.add_argument("--audience", help="aud (default: the dev issuer's audience)")
     p.add_argument("--issuer-url", help="iss (default: the dev issuer last started here)")
     p.add_argument("--hs256", action="store_true",
@@ -125,11 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("start-api", help="serve every API of the template locally (REST under its stage, "
                                          "HTTP APIs at the root), with their authorizers")
-    p.add_argument("--port", type=int, default=3000, help="port (default: 3000; 0 picks a free one)")
+    p.add_argument("--port", type=_port, default=3000, help="port (default: 3000; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     p.add_argument("--scope", action="append", default=None, metavar="SCOPE",
                    help="scopes of the token in the printed curl lines (default: read:shows)")
-    p.add_argument("--static-dir", "-s", default="public",
+    p.add_argument("--static-dir", "-s", default=None,
                    help="static files served at / (default: public, next to the template; '' for none)")
     _common_template(p)
 
@@ -331,9 +343,11 @@ def cmd_start_api(args: argparse.Namespace) -> int:
     collection = collect(template)
     if not collection.routes:
         raise CliError(f"{template.path} has no Api or HttpApi routes to serve")
-    static_dir = Path(args.static_dir) if args.static_dir else None
+    static_dir = None if args.static_dir == "" else Path(args.static_dir or "public")
     if static_dir is not None and not static_dir.is_absolute():
         static_dir = template.path.parent / static_dir
+    if static_dir is not None and args.static_dir is not None and not static_dir.is_dir():
+        raise CliError(f"--static-dir {args.static_dir}: no such folder ({static_dir}); '' serves none")
     if not args.no_dev_issuer:
         running = _support.running_issuer(Path(args.state_dir))
         if running is not None and running.get("pid") != os.getpid():
