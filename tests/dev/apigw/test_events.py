@@ -103,6 +103,12 @@ def test_payload_1_0_values() -> None:
         None, None, None)
 
 
+def test_payload_1_0_says_its_version_only_on_an_http_api() -> None:
+    http = Match(Route(HTTP, "POST", "/items/{id}", "Fn", payload_version="1.0"), {"id": "7"}, "/items/7")
+    assert events.v1_event(http, _request(path="/items/7"))["version"] == "1.0"
+    assert "version" not in events.v1_event(_rest_match(), _request(path="/prod/items/7"))
+
+
 def test_payload_1_0_base64_only_for_binary_media_types() -> None:
     png_request = _request(body=b"\x89PNG\x00", headers=[("Content-Type", "image/png")])
     png = events.v1_event(_rest_match(), png_request)

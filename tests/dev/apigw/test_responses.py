@@ -16,10 +16,33 @@ HTTP = Api("HttpApi", "HTTP", "$default")
 
 
 def test_payload_2_0_simple_form_is_a_200_json_body() -> None:
-    for result in ({"hello": "world"}, ["a"], "text", 3, None):
+    for result in ({"hello": "world"}, ["a"], 3, True):
         answer = from_function(result, api=HTTP, payload_version="2.0", accept=None)
         assert (answer.status, answer.header("Content-Type"), json.loads(answer.body)) == (
             200, "application/json", result)
+
+
+@pytest.mark.parametrize(("result", "body"), [("hello", b"hello"), ('{"a": 1}', b'{"a": 1}'), (None, b"")])
+def test_payload_2_0_a_bare_string_is_the_body_as_it_is_and_null_is_none(result: Any, body: bytes) -> None:
+    answer = from_function(result, api=HTTP, payload_version="2.0", accept=None)
+    assert (answer.status, answer.body) == (200, body)
+
+
+def test_payload_1_0_on_an_http_api_skips_unknown_keys_and_always_decodes_base64() -> None:
+    result = {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "isBase64Encoded": True,
+              "body": base64.b64encode(b"\xff").decode(), "extra": 1, "cookies": ["a=1"]}
+    answer = from_function(result, api=HTTP, payload_version="1.0", accept="text/plain")
+    assert answer.body == b"\xff"
+    assert answer.header("Set-Cookie") is None  # cookies are a 2.0 field
+    with pytest.raises(MalformedResponse, match="extra"):
+        from_function(result, api=REST, payload_version="1.0", accept=None)
+
+
+def test_payload_1_0_on_a_rest_api_accepts_cookies_and_reads_base64encoded_first() -> None:
+    result = {"statusCode": 200, "cookies": ["a=1"], "base64Encoded": False, "isBase64Encoded": True,
+              "body": base64.b64encode(b"\xff").decode()}
+    answer = from_function(result, api=REST, payload_version="1.0", accept="image/png")
+    assert answer.body == b"/w=="
 
 
 def test_payload_2_0_structured_form() -> None:

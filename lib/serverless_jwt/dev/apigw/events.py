@@ -154,12 +154,14 @@ def _v1_context(found: Match, request: Request) -> dict[str, Any]:
 
 
 def v1_event(found: Match, request: Request) -> dict[str, Any]:
-    """The payload 1.0 event (REST API Lambda proxy integration) for a matched request."""
+    """The payload 1.0 event (REST API Lambda proxy, or an HTTP API route on format 1.0)."""
     api = found.route.api
     headers, multi_headers = _v1_maps(_forwarded(request))
     query, multi_query = _v1_maps(request.query())
     body, encoded = _v1_body(api, request)
+    version = {"version": "1.0"} if api.kind == "HTTP" else {}  # an HTTP API's 1.0 events say so
     return {
+        **version,
         "resource": found.route.path,
         "path": found.resource_path,
         "httpMethod": request.method.upper(),

@@ -1,14 +1,18 @@
 """A function's answer turned into HTTP as API Gateway does it, and API Gateway's own error answers.
 
-Payload 1.0 (REST): the result must be an object with an integer ``statusCode`` and only the keys
-``statusCode``, ``headers``, ``multiValueHeaders``, ``body``, ``isBase64Encoded``; anything else is
-``502 {"message": "Internal server error"}``. ``headers`` and ``multiValueHeaders`` are merged (a pair in
-both is sent once). A base64 body is decoded when the request's ``Accept`` (or the response's
-``Content-Type``) is one of the API's binary media types, else sent as the base64 text, as REST does.
+Payload 1.0 on a REST API: the result must be an object with an integer ``statusCode`` and only the
+keys ``statusCode``, ``headers``, ``multiValueHeaders``, ``body``, ``isBase64Encoded`` (``base64Encoded``
+read first) and ``cookies`` (ignored); anything else is ``502 {"message": "Internal server error"}``.
+``headers`` and ``multiValueHeaders`` are merged (a pair in both is sent once). A base64 body is decoded
+when the request's ``Accept`` (or the response's ``Content-Type``) is one of the API's binary media
+types, else sent as the base64 text, as REST does.
 
-Payload 2.0 (HTTP API): an object with ``statusCode`` is read the same way plus ``cookies``; any other
-JSON value is the "simple" form: 200, ``application/json``, the value as the body. A malformed answer
-is ``500 {"message":"Internal Server Error"}``, API Gateway's answer for HTTP APIs.
+Payload 1.0 on an HTTP API: the same, but keys it does not know are skipped and a base64 body is always
+decoded. Payload 2.0 (HTTP API): an object with ``statusCode`` is read the same way plus ``cookies``; any
+other JSON value is the "simple" form: 200, ``application/json``, the value as the body (a string as
+it is, ``null`` as no body). A malformed answer is ``500 {"message":"Internal Server Error"}``, API
+Gateway's answer for HTTP APIs. Where the rules are undocumented they follow aws-sam-cli's
+``local_apigw_service`` parsers.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from serverless_jwt.dev.apigw.routes import Api
 
 __all__ = ["Answer", "MalformedResponse", "from_function", "gateway"]
 
-_V1_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
+_V1_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded",
+                      "base64Encoded", "cookies"})  # cookies: accepted (and ignored) by REST APIs too
 
 
 class MalformedResponse(ValueError):
@@ -118,14 +123,11 @@ def from_function(result: Any, *, api: Api, payload_version: str, accept: str | 
     b'{"ok": true}'
     """
     if payload_version == "2.0" and not (isinstance(result, Mapping) and "statusCode" in result):
-        try:
-            body = json.dumps(result).encode("utf-8")
-        except (TypeError, ValueError):
-            raise MalformedResponse("the result is not JSON") from None
-        return Answer(200, [("Content-Type", "application/json")], body)
+        return _inferred(result)
     if not isinstance(result, Mapping):
         raise MalformedResponse("the result must be an object with a statusCode")
-    if payload_version == "1.0":
+    rest = api.kind == "REST"
+    if rest:  # an HTTP API skips keys it does not know; a REST API refuses the response
         unknown = set(result) - _V1_KEYS
         if unknown:
             raise MalformedResponse(f"unexpected keys {sorted(unknown)} in the proxy response")
@@ -143,22 +145,40 @@ def from_function(result: Any, *, api: Api, payload_version: str, accept: str | 
         headers.extend(("Set-Cookie", _text(c)) for c in cookies)
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(("Content-Type", "application/json"))
-    encoded = result.get("isBase64Encoded", False)
+    # REST reads base64Encoded first (undocumented, as aws-sam-cli found by trial), HTTP APIs never.
+    field = "base64Encoded" if rest and result.get("base64Encoded") is not None else "isBase64Encoded"
+    encoded = result.get(field)
+    if encoded is None:
+        encoded = False
     if encoded in ("true", "True", "false", "False"):
         encoded = encoded in ("true", "True")
     if not isinstance(encoded, bool):
-        raise MalformedResponse("isBase64Encoded must be a boolean")
+        raise MalformedResponse(f"{field} must be a boolean")
     raw = result.get("body")
     if raw is None:
         return Answer(status, headers, b"")
     if not isinstance(raw, str):
         raise MalformedResponse("body must be a string")
-    if encoded and (payload_version == "2.0" or _binary_answer(api, accept, headers)):
+    if encoded and (not rest or _binary_answer(api, accept, headers)):
         try:
             return Answer(status, headers, base64.b64decode(raw, validate=True))
         except (binascii.Error, ValueError):
             raise MalformedResponse("body is not valid base64") from None
     return Answer(status, headers, raw.encode("utf-8"))
+
+
+def _inferred(result: Any) -> Answer:
+    """Payload 2.0 without a ``statusCode``: a 200 whose body is the result (a string as it is)."""
+    if result is None:
+        body = b""
+    elif isinstance(result, str):
+        body = result.encode("utf-8")
+    else:
+        try:
+            body = json.dumps(result).encode("utf-8")
+        except (TypeError, ValueError):
+            raise MalformedResponse("the result is not JSON") from None
+    return Answer(200, [("Content-Type", "application/json")], body)
 
 
 def _binary_answer(api: Api, accept: str | None, headers: list[tuple[str, str]]) -> bool:
