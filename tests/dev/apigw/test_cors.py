@@ -103,6 +103,15 @@ def test_rest_preflight_skips_the_authorizer_when_configured_so(cors: Project) -
     assert cors.call("OPTIONS", "/prod/nothing", headers=PREFLIGHT).status == 204
 
 
+def test_rest_cors_mock_method_answers_any_options_request(cors: Project) -> None:
+    # SAM's OPTIONS method is a mock integration: no Origin or Access-Control-Request-Method needed.
+    bare = cors.call("OPTIONS", "/prod/me")
+    assert bare.status == 200
+    assert bare.headers["access-control-allow-origin"] == "*"
+    # An HTTP API answers only a real preflight; a bare OPTIONS goes to the route (and its authorizer).
+    assert cors.call("OPTIONS", "/me").status == 401
+
+
 def test_rest_gateway_responses_add_their_headers(cors: Project) -> None:
     # So a browser can read the REST authorizer's 401 (SAM's GatewayResponses).
     unauthorized = cors.call("GET", "/prod/me", headers={"Origin": "http://localhost:3000"})

@@ -189,8 +189,8 @@ class LocalApiGateway:
         return customize(answer, api or routes.in_stage(self.apis, request.raw_path)), target
 
     def _answer(self, request: Request) -> tuple[Answer, str, Api | None]:
-        if cors.is_preflight(request):
-            preflight = self._preflight(request)
+        if request.method.upper() == "OPTIONS":
+            preflight = self._preflight(request, cors.is_preflight(request))
             if preflight is not None:
                 return preflight, "cors", None
         found = routes.match(self.routes, request.method, request.raw_path)
@@ -212,11 +212,15 @@ class LocalApiGateway:
             answer.headers = cors.strip_cors(answer.headers) + added
         return answer, found.route.function, found.route.api
 
-    def _preflight(self, request: Request) -> Answer | None:
+    def _preflight(self, request: Request, full: bool) -> Answer | None:
+        """CORS's answer to an ``OPTIONS`` request: any of them on a REST resource with ``Cors`` (SAM's
+        mock method answers whatever the headers), only a ``full`` preflight on an HTTP API."""
         stage_api = routes.in_stage(self.apis, request.raw_path)
         inner = request.raw_path[len(stage_api.prefix):] or "/" if stage_api is not None else ""
         on_path = [r for r in self.routes if r.api == stage_api and r.bind(inner) is not None]
         if stage_api is None or not on_path:  # not a REST resource: an HTTP API at the root may answer
+            if not full:
+                return None
             # The HTTP API that serves this path (any method) answers with its CORS configuration.
             served = {r.api for r in self.routes
                       if r.api.kind == "HTTP" and not r.api.prefix and r.bind(request.raw_path) is not None}
