@@ -146,6 +146,42 @@ def test_invoke_without_dev_issuer_uses_the_template_settings(tmp_path: Path,
 
 
 @pytest.mark.parametrize("mode", [[], ["--in-process"]])
+def test_invoke_env_vars_file_configures_the_function_as_with_sam(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        mode: list[str]) -> None:
+    secret, shell_secret = "f" * 40, "s" * 40
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"Parameters": {"JWT_SECRET": "p" * 40},
+                                    "MeFunction": {"JWT_SECRET": secret, "NOT_DECLARED": "x"}}))
+    monkeypatch.setenv("JWT_SECRET", shell_secret)  # a declared variable: the shell beats the template
+
+    def sub_seen(signing_secret: str, *extra: str) -> str | None:
+        token = DevIssuer().mint(sub="erin", alg="HS256", secret=signing_secret, issuer=None, audience=None)
+        event = json.loads((ROOT / "events" / "me.json").read_text())
+        event["headers"]["authorization"] = f"Bearer {token}"
+        path = tmp_path / "me.json"
+        path.write_text(json.dumps(event))
+        code, response = _invoke(capsys, "MeFunction", "--event", str(path), "--no-dev-issuer", *mode, *extra)
+        assert code == 0
+        body = json.loads(str(response["body"]))
+        return body["claims"]["sub"] if response["statusCode"] == 200 else None
+
+    assert sub_seen(secret, "--env-vars", str(env_file)) == "erin"  # the function's own entry wins
+    assert sub_seen(shell_secret, "--env-vars", str(env_file)) is None
+    assert sub_seen(shell_secret) == "erin"
+
+
+@pytest.mark.parametrize("content", ["[]", '{"MeFunction": "x"}', "{not json"])
+def test_a_malformed_env_vars_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    content: str) -> None:
+    env_file = tmp_path / "env.json"
+    env_file.write_text(content)
+    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--in-process",
+                 "--env-vars", str(env_file)]) == 2
+    assert "serverless-jwt: error: --env-vars" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", [[], ["--in-process"]])
 def test_invoke_without_dev_issuer_or_settings_hints_at_the_template_parameters(
         capsys: pytest.CaptureFixture[str], mode: list[str]) -> None:
     # The function answered (its import failed, as it would in Lambda): exit 0 as with sam local invoke.

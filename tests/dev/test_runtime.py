@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from serverless_jwt.dev.invocation import FunctionError
-from serverless_jwt.dev.runtime import FunctionRunner
+from serverless_jwt.dev.runtime import FunctionRunner, function_environment
 from serverless_jwt.dev.template import Template
 
 
@@ -50,3 +50,24 @@ def test_a_package_missing_from_this_python_is_named_with_how_to_get_it(tmp_path
     assert "Fn imports 'not_installed_anywhere'" in note
     assert "--emulator" in note
     runner.close()
+
+
+def test_environment_is_resolved_as_sam_local_does(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: .\n      Handler: app.handler\n      Runtime: python3.12\n"
+        "      Environment:\n        Variables: {A: template, B: template, C: template, D: template,"
+        " JWT_ISSUER: https://template.example/}\n")
+    function = Template(tmp_path / "template.yaml").function("Fn")
+    shell = {"B": "shell", "C": "shell", "UNDECLARED": "shell", "JWT_ISSUER": "https://shell.example/"}
+    env_vars = {"C": "file", "D": True, "E": "undeclared", "JWT_AUDIENCE": "file"}
+    env = function_environment(function, env_vars=env_vars, shell=shell)
+    assert (env["A"], env["B"], env["C"], env["D"]) == ("template", "shell", "file", "true")
+    assert "UNDECLARED" not in env
+    assert "E" not in env
+    assert "JWT_AUDIENCE" not in env  # not declared by the template: SAM ignores it
+    assert env["JWT_ISSUER"] == "https://shell.example/"
+    assert env["AWS_SAM_LOCAL"] == "true"
+    dev = function_environment(function, {"JWT_ISSUER": "http://127.0.0.1:1", "JWT_AUDIENCE": "dev"},
+                               env_vars=env_vars, shell=shell)
+    assert (dev["JWT_ISSUER"], dev["JWT_AUDIENCE"], dev["C"]) == ("http://127.0.0.1:1", "dev", "file")

@@ -173,6 +173,23 @@ def read_event(source: str | None, function: Function, template: Template | None
     return event
 
 
+def read_env_vars(source: str) -> dict[str, dict[str, Any]]:
+    """An ``--env-vars`` file as ``sam local`` reads it: a JSON object of objects (``Parameters`` for
+    every function, a logical id for one)."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError:
+        raise ConfigurationError(f"cannot read --env-vars file {source}") from None
+    try:
+        values = json.loads(text)
+    except ValueError:
+        raise ConfigurationError(f"--env-vars {source} is not valid JSON") from None
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise ConfigurationError(f"--env-vars {source} must be a JSON object of objects, such as "
+                                 '{"Parameters": {"NAME": "value"}, "MeFunction": {"NAME": "value"}}')
+    return values
+
+
 def get_authorization(event: Mapping[str, Any]) -> str | None:
     """The event's own token: its Authorization header (any case, single or multi-value), or a TOKEN
     authorizer event's ``authorizationToken``. A ``<placeholder>`` (as in ``events/*.json``) is none."""

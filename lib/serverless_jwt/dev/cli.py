@@ -51,6 +51,9 @@ def _common_template(p: argparse.ArgumentParser) -> None:
     p.add_argument("--template", "-t", default="template.yaml", help="SAM template (default: template.yaml)")
     p.add_argument("--parameter-overrides", nargs="+", metavar="KEY=VALUE", default=[],
                    help="template parameter values, as with sam")
+    p.add_argument("--env-vars", "-n", metavar="FILE",
+                   help="JSON file of environment values, as with sam: {\"Parameters\": {...}} for every "
+                        "function, {\"MeFunction\": {...}} for one; only variables the template declares")
     p.add_argument("--no-dev-issuer", action="store_true",
                    help="use the template's JWT_* settings as they are (a real provider) instead of pointing "
                         "JWT_ISSUER/JWT_AUDIENCE at an embedded dev issuer")
@@ -170,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, ConfigurationError) as exc:
         print(f"serverless-jwt: error: {exc}", file=sys.stderr)
         if isinstance(exc, ConfigurationError) and getattr(args, "no_dev_issuer", False):
-            # As with sam, the template's parameters (not the shell's JWT_*) configure the function.
+            # As with sam, the template configures the function (the shell only for variables it declares).
             print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -179,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _NO_DEV_ISSUER_HINT = ("hint: with --no-dev-issuer, configure the function through the template, e.g. "
-                       "--parameter-overrides JwtIssuer=https://... JwtAudience=...")
+                       "--parameter-overrides JwtIssuer=https://... JwtAudience=..., or --env-vars env.json")
 
 
 def _scopes(values: Sequence[str]) -> list[str]:
@@ -266,7 +269,8 @@ def _runners(args: argparse.Namespace, template: Template, names: list[str],
              env: dict[str, str] | None, *, watch: bool) -> Prepared:
     from serverless_jwt.dev.runners import prepare
 
-    prepared = prepare(template, names, mode=args.mode, environment=env, watch=watch,
+    env_vars = _support.read_env_vars(args.env_vars) if args.env_vars else None
+    prepared = prepare(template, names, mode=args.mode, environment=env, env_vars=env_vars, watch=watch,
                        log=lambda line: print(line, file=sys.stderr, flush=True))
     for notice in prepared.notices:
         print(f"notice: {notice}", file=sys.stderr)

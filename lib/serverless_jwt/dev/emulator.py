@@ -108,10 +108,11 @@ class EmulatorRunner:
     mode = "emulator"
 
     def __init__(self, function: Function, *, python: Path, environment: Mapping[str, str] | None = None,
-                 log_stream: TextIO | None = None, watch: bool = False, binary: Path | None = None) -> None:
+                 env_vars: Mapping[str, Any] | None = None, log_stream: TextIO | None = None,
+                 watch: bool = False, binary: Path | None = None) -> None:
         self.function = function
         self.python = python
-        self.environment = function_environment(function, environment)
+        self.environment = function_environment(function, environment, env_vars=env_vars)
         self.log_stream = log_stream
         self.watch = watch
         self.binary = binary

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from serverless_jwt.dev.invocation import Runner
 from serverless_jwt.dev.template import Function, Template
@@ -70,7 +70,8 @@ class Prepared:
 
 
 def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
-            environment: Mapping[str, str] | None = None, cache_dir: Path | None = None,
+            environment: Mapping[str, str] | None = None,
+            env_vars: Mapping[str, Mapping[str, Any]] | None = None, cache_dir: Path | None = None,
             log_stream: TextIO | None = None, watch: bool = False,
             log: Callable[[str], None] = lambda _: None) -> Prepared:
     """Runners for the functions ``names`` of ``template`` (environments built first when needed).
@@ -96,8 +97,9 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
         from serverless_jwt.dev.runtime import FunctionRunner
 
         for function in functions:
-            prepared.runners[function.name] = FunctionRunner(function, environment=environment,
-                                                             log_stream=log_stream)
+            prepared.runners[function.name] = FunctionRunner(
+                function, environment=environment, env_vars=_for(env_vars, function.name),
+                log_stream=log_stream)
         return prepared
     from serverless_jwt.dev.emulator import EmulatorRunner
     from serverless_jwt.dev.environments import ensure_environment
@@ -115,9 +117,16 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
                 prepared.notices.append(env.notice)
             pythons[function.runtime] = env.python
         prepared.runners[function.name] = EmulatorRunner(
-            function, python=pythons[function.runtime], environment=environment, log_stream=log_stream,
-            watch=watch)
+            function, python=pythons[function.runtime], environment=environment,
+            env_vars=_for(env_vars, function.name), log_stream=log_stream, watch=watch)
     return prepared
+
+
+def _for(env_vars: Mapping[str, Mapping[str, Any]] | None, name: str) -> dict[str, Any] | None:
+    """An ``--env-vars`` file's values for one function: ``Parameters`` (all functions), then its own."""
+    if env_vars is None:
+        return None
+    return {**env_vars.get("Parameters", {}), **env_vars.get(name, {})}
 
 
 def _cache_dir(template: Template) -> Path:

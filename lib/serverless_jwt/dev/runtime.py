@@ -85,10 +85,24 @@ class _Sink(io.TextIOBase):
 _SINK = _Sink()
 
 
-def function_environment(function: Function, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The variables a function runs with: its template's, ``overrides`` over them (the key-source
-    variables replaced as a group when any override is given), then the ones Lambda itself sets."""
+def function_environment(function: Function, overrides: Mapping[str, str] | None = None, *,
+                         env_vars: Mapping[str, Any] | None = None,
+                         shell: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables a function runs with, resolved as ``sam local`` resolves them, then ours.
+
+    Each variable the template declares takes, from lowest to highest priority: its template value,
+    the ``shell``'s value (default ``os.environ``), the ``--env-vars`` value (``env_vars``, already merged
+    for this function); undeclared names are ignored, as SAM does. Then ``overrides`` (the dev
+    issuer's key source, replacing the key-source variables as a group), then the ones Lambda and
+    ``sam local`` set (``AWS_SAM_LOCAL=true``).
+    """
+    shell = os.environ if shell is None else shell
     env = dict(function.environment)
+    for name in env:
+        if name in shell:
+            env[name] = shell[name]
+        if env_vars is not None and name in env_vars:
+            env[name] = _stringify(env_vars[name])
     if overrides:
         env = {k: v for k, v in env.items() if k not in KEY_SOURCE_VARIABLES}
         env.update(overrides)
@@ -102,8 +116,18 @@ def function_environment(function: Function, overrides: Mapping[str, str] | None
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "_HANDLER": function.handler,
+        "AWS_SAM_LOCAL": "true",
     })
     return env
+
+
+def _stringify(value: Any) -> str:
+    """An ``--env-vars`` value as SAM passes it: objects, lists and null as "", booleans lower case."""
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @contextlib.contextmanager
@@ -145,10 +169,10 @@ class FunctionRunner:
     """
 
     def __init__(self, function: Function, *, environment: Mapping[str, str] | None = None,
-                 log_stream: TextIO | None = None) -> None:
+                 env_vars: Mapping[str, Any] | None = None, log_stream: TextIO | None = None) -> None:
         self.function = function
         self.log_stream = log_stream
-        self.environment = function_environment(function, environment)
+        self.environment = function_environment(function, environment, env_vars=env_vars)
         self._handler: Callable[[Any, Any], Any] | None = None
         self._module: ModuleType | None = None
 
@@ -160,7 +184,7 @@ class FunctionRunner:
 
     @contextlib.contextmanager
     def _running(self) -> Iterator[None]:
-        # Every JWT_* of the caller's shell is hidden: the function sees its template's configuration only.
+        # JWT_* the template does not declare are hidden (declared ones are resolved into self.environment).
         drop = tuple(name for name in os.environ if name.startswith("JWT_"))
         with _LOCK, _environment(self.environment, drop):
             previous, _SINK.target = _SINK.target, self.log_stream or sys.stderr
