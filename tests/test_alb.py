@@ -319,6 +319,7 @@ class KeyServerR:
     def __init__(self) -> None:
         self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
         self.paths: list[str] = []
+        self.missing_status = 404  # what an unknown kid gets
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -329,7 +330,7 @@ class KeyServerR:
                 owner.paths.append(self.path)
                 key = owner.keys.get(self.path.lstrip("/"))
                 if key is None:
-                    self.send_response(404)
+                    self.send_response(owner.missing_status)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -425,6 +426,24 @@ def test_alb_random_kid_does_not_lock_out_real_users(alb_keys: KeyServerR) -> No
     assert verifier.verify(_alb_token(alb_keys.keys[kid], kid))["sub"] == "user-1"
     # ... and the forged header is a 401 (no key for that kid), not a 503 outage.
     assert isinstance(forged.value, UnknownKeyError)
+
+
+@pytest.mark.parametrize(("status", "outage"), [(400, False), (410, False), (403, False), (429, True),
+                                              (500, True), (503, True)])
+def test_alb_only_an_outage_pauses_key_fetches_for_everyone(alb_keys: KeyServerR, status: int,
+                                                            outage: bool) -> None:
+    kid = alb_keys.new_key()
+    verifier = _alb(alb_keys)
+    alb_keys.missing_status = status
+    attacker = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(AuthError) as forged:
+        verifier.verify(_alb_token(attacker, str(uuid.uuid4())))
+    assert isinstance(forged.value, KeysUnavailableError if outage else UnknownKeyError)
+    if outage:  # fetching pauses: retries cannot make us a request amplifier
+        with pytest.raises(KeysUnavailableError):
+            verifier.verify(_alb_token(alb_keys.keys[kid], kid))
+    else:  # a client error is about that kid alone: the real user still gets in
+        assert verifier.verify(_alb_token(alb_keys.keys[kid], kid))["sub"] == "user-1"
 
 
 def test_alb_signature_checked_even_when_key_cached(alb_keys: KeyServerR) -> None:

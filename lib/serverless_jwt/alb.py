@@ -221,9 +221,10 @@ class AlbVerifier:
                                 max_bytes=16384)
                 selected = KeySet.from_pem(pem, algorithms=["ES256"], kid=kid).select({"kid": kid})
             except FetchError as exc:
-                if exc.status in (403, 404):
-                    # The endpoint answered "no such key": a forged kid, not an outage. Remember it for
-                    # this kid only, so nobody can pause key fetching for real users with random kids.
+                if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429):
+                    # The endpoint refused this kid (403/404 "no such key", any other client error): a
+                    # forged kid, not an outage. Remember it for this kid only, so nobody can pause key
+                    # fetching for real users with random kids. Timeouts, 429 and 5xx are outages.
                     if len(self._missing) >= _MAX_CACHED_KEYS:
                         self._missing.clear()
                     self._missing[kid] = now + self._cooldown
