@@ -231,6 +231,19 @@ def test_duplicate_kid_drops_both_keys() -> None:
     assert [r for _, r in keys.skipped] == ["duplicate_kid", "duplicate_kid"]
 
 
+def test_the_same_key_published_twice_under_one_kid_is_one_key() -> None:
+    jwks = {"keys": [_jwk(RSA_KEY, kid="same", alg="RS256"), _jwk(EC_KEY, kid="fine"),
+                     _jwk(RSA_KEY, kid="same", alg="PS256")]}
+    keys = KeySet.from_jwks(jwks, algorithms=ALL_ASYMMETRIC)
+    key = keys.select({"kid": "same"})
+    assert key is not None
+    assert key.algorithms == {"RS256", "PS256"}  # what the issuer published for it, together
+    assert key.verify(*_signed("RS256", RSA_KEY))
+    assert key.verify(*_signed("PS256", RSA_KEY))
+    assert [k.kid for k in keys] == ["same", "fine"]
+    assert not keys.skipped
+
+
 @pytest.mark.parametrize("doc", [[], {}, {"keys": {}}, {"keys": "x"}, {"jwks": []}])
 def test_a_document_that_is_not_a_jwks_is_unavailable(doc: Any) -> None:
     with pytest.raises(KeysUnavailableError):

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
 from serverless_jwt._config import secret_problem
 from serverless_jwt._jwk import WEAK_KEY_REASONS, load_jwk, public_key_algorithms
@@ -139,6 +139,13 @@ class VerificationKey:
         return check is not None and check(signing_input, signature)
 
 
+def _material(key: VerificationKey) -> bytes:
+    """The key itself, comparable: a secret's bytes, a public key's DER SubjectPublicKeyInfo."""
+    if isinstance(key._key, bytes):
+        return key._key
+    return bytes(key._key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+
+
 def _from_jwk(jwk: Any, allowed: frozenset[str]) -> VerificationKey | str:
     """A usable key, or the reason (a fixed token) this JWK is skipped."""
     loaded = load_jwk(jwk, allowed)
@@ -200,14 +207,34 @@ class KeySet:
                     _log.warning("JWKS key skipped: %s (kid %.64r)", result, kid)
             else:
                 usable.append(result)
-        counts: dict[str, int] = {}
+        by_kid: dict[str, list[VerificationKey]] = {}
         for key in usable:
             if key.kid is not None:
-                counts[key.kid] = counts.get(key.kid, 0) + 1
-        # A kid published twice is ambiguous: which one signs is the attacker's choice, so neither.
-        twice = {kid for kid, n in counts.items() if n > 1}
-        skipped.extend((kid, "duplicate_kid") for kid in sorted(twice) for _ in range(counts[kid]))
-        return cls([k for k in usable if k.kid not in twice], skipped)
+                by_kid.setdefault(key.kid, []).append(key)
+        # A kid published twice with different keys is ambiguous: which one signs is the attacker's
+        # choice, so neither. The same key published twice (e.g. once per algorithm) is one key.
+        twice: set[str] = set()
+        merged: dict[str, VerificationKey] = {}
+        for kid, same_kid in by_kid.items():
+            if len(same_kid) < 2:
+                continue
+            if len({_material(k) for k in same_kid}) == 1 and len({k.kty for k in same_kid}) == 1:
+                first = same_kid[0]
+                algorithms = frozenset().union(*(k.algorithms for k in same_kid))
+                merged[kid] = VerificationKey(kid=kid, kty=first.kty, algorithms=algorithms, _key=first._key)
+            else:
+                twice.add(kid)
+                skipped.extend((kid, "duplicate_kid") for _ in same_kid)
+        kept: list[VerificationKey] = []
+        placed: set[str] = set()
+        for key in usable:
+            if key.kid in twice or key.kid in placed:
+                continue
+            if key.kid in merged:  # once, where its first copy stood
+                placed.add(key.kid)
+                key = merged[key.kid]
+            kept.append(key)
+        return cls(kept, skipped)
 
     @classmethod
     def from_pem(cls, pem: str | bytes, *, algorithms: Collection[str], kid: str | None = None) -> KeySet:
