@@ -162,9 +162,28 @@ def test_alg_that_does_not_fit_the_key_is_rejected(rsa_key: Any, ec_key: Any) ->
 
 
 def test_alg_outside_the_allow_list_is_rejected(rsa_key: Any) -> None:
-    v = Verifier(issuer=ISS, audience=AUD, algorithms=["ES256"], jwks={"keys": [_jwk(rsa_key, "r1")]})
+    ec_public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_public))
+    v = Verifier(issuer=ISS, audience=AUD, algorithms=["ES256"],
+                 jwks={"keys": [_jwk(rsa_key, "r1"), {**ec_jwk, "kid": "e1"}]})
     with pytest.raises(AlgorithmNotAllowedError):
         v.verify(_rs(rsa_key))
+
+
+@pytest.mark.parametrize(("jwks", "says"), [
+    ({"keys": []}, "it has no keys"),
+    ({"keys": [{"kty": "RSA", "n": "x", "e": "AQAB", "kid": "bad"}]}, "jwks holds no key usable"),
+    ({"jwks": []}, "must be a JWKS document"),
+    ([], "must be a JWKS document"),
+])
+def test_a_static_jwks_without_a_usable_key_is_a_configuration_error(jwks: Any, says: str) -> None:
+    with pytest.raises(ConfigurationError, match=says):
+        Verifier(issuer=ISS, audience=AUD, jwks=jwks)
+
+
+def test_a_static_jwks_the_allow_list_cannot_use_is_a_configuration_error(rsa_key: Any) -> None:
+    with pytest.raises(ConfigurationError, match="no key usable with the allowed algorithms"):
+        Verifier(issuer=ISS, audience=AUD, algorithms=["ES256"], jwks={"keys": [_jwk(rsa_key, "r1")]})
 
 
 def test_tampered_payload_fails_the_signature(jwks_verifier: Verifier, rsa_key: Any) -> None:

@@ -21,6 +21,7 @@ from serverless_jwt.errors import (
     ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
+    KeysUnavailableError,
 )
 from serverless_jwt.keys import Checker, KeySet, KeySource, SecretKeys, StaticKeySource, VerificationKey
 
@@ -241,7 +242,14 @@ class Verifier:
                                     allow_short_secret=allow_short_secret,
                                     max_age_seconds=secret_max_age_seconds)
         if jwks is not None:
-            return StaticKeySource(KeySet.from_jwks(jwks, algorithms=self._algorithms))
+            try:
+                static = KeySet.from_jwks(jwks, algorithms=self._algorithms)
+            except KeysUnavailableError:
+                raise ConfigurationError('jwks must be a JWKS document: {"keys": [...]}') from None
+            if not len(static):  # a configuration mistake: say so now, not as a 503 on every request
+                why = ", ".join(sorted({reason for _, reason in static.skipped})) or "it has no keys"
+                raise ConfigurationError(f"jwks holds no key usable with the allowed algorithms ({why})")
+            return StaticKeySource(static)
         if public_key is not None:
             return StaticKeySource(KeySet.from_pem(public_key, algorithms=self._algorithms))
         from serverless_jwt.jwks import RemoteKeySource
