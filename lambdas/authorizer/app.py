@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 
+from aws_lambda_powertools import Logger
+
 from serverless_jwt import Verifier
 from serverless_jwt.adapters.authorizer import authorizer
 
+logger = Logger(service="authorizer")  # each refusal's reason, at POWERTOOLS_LOG_LEVEL (INFO here)
 # Built once per container, at import: warm invocations reuse its key cache.
 verifier = Verifier.from_env()
 
@@ -21,4 +24,5 @@ handler = authorizer(
     kind="rest_token",
     resource="stage",
     scopes=[s for s in os.environ.get("AUTHORIZER_SCOPES", "").split(",") if s],
+    logger=logger,
 )

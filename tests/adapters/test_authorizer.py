@@ -413,6 +413,20 @@ def test_each_rejection_is_one_structured_log_line_without_token_values(
     assert token not in caplog.text
 
 
+def test_refusals_go_to_the_logger_given_such_as_powertools(issuer: DevIssuer, verifier: Verifier,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from aws_lambda_powertools import Logger
+
+    logger = Logger(service="authorizer", level="INFO")
+    token = issuer.mint(audience="another-api")
+    with pytest.raises(Unauthorized):
+        authorizer(verifier, logger=logger)(token_event(token), None)
+    (line,) = [json.loads(raw) for raw in capsys.readouterr().out.splitlines() if "request rejected" in raw]
+    assert (line["level"], line["auth_code"], line["auth_check"]) == ("INFO", "claims_invalid",
+                                                                      "aud:check_failed")
+    assert token not in json.dumps(line)
+
+
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/shows/1"
 
 

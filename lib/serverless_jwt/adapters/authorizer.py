@@ -143,6 +143,7 @@ def authorizer(
     reject_with: Literal["unauthorized", "deny"] = "unauthorized",
     cookie_name: str | None = None,
     identity_source: str | Collection[str] | None = None,
+    logger: Any = None,
 ) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
     """A Lambda authorizer handler ``handler(event, context)`` built on ``verifier``.
 
@@ -173,6 +174,10 @@ def authorizer(
         (default ``["method.request.header.Authorization"]``). Only those are read, because API
         Gateway caches the answer by them: the ``Authorization`` header only if named, the cookie only
         with ``method.request.header.Cookie``.
+    logger:
+        Where each refusal is logged (code, status, failed check, issuer; never the token): a
+        Powertools ``Logger`` or a ``logging.Logger``, as ``require_auth(logger=...)``. Default: the
+        ``serverless_jwt.authorizer`` logger at INFO, which Lambda's default WARNING level drops.
 
     Raises
     ------
@@ -204,6 +209,7 @@ def authorizer(
     include = frozenset(context_claims) if context_claims is not None else None
 
     issuer = configured_issuer(verifier)
+    log = logger if logger is not None else _log
 
     def token_of(event: Mapping[str, Any]) -> str:
         if kind == "rest_token":
@@ -222,7 +228,7 @@ def authorizer(
         except ConfigurationError:
             # Wired to something that sends no execute-api ARN: no policy can be written. A 401, logged,
             # rather than an exception API Gateway would turn into a 500.
-            _log.error("authorizer: the event has no usable methodArn/routeArn; answering Unauthorized",
+            log.error("authorizer: the event has no usable methodArn/routeArn; answering Unauthorized",
                        extra={"auth_code": "authorizer_event_invalid", "auth_issuer": issuer})
             raise Unauthorized() from None
 
@@ -242,16 +248,16 @@ def authorizer(
             claims = verifier.verify(token_of(event))
         except KeysUnavailableError as err:
             # Failing the invocation makes API Gateway answer 500 rather than a misleading 401.
-            log_rejection(err, issuer=issuer, logger=_log, level=logging.ERROR)
+            log_rejection(err, issuer=issuer, logger=log, level=logging.ERROR)
             raise
         except AuthError as err:
-            log_rejection(err, issuer=issuer, logger=_log)
+            log_rejection(err, issuer=issuer, logger=log)
             if reject_with == "deny":
                 return refuse(event, err, "unauthorized")
             raise Unauthorized() from None
         subject = claims.get("sub")
         if kind != "http_simple" and (not isinstance(subject, str) or not subject):
-            _log.info("authorizer: token has no string sub for principalId")
+            log.info("authorizer: token has no string sub for principalId")
             raise Unauthorized()
         principal = subject if isinstance(subject, str) else ""
         try:
@@ -260,7 +266,7 @@ def authorizer(
             if required_roles:
                 authz.check_roles(claims, required_roles, path=roles_claim)
         except (InsufficientScopeError, ForbiddenError) as err:
-            log_rejection(err, issuer=issuer, logger=_log)
+            log_rejection(err, issuer=issuer, logger=log)
             return refuse(event, err, principal)
         extra = enrich(claims, event) if enrich is not None else None
         ctx: dict[str, Any] = context_from_claims(claims, include=include, extra=extra)
