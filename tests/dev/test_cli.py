@@ -294,6 +294,8 @@ def test_start_api_serves_real_requests_then_stops_on_ctrl_c(
     assert "stopped" in out
     assert "GET /shows/1 -> ShowsFunction 200" in err
     assert "GET /me -> MeFunction 401 (no token)" in err  # the reason next to the status
+    # API Gateway refused before the backend ran: the log names the authorizer, not MeFunction.
+    assert "GET /prod/me -> authorizer JwtTokenAuthorizer (AuthorizerFunction) 401 (unauthorized)" in err
     assert "GET /shows -> ShowsFunction 403 (insufficient_scope" in err
     with pytest.raises(OSError):  # noqa: PT011 - the port is released
         _get(url, "/me", None)

@@ -65,9 +65,10 @@ def test_rest_routes_answer_under_their_stage_only(rest: Project) -> None:
 def test_token_authorizer_missing_identity_is_401_without_calling_it(rest: Project) -> None:
     reply = rest.call("GET", "/dev/items/1")
     assert (reply.status, reply.json()) == (401, {"message": "Unauthorized"})
-    assert "authorizer" not in rest.logs.getvalue()
+    assert "-> authorizer Tokens (Auth) 401 (unauthorized)" in rest.logs.getvalue()  # who refused
     allowed = rest.call("GET", "/dev/items/1", headers={"Authorization": "allow"})
-    assert allowed.json()["event"]["requestContext"]["authorizer"]["calls"] == 1  # the first call
+    # The first call of the authorizer function: the request without identity never reached it.
+    assert allowed.json()["event"]["requestContext"]["authorizer"]["calls"] == 1
 
 
 def test_token_authorizer_answers(rest: Project) -> None:

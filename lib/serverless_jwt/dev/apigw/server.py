@@ -206,11 +206,11 @@ class LocalApiGateway:
         if found is None:
             rest = routes.in_stage(self.apis, request.raw_path) is not None
             return gateway("not_found", rest, request.request_id), "-", None
-        answer = self._run(found, request)
+        answer, target = self._run(found, request)
         if found.route.api.kind == "HTTP" and found.route.api.cors is not None:
             added = cors.http_response_headers(found.route.api.cors, request)
             answer.headers = cors.strip_cors(answer.headers) + added
-        return answer, found.route.function, found.route.api
+        return answer, target, found.route.api
 
     def _preflight(self, request: Request, full: bool) -> Answer | None:
         """CORS's answer to an ``OPTIONS`` request: any of them on a REST resource with ``Cors`` (SAM's
@@ -237,15 +237,22 @@ class LocalApiGateway:
                 return outcome
         return cors.rest_preflight(stage_api.cors, on_path)
 
-    def _run(self, found: Match, request: Request) -> Answer:
-        route, rest = found.route, found.route.api.kind == "REST"
+    def _run(self, found: Match, request: Request) -> tuple[Answer, str]:
+        """The answer, and who gave it for the access log: the route's function, or its authorizer."""
+        route = found.route
         authorizer_context: dict[str, Any] | None = None
         if route.authorizer is not None:
             guard = self.jwt_authorizers if route.authorizer.kind == "jwt" else self.lambda_authorizers
             outcome = guard.authorize(found, request)
             if isinstance(outcome, Answer):
-                return outcome
+                auth = route.authorizer
+                who = f" ({auth.function})" if auth.function else ""
+                return outcome, f"authorizer {auth.name}{who}"
             authorizer_context = outcome
+        return self._invoke(found, request, authorizer_context), route.function
+
+    def _invoke(self, found: Match, request: Request, authorizer_context: dict[str, Any] | None) -> Answer:
+        route, rest = found.route, found.route.api.kind == "REST"
         build = events.v2_event if route.payload_version == "2.0" else events.v1_event
         event = build(found, request)
         if authorizer_context is not None:
