@@ -15,7 +15,7 @@ import pytest
 
 from serverless_jwt.dev.apigw import events
 from serverless_jwt.dev.apigw.events import Request
-from serverless_jwt.dev.apigw.routes import Api, Match, Route
+from serverless_jwt.dev.apigw.routes import Api, Match, Route, match
 
 SAMPLES = {"aws-proxy": "rest", "http-api-proxy": "http", "authorizer": "token",
            "request-authorizer": "request"}
@@ -107,6 +107,25 @@ def test_payload_1_0_says_its_version_only_on_an_http_api() -> None:
     http = Match(Route(HTTP, "POST", "/items/{id}", "Fn", payload_version="1.0"), {"id": "7"}, "/items/7")
     assert events.v1_event(http, _request(path="/items/7"))["version"] == "1.0"
     assert "version" not in events.v1_event(_rest_match(), _request(path="/prod/items/7"))
+
+
+def test_http_apis_decode_the_path_rest_apis_keep_it_as_sent() -> None:
+    http_routes = [Route(HTTP, "GET", "/items/{id}", "Fn", payload_version="2.0"),
+                   Route(HTTP, "GET", "/v1/{id}", "Fn", payload_version="1.0")]
+    found = match(http_routes, "GET", "/items/a%20b")
+    assert found is not None
+    v2 = events.v2_event(found, _request("GET", "/items/a%20b"))
+    assert (v2["rawPath"], v2["requestContext"]["http"]["path"], v2["pathParameters"]) == (
+        "/items/a b", "/items/a b", {"id": "a b"})
+    found = match(http_routes, "GET", "/v1/a%20b")
+    assert found is not None
+    v1_http = events.v1_event(found, _request("GET", "/v1/a%20b"))
+    assert (v1_http["path"], v1_http["requestContext"]["path"]) == ("/v1/a b", "/v1/a b")
+    found = match([Route(REST, "GET", "/items/{id}", "Fn")], "GET", "/prod/items/a%20b")
+    assert found is not None
+    rest = events.v1_event(found, _request("GET", "/prod/items/a%20b"))
+    assert (rest["path"], rest["requestContext"]["path"], rest["pathParameters"]) == (
+        "/items/a%20b", "/prod/items/a%20b", {"id": "a b"})
 
 
 def test_payload_1_0_base64_only_for_binary_media_types() -> None:

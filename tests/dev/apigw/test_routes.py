@@ -28,7 +28,9 @@ ROUTES = [
     ("POST", "/shows", "Create", {}, "/shows"),
     ("GET", "/shows/latest", "Latest", {}, "/shows/latest"),
     ("GET", "/shows/42", "Show", {"id": "42"}, "/shows/42"),
-    ("GET", "/shows/a%20b", "Show", {"id": "a b"}, "/shows/a%20b"),
+    ("GET", "/shows/a%20b", "Show", {"id": "a b"}, "/shows/a b"),  # HTTP APIs decode the path
+    ("GET", "/shows/a%2Fb", "Deep", {"id": "a", "rest": "b"}, "/shows/a/b"),  # %2F too, before routing
+    ("GET", "/prod/a%20b", "RestProxy", {"proxy": "a b"}, "/a%20b"),  # REST: the path as sent
     ("GET", "/shows/1/x/y", "Deep", {"id": "1", "rest": "x/y"}, "/shows/1/x/y"),
     ("DELETE", "/files/a/b/c.txt", "Files", {"path": "a/b/c.txt"}, "/files/a/b/c.txt"),
     ("GET", "/files/a", "FilesGet", {"path": "a"}, "/files/a"),

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from serverless_jwt.dev.apigw.routes import Api, Match
 
@@ -198,7 +198,7 @@ def _v2_context(found: Match, request: Request, headers: Mapping[str, str]) -> d
         "apiId": api.id,
         "domainName": host,
         "domainPrefix": host.split(".", 1)[0],
-        "http": {"method": request.method.upper(), "path": request.raw_path.partition("?")[0],
+        "http": {"method": request.method.upper(), "path": unquote(request.raw_path),
                  "protocol": "HTTP/1.1", "sourceIp": request.source_ip,
                  "userAgent": headers.get("user-agent", "")},
         "requestId": request.request_id,
@@ -219,7 +219,7 @@ def v2_event(found: Match, request: Request) -> dict[str, Any]:
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": found.route.key,
-        "rawPath": request.raw_path,
+        "rawPath": unquote(request.raw_path),  # decoded by HTTP APIs, despite the name
         "rawQueryString": request.raw_query,
         "headers": headers,
         "requestContext": _v2_context(found, request, headers),

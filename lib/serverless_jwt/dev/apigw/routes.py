@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote
@@ -117,6 +117,9 @@ class Route:
         """Path parameters when ``path`` (inside the API, no stage) fits this route, else ``None``."""
         if self.path == "$default":
             return {}
+        decode: Callable[[str], str] = unquote
+        if self.api.kind != "REST":  # an HTTP API decodes the whole path first (%2F is a "/" there)
+            path, decode = unquote(path), _as_is
         parts = path.split("/")[1:] if path != "/" else []
         if parts and parts[-1] == "" and self.api.kind == "REST":
             parts.pop()  # REST ignores one trailing slash; for HTTP APIs "/a/" is not "/a"
@@ -125,15 +128,15 @@ class Route:
             if seg.startswith("{") and seg.endswith("+}"):
                 if i >= len(parts) or not parts[i]:
                     return None
-                params[seg[1:-2]] = unquote("/".join(parts[i:]))
+                params[seg[1:-2]] = decode("/".join(parts[i:]))
                 return params
             if i >= len(parts):
                 return None
             if not parts[i]:
                 return None
             if seg.startswith("{") and seg.endswith("}"):
-                params[seg[1:-1]] = unquote(parts[i])
-            elif seg != unquote(parts[i]):
+                params[seg[1:-1]] = decode(parts[i])
+            elif seg != decode(parts[i]):
                 return None
         return params if len(parts) == len(self._segments) else None
 
@@ -174,8 +177,13 @@ def match(routes: Sequence[Route], method: str, raw_path: str) -> Match | None:
             inner = path
         params = route.bind(inner)
         if params is not None:
-            return Match(route, params, inner)
+            # REST APIs hand the function the path as sent; HTTP APIs decode it (path and rawPath).
+            return Match(route, params, inner if route.api.kind == "REST" else unquote(inner))
     return None
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 def _order(route: Route) -> tuple[int, tuple[tuple[int, ...], int]]:
