@@ -381,9 +381,9 @@ def _public_key_texts() -> list[str]:
 def test_a_public_key_is_refused_as_an_hmac_secret(secret: str) -> None:
     # RFC 8725 §2.1: HS tokens "signed" with a published key are forgeable by anyone.
     for form in (secret, secret.encode()):
-        with pytest.raises(ConfigurationError, match="public key is not an HMAC secret"):
+        with pytest.raises(ConfigurationError, match="a published key is not an HMAC secret"):
             SecretKeys([form], algorithms=["HS256"], allow_short_secret=True)
-    with pytest.raises(ConfigurationError, match="public key is not an HMAC secret"):
+    with pytest.raises(ConfigurationError, match="a published key is not an HMAC secret"):
         Verifier(secrets=["s" * 32, secret], algorithms=["HS256"])
 
 

@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from serverless_jwt._public_key_text import public_key_kind
 from serverless_jwt.errors import ConfigurationError
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
@@ -85,34 +86,15 @@ def secret_problem(secret: str | bytes, algorithms: Collection[str], *, allow_sh
     raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if not raw:
         return "JWT_SECRET must not be empty" if env else "A secret must not be empty"
-    kind = _asymmetric_kind(raw)
+    kind = public_key_kind(raw)
     if kind is not None:
         name = "JWT_SECRET" if env else "A secret"
-        return (f"{name} looks like {kind}: a public key is not an HMAC secret (anyone holding it "
-                "could sign tokens; RFC 8725 §2.1); give the issuer or JWKS URL for RS/ES/EdDSA tokens")
+        return (f"{name} looks like {kind}, not a shared secret: a published key is not an HMAC secret "
+                "(anyone holding a public key could sign tokens; RFC 8725 §2.1). Give the issuer or "
+                "JWKS URL for RS/ES/EdDSA tokens, or the secret itself (an oct JWK's decoded 'k')")
     size = max((SECRET_BYTES[a] for a in algorithms if a in SECRET_BYTES), default=32)
     if len(raw) < size and not allow_short_secret:
         return short_secret_message(algorithms, env=env)
-    return None
-
-
-_SSH_PREFIXES = (b"ssh-rsa ", b"ssh-dss ", b"ssh-ed25519 ", b"ssh-ed448 ", b"ecdsa-sha2-",
-                 b"sk-ssh-ed25519", b"sk-ecdsa-sha2-")
-
-
-def _asymmetric_kind(raw: bytes) -> str | None:
-    """What asymmetric key material ``raw`` looks like, if any (PyJWT refuses the same as HMAC keys).
-
-    Verifying HS tokens with a public key as the secret is the classic algorithm-confusion hole: the
-    key is public, so anyone can mint tokens "signed" with it.
-    """
-    text = raw.strip()
-    if b"-----BEGIN " in text:
-        return "a PEM key or certificate"
-    if text.startswith(_SSH_PREFIXES):
-        return "an OpenSSH public key"
-    if text.startswith(b"{") and b'"kty"' in text:
-        return "a JSON Web Key"
     return None
 
 

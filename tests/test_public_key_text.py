@@ -1,0 +1,77 @@
+"""_public_key_text: every form a public key is pasted in is recognised; random secrets never are."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import secrets
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
+from jwt.algorithms import RSAAlgorithm
+
+from serverless_jwt._public_key_text import public_key_kind
+
+RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+PUB = RSA.public_key()
+
+
+def _certificate() -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(PUB).serial_number(1)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(RSA, hashes.SHA256()))
+
+
+def _lines(text: bytes) -> list[bytes]:
+    return [text[i:i + 20] for i in range(0, len(text), 20)]
+
+
+def _forms() -> dict[str, bytes]:
+    pem = PUB.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = PUB.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ssh = PUB.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    ed_ssh = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    ec_der = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    cert_der = _certificate().public_bytes(serialization.Encoding.DER)
+    jwk = json.loads(RSAAlgorithm.to_jwk(PUB))
+    blob = ssh.split()[1]
+    return {
+        "pem": pem, "pem-bom-crlf": b"\xef\xbb\xbf" + pem.replace(b"\n", b"\r\n"),
+        "pkcs1-pem": PUB.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1),
+        "certificate-pem": _certificate().public_bytes(serialization.Encoding.PEM),
+        "openssh": ssh, "openssh-ed25519": ed_ssh, "authorized-keys-options": b'from="10.0.0.1" ' + ssh,
+        "openssh-certificate": b"ssh-rsa-cert-v01@openssh.com " + blob,
+        "rfc4716": b"---- BEGIN SSH2 PUBLIC KEY ----\n" + blob + b"\n---- END SSH2 PUBLIC KEY ----\n",
+        "jwk": json.dumps(jwk).encode(),
+        "jwk-indented-bom": b"\xef\xbb\xbf" + json.dumps(jwk, indent=2).encode(),
+        "jwk-set": json.dumps({"keys": [jwk]}).encode(), "jwk-array": json.dumps([jwk]).encode(),
+        "keycloak-public-key": base64.b64encode(der), "x5c": base64.b64encode(cert_der),
+        "wrapped-base64": b"\n".join(_lines(base64.b64encode(ec_der))),
+        "urlsafe-base64": base64.urlsafe_b64encode(der).rstrip(b"="), "der": der, "certificate-der": cert_der,
+    }
+
+
+@pytest.mark.parametrize(("label", "raw"), list(_forms().items()), ids=list(_forms()))
+def test_every_pasted_form_of_a_public_key_is_recognised(label: str, raw: bytes) -> None:
+    assert public_key_kind(raw) is not None, label
+
+
+@pytest.mark.parametrize("make", [
+    lambda: secrets.token_urlsafe(48).encode(), lambda: secrets.token_hex(32).encode(),
+    lambda: base64.b64encode(secrets.token_bytes(64)), lambda: secrets.token_bytes(64),
+    lambda: b"my-----BEGIN secret-----phrase-that-is-long-enough", lambda: b"ssh-rsa" + b"x" * 40,
+    lambda: b'{"note": "a json secret, not a key", "pad": "' + b"p" * 32 + b'"}',
+    lambda: b"\x30\x82" + secrets.token_bytes(62),  # DER-shaped start, not a key
+])
+def test_random_secrets_are_never_taken_for_keys(make: object) -> None:
+    for _ in range(50):
+        raw = make()  # type: ignore[operator]
+        assert public_key_kind(raw) is None, raw
