@@ -132,6 +132,9 @@ def test_configuration_is_checked() -> None:
         MultiIssuerVerifier({"https://b.example.com/": a})
     with pytest.raises(ConfigurationError):
         MultiIssuerVerifier([Verifier(secrets=[secrets.token_bytes(32)])])
+    for size in (float("nan"), True, 1.5, 0):  # nan would switch the size cap before parsing off
+        with pytest.raises(ConfigurationError, match="max_token_bytes must be a positive int"):
+            MultiIssuerVerifier([a], max_token_bytes=size)  # type: ignore[arg-type]
     built = MultiIssuerVerifier.from_configs(
         [{"issuer": "https://a.example.com/", "audience": "api"},
          {"issuer": "https://b.example.com/", "audience": "api"}], leeway_seconds=5)

@@ -446,6 +446,11 @@ def test_a_dpop_bound_token_is_refused_unless_allowed() -> None:
     ("verified_cache_size", math.nan, "verified_cache_size must be an int"),
     ("leeway_seconds", math.nan, "leeway_seconds must be a finite number"),
     ("leeway_seconds", "60", "leeway_seconds must be a finite number"),
+    ("accept_any_audience", "false", "accept_any_audience must be True or False"),
+    ("allow_sender_constrained", "no", "allow_sender_constrained must be True or False"),
+    ("allow_short_secret", 1, "allow_short_secret must be True or False"),
+    ("require_audience", None, "require_audience must be True or False"),
+    ("secret_max_age_seconds", math.nan, "secret_max_age_seconds must be a finite number"),
 ])
 def test_option_values_that_would_silently_weaken_a_check_are_refused(option: str, value: Any,
                                                                        says: str) -> None:

@@ -84,8 +84,8 @@ class MultiIssuerVerifier:
             if issuer in by_issuer:
                 raise ConfigurationError("An issuer is listed twice")
             by_issuer[issuer] = verifier
-        if max_token_bytes <= 0:
-            raise ConfigurationError("max_token_bytes must be positive")
+        if type(max_token_bytes) is not int or max_token_bytes <= 0:
+            raise ConfigurationError("max_token_bytes must be a positive int")
         if isinstance(verified_cache_size, bool) or not isinstance(verified_cache_size, int) or (
                 verified_cache_size < 0):
             raise ConfigurationError("verified_cache_size must be a whole number >= 0")

@@ -150,6 +150,15 @@ class Verifier:
         prefetch: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        flags = {"allow_short_secret": allow_short_secret, "require_audience": require_audience,
+                 "accept_any_audience": accept_any_audience,
+                 "allow_sender_constrained": allow_sender_constrained,
+                 "require_access_token_type": require_access_token_type, "prefetch": prefetch}
+        for name, value in flags.items():
+            if type(value) is not bool:  # "false" is truthy: a string would silently turn a check off
+                raise ConfigurationError(f"{name} must be True or False")
+        if not _claims.finite_number(secret_max_age_seconds) or secret_max_age_seconds < 0:
+            raise ConfigurationError("secret_max_age_seconds must be a finite number >= 0")
         sources = [s for s in (jwks_uri, jwks, public_key, secrets, secret_from) if s is not None]
         if len(sources) > 1:
             raise ConfigurationError(
