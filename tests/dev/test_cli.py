@@ -472,6 +472,7 @@ def test_token_injection_follows_the_authorizer_event_shape() -> None:
     assert "authorization" not in http_v1["headers"]
     placeholder = {"headers": {"Authorization": "Bearer <paste a token from: serverless-jwt token>"}}
     assert _support.get_authorization(placeholder) is None
+    assert _support.get_authorization({"type": "TOKEN", "authorizationToken": "<token>"}) is None
     assert _support.get_authorization({"headers": {"Authorization": "Bearer not.a.token"}}) == (
         "Bearer not.a.token")
 

@@ -194,7 +194,8 @@ def get_authorization(event: Mapping[str, Any]) -> str | None:
     """The event's own token: its Authorization header (any case, single or multi-value), or a TOKEN
     authorizer event's ``authorizationToken``. A ``<placeholder>`` (as in ``events/*.json``) is none."""
     value = _authorization(event)
-    if value is not None and value.partition(" ")[2].startswith("<") and value.endswith(">"):
+    token = value.strip().removeprefix("Bearer ").strip() if value is not None else None
+    if token is not None and token.startswith("<") and token.endswith(">"):
         return None
     return value
 
