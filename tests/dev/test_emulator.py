@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,6 +143,38 @@ def test_close_stops_the_emulator_and_the_runtime(sam_app: Template, sam_app_env
         time.sleep(0.05)
     assert not _alive(runtime_pid)
     assert not _alive(emulator_pid)
+
+
+_KILLED_OWNER = """
+import io, json, os, signal, sys, threading
+from pathlib import Path
+from serverless_jwt.dev.emulator import EmulatorRunner
+from serverless_jwt.dev.template import Template
+
+function = Template(sys.argv[1]).function("EchoFunction")
+holder = {}
+
+def start():  # from a thread that then ends, as start-api restarts a runtime from a request thread
+    runner = EmulatorRunner(function, python=Path(sys.argv[2]), log_stream=io.StringIO())
+    holder["pids"] = [runner.invoke({})["pid"], runner._proc.pid]
+
+thread = threading.Thread(target=start)
+thread.start()
+thread.join()
+print(json.dumps(holder["pids"]), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # no atexit, no close(): only the kernel can clean up now
+"""
+
+
+def test_a_killed_owner_takes_its_emulators_and_runtimes_with_it(sam_app_env: Environment) -> None:
+    done = subprocess.run([sys.executable, "-c", _KILLED_OWNER, str(SAM_APP), str(sam_app_env.python)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    pids = json.loads(done.stdout)
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in pids if _alive(pid)] == []
 
 
 def test_a_code_change_starts_a_fresh_runtime(tmp_path: Path, sam_app: Template,

@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from serverless_jwt.dev._spawn import popen
 from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, RuntimeFailure
 from serverless_jwt.dev.runtime import function_environment
 from serverless_jwt.dev.template import Function, newest_mtime
@@ -156,7 +157,7 @@ class EmulatorRunner:
                     "--runtime-api-address", f"127.0.0.1:{runtime_port}",
                     str(self.python), "-m", "awslambdaric", self.function.handler]
             try:
-                proc = subprocess.Popen(  # noqa: S603 - our binary, the environment's python, the handler name
+                proc = popen(  # our binary, the environment's python, the handler name; dies with us
                     argv, cwd=self.function.code_dir, env=env, stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
             except OSError as exc:
