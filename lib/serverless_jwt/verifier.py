@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from serverless_jwt import _verifier_setup as _setup
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
 from serverless_jwt._cache import VerifiedTokens
@@ -21,9 +22,8 @@ from serverless_jwt.errors import (
     ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
-    KeysUnavailableError,
 )
-from serverless_jwt.keys import Checker, KeySet, KeySource, SecretKeys, StaticKeySource, VerificationKey
+from serverless_jwt.keys import Checker, VerificationKey
 
 __all__ = ["ClaimCheck", "TokenCheck", "Verifier"]
 
@@ -150,15 +150,10 @@ class Verifier:
         prefetch: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        flags = {"allow_short_secret": allow_short_secret, "require_audience": require_audience,
-                 "accept_any_audience": accept_any_audience,
-                 "allow_sender_constrained": allow_sender_constrained,
-                 "require_access_token_type": require_access_token_type, "prefetch": prefetch}
-        for name, value in flags.items():
-            if type(value) is not bool:  # "false" is truthy: a string would silently turn a check off
-                raise ConfigurationError(f"{name} must be True or False")
-        if not _claims.finite_number(secret_max_age_seconds) or secret_max_age_seconds < 0:
-            raise ConfigurationError("secret_max_age_seconds must be a finite number >= 0")
+        _setup.check_flags(allow_short_secret=allow_short_secret, require_audience=require_audience,
+                           accept_any_audience=accept_any_audience,
+                           allow_sender_constrained=allow_sender_constrained,
+                           require_access_token_type=require_access_token_type, prefetch=prefetch)
         sources = [s for s in (jwks_uri, jwks, public_key, secrets, secret_from) if s is not None]
         if len(sources) > 1:
             raise ConfigurationError(
@@ -172,13 +167,10 @@ class Verifier:
         elif not sources:
             raise ConfigurationError("Configure an issuer (for OIDC discovery) or another key source")
 
-        audiences = _audiences(audience, required=require_audience and not shared)
-        if not _claims.finite_number(leeway_seconds) or leeway_seconds < 0:
-            raise ConfigurationError("leeway_seconds must be a finite number >= 0")
-        if not _whole(max_token_bytes) or max_token_bytes <= 0:
-            raise ConfigurationError("max_token_bytes must be a positive int")
-        if not _whole(verified_cache_size) or verified_cache_size < 0:
-            raise ConfigurationError("verified_cache_size must be an int >= 0")
+        audiences = _setup.audiences(audience, required=require_audience and not shared)
+        _setup.check_sizes(leeway_seconds=leeway_seconds, max_token_bytes=max_token_bytes,
+                           verified_cache_size=verified_cache_size,
+                           secret_max_age_seconds=secret_max_age_seconds)
         if max_age_claim not in ("iat", "auth_time"):
             raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
         if max_age_seconds is not None and max_age_seconds <= 0:
@@ -209,8 +201,8 @@ class Verifier:
             raise ConfigurationError("claim_checks and token_checks must be callables")
         self._max_token_bytes = max_token_bytes
         self._clock = clock
-        self._keys = self._key_source(
-            issuer=issuer, jwks_uri=jwks_uri, jwks=jwks, public_key=public_key, secrets=secrets,
+        self._keys = _setup.key_source(
+            algs, issuer=issuer, jwks_uri=jwks_uri, jwks=jwks, public_key=public_key, secrets=secrets,
             secret_from=secret_from, secret_max_age_seconds=secret_max_age_seconds,
             allow_short_secret=allow_short_secret, timeout_seconds=timeout_seconds,
             jwks_max_age_seconds=jwks_max_age_seconds, max_stale_seconds=max_stale_seconds,
@@ -224,51 +216,6 @@ class Verifier:
         self._plans: dict[bytes, tuple[int, tuple[Checker, ...]]] = {}
         if prefetch:
             self.prefetch()
-
-    def _key_source(
-        self,
-        *,
-        issuer: str | None,
-        jwks_uri: str | None,
-        jwks: Mapping[str, Any] | None,
-        public_key: str | bytes | None,
-        secrets: str | bytes | Sequence[str | bytes] | None,
-        secret_from: str | None,
-        secret_max_age_seconds: float,
-        allow_short_secret: bool,
-        timeout_seconds: float,
-        jwks_max_age_seconds: float,
-        max_stale_seconds: float,
-        unknown_kid_cooldown_seconds: float,
-    ) -> KeySource:
-        if secrets is not None:
-            values = [secrets] if isinstance(secrets, (str, bytes)) else list(secrets)
-            return SecretKeys(values, algorithms=self._algorithms, allow_short_secret=allow_short_secret)
-        if secret_from is not None:
-            from serverless_jwt.secret_store import StoredSecretKeys
-
-            return StoredSecretKeys(secret_from, algorithms=self._algorithms,
-                                    allow_short_secret=allow_short_secret,
-                                    max_age_seconds=secret_max_age_seconds)
-        if jwks is not None:
-            try:
-                static = KeySet.from_jwks(jwks, algorithms=self._algorithms)
-            except KeysUnavailableError:
-                raise ConfigurationError('jwks must be a JWKS document: {"keys": [...]}') from None
-            if not len(static):  # a configuration mistake: say so now, not as a 503 on every request
-                why = ", ".join(sorted({reason for _, reason in static.skipped})) or "it has no keys"
-                raise ConfigurationError(f"jwks holds no key usable with the allowed algorithms ({why})")
-            return StaticKeySource(static)
-        if public_key is not None:
-            return StaticKeySource(KeySet.from_pem(public_key, algorithms=self._algorithms))
-        from serverless_jwt.jwks import RemoteKeySource
-
-        return RemoteKeySource(
-            issuer=issuer, jwks_uri=jwks_uri, algorithms=self._algorithms,
-            timeout_seconds=timeout_seconds, jwks_max_age_seconds=jwks_max_age_seconds,
-            max_stale_seconds=max_stale_seconds,
-            unknown_kid_cooldown_seconds=unknown_kid_cooldown_seconds,
-        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Verifier:
@@ -477,21 +424,3 @@ class Verifier:
                 name = getattr(check, "__name__", "check")
                 raise InvalidClaimError("claims", "check_failed",
                                         f"The access token was rejected by the '{name}' check")
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _audiences(audience: str | Sequence[str] | None, *, required: bool) -> frozenset[str] | None:
-    if audience is None:
-        if required:
-            raise ConfigurationError(
-                "audience is required for public-key verification (pass require_audience=False to skip "
-                "the aud check deliberately)"
-            )
-        return None
-    values = [audience] if isinstance(audience, str) else list(audience)
-    if not values or any(not isinstance(a, str) or not a for a in values):
-        raise ConfigurationError("audience must be a non-empty string or a non-empty list of them")
-    return frozenset(values)

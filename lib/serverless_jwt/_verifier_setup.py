@@ -1,0 +1,101 @@
+"""Verifier construction: option checks and the key source, kept out of ``verifier.py``'s request path.
+
+Every check here runs once, when a verifier is built; a value that would silently weaken a check (a
+string for a flag, ``nan`` for a size, a public key as a secret) is a ``ConfigurationError`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from serverless_jwt import claims as _claims
+from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
+from serverless_jwt.keys import KeySet, KeySource, SecretKeys, StaticKeySource
+
+__all__ = ["audiences", "check_flags", "check_sizes", "key_source"]
+
+
+def check_flags(**flags: object) -> None:
+    """Each flag must be a real bool: ``"false"`` is truthy and would silently turn a check off."""
+    for name, value in flags.items():
+        if type(value) is not bool:
+            raise ConfigurationError(f"{name} must be True or False")
+
+
+def check_sizes(*, leeway_seconds: Any, max_token_bytes: Any, verified_cache_size: Any,
+                secret_max_age_seconds: Any) -> None:
+    """Numbers that bound a check: finite, of the right type, in range (``nan`` compares false)."""
+    if not _claims.finite_number(leeway_seconds) or leeway_seconds < 0:
+        raise ConfigurationError("leeway_seconds must be a finite number >= 0")
+    if not _whole(max_token_bytes) or max_token_bytes <= 0:
+        raise ConfigurationError("max_token_bytes must be a positive int")
+    if not _whole(verified_cache_size) or verified_cache_size < 0:
+        raise ConfigurationError("verified_cache_size must be an int >= 0")
+    if not _claims.finite_number(secret_max_age_seconds) or secret_max_age_seconds < 0:
+        raise ConfigurationError("secret_max_age_seconds must be a finite number >= 0")
+
+
+def key_source(
+    algorithms: frozenset[str],
+    *,
+    issuer: str | None,
+    jwks_uri: str | None,
+    jwks: Mapping[str, Any] | None,
+    public_key: str | bytes | None,
+    secrets: str | bytes | Sequence[str | bytes] | None,
+    secret_from: str | None,
+    secret_max_age_seconds: float,
+    allow_short_secret: bool,
+    timeout_seconds: float,
+    jwks_max_age_seconds: float,
+    max_stale_seconds: float,
+    unknown_kid_cooldown_seconds: float,
+) -> KeySource:
+    """The key source the options name (exactly one was checked to be given, or only the issuer)."""
+    if secrets is not None:
+        values = [secrets] if isinstance(secrets, (str, bytes)) else list(secrets)
+        return SecretKeys(values, algorithms=algorithms, allow_short_secret=allow_short_secret)
+    if secret_from is not None:
+        from serverless_jwt.secret_store import StoredSecretKeys
+
+        return StoredSecretKeys(secret_from, algorithms=algorithms,
+                                allow_short_secret=allow_short_secret,
+                                max_age_seconds=secret_max_age_seconds)
+    if jwks is not None:
+        try:
+            static = KeySet.from_jwks(jwks, algorithms=algorithms)
+        except KeysUnavailableError:
+            raise ConfigurationError('jwks must be a JWKS document: {"keys": [...]}') from None
+        if not len(static):  # a configuration mistake: say so now, not as a 503 on every request
+            why = ", ".join(sorted({reason for _, reason in static.skipped})) or "it has no keys"
+            raise ConfigurationError(f"jwks holds no key usable with the allowed algorithms ({why})")
+        return StaticKeySource(static)
+    if public_key is not None:
+        return StaticKeySource(KeySet.from_pem(public_key, algorithms=algorithms))
+    from serverless_jwt.jwks import RemoteKeySource
+
+    return RemoteKeySource(
+        issuer=issuer, jwks_uri=jwks_uri, algorithms=algorithms,
+        timeout_seconds=timeout_seconds, jwks_max_age_seconds=jwks_max_age_seconds,
+        max_stale_seconds=max_stale_seconds,
+        unknown_kid_cooldown_seconds=unknown_kid_cooldown_seconds,
+    )
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def audiences(audience: str | Sequence[str] | None, *, required: bool) -> frozenset[str] | None:
+    if audience is None:
+        if required:
+            raise ConfigurationError(
+                "audience is required for public-key verification (pass require_audience=False to skip "
+                "the aud check deliberately)"
+            )
+        return None
+    values = [audience] if isinstance(audience, str) else list(audience)
+    if not values or any(not isinstance(a, str) or not a for a in values):
+        raise ConfigurationError("audience must be a non-empty string or a non-empty list of them")
+    return frozenset(values)
