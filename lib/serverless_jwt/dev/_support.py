@@ -159,15 +159,7 @@ def read_event(source: str | None, function: Function, template: Template | None
     """The event for ``invoke``: a JSON file, ``-`` for stdin, or :func:`default_event`."""
     if source is None:
         return default_event(function, template)
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except OSError:
-        raise ConfigurationError(f"cannot read event file {source}") from None
-    try:
-        event = json.loads(text)
-    except ValueError as exc:
-        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ConfigurationError(f"event {source} is not valid JSON{where}") from None
+    event = _json_object(source, "event", "event file")
     if not isinstance(event, dict):
         raise ConfigurationError(f"event {source} must be a JSON object")
     return event
@@ -176,18 +168,24 @@ def read_event(source: str | None, function: Function, template: Template | None
 def read_env_vars(source: str) -> dict[str, dict[str, Any]]:
     """An ``--env-vars`` file as ``sam local`` reads it: a JSON object of objects (``Parameters`` for
     every function, a logical id for one)."""
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except OSError:
-        raise ConfigurationError(f"cannot read --env-vars file {source}") from None
-    try:
-        values = json.loads(text)
-    except ValueError:
-        raise ConfigurationError(f"--env-vars {source} is not valid JSON") from None
+    values = _json_object(source, "--env-vars", "--env-vars file")
     if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
         raise ConfigurationError(f"--env-vars {source} must be a JSON object of objects, such as "
                                  '{"Parameters": {"NAME": "value"}, "MeFunction": {"NAME": "value"}}')
     return values
+
+
+def _json_object(source: str, what: str, file: str) -> Any:
+    """The JSON value in file ``source`` (``-``: stdin); a ConfigurationError names ``what`` it was."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError:
+        raise ConfigurationError(f"cannot read {file} {source}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ConfigurationError(f"{what} {source} is not valid JSON{where}") from None
 
 
 def get_authorization(event: Mapping[str, Any]) -> str | None:
