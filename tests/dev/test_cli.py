@@ -320,6 +320,27 @@ def test_decode_shows_unverified_claims_and_the_verdict(
     assert "code=token_expired" in capsys.readouterr().out
 
 
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    token = DevIssuer().mint(sub="pipe", alg="HS256", secret="p" * 40, issuer=None, audience=None)
+    reader, writer = os.pipe()
+    os.close(reader)  # `serverless-jwt decode ... | head -1` after head has exited
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from serverless_jwt.dev.cli import main; "
+             "sys.exit(main(sys.argv[1:]))", "decode", token],
+            stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    finally:
+        os.close(writer)
+    assert done.returncode == 141
+    assert "Traceback" not in done.stderr
+    assert "BrokenPipeError" not in done.stderr
+
+
+def test_decode_of_an_empty_argument_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", ""]) == 2
+    assert "no token given" in capsys.readouterr().err
+
+
 def test_decode_rejects_garbage_without_echoing_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", "not-a-jwt-secret-value"]) == 2
     captured = capsys.readouterr()
@@ -548,3 +569,17 @@ def test_start_api_in_process_says_so_and_serves(running_api: tuple[subprocess.P
     assert "watching" not in banner  # nothing restarts in-process
     assert _get(url, "/me", None)[0] == 401
     assert not any("aws-lambda-rie" in cmd for cmd in _descendants(proc.pid).values())
+
+
+def test_printed_hints_name_the_venv_command_when_it_is_not_on_path(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / ".venv" / "bin" / "serverless-jwt"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(script), "demo"])
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert _support.command() == str(Path(".venv/bin/serverless-jwt"))
+    monkeypatch.setenv("PATH", str(script.parent))
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    assert _support.command() == "serverless-jwt"

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import sys
 import time
 import urllib.request
@@ -155,6 +156,18 @@ def default_event(function: Function, template: Template | None = None) -> dict[
     return build(found, request)
 
 
+def command() -> str:
+    """How to call us again: ``serverless-jwt`` when on PATH, else the path we were started by
+    (``.venv/bin/serverless-jwt`` after ``./scripts/demo``)."""
+    started = Path(sys.argv[0])
+    if started.name != "serverless-jwt" or shutil.which("serverless-jwt") is not None:
+        return "serverless-jwt"
+    try:
+        return os.path.relpath(started)
+    except ValueError:  # another drive (Windows)
+        return str(started)
+
+
 def read_event(source: str | None, function: Function, template: Template | None = None) -> dict[str, Any]:
     """The event for ``invoke``: a JSON file, ``-`` for stdin, or :func:`default_event`."""
     if source is None:
@@ -281,7 +294,7 @@ def api_banner(api: LocalApiGateway, template: Template, issuer: DevIssuer | Att
     first = api.routes[0]
     first_path = _example_path(first.path) if first.path != "$default" else "/"
     lines.append(f"  curl -i {url}{first.api.prefix}{first_path}   # no token: 401")
-    lines.append("more tokens: serverless-jwt token --sub alice --scope read:shows")
+    lines.append(f"more tokens: {command()} token --sub alice --scope read:shows")
     return "\n".join(lines)
 
 

@@ -179,6 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as Unix tools do. Python flushes stdout
+        # again at exit, so point it at /dev/null first (the recipe in the signal module's docs).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
 
 
 _NO_DEV_ISSUER_HINT = ("hint: with --no-dev-issuer, configure the function through the template, e.g. "
@@ -206,7 +212,7 @@ def cmd_issuer(args: argparse.Namespace) -> int:
     running = _support.running_issuer(Path(args.state_dir))
     if running is not None:  # a second one would rewrite the record and split the dev identity
         raise CliError(f"a dev issuer already runs at {running['issuer']} (pid {running['pid']}); "
-                       "mint its tokens with: serverless-jwt token")
+                       f"mint its tokens with: {_support.command()} token")
     issuer = _support.start_issuer(Path(args.state_dir), port=args.port)
     oidc = issuer.oidc
     oidc.redirect_uris, oidc.cors_origins = args.redirect_uri, args.cors_origin
@@ -219,7 +225,7 @@ def cmd_issuer(args: argparse.Namespace) -> int:
             f"  service    client_id {oidc.service_client_id} client_secret {oidc.service_client_secret} "
             "(client_credentials)\n"
             f"Configure a verifier with JWT_ISSUER={issuer.issuer} JWT_AUDIENCE={issuer.audience}\n"
-            "Mint tokens in another terminal: serverless-jwt token --scope read:shows")
+            f"Mint tokens in another terminal: {_support.command()} token --scope read:shows")
     finally:
         issuer.stop()
     return 0
@@ -250,8 +256,8 @@ def cmd_token(args: argparse.Namespace) -> int:
         record = _support.read_record(state)
         issuer_url = args.issuer_url or record.get("issuer")
         if not issuer_url:
-            raise CliError("no dev issuer has run here yet: start one (serverless-jwt issuer, or start-api) "
-                           "or pass --issuer-url")
+            raise CliError(f"no dev issuer has run here yet: start one ({_support.command()} issuer, or "
+                           "start-api) or pass --issuer-url")
         if not args.issuer_url and _support.running_issuer(state) is None:
             print(f"# note: no dev issuer answers at {issuer_url} now; this token is for it (start-api, "
                   "invoke and issuer reuse that address and key when the port is free)", file=sys.stderr)
@@ -403,6 +409,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
     raw = sys.stdin.read() if args.token == "-" else args.token  # noqa: S105 - "-" means stdin
     token = raw.strip().removeprefix("Bearer ").removeprefix("bearer ").strip()
+    if not token:
+        print("no token given (an empty argument: is the shell variable set?)", file=sys.stderr)
+        return 2
     try:
         parsed = parse(token)
     except AuthError as exc:

@@ -12,14 +12,12 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import os
-import shutil
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from serverless_jwt.dev._support import command
 from serverless_jwt.dev.apigw import LocalApiGateway, collect
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.runners import Prepared, prepare
@@ -122,24 +120,12 @@ def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = 
     if failures:
         print(f"\n{failures} call(s) did not answer as expected.", file=out)
         if not verbose:
-            print("Run `serverless-jwt demo --verbose` to see the functions' logs.", file=out)
+            print(f"Run `{command()} demo --verbose` to see the functions' logs.", file=out)
         return 1
     print("\nEvery call answered as expected: 200 with a valid token, 401 without or expired, "
           "403 without the scope; the REST API's authorizer turned away the call without a token.", file=out)
-    print(f"Next: {_command()} start-api   (then paste the printed curl lines)", file=out)
+    print(f"Next: {command()} start-api   (then paste the printed curl lines)", file=out)
     return 0
-
-
-def _command() -> str:
-    """How to call us again: ``serverless-jwt`` when on PATH, else the path we were started by
-    (``.venv/bin/serverless-jwt`` after ``./scripts/demo``)."""
-    started = Path(sys.argv[0])
-    if started.name != "serverless-jwt" or shutil.which("serverless-jwt") is not None:
-        return "serverless-jwt"
-    try:
-        return os.path.relpath(started)
-    except ValueError:  # another drive (Windows)
-        return str(started)
 
 
 def _serve_and_call(template: Template, prepared: Prepared, issuer: DevIssuer, access_log: TextIO | None,
