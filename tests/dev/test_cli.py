@@ -475,6 +475,16 @@ def test_invoke_an_authorizer_function_with_a_minted_token(capsys: pytest.Captur
         assert answer["errorMessage"] == "Unauthorized"
 
 
+def test_invoking_an_authorizer_with_the_other_event_type_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    request_event = str(ROOT / "events" / "authorizer-request.json")
+    assert main(["invoke", "AuthorizerFunction", "--template", TEMPLATE, "--in-process",
+                 "--event", request_event]) == 0
+    err = capsys.readouterr().err
+    assert "warning: AuthorizerFunction is a TOKEN authorizer in the template, but this is a REQUEST" in err
+    assert main(["invoke", "AuthorizerFunction", "--template", TEMPLATE, "--in-process"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_token_injection_follows_the_authorizer_event_shape() -> None:
     token = {"type": "TOKEN", "authorizationToken": "Bearer old", "methodArn": "arn"}
     _support.set_authorization(token, "Bearer new")

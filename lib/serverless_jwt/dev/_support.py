@@ -19,7 +19,7 @@ from serverless_jwt.dev.template import Function, Template
 from serverless_jwt.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from serverless_jwt.dev.apigw import LocalApiGateway
+    from serverless_jwt.dev.apigw import LocalApiGateway, Route
 
 __all__ = ["AttachedIssuer", "api_banner", "default_event", "describe_times", "get_authorization",
            "port_error", "read_event", "read_record", "running_issuer", "set_authorization", "shared_issuer",
@@ -166,6 +166,23 @@ def command() -> str:
         return os.path.relpath(started)
     except ValueError:  # another drive (Windows)
         return str(started)
+
+
+def authorizer_event_mismatch(event: Mapping[str, Any], function: Function,
+                              routes: Iterable[Route]) -> str | None:
+    """Why ``event`` is not what API Gateway sends ``function``, when the template makes it a Lambda
+    authorizer of one type (TOKEN or REQUEST) and the event is of the other; else ``None``."""
+    sent = event.get("type")
+    kinds = {r.authorizer.kind for r in routes
+             if r.authorizer is not None and r.authorizer.function == function.name}
+    if sent not in ("TOKEN", "REQUEST") or len(kinds) != 1:
+        return None
+    expected = "TOKEN" if kinds == {"token"} else "REQUEST"
+    if sent == expected:
+        return None
+    return (f"{function.name} is a {expected} authorizer in the template, but this is a {sent} "
+            f"event: API Gateway would never send it one (events/authorizer-token.json is a TOKEN "
+            "event, events/authorizer-request.json a REQUEST one)")
 
 
 def read_event(source: str | None, function: Function, template: Template | None = None) -> dict[str, Any]:

@@ -292,6 +292,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
     function = template.function(args.function)
     event = _support.read_event(args.event, function, template)
+    mismatch = _support.authorizer_event_mismatch(event, function, collect(template).routes)
+    if mismatch is not None:
+        print(f"warning: {mismatch}", file=sys.stderr)
     issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir))
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
