@@ -467,12 +467,16 @@ def test_invoke_keeps_the_events_own_token_bad_then_good(state: Path, tmp_path: 
 def test_invoke_an_authorizer_function_with_a_minted_token(capsys: pytest.CaptureFixture[str],
                                                            args: list[str], allowed: bool) -> None:
     assert main(["invoke", "AuthorizerFunction", "--template", TEMPLATE, "--in-process", *args]) == 0
-    answer = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    answer = json.loads(captured.out)
     if allowed:
         assert answer["principalId"] == "dev-user"
         assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     else:
         assert answer["errorMessage"] == "Unauthorized"
+        # The traceback starts in the function's code, as the runtime logs it, not in this tool.
+        assert "adapters/authorizer.py" in captured.err
+        assert "dev/runtime.py" not in captured.err
 
 
 def test_invoking_an_authorizer_with_the_other_event_type_warns(capsys: pytest.CaptureFixture[str]) -> None:

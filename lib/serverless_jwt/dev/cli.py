@@ -313,7 +313,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             return 1
         except InvocationError as exc:  # an error object or a timeout: the function answered
             if exc.__cause__ is not None:  # in-process: show the handler's traceback as the runtime logs it
-                traceback.print_exception(exc.__cause__, file=sys.stderr)
+                _print_from_user_code(exc.__cause__)
             if isinstance(exc, FunctionError) and exc.init:
                 print(f"{function.name} failed to initialise: {exc}", file=sys.stderr)
                 if exc.error_type == "ConfigurationError" and args.no_dev_issuer:
@@ -340,6 +340,15 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     finally:
         if issuer is not None:
             issuer.stop()
+
+
+def _print_from_user_code(exc: BaseException) -> None:
+    """``exc``'s traceback from the first frame outside this tool (the runner that called the handler)."""
+    ours = str(Path(__file__).parent)
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(ours):
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb, file=sys.stderr)
 
 
 def _resource_metadata(issuer: DevIssuer | _support.AttachedIssuer) -> Callable[[str], dict[str, Any]]:
