@@ -320,14 +320,36 @@ def test_decode_shows_unverified_claims_and_the_verdict(
     assert "code=token_expired" in capsys.readouterr().out
 
 
+_RUN_MAIN = "import sys; from serverless_jwt.dev.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def test_sigint_stops_a_background_issuer_even_when_the_shell_ignored_it(tmp_path: Path) -> None:
+    # `serverless-jwt issuer &` in a script starts with SIGINT ignored; `kill -INT` must still stop it.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUN_MAIN, "--state-dir", str(tmp_path / "state"), "issuer", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Ctrl-C to stop" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+
+
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     token = DevIssuer().mint(sub="pipe", alg="HS256", secret="p" * 40, issuer=None, audience=None)
     reader, writer = os.pipe()
     os.close(reader)  # `serverless-jwt decode ... | head -1` after head has exited
     try:
         done = subprocess.run(
-            [sys.executable, "-c", "import sys; from serverless_jwt.dev.cli import main; "
-             "sys.exit(main(sys.argv[1:]))", "decode", token],
+            [sys.executable, "-c", _RUN_MAIN, "decode", token],
             stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
     finally:
         os.close(writer)

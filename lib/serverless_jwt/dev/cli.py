@@ -200,6 +200,9 @@ def _wait_for_ctrl_c(banner: str) -> None:
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` stops as cleanly as Ctrl-C
+        # A shell starts `cmd &` with SIGINT ignored, and Python then keeps it ignored: `kill -INT`
+        # must still stop us, as it stops `sam local start-api`.
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         while not stop.wait(3600):
             pass
