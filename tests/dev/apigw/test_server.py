@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import socket
+import struct
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -153,6 +157,19 @@ def test_unreadable_or_oversized_bodies_are_refused_before_any_function(rest: Pr
     big = rest.call("POST", "/dev/open", headers={"Content-Length": str(20 * 1024 * 1024)})
     assert (big.status, big.json()) == (413, {"message": "Request Too Long"})
     assert "-> Echo" not in rest.logs.getvalue()
+
+
+def test_a_client_that_resets_the_connection_costs_no_traceback(rest: Project,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    host, port = urlsplit(rest.gateway.url).hostname, urlsplit(rest.gateway.url).port
+    for _ in range(3):
+        with socket.create_connection((host, port)) as sock:
+            sock.sendall(b"POST /dev/open HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            time.sleep(0.2)  # answered; the reply is left unread
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+    time.sleep(0.3)
+    assert rest.call("POST", "/dev/open").status == 200  # still serving
+    assert "Traceback" not in capsys.readouterr().err
 
 
 HTTP_API = """\
