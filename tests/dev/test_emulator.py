@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 from serverless_jwt.dev.emulator import EmulatorRunner
 from serverless_jwt.dev.environments import Environment
-from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError
+from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, RuntimeFailure
 from serverless_jwt.dev.template import Template
 
 from .conftest import SAM_APP
@@ -143,6 +144,34 @@ def test_close_stops_the_emulator_and_the_runtime(sam_app: Template, sam_app_env
         time.sleep(0.05)
     assert not _alive(runtime_pid)
     assert not _alive(emulator_pid)
+
+
+def test_close_does_not_wait_for_an_invocation_in_flight(sam_app: Template, sam_app_env: Environment) -> None:
+    # start-api's Ctrl-C closes the runners while a request may still be running in its handler.
+    slow = dataclasses.replace(sam_app.function("SlowFunction"), timeout_seconds=60)
+    runner = EmulatorRunner(slow, python=sam_app_env.python, log_stream=io.StringIO())
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            runner.invoke({"seconds": 30})
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    log = runner.log_stream
+    assert isinstance(log, io.StringIO)
+    deadline = time.monotonic() + 30
+    while "slow: sleeping" not in log.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    runner.close()
+    caller.join(timeout=10)
+    assert time.monotonic() - started < 10  # not the 30 s the handler would still sleep
+    assert not caller.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], RuntimeFailure)  # the request gets API Gateway's failure answer
 
 
 _KILLED_OWNER = """

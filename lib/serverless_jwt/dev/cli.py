@@ -196,18 +196,29 @@ def _scopes(values: Sequence[str]) -> list[str]:
 
 
 def _wait_for_ctrl_c(banner: str) -> None:
-    print(banner + "\nCtrl-C to stop.", flush=True)
+    """Print ``banner``, then wait for Ctrl-C, ``kill -INT`` or ``kill`` (SIGTERM).
+
+    The handlers are in place before the banner, so whoever waits for it may signal at once. A shell
+    starts ``cmd &`` with SIGINT ignored, and Python keeps it so: we take SIGINT anyway, as
+    ``sam local start-api`` does. After the first signal a second Ctrl-C interrupts the clean-up.
+    """
     stop = threading.Event()
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` stops as cleanly as Ctrl-C
-        # A shell starts `cmd &` with SIGINT ignored, and Python then keeps it ignored: `kill -INT`
-        # must still stop us, as it stops `sam local start-api`.
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        def on_signal(signum: int, frame: Any) -> None:
+            stop.set()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    print(banner + "\nCtrl-C to stop.", flush=True)
     try:
         while not stop.wait(3600):
             pass
     except KeyboardInterrupt:
         pass
+    finally:
+        if previous.get(signal.SIGTERM) is not None:
+            signal.signal(signal.SIGTERM, previous[signal.SIGTERM])
     print("\nstopped", flush=True)
 
 

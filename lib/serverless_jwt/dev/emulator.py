@@ -118,7 +118,8 @@ class EmulatorRunner:
         self.watch = watch
         self.binary = binary
         self.last_request_id = ""
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the process: start, close
+        self._invoking = threading.Lock()  # one invocation at a time, as one Lambda execution environment
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._url = ""
@@ -216,7 +217,7 @@ class EmulatorRunner:
         """Invoke with ``event``; returns the decoded result or raises an
         :class:`~serverless_jwt.dev.invocation.InvocationError`. The emulator chooses the request id
         (``request_id`` is accepted for the in-process runner's sake); see :attr:`last_request_id`."""
-        with self._lock:
+        with self._invoking:
             self._restart_if_changed()
             if self._proc is not None and self._proc.poll() is not None:
                 self._write(f"{self.function.name}: the emulator had stopped; starting it again")
