@@ -52,6 +52,20 @@ def test_a_package_missing_from_this_python_is_named_with_how_to_get_it(tmp_path
     runner.close()
 
 
+def test_env_vars_fill_declared_variables_the_template_leaves_unset(tmp_path: Path) -> None:
+    # `TABLE: !Ref Table` exists only once deployed, and a null value is no value: --env-vars (or the
+    # shell) gives them their local value, as with sam local.
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Table:\n    Type: AWS::DynamoDB::Table\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: .\n      Handler: app.handler\n      Runtime: python3.12\n"
+        "      Environment:\n        Variables:\n          TABLE: !GetAtt Table.Arn\n          EMPTY:\n")
+    function = Template(tmp_path / "template.yaml").function("Fn")
+    assert "TABLE" not in function_environment(function, shell_values={})
+    env = function_environment(function, env_vars={"TABLE": "local-table"},
+                               shell_values={"EMPTY": "from-shell"})
+    assert (env["TABLE"], env["EMPTY"]) == ("local-table", "from-shell")
+
+
 def test_environment_is_resolved_as_sam_local_does(tmp_path: Path) -> None:
     (tmp_path / "template.yaml").write_text(
         "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
@@ -61,7 +75,7 @@ def test_environment_is_resolved_as_sam_local_does(tmp_path: Path) -> None:
     function = Template(tmp_path / "template.yaml").function("Fn")
     shell = {"B": "shell", "C": "shell", "UNDECLARED": "shell", "JWT_ISSUER": "https://shell.example/"}
     env_vars = {"C": "file", "D": True, "E": "undeclared", "JWT_AUDIENCE": "file"}
-    env = function_environment(function, env_vars=env_vars, shell=shell)
+    env = function_environment(function, env_vars=env_vars, shell_values=shell)
     assert (env["A"], env["B"], env["C"], env["D"]) == ("template", "shell", "file", "true")
     assert "UNDECLARED" not in env
     assert "E" not in env
@@ -69,5 +83,5 @@ def test_environment_is_resolved_as_sam_local_does(tmp_path: Path) -> None:
     assert env["JWT_ISSUER"] == "https://shell.example/"
     assert env["AWS_SAM_LOCAL"] == "true"
     dev = function_environment(function, {"JWT_ISSUER": "http://127.0.0.1:1", "JWT_AUDIENCE": "dev"},
-                               env_vars=env_vars, shell=shell)
+                               env_vars=env_vars, shell_values=shell)
     assert (dev["JWT_ISSUER"], dev["JWT_AUDIENCE"], dev["C"]) == ("http://127.0.0.1:1", "dev", "file")

@@ -135,7 +135,8 @@ def _cache_dir(template: Template) -> Path:
 
 def _function_notices(function: Function) -> list[str]:
     reasons = function.unresolved_reasons.items()
-    notes = [f"{function.name}: {name} is not set: {why}" for name, why in reasons]
+    notes = [f"{function.name}: {name} is not set (unless the shell or --env-vars sets it): {why}"
+             for name, why in reasons]
     if function.build_dir is not None:
         notes.append(f"{function.name}: using the sam build artifact {function.build_dir}")
         if function.stale_build:

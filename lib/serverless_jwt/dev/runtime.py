@@ -87,18 +87,20 @@ _SINK = _Sink()
 
 def function_environment(function: Function, overrides: Mapping[str, str] | None = None, *,
                          env_vars: Mapping[str, Any] | None = None,
-                         shell: Mapping[str, str] | None = None) -> dict[str, str]:
+                         shell_values: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables a function runs with, resolved as ``sam local`` resolves them, then ours.
 
     Each variable the template declares takes, from lowest to highest priority: its template value,
-    the ``shell``'s value (default ``os.environ``), the ``--env-vars`` value (``env_vars``, already merged
-    for this function); undeclared names are ignored, as SAM does. Then ``overrides`` (the dev
-    issuer's key source, replacing the key-source variables as a group), then the ones Lambda and
-    ``sam local`` set (``AWS_SAM_LOCAL=true``).
+    the shell's value (``shell_values``, default ``os.environ``), the ``--env-vars`` value
+    (``env_vars``, already merged for this function); undeclared names are ignored, as SAM does.
+    Then ``overrides`` (the dev issuer's key source, replacing the key-source variables as a group),
+    then the ones Lambda and ``sam local`` set (``AWS_SAM_LOCAL=true``).
     """
-    shell = os.environ if shell is None else shell
+    shell = os.environ if shell_values is None else shell_values
     env = dict(function.environment)
-    for name in env:
+    # Declared names whose template value is unresolved (another resource's attribute) or null are
+    # left unset unless the shell or --env-vars gives them a value (the reason to use --env-vars).
+    for name in function.declared or tuple(env):
         if name in shell:
             env[name] = shell[name]
         if env_vars is not None and name in env_vars:

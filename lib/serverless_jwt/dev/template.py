@@ -98,6 +98,7 @@ class Function:
     routes: tuple[Route, ...]
     unresolved: tuple[str, ...] = field(default=())
     unresolved_reasons: dict[str, str] = field(default_factory=dict)
+    declared: tuple[str, ...] = ()  # every Environment.Variables name, unresolved or null ones too
     source_dir: Path | None = None
     build_dir: Path | None = None
     stale_build: bool = False
@@ -355,6 +356,7 @@ class Template:
             routes=tuple(self._routes(name, props)),
             unresolved=tuple(reasons),
             unresolved_reasons=reasons,
+            declared=tuple(str(key) for key in env),
             source_dir=source,
             build_dir=built,
             stale_build=bool(stale),
