@@ -195,6 +195,32 @@ os.kill(os.getpid(), signal.SIGKILL)  # no atexit, no close(): only the kernel c
 """
 
 
+_LATE_INVOKE = """
+import io, sys, threading, time
+from pathlib import Path
+from serverless_jwt.dev.emulator import EmulatorRunner
+from serverless_jwt.dev.template import Template
+
+runner = EmulatorRunner(Template(sys.argv[1]).function("EchoFunction"), python=Path(sys.argv[2]),
+                        log_stream=io.StringIO())
+
+def late():
+    time.sleep(1)  # the main thread has returned: interpreter shutdown has begun
+    runner.close()  # a fresh emulator must still start (and be started from the long-lived thread)
+    print("late", sorted(runner.invoke({"version": "2.0"}))[:1], flush=True)
+
+runner.start()
+threading.Thread(target=late).start()
+"""
+
+
+def test_an_emulator_can_start_while_the_interpreter_shuts_down(sam_app_env: Environment) -> None:
+    done = subprocess.run([sys.executable, "-c", _LATE_INVOKE, str(SAM_APP), str(sam_app_env.python)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "late [" in done.stdout
+
+
 def test_a_killed_owner_takes_its_emulators_and_runtimes_with_it(sam_app_env: Environment) -> None:
     done = subprocess.run([sys.executable, "-c", _KILLED_OWNER, str(SAM_APP), str(sam_app_env.python)],
                           capture_output=True, text=True, timeout=120, check=False)
