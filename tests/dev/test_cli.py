@@ -356,6 +356,16 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     assert done.returncode == 141
     assert "Traceback" not in done.stderr
     assert "BrokenPipeError" not in done.stderr
+    # The same when the closed pipe is stderr and there is an error to report on it.
+    reader, writer = os.pipe()
+    os.close(reader)
+    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
+    try:
+        failed = subprocess.run([sys.executable, "-c", _RUN_MAIN, "token", "--hs256"], stdout=subprocess.PIPE,
+                                stderr=writer, text=True, timeout=60, check=False, env=env)
+    finally:
+        os.close(writer)
+    assert failed.returncode == 141
 
 
 def test_decode_of_an_empty_argument_says_so(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,7 @@ unknown function, port in use, a dev issuer already running); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -166,7 +167,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["token", "--scope", "read:shows"])  # doctest: +SKIP
     """
-    args = build_parser().parse_args(argv)
+    try:
+        return _run(build_parser().parse_args(argv))
+    except BrokenPipeError:
+        # The reader went away (`... | head`, on stdout or stderr): stop quietly, as Unix tools do.
+        # Python flushes both again at exit, so point them at /dev/null first (the signal docs' recipe).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(devnull, stream.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         handler = _COMMANDS[args.command]
         return handler(args)
@@ -179,12 +192,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader went away (`... | head`): stop quietly, as Unix tools do. Python flushes stdout
-        # again at exit, so point it at /dev/null first (the recipe in the signal module's docs).
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
 
 
 _NO_DEV_ISSUER_HINT = ("hint: with --no-dev-issuer, configure the function through the template, e.g. "
