@@ -111,6 +111,30 @@ def _invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[s
     return code, json.loads(out) if code == 0 else {}
 
 
+def test_an_invoke_never_borrows_the_issuer_of_another_invoke(state: Path) -> None:
+    # Two invokes at once: the second must not attach to the first's issuer, which stops with it.
+    first = _support.start_issuer(state, port=None, owner="invoke")
+    try:
+        record = _support.read_record(state)
+        second = _support.shared_issuer(state, owner="invoke")
+        try:
+            assert isinstance(second, DevIssuer)
+            assert second.issuer != first.issuer
+            assert _support.read_record(state) == record  # the first's record is left alone
+        finally:
+            second.stop()
+        longer = _support.shared_issuer(state, owner="start-api")  # recorded: others may use it
+        try:
+            assert _support.read_record(state)["issuer"] == longer.issuer
+            attached = _support.shared_issuer(state, owner="invoke")
+            assert isinstance(attached, _support.AttachedIssuer)
+            assert attached.issuer == longer.issuer
+        finally:
+            longer.stop()
+    finally:
+        first.stop()
+
+
 def test_invoke_runs_the_function_with_a_fresh_token(capsys: pytest.CaptureFixture[str]) -> None:
     code, response = _invoke(capsys, "ShowsFunction", "--event", str(ROOT / "events" / "show.json"),
                              "--scope", "read:shows")

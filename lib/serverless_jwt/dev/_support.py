@@ -79,13 +79,23 @@ class AttachedIssuer:
         pass
 
 
-def shared_issuer(state_dir: Path) -> DevIssuer | AttachedIssuer:
-    """The one dev issuer identity of this folder: the running one when there is one, else a new one
-    (same key, recorded address) that the caller stops."""
+LONG_LIVED = ("issuer", "start-api")  # commands whose dev issuer others may use: it outlives them
+
+
+def shared_issuer(state_dir: Path, *, owner: str) -> DevIssuer | AttachedIssuer:
+    """The one dev issuer identity of this folder: the one ``issuer`` or ``start-api`` runs, else a
+    new one (same key, recorded address) that the caller (``owner``) stops.
+
+    An issuer another ``invoke`` runs is never attached to: it stops when that invoke ends, which
+    would leave this caller's function fetching keys from nobody (a 503). The caller then serves its
+    own on a free port, recorded only when it is long-lived itself.
+    """
     record = running_issuer(state_dir)
-    if record is not None:
+    if record is not None and record.get("owner", "issuer") in LONG_LIVED:
         return AttachedIssuer(state_dir, record)
-    return start_issuer(state_dir, port=None)
+    if record is not None:
+        return start_issuer(state_dir, port=0, owner=owner, record=owner in LONG_LIVED)
+    return start_issuer(state_dir, port=None, owner=owner)
 
 
 def port_error(exc: OSError, what: str, host: str, port: int) -> ConfigurationError:
@@ -96,7 +106,8 @@ def port_error(exc: OSError, what: str, host: str, port: int) -> ConfigurationEr
     return ConfigurationError(f"{what}: cannot listen on {host}:{port} ({exc.strerror or 'unavailable'})")
 
 
-def start_issuer(state_dir: Path, *, port: int | None) -> DevIssuer:
+def start_issuer(state_dir: Path, *, port: int | None, owner: str = "issuer",
+                 record: bool = True) -> DevIssuer:
     """Start a dev issuer with the folder's keys and record its address for ``serverless-jwt token``.
 
     ``port=None`` reuses the recorded port when it is free (tokens minted earlier stay valid), else
@@ -114,9 +125,11 @@ def start_issuer(state_dir: Path, *, port: int | None) -> DevIssuer:
             if n == len(candidates) - 1:
                 raise port_error(exc, "issuer", issuer.host, candidate) from None
             continue
-        bound = int(issuer.issuer.rsplit(":", 1)[1])
-        record = {"issuer": issuer.issuer, "audience": issuer.audience, "port": bound, "pid": os.getpid()}
-        (state_dir / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        if record:
+            bound = int(issuer.issuer.rsplit(":", 1)[1])
+            entry = {"issuer": issuer.issuer, "audience": issuer.audience, "port": bound, "pid": os.getpid(),
+                     "owner": owner}
+            (state_dir / RECORD).write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
         return issuer
     raise AssertionError("unreachable")
 

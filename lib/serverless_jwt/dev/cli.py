@@ -231,10 +231,11 @@ def _wait_for_ctrl_c(banner: str) -> None:
 
 def cmd_issuer(args: argparse.Namespace) -> int:
     running = _support.running_issuer(Path(args.state_dir))
-    if running is not None:  # a second one would rewrite the record and split the dev identity
+    if running is not None and running.get("owner", "issuer") in _support.LONG_LIVED:
+        # A second one would rewrite the record and split the dev identity.
         raise CliError(f"a dev issuer already runs at {running['issuer']} (pid {running['pid']}); "
                        f"mint its tokens with: {_support.command()} token")
-    issuer = _support.start_issuer(Path(args.state_dir), port=args.port)
+    issuer = _support.start_issuer(Path(args.state_dir), port=args.port, owner="issuer")
     oidc = issuer.oidc
     oidc.redirect_uris, oidc.cors_origins = args.redirect_uri, args.cors_origin
     try:
@@ -316,7 +317,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     mismatch = _support.authorizer_event_mismatch(event, function, collect(template).routes)
     if mismatch is not None:
         print(f"warning: {mismatch}", file=sys.stderr)
-    issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir))
+    issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir), owner="invoke")
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
         if args.no_token:
@@ -393,10 +394,11 @@ def cmd_start_api(args: argparse.Namespace) -> int:
         raise CliError(f"--static-dir {args.static_dir}: no such folder ({static_dir}); '' serves none")
     if not args.no_dev_issuer:
         running = _support.running_issuer(Path(args.state_dir))
-        if running is not None and running.get("pid") != os.getpid():
+        if running is not None and running.get("pid") != os.getpid() \
+                and running.get("owner", "issuer") in _support.LONG_LIVED:
             print(f"notice: reusing the dev issuer already running at {running['issuer']} "
                   f"(pid {running['pid']})", file=sys.stderr)
-    issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir))
+    issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir), owner="start-api")
     prepared = None
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
