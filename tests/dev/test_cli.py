@@ -191,6 +191,8 @@ def test_invoke_env_vars_file_configures_the_function_as_with_sam(
         return body["claims"]["sub"] if response["statusCode"] == 200 else None
 
     assert sub_seen(secret, "--env-vars", str(env_file)) == "erin"  # the function's own entry wins
+    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--env-vars", str(env_file), *mode]) == 0
+    assert "notice: the dev issuer replaces JWT_SECRET from --env-vars" in capsys.readouterr().err
     assert sub_seen(shell_secret, "--env-vars", str(env_file)) is None
     assert sub_seen(shell_secret) == "erin"
 

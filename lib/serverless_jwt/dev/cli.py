@@ -298,6 +298,13 @@ def _runners(args: argparse.Namespace, template: Template, names: list[str],
     from serverless_jwt.dev.runners import prepare
 
     env_vars = _support.read_env_vars(args.env_vars) if args.env_vars else None
+    if env_vars is not None and env is not None:
+        from serverless_jwt.dev.runtime import KEY_SOURCE_VARIABLES
+
+        replaced = sorted({n for values in env_vars.values() for n in values if n in KEY_SOURCE_VARIABLES})
+        if replaced:
+            print(f"notice: the dev issuer replaces {', '.join(replaced)} from --env-vars "
+                  "(pass --no-dev-issuer to use them)", file=sys.stderr)
     prepared = prepare(template, names, mode=args.mode, environment=env, env_vars=env_vars, watch=watch,
                        log=lambda line: print(line, file=sys.stderr, flush=True))
     for notice in prepared.notices:
