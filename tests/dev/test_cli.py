@@ -655,3 +655,22 @@ def test_printed_hints_name_the_venv_command_when_it_is_not_on_path(tmp_path: Pa
     script.write_text("#!/bin/sh\n")
     script.chmod(0o755)
     assert _support.command() == "serverless-jwt"
+
+
+def test_banner_curl_lines_are_pasteable_for_paths_with_spaces(tmp_path: Path) -> None:
+    from serverless_jwt.dev.apigw import LocalApiGateway, collect
+    from serverless_jwt.dev.template import Template
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: src/\n      Handler: app.handler\n      Runtime: python3.12\n"
+        "      Events:\n        Get: {Type: HttpApi, Properties: {Path: \"/my shows/{id}\", Method: GET}}\n")
+    template = Template(tmp_path / "template.yaml")
+    with DevIssuer() as issuer, LocalApiGateway(collect(template).routes, {}, port=0) as api:
+        banner, url = _support.api_banner(api, template, issuer, None), api.url
+    assert f"{url}/my%20shows/1" in banner
+    curl_lines = [line for line in banner.splitlines() if line.strip().startswith("curl")]
+    assert curl_lines
+    assert all("my shows" not in line for line in curl_lines)
+

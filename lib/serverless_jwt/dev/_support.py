@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.template import Function, Template
@@ -319,11 +320,11 @@ def api_banner(api: LocalApiGateway, template: Template, issuer: DevIssuer | Att
     ]
     for route in api.routes:
         if route.path != "$default" and route.method in ("GET", "ANY"):
-            target = url + route.api.prefix + _example_path(route.path)
+            target = url + quote(route.api.prefix + _example_path(route.path))  # a path may hold spaces
             lines.append(f"  curl -i -H 'Authorization: Bearer {token}' {target}")
     first = api.routes[0]
     first_path = _example_path(first.path) if first.path != "$default" else "/"
-    lines.append(f"  curl -i {url}{first.api.prefix}{first_path}   # no token: 401")
+    lines.append(f"  curl -i {url}{quote(first.api.prefix + first_path)}   # no token: 401")
     lines.append(f"more tokens: {command()} token --sub alice --scope read:shows")
     return "\n".join(lines)
 
