@@ -98,7 +98,7 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
 
         for function in functions:
             prepared.runners[function.name] = FunctionRunner(
-                function, environment=environment, env_vars=_for(env_vars, function.name),
+                function, environment=environment, env_vars=_for(env_vars, function),
                 log_stream=log_stream)
         return prepared
     from serverless_jwt.dev.emulator import EmulatorRunner
@@ -118,15 +118,19 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
             pythons[function.runtime] = env.python
         prepared.runners[function.name] = EmulatorRunner(
             function, python=pythons[function.runtime], environment=environment,
-            env_vars=_for(env_vars, function.name), log_stream=log_stream, watch=watch)
+            env_vars=_for(env_vars, function), log_stream=log_stream, watch=watch)
     return prepared
 
 
-def _for(env_vars: Mapping[str, Mapping[str, Any]] | None, name: str) -> dict[str, Any] | None:
-    """An ``--env-vars`` file's values for one function: ``Parameters`` (all functions), then its own."""
+def _for(env_vars: Mapping[str, Mapping[str, Any]] | None, function: Function) -> dict[str, Any] | None:
+    """An ``--env-vars`` file's values for one function: ``Parameters`` (all functions), then its own
+    entry, found as sam finds it: by logical id, else by its ``FunctionName``."""
     if env_vars is None:
         return None
-    return {**env_vars.get("Parameters", {}), **env_vars.get(name, {})}
+    own = env_vars.get(function.name)
+    if not own and function.function_name:
+        own = env_vars.get(function.function_name)
+    return {**env_vars.get("Parameters", {}), **(own or {})}
 
 
 def _cache_dir(template: Template) -> Path:

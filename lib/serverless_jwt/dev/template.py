@@ -99,6 +99,7 @@ class Function:
     unresolved: tuple[str, ...] = field(default=())
     unresolved_reasons: dict[str, str] = field(default_factory=dict)
     declared: tuple[str, ...] = ()  # every Environment.Variables name, unresolved or null ones too
+    function_name: str | None = None  # its FunctionName property, when set and resolvable
     source_dir: Path | None = None
     build_dir: Path | None = None
     stale_build: bool = False
@@ -364,7 +365,18 @@ class Template:
             external_layers=tuple(external),
             architecture=str(archs[0]) if isinstance(archs, list) and archs else "x86_64",
             arn=function_arn(name),
+            function_name=self._optional_text(props.get("FunctionName")),
         )
+
+    def _optional_text(self, raw: Any) -> str | None:
+        """A property's text value; ``None`` when it is absent or cannot be resolved locally."""
+        if raw is None:
+            return None
+        try:
+            value = self._intrinsics.eval(raw)
+        except Unresolvable:
+            return None
+        return value if isinstance(value, str) and value else None
 
     def _routes(self, name: str, props: dict[str, Any]) -> list[Route]:
         routes = []

@@ -1,0 +1,43 @@
+"""runners: which runner each function gets, and the environment it is prepared with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from serverless_jwt.dev.runners import prepare
+from serverless_jwt.dev.template import Template
+
+TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Named:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub "${AWS::StackName}-named"
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Environment: {Variables: {GREETING: template, SHARED: template}}
+  Plain:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Environment: {Variables: {GREETING: template, SHARED: template}}
+"""
+
+
+def test_env_vars_entries_are_found_by_logical_id_or_function_name(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    template = Template(tmp_path / "template.yaml")
+    stack_named = template.function("Named").function_name
+    assert stack_named is not None
+    assert stack_named.endswith("-named")
+    env_vars = {"Parameters": {"SHARED": "everyone"}, stack_named: {"GREETING": "by name"},
+                "Plain": {"GREETING": "by id"}}
+    prepared = prepare(template, ["Named", "Plain"], mode="in-process", env_vars=env_vars)
+    named, plain = (prepared.runners[n].environment for n in ("Named", "Plain"))  # type: ignore[attr-defined]
+    assert (named["GREETING"], named["SHARED"]) == ("by name", "everyone")
+    assert (plain["GREETING"], plain["SHARED"]) == ("by id", "everyone")
