@@ -92,11 +92,17 @@ def shared_issuer(state_dir: Path, *, owner: str) -> DevIssuer | AttachedIssuer:
     own on a free port, recorded only when it is long-lived itself.
     """
     record = running_issuer(state_dir)
-    if record is not None and record.get("owner", "issuer") in LONG_LIVED:
+    if record is not None and is_shared(record):
         return AttachedIssuer(state_dir, record)
     if record is not None:
         return start_issuer(state_dir, port=0, owner=owner, record=owner in LONG_LIVED)
     return start_issuer(state_dir, port=None, owner=owner)
+
+
+def is_shared(record: Mapping[str, Any]) -> bool:
+    """Whether a running issuer's record is one others may use (``issuer``, ``start-api``; records
+    written before owners were recorded count as shared)."""
+    return record.get("owner", "issuer") in LONG_LIVED
 
 
 def port_error(exc: OSError, what: str, host: str, port: int) -> ConfigurationError:

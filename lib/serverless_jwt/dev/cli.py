@@ -231,7 +231,7 @@ def _wait_for_ctrl_c(banner: str) -> None:
 
 def cmd_issuer(args: argparse.Namespace) -> int:
     running = _support.running_issuer(Path(args.state_dir))
-    if running is not None and running.get("owner", "issuer") in _support.LONG_LIVED:
+    if running is not None and _support.is_shared(running):
         # A second one would rewrite the record and split the dev identity.
         raise CliError(f"a dev issuer already runs at {running['issuer']} (pid {running['pid']}); "
                        f"mint its tokens with: {_support.command()} token")
@@ -401,8 +401,7 @@ def cmd_start_api(args: argparse.Namespace) -> int:
         raise CliError(f"--static-dir {args.static_dir}: no such folder ({static_dir}); '' serves none")
     if not args.no_dev_issuer:
         running = _support.running_issuer(Path(args.state_dir))
-        if running is not None and running.get("pid") != os.getpid() \
-                and running.get("owner", "issuer") in _support.LONG_LIVED:
+        if running is not None and running.get("pid") != os.getpid() and _support.is_shared(running):
             print(f"notice: reusing the dev issuer already running at {running['issuer']} "
                   f"(pid {running['pid']})", file=sys.stderr)
     issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir), owner="start-api")
