@@ -284,6 +284,9 @@ class LocalApiGateway:
         return answer
 
     def _send(self, h: _Handler, answer: Answer, request: Request, target: str) -> None:
+        # Logged before the answer leaves: once a client has its reply, the line is already there.
+        why = f" ({answer.kind.replace('_', ' ')})" if answer.kind else _reason(answer)
+        self._log(f"{request.method} {request.raw_path} -> {target} {answer.status}{why}")
         try:
             h.send_response(answer.status)
             for name, value in answer.headers:
@@ -295,8 +298,6 @@ class LocalApiGateway:
                 h.wfile.write(answer.body)
         except OSError:
             h.close_connection = True  # the client went away
-        why = f" ({answer.kind.replace('_', ' ')})" if answer.kind else _reason(answer)
-        self._log(f"{request.method} {request.raw_path} -> {target} {answer.status}{why}")
 
     def _log(self, line: str) -> None:
         stream = self.access_log
