@@ -394,6 +394,26 @@ def test_a_cold_start_outage_recovers_on_the_first_request_after_it(issuer: DevI
     assert issuer.requests[JWKS_PATH] == 1
 
 
+def test_a_long_cold_start_outage_stays_503_and_then_caps_the_backoff_of_cached_keys(
+        issuer: DevIssuer) -> None:
+    # Past 1,024 failures in a row the back-off's 2**n once overflowed a float: OverflowError, a 500.
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_uri=issuer.jwks_uri, jwks_max_age_seconds=600)
+    issuer.fault = "503"
+    for _ in range(1030):  # a cold cache tries again on every request: an outage of a few seconds
+        _unavailable(source, {"kid": issuer.kid()})
+    assert issuer.requests[JWKS_PATH] == 1030
+    issuer.fault = None
+    assert _verifies(source, issuer.mint())
+    issuer.fault = "503"
+    clock.advance(600)
+    for _ in range(2 * 1030):  # stale keys, the issuer down 17 hours: retried once a minute, no more
+        clock.advance(31)
+        assert _verifies(source, issuer.mint())
+    # One fetch per 62 s once doubled to the 60 s cap (the first doublings are shorter than 31 s).
+    assert 1030 <= issuer.requests[JWKS_PATH] - 1031 <= 1030 + 6
+
+
 def test_threads_arriving_during_a_cold_start_outage_share_one_failed_attempt(issuer: DevIssuer) -> None:
     # No back-off without keys, but still single flight: those who waited read the failure, not retry it.
     issuer.fault, issuer.slow_seconds = "slow", 3.0

@@ -33,6 +33,7 @@ _log = logging.getLogger("serverless_jwt.jwks")
 _DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 _BACKOFF_FIRST_SECONDS = 1.0
 _BACKOFF_MAX_SECONDS = 60.0
+_BACKOFF_DOUBLINGS = 6  # 1 s doubled six times is past the 60 s cap
 
 
 class _Entry:
@@ -265,7 +266,10 @@ class RemoteKeySource:
                 raise FetchError("no_usable_keys")
         except FetchError as exc:
             entry.failures += 1
-            backoff = min(_BACKOFF_FIRST_SECONDS * 2 ** (entry.failures - 1), _BACKOFF_MAX_SECONDS)
+            # The exponent is capped before the float multiply: a long outage (a cold cache fetches on
+            # every request) would otherwise pass 2**1023 and raise OverflowError instead of a 503.
+            backoff = min(_BACKOFF_FIRST_SECONDS * 2 ** min(entry.failures - 1, _BACKOFF_DOUBLINGS),
+                          _BACKOFF_MAX_SECONDS)
             entry.retry_at = self._clock() + backoff
             _log.warning("JWKS fetch failed for issuer %s: %s", self._issuer or self._jwks_uri, exc.reason)
         else:
