@@ -234,6 +234,70 @@ def test_rotation_is_picked_up_through_the_unknown_kid_refetch(issuer: DevIssuer
     assert issuer.requests[JWKS_PATH] == 2
 
 
+def test_an_unknown_kid_just_after_a_fetch_costs_no_second_fetch(issuer: DevIssuer) -> None:
+    # The fetch a cold start (or a stale refresh) just made is as new as a refetch would be: one
+    # request must not wait for two fetches.
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_max_age_seconds=600)
+    with pytest.raises(UnknownKeyError):
+        source.keys_for({"kid": "random-kid"})
+    assert issuer.requests[JWKS_PATH] == 1
+    clock.advance(600)
+    with pytest.raises(UnknownKeyError):
+        source.keys_for({"kid": "another-random-kid"})
+    assert issuer.requests[JWKS_PATH] == 2
+    with pytest.raises(UnknownKeyError):  # the next one may refetch, as the cool-down allows
+        source.keys_for({"kid": "yet-another-kid"})
+    assert issuer.requests[JWKS_PATH] == 3
+
+
+def test_a_key_set_that_moved_is_found_by_reading_discovery_again(issuer: DevIssuer) -> None:
+    with DevIssuer() as old_home:
+        issuer.discovery_overrides["jwks_uri"] = old_home.jwks_uri  # where the keys were published
+        clock = FakeClock()
+        source = _source(issuer, clock, jwks_max_age_seconds=600)
+        source.prefetch()
+        issuer.discovery_overrides.clear()  # the issuer now publishes (new) keys at its own address
+        # The old address still answers with the old keys: the unknown kid's refetch reads discovery.
+        assert _verifies(source, issuer.mint())
+        assert issuer.requests[DISCOVERY_PATH] == 2
+        assert old_home.requests[JWKS_PATH] == 1
+        # And when an old address fails: the next attempt reads discovery again.
+        issuer.discovery_overrides["jwks_uri"] = old_home.jwks_uri
+        clock.advance(30)
+        with pytest.raises(UnknownKeyError):
+            source.keys_for({"kid": "unknown"})  # the refetch moved us back to the old home
+        assert old_home.requests[JWKS_PATH] == 2
+        issuer.discovery_overrides.clear()
+        old_home.fault = "500"
+        clock.advance(600)
+        with pytest.raises(UnknownKeyError):  # the refresh fails; only the old home's keys are cached
+            source.keys_for({"kid": issuer.kid()})
+        assert old_home.requests[JWKS_PATH] == 3
+        clock.advance(1)
+        assert _verifies(source, issuer.mint())
+        assert (issuer.requests[DISCOVERY_PATH], issuer.requests[JWKS_PATH]) == (4, 2)
+        clock.advance(600)
+        assert _verifies(source, issuer.mint())  # settled: the discovered address is kept again
+        assert (issuer.requests[DISCOVERY_PATH], issuer.requests[JWKS_PATH]) == (4, 3)
+
+
+def test_failing_discovery_falls_back_to_the_known_key_set_address(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_max_age_seconds=600)
+    token = issuer.mint()
+    assert _verifies(source, token)
+    issuer.fault, issuer.fault_paths = "503", {JWKS_PATH}
+    clock.advance(600)
+    assert _verifies(source, token)  # the refresh failed: stale keys serve, discovery is due again
+    issuer.fault_paths = {DISCOVERY_PATH}
+    clock.advance(1)
+    assert _verifies(source, token)
+    assert issuer.requests[DISCOVERY_PATH] == 2  # tried, failed ...
+    assert issuer.requests[JWKS_PATH] == 3  # ... and the address it gave last time still serves
+    assert source._fresh(clock())
+
+
 def test_generation_changes_only_when_the_key_set_changes(issuer: DevIssuer) -> None:
     clock = FakeClock()
     source = _source(issuer, clock)

@@ -42,6 +42,7 @@ class _Entry:
     def __init__(self) -> None:
         self.fetch_lock = threading.Lock()
         self.jwks_uri: str | None = None  # discovered (or configured) JWKS URI
+        self.rediscover = False  # read discovery again before the next fetch (the key set may have moved)
         # (document, fetched_at, version) replaced as one tuple so readers never see a mix.
         self.state: tuple[Mapping[str, Any] | None, float, int] = (None, -math.inf, 0)
         self.fingerprint: str | None = None
@@ -167,10 +168,14 @@ class RemoteKeySource:
         KeysUnavailableError
             No usable keys are cached and none could be fetched.
         """
+        seen = self._entry.attempts
         key = self._keys().select(header)
         if key is None:
-            # The issuer may have rotated: look again, but only as often as the cool-down allows.
-            key = self._refetch_for_unknown_kid().select(header)
+            # The issuer may have rotated: look again, but only as often as the cool-down allows, and
+            # not when a fetch ended during this very call (ours, or one we waited for): a refetch now
+            # would bring the same set, and make this request wait twice.
+            if self._entry.attempts == seen:
+                key = self._refetch_for_unknown_kid().select(header)
             if key is None:
                 raise UnknownKeyError()
         return (key,)
@@ -238,6 +243,8 @@ class RemoteKeySource:
             if entry.attempts == seen and now - entry.kid_refetch_at >= self._cooldown \
                     and now >= entry.retry_at:
                 entry.kid_refetch_at = now
+                # A discovered key set is looked up again: the issuer may publish its new keys elsewhere.
+                entry.rediscover = entry.rediscover or self._jwks_uri is None
                 self._fetch()
         return self._usable(self._clock())
 
@@ -265,6 +272,9 @@ class RemoteKeySource:
                 # A key set with nothing usable is an issuer glitch, not a rotation: keep what we have.
                 raise FetchError("no_usable_keys")
         except FetchError as exc:
+            # Discovery is read again before the next attempt: the key set may have moved (its old
+            # address answering 404, say), and the discovered address is otherwise kept for good.
+            entry.rediscover = entry.rediscover or self._jwks_uri is None
             entry.failures += 1
             # The exponent is capped before the float multiply: a long outage (a cold cache fetches on
             # every request) would otherwise pass 2**1023 and raise OverflowError instead of a 503.
@@ -286,10 +296,7 @@ class RemoteKeySource:
 
     def _download(self) -> Mapping[str, Any]:
         started = time.monotonic()  # real elapsed time bounds the network budget, not the cache clock
-        uri = self._jwks_uri or self._entry.jwks_uri
-        if uri is None:
-            uri = self._discover()
-            self._entry.jwks_uri = uri
+        uri = self._jwks_uri or self._discovered_jwks_uri()
         remaining = self._timeout - (time.monotonic() - started)
         if remaining <= 0:
             raise FetchError("timeout")
@@ -297,6 +304,20 @@ class RemoteKeySource:
         if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
             raise FetchError("not_a_jwks")
         return doc
+
+    def _discovered_jwks_uri(self) -> str:
+        entry = self._entry
+        known = entry.jwks_uri
+        if known is not None and not entry.rediscover:
+            return known
+        try:
+            uri = self._discover()
+        except FetchError:
+            if known is None:
+                raise
+            return known  # discovery itself failing: the key set's last known address may still serve
+        entry.jwks_uri, entry.rediscover = uri, False
+        return uri
 
     def _discover(self) -> str:
         issuer = str(self._issuer)
