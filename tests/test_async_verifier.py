@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 import time
@@ -13,7 +14,12 @@ import pytest
 
 from serverless_jwt import AsyncVerifier, Verifier
 from serverless_jwt.dev.issuer import DISCOVERY_PATH, JWKS_PATH, DevIssuer
-from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, TokenExpiredError
+from serverless_jwt.errors import (
+    ConfigurationError,
+    KeysUnavailableError,
+    TokenExpiredError,
+    UnknownKeyError,
+)
 
 
 def verifier_for(issuer: DevIssuer, **options: Any) -> AsyncVerifier:
@@ -172,3 +178,38 @@ def test_a_fetch_that_finishes_before_it_is_registered_never_deadlocks() -> None
         sys.setswitchinterval(interval)
     assert finished.is_set(), "_start deadlocked on a step that had already finished"
     assert not any(key[0] == "instant" for key in async_verifier._INFLIGHT if isinstance(key, tuple))
+
+
+def test_an_unknown_kid_at_a_cold_start_waits_for_one_fetch_not_two(jwt_issuer: DevIssuer) -> None:
+    verifier = verifier_for(jwt_issuer)
+    with pytest.raises(UnknownKeyError):
+        asyncio.run(verifier.verify(jwt_issuer.mint(kid="not-published")))
+    assert jwt_issuer.requests[JWKS_PATH] == 1
+    with pytest.raises(UnknownKeyError):  # the next such token may refetch, as the cool-down allows
+        asyncio.run(verifier.verify(jwt_issuer.mint(kid="not-published-either")))
+    assert jwt_issuer.requests[JWKS_PATH] == 2
+
+
+def test_hung_issuers_do_not_hold_up_another_issuers_fetch(jwt_issuer: DevIssuer) -> None:
+    from serverless_jwt import MultiIssuerVerifier
+
+    with contextlib.ExitStack() as stack:
+        hung = [stack.enter_context(DevIssuer()) for _ in range(10)]  # more than a small pool's workers
+        for other in hung:
+            other.fault, other.slow_seconds = "slow", 3.0
+        verifier = AsyncVerifier(MultiIssuerVerifier(
+            [Verifier(issuer=i.issuer, audience=i.audience, timeout_seconds=1.5) for i in hung]
+            + [Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)]))
+
+        async def scenario() -> tuple[Mapping[str, Any], list[bool]]:
+            stuck = [asyncio.create_task(verifier.verify(i.mint())) for i in hung]
+            await asyncio.sleep(0.2)  # every hung fetch is under way
+            claims = await verifier.verify(jwt_issuer.mint(sub="healthy"))
+            still_waiting = [not task.done() for task in stuck]
+            await asyncio.gather(*stuck, return_exceptions=True)
+            return claims, still_waiting
+
+        claims, still_waiting = asyncio.run(scenario())
+        assert claims["sub"] == "healthy"
+        # Its fetch did not queue behind theirs: it finished while all of them were still waiting.
+        assert all(still_waiting)

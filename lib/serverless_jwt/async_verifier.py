@@ -25,12 +25,10 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from serverless_jwt._nonblocking import _SCHEDULER, WouldBlock
-from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
+from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
 
 __all__ = ["AsyncVerifier"]
 
-# Key fetches only: a handful of issuers per process, each with at most one fetch in flight.
-_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="serverless-jwt-keys")
 _INFLIGHT: dict[Hashable, concurrent.futures.Future[Any]] = {}
 _INFLIGHT_LOCK = threading.Lock()
 
@@ -41,12 +39,32 @@ def _start(key: Hashable, step: Callable[[], object]) -> concurrent.futures.Futu
         future = _INFLIGHT.get(key)
         started = future is None or future.done()
         if started:
-            future = _INFLIGHT[key] = _EXECUTOR.submit(step)
+            future = _INFLIGHT[key] = _in_own_thread(step)
     assert future is not None
     if started:
         # Outside the lock: a step that already finished runs this callback here and now, and
         # _finish takes the same (non-reentrant) lock.
         future.add_done_callback(lambda done: _finish(key, done))
+    return future
+
+
+def _in_own_thread(step: Callable[[], object]) -> concurrent.futures.Future[Any]:
+    # A thread per fetch, not a shared pool: single flight allows one per key source, and a pool's
+    # queue would make a healthy issuer's fetch wait behind hung ones (each up to its deadline). Daemon:
+    # a fetch is bounded by its own deadline, and never holds up the interpreter's exit.
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            result = step()
+        except BaseException as exc:  # handed to the awaiting request, as an executor would
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    threading.Thread(target=run, name="serverless-jwt-keys", daemon=True).start()
     return future
 
 
@@ -114,8 +132,7 @@ class AsyncVerifier:
         prefetch = getattr(self._verifier, "prefetch", None)
         if prefetch is None:
             return True
-        loop = asyncio.get_running_loop()
-        return bool(await loop.run_in_executor(_EXECUTOR, prefetch))
+        return bool(await asyncio.wrap_future(_in_own_thread(prefetch)))
 
     async def verify(self, token: str) -> Mapping[str, Any]:
         """Verify ``token``; the claims, or one :class:`~serverless_jwt.errors.AuthError`.
@@ -128,6 +145,7 @@ class AsyncVerifier:
         verify = self._verifier.verify
         if not self._inline:
             return await _in_thread(verify, token)
+        waited_for = None
         for attempt in range(3):
             reset = _SCHEDULER.set(_schedule)
             try:
@@ -139,6 +157,11 @@ class AsyncVerifier:
             if attempt and pending.kind == "keys":
                 # The fetch this request waited for brought no keys: the issuer is down (503).
                 raise KeysUnavailableError()
+            if waited_for == "keys" and pending.kind == "kid":
+                # The keys were fetched for this very request a moment ago: a refetch would bring the
+                # same set and make it wait twice (the synchronous path decides the same way).
+                raise UnknownKeyError()
+            waited_for = pending.kind
             # Shielded: a cancelled request never cancels the fetch other requests wait for. Its
             # outcome (keys, or none) is read from the cache by the next attempt.
             with contextlib.suppress(Exception):
