@@ -24,8 +24,8 @@ ENV_VARIABLES: dict[str, str] = {
     "JWT_ISSUER": "Exact issuer (iss). Keys are found by OIDC discovery unless another source is set.",
     "JWT_AUDIENCE": "Accepted audience(s), comma-separated. Required with public-key sources; with "
     "JWT_SECRET, the aud your tokens carry (Supabase: authenticated; Netlify Identity: unset).",
-    "JWT_ALGORITHMS": "Allowed algorithms, comma-separated (default: every RS/PS/ES algorithm but ES256K, "
-    "EdDSA and Ed25519/Ed448, each only with a key it fits; HS256 with JWT_SECRET).",
+    "JWT_ALGORITHMS": "Allowed algorithms, comma-separated (default: every RS, PS and ES algorithm except "
+    "ES256K, plus EdDSA and Ed25519/Ed448, each only with a key it fits; HS256 with JWT_SECRET).",
     "JWT_SECRET": "Shared HS secret (Netlify Identity, GoTrue, Supabase), or an AWS Secrets Manager ARN "
     "/ 'ssm:<parameter name>' to fetch it from (the fetched value may list several secrets, one a line).",
     "JWT_SECRET_PREVIOUS": "A second accepted secret while rotating.",

@@ -58,9 +58,9 @@ class Verifier:
         there must reject it), unless ``accept_any_audience=True`` (the explicit opt-out). Supabase
         tokens carry ``aud`` ``"authenticated"``; Netlify Identity tokens carry none.
     algorithms:
-        Allow-list of JWS algorithms. Defaults to every RS/PS/ES algorithm but ``ES256K`` (opt in),
-        ``EdDSA`` and RFC 9864's ``Ed25519`` / ``Ed448`` (each token must still fit its key: kty, curve
-        and the JWK's own ``alg``), or ``("HS256",)`` with ``secrets``.
+        Allow-list of JWS algorithms. Defaults to every RS, PS and ES algorithm except ``ES256K`` (opt
+        in), plus ``EdDSA`` and RFC 9864's ``Ed25519`` / ``Ed448`` (each token must still fit its key:
+        kty, curve and the JWK's own ``alg``), or ``("HS256",)`` with ``secrets``.
         HMAC and public-key algorithms never mix.
     jwks_uri, jwks, public_key, secrets:
         Key source, at most one: a JWKS URL (skips discovery), a static JWKS mapping, a PEM public key,
