@@ -53,6 +53,17 @@ def test_missing_scopes_are_named_exactly() -> None:
     assert one.value.description == "Token does not contain the required 'read:shows' scope"
 
 
+def test_the_challenge_names_every_required_scope_not_just_the_missing_ones() -> None:
+    # RFC 6750 §3: `scope` is the scope the resource needs. Naming only what is missing sends a client
+    # that asks for exactly that back with a token lacking what it had (read -> write -> read ...).
+    with pytest.raises(InsufficientScopeError) as info:
+        check_scopes({"scope": "read:shows"}, ["read:shows", "write:shows"])
+    challenge = info.value.response().headers["WWW-Authenticate"]
+    assert 'scope="read:shows write:shows"' in challenge
+    assert info.value.required == ("read:shows", "write:shows")
+    assert info.value.description == "Token does not contain the required 'write:shows' scope"
+
+
 def test_any_of_scopes_accepts_one_and_names_all_when_none() -> None:
     check_scopes({"scope": "b"}, ["a", "b"], any_of=True)
     with pytest.raises(InsufficientScopeError) as info:

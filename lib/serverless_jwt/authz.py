@@ -180,7 +180,8 @@ def check_scope_set(granted: Collection[str], required: Sequence[str], *, any_of
     Raises
     ------
     InsufficientScopeError
-        Naming exactly the missing scopes (all-of), or every accepted scope (any-of).
+        Naming exactly the missing scopes (all-of), or every accepted scope (any-of); its challenge
+        names every required scope.
     """
     if any_of:
         if not any(scope in granted for scope in required):
@@ -188,7 +189,7 @@ def check_scope_set(granted: Collection[str], required: Sequence[str], *, any_of
         return
     missing = [scope for scope in required if scope not in granted]
     if missing:
-        raise InsufficientScopeError(missing)
+        raise InsufficientScopeError(missing, required=tuple(required))
 
 
 def check_scopes(claims: Mapping[str, Any], scopes: Sequence[str], *, any_of: bool = False) -> None:

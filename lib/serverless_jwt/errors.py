@@ -233,14 +233,23 @@ class InvalidClaimError(InvalidTokenError):
 
 
 class InsufficientScopeError(AuthError):
-    """The token is valid but lacks a required scope (RFC 6750 §3.1)."""
+    """The token is valid but lacks a required scope (RFC 6750 §3.1).
+
+    ``scopes`` are the missing scopes (every accepted one when any of them would do), named in the
+    description; ``required`` is every scope the resource needs, sent as the challenge's ``scope``
+    attribute (RFC 6750 §3: "the required scope of the access token"). A client that asks for exactly
+    what the challenge names then gets a token that passes, instead of trading one missing scope for
+    another.
+    """
 
     code = "scope_insufficient"
     status = 403
     error = "insufficient_scope"
 
-    def __init__(self, scopes: tuple[str, ...] | list[str], *, any_of: bool = False) -> None:
+    def __init__(self, scopes: tuple[str, ...] | list[str], *, any_of: bool = False,
+                 required: tuple[str, ...] | list[str] | None = None) -> None:
         self.scopes = tuple(scopes)
+        self.required = self.scopes if required is None else tuple(required)
         self.any_of = any_of
         names = ", ".join(f"'{s}'" for s in self.scopes)
         if len(self.scopes) == 1:
@@ -252,7 +261,7 @@ class InsufficientScopeError(AuthError):
         super().__init__(text)
 
     def _extra_auth_params(self) -> list[str]:
-        return [f"scope={_quoted(' '.join(self.scopes))}"]
+        return [f"scope={_quoted(' '.join(self.required))}"]
 
 
 class ForbiddenError(AuthError):

@@ -137,6 +137,30 @@ def test_security_scopes_are_required(base: str, jwt_tokens: Tokens) -> None:
     assert get(base, "/shows", jwt_tokens.with_scopes("read:shows")).json() == ["show"]
 
 
+def test_a_403_challenge_names_the_dependencys_and_the_routes_scopes_together(
+        jwt_issuer: DevIssuer, serve_asgi: Serve, jwt_tokens: Tokens) -> None:
+    # One set in the challenge: asking for what it names gives a token that passes (no ping-pong
+    # between the dependency's scopes and the route's).
+    auth = JwtBearer(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience), scopes=["read:shows"])
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.delete("/shows/{show}")
+    def delete(show: str,
+               identity: Annotated[IdentityContext, Security(auth, scopes=["delete:shows"])]) -> str:
+        return show
+
+    base = serve_asgi(app)
+    for granted in ("", "read:shows", "delete:shows"):
+        r = httpx.delete(base + "/shows/1", timeout=10,
+                         headers={"Authorization": f"Bearer {jwt_tokens.with_scopes(granted)}"})
+        assert r.status_code == 403
+        assert 'scope="read:shows delete:shows"' in r.headers["www-authenticate"]
+    r = httpx.delete(base + "/shows/1", timeout=10,
+                     headers={"Authorization": f"Bearer {jwt_tokens.with_scopes('read:shows delete:shows')}"})
+    assert r.json() == "1"
+
+
 def test_optional_auth_serves_anonymous_callers_but_refuses_bad_tokens(base: str, jwt_tokens: Tokens) -> None:
     assert get(base, "/greeting").json() == {"hello": "stranger"}
     assert get(base, "/greeting", "x", scheme="Basic").json() == {"hello": "stranger"}

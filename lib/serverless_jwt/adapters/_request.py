@@ -45,7 +45,7 @@ class RequestAuthenticator:
     """Settings shared by one framework integration, checked once at construction."""
 
     __slots__ = ("async_verifier", "checks", "cookie_name", "issuer", "mapper", "realm", "roles_claim",
-                 "verifier")
+                 "scopes", "verifier")
 
     def __init__(self, verifier: TokenVerifier | AsyncVerifier | None, *, realm: str | None = None,
                  cookie_name: str | None = None,
@@ -66,6 +66,12 @@ class RequestAuthenticator:
         self.mapper = claims_mapper
         self.roles_claim = roles_claim
         self.checks = checks_for(scopes, roles)
+        self.scopes = tuple(scopes)
+
+    def route_checks(self, scopes: Sequence[str]) -> tuple[Check, ...]:
+        """The check for a route's own scopes, joined with this integration's: one check for the union,
+        so a 403's challenge names every scope the route needs (RFC 6750 §3), not one set at a time."""
+        return route_checks(tuple(dict.fromkeys((*self.scopes, *scopes))))
 
     def token(self, headers: Headers, *, optional: bool, extra: Sequence[Check]) -> str | None:
         """The request's token; ``None`` for an anonymous caller let through.
@@ -102,9 +108,9 @@ class RequestAuthenticator:
                 # A programming error (a mapper without `return`): fail loudly, before any identity is set.
                 raise TypeError("claims_mapper must return a mapping of claims")
         identity = identity_from_claims(claims, token, self.roles_claim)
-        for check in self.checks:
+        for check in extra:  # first: a route's scope check covers this integration's scopes too
             check(identity)
-        for check in extra:
+        for check in self.checks:
             check(identity)
         return identity
 

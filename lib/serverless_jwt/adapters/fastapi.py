@@ -32,7 +32,7 @@ with requires("fastapi", "The FastAPI integration (serverless_jwt.adapters.fasta
 
 from serverless_jwt import authz
 from serverless_jwt.adapters._auth import log_rejection
-from serverless_jwt.adapters._request import RequestAuthenticator, route_checks
+from serverless_jwt.adapters._request import RequestAuthenticator
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
 from serverless_jwt.async_verifier import AsyncVerifier
 from serverless_jwt.errors import AuthError
@@ -132,7 +132,7 @@ class JwtBearer(SecurityBase):
 
     async def __call__(self, request: HTTPConnection,
                        security_scopes: SecurityScopes) -> IdentityContext | None:
-        extra = route_checks(security_scopes.scopes) if security_scopes.scopes else ()
+        extra = self._auth.route_checks(security_scopes.scopes) if security_scopes.scopes else ()
         try:
             identity = await self._auth.identity_async(request.headers.raw, extra, optional=self._optional)
         except AuthError as err:
