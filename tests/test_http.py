@@ -120,6 +120,13 @@ def test_brackets_inside_strings_do_not_count_as_depth(raw_server: RawServer) ->
     assert doc == {"a": "[" * 100 + '"{{{'}
 
 
+def test_a_body_cut_short_of_its_content_length_is_refused(raw_server: RawServer) -> None:
+    # The part that did arrive is a whole JSON document: only the declared length tells it was cut.
+    body = b'{"keys":[]}'
+    raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (len(body) + 500) + body)
+    assert _reason(raw_server.url) == "truncated"
+
+
 def test_non_utf8_body_is_refused(raw_server: RawServer) -> None:
     body = b'{"a":"\xe9"}'
     raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)

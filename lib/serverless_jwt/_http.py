@@ -175,6 +175,10 @@ def _exchange(conn: http.client.HTTPConnection, target: str, deadline: _Deadline
         chunk = response.read1(min(_CHUNK_BYTES, max_bytes + 1 - len(body)))
         deadline.remaining()
         if not chunk:
+            # read1() answers b"" at an early end of stream too: a body cut short of its declared
+            # Content-Length is a failed fetch, not a shorter document.
+            if response.length:
+                raise FetchError("truncated")
             return bytes(body)
         body += chunk
         if len(body) > max_bytes:
