@@ -443,6 +443,18 @@ def test_a_jwks_skips_and_logs_its_roca_key_and_serves_the_others(
             verifier.verify(forged)
 
 
+def test_a_key_set_full_of_weak_keys_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    weak = [_jwk(SMALL_RSA_KEY, kid=f"small-{i}") for i in range(2500)]
+    jwks = {"keys": [*weak, _jwk(RSA_KEY, kid="good")]}
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt.keys"):
+        keys = KeySet.from_jwks(jwks, algorithms=["RS256"])
+    assert [k.kid for k in keys] == ["good"]
+    assert len(keys.skipped) == 2500
+    (record,) = caplog.records
+    assert "small-0" in record.getMessage()
+    assert record.getMessage().endswith("and 2495 more")
+
+
 def test_a_roca_pem_or_certificate_is_refused_at_configuration(roca_key: rsa.RSAPrivateKey) -> None:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer")])
     now = datetime.datetime.now(datetime.timezone.utc)

@@ -268,7 +268,8 @@ class RemoteKeySource:
         entry = self._entry
         try:
             doc = self._download()
-            if not len(KeySet.from_jwks(doc, algorithms=self._algorithms)):
+            keys = KeySet.from_jwks(doc, algorithms=self._algorithms)
+            if not len(keys):
                 # A key set with nothing usable is an issuer glitch, not a rotation: keep what we have.
                 raise FetchError("no_usable_keys")
         except FetchError as exc:
@@ -289,6 +290,7 @@ class RemoteKeySource:
                 version += 1
                 entry.fingerprint = fingerprint
             entry.state = (doc, self._clock(), version)
+            self._derived = (version, keys)  # this source's keys, parsed once (and warned about once)
             entry.failures = 0
             entry.retry_at = -math.inf
         finally:

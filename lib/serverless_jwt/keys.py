@@ -202,11 +202,15 @@ class KeySet:
                 kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
                 kid = kid if isinstance(kid, str) else None
                 skipped.append((kid, result))
-                if result in WEAK_KEY_REASONS:
-                    # The issuer publishes a breakable key: its other keys still serve, this one never.
-                    _log.warning("JWKS key skipped: %s (kid %.64r)", result, kid)
             else:
                 usable.append(result)
+        weak = [(kid, reason) for kid, reason in skipped if reason in WEAK_KEY_REASONS]
+        if weak:
+            # The issuer publishes breakable keys: its other keys still serve, these never. One line per
+            # key set, however many there are (a hostile set could otherwise flood the log).
+            shown = ", ".join(f"{reason} (kid {kid!r:.66})" for kid, reason in weak[:5])
+            more = f" and {len(weak) - 5} more" if len(weak) > 5 else ""
+            _log.warning("JWKS keys skipped as weak: %s%s", shown, more)
         by_kid: dict[str, list[VerificationKey]] = {}
         for key in usable:
             if key.kid is not None:
