@@ -459,14 +459,18 @@ def test_a_cold_start_outage_recovers_on_the_first_request_after_it(issuer: DevI
 
 
 def test_a_long_cold_start_outage_stays_503_and_then_caps_the_backoff_of_cached_keys(
-        issuer: DevIssuer) -> None:
+        issuer: DevIssuer, caplog: pytest.LogCaptureFixture) -> None:
     # Past 1,024 failures in a row the back-off's 2**n once overflowed a float: OverflowError, a 500.
     clock = FakeClock()
     source = _source(issuer, clock, jwks_uri=issuer.jwks_uri, jwks_max_age_seconds=600)
     issuer.fault = "503"
-    for _ in range(1030):  # a cold cache tries again on every request: an outage of a few seconds
-        _unavailable(source, {"kid": issuer.kid()})
+    with caplog.at_level("WARNING", logger="serverless_jwt.jwks"):
+        for _ in range(1030):  # a cold cache tries again on every request: an outage of a few seconds
+            _unavailable(source, {"kid": issuer.kid()})
     assert issuer.requests[JWKS_PATH] == 1030
+    # Logged at the 1st, 2nd, 4th ... 1024th failure in a row, not once per request.
+    assert [r.getMessage().rsplit("(", 1)[1] for r in caplog.records] == [
+        f"{2 ** n} in a row)" for n in range(11)]
     issuer.fault = None
     assert _verifies(source, issuer.mint())
     issuer.fault = "503"

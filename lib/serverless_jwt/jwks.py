@@ -282,7 +282,11 @@ class RemoteKeySource:
             backoff = min(_BACKOFF_FIRST_SECONDS * 2 ** min(entry.failures - 1, _BACKOFF_DOUBLINGS),
                           _BACKOFF_MAX_SECONDS)
             entry.retry_at = self._clock() + backoff
-            _log.warning("JWKS fetch failed for issuer %s: %s", self._issuer or self._jwks_uri, exc.reason)
+            if entry.failures & (entry.failures - 1) == 0:
+                # The 1st, 2nd, 4th, 8th ... failure in a row: a cold cache retries on every request,
+                # and an outage must not write a line per request.
+                _log.warning("JWKS fetch failed for issuer %s: %s (%d in a row)",
+                             self._issuer or self._jwks_uri, exc.reason, entry.failures)
         else:
             fingerprint = json.dumps(doc["keys"], sort_keys=True, separators=(",", ":"))
             _, _, version = entry.state
