@@ -213,3 +213,12 @@ def test_hung_issuers_do_not_hold_up_another_issuers_fetch(jwt_issuer: DevIssuer
         assert claims["sub"] == "healthy"
         # Its fetch did not queue behind theirs: it finished while all of them were still waiting.
         assert all(still_waiting)
+
+
+def test_a_retry_after_is_honoured_at_a_cold_start_without_a_fetch_per_request(jwt_issuer: DevIssuer) -> None:
+    jwt_issuer.fault, jwt_issuer.retry_after = "429", "30"
+    verifier = verifier_for(jwt_issuer)
+    for _ in range(20):
+        with pytest.raises(KeysUnavailableError):
+            asyncio.run(verifier.verify(jwt_issuer.mint()))
+    assert jwt_issuer.requests[DISCOVERY_PATH] == 1

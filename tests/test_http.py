@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -79,6 +80,24 @@ def test_connection_refused_is_a_fetch_error() -> None:
 def test_non_200_status_is_refused(issuer: DevIssuer, fault: str) -> None:
     issuer.fault = fault
     assert _reason(issuer.jwks_uri) == "status"
+
+
+@pytest.mark.parametrize(("status", "header", "expected"), [
+    (429, "120", 120.0), (503, " 7 ", 7.0), (429, None, None), (500, "120", None),  # 500 asks nothing
+    (429, "soon", None), (429, "-5", None), (429, "Fri, 01 Jan 2100 00:00:00 GMT", "future"),
+    (503, "Thu, 01 Jan 1970 00:00:00 GMT", 0.0), (429, "Fri, 01 Jan 2100 00:00:00", "future"),
+])
+def test_retry_after_of_a_429_or_503_is_read_in_either_form(
+        raw_server: RawServer, status: int, header: str | None, expected: Any) -> None:
+    extra = b"" if header is None else b"Retry-After: " + header.encode() + b"\r\n"
+    raw_server.chunks.append(b"HTTP/1.1 %d No\r\nContent-Length: 0\r\n" % status + extra + b"\r\n")
+    with pytest.raises(FetchError) as info:
+        get_json(raw_server.url, timeout_seconds=5, max_bytes=1000)
+    assert info.value.status == status
+    if expected == "future":
+        assert (info.value.retry_after or 0) > 1e9  # some 74 years from now
+    else:
+        assert info.value.retry_after == expected
 
 
 def test_redirect_is_refused_not_followed(issuer: DevIssuer) -> None:

@@ -482,6 +482,31 @@ def test_a_long_cold_start_outage_stays_503_and_then_caps_the_backoff_of_cached_
     assert 1030 <= issuer.requests[JWKS_PATH] - 1031 <= 1030 + 6
 
 
+def test_a_retry_after_from_the_issuer_is_honoured_even_with_nothing_cached(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_uri=issuer.jwks_uri, jwks_max_age_seconds=600)
+    issuer.fault, issuer.retry_after = "429", "20"
+    for _ in range(50):
+        _unavailable(source, {"kid": issuer.kid()})
+    assert issuer.requests[JWKS_PATH] == 1  # asked to slow down: not one fetch per request
+    clock.advance(20)
+    issuer.fault = None
+    assert _verifies(source, issuer.mint())
+    assert issuer.requests[JWKS_PATH] == 2
+    # With stale keys in hand, and an answer of Retry-After: 3600: back after our own cap (60 s).
+    issuer.fault, issuer.retry_after = "429", "3600"
+    clock.advance(600)
+    assert _verifies(source, issuer.mint())
+    clock.advance(59)
+    assert _verifies(source, issuer.mint())
+    with pytest.raises(UnknownKeyError):  # nor does an unknown kid fetch meanwhile
+        source.keys_for({"kid": "rotated-maybe"})
+    assert issuer.requests[JWKS_PATH] == 3
+    clock.advance(1)
+    assert _verifies(source, issuer.mint())
+    assert issuer.requests[JWKS_PATH] == 4
+
+
 def test_threads_arriving_during_a_cold_start_outage_share_one_failed_attempt(issuer: DevIssuer) -> None:
     # No back-off without keys, but still single flight: those who waited read the failure, not retry it.
     issuer.fault, issuer.slow_seconds = "slow", 3.0

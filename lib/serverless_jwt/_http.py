@@ -32,9 +32,10 @@ _DEPTH_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 class FetchError(Exception):
     """Internal, message-free fetch failure; ``reason`` is a fixed token for logs and tests."""
 
-    def __init__(self, reason: str, *, status: int | None = None) -> None:
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         self.reason = reason
         self.status = status  # the HTTP status, for reason "status"
+        self.retry_after = retry_after  # seconds a 429 or 503 asked us to wait (Retry-After), if any
         super().__init__(f"fetch failed: {reason}")
 
 
@@ -160,7 +161,8 @@ def _exchange(conn: http.client.HTTPConnection, target: str, deadline: _Deadline
     response = conn.getresponse()
     # Only a plain 200 is a key document; 3xx is refused, never followed (no redirect handler here).
     if response.status != 200:
-        raise FetchError("status", status=response.status)
+        wait = _retry_after(response.getheader("Retry-After")) if response.status in (429, 503) else None
+        raise FetchError("status", status=response.status, retry_after=wait)
     declared = response.getheader("Content-Length")
     if declared is not None:
         try:
@@ -183,6 +185,25 @@ def _exchange(conn: http.client.HTTPConnection, target: str, deadline: _Deadline
         body += chunk
         if len(body) > max_bytes:
             raise FetchError("too_large")
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After value (RFC 9110 §10.2.3: delay-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(int(value[:12]))
+    import datetime  # only for the rare date form: no import cost on the usual path
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+        if when.tzinfo is None:  # asctime's form has no zone: HTTP dates are always GMT (RFC 9110 §5.6.7)
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _set_timeout(conn: http.client.HTTPConnection, deadline: _Deadline) -> None:

@@ -49,6 +49,7 @@ class _Entry:
         self.attempts = 0
         self.failures = 0
         self.retry_at = -math.inf
+        self.hold_until = -math.inf  # a 429/503's Retry-After: no fetch before then, cold or not
         self.kid_refetch_at = -math.inf
 
 
@@ -203,6 +204,8 @@ class RemoteKeySource:
             # On an event loop (AsyncVerifier): never fetch or wait here.
             now = self._clock()
             if not self._servable(now):
+                if now < entry.hold_until:
+                    return  # the issuer asked us to wait: a 503 now, without a thread hop
                 raise WouldBlock(entry, self._refresh, "keys")
             if now >= entry.retry_at and not entry.fetch_lock.locked():
                 schedule(entry, self._refresh)  # one refresh in the background; cached keys serve
@@ -222,7 +225,7 @@ class RemoteKeySource:
             # With none (a cold start, or past the stale window), every request tries again, still one
             # fetch at a time: there is nothing to serve meanwhile, and a recovered issuer must be used
             # at once.
-            if self._servable(now) and now < entry.retry_at:
+            if (self._servable(now) and now < entry.retry_at) or now < entry.hold_until:
                 return
             self._fetch()
         finally:
@@ -281,7 +284,13 @@ class RemoteKeySource:
             # every request) would otherwise pass 2**1023 and raise OverflowError instead of a 503.
             backoff = min(_BACKOFF_FIRST_SECONDS * 2 ** min(entry.failures - 1, _BACKOFF_DOUBLINGS),
                           _BACKOFF_MAX_SECONDS)
-            entry.retry_at = self._clock() + backoff
+            now = self._clock()
+            entry.retry_at = now + backoff
+            if exc.retry_after is not None:
+                # The issuer said when to come back (capped: a minute, as our own back-off): honoured
+                # even with nothing cached, where every request would otherwise try again.
+                entry.hold_until = now + min(exc.retry_after, _BACKOFF_MAX_SECONDS)
+                entry.retry_at = max(entry.retry_at, entry.hold_until)
             if entry.failures & (entry.failures - 1) == 0:
                 # The 1st, 2nd, 4th, 8th ... failure in a row: a cold cache retries on every request,
                 # and an outage must not write a line per request.
@@ -296,7 +305,7 @@ class RemoteKeySource:
             entry.state = (doc, self._clock(), version)
             self._derived = (version, keys)  # this source's keys, parsed once (and warned about once)
             entry.failures = 0
-            entry.retry_at = -math.inf
+            entry.retry_at = entry.hold_until = -math.inf
         finally:
             entry.attempts += 1
 

@@ -29,7 +29,7 @@ from serverless_jwt.dev.oidc_provider import OidcProvider
 __all__ = ["DISCOVERY_PATH", "FAULTS", "JWKS_PATH", "DevIssuer"]
 
 FAULTS = frozenset(
-    {"500", "503", "slow", "drip", "huge", "huge_undeclared", "redirect", "not_json", "json_bomb",
+    {"429", "500", "503", "slow", "drip", "huge", "huge_undeclared", "redirect", "not_json", "json_bomb",
      "wrong_shape", "wrong_issuer", "reset"}
 )
 _ALGORITHMS = get_default_algorithms()
@@ -137,6 +137,7 @@ class DevIssuer:
         self.fault: str | None = None
         self.fault_paths: set[str] = {DISCOVERY_PATH, JWKS_PATH}
         self.slow_seconds = 1.0
+        self.retry_after = "120"  # the Retry-After of fault "429" (seconds, or an HTTP date)
         self.drip_interval_seconds = 0.2
         self.huge_bytes = 2 * 1024 * 1024 + 17
         self.extra_jwks_keys: list[dict[str, Any]] = []
