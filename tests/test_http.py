@@ -181,6 +181,34 @@ def test_header_drip_is_bounded_by_one_total_deadline(raw_server: RawServer) -> 
     assert _reason(raw_server.url, timeout_seconds=1) == "timeout"
 
 
+def test_a_name_lookup_that_never_answers_is_bounded_by_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # DNS is outside this machine: a resolver that does not answer is stood in for here.
+    real = socket.getaddrinfo
+    release, waiting, gave_up = threading.Event(), threading.Event(), threading.Event()
+
+    def unanswered(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "keys.unanswered-dns.test":
+            return real(host, *args, **kwargs)
+        waiting.set()
+        release.wait(5)  # a resolver's own retries
+        gave_up.set()
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unanswered)
+    try:
+        assert _reason("https://keys.unanswered-dns.test/jwks", timeout_seconds=0.3) == "timeout"
+        assert waiting.is_set()
+        assert not gave_up.is_set()  # the answer came while the lookup was still hanging
+    finally:
+        release.set()
+
+
+def test_a_host_name_is_resolved_and_each_address_tried(issuer: DevIssuer) -> None:
+    # "localhost" may come first as ::1, where nothing listens: the next address (127.0.0.1) serves.
+    url = issuer.jwks_uri.replace("127.0.0.1", "localhost")
+    assert get_json(url, timeout_seconds=5, max_bytes=1 << 20)["keys"]
+
+
 def test_https_is_really_tls(issuer: DevIssuer) -> None:
     # The dev issuer speaks plain HTTP, so a TLS handshake with it must fail.
     assert _reason(issuer.jwks_uri.replace("http://", "https://")) == "connection"

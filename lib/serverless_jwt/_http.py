@@ -1,4 +1,5 @@
-"""One HTTP GET for a JSON document: one total deadline, a size cap, no redirects, TLS off loopback.
+"""One HTTP GET for a JSON document: one total deadline (name lookup included), a size cap, no
+redirects, TLS off loopback.
 
 The only module that opens sockets. Every failure becomes :class:`FetchError` with a fixed ``reason``;
 the text of foreign exceptions never leaves this module.
@@ -14,6 +15,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,6 +76,49 @@ def _abort(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
+def _connector(deadline: _Deadline) -> Callable[..., socket.socket]:
+    """``socket.create_connection`` under the total deadline, name lookup included.
+
+    ``getaddrinfo`` has no timeout of its own (a resolver that does not answer holds a caller for its
+    own retries, 10 s or more): it runs in a daemon thread that the deadline stops waiting for. TLS
+    still checks the certificate against the host name (http.client wraps this socket with it).
+    """
+
+    def create_connection(address: tuple[str, int], *_: Any, **__: Any) -> socket.socket:
+        host, port = address
+        found: list[Any] = []
+
+        def lookup() -> None:
+            try:
+                found.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+            except OSError as exc:  # handed back below; no foreign text leaves this module
+                found.append(exc)
+
+        resolver = threading.Thread(target=lookup, name="serverless-jwt-dns", daemon=True)
+        resolver.start()
+        resolver.join(deadline.remaining())
+        if not found:
+            raise FetchError("timeout")
+        if isinstance(found[0], OSError):
+            raise found[0]
+        error: OSError = OSError("no address")
+        for family, kind, proto, _, sockaddr in found[0]:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(deadline.remaining())
+                sock.connect(sockaddr)
+            except BaseException as exc:
+                sock.close()
+                if not isinstance(exc, OSError):
+                    raise
+                error = exc
+                continue
+            return sock
+        raise error
+
+    return create_connection
+
+
 def get_bytes(url: str, *, timeout_seconds: float, max_bytes: int) -> bytes:
     """GET ``url`` and return its body (e.g. the PEM keys an ALB publishes).
 
@@ -112,6 +157,7 @@ def get_bytes(url: str, *, timeout_seconds: float, max_bytes: int) -> bytes:
         conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout_seconds, context=context)
     else:
         conn = http.client.HTTPConnection(host, parts.port, timeout=timeout_seconds)
+    conn._create_connection = _connector(deadline)  # type: ignore[attr-defined]
     fired = threading.Event()
     watchdog = threading.Timer(timeout_seconds, _abort, (conn, fired))
     watchdog.daemon = True
