@@ -3,6 +3,11 @@ redirects, TLS off loopback.
 
 The only module that opens sockets. Every failure becomes :class:`FetchError` with a fixed ``reason``;
 the text of foreign exceptions never leaves this module.
+
+Why not urllib3 or requests: their timeouts apply per socket operation, so a server dripping one byte
+at a time (or a resolver that never answers) holds a request far past any budget, and this is the
+promise a cold start leans on; and importing urllib3 costs about twice ``http.client`` + ``ssl``
+(84 ms against 40 ms measured here), paid on every cold start that fetches keys.
 """
 
 from __future__ import annotations
