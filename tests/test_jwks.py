@@ -82,6 +82,24 @@ def test_prefetch_loads_keys_once(issuer: DevIssuer) -> None:
     assert issuer.requests[JWKS_PATH] == 1
 
 
+def test_prefetch_on_every_request_still_refreshes_and_still_refuses(issuer: DevIssuer) -> None:
+    # The verifier calls prefetch() per request; its shortcut must keep every rule of the full path.
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_max_age_seconds=600)
+    source.prefetch()
+    clock.advance(599)
+    source.prefetch()
+    assert issuer.requests[JWKS_PATH] == 1
+    clock.advance(1)
+    source.prefetch()
+    assert issuer.requests[JWKS_PATH] == 2
+    # Another source of the same issuer shares the fetched set but may use none of it.
+    es384_only = _source(issuer, clock, algorithms=["ES384"], jwks_max_age_seconds=600)
+    for _ in range(2):
+        with pytest.raises(KeysUnavailableError):
+            es384_only.prefetch()
+
+
 def test_verifiers_for_the_same_issuer_share_one_cache(issuer: DevIssuer) -> None:
     clock = FakeClock()
     first, second = _source(issuer, clock), _source(issuer, clock, algorithms=["ES256"])
