@@ -312,6 +312,15 @@ def _runners(args: argparse.Namespace, template: Template, names: list[str],
     return prepared
 
 
+def _print_payload(payload: Any) -> None:
+    # As `sam local invoke`: stdout gets the answer as the runtime serialised it (awslambdaric's
+    # json.dumps, one line) and nothing else, so it pipes into jq or a file as is; the newline that ends
+    # the terminal line goes to stderr.
+    sys.stdout.write(json.dumps(payload, default=str))
+    sys.stdout.flush()
+    sys.stderr.write("\n")
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from serverless_jwt.dev.apigw import collect
     from serverless_jwt.dev.apigw.responses import MalformedResponse, from_function
@@ -347,13 +356,13 @@ def cmd_invoke(args: argparse.Namespace) -> int:
                 print(f"{function.name} failed to initialise: {exc}", file=sys.stderr)
                 if exc.error_type == "ConfigurationError" and args.no_dev_issuer:
                     print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
-            print(json.dumps(exc.payload, indent=2))
+            _print_payload(exc.payload)
             return 0
         except Exception as exc:  # in-process: the handler's module failed to import
             traceback.print_exception(exc, file=sys.stderr)
             if isinstance(exc, ConfigurationError) and args.no_dev_issuer:
                 print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
-            print(json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}, indent=2))
+            _print_payload({"errorMessage": str(exc), "errorType": type(exc).__name__})
             return 0
         finally:
             prepared.close()
@@ -364,7 +373,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             except MalformedResponse as exc:
                 status = 502 if route.api.kind == "REST" else 500
                 print(f"warning: API Gateway would answer {status} to this response: {exc}", file=sys.stderr)
-        print(json.dumps(result, indent=2, default=str))
+        _print_payload(result)
         return 0
     finally:
         if issuer is not None:
