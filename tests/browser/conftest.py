@@ -23,8 +23,11 @@ from serverless_jwt.dev.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# app.example stands for a deployed origin (not loopback by name), served from this machine.
+DEPLOYED_HOST = "app.example"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--host-resolver-rules=MAP {DEPLOYED_HOST} 127.0.0.1"]
 
 
 # Module scope, not session: while Playwright's sync API is open it leaves an asyncio loop marked as

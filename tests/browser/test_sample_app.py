@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+DEPLOYED_HOST = "app.example"  # conftest's browser resolves it to 127.0.0.1: a non-loopback origin
 
 
 @pytest.fixture
@@ -88,6 +92,53 @@ def test_the_issuer_can_be_named_on_the_pages_url(new_page: Any, sample_app: tup
     page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
     assert page.url.endswith("?issuer=" + quote(sample_app[0].issuer, safe="") + "&scope=openid")
     assert _call(page, "Call /shows")[0] == "403"
+
+
+def test_a_deployed_page_ignores_a_provider_or_api_named_on_its_url(
+        browser: Any, sample_app: tuple[Any, str]) -> None:
+    # A crafted link must not send a deployed page's tokens to another API, nor its sign-in to another
+    # issuer: off loopback, only config.json (here: the API's RFC 9728 metadata) names them.
+    deployed = sample_app[1].replace("127.0.0.1", DEPLOYED_HOST)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{deployed}/?issuer={quote('http://127.0.0.1:9/evil', safe='')}"
+                  f"&api={quote('http://127.0.0.1:9', safe='')}")
+        page.wait_for_selector("body[data-ready=true]")
+        assert _text(page, "issuer") == sample_app[0].issuer
+        assert _call(page, "Call /me")[0] == "401"  # the page's own API answered, not 127.0.0.1:9
+    finally:
+        context.close()
+
+
+def test_a_discovery_document_naming_another_issuer_is_refused(
+        new_page: Any, sample_app: tuple[Any, str]) -> None:
+    # A mix-up: a copy of the real provider's discovery, served elsewhere, with its own token endpoint.
+    real = sample_app[0].discovery()
+    fake = json.dumps({**real, "token_endpoint": "http://127.0.0.1:9/steal"}).encode()
+
+    class Copy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Content-Length", str(len(fake)))
+            self.end_headers()
+            self.wfile.write(fake)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Copy) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            page = new_page(f"?issuer={quote(f'http://127.0.0.1:{server.server_port}', safe='')}")
+            status, body = _call(page, "Log in")
+            assert (status, body) == ("error", "discovery names another issuer")
+            assert page.url.startswith(sample_app[1])  # never sent to the authorization endpoint
+        finally:
+            server.shutdown()
 
 
 def test_cancelled_sign_in_shows_the_providers_refusal(page: Any) -> None:
