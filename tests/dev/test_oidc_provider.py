@@ -183,11 +183,46 @@ def test_refresh_tokens_rotate_and_may_only_narrow_scopes(issuer: DevIssuer) -> 
         **form, "refresh_token": second["refresh_token"], "scope": "openid offline_access"})
     assert narrowed.status == 200
     assert _claims(narrowed.json()["access_token"])["scope"] == "openid offline_access"
-    reused = oc.post_form(issuer.issuer + "/oauth/token", {**form, "refresh_token": second["refresh_token"]})
-    assert reused.json()["error"] == "invalid_grant"
+    # The narrower scope was for that access token only (RFC 6749 §6): the next refresh has it all.
     rotated = oc.post_form(issuer.issuer + "/oauth/token",
                            {**form, "refresh_token": narrowed.json()["refresh_token"]})
     assert rotated.status == 200
+    assert _claims(rotated.json()["access_token"])["scope"] == "openid offline_access read:shows"
+    # Narrowed to scopes without offline_access, the grant still goes on.
+    again = oc.post_form(issuer.issuer + "/oauth/token", {
+        **form, "refresh_token": rotated.json()["refresh_token"], "scope": "read:shows"})
+    assert _claims(again.json()["access_token"])["scope"] == "read:shows"
+    assert "refresh_token" in again.json()
+    # A rotated token presented again: someone holds a copy (RFC 9700 §4.14.2). Refused, and the
+    # live token of that family is revoked with it.
+    reused = oc.post_form(issuer.issuer + "/oauth/token", {**form, "refresh_token": second["refresh_token"]})
+    assert reused.json()["error"] == "invalid_grant"
+    live = oc.post_form(issuer.issuer + "/oauth/token",
+                        {**form, "refresh_token": again.json()["refresh_token"]})
+    assert live.json()["error"] == "invalid_grant"
+    # Another sign-in's family is untouched.
+    assert oc.post_form(issuer.issuer + "/oauth/token",
+                        {**form, "refresh_token": first["refresh_token"]}).status == 200
+
+
+def test_a_replayed_code_revokes_every_refresh_token_it_led_to(issuer: DevIssuer) -> None:
+    request, code = _login(issuer, scopes=("openid", "offline_access"))
+    first = oc.exchange_code(issuer.issuer, request, code).json()
+    form = {"grant_type": "refresh_token", "client_id": "serverless-jwt-dev"}
+    rotated = oc.post_form(issuer.issuer + "/oauth/token", {**form, "refresh_token": first["refresh_token"]})
+    assert oc.exchange_code(issuer.issuer, request, code).json()["error"] == "invalid_grant"  # replayed
+    live = oc.post_form(issuer.issuer + "/oauth/token",
+                        {**form, "refresh_token": rotated.json()["refresh_token"]})
+    assert live.json()["error"] == "invalid_grant"
+
+
+def test_a_refresh_with_the_wrong_client_does_not_use_the_token_up(issuer: DevIssuer) -> None:
+    request, code = _login(issuer, scopes=("openid", "offline_access"))
+    token = oc.exchange_code(issuer.issuer, request, code).json()["refresh_token"]
+    form = {"grant_type": "refresh_token", "refresh_token": token}
+    token_url = issuer.issuer + "/oauth/token"
+    assert oc.post_form(token_url, {**form, "client_id": "someone-else"}).status == 400
+    assert oc.post_form(token_url, {**form, "client_id": "serverless-jwt-dev"}).status == 200
 
 
 def test_client_credentials_with_basic_auth(issuer: DevIssuer) -> None:

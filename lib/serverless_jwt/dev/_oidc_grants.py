@@ -1,8 +1,9 @@
 """What the dev provider remembers between requests: logins in progress, codes, refresh tokens.
 
 One lock guards every table; each lookup first drops what has expired. A code and a refresh token are
-taken out as they are used, so each works once; a reused code also revokes the refresh token it
-produced (RFC 6749 §4.1.2, §10.5).
+taken out as they are used, so each works once. The refresh tokens that one code led to, rotation after
+rotation, are one family: a replayed code (RFC 6749 §4.1.2) or a replayed, already rotated refresh
+token (RFC 9700 §4.14.2: someone holds a copy) revokes the whole family, the live token included.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Grant:
     auth_time: int = 0
     sid: str = ""
     expires_at: float = 0.0
+    family: str = ""  # the refresh tokens descending from one code
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class GrantStore:
             self._pending: dict[str, Pending] = {}
             self._codes: dict[str, Grant] = {}
             self._refresh: dict[str, Grant] = {}
-            self._code_refresh: dict[str, str] = {}  # code -> the refresh token it produced
+            self._code_family: dict[str, tuple[str, float]] = {}  # code -> (family, until when)
+            self._rotated: dict[str, tuple[str, float]] = {}  # used refresh token -> (family, until)
 
     @staticmethod
     def _expire(table: dict[str, _T]) -> None:
@@ -91,26 +94,48 @@ class GrantStore:
             self._codes[code] = grant
 
     def take_code(self, code: str) -> Grant | None:
-        """The code's grant, once; a second use revokes the refresh token the first one produced."""
+        """The code's grant, once; a second use revokes every refresh token the first one led to."""
         with self._lock:
             self._expire(self._codes)
             grant = self._codes.pop(code, None)
             if grant is None:
-                revoked = self._code_refresh.pop(code, None)
-                if revoked is not None:
-                    self._refresh.pop(revoked, None)
+                family = self._code_family.pop(code, None)
+                if family is not None:
+                    self._revoke_family(family[0])
             return grant
 
     def add_refresh(self, token: str, grant: Grant, *, from_code: str | None) -> None:
         with self._lock:
             self._refresh[token] = grant
             if from_code:
-                self._code_refresh[from_code] = token
+                self._code_family[from_code] = (grant.family, grant.expires_at)
 
-    def take_refresh(self, token: str) -> Grant | None:
+    def peek_refresh(self, token: str) -> Grant | None:
+        """The refresh token's grant, left in place (to check the client before it is used up)."""
         with self._lock:
             self._expire(self._refresh)
-            return self._refresh.pop(token, None)
+            return self._refresh.get(token)
+
+    def take_refresh(self, token: str) -> Grant | None:
+        """The refresh token's grant, once; a rotated one presented again revokes its family."""
+        with self._lock:
+            self._expire(self._refresh)
+            now = time.time()
+            for table in (self._rotated, self._code_family):
+                for key in [k for k, (_, until) in table.items() if until <= now]:
+                    del table[key]
+            grant = self._refresh.pop(token, None)
+            if grant is not None:
+                self._rotated[token] = (grant.family, grant.expires_at)
+                return grant
+            reused = self._rotated.pop(token, None)
+            if reused is not None:
+                self._revoke_family(reused[0])
+            return None
+
+    def _revoke_family(self, family: str) -> None:
+        for token in [t for t, g in self._refresh.items() if g.family == family]:
+            del self._refresh[token]
 
     def revoke_session(self, sid: str) -> None:
         with self._lock:

@@ -226,7 +226,7 @@ class OidcProvider:
             if grant_type == "authorization_code":
                 return self._tokens(self._redeem_code(form), refresh_for=form.get("code"))
             if grant_type == "refresh_token":
-                return self._tokens(self._redeem_refresh(form))
+                return self._refresh(form)
             if grant_type == "client_credentials":
                 client = _oidc_tokens.client_credentials(form, authorization, self.service_client_id,
                                                          self.service_client_secret)
@@ -258,26 +258,33 @@ class OidcProvider:
             raise OAuthError("invalid_grant", "PKCE verification failed")
         return grant
 
-    def _redeem_refresh(self, form: Mapping[str, str]) -> Grant:
+    def _refresh(self, form: Mapping[str, str]) -> Response:
         token = form.get("refresh_token", "")
+        # The client is checked before the token is used up: a wrong client_id burns nothing.
+        held = self._store.peek_refresh(token)
+        if held is not None and form.get("client_id") != held.client_id:
+            raise OAuthError("invalid_grant", "The refresh token was issued to another client")
+        narrowed = _scopes(form)
+        if held is not None and narrowed and not set(narrowed) <= set(held.scopes):
+            raise OAuthError("invalid_scope", "A refresh may only narrow the granted scopes")
         grant = self._store.take_refresh(token)  # rotated: each refresh token works once
         if grant is None:
             raise OAuthError("invalid_grant", "The refresh token is invalid, expired or already used")
-        if form.get("client_id") != grant.client_id:
-            raise OAuthError("invalid_grant", "The refresh token was issued to another client")
-        narrowed = _scopes(form)
-        if narrowed and not set(narrowed) <= set(grant.scopes):
-            raise OAuthError("invalid_scope", "A refresh may only narrow the granted scopes")
-        return replace(grant, scopes=narrowed or grant.scopes, nonce=None)
+        # RFC 6749 §6: a narrower scope is for this access token only; the new refresh token keeps
+        # the whole grant.
+        return self._tokens(replace(grant, scopes=narrowed or grant.scopes, nonce=None), keep=grant)
 
     def _tokens(self, grant: Grant, *, id_token: bool = True, refresh: bool = True,
-                refresh_for: str | None = None) -> Response:
+                refresh_for: str | None = None, keep: Grant | None = None) -> Response:
         out = _oidc_tokens.issue(self._issuer, grant, id_token=id_token and "openid" in grant.scopes,
                                  lifetime_seconds=self.access_token_lifetime_seconds)
-        if refresh and "offline_access" in grant.scopes:
+        kept = keep or grant
+        if refresh and "offline_access" in kept.scopes:
             token = secrets.token_urlsafe(32)
             expires = time.time() + self.refresh_token_lifetime_seconds
-            self._store.add_refresh(token, replace(grant, expires_at=expires), from_code=refresh_for)
+            family = kept.family or secrets.token_urlsafe(16)
+            self._store.add_refresh(token, replace(kept, expires_at=expires, nonce=None, family=family),
+                                    from_code=refresh_for)
             out["refresh_token"] = token
         return _oidc_tokens.token_response(out)
 
