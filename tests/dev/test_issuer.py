@@ -5,17 +5,21 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import stat
 import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
 
+from serverless_jwt.dev import oidc_client as oc
 from serverless_jwt.dev.issuer import DISCOVERY_PATH, JWKS_PATH, DevIssuer
+from serverless_jwt.errors import ConfigurationError
 
 
 def _get(url: str) -> Any:
@@ -222,3 +226,41 @@ def test_start_api_serves_resource_metadata_naming_the_dev_issuer(issuer: DevIss
     finally:
         bare.stop()
     assert missing.value.code == 404
+
+
+def test_a_negative_chunk_size_is_a_bad_request_not_a_read_to_the_end(issuer: DevIssuer) -> None:
+    with socket.create_connection((urlsplit(issuer.issuer).hostname or "", urlsplit(issuer.issuer).port or 0),
+                                  timeout=5) as sock:
+        sock.sendall(b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\n-1\r\n")
+        # No end of stream is sent: reading "to the end" would wait here until the timeout.
+        assert sock.recv(4096).startswith(b"HTTP/1.1 400")
+
+
+def test_a_body_sent_where_none_is_read_does_not_become_the_next_request(issuer: DevIssuer) -> None:
+    smuggled = b"GET /logout HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection((urlsplit(issuer.issuer).hostname or "", urlsplit(issuer.issuer).port or 0),
+                                  timeout=5) as sock:
+        sock.sendall(b"POST /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                     % len(smuggled) + smuggled)
+        answers = b""
+        while chunk := sock.recv(65536):  # the server closes after its one answer
+            answers += chunk
+    assert answers.count(b"HTTP/1.1 ") == 1
+    assert answers.startswith(b"HTTP/1.1 405")
+
+
+def test_a_bug_in_a_handler_is_a_500_server_error_not_a_dropped_connection(
+        issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(issuer.oidc, "userinfo", broken)
+    answer = oc.get(issuer.issuer + "/userinfo")
+    assert (answer.status, json.loads(answer.body)) == (500, {"error": "server_error"})
+    assert b"a bug" not in answer.body
+
+
+def test_the_dev_issuer_refuses_to_listen_off_loopback() -> None:
+    with pytest.raises(ConfigurationError, match="loopback only"):
+        DevIssuer(host="0.0.0.0")  # noqa: S104 - the point: it must refuse

@@ -321,7 +321,9 @@ def test_login_page_prefills_the_requested_scopes_and_escapes_values(issuer: Dev
 
 @pytest.mark.parametrize(("claims", "message"), [
     ("not json", "Extra claims must be valid JSON"), ("[1]", "Extra claims must be a JSON object"),
-    ('{"aud": "x"}', "may not set protocol claims: aud")])
+    ('{"aud": "x"}', "may not set protocol claims: aud"),
+    ('{"a":' * 2000 + "1" + "}" * 2000, "Extra claims must be valid JSON"),  # past json's recursion limit
+    ('{"a":' * 25 + "1" + "}" * 25, "may nest at most 19 levels deep")])  # verifiers would refuse it
 def test_bad_extra_claims_show_the_page_again_with_the_problem(issuer: DevIssuer, claims: str,
                                                                 message: str) -> None:
     request = oc.start(issuer.issuer, redirect_uri=REDIRECT)

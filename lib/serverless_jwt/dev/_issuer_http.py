@@ -6,6 +6,7 @@ included); the login page and logout are browser navigations and send no CORS he
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -45,14 +46,31 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # tests stay quiet
 
+    body_read = False
+
     def do_GET(self) -> None:
-        handle(self.server.owner, self)
+        self._handle()
 
     def do_POST(self) -> None:
-        handle(self.server.owner, self)
+        self._handle()
 
     def do_OPTIONS(self) -> None:
-        handle(self.server.owner, self)
+        self._handle()
+
+    def _handle(self) -> None:
+        try:
+            handle(self.server.owner, self)
+        except Exception:
+            # A bug must still answer: RFC 6749's server_error, never a dropped connection (a browser
+            # shows that as a network error). Nothing of the request or the exception is echoed.
+            self.close_connection = True
+            with contextlib.suppress(Exception):
+                _answer(self, Response(500, {"Content-Type": "application/json", "Cache-Control": "no-store"},
+                                       b'{"error":"server_error"}'))
+        if not self.body_read and (self.headers.get("Transfer-Encoding")
+                                   or self.headers.get("Content-Length", "0").strip() not in ("", "0")):
+            # A body nobody read would be parsed as the next request on this connection: close it.
+            self.close_connection = True
 
 
 def handle(owner: DevIssuer, h: _Handler) -> None:
@@ -148,10 +166,13 @@ class _TooLarge(Exception):
 
 def _read_body(h: _Handler) -> bytes:
     """The request body (Content-Length or chunked, RFC 9112 §7.1); ValueError past MAX_FORM_BYTES."""
+    h.body_read = True
     if "chunked" in h.headers.get("Transfer-Encoding", "").lower():
         out = b""
         while True:
             size = int(h.rfile.readline(64).split(b";", 1)[0].strip() or b"0", 16)
+            if size < 0:  # int() takes a sign; a chunk size has none (rfile.read(-1) reads to EOF)
+                raise ValueError("bad chunk size")
             if len(out) + size > MAX_FORM_BYTES:
                 raise _TooLarge
             if size == 0:

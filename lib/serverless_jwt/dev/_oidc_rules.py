@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "cors_headers",
     "is_allowed_origin",
     "is_allowed_redirect",
+    "json_depth",
     "json_response",
     "parse_form",
     "pkce_matches",
@@ -177,3 +179,15 @@ def cors_headers(origin: str | None, allowed: Sequence[str] | None, *, preflight
         headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
         headers["Access-Control-Max-Age"] = "600"
     return headers
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value`` nests arrays and objects (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest

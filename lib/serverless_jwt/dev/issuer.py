@@ -130,6 +130,12 @@ class DevIssuer:
         key_dir: str | os.PathLike[str] | None = None,
         audience: str = "serverless-jwt-dev",
     ) -> None:
+        from serverless_jwt._config import is_loopback
+        from serverless_jwt.errors import ConfigurationError
+
+        if not is_loopback(host):
+            # It signs whatever token anyone asks for, and its login page takes no password.
+            raise ConfigurationError(f"The dev issuer listens on loopback only, not on {host!r}")
         self.host = host
         self.port = port
         self.key_dir = Path(key_dir) if key_dir is not None else None

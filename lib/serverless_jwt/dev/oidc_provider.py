@@ -27,11 +27,13 @@ from serverless_jwt.dev._oidc_rules import (
     OAuthError,
     Response,
     is_allowed_redirect,
+    json_depth,
     parse_form,
     parse_params,
     valid_challenge,
     valid_scope_token,
 )
+from serverless_jwt.token import MAX_JSON_DEPTH
 
 if TYPE_CHECKING:
     from serverless_jwt.dev._support import AttachedIssuer
@@ -342,10 +344,12 @@ def _extra_claims(text: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValueError("Extra claims must be valid JSON") from None
     if not isinstance(value, dict):
         raise ValueError("Extra claims must be a JSON object")
+    if json_depth(value) >= MAX_JSON_DEPTH:  # a token nested deeper than verifiers read is no use
+        raise ValueError(f"Extra claims may nest at most {MAX_JSON_DEPTH - 1} levels deep")
     reserved = sorted(RESERVED_CLAIMS & set(value))
     if reserved:
         raise ValueError("Extra claims may not set protocol claims: " + ", ".join(reserved))
