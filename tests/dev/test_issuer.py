@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import stat
+import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -166,7 +167,7 @@ def test_key_dir_persists_keys_with_owner_only_permissions(tmp_path: Path) -> No
     with DevIssuer(key_dir=tmp_path / "keys") as first:
         kids = {first.kid("RS256"), first.kid("ES256")}
         token = first.mint()
-    files = sorted((tmp_path / "keys").iterdir())
+    files = sorted((tmp_path / "keys").glob("*.pem"))
     assert [f.name for f in files] == ["es256.pem", "rs256.pem"]
     for f in files:
         assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
@@ -175,6 +176,22 @@ def test_key_dir_persists_keys_with_owner_only_permissions(tmp_path: Path) -> No
         jwk = next(k for k in second.jwks()["keys"] if k["kid"] == second.kid("RS256"))
         assert jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"],
                           options={"verify_aud": False})["sub"] == "dev-user"
+
+
+def test_a_key_dir_it_creates_is_never_picked_up_by_git(tmp_path: Path) -> None:
+    # A user's project may not ignore .serverless-jwt/: `git add .` must still not take the dev keys.
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    with DevIssuer(key_dir=tmp_path / ".serverless-jwt"):
+        pass
+    status = subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain", "--untracked-files=all"],
+                            check=True, capture_output=True, text=True).stdout
+    assert status == ""
+    assert (tmp_path / ".serverless-jwt" / "rs256.pem").exists()
+    mine = tmp_path / "mine"  # a folder that already existed is the user's: nothing is added to it
+    mine.mkdir()
+    with DevIssuer(key_dir=mine):
+        pass
+    assert not (mine / ".gitignore").exists()
 
 
 def test_hs256_minting_uses_the_given_secret(issuer: DevIssuer) -> None:
@@ -206,7 +223,7 @@ def test_issuers_starting_at_once_share_one_key(tmp_path: Path) -> None:
     assert errors == []
     assert len(kids) == 8
     assert len(set(kids)) == 1
-    assert sorted(f.name for f in (tmp_path / "keys").iterdir()) == ["es256.pem", "rs256.pem"]
+    assert sorted(f.name for f in (tmp_path / "keys").glob("*.pem")) == ["es256.pem", "rs256.pem"]
 
 
 def test_start_api_serves_resource_metadata_naming_the_dev_issuer(issuer: DevIssuer) -> None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from serverless_jwt.dev._private_dir import make_private_dir
 from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["AWSLAMBDARIC", "Environment", "ensure_environment", "find_interpreter"]
@@ -148,6 +149,7 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
     digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
     env_dir = cache_dir / "runtimes" / f"{name}-{digest[:12]}"
     env_python = env_dir / "bin" / "python"
+    make_private_dir(cache_dir)
     with _locked(cache_dir / "runtimes" / f".{name}.lock"):
         try:
             built = json.loads((env_dir / _STAMP).read_text(encoding="utf-8")).get("digest")

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
 from serverless_jwt.dev._issuer_http import DISCOVERY_PATH, JWKS_PATH, _Handler, _Server
+from serverless_jwt.dev._private_dir import make_private_dir
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
 from serverless_jwt.dev.oidc_provider import OidcProvider
 
@@ -164,7 +165,7 @@ class DevIssuer:
     def _load_keys(self) -> None:
         for alg in ("RS256", "ES256"):
             if self.key_dir is not None:
-                self.key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                make_private_dir(self.key_dir)
                 key = _load_or_create(self.key_dir / f"{alg.lower()}.pem", alg)
             else:
                 key = _generate(alg)
