@@ -204,3 +204,28 @@ def test_the_cli_mints_and_decodes_tokens_without_extras(core_venv: Path, tmp_pa
                              check=False)
     assert decoded.returncode == 0, decoded.stderr[-2000:]
     assert '"sub": "carol"' in decoded.stdout
+
+
+def _build_sdist(target: Path) -> None:
+    # From what git tracks, as a clean clone has it (this checkout's untracked files stay out).
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True, check=True,
+                           timeout=60).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (target / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / "src" / name)
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(target / "dist"),
+                    str(target / "src")], check=True, capture_output=True, timeout=300)
+
+
+def test_the_sdist_is_the_library_without_a_fragment_of_the_test_suite(
+        build_once: Callable[[str, Callable[[Path], None]], Path]) -> None:
+    import tarfile
+
+    sdist = next((build_once("sdist", _build_sdist) / "dist").glob("serverless_jwt-*.tar.gz"))
+    with tarfile.open(sdist) as archive:
+        names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
+    assert "lib/serverless_jwt/py.typed" in names
+    assert {"pyproject.toml", "README.md", "LICENSE"} <= set(names)
+    # The tests need the whole checkout (template, samples, events): none ship, not some of them.
+    assert not [n for n in names if n.startswith(("tests/", "benchmarks/")) or "__pycache__" in n]
