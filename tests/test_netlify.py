@@ -56,6 +56,11 @@ def test_decorator_combined_with_bearer_check(issuer: DevIssuer) -> None:
     # Straight to the function, around the proxy: no signature, 401 even with a good bearer token.
     direct = handler(_event({"authorization": bearer}), types.SimpleNamespace())
     assert direct["statusCode"] == 401
+    # ... named for what is missing: this client did send its bearer token.
+    assert json.loads(direct["body"])["error"] == "signature_missing"
+    assert "x-nf-sign" in json.loads(direct["body"])["error_description"]
+    no_user = handler(_event({"x-nf-sign": nf_sign(issuer)}), types.SimpleNamespace())
+    assert json.loads(no_user["body"])["error"] == "token_missing"
     expired = handler(_event({"x-nf-sign": nf_sign(issuer, now=time.time() - 600), "authorization": bearer}),
                       types.SimpleNamespace())
     assert expired["statusCode"] == 401

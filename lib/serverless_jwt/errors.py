@@ -45,6 +45,7 @@ __all__ = [
     "KeysUnavailableError",
     "MalformedTokenError",
     "MissingExtraError",
+    "MissingSignatureError",
     "MissingTokenError",
     "TokenExpiredError",
     "UnknownKeyError",
@@ -157,6 +158,17 @@ class MissingTokenError(AuthError):
     status = 401
     error = None
     default_description = "Authentication required"
+
+
+class MissingSignatureError(MissingTokenError):
+    """No ``x-nf-sign``: the request did not come through Netlify's signed proxy.
+
+    A :class:`MissingTokenError` (401, bare ``Bearer`` challenge) with its own code, so a client that did
+    send its bearer token is not told it sent none, and the log names the check that failed.
+    """
+
+    code = "signature_missing"
+    default_description = "The request did not come through the signed proxy (no x-nf-sign)"
 
 
 class InvalidRequestError(AuthError):

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from serverless_jwt.errors import InvalidRequestError, MissingTokenError
+from serverless_jwt.errors import InvalidRequestError, MissingSignatureError
 from serverless_jwt.verifier import Verifier
 
 if TYPE_CHECKING:
@@ -44,15 +44,16 @@ def check_signature(values: Sequence[str], verifier: Verifier) -> dict[str, Any]
 
     Raises
     ------
-    MissingTokenError
-        No ``x-nf-sign``: the request did not come through Netlify's signed proxy (401).
+    MissingSignatureError
+        No ``x-nf-sign``: the request did not come through Netlify's signed proxy (401, a
+        ``MissingTokenError`` with code ``signature_missing``).
     InvalidRequestError
         More than one value (400).
     InvalidTokenError
         A signature that is malformed, expired, not ``iss: netlify`` or signed with another secret.
     """
     if not values:
-        raise MissingTokenError()
+        raise MissingSignatureError()
     if len(values) > 1:
         raise InvalidRequestError("The request carries more than one Netlify signature")
     return verifier.verify(values[0])

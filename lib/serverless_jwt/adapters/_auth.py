@@ -43,7 +43,8 @@ _AUTHENTICATES = "__serverless_jwt_authenticates__"
 
 # The check that failed, by error code (InvalidClaimError adds its claim and reason).
 _CHECKS = {
-    "token_missing": "token_present", "request_invalid": "request_format", "token_malformed": "token_format",
+    "token_missing": "token_present", "signature_missing": "x-nf-sign", "request_invalid": "request_format",
+    "token_malformed": "token_format",
     "algorithm_not_allowed": "algorithm", "signature_invalid": "signature", "key_unknown": "key_id",
     "token_expired": "exp", "scope_insufficient": "scope", "forbidden": "authorization",
     "keys_unavailable": "signing_keys",
