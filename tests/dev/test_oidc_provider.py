@@ -116,6 +116,12 @@ def test_unknown_client_is_refused_on_the_page(issuer: DevIssuer) -> None:
     ({"response_type": "token"}, "unsupported_response_type"),
     ({"scope": "openid bad\"scope"}, "invalid_scope"),
     ({"audience": "https://another-api.example"}, "invalid_target"),
+    ({"audience": "serverless-jwt-dev", "resource": "https://another-api.example"}, "invalid_target"),
+    ({"response_mode": "fragment"}, "invalid_request"),  # the code would not arrive where asked
+    ({"response_mode": "form_post"}, "invalid_request"),
+    ({"request": "eyJ.a.b"}, "request_not_supported"),
+    ({"request_uri": "urn:example:request"}, "request_uri_not_supported"),
+    ({"prompt": "none"}, "login_required"),  # OIDC Core §3.1.2.6: no session for a silent sign-in
 ])
 def test_bad_authorization_requests_go_back_with_an_rfc6749_error_and_the_state(
         issuer: DevIssuer, extra: dict[str, str], error: str) -> None:

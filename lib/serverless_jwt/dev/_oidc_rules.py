@@ -27,6 +27,7 @@ __all__ = [
     "json_response",
     "parse_form",
     "pkce_matches",
+    "refuse_unsupported",
     "valid_challenge",
     "valid_scope_token",
 ]
@@ -191,3 +192,16 @@ def json_depth(value: Any) -> int:
             deepest = max(deepest, level)
             stack.extend((child, level + 1) for child in children)
     return deepest
+
+
+def refuse_unsupported(params: Mapping[str, str]) -> None:
+    """Refuse what an authorization request may ask that this provider cannot do, as OIDC names it."""
+    if params.get("response_mode", "query") != "query":  # the code would not arrive where asked
+        raise OAuthError("invalid_request", "Only response_mode=query is supported")
+    if "request" in params:
+        raise OAuthError("request_not_supported", "Request objects are not supported")
+    if "request_uri" in params:
+        raise OAuthError("request_uri_not_supported", "request_uri is not supported")
+    if "none" in params.get("prompt", "").split():
+        # OIDC Core §3.1.2.6: no session to sign in silently with (a page a frame may not show).
+        raise OAuthError("login_required", "The dev provider keeps no session to sign in silently")

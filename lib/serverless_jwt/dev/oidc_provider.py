@@ -30,6 +30,7 @@ from serverless_jwt.dev._oidc_rules import (
     json_depth,
     parse_form,
     parse_params,
+    refuse_unsupported,
     valid_challenge,
     valid_scope_token,
 )
@@ -114,6 +115,8 @@ class OidcProvider:
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "scope",
                                  "client_id", "roles", "sid"],
             "authorization_response_iss_parameter_supported": True,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,  # true when absent (OIDC Discovery §3)
         }
 
     # -- /authorize ----------------------------------------------------------------------------
@@ -151,6 +154,7 @@ class OidcProvider:
     def _check_request(self, params: Mapping[str, str], redirect_uri: str, state: str | None) -> Pending:
         if params.get("response_type") != "code":
             raise OAuthError("unsupported_response_type", "Only response_type=code is supported")
+        refuse_unsupported(params)
         method = params.get("code_challenge_method", "plain")
         if method != "S256":
             raise OAuthError("invalid_request", "PKCE with code_challenge_method=S256 is required")
@@ -161,9 +165,9 @@ class OidcProvider:
         if not all(valid_scope_token(s) for s in scopes):
             raise OAuthError("invalid_scope", "A requested scope is not a valid scope token")
         audience: str | tuple[str, ...] = self._issuer.audience
-        requested = params.get("audience") or params.get("resource")  # Auth0 style, RFC 8707
-        if requested and requested != self._issuer.audience:
-            raise OAuthError("invalid_target", "The requested audience is not served by this provider")
+        for requested in (params.get("audience"), params.get("resource")):  # Auth0 style, RFC 8707
+            if requested and requested != self._issuer.audience:
+                raise OAuthError("invalid_target", "The requested audience is not served by this provider")
         return Pending(self.client_id, redirect_uri, state, params.get("nonce") or None, challenge,
                         scopes, audience, time.time() + _PENDING_SECONDS)
 
