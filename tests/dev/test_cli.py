@@ -249,7 +249,18 @@ def test_a_static_dir_that_is_not_there_is_an_error_not_silence(
     code = main(["--state-dir", str(state), "start-api", "--port", "0", "--template", TEMPLATE,
                  "--static-dir", "no-such-folder"])
     assert code == 2
-    assert "--static-dir no-such-folder: no such folder" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--static-dir no-such-folder: no such folder" in err
+    assert "warning" not in err  # loopback: nothing to warn about
+
+
+def test_start_api_warns_when_told_to_serve_beyond_this_machine(
+        state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 192.0.2.1 (TEST-NET) is never bound: the folder error ends the run right after the warning.
+    code = main(["--state-dir", str(state), "start-api", "--host", "192.0.2.1", "--port", "0",
+                 "--template", TEMPLATE, "--static-dir", "no-such-folder"])
+    assert code == 2
+    assert "warning: --host 192.0.2.1 serves this API beyond this machine" in capsys.readouterr().err
 
 
 def test_start_api_reports_a_port_in_use(state: Path, capsys: pytest.CaptureFixture[str]) -> None:

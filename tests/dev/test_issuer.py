@@ -248,17 +248,17 @@ def test_start_api_serves_resource_metadata_naming_the_dev_issuer(issuer: DevIss
 def test_a_negative_chunk_size_is_a_bad_request_not_a_read_to_the_end(issuer: DevIssuer) -> None:
     with socket.create_connection((urlsplit(issuer.issuer).hostname or "", urlsplit(issuer.issuer).port or 0),
                                   timeout=5) as sock:
-        sock.sendall(b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        sock.sendall(b"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
                      b"Content-Type: application/x-www-form-urlencoded\r\n\r\n-1\r\n")
         # No end of stream is sent: reading "to the end" would wait here until the timeout.
         assert sock.recv(4096).startswith(b"HTTP/1.1 400")
 
 
 def test_a_body_sent_where_none_is_read_does_not_become_the_next_request(issuer: DevIssuer) -> None:
-    smuggled = b"GET /logout HTTP/1.1\r\nHost: x\r\n\r\n"
+    smuggled = b"GET /logout HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     with socket.create_connection((urlsplit(issuer.issuer).hostname or "", urlsplit(issuer.issuer).port or 0),
                                   timeout=5) as sock:
-        sock.sendall(b"POST /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+        sock.sendall(b"POST /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
                      % len(smuggled) + smuggled)
         answers = b""
         while chunk := sock.recv(65536):  # the server closes after its one answer
@@ -281,3 +281,43 @@ def test_a_bug_in_a_handler_is_a_500_server_error_not_a_dropped_connection(
 def test_the_dev_issuer_refuses_to_listen_off_loopback() -> None:
     with pytest.raises(ConfigurationError, match="loopback only"):
         DevIssuer(host="0.0.0.0")  # noqa: S104 - the point: it must refuse
+
+
+@pytest.mark.parametrize("host", ["attacker.example", "attacker.example:80", "127.0.0.1.attacker.example",
+                                  "[::1]@attacker.example", ""])
+def test_a_request_for_another_host_name_is_refused(issuer: DevIssuer, host: str) -> None:
+    # DNS rebinding: a page whose name now points at 127.0.0.1 must not read the login page or tokens.
+    parts = urlsplit(issuer.issuer)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        conn.request("GET", "/.well-known/openid-configuration", headers={"Host": host})
+        answer = conn.getresponse()
+        assert answer.status == 421
+        assert answer.getheader("Cache-Control") == "no-store"
+    finally:
+        conn.close()
+    for name in ("localhost", "127.0.0.1", "[::1]"):
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+        try:
+            conn.request("GET", "/.well-known/openid-configuration", headers={"Host": f"{name}:{parts.port}"})
+            assert conn.getresponse().status == 200
+        finally:
+            conn.close()
+
+
+def test_an_error_answer_is_never_cached(issuer: DevIssuer) -> None:
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(issuer.issuer + "/nothing-here", timeout=5)  # noqa: S310 - loopback
+    assert info.value.code == 404
+    assert info.value.headers["Cache-Control"] == "no-store"
+
+
+def test_pending_sign_ins_are_bounded(issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from serverless_jwt.dev import _oidc_grants
+
+    monkeypatch.setattr(_oidc_grants, "_MAX_PENDING", 5)
+    requests = [oc.start(issuer.issuer, redirect_uri="http://127.0.0.1:3000/") for _ in range(8)]
+    pages = [oc.get(r.url).body.decode() for r in requests]
+    assert len(issuer.oidc._store._pending) == 5
+    # The newest still work; the oldest were dropped.
+    assert oc._TRANSACTION.search(pages[-1]) is not None

@@ -13,7 +13,9 @@ import struct
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from serverless_jwt._config import is_loopback
 from serverless_jwt.dev._oidc_rules import Response, cors_headers
 from serverless_jwt.dev.oidc_provider import AUTHORIZE_PATH, END_SESSION_PATH, TOKEN_PATH, USERINFO_PATH
 
@@ -42,6 +44,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = 120  # per socket operation: an idle or stalled connection ends, its thread with it
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # tests stay quiet
@@ -73,7 +76,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+def _local_host(value: str | None) -> bool:
+    # DNS rebinding: a page on attacker.example whose name now points at 127.0.0.1 reaches this server
+    # with "Host: attacker.example". Only the names of this machine are served.
+    if value is None:
+        return True  # HTTP/1.0 without Host: no name to have been rebound
+    try:
+        name = urlsplit("//" + value.strip()).hostname
+    except ValueError:
+        return False
+    return name is not None and is_loopback(name)
+
+
 def handle(owner: DevIssuer, h: _Handler) -> None:
+    if not _local_host(h.headers.get("Host")):
+        h.close_connection = True
+        _send(h, 421, b'{"error":"misdirected_request"}')
+        return
     path, _, query = h.path.partition("?")
     with owner._count_lock:
         owner.requests[path] += 1
@@ -215,7 +234,8 @@ def _send(
 ) -> None:
     h.send_response(status)
     h.send_header("Content-Type", content_type)
-    h.send_header("Cache-Control", "public, max-age=600")
+    # Discovery and JWKS may be cached as real providers let them be; an error never is.
+    h.send_header("Cache-Control", "public, max-age=600" if status == 200 else "no-store")
     for name, value in (extra or {}).items():
         h.send_header(name, value)
     if declare_length:

@@ -51,6 +51,7 @@ class Pending:
 
 
 _T = TypeVar("_T", Grant, Pending)
+_MAX_PENDING = 10_000
 
 
 class GrantStore:
@@ -77,6 +78,8 @@ class GrantStore:
     def add_pending(self, txn: str, pending: Pending) -> None:
         with self._lock:
             self._expire(self._pending)
+            if len(self._pending) >= _MAX_PENDING:  # each GET /authorize adds one: bounded, oldest out
+                del self._pending[next(iter(self._pending))]
             self._pending[txn] = pending
 
     def pending(self, txn: str) -> Pending | None:

@@ -396,6 +396,7 @@ def _resource_metadata(issuer: DevIssuer | _support.AttachedIssuer) -> Callable[
 
 
 def cmd_start_api(args: argparse.Namespace) -> int:
+    from serverless_jwt._config import is_loopback
     from serverless_jwt.dev.apigw import LocalApiGateway, collect
     from serverless_jwt.dev.template import Template, parse_overrides
 
@@ -403,6 +404,9 @@ def cmd_start_api(args: argparse.Namespace) -> int:
     collection = collect(template)
     if not collection.routes:
         raise CliError(f"{template.path} has no Api or HttpApi routes to serve")
+    if not is_loopback(args.host):
+        print(f"warning: --host {args.host} serves this API beyond this machine; with the dev issuer "
+              "it trusts tokens that anyone can mint or sign in for (no password)", file=sys.stderr)
     static_dir = None if args.static_dir == "" else Path(args.static_dir or "public")
     if static_dir is not None and not static_dir.is_absolute():
         static_dir = template.path.parent / static_dir
