@@ -8,6 +8,7 @@ import functools
 import io
 import itertools
 import json
+import logging
 import secrets
 import time
 import types
@@ -442,6 +443,39 @@ def test_logger_gets_subject_and_client_id_per_request_never_the_token(
     assert "subject" not in after
     assert "client_id" not in after
     assert token not in stream.getvalue()
+
+
+def test_a_logging_logger_gets_the_rejection_lines_and_accepted_requests_still_run(
+        make_event: EventFactory, issuer: DevIssuer, verifier: Verifier,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # authorizer(logger=...) takes a logging.Logger too: require_auth must not crash on its missing
+    # append_keys on every accepted request.
+    plain = logging.getLogger(f"app-{secrets.token_hex(4)}")
+
+    @require_auth(verifier, logger=plain)
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200}
+
+    with caplog.at_level(logging.INFO, logger=plain.name):
+        assert handler(make_event("http_v2", headers=bearer(issuer.mint())), ctx())["statusCode"] == 200
+        assert handler(make_event("http_v2"), ctx())["statusCode"] == 401
+    (line,) = [r for r in caplog.records if r.name == plain.name]
+    assert "code=token_missing" in line.getMessage()
+    with pytest.raises(ConfigurationError, match="logger"):
+        require_auth(verifier, logger=object())
+
+
+def test_a_coroutine_handler_is_refused_when_decorated(verifier: Verifier) -> None:
+    # Lambda calls a synchronous handler; around a coroutine the checks would end before it runs.
+    async def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200}
+
+    with pytest.raises(ConfigurationError, match="coroutine"):
+        require_auth(verifier)(handler)
+    with pytest.raises(ConfigurationError, match="coroutine"):
+        require_auth(verifier)(require_scope("read:shows")(handler))
+    with pytest.raises(ConfigurationError, match="coroutine"):
+        require_scope("read:shows", verifier=verifier)(handler)
 
 
 def _stream_handler(stream: io.StringIO) -> Any:

@@ -7,6 +7,7 @@ the event source's error response. Settings are checked once, when the decorator
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -139,6 +140,8 @@ class _Authenticator:
         self.token_source = token_source
         if optional and self.checks:
             raise ConfigurationError("optional authentication cannot also require scopes or roles")
+        if logger is not None and not all(callable(getattr(logger, m, None)) for m in ("info", "error")):
+            raise ConfigurationError("logger must be a Powertools Logger or a logging.Logger")
         # No credentials at all -> the handler runs anonymously; bad credentials are still refused.
         self.optional = bool(optional)
 
@@ -168,10 +171,13 @@ class _Authenticator:
         return error_response(event, err, realm=self.realm, headers=self.error_headers)
 
     def wrap(self, handler: Callable[P, R]) -> Callable[P, R | Response]:
+        refuse_coroutine(handler)
         # Settings are fixed after __init__: read them once here, not on every request.
         target, late_checks = _fused(handler)
-        checks, fail, netlify, preflight, logger = (self.checks, self.fail, self.netlify, self.preflight,
-                                                    self.logger)
+        checks, fail, netlify, preflight = self.checks, self.fail, self.netlify, self.preflight
+        # The caller's keys go to a Powertools Logger; a logging.Logger only gets the rejection lines.
+        logger = self.logger if callable(getattr(self.logger, "append_keys", None)) \
+            and callable(getattr(self.logger, "remove_keys", None)) else None
         verifier, cookie_name, roles_claim = self.verifier, self.cookie_name, self.roles_claim
         # The usual configuration (a verifier, the bearer header, no mapper) runs inline below.
         plain = (verifier is not None and not self.trust_authorizer and self.mapper is None
@@ -246,6 +252,19 @@ class _Authenticator:
 
         setattr(wrapper, _AUTHENTICATES, True)
         return wrapper
+
+
+def refuse_coroutine(handler: Callable[..., Any]) -> None:
+    """Refuse an ``async def`` handler when it is decorated, not on its first request.
+
+    Lambda calls a synchronous handler; around a coroutine function the checks would end before the
+    coroutine ran (its identity gone) and an error answer would come back where a coroutine was
+    awaited. Decorate the synchronous handler that runs it (``asyncio.run(main(event, context))``).
+    """
+    if inspect.iscoroutinefunction(inspect.unwrap(handler)):
+        raise ConfigurationError(
+            f"{getattr(handler, '__name__', 'the handler')} is a coroutine function: decorate the "
+            "synchronous Lambda handler that runs it (asyncio.run(...)), not the coroutine")
 
 
 def _clear(context: Any, netlify: bool) -> None:

@@ -28,6 +28,7 @@ from serverless_jwt.adapters._auth import (
     _log,
     _role_check,
     _scope_check,
+    refuse_coroutine,
 )
 from serverless_jwt.adapters.events import error_response, is_preflight, preflight_response
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current, current_identity
@@ -104,8 +105,8 @@ def require_auth(
     on_error:
         ``on_error(event, err) -> response`` to shape error responses yourself.
     logger:
-        A Powertools ``Logger``: ``subject`` and ``client_id`` are appended for the request and removed
-        afterwards. The token is never logged.
+        A Powertools ``Logger`` (``subject`` and ``client_id`` are appended for the request and removed
+        afterwards) or a ``logging.Logger`` (rejection lines only). The token is never logged.
     error_headers:
         Headers added to every error response (e.g. ``Access-Control-Allow-Origin``).
     optional:
@@ -168,6 +169,7 @@ def _authorizing(name: str, check: Callable[[IdentityContext], None], verifier: 
     def decorate(handler: Callable[P, R]) -> Callable[P, R | Response]:
         if getattr(handler, _AUTHENTICATES, False):
             raise ConfigurationError(f"{name} must be placed under require_auth, not above it")
+        refuse_coroutine(handler)
         alone = None
         if verifier is not None:
             alone = _Authenticator(
