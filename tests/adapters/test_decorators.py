@@ -509,13 +509,24 @@ COGNITO_VIA_JWT_AUTHORIZER = {
 }
 
 
-def _jwt_authorized(make_event: EventFactory, claims: dict[str, Any], scopes: Any) -> dict[str, Any]:
-    event = make_event("http_v2")
-    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
+def _jwt_authorized(make_event: EventFactory, claims: dict[str, Any], scopes: Any,
+                    payload: str = "2.0") -> dict[str, Any]:
+    if payload == "2.0":
+        event = make_event("http_v2")
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
+        return event
+    # Payload 1.0: a REST-shaped event with "version": "1.0", the same claims and scopes at the top
+    # of requestContext.authorizer (no "jwt" level).
+    event = make_event("rest_v1")
+    event["version"] = "1.0"
+    event["requestContext"]["authorizer"] = {"claims": claims, "scopes": scopes}
     return event
 
 
-def test_trusted_jwt_authorizer_claims_are_read_as_api_gateway_shapes_them(make_event: EventFactory) -> None:
+@pytest.mark.parametrize("payload", ["2.0", "1.0"])
+def test_trusted_jwt_authorizer_claims_are_read_as_api_gateway_shapes_them(
+        make_event: EventFactory, payload: str) -> None:
+    authorized = functools.partial(_jwt_authorized, make_event, payload=payload)
     seen: list[IdentityContext] = []
 
     @require_auth(trust_authorizer=True, roles_claim="cognito:groups")
@@ -525,20 +536,20 @@ def test_trusted_jwt_authorizer_claims_are_read_as_api_gateway_shapes_them(make_
         seen.append(context.identity_context)
         return {"statusCode": 200}
 
-    event = _jwt_authorized(make_event, dict(COGNITO_VIA_JWT_AUTHORIZER), None)
+    event = authorized(dict(COGNITO_VIA_JWT_AUTHORIZER), None)
     assert handler(event, ctx())["statusCode"] == 200
     assert set(seen[0].roles) == {"admin", "users"}
     assert seen[0].claims["cognito:groups"] == ["admin", "users"]
-    staff = _jwt_authorized(make_event, {**COGNITO_VIA_JWT_AUTHORIZER, "cognito:groups": "[staff]"}, None)
+    staff = authorized({**COGNITO_VIA_JWT_AUTHORIZER, "cognito:groups": "[staff]"}, None)
     assert handler(staff, ctx())["statusCode"] == 403
     # Okta-style scp array, flattened; and a token without scope whose scopes come from jwt.scopes.
     okta = {k: v for k, v in COGNITO_VIA_JWT_AUTHORIZER.items() if k != "scope"}
-    scp = _jwt_authorized(make_event, {**okta, "scp": "[read:shows]"}, None)
+    scp = authorized({**okta, "scp": "[read:shows]"}, None)
     assert handler(scp, ctx())["statusCode"] == 200
-    assert handler(_jwt_authorized(make_event, okta, ["read:shows"]), ctx())["statusCode"] == 200
-    assert handler(_jwt_authorized(make_event, okta, None), ctx())["statusCode"] == 403
+    assert handler(authorized(okta, ["read:shows"]), ctx())["statusCode"] == 200
+    assert handler(authorized(okta, None), ctx())["statusCode"] == 403
     empty = {**COGNITO_VIA_JWT_AUTHORIZER, "cognito:groups": "[]"}
-    assert handler(_jwt_authorized(make_event, empty, None), ctx())["statusCode"] == 403
+    assert handler(authorized(empty, None), ctx())["statusCode"] == 403
 
 
 def test_the_javascript_two_argument_require_scope_form_wraps_the_handler(

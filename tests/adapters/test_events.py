@@ -194,3 +194,15 @@ def test_503_carries_retry_after_and_extra_headers_never_override(make_event: Ev
     assert response["statusCode"] == 503
     assert response["headers"]["Retry-After"] == "7"
     assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+
+
+def test_extra_error_headers_never_double_the_errors_own_in_another_case(make_event: EventFactory) -> None:
+    # "cache-control: public" beside the error's "Cache-Control: no-store" would be two headers, and a
+    # gateway or a cache might keep the wrong one: a 401 cached publicly.
+    extra = {"cache-control": "public, max-age=600", "WWW-AUTHENTICATE": "Basic", "X-Trace": "1"}
+    response = error_response(make_event("http_v2"), MissingTokenError(), headers=extra)
+    names = [name.lower() for name in response["headers"]]
+    assert sorted(names) == sorted(set(names))
+    assert response["headers"]["Cache-Control"] == "no-store"
+    assert response["headers"]["WWW-Authenticate"] == "Bearer"
+    assert response["headers"]["X-Trace"] == "1"

@@ -239,6 +239,11 @@ def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
         from serverless_jwt.adapters._context import claims_from_jwt_authorizer
 
         return claims_from_jwt_authorizer(jwt)  # arrays arrive flattened: "[admin users]"
+    if isinstance(auth.get("claims"), Mapping) and (event.get("version") == "1.0" or "scopes" in auth):
+        # An HTTP API JWT authorizer with payload 1.0: the same claims and scopes as under "jwt" in 2.0.
+        from serverless_jwt.adapters._context import claims_from_jwt_authorizer
+
+        return claims_from_jwt_authorizer(auth)
     for key in ("claims", "lambda"):
         value = auth.get(key)
         if isinstance(value, _MAPPING) and value:
@@ -288,7 +293,13 @@ def error_response(
     (401, 'Bearer realm="api"')
     """
     shaped = err.response(realm)
-    out_headers = {**headers, **shaped.headers} if headers else shaped.headers
+    if headers:
+        # Names compare case-insensitively: "cache-control" beside the error's "Cache-Control" would
+        # be a second header, and which one a gateway keeps is not ours to leave to chance.
+        own = {name.lower() for name in shaped.headers}
+        out_headers = {**{k: v for k, v in headers.items() if k.lower() not in own}, **shaped.headers}
+    else:
+        out_headers = shaped.headers
     return _proxy_response(event, shaped.status, out_headers, json.dumps(shaped.body))
 
 
