@@ -252,3 +252,28 @@ def test_optional_middleware_serves_anonymous_callers_and_refuses_bad_tokens(
     assert json.loads(call(None)["body"]) == {"hello": "stranger"}
     assert json.loads(call(jwt_issuer.mint(sub="alice"))["body"]) == {"hello": "alice"}
     assert call(jwt_issuer.mint(now=0, lifetime_seconds=60))["statusCode"] == 401
+
+
+def test_a_request_shaped_like_a_preflight_never_runs_an_options_route_anonymously(
+    jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+) -> None:
+    app = APIGatewayRestResolver()
+    app.use([JwtAuthMiddleware(verifier)])
+
+    @app.route("/data", method=["GET", "OPTIONS"])
+    def data() -> dict[str, Any]:
+        return {"secret": "only for callers with a token"}
+
+    pre = {"Origin": "https://attacker.example", "Access-Control-Request-Method": "GET"}
+    sneaky = app.resolve(request(jwt_lambda_event, "rest_v1", "/data", method="OPTIONS", headers=pre), {})
+    assert sneaky["statusCode"] == 401
+    assert "secret" not in sneaky["body"]
+    # With a token, or when the app asks for its OPTIONS routes to see preflights, the route runs.
+    token = jwt_issuer.mint()
+    assert app.resolve(request(jwt_lambda_event, "rest_v1", "/data", method="OPTIONS", headers=pre,
+                               token=token), {})["statusCode"] == 200
+    opted = APIGatewayRestResolver()
+    opted.use([JwtAuthMiddleware(verifier, allow_preflight="handler")])
+    opted.route("/data", method=["GET", "OPTIONS"])(data)
+    assert opted.resolve(request(jwt_lambda_event, "rest_v1", "/data", method="OPTIONS",
+                                 headers=pre), {})["statusCode"] == 200

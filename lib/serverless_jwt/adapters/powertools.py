@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from serverless_jwt._extras import requires
 
@@ -35,6 +35,13 @@ from serverless_jwt.errors import AuthError, MissingTokenError
 __all__ = ["JwtAuthMiddleware"]
 
 
+def _resolvers_own_answer(route: Any) -> bool:
+    # A preflight no route of the app matched: Powertools answers it from its CORS configuration
+    # (its not-found handler), running no code of the app's.
+    name = getattr(getattr(route, "func", None), "__qualname__", "")
+    return isinstance(name, str) and "._handle_not_found" in name
+
+
 class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
     """Verify the bearer token, check scopes/roles, and put the caller on ``app.context["identity"]``.
 
@@ -49,7 +56,12 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
     realm:
         ``realm`` sent in ``WWW-Authenticate``.
     allow_preflight:
-        Let CORS preflight requests through without a token (default ``True``).
+        CORS preflight requests (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``)
+        carry no credentials. ``True`` (default): the resolver's own preflight answer (its CORS
+        configuration) goes out without a token, but a route of yours registered for ``OPTIONS``
+        still needs one (else any request shaped like a preflight would run it anonymously);
+        ``"handler"``: preflights reach your ``OPTIONS`` routes too, with no identity; ``False``:
+        every request needs a token.
     cookie_name:
         Also read the token from this cookie (off by default; the header wins).
     claims_mapper:
@@ -83,7 +95,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         roles: Collection[str] = (),
         roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
         realm: str | None = None,
-        allow_preflight: bool = True,
+        allow_preflight: bool | Literal["handler"] = True,
         cookie_name: str | None = None,
         claims_mapper: authz.ClaimsMapper | None = None,
         public_paths: Collection[str] = (),
@@ -138,7 +150,8 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         raw: Mapping[str, Any] = app.current_event.raw_event
         # The raw event, as require_auth reads it: the data class's `headers` builds a new
         # case-insensitive dict on every access.
-        if self._auth.preflight and is_preflight(raw):
+        if self._auth.preflight and is_preflight(raw) and (
+                self._auth.preflight == "handler" or _resolvers_own_answer(app.context.get("_route"))):
             return next_middleware(app)  # CORS preflight carries no credentials by design
         if self._public and getattr(app.context.get("_route"), "path", None) in self._public:
             return next_middleware(app)
