@@ -540,10 +540,17 @@ def test_backend_subject_survives_context_claims_without_sub(issuer: DevIssuer, 
     assert result["subject"] == "carol"
 
 
-@pytest.mark.parametrize("template", ["{region.x}", "{partition[0]}"])
-def test_resource_template_must_produce_an_execute_api_arn(verifier: Verifier, template: str) -> None:
+@pytest.mark.parametrize("template", [
+    "{region.x}", "{partition[0]}",
+    # Wider than this API: every API of the account, or every API whose id starts with this one's.
+    "arn:{partition}:execute-api:{region}:{account}:*",
+    "arn:{partition}:execute-api:{region}:{account}:{api_id}*",
+])
+def test_resource_template_must_produce_an_execute_api_arn_of_this_api(
+        verifier: Verifier, template: str) -> None:
     with pytest.raises(ConfigurationError):
         authorizer(verifier, resource=template)
+    authorizer(verifier, resource="arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/GET/*")
 
 
 def test_authorizer_never_logs_or_returns_the_token(issuer: DevIssuer, verifier: Verifier,

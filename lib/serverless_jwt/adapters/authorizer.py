@@ -88,6 +88,9 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
+_SAMPLE_API = "arn:aws:execute-api:sample-region-1:000000000000:sampleapi0"
+
+
 def policy_resource(arn: str, resource: str = "method") -> str:
     """The ``Resource`` of the policy for a request to ``arn`` (a ``methodArn`` or ``routeArn``).
 
@@ -194,10 +197,11 @@ def authorizer(
         raise ConfigurationError("reject_with must be 'unauthorized' or 'deny'")
     if resource not in ("method", *_SHORTCUTS):
         try:
-            sample = policy_resource("arn:aws:execute-api:r-1:000000000000:a/s/GET/p", resource)
+            sample = policy_resource(f"{_SAMPLE_API}/sample-stage/GET/sample/path", resource)
         except (KeyError, IndexError, ValueError, AttributeError):
             raise ConfigurationError("resource template uses an unknown {field}") from None
-        if not sample.startswith("arn:aws:execute-api:r-1:000000000000:"):
+        # Of this API: its id, then a path ("...:{account}:*" or "...:{api_id}*" would reach others).
+        if not sample.startswith(_SAMPLE_API + "/"):
             raise ConfigurationError("resource template must produce an execute-api ARN of the same API")
     if kind == "http_simple" and resource != "method":
         raise ConfigurationError("http_simple responses carry no policy: leave resource unset")
