@@ -9,6 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -74,11 +75,33 @@ def test_scopes_and_optional(jwt_issuer: DevIssuer, serve_asgi: Serve, jwt_token
     assert httpx.get(optional + "/me", headers=bad).status_code == 401
 
 
-def test_cors_preflight_passes_through(jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
-    base = serve_app(serve_asgi, jwt_issuer)
-    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
-    assert httpx.options(base + "/me", headers=preflight).status_code == 405  # reached the app's router
-    assert httpx.options(base + "/me").status_code == 401
+PREFLIGHT = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+
+
+def test_a_cors_preflight_reaches_the_apps_cors_middleware(jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    # Starlette runs the middleware added last outermost: CORS inside ours is the common order.
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    app = Starlette(routes=[Route("/me", me)], middleware=[
+        Middleware(JwtMiddleware, verifier=verifier),
+        Middleware(CORSMiddleware, allow_origins=["https://app.example"], allow_methods=["GET"])])
+    answer = httpx.options(serve_asgi(app) + "/me", headers=PREFLIGHT)
+    assert answer.status_code == 200
+    assert answer.headers["access-control-allow-origin"] == "https://app.example"
+    assert httpx.options(serve_asgi(app) + "/me").status_code == 401  # not a preflight: a token needed
+
+
+def test_a_request_shaped_like_a_preflight_never_gets_an_apps_own_answer(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    async def payroll(scope: Any, receive: Any, send: Any) -> None:  # serves every method
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"secret": "payroll"}'})
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    base = serve_asgi(JwtMiddleware(payroll, verifier))
+    answer = httpx.options(base + "/payroll", headers=PREFLIGHT)
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"] == "Bearer"
+    assert b"payroll" not in answer.content
 
 
 def test_websocket_without_token_is_closed_with_policy_violation(jwt_issuer: DevIssuer) -> None:

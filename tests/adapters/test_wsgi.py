@@ -36,3 +36,31 @@ def test_wsgi_middleware(jwt_issuer: DevIssuer, serve_wsgi: Callable[[Any], str]
     optional = serve_wsgi(JwtWsgiMiddleware(app, Verifier(issuer=jwt_issuer.issuer, audience="other"),
                                             optional=True))
     assert httpx.get(optional).json() == {"sub": None, "same": True}
+
+
+def test_a_request_shaped_like_a_preflight_gets_only_a_cors_answer(
+        jwt_issuer: DevIssuer, serve_wsgi: Callable[[Any], str]) -> None:
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+
+    def cors(inner: Callable[..., Any]) -> Callable[..., Any]:  # a CORS middleware answering preflights
+        def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if environ["REQUEST_METHOD"] == "OPTIONS" and "HTTP_ORIGIN" in environ:
+                start_response("204 No Content", [("Access-Control-Allow-Origin", "https://app.example"),
+                                                  ("Access-Control-Allow-Methods", "GET")])
+                return [b""]
+            return inner(environ, start_response)
+        return wrapped
+
+    def payroll(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        assert environ[ENVIRON_KEY] is None  # set, never missing: no KeyError in the app
+        start_response("200 OK", [("Content-Type", "application/json")])
+        yield b'{"secret": "payroll"}'  # a generator: start_response runs on the first step
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    with_cors = serve_wsgi(JwtWsgiMiddleware(cors(app), verifier))
+    answer = httpx.options(with_cors, headers=preflight)
+    assert (answer.status_code, answer.headers["access-control-allow-origin"]) == (204, "https://app.example")
+    exposed = serve_wsgi(JwtWsgiMiddleware(payroll, verifier))
+    answer = httpx.options(exposed, headers=preflight)
+    assert (answer.status_code, answer.headers["www-authenticate"]) == (401, "Bearer")
+    assert b"payroll" not in answer.content

@@ -26,7 +26,7 @@ from serverless_jwt import authz
 from serverless_jwt.adapters._request import RequestAuthenticator
 from serverless_jwt.adapters.identity import TokenVerifier, _current
 from serverless_jwt.async_verifier import AsyncVerifier
-from serverless_jwt.errors import AuthError
+from serverless_jwt.errors import AuthError, MissingTokenError
 
 __all__ = ["JwtMiddleware"]
 
@@ -57,7 +57,9 @@ class JwtMiddleware:
         Exact paths (``scope["path"]``) served without authentication (``"/health"``).
     allow_preflight:
         Pass CORS preflights (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) to the
-        app unauthenticated, for its CORS middleware to answer (default ``True``).
+        app unauthenticated, for its CORS middleware to answer (default ``True``). Only a CORS answer
+        (``Access-Control-Allow-*`` headers) goes back; anything else (a handler that serves every
+        method) is replaced by the 401 of a request without a token, and the identity is ``None``.
     cookie_name, realm, claims_mapper, roles_claim:
         As for ``require_auth``.
 
@@ -86,9 +88,11 @@ class JwtMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
-        if kind not in ("http", "websocket") or scope.get("path") in self._public or (
-                self._preflight and kind == "http" and _is_preflight(scope)):
+        if kind not in ("http", "websocket") or scope.get("path") in self._public:
             await self.app(scope, receive, send)
+            return
+        if self._preflight and kind == "http" and _is_preflight(scope):
+            await self._preflight_to_app(scope, receive, send)
             return
         try:
             identity = await self._auth.identity_async(scope.get("headers") or (), optional=self._optional)
@@ -103,6 +107,29 @@ class JwtMiddleware:
         reset = _current.set(identity)
         try:
             await self.app(scope, receive, send)
+        finally:
+            _current.reset(reset)
+
+    async def _preflight_to_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})["identity"] = None
+        cors: bool | None = None  # decided by the app's response start
+
+        async def only_a_cors_answer(message: Message) -> None:
+            nonlocal cors
+            if cors is None and message.get("type") == "http.response.start":
+                cors = any(bytes(name).lower().startswith(b"access-control-allow-")
+                           for name, _ in message.get("headers") or ())
+                if not cors:
+                    err = MissingTokenError()
+                    self._auth.rejected(err)
+                    await self._answer(err, send)
+                    return
+            if cors:
+                await send(message)
+
+        reset = _current.set(None)
+        try:
+            await self.app(scope, receive, only_a_cors_answer)
         finally:
             _current.reset(reset)
 

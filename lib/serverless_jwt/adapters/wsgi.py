@@ -15,6 +15,7 @@ here with our status, ``WWW-Authenticate`` and RFC 6750 body. Flask apps use
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from http import HTTPStatus
@@ -23,7 +24,7 @@ from typing import Any
 from serverless_jwt import authz
 from serverless_jwt.adapters._request import RequestAuthenticator
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
-from serverless_jwt.errors import AuthError
+from serverless_jwt.errors import AuthError, MissingTokenError
 
 __all__ = ["ENVIRON_KEY", "JwtWsgiMiddleware", "environ_headers"]
 
@@ -68,18 +69,15 @@ class JwtWsgiMiddleware:
         self._preflight = bool(allow_preflight)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") in self._public or (self._preflight and _is_preflight(environ)):
+        if environ.get("PATH_INFO") in self._public:
             return self.app(environ, start_response)
+        if self._preflight and _is_preflight(environ):
+            return self._preflight_to_app(environ, start_response)
         identity: IdentityContext | None
         try:
             identity = self._auth.identity(environ_headers(environ), optional=self._optional)
         except AuthError as err:
-            self._auth.rejected(err)
-            shaped = self._auth.response(err)
-            body = json.dumps(shaped.body).encode("utf-8")
-            headers = [*shaped.headers.items(), ("Content-Length", str(len(body)))]
-            start_response(f"{shaped.status} {HTTPStatus(shaped.status).phrase}", headers)
-            return [body]
+            return self._refuse(err, start_response)
         environ[ENVIRON_KEY] = identity
         # Set while the app computes its response; a streaming body iterated later reads the environ.
         reset = _current.set(identity)
@@ -87,6 +85,43 @@ class JwtWsgiMiddleware:
             return self.app(environ, start_response)
         finally:
             _current.reset(reset)
+
+
+    def _refuse(self, err: AuthError, start_response: StartResponse) -> list[bytes]:
+        self._auth.rejected(err)
+        shaped = self._auth.response(err)
+        body = json.dumps(shaped.body).encode("utf-8")
+        headers = [*shaped.headers.items(), ("Content-Length", str(len(body)))]
+        start_response(f"{shaped.status} {HTTPStatus(shaped.status).phrase}", headers)
+        return [body]
+
+    def _preflight_to_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        # For the app's CORS middleware to answer: only a CORS answer (Access-Control-Allow-* headers)
+        # goes back. A handler that serves every method must not answer a request with no token.
+        environ[ENVIRON_KEY] = None
+        verdict: list[bool] = []
+
+        def only_a_cors_answer(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            verdict.append(any(name.lower().startswith("access-control-allow-") for name, _ in headers))
+            if verdict[-1]:
+                return start_response(status, headers, exc_info)
+            return lambda data: None  # a refused answer's write() goes nowhere
+
+        reset = _current.set(None)
+        try:
+            result = self.app(environ, only_a_cors_answer)
+            if not verdict:  # a generator calls start_response on its first step
+                chunks = iter(result)
+                first = next(chunks, b"")
+                result = itertools.chain([first], chunks)
+        finally:
+            _current.reset(reset)
+        if verdict and verdict[-1]:
+            return result
+        close = getattr(result, "close", None)
+        if callable(close):
+            close()
+        return self._refuse(MissingTokenError(), start_response)
 
 
 def _is_preflight(environ: Mapping[str, Any]) -> bool:
