@@ -127,3 +127,24 @@ def test_websocket_without_token_is_closed_with_policy_violation(jwt_issuer: Dev
     assert reached == []
     asyncio.run(middleware({"type": "lifespan"}, receive, send))  # other scopes pass through untouched
     assert reached == ["lifespan"]
+
+
+def test_public_paths_are_route_paths_behind_a_mount_or_a_root_path(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    from starlette.routing import Mount
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    inner = Starlette(routes=[Route("/health", health), Route("/me", me)],
+                      middleware=[Middleware(JwtMiddleware, verifier=verifier, public_paths=["/health"])])
+    base = serve_asgi(Starlette(routes=[Mount("/v1", inner)]))
+    assert httpx.get(base + "/v1/health").json() == {"status": "ok"}
+    assert httpx.get(base + "/v1/me").status_code == 401
+
+    async def behind_a_proxy(scope: Any, receive: Any, send: Any) -> None:  # as uvicorn --root-path /api
+        if scope["type"] == "http":
+            scope = {**scope, "root_path": "/api", "path": "/api" + scope["path"]}
+        await inner(scope, receive, send)
+
+    proxied = serve_asgi(behind_a_proxy)
+    assert httpx.get(proxied + "/health").json() == {"status": "ok"}
+    assert httpx.get(proxied + "/me").status_code == 401

@@ -54,7 +54,8 @@ class JwtMiddleware:
     optional:
         Serve anonymous callers too (``identity`` is then ``None``); a bad token is still refused.
     public_paths:
-        Exact paths (``scope["path"]``) served without authentication (``"/health"``).
+        Exact route paths served without authentication (``"/health"``): ``scope["path"]`` without
+        the ``root_path`` (a proxy prefix, a mount point).
     allow_preflight:
         Pass CORS preflights (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) to the
         app unauthenticated, for its CORS middleware to answer (default ``True``). Only a CORS answer
@@ -88,7 +89,7 @@ class JwtMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
-        if kind not in ("http", "websocket") or scope.get("path") in self._public:
+        if kind not in ("http", "websocket") or (self._public and _route_path(scope) in self._public):
             await self.app(scope, receive, send)
             return
         if self._preflight and kind == "http" and _is_preflight(scope):
@@ -140,6 +141,13 @@ class JwtMiddleware:
         headers.append((b"content-length", str(len(body)).encode("ascii")))
         await send({"type": "http.response.start", "status": shaped.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _route_path(scope: Scope) -> str:
+    # ASGI's path includes root_path (a --root-path proxy prefix, a Starlette Mount): the app's own
+    # routes, and so public_paths, are what follows it.
+    path, root = scope.get("path") or "", scope.get("root_path") or ""
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 def _is_preflight(scope: Scope) -> bool:
