@@ -52,6 +52,22 @@ def test_bearer_without_a_token68_is_a_bad_request(value: str) -> None:
         token_from_headers({"Authorization": value})
 
 
+@pytest.mark.parametrize("separator", ["\u00a0", "\x85", "\x1c", "\x1d", "\x1e", "\x1f", "\x0b", "\x0c",
+                                       "\u2003", "\u3000"])
+def test_only_spaces_or_a_tab_separate_the_scheme_from_the_token(separator: str) -> None:
+    # RFC 7235 §2.1: 1*SP. A proxy or WAF would not read "Bearer<NBSP>token" as bearer credentials;
+    # neither do we. (str.split() would have split at each of these.)
+    with pytest.raises(InvalidRequestError):
+        token_from_headers({"Authorization": f"Bearer{separator}a.b.c"})
+    with pytest.raises(InvalidRequestError):
+        bearer_token({"headers": {"authorization": f"Bearer{separator}a.b.c"}})
+    with pytest.raises(InvalidRequestError):  # nor do they pad the token
+        token_from_headers({"Authorization": f"Bearer a.b.c{separator}"})
+    assert token_from_headers({"Authorization": "Bearer \t a.b.c \t"}) == "a.b.c"
+    with pytest.raises(InvalidRequestError):  # a cookie's value is not trimmed of them either
+        token_from_headers({"cookie": f"nf_jwt={separator}a.b.c"}, cookie_name="nf_jwt")
+
+
 def test_cookie_is_read_only_when_configured_and_the_header_wins() -> None:
     cookie = {"Cookie": f"theme=dark; nf_jwt={TOKEN}"}
     with pytest.raises(MissingTokenError):

@@ -42,6 +42,9 @@ JWT_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
 # RFC 7230 token, for the configured cookie name.
 _HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
+_OWS = " \t"  # RFC 9110 optional whitespace: space and horizontal tab, nothing else
+_CREDENTIALS = re.compile(r"([^ \t]*)[ \t]*(.*)", re.DOTALL)
+
 _SEVERAL = "The request carries more than one Authorization value"
 _MALFORMED = "The Authorization header does not carry a well-formed bearer token"
 _BAD_COOKIE = "The authentication cookie is malformed or repeated"
@@ -67,22 +70,26 @@ def authorization_token(values: Sequence[str]) -> str | None:
     # Header lists may be comma-joined (proxies join duplicates); a token68 never holds a comma.
     if len(values) > 1 or "," in values[0]:
         raise InvalidRequestError(_SEVERAL)
-    parts = values[0].strip().split(None, 1)
-    if not parts or parts[0].lower() != "bearer":
+    # RFC 7235: the scheme, then spaces (a tab tolerated), then the token; any other whitespace
+    # (NO-BREAK SPACE, form feed ...) separates nothing, as a proxy reading the header would agree.
+    scheme, token = _CREDENTIALS.fullmatch(values[0].strip(_OWS)).groups()  # type: ignore[union-attr]
+    if scheme.lower() != "bearer":
+        if scheme[:6].lower() == "bearer" and scheme[6:7].isspace():
+            raise InvalidRequestError(_MALFORMED)  # "Bearer" and a token, joined by odd whitespace
         # Another scheme (Basic, Digest, ...) is not bearer credentials: 401 without an error code.
         return None
-    if len(parts) == 1 or not is_token68(parts[1].strip()):
+    if not token or not is_token68(token):
         raise InvalidRequestError(_MALFORMED)
-    return parts[1].strip()
+    return token
 
 
 def cookie_token(pairs: Iterable[str], cookie_name: str) -> str | None:
     """The value of cookie ``cookie_name`` among ``name=value`` pairs; ``None`` when absent or empty."""
     found: set[str] = set()
     for pair in pairs:
-        name, sep, value = pair.strip().partition("=")
-        if sep and name.strip() == cookie_name:
-            value = value.strip()
+        name, sep, value = pair.strip(_OWS).partition("=")
+        if sep and name.strip(_OWS) == cookie_name:
+            value = value.strip(_OWS)
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
             if value:  # an emptied cookie (a logout) counts as no credentials

@@ -652,8 +652,8 @@ def _odd_events(token: str) -> list[tuple[dict[str, Any], int]]:
         ({"headers": {"authorization": "Bearer abc=="}}, 401),  # token68 with padding: read, then refused
         ({"headers": {"authorization": "Bearer a=b"}}, 400),
         ({"headers": {"authorization": f"Bearer {token}\u00e9"}}, 400),
-        # As 8934e8c: str.split() also splits at NO-BREAK SPACE (lenient, harmless: the token still verifies).
-        ({"headers": {"authorization": f"Bearer\u00a0{token}"}}, 200),
+        # RFC 7235: only spaces (a tab tolerated) separate the scheme from the token, not NO-BREAK SPACE.
+        ({"headers": {"authorization": f"Bearer\u00a0{token}"}}, 400),
         ({"multiValueHeaders": {"Authorization": [bearer]}, "headers": {"Authorization": "Basic x"}}, 200),
         ({"multiValueHeaders": {"Authorization": ["Basic x"]}, "headers": {"Authorization": bearer}}, 401),
         ({"multiValueHeaders": {"Authorization": [bearer, bearer]}}, 400),
