@@ -122,3 +122,14 @@ def test_require_netlify_signature_answers_401_without_echoing(issuer: DevIssuer
         assert expired not in json.dumps(response)
     multi = {"httpMethod": "GET", "multiValueHeaders": {"x-nf-sign": [expired, expired]}}
     assert handler(multi, None)["statusCode"] == 400
+
+
+def test_a_folded_or_padded_signature_header_reads_as_it_was_sent(issuer: DevIssuer) -> None:
+    from serverless_jwt.errors import InvalidRequestError
+    from serverless_jwt.netlify import check_signature
+
+    verifier = signature_verifier(SECRET)
+    signed = nf_sign(issuer)
+    assert check_signature([f" {signed}\t"], verifier)["iss"] == "netlify"  # OWS around a value
+    with pytest.raises(InvalidRequestError):  # two headers a WSGI server joined with a comma
+        check_signature([f"{signed}, {signed}"], verifier)

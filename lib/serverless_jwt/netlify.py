@@ -54,9 +54,10 @@ def check_signature(values: Sequence[str], verifier: Verifier) -> dict[str, Any]
     """
     if not values:
         raise MissingSignatureError()
-    if len(values) > 1:
+    # A WSGI server joins a repeated header with commas; a JWS never holds one.
+    if len(values) > 1 or "," in values[0]:
         raise InvalidRequestError("The request carries more than one Netlify signature")
-    return verifier.verify(values[0])
+    return verifier.verify(values[0].strip(" \t"))
 
 
 def signature_from_headers(headers: Headers, verifier: Verifier) -> dict[str, Any]:

@@ -64,3 +64,13 @@ def test_a_request_shaped_like_a_preflight_gets_only_a_cors_answer(
     answer = httpx.options(exposed, headers=preflight)
     assert (answer.status_code, answer.headers["www-authenticate"]) == (401, "Bearer")
     assert b"payroll" not in answer.content
+
+
+def test_a_token_cookie_in_a_second_cookie_header_is_found(
+        jwt_issuer: DevIssuer, serve_wsgi: Callable[[Any], str], jwt_tokens: Tokens) -> None:
+    # The WSGI server folds the two headers into one comma-joined HTTP_COOKIE, as ASGI servers do not.
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    base = serve_wsgi(JwtWsgiMiddleware(app, verifier, cookie_name="nf_jwt"))
+    token = jwt_tokens.valid(sub="alice")
+    r = httpx.get(base, headers=[("Cookie", "theme=dark"), ("Cookie", f"nf_jwt={token}")])
+    assert r.json() == {"sub": "alice", "same": True}

@@ -37,8 +37,15 @@ _HEADERS = (("authorization", "HTTP_AUTHORIZATION"), ("cookie", "HTTP_COOKIE"))
 
 def environ_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The request headers a WSGI environ carries that matter here (``Authorization``, ``Cookie``)."""
-    # A WSGI server folds repeated headers into one comma-joined value, which bearer.py refuses.
-    return [(name, value) for name, key in _HEADERS if isinstance(value := environ.get(key), str)]
+    # A WSGI server folds repeated headers into one comma-joined value: bearer.py refuses that for
+    # Authorization (two credentials), and a folded Cookie is split back (a cookie value holds no
+    # comma, RFC 6265 §4.1.1), so a token cookie in a second Cookie header is still found.
+    pairs: list[tuple[str, str]] = []
+    for name, key in _HEADERS:
+        value = environ.get(key)
+        if isinstance(value, str):
+            pairs.extend((name, part) for part in (value.split(",") if name == "cookie" else (value,)))
+    return pairs
 
 
 class JwtWsgiMiddleware:
