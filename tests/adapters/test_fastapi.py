@@ -172,6 +172,8 @@ def test_an_auth_error_raised_by_a_route_gets_the_same_answer(base: str, jwt_tok
     r = get(base, "/raises", jwt_tokens.valid())
     assert r.status_code == 403
     assert r.json()["error"] == "insufficient_scope"
+    # With the realm of the dependency that let the request in, as its own refusals carry.
+    assert r.headers["www-authenticate"].startswith('Bearer realm="api", error="insufficient_scope"')
 
 
 def test_issuer_down_at_cold_start_is_503(jwt_issuer: DevIssuer, base: str, jwt_tokens: Tokens) -> None:

@@ -55,12 +55,16 @@ class AuthHTTPException(HTTPException):
         self.realm = realm
 
 
+_REALM = "serverless_jwt_realm"
+
+
 async def auth_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """The response for an :class:`AuthHTTPException` or an ``AuthError`` a route raised itself."""
     if isinstance(exc, AuthHTTPException):
         shaped = exc.error.response(exc.realm)
     elif isinstance(exc, AuthError):
-        shaped = exc.response()
+        # The realm of the dependency that let this request in: the route's own refusal says the same.
+        shaped = exc.response(getattr(request.state, _REALM, None))
     else:  # registered for our two types only
         raise exc
     return JSONResponse(shaped.body, status_code=shaped.status, headers=shaped.headers)
@@ -139,6 +143,7 @@ class JwtBearer(SecurityBase):
             self._auth.rejected(err)
             raise AuthHTTPException(err, self._auth.realm) from None
         request.state.identity = identity
+        setattr(request.state, _REALM, self._auth.realm)
         return identity
 
 
