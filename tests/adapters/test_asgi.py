@@ -127,6 +127,13 @@ def test_websocket_without_token_is_closed_with_policy_violation(jwt_issuer: Dev
     assert reached == []
     asyncio.run(middleware({"type": "lifespan"}, receive, send))  # other scopes pass through untouched
     assert reached == ["lifespan"]
+    # A server with the WebSocket Denial Response extension (uvicorn) lets the refusal be an HTTP
+    # answer: the same 401 and challenge as a plain request, not a bare 403.
+    sent.clear()
+    asyncio.run(middleware({**scope, "extensions": {"websocket.http.response": {}}}, receive, send))
+    assert [m["type"] for m in sent] == ["websocket.http.response.start", "websocket.http.response.body"]
+    assert sent[0]["status"] == 401
+    assert (b"www-authenticate", b"Bearer") in sent[0]["headers"]
 
 
 def test_public_paths_are_route_paths_behind_a_mount_or_a_root_path(

@@ -99,10 +99,10 @@ class JwtMiddleware:
             identity = await self._auth.identity_async(scope.get("headers") or (), optional=self._optional)
         except AuthError as err:
             self._auth.rejected(err)
-            if kind == "websocket":
-                await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
-            else:
-                await self._answer(err, send)
+            if kind == "websocket" and "websocket.http.response" not in (scope.get("extensions") or {}):
+                await send({"type": "websocket.close", "code": _POLICY_VIOLATION})  # a bare 403
+            else:  # HTTP, or a handshake the server lets us answer as HTTP: 401/400/503 with headers
+                await self._answer(err, send, "websocket.http" if kind == "websocket" else "http")
             return
         scope.setdefault("state", {})["identity"] = identity
         reset = _current.set(identity)
@@ -134,13 +134,13 @@ class JwtMiddleware:
         finally:
             _current.reset(reset)
 
-    async def _answer(self, err: AuthError, send: Send) -> None:
+    async def _answer(self, err: AuthError, send: Send, prefix: str = "http") -> None:
         shaped = self._auth.response(err)
         body = json.dumps(shaped.body).encode("utf-8")
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in shaped.headers.items()]
         headers.append((b"content-length", str(len(body)).encode("ascii")))
-        await send({"type": "http.response.start", "status": shaped.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": f"{prefix}.response.start", "status": shaped.status, "headers": headers})
+        await send({"type": f"{prefix}.response.body", "body": body})
 
 
 def _route_path(scope: Scope) -> str:
