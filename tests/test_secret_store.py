@@ -6,10 +6,12 @@ import json
 import secrets
 import subprocess
 import sys
+import time
 import types
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 
 from serverless_jwt.adapters.decorators import require_auth
@@ -20,6 +22,7 @@ from serverless_jwt.errors import (
     InvalidSignatureError,
     KeysUnavailableError,
 )
+from serverless_jwt.presets import netlify
 from serverless_jwt.secret_store import StoredSecretKeys
 from serverless_jwt.verifier import Verifier
 
@@ -115,6 +118,47 @@ def test_last_good_secret_serves_through_an_outage(aws: None, issuer: DevIssuer)
     assert verifier.verify(_token(issuer, secret))["sub"] == "u1"
     client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
     assert verifier.verify(_token(issuer, secret, "still"))["sub"] == "still"
+
+
+def test_the_consoles_key_value_form_and_binary_secrets_are_read(aws: None, issuer: DevIssuer) -> None:
+    client = boto3.client("secretsmanager")
+    secret = secrets.token_urlsafe(32)
+    arn = client.create_secret(Name="jwt-kv", SecretString=json.dumps({"JWT_SECRET": secret}))["ARN"]
+    assert Verifier.from_env({"JWT_SECRET": arn}).verify(_token(issuer, secret, "kv"))["sub"] == "kv"
+    raw = secrets.token_bytes(48)  # random bytes, not text: the key itself
+    binary = client.create_secret(Name="jwt-bin", SecretBinary=raw)["ARN"]
+    token = jwt.encode({"sub": "bin", "exp": int(time.time()) + 60}, raw, algorithm="HS256")
+    assert Verifier.from_env({"JWT_SECRET": binary}).verify(token)["sub"] == "bin"
+
+
+def test_an_unreadable_stored_value_is_503_and_logged_with_its_reason_never_its_value(
+        aws: None, issuer: DevIssuer, caplog: pytest.LogCaptureFixture) -> None:
+    secret = secrets.token_urlsafe(32)
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="jwt-two", SecretString=json.dumps({"a": secret, "b": secret}))["ARN"]
+    with caplog.at_level("WARNING", logger="serverless_jwt.secret_store"), \
+            pytest.raises(KeysUnavailableError):
+        Verifier.from_env({"JWT_SECRET": arn}).verify(_token(issuer, secret))
+    assert "must hold one member" in caplog.text
+    missing = arn.replace("jwt-two", "jwt-none")
+    with caplog.at_level("WARNING", logger="serverless_jwt.secret_store"), \
+            pytest.raises(KeysUnavailableError):
+        Verifier.from_env({"JWT_SECRET": missing}).verify(_token(issuer, secret))
+    assert "ResourceNotFoundException" in caplog.text
+    assert secret not in caplog.text
+
+
+@pytest.mark.parametrize("reference", [
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-secret-AbCdEf",
+    "ssm:/prod/api/jwt-secret-parameter-name", "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/jwt",
+])
+def test_a_secret_reference_is_never_used_as_the_key(issuer: DevIssuer, reference: str) -> None:
+    # The name of a secret is no secret: signing with it must never pass.
+    with pytest.raises(ConfigurationError, match="secret_from"):
+        Verifier(secrets=reference, require_audience=False)
+    preset = netlify(reference)  # as JWT_SECRET would be: fetched, not used as the key
+    with pytest.raises(KeysUnavailableError):  # no store reachable here: a 503, never a pass
+        preset.verifier.verify(_token(issuer, reference))
 
 
 def test_unusable_stored_value_is_503(aws: None, issuer: DevIssuer) -> None:

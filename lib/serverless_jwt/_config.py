@@ -86,6 +86,11 @@ def secret_problem(secret: str | bytes, algorithms: Collection[str], *, allow_sh
     raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if not raw:
         return "JWT_SECRET must not be empty" if env else "A secret must not be empty"
+    if isinstance(secret, str) and is_secret_reference(secret.strip()):
+        # The name of a secret is no secret (templates, IAM policies and CloudTrail show it): as an
+        # HMAC key, anyone who can read it could sign tokens.
+        return ("A secret names an AWS secret store entry (a Secrets Manager ARN or ssm: parameter): "
+                "pass it as secret_from=... (or JWT_SECRET) so the secret itself is fetched")
     kind = public_key_kind(raw)
     if kind is not None:
         name = "JWT_SECRET" if env else "A secret"

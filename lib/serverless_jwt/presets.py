@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from serverless_jwt import authz
-from serverless_jwt._config import env_kwargs, secret_problem
+from serverless_jwt._config import env_kwargs, is_secret_reference, secret_problem
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError
 from serverless_jwt.verifier import ClaimCheck, Verifier
 
@@ -289,7 +289,7 @@ def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options
             if problem is not None:
                 raise ConfigurationError(problem)
     else:
-        settings = {"secrets": secret, **options}
+        settings = {**_secret_source(secret), **options}
     settings.setdefault("algorithms", ["HS256"])
     verifier = _build((), settings)
     return Preset(verifier, roles_claim=authz.DEFAULT_ROLES_PATH, cookie_name="nf_jwt")
@@ -316,8 +316,15 @@ def supabase(project: str, secret: str | bytes | Sequence[str | bytes] | None = 
     if secret is None:
         _default_jwks_uri(options, issuer + "/.well-known/jwks.json")
     else:
-        options["secrets"] = secret
+        options.update(_secret_source(secret))
     return Preset(_build((), options, issuer=issuer, audience=audience))
+
+
+def _secret_source(secret: str | bytes | Sequence[str | bytes]) -> dict[str, Any]:
+    # A Secrets Manager ARN or ssm: name, as JWT_SECRET may hold: fetched, never used as the key.
+    if isinstance(secret, str) and is_secret_reference(secret.strip()):
+        return {"secret_from": secret.strip()}
+    return {"secrets": secret}
 
 
 def oidc(

@@ -9,6 +9,7 @@ with nothing loaded it is a :class:`~serverless_jwt.errors.KeysUnavailableError`
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -18,6 +19,8 @@ from serverless_jwt._extras import ensure, requires
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import AuthError, ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import SecretKeys, VerificationKey
+
+_log = logging.getLogger("serverless_jwt.secret_store")
 
 __all__ = ["StoredSecretKeys"]
 
@@ -46,7 +49,7 @@ def _provider(kind: str, region: str | None) -> Any:
     return provider
 
 
-def _fetch(reference: str) -> str:
+def _fetch(reference: str) -> str | bytes:
     # boto3 loads (inside _provider) only for functions that use an AWS secret store.
     region = (reference.split(":", 4)[3] if reference.startswith("arn:") else "") or None
     value: Any
@@ -57,20 +60,51 @@ def _fetch(reference: str) -> str:
     else:
         value = _provider("secretsmanager", region).get(reference, force_fetch=True)
     if isinstance(value, bytes):
-        value = value.decode("utf-8")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value  # a SecretBinary of random bytes: the key itself
     if not isinstance(value, str):
         raise TypeError("secret is not text")
     return value
 
 
-def split_secrets(value: str) -> list[str]:
-    """The secrets held in one stored value: a JSON list of strings, or one secret per line."""
+class StoredValueError(ValueError):
+    """A stored value this module cannot read as secrets; its message is ours (no value in it)."""
+
+
+def _reason(exc: Exception) -> str:
+    # What failed, for the operator: our own reason, or the store's error code, never a value.
+    if isinstance(exc, StoredValueError):
+        return str(exc)
+    cause: BaseException | None = exc
+    for _ in range(5):  # Powertools wraps botocore's ClientError, which holds the store's code
+        response = getattr(cause, "response", None)
+        error = response.get("Error") if isinstance(response, dict) else None
+        code = error.get("Code") if isinstance(error, dict) else None
+        if isinstance(code, str):
+            return code
+        cause = (cause.__cause__ or cause.__context__) if cause is not None else None
+    return type(exc).__name__
+
+
+def split_secrets(value: str | bytes) -> list[str | bytes]:
+    """The secrets held in one stored value: a JSON list of strings, a JSON object of one member (the
+    console's key/value form: its value), one secret per line, or binary bytes (one secret)."""
+    if isinstance(value, bytes):
+        return [value] if value else []
     text = value.strip()
-    if text.startswith("["):
+    if text.startswith(("[", "{")):
         try:
             items = json.loads(text)
         except ValueError:
             items = None
+        if isinstance(items, dict):
+            # Used as the key verbatim, its JSON text would refuse every genuine token in silence.
+            if len(items) != 1:
+                raise StoredValueError("a JSON object secret must hold one member (its value is the secret)")
+            items = next(iter(items.values()))
+            items = [items] if isinstance(items, str) else items
         if isinstance(items, list) and items and all(isinstance(i, str) and i for i in items):
             return list(items)
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -108,7 +142,7 @@ class StoredSecretKeys:
         allow_short_secret: bool = False,
         max_age_seconds: float = 300,
         max_stale_seconds: float = 3600,
-        fetch: Callable[[str], str] = _fetch,
+        fetch: Callable[[str], str | bytes] = _fetch,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not (reference.startswith("ssm:") or reference.startswith("arn:")):
@@ -125,7 +159,7 @@ class StoredSecretKeys:
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: SecretKeys | None = None
-        self._values: tuple[str, ...] = ()
+        self._values: tuple[str | bytes, ...] = ()
         self._loaded_at = 0.0
         self._retry_at = 0.0
         self.generation = 0
@@ -175,7 +209,8 @@ class StoredSecretKeys:
     def _load(self, now: float) -> None:
         try:
             values = tuple(split_secrets(self._fetch(self._reference)))
-        except Exception:
+        except Exception as exc:
+            _log.warning("shared secret %s could not be loaded: %s", self._reference, _reason(exc))
             raise KeysUnavailableError("The shared secret could not be loaded") from None
         if not values:
             raise KeysUnavailableError("The shared secret could not be loaded")
