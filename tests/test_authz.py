@@ -71,6 +71,17 @@ def test_any_of_scopes_accepts_one_and_names_all_when_none() -> None:
     assert info.value.scopes == ("a", "b")
 
 
+def test_the_default_path_also_reads_where_netlify_identity_stores_roles() -> None:
+    # GoTrue (Netlify Identity) writes a user's roles to app_metadata.roles; Netlify's RBAC format for
+    # other providers is app_metadata.authorization.roles. Both are one Netlify user's roles.
+    gotrue = {"app_metadata": {"provider": "email", "roles": ["admin"]}}
+    assert roles_of(gotrue) == {"admin"}
+    both = {"app_metadata": {"roles": ["admin"], "authorization": {"roles": ["editor"]}}}
+    assert roles_of(both) == {"admin", "editor"}
+    assert roles_of(gotrue, "app_metadata.authorization.roles") == {"admin"}  # the same default, spelled
+    assert roles_of(gotrue, "roles") == frozenset()  # another path reads only itself
+
+
 def test_netlify_roles_are_the_default_path() -> None:
     claims = {"app_metadata": {"authorization": {"roles": ["admin", "editor"]}}}
     assert roles_of(claims) == {"admin", "editor"}

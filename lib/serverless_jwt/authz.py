@@ -48,7 +48,11 @@ ClaimPath = str | Sequence[str]
 ClaimsMapper = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 DEFAULT_ROLES_PATH = "app_metadata.authorization.roles"
-"""Where Netlify Identity puts a user's roles."""
+"""Where Netlify's role-based access control reads roles (the JavaScript ``serverless-jwt`` default).
+
+Read as the default, it also takes ``app_metadata.roles``, where Netlify Identity (GoTrue) itself
+stores a user's roles: both are the roles of one Netlify user."""
+_IDENTITY_ROLES_PATH = "app_metadata.roles"
 
 SCOPE_CLAIMS = ("scope", "scp", "permissions")
 """Claims read as granted scopes: OAuth ``scope`` (RFC 8693), Okta/Azure ``scp``, Auth0 ``permissions``."""
@@ -149,6 +153,13 @@ def roles_of(claims: Mapping[str, Any], path: ClaimPath = DEFAULT_ROLES_PATH) ->
     >>> roles_of({"https://example.com/roles": ["editor"]}, "https://example.com/roles")
     frozenset({'editor'})
     """
+    found = _roles_at(claims, path)
+    if path == DEFAULT_ROLES_PATH:
+        found |= _roles_at(claims, _IDENTITY_ROLES_PATH)
+    return found
+
+
+def _roles_at(claims: Mapping[str, Any], path: ClaimPath) -> frozenset[str]:
     value = _resolve(claims, path)
     if isinstance(value, str):
         return frozenset((value,)) if value else frozenset()

@@ -254,7 +254,8 @@ def okta(
 def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options: Any) -> Preset:
     """Netlify Identity (GoTrue) tokens: HS256 with the site's JWT secret, no ``iss``.
 
-    Roles are at ``app_metadata.authorization.roles``; the token may come from the ``nf_jwt``
+    Roles are at ``app_metadata.roles`` (where Identity stores them) or ``app_metadata.authorization.roles``
+    (both are read); the token may come from the ``nf_jwt``
     cookie as well as the ``Authorization`` header. GoTrue writes the user's ``aud`` into the token
     and leaves it out when empty, as Netlify's hosted Identity does; a self-hosted GoTrue with
     ``GOTRUE_JWT_AUD`` set needs ``audience=`` (or ``JWT_AUDIENCE``) with that value.
