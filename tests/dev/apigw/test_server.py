@@ -254,7 +254,9 @@ def test_static_files_and_index(http_api: Project) -> None:
 def test_function_failures_are_api_gateway_answers(http_api: Project) -> None:
     raised = http_api.call("GET", "/fail/raise")
     assert (raised.status, raised.json()) == (500, {"message": "Internal Server Error"})
-    assert "handler bug" in http_api.logs.getvalue()
+    logs = http_api.logs.getvalue()
+    assert "handler bug" in logs
+    assert "apigw/server.py" not in logs  # the function's failure, not a stack of the local gateway's
     assert http_api.call("GET", "/fail/status").status == 500
     rest_raised = http_api.call("GET", "/Prod/fail/raise")
     assert (rest_raised.status, rest_raised.json()) == (502, {"message": "Internal server error"})

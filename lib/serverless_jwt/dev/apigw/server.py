@@ -27,6 +27,7 @@ from serverless_jwt.dev.apigw.lambda_authorizer import LambdaAuthorizers, Runner
 from serverless_jwt.dev.apigw.responses import Answer, MalformedResponse, customize, from_function, gateway
 from serverless_jwt.dev.apigw.routes import Api, Match, Route
 from serverless_jwt.dev.apigw.static import StaticFiles
+from serverless_jwt.dev.invocation import InvocationError
 from serverless_jwt.dev.oidc_provider import RESOURCE_METADATA_PATH
 
 __all__ = ["LocalApiGateway"]
@@ -270,7 +271,14 @@ class LocalApiGateway:
             return gateway("integration_failure", rest, request.request_id)
         try:
             result = runner.invoke(event, request_id=request.request_id)
-        except Exception as exc:  # the function failed or timed out: API Gateway's own answer
+        except InvocationError as exc:  # the function failed or timed out: API Gateway's own answer
+            # Its own traceback (in-process) or one line: the runtime has logged the rest. Never this
+            # server's stack, which reads as if the tool had crashed.
+            cause = exc.__cause__
+            detail = "".join(traceback.format_exception(cause)) if cause is not None else f"{exc}\n"
+            self._log(f"{route.function} failed: {detail}".rstrip("\n"))
+            return gateway("integration_failure", rest, request.request_id)
+        except Exception as exc:  # a fault of ours: its whole stack, for a bug report
             self._log(f"{route.function} failed:\n" + "".join(traceback.format_exception(exc)))
             return gateway("integration_failure", rest, request.request_id)
         try:
