@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from serverless_jwt.dev.invocation import FunctionError
+from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError
 from serverless_jwt.dev.runtime import FunctionRunner, function_environment
 from serverless_jwt.dev.template import Template
 
@@ -85,3 +85,26 @@ def test_environment_is_resolved_as_sam_local_does(tmp_path: Path) -> None:
     dev = function_environment(function, {"JWT_ISSUER": "http://127.0.0.1:1", "JWT_AUDIENCE": "dev"},
                                env_vars=env_vars, shell_values=shell)
     assert (dev["JWT_ISSUER"], dev["JWT_AUDIENCE"], dev["C"]) == ("http://127.0.0.1:1", "dev", "file")
+
+
+def test_a_handler_past_its_timeout_is_a_timeout_as_under_lambda(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(
+        "import threading\n"
+        "release = threading.Event()\n"
+        "def handler(event, context):\n"
+        "    release.wait(30)\n"  # until the test lets it go: never within the 1 s Timeout
+        "    return {'late': True}\n")
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12, Timeout: 1}\n")
+    runner = FunctionRunner(Template(tmp_path / "template.yaml").function("Fn"), log_stream=io.StringIO())
+    try:
+        with pytest.raises(FunctionTimeoutError) as caught:
+            runner.invoke({}, request_id="req-1")
+        assert caught.value.payload == {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": "RequestId: req-1 Error: Task timed out after 1.00 seconds"}
+    finally:
+        runner._module.release.set()  # type: ignore[union-attr]  # the thread goes on: let it end
+    runner.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
-from serverless_jwt.dev.invocation import FunctionError
+from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError
 from serverless_jwt.dev.template import Function
 from serverless_jwt.errors import ConfigurationError
 
@@ -224,16 +224,35 @@ class FunctionRunner:
         """Call the handler with ``event`` and a fresh context; returns its result.
 
         Raises :class:`~serverless_jwt.dev.invocation.FunctionError` (the handler's exception chained,
-        ``payload`` as the Lambda runtime would report it) when the handler raises.
+        ``payload`` as the Lambda runtime would report it) when the handler raises, and
+        :class:`~serverless_jwt.dev.invocation.FunctionTimeoutError` past the function's ``Timeout``.
+        The handler runs in a thread of its own so that the timeout can be answered; a thread cannot
+        be stopped, so a handler past its time goes on in the background (the emulator stops it).
         """
         handler = self.load()
+        outcome: list[tuple[bool, Any]] = []
         with self._running():
-            try:
-                return handler(event, self.context(request_id))
-            except Exception as exc:
-                stack = traceback.format_tb(exc.__traceback__)[1:]  # from the handler down
-                raise FunctionError({"errorMessage": str(exc), "errorType": type(exc).__name__,
-                                     "stackTrace": stack}) from exc
+            context = self.context(request_id)
+
+            def call() -> None:
+                try:
+                    outcome.append((True, handler(event, context)))
+                except BaseException as exc:  # handed to the caller below, as if raised there
+                    outcome.append((False, exc))
+
+            worker = threading.Thread(target=call, name=f"{self.function.name} handler", daemon=True)
+            worker.start()
+            worker.join(self.function.timeout_seconds)
+            if not outcome:
+                raise FunctionTimeoutError(self.function.timeout_seconds, context.aws_request_id)
+        done, value = outcome[0]
+        if done:
+            return value
+        if not isinstance(value, Exception):
+            raise value  # SystemExit, KeyboardInterrupt: not a function error
+        stack = traceback.format_tb(value.__traceback__)[1:]  # from the handler down
+        raise FunctionError({"errorMessage": str(value), "errorType": type(value).__name__,
+                             "stackTrace": stack}) from value
 
 
 def _import_isolated(module_name: str, code_dir: Path, function_name: str) -> ModuleType:
