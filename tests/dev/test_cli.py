@@ -222,7 +222,7 @@ def test_invoke_without_dev_issuer_or_settings_hints_at_the_template_parameters(
     (["invoke", "Nope", "--template", TEMPLATE], "MeFunction, ShowsFunction"),
     (["invoke", "MeFunction", "--template", "/nonexistent/template.yaml"], "template not found"),
     (["invoke", "MeFunction", "--template", TEMPLATE, "--event", "/nonexistent.json"], "cannot read event"),
-    (["invoke", "MeFunction", "--template", TEMPLATE, "--parameter-overrides", "Typo=1"], "Typo"),
+    (["invoke", "MeFunction", "--template", TEMPLATE, "--parameter-overrides", "JwtIssuer"], "Key=Value"),
 ])
 def test_usage_errors_exit_2_with_a_clear_message(capsys: pytest.CaptureFixture[str], args: list[str],
                                                   message: str) -> None:
@@ -252,6 +252,16 @@ def test_a_static_dir_that_is_not_there_is_an_error_not_silence(
     err = capsys.readouterr().err
     assert "--static-dir no-such-folder: no such folder" in err
     assert "warning" not in err  # loopback: nothing to warn about
+
+
+def test_an_override_naming_no_parameter_is_a_notice_not_an_error(
+        state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # sam ignores it; a notice keeps the typo visible. (The folder error ends the run right after.)
+    code = main(["--state-dir", str(state), "start-api", "--port", "0", "--template", TEMPLATE,
+                 "--parameter-overrides", "Typo=1", "--static-dir", "no-such-folder"])
+    assert code == 2
+    assert "notice: --parameter-overrides names no parameter of template.yaml: Typo (ignored, as sam does)" \
+        in capsys.readouterr().err
 
 
 def test_start_api_warns_when_told_to_serve_beyond_this_machine(

@@ -172,8 +172,19 @@ def test_missing_template_and_unknown_names_are_clear_errors(tmp_path: Path) -> 
     t = Template(ROOT / "template.yaml")
     with pytest.raises(ConfigurationError, match="MeFunction, ShowsFunction, AuthorizerFunction"):
         t.function("Missing")
-    with pytest.raises(ConfigurationError, match="unknown template parameter"):
-        Template(ROOT / "template.yaml", parameter_overrides={"Typo": "x"})
+    # As sam: an override naming no parameter is ignored (the CLI says so), never an error.
+    assert Template(ROOT / "template.yaml", parameter_overrides={"Typo": "x"}).ignored_overrides == ["Typo"]
+
+
+def test_pseudo_parameters_can_be_overridden_as_sam_allows(tmp_path: Path) -> None:
+    doc = ("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+           "    Properties:\n      CodeUri: src/\n      Handler: app.handler\n      Runtime: python3.12\n"
+           "      Environment:\n        Variables:\n"
+           "          WHERE: !Sub '${AWS::Region}/${AWS::AccountId}'\n")
+    t = Template(_write(tmp_path, doc), parameter_overrides={"AWS::Region": "eu-west-3",
+                                                            "AWS::AccountId": "210987654321"})
+    assert t.function("Fn").environment["WHERE"] == "eu-west-3/210987654321"
+    assert t.ignored_overrides == []
 
 
 def test_parameter_overrides_in_both_sam_spellings() -> None:

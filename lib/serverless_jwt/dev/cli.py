@@ -321,13 +321,22 @@ def _print_payload(payload: Any) -> None:
     sys.stderr.write("\n")
 
 
+def _template(args: argparse.Namespace) -> Template:
+    from serverless_jwt.dev.template import Template, parse_overrides
+
+    template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
+    if template.ignored_overrides:
+        print(f"notice: --parameter-overrides names no parameter of {template.path.name}: "
+              f"{', '.join(template.ignored_overrides)} (ignored, as sam does)", file=sys.stderr)
+    return template
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from serverless_jwt.dev.apigw import collect
     from serverless_jwt.dev.apigw.responses import MalformedResponse, from_function
     from serverless_jwt.dev.invocation import FunctionError, InvocationError, RuntimeFailure
-    from serverless_jwt.dev.template import Template, parse_overrides
 
-    template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
+    template = _template(args)
     function = template.function(args.function)
     event = _support.read_event(args.event, function, template)
     mismatch = _support.authorizer_event_mismatch(event, function, collect(template).routes)
@@ -398,9 +407,8 @@ def _resource_metadata(issuer: DevIssuer | _support.AttachedIssuer) -> Callable[
 def cmd_start_api(args: argparse.Namespace) -> int:
     from serverless_jwt._config import is_loopback
     from serverless_jwt.dev.apigw import LocalApiGateway, collect
-    from serverless_jwt.dev.template import Template, parse_overrides
 
-    template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
+    template = _template(args)
     collection = collect(template)
     if not collection.routes:
         raise CliError(f"{template.path} has no Api or HttpApi routes to serve")

@@ -47,10 +47,11 @@ class Intrinsics:
     """Evaluates intrinsic functions against a template's parameter values and resources."""
 
     def __init__(self, parameters: Mapping[str, Any], declared: set[str],
-                 resources: Mapping[str, Any]) -> None:
+                 resources: Mapping[str, Any], pseudo: Mapping[str, Any] | None = None) -> None:
         self.parameters = parameters
         self._declared = declared
         self.resources = resources
+        self.pseudo = dict(pseudo or {})  # AWS::Region etc. given in --parameter-overrides, as sam takes them
 
     def eval(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -87,6 +88,8 @@ class Intrinsics:
             return self.parameters[name]
         if name in self._declared:
             raise Unresolvable(f"parameter {name} has no Default and no --parameter-overrides value")
+        if name in self.pseudo:
+            return self.pseudo[name]
         if name == "AWS::Region":
             return region()
         if name == "AWS::NoValue":

@@ -200,8 +200,10 @@ class Template:
             raise ConfigurationError(f"{self.path} is not a CloudFormation/SAM template (no Resources)")
         self.document: dict[str, Any] = doc
         self.resources: dict[str, Any] = doc["Resources"]
-        self.parameters = self._parameters(doc, dict(parameter_overrides or {}))
-        self._intrinsics = Intrinsics(self.parameters, self._declared, self.resources)
+        overrides = dict(parameter_overrides or {})
+        pseudo = {k: v for k, v in overrides.items() if k.startswith("AWS::")}
+        self.parameters = self._parameters(doc, {k: v for k, v in overrides.items() if k not in pseudo})
+        self._intrinsics = Intrinsics(self.parameters, self._declared, self.resources, pseudo)
         build = self.dir / ".aws-sam" / "build"
         self.build_root: Path | None = build if use_build and (build / "template.yaml").is_file() else None
         self._globals = _sam_globals(doc, self.path)
@@ -276,9 +278,8 @@ class Template:
     def _parameters(self, doc: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
         declared = doc.get("Parameters") or {}
         self._declared = set(declared)
-        unknown = sorted(set(overrides) - set(declared))
-        if unknown:
-            raise ConfigurationError(f"unknown template parameter(s): {', '.join(unknown)}")
+        # As sam does: a name the template does not declare is ignored (the caller may say so).
+        self.ignored_overrides = sorted(set(overrides) - set(declared))
         values: dict[str, Any] = {}
         for name, spec in declared.items():
             if name in overrides:
