@@ -347,7 +347,9 @@ def describe_times(claims: Mapping[str, Any], now: float | None = None) -> list[
             stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
             delta = int(value - now)
             when = f"in {delta}s" if delta > 0 else f"{-delta}s ago"
-            # Past exp, yet the verifier still accepts it within its leeway (60 s by default).
-            expired = " (past exp: accepted only within the leeway)" if name == "exp" and delta < 0 else ""
+            # Past exp: within the default 60 s leeway a verifier still accepts it; past that, none does.
+            expired = "" if name != "exp" or delta >= 0 else (
+                " (past exp: accepted only within the leeway, 60 s by default)" if delta >= -60
+                else " (expired, past the default 60 s leeway)")
             out.append(f"  {name:<9} {stamp}  ({when}){expired}")
     return out
