@@ -158,3 +158,16 @@ def test_each_event_is_a_fresh_copy_with_its_own_request_id() -> None:
     assert second["requestContext"]["http"]["method"] == "GET"
     assert first["requestContext"]["requestId"] != second["requestContext"]["requestId"]
     assert event_template("http_v2")["requestContext"]["http"]["method"] == "POST"  # template untouched
+
+
+def test_a_route_key_and_its_path_parameters_are_read_as_api_gateway_matched_them() -> None:
+    v2 = http_event("http_v2", method="GET", path="/items/42/tags/x", route="GET /items/{id}/tags/{tag}")
+    assert v2["routeKey"] == "GET /items/{id}/tags/{tag}"  # not "GET GET /items/..."
+    assert v2["pathParameters"] == {"id": "42", "tag": "x"}
+    rest = http_event("rest_v1", path="/files/a/b/c.txt", route="/files/{proxy+}")
+    assert rest["resource"] == "/files/{proxy+}"
+    assert rest["pathParameters"] == {"proxy": "a/b/c.txt"}
+    given = http_event("http_v2", path="/items/42", route="/items/{id}", path_parameters={"id": "7"})
+    assert given["pathParameters"] == {"id": "7"}  # what the test says wins
+    plain = http_event("http_v2", path="/health", route="/health")
+    assert plain.get("pathParameters") is None

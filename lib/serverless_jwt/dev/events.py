@@ -95,8 +95,9 @@ def http_event(
     path_parameters:
         Path parameters (REST and HTTP API only: ALB and Function URLs have none).
     route:
-        The matched route template, e.g. ``"/shows/{id}"`` (REST ``resource``, HTTP API ``routeKey``);
-        defaults to ``path``.
+        The matched route template, ``"/shows/{id}"`` or as a route key, ``"GET /shows/{id}"`` (REST
+        ``resource``, HTTP API ``routeKey``); defaults to ``path``. Without ``path_parameters``, they
+        are read from ``path`` against it (``{proxy+}`` takes the rest of the path).
     body:
         ``str`` as is; ``bytes`` base64-encoded with ``isBase64Encoded``; a mapping or list as JSON
         (with ``content-type: application/json`` unless given).
@@ -121,6 +122,11 @@ def http_event(
         raise ValueError(f"{kind} events have no path parameters")
     method = method.upper()
     path, _, raw_query = path.partition("?")
+    if route is not None:
+        verb, _, template = route.partition(" ")
+        route = template if template and verb.upper() in (method, "ANY") else route
+        if path_parameters is None and kind not in ("alb", "function_url"):
+            path_parameters = _parameters_from(route, path)
     pairs = _query_pairs(query) if query is not None else parse_qsl(raw_query, keep_blank_values=True)
     lower = kind != "rest_v1"
     merged = _merge_headers(event.get("headers") or {}, headers or {}, lower=lower)
@@ -194,6 +200,23 @@ def _body(body: Any) -> tuple[str | None, bool, str | None]:
 
 def _request_time(now: float) -> str:
     return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+
+
+def _parameters_from(route: str, path: str) -> dict[str, str] | None:
+    """The path parameters ``path`` gives the route template ``route`` (``None`` when it does not match)."""
+    wanted, given = route.strip("/").split("/"), path.strip("/").split("/")
+    found: dict[str, str] = {}
+    for i, segment in enumerate(wanted):
+        if segment.startswith("{") and segment.endswith("+}"):  # greedy: the rest of the path
+            found[segment[1:-2]] = "/".join(given[i:])
+            return found
+        if i >= len(given):
+            return None
+        if segment.startswith("{") and segment.endswith("}"):
+            found[segment[1:-1]] = given[i]
+        elif segment != given[i]:
+            return None
+    return (found or None) if len(wanted) == len(given) else None
 
 
 def _rest(event: dict[str, Any], method: str, path: str, route: str | None, headers: dict[str, str],
