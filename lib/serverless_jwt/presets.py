@@ -149,7 +149,10 @@ def cognito(
         ``https://cognito-idp.{region}.amazonaws.com/{pool}`` (``.amazonaws.com.cn`` in China regions).
     client_ids:
         App client ids allowed. Access tokens carry no ``aud``: their ``client_id`` claim is checked.
-        ID tokens carry the client id in ``aud``, which is checked instead.
+        ID tokens carry the client id in ``aud``, which is checked instead. Access tokens requested
+        with a resource indicator (RFC 8707: ``resource=``, Essentials and Plus tiers) do carry ``aud``:
+        pass ``audience=<that resource>``, and then only tokens for it pass (a token naming an
+        audience is refused by an API that names none, RFC 7519 §4.1.3).
     token_use:
         ``"access"`` (default, for APIs) or ``"id"``; the token's ``token_use`` claim must match, so an
         ID token is never accepted where an access token is expected, and the reverse.
