@@ -159,6 +159,18 @@ def test_auth0_issuer_needs_trailing_slash(issuer: DevIssuer) -> None:
         preset.verify(token)
 
 
+def test_auth0_domain_case_and_an_hs256_api_secret(issuer: DevIssuer) -> None:
+    # Host names are case-insensitive; the issuer Auth0 writes into tokens is the lower-case one.
+    assert presets.auth0("Tenant.EU.Auth0.com", "api").verifier.issuer == "https://tenant.eu.auth0.com/"
+    # An Auth0 API set to HS256: the secret is the key source, no JWKS is added beside it.
+    secret = secrets.token_urlsafe(32)
+    preset = presets.auth0("tenant.eu.auth0.com", "https://api.example.com", secrets=[secret],
+                           algorithms=["HS256"])
+    token = issuer.mint(alg="HS256", secret=secret, issuer="https://tenant.eu.auth0.com/",
+                        audience="https://api.example.com", sub="hs")
+    assert preset.verify(token)["sub"] == "hs"
+
+
 # -- Okta ----------------------------------------------------------------------------------------
 
 def test_okta_scp_and_cid(issuer: DevIssuer) -> None:

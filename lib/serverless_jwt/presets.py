@@ -99,7 +99,8 @@ def _strings(values: str | Collection[str] | None, name: str) -> frozenset[str]:
 def _host(domain: str, name: str) -> str:
     if not isinstance(domain, str):
         raise ConfigurationError(f"{name} must be a host name such as tenant.example.com")
-    host = domain.strip().removeprefix("https://").rstrip("/")
+    # Host names are case-insensitive, the issuer comparison is exact: tokens name it in lower case.
+    host = domain.strip().removeprefix("https://").rstrip("/").lower()
     if not _HOST.fullmatch(host):
         raise ConfigurationError(f"{name} must be a host name such as tenant.example.com")
     return host
@@ -128,7 +129,8 @@ def _build(checks: Sequence[ClaimCheck], options: dict[str, Any], **settings: An
 
 def _default_jwks_uri(options: dict[str, Any], uri: str) -> None:
     # The provider's well-known JWKS (no discovery round trip), unless the caller brings other keys.
-    if not any(options.get(k) is not None for k in ("jwks_uri", "jwks", "public_key")):
+    sources = ("jwks_uri", "jwks", "public_key", "secrets", "secret_from")
+    if not any(options.get(k) is not None for k in sources):
         options["jwks_uri"] = uri
 
 
