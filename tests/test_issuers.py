@@ -262,3 +262,17 @@ def test_multi_hs_issuer_and_rs_issuer_never_cross(issuer: DevIssuer) -> None:
     # An RS token claiming the HS issuer: the shared-secret verifier allows no RS.
     with pytest.raises(AlgorithmNotAllowedError):
         multi.verify(issuer.mint(issuer="netlify-site"))
+
+
+def test_provider_presets_can_be_listed_as_they_are(issuer: DevIssuer) -> None:
+    from serverless_jwt import presets
+
+    with DevIssuer() as other:
+        multi = MultiIssuerVerifier([
+            presets.oidc(issuer.issuer, issuer.audience),
+            presets.oidc(other.issuer, other.audience),
+        ])
+        assert multi.verify(issuer.mint(sub="a"))["sub"] == "a"
+        assert multi.verify(other.mint(sub="b"))["sub"] == "b"
+    with pytest.raises(ConfigurationError):
+        MultiIssuerVerifier([object()])  # type: ignore[list-item]

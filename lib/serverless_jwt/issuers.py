@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from serverless_jwt import token as _token
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError, MalformedTokenError
@@ -21,15 +21,23 @@ from serverless_jwt.verifier import Verifier
 __all__ = ["MultiIssuerVerifier"]
 
 
+class _HasVerifier(Protocol):
+    """A provider preset (``serverless_jwt.presets.Preset``): what it verifies with."""
+
+    @property
+    def verifier(self) -> Verifier: ...
+
+
 class MultiIssuerVerifier:
     """Verify tokens from an allow-list of issuers, each with its own :class:`Verifier`.
 
     Parameters
     ----------
     verifiers:
-        ``{issuer: Verifier}``, or an iterable of verifiers each configured with an ``issuer``. A
-        verifier configured with an issuer must be listed under exactly that issuer; a shared-secret
-        verifier without one may be listed under the ``iss`` its tokens carry.
+        ``{issuer: Verifier}``, or an iterable of verifiers each configured with an ``issuer`` (or
+        provider presets, whose verifiers are used; one ``require_auth(roles_claim=...)`` then reads
+        roles for all of them). A verifier configured with an issuer must be listed under exactly that
+        issuer; a shared-secret verifier without one may be listed under the ``iss`` its tokens carry.
     max_token_bytes:
         Size cap checked before the token is decoded (each issuer's own cap is checked too).
     verified_cache_size:
@@ -58,7 +66,7 @@ class MultiIssuerVerifier:
 
     def __init__(
         self,
-        verifiers: Mapping[str, Verifier] | Iterable[Verifier],
+        verifiers: Mapping[str, Verifier] | Iterable[Verifier | _HasVerifier],
         *,
         max_token_bytes: int = 16384,
         verified_cache_size: int = 4096,
@@ -67,7 +75,9 @@ class MultiIssuerVerifier:
         if isinstance(verifiers, Mapping):
             pairs = list(verifiers.items())
         else:
-            for verifier in verifiers:
+            for item in verifiers:
+                # A provider preset brings its Verifier (its roles path stays with require_auth).
+                verifier = item if isinstance(item, Verifier) else getattr(item, "verifier", item)
                 if not isinstance(verifier, Verifier) or verifier.issuer is None:
                     raise ConfigurationError(
                         "List Verifier objects configured with an issuer, or pass {issuer: Verifier}")

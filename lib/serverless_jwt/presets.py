@@ -236,7 +236,9 @@ def okta(
     Scopes are the ``scp`` array; ``client_ids`` optionally restricts the ``cid`` claim (the OAuth
     client that obtained the token); groups are read from ``groups`` when you add that claim.
     ``authorization_server=None`` selects the org authorization server (issuer ``https://{domain}``),
-    whose access tokens are meant for Okta's own APIs: prefer a custom server for your API.
+    whose access tokens are meant for Okta's own APIs and typed ``application/okta-internal-at+jwt``
+    (refused here: only Okta can validate them); that mode verifies the org server's ID tokens
+    (``audience=<client id>``). For your API use a custom authorization server.
 
     Examples
     --------
