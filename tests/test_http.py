@@ -6,6 +6,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -237,3 +238,24 @@ def test_url_policy_requires_tls_off_loopback(url: str, allowed: bool) -> None:
 
 def test_plain_http_to_a_remote_host_is_refused_before_connecting() -> None:
     assert _reason("http://issuer.example/jwks") == "url_not_allowed"
+
+
+def test_an_address_family_this_machine_cannot_open_is_skipped(
+        issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A kernel without IPv6: socket() itself fails for the ::1 that getaddrinfo lists first.
+    port = urlsplit(issuer.issuer).port
+    real_socket = socket.socket
+
+    def first_v6(host: str, *args: Any, **kwargs: Any) -> Any:
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    def no_v6(family: int = -1, *args: Any, **kwargs: Any) -> Any:
+        if family == socket.AF_INET6:
+            raise OSError(97, "Address family not supported by protocol")
+        return real_socket(family, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", first_v6)
+    monkeypatch.setattr(socket, "socket", no_v6)
+    url = issuer.jwks_uri.replace("127.0.0.1", "localhost")
+    assert get_json(url, timeout_seconds=5, max_bytes=1 << 20)["keys"]

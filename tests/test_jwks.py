@@ -269,6 +269,27 @@ def test_an_unknown_kid_just_after_a_fetch_costs_no_second_fetch(issuer: DevIssu
     assert issuer.requests[JWKS_PATH] == 3
 
 
+def test_a_refresh_that_lands_during_the_call_is_read_before_a_kid_is_called_unknown(
+        issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The window forced: a refresh completes, with the rotated key, after this call read the old set
+    # and before it decides. It must look again, not refuse a good token.
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_max_age_seconds=600)
+    held = source._keys()  # the set as it was before the rotation
+    new_kid = issuer.rotate(keep_old=True)
+    clock.advance(601)
+    read = source._keys
+
+    def read_the_old_set_while_a_refresh_lands() -> Any:
+        read()  # the refresh runs and lands with the new key (as another request's would) ...
+        return held  # ... while this call holds what it had read before
+
+    monkeypatch.setattr(source, "_keys", read_the_old_set_while_a_refresh_lands)
+    (key,) = source.keys_for({"kid": new_kid})
+    assert key.kid == new_kid
+    assert issuer.requests[JWKS_PATH] == 2  # and no refetch beyond that refresh
+
+
 def test_a_key_set_that_moved_is_found_by_reading_discovery_again(issuer: DevIssuer) -> None:
     with DevIssuer() as old_home:
         issuer.discovery_overrides["jwks_uri"] = old_home.jwks_uri  # where the keys were published

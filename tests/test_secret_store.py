@@ -140,6 +140,11 @@ def test_an_unreadable_stored_value_is_503_and_logged_with_its_reason_never_its_
             pytest.raises(KeysUnavailableError):
         Verifier.from_env({"JWT_SECRET": arn}).verify(_token(issuer, secret))
     assert "must hold one member" in caplog.text
+    numeric = boto3.client("secretsmanager").create_secret(Name="jwt-num", SecretString='{"k": 123}')["ARN"]
+    with caplog.at_level("WARNING", logger="serverless_jwt.secret_store"), \
+            pytest.raises(KeysUnavailableError):
+        Verifier.from_env({"JWT_SECRET": numeric}).verify(_token(issuer, secret))
+    assert "member must be a string" in caplog.text
     missing = arn.replace("jwt-two", "jwt-none")
     with caplog.at_level("WARNING", logger="serverless_jwt.secret_store"), \
             pytest.raises(KeysUnavailableError):

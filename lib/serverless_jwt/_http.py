@@ -108,12 +108,14 @@ def _connector(deadline: _Deadline) -> Callable[..., socket.socket]:
             raise found[0]
         error: OSError = OSError("no address")
         for family, kind, proto, _, sockaddr in found[0]:
-            sock = socket.socket(family, kind, proto)
-            try:
+            sock = None
+            try:  # creating the socket may fail too (no IPv6 here): then the next address
+                sock = socket.socket(family, kind, proto)
                 sock.settimeout(deadline.remaining())
                 sock.connect(sockaddr)
             except BaseException as exc:
-                sock.close()
+                if sock is not None:
+                    sock.close()
                 if not isinstance(exc, OSError):
                     raise
                 error = exc

@@ -184,6 +184,8 @@ class RemoteKeySource:
             # would bring the same set, and make this request wait twice.
             if self._entry.attempts == seen:
                 key = self._refetch_for_unknown_kid().select(header)
+            else:  # that fetch may have landed after our read: look at what it brought
+                key = self._usable(self._clock()).select(header)
             if key is None:
                 raise UnknownKeyError()
         return (key,)

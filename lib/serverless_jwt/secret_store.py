@@ -105,6 +105,8 @@ def split_secrets(value: str | bytes) -> list[str | bytes]:
                 raise StoredValueError("a JSON object secret must hold one member (its value is the secret)")
             items = next(iter(items.values()))
             items = [items] if isinstance(items, str) else items
+            if not (isinstance(items, list) and items and all(isinstance(i, str) and i for i in items)):
+                raise StoredValueError("a JSON object secret's member must be a string (the secret)")
         if isinstance(items, list) and items and all(isinstance(i, str) and i for i in items):
             return list(items)
     return [line.strip() for line in text.splitlines() if line.strip()]

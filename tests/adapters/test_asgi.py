@@ -155,3 +155,25 @@ def test_public_paths_are_route_paths_behind_a_mount_or_a_root_path(
     proxied = serve_asgi(behind_a_proxy)
     assert httpx.get(proxied + "/health").json() == {"status": "ok"}
     assert httpx.get(proxied + "/me").status_code == 401
+
+
+def test_a_preflight_answer_goes_out_without_a_body_and_other_answers_not_at_all(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    # An app that puts CORS headers on every answer: a catch-all handler's data must not come back to
+    # a request with no token, whatever headers it carries.
+    async def generous(scope: Any, receive: Any, send: Any) -> None:
+        methods = [(b"access-control-allow-methods", b"GET")] if scope["method"] == "OPTIONS" else []
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"access-control-allow-origin", b"*"), *methods]})
+        await send({"type": "http.response.body", "body": b'{"secret": "payroll"}'})
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    only_origin = serve_asgi(JwtMiddleware(
+        lambda s, r, send: generous({**s, "method": "GET"}, r, send), verifier))
+    refused = httpx.options(only_origin + "/x", headers=PREFLIGHT)
+    assert (refused.status_code, b"payroll" in refused.content) == (401, False)
+    with_methods = serve_asgi(JwtMiddleware(generous, verifier))
+    answered = httpx.options(with_methods + "/x", headers=PREFLIGHT)
+    assert answered.status_code == 200
+    assert answered.headers["access-control-allow-methods"] == "GET"
+    assert answered.content == b""  # a browser ignores a preflight's body: none leaves

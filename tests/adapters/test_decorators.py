@@ -477,6 +477,16 @@ def test_a_coroutine_handler_is_refused_when_decorated(verifier: Verifier) -> No
     with pytest.raises(ConfigurationError, match="coroutine"):
         require_scope("read:shows", verifier=verifier)(handler)
 
+    # What the message recommends: a synchronous handler running the coroutine (functools.wraps
+    # copies __wrapped__, which must not make it look like the coroutine).
+    @functools.wraps(handler)
+    def runs_it(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        import asyncio
+
+        return asyncio.run(handler(event, context))
+
+    require_auth(verifier)(runs_it)
+
 
 def _stream_handler(stream: io.StringIO) -> Any:
     import logging

@@ -206,3 +206,12 @@ def test_extra_error_headers_never_double_the_errors_own_in_another_case(make_ev
     assert response["headers"]["Cache-Control"] == "no-store"
     assert response["headers"]["WWW-Authenticate"] == "Bearer"
     assert response["headers"]["X-Trace"] == "1"
+
+
+def test_an_empty_claims_object_is_no_authorizer_claims(make_event: EventFactory) -> None:
+    # A payload 1.0 event with "claims": {} names no caller: nothing to trust (the bearer token decides).
+    event = make_event("rest_v1")
+    event["version"] = "1.0"
+    for empty in ({}, None):
+        event["requestContext"]["authorizer"] = {"claims": empty, "scopes": None}
+        assert authorizer_claims(event) is None

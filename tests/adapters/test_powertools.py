@@ -274,6 +274,13 @@ def test_a_request_shaped_like_a_preflight_never_runs_an_options_route_anonymous
                                token=token), {})["statusCode"] == 200
     opted = APIGatewayRestResolver()
     opted.use([JwtAuthMiddleware(verifier, allow_preflight="handler")])
-    opted.route("/data", method=["GET", "OPTIONS"])(data)
+    seen: list[Any] = []
+
+    @opted.route("/data", method=["GET", "OPTIONS"])
+    def data_opted() -> dict[str, Any]:
+        seen.append(opted.context["identity"])  # set, to None: no KeyError in the route
+        return {}
+
     assert opted.resolve(request(jwt_lambda_event, "rest_v1", "/data", method="OPTIONS",
                                  headers=pre), {})["statusCode"] == 200
+    assert seen == [None]

@@ -74,3 +74,28 @@ def test_a_token_cookie_in_a_second_cookie_header_is_found(
     token = jwt_tokens.valid(sub="alice")
     r = httpx.get(base, headers=[("Cookie", "theme=dark"), ("Cookie", f"nf_jwt={token}")])
     assert r.json() == {"sub": "alice", "same": True}
+
+
+def test_a_preflight_answer_goes_out_without_a_body_and_the_apps_iterable_is_closed(
+        jwt_issuer: DevIssuer, serve_wsgi: Callable[[Any], str]) -> None:
+    closed: list[bool] = []
+
+    class Body:
+        def __init__(self, start_response: Callable[..., Any]) -> None:
+            self.start_response = start_response
+
+        def __iter__(self) -> Any:
+            self.start_response("200 OK", [("Access-Control-Allow-Origin", "*"),
+                                           ("Access-Control-Allow-Methods", "GET")])
+            yield b'{"secret": "payroll"}'
+
+        def close(self) -> None:
+            closed.append(True)
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    base = serve_wsgi(JwtWsgiMiddleware(lambda environ, start_response: Body(start_response), verifier))
+    answer = httpx.options(base, headers={"Origin": "https://app.example",
+                                          "Access-Control-Request-Method": "GET"})
+    assert answer.status_code == 200
+    assert answer.content == b""
+    assert closed == [True]  # PEP 3333: the app's iterable is closed

@@ -261,7 +261,9 @@ def refuse_coroutine(handler: Callable[..., Any]) -> None:
     coroutine ran (its identity gone) and an error answer would come back where a coroutine was
     awaited. Decorate the synchronous handler that runs it (``asyncio.run(main(event, context))``).
     """
-    if inspect.iscoroutinefunction(inspect.unwrap(handler)):
+    # The handler itself, not what it wraps: a synchronous asyncio.run(...) wrapper made with
+    # functools.wraps is exactly what Lambda should call.
+    if inspect.iscoroutinefunction(handler):
         raise ConfigurationError(
             f"{getattr(handler, '__name__', 'the handler')} is a coroutine function: decorate the "
             "synchronous Lambda handler that runs it (asyncio.run(...)), not the coroutine")

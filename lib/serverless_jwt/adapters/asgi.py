@@ -112,27 +112,31 @@ class JwtMiddleware:
             _current.reset(reset)
 
     async def _preflight_to_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # For the app's CORS middleware to answer. What comes back is held until it is whole and goes
+        # out only if it is a preflight answer (2xx with Access-Control-Allow-Methods), and then
+        # without its body, which a browser ignores for a preflight ("OK" from Starlette): no data
+        # leaves. Anything else, even with a CORS header an app adds to every answer, is replaced by
+        # the 401 of a request without a token.
         scope.setdefault("state", {})["identity"] = None
-        cors: bool | None = None  # decided by the app's response start
+        held: list[Message] = []
 
-        async def only_a_cors_answer(message: Message) -> None:
-            nonlocal cors
-            if cors is None and message.get("type") == "http.response.start":
-                cors = any(bytes(name).lower().startswith(b"access-control-allow-")
-                           for name, _ in message.get("headers") or ())
-                if not cors:
-                    err = MissingTokenError()
-                    self._auth.rejected(err)
-                    await self._answer(err, send)
-                    return
-            if cors:
-                await send(message)
+        async def hold(message: Message) -> None:
+            held.append(message)
 
         reset = _current.set(None)
         try:
-            await self.app(scope, receive, only_a_cors_answer)
+            await self.app(scope, receive, hold)
         finally:
             _current.reset(reset)
+        start = next((m for m in held if m.get("type") == "http.response.start"), None)
+        if start is not None and _is_preflight_answer(start):
+            headers = [(k, v) for k, v in start.get("headers") or () if bytes(k).lower() != b"content-length"]
+            await send({**start, "headers": [*headers, (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        err = MissingTokenError()
+        self._auth.rejected(err)
+        await self._answer(err, send)
 
     async def _answer(self, err: AuthError, send: Send, prefix: str = "http") -> None:
         shaped = self._auth.response(err)
@@ -148,6 +152,12 @@ def _route_path(scope: Scope) -> str:
     # routes, and so public_paths, are what follows it.
     path, root = scope.get("path") or "", scope.get("root_path") or ""
     return path[len(root):] if root and path.startswith(root) else path
+
+
+def _is_preflight_answer(start: Message) -> bool:
+    status = start.get("status")
+    names = {bytes(name).lower() for name, _ in start.get("headers") or ()}
+    return isinstance(status, int) and 200 <= status < 300 and b"access-control-allow-methods" in names
 
 
 def _is_preflight(scope: Scope) -> bool:

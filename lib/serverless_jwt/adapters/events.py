@@ -239,7 +239,8 @@ def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
         from serverless_jwt.adapters._context import claims_from_jwt_authorizer
 
         return claims_from_jwt_authorizer(jwt)  # arrays arrive flattened: "[admin users]"
-    if isinstance(auth.get("claims"), Mapping) and (event.get("version") == "1.0" or "scopes" in auth):
+    claims = auth.get("claims")
+    if isinstance(claims, Mapping) and claims and (event.get("version") == "1.0" or "scopes" in auth):
         # An HTTP API JWT authorizer with payload 1.0: the same claims and scopes as under "jwt" in 2.0.
         from serverless_jwt.adapters._context import claims_from_jwt_authorizer
 

@@ -150,9 +150,15 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         raw: Mapping[str, Any] = app.current_event.raw_event
         # The raw event, as require_auth reads it: the data class's `headers` builds a new
         # case-insensitive dict on every access.
-        if self._auth.preflight and is_preflight(raw) and (
-                self._auth.preflight == "handler" or _resolvers_own_answer(app.context.get("_route"))):
-            return next_middleware(app)  # CORS preflight carries no credentials by design
+        if self._auth.preflight and is_preflight(raw):
+            if _resolvers_own_answer(app.context.get("_route")):
+                return next_middleware(app)  # CORS preflight carries no credentials by design
+            if self._auth.preflight == "handler":  # the app's OPTIONS route, asked for: no identity
+                app.append_context(**{self._key: None})  # type: ignore[no-untyped-call]
+                try:
+                    return next_middleware(app)
+                finally:
+                    app.context.pop(self._key, None)
         if self._public and getattr(app.context.get("_route"), "path", None) in self._public:
             return next_middleware(app)
         try:

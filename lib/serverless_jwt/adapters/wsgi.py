@@ -15,7 +15,6 @@ here with our status, ``WWW-Authenticate`` and RFC 6750 body. Flask apps use
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from http import HTTPStatus
@@ -103,31 +102,36 @@ class JwtWsgiMiddleware:
         return [body]
 
     def _preflight_to_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        # For the app's CORS middleware to answer: only a CORS answer (Access-Control-Allow-* headers)
-        # goes back. A handler that serves every method must not answer a request with no token.
+        # For the app's CORS middleware to answer: what comes back goes out only if it is a preflight
+        # answer (2xx with Access-Control-Allow-Methods), and then without its body, which a browser
+        # ignores for a preflight: no data leaves. Anything else, even with a CORS header an app adds
+        # to every answer, is replaced by the 401 of a request without a token.
         environ[ENVIRON_KEY] = None
-        verdict: list[bool] = []
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+        written: list[bytes] = []
 
-        def only_a_cors_answer(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            verdict.append(any(name.lower().startswith("access-control-allow-") for name, _ in headers))
-            if verdict[-1]:
-                return start_response(status, headers, exc_info)
-            return lambda data: None  # a refused answer's write() goes nowhere
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [(status, list(headers))]
+            return written.append  # a legacy app's write(): held with the rest
 
         reset = _current.set(None)
         try:
-            result = self.app(environ, only_a_cors_answer)
-            if not verdict:  # a generator calls start_response on its first step
-                chunks = iter(result)
-                first = next(chunks, b"")
-                result = itertools.chain([first], chunks)
+            result = self.app(environ, hold)
+            try:
+                for _ in result:  # run the app to its end (a generator starts the response lazily)
+                    pass
+            finally:
+                close = getattr(result, "close", None)
+                if callable(close):
+                    close()
         finally:
             _current.reset(reset)
-        if verdict and verdict[-1]:
-            return result
-        close = getattr(result, "close", None)
-        if callable(close):
-            close()
+        if started:
+            status, headers = started[0]
+            if status[:1] == "2" and any(n.lower() == "access-control-allow-methods" for n, _ in headers):
+                kept = [(n, v) for n, v in headers if n.lower() != "content-length"]
+                start_response(status, [*kept, ("Content-Length", "0")])
+                return [b""]
         return self._refuse(MissingTokenError(), start_response)
 
 
