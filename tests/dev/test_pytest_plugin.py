@@ -307,3 +307,10 @@ def test_ours_alongside(jwt_tokens, jwt_lambda_event, tokens):
 ''')
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_an_hs_token_from_jwt_tokens_says_how_to_mint_one(jwt_tokens: Tokens) -> None:
+    with pytest.raises(ValueError, match="jwt_mint_token"):
+        jwt_tokens.valid(alg="HS256")
+    with pytest.raises(ValueError, match="JWT_SECRET"):
+        jwt_tokens.foreign_key(alg="hs384")

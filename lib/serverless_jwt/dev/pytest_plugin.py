@@ -85,33 +85,43 @@ class Tokens:
         self.issuer = issuer
         self.roles_claim = roles_claim
 
+    def _mint(self, *, alg: str, foreign: bool = False, **options: Any) -> str:
+        if alg.upper().startswith("HS"):
+            raise ValueError(
+                "jwt_tokens signs with the test issuer's published keys (RS256, ES256, EdDSA). For an HS "
+                "token, set JWT_SECRET to your test secret and mint with jwt_mint_token(alg='HS256', "
+                "secret=..., issuer=None, audience=None) (Netlify-style: no iss, no aud)")
+        if foreign:
+            return self.issuer.mint_with_foreign_key(alg=alg, **options)
+        return self.issuer.mint(alg=alg, **options)
+
     def valid(self, *, alg: str = "RS256", **claims: Any) -> str:
         """A token the issuer's verifier accepts: ``sub="dev-user"``, the issuer's audience, one hour."""
-        return self.issuer.mint(alg=alg, claims=claims)
+        return self._mint(alg=alg, claims=claims)
 
     def with_scopes(self, *scopes: str, alg: str = "RS256", **claims: Any) -> str:
         """A valid token whose ``scope`` claim lists ``scopes`` (space-delimited)."""
-        return self.issuer.mint(alg=alg, scopes=scopes, claims=claims)
+        return self._mint(alg=alg, scopes=scopes, claims=claims)
 
     def with_roles(self, *roles: str, alg: str = "RS256", **claims: Any) -> str:
         """A valid token carrying ``roles`` (see ``roles_claim``)."""
-        return self.issuer.mint(alg=alg, roles=roles, roles_claim=self.roles_claim, claims=claims)
+        return self._mint(alg=alg, roles=roles, roles_claim=self.roles_claim, claims=claims)
 
     def expired(self, *, alg: str = "RS256", **claims: Any) -> str:
         """Expired an hour ago (far beyond any clock-skew leeway)."""
-        return self.issuer.mint(alg=alg, now=time.time() - 7200, lifetime_seconds=3600, claims=claims)
+        return self._mint(alg=alg, now=time.time() - 7200, lifetime_seconds=3600, claims=claims)
 
     def not_yet_valid(self, *, alg: str = "RS256", **claims: Any) -> str:
         """``nbf`` an hour from now."""
-        return self.issuer.mint(alg=alg, claims={"nbf": int(time.time()) + 3600, **claims})
+        return self._mint(alg=alg, claims={"nbf": int(time.time()) + 3600, **claims})
 
     def wrong_audience(self, *, alg: str = "RS256", **claims: Any) -> str:
         """Signed by the issuer for another API (``aud`` is ``https://another-api.example``)."""
-        return self.issuer.mint(alg=alg, audience="https://another-api.example", claims=claims)
+        return self._mint(alg=alg, audience="https://another-api.example", claims=claims)
 
     def wrong_issuer(self, *, alg: str = "RS256", **claims: Any) -> str:
         """Signed with the issuer's key but naming another issuer (``https://another-issuer.example``)."""
-        return self.issuer.mint(alg=alg, issuer="https://another-issuer.example", claims=claims)
+        return self._mint(alg=alg, issuer="https://another-issuer.example", claims=claims)
 
     def tampered(self, *, alg: str = "RS256", **claims: Any) -> str:
         """A valid token whose payload was edited afterwards (``sub`` changed), keeping its signature."""
@@ -123,7 +133,7 @@ class Tokens:
 
     def foreign_key(self, *, alg: str = "RS256", **claims: Any) -> str:
         """Right claims and the current ``kid``, signed by a key the JWKS never publishes."""
-        return self.issuer.mint_with_foreign_key(alg=alg, claims=claims)
+        return self._mint(alg=alg, foreign=True, claims=claims)
 
     def unsigned(self, **claims: Any) -> str:
         """``alg: none`` with an empty signature (must never be accepted)."""
