@@ -83,7 +83,10 @@ def secret_problem(secret: str | bytes, algorithms: Collection[str], *, allow_sh
     The ``serverless-jwt token --hs256`` command asks the same question, so it never mints with a
     secret that no verifier would accept.
     """
-    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    try:
+        raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    except UnicodeEncodeError:  # lone surrogates: bytes an environment variable held that were not UTF-8
+        return f"{'JWT_SECRET' if env else 'A secret'} is not valid UTF-8 text (pass bytes for a binary key)"
     if not raw:
         return "JWT_SECRET must not be empty" if env else "A secret must not be empty"
     if isinstance(secret, str) and is_secret_reference(secret.strip()):

@@ -695,3 +695,56 @@ def test_banner_curl_lines_are_pasteable_for_paths_with_spaces(tmp_path: Path) -
     assert curl_lines
     assert all("my shows" not in line for line in curl_lines)
 
+
+
+_FN = ("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+       "    Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12%s}\n")
+
+
+@pytest.mark.parametrize(("files", "args", "message"), [
+    ({"ev.json": b"\xff\xfe{}"}, ["-e", "ev.json"], "is not UTF-8 text"),
+    ({"ev.json": b"[" * 100_000}, ["-e", "ev.json"], "nests too deeply"),
+    ({"ev": None}, ["-e", "ev"], "it is a folder"),
+    ({"t.yaml": (_FN % ", Timeout: abc").encode()}, [], "Fn.Timeout must be a number"),
+    ({"t.yaml": (_FN % ", Timeout: -5").encode()}, [], "Fn.Timeout must be a number from 1 to 900"),
+    ({"t.yaml": (_FN % ", MemorySize: [1]").encode()}, [], "Fn.MemorySize must be a number"),
+    ({"t.yaml": (_FN % ", Events: [1, 2]").encode()}, [], "Fn has a property of an unexpected shape"),
+    ({"t.yaml": b"Parameters: [a, b]\n" + (_FN % "").encode()}, [], "Parameters has a property"),
+    ({"t.yaml": b"Resources: " + b"[" * 20_000}, [], "nests too deeply"),
+    ({"t.yaml": (_FN % ", Environment: {Variables: {A: &a [*a]}}").encode()}, [], "unexpected shape"),
+])
+def test_malformed_inputs_are_usage_errors_never_tracebacks(
+        tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        files: dict[str, bytes | None], args: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    for name, content in files.items():
+        if content is None:
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_bytes(content)
+    template = "t.yaml" if "t.yaml" in files else str(tmp_path / "t.yaml")
+    if "t.yaml" not in files:
+        (tmp_path / "t.yaml").write_text(_FN % "")
+    code = main(["--state-dir", str(state), "invoke", "Fn", "--template", template, "--in-process",
+                 "--no-dev-issuer", *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert message in err
+
+
+def test_token_refuses_what_no_verifier_reads_and_odd_state(
+        tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for claim, reason in (("x=NaN", "non-finite number"), ("exp=1e400", "non-finite number"),
+                          ("x=" + "[" * 5000 + "]" * 5000, "nests too deeply")):
+        assert main(["--state-dir", str(state), "token", "--issuer-url", "http://127.0.0.1:9",
+                     "--claim", claim]) == 2
+        assert reason in capsys.readouterr().err
+    assert main(["--state-dir", str(state), "token", "--issuer-url", "http://127.0.0.1:9",
+                 "--sub", "\udcff"]) == 2  # bytes a shell gave that were not UTF-8
+    assert "unpaired surrogate" in capsys.readouterr().err
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    assert main(["--state-dir", str(a_file), "token", "--issuer-url", "http://127.0.0.1:9"]) == 2
+    assert "is not a folder" in capsys.readouterr().err

@@ -17,8 +17,15 @@ _IGNORE_ALL = "# Made by serverless-jwt: local state (dev keys, runtimes), never
 
 def make_private_dir(path: Path, *, mode: int = 0o700) -> None:
     """Create ``path`` (and its parents) if missing; a folder created now ignores itself in git."""
+    from serverless_jwt.errors import ConfigurationError
+
     created = not path.exists()
-    path.mkdir(mode=mode, parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigurationError(f"{path} exists and is not a folder (a state folder is needed)") from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot make the folder {path}: {exc.strerror or 'unwritable'}") from None
     if created:
         with contextlib.suppress(OSError):  # a read-only place still works, only without the file
             (path / ".gitignore").write_text(_IGNORE_ALL, encoding="utf-8")

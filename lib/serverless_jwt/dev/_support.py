@@ -33,7 +33,7 @@ def read_record(state_dir: Path) -> dict[str, Any]:
     """What the last dev issuer started here wrote: ``{"issuer": url, "audience": aud}`` (or ``{}``)."""
     try:
         data = json.loads((state_dir / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a damaged record is no record
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -49,7 +49,7 @@ def running_issuer(state_dir: Path) -> dict[str, Any] | None:
         return None
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):  # gone, or no pid at all
         return None
     except PermissionError:
         pass  # alive, someone else's
@@ -228,11 +228,17 @@ def read_env_vars(source: str) -> dict[str, dict[str, Any]]:
 def _json_object(source: str, what: str, file: str) -> Any:
     """The JSON value in file ``source`` (``-``: stdin); a ConfigurationError names ``what`` it was."""
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except OSError:
-        raise ConfigurationError(f"cannot read {file} {source}") from None
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8-sig")
+    except IsADirectoryError:
+        raise ConfigurationError(f"cannot read {file} {source}: it is a folder") from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {file} {source}: {exc.strerror or 'unreadable'}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{what} {source} is not UTF-8 text") from None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise ConfigurationError(f"{what} {source} nests too deeply") from None
     except ValueError as exc:
         where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise ConfigurationError(f"{what} {source} is not valid JSON{where}") from None

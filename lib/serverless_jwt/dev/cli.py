@@ -95,10 +95,24 @@ def _parse_claims(items: Sequence[str]) -> dict[str, Any]:
             raise CliError(f"--claim {name} is given twice")
         try:
             claims[name] = json.loads(text)
+        except RecursionError:
+            raise CliError(f"--claim {name}: the value nests too deeply") from None
         except ValueError:
             raise CliError(f"--claim {name}: the value is not JSON (a string needs quotes: "
                            f"--claim {name}='\"text\"')") from None
     return claims
+
+
+def _readable(token: str) -> None:
+    # A token no verifier reads (NaN, 1e400, a lone surrogate in --sub or a --claim) is refused here
+    # with the reason, not printed for a 401 later.
+    from serverless_jwt.errors import MalformedTokenError
+    from serverless_jwt.token import parse
+
+    try:
+        parse(token, max_bytes=1 << 30)
+    except MalformedTokenError as exc:
+        raise CliError(f"this token could not be read by any verifier: {exc.description}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,6 +301,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         token = DevIssuer(key_dir=state).mint(sub=args.sub, scopes=scopes, roles=roles, issuer=issuer_url,
                                               audience=audience, lifetime_seconds=args.lifetime_seconds,
                                               claims=claims)
+    _readable(token)
     print(token)
     print(f"# sub={args.sub} scopes={' '.join(scopes) or '-'} roles={' '.join(roles) or '-'} "
           f"valid {args.lifetime_seconds}s", file=sys.stderr)
@@ -316,9 +331,17 @@ def _print_payload(payload: Any) -> None:
     # As `sam local invoke`: stdout gets the answer as the runtime serialised it (awslambdaric's
     # json.dumps, one line) and nothing else, so it pipes into jq or a file as is; the newline that ends
     # the terminal line goes to stderr.
+    if sys.stdout is None:  # stdout closed (`>&-`): as a closed pipe
+        raise BrokenPipeError
     sys.stdout.write(json.dumps(payload, default=str))
     sys.stdout.flush()
     sys.stderr.write("\n")
+
+
+def malformed(path: Path, where: str) -> Any:
+    from serverless_jwt.dev._template_checks import malformed as checked
+
+    return checked(path, where)
 
 
 def _template(args: argparse.Namespace) -> Template:
@@ -339,7 +362,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     template = _template(args)
     function = template.function(args.function)
     event = _support.read_event(args.event, function, template)
-    mismatch = _support.authorizer_event_mismatch(event, function, collect(template).routes)
+    with malformed(template.path, "an Api or HttpApi"):
+        routes = collect(template).routes
+    mismatch = _support.authorizer_event_mismatch(event, function, routes)
     if mismatch is not None:
         print(f"warning: {mismatch}", file=sys.stderr)
     issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir), owner="invoke")
@@ -375,7 +400,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             return 0
         finally:
             prepared.close()
-        route = next((r for r in collect(template).routes if r.function == function.name), None)
+        route = next((r for r in routes if r.function == function.name), None)
         if route is not None:
             try:
                 from_function(result, api=route.api, payload_version=route.payload_version, accept=None)
@@ -409,7 +434,8 @@ def cmd_start_api(args: argparse.Namespace) -> int:
     from serverless_jwt.dev.apigw import LocalApiGateway, collect
 
     template = _template(args)
-    collection = collect(template)
+    with malformed(template.path, "an Api or HttpApi"):
+        collection = collect(template)
     if not collection.routes:
         raise CliError(f"{template.path} has no Api or HttpApi routes to serve")
     if not is_loopback(args.host):
@@ -438,10 +464,11 @@ def cmd_start_api(args: argparse.Namespace) -> int:
         names = [n for n in names if n in template.functions]
         prepared = _runners(args, template, names, env, watch=True)
         prepared.start()  # in-process: import errors now, not on the first request; emulator: start it
-        api = LocalApiGateway(collection.routes, prepared.runners, host=args.host, port=args.port,
-                              static_dir=static_dir, access_log=sys.stderr,
-                              jwt_override=None if issuer is None else (issuer.issuer, issuer.audience),
-                              resource_metadata=None if issuer is None else _resource_metadata(issuer))
+        with malformed(template.path, "an Api or HttpApi"):
+            api = LocalApiGateway(collection.routes, prepared.runners, host=args.host, port=args.port,
+                                  static_dir=static_dir, access_log=sys.stderr,
+                                  jwt_override=None if issuer is None else (issuer.issuer, issuer.audience),
+                                  resource_metadata=None if issuer is None else _resource_metadata(issuer))
         try:
             api.start()
         except OSError as exc:

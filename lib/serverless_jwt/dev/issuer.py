@@ -75,7 +75,14 @@ def _public_jwk(key: Any, alg: str, kid: str) -> dict[str, Any]:
 
 def _load_or_create(path: Path, alg: str) -> Any:
     if path.exists():
-        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+        try:
+            return serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (ValueError, TypeError, OSError) as exc:
+            from serverless_jwt.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"the dev issuer's key {path} cannot be read ({type(exc).__name__}): delete it to make "
+                "a new one (tokens it signed stop verifying)") from None
     key = _generate(alg)
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

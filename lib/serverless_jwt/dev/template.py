@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from serverless_jwt.dev._template_checks import bounded, malformed
 from serverless_jwt.dev.intrinsics import (
     FUNCTION,
     LAYER,
@@ -196,13 +197,16 @@ class Template:
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark is not None else ""
             raise ConfigurationError(f"{self.path} is not valid YAML{where}") from None
+        except (RecursionError, TypeError, ValueError):  # nested past Python's stack, a list as a key
+            raise ConfigurationError(f"{self.path} nests too deeply or has a key that is not text") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
             raise ConfigurationError(f"{self.path} is not a CloudFormation/SAM template (no Resources)")
         self.document: dict[str, Any] = doc
         self.resources: dict[str, Any] = doc["Resources"]
         overrides = dict(parameter_overrides or {})
         pseudo = {k: v for k, v in overrides.items() if k.startswith("AWS::")}
-        self.parameters = self._parameters(doc, {k: v for k, v in overrides.items() if k not in pseudo})
+        with malformed(self.path, "Parameters"):
+            self.parameters = self._parameters(doc, {k: v for k, v in overrides.items() if k not in pseudo})
         self._intrinsics = Intrinsics(self.parameters, self._declared, self.resources, pseudo)
         build = self.dir / ".aws-sam" / "build"
         self.build_root: Path | None = build if use_build and (build / "template.yaml").is_file() else None
@@ -210,11 +214,14 @@ class Template:
         self.layers: dict[str, Layer] = {}
         for name, resource in self.resources.items():
             if isinstance(resource, dict) and resource.get("Type") == LAYER:
-                self.layers[name] = self._layer(name, self._merged(name, resource), resource.get("Metadata"))
+                with malformed(self.path, name):
+                    props = self._merged(name, resource)
+                    self.layers[name] = self._layer(name, props, resource.get("Metadata"))
         self.functions: dict[str, Function] = {}
         for name, resource in self.resources.items():
             if isinstance(resource, dict) and resource.get("Type") == FUNCTION:
-                self.functions[name] = self._function(name, self._merged(name, resource))
+                with malformed(self.path, name):
+                    self.functions[name] = self._function(name, self._merged(name, resource))
 
     @property
     def routes(self) -> list[Route]:
@@ -352,8 +359,10 @@ class Template:
             code_dir=built or source,
             handler=handler if isinstance(handler, str) else "",
             runtime=runtime if isinstance(runtime, str) else None,
-            timeout_seconds=float(self.require(props.get("Timeout", 3), f"{name}.Timeout") or 3),
-            memory_mb=int(self.require(props.get("MemorySize", 128), f"{name}.MemorySize") or 128),
+            timeout_seconds=bounded(self.require(props.get("Timeout", 3), f"{name}.Timeout") or 3,
+                                     f"{name}.Timeout", 1, 900, float),
+            memory_mb=int(bounded(self.require(props.get("MemorySize", 128), f"{name}.MemorySize") or 128,
+                                   f"{name}.MemorySize", 128, 10240, int)),
             environment=environment,
             routes=tuple(self._routes(name, props)),
             unresolved=tuple(reasons),
