@@ -697,6 +697,9 @@ def test_banner_curl_lines_are_pasteable_for_paths_with_spaces(tmp_path: Path) -
 
 
 
+# "Billion laughs": 10**9 values from a few hundred bytes of aliases.
+BOMB = "\n".join(["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+                 + [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)])
 _FN = ("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
        "    Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12%s}\n")
 
@@ -712,6 +715,8 @@ _FN = ("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
     ({"t.yaml": b"Parameters: [a, b]\n" + (_FN % "").encode()}, [], "Parameters has a property"),
     ({"t.yaml": b"Resources: " + b"[" * 20_000}, [], "nests too deeply"),
     ({"t.yaml": (_FN % ", Environment: {Variables: {A: &a [*a]}}").encode()}, [], "unexpected shape"),
+    ({"t.yaml": (BOMB + "\n" + _FN % ", Environment: {Variables: {A: *a8}}").encode()}, [],
+     "too many values"),
 ])
 def test_malformed_inputs_are_usage_errors_never_tracebacks(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from serverless_jwt.errors import ConfigurationError
+
 __all__ = [
     "ACCOUNT_ID",
     "FUNCTION",
@@ -28,6 +30,7 @@ __all__ = [
 FUNCTION = "AWS::Serverless::Function"
 LAYER = "AWS::Serverless::LayerVersion"
 UNRESOLVED: Any = object()
+_MAX_NODES = 1_000_000
 _SUB = re.compile(r"\$\{([^}]*)\}")
 ACCOUNT_ID = "123456789012"
 _PSEUDO = {
@@ -52,12 +55,22 @@ class Intrinsics:
         self._declared = declared
         self.resources = resources
         self.pseudo = dict(pseudo or {})  # AWS::Region etc. given in --parameter-overrides, as sam takes them
+        self._budget = _MAX_NODES
+
+    def _spend(self, nodes: int) -> None:
+        # YAML aliases can make a 600-byte template a billion nodes ("billion laughs"): a template's
+        # properties are never near this many, so past it the walk stops instead of hanging.
+        self._budget -= nodes
+        if self._budget < 0:
+            raise ConfigurationError("the template expands to too many values (aliases nested in aliases?)")
 
     def eval(self, value: Any) -> Any:
         if isinstance(value, list):
+            self._spend(len(value))
             return [self.eval(v) for v in value]
         if not isinstance(value, dict):
             return value
+        self._spend(len(value))
         if len(value) != 1:
             return {k: self.eval(v) for k, v in value.items()}
         ((fn, arg),) = value.items()
