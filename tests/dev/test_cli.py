@@ -717,6 +717,11 @@ _FN = ("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
     ({"t.yaml": (_FN % ", Environment: {Variables: {A: &a [*a]}}").encode()}, [], "unexpected shape"),
     ({"t.yaml": (BOMB + "\n" + _FN % ", Environment: {Variables: {A: *a8}}").encode()}, [],
      "too many values"),
+    ({"t.yaml": (_FN % ", Environment: {Variables: {A: x}}").encode(),
+      "env.json": b'{"Fn": {"A": "a\\u0000b"}}'}, ["--env-vars", "env.json"], "NUL byte"),
+    ({"t.yaml": (_FN.replace("CodeUri: .", "CodeUri: missing/") % "").encode()}, [],
+     "CodeUri is not a local folder"),
+    ({"t.yaml": (_FN.replace("app.handler", "../x.y") % "").encode()}, [], "Handler must look like"),
 ])
 def test_malformed_inputs_are_usage_errors_never_tracebacks(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

@@ -358,6 +358,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from serverless_jwt.dev.apigw import collect
     from serverless_jwt.dev.apigw.responses import MalformedResponse, from_function
     from serverless_jwt.dev.invocation import FunctionError, InvocationError, RuntimeFailure
+    from serverless_jwt.dev.runtime import SetupError
 
     template = _template(args)
     function = template.function(args.function)
@@ -392,6 +393,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
                     print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
             _print_payload(exc.payload)
             return 0
+        except SetupError:
+            raise  # ours to report (its Handler, CodeUri or environment): a usage error, exit 2
         except Exception as exc:  # in-process: the handler's module failed to import
             traceback.print_exception(exc, file=sys.stderr)
             if isinstance(exc, ConfigurationError) and args.no_dev_issuer:

@@ -138,11 +138,19 @@ def _environment(values: Mapping[str, str], drop: tuple[str, ...]) -> Iterator[N
     try:
         for name in drop:
             os.environ.pop(name, None)
-        os.environ.update(values)
+        try:
+            os.environ.update(values)
+        except ValueError:  # a NUL byte: no process environment can hold it
+            raise SetupError("an environment variable's value holds a NUL byte") from None
         yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+class SetupError(ConfigurationError):
+    """The function cannot be set up to run (its Handler, CodeUri or environment): a usage error, not
+    an answer of the function's."""
 
 
 class FunctionRunner:
@@ -201,16 +209,16 @@ class FunctionRunner:
         if self._handler is not None:
             return self._handler
         module_name, _, attr = self.function.handler.replace("/", ".").rpartition(".")
-        if not module_name or not attr:
-            raise ConfigurationError(f"{self.function.name}: Handler must look like 'app.handler'")
+        if not module_name or not attr or module_name.startswith(".") or ".." in module_name:
+            raise SetupError(f"{self.function.name}: Handler must look like 'app.handler'")
         code_dir = self.function.code_dir
         if not code_dir.is_dir():
-            raise ConfigurationError(f"{self.function.name}: CodeUri is not a local folder: {code_dir}")
+            raise SetupError(f"{self.function.name}: CodeUri is not a local folder: {code_dir}")
         with self._running():
             module = _import_isolated(module_name, code_dir, self.function.name)
         handler: Callable[[Any, Any], Any] | None = getattr(module, attr, None)
         if not callable(handler):
-            raise ConfigurationError(f"{self.function.name}: {module_name}.py has no function {attr!r}")
+            raise SetupError(f"{self.function.name}: {module_name}.py has no function {attr!r}")
         self._module, self._handler = module, handler
         return handler
 
@@ -271,7 +279,7 @@ def _import_isolated(module_name: str, code_dir: Path, function_name: str) -> Mo
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name is not None and (exc.name == module_name or module_name.startswith(exc.name + ".")):
-            raise ConfigurationError(
+            raise SetupError(
                 f"{function_name}: handler module {module_name!r} not found in {code_dir}") from None
         add_note = getattr(exc, "add_note", None)  # Python 3.11+: printed under the traceback
         if exc.name is not None and add_note is not None:
