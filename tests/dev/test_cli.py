@@ -758,3 +758,14 @@ def test_token_refuses_what_no_verifier_reads_and_odd_state(
     a_file.write_text("x")
     assert main(["--state-dir", str(a_file), "token", "--issuer-url", "http://127.0.0.1:9"]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_start_api_names_an_empty_host_and_a_file_given_as_the_static_folder(
+        tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--state-dir", str(state), "start-api", "--host", "", "--template", TEMPLATE]) == 2
+    assert "--host needs an address" in capsys.readouterr().err
+    a_file = tmp_path / "index.html"
+    a_file.write_text("<h1>hi</h1>")
+    assert main(["--state-dir", str(state), "start-api", "--port", "0", "--template", TEMPLATE,
+                 "--static-dir", str(a_file)]) == 2
+    assert "a file, not a folder" in capsys.readouterr().err

@@ -441,6 +441,8 @@ def cmd_start_api(args: argparse.Namespace) -> int:
         collection = collect(template)
     if not collection.routes:
         raise CliError(f"{template.path} has no Api or HttpApi routes to serve")
+    if not args.host.strip():
+        raise CliError("--host needs an address (127.0.0.1 by default; 0.0.0.0 for every interface)")
     if not is_loopback(args.host):
         print(f"warning: --host {args.host} serves this API beyond this machine; with the dev issuer "
               "it trusts tokens that anyone can mint or sign in for (no password)", file=sys.stderr)
@@ -448,7 +450,8 @@ def cmd_start_api(args: argparse.Namespace) -> int:
     if static_dir is not None and not static_dir.is_absolute():
         static_dir = template.path.parent / static_dir
     if static_dir is not None and args.static_dir is not None and not static_dir.is_dir():
-        raise CliError(f"--static-dir {args.static_dir}: no such folder ({static_dir}); '' serves none")
+        what = "a file, not a folder" if static_dir.exists() else "no such folder"
+        raise CliError(f"--static-dir {args.static_dir}: {what} ({static_dir}); '' serves none")
     if not args.no_dev_issuer:
         running = _support.running_issuer(Path(args.state_dir))
         if running is not None and running.get("pid") != os.getpid() and _support.is_shared(running):
