@@ -769,3 +769,11 @@ def test_start_api_names_an_empty_host_and_a_file_given_as_the_static_folder(
     assert main(["--state-dir", str(state), "start-api", "--port", "0", "--template", TEMPLATE,
                  "--static-dir", str(a_file)]) == 2
     assert "a file, not a folder" in capsys.readouterr().err
+
+
+def test_the_token_summary_tells_what_the_token_says_after_every_claim(
+        state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--state-dir", str(state), "token", "--issuer-url", "http://127.0.0.1:9", "--scope",
+                 "read:shows", "--claim", "sub=null", "--claim", "exp=null", "--claim", "scope=\"a b\""]) == 0
+    summary = capsys.readouterr().err
+    assert "# sub=- scopes=a b roles=- no exp: no verifier accepts it" in summary

@@ -103,14 +103,14 @@ def _parse_claims(items: Sequence[str]) -> dict[str, Any]:
     return claims
 
 
-def _readable(token: str) -> None:
+def _readable(token: str) -> dict[str, Any]:
     # A token no verifier reads (NaN, 1e400, a lone surrogate in --sub or a --claim) is refused here
     # with the reason, not printed for a 401 later.
     from serverless_jwt.errors import MalformedTokenError
     from serverless_jwt.token import parse
 
     try:
-        parse(token, max_bytes=1 << 30)
+        return dict(parse(token, max_bytes=1 << 30).claims)
     except MalformedTokenError as exc:
         raise CliError(f"this token could not be read by any verifier: {exc.description}") from None
 
@@ -301,11 +301,21 @@ def cmd_token(args: argparse.Namespace) -> int:
         token = DevIssuer(key_dir=state).mint(sub=args.sub, scopes=scopes, roles=roles, issuer=issuer_url,
                                               audience=audience, lifetime_seconds=args.lifetime_seconds,
                                               claims=claims)
-    _readable(token)
+    claims = _readable(token)
     print(token)
-    print(f"# sub={args.sub} scopes={' '.join(scopes) or '-'} roles={' '.join(roles) or '-'} "
-          f"valid {args.lifetime_seconds}s", file=sys.stderr)
+    print(f"# {_summary(claims)}", file=sys.stderr)
     return 0
+
+
+def _summary(claims: dict[str, Any]) -> str:
+    # What the token says, after every --claim: not what the options asked for.
+    from serverless_jwt.authz import roles_of, scopes_of
+
+    exp, iat = claims.get("exp"), claims.get("iat")
+    valid = (f"valid {exp - iat:g}s" if isinstance(exp, (int, float)) and isinstance(iat, (int, float))
+             else "no exp: no verifier accepts it" if exp is None else "exp as given")
+    return (f"sub={claims.get('sub', '-')} scopes={' '.join(sorted(scopes_of(claims))) or '-'} "
+            f"roles={' '.join(sorted(roles_of(claims))) or '-'} {valid}")
 
 
 def _runners(args: argparse.Namespace, template: Template, names: list[str],
