@@ -121,14 +121,15 @@ class JwtMiddleware:
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
-            held.append(message)
+            if message.get("type") == "http.response.start":
+                held.append(message)  # the body is never sent: nothing of it is kept
 
         reset = _current.set(None)
         try:
             await self.app(scope, receive, hold)
         finally:
             _current.reset(reset)
-        start = next((m for m in held if m.get("type") == "http.response.start"), None)
+        start = held[0] if held else None
         if start is not None and _is_preflight_answer(start):
             headers = [(k, v) for k, v in start.get("headers") or () if bytes(k).lower() != b"content-length"]
             await send({**start, "headers": [*headers, (b"content-length", b"0")]})

@@ -108,11 +108,10 @@ class JwtWsgiMiddleware:
         # to every answer, is replaced by the 401 of a request without a token.
         environ[ENVIRON_KEY] = None
         started: list[tuple[str, list[tuple[str, str]]]] = []
-        written: list[bytes] = []
 
         def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             started[:] = [(status, list(headers))]
-            return written.append  # a legacy app's write(): held with the rest
+            return lambda data: None  # a legacy app's write(): the body is never sent
 
         reset = _current.set(None)
         try:
