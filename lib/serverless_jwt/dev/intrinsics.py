@@ -65,14 +65,19 @@ class Intrinsics:
             raise ConfigurationError("the template expands to too many values (aliases nested in aliases?)")
 
     def eval(self, value: Any) -> Any:
+        """``value`` with its intrinsic functions evaluated (raises Unresolvable, ConfigurationError)."""
+        self._budget = _MAX_NODES  # per value: a long-running start-api evaluates again and again
+        return self._eval(value)
+
+    def _eval(self, value: Any) -> Any:
         if isinstance(value, list):
             self._spend(len(value))
-            return [self.eval(v) for v in value]
+            return [self._eval(v) for v in value]
         if not isinstance(value, dict):
             return value
         self._spend(len(value))
         if len(value) != 1:
-            return {k: self.eval(v) for k, v in value.items()}
+            return {k: self._eval(v) for k, v in value.items()}
         ((fn, arg),) = value.items()
         if fn == "Ref":
             return self.ref(arg)
@@ -81,18 +86,18 @@ class Intrinsics:
         if fn == "Fn::Join":
             if not (isinstance(arg, list) and len(arg) == 2):
                 raise Unresolvable("Fn::Join takes [delimiter, [values]]")
-            parts = self.eval(arg[1])
+            parts = self._eval(arg[1])
             if not isinstance(parts, list):
                 raise Unresolvable("Fn::Join takes [delimiter, [values]]")
-            return as_text(self.eval(arg[0])).join(as_text(p) for p in parts)
+            return as_text(self._eval(arg[0])).join(as_text(p) for p in parts)
         if fn == "Fn::GetAtt":
             target = arg.split(".", 1) if isinstance(arg, str) else arg
             if not (isinstance(target, list) and len(target) == 2):
                 raise Unresolvable("Fn::GetAtt takes [Resource, Attribute]")
-            return self.get_att(str(target[0]), str(self.eval(target[1])))
+            return self.get_att(str(target[0]), str(self._eval(target[1])))
         if fn.startswith("Fn::") or fn == "Condition":
             raise Unresolvable(f"{fn} is not resolved locally (sam local does not evaluate it either)")
-        return {fn: self.eval(arg)}
+        return {fn: self._eval(arg)}
 
     def ref(self, name: Any) -> Any:
         if not isinstance(name, str):
@@ -132,7 +137,7 @@ class Intrinsics:
         template, names = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else (arg, {})
         if not isinstance(template, str) or not isinstance(names, dict):
             raise Unresolvable("Fn::Sub takes a string or [string, {variables}]")
-        values = {k: self.eval(v) for k, v in names.items()}
+        values = {k: self._eval(v) for k, v in names.items()}
 
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
