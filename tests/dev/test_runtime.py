@@ -108,3 +108,21 @@ def test_a_handler_past_its_timeout_is_a_timeout_as_under_lambda(tmp_path: Path)
     finally:
         runner._module.release.set()  # type: ignore[union-attr]  # the thread goes on: let it end
     runner.close()
+
+
+def test_the_handler_sees_the_context_variables_its_import_set(tmp_path: Path) -> None:
+    # In Lambda the handler runs on the thread that imported it; here it runs in a thread of its own
+    # (for the timeout) with that thread's context variables.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(
+        "import contextvars\n"
+        "tenant = contextvars.ContextVar('tenant', default='unset')\n"
+        "tenant.set('set at import')\n"
+        "def handler(event, context):\n"
+        "    return tenant.get()\n")
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}\n")
+    runner = FunctionRunner(Template(tmp_path / "template.yaml").function("Fn"), log_stream=io.StringIO())
+    assert runner.invoke({}) == "set at import"
+    runner.close()

@@ -9,6 +9,7 @@ keeps its key cache exactly as in Lambda. Invocations are serialized: the enviro
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import io
 import os
@@ -242,9 +243,13 @@ class FunctionRunner:
         with self._running():
             context = self.context(request_id)
 
+            # The handler sees the context variables of the thread that imported it, as when Lambda's
+            # runtime calls it on its main thread.
+            variables = contextvars.copy_context()
+
             def call() -> None:
                 try:
-                    outcome.append((True, handler(event, context)))
+                    outcome.append((True, variables.run(handler, event, context)))
                 except BaseException as exc:  # handed to the caller below, as if raised there
                     outcome.append((False, exc))
 
