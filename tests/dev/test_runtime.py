@@ -13,17 +13,26 @@ from serverless_jwt.dev.runtime import FunctionRunner, function_environment
 from serverless_jwt.dev.template import Template
 
 
-def test_a_handler_exception_is_a_function_error_with_lambdas_error_object(tmp_path: Path) -> None:
+def _runner(tmp_path: Path, code: str, properties: str = "") -> FunctionRunner:
+    """An in-process runner for function Fn: ``code`` as src/app.py, ``properties`` added to its own."""
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "app.py").write_text(
+    (tmp_path / "src" / "app.py").write_text(code)
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12"
+        + (f", {properties}" if properties else "") + "}\n")
+    return FunctionRunner(Template(tmp_path / "template.yaml").function("Fn"), log_stream=io.StringIO())
+
+
+def test_a_handler_exception_is_a_function_error_with_lambdas_error_object(tmp_path: Path) -> None:
+    runner = _runner(
+        tmp_path,
         "def handler(event, context):\n"
         "    if event.get('fail'):\n"
         "        raise KeyError('asked to fail')\n"
-        "    return {'name': context.function_name, 'memory': context.memory_limit_in_mb}\n")
-    (tmp_path / "template.yaml").write_text(
-        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
-        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12, MemorySize: 512}\n")
-    runner = FunctionRunner(Template(tmp_path / "template.yaml").function("Fn"), log_stream=io.StringIO())
+        "    return {'name': context.function_name, 'memory': context.memory_limit_in_mb}\n",
+        "MemorySize: 512",
+    )
     assert runner.mode == "in-process"
     assert runner.invoke({}) == {"name": "Fn", "memory": 512}
     with pytest.raises(FunctionError) as caught:
@@ -37,13 +46,10 @@ def test_a_handler_exception_is_a_function_error_with_lambdas_error_object(tmp_p
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are Python 3.11+")
 def test_a_package_missing_from_this_python_is_named_with_how_to_get_it(tmp_path: Path) -> None:
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "app.py").write_text(
-        "import not_installed_anywhere.sub\n\ndef handler(event, context):\n    return 1\n")
-    (tmp_path / "template.yaml").write_text(
-        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
-        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}\n")
-    runner = FunctionRunner(Template(tmp_path / "template.yaml").function("Fn"), log_stream=io.StringIO())
+    runner = _runner(
+        tmp_path,
+        "import not_installed_anywhere.sub\n\ndef handler(event, context):\n    return 1\n",
+    )
     with pytest.raises(ModuleNotFoundError) as caught:
         runner.load()
     (note,) = caught.value.__notes__
@@ -88,17 +94,15 @@ def test_environment_is_resolved_as_sam_local_does(tmp_path: Path) -> None:
 
 
 def test_a_handler_past_its_timeout_is_a_timeout_as_under_lambda(tmp_path: Path) -> None:
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "app.py").write_text(
+    runner = _runner(
+        tmp_path,
         "import threading\n"
         "release = threading.Event()\n"
         "def handler(event, context):\n"
         "    release.wait(30)\n"  # until the test lets it go: never within the 1 s Timeout
-        "    return {'late': True}\n")
-    (tmp_path / "template.yaml").write_text(
-        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
-        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12, Timeout: 1}\n")
-    runner = FunctionRunner(Template(tmp_path / "template.yaml").function("Fn"), log_stream=io.StringIO())
+        "    return {'late': True}\n",
+        "Timeout: 1",
+    )
     try:
         with pytest.raises(FunctionTimeoutError) as caught:
             runner.invoke({}, request_id="req-1")
@@ -113,16 +117,13 @@ def test_a_handler_past_its_timeout_is_a_timeout_as_under_lambda(tmp_path: Path)
 def test_the_handler_sees_the_context_variables_its_import_set(tmp_path: Path) -> None:
     # In Lambda the handler runs on the thread that imported it; here it runs in a thread of its own
     # (for the timeout) with that thread's context variables.
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "app.py").write_text(
+    runner = _runner(
+        tmp_path,
         "import contextvars\n"
         "tenant = contextvars.ContextVar('tenant', default='unset')\n"
         "tenant.set('set at import')\n"
         "def handler(event, context):\n"
-        "    return tenant.get()\n")
-    (tmp_path / "template.yaml").write_text(
-        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
-        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}\n")
-    runner = FunctionRunner(Template(tmp_path / "template.yaml").function("Fn"), log_stream=io.StringIO())
+        "    return tenant.get()\n",
+    )
     assert runner.invoke({}) == "set at import"
     runner.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from serverless_jwt.errors import ConfigurationError
+
 __all__ = ["make_private_dir"]
 
 _IGNORE_ALL = "# Made by serverless-jwt: local state (dev keys, runtimes), never to be committed.\n*\n"
@@ -17,8 +19,6 @@ _IGNORE_ALL = "# Made by serverless-jwt: local state (dev keys, runtimes), never
 
 def make_private_dir(path: Path, *, mode: int = 0o700) -> None:
     """Create ``path`` (and its parents) if missing; a folder created now ignores itself in git."""
-    from serverless_jwt.errors import ConfigurationError
-
     created = not path.exists()
     try:
         path.mkdir(mode=mode, parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from serverless_jwt._config import secret_problem
 from serverless_jwt.dev import _support
+from serverless_jwt.dev._template_checks import malformed
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import AuthError, ConfigurationError
 
@@ -346,12 +347,6 @@ def _print_payload(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, default=str))
     sys.stdout.flush()
     sys.stderr.write("\n")
-
-
-def malformed(path: Path, where: str) -> Any:
-    from serverless_jwt.dev._template_checks import malformed as checked
-
-    return checked(path, where)
 
 
 def _template(args: argparse.Namespace) -> Template:
