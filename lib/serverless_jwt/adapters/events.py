@@ -235,16 +235,15 @@ def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
     if not isinstance(auth, _MAPPING):
         return None
     jwt = auth.get("jwt")
-    if isinstance(jwt, _MAPPING) and isinstance(jwt.get("claims"), Mapping):
+    if not (isinstance(jwt, _MAPPING) and isinstance(jwt.get("claims"), Mapping)):
+        # Payload 1.0 of an HTTP API JWT authorizer: the same claims and scopes, without the "jwt" level.
+        claims = auth.get("claims")
+        v1 = isinstance(claims, Mapping) and claims and (event.get("version") == "1.0" or "scopes" in auth)
+        jwt = auth if v1 else None
+    if jwt is not None:
         from serverless_jwt.adapters._context import claims_from_jwt_authorizer
 
         return claims_from_jwt_authorizer(jwt)  # arrays arrive flattened: "[admin users]"
-    claims = auth.get("claims")
-    if isinstance(claims, Mapping) and claims and (event.get("version") == "1.0" or "scopes" in auth):
-        # An HTTP API JWT authorizer with payload 1.0: the same claims and scopes as under "jwt" in 2.0.
-        from serverless_jwt.adapters._context import claims_from_jwt_authorizer
-
-        return claims_from_jwt_authorizer(auth)
     for key in ("claims", "lambda"):
         value = auth.get(key)
         if isinstance(value, _MAPPING) and value:
