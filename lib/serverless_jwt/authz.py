@@ -92,9 +92,11 @@ def scopes_of(claims: Mapping[str, Any], *, claim_names: Sequence[str] = SCOPE_C
     >>> sorted(scopes_of({"scp": ["a", 1, "b"], "permissions": ["c"]}))
     ['a', 'b', 'c']
     """
-    if claim_names is SCOPE_CLAIMS:
-        scope = _lone_scope(claims)
-        if scope is not None:
+    if claim_names is SCOPE_CLAIMS and type(claims) is dict:
+        # The usual token, inline (a call costs as much as the rest): a space-delimited "scope"
+        # string and neither "scp" nor "permissions".
+        scope = claims.get("scope")
+        if type(scope) is str and claims.get("scp") is None and claims.get("permissions") is None:
             parts = frozenset(scope.split(" "))
             return parts - _NO_NAME if "" in parts else parts
     if len(claim_names) == 1:
@@ -106,15 +108,6 @@ def scopes_of(claims: Mapping[str, Any], *, claim_names: Sequence[str] = SCOPE_C
             members = _members(value)
             found = members if found is None else found | members
     return frozenset() if found is None else found
-
-
-def _lone_scope(claims: Mapping[str, Any]) -> str | None:
-    # The usual token: a space-delimited "scope" string and neither "scp" nor "permissions".
-    if type(claims) is dict:
-        scope = claims.get("scope")
-        if type(scope) is str and claims.get("scp") is None and claims.get("permissions") is None:
-            return scope
-    return None
 
 
 def _resolve(claims: Mapping[str, Any], path: ClaimPath) -> Any:

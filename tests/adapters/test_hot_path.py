@@ -17,10 +17,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from serverless_jwt import authz
+from serverless_jwt.adapters._auth import parses_strictly
 from serverless_jwt.adapters.decorators import (
     current_identity,
     require_auth,
@@ -424,3 +425,94 @@ def test_scope_check_decides_as_check_scopes_on_the_claims(scope: Any, scp: Any,
     assert decision(lambda: _scope_check(tuple(required), any_of=any_of)(identity)) == expected
     eager = dataclasses.replace(identity, scopes=list(authz.scopes_of(claims)))  # any collection
     assert decision(lambda: _scope_check(tuple(required), any_of=any_of)(eager)) == expected
+
+
+# ---- a Verifier is handed the credentials as sent; bearer_token reads them only on a refusal -----------
+
+
+class Checked:
+    """The same verifier behind a type require_auth does not know: it only gets what bearer_token passed."""
+
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+        self.seen: list[str] = []
+
+    def verify(self, token: str) -> Mapping[str, Any]:
+        self.seen.append(token)
+        return self.verifier.verify(token)
+
+
+def token_echo(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    identity = current_identity()
+    assert identity is not None
+    return {"statusCode": 200, "body": identity.token}
+
+
+def answer(handler: Callable[..., Any], value: str) -> tuple[Any, ...]:
+    response = handler(event_for(None, authorization=value), types.SimpleNamespace())
+    return response["statusCode"], response.get("headers", {}).get("WWW-Authenticate"), response.get("body")
+
+
+SENT = st.sampled_from(["Bearer ", "bearer ", "BEARER ", "Bearer  ", "Bearer\t", " Bearer ", "Basic "])
+TAILS = st.sampled_from(["", " ", "\t", "  ", " x", ",Bearer y", "=", "==", "!", "\x00", "\u00e9", "~", "+/",
+                         ".", ".x"])
+STRAY = st.sampled_from(list(" \t!=~+/.,;\"\x00\x7f\u00e9\u2028"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sent=SENT, which=st.sampled_from(["good", "expired", "other"]), tail=TAILS,
+       stray=st.none() | st.tuples(st.integers(0, 2000), STRAY), lead=st.sampled_from(["", " ", "~"]))
+def test_credentials_handed_over_as_sent_get_the_answer_the_checked_path_gives(
+        issuer: DevIssuer, verifier: Verifier, sent: str, which: str, tail: str,
+        stray: tuple[int, str] | None, lead: str) -> None:
+    token = {"good": issuer.mint(sub="alice"), "expired": issuer.mint(sub="alice", lifetime_seconds=-60),
+             "other": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}[which]
+    if stray is not None:
+        at = stray[0] % len(token)
+        token = token[:at] + stray[1] + token[at:]
+    value = f"{sent}{lead}{token}{tail}"
+    checked = Checked(verifier)
+    assert parses_strictly(verifier)
+    assert not parses_strictly(checked)
+    as_sent = answer(require_auth(verifier)(token_echo), value)
+    assert as_sent == answer(require_auth(checked)(token_echo), value)
+
+
+def test_a_well_formed_token_is_verified_once_and_an_untrimmed_one_twice(
+        issuer: DevIssuer, verifier: Verifier, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    original = Verifier.verify
+
+    def counting(self: Verifier, token: str) -> dict[str, Any]:
+        calls.append(token)
+        return original(self, token)
+
+    monkeypatch.setattr(Verifier, "verify", counting)
+    handler = require_auth(verifier)(token_echo)
+    good, expired = issuer.mint(sub="alice"), issuer.mint(sub="alice", lifetime_seconds=-60)
+    assert answer(handler, f"Bearer {good}")[::2] == (200, good)
+    assert calls == [good]
+    assert answer(handler, f"Bearer {expired}")[0] == 401
+    assert calls[1:] == [expired]  # refused once: the header needs no second reading
+    calls.clear()
+    assert answer(handler, f"Bearer  {good}\t")[::2] == (200, good)  # OWS: refused as sent, then trimmed
+    assert calls == [f" {good}\t", good]
+    calls.clear()
+    assert answer(handler, f"Bearer {good}!")[0] == 400  # malformed header: still 400 invalid_request
+    assert calls == [f"{good}!"]
+
+
+def test_a_verifier_subclass_only_ever_sees_checked_credentials(issuer: DevIssuer) -> None:
+    seen: list[str] = []
+
+    class Recording(Verifier):
+        def verify(self, token: str) -> dict[str, Any]:
+            seen.append(token)
+            return super().verify(token)
+
+    recording = Recording(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2)
+    handler = require_auth(recording)(token_echo)
+    good = issuer.mint(sub="alice")
+    assert answer(handler, f"Bearer {good}!")[0] == 400
+    assert answer(handler, f"Bearer  {good}")[::2] == (200, good)
+    assert seen == [good]

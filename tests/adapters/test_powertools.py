@@ -198,6 +198,23 @@ def test_duplicate_authorization_keys_are_400_not_silently_merged(
     assert app.resolve(event, {})["statusCode"] == 400
 
 
+@pytest.mark.parametrize(("sent", "status"),
+                         [("Bearer  {t}\t", 200), ("Bearer {t}!", 400), ("Bearer {t} x", 400)])
+def test_credentials_are_read_by_the_header_rules_on_every_resolver(
+    kind: str, jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier, sent: str,
+    status: int,
+) -> None:
+    # The Verifier gets the credentials as sent; when it refuses them the header rules decide (OWS is
+    # trimmed, a malformed header is 400 invalid_request), exactly as for any other verifier.
+    app = app_with_me(kind, JwtAuthMiddleware(verifier))
+    token = jwt_issuer.mint(sub="alice")
+    response = app.resolve(request(jwt_lambda_event, kind, "/me",
+                                   headers={"Authorization": sent.format(t=token)}), {})
+    assert response["statusCode"] == status
+    if status == 400:
+        assert 'error="invalid_request"' in (header(response, "WWW-Authenticate") or "")
+
+
 def test_on_error_hook_and_context_key(
     jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
 
@@ -19,6 +20,7 @@ from serverless_jwt.adapters.events import (
     error_response,
     is_preflight,
     preflight_response,
+    sent_bearer,
     validate_cookie_name,
 )
 from serverless_jwt.adapters.identity import (
@@ -89,6 +91,41 @@ def _event_context(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Ma
     return (event if isinstance(event, _MAPPING) else _EMPTY), context
 
 
+def parses_strictly(verifier: Any) -> bool:
+    """Whether ``verifier`` refuses, before any key work, a token with a byte outside the JWT alphabet.
+
+    ``Verifier`` and ``MultiIssuerVerifier`` themselves (not subclasses, which may override ``verify``):
+    their parser decodes every segment as strict base64url, so a token they accept is exactly what
+    :func:`bearer_token`'s own alphabet check would have passed.
+    """
+    # From sys.modules: a module not loaded has no instances (and trust_authorizer=True loads none).
+    classes = (getattr(sys.modules.get("serverless_jwt.verifier"), "Verifier", None),
+               getattr(sys.modules.get("serverless_jwt.issuers"), "MultiIssuerVerifier", None))
+    return verifier is not None and type(verifier) in classes
+
+
+def verify_sent(verifier: TokenVerifier, event: Mapping[str, Any], cookie_name: str | None,
+                strict: bool) -> tuple[str, Mapping[str, Any]]:
+    """``(token, verified claims)`` of the request's bearer credentials.
+
+    With a ``strict`` verifier (:func:`parses_strictly`) the Authorization header's credentials go to
+    it unchecked; only when it refuses them does :func:`bearer_token` read the header by the rules
+    (a malformed header is then the 400 it always was, and whitespace it tolerates is trimmed).
+    """
+    sent = sent_bearer(event) if strict else None
+    if sent is not None:
+        try:
+            return sent, verifier.verify(sent)
+        except AuthError as err:
+            refused = err
+        token = bearer_token(event, cookie_name=cookie_name)
+        if token == sent:
+            raise refused
+    else:
+        token = bearer_token(event, cookie_name=cookie_name)
+    return token, verifier.verify(token)
+
+
 def _set(context: Any, name: str, value: Any) -> None:
     try:  # noqa: SIM105 - contextlib.suppress costs more on the hot path
         setattr(context, name, value)
@@ -100,7 +137,7 @@ class _Authenticator:
     """Settings of one require_auth, checked once at decoration time."""
 
     __slots__ = ("checks", "cookie_name", "error_headers", "issuer", "logger", "mapper", "netlify",
-                 "on_error", "optional", "preflight", "realm", "roles_claim", "token_source",
+                 "on_error", "optional", "preflight", "realm", "roles_claim", "strict", "token_source",
                  "trust_authorizer", "verifier")
 
     def __init__(self, verifier: TokenVerifier | None, *, realm: str | None, cookie_name: str | None,
@@ -124,6 +161,7 @@ class _Authenticator:
                 isinstance(s, str) and s for s in roles_claim)):
             raise ConfigurationError("roles_claim must be a claim name or a sequence of path segments")
         self.verifier = verifier
+        self.strict = parses_strictly(verifier)
         self.issuer = configured_issuer(verifier)
         self.realm = realm
         self.cookie_name = None if cookie_name is None else validate_cookie_name(cookie_name)
@@ -154,9 +192,11 @@ class _Authenticator:
         if claims is None:
             if self.verifier is None:
                 raise MissingTokenError()
-            token = (bearer_token(event, cookie_name=self.cookie_name) if self.token_source is None
-                     else self.token_source(event))
-            claims = self.verifier.verify(token)
+            if self.token_source is None:
+                token, claims = verify_sent(self.verifier, event, self.cookie_name, self.strict)
+            else:
+                token = self.token_source(event)
+                claims = self.verifier.verify(token)
         if self.mapper is not None:
             claims = self.mapper(claims)
             if not isinstance(claims, Mapping):
@@ -178,7 +218,8 @@ class _Authenticator:
         # The caller's keys go to a Powertools Logger; a logging.Logger only gets the rejection lines.
         logger = self.logger if callable(getattr(self.logger, "append_keys", None)) \
             and callable(getattr(self.logger, "remove_keys", None)) else None
-        verifier, cookie_name, roles_claim = self.verifier, self.cookie_name, self.roles_claim
+        verifier, cookie_name, roles_claim, strict = (self.verifier, self.cookie_name, self.roles_claim,
+                                                      self.strict)
         # The usual configuration (a verifier, the bearer header, no mapper) runs inline below.
         plain = (verifier is not None and not self.trust_authorizer and self.mapper is None
                  and self.token_source is None)
@@ -204,9 +245,8 @@ class _Authenticator:
                 return preflight_response(event, headers=self.error_headers)
             try:
                 if plain:
-                    token = bearer_token(event, cookie_name=cookie_name)
-                    identity = identity_from_claims(verifier.verify(token),  # type: ignore[union-attr]
-                                                    token, roles_claim)
+                    token, claims = verify_sent(verifier, event, cookie_name, strict)  # type: ignore[arg-type]
+                    identity = identity_from_claims(claims, token, roles_claim)
                 else:
                     identity = identify(event)
                 if checks:

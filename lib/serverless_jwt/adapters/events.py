@@ -160,6 +160,34 @@ def _sole_key_value(headers: dict[Any, Any]) -> Any:
     return value
 
 
+def _sole_authorization(event: Mapping[str, Any]) -> Any:
+    # Fast path of header_values() for the usual shapes: one value, certainly the only one, else None.
+    if type(event) is dict:
+        multi = event.get("multiValueHeaders")
+        if not multi:  # header_values reads multiValueHeaders only when it is a non-empty mapping
+            headers = event.get("headers")
+            if type(headers) is dict:
+                return _sole_key_value(headers)
+        elif type(multi) is dict:
+            value = _sole_key_value(multi)
+            return value[0] if type(value) is list and len(value) == 1 else None
+    return None
+
+
+def sent_bearer(event: Mapping[str, Any]) -> str | None:
+    """What follows ``Bearer`` in the request's one Authorization header, *unchecked*, else ``None``.
+
+    For a verifier whose parser refuses every byte outside the JWT alphabet (``Verifier``): it is given
+    this string as sent and, only when it refuses it, :func:`bearer_token` decides between a malformed
+    request (400) and a bad token. That skips a pass over the token on every accepted request. ``None``
+    (no such header, several, another scheme, a cookie) means: call :func:`bearer_token`.
+    """
+    value = _sole_authorization(event)
+    if type(value) is str and len(value) > 7 and value.startswith(_BEARER_PREFIXES):
+        return value[7:]
+    return None
+
+
 def bearer_token(event: Mapping[str, Any], *, cookie_name: str | None = None) -> str:
     """The bearer token of a request (RFC 6750 §2.1), optionally from a cookie.
 
@@ -185,17 +213,7 @@ def bearer_token(event: Mapping[str, Any], *, cookie_name: str | None = None) ->
     >>> bearer_token({"headers": {"AUTHORIZATION": "bearer a.b.c"}})
     'a.b.c'
     """
-    # Fast path of header_values() for the usual shapes: one value, certainly the only one, else None.
-    value: Any = None
-    if type(event) is dict:
-        multi = event.get("multiValueHeaders")
-        if not multi:  # header_values reads multiValueHeaders only when it is a non-empty mapping
-            headers = event.get("headers")
-            if type(headers) is dict:
-                value = _sole_key_value(headers)
-        elif type(multi) is dict:
-            value = _sole_key_value(multi)
-            value = value[0] if type(value) is list and len(value) == 1 else None
+    value = _sole_authorization(event)
     if type(value) is str:
         if value.startswith(_BEARER_PREFIXES):
             sent = value[7:]
