@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from serverless_jwt import token as _token
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError, MalformedTokenError
-from serverless_jwt.verifier import Verifier
+from serverless_jwt.verifier import _STRICT_PARSERS, Verifier
 
 __all__ = ["MultiIssuerVerifier"]
 
@@ -187,3 +187,6 @@ class MultiIssuerVerifier:
             while len(remembered) > self._budget:
                 owner, oldest = remembered.popleft()
                 owner._cache.pop(oldest, None)  # one dict operation: atomic, no lock of the owner's needed
+
+
+_STRICT_PARSERS[MultiIssuerVerifier] = MultiIssuerVerifier.verify

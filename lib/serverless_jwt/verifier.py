@@ -424,3 +424,9 @@ class Verifier:
                 name = getattr(check, "__name__", "check")
                 raise InvalidClaimError("claims", "check_failed",
                                         f"The access token was rejected by the '{name}' check")
+
+
+# Classes whose own verify() refuses a token with any byte outside the JWT alphabet before key work (the
+# parser decodes every segment as strict base64url), each with that verify: an adapter may hand such a
+# verifier the credentials as sent (adapters/_auth.py). issuers.py adds MultiIssuerVerifier.
+_STRICT_PARSERS: dict[type, Callable[..., Any]] = {Verifier: Verifier.verify}

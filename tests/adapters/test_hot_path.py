@@ -431,15 +431,28 @@ def test_scope_check_decides_as_check_scopes_on_the_claims(scope: Any, scp: Any,
 
 
 class Checked:
-    """The same verifier behind a type require_auth does not know: it only gets what bearer_token passed."""
+    """A verifier behind a type require_auth does not know: it only gets what bearer_token passed."""
 
-    def __init__(self, verifier: Verifier) -> None:
+    def __init__(self, verifier: Any) -> None:
         self.verifier = verifier
-        self.seen: list[str] = []
 
     def verify(self, token: str) -> Mapping[str, Any]:
-        self.seen.append(token)
-        return self.verifier.verify(token)
+        result: Mapping[str, Any] = self.verifier.verify(token)
+        return result
+
+
+class KeyWork:
+    """Counts what a Verifier asks of its key source (fetches, refreshes, key look-ups)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.inner, name)
+        if name in ("keys_for", "prefetch"):
+            self.calls += 1
+        return value
 
 
 def token_echo(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -448,61 +461,106 @@ def token_echo(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return {"statusCode": 200, "body": identity.token}
 
 
-def answer(handler: Callable[..., Any], value: str) -> tuple[Any, ...]:
-    response = handler(event_for(None, authorization=value), types.SimpleNamespace())
-    return response["statusCode"], response.get("headers", {}).get("WWW-Authenticate"), response.get("body")
+def request_with(shape: str, value: str, cookie: str) -> dict[str, Any]:
+    if shape == "rest_multi":  # REST 1.0: multiValueHeaders is authoritative
+        return {"httpMethod": "GET", "headers": {"Authorization": "Basic x"},
+                "multiValueHeaders": {"Authorization": [value]}}
+    if shape == "alb":
+        return {"httpMethod": "GET", "headers": {"authorization": value, "host": "h"},
+                "requestContext": {"elb": {"targetGroupArn": "arn"}}}
+    event = event_for(None, authorization=value)
+    if shape == "http_cookie":
+        event["cookies"] = [f"nf_jwt={cookie}"]
+    return event
+
+
+def answer(handler: Callable[..., Any], event: dict[str, Any]) -> tuple[Any, ...]:
+    response = handler(event, types.SimpleNamespace())
+    headers = response.get("headers") or {}
+    return response["statusCode"], headers.get("WWW-Authenticate"), response.get("body")
+
+
+def strict_verifier(issuer: DevIssuer, kind: str) -> tuple[Any, KeyWork]:
+    plain = Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2)
+    keys = plain._keys = KeyWork(plain._keys)
+    if kind == "multi":
+        from serverless_jwt.issuers import MultiIssuerVerifier
+
+        return MultiIssuerVerifier([plain]), keys
+    return plain, keys
 
 
 SENT = st.sampled_from(["Bearer ", "bearer ", "BEARER ", "Bearer  ", "Bearer\t", " Bearer ", "Basic "])
 TAILS = st.sampled_from(["", " ", "\t", "  ", " x", ",Bearer y", "=", "==", "!", "\x00", "\u00e9", "~", "+/",
-                         ".", ".x"])
-STRAY = st.sampled_from(list(" \t!=~+/.,;\"\x00\x7f\u00e9\u2028"))
+                         ".", ".x", "\r\n", "\xa0"])
+STRAY = st.sampled_from(list(" \t\r\n\x0b\x0c!=~+/.,;\"\x00\x7f\xa0\u00e9\u2028"))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sent=SENT, which=st.sampled_from(["good", "expired", "other"]), tail=TAILS,
-       stray=st.none() | st.tuples(st.integers(0, 2000), STRAY), lead=st.sampled_from(["", " ", "~"]))
+@pytest.mark.parametrize("kind", ["Verifier", "multi"])
+@pytest.mark.parametrize("native", [True, False], ids=["speedups", "pure"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sent=SENT, which=st.sampled_from(["good", "expired", "unknown kid", "other"]), tail=TAILS,
+       stray=st.none() | st.tuples(st.integers(0, 2000), STRAY), lead=st.sampled_from(["", " ", "~"]),
+       shape=st.sampled_from(["http", "http_cookie", "rest_multi", "alb"]))
 def test_credentials_handed_over_as_sent_get_the_answer_the_checked_path_gives(
-        issuer: DevIssuer, verifier: Verifier, sent: str, which: str, tail: str,
-        stray: tuple[int, str] | None, lead: str) -> None:
-    token = {"good": issuer.mint(sub="alice"), "expired": issuer.mint(sub="alice", lifetime_seconds=-60),
-             "other": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}[which]
-    if stray is not None:
-        at = stray[0] % len(token)
-        token = token[:at] + stray[1] + token[at:]
-    value = f"{sent}{lead}{token}{tail}"
-    checked = Checked(verifier)
-    assert parses_strictly(verifier)
-    assert not parses_strictly(checked)
-    as_sent = answer(require_auth(verifier)(token_echo), value)
-    assert as_sent == answer(require_auth(checked)(token_echo), value)
+        issuer: DevIssuer, kind: str, native: bool, sent: str, which: str, tail: str,
+        stray: tuple[int, str] | None, lead: str, shape: str) -> None:
+    from serverless_jwt import token as token_module
+
+    if token_module.use_speedups(native) != native:
+        token_module.use_speedups()
+        pytest.skip("the speedups extra (msgspec, pybase64) is not installed")
+    try:
+        good = issuer.mint(sub="alice")
+        token = {"good": good, "expired": issuer.mint(sub="alice", lifetime_seconds=-60),
+                 "unknown kid": issuer.mint(sub="alice", kid="not-published"),
+                 "other": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}[which]
+        if stray is not None:
+            at = stray[0] % len(token)
+            token = token[:at] + stray[1] + token[at:]
+        event = request_with(shape, f"{sent}{lead}{token}{tail}", good)
+        # Separate verifiers: neither side is served from a cache the other one filled.
+        strict, key_work = strict_verifier(issuer, kind)
+        checked = Checked(strict_verifier(issuer, kind)[0])
+        assert parses_strictly(strict)
+        assert not parses_strictly(checked)
+        as_sent = answer(require_auth(strict, cookie_name="nf_jwt")(token_echo), copy.deepcopy(event))
+        assert as_sent == answer(require_auth(checked, cookie_name="nf_jwt")(token_echo), event)
+        if as_sent[0] == 400:  # a malformed request: the verifier did no key work for it
+            assert key_work.calls == 0
+    finally:
+        token_module.use_speedups()
 
 
 def test_a_well_formed_token_is_verified_once_and_an_untrimmed_one_twice(
         issuer: DevIssuer, verifier: Verifier, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[str] = []
-    original = Verifier.verify
+    from serverless_jwt import token as token_module
 
-    def counting(self: Verifier, token: str) -> dict[str, Any]:
-        calls.append(token)
-        return original(self, token)
+    parsed: list[str] = []
+    decode = token_module.decode
 
-    monkeypatch.setattr(Verifier, "verify", counting)
+    def counting(token: str, **kwargs: Any) -> Any:
+        parsed.append(token)
+        return decode(token, **kwargs)
+
+    monkeypatch.setattr(token_module, "decode", counting)  # the Verifier's first step on every token
     handler = require_auth(verifier)(token_echo)
     good, expired = issuer.mint(sub="alice"), issuer.mint(sub="alice", lifetime_seconds=-60)
-    assert answer(handler, f"Bearer {good}")[::2] == (200, good)
-    assert calls == [good]
-    assert answer(handler, f"Bearer {expired}")[0] == 401
-    assert calls[1:] == [expired]  # refused once: the header needs no second reading
-    calls.clear()
-    assert answer(handler, f"Bearer  {good}\t")[::2] == (200, good)  # OWS: refused as sent, then trimmed
-    assert calls == [f" {good}\t", good]
-    calls.clear()
-    assert answer(handler, f"Bearer {good}!")[0] == 400  # malformed header: still 400 invalid_request
-    assert calls == [f"{good}!"]
+    assert answer(handler, event_for(good))[::2] == (200, good)
+    assert parsed == [good]
+    assert answer(handler, event_for(expired))[0] == 401
+    assert parsed[1:] == [expired]  # refused once: the header needs no second reading
+    parsed.clear()
+    other = issuer.mint(sub="bob")
+    assert answer(handler, event_for(None, authorization=f"Bearer  {other}\t"))[::2] == (200, other)
+    assert parsed == [f" {other}\t", other]  # OWS: refused as sent, then read by the rules
+    parsed.clear()
+    assert answer(handler, event_for(None, authorization=f"Bearer {good}!"))[0] == 400  # still 400
+    assert parsed == [f"{good}!"]
 
 
-def test_a_verifier_subclass_only_ever_sees_checked_credentials(issuer: DevIssuer) -> None:
+def test_a_verifier_whose_verify_is_replaced_only_ever_sees_checked_credentials(
+        issuer: DevIssuer, verifier: Verifier, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
 
     class Recording(Verifier):
@@ -510,9 +568,22 @@ def test_a_verifier_subclass_only_ever_sees_checked_credentials(issuer: DevIssue
             seen.append(token)
             return super().verify(token)
 
-    recording = Recording(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2)
-    handler = require_auth(recording)(token_echo)
+    def recorded(verify: Callable[[str], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        def wrapper(*args: Any) -> dict[str, Any]:
+            seen.append(args[-1])
+            return verify(*args)
+
+        return wrapper
+
+    subclassed = Recording(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2)
+    instance = Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=2)
+    instance.verify = recorded(instance.verify)  # type: ignore[method-assign]
     good = issuer.mint(sub="alice")
-    assert answer(handler, f"Bearer {good}!")[0] == 400
-    assert answer(handler, f"Bearer  {good}")[::2] == (200, good)
-    assert seen == [good]
+    for replaced in (subclassed, instance):
+        assert not parses_strictly(replaced)
+        handler = require_auth(replaced)(token_echo)
+        assert answer(handler, event_for(None, authorization=f"Bearer {good}!"))[0] == 400
+        assert answer(handler, event_for(None, authorization=f"Bearer  {good}"))[::2] == (200, good)
+    assert seen == [good, good]
+    monkeypatch.setattr(Verifier, "verify", recorded(Verifier.verify))  # instrumentation patching the class
+    assert not parses_strictly(verifier)

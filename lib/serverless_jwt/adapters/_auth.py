@@ -94,14 +94,15 @@ def _event_context(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Ma
 def parses_strictly(verifier: Any) -> bool:
     """Whether ``verifier`` refuses, before any key work, a token with a byte outside the JWT alphabet.
 
-    ``Verifier`` and ``MultiIssuerVerifier`` themselves (not subclasses, which may override ``verify``):
-    their parser decodes every segment as strict base64url, so a token they accept is exactly what
-    :func:`bearer_token`'s own alphabet check would have passed.
+    ``Verifier`` and ``MultiIssuerVerifier`` with their own ``verify`` (not a subclass, an instance
+    attribute or a patched class, any of which may hand the text elsewhere): their parser decodes every
+    segment as strict base64url, so a token they accept is one :func:`bearer_token` would have passed.
     """
     # From sys.modules: a module not loaded has no instances (and trust_authorizer=True loads none).
-    classes = (getattr(sys.modules.get("serverless_jwt.verifier"), "Verifier", None),
-               getattr(sys.modules.get("serverless_jwt.issuers"), "MultiIssuerVerifier", None))
-    return verifier is not None and type(verifier) in classes
+    strict = getattr(sys.modules.get("serverless_jwt.verifier"), "_STRICT_PARSERS", None)
+    cls = type(verifier)
+    return (strict is not None and strict.get(cls) is not None and cls.__dict__.get("verify") is strict[cls]
+            and "verify" not in getattr(verifier, "__dict__", {}))
 
 
 def verify_sent(verifier: TokenVerifier, event: Mapping[str, Any], cookie_name: str | None,
