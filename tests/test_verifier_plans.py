@@ -250,3 +250,23 @@ def test_concurrent_first_use_of_a_header_admits_nothing_forged(issuer: DevIssue
     assert len(results) == 8 * 25 * 2
     assert {o for k, o in results if k == "good"} == {f"ok:u{i}" for i in range(8)}
     assert {o for k, o in results if k == "forged"} == {"InvalidSignatureError"}
+
+
+def test_the_cold_start_plan_and_cached_token_carry_the_keys_they_were_made_from(issuer: DevIssuer) -> None:
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience)  # cold: no prefetch
+    token = issuer.mint()
+    verifier.verify(token)
+    header = token.partition(".")[0].encode()
+    assert verifier._plans[header][0] == verifier._keys.generation
+    cached = verifier._cache.get(token)
+    assert cached is not None
+    assert cached[0] == verifier._keys.generation
+    original, checks = verifier._plan, []
+
+    def planning(*args: Any) -> Any:
+        checks.append(1)
+        return original(*args)
+
+    verifier._plan = planning  # type: ignore[method-assign]
+    verifier.verify(issuer.mint())  # the same header: no second plan for the keys already read
+    assert checks == []

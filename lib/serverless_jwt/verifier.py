@@ -375,9 +375,16 @@ class Verifier:
         """
         header = _token.decode_header(header_segment)
         alg = checked if checked is not None else self._check_header(header)
-        generation = self._keys.generation
-        checkers = tuple(check for key in self._keys.keys_for(header)
-                         if (check := key.checkers.get(alg)) is not None)
+        keys = self._keys
+        generation = keys.generation
+        candidates = keys.keys_for(header)
+        if keys.generation != generation:
+            # This look-up fetched (a cold start, a refresh): read again from the set it brought, so the
+            # plan (and the first cached token) is tagged with it, not rebuilt on the next request. Read
+            # in this order a racing refresh can only make the tag older (a rebuild), never newer.
+            generation = keys.generation
+            candidates = keys.keys_for(header)
+        checkers = tuple(check for key in candidates if (check := key.checkers.get(alg)) is not None)
         if not checkers:
             # The alg must fit the key (kty, curve, the JWK's own alg): never verify across families.
             raise AlgorithmNotAllowedError()
