@@ -1,0 +1,215 @@
+"""``serverless-jwt invoke``, ``start-api`` and ``demo``: the template's functions, run locally."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from serverless_jwt.dev import _support
+from serverless_jwt.dev._template_checks import malformed
+from serverless_jwt.dev.cli import _NO_DEV_ISSUER_HINT, CliError, _scopes, _wait_for_ctrl_c
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from serverless_jwt.dev.runners import Prepared
+    from serverless_jwt.dev.template import Template
+
+__all__ = ["cmd_demo", "cmd_invoke", "cmd_start_api"]
+
+
+def _runners(args: argparse.Namespace, template: Template, names: list[str],
+             env: dict[str, str] | None, *, watch: bool) -> Prepared:
+    from serverless_jwt.dev.runners import prepare
+
+    env_vars = _support.read_env_vars(args.env_vars) if args.env_vars else None
+    if env_vars is not None and env is not None:
+        from serverless_jwt.dev.runtime import KEY_SOURCE_VARIABLES
+
+        replaced = sorted({n for values in env_vars.values() for n in values if n in KEY_SOURCE_VARIABLES})
+        if replaced:
+            print(f"notice: the dev issuer replaces {', '.join(replaced)} from --env-vars "
+                  "(pass --no-dev-issuer to use them)", file=sys.stderr)
+    prepared = prepare(template, names, mode=args.mode, environment=env, env_vars=env_vars, watch=watch,
+                       log=lambda line: print(line, file=sys.stderr, flush=True))
+    for notice in prepared.notices:
+        print(f"notice: {notice}", file=sys.stderr)
+    return prepared
+
+
+def _print_payload(payload: Any) -> None:
+    # As `sam local invoke`: stdout gets the answer as the runtime serialised it (awslambdaric's
+    # json.dumps, one line) and nothing else, so it pipes into jq or a file as is; the newline that ends
+    # the terminal line goes to stderr.
+    if sys.stdout is None:  # stdout closed (`>&-`): as a closed pipe
+        raise BrokenPipeError
+    sys.stdout.write(json.dumps(payload, default=str))
+    sys.stdout.flush()
+    sys.stderr.write("\n")
+
+
+def _template(args: argparse.Namespace) -> Template:
+    from serverless_jwt.dev.template import Template, parse_overrides
+
+    template = Template(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
+    if template.ignored_overrides:
+        print(f"notice: --parameter-overrides names no parameter of {template.path.name}: "
+              f"{', '.join(template.ignored_overrides)} (ignored, as sam does)", file=sys.stderr)
+    return template
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from serverless_jwt.dev.apigw import collect
+    from serverless_jwt.dev.apigw.responses import MalformedResponse, from_function
+    from serverless_jwt.dev.invocation import FunctionError, InvocationError, RuntimeFailure
+    from serverless_jwt.dev.runtime import SetupError
+
+    template = _template(args)
+    function = template.function(args.function)
+    event = _support.read_event(args.event, function, template)
+    with malformed(template.path, "an Api or HttpApi"):
+        routes = collect(template).routes
+    mismatch = _support.authorizer_event_mismatch(event, function, routes)
+    if mismatch is not None:
+        print(f"warning: {mismatch}", file=sys.stderr)
+    issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir), owner="invoke")
+    try:
+        env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
+        if args.no_token:
+            _support.set_authorization(event, None)
+        elif issuer is not None and (args.fresh_token or _support.get_authorization(event) is None):
+            token = issuer.mint(sub=args.sub, scopes=_scopes(args.scope), roles=args.role)
+            _support.set_authorization(event, "Bearer " + token)
+        prepared = _runners(args, template, [function.name], env, watch=False)
+        print(prepared.describe(), file=sys.stderr, flush=True)
+        runner = prepared.runners[function.name]
+        try:
+            result = runner.invoke(event)
+        except RuntimeFailure as exc:
+            print(f"serverless-jwt: no answer from {function.name}: {exc}", file=sys.stderr)
+            return 1
+        except InvocationError as exc:  # an error object or a timeout: the function answered
+            if exc.__cause__ is not None:  # in-process: show the handler's traceback as the runtime logs it
+                _print_from_user_code(exc.__cause__)
+            if isinstance(exc, FunctionError) and exc.init:
+                print(f"{function.name} failed to initialise: {exc}", file=sys.stderr)
+                if exc.error_type == "ConfigurationError" and args.no_dev_issuer:
+                    print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
+            _print_payload(exc.payload)
+            return 0
+        except SetupError:
+            raise  # ours to report (its Handler, CodeUri or environment): a usage error, exit 2
+        except Exception as exc:  # in-process: the handler's module failed to import
+            traceback.print_exception(exc, file=sys.stderr)
+            if isinstance(exc, ConfigurationError) and args.no_dev_issuer:
+                print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
+            _print_payload({"errorMessage": str(exc), "errorType": type(exc).__name__})
+            return 0
+        finally:
+            prepared.close()
+        route = next((r for r in routes if r.function == function.name), None)
+        if route is not None:
+            try:
+                from_function(result, api=route.api, payload_version=route.payload_version, accept=None)
+            except MalformedResponse as exc:
+                status = 502 if route.api.kind == "REST" else 500
+                print(f"warning: API Gateway would answer {status} to this response: {exc}", file=sys.stderr)
+        _print_payload(result)
+        return 0
+    finally:
+        if issuer is not None:
+            issuer.stop()
+
+
+def _print_from_user_code(exc: BaseException) -> None:
+    """``exc``'s traceback from the first frame outside this tool (the runner that called the handler)."""
+    ours = str(Path(__file__).parent)
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(ours):
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb, file=sys.stderr)
+
+
+def _resource_metadata(issuer: DevIssuer | _support.AttachedIssuer) -> Callable[[str], dict[str, Any]]:
+    from serverless_jwt.dev.oidc_provider import resource_metadata
+
+    return lambda url: resource_metadata(issuer, url)
+
+
+def cmd_start_api(args: argparse.Namespace) -> int:
+    from serverless_jwt._config import is_loopback
+    from serverless_jwt.dev.apigw import LocalApiGateway, collect
+
+    template = _template(args)
+    with malformed(template.path, "an Api or HttpApi"):
+        collection = collect(template)
+    if not collection.routes:
+        raise CliError(f"{template.path} has no Api or HttpApi routes to serve")
+    if not args.host.strip():
+        raise CliError("--host needs an address (127.0.0.1 by default; 0.0.0.0 for every interface)")
+    if not is_loopback(args.host):
+        print(f"warning: --host {args.host} serves this API beyond this machine; with the dev issuer "
+              "it trusts tokens that anyone can mint or sign in for (no password)", file=sys.stderr)
+    static_dir = None if args.static_dir == "" else Path(args.static_dir or "public")
+    if static_dir is not None and not static_dir.is_absolute():
+        static_dir = template.path.parent / static_dir
+    if static_dir is not None and args.static_dir is not None and not static_dir.is_dir():
+        what = "a file, not a folder" if static_dir.exists() else "no such folder"
+        raise CliError(f"--static-dir {args.static_dir}: {what} ({static_dir}); '' serves none")
+    if not args.no_dev_issuer:
+        running = _support.running_issuer(Path(args.state_dir))
+        if running is not None and running.get("pid") != os.getpid() and _support.is_shared(running):
+            print(f"notice: reusing the dev issuer already running at {running['issuer']} "
+                  f"(pid {running['pid']})", file=sys.stderr)
+    issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir), owner="start-api")
+    prepared = None
+    try:
+        env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
+        # Backends and the Lambda authorizers in front of them, each in its own runtime.
+        names = list(dict.fromkeys(
+            [r.function for r in collection.routes]
+            + [r.authorizer.function for r in collection.routes if r.authorizer and r.authorizer.function]
+            + [a.default_authorizer.function for a in collection.apis
+               if a.default_authorizer and a.default_authorizer.function]))
+        names = [n for n in names if n in template.functions]
+        prepared = _runners(args, template, names, env, watch=True)
+        prepared.start()  # in-process: import errors now, not on the first request; emulator: start it
+        with malformed(template.path, "an Api or HttpApi"):
+            api = LocalApiGateway(collection.routes, prepared.runners, host=args.host, port=args.port,
+                                  static_dir=static_dir, access_log=sys.stderr,
+                                  jwt_override=None if issuer is None else (issuer.issuer, issuer.audience),
+                                  resource_metadata=None if issuer is None else _resource_metadata(issuer))
+        try:
+            api.start()
+        except OSError as exc:
+            raise _support.port_error(exc, "start-api", args.host, args.port) from None
+        for warning in collection.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        lines = [_support.api_banner(api, template, issuer, args.scope, mode=prepared.mode),
+                 prepared.describe()]
+        if prepared.mode == "emulator":
+            watched = sorted({str(d) for n in names for d in template.function(n).watched_dirs})
+            lines.append("watching for code changes (a change restarts that function's runtime): "
+                         + ", ".join(watched))
+        try:
+            _wait_for_ctrl_c("\n".join(lines))
+        finally:
+            api.stop()
+    finally:
+        if prepared is not None:
+            prepared.close()
+        if issuer is not None:
+            issuer.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from serverless_jwt.dev.demo import run_demo
+
+    return run_demo(args.template, verbose=args.verbose, mode=args.mode)

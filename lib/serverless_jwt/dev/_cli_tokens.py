@@ -1,0 +1,166 @@
+"""``serverless-jwt issuer``, ``token`` and ``decode``: the dev issuer and the tokens it signs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from serverless_jwt._config import secret_problem
+from serverless_jwt.dev import _support
+from serverless_jwt.dev.cli import CliError, _scopes, _wait_for_ctrl_c
+from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.errors import AuthError, ConfigurationError
+
+__all__ = ["cmd_decode", "cmd_issuer", "cmd_token"]
+
+
+def _parse_claims(items: Sequence[str]) -> dict[str, Any]:
+    """``--claim NAME=JSON`` pairs: ``email='"a@example.com"'``, ``tier=3``; ``aud=null`` removes aud."""
+    claims: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise CliError("--claim takes NAME=JSON, e.g. --claim tier=3 or --claim email='\"a@b.example\"'")
+        if name in claims:
+            raise CliError(f"--claim {name} is given twice")
+        try:
+            claims[name] = json.loads(text)
+        except RecursionError:
+            raise CliError(f"--claim {name}: the value nests too deeply") from None
+        except ValueError:
+            raise CliError(f"--claim {name}: the value is not JSON (a string needs quotes: "
+                           f"--claim {name}='\"text\"')") from None
+    return claims
+
+
+def _readable(token: str) -> dict[str, Any]:
+    # A token no verifier reads (NaN, 1e400, a lone surrogate in --sub or a --claim) is refused here
+    # with the reason, not printed for a 401 later.
+    from serverless_jwt.errors import MalformedTokenError
+    from serverless_jwt.token import parse
+
+    try:
+        return dict(parse(token, max_bytes=1 << 30).claims)
+    except MalformedTokenError as exc:
+        raise CliError(f"this token could not be read by any verifier: {exc.description}") from None
+
+
+def cmd_issuer(args: argparse.Namespace) -> int:
+    running = _support.running_issuer(Path(args.state_dir))
+    if running is not None and _support.is_shared(running):
+        # A second one would rewrite the record and split the dev identity.
+        raise CliError(f"a dev issuer already runs at {running['issuer']} (pid {running['pid']}); "
+                       f"mint its tokens with: {_support.command()} token")
+    issuer = _support.start_issuer(Path(args.state_dir), port=args.port, owner="issuer")
+    oidc = issuer.oidc
+    oidc.redirect_uris, oidc.cors_origins = args.redirect_uri, args.cors_origin
+    try:
+        _wait_for_ctrl_c(
+            f"dev issuer: {issuer.issuer}\n"
+            f"  discovery  {issuer.discovery_uri}\n  jwks       {issuer.jwks_uri}\n"
+            f"  audience   {issuer.audience}\n"
+            f"  sign in    {issuer.issuer}/authorize (client_id {oidc.client_id}, code + PKCE S256)\n"
+            f"  service    client_id {oidc.service_client_id} client_secret {oidc.service_client_secret} "
+            "(client_credentials)\n"
+            f"Configure a verifier with JWT_ISSUER={issuer.issuer} JWT_AUDIENCE={issuer.audience}\n"
+            f"Mint tokens in another terminal: {_support.command()} token --scope read:shows")
+    finally:
+        issuer.stop()
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    state = Path(args.state_dir)
+    scopes, roles, claims = _scopes(args.scope), list(args.role), _parse_claims(args.claim)
+    if args.hs256:
+        secret = os.environ.get("JWT_SECRET", "").strip()
+        if not secret:
+            raise CliError("--hs256 signs with the JWT_SECRET environment variable, which is not set")
+        if ":" in secret and secret.split(":", 1)[0] in ("arn", "ssm"):
+            raise CliError("JWT_SECRET names a secret store entry; export the secret value itself")
+        # Refuse what every verifier refuses, with the same words (RFC 7518 §3.2 key length).
+        allow_short = os.environ.get("JWT_ALLOW_SHORT_SECRET", "").strip().lower() in (
+            "1", "true", "yes", "on")
+        problem = secret_problem(secret, ["HS256"], allow_short_secret=allow_short, env=True)
+        if problem is not None:
+            raise CliError(problem)
+        # The aud a JWT_SECRET verifier expects: its JWT_AUDIENCE (first value), else none (Netlify).
+        env_audience = os.environ.get("JWT_AUDIENCE", "").split(",")[0].strip() or None
+        token = DevIssuer().mint(sub=args.sub, scopes=scopes, roles=roles, alg="HS256", secret=secret,
+                                 issuer=args.issuer_url or os.environ.get("JWT_ISSUER", "").strip() or None,
+                                 audience=args.audience or env_audience,
+                                 lifetime_seconds=args.lifetime_seconds, claims=claims)
+    else:
+        record = _support.read_record(state)
+        issuer_url = args.issuer_url or record.get("issuer")
+        if not issuer_url:
+            raise CliError(f"no dev issuer has run here yet: start one ({_support.command()} issuer, or "
+                           "start-api) or pass --issuer-url")
+        if not args.issuer_url and _support.running_issuer(state) is None:
+            print(f"# note: no dev issuer answers at {issuer_url} now; this token is for it (start-api, "
+                  "invoke and issuer reuse that address and key when the port is free)", file=sys.stderr)
+        audience = args.audience or record.get("audience") or "serverless-jwt-dev"
+        token = DevIssuer(key_dir=state).mint(sub=args.sub, scopes=scopes, roles=roles, issuer=issuer_url,
+                                              audience=audience, lifetime_seconds=args.lifetime_seconds,
+                                              claims=claims)
+    claims = _readable(token)
+    print(token)
+    print(f"# {_summary(claims)}", file=sys.stderr)
+    return 0
+
+
+def _summary(claims: dict[str, Any]) -> str:
+    # What the token says, after every --claim: not what the options asked for.
+    from serverless_jwt.authz import roles_of, scopes_of
+
+    exp, iat = claims.get("exp"), claims.get("iat")
+    valid = (f"valid {exp - iat:g}s" if isinstance(exp, (int, float)) and isinstance(iat, (int, float))
+             else "no exp: no verifier accepts it" if exp is None else "exp as given")
+    return (f"sub={claims.get('sub', '-')} scopes={' '.join(sorted(scopes_of(claims))) or '-'} "
+            f"roles={' '.join(sorted(roles_of(claims))) or '-'} {valid}")
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from serverless_jwt.token import parse
+
+    raw = sys.stdin.read() if args.token == "-" else args.token  # noqa: S105 - "-" means stdin
+    token = raw.strip().removeprefix("Bearer ").removeprefix("bearer ").strip()
+    if not token:
+        print("no token given (an empty argument: is the shell variable set?)", file=sys.stderr)
+        return 2
+    try:
+        parsed = parse(token)
+    except AuthError as exc:
+        print(f"not a well-formed JWT: {exc.description}", file=sys.stderr)
+        return 2
+    print("UNVERIFIED header (anyone can write this):")
+    print(json.dumps(parsed.header, indent=2))
+    print("UNVERIFIED claims (anyone can write these):")
+    print(json.dumps(parsed.claims, indent=2))
+    for line in _support.describe_times(parsed.claims):
+        print(line)
+    configured = [n for n in ("JWT_ISSUER", "JWT_SECRET", "JWT_JWKS_URI", "JWT_PUBLIC_KEY")
+                  if os.environ.get(n, "").strip()]
+    if not configured:
+        print("verification: skipped (set JWT_ISSUER + JWT_AUDIENCE, or JWT_SECRET, to check it)")
+        return 0
+    from serverless_jwt.verifier import Verifier
+
+    try:
+        verifier = Verifier.from_env()
+    except ConfigurationError as exc:
+        raise CliError(f"the JWT_* configuration is unusable: {exc}") from None
+    try:
+        verifier.verify(token)
+    except AuthError as exc:
+        print(f"verification: REJECTED by the verifier configured from {', '.join(configured)}")
+        print(f"  code={exc.code} status={exc.status} error={exc.error or '-'}")
+        print(f"  {exc.description}")
+        return 1
+    print(f"verification: ACCEPTED by the verifier configured from {', '.join(configured)}")
+    return 0
