@@ -6,14 +6,15 @@ string for a flag, ``nan`` for a size, a public key as a secret) is a ``Configur
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt import claims as _claims
+from serverless_jwt._config import check_env, env_kwargs
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import KeySet, KeySource, SecretKeys, StaticKeySource
 
-__all__ = ["audiences", "check_flags", "check_sizes", "key_source"]
+__all__ = ["audiences", "check_flags", "check_sizes", "claims_policy", "env_settings", "key_source"]
 
 
 def check_flags(**flags: object) -> None:
@@ -99,3 +100,48 @@ def audiences(audience: str | Sequence[str] | None, *, required: bool) -> frozen
     if not values or any(not isinstance(a, str) or not a for a in values):
         raise ConfigurationError("audience must be a non-empty string or a non-empty list of them")
     return frozenset(values)
+
+
+def claims_policy(*, issuer: str | None, audiences: frozenset[str] | None, leeway_seconds: float,
+                  required_claims: Collection[str], max_age_seconds: float | None, max_age_claim: str,
+                  accepted_types: Collection[str] | None, require_access_token_type: bool,
+                  allow_sender_constrained: bool, accept_any_audience: bool) -> _claims.ClaimsPolicy:
+    """The claim rules of one verifier, each option checked."""
+    if max_age_claim not in ("iat", "auth_time"):
+        raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
+    if max_age_seconds is not None and max_age_seconds <= 0:
+        raise ConfigurationError("max_age_seconds must be positive")
+    if require_access_token_type:
+        types = _claims.access_token_types()
+    elif accepted_types is not None:
+        types = _claims.string_set(accepted_types, "accepted_types")  # normalized by ClaimsPolicy
+    else:
+        types = _claims.DEFAULT_TYPES
+    return _claims.ClaimsPolicy(
+        issuer=issuer,
+        audiences=audiences,
+        leeway_seconds=float(leeway_seconds),
+        required=_claims.string_set(required_claims, "required_claims"),
+        max_age_seconds=max_age_seconds,
+        max_age_claim=max_age_claim,
+        accepted_types=types,
+        allow_sender_constrained=bool(allow_sender_constrained),
+        accept_any_audience=bool(accept_any_audience),
+    )
+
+
+# A JWT_* variable does not count as "set by the user" when an override replaced what it configures.
+_OVERRIDDEN_BY: dict[str, set[str]] = {"JWT_ISSUER": {"issuer"}, "JWT_SECRET": {"secrets", "secret_from"},
+                                       "JWT_AUDIENCE": {"audience"}}
+
+
+def env_settings(environ: Mapping[str, str] | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``Verifier.from_env``'s keyword arguments: the ``JWT_*`` variables, then ``overrides``, checked."""
+    import os
+
+    env = os.environ if environ is None else environ
+    kwargs = env_kwargs(env)
+    kwargs.update(overrides)
+    # Errors name the JWT_* variable (and template parameter) the user set, not a Python argument.
+    check_env(kwargs, {k: v for k, v in env.items() if not overrides.keys() & _OVERRIDDEN_BY.get(k, set())})
+    return kwargs

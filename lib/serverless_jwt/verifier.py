@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from serverless_jwt import _custom_checks as _custom
 from serverless_jwt import _verifier_setup as _setup
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
 from serverless_jwt._cache import VerifiedTokens
-from serverless_jwt._config import check_env, env_error, env_kwargs, validate_algorithms, validate_issuer
+from serverless_jwt._config import env_error, validate_algorithms, validate_issuer
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
     AuthError,
@@ -33,9 +34,6 @@ TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], b
 """``check(header, claims, key) -> bool`` after the signature verified (aws-jwt-verify's customJwtCheck)."""
 
 _MAX_PLANS = 64
-# A JWT_* variable does not count as "set by the user" when an override replaced what it configures.
-_OVERRIDDEN_BY: dict[str, set[str]] = {"JWT_ISSUER": {"issuer"}, "JWT_SECRET": {"secrets", "secret_from"},
-                                       "JWT_AUDIENCE": {"audience"}}
 
 
 class Verifier:
@@ -171,30 +169,14 @@ class Verifier:
         _setup.check_sizes(leeway_seconds=leeway_seconds, max_token_bytes=max_token_bytes,
                            verified_cache_size=verified_cache_size,
                            secret_max_age_seconds=secret_max_age_seconds)
-        if max_age_claim not in ("iat", "auth_time"):
-            raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
-        if max_age_seconds is not None and max_age_seconds <= 0:
-            raise ConfigurationError("max_age_seconds must be positive")
-        if require_access_token_type:
-            types = _claims.access_token_types()
-        elif accepted_types is not None:
-            types = _claims.string_set(accepted_types, "accepted_types")  # normalized by ClaimsPolicy
-        else:
-            types = _claims.DEFAULT_TYPES
-
         self._issuer = issuer
         self._algorithms = algs
-        self._policy = _claims.ClaimsPolicy(
-            issuer=issuer,
-            audiences=audiences,
-            leeway_seconds=float(leeway_seconds),
-            required=_claims.string_set(required_claims, "required_claims"),
-            max_age_seconds=max_age_seconds,
-            max_age_claim=max_age_claim,
-            accepted_types=types,
-            allow_sender_constrained=bool(allow_sender_constrained),
-            accept_any_audience=bool(accept_any_audience),
-        )
+        self._policy = _setup.claims_policy(
+            issuer=issuer, audiences=audiences,
+            leeway_seconds=leeway_seconds, required_claims=required_claims, max_age_seconds=max_age_seconds,
+            max_age_claim=max_age_claim, accepted_types=accepted_types,
+            require_access_token_type=require_access_token_type,
+            allow_sender_constrained=allow_sender_constrained, accept_any_audience=accept_any_audience)
         self._checks = tuple(claim_checks)
         self._token_checks = tuple(token_checks)
         if not all(callable(check) for check in (*self._checks, *self._token_checks)):
@@ -234,14 +216,7 @@ class Verifier:
         >>> import os
         >>> v = Verifier.from_env({"JWT_SECRET": "x" * 32})
         """
-        import os
-
-        env = os.environ if environ is None else environ
-        kwargs = env_kwargs(env)
-        kwargs.update(overrides)
-        # Errors name the JWT_* variable (and template parameter) the user set, not a Python argument.
-        check_env(kwargs, {k: v for k, v in env.items()
-                           if not overrides.keys() & _OVERRIDDEN_BY.get(k, set())})
+        kwargs = _setup.env_settings(environ, overrides)
         try:
             return cls(**kwargs)
         except ConfigurationError as err:
@@ -350,9 +325,10 @@ class Verifier:
             raise InvalidSignatureError()
         _claims.check_claims(claims, self._policy, now)
         if self._token_checks:
-            self._run_token_checks(header_segment, claims, signing_input, signature)
+            _custom.run_token_checks(self._token_checks, self._keys, header_segment, claims, signing_input,
+                                     signature)
         if self._checks:
-            self._run_checks(claims)
+            _custom.run_claim_checks(self._checks, claims)
         if self._cache_size:
             # The payload segment as signed, not the claims: what a custom check or the caller does to
             # its dict never reaches later hits, and storing copies nothing.
@@ -397,40 +373,7 @@ class Verifier:
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:
         _claims.check_claims(claims, self._policy, now)
         if self._checks:
-            self._run_checks(claims)
-
-    def _run_checks(self, claims: dict[str, Any]) -> None:
-        for check in self._checks:
-            try:
-                ok = check(claims)
-            except AuthError:
-                raise
-            except Exception:
-                ok = False
-            if not ok:
-                name = getattr(check, "__name__", "check")
-                raise InvalidClaimError("claims", "check_failed",
-                                        f"The access token was rejected by the '{name}' check")
-
-    def _run_token_checks(self, header_segment: bytes, claims: dict[str, Any], signing_input: bytes,
-                          signature: bytes) -> None:
-        header = _token.decode_header(header_segment)
-        candidates = self._keys.keys_for(header)
-        alg = header["alg"]
-        # One candidate (a JWKS kid) verified the signature already; among rotating secrets, find which.
-        key = candidates[0] if len(candidates) == 1 else next(
-            k for k in candidates if k.verify(alg, signing_input, signature))
-        for check in self._token_checks:
-            try:
-                ok = check(dict(header), claims, key)  # a copy: the parsed header is cached and shared
-            except AuthError:
-                raise
-            except Exception:
-                ok = False
-            if ok is not True:
-                name = getattr(check, "__name__", "check")
-                raise InvalidClaimError("claims", "check_failed",
-                                        f"The access token was rejected by the '{name}' check")
+            _custom.run_claim_checks(self._checks, claims)
 
 
 # Classes whose own verify() refuses a token with any byte outside the JWT alphabet before key work (the

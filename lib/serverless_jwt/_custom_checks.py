@@ -1,0 +1,56 @@
+"""A verifier's own checks, after the signature and the registered claims passed.
+
+``claim_checks`` see the claims and refuse with any false value; ``token_checks`` (aws-jwt-verify's
+``customJwtCheck``) see a copy of the header, the claims and the key that verified the signature, and
+refuse with anything but ``True``. A check that raises refuses too: an AuthError is the answer as it is,
+any other exception becomes the same ``check_failed`` refusal (a buggy check never turns into a 500).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from serverless_jwt import token as _token
+from serverless_jwt.errors import AuthError, InvalidClaimError
+from serverless_jwt.keys import KeySource
+
+__all__ = ["run_claim_checks", "run_token_checks"]
+
+
+def _refuse(check: Callable[..., Any]) -> NoReturn:
+    name = getattr(check, "__name__", "check")
+    raise InvalidClaimError("claims", "check_failed", f"The access token was rejected by the '{name}' check")
+
+
+def run_claim_checks(checks: Sequence[Callable[[dict[str, Any]], Any]], claims: dict[str, Any]) -> None:
+    """Run each ``claim_checks`` entry on ``claims``; raises InvalidClaimError (or the check's AuthError)."""
+    for check in checks:
+        try:
+            ok = check(claims)
+        except AuthError:
+            raise
+        except Exception:
+            ok = False
+        if not ok:
+            _refuse(check)
+
+
+def run_token_checks(checks: Sequence[Callable[..., Any]], keys: KeySource, header_segment: bytes,
+                     claims: dict[str, Any], signing_input: bytes, signature: bytes) -> None:
+    """Run each ``token_checks`` entry on (header, claims, key); raises as :func:`run_claim_checks`."""
+    header = _token.decode_header(header_segment)
+    candidates = keys.keys_for(header)
+    alg = header["alg"]
+    # One candidate (a JWKS kid) verified the signature already; among rotating secrets, find which.
+    key = candidates[0] if len(candidates) == 1 else next(
+        k for k in candidates if k.verify(alg, signing_input, signature))
+    for check in checks:
+        try:
+            ok = check(dict(header), claims, key)  # a copy: the parsed header is cached and shared
+        except AuthError:
+            raise
+        except Exception:
+            ok = False
+        if ok is not True:
+            _refuse(check)
