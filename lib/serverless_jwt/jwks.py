@@ -22,10 +22,11 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from serverless_jwt._checkers import HMAC_ALGORITHMS
 from serverless_jwt._http import FetchError, get_json, url_allowed
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
-from serverless_jwt.keys import HMAC_ALGORITHMS, KeySet, VerificationKey
+from serverless_jwt.keys import KeySet, VerificationKey
 
 __all__ = ["RemoteKeySource", "clear_shared_cache"]
 

@@ -16,6 +16,7 @@ from serverless_jwt import _verifier_setup as _setup
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
 from serverless_jwt._cache import VerifiedTokens
+from serverless_jwt._checkers import Checker
 from serverless_jwt._config import env_error, validate_algorithms, validate_issuer
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
@@ -24,7 +25,7 @@ from serverless_jwt.errors import (
     InvalidClaimError,
     InvalidSignatureError,
 )
-from serverless_jwt.keys import Checker, VerificationKey
+from serverless_jwt.keys import VerificationKey
 
 __all__ = ["ClaimCheck", "TokenCheck", "Verifier"]
 
