@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
-import stat
 import subprocess
 import threading
 import urllib.error
@@ -163,21 +161,6 @@ def test_stop_is_prompt_while_a_drip_is_in_progress() -> None:
     assert isinstance(outcome[0], http.client.IncompleteRead)
 
 
-def test_key_dir_persists_keys_with_owner_only_permissions(tmp_path: Path) -> None:
-    with DevIssuer(key_dir=tmp_path / "keys") as first:
-        kids = {first.kid("RS256"), first.kid("ES256")}
-        token = first.mint()
-    files = sorted((tmp_path / "keys").glob("*.pem"))
-    assert [f.name for f in files] == ["es256.pem", "rs256.pem"]
-    for f in files:
-        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
-    with DevIssuer(key_dir=tmp_path / "keys") as second:
-        assert {second.kid("RS256"), second.kid("ES256")} == kids
-        jwk = next(k for k in second.jwks()["keys"] if k["kid"] == second.kid("RS256"))
-        assert jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"],
-                          options={"verify_aud": False})["sub"] == "dev-user"
-
-
 def test_a_key_dir_it_creates_is_never_picked_up_by_git(tmp_path: Path) -> None:
     # A user's project may not ignore .serverless-jwt/: `git add .` must still not take the dev keys.
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
@@ -198,32 +181,6 @@ def test_hs256_minting_uses_the_given_secret(issuer: DevIssuer) -> None:
     secret = "s" * 32
     token = issuer.mint(alg="HS256", secret=secret)
     assert jwt.decode(token, secret, algorithms=["HS256"], audience=issuer.audience)["sub"] == "dev-user"
-
-
-def test_issuers_starting_at_once_share_one_key(tmp_path: Path) -> None:
-    # Test workers, or `serverless-jwt token` beside `start-api`, may create the key folder together:
-    # none fails, none reads half a key, and all end up with the same key.
-    barrier = threading.Barrier(8)
-    kids: list[str] = []
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        barrier.wait()
-        try:
-            dev = DevIssuer(key_dir=tmp_path / "keys")
-            kids.append(dev.kid("RS256"))
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
-    assert len(kids) == 8
-    assert len(set(kids)) == 1
-    assert sorted(f.name for f in (tmp_path / "keys").glob("*.pem")) == ["es256.pem", "rs256.pem"]
 
 
 def test_start_api_serves_resource_metadata_naming_the_dev_issuer(issuer: DevIssuer) -> None:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
+from jwt.algorithms import get_default_algorithms
 
+from serverless_jwt.dev import _dev_keys
 from serverless_jwt.dev._issuer_http import DISCOVERY_PATH, JWKS_PATH, _Handler, _Server
 from serverless_jwt.dev._private_dir import make_private_dir
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
@@ -34,74 +34,11 @@ FAULTS = frozenset(
      "wrong_shape", "wrong_issuer", "reset"}
 )
 _ALGORITHMS = get_default_algorithms()
-_EC_CURVES: dict[str, ec.EllipticCurve] = {
-    "ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1(), "ES256K": ec.SECP256K1(),
-}
 _UNSET: Any = object()
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _generate(alg: str) -> Any:
-    if alg.startswith(("RS", "PS")):
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    if alg in _EC_CURVES:
-        return ec.generate_private_key(_EC_CURVES[alg])
-    if alg == "EdDSA":
-        return ed25519.Ed25519PrivateKey.generate()
-    raise ValueError(f"DevIssuer cannot generate a key for {alg}")
-
-
-def _kid_for(key: Any, alg: str) -> str:
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return f"{alg.lower()}-{hashlib.sha256(der).hexdigest()[:16]}"
-
-
-def _public_jwk(key: Any, alg: str, kid: str) -> dict[str, Any]:
-    public = key.public_key()
-    if isinstance(public, rsa.RSAPublicKey):
-        jwk = dict(RSAAlgorithm.to_jwk(public, as_dict=True))
-    elif isinstance(public, ec.EllipticCurvePublicKey):
-        jwk = dict(ECAlgorithm.to_jwk(public, as_dict=True))
-    else:
-        jwk = dict(OKPAlgorithm.to_jwk(public, as_dict=True))
-    jwk.update({"kid": kid, "alg": alg, "use": "sig"})
-    return jwk
-
-
-def _load_or_create(path: Path, alg: str) -> Any:
-    if path.exists():
-        try:
-            return serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (ValueError, TypeError, OSError) as exc:
-            from serverless_jwt.errors import ConfigurationError
-
-            raise ConfigurationError(
-                f"the dev issuer's key {path} cannot be read ({type(exc).__name__}): delete it to make "
-                "a new one (tokens it signed stop verifying)") from None
-    key = _generate(alg)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    # Private key material: owner-only permissions from the moment the file exists. Written whole to a
-    # private name, then linked into place: two processes starting at once (test workers, `token` beside
-    # `start-api`) never see half a key, and the one that loses the race uses the winner's key.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return serialization.load_pem_private_key(path.read_bytes(), password=None)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return key
 
 
 class DevIssuer:
@@ -173,9 +110,9 @@ class DevIssuer:
         for alg in ("RS256", "ES256"):
             if self.key_dir is not None:
                 make_private_dir(self.key_dir)
-                key = _load_or_create(self.key_dir / f"{alg.lower()}.pem", alg)
+                key = _dev_keys.load_or_create(self.key_dir / f"{alg.lower()}.pem", alg)
             else:
-                key = _generate(alg)
+                key = _dev_keys.generate(alg)
             self._add(key, alg)
 
     def _derived_secret(self) -> str:
@@ -185,7 +122,7 @@ class DevIssuer:
         return _b64(hashlib.sha256(b"serverless-jwt dev client secret\0" + der).digest())[:32]
 
     def _add(self, key: Any, alg: str) -> str:
-        kid = _kid_for(key, alg)
+        kid = _dev_keys.kid_for(key, alg)
         self._keys[kid] = (alg, key)
         self._current[alg] = kid
         return kid
@@ -256,7 +193,7 @@ class DevIssuer:
         Also adds a key for an algorithm not yet held (e.g. ``"EdDSA"``, ``"ES384"``). Returns the kid.
         """
         old = self._current.get(alg)
-        kid = self._add(_generate(alg), alg)
+        kid = self._add(_dev_keys.generate(alg), alg)
         if old is not None and not keep_old:
             del self._keys[old]
         return kid
@@ -272,7 +209,7 @@ class DevIssuer:
 
     def jwks(self) -> dict[str, Any]:
         """The JWKS document as served (public members only, plus ``extra_jwks_keys``)."""
-        keys = [_public_jwk(key, alg, kid) for kid, (alg, key) in self._keys.items()]
+        keys = [_dev_keys.public_jwk(key, alg, kid) for kid, (alg, key) in self._keys.items()]
         return {"keys": keys + [dict(k) for k in self.extra_jwks_keys]}
 
     def discovery(self) -> dict[str, Any]:
@@ -369,7 +306,7 @@ class DevIssuer:
     def mint_with_foreign_key(self, *, alg: str = "RS256", **kwargs: Any) -> str:
         """Like :meth:`mint`, with the current kid but signed by a key the JWKS never publishes."""
         if alg not in self._foreign:
-            self._foreign[alg] = _generate(alg)
+            self._foreign[alg] = _dev_keys.generate(alg)
         header = {"alg": alg, "typ": "JWT", "kid": kwargs.pop("kid", self.kid(alg))}
         claims_extra = kwargs.pop("claims", None)
         headers_extra = kwargs.pop("headers", None)
