@@ -89,7 +89,7 @@ def require_netlify_signature(
     ... @require_auth(verifier)
     ... def handler(event, context): ...
     """
-    from serverless_jwt.adapters._auth import log_rejection
+    from serverless_jwt._rejections import log_rejection
     from serverless_jwt.adapters.events import error_response, header_values
     from serverless_jwt.errors import AuthError
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from serverless_jwt import authz
+from serverless_jwt._rejections import configured_issuer, log_rejection
 from serverless_jwt.adapters.events import (
     authorizer_claims,
     bearer_token,
@@ -42,46 +43,6 @@ ErrorHook = Callable[[Mapping[str, Any], AuthError], Response]
 _log = logging.getLogger("serverless_jwt")
 _EMPTY: Mapping[str, Any] = {}
 _AUTHENTICATES = "__serverless_jwt_authenticates__"
-
-
-# The check that failed, by error code (InvalidClaimError adds its claim and reason).
-_CHECKS = {
-    "token_missing": "token_present", "signature_missing": "x-nf-sign", "request_invalid": "request_format",
-    "token_malformed": "token_format",
-    "algorithm_not_allowed": "algorithm", "signature_invalid": "signature", "key_unknown": "key_id",
-    "token_expired": "exp", "scope_insufficient": "scope", "forbidden": "authorization",
-    "keys_unavailable": "signing_keys",
-}
-
-
-def configured_issuer(verifier: Any) -> str | None:
-    """The issuer a verifier (or preset, or multi-issuer verifier) is configured with, for logs."""
-    for candidate in (verifier, getattr(verifier, "verifier", None)):
-        issuer = getattr(candidate, "issuer", None)
-        if isinstance(issuer, str):
-            return issuer
-    issuers = getattr(verifier, "issuers", None)
-    return ",".join(sorted(issuers)) if isinstance(issuers, frozenset) else None
-
-
-def log_rejection(err: AuthError, *, issuer: str | None, logger: Any = None,
-                  level: int = logging.INFO) -> None:
-    """One structured line per rejected request: code, status, failed check, configured issuer.
-
-    Through ``logger`` (a Powertools ``Logger``, whose JSON lines carry the ``extra`` keys) or this
-    package's ``logging`` logger. Nothing here comes from the token: codes and claim names are fixed or
-    configured, never a token value (nor the token).
-    """
-    check = _CHECKS.get(err.code, err.code)
-    claim = getattr(err, "claim", None)
-    if isinstance(claim, str):
-        check = f"{claim}:{getattr(err, 'reason', 'invalid')}"
-    fields = {"auth_code": err.code, "auth_status": err.status, "auth_check": check, "auth_issuer": issuer}
-    target = logger if logger is not None else _log
-    # By method name: Powertools' Logger has info/error but not every logging.Logger method.
-    emit = getattr(target, "error" if level >= logging.ERROR else "info")
-    emit("request rejected: code=%s status=%s check=%s issuer=%s", err.code, err.status, check, issuer,
-         extra=fields)
 
 
 def _event_context(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Mapping[str, Any], Any]:

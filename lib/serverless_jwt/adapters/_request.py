@@ -11,7 +11,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt import authz
-from serverless_jwt.adapters._auth import _role_check, _scope_check, configured_issuer, log_rejection
+from serverless_jwt._rejections import configured_issuer, log_rejection
+from serverless_jwt.adapters._auth import _role_check, _scope_check
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, identity_from_claims
 from serverless_jwt.async_verifier import AsyncVerifier
 from serverless_jwt.bearer import Headers, token_from_headers, validate_cookie_name

@@ -46,7 +46,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 
 from serverless_jwt import authz
-from serverless_jwt.adapters._auth import configured_issuer, log_rejection
+from serverless_jwt._rejections import configured_issuer, log_rejection
 from serverless_jwt.adapters._context import context_from_claims
 from serverless_jwt.adapters.decorators import TokenVerifier
 from serverless_jwt.adapters.events import _authorization_token, _cookie_token, bearer_token

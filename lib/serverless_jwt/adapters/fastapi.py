@@ -31,7 +31,7 @@ with requires("fastapi", "The FastAPI integration (serverless_jwt.adapters.fasta
     from starlette.responses import JSONResponse
 
 from serverless_jwt import authz
-from serverless_jwt.adapters._auth import log_rejection
+from serverless_jwt._rejections import log_rejection
 from serverless_jwt.adapters._request import RequestAuthenticator
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
 from serverless_jwt.async_verifier import AsyncVerifier

@@ -28,7 +28,7 @@ with requires("flask", "The Flask integration (serverless_jwt.adapters.flask)"):
     import flask
 
 from serverless_jwt import authz
-from serverless_jwt.adapters._auth import log_rejection
+from serverless_jwt._rejections import log_rejection
 from serverless_jwt.adapters._request import RequestAuthenticator, checks_for
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
 from serverless_jwt.adapters.wsgi import environ_headers

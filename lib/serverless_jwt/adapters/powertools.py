@@ -27,7 +27,8 @@ with requires("powertools", "The Powertools Event Handler middleware (JwtAuthMid
     from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
 from serverless_jwt import authz
-from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check, log_rejection
+from serverless_jwt._rejections import log_rejection
+from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check
 from serverless_jwt.adapters.events import is_preflight
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
 from serverless_jwt.errors import AuthError, MissingTokenError
