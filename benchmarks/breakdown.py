@@ -8,8 +8,10 @@ Times, per call and on distinct tokens exactly like ``run.py``'s warm section, t
 path cut after each step (split, payload, signature, everything but the signature primitive), the
 primitive alone (the floor), the floor followed by the Python steps in one call, and the whole
 ``Verifier.verify``, with and without the speedups extra. Then the adapter's steps on HTTP API 2.0
-events: token extraction, identity construction, ``require_auth`` + ``require_scope`` around a verifier
-that hands back claims it verified beforehand (the decorator's own cost), and the sample handler body.
+events: token extraction (``bearer_token``, and ``sent_bearer``, what a ``Verifier`` is handed), identity
+construction, the context variable, ``require_auth`` + ``require_scope`` around a verifier that hands back
+claims it verified beforehand (the decorator's own cost, on the ``bearer_token`` path such a verifier
+takes), and the sample handler body.
 Differences between rows are the cost of each step. For the people tuning the hot path; the README's
 table comes from ``run.py``.
 """
@@ -88,8 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         floor(tokens.pairs[i])
 
     from serverless_jwt import authz
-    from serverless_jwt.adapters.events import bearer_token
-    from serverless_jwt.adapters.identity import identity_from_claims
+    from serverless_jwt.adapters.events import bearer_token, sent_bearer
+    from serverless_jwt.adapters.identity import _current, identity_from_claims
 
     events = events_for(tokens.tokens, event_template("me.json"))
     verified = {token: verifier.verify(token) for token in tokens.tokens}
@@ -118,9 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Verifier.verify": (verifier.verify, tokens.tokens),
         "split + payload, no speedups": (payload, tokens.tokens),
         "Verifier.verify, no speedups": (verifier.verify, tokens.tokens),
-        "adapter: bearer_token(event)": (bearer_token, events),
+        "adapter: bearer_token(event) (any other verifier)": (bearer_token, events),
+        "adapter: sent_bearer(event) (a Verifier: its parser checks)": (sent_bearer, events),
         "adapter: identity_from_claims": (
             lambda c: identity_from_claims(c, "t", authz.DEFAULT_ROLES_PATH), claims_list),
+        "adapter: current_identity() set + reset": (lambda c: _current.reset(_current.set(c)), claims_list),
         "adapter: Prepared.verify alone": (Prepared().verify, tokens.tokens),
         "adapter: require_auth + require_scope, prepared claims": (lambda e: decorated(e, context), events),
         "handler body alone (json.dumps of the claims)": (
@@ -144,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     empty = statistics.median(samples["empty call (subtracted)"])
     print(f"RS256, {len(tokens.tokens)} distinct tokens x {args.rounds} rounds, median per call:")
     for name, values in samples.items():
-        print(f"  {name:56s} {(statistics.median(values) - empty) / 1000:6.2f} µs")
+        print(f"  {name:62s} {(statistics.median(values) - empty) / 1000:6.2f} µs")
     return 0
 
 
