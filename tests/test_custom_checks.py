@@ -84,3 +84,22 @@ def test_token_checks_name_the_secret_that_verified_among_rotating_ones() -> Non
     assert keys[0] is not keys[1]
     with pytest.raises(ConfigurationError):
         Verifier(secrets=[old], token_checks=["not callable"])  # type: ignore[list-item]
+
+
+def test_token_checks_get_the_key_that_verified_without_a_second_key_look_up() -> None:
+    # A rotation between the signature check and the token checks must not change (or lose) the key
+    # the checks see: it comes from the plan the signature was checked with.
+    old, new = _secrets.token_bytes(32), _secrets.token_bytes(32)
+    seen: list[Any] = []
+    verifier = Verifier(secrets=[old, new], token_checks=[lambda h, c, k: seen.append(k) is None])
+    verifier.verify(jwt.encode({"exp": time.time() + 60}, new, "HS256"))  # the header's plan is made
+
+    def rotated(header: Any) -> Any:
+        raise AssertionError("token checks looked the keys up again")
+
+    verifier._keys.keys_for = rotated  # type: ignore[method-assign]
+    token = jwt.encode({"exp": time.time() + 60, "n": 1}, old, "HS256")
+    assert verifier.verify(token)["n"] == 1
+    assert seen[1] is not seen[0]
+    signing_input, _, signature = token.rpartition(".")
+    assert seen[1].verify("HS256", signing_input.encode(), jwt.utils.base64url_decode(signature))

@@ -438,12 +438,16 @@ def test_a_dpop_bound_token_is_refused_unless_allowed() -> None:
     ("allow_short_secret", 1, "allow_short_secret must be True or False"),
     ("require_audience", None, "require_audience must be True or False"),
     ("secret_max_age_seconds", math.nan, "secret_max_age_seconds must be a finite number"),
+    ("max_age_seconds", "10", "max_age_seconds must be positive"),
+    ("max_age_seconds", math.nan, "max_age_seconds must be positive"),
+    ("audience", 7, "audience must be a non-empty string or a non-empty list"),
+    ("audience", [b"api"], "audience must be a non-empty string or a non-empty list"),
 ])
 def test_option_values_that_would_silently_weaken_a_check_are_refused(option: str, value: Any,
                                                                        says: str) -> None:
     # A bare "scope" would otherwise require the claims "s", "c", "o", "p" and "e"; inf disables the cap.
     with pytest.raises(ConfigurationError, match=says):
-        Verifier(issuer=ISS, secrets="s" * 32, audience=AUD, **{option: value})
+        Verifier(**{"issuer": ISS, "secrets": "s" * 32, "audience": AUD, option: value})
 
 
 @pytest.mark.parametrize("env", [

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from serverless_jwt import token as _token
 from serverless_jwt.errors import AuthError, InvalidClaimError
-from serverless_jwt.keys import KeySource
+from serverless_jwt.keys import VerificationKey
 
 __all__ = ["run_claim_checks", "run_token_checks"]
 
@@ -36,15 +36,13 @@ def run_claim_checks(checks: Sequence[Callable[[dict[str, Any]], Any]], claims: 
             _refuse(check)
 
 
-def run_token_checks(checks: Sequence[Callable[..., Any]], keys: KeySource, header_segment: bytes,
-                     claims: dict[str, Any], signing_input: bytes, signature: bytes) -> None:
-    """Run each ``token_checks`` entry on (header, claims, key); raises as :func:`run_claim_checks`."""
+def run_token_checks(checks: Sequence[Callable[..., Any]], header_segment: bytes, claims: dict[str, Any],
+                     key: VerificationKey) -> None:
+    """Run each ``token_checks`` entry on (header, claims, the key that verified the signature).
+
+    Raises as :func:`run_claim_checks`.
+    """
     header = _token.decode_header(header_segment)
-    candidates = keys.keys_for(header)
-    alg = header["alg"]
-    # One candidate (a JWKS kid) verified the signature already; among rotating secrets, find which.
-    key = candidates[0] if len(candidates) == 1 else next(
-        k for k in candidates if k.verify(alg, signing_input, signature))
     for check in checks:
         try:
             ok = check(dict(header), claims, key)  # a copy: the parsed header is cached and shared

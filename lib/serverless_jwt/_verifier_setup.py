@@ -96,7 +96,10 @@ def audiences(audience: str | Sequence[str] | None, *, required: bool) -> frozen
                 "the aud check deliberately)"
             )
         return None
-    values = [audience] if isinstance(audience, str) else list(audience)
+    try:
+        values = [audience] if isinstance(audience, str) else list(audience)
+    except TypeError:  # not a collection (a number): refused below like an empty one
+        values = []
     if not values or any(not isinstance(a, str) or not a for a in values):
         raise ConfigurationError("audience must be a non-empty string or a non-empty list of them")
     return frozenset(values)
@@ -109,7 +112,7 @@ def claims_policy(*, issuer: str | None, audiences: frozenset[str] | None, leewa
     """The claim rules of one verifier, each option checked."""
     if max_age_claim not in ("iat", "auth_time"):
         raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
-    if max_age_seconds is not None and max_age_seconds <= 0:
+    if max_age_seconds is not None and (not _claims.finite_number(max_age_seconds) or max_age_seconds <= 0):
         raise ConfigurationError("max_age_seconds must be positive")
     if require_access_token_type:
         types = _claims.access_token_types()

@@ -35,6 +35,8 @@ TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], b
 """``check(header, claims, key) -> bool`` after the signature verified (aws-jwt-verify's customJwtCheck)."""
 
 _MAX_PLANS = 64
+# Per header segment: (key generation, signature checks, the key of each check).
+_Plan = tuple[int, tuple[Checker, ...], tuple[VerificationKey, ...]]
 
 
 class Verifier:
@@ -196,7 +198,7 @@ class Verifier:
         # token -> (key generation, its payload segment as signed): see _cache.py
         self._cache = VerifiedTokens(self._cache_size)
         # header segment -> (key generation, signature checks): see _plan
-        self._plans: dict[bytes, tuple[int, tuple[Checker, ...]]] = {}
+        self._plans: dict[bytes, _Plan] = {}
         if prefetch:
             self.prefetch()
 
@@ -326,8 +328,10 @@ class Verifier:
             raise InvalidSignatureError()
         _claims.check_claims(claims, self._policy, now)
         if self._token_checks:
-            _custom.run_token_checks(self._token_checks, self._keys, header_segment, claims, signing_input,
-                                     signature)
+            # The key whose check just passed (``check`` is still bound to it), from the same plan:
+            # never a second look-up that a rotation in between could answer differently.
+            _custom.run_token_checks(self._token_checks, header_segment, claims,
+                                     plan[2][plan[1].index(check)])
         if self._checks:
             _custom.run_claim_checks(self._checks, claims)
         if self._cache_size:
@@ -343,7 +347,7 @@ class Verifier:
         _claims.check_type(header, self._policy)
         return alg
 
-    def _plan(self, header_segment: bytes, checked: str | None) -> tuple[int, tuple[Checker, ...]]:
+    def _plan(self, header_segment: bytes, checked: str | None) -> _Plan:
         """The signature checks for tokens with this header: alg and typ rules, then the key lookup.
 
         Tokens of one issuer and key share a header segment, so this runs once per header and key
@@ -361,14 +365,14 @@ class Verifier:
             # in this order a racing refresh can only make the tag older (a rebuild), never newer.
             generation = keys.generation
             candidates = keys.keys_for(header)
-        checkers = tuple(check for key in candidates if (check := key.checkers.get(alg)) is not None)
-        if not checkers:
+        usable = [(check, key) for key in candidates if (check := key.checkers.get(alg)) is not None]
+        if not usable:
             # The alg must fit the key (kty, curve, the JWK's own alg): never verify across families.
             raise AlgorithmNotAllowedError()
         plans = self._plans
         if len(plans) >= _MAX_PLANS:
             plans.clear()
-        plan = plans[header_segment] = (generation, checkers)
+        plan = plans[header_segment] = (generation, tuple(c for c, _ in usable), tuple(k for _, k in usable))
         return plan
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:

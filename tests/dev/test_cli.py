@@ -415,6 +415,17 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     assert failed.returncode == 141
 
 
+def test_an_answer_for_a_closed_stdout_ends_quietly(tmp_path: Path) -> None:
+    # `serverless-jwt invoke ... >&-`: Python starts with sys.stdout None; the answer has nowhere to go.
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_MAIN, "--state-dir", str(tmp_path / "state"), "invoke", "MeFunction",
+         "--in-process", "--template", TEMPLATE],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
+        preexec_fn=lambda: os.close(1))
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_decode_of_an_empty_argument_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", ""]) == 2
     assert "no token given" in capsys.readouterr().err

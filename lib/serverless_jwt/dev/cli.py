@@ -148,8 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python flushes both again at exit, so point them at /dev/null first (the signal docs' recipe).
         devnull = os.open(os.devnull, os.O_WRONLY)
         for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(devnull, stream.fileno())
+            if stream is not None:  # None: that descriptor was closed when Python started (`>&-`)
+                with contextlib.suppress(OSError, ValueError):
+                    os.dup2(devnull, stream.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
 
 
