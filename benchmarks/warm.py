@@ -409,8 +409,16 @@ def cached_rows(ts: TokenSet, jwks: Mapping[str, Any], repeats: int) -> list[Row
     ]
 
 
+BLOCK = 500  # calls per row before the next row takes over, within a round
+
+
 def measure(table: dict[str, list[Row]], *, rounds: int, warmup: int) -> float:
-    """Warm every row, then run ``rounds`` interleaved rounds; returns the loop overhead (ns)."""
+    """Warm every row, then run ``rounds`` interleaved rounds; returns the loop overhead (ns).
+
+    Within a round the rows take turns on blocks of :data:`BLOCK` calls (the order rotates each round),
+    so every row, its floor among them, samples the same stretch of time: on a shared host the
+    neighbours' load changes over seconds, and a row run whole in one stretch would carry it alone.
+    """
     live = [(alg, row) for alg, rows in table.items() for row in rows if row.fn is not None]
     for _, row in live:
         assert row.fn is not None
@@ -422,20 +430,25 @@ def measure(table: dict[str, list[Row]], *, rounds: int, warmup: int) -> float:
         except Exception as exc:
             row.fn, row.note = None, f"error: {short_error(exc)}"
     overhead = call_overhead_ns(range(2000))
+    longest = max((len(row.inputs) for _, row in live), default=0)
     for r in range(rounds):
         order = [pair for pair in live if pair[1].fn is not None]
         shift = (r * 3) % len(order) if order else 0
-        for _, row in order[shift:] + order[:shift]:
-            if row.fn is None:
-                continue
+        order = order[shift:] + order[:shift]
+        for _, row in order:
             if row.reset is not None:
-                row.reset()
+                row.reset()  # each round starts cold: a token is never a cache hit
+        for start in range(0, longest, BLOCK):
             gc.collect()
-            try:
-                with _speedups_off(row.pure):
-                    row.samples.extend(time_calls(row.fn, row.inputs))
-            except Exception as exc:
-                row.fn, row.note = None, f"error: {short_error(exc)}"
+            for _, row in order:
+                block = row.inputs[start:start + BLOCK]
+                if row.fn is None or not block:
+                    continue
+                try:
+                    with _speedups_off(row.pure):
+                        row.samples.extend(time_calls(row.fn, block))
+                except Exception as exc:
+                    row.fn, row.note = None, f"error: {short_error(exc)}"
     return overhead
 
 
