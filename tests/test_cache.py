@@ -12,10 +12,10 @@ from serverless_jwt.verifier import Verifier
 
 def test_a_full_cache_forgets_its_oldest_token_first() -> None:
     cache = VerifiedTokens(2)
-    cache.put("t1", 1, b"p1")
-    cache.put("t2", 1, b"p2")
-    cache.put("t3", 2, b"p3")
-    assert (cache.get("t1"), cache.get("t2"), cache.get("t3")) == (None, (1, b"p2"), (2, b"p3"))
+    cache.put("t1", 1)
+    cache.put("t2", 1)
+    cache.put("t3", 2)
+    assert (cache.get("t1"), cache.get("t2"), cache.get("t3")) == (None, 1, 2)
     assert len(cache) == 2
     del cache["t2"]
     assert len(cache) == 1
@@ -26,12 +26,12 @@ def test_a_full_cache_forgets_its_oldest_token_first() -> None:
 def test_a_full_large_cache_forgets_its_oldest_thirty_second_at_once() -> None:
     cache = VerifiedTokens(64)
     for i in range(64):
-        cache.put(f"t{i}", 1, b"p")
-    cache.put("new", 1, b"p")
+        cache.put(f"t{i}", 1)
+    cache.put("new", 1)
     assert list(cache) == [f"t{i}" for i in range(2, 64)] + ["new"]  # 64 / 32 = 2 dropped, in order
-    cache.put("x", 1, b"p")  # 64: full again, nothing dropped yet
+    cache.put("x", 1)  # 64: full again, nothing dropped yet
     assert len(cache) == 64
-    cache.put("y", 1, b"p")  # finds it full: the next two oldest go
+    cache.put("y", 1)  # finds it full: the next two oldest go
     assert len(cache) == 63
     assert "t2" not in cache
     assert "t3" not in cache
@@ -43,7 +43,7 @@ def test_concurrent_stores_never_exceed_the_bound() -> None:
 
     def store(worker: int) -> None:
         for i in range(500):
-            cache.put(f"{worker}-{i}", 1, b"p")
+            cache.put(f"{worker}-{i}", 1)
 
     threads = [threading.Thread(target=store, args=(w,)) for w in range(4)]
     for t in threads:
@@ -53,11 +53,11 @@ def test_concurrent_stores_never_exceed_the_bound() -> None:
     # Stores skip the lock until the cache is full: at most one extra entry per thread storing at
     # that very moment, and the next store evicts back down.
     assert 16 <= len(cache) <= 16 + 3
-    cache.put("last", 1, b"p")
+    cache.put("last", 1)
     assert len(cache) == 16
 
 
-def test_the_verifier_stores_the_signed_payload_segment_not_the_claims() -> None:
+def test_the_verifier_stores_the_key_generation_not_the_claims() -> None:
     secret = secrets.token_bytes(32)
     with DevIssuer() as dev:
         token = dev.mint(sub="alice", alg="HS256", secret=secret, audience=None)  # no aud: none configured
@@ -71,7 +71,7 @@ def test_the_verifier_stores_the_signed_payload_segment_not_the_claims() -> None
 
     verifier = Verifier(secrets=[secret], claim_checks=[tamper], verified_cache_size=4)
     first = verifier.verify(token)
-    assert verifier._cache.get(token) == (verifier._keys.generation, token.split(".")[1].encode())
+    assert verifier._cache.get(token) == verifier._keys.generation  # the generation, nothing else
     first["sub"] = "eve"  # and a caller that edits its result
     assert verifier.verify(token)["sub"] == "mallory"  # a hit ...
     assert seen == ["alice", "alice"]  # ... judged on the signed payload again

@@ -258,9 +258,7 @@ def test_the_cold_start_plan_and_cached_token_carry_the_keys_they_were_made_from
     verifier.verify(token)
     header = token.partition(".")[0].encode()
     assert verifier._plans[header][0] == verifier._keys.generation
-    cached = verifier._cache.get(token)
-    assert cached is not None
-    assert cached[0] == verifier._keys.generation
+    assert verifier._cache.get(token) == verifier._keys.generation
     original, checks = verifier._plan, []
 
     def planning(*args: Any) -> Any:

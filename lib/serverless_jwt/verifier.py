@@ -195,7 +195,7 @@ class Verifier:
         )
         # A cache hit skips the key lookup that token checks need: with them, every token is verified.
         self._cache_size = 0 if self._token_checks else verified_cache_size
-        # token -> (key generation, its payload segment as signed): see _cache.py
+        # token -> the key generation it verified under: see _cache.py
         self._cache = VerifiedTokens(self._cache_size)
         # header segment -> (key generation, signature checks): see _plan
         self._plans: dict[bytes, _Plan] = {}
@@ -274,7 +274,7 @@ class Verifier:
         if self._cache_size:
             hit = self._cache.get(token) if type(token) is str else None
             if hit is not None:
-                cached = self._from_cache(hit, now)
+                cached = self._from_cache(token, hit, now)
                 if cached is not None:
                     return cached
         h64, claims, signing_input, signature = _token.decode(token, max_bytes=self._max_token_bytes)
@@ -282,16 +282,17 @@ class Verifier:
 
     def _cached(self, token: str, now: float) -> dict[str, Any] | None:
         hit = self._cache.get(token) if type(token) is str else None
-        return None if hit is None else self._from_cache(hit, now)
+        return None if hit is None else self._from_cache(token, hit, now)
 
-    def _from_cache(self, hit: tuple[int, bytes], now: float) -> dict[str, Any] | None:
+    def _from_cache(self, token: str, generation: int, now: float) -> dict[str, Any] | None:
         # Keep the key set current even when traffic is all cache hits: a refresh that drops the
         # signing key (or an outage past the stale window) must end the cached admissions too.
         self._keys.prefetch()
-        if hit[0] != self._keys.generation:
+        if generation != self._keys.generation:
             return None
-        # The signed payload again: a fresh dict for this caller, as the signature covered it.
-        claims = _token.decode_payload(hit[1])
+        # The signed payload again, from the very string that verified: a fresh dict for this caller.
+        start = token.index(".") + 1
+        claims = _token.decode_payload(token[start:token.index(".", start)].encode("ascii"))
         # A cached token is re-checked for time and every other claim rule on every hit.
         self._check_claims(claims, now)
         return claims
@@ -335,9 +336,9 @@ class Verifier:
         if self._checks:
             _custom.run_claim_checks(self._checks, claims)
         if self._cache_size:
-            # The payload segment as signed, not the claims: what a custom check or the caller does to
-            # its dict never reaches later hits, and storing copies nothing.
-            self._cache.put(token, plan[0], signing_input[len(header_segment) + 1:])
+            # Not the claims: what a custom check or the caller does to its dict never reaches later
+            # hits, which decode the payload segment of this same string again.
+            self._cache.put(token, plan[0])
         return claims
 
     def _check_header(self, header: Mapping[str, Any]) -> str:
