@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import secrets
 import threading
+from typing import Any
+
+import pytest
 
 from serverless_jwt._cache import VerifiedTokens
 from serverless_jwt.dev.issuer import DevIssuer
@@ -85,3 +88,30 @@ def test_a_verifier_with_the_cache_off_stores_nothing() -> None:
     verifier = Verifier(secrets=[secret], verified_cache_size=0)
     assert verifier.verify(token)["sub"] == "alice"
     assert len(verifier._cache) == 0
+
+
+def test_a_repeated_token_is_a_hit_whatever_the_key_generation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Static keys and secrets never change: their generation is 0, a falsy value a hit must still count.
+    from serverless_jwt import token as token_module
+
+    parsed: list[str] = []
+    decode = token_module.decode
+
+    def counting(token: str, **kwargs: Any) -> Any:
+        parsed.append(token)
+        return decode(token, **kwargs)
+
+    monkeypatch.setattr(token_module, "decode", counting)
+    secret = secrets.token_bytes(32)
+    with DevIssuer() as dev:
+        signed = dev.mint(sub="alice", alg="HS256", secret=secret, audience=None)
+        static = Verifier(issuer=dev.issuer, audience=dev.audience, jwks=dev.jwks())
+        remote = Verifier(issuer=dev.issuer, audience=dev.audience)
+        for verifier, token in ((Verifier(secrets=[secret]), signed), (static, dev.mint(sub="bob")),
+                                (remote, dev.mint(sub="carol"))):
+            parsed.clear()
+            first, second = verifier.verify(token), verifier.verify(token)
+            assert first == second
+            assert parsed == [token]  # the second call never reached the parser's full path
+    assert static._keys.generation == 0
+    assert remote._keys.generation >= 1
