@@ -177,6 +177,40 @@ def test_preflight_needs_options_origin_and_request_method(event: dict[str, Any]
     assert is_preflight(general(event)) is expected
 
 
+class Method(str):
+    """A str subclass, as a hand-built test event might carry."""
+
+
+def reference_preflight(event: Mapping[str, Any]) -> bool:
+    """The rule as written: an OPTIONS method (any case) with Origin and Access-Control-Request-Method."""
+    from serverless_jwt.adapters.events import _raw_method, header_values
+
+    method = _raw_method(event)
+    return (method is not None and method.upper() == "OPTIONS" and bool(header_values(event, "origin"))
+            and bool(header_values(event, "access-control-request-method")))
+
+
+METHODS = st.sampled_from(["GET", "OPTIONS", "options", "OPTIONs", "OPTION", "OPTIONSS", "", "\u00f6ptions",
+                           "OPTIO\ufb06", "option\u017f", Method("OPTIONS"), Method("GET"), None, 7])
+
+
+@settings(max_examples=400, deadline=None)
+@given(v1=st.none() | METHODS, v2=st.none() | METHODS, ctx_kind=st.sampled_from(["dict", "proxy", "odd"]),
+       cors=st.booleans())
+def test_preflight_reads_every_method_shape_as_the_rule_says(v1: Any, v2: Any, ctx_kind: str,
+                                                             cors: bool) -> None:
+    event: dict[str, Any] = {"headers": {"origin": "o", "access-control-request-method": "GET"} if cors
+                             else {"origin": "o"}}
+    if v1 is not None:
+        event["httpMethod"] = v1
+    if v2 is not None:
+        http = {"method": v2}
+        event["requestContext"] = {"http": http if ctx_kind == "dict" else types.MappingProxyType(http)} \
+            if ctx_kind != "odd" else "x"
+    assert is_preflight(event) is reference_preflight(event)
+    assert is_preflight(general(event)) is reference_preflight(event)
+
+
 CLAIMS = {"sub": "alice", "iss": "https://issuer.example", "azp": "spa", "client_id": "other",
           "scope": "read:shows  openid", "permissions": ["write:shows", 3],
           "app_metadata": {"authorization": {"roles": ["admin"]}}, "cognito:groups": ["staff"]}

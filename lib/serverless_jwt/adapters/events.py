@@ -113,11 +113,24 @@ def header_values(event: Mapping[str, Any], name: str) -> list[str]:
 
 def is_preflight(event: Mapping[str, Any]) -> bool:
     """True for a CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``."""
-    # Runs on every request: only OPTIONS pays for the header scans below.
-    method = _raw_method(event)
+    # Runs on every request: the usual shapes (REST/ALB httpMethod, HTTP API/Function URL
+    # requestContext.http.method, plain dicts and str) are read inline; only OPTIONS pays for the
+    # header scans below.
+    method = event.get("httpMethod")
+    if type(method) is not str:
+        http = None
+        if method is None:  # anything else there (a str subclass, a number) takes the general reading
+            ctx = event.get("requestContext")
+            http = ctx.get("http") if type(ctx) is dict else None
+        method = http.get("method") if type(http) is dict else None
+        if type(method) is not str:
+            method = _raw_method(event)  # mappings of other types, str subclasses: the general reading
+            if method is None:
+                return False
+    if len(method) != 7 and method.isascii():  # an ASCII upper() keeps the length: not OPTIONS
+        return False
     return (
-        method is not None
-        and method.upper() == "OPTIONS"
+        method.upper() == "OPTIONS"
         and bool(header_values(event, "origin"))
         and bool(header_values(event, "access-control-request-method"))
     )
