@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import subprocess
@@ -329,3 +331,108 @@ def test_async_verifier_loads_the_stored_secret_once_and_is_503_without_it(aws: 
         {"JWT_SECRET": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:does-not-exist-AbCdEf"}))
     with pytest.raises(KeysUnavailableError):
         asyncio.run(missing.verify(_token(issuer, secret)))
+
+
+# --- AWSPREVIOUS (opt-in): a Secrets Manager rotation's previous version ---------------------------------
+
+def test_awsprevious_keeps_the_rotated_out_secret_valid_until_the_next_rotation(
+        aws: None, issuer: DevIssuer) -> None:
+    first, second, third = (secrets.token_urlsafe(32) for _ in range(3))
+    client = boto3.client("secretsmanager")
+    arn = client.create_secret(Name="jwt-rotated", SecretString=first)["ARN"]
+    env = {"JWT_SECRET": arn, "JWT_SECRET_PREVIOUS": "AWSPREVIOUS"}
+    handler = _handler(Verifier.from_env(env, secret_max_age_seconds=0))
+    plain = _handler(Verifier.from_env({"JWT_SECRET": arn}, secret_max_age_seconds=0))
+    assert _call(handler, _token(issuer, first, "first"))["body"] == "first"  # no previous version yet
+
+    client.put_secret_value(SecretId=arn, SecretString=second)  # AWSCURRENT second, AWSPREVIOUS first
+    assert _call(handler, _token(issuer, second, "second"))["body"] == "second"
+    assert _call(handler, _token(issuer, first, "first"))["body"] == "first"
+    assert _call(plain, _token(issuer, first))["statusCode"] == 401  # only when opted in
+
+    client.put_secret_value(SecretId=arn, SecretString=third)
+    assert _call(handler, _token(issuer, second, "second"))["body"] == "second"
+    assert _call(handler, _token(issuer, first))["statusCode"] == 401
+    assert _call(handler, _token(issuer, secrets.token_urlsafe(32)))["statusCode"] == 401
+
+
+class _StagedStore:
+    def __init__(self, current: str, previous: str | Exception | None) -> None:
+        self.current, self.previous = current, previous
+
+    def __call__(self, reference: str, stage: str | None = None) -> str:
+        if stage is None:
+            return self.current
+        assert stage == "AWSPREVIOUS"
+        if isinstance(self.previous, Exception):
+            raise self.previous
+        if self.previous is None:
+            raise _not_found()
+        return self.previous
+
+
+def _not_found() -> Exception:
+    err = RuntimeError("wrapped")
+    err.__cause__ = types.SimpleNamespace(  # type: ignore[assignment]
+        response={"Error": {"Code": "ResourceNotFoundException"}}, __cause__=None, __context__=None)
+    return err
+
+
+def _accepts(keys: StoredSecretKeys, secret: str) -> bool:
+    signature = hmac.new(secret.encode(), b"h.p", hashlib.sha256).digest()
+    return any(key.verify("HS256", b"h.p", signature) for key in keys.keys_for(_hs_header()))
+
+
+ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbCdEf"
+
+
+def test_awsprevious_read_failure_keeps_current_and_last_previous_and_logs_no_value(
+        caplog: pytest.LogCaptureFixture) -> None:
+    current, old = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    store, now = _StagedStore(current, old), [0.0]
+    keys = StoredSecretKeys(ARN, algorithms=["HS256"], fetch=store, previous=True, clock=lambda: now[0],
+                            max_age_seconds=10)
+    assert _accepts(keys, current)
+    assert _accepts(keys, old)
+    store.previous, now[0] = RuntimeError(f"AccessDenied secret={old}"), 11
+    assert _accepts(keys, current)
+    assert _accepts(keys, old)  # the previous one read before still counts
+    assert len(keys.keys_for(_hs_header())) == 2
+    assert "could not be loaded: RuntimeError" in caplog.text
+    assert old not in caplog.text
+    assert current not in caplog.text
+
+
+def test_awsprevious_missing_or_unusable_never_takes_the_current_secret_down(
+        caplog: pytest.LogCaptureFixture) -> None:
+    current = secrets.token_urlsafe(32)
+    for previous, logged in ((None, False), ("short", True)):
+        caplog.clear()
+        keys = StoredSecretKeys(ARN, algorithms=["HS256"], fetch=_StagedStore(current, previous),
+                                previous=True)
+        assert _accepts(keys, current)
+        assert len(keys.keys_for(_hs_header())) == 1
+        assert ("not usable" in caplog.text) is logged
+        assert "short" not in caplog.text
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"JWT_SECRET": ARN, "JWT_SECRET_PREVIOUS": "an-old-secret-" + "x" * 32}, "must be AWSPREVIOUS"),
+    ({"JWT_SECRET": ARN, "JWT_SECRET_PREVIOUS": "awsprevious"}, "must be AWSPREVIOUS"),
+    ({"JWT_SECRET": "ssm:/jwt/secret", "JWT_SECRET_PREVIOUS": "AWSPREVIOUS"}, "SSM parameter has none"),
+])
+def test_a_previous_secret_that_would_be_ignored_is_refused_at_construction(
+        env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message) as err:
+        Verifier.from_env(env)
+    assert "x" * 32 not in str(err.value)
+
+
+def test_secret_previous_options_are_checked_at_construction() -> None:
+    with pytest.raises(ConfigurationError, match="secret_previous needs secret_from"):
+        Verifier(secrets=[secrets.token_urlsafe(32)], secret_previous=True)
+    with pytest.raises(ConfigurationError, match="secret_previous must be True or False"):
+        Verifier(secret_from=ARN, secret_previous="false")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"fetch must take \(reference, stage\)"):
+        StoredSecretKeys(ARN, algorithms=["HS256"], fetch=lambda reference: "x", previous=True)
+    StoredSecretKeys(ARN, algorithms=["HS256"], fetch=_StagedStore("x", None), previous=True)

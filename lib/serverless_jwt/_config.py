@@ -28,7 +28,8 @@ ENV_VARIABLES: dict[str, str] = {
     "ES256K, plus EdDSA and Ed25519/Ed448, each only with a key it fits; HS256 with JWT_SECRET).",
     "JWT_SECRET": "Shared HS secret (Netlify Identity, GoTrue, Supabase), or an AWS Secrets Manager ARN "
     "/ 'ssm:<parameter name>' to fetch it from (the fetched value may list several secrets, one a line).",
-    "JWT_SECRET_PREVIOUS": "A second accepted secret while rotating.",
+    "JWT_SECRET_PREVIOUS": "A second accepted secret while rotating; with a Secrets Manager ARN in "
+    "JWT_SECRET, 'AWSPREVIOUS' accepts that secret's previous version too.",
     "JWT_ALLOW_SHORT_SECRET": "'true' admits secrets shorter than the hash output (32/48/64 bytes for "
     "HS256/384/512; insecure; legacy providers only).",
     "JWT_JWKS_URI": "Explicit JWKS URL (skips discovery).",
@@ -189,6 +190,12 @@ def _list(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+PREVIOUS_STAGE = "AWSPREVIOUS"
+_PREVIOUS_OF_STORED = (
+    "JWT_SECRET_PREVIOUS must be AWSPREVIOUS when JWT_SECRET names a stored secret (it then accepts the "
+    "Secrets Manager secret's previous version); list further secrets in the stored value, one per line")
+
+
 def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
     """Verifier keyword arguments from ``JWT_*`` variables; empty values count as unset."""
     env = {k: v.strip() for k, v in environ.items() if k.startswith("JWT_") and v.strip()}
@@ -204,6 +211,11 @@ def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
         if is_secret_reference(secret):
             # Fetched at request time (and cached) so an AWS outage is a 503, never a failed cold start.
             kw["secret_from"] = secret
+            if "JWT_SECRET_PREVIOUS" in env:
+                # Never dropped in silence: a stored secret's previous one is its AWSPREVIOUS version.
+                if env["JWT_SECRET_PREVIOUS"] != PREVIOUS_STAGE:
+                    raise ConfigurationError(_PREVIOUS_OF_STORED)
+                kw["secret_previous"] = True
         else:
             kw["secrets"] = [secret, env["JWT_SECRET_PREVIOUS"]] if "JWT_SECRET_PREVIOUS" in env else [secret]
     if "JWT_JWKS_URI" in env:

@@ -48,12 +48,15 @@ def key_source(
     secret_from: str | None,
     secret_max_age_seconds: float,
     allow_short_secret: bool,
+    secret_previous: bool = False,
     timeout_seconds: float,
     jwks_max_age_seconds: float,
     max_stale_seconds: float,
     unknown_kid_cooldown_seconds: float,
 ) -> KeySource:
     """The key source the options name (exactly one was checked to be given, or only the issuer)."""
+    if secret_previous and secret_from is None:
+        raise ConfigurationError("secret_previous needs secret_from (a Secrets Manager ARN)")
     if secrets is not None:
         values = [secrets] if isinstance(secrets, (str, bytes)) else list(secrets)
         return SecretKeys(values, algorithms=algorithms, allow_short_secret=allow_short_secret)
@@ -62,7 +65,7 @@ def key_source(
 
         return StoredSecretKeys(secret_from, algorithms=algorithms,
                                 allow_short_secret=allow_short_secret,
-                                max_age_seconds=secret_max_age_seconds)
+                                max_age_seconds=secret_max_age_seconds, previous=secret_previous)
     if jwks is not None:
         try:
             static = KeySet.from_jwks(jwks, algorithms=algorithms)

@@ -2,12 +2,15 @@
 
 Fetched through Powertools Parameters on first use (boto3 is imported only then), cached for a max
 age, and re-fetched after it. During rotation the stored value may hold several secrets: one per
-line, or a JSON list of strings. An outage keeps serving the last good secrets for a bounded time;
-with nothing loaded it is a :class:`~serverless_jwt.errors.KeysUnavailableError` (HTTP 503).
+line, or a JSON list of strings; or, opted into with ``previous=True``, a Secrets Manager secret's
+``AWSPREVIOUS`` version is accepted beside ``AWSCURRENT`` (what a rotation Lambda leaves behind). An
+outage keeps serving the last good secrets for a bounded time; with nothing loaded it is a
+:class:`~serverless_jwt.errors.KeysUnavailableError` (HTTP 503).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import threading
@@ -15,6 +18,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from serverless_jwt._config import PREVIOUS_STAGE
 from serverless_jwt._extras import ensure, requires
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import AuthError, ConfigurationError, KeysUnavailableError
@@ -49,16 +53,21 @@ def _provider(kind: str, region: str | None) -> Any:
     return provider
 
 
-def _fetch(reference: str) -> str | bytes:
+def _is_ssm(reference: str) -> bool:
+    return reference.startswith("ssm:") or ":ssm:" in reference
+
+
+def _fetch(reference: str, stage: str | None = None) -> str | bytes:
     # boto3 loads (inside _provider) only for functions that use an AWS secret store.
     region = (reference.split(":", 4)[3] if reference.startswith("arn:") else "") or None
     value: Any
-    if reference.startswith("ssm:") or ":ssm:" in reference:
+    if _is_ssm(reference):
         # SSM takes a parameter ARN as the name as it is (stripping it would lose the leading '/' or add one).
         name = reference.removeprefix("ssm:")
         value = _provider("ssm", region).get(name, decrypt=True, force_fetch=True)
     else:
-        value = _provider("secretsmanager", region).get(reference, force_fetch=True)
+        stage_option = {} if stage is None else {"VersionStage": stage}
+        value = _provider("secretsmanager", region).get(reference, force_fetch=True, **stage_option)
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
@@ -125,13 +134,20 @@ class StoredSecretKeys:
         How long fetched secrets are used before fetching again (default 300).
     max_stale_seconds:
         How long the last good secrets keep serving while the store cannot be reached (default 3600).
+    previous:
+        Also accept the secrets of the Secrets Manager secret's ``AWSPREVIOUS`` version, after those of
+        ``AWSCURRENT``: tokens signed before a rotation stay valid until the next one. Off by default
+        (it keeps a retired secret valid for a whole rotation period). A secret without a previous
+        version yet is fine; a failed read of it keeps the previous secrets last read, and is logged.
     fetch:
-        The fetch function (Powertools Parameters by default).
+        The fetch function (Powertools Parameters by default): ``fetch(reference)``, and with
+        ``previous=True`` also ``fetch(reference, "AWSPREVIOUS")``.
 
     Raises
     ------
     ConfigurationError
-        When ``reference`` names neither store.
+        When ``reference`` names neither store; ``previous=True`` with an SSM parameter (it has no
+        version stages: list both secrets in its value) or a ``fetch`` that takes no stage.
     MissingExtraError
         When the default fetch cannot work: Powertools or boto3 is not installed.
     """
@@ -144,11 +160,16 @@ class StoredSecretKeys:
         allow_short_secret: bool = False,
         max_age_seconds: float = 300,
         max_stale_seconds: float = 3600,
-        fetch: Callable[[str], str | bytes] = _fetch,
+        previous: bool = False,
+        fetch: Callable[..., str | bytes] = _fetch,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not (reference.startswith("ssm:") or reference.startswith("arn:")):
             raise ConfigurationError("secret_from must be a Secrets Manager ARN or 'ssm:<parameter name>'")
+        if type(previous) is not bool:
+            raise ConfigurationError("previous must be True or False")
+        if previous:
+            _check_previous(reference, fetch)
         if fetch is _fetch:
             # Found now, imported on first use: a missing extra fails at construction, not per request.
             ensure(_EXTRAS, _FEATURE, "aws_lambda_powertools", "boto3")
@@ -162,6 +183,8 @@ class StoredSecretKeys:
         self._lock = threading.Lock()
         self._keys: SecretKeys | None = None
         self._values: tuple[str | bytes, ...] = ()
+        self._previous = previous
+        self._previous_values: tuple[str | bytes, ...] = ()  # AWSPREVIOUS's, as last read
         self._loaded_at = 0.0
         self._retry_at = 0.0
         self.generation = 0
@@ -216,6 +239,8 @@ class StoredSecretKeys:
             raise KeysUnavailableError("The shared secret could not be loaded") from None
         if not values:
             raise KeysUnavailableError("The shared secret could not be loaded")
+        if self._previous:
+            values += tuple(v for v in self._load_previous() if v not in values)
         if values != self._values:
             try:
                 keys = SecretKeys(list(values), algorithms=self._algorithms,
@@ -225,3 +250,41 @@ class StoredSecretKeys:
             self._keys, self._values = keys, values
             self.generation += 1
         self._loaded_at = now
+
+    def _load_previous(self) -> tuple[str | bytes, ...]:
+        # Best effort, after AWSCURRENT loaded: the previous secret only extends a grace period, so its
+        # failure never fails the load (the last previous secrets read stay accepted meanwhile).
+        try:
+            values = tuple(split_secrets(self._fetch(self._reference, PREVIOUS_STAGE)))
+        except Exception as exc:
+            reason = _reason(exc)
+            if reason == "ResourceNotFoundException":  # no rotation yet: no previous version
+                values = ()
+            else:
+                _log.warning("previous version of shared secret %s could not be loaded: %s",
+                             self._reference, reason)
+                return self._previous_values
+        if values:
+            try:  # an unusable retired value (too short, say) must not take the current one down
+                SecretKeys(list(values), algorithms=self._algorithms, allow_short_secret=self._allow_short)
+            except ConfigurationError:
+                _log.warning("previous version of shared secret %s is not usable; ignored", self._reference)
+                values = ()
+        self._previous_values = values
+        return values
+
+
+def _check_previous(reference: str, fetch: Callable[..., Any]) -> None:
+    if _is_ssm(reference):
+        raise ConfigurationError(
+            "AWSPREVIOUS is a Secrets Manager version stage; an SSM parameter has none: list the "
+            "current and the previous secret in its value, one per line")
+    if fetch is not _fetch:
+        try:
+            inspect.signature(fetch).bind(reference, PREVIOUS_STAGE)
+        except TypeError:
+            raise ConfigurationError(
+                "with previous=True, fetch must take (reference, stage) to read the AWSPREVIOUS version"
+            ) from None
+        except ValueError:  # no signature to read (some builtins): let the call itself decide
+            pass

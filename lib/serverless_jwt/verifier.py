@@ -68,10 +68,11 @@ class Verifier:
         or shared secret(s) for HS256/384/512 (several at once during rotation; each at least as long
         as the hash output, RFC 7518 §3.2: 32, 48 or 64 bytes, unless ``allow_short_secret=True``,
         which admits weak legacy secrets).
-    secret_from, secret_max_age_seconds:
+    secret_from, secret_max_age_seconds, secret_previous:
         Instead of ``secrets``: an AWS Secrets Manager ARN or ``ssm:<parameter name>`` holding the
         secret (one per line during rotation), fetched on first use through Powertools Parameters
         and cached for ``secret_max_age_seconds`` (default 300). boto3 is imported only then.
+        ``secret_previous=True`` also accepts the Secrets Manager secret's ``AWSPREVIOUS`` version.
     leeway_seconds:
         Clock-skew tolerance for ``exp``, ``nbf``, ``iat`` and max age. Default 60.
     required_claims:
@@ -130,6 +131,7 @@ class Verifier:
         secrets: str | bytes | Sequence[str | bytes] | None = None,
         secret_from: str | None = None,
         secret_max_age_seconds: float = 300,
+        secret_previous: bool = False,
         allow_short_secret: bool = False,
         require_audience: bool = True,
         accept_any_audience: bool = False,
@@ -154,7 +156,8 @@ class Verifier:
         _setup.check_flags(allow_short_secret=allow_short_secret, require_audience=require_audience,
                            accept_any_audience=accept_any_audience,
                            allow_sender_constrained=allow_sender_constrained,
-                           require_access_token_type=require_access_token_type, prefetch=prefetch)
+                           require_access_token_type=require_access_token_type, prefetch=prefetch,
+                           secret_previous=secret_previous)
         sources = [s for s in (jwks_uri, jwks, public_key, secrets, secret_from) if s is not None]
         if len(sources) > 1:
             raise ConfigurationError(
@@ -189,7 +192,8 @@ class Verifier:
         self._keys = _setup.key_source(
             algs, issuer=issuer, jwks_uri=jwks_uri, jwks=jwks, public_key=public_key, secrets=secrets,
             secret_from=secret_from, secret_max_age_seconds=secret_max_age_seconds,
-            allow_short_secret=allow_short_secret, timeout_seconds=timeout_seconds,
+            secret_previous=secret_previous, allow_short_secret=allow_short_secret,
+            timeout_seconds=timeout_seconds,
             jwks_max_age_seconds=jwks_max_age_seconds, max_stale_seconds=max_stale_seconds,
             unknown_kid_cooldown_seconds=unknown_kid_cooldown_seconds,
         )
