@@ -148,3 +148,42 @@ def test_cancelled_sign_in_shows_the_providers_refusal(page: Any) -> None:
     assert _text(page, "status") == "login refused"
     assert "access_denied" in _text(page, "body")
     assert _text(page, "subject") == "(not signed in)"
+
+
+def test_a_page_configured_on_its_url_logs_out_at_the_registered_uri_and_keeps_its_settings(
+        new_page: Any, sample_app: tuple[Any, str]) -> None:
+    # A real provider matches post_logout_redirect_uri byte for byte against what is registered: the
+    # page's bare URL, the one it signs in with, never that URL plus its ?issuer=... settings.
+    issuer, api = sample_app
+    issuer.oidc.redirect_uris = [api + "/"]
+    try:
+        page = new_page(f"?issuer={quote(issuer.issuer, safe='')}&scope=openid")
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+        with page.expect_request(lambda r: "/logout" in r.url or "end_session" in r.url) as logout:
+            page.get_by_role("button", name="Log out").click()
+        assert f"post_logout_redirect_uri={quote(api + '/', safe='')}&" in logout.value.url + "&"
+        page.wait_for_url(api + "/")
+        page.wait_for_selector("body[data-ready=true]")
+        assert _text(page, "subject") == "(not signed in)"
+        assert _call(page, "Call /me")[0] == "401"
+        page.get_by_role("button", name="Log in").click()  # the tab still has its ?scope=openid
+        assert not page.get_by_label("read:shows").is_checked()
+    finally:
+        issuer.oidc.redirect_uris = None
+
+
+def test_a_resource_indicator_is_sent_on_the_authorization_and_token_requests(
+        new_page: Any, sample_app: tuple[Any, str]) -> None:
+    resource = sample_app[0].audience  # the dev provider serves only its own audience (invalid_target)
+    page = new_page(f"?resource={quote(resource, safe='')}")
+    sent: list[tuple[str, str]] = []
+    page.on("request", lambda r: sent.append((r.url, r.post_data or "")))
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+    wanted = "resource=" + quote(resource, safe="")
+    assert any("/authorize?" in url and wanted in url for url, _ in sent)
+    assert any(url.endswith("/oauth/token") and wanted in body for url, body in sent)
+    assert _call(page, "Call /me")[0] == "200"
