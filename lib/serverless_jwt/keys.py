@@ -204,7 +204,9 @@ class KeySet:
                 raise MalformedTokenError()
             if len(self._keys) == 1:
                 return self._keys[0]
-            raise UnknownKeyError()  # without a kid, picking among several keys would be a guess
+            # Without a kid, picking among several keys would be a guess; OpenID Connect Core §10.1:
+            # "If there are multiple keys in the referenced JWK Set document, a kid value MUST be provided".
+            raise UnknownKeyError()
         if not isinstance(kid, str):
             raise MalformedTokenError()
         key = self._by_kid.get(kid)
