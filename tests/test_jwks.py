@@ -310,8 +310,8 @@ def test_a_key_set_that_moved_is_found_by_reading_discovery_again(issuer: DevIss
         issuer.discovery_overrides.clear()
         old_home.fault = "500"
         clock.advance(600)
-        with pytest.raises(UnknownKeyError):  # the refresh fails; only the old home's keys are cached
-            source.keys_for({"kid": issuer.kid()})
+        with pytest.raises(KeysUnavailableError):  # the refresh fails; only the old home's keys are
+            source.keys_for({"kid": issuer.kid()})  # cached, and the issuer's real kid is not a 401
         assert old_home.requests[JWKS_PATH] == 3
         clock.advance(1)
         assert _verifies(source, issuer.mint())
@@ -352,15 +352,29 @@ def test_generation_changes_only_when_the_key_set_changes(issuer: DevIssuer) -> 
     assert source.generation == first + 1
 
 
-def test_failed_unknown_kid_refetch_keeps_the_cache(issuer: DevIssuer) -> None:
-    source = _source(issuer, FakeClock())
+def test_failed_unknown_kid_refetch_keeps_the_cache_and_is_a_503_not_a_401(issuer: DevIssuer) -> None:
+    # The unknown kid may be the issuer's new key: while the key set cannot be read, the caller is told
+    # to retry (503), not that its token is bad (401, which makes clients throw a good token away).
+    clock = FakeClock()
+    source = _source(issuer, clock, unknown_kid_cooldown_seconds=30)
     token = issuer.mint()
     assert _verifies(source, token)
+    issuer.rotate(alg="RS256", keep_old=True)
+    new_header = parse(issuer.mint()).header
     issuer.fault = "503"
-    with pytest.raises(UnknownKeyError):
+    with pytest.raises(KeysUnavailableError):
+        source.keys_for(new_header)
+    assert issuer.requests[JWKS_PATH] == 2
+    with pytest.raises(KeysUnavailableError):  # within the cool-down and back-off: still not a verdict
         source.keys_for({"kid": "rotated-maybe"})
     assert issuer.requests[JWKS_PATH] == 2
-    assert _verifies(source, token)
+    assert _verifies(source, token)  # known kids keep verifying from the cache
+
+    issuer.fault = None
+    clock.advance(31)
+    assert source.keys_for(new_header)  # the issuer is back: the new key is found
+    with pytest.raises(UnknownKeyError):  # and a kid it does not publish is a 401 again
+        source.keys_for({"kid": "never-published"})
 
 
 # -- outages -----------------------------------------------------------------------------------
@@ -538,8 +552,8 @@ def test_a_retry_after_from_the_issuer_is_honoured_even_with_nothing_cached(issu
     assert _verifies(source, issuer.mint())
     clock.advance(59)
     assert _verifies(source, issuer.mint())
-    with pytest.raises(UnknownKeyError):  # nor does an unknown kid fetch meanwhile
-        source.keys_for({"kid": "rotated-maybe"})
+    with pytest.raises(KeysUnavailableError):  # nor does an unknown kid fetch meanwhile (a 503: the
+        source.keys_for({"kid": "rotated-maybe"})  # last fetch failed, so that kid may well be real)
     assert issuer.requests[JWKS_PATH] == 3
     clock.advance(1)
     assert _verifies(source, issuer.mint())

@@ -175,7 +175,8 @@ class RemoteKeySource:
         UnknownKeyError
             No key has the header's ``kid``, even after the refetch the cool-down allows.
         KeysUnavailableError
-            No usable keys are cached and none could be fetched.
+            No usable keys are cached and none could be fetched; or the ``kid`` is unknown while the
+            last fetch failed (it may be the issuer's new key: a 503 to retry, not a 401 to discard).
         """
         seen = self._entry.attempts
         key = self._keys().select(header)
@@ -188,6 +189,8 @@ class RemoteKeySource:
             else:  # that fetch may have landed after our read: look at what it brought
                 key = self._usable(self._clock()).select(header)
             if key is None:
+                if self._entry.failures:
+                    raise KeysUnavailableError()
                 raise UnknownKeyError()
         return (key,)
 
