@@ -264,6 +264,22 @@ def test_an_override_naming_no_parameter_is_a_notice_not_an_error(
         in capsys.readouterr().err
 
 
+def test_a_provider_named_in_overrides_while_the_dev_issuer_replaces_it_is_a_notice(
+        state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The dev issuer sets JWT_ISSUER / JWT_AUDIENCE itself: overrides naming a real provider would be
+    # ignored without a word, and its tokens refused (invalid iss) for no visible reason.
+    overrides = ["--parameter-overrides", "JwtIssuer=https://provider.example", "JwtAudience=https://api.example",
+                 "--static-dir", "no-such-folder"]
+    assert main(["--state-dir", str(state), "start-api", "--port", "0", "--template", TEMPLATE,
+                 *overrides]) == 2
+    err = capsys.readouterr().err
+    assert "notice: JwtIssuer, JwtAudience from --parameter-overrides set JWT_ISSUER / JWT_AUDIENCE, which " \
+        "the dev issuer replaces; add --no-dev-issuer" in err
+    assert main(["--state-dir", str(state), "start-api", "--no-dev-issuer", "--port", "0", "--template",
+                 TEMPLATE, *overrides]) == 2
+    assert "dev issuer replaces" not in capsys.readouterr().err
+
+
 def test_start_api_warns_when_told_to_serve_beyond_this_machine(
         state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # 192.0.2.1 (TEST-NET) is never bound: the folder error ends the run right after the warning.

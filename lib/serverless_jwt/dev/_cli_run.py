@@ -61,7 +61,21 @@ def _template(args: argparse.Namespace) -> Template:
     if template.ignored_overrides:
         print(f"notice: --parameter-overrides names no parameter of {template.path.name}: "
               f"{', '.join(template.ignored_overrides)} (ignored, as sam does)", file=sys.stderr)
+    replaced = _replaced_by_dev_issuer(template, parse_overrides(args.parameter_overrides)) \
+        if not getattr(args, "no_dev_issuer", True) else []
+    if replaced:
+        print(f"notice: {', '.join(replaced)} from --parameter-overrides set JWT_ISSUER / JWT_AUDIENCE, "
+              "which the dev issuer replaces; add --no-dev-issuer to trust that provider instead",
+              file=sys.stderr)
     return template
+
+
+def _replaced_by_dev_issuer(template: Template, overrides: dict[str, str]) -> list[str]:
+    # The overrides whose value reaches a function's JWT_ISSUER or JWT_AUDIENCE, which the dev issuer's
+    # own values replace: a provider named that way would otherwise be ignored without a word.
+    values = {f.environment.get(var) for f in template.functions.values()
+              for var in ("JWT_ISSUER", "JWT_AUDIENCE")}
+    return [name for name, value in overrides.items() if value and value in values]
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
