@@ -804,3 +804,23 @@ def test_the_token_summary_tells_what_the_token_says_after_every_claim(
                  "read:shows", "--claim", "sub=null", "--claim", "exp=null", "--claim", "scope=\"a b\""]) == 0
     summary = capsys.readouterr().err
     assert "# sub=- scopes=a b roles=- no exp: no verifier accepts it" in summary
+
+
+@pytest.mark.parametrize("args", [["token", "--hs256"], ["token", "--help"], ["--help"]])
+def test_output_that_cannot_be_written_is_a_one_line_error_never_a_traceback(
+        tmp_path: Path, args: list[str]) -> None:
+    env = {**os.environ, "JWT_SECRET": "s" * 40}
+    command = [sys.executable, "-c", _RUN_MAIN, "--state-dir", str(tmp_path), *args]
+    # Standard output closed before the start (`>&-`): nothing is shown, and the exit says so.
+    closed = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            timeout=60, check=False, env=env, preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 141
+    assert closed.stderr.strip() == \
+        "serverless-jwt: error: standard output is closed (>&-): nothing can be shown"
+    if os.path.exists("/dev/full"):  # a full disk: every write fails with ENOSPC
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60,
+                                  check=False, env=env)
+        assert done.returncode == 1
+        assert done.stderr.strip() == \
+            "serverless-jwt: error: cannot write the output: No space left on device"

@@ -47,8 +47,6 @@ def _print_payload(payload: Any) -> None:
     # As `sam local invoke`: stdout gets the answer as the runtime serialised it (awslambdaric's
     # json.dumps, one line) and nothing else, so it pipes into jq or a file as is; the newline that ends
     # the terminal line goes to stderr.
-    if sys.stdout is None:  # stdout closed (`>&-`): as a closed pipe
-        raise BrokenPipeError
     sys.stdout.write(json.dumps(payload, default=str))
     sys.stdout.flush()
     sys.stderr.write("\n")

@@ -75,8 +75,16 @@ def _claims_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--role", action="append", default=[], metavar="ROLE", help="grant a role (repeat)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, except that help or usage that cannot be written is an error, not lost."""
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            (file or sys.stderr).write(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="serverless-jwt", description="Local development loop for serverless-jwt protected functions.")
     parser.add_argument("--state-dir", default=".serverless-jwt",
                         help="where the dev issuer keeps its keys and address (default: .serverless-jwt)")
@@ -141,17 +149,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["token", "--scope", "read:shows"])  # doctest: +SKIP
     """
+    if sys.stdout is None:  # stdout closed when Python started (`>&-`): output has nowhere to go
+        sys.stdout = _ClosedOutput()
     try:
-        return _run(build_parser().parse_args(argv))
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:  # --help or a usage error, printed: written out before the exit
+            sys.stdout.flush()
+            raise
+        code = _run(args)
+        sys.stdout.flush()  # a write error surfaces here, not in Python's own flush at exit
+        return code
+    except _OutputClosed:
+        with contextlib.suppress(OSError, ValueError):
+            print("serverless-jwt: error: standard output is closed (>&-): nothing can be shown",
+                  file=sys.stderr)
+        _discard_output()
+        return 141
     except BrokenPipeError:
         # The reader went away (`... | head`, on stdout or stderr): stop quietly, as Unix tools do.
-        # Python flushes both again at exit, so point them at /dev/null first (the signal docs' recipe).
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:  # None: that descriptor was closed when Python started (`>&-`)
-                with contextlib.suppress(OSError, ValueError):
-                    os.dup2(devnull, stream.fileno())
+        _discard_output()
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
+    except OSError as exc:  # stdout on a full disk (`> /dev/full`), an I/O error: say so, no traceback
+        with contextlib.suppress(OSError, ValueError):
+            print(f"serverless-jwt: error: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        _discard_output()
+        return 1
+
+
+class _OutputClosed(BrokenPipeError):
+    """A write to a standard output that was closed before the command started."""
+
+
+class _ClosedOutput:
+    """What ``sys.stdout`` is when descriptor 1 was closed: writing to it is a broken pipe (exit 141)."""
+
+    def write(self, text: str) -> int:
+        raise _OutputClosed(32, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+
+def _discard_output() -> None:
+    # Python flushes both streams again at exit: point them at /dev/null first (the signal docs' recipe).
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None: that descriptor was closed when Python started (`>&-`)
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(devnull, stream.fileno())
 
 
 def _run(args: argparse.Namespace) -> int:
