@@ -64,3 +64,33 @@ def test_sample_functions_send_the_allowed_origin_for_the_rest_api(jwt_issuer: D
     result = runner.invoke(event)
     assert result["statusCode"] == 200
     assert result["headers"]["Access-Control-Allow-Origin"] == "https://app.example"
+
+
+def test_rest_api_answers_503_with_retry_after_when_the_authorizer_cannot_get_keys() -> None:
+    # The Lambda authorizer can only allow, deny or fail; with the provider down it fails, and the
+    # template's AUTHORIZER_FAILURE gateway response makes that a 503 to retry, not API Gateway's 500.
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from serverless_jwt.dev.apigw import LocalApiGateway, collect
+
+    with socket.socket() as probe:  # a loopback port with nobody listening: the provider is down
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with DevIssuer() as other:
+        token = other.mint(issuer=down)  # well formed, for the issuer that cannot be reached
+    template = Template(ROOT / "template.yaml", parameter_overrides={"CorsAllowOrigin": "https://app.example"})
+    env = {"JWT_ISSUER": down, "JWT_AUDIENCE": "serverless-jwt-dev"}
+    routes = collect(template).routes
+    names = {r.function for r in routes} | {r.authorizer.function for r in routes if r.authorizer}
+    runners = {n: FunctionRunner(template.function(n), environment=env) for n in names if n}
+    with LocalApiGateway(routes, runners) as api:
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            api.url + "/prod/me", headers={"Authorization": f"Bearer {token}"})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=30)  # noqa: S310 - loopback
+    assert answer.value.code == 503
+    assert answer.value.headers["Retry-After"] == "30"
+    assert answer.value.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert token not in answer.value.read().decode()
