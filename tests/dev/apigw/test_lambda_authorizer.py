@@ -76,6 +76,10 @@ def test_simple_responses_allow_and_deny(apis: Project) -> None:
     assert (unauthorized.status, unauthorized.json()) == (401, {"message": "Unauthorized"})
     crash = apis.call("GET", "/a", headers={"Authorization": "crash"})
     assert (crash.status, crash.json()) == (500, {"message": "Internal Server Error"})
+    # The authorizer's own traceback, as for a failing function; never this server's stack.
+    logged = apis.logs.getvalue()
+    assert "failed: Traceback" in logged
+    assert "lambda_authorizer.py" not in logged
 
 
 def test_iam_responses_on_a_staged_http_api_cache_per_identity_values(apis: Project) -> None:

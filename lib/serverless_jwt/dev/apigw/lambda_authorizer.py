@@ -23,6 +23,7 @@ from serverless_jwt.dev.apigw.events import Request
 from serverless_jwt.dev.apigw.policy import Decision, InvalidAuthorizerResponse, parse_response
 from serverless_jwt.dev.apigw.responses import Answer, gateway
 from serverless_jwt.dev.apigw.routes import Authorizer, Match
+from serverless_jwt.dev.invocation import InvocationError
 
 __all__ = ["LambdaAuthorizers", "Runner"]
 
@@ -128,8 +129,15 @@ class LambdaAuthorizers:
         except Exception as exc:
             if error_message(exc) == "Unauthorized":  # API Gateway's contract for a rejected caller
                 return gateway("unauthorized", rest, request.request_id)
-            trace = "".join(traceback.format_exception(exc))
-            self.log(f"authorizer {auth.name} ({auth.function}) failed:\n{trace}")
+            if isinstance(exc, InvocationError):
+                # As for a failing function: its own traceback (in-process) or one line, the runtime has
+                # logged the rest; never this server's stack, which reads as if the tool had crashed.
+                cause = exc.__cause__
+                trace = "".join(traceback.format_exception(cause)) if cause is not None else f"{exc}\n"
+                self.log(f"authorizer {auth.name} ({auth.function}) failed: {trace}".rstrip("\n"))
+            else:  # a fault of ours: its whole stack, for a bug report
+                trace = "".join(traceback.format_exception(exc))
+                self.log(f"authorizer {auth.name} ({auth.function}) failed:\n{trace}")
             return gateway("authorizer_failure", rest, request.request_id)
         try:
             return parse_response(result, simple=auth.simple_responses and not rest,
