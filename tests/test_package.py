@@ -116,3 +116,22 @@ def test_the_request_path_imports_neither_pyjwt_nor_x509() -> None:
         " algorithms=['ES256'])"
     )
     assert "cryptography.x509" not in with_pem
+
+
+def test_messages_the_package_can_raise_or_print_are_ascii() -> None:
+    # Under Lambda's runtime (awslambdaric + the Runtime Interface Emulator) an init error's non-ASCII
+    # characters came back as U+FFFD: "RFC 7518 \ufffd3.2". Docstrings and comments may use any text.
+    import ast
+    from pathlib import Path
+
+    found = []
+    for path in Path(serverless_jwt.__file__).parent.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)
+                      and isinstance(node.body[0].value, ast.Constant)}
+        found += [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and id(node) not in docstrings and not node.value.isascii() and node.value != "\ufeff"]
+    assert found == []

@@ -37,7 +37,7 @@ ENV_VARIABLES: dict[str, str] = {
     "JWT_REQUIRE_AUDIENCE": "'false' lets a public-key source run without JWT_AUDIENCE (tokens that "
     "carry aud are then refused unless JWT_ACCEPT_ANY_AUDIENCE is 'true').",
     "JWT_ACCEPT_ANY_AUDIENCE": "'true' accepts tokens whatever their aud when no JWT_AUDIENCE is set "
-    "(opt-out of RFC 7519 §4.1.3; default: a token carrying aud needs a matching JWT_AUDIENCE).",
+    "(opt-out of RFC 7519 section 4.1.3; default: a token carrying aud needs a matching JWT_AUDIENCE).",
     "JWT_LEEWAY_SECONDS": "Clock-skew tolerance (default 60).",
     "JWT_REQUIRED_CLAIMS": "Claims that must be present, comma-separated (exp is always required).",
     "JWT_MAX_AGE_SECONDS": "Reject tokens older than this (from JWT_MAX_AGE_CLAIM).",
@@ -71,9 +71,9 @@ def short_secret_message(algorithms: Collection[str], *, env: bool = False) -> s
     size, alg = max(needed)
     if env:
         return (f"JWT_SECRET (template parameter JwtSecret) must be at least {size} bytes for {alg} "
-                "(RFC 7518 §3.2); set JWT_ALLOW_SHORT_SECRET=true to accept a shorter legacy secret "
+                "(RFC 7518 section 3.2); set JWT_ALLOW_SHORT_SECRET=true to accept a shorter legacy secret "
                 "(insecure)")
-    return (f"Secrets must be at least {size} bytes for {alg} (RFC 7518 §3.2), or pass "
+    return (f"Secrets must be at least {size} bytes for {alg} (RFC 7518 section 3.2), or pass "
             "allow_short_secret=True for a legacy secret (insecure)")
 
 
@@ -99,7 +99,7 @@ def secret_problem(secret: str | bytes, algorithms: Collection[str], *, allow_sh
     if kind is not None:
         name = "JWT_SECRET" if env else "A secret"
         return (f"{name} looks like {kind}, not a shared secret: a published key is not an HMAC secret "
-                "(anyone holding a public key could sign tokens; RFC 8725 §2.1). Give the issuer or "
+                "(anyone holding a public key could sign tokens; RFC 8725 section 2.1). Give the issuer or "
                 "JWKS URL for RS/ES/EdDSA tokens, or the secret itself (an oct JWK's decoded 'k')")
     size = max((SECRET_BYTES[a] for a in algorithms if a in SECRET_BYTES), default=32)
     if len(raw) < size and not allow_short_secret:
