@@ -9,6 +9,7 @@ explicit fast mode (no subprocess, no environment build; the current interpreter
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -101,6 +102,7 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
                 function, environment=environment, env_vars=_for(env_vars, function),
                 log_stream=log_stream)
         return prepared
+    from serverless_jwt.dev._pool import RunnerPool
     from serverless_jwt.dev.emulator import EmulatorRunner
     from serverless_jwt.dev.environments import ensure_environment
 
@@ -116,9 +118,10 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
             if env.notice:
                 prepared.notices.append(env.notice)
             pythons[function.runtime] = env.python
-        prepared.runners[function.name] = EmulatorRunner(
-            function, python=pythons[function.runtime], environment=environment,
-            env_vars=_for(env_vars, function), log_stream=log_stream, watch=watch)
+        # Lambda's scale-out: concurrent requests to one function each get an environment.
+        prepared.runners[function.name] = RunnerPool(functools.partial(
+            EmulatorRunner, function, python=pythons[function.runtime], environment=environment,
+            env_vars=_for(env_vars, function), log_stream=log_stream, watch=watch))
     return prepared
 
 
