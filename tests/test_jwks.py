@@ -100,16 +100,6 @@ def test_prefetch_on_every_request_still_refreshes_and_still_refuses(issuer: Dev
             es384_only.prefetch()
 
 
-def test_verifiers_for_the_same_issuer_share_one_cache(issuer: DevIssuer) -> None:
-    clock = FakeClock()
-    first, second = _source(issuer, clock), _source(issuer, clock, algorithms=["ES256"])
-    assert _verifies(first, issuer.mint())
-    assert _verifies(second, issuer.mint(alg="ES256"))
-    assert issuer.requests[JWKS_PATH] == 1
-    with pytest.raises(UnknownKeyError):  # same document, but this source only allows ES256
-        second.keys_for({"kid": issuer.kid("RS256")})
-
-
 # -- faults ------------------------------------------------------------------------------------
 
 FAULTS = ["500", "503", "slow", "drip", "huge", "huge_undeclared", "redirect", "not_json", "json_bomb",

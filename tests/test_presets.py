@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import HMACAlgorithm
 
 from serverless_jwt import presets
-from serverless_jwt.adapters.decorators import require_auth
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
@@ -260,18 +259,6 @@ def test_oidc_preset_reads_rfc9068_roles_by_default(issuer: DevIssuer) -> None:
         "statusCode"] == 200
     assert _call(_roles_handler(preset, roles=["admin"]), {"authorization": f"Bearer {netlify_style}"})[
         "statusCode"] == 403
-
-
-def test_preset_is_a_token_verifier_for_plain_require_auth(issuer: DevIssuer) -> None:
-
-    preset = presets.oidc(issuer.issuer, issuer.audience)
-    handler = require_auth(preset, **preset.auth_options())(lambda event, context: {"statusCode": 204})
-    assert _call(handler, {"authorization": f"Bearer {issuer.mint()}"})["statusCode"] == 204
-
-
-def test_preset_refuses_overriding_its_issuer() -> None:
-    with pytest.raises(ConfigurationError):
-        presets.auth0("t.auth0.com", "api", issuer="https://evil.example/")
 
 
 # -- GoTrue audiences: Netlify Identity (no aud) and Supabase ("authenticated") ------------------------

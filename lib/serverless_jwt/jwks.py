@@ -10,6 +10,9 @@ every verifier of a warm Lambda container:
   request tries again, one fetch at a time, and answers "keys unavailable" (503) until the issuer is back;
 * a token with an unknown ``kid`` triggers at most one refetch per ``unknown_kid_cooldown_seconds`` (30);
 * one thread fetches while the others wait for its result (single flight).
+
+The shared records this policy reads and writes live in :mod:`serverless_jwt._jwks_state`
+(``clear_shared_cache`` is re-exported here).
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt._checkers import HMAC_ALGORITHMS
 from serverless_jwt._http import FetchError, get_json, url_allowed
+from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
 from serverless_jwt.keys import KeySet, VerificationKey
@@ -35,41 +38,6 @@ _DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 _BACKOFF_FIRST_SECONDS = 1.0
 _BACKOFF_MAX_SECONDS = 60.0
 _BACKOFF_DOUBLINGS = 6  # 1 s doubled six times is past the 60 s cap
-
-
-class _Entry:
-    """Shared state for one (issuer, JWKS URI, clock); fields are replaced, never mutated in place."""
-
-    def __init__(self) -> None:
-        self.fetch_lock = threading.Lock()
-        self.jwks_uri: str | None = None  # discovered (or configured) JWKS URI
-        self.rediscover = False  # read discovery again before the next fetch (the key set may have moved)
-        # (document, fetched_at, version) replaced as one tuple so readers never see a mix.
-        self.state: tuple[Mapping[str, Any] | None, float, int] = (None, -math.inf, 0)
-        self.fingerprint: str | None = None
-        self.attempts = 0
-        self.failures = 0
-        self.retry_at = -math.inf
-        self.hold_until = -math.inf  # a 429/503's Retry-After: no fetch before then, cold or not
-        self.kid_refetch_at = -math.inf
-
-
-_SHARED: dict[tuple[str | None, str | None, Callable[[], float]], _Entry] = {}
-_SHARED_LOCK = threading.Lock()
-
-
-def _shared_entry(key: tuple[str | None, str | None, Callable[[], float]]) -> _Entry:
-    with _SHARED_LOCK:
-        entry = _SHARED.get(key)
-        if entry is None:
-            entry = _SHARED[key] = _Entry()
-        return entry
-
-
-def clear_shared_cache() -> None:
-    """Forget every cached discovery document and JWKS (tests; a new process does this anyway)."""
-    with _SHARED_LOCK:
-        _SHARED.clear()
 
 
 class RemoteKeySource:
@@ -139,7 +107,7 @@ class RemoteKeySource:
         self._max_stale = float(max_stale_seconds)
         self._cooldown = float(unknown_kid_cooldown_seconds)
         self._clock = clock
-        self._entry = _shared_entry((issuer, jwks_uri, clock))
+        self._entry = shared_entry((issuer, jwks_uri, clock))
         self._derived: tuple[int, KeySet] = (0, KeySet([]))
 
     def __repr__(self) -> str:

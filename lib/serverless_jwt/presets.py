@@ -13,125 +13,38 @@ or hand ``auth.verifier`` (or ``auth`` itself: it has ``verify``) to anything ta
 
 Extra keyword arguments go to ``Verifier`` (``leeway_seconds``, ``jwks_uri``, ``clock``, ...);
 ``claim_checks`` given there run after the preset's own checks.
+
+This module holds the providers; :class:`Preset` and the helpers they share live in
+:mod:`serverless_jwt._preset` (``Preset`` is re-exported here).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from serverless_jwt import authz
-from serverless_jwt._config import env_kwargs, is_secret_reference, secret_problem
-from serverless_jwt.errors import ConfigurationError, InvalidClaimError
-from serverless_jwt.verifier import ClaimCheck, Verifier
-
-if TYPE_CHECKING:
-    from serverless_jwt.adapters.decorators import Decorator
+from serverless_jwt._config import env_kwargs, secret_problem
+from serverless_jwt._preset import (
+    Preset,
+    build_verifier,
+    checked_host,
+    claim_equals,
+    default_jwks_uri,
+    secret_source,
+    string_set,
+)
+from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["Preset", "auth0", "authgear", "cognito", "netlify", "oidc", "okta", "supabase"]
 
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 _POOL_ID = re.compile(r"([a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+")
-_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?")
 _SERVER_ID = re.compile(r"[A-Za-z0-9]+")
 _SUPABASE_REF = re.compile(r"[a-z0-9]{6,40}")
 _AUTHGEAR_ROLES = "https://authgear.com/claims/user/roles"
-
-
-@dataclass(frozen=True, slots=True)
-class Preset:
-    """A provider's verifier and the decorator options that go with it.
-
-    Attributes
-    ----------
-    verifier:
-        The configured :class:`Verifier`.
-    roles_claim:
-        Where the provider puts roles or groups (``require_auth(roles_claim=...)``).
-    cookie_name:
-        Cookie that may carry the token (Netlify's ``nf_jwt``), else ``None``.
-    claims_mapper:
-        Claims rewriting the provider needs (Auth0 namespace stripping), else ``None``.
-    """
-
-    verifier: Verifier
-    roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH
-    cookie_name: str | None = None
-    claims_mapper: authz.ClaimsMapper | None = None
-
-    def verify(self, token: str) -> dict[str, Any]:
-        """Same as ``self.verifier.verify(token)``, so a preset is itself a token verifier."""
-        return self.verifier.verify(token)
-
-    def auth_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``require_auth`` matching this provider."""
-        options: dict[str, Any] = {"roles_claim": self.roles_claim}
-        if self.cookie_name is not None:
-            options["cookie_name"] = self.cookie_name
-        if self.claims_mapper is not None:
-            options["claims_mapper"] = self.claims_mapper
-        return options
-
-    def require_auth(self, **overrides: Any) -> Decorator:
-        """``require_auth(self.verifier, **self.auth_options(), **overrides)``.
-
-        Examples
-        --------
-        >>> @auth.require_auth(scopes=["read:shows"])  # doctest: +SKIP
-        ... def handler(event, context): ...
-        """
-        from serverless_jwt.adapters.decorators import require_auth  # adapters load only when used
-
-        decorator: Decorator = require_auth(self.verifier, **{**self.auth_options(), **overrides})
-        return decorator
-
-
-def _strings(values: str | Collection[str] | None, name: str) -> frozenset[str]:
-    items = [values] if isinstance(values, str) else list(values or ())
-    if not items or any(not isinstance(v, str) or not v for v in items):
-        raise ConfigurationError(f"{name} must be a non-empty string or list of strings")
-    return frozenset(items)
-
-
-def _host(domain: str, name: str) -> str:
-    if not isinstance(domain, str):
-        raise ConfigurationError(f"{name} must be a host name such as tenant.example.com")
-    # Host names are case-insensitive, the issuer comparison is exact: tokens name it in lower case.
-    host = domain.strip().removeprefix("https://").rstrip("/").lower()
-    if not _HOST.fullmatch(host):
-        raise ConfigurationError(f"{name} must be a host name such as tenant.example.com")
-    return host
-
-
-def _claim_equals(claim: str, accepted: frozenset[str]) -> ClaimCheck:
-    def check(claims: Mapping[str, Any]) -> bool:
-        value = claims.get(claim)
-        if value is None:
-            raise InvalidClaimError(claim, "missing")
-        if not isinstance(value, str) or value not in accepted:
-            raise InvalidClaimError(claim, "check_failed")
-        return True
-
-    check.__name__ = claim
-    return check
-
-
-def _build(checks: Sequence[ClaimCheck], options: dict[str, Any], **settings: Any) -> Verifier:
-    extra = options.pop("claim_checks", ())
-    clash = sorted(set(options) & set(settings))
-    if clash:
-        raise ConfigurationError(f"this preset sets {', '.join(map(repr, clash))} itself")
-    return Verifier(**settings, **options, claim_checks=(*checks, *extra))
-
-
-def _default_jwks_uri(options: dict[str, Any], uri: str) -> None:
-    # The provider's well-known JWKS (no discovery round trip), unless the caller brings other keys.
-    sources = ("jwks_uri", "jwks", "public_key", "secrets", "secret_from")
-    if not any(options.get(k) is not None for k in sources):
-        options["jwks_uri"] = uri
 
 
 def cognito(
@@ -177,17 +90,17 @@ def cognito(
         raise ConfigurationError("user_pool_id must look like '<region>_<id>' for the same region")
     if token_use not in ("access", "id"):
         raise ConfigurationError("token_use must be 'access' or 'id'")
-    clients = _strings(client_ids, "client_ids")
+    clients = string_set(client_ids, "client_ids")
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     issuer = f"https://cognito-idp.{region}.{suffix}/{user_pool_id}"
-    _default_jwks_uri(options, issuer + "/.well-known/jwks.json")
-    checks = [_claim_equals("token_use", frozenset({token_use}))]
+    default_jwks_uri(options, issuer + "/.well-known/jwks.json")
+    checks = [claim_equals("token_use", frozenset({token_use}))]
     if token_use == "access":  # noqa: S105
         # Access tokens name their app client in client_id (no aud): that is the audience check.
-        checks.append(_claim_equals("client_id", clients))
-        verifier = _build(checks, options, issuer=issuer, require_audience=False)
+        checks.append(claim_equals("client_id", clients))
+        verifier = build_verifier(checks, options, issuer=issuer, require_audience=False)
     else:
-        verifier = _build(checks, options, issuer=issuer, audience=sorted(clients))
+        verifier = build_verifier(checks, options, issuer=issuer, audience=sorted(clients))
     return Preset(verifier, roles_claim="cognito:groups")
 
 
@@ -212,10 +125,10 @@ def auth0(
     >>> auth.verifier.issuer
     'https://example.eu.auth0.com/'
     """
-    host = _host(domain, "domain")
+    host = checked_host(domain, "domain")
     issuer = f"https://{host}/"
-    _default_jwks_uri(options, issuer + ".well-known/jwks.json")
-    verifier = _build((), options, issuer=issuer, audience=audience)
+    default_jwks_uri(options, issuer + ".well-known/jwks.json")
+    verifier = build_verifier((), options, issuer=issuer, audience=audience)
     mapper = authz.strip_namespace(namespace) if namespace else None
     if roles_claim is None:
         roles_claim = "roles" if namespace else authz.DEFAULT_ROLES_PATH
@@ -245,7 +158,7 @@ def okta(
     >>> okta("dev-1.okta.com", "api://default").verifier.issuer
     'https://dev-1.okta.com/oauth2/default'
     """
-    host = _host(domain, "domain")
+    host = checked_host(domain, "domain")
     if authorization_server is None:
         issuer, jwks_uri = f"https://{host}", f"https://{host}/oauth2/v1/keys"
     else:
@@ -253,9 +166,9 @@ def okta(
             raise ConfigurationError("authorization_server must be an Okta server id such as 'default'")
         issuer = f"https://{host}/oauth2/{authorization_server}"
         jwks_uri = issuer + "/v1/keys"
-    _default_jwks_uri(options, jwks_uri)
-    checks = [] if client_ids is None else [_claim_equals("cid", _strings(client_ids, "client_ids"))]
-    return Preset(_build(checks, options, issuer=issuer, audience=audience), roles_claim=roles_claim)
+    default_jwks_uri(options, jwks_uri)
+    checks = [] if client_ids is None else [claim_equals("cid", string_set(client_ids, "client_ids"))]
+    return Preset(build_verifier(checks, options, issuer=issuer, audience=audience), roles_claim=roles_claim)
 
 
 def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options: Any) -> Preset:
@@ -297,9 +210,9 @@ def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options
             if problem is not None:
                 raise ConfigurationError(problem)
     else:
-        settings = {**_secret_source(secret), **options}
+        settings = {**secret_source(secret), **options}
     settings.setdefault("algorithms", ["HS256"])
-    verifier = _build((), settings)
+    verifier = build_verifier((), settings)
     return Preset(verifier, roles_claim=authz.DEFAULT_ROLES_PATH, cookie_name="nf_jwt")
 
 
@@ -322,17 +235,10 @@ def supabase(project: str, secret: str | bytes | Sequence[str | bytes] | None = 
         raise ConfigurationError("project must be a Supabase project ref or https://<ref>.supabase.co")
     issuer = f"https://{ref}.supabase.co/auth/v1"
     if secret is None:
-        _default_jwks_uri(options, issuer + "/.well-known/jwks.json")
+        default_jwks_uri(options, issuer + "/.well-known/jwks.json")
     else:
-        options.update(_secret_source(secret))
-    return Preset(_build((), options, issuer=issuer, audience=audience))
-
-
-def _secret_source(secret: str | bytes | Sequence[str | bytes]) -> dict[str, Any]:
-    # A Secrets Manager ARN or ssm: name, as JWT_SECRET may hold: fetched, never used as the key.
-    if isinstance(secret, str) and is_secret_reference(secret.strip()):
-        return {"secret_from": secret.strip()}
-    return {"secrets": secret}
+        options.update(secret_source(secret))
+    return Preset(build_verifier((), options, issuer=issuer, audience=audience))
 
 
 def oidc(
@@ -356,7 +262,7 @@ def oidc(
     """
     if max_age_seconds is not None:
         options.setdefault("max_age_claim", "auth_time")
-    verifier = _build((), options, issuer=issuer, audience=audience, max_age_seconds=max_age_seconds)
+    verifier = build_verifier((), options, issuer=issuer, audience=audience, max_age_seconds=max_age_seconds)
     return Preset(verifier, roles_claim=roles_claim)
 
 

@@ -595,29 +595,6 @@ def test_invoking_an_authorizer_with_the_other_event_type_warns(capsys: pytest.C
     assert "warning" not in capsys.readouterr().err
 
 
-def test_token_injection_follows_the_authorizer_event_shape() -> None:
-    token = {"type": "TOKEN", "authorizationToken": "Bearer old", "methodArn": "arn"}
-    _support.set_authorization(token, "Bearer new")
-    assert token["authorizationToken"] == "Bearer new"
-    assert _support.get_authorization(token) == "Bearer new"
-    v2 = {"version": "2.0", "type": "REQUEST", "identitySource": ["Bearer old", "x"],
-          "headers": {"Authorization": "Bearer old"}}
-    _support.set_authorization(v2, "Bearer new")
-    assert v2["identitySource"] == ["Bearer new", "x"]
-    assert v2["headers"] == {"authorization": "Bearer new"}
-    http_v1 = {"type": "REQUEST", "identitySource": "", "authorizationToken": "", "headers": {}}
-    _support.set_authorization(http_v1, "Bearer new")
-    assert http_v1["identitySource"] == http_v1["authorizationToken"] == "Bearer new"
-    _support.set_authorization(http_v1, None)
-    assert http_v1["identitySource"] == ""
-    assert "authorization" not in http_v1["headers"]
-    placeholder = {"headers": {"Authorization": "Bearer <paste a token from: serverless-jwt token>"}}
-    assert _support.get_authorization(placeholder) is None
-    assert _support.get_authorization({"type": "TOKEN", "authorizationToken": "<token>"}) is None
-    assert _support.get_authorization({"headers": {"Authorization": "Bearer not.a.token"}}) == (
-        "Bearer not.a.token")
-
-
 def test_invoke_reports_a_timeout_as_sam_does_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     template = str(ROOT / "tests" / "fixtures" / "sam_app" / "template.yaml")
     assert main(["invoke", "SlowFunction", "--template", template, "--no-dev-issuer"]) == 0

@@ -1,6 +1,9 @@
 """Lambda HTTP events in, proxy responses out: API Gateway REST (1.0), HTTP API (2.0), ALB, Function URL.
 
-This module reads requests and shapes responses; it decides no status and no header value (those come
+This module reads what every request needs (bearer token, CORS preflight, method, headers, cookies).
+What depends on the event's source and runs only off that path (:func:`detect`, :func:`authorizer_claims`,
+:func:`error_response`, :func:`preflight_response`) lives in :mod:`serverless_jwt.adapters._event_source`
+and is re-exported here: import it from here. Neither decides a status or a header value (those come
 from :meth:`serverless_jwt.errors.AuthError.response`).
 
 Examples
@@ -13,13 +16,18 @@ Examples
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any
 
 from serverless_jwt import bearer as _bearer
-from serverless_jwt.errors import AuthError, MissingTokenError
+from serverless_jwt.adapters._event_source import (
+    EventKind,
+    authorizer_claims,
+    detect,
+    error_response,
+)
+from serverless_jwt.adapters._event_source import preflight_response as preflight_response
+from serverless_jwt.errors import MissingTokenError
 
 # `dict` first: events and claims are plain dicts, and the ABC check costs ~10x an exact-type check.
 _MAPPING = (dict, Mapping)
@@ -36,38 +44,11 @@ __all__ = [
     "validate_cookie_name",
 ]
 
-EventKind = Literal["rest_v1", "http_v2", "alb", "function_url"]
-
 # The header and cookie rules live on the core side (bearer.py), shared with the ASGI/WSGI glue.
 _JWT_ALPHABET = _bearer.JWT_ALPHABET
 _is_token68 = _bearer.is_token68
 _authorization_token = _bearer.authorization_token
 validate_cookie_name = _bearer.validate_cookie_name
-
-
-def detect(event: Mapping[str, Any]) -> EventKind:
-    """Which HTTP event source produced ``event``.
-
-    Unknown shapes (direct invocations, hand-written test events) are read as REST payload 1.0, the
-    generic ``headers`` / ``multiValueHeaders`` form.
-
-    Examples
-    --------
-    >>> detect({"requestContext": {"elb": {"targetGroupArn": "arn"}}, "httpMethod": "GET"})
-    'alb'
-    """
-    ctx = event.get("requestContext")
-    if isinstance(ctx, _MAPPING):
-        if "elb" in ctx:
-            return "alb"
-        if event.get("version") == "2.0" or isinstance(ctx.get("http"), Mapping):
-            domain = ctx.get("domainName")
-            if isinstance(domain, str) and ".lambda-url." in domain:
-                return "function_url"
-            return "http_v2"
-    elif event.get("version") == "2.0":
-        return "http_v2"
-    return "rest_v1"
 
 
 def _raw_method(event: Mapping[str, Any]) -> str | None:
@@ -245,118 +226,3 @@ def bearer_token(event: Mapping[str, Any], *, cookie_name: str | None = None) ->
         if token is not None:
             return token
     raise MissingTokenError()
-
-
-_LAMBDA_AUTHORIZER_NOISE = frozenset({"integrationLatency"})
-_OWN_CONTEXT = "serverless_jwt.encoding"  # marks a context written by serverless_jwt's authorizer
-
-
-def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Claims an API Gateway authorizer already checked, or ``None`` when there are none.
-
-    Read only when the application explicitly trusts its authorizer: nothing here is verified, and an
-    event can be forged by anyone who can invoke the function directly.
-
-    REST 1.0: ``requestContext.authorizer.claims`` (Cognito user pool authorizer) or the Lambda
-    authorizer's context (``requestContext.authorizer``). HTTP API 2.0 / Function URL:
-    ``requestContext.authorizer.jwt.claims`` or ``requestContext.authorizer.lambda``.
-    """
-    ctx = event.get("requestContext")
-    auth = ctx.get("authorizer") if isinstance(ctx, _MAPPING) else None
-    if not isinstance(auth, _MAPPING):
-        return None
-    jwt = auth.get("jwt")
-    if not (isinstance(jwt, _MAPPING) and isinstance(jwt.get("claims"), Mapping)):
-        # Payload 1.0 of an HTTP API JWT authorizer: the same claims and scopes, without the "jwt" level.
-        claims = auth.get("claims")
-        v1 = isinstance(claims, Mapping) and claims and (event.get("version") == "1.0" or "scopes" in auth)
-        jwt = auth if v1 else None
-    if jwt is not None:
-        from serverless_jwt.adapters._context import claims_from_jwt_authorizer
-
-        return claims_from_jwt_authorizer(jwt)  # arrays arrive flattened: "[admin users]"
-    for key in ("claims", "lambda"):
-        value = auth.get(key)
-        if isinstance(value, _MAPPING) and value:
-            return _lambda_context(value)
-    if detect(event) == "rest_v1" and "principalId" in auth:
-        claims = _lambda_context({k: v for k, v in auth.items() if k not in _LAMBDA_AUTHORIZER_NOISE})
-        principal = auth.get("principalId")
-        if "sub" not in claims and isinstance(principal, str) and principal and _OWN_CONTEXT in auth:
-            claims["sub"] = principal  # our authorizer sets principalId to the verified subject
-        return claims
-    return None
-
-
-def _lambda_context(context: Mapping[str, Any]) -> dict[str, Any]:
-    # A context written by serverless_jwt's own authorizer is flattened: restore the claims' types.
-    from serverless_jwt.adapters._context import ENCODING_KEY, claims_from_context
-
-    return claims_from_context(context) if ENCODING_KEY in context else dict(context)
-
-
-def error_response(
-    event: Mapping[str, Any],
-    err: AuthError,
-    *,
-    realm: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """The proxy response for ``err`` in the shape ``event``'s source expects.
-
-    Parameters
-    ----------
-    event:
-        The request, to pick the response shape (ALB needs ``statusDescription`` and answers in
-        ``multiValueHeaders`` when the request came that way).
-    err:
-        The error; its status, headers and body come from :meth:`AuthError.response`.
-    realm:
-        Optional ``realm`` for ``WWW-Authenticate``.
-    headers:
-        Extra headers to add (for example CORS headers so browsers can read the 401); they never
-        replace the error's own headers.
-
-    Examples
-    --------
-    >>> r = error_response({"headers": {}}, MissingTokenError(), realm="api")
-    >>> r["statusCode"], r["headers"]["WWW-Authenticate"]
-    (401, 'Bearer realm="api"')
-    """
-    shaped = err.response(realm)
-    if headers:
-        # Names compare case-insensitively: "cache-control" beside the error's "Cache-Control" would
-        # be a second header, and which one a gateway keeps is not ours to leave to chance.
-        own = {name.lower() for name in shaped.headers}
-        out_headers = {**{k: v for k, v in headers.items() if k.lower() not in own}, **shaped.headers}
-    else:
-        out_headers = shaped.headers
-    return _proxy_response(event, shaped.status, out_headers, json.dumps(shaped.body))
-
-
-def preflight_response(event: Mapping[str, Any], *,
-                       headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """An empty ``204`` answer to a CORS preflight, carrying ``headers`` (your CORS headers).
-
-    Examples
-    --------
-    >>> preflight_response({"headers": {}}, headers={"Access-Control-Allow-Origin": "*"})["statusCode"]
-    204
-    """
-    return _proxy_response(event, 204, dict(headers or {}), "")
-
-
-def _proxy_response(event: Mapping[str, Any], status: int, out_headers: dict[str, str],
-                    body: str) -> dict[str, Any]:
-    response: dict[str, Any] = {"statusCode": status}
-    if detect(event) == "alb":
-        response["statusDescription"] = f"{status} {HTTPStatus(status).phrase}"
-        if isinstance(event.get("multiValueHeaders"), Mapping):
-            response["multiValueHeaders"] = {k: [v] for k, v in out_headers.items()}
-        else:
-            response["headers"] = out_headers
-    else:
-        response["headers"] = out_headers
-    response["body"] = body
-    response["isBase64Encoded"] = False
-    return response

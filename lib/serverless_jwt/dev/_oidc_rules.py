@@ -1,4 +1,5 @@
-"""The dev provider's checks: redirect URIs and origins, PKCE, scope syntax, form parsing, RFC 6749 errors.
+"""The dev provider's checks: redirect URIs and origins, PKCE, scope syntax, form parsing, RFC 6749 errors,
+and the extra claims the login page may add.
 
 Pure functions (no provider state), so each rule reads on its own. PKCE is RFC 7636 §4.1/§4.6,
 redirect URIs follow RFC 8252 §7.3 (any port on a loopback address), errors RFC 6749 §4.1.2.1 / §5.2.
@@ -16,11 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from serverless_jwt.token import MAX_JSON_DEPTH
+
 __all__ = [
     "LOOPBACK_HOSTS",
+    "RESERVED_CLAIMS",
     "OAuthError",
     "Response",
     "cors_headers",
+    "extra_claims",
     "is_allowed_origin",
     "is_allowed_redirect",
     "json_depth",
@@ -28,6 +33,7 @@ __all__ = [
     "parse_form",
     "pkce_matches",
     "refuse_unsupported",
+    "requested_scopes",
     "valid_challenge",
     "valid_scope_token",
 ]
@@ -41,6 +47,9 @@ _CHALLENGE = re.compile(r"[A-Za-z0-9\-_]{43}")
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 # RFC 6749 §5.2 / §4.1.2.1: error_description uses %x20-21 / %x23-5B / %x5D-7E only.
 _DESCRIPTION_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+# Claims the login page's "extra claims" may not set: the provider writes them and relies on them.
+RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope",
+                             "auth_time", "nonce", "azp", "sid", "at_hash", "cnf"})
 
 
 @dataclass
@@ -205,3 +214,30 @@ def refuse_unsupported(params: Mapping[str, str]) -> None:
     if "none" in params.get("prompt", "").split():
         # OIDC Core §3.1.2.6: no session to sign in silently with (a page a frame may not show).
         raise OAuthError("login_required", "The dev provider keeps no session to sign in silently")
+
+
+def requested_scopes(form: Mapping[str, str]) -> tuple[str, ...]:
+    """The ``scope`` parameter's scope tokens, in order, each once (``invalid_scope`` for a bad one)."""
+    scopes = tuple(dict.fromkeys(form.get("scope", "").split()))
+    if not all(valid_scope_token(s) for s in scopes):
+        raise OAuthError("invalid_scope", "A requested scope is not a valid scope token")
+    return scopes
+
+
+def extra_claims(text: str) -> dict[str, Any]:
+    """The login page's extra claims: a JSON object no deeper than verifiers read, setting no
+    :data:`RESERVED_CLAIMS` (``ValueError`` with the message the page shows)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ValueError("Extra claims must be valid JSON") from None
+    if not isinstance(value, dict):
+        raise ValueError("Extra claims must be a JSON object")
+    if json_depth(value) >= MAX_JSON_DEPTH:  # a token nested deeper than verifiers read is no use
+        raise ValueError(f"Extra claims may nest at most {MAX_JSON_DEPTH - 1} levels deep")
+    reserved = sorted(RESERVED_CLAIMS & set(value))
+    if reserved:
+        raise ValueError("Extra claims may not set protocol claims: " + ", ".join(reserved))
+    return value

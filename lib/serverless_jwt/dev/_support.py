@@ -1,4 +1,8 @@
-"""Helpers of the ``serverless-jwt`` command: the state folder, events, banners, readable times."""
+"""Helpers of the ``serverless-jwt`` command: the state folder, banners, readable times.
+
+``invoke``'s event and ``--env-vars`` file are read in :mod:`serverless_jwt.dev._invoke_inputs` (its
+functions are re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -15,12 +19,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from serverless_jwt.dev._invoke_inputs import authorizer_event_mismatch as authorizer_event_mismatch
+from serverless_jwt.dev._invoke_inputs import (
+    default_event,
+    example_path,
+    get_authorization,
+    read_event,
+    set_authorization,
+)
+from serverless_jwt.dev._invoke_inputs import read_env_vars as read_env_vars
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.dev.template import Function, Template
+from serverless_jwt.dev.template import Template
 from serverless_jwt.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from serverless_jwt.dev.apigw import LocalApiGateway, Route
+    from serverless_jwt.dev.apigw import LocalApiGateway
 
 __all__ = ["AttachedIssuer", "api_banner", "default_event", "describe_times", "get_authorization",
            "port_error", "read_event", "read_record", "running_issuer", "set_authorization", "shared_issuer",
@@ -141,41 +154,6 @@ def start_issuer(state_dir: Path, *, port: int | None, owner: str = "issuer",
     raise AssertionError("unreachable")
 
 
-def default_event(function: Function, template: Template | None = None) -> dict[str, Any]:
-    """The event API Gateway would send for the function's first route (``{param}`` filled with ``1``).
-
-    Payload 2.0 for an HTTP API route, 1.0 for a REST one. A Lambda authorizer gets the event its
-    first guarded route sends it (TOKEN, or REQUEST 1.0/2.0) without a token; any other function with
-    no route gets a 2.0 event for ``GET /``.
-    """
-    from serverless_jwt.dev.apigw import Api, Route, collect
-    from serverless_jwt.dev.apigw import events as ev
-    from serverless_jwt.dev.apigw.routes import Match
-
-    every = collect(template).routes if template else []
-    routes = [r for r in every if r.function == function.name]
-    guarded = [r for r in every if r.authorizer is not None and r.authorizer.function == function.name]
-    route = (routes or guarded or [Route(Api("ServerlessHttpApi", "HTTP", "$default"), "GET", "/",
-                                         function.name, payload_version="2.0")])[0]
-    path = "/" if route.path == "$default" else _example_path(route.path)
-    params = route.bind(path) or {}
-    request = ev.Request(method="GET" if route.method == "ANY" else route.method,
-                         raw_path=route.api.prefix + path, raw_query="",
-                         headers=[("Host", "localhost"), ("User-Agent", "serverless-jwt")], body=b"",
-                         source_ip="127.0.0.1", port=3000)
-    found = Match(route, params, path)
-    auth = route.authorizer
-    if not routes and auth is not None:
-        arn = ev.method_arn(route.api, request, path)
-        if auth.kind == "token":
-            return ev.token_authorizer_event("", arn)
-        if auth.payload_version == "1.0":
-            return ev.v1_authorizer_event(found, request, arn, None if route.api.kind == "REST" else [])
-        return ev.v2_authorizer_event(found, request, arn, [])
-    build = ev.v2_event if route.payload_version == "2.0" else ev.v1_event
-    return build(found, request)
-
-
 def command() -> str:
     """How to call us again: ``serverless-jwt`` when on PATH, else the path we were started by
     (``.venv/bin/serverless-jwt`` after ``./scripts/demo``)."""
@@ -186,131 +164,6 @@ def command() -> str:
         return os.path.relpath(started)
     except ValueError:  # another drive (Windows)
         return str(started)
-
-
-def authorizer_event_mismatch(event: Mapping[str, Any], function: Function,
-                              routes: Iterable[Route]) -> str | None:
-    """Why ``event`` is not what API Gateway sends ``function``, when the template makes it a Lambda
-    authorizer of one type (TOKEN or REQUEST) and the event is of the other; else ``None``."""
-    sent = event.get("type")
-    kinds = {r.authorizer.kind for r in routes
-             if r.authorizer is not None and r.authorizer.function == function.name}
-    if sent not in ("TOKEN", "REQUEST") or len(kinds) != 1:
-        return None
-    expected = "TOKEN" if kinds == {"token"} else "REQUEST"
-    if sent == expected:
-        return None
-    return (f"{function.name} is a {expected} authorizer in the template, but this is a {sent} "
-            f"event: API Gateway would never send it one (events/authorizer-token.json is a TOKEN "
-            "event, events/authorizer-request.json a REQUEST one)")
-
-
-def read_event(source: str | None, function: Function, template: Template | None = None) -> dict[str, Any]:
-    """The event for ``invoke``: a JSON file, ``-`` for stdin, or :func:`default_event`."""
-    if source is None:
-        return default_event(function, template)
-    event = _json_object(source, "event", "event file")
-    if not isinstance(event, dict):
-        raise ConfigurationError(f"event {source} must be a JSON object")
-    return event
-
-
-def read_env_vars(source: str) -> dict[str, dict[str, Any]]:
-    """An ``--env-vars`` file as ``sam local`` reads it: a JSON object of objects (``Parameters`` for
-    every function, a logical id for one)."""
-    values = _json_object(source, "--env-vars", "--env-vars file")
-    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
-        raise ConfigurationError(f"--env-vars {source} must be a JSON object of objects, such as "
-                                 '{"Parameters": {"NAME": "value"}, "MeFunction": {"NAME": "value"}}')
-    return values
-
-
-def _json_object(source: str, what: str, file: str) -> Any:
-    """The JSON value in file ``source`` (``-``: stdin); a ConfigurationError names ``what`` it was."""
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8-sig")
-    except IsADirectoryError:
-        raise ConfigurationError(f"cannot read {file} {source}: it is a folder") from None
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {file} {source}: {exc.strerror or 'unreadable'}") from None
-    except UnicodeDecodeError:
-        raise ConfigurationError(f"{what} {source} is not UTF-8 text") from None
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise ConfigurationError(f"{what} {source} nests too deeply") from None
-    except ValueError as exc:
-        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ConfigurationError(f"{what} {source} is not valid JSON{where}") from None
-
-
-def get_authorization(event: Mapping[str, Any]) -> str | None:
-    """The event's own token: its Authorization header (any case, single or multi-value), or a TOKEN
-    authorizer event's ``authorizationToken``. A ``<placeholder>`` (as in ``events/*.json``) is none."""
-    value = _authorization(event)
-    token = value.strip().removeprefix("Bearer ").strip() if value is not None else None
-    if token is not None and token.startswith("<") and token.endswith(">"):
-        return None
-    return value
-
-
-def _authorization(event: Mapping[str, Any]) -> str | None:
-    if event.get("type") == "TOKEN":
-        token = event.get("authorizationToken")
-        return token if isinstance(token, str) and token else None
-    for key in ("headers", "multiValueHeaders"):
-        headers = event.get(key)
-        if isinstance(headers, dict):
-            for name, value in headers.items():
-                if isinstance(name, str) and name.lower() == "authorization":
-                    if isinstance(value, list):
-                        value = value[0] if value else None
-                    if isinstance(value, str):
-                        return value
-    return None
-
-
-def set_authorization(event: dict[str, Any], value: str | None) -> None:
-    """Replace the event's token with ``value`` (``None`` removes it): a TOKEN authorizer event's
-    ``authorizationToken``, else every Authorization header and a REQUEST authorizer's identity source."""
-    if event.get("type") == "TOKEN":
-        if value is None:
-            event.pop("authorizationToken", None)
-        else:
-            event["authorizationToken"] = value
-        return
-    old = _authorization(event)
-    for key in ("headers", "multiValueHeaders"):
-        headers = event.get(key)
-        if isinstance(headers, dict):
-            for name in [n for n in headers if isinstance(n, str) and n.lower() == "authorization"]:
-                del headers[name]
-    _set_identity_source(event, old, value)
-    if value is None:
-        return
-    if not isinstance(event.get("headers"), dict):
-        event["headers"] = {}
-    event["headers"]["authorization"] = value
-    if isinstance(event.get("multiValueHeaders"), dict):
-        event["multiValueHeaders"]["Authorization"] = [value]
-
-
-def _set_identity_source(event: dict[str, Any], old: str | None, new: str | None) -> None:
-    """A REQUEST authorizer event names the Authorization value again in ``identitySource``."""
-    if event.get("type") != "REQUEST":
-        return
-    source = event.get("identitySource")
-    if isinstance(source, list):  # payload 2.0
-        kept = [v for v in source if v != old]
-        event["identitySource"] = ([new] if new is not None else []) + kept
-    elif isinstance(source, str) and "authorizationToken" in event:  # HTTP API, payload 1.0
-        parts = [v for v in source.split(",") if v and v != old]
-        joined = ",".join(([new] if new is not None else []) + parts)
-        event["identitySource"] = event["authorizationToken"] = joined
-
-
-def _example_path(path: str) -> str:
-    return "/".join("1" if part.startswith("{") and part.endswith("}") else part for part in path.split("/"))
 
 
 def api_banner(api: LocalApiGateway, template: Template, issuer: DevIssuer | AttachedIssuer | None,
@@ -332,10 +185,10 @@ def api_banner(api: LocalApiGateway, template: Template, issuer: DevIssuer | Att
     ]
     for route in api.routes:
         if route.path != "$default" and route.method in ("GET", "ANY"):
-            target = url + quote(route.api.prefix + _example_path(route.path))  # a path may hold spaces
+            target = url + quote(route.api.prefix + example_path(route.path))  # a path may hold spaces
             lines.append(f"  curl -i -H 'Authorization: Bearer {token}' {target}")
     first = api.routes[0]
-    first_path = _example_path(first.path) if first.path != "$default" else "/"
+    first_path = example_path(first.path) if first.path != "$default" else "/"
     lines.append(f"  curl -i {url}{quote(first.api.prefix + first_path)}   # no token: 401")
     lines.append(f"more tokens: {command()} token --sub alice --scope read:shows")
     return "\n".join(lines)

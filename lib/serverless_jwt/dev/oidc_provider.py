@@ -13,7 +13,6 @@ in :mod:`serverless_jwt.dev._oidc_rules`, answered over the issuer's own ``http.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -23,18 +22,19 @@ from urllib.parse import urlencode, urlsplit
 
 from serverless_jwt.dev import _login_page, _oidc_tokens
 from serverless_jwt.dev._oidc_grants import Grant, GrantStore, Pending
+from serverless_jwt.dev._oidc_rules import RESERVED_CLAIMS as RESERVED_CLAIMS  # still importable here
 from serverless_jwt.dev._oidc_rules import (
     OAuthError,
     Response,
+    extra_claims,
     is_allowed_redirect,
-    json_depth,
     parse_form,
     parse_params,
     refuse_unsupported,
+    requested_scopes,
     valid_challenge,
     valid_scope_token,
 )
-from serverless_jwt.token import MAX_JSON_DEPTH
 
 if TYPE_CHECKING:
     from serverless_jwt.dev._support import AttachedIssuer
@@ -51,9 +51,6 @@ RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"  # RFC 9728, se
 DEFAULT_SCOPES = ("openid", "profile", "email", "offline_access", "read:shows")
 DEFAULT_CLIENT_ID = "serverless-jwt-dev"
 SERVICE_CLIENT_ID = "serverless-jwt-dev-service"
-# Claims the login page's "extra claims" may not set: the provider writes them and relies on them.
-RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope",
-                             "auth_time", "nonce", "azp", "sid", "at_hash", "cnf"})
 _PENDING_SECONDS = 600  # how long a login page stays usable
 
 
@@ -199,7 +196,7 @@ class OidcProvider:
                                        form.get("claims", "").strip())
         scopes = tuple(s for s in form.get("scope", "").split() if valid_scope_token(s))
         try:
-            claims = _extra_claims(claims_text)
+            claims = extra_claims(claims_text)
             if not subject or len(subject) > 255:
                 raise ValueError("Subject must be 1 to 255 characters")
         except ValueError as exc:
@@ -236,7 +233,7 @@ class OidcProvider:
             if grant_type == "client_credentials":
                 client = _oidc_tokens.client_credentials(form, authorization, self.service_client_id,
                                                          self.service_client_secret)
-                grant = Grant(client_id=client, subject=client, scopes=_scopes(form),
+                grant = Grant(client_id=client, subject=client, scopes=requested_scopes(form),
                               audience=self._issuer.audience, auth_time=int(time.time()))
                 return self._tokens(grant, id_token=False, refresh=False)
             if not grant_type:
@@ -270,7 +267,7 @@ class OidcProvider:
         held = self._store.peek_refresh(token)
         if held is not None and form.get("client_id") != held.client_id:
             raise OAuthError("invalid_grant", "The refresh token was issued to another client")
-        narrowed = _scopes(form)
+        narrowed = requested_scopes(form)
         if held is not None and narrowed and not set(narrowed) <= set(held.scopes):
             raise OAuthError("invalid_scope", "A refresh may only narrow the granted scopes")
         grant = self._store.take_refresh(token)  # rotated: each refresh token works once
@@ -334,30 +331,6 @@ def resource_metadata(issuer: DevIssuer | AttachedIssuer, resource: str) -> dict
     scopes = DEFAULT_SCOPES if provider is None else provider.offered_scopes
     return {"resource": resource, "authorization_servers": [issuer.issuer],
             "scopes_supported": list(scopes), "bearer_methods_supported": ["header"]}
-
-
-def _scopes(form: Mapping[str, str]) -> tuple[str, ...]:
-    scopes = tuple(dict.fromkeys(form.get("scope", "").split()))
-    if not all(valid_scope_token(s) for s in scopes):
-        raise OAuthError("invalid_scope", "A requested scope is not a valid scope token")
-    return scopes
-
-
-def _extra_claims(text: str) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        raise ValueError("Extra claims must be valid JSON") from None
-    if not isinstance(value, dict):
-        raise ValueError("Extra claims must be a JSON object")
-    if json_depth(value) >= MAX_JSON_DEPTH:  # a token nested deeper than verifiers read is no use
-        raise ValueError(f"Extra claims may nest at most {MAX_JSON_DEPTH - 1} levels deep")
-    reserved = sorted(RESERVED_CLAIMS & set(value))
-    if reserved:
-        raise ValueError("Extra claims may not set protocol claims: " + ", ".join(reserved))
-    return value
 
 
 def _page(status: int, title: str, text: str) -> Response:

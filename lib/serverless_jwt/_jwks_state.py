@@ -1,0 +1,53 @@
+"""The JWKS cache state of a process: one shared record per (issuer, JWKS URI, clock).
+
+Every :class:`~serverless_jwt.jwks.RemoteKeySource` for the same issuer, JWKS URI and clock reads and
+writes one :class:`CacheEntry`, so a verifier built at import serves every warm invocation. This module
+only holds the state; jwks.py decides when to fetch and what may be served (the cache policy), and
+re-exports :func:`clear_shared_cache`: import it from there.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["CacheEntry", "clear_shared_cache", "shared_entry"]
+
+CacheKey = tuple[str | None, str | None, Callable[[], float]]
+
+
+class CacheEntry:
+    """Shared state for one (issuer, JWKS URI, clock); fields are replaced, never mutated in place."""
+
+    def __init__(self) -> None:
+        self.fetch_lock = threading.Lock()
+        self.jwks_uri: str | None = None  # discovered (or configured) JWKS URI
+        self.rediscover = False  # read discovery again before the next fetch (the key set may have moved)
+        # (document, fetched_at, version) replaced as one tuple so readers never see a mix.
+        self.state: tuple[Mapping[str, Any] | None, float, int] = (None, -math.inf, 0)
+        self.fingerprint: str | None = None
+        self.attempts = 0
+        self.failures = 0
+        self.retry_at = -math.inf
+        self.hold_until = -math.inf  # a 429/503's Retry-After: no fetch before then, cold or not
+        self.kid_refetch_at = -math.inf
+
+
+_SHARED: dict[CacheKey, CacheEntry] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_entry(key: CacheKey) -> CacheEntry:
+    with _SHARED_LOCK:
+        entry = _SHARED.get(key)
+        if entry is None:
+            entry = _SHARED[key] = CacheEntry()
+        return entry
+
+
+def clear_shared_cache() -> None:
+    """Forget every cached discovery document and JWKS (tests; a new process does this anyway)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()

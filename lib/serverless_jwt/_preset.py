@@ -1,0 +1,127 @@
+"""What every provider preset is made of: the :class:`Preset` record and the helpers that build one.
+
+``presets.py`` holds the providers (``cognito()``, ``auth0()``, ...) and re-exports ``Preset``: import it
+from there. The helpers check the arguments the providers share (host names, lists of ids), write the
+claim checks they add, and build the :class:`~serverless_jwt.verifier.Verifier`, refusing an option
+the preset sets itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from serverless_jwt import authz
+from serverless_jwt._config import is_secret_reference
+from serverless_jwt.errors import ConfigurationError, InvalidClaimError
+from serverless_jwt.verifier import ClaimCheck, Verifier
+
+if TYPE_CHECKING:
+    from serverless_jwt.adapters.decorators import Decorator
+
+__all__ = ["Preset", "build_verifier", "checked_host", "claim_equals", "default_jwks_uri", "secret_source",
+           "string_set"]
+
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?")
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A provider's verifier and the decorator options that go with it.
+
+    Attributes
+    ----------
+    verifier:
+        The configured :class:`Verifier`.
+    roles_claim:
+        Where the provider puts roles or groups (``require_auth(roles_claim=...)``).
+    cookie_name:
+        Cookie that may carry the token (Netlify's ``nf_jwt``), else ``None``.
+    claims_mapper:
+        Claims rewriting the provider needs (Auth0 namespace stripping), else ``None``.
+    """
+
+    verifier: Verifier
+    roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH
+    cookie_name: str | None = None
+    claims_mapper: authz.ClaimsMapper | None = None
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Same as ``self.verifier.verify(token)``, so a preset is itself a token verifier."""
+        return self.verifier.verify(token)
+
+    def auth_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``require_auth`` matching this provider."""
+        options: dict[str, Any] = {"roles_claim": self.roles_claim}
+        if self.cookie_name is not None:
+            options["cookie_name"] = self.cookie_name
+        if self.claims_mapper is not None:
+            options["claims_mapper"] = self.claims_mapper
+        return options
+
+    def require_auth(self, **overrides: Any) -> Decorator:
+        """``require_auth(self.verifier, **self.auth_options(), **overrides)``.
+
+        Examples
+        --------
+        >>> @auth.require_auth(scopes=["read:shows"])  # doctest: +SKIP
+        ... def handler(event, context): ...
+        """
+        from serverless_jwt.adapters.decorators import require_auth  # adapters load only when used
+
+        decorator: Decorator = require_auth(self.verifier, **{**self.auth_options(), **overrides})
+        return decorator
+
+
+def string_set(values: str | Collection[str] | None, name: str) -> frozenset[str]:
+    items = [values] if isinstance(values, str) else list(values or ())
+    if not items or any(not isinstance(v, str) or not v for v in items):
+        raise ConfigurationError(f"{name} must be a non-empty string or list of strings")
+    return frozenset(items)
+
+
+def checked_host(domain: str, name: str) -> str:
+    if not isinstance(domain, str):
+        raise ConfigurationError(f"{name} must be a host name such as tenant.example.com")
+    # Host names are case-insensitive, the issuer comparison is exact: tokens name it in lower case.
+    host = domain.strip().removeprefix("https://").rstrip("/").lower()
+    if not _HOST.fullmatch(host):
+        raise ConfigurationError(f"{name} must be a host name such as tenant.example.com")
+    return host
+
+
+def claim_equals(claim: str, accepted: frozenset[str]) -> ClaimCheck:
+    def check(claims: Mapping[str, Any]) -> bool:
+        value = claims.get(claim)
+        if value is None:
+            raise InvalidClaimError(claim, "missing")
+        if not isinstance(value, str) or value not in accepted:
+            raise InvalidClaimError(claim, "check_failed")
+        return True
+
+    check.__name__ = claim
+    return check
+
+
+def build_verifier(checks: Sequence[ClaimCheck], options: dict[str, Any], **settings: Any) -> Verifier:
+    extra = options.pop("claim_checks", ())
+    clash = sorted(set(options) & set(settings))
+    if clash:
+        raise ConfigurationError(f"this preset sets {', '.join(map(repr, clash))} itself")
+    return Verifier(**settings, **options, claim_checks=(*checks, *extra))
+
+
+def default_jwks_uri(options: dict[str, Any], uri: str) -> None:
+    # The provider's well-known JWKS (no discovery round trip), unless the caller brings other keys.
+    sources = ("jwks_uri", "jwks", "public_key", "secrets", "secret_from")
+    if not any(options.get(k) is not None for k in sources):
+        options["jwks_uri"] = uri
+
+
+def secret_source(secret: str | bytes | Sequence[str | bytes]) -> dict[str, Any]:
+    # A Secrets Manager ARN or ssm: name, as JWT_SECRET may hold: fetched, never used as the key.
+    if isinstance(secret, str) and is_secret_reference(secret.strip()):
+        return {"secret_from": secret.strip()}
+    return {"secrets": secret}

@@ -1,0 +1,128 @@
+"""What ``invoke`` reads and sends (dev/_invoke_inputs.py): the event, its token, the --env-vars file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from serverless_jwt.dev import _support
+from serverless_jwt.dev._invoke_inputs import (
+    authorizer_event_mismatch,
+    default_event,
+    example_path,
+    get_authorization,
+    read_env_vars,
+    read_event,
+    set_authorization,
+)
+from serverless_jwt.dev.apigw import collect
+from serverless_jwt.dev.template import Template
+from serverless_jwt.errors import ConfigurationError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return Template(ROOT / "template.yaml")
+
+
+def test_the_commands_still_find_them_in_support() -> None:
+    for name in ("authorizer_event_mismatch", "default_event", "get_authorization", "read_env_vars",
+                 "read_event", "set_authorization"):
+        assert getattr(_support, name) is globals()[name], name
+
+
+def test_token_injection_follows_the_authorizer_event_shape() -> None:
+    token = {"type": "TOKEN", "authorizationToken": "Bearer old", "methodArn": "arn"}
+    set_authorization(token, "Bearer new")
+    assert token["authorizationToken"] == "Bearer new"
+    assert get_authorization(token) == "Bearer new"
+    v2 = {"version": "2.0", "type": "REQUEST", "identitySource": ["Bearer old", "x"],
+          "headers": {"Authorization": "Bearer old"}}
+    set_authorization(v2, "Bearer new")
+    assert v2["identitySource"] == ["Bearer new", "x"]
+    assert v2["headers"] == {"authorization": "Bearer new"}
+    http_v1 = {"type": "REQUEST", "identitySource": "", "authorizationToken": "", "headers": {}}
+    set_authorization(http_v1, "Bearer new")
+    assert http_v1["identitySource"] == http_v1["authorizationToken"] == "Bearer new"
+    set_authorization(http_v1, None)
+    assert http_v1["identitySource"] == ""
+    assert "authorization" not in http_v1["headers"]
+    placeholder = {"headers": {"Authorization": "Bearer <paste a token from: serverless-jwt token>"}}
+    assert get_authorization(placeholder) is None
+    assert get_authorization({"type": "TOKEN", "authorizationToken": "<token>"}) is None
+    assert get_authorization({"headers": {"Authorization": "Bearer not.a.token"}}) == (
+        "Bearer not.a.token")
+
+
+def test_route_parameters_are_filled_with_1() -> None:
+    assert example_path("/shows/{id}") == "/shows/1"
+    assert example_path("/users/{user}/shows/{id}/") == "/users/1/shows/1/"
+    assert example_path("/shows/{proxy+}") == "/shows/1"
+    assert example_path("/") == "/"
+
+
+def test_the_default_event_is_what_api_gateway_sends_the_first_route(template: Template) -> None:
+    event = default_event(template.function("MeFunction"), template)
+    assert event["version"] == "2.0"
+    assert event["requestContext"]["http"]["method"] == "GET"
+    assert event["rawPath"] == "/me"
+    assert get_authorization(event) is None
+
+
+def test_an_authorizer_gets_the_event_of_the_route_it_guards_without_a_token(template: Template) -> None:
+    event = default_event(template.function("AuthorizerFunction"), template)
+    assert event["type"] == "TOKEN"
+    assert event["authorizationToken"] == ""
+    assert event["methodArn"].endswith("/prod/GET/me")
+    assert get_authorization(event) is None
+
+
+def test_without_a_template_the_event_is_a_2_0_get_of_the_root(template: Template) -> None:
+    event = default_event(template.function("ShowsFunction"))
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /"
+    assert event["rawPath"] == "/"
+    assert event["requestContext"]["http"]["method"] == "GET"
+
+
+def test_an_event_file_must_hold_a_json_object(template: Template, tmp_path: Path) -> None:
+    function = template.function("MeFunction")
+    given = tmp_path / "event.json"
+    given.write_text(json.dumps({"headers": {"authorization": "Bearer a.b.c"}}), encoding="utf-8")
+    assert read_event(str(given), function, template) == {"headers": {"authorization": "Bearer a.b.c"}}
+    made = read_event(None, function, template)  # no file: the default event
+    assert (made["version"], made["rawPath"]) == ("2.0", "/me")
+    given.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="must be a JSON object"):
+        read_event(str(given), function, template)
+    given.write_text('{"a": 1,}', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"is not valid JSON \(line 1\)"):
+        read_event(str(given), function, template)
+    with pytest.raises(ConfigurationError, match=r"cannot read event file .*: it is a folder"):
+        read_event(str(tmp_path), function, template)
+
+
+def test_an_env_vars_file_is_an_object_of_objects(tmp_path: Path) -> None:
+    given = tmp_path / "env.json"
+    given.write_text('{"Parameters": {"A": "1"}, "MeFunction": {"B": "2"}}', encoding="utf-8")
+    assert read_env_vars(str(given)) == {"Parameters": {"A": "1"}, "MeFunction": {"B": "2"}}
+    for wrong in ('{"A": "1"}', '["Parameters"]'):
+        given.write_text(wrong, encoding="utf-8")
+        with pytest.raises(ConfigurationError, match="must be a JSON object of objects"):
+            read_env_vars(str(given))
+
+
+def test_an_event_of_the_other_authorizer_type_is_named_and_any_other_is_fine(template: Template) -> None:
+    routes = collect(template).routes
+    authorizer = template.function("AuthorizerFunction")
+    mismatch = authorizer_event_mismatch({"type": "REQUEST"}, authorizer, routes)
+    assert mismatch is not None
+    assert mismatch.startswith("AuthorizerFunction is a TOKEN authorizer in the template, but this is a "
+                               "REQUEST event")
+    assert authorizer_event_mismatch({"type": "TOKEN"}, authorizer, routes) is None
+    assert authorizer_event_mismatch({"version": "2.0"}, authorizer, routes) is None
+    assert authorizer_event_mismatch({"type": "REQUEST"}, template.function("MeFunction"), routes) is None

@@ -1,0 +1,85 @@
+"""The JWKS cache state shared per (issuer, JWKS URI, clock), over real loopback HTTP (_jwks_state.py)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import pytest
+
+from serverless_jwt import jwks
+from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
+from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
+from serverless_jwt.errors import UnknownKeyError
+from serverless_jwt.jwks import RemoteKeySource
+from serverless_jwt.token import parse
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _source(dev: DevIssuer, clock: FakeClock, **options: Any) -> RemoteKeySource:
+    kwargs: dict[str, Any] = {"issuer": dev.issuer, "jwks_uri": None,
+                              "algorithms": ["RS256", "ES256"], "timeout_seconds": 2, "clock": clock}
+    kwargs.update(options)
+    return RemoteKeySource(**kwargs)
+
+
+def _verifies(source: RemoteKeySource, token: str) -> bool:
+    parsed = parse(token)
+    (key,) = source.keys_for(parsed.header)
+    return key.verify(parsed.header["alg"], parsed.signing_input, parsed.signature)
+
+
+def test_clear_shared_cache_is_importable_from_jwks_as_before() -> None:
+    assert jwks.clear_shared_cache is clear_shared_cache
+    assert "clear_shared_cache" in jwks.__all__
+
+
+def test_verifiers_for_the_same_issuer_share_one_cache(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    first, second = _source(issuer, clock), _source(issuer, clock, algorithms=["ES256"])
+    assert _verifies(first, issuer.mint())
+    assert _verifies(second, issuer.mint(alg="ES256"))
+    assert issuer.requests[JWKS_PATH] == 1
+    with pytest.raises(UnknownKeyError):  # same document, but this source only allows ES256
+        second.keys_for({"kid": issuer.kid("RS256")})
+
+
+def test_one_record_per_issuer_jwks_uri_and_clock() -> None:
+    key = ("https://issuer.example.com", None, time.monotonic)
+    entry = shared_entry(key)
+    assert shared_entry(key) is entry
+    assert shared_entry(("https://issuer.example.com", "https://issuer.example.com/jwks", time.monotonic)) \
+        is not entry
+    assert shared_entry(("https://other.example.com", None, time.monotonic)) is not entry
+    assert shared_entry(("https://issuer.example.com", None, FakeClock())) is not entry
+
+
+def test_a_new_record_has_no_keys_and_nothing_to_wait_for() -> None:
+    entry = shared_entry(("https://fresh.example.com", None, time.monotonic))
+    assert entry.state == (None, -math.inf, 0)
+    assert entry.jwks_uri is None
+    assert not entry.rediscover
+    assert entry.attempts == entry.failures == 0
+    assert entry.retry_at == entry.hold_until == entry.kid_refetch_at == -math.inf
+    assert not entry.fetch_lock.locked()
+
+
+def test_after_clear_shared_cache_a_new_source_fetches_again(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    key = (issuer.issuer, None, clock)
+    assert _verifies(_source(issuer, clock), issuer.mint())
+    assert _verifies(_source(issuer, clock), issuer.mint())  # served from the shared record
+    assert issuer.requests[JWKS_PATH] == 1
+    before = shared_entry(key)
+    clear_shared_cache()
+    assert shared_entry(key) is not before
+    assert _verifies(_source(issuer, clock), issuer.mint())
+    assert issuer.requests[JWKS_PATH] == 2
