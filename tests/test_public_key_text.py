@@ -75,3 +75,15 @@ def test_random_secrets_are_never_taken_for_keys(make: object) -> None:
     for _ in range(50):
         raw = make()  # type: ignore[operator]
         assert public_key_kind(raw) is None, raw
+
+
+def test_raw_der_ending_in_a_whitespace_byte_is_still_recognised() -> None:
+    # DER is binary: its last byte is a whitespace value about 2% of the time (a key's or signature's
+    # last byte), and stripping the input as text made such a key pass as a secret.
+    for _ in range(20_000):
+        der = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if der[-1:].isspace():
+            break
+    assert der[-1:].isspace()
+    assert public_key_kind(der) == "a DER public key or certificate"

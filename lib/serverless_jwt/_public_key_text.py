@@ -42,6 +42,9 @@ def public_key_kind(raw: bytes) -> str | None:
     >>> public_key_kind(b"correct-horse-battery-staple-and-more-words") is None
     True
     """
+    # Raw DER first, as given: its last bytes may well be whitespace values, which strip() would eat.
+    if _is_der_key(raw):
+        return "a DER public key or certificate"
     text = raw.removeprefix(_BOM).strip()
     if _PEM.search(text):
         return "a PEM key or certificate"
