@@ -16,7 +16,6 @@ from serverless_jwt import _verifier_setup as _setup
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
 from serverless_jwt._cache import VerifiedTokens
-from serverless_jwt._checkers import Checker
 from serverless_jwt._config import env_error, validate_algorithms, validate_issuer
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
@@ -34,9 +33,7 @@ ClaimCheck = Callable[[Mapping[str, Any]], bool]
 TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], bool]
 """``check(header, claims, key) -> bool`` after the signature verified (aws-jwt-verify's customJwtCheck)."""
 
-_MAX_PLANS = 64
-# Per header segment: (key generation, signature checks, the key of each check).
-_Plan = tuple[int, tuple[Checker, ...], tuple[VerificationKey, ...]]
+_Plan = _setup.Plan
 
 
 class Verifier:
@@ -353,32 +350,11 @@ class Verifier:
         return alg
 
     def _plan(self, header_segment: bytes, checked: str | None) -> _Plan:
-        """The signature checks for tokens with this header: alg and typ rules, then the key lookup.
-
-        Tokens of one issuer and key share a header segment, so this runs once per header and key
-        set; the plan is dropped when the key set changes (its generation). ``checked`` is the alg when
-        the caller has just applied the header rules.
-        """
+        """The signature checks for tokens with this header (see ``_verifier_setup.plan``); ``checked``
+        is the alg when the caller has just applied the header rules."""
         header = _token.decode_header(header_segment)
         alg = checked if checked is not None else self._check_header(header)
-        keys = self._keys
-        generation = keys.generation
-        candidates = keys.keys_for(header)
-        if keys.generation != generation:
-            # This look-up fetched (a cold start, a refresh): read again from the set it brought, so the
-            # plan (and the first cached token) is tagged with it, not rebuilt on the next request. Read
-            # in this order a racing refresh can only make the tag older (a rebuild), never newer.
-            generation = keys.generation
-            candidates = keys.keys_for(header)
-        usable = [(check, key) for key in candidates if (check := key.checkers.get(alg)) is not None]
-        if not usable:
-            # The alg must fit the key (kty, curve, the JWK's own alg): never verify across families.
-            raise AlgorithmNotAllowedError()
-        plans = self._plans
-        if len(plans) >= _MAX_PLANS:
-            plans.clear()
-        plan = plans[header_segment] = (generation, tuple(c for c, _ in usable), tuple(k for _, k in usable))
-        return plan
+        return _setup.plan(self._plans, header_segment, header, alg, self._keys)
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:
         _claims.check_claims(claims, self._policy, now)
