@@ -211,6 +211,21 @@ def test_refresh_tokens_rotate_and_may_only_narrow_scopes(issuer: DevIssuer) -> 
                         {**form, "refresh_token": first["refresh_token"]}).status == 200
 
 
+def test_refresh_tokens_never_outlive_their_sign_in_by_more_than_the_session_lifetime(
+        issuer: DevIssuer) -> None:
+    issuer.oidc.session_lifetime_seconds = 2.0  # rotation slides each token's own expiry, not this
+    request, code = _login(issuer, scopes=("openid", "offline_access"))
+    tokens = oc.exchange_code(issuer.issuer, request, code).json()
+    sign_in = _claims(tokens["access_token"])["auth_time"]
+    form = {"grant_type": "refresh_token", "client_id": "serverless-jwt-dev"}
+    rotated = oc.post_form(issuer.issuer + "/oauth/token", {**form, "refresh_token": tokens["refresh_token"]})
+    assert rotated.status == 200
+    time.sleep(max(0.0, sign_in + 2.2 - time.time()))
+    ended = oc.post_form(issuer.issuer + "/oauth/token",
+                         {**form, "refresh_token": rotated.json()["refresh_token"]})
+    assert ended.json()["error"] == "invalid_grant"
+
+
 def test_a_replayed_code_revokes_every_refresh_token_it_led_to(issuer: DevIssuer) -> None:
     request, code = _login(issuer, scopes=("openid", "offline_access"))
     first = oc.exchange_code(issuer.issuer, request, code).json()

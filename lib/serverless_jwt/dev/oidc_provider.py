@@ -74,6 +74,8 @@ class OidcProvider:
         The login page's checkboxes (plus any other scope the request asks for).
     ``code_lifetime_seconds``, ``access_token_lifetime_seconds``, ``refresh_token_lifetime_seconds``
         60, 3600 and 86400 by default.
+    ``session_lifetime_seconds``
+        Absolute: no refresh token outlives its sign-in by more (default 7 days), however often rotated.
     """
 
     def __init__(self, issuer: DevIssuer, *, service_client_secret: str | None = None) -> None:
@@ -93,6 +95,7 @@ class OidcProvider:
         self.code_lifetime_seconds = 60.0
         self.access_token_lifetime_seconds = 3600
         self.refresh_token_lifetime_seconds = 86400.0
+        self.session_lifetime_seconds = 7 * 86400.0
         self._store.clear()
 
     def discovery(self) -> dict[str, Any]:
@@ -282,9 +285,11 @@ class OidcProvider:
         out = _oidc_tokens.issue(self._issuer, grant, id_token=id_token and "openid" in grant.scopes,
                                  lifetime_seconds=self.access_token_lifetime_seconds)
         kept = keep or grant
-        if refresh and "offline_access" in kept.scopes:
+        # Sliding with each rotation, but never past the sign-in's own end (an absolute lifetime).
+        expires = min(time.time() + self.refresh_token_lifetime_seconds,
+                      kept.auth_time + self.session_lifetime_seconds)
+        if refresh and "offline_access" in kept.scopes and expires > time.time():
             token = secrets.token_urlsafe(32)
-            expires = time.time() + self.refresh_token_lifetime_seconds
             family = kept.family or secrets.token_urlsafe(16)
             self._store.add_refresh(token, replace(kept, expires_at=expires, nonce=None, family=family),
                                     from_code=refresh_for)
