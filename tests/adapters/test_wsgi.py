@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -99,3 +100,39 @@ def test_a_preflight_answer_goes_out_without_a_body_and_the_apps_iterable_is_clo
     assert answer.status_code == 200
     assert answer.content == b""
     assert closed == [True]  # PEP 3333: the app's iterable is closed
+
+
+def test_a_streamed_body_sees_the_identity_on_every_step_and_in_close(
+        jwt_issuer: DevIssuer, serve_wsgi: Callable[[Any], str], jwt_tokens: Tokens) -> None:
+    # The server iterates a generator body after the app returned, in its own context: each step and
+    # the body's close() still run with the request's identity on current_identity().
+    seen: list[str | None] = []
+
+    def streaming(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def chunks() -> Iterable[bytes]:
+            for n in range(3):
+                identity = current_identity()
+                yield f"{n}:{identity and identity.subject}\n".encode()
+
+        class Body:
+            def __iter__(self) -> Any:
+                return iter(chunks())
+
+            def close(self) -> None:
+                identity = current_identity()
+                seen.append(identity and identity.subject)
+
+        return Body()
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    base = serve_wsgi(JwtWsgiMiddleware(streaming, verifier))
+    for sub in ("alice", "bob"):
+        r = httpx.get(base, headers={"Authorization": f"Bearer {jwt_tokens.valid(sub=sub)}"})
+        assert r.text == f"0:{sub}\n1:{sub}\n2:{sub}\n"
+    deadline = time.monotonic() + 10
+    while len(seen) < 2 and time.monotonic() < deadline:  # the server closes after the client has read
+        time.sleep(0.01)
+    assert seen == ["alice", "bob"]
+    assert current_identity() is None  # nothing leaks into the caller's context

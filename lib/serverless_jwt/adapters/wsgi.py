@@ -8,7 +8,8 @@
         identity = environ["serverless_jwt.identity"]
 
 Imports no framework. The identity is put on ``environ["serverless_jwt.identity"]`` and on
-:func:`~serverless_jwt.adapters.identity.current_identity` while the app runs; a failure is answered
+:func:`~serverless_jwt.adapters.identity.current_identity` while the app runs and while the server
+iterates a body it streams; a failure is answered
 here with our status, ``WWW-Authenticate`` and RFC 6750 body. Flask apps use
 :mod:`serverless_jwt.adapters.flask` instead (per-view scopes, ``flask.g``, error handlers).
 """
@@ -16,7 +17,7 @@ here with our status, ``WWW-Authenticate`` and RFC 6750 body. Flask apps use
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -85,12 +86,16 @@ class JwtWsgiMiddleware:
         except AuthError as err:
             return self._refuse(err, start_response)
         environ[ENVIRON_KEY] = identity
-        # Set while the app computes its response; a streaming body iterated later reads the environ.
+        # Set while the app computes its response, and again around each step of a body it streams
+        # (the server iterates it after this call returned, in its own context).
         reset = _current.set(identity)
         try:
-            return self.app(environ, start_response)
+            body = self.app(environ, start_response)
         finally:
             _current.reset(reset)
+        if type(body) in (list, tuple) or isinstance(body, _file_wrapper(environ)):
+            return body  # computed already (a server sends a list or a file wrapper its own, faster way)
+        return _Streamed(body, identity)
 
 
     def _refuse(self, err: AuthError, start_response: StartResponse) -> list[bytes]:
@@ -132,6 +137,41 @@ class JwtWsgiMiddleware:
                 start_response(status, [*kept, ("Content-Length", "0")])
                 return [b""]
         return self._refuse(MissingTokenError(), start_response)
+
+
+class _Streamed:
+    """An app's lazy response body, each step run with the request's identity on current_identity()."""
+
+    def __init__(self, body: Iterable[bytes], identity: IdentityContext | None) -> None:
+        self._body = body
+        self._steps: Iterator[bytes] | None = None
+        self._identity = identity
+
+    def __iter__(self) -> _Streamed:
+        return self
+
+    def __next__(self) -> bytes:
+        reset = _current.set(self._identity)
+        try:
+            if self._steps is None:
+                self._steps = iter(self._body)
+            return next(self._steps)
+        finally:
+            _current.reset(reset)
+
+    def close(self) -> None:  # PEP 3333: the server calls it; the app's own close() must run
+        close = getattr(self._body, "close", None)
+        if callable(close):
+            reset = _current.set(self._identity)
+            try:
+                close()
+            finally:
+                _current.reset(reset)
+
+
+def _file_wrapper(environ: Mapping[str, Any]) -> type | tuple[type, ...]:
+    wrapper = environ.get("wsgi.file_wrapper")
+    return wrapper if isinstance(wrapper, type) else ()
 
 
 def _is_preflight(environ: Mapping[str, Any]) -> bool:
