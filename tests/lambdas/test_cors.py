@@ -68,7 +68,8 @@ def test_sample_functions_send_the_allowed_origin_for_the_rest_api(jwt_issuer: D
 
 def test_rest_api_answers_503_with_retry_after_when_the_authorizer_cannot_get_keys() -> None:
     # The Lambda authorizer can only allow, deny or fail; with the provider down it fails, and the
-    # template's AUTHORIZER_FAILURE gateway response makes that a 503 to retry, not API Gateway's 500.
+    # template's AUTHORIZER_CONFIGURATION_ERROR gateway response (API Gateway's type for a failed
+    # authorizer, AuthorizerConfigurationException) makes that a 503 to retry, not API Gateway's 500.
     import socket
     import urllib.error
     import urllib.request

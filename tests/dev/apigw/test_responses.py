@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from serverless_jwt.dev.apigw.responses import MalformedResponse, from_function, gateway
+from serverless_jwt.dev.apigw.responses import MalformedResponse, customize, from_function, gateway
 from serverless_jwt.dev.apigw.routes import Api
 
 REST = Api("RestApi", "REST", "prod", binary_media_types=("image/*",))
@@ -100,3 +100,17 @@ def test_api_gateway_answers_per_api_kind() -> None:
     assert gateway("integration_failure", rest=True, request_id="r").status == 502
     assert gateway("integration_failure", rest=False, request_id="r").status == 500
     assert gateway("unauthorized", rest=True, request_id="r").body == b'{"message":"Unauthorized"}'
+
+
+def test_a_failed_lambda_authorizer_is_customized_as_authorizer_configuration_error() -> None:
+    # AWS reports a Lambda authorizer that raises (or answers wrongly) as AuthorizerConfigurationException,
+    # the AUTHORIZER_CONFIGURATION_ERROR gateway response; AUTHORIZER_FAILURE alone does not apply to it.
+    failed = gateway("authorizer_failure", rest=True, request_id="r")
+    assert (failed.status, failed.header("x-amzn-ErrorType")) == (500, "AuthorizerConfigurationException")
+    retry = (("Retry-After", "30"),)
+    configured = Api("RestApi", "REST", "prod",
+                     gateway_responses=(("AUTHORIZER_CONFIGURATION_ERROR", 503, retry),))
+    answer = customize(failed, configured)
+    assert (answer.status, answer.header("Retry-After")) == (503, "30")
+    other = Api("RestApi", "REST", "prod", gateway_responses=(("AUTHORIZER_FAILURE", 503, retry),))
+    assert customize(failed, other).status == 500

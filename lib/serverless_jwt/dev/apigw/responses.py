@@ -94,7 +94,8 @@ def gateway(kind: str, rest: bool, request_id: str, *, extra: Sequence[tuple[str
 # Our answers -> REST GatewayResponses types (most specific first, then DEFAULT_4XX / DEFAULT_5XX).
 _RESPONSE_TYPES = {"not_found": "MISSING_AUTHENTICATION_TOKEN", "unauthorized": "UNAUTHORIZED",
                    "explicit_deny": "ACCESS_DENIED", "implicit_deny": "ACCESS_DENIED",
-                   "authorizer_failure": "AUTHORIZER_FAILURE", "too_large": "REQUEST_TOO_LARGE",
+                   # A Lambda authorizer that fails or answers wrongly: AuthorizerConfigurationException.
+                   "authorizer_failure": "AUTHORIZER_CONFIGURATION_ERROR", "too_large": "REQUEST_TOO_LARGE",
                    "bad_request": "BAD_REQUEST_BODY"}
 
 
