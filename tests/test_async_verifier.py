@@ -222,3 +222,30 @@ def test_a_retry_after_is_honoured_at_a_cold_start_without_a_fetch_per_request(j
         with pytest.raises(KeysUnavailableError):
             asyncio.run(verifier.verify(jwt_issuer.mint()))
     assert jwt_issuer.requests[DISCOVERY_PATH] == 1
+
+
+def test_with_no_key_to_be_had_a_token_failing_its_claims_is_a_401_as_on_the_sync_path(
+        jwt_issuer: DevIssuer) -> None:
+    from serverless_jwt import MultiIssuerVerifier
+    from serverless_jwt.errors import InvalidClaimError
+
+    jwt_issuer.fault = "503"
+    single = verifier_for(jwt_issuer)
+    multi = AsyncVerifier(MultiIssuerVerifier([
+        Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)]))
+
+    async def outcome(verifier: AsyncVerifier, token: str) -> type[BaseException]:
+        try:
+            await verifier.verify(token)
+        except Exception as exc:  # the type is the result
+            return type(exc)
+        return type(None)
+
+    async def main() -> list[type[BaseException]]:
+        expired = jwt_issuer.mint(now=time.time() - 7200)
+        return [await outcome(single, expired), await outcome(multi, expired),
+                await outcome(single, jwt_issuer.mint(audience="someone-else")),
+                await outcome(single, jwt_issuer.mint())]
+
+    assert asyncio.run(main()) == [TokenExpiredError, TokenExpiredError, InvalidClaimError,
+                                   KeysUnavailableError]

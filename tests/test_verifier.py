@@ -21,6 +21,7 @@ from serverless_jwt import (
     ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
+    KeysUnavailableError,
     MalformedTokenError,
     TokenExpiredError,
     UnknownKeyError,
@@ -697,3 +698,30 @@ def test_typ_rule_with_real_signed_tokens(issuer: DevIssuer, accepted: list[str]
         with pytest.raises(InvalidClaimError) as info:
             verifier.verify(token)
         assert (info.value.claim, info.value.reason) == ("typ", "invalid")
+
+
+# -- no keys to be had: a token whose own claims fail is still a 401 -------------------------------
+
+def test_with_no_key_to_be_had_a_token_failing_its_claims_is_refused_for_them_not_503(
+        issuer: DevIssuer) -> None:
+    # A client holding an expired token must get the 401 that makes it fetch a new one, not a 503 that
+    # it retries with the same token until the issuer is back.
+    issuer.fault = "503"
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience)  # cold: nothing cached
+    with pytest.raises(TokenExpiredError):
+        verifier.verify(issuer.mint(now=time.time() - 7200))
+    with pytest.raises(InvalidClaimError) as other:
+        verifier.verify(issuer.mint(audience="someone-else"))
+    assert other.value.claim == "aud"
+    with pytest.raises(KeysUnavailableError):  # claims that pass: the signature decides, and cannot
+        verifier.verify(issuer.mint())
+    # Warm, then a rotation during an outage: the new kid cannot be checked (503) unless the claims fail.
+    issuer.fault = None
+    warm = Verifier(issuer=issuer.issuer, audience=issuer.audience, unknown_kid_cooldown_seconds=0)
+    assert warm.verify(issuer.mint(sub="before"))["sub"] == "before"
+    issuer.rotate()
+    issuer.fault = "503"
+    with pytest.raises(TokenExpiredError):
+        warm.verify(issuer.mint(now=time.time() - 7200))
+    with pytest.raises(KeysUnavailableError):
+        warm.verify(issuer.mint())

@@ -155,7 +155,11 @@ class AsyncVerifier:
             finally:
                 _SCHEDULER.reset(reset)
             if attempt and pending.kind == "keys":
-                # The fetch this request waited for brought no keys: the issuer is down (503).
+                # The fetch this request waited for brought no keys: the issuer is down (503), unless
+                # the token's own claims already fail (401), as on the synchronous path.
+                check = getattr(self._verifier, "_check_unverified", None)
+                if callable(check):
+                    check(token)
                 raise KeysUnavailableError()
             if waited_for == "keys" and pending.kind == "kid":
                 # The keys were fetched for this very request a moment ago: a refetch would bring the

@@ -176,6 +176,14 @@ class MultiIssuerVerifier:
             self._count(verifier, token)
         return claims
 
+    def _check_unverified(self, token: str) -> None:
+        """As :meth:`Verifier._check_unverified`, by the verifier of the token's issuer."""
+        iss = _token.parse(token, max_bytes=self._max_token_bytes).claims.get("iss")
+        verifier = self._by_issuer.get(iss) if isinstance(iss, str) else None
+        if verifier is None:
+            raise InvalidClaimError("iss", "missing" if iss is None else "invalid")
+        verifier._check_unverified(token)
+
     def _count(self, verifier: Verifier, token: str) -> None:
         """Charge a newly remembered token to the global budget, dropping the oldest beyond it."""
         cache = getattr(verifier, "_cache", None)

@@ -23,6 +23,7 @@ from serverless_jwt.errors import (
     ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
+    KeysUnavailableError,
 )
 from serverless_jwt.keys import VerificationKey
 
@@ -316,13 +317,17 @@ class Verifier:
             # Decided before any key work: a token that claims another issuer costs no fetch.
             raise InvalidClaimError("iss", "missing" if "iss" not in claims else "invalid")
         keys = self._keys
-        if plan is not None:
-            # What keys_for would do for a known header: refresh stale keys, end the stale window.
-            keys.prefetch()
-            if plan[0] != keys.generation:
-                plan = None
-        if plan is None:
-            plan = self._plan(header_segment, checked)
+        try:
+            if plan is not None:
+                # What keys_for would do for a known header: refresh stale keys, end the stale window.
+                keys.prefetch()
+                if plan[0] != keys.generation:
+                    plan = None
+            if plan is None:
+                plan = self._plan(header_segment, checked)
+        except KeysUnavailableError:
+            _claims.check_claims(claims, self._policy, now)  # a 401 first, if they fail: _check_unverified
+            raise
         for check in plan[1]:
             if check(signing_input, signature):
                 break
@@ -355,6 +360,13 @@ class Verifier:
         header = _token.decode_header(header_segment)
         alg = checked if checked is not None else self._check_header(header)
         return _setup.plan(self._plans, header_segment, header, alg, self._keys)
+
+    def _check_unverified(self, token: str) -> None:
+        """When no key can be had (503): refuse a token whose own claims fail already (401: expired,
+        another audience...), so its client gets a new token instead of retrying until the issuer is
+        back. Only a refusal is read from unverified claims, never an admission."""
+        claims = _token.decode(token, max_bytes=self._max_token_bytes)[1]
+        _claims.check_claims(claims, self._policy, self._clock())
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:
         _claims.check_claims(claims, self._policy, now)
