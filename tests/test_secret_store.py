@@ -420,6 +420,10 @@ def test_awsprevious_missing_or_unusable_never_takes_the_current_secret_down(
     ({"JWT_SECRET": ARN, "JWT_SECRET_PREVIOUS": "an-old-secret-" + "x" * 32}, "must be AWSPREVIOUS"),
     ({"JWT_SECRET": ARN, "JWT_SECRET_PREVIOUS": "awsprevious"}, "must be AWSPREVIOUS"),
     ({"JWT_SECRET": "ssm:/jwt/secret", "JWT_SECRET_PREVIOUS": "AWSPREVIOUS"}, "SSM parameter has none"),
+    # Beside a secret given as text, the stage name would be taken as a (public) key: refused.
+    ({"JWT_SECRET": "x" * 40, "JWT_SECRET_PREVIOUS": "AWSPREVIOUS", "JWT_ALLOW_SHORT_SECRET": "true"},
+     "AWSPREVIOUS needs JWT_SECRET to name a Secrets Manager secret"),
+    ({"JWT_SECRET": "x" * 40, "JWT_SECRET_PREVIOUS": "awsprevious"}, "needs JWT_SECRET to name"),
 ])
 def test_a_previous_secret_that_would_be_ignored_is_refused_at_construction(
         env: dict[str, str], message: str) -> None:
@@ -436,3 +440,24 @@ def test_secret_previous_options_are_checked_at_construction() -> None:
     with pytest.raises(ConfigurationError, match=r"fetch must take \(reference, stage\)"):
         StoredSecretKeys(ARN, algorithms=["HS256"], fetch=lambda reference: "x", previous=True)
     StoredSecretKeys(ARN, algorithms=["HS256"], fetch=_StagedStore("x", None), previous=True)
+
+
+def test_while_awsprevious_cannot_be_read_the_rotated_out_secret_stands_in_and_nothing_is_kept_for_good(
+        caplog: pytest.LogCaptureFixture) -> None:
+    a, b, c = (secrets.token_urlsafe(32) for _ in range(3))
+    store, now = _StagedStore(b, a), [0.0]
+    keys = StoredSecretKeys(ARN, algorithms=["HS256"], fetch=store, previous=True, clock=lambda: now[0],
+                            max_age_seconds=10, max_stale_seconds=100)
+    assert _accepts(keys, a)
+    assert _accepts(keys, b)
+    # Rotated to c while AWSPREVIOUS reads are denied: what AWSPREVIOUS holds now is b, the last current.
+    store.current, store.previous, now[0] = c, RuntimeError("AccessDenied"), 11
+    assert _accepts(keys, c)
+    assert _accepts(keys, b)
+    assert not _accepts(keys, a)  # two rotations old: never kept on
+    # Still unreadable, no rotation: b stands in for max_stale_seconds, then the grace ends.
+    now[0] = 50
+    assert _accepts(keys, b)
+    now[0] = 120
+    assert not _accepts(keys, b)
+    assert _accepts(keys, c)

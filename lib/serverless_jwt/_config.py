@@ -196,6 +196,10 @@ _PREVIOUS_OF_STORED = (
     "Secrets Manager secret's previous version); list further secrets in the stored value, one per line")
 
 
+_PREVIOUS_OF_PLAIN = ("JWT_SECRET_PREVIOUS=AWSPREVIOUS needs JWT_SECRET to name a Secrets Manager secret "
+                      "(its ARN); beside a secret given as text, JWT_SECRET_PREVIOUS is the previous secret")
+
+
 def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
     """Verifier keyword arguments from ``JWT_*`` variables; empty values count as unset."""
     env = {k: v.strip() for k, v in environ.items() if k.startswith("JWT_") and v.strip()}
@@ -217,7 +221,11 @@ def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
                     raise ConfigurationError(_PREVIOUS_OF_STORED)
                 kw["secret_previous"] = True
         else:
-            kw["secrets"] = [secret, env["JWT_SECRET_PREVIOUS"]] if "JWT_SECRET_PREVIOUS" in env else [secret]
+            previous = env.get("JWT_SECRET_PREVIOUS")
+            if previous is not None and previous.upper() == PREVIOUS_STAGE:
+                # Never a literal key: the stage name is public, anyone could sign with it.
+                raise ConfigurationError(_PREVIOUS_OF_PLAIN)
+            kw["secrets"] = [secret] if previous is None else [secret, previous]
     if "JWT_JWKS_URI" in env:
         kw["jwks_uri"] = env["JWT_JWKS_URI"]
     if "JWT_PUBLIC_KEY" in env:

@@ -185,6 +185,8 @@ class StoredSecretKeys:
         self._values: tuple[str | bytes, ...] = ()
         self._previous = previous
         self._previous_values: tuple[str | bytes, ...] = ()  # AWSPREVIOUS's, as last read
+        self._previous_at = 0.0  # when they were read
+        self._current_values: tuple[str | bytes, ...] = ()  # AWSCURRENT's, as last read
         self._loaded_at = 0.0
         self._retry_at = 0.0
         self.generation = 0
@@ -240,7 +242,8 @@ class StoredSecretKeys:
         if not values:
             raise KeysUnavailableError("The shared secret could not be loaded")
         if self._previous:
-            values += tuple(v for v in self._load_previous() if v not in values)
+            current, self._current_values = self._current_values, values
+            values += tuple(v for v in self._load_previous(now, rotated_from=current) if v not in values)
         if values != self._values:
             try:
                 keys = SecretKeys(list(values), algorithms=self._algorithms,
@@ -251,9 +254,10 @@ class StoredSecretKeys:
             self.generation += 1
         self._loaded_at = now
 
-    def _load_previous(self) -> tuple[str | bytes, ...]:
+    def _load_previous(self, now: float, *, rotated_from: tuple[str | bytes, ...]) -> tuple[str | bytes, ...]:
         # Best effort, after AWSCURRENT loaded: the previous secret only extends a grace period, so its
-        # failure never fails the load (the last previous secrets read stay accepted meanwhile).
+        # failure never fails the load. Meanwhile what AWSPREVIOUS must hold is used: the last current
+        # secrets if AWSCURRENT has just changed, else the last previous ones read, for max_stale_seconds.
         try:
             values = tuple(split_secrets(self._fetch(self._reference, PREVIOUS_STAGE)))
         except Exception as exc:
@@ -263,6 +267,10 @@ class StoredSecretKeys:
             else:
                 _log.warning("previous version of shared secret %s could not be loaded: %s",
                              self._reference, reason)
+                if rotated_from and rotated_from != self._current_values:
+                    self._previous_values, self._previous_at = rotated_from, now
+                elif now - self._previous_at >= self._max_stale:
+                    self._previous_values = ()  # a retired secret is never kept for good
                 return self._previous_values
         if values:
             try:  # an unusable retired value (too short, say) must not take the current one down
@@ -270,7 +278,7 @@ class StoredSecretKeys:
             except ConfigurationError:
                 _log.warning("previous version of shared secret %s is not usable; ignored", self._reference)
                 values = ()
-        self._previous_values = values
+        self._previous_values, self._previous_at = values, now
         return values
 
 
