@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -801,3 +802,27 @@ def test_output_that_cannot_be_written_is_a_one_line_error_never_a_traceback(
         assert done.returncode == 1
         assert done.stderr.strip() == \
             "serverless-jwt: error: cannot write the output: No space left on device"
+
+
+def test_a_server_started_with_stdout_closed_serves_without_its_banner(tmp_path: Path) -> None:
+    # `serverless-jwt issuer >&- &`: nothing to show, but serving is the point; a one-shot command
+    # with output to give is what exits 141.
+    from serverless_jwt.dev._support import running_issuer
+
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUN_MAIN, "--state-dir", str(state), "issuer", "--port", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1))
+    try:
+        deadline = time.monotonic() + 60
+        while running_issuer(state) is None and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert running_issuer(state) is not None
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err

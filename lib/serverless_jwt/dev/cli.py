@@ -23,13 +23,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from serverless_jwt.dev import _cli_output as _output
 from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["main"]
@@ -79,8 +79,14 @@ class _Parser(argparse.ArgumentParser):
     """argparse's parser, except that help or usage that cannot be written is an error, not lost."""
 
     def _print_message(self, message: str, file: Any = None) -> None:
-        if message:
-            (file or sys.stderr).write(message)
+        if not message:
+            return
+        stream = file if file is not None else sys.stderr
+        try:
+            stream.write(message)
+        except OSError:
+            if stream is sys.stdout:
+                raise  # help that cannot be shown; a usage error on a closed or full stderr still exits 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,55 +155,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["token", "--scope", "read:shows"])  # doctest: +SKIP
     """
-    if sys.stdout is None:  # stdout closed when Python started (`>&-`): output has nowhere to go
-        sys.stdout = _ClosedOutput()
+    saved = _output.open_streams()
     try:
         try:
             args = build_parser().parse_args(argv)
         except SystemExit:  # --help or a usage error, printed: written out before the exit
             sys.stdout.flush()
             raise
+        _output.serve_without_stdout(args.command)
         code = _run(args)
         sys.stdout.flush()  # a write error surfaces here, not in Python's own flush at exit
         return code
-    except _OutputClosed:
+    except _output.OutputClosed:
         with contextlib.suppress(OSError, ValueError):
             print("serverless-jwt: error: standard output is closed (>&-): nothing can be shown",
                   file=sys.stderr)
-        _discard_output()
+        _output.discard_output()
         return 141
     except BrokenPipeError:
         # The reader went away (`... | head`, on stdout or stderr): stop quietly, as Unix tools do.
-        _discard_output()
+        _output.discard_output()
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
-    except OSError as exc:  # stdout on a full disk (`> /dev/full`), an I/O error: say so, no traceback
+    except _output.OutputFailed as exc:  # `> /dev/full`, an I/O error: say so, no traceback
         with contextlib.suppress(OSError, ValueError):
             print(f"serverless-jwt: error: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
-        _discard_output()
+        _output.discard_output()
         return 1
-
-
-class _OutputClosed(BrokenPipeError):
-    """A write to a standard output that was closed before the command started."""
-
-
-class _ClosedOutput:
-    """What ``sys.stdout`` is when descriptor 1 was closed: writing to it is a broken pipe (exit 141)."""
-
-    def write(self, text: str) -> int:
-        raise _OutputClosed(32, "standard output is closed")
-
-    def flush(self) -> None:
-        pass
-
-
-def _discard_output() -> None:
-    # Python flushes both streams again at exit: point them at /dev/null first (the signal docs' recipe).
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:  # None: that descriptor was closed when Python started (`>&-`)
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                os.dup2(devnull, stream.fileno())
+    except OSError as exc:  # the command's own (a request that timed out ...): one line, no traceback
+        with contextlib.suppress(OSError, ValueError):
+            print(f"serverless-jwt: error: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout, sys.stderr, sys.stdin = saved
 
 
 def _run(args: argparse.Namespace) -> int:
