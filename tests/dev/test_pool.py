@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import io
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 from serverless_jwt.dev._pool import RunnerPool
 from serverless_jwt.dev.emulator import EmulatorRunner
 from serverless_jwt.dev.environments import Environment
+from serverless_jwt.dev.invocation import RuntimeFailure
 from serverless_jwt.dev.template import Template
 
 from .conftest import SAM_APP
@@ -75,3 +78,53 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in state  # a zombie has exited
+
+
+class _Held:
+    """A stand-in runtime whose invocation lasts until it is released (or closed)."""
+
+    made = 0
+
+    def __init__(self) -> None:
+        type(self).made += 1
+        self.function = type("F", (), {"name": "Held"})()
+        self.release = threading.Event()
+
+    def start(self) -> _Held:
+        return self
+
+    def invoke(self, event: Any, *, request_id: str | None = None) -> Any:
+        self.release.wait(10)
+        return event
+
+    def close(self) -> None:
+        self.release.set()
+
+
+def test_a_request_waiting_for_a_runtime_when_the_pool_closes_is_answered_not_run_after_it() -> None:
+    _Held.made = 0
+    pool = RunnerPool(_Held, limit=1)  # type: ignore[arg-type]
+    outcomes: dict[str, Any] = {}
+
+    def call(name: str) -> None:
+        try:
+            outcomes[name] = pool.invoke({"n": name})
+        except Exception as exc:
+            outcomes[name] = exc
+
+    first = threading.Thread(target=call, args=("first",))
+    first.start()
+    while not pool._busy:  # the first holds the only runtime
+        time.sleep(0.005)
+    waiting = threading.Thread(target=call, args=("waiting",))
+    waiting.start()
+    while not pool._changed._waiters:  # type: ignore[attr-defined]  # the second waits for it
+        time.sleep(0.005)
+    pool.close()
+    first.join(10)
+    waiting.join(10)
+    assert outcomes["first"] == {"n": "first"}
+    assert isinstance(outcomes["waiting"], RuntimeFailure)
+    assert _Held.made == 1  # nothing was started after the close
+    assert pool.invoke({"n": "later"}) == {"n": "later"}  # and the pool serves again, with the first
+    assert pool.size == 1

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from serverless_jwt.dev.emulator import EmulatorRunner
+from serverless_jwt.dev.invocation import RuntimeFailure
 
 __all__ = ["MAX_CONCURRENCY", "RunnerPool"]
 
@@ -43,6 +44,8 @@ class RunnerPool:
         self._first = make()
         self._all: list[EmulatorRunner] = [self._first]
         self._idle: list[EmulatorRunner] = [self._first]
+        self._busy: list[EmulatorRunner] = []
+        self._closes = 0  # a request waiting across a close() is answered, not run after it
         self._changed = threading.Condition()
 
     @property
@@ -73,25 +76,35 @@ class RunnerPool:
             return runner.invoke(event, request_id=request_id)
         finally:
             with self._changed:
+                self._busy.remove(runner)
                 if runner in self._all and runner not in self._idle:  # close() may have reset the pool
                     self._idle.append(runner)
                     self._changed.notify()
 
     def _checkout(self) -> EmulatorRunner:
         with self._changed:
+            closes = self._closes
             while True:
+                if self._closes != closes:
+                    raise RuntimeFailure(f"{self._first.function.name}: its runtimes were stopped")
                 if self._idle:
-                    return self._idle.pop()  # the most recently used: warm, as Lambda prefers
-                if len(self._all) < self._limit:
+                    runner = self._idle.pop()  # the most recently used: warm, as Lambda prefers
+                elif len(self._all) < self._limit:
                     runner = self._make()
                     self._all.append(runner)
-                    return runner
-                self._changed.wait()
+                else:
+                    self._changed.wait()
+                    continue
+                self._busy.append(runner)
+                return runner
 
     def close(self) -> None:
         """Stop every environment; the pool can start again (with one) on the next invocation."""
         with self._changed:
-            runners, self._all, self._idle = self._all, [self._first], [self._first]
+            runners, self._all = self._all, [self._first]
+            # The first comes back to the idle list when its invocation in flight (if any) ends.
+            self._idle = [] if self._first in self._busy else [self._first]
+            self._closes += 1
             self._changed.notify_all()
         for runner in runners:
             runner.close()

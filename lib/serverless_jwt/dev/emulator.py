@@ -70,6 +70,9 @@ def emulator_binary() -> tuple[Path | None, str]:
     return binary, ""
 
 
+_STARTING = threading.Lock()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -144,42 +147,49 @@ class EmulatorRunner:
                 raise RuntimeFailure(f"{self.function.name}: CodeUri is not a local folder: "
                                      f"{self.function.code_dir}")
             self._baseline = self._newest()
-            api_port, runtime_port = _free_port(), _free_port()
-            env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
-            env.update(self.environment)
-            paths = [str(self.function.code_dir)]
-            paths += [str(p) for layer in self.function.layers for p in layer.python_dirs]
-            env.update({"PYTHONPATH": os.pathsep.join(paths), "LAMBDA_TASK_ROOT": str(self.function.code_dir),
-                        "PYTHONUNBUFFERED": "1", "TZ": ":UTC",
-                        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(max(1, round(self.function.timeout_seconds))),
-                        "AWS_EXECUTION_ENV": f"AWS_Lambda_{self.function.runtime or 'python'}"})
-            argv = [str(binary), "--log-level", "info",
-                    "--runtime-interface-emulator-address", f"127.0.0.1:{api_port}",
-                    "--runtime-api-address", f"127.0.0.1:{runtime_port}",
-                    str(self.python), "-m", "awslambdaric", self.function.handler]
-            try:
-                proc = popen(  # our binary, the environment's python, the handler name; dies with us
-                    argv, cwd=self.function.code_dir, env=env, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-            except OSError as exc:
-                raise RuntimeFailure(f"cannot start the emulator: {exc.strerror or 'failed'}") from None
-            self._proc, self._url = proc, f"http://127.0.0.1:{api_port}{_INVOKE_PATH}"
-            assert proc.stdout is not None
-            self._reader = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True,
-                                            name=f"rie-{self.function.name}")
-            self._reader.start()
-            atexit.register(self.close)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    self.close()
-                    raise RuntimeFailure(f"{self.function.name}: the emulator exited at start:\n"
-                                         + "\n".join(self._tail))
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", api_port), 0.2):
-                    return self
-                time.sleep(0.02)
-            self.close()
-            raise RuntimeFailure(f"{self.function.name}: the emulator did not listen within 10 s")
+            # One start at a time in this process: the ports are free when chosen, and each emulator
+            # holds its pair before the next start chooses (concurrent cold starts picked the same).
+            with _STARTING:
+                self._spawn(binary)
+            return self
+
+    def _spawn(self, binary: Path) -> None:
+        api_port, runtime_port = _free_port(), _free_port()
+        env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+        env.update(self.environment)
+        paths = [str(self.function.code_dir)]
+        paths += [str(p) for layer in self.function.layers for p in layer.python_dirs]
+        env.update({"PYTHONPATH": os.pathsep.join(paths), "LAMBDA_TASK_ROOT": str(self.function.code_dir),
+                    "PYTHONUNBUFFERED": "1", "TZ": ":UTC",
+                    "AWS_LAMBDA_FUNCTION_TIMEOUT": str(max(1, round(self.function.timeout_seconds))),
+                    "AWS_EXECUTION_ENV": f"AWS_Lambda_{self.function.runtime or 'python'}"})
+        argv = [str(binary), "--log-level", "info",
+                "--runtime-interface-emulator-address", f"127.0.0.1:{api_port}",
+                "--runtime-api-address", f"127.0.0.1:{runtime_port}",
+                str(self.python), "-m", "awslambdaric", self.function.handler]
+        try:
+            proc = popen(  # our binary, the environment's python, the handler name; dies with us
+                argv, cwd=self.function.code_dir, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot start the emulator: {exc.strerror or 'failed'}") from None
+        self._proc, self._url = proc, f"http://127.0.0.1:{api_port}{_INVOKE_PATH}"
+        assert proc.stdout is not None
+        self._reader = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True,
+                                        name=f"rie-{self.function.name}")
+        self._reader.start()
+        atexit.register(self.close)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                self.close()
+                raise RuntimeFailure(f"{self.function.name}: the emulator exited at start:\n"
+                                     + "\n".join(self._tail))
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", api_port), 0.2):
+                return
+            time.sleep(0.02)
+        self.close()
+        raise RuntimeFailure(f"{self.function.name}: the emulator did not listen within 10 s")
 
     load = start  # the in-process runner's name for "get ready"
 
