@@ -20,7 +20,8 @@ import os
 import sys
 from typing import Any, TextIO
 
-__all__ = ["SERVERS", "Output", "OutputClosed", "OutputFailed", "discard_output", "open_streams"]
+__all__ = ["SERVERS", "Output", "OutputClosed", "OutputFailed", "discard_output", "open_streams",
+           "serve_without_stdout"]
 
 SERVERS = frozenset({"issuer", "start-api"})  # they serve; their banner is a courtesy
 
