@@ -804,15 +804,21 @@ def test_output_that_cannot_be_written_is_a_one_line_error_never_a_traceback(
             "serverless-jwt: error: cannot write the output: No space left on device"
 
 
-def test_a_server_started_with_stdout_closed_serves_without_its_banner(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+def test_a_server_whose_stdout_is_closed_or_full_serves_without_its_banner(
+        tmp_path: Path, stdout: str) -> None:
     # `serverless-jwt issuer >&- &`: nothing to show, but serving is the point; a one-shot command
-    # with output to give is what exits 141.
+    # with output to give is what exits 141 (or 1).
     from serverless_jwt.dev._support import running_issuer
 
+    if stdout == "full" and not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
     state = tmp_path / "state"
+    target = open("/dev/full", "w") if stdout == "full" else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-c", _RUN_MAIN, "--state-dir", str(state), "issuer", "--port", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1))
+        stdout=target, stderr=subprocess.PIPE, text=True,
+        preexec_fn=(lambda: os.close(1)) if stdout == "closed" else None)
     try:
         deadline = time.monotonic() + 60
         while running_issuer(state) is None and proc.poll() is None and time.monotonic() < deadline:

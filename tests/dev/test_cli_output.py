@@ -61,3 +61,14 @@ def test_a_usage_error_with_stderr_closed_still_exits_2(tmp_path: Any) -> None:
                           text=True, timeout=60, check=False, preexec_fn=lambda: os.close(2))
     assert done.returncode == 2
     assert done.stdout == ""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_stderr_drops_the_notes_and_the_command_goes_on(tmp_path: Any) -> None:
+    env = {**os.environ, "JWT_SECRET": "s" * 40}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", _RUN_MAIN, "--state-dir", str(tmp_path), "token", "--hs256"],
+            stdout=subprocess.PIPE, stderr=full, text=True, timeout=60, check=False, env=env)
+    assert done.returncode == 0
+    assert done.stdout.count(".") == 2

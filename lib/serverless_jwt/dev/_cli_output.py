@@ -1,8 +1,9 @@
 """The CLI's standard streams when they are closed, full or gone: a clear line and exit code, no traceback.
 
 - stdout closed before the start (``>&-``): a command with output to give exits 141 with one line on
-  stderr; the servers (``issuer``, ``start-api``) run on without their banner, as before.
+  stderr; the servers (``issuer``, ``start-api``) run on without their banner, closed or full.
 - stdout failing (``> /dev/full``): exit 1, ``cannot write the output: No space left on device``.
+- stderr full: its notes are dropped and the command goes on.
 - stdout's reader gone (``| head``): exit 141, quietly, as Unix tools do (``cli.main``).
 - stderr or stdin closed: read as ``/dev/null``. Otherwise Python sends ``print(file=sys.stderr)`` to
   stdout when stderr is ``None``, so ``TOKEN=$(serverless-jwt token 2>&-)`` would capture the notes.
@@ -38,8 +39,10 @@ class Output:
     """``sys.stdout`` while a command runs: its write errors become :class:`OutputFailed` /
     :class:`OutputClosed`; everything else (``fileno``, ``isatty``, ``encoding`` ...) is the stream's."""
 
-    def __init__(self, stream: TextIO | None) -> None:
+    def __init__(self, stream: TextIO | None, *, courtesy: bool = False) -> None:
         self.stream = stream
+        # Courtesy output (stderr's notes, a server's banner): what cannot be written is dropped.
+        self.courtesy = courtesy
 
     def write(self, text: str) -> int:
         if self.stream is None:
@@ -49,6 +52,8 @@ class Output:
         except BrokenPipeError:
             raise
         except OSError as exc:
+            if self.courtesy:
+                return len(text)
             raise OutputFailed(exc.errno, exc.strerror) from None
 
     def flush(self) -> None:
@@ -59,7 +64,8 @@ class Output:
         except BrokenPipeError:
             raise
         except OSError as exc:
-            raise OutputFailed(exc.errno, exc.strerror) from None
+            if not self.courtesy:
+                raise OutputFailed(exc.errno, exc.strerror) from None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
@@ -69,8 +75,9 @@ def open_streams() -> tuple[Any, Any, Any]:
     """Put :class:`Output` in front of stdout and ``/dev/null`` behind a closed stderr or stdin; returns
     the streams as they were, for the caller to put back."""
     saved = (sys.stdout, sys.stderr, sys.stdin)
-    if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    # stderr carries notes and errors: a full one drops them (a closed pipe still ends the command).
+    errors = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
+    sys.stderr = Output(errors, courtesy=True)
     if sys.stdin is None:
         sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
     sys.stdout = Output(sys.stdout)
@@ -78,10 +85,13 @@ def open_streams() -> tuple[Any, Any, Any]:
 
 
 def serve_without_stdout(command: str) -> None:
-    """A server started with stdout closed runs on: its banner goes nowhere, as ``>/dev/null`` would."""
+    """A server runs on when its stdout is closed or full: its banner is lost, as ``>/dev/null`` would
+    lose it, and it still serves."""
     out = sys.stdout
-    if command in SERVERS and isinstance(out, Output) and out.stream is None:
-        out.stream = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    if command in SERVERS and isinstance(out, Output):
+        out.courtesy = True
+        if out.stream is None:
+            out.stream = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
 
 
 def discard_output() -> None:
