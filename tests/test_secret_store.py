@@ -168,10 +168,14 @@ def test_a_secret_reference_is_never_used_as_the_key(issuer: DevIssuer, referenc
         preset.verifier.verify(_token(issuer, reference))
 
 
-def test_unusable_stored_value_is_503(aws: None, issuer: DevIssuer) -> None:
-    arn = boto3.client("secretsmanager").create_secret(Name="jwt-short", SecretString="short")["ARN"]
+def test_unusable_stored_value_is_503_and_logged_with_its_reason_never_its_value(
+        aws: None, issuer: DevIssuer, caplog: pytest.LogCaptureFixture) -> None:
+    client = boto3.client("secretsmanager")
+    arn = client.create_secret(Name="jwt-short", SecretString="shortsecretvalue")["ARN"]
     with pytest.raises(KeysUnavailableError):
         Verifier.from_env({"JWT_SECRET": arn}).verify(_token(issuer, "short" * 8))
+    assert "is not usable: Secrets must be at least 32 bytes for HS256" in caplog.text
+    assert "shortsecretvalue" not in caplog.text
 
 
 _COLD_START = """
@@ -419,7 +423,12 @@ def test_awsprevious_missing_or_unusable_never_takes_the_current_secret_down(
 @pytest.mark.parametrize(("env", "message"), [
     ({"JWT_SECRET": ARN, "JWT_SECRET_PREVIOUS": "an-old-secret-" + "x" * 32}, "must be AWSPREVIOUS"),
     ({"JWT_SECRET": ARN, "JWT_SECRET_PREVIOUS": "awsprevious"}, "must be AWSPREVIOUS"),
-    ({"JWT_SECRET": "ssm:/jwt/secret", "JWT_SECRET_PREVIOUS": "AWSPREVIOUS"}, "SSM parameter has none"),
+    ({"JWT_SECRET": "ssm:/jwt/secret", "JWT_SECRET_PREVIOUS": "AWSPREVIOUS"}, "SSM parameter in JWT_SECRET"),
+    ({"JWT_SECRET": "ssm:/jwt/secret", "JWT_SECRET_PREVIOUS": "an-old-secret-" + "x" * 32},
+     "list the current and the previous secret in its value"),
+    # The message names the variable that holds the short secret.
+    ({"JWT_SECRET": "y" * 40, "JWT_SECRET_PREVIOUS": "short"},
+     "^JWT_SECRET_PREVIOUS must be at least 32 bytes"),
     # Beside a secret given as text, the stage name would be taken as a (public) key: refused.
     ({"JWT_SECRET": "x" * 40, "JWT_SECRET_PREVIOUS": "AWSPREVIOUS", "JWT_ALLOW_SHORT_SECRET": "true"},
      "AWSPREVIOUS needs JWT_SECRET to name a Secrets Manager secret"),

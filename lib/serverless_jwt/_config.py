@@ -196,6 +196,8 @@ _PREVIOUS_OF_STORED = (
     "Secrets Manager secret's previous version); list further secrets in the stored value, one per line")
 
 
+_PREVIOUS_OF_SSM = ("JWT_SECRET_PREVIOUS is not used with an SSM parameter in JWT_SECRET (it has no previous "
+                    "version stage): list the current and the previous secret in its value, one per line")
 _PREVIOUS_OF_PLAIN = ("JWT_SECRET_PREVIOUS=AWSPREVIOUS needs JWT_SECRET to name a Secrets Manager secret "
                       "(its ARN); beside a secret given as text, JWT_SECRET_PREVIOUS is the previous secret")
 
@@ -217,6 +219,8 @@ def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
             kw["secret_from"] = secret
             if "JWT_SECRET_PREVIOUS" in env:
                 # Never dropped in silence: a stored secret's previous one is its AWSPREVIOUS version.
+                if secret.startswith("ssm:") or ":ssm:" in secret:
+                    raise ConfigurationError(_PREVIOUS_OF_SSM)
                 if env["JWT_SECRET_PREVIOUS"] != PREVIOUS_STAGE:
                     raise ConfigurationError(_PREVIOUS_OF_STORED)
                 kw["secret_previous"] = True
@@ -304,10 +308,13 @@ def check_env(kwargs: Mapping[str, Any], environ: Mapping[str, str]) -> None:
     if secrets is not None and "JWT_SECRET" in environ:
         values = [secrets] if isinstance(secrets, (str, bytes)) else list(secrets)
         algorithms = validate_algorithms(kwargs.get("algorithms"), shared_secret=True)
-        for value in values:
+        for index, value in enumerate(values):
             problem = secret_problem(value, algorithms, allow_short_secret=bool(
                 kwargs.get("allow_short_secret", False)), env=True)
             if problem is not None:
+                if index == 1 and "JWT_SECRET_PREVIOUS" in environ:  # name the variable that holds it
+                    problem = problem.replace("JWT_SECRET (template parameter JwtSecret)",
+                                              "JWT_SECRET_PREVIOUS")
                 raise ConfigurationError(problem)
 
 

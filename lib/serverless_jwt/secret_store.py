@@ -248,7 +248,9 @@ class StoredSecretKeys:
             try:
                 keys = SecretKeys(list(values), algorithms=self._algorithms,
                                   allow_short_secret=self._allow_short)
-            except ConfigurationError:
+            except ConfigurationError as exc:
+                # The reason is ours ("at least 32 bytes for HS256 ..."), never the value.
+                _log.warning("shared secret %s is not usable: %s", self._reference, exc)
                 raise KeysUnavailableError("The stored shared secret is not usable") from None
             self._keys, self._values = keys, values
             self.generation += 1
