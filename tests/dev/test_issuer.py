@@ -191,6 +191,8 @@ def test_start_api_serves_resource_metadata_naming_the_dev_issuer(issuer: DevIss
         url = api.url
         with urllib.request.urlopen(url + RESOURCE_METADATA_PATH, timeout=5) as response:  # noqa: S310
             document = json.loads(response.read())
+            cors = response.headers["Access-Control-Allow-Origin"]
+    assert cors == "*"  # a page served from another origin (?api=...) reads it too
     assert document["resource"] == url
     assert document["authorization_servers"] == [issuer.issuer]
     bare = LocalApiGateway([], {}).start()

@@ -210,7 +210,9 @@ class LocalApiGateway:
                 and request.raw_path == RESOURCE_METADATA_PATH:
             # RFC 9728: how the sample page finds the issuer this local API trusts (dev only).
             body = json.dumps(self.resource_metadata(self.url)).encode()
-            return Answer(200, [("Content-Type", "application/json")], body), "-", None
+            # Public metadata, read cross-origin by a page served elsewhere (`?api=`).
+            headers = [("Content-Type", "application/json"), ("Access-Control-Allow-Origin", "*")]
+            return Answer(200, headers, body), "-", None
         if found is None:
             rest = routes.in_stage(self.apis, request.raw_path) is not None
             return gateway("not_found", rest, request.request_id), "-", None
