@@ -474,6 +474,13 @@ def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
     ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_LEEWAY_SECONDS": "soon"},
      ["JWT_LEEWAY_SECONDS must be a number"]),
     ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_ALGORITHMS": "HS256"}, ["JWT_ALGORITHMS"]),
+    # Each key-fetch setting is named alone, by the variable that was set (not by a Python argument).
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_UNKNOWN_KID_COOLDOWN_SECONDS": "-1"},
+     ["JWT_UNKNOWN_KID_COOLDOWN_SECONDS must be >= 0"]),
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_TIMEOUT_SECONDS": "0"},
+     ["JWT_TIMEOUT_SECONDS must be > 0"]),
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_MAX_TOKEN_BYTES": "0"}, ["JWT_MAX_TOKEN_BYTES must be"]),
+    ({"JWT_JWKS_URI": "ftp://keys.example", "JWT_AUDIENCE": "api"}, ["JWT_JWKS_URI must use https"]),
 ])
 def test_from_env_errors_name_the_variable_and_template_parameter(env: dict[str, str],
                                                                   says: list[str]) -> None:

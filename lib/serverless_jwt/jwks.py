@@ -89,13 +89,20 @@ class RemoteKeySource:
     ) -> None:
         if issuer is None and jwks_uri is None:
             raise ConfigurationError("RemoteKeySource needs an issuer or a jwks_uri")
-        for url in (jwks_uri,) if jwks_uri is not None else (_discovery_url(str(issuer)),):
-            if not url_allowed(url):
-                raise ConfigurationError("Key URLs must use https (plain http only on loopback)")
-        if not (timeout_seconds > 0 and jwks_max_age_seconds > 0 and max_response_bytes > 0):
-            raise ConfigurationError("timeout_seconds, jwks_max_age_seconds, max_response_bytes must be > 0")
-        if not (max_stale_seconds >= 0 and unknown_kid_cooldown_seconds >= 0):
-            raise ConfigurationError("max_stale_seconds and unknown_kid_cooldown_seconds must be >= 0")
+        if jwks_uri is not None and not url_allowed(jwks_uri):
+            raise ConfigurationError("jwks_uri must use https (plain http only on loopback)")
+        if jwks_uri is None and not url_allowed(_discovery_url(str(issuer))):
+            raise ConfigurationError("issuer must use https (plain http only on loopback)")
+        # One message per setting, led by its name: from_env names the variable the user set instead.
+        for name, value in (("timeout_seconds", timeout_seconds),
+                            ("jwks_max_age_seconds", jwks_max_age_seconds),
+                            ("max_response_bytes", max_response_bytes)):
+            if not value > 0:
+                raise ConfigurationError(f"{name} must be > 0")
+        for name, value in (("max_stale_seconds", max_stale_seconds),
+                            ("unknown_kid_cooldown_seconds", unknown_kid_cooldown_seconds)):
+            if not value >= 0:
+                raise ConfigurationError(f"{name} must be >= 0")
         self._algorithms = frozenset(algorithms)
         if not self._algorithms - HMAC_ALGORITHMS.keys() - {"none"}:
             raise ConfigurationError("A JWKS needs an asymmetric algorithm in the allow-list")
