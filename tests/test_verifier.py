@@ -481,6 +481,12 @@ def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
      ["JWT_TIMEOUT_SECONDS must be > 0"]),
     ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_MAX_TOKEN_BYTES": "0"}, ["JWT_MAX_TOKEN_BYTES must be"]),
     ({"JWT_JWKS_URI": "ftp://keys.example", "JWT_AUDIENCE": "api"}, ["JWT_JWKS_URI must use https"]),
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_MAX_AGE_CLAIM": "auth_time"},
+     ["JWT_MAX_AGE_CLAIM needs JWT_MAX_AGE_SECONDS"]),
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_ALGORITHMS": "rs256"},
+     ["JWT_ALGORITHMS has unsupported values: ['rs256']; names are case-sensitive: RS256"]),
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_ALGORITHMS": "RS256,none"},
+     ["'none' is never accepted"]),
 ])
 def test_from_env_errors_name_the_variable_and_template_parameter(env: dict[str, str],
                                                                   says: list[str]) -> None:

@@ -149,8 +149,12 @@ def validate_algorithms(algorithms: Sequence[str] | None, *, shared_secret: bool
         raise ConfigurationError("algorithms must not be empty")
     unknown = algs - HMAC_ALGORITHMS - PUBLIC_KEY_ALGORITHMS
     if unknown:
-        raise ConfigurationError(f"algorithms has unsupported values: {sorted(unknown)} ('none' is never "
-                                 "accepted)")
+        # Names are exact (JWA is case-sensitive): say which one was meant, and why 'none' never is.
+        hints = sorted({a for a in HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS
+                        if isinstance(a, str) and a.lower() in {str(u).lower() for u in unknown}})
+        why = (f"; names are case-sensitive: {', '.join(hints)}" if hints else "") + (
+            "; 'none' is never accepted" if any(str(u).lower() == "none" for u in unknown) else "")
+        raise ConfigurationError(f"algorithms has unsupported values: {sorted(unknown)}{why}")
     if shared_secret and not algs <= HMAC_ALGORITHMS:
         raise ConfigurationError("algorithms must be HS256/HS384/HS512 with shared secrets")
     if not shared_secret and algs & HMAC_ALGORITHMS:
@@ -259,6 +263,8 @@ def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
     if "JWT_REQUIRED_CLAIMS" in env:
         kw["required_claims"] = _list(env["JWT_REQUIRED_CLAIMS"])
     if "JWT_MAX_AGE_CLAIM" in env:
+        if "JWT_MAX_AGE_SECONDS" not in env:  # it would change nothing: say so rather than ignore it
+            raise ConfigurationError("JWT_MAX_AGE_CLAIM needs JWT_MAX_AGE_SECONDS (how old it may be)")
         kw["max_age_claim"] = env["JWT_MAX_AGE_CLAIM"]
     if "JWT_ACCEPTED_TYPES" in env:
         kw["accepted_types"] = _list(env["JWT_ACCEPTED_TYPES"])
