@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import re
@@ -443,9 +444,13 @@ def test_an_answer_for_a_closed_stdout_ends_quietly(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_decode_of_an_empty_argument_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+def test_decode_of_an_empty_argument_says_so(capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["decode", ""]) == 2
-    assert "no token given" in capsys.readouterr().err
+    assert "an empty argument: is the shell variable set?" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # `decode - < /dev/null`, or stdin closed
+    assert main(["decode", "-"]) == 2
+    assert "no token given (standard input was empty)" in capsys.readouterr().err
 
 
 def test_decode_rejects_garbage_without_echoing_it(capsys: pytest.CaptureFixture[str]) -> None:

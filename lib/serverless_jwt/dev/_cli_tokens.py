@@ -131,7 +131,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     raw = sys.stdin.read() if args.token == "-" else args.token  # noqa: S105 - "-" means stdin
     token = raw.strip().removeprefix("Bearer ").removeprefix("bearer ").strip()
     if not token:
-        print("no token given (an empty argument: is the shell variable set?)", file=sys.stderr)
+        print("no token given (standard input was empty)" if args.token == "-"  # noqa: S105 - "-": stdin
+              else "no token given (an empty argument: is the shell variable set?)", file=sys.stderr)
         return 2
     try:
         parsed = parse(token)
