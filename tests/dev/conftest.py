@@ -20,6 +20,15 @@ CACHE = ROOT / ".serverless-jwt"
 SAM_APP = ROOT / "tests" / "fixtures" / "sam_app" / "template.yaml"
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie has exited)."""
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state
+
+
 def requirements_of(template: Template, runtime: str | None) -> list[Path]:
     return sorted({r for f in template.functions.values() if f.runtime == runtime for r in f.requirements})
 

@@ -24,6 +24,7 @@ from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, R
 from serverless_jwt.dev.template import Template
 
 from .conftest import SAM_APP
+from .conftest import alive as _alive
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +41,6 @@ def echo(sam_app: Template, sam_app_env: Environment, log: io.StringIO) -> Itera
 def _runner(function: str, env: Environment, log: io.StringIO, **kwargs: bool) -> EmulatorRunner:
     return EmulatorRunner(Template(SAM_APP).function(function), python=env.python, log_stream=log, **kwargs)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in state  # a zombie has exited
 
 
 def test_context_and_environment_come_from_the_template(echo: EmulatorRunner) -> None:

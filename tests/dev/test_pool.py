@@ -17,6 +17,7 @@ from serverless_jwt.dev.invocation import RuntimeFailure
 from serverless_jwt.dev.template import Template
 
 from .conftest import SAM_APP
+from .conftest import alive as _alive
 
 
 def _pool(env: Environment, limit: int) -> RunnerPool:
@@ -71,13 +72,6 @@ def test_close_stops_every_environment_and_the_pool_starts_again(
         pool.close()
     assert not _alive(after["pid"])
 
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in state  # a zombie has exited
 
 
 class _Held:
