@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from serverless_jwt.dev.runners import prepare
 from serverless_jwt.dev.template import Template
@@ -41,3 +45,24 @@ def test_env_vars_entries_are_found_by_logical_id_or_function_name(tmp_path: Pat
     named, plain = (prepared.runners[n].environment for n in ("Named", "Plain"))  # type: ignore[attr-defined]
     assert (named["GREETING"], named["SHARED"]) == ("by name", "everyone")
     assert (plain["GREETING"], plain["SHARED"]) == ("by id", "everyone")
+
+
+def test_the_mode_line_names_the_interpreter_that_runs_a_runtime_not_installed_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from serverless_jwt.dev import environments
+    from serverless_jwt.dev.emulator import emulator_binary
+
+    if emulator_binary()[0] is None:
+        pytest.skip(emulator_binary()[1])
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(TEMPLATE.replace("python3.12", "python3.99"))
+    notice = "python3.99 is not installed here: running it with Python 3.11"
+
+    def fallback(runtime: str | None, requirements: Any, **kwargs: Any) -> environments.Environment:
+        return environments.Environment(Path(sys.executable), "3.11", notice)
+
+    monkeypatch.setattr(environments, "ensure_environment", fallback)
+    prepared = prepare(Template(tmp_path / "template.yaml"), ["Named", "Plain"], mode="emulator")
+    assert notice in prepared.notices
+    assert prepared.describe() == ("mode: emulator (Lambda's runtime python3.99 on Python 3.11 under the "
+                                   "Runtime Interface Emulator)")

@@ -54,7 +54,7 @@ class Prepared:
         """The one line that says how the functions run."""
         if self.mode == "in-process":
             return f"mode: in-process (handlers imported into this Python {sys.version.split()[0]})"
-        runtimes = ", ".join(self.runtimes)
+        runtimes = ", ".join(sorted(self.runtimes))
         return f"mode: emulator (Lambda's runtime {runtimes} under the Runtime Interface Emulator)"
 
     def start(self) -> None:
@@ -90,8 +90,7 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
             raise ConfigurationError(f"{function.name}: Runtime {function.runtime} is not run locally here "
                                      "(the local loop runs Python functions)")
     chosen, notice = choose_mode(mode)
-    prepared = Prepared(chosen, {}, [notice] if notice else [],
-                        sorted({f.runtime or "?" for f in functions}))
+    prepared = Prepared(chosen, {}, [notice] if notice else [], [])
     for function in functions:
         prepared.notices += _function_notices(function)
     if chosen == "in-process":
@@ -117,6 +116,9 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
                                      cache_dir=cache_dir or _cache_dir(template))
             if env.notice:
                 prepared.notices.append(env.notice)
+            # The interpreter that runs it, when not the runtime's own (the notice above says why).
+            wanted = function.runtime or "?"
+            prepared.runtimes.append(wanted if env.notice is None else f"{wanted} on Python {env.version}")
             pythons[function.runtime] = env.python
         # Lambda's scale-out: concurrent requests to one function each get an environment.
         prepared.runners[function.name] = RunnerPool(functools.partial(
