@@ -36,10 +36,31 @@ def test_no_bearer_credentials_is_missing_token(headers: dict[str, str]) -> None
         token_from_headers(headers)
 
 
+SIGV4 = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/execute-api/aws4_request, "
+         "SignedHeaders=host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c4")
+
+
+@pytest.mark.parametrize("value", [
+    'Digest username="u", realm="r", nonce="n", uri="/", response="6629fae49393a05397450978507c4ef1"',
+    SIGV4,
+    'Digest realm="Bearer tokens welcome"',
+])
+def test_another_scheme_with_comma_separated_params_is_no_bearer_token(value: str) -> None:
+    # RFC 7235 §2.1: auth-params are comma-separated; such credentials are one value of another
+    # scheme (API Gateway's AWS_IAM forwards the SigV4 header), not several Authorization values.
+    with pytest.raises(MissingTokenError):
+        token_from_headers({"Authorization": value})
+    with pytest.raises(MissingTokenError):
+        bearer_token({"headers": {"authorization": value}})
+
+
 @pytest.mark.parametrize("headers", [
     {"Authorization": f"Bearer {TOKEN}", "authorization": f"Bearer {TOKEN}"},
     [("authorization", f"Bearer {TOKEN}"), ("authorization", "Basic eA==")],
     {"Authorization": f"Bearer {TOKEN}, Bearer {TOKEN}"},
+    {"Authorization": f"Basic eA==, Bearer {TOKEN}"},  # a proxy's join, bearer second
+    {"Authorization": f"Bearer {TOKEN},"},
+    {"Authorization": f"Digest username=x,bearer {TOKEN}"},
 ])
 def test_several_authorization_values_are_a_bad_request(headers: Any) -> None:
     with pytest.raises(InvalidRequestError, match="more than one"):
@@ -102,3 +123,52 @@ def test_lambda_events_follow_the_same_rules(value: str | None) -> None:
             return type(err), err.description
 
     assert outcome(lambda: token_from_headers(headers)) == outcome(lambda: bearer_token({"headers": headers}))
+
+
+def test_the_standard_librarys_http_server_headers_are_read() -> None:
+    # http.server's self.headers is an HTTPMessage: not a Mapping, iterating it gives names only.
+    import http.client
+    import http.server
+    import threading
+    import urllib.request
+
+    seen: list[object] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            try:
+                seen.append(token_from_headers(self.headers, cookie_name="nf_jwt"))
+            except Exception as exc:
+                seen.append(exc)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        for headers in ({"Authorization": f"Bearer {TOKEN}"}, {"Cookie": f"a=1; nf_jwt={TOKEN}"}, {}):
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as answer:
+                assert answer.status == 204
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
+        conn.putrequest("GET", "/")
+        conn.putheader("Authorization", f"Bearer {TOKEN}")
+        conn.putheader("authorization", "Basic eA==")  # repeated: both are seen
+        conn.endheaders()
+        assert conn.getresponse().status == 204
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen[:2] == [TOKEN, TOKEN]
+    assert isinstance(seen[2], MissingTokenError)
+    assert isinstance(seen[3], InvalidRequestError)
+
+
+@pytest.mark.parametrize("headers", [["authorization"], [("authorization", 5)], 42, [(None, "x")]])
+def test_headers_of_another_shape_are_a_clear_type_error(headers: Any) -> None:
+    with pytest.raises(TypeError, match="headers must be"):
+        token_from_headers(headers)

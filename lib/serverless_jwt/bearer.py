@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from serverless_jwt.errors import ConfigurationError, InvalidRequestError, MissingTokenError
 
@@ -67,9 +68,15 @@ def validate_cookie_name(name: str) -> str:
 
 def authorization_token(values: Sequence[str]) -> str | None:
     """The token of non-empty ``Authorization`` values; ``None`` for another scheme."""
-    # Header lists may be comma-joined (proxies join duplicates); a token68 never holds a comma.
-    if len(values) > 1 or "," in values[0]:
+    if len(values) > 1:
         raise InvalidRequestError(_SEVERAL)
+    if "," in values[0]:
+        # Proxies join repeated headers with commas, and a token68 never holds one: a comma beside
+        # bearer credentials means several values. Other schemes separate their own auth-params by
+        # commas (Digest, AWS SigV4: RFC 7235 §2.1): that is one value, and still no bearer token.
+        if any(_is_bearer_scheme(part) for part in values[0].split(",")):
+            raise InvalidRequestError(_SEVERAL)
+        return None
     # RFC 7235: the scheme, then spaces (a tab tolerated), then the token; any other whitespace
     # (NO-BREAK SPACE, form feed ...) separates nothing, as a proxy reading the header would agree.
     scheme, token = _CREDENTIALS.fullmatch(values[0].strip(_OWS)).groups()  # type: ignore[union-attr]
@@ -81,6 +88,12 @@ def authorization_token(values: Sequence[str]) -> str | None:
     if not token or not is_token68(token):
         raise InvalidRequestError(_MALFORMED)
     return token
+
+
+def _is_bearer_scheme(credentials: str) -> bool:
+    # The first word (split at any whitespace, so "Bearer\xa0x" counts too) is "bearer".
+    words = credentials.split(None, 1)
+    return bool(words) and words[0].lower() == "bearer"
 
 
 def cookie_token(pairs: Iterable[str], cookie_name: str) -> str | None:
@@ -146,7 +159,11 @@ def token_from_header_values(authorization: Sequence[str], *, cookies: Sequence[
 
 def _text(value: str | bytes) -> str:
     # HTTP header bytes are ISO-8859-1 (RFC 7230 §3.2.4); anything non-ASCII is not a token anyway.
-    return value.decode("latin-1") if isinstance(value, bytes) else value
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, str):
+        return value
+    raise TypeError("header names and values must be str or bytes")
 
 
 def token_from_headers(headers: Headers, *, cookie_name: str | None = None) -> str:
@@ -156,7 +173,8 @@ def token_from_headers(headers: Headers, *, cookie_name: str | None = None) -> s
     ----------
     headers:
         A mapping (``dict``, Starlette's or Werkzeug's ``Headers``, whose ``items()`` list repeated
-        headers) or an iterable of ``(name, value)`` pairs such as an ASGI scope's ``headers``.
+        headers), any object with such an ``items()`` (``http.server``'s ``self.headers``), or an
+        iterable of ``(name, value)`` pairs such as an ASGI scope's ``headers``.
         Names are compared case-insensitively, so ``Authorization`` and ``authorization`` keys count
         as two values.
     cookie_name:
@@ -166,6 +184,8 @@ def token_from_headers(headers: Headers, *, cookie_name: str | None = None) -> s
     ------
     MissingTokenError, InvalidRequestError
         As :func:`token_from_header_values`.
+    TypeError
+        ``headers`` is none of the above (a programming error, not a bad request).
 
     Examples
     --------
@@ -174,13 +194,21 @@ def token_from_headers(headers: Headers, *, cookie_name: str | None = None) -> s
     ...
     serverless_jwt.errors.InvalidRequestError: The request carries more than one Authorization value
     """
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    # A Mapping, or a mapping-like object that is not one (the standard library's http.server and
+    # email headers, HTTPMessage: iterating it gives names only, its items() every (name, value)).
+    items = getattr(headers, "items", None)
+    pairs: Iterable[Any] = items() if callable(items) else headers
     authorization: list[str] = []
     cookies: list[str] = []
-    for raw_name, raw_value in pairs:
-        name = _text(raw_name).lower()
-        if name == "authorization":
-            authorization.append(_text(raw_value))
-        elif name == "cookie" and cookie_name is not None:
-            cookies.append(_text(raw_value))
+    try:
+        for raw_name, raw_value in pairs:
+            name = _text(raw_name).lower()
+            if name == "authorization":
+                authorization.append(_text(raw_value))
+            elif name == "cookie" and cookie_name is not None:
+                cookies.append(_text(raw_value))
+    except (TypeError, ValueError, AttributeError):
+        # A programming error, not a bad request: say what was expected instead of failing in here.
+        raise TypeError("headers must be a mapping of header names to values or (name, value) pairs "
+                        "of str or bytes") from None
     return token_from_header_values(authorization, cookies=cookies, cookie_name=cookie_name)

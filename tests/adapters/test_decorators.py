@@ -907,6 +907,9 @@ def test_optional_auth_runs_the_handler_anonymously_but_refuses_bad_tokens(
     context = ctx()
     assert handler(make_event(kind), context) == {"statusCode": 200, "sub": None}
     assert handler(make_event(kind, headers={"Authorization": "Basic eA=="}), context)["sub"] is None
+    # API Gateway's AWS_IAM forwards the caller's SigV4 header: another scheme, comma-separated params.
+    sigv4 = "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/execute-api/aws4_request, Signature=5d67"
+    assert handler(make_event(kind, headers={"Authorization": sigv4}), context)["sub"] is None
     assert handler(make_event(kind, headers=bearer(issuer.mint(sub="alice"))), context)["sub"] == "alice"
     expired = issuer.mint(now=0, lifetime_seconds=60)
     assert handler(make_event(kind, headers=bearer(expired)), context)["statusCode"] == 401
