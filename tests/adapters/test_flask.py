@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import flask
@@ -160,7 +160,8 @@ def test_optional_with_scopes_is_a_configuration_error(jwt_issuer: DevIssuer) ->
         auth.required("read:shows", optional=True)
 
 
-def test_netlify_recipe_signed_proxy_and_nf_jwt_cookie(jwt_issuer: DevIssuer, serve_wsgi: Serve) -> None:
+def test_netlify_recipe_signed_proxy_and_nf_jwt_cookie(jwt_issuer: DevIssuer, serve_wsgi: Serve,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
     proxy_secret = secrets.token_urlsafe(32)
     app = flask.Flask(__name__)
     verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
@@ -177,8 +178,15 @@ def test_netlify_recipe_signed_proxy_and_nf_jwt_cookie(jwt_issuer: DevIssuer, se
                                 lifetime_seconds=60)
     cookie = [("Cookie", f"nf_jwt={jwt_issuer.mint(sub='netlify-user')}; theme=dark")]
     assert get(base, "/me", headers=[("x-nf-sign", signature), *cookie]).json() == {"sub": "netlify-user"}
-    assert get(base, "/me", headers=cookie).status_code == 401
+    with caplog.at_level("INFO", logger="serverless_jwt"):
+        assert get(base, "/me", headers=cookie).status_code == 401
+        forged = jwt_issuer.mint(alg="HS256", secret="x" * 32, issuer="netlify", audience=None, sub=None)
+        assert get(base, "/me", headers=[("x-nf-sign", forged), *cookie]).status_code == 401
     assert get(base, "/me", headers=[("x-nf-sign", signature)]).status_code == 401
+    # Each refusal logged once, by code, with JwtAuth's error handler answering.
+    records = [r for r in caplog.records if r.getMessage().startswith("request rejected")]
+    assert [r.auth_code for r in records] == ["signature_missing", "signature_invalid"]  # type: ignore[attr-defined]
+    assert forged not in caplog.text
 
 
 def test_importing_the_glue_without_flask_names_the_extra() -> None:
@@ -198,3 +206,40 @@ def test_rejections_are_logged_by_code_never_with_the_token(base: str, jwt_token
     assert [(r.auth_code, r.auth_check) for r in records] == [  # type: ignore[attr-defined]
         ("claims_invalid", "aud:check_failed")]
     assert token not in caplog.text
+
+
+def test_a_streamed_body_sees_the_identity_on_every_step(jwt_issuer: DevIssuer, serve_wsgi: Serve,
+                                                         jwt_tokens: Tokens) -> None:
+    from serverless_jwt import current_identity
+
+    app = flask.Flask(__name__)
+    auth = JwtAuth(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience), app)
+
+    def lines() -> Iterator[str]:
+        yield f"g={flask.g.identity.subject}\n"
+        current = current_identity()
+        yield f"current={current.subject if current is not None else None}\n"
+        yield f"typed={identity_of().subject}\n"
+
+    @app.get("/response")
+    @auth.required()
+    def response() -> Any:
+        return flask.Response(flask.stream_with_context(lines()))
+
+    @app.get("/generator")
+    @auth.required()
+    def generator() -> Any:
+        return flask.stream_with_context(lines())
+
+    @app.get("/tuple")
+    @auth.required()
+    def as_tuple() -> Any:
+        return flask.stream_with_context(lines()), 201, {"X-Kind": "tuple"}
+
+    base = serve_wsgi(app)
+    token = jwt_tokens.valid(sub="alice")
+    for path in ("/response", "/generator", "/tuple"):
+        answer = get(base, path, token)
+        assert answer.text == "g=alice\ncurrent=alice\ntyped=alice\n", path
+    assert answer.status_code == 201
+    assert answer.headers["x-kind"] == "tuple"

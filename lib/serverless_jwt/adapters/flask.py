@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
 from serverless_jwt._extras import requires
@@ -31,7 +31,7 @@ from serverless_jwt import authz
 from serverless_jwt._rejections import log_rejection
 from serverless_jwt.adapters._request import RequestAuthenticator, checks_for
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
-from serverless_jwt.adapters.wsgi import environ_headers
+from serverless_jwt.adapters.wsgi import _Streamed, environ_headers
 from serverless_jwt.errors import AuthError
 
 __all__ = ["JwtAuth", "netlify_signed"]
@@ -134,11 +134,28 @@ class JwtAuth:
             flask.g.identity = identity
             reset = _current.set(identity)
             try:
-                return app.ensure_sync(view)(*args, **kwargs)  # type: ignore[no-any-return]
+                return _streamed(app.ensure_sync(view)(*args, **kwargs), identity)  # type: ignore[no-any-return]
             finally:
                 _current.reset(reset)
 
         return wrapper
+
+
+def _streamed(result: Any, identity: IdentityContext | None) -> Any:
+    # A streamed body runs after the view has returned (and current_identity() was reset): each of
+    # its steps, and its close(), runs with the identity again, as under the WSGI middleware.
+    # g.identity needs nothing: stream_with_context keeps the request context for the body.
+    if isinstance(result, tuple) and result:
+        first = _streamed(result[0], identity)
+        return result if first is result[0] else (first, *result[1:])
+    if isinstance(result, flask.Response):
+        if result.is_streamed and not isinstance(result.response, _Streamed):
+            # str steps too: _Streamed passes each one on unchanged, werkzeug encodes them.
+            result.response = _Streamed(result.response, identity)  # type: ignore[arg-type]
+        return result
+    if isinstance(result, Iterator):  # a generator view: Flask streams it
+        return _Streamed(result, identity)
+    return result
 
 
 def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | None = None,
@@ -165,9 +182,9 @@ def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | 
             try:
                 flask.g.netlify_signature = signature_from_headers(flask.request.headers, verifier)
             except AuthError as err:
-                if _EXTENSION in flask.current_app.extensions:
-                    raise
                 log_rejection(err, issuer="netlify")  # x-nf-sign tokens' fixed iss
+                if _EXTENSION in flask.current_app.extensions:
+                    raise  # the app's AuthError handler answers; it logs nothing itself
                 shaped = err.response(realm)
                 flask.abort(flask.current_app.response_class(json.dumps(shaped.body), status=shaped.status,
                                                              headers=shaped.headers))
