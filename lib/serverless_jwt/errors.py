@@ -29,6 +29,7 @@ text of a foreign exception.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 __all__ = [
@@ -69,6 +70,16 @@ class ErrorResponse:
 
     def __repr__(self) -> str:
         return f"ErrorResponse(status={self.status}, headers={self.headers!r}, body={self.body!r})"
+
+    def with_headers(self, extra: Mapping[str, str] | None) -> ErrorResponse:
+        """The same answer with ``extra`` headers (CORS, say) added; they never replace its own."""
+        if not extra:
+            return self
+        # Names compare case-insensitively: "cache-control" beside our "Cache-Control" would be a
+        # second header, and which one a gateway keeps is not ours to leave to chance.
+        own = {name.lower() for name in self.headers}
+        added = {name: value for name, value in extra.items() if name.lower() not in own}
+        return ErrorResponse(self.status, {**added, **self.headers}, self.body)
 
 
 def _quoted(value: str) -> str:

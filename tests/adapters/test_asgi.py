@@ -79,7 +79,7 @@ PREFLIGHT = {"Origin": "https://app.example", "Access-Control-Request-Method": "
 
 
 def test_a_cors_preflight_reaches_the_apps_cors_middleware(jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
-    # Starlette runs the middleware added last outermost: CORS inside ours is the common order.
+    # CORS inside ours (first in the list is outermost): the preflight is passed on to it.
     verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
     app = Starlette(routes=[Route("/me", me)], middleware=[
         Middleware(JwtMiddleware, verifier=verifier),
@@ -88,6 +88,39 @@ def test_a_cors_preflight_reaches_the_apps_cors_middleware(jwt_issuer: DevIssuer
     assert answer.status_code == 200
     assert answer.headers["access-control-allow-origin"] == "https://app.example"
     assert httpx.options(serve_asgi(app) + "/me").status_code == 401  # not a preflight: a token needed
+
+
+def test_cors_middleware_outside_ours_adds_its_headers_to_our_refusals(
+        jwt_issuer: DevIssuer, serve_asgi: Serve, jwt_tokens: Tokens) -> None:
+    # The README's order: CORSMiddleware first in the list (outermost). It answers preflights before
+    # they reach us, and a browser can read our 401/403 (it needs Access-Control-Allow-Origin).
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    app = Starlette(routes=[Route("/me", me)], middleware=[
+        Middleware(CORSMiddleware, allow_origins=["https://app.example"], allow_methods=["GET"],
+                   allow_headers=["Authorization"]),
+        Middleware(JwtMiddleware, verifier=verifier, scopes=["read:shows"])])
+    base = serve_asgi(app)
+    origin = {"Origin": "https://app.example"}
+    asks = {**PREFLIGHT, "Access-Control-Request-Headers": "authorization"}
+    preflight = httpx.options(base + "/me", headers=asks)
+    assert preflight.status_code == 200
+    for headers, status in (({}, 401), ({"Authorization": f"Bearer {jwt_tokens.valid()}"}, 403)):
+        answer = httpx.get(base + "/me", headers={**origin, **headers})
+        assert answer.status_code == status
+        assert answer.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_error_headers_are_added_to_refusals_when_cors_is_answered_inside(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    app = Starlette(routes=[Route("/me", me)], middleware=[
+        Middleware(JwtMiddleware, verifier=verifier,
+                   error_headers={"Access-Control-Allow-Origin": "https://app.example"}),
+        Middleware(CORSMiddleware, allow_origins=["https://app.example"], allow_methods=["GET"])])
+    answer = httpx.get(serve_asgi(app) + "/me", headers={"Origin": "https://app.example"})
+    assert answer.status_code == 401
+    assert answer.headers["access-control-allow-origin"] == "https://app.example"
+    assert answer.headers["www-authenticate"] == "Bearer"
 
 
 def test_a_request_shaped_like_a_preflight_never_gets_an_apps_own_answer(

@@ -136,3 +136,31 @@ def test_a_streamed_body_sees_the_identity_on_every_step_and_in_close(
         time.sleep(0.01)
     assert seen == ["alice", "bob"]
     assert current_identity() is None  # nothing leaks into the caller's context
+
+
+def test_error_headers_reach_every_refusal_the_apps_cors_never_sees(
+        jwt_issuer: DevIssuer, serve_wsgi: Callable[[Any], str], jwt_tokens: Tokens) -> None:
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    cors = {"Access-Control-Allow-Origin": "https://app.example", "www-authenticate": "Basic"}
+    base = serve_wsgi(JwtWsgiMiddleware(app, verifier, scopes=["read:shows"], error_headers=cors))
+    for headers, status in (({}, 401), ({"Authorization": "Bearer a b"}, 400),
+                            ({"Authorization": f"Bearer {jwt_tokens.valid()}"}, 403)):
+        answer = httpx.get(base + "/", headers=headers)
+        assert answer.status_code == status
+        assert answer.headers["access-control-allow-origin"] == "https://app.example"
+        # Added, never replacing the refusal's own headers.
+        assert answer.headers.get_list("www-authenticate") != ["Basic"]
+    ok = httpx.get(base + "/", headers={"Authorization": f"Bearer {jwt_tokens.with_scopes('read:shows')}"})
+    assert ok.status_code == 200
+    assert "access-control-allow-origin" not in ok.headers  # the app's answers are the app's
+
+
+def test_unusable_error_headers_are_refused_at_construction(jwt_issuer: DevIssuer) -> None:
+    import pytest
+
+    from serverless_jwt import ConfigurationError
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    for bad in ({"X-A": "a\r\nSet-Cookie: x=1"}, {"Bad Name": "x"}, {"X-A": 1}, {"X-A": "\u2603"}):
+        with pytest.raises(ConfigurationError, match="error_headers"):
+            JwtWsgiMiddleware(app, verifier, error_headers=bad)  # type: ignore[arg-type]

@@ -126,15 +126,8 @@ def error_response(
     >>> r["statusCode"], r["headers"]["WWW-Authenticate"]
     (401, 'Bearer realm="api"')
     """
-    shaped = err.response(realm)
-    if headers:
-        # Names compare case-insensitively: "cache-control" beside the error's "Cache-Control" would
-        # be a second header, and which one a gateway keeps is not ours to leave to chance.
-        own = {name.lower() for name in shaped.headers}
-        out_headers = {**{k: v for k, v in headers.items() if k.lower() not in own}, **shaped.headers}
-    else:
-        out_headers = shaped.headers
-    return _proxy_response(event, shaped.status, out_headers, json.dumps(shaped.body))
+    shaped = err.response(realm).with_headers(headers)
+    return _proxy_response(event, shaped.status, shaped.headers, json.dumps(shaped.body))
 
 
 def preflight_response(event: Mapping[str, Any], *,

@@ -7,6 +7,7 @@ shapes :meth:`AuthError.response` into its own response type.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -45,14 +46,15 @@ def checks_for(scopes: Collection[str], roles: Collection[str]) -> tuple[Check, 
 class RequestAuthenticator:
     """Settings shared by one framework integration, checked once at construction."""
 
-    __slots__ = ("async_verifier", "checks", "cookie_name", "issuer", "mapper", "realm", "roles_claim",
-                 "scopes", "verifier")
+    __slots__ = ("async_verifier", "checks", "cookie_name", "error_headers", "issuer", "mapper", "realm",
+                 "roles_claim", "scopes", "verifier")
 
     def __init__(self, verifier: TokenVerifier | AsyncVerifier | None, *, realm: str | None = None,
                  cookie_name: str | None = None,
                  claims_mapper: authz.ClaimsMapper | None = None,
                  roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
-                 scopes: Collection[str] = (), roles: Collection[str] = ()) -> None:
+                 scopes: Collection[str] = (), roles: Collection[str] = (),
+                 error_headers: Mapping[str, str] | None = None) -> None:
         if verifier is None:
             from serverless_jwt.verifier import Verifier
 
@@ -68,6 +70,7 @@ class RequestAuthenticator:
         self.roles_claim = roles_claim
         self.checks = checks_for(scopes, roles)
         self.scopes = tuple(scopes)
+        self.error_headers = _header_map(error_headers)
 
     def route_checks(self, scopes: Sequence[str]) -> tuple[Check, ...]:
         """The check for a route's own scopes, joined with this integration's: one check for the union,
@@ -116,9 +119,26 @@ class RequestAuthenticator:
         return identity
 
     def response(self, err: AuthError) -> ErrorResponse:
-        """Status, headers and RFC 6750 body for ``err``, with this integration's realm."""
-        return err.response(self.realm)
+        """Status, headers and RFC 6750 body for ``err``, with this integration's realm and
+        ``error_headers``."""
+        return err.response(self.realm).with_headers(self.error_headers)
 
     def rejected(self, err: AuthError) -> None:
         """Log a refused request once, as the Lambda adapters do (code, status, check; never the token)."""
         log_rejection(err, issuer=self.issuer)
+
+
+def _header_map(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    # Checked once, at construction: a header no server can send would fail every refusal instead.
+    if not headers:
+        return None
+    if not isinstance(headers, Mapping) or not all(
+            isinstance(name, str) and _HEADER_NAME.fullmatch(name) and isinstance(value, str)
+            and _HEADER_VALUE.fullmatch(value) for name, value in headers.items()):
+        raise ConfigurationError("error_headers must map header names (RFC 9110 tokens) to values of "
+                                 "visible latin-1 characters, spaces and tabs")
+    return dict(headers)
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")  # RFC 9110 field-value: no CR, LF or NUL

@@ -19,7 +19,7 @@ answered here with our status, ``WWW-Authenticate`` and RFC 6750 body. Modelled 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping
 from typing import Any
 
 from serverless_jwt import authz
@@ -63,6 +63,10 @@ class JwtMiddleware:
         method) is replaced by the 401 of a request without a token, and the identity is ``None``.
     cookie_name, realm, claims_mapper, roles_claim:
         As for ``require_auth``.
+    error_headers:
+        Headers added to every refusal (401/400/403/503), never replacing its own: e.g.
+        ``{"Access-Control-Allow-Origin": "https://app.example"}`` when CORS is answered inside this
+        middleware, so a browser can read the 401. A ``CORSMiddleware`` outside it needs none.
 
     Raises
     ------
@@ -75,11 +79,12 @@ class JwtMiddleware:
                  public_paths: Collection[str] = (), allow_preflight: bool = True,
                  cookie_name: str | None = None, realm: str | None = None,
                  claims_mapper: authz.ClaimsMapper | None = None,
-                 roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH) -> None:
+                 roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
+                 error_headers: Mapping[str, str] | None = None) -> None:
         self.app = app
         self._auth = RequestAuthenticator(verifier, realm=realm, cookie_name=cookie_name,
                                           claims_mapper=claims_mapper, roles_claim=roles_claim,
-                                          scopes=scopes, roles=roles)
+                                          scopes=scopes, roles=roles, error_headers=error_headers)
         self._optional = bool(optional)
         self._public = frozenset(public_paths)
         self._preflight = bool(allow_preflight)

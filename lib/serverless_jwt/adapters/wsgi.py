@@ -57,8 +57,11 @@ class JwtWsgiMiddleware:
         The WSGI application to protect.
     verifier:
         A ``Verifier`` (or any ``verify(token)``); ``None`` builds one with ``Verifier.from_env()``.
-    scopes, roles, optional, public_paths, allow_preflight, cookie_name, realm, claims_mapper, roles_claim:
-        As for :class:`serverless_jwt.adapters.asgi.JwtMiddleware` (paths are ``PATH_INFO``).
+    scopes, roles, optional, public_paths, allow_preflight, cookie_name, realm, claims_mapper, roles_claim,
+    error_headers:
+        As for :class:`serverless_jwt.adapters.asgi.JwtMiddleware` (paths are ``PATH_INFO``). A WSGI
+        app's CORS (django-cors-headers, flask-cors) runs inside this middleware and never sees its
+        refusals: put ``Access-Control-Allow-Origin`` in ``error_headers`` so browsers can read them.
     """
 
     def __init__(self, app: WSGIApp, verifier: TokenVerifier | None = None, *,
@@ -66,11 +69,12 @@ class JwtWsgiMiddleware:
                  public_paths: Collection[str] = (), allow_preflight: bool = True,
                  cookie_name: str | None = None, realm: str | None = None,
                  claims_mapper: authz.ClaimsMapper | None = None,
-                 roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH) -> None:
+                 roles_claim: authz.ClaimPath = authz.DEFAULT_ROLES_PATH,
+                 error_headers: Mapping[str, str] | None = None) -> None:
         self.app = app
         self._auth = RequestAuthenticator(verifier, realm=realm, cookie_name=cookie_name,
                                           claims_mapper=claims_mapper, roles_claim=roles_claim,
-                                          scopes=scopes, roles=roles)
+                                          scopes=scopes, roles=roles, error_headers=error_headers)
         self._optional = bool(optional)
         self._public = frozenset(public_paths)
         self._preflight = bool(allow_preflight)
