@@ -169,6 +169,30 @@ def test_http_iam_response_uses_route_arn(issuer: DevIssuer, verifier: Verifier)
     assert_policy(response, "Allow", HTTP_AUTHORIZER_EVENT["routeArn"], "dave")
 
 
+def test_http_iam_reads_a_payload_1_0_event(issuer: DevIssuer, verifier: Verifier) -> None:
+    # Payload format 1.0, as AWS documents it for HTTP API Lambda authorizers: methodArn, and the
+    # identity sources' values joined by commas in one identitySource string.
+    token = issuer.mint(sub="dave")
+    arn = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/request"
+    event = {
+        "version": "1.0", "type": "REQUEST", "methodArn": arn,
+        "identitySource": f"Bearer {token}", "authorizationToken": f"Bearer {token}",
+        "resource": "/request", "path": "/request", "httpMethod": "GET",
+        "headers": {"Authorization": f"Bearer {token}"}, "queryStringParameters": {},
+        "requestContext": {"path": "/request", "accountId": "123456789012", "stage": "test",
+                           "resourcePath": "/request", "httpMethod": "GET", "apiId": "abcdef123"},
+    }
+    handler = authorizer(verifier, kind="http_iam")
+    assert_policy(handler(event, None), "Allow", arn, "dave")
+    with pytest.raises(Exception, match="Unauthorized"):  # a second credential among the sources
+        handler({**event, "identitySource": f"Bearer {token},Bearer {issuer.mint()}"}, None)
+    with pytest.raises(Exception, match="Unauthorized"):
+        handler({**event, "identitySource": "", "authorizationToken": ""}, None)
+    cookie_handler = authorizer(verifier, kind="http_iam", cookie_name="nf_jwt")
+    assert_policy(cookie_handler({**event, "identitySource": f"theme=dark; nf_jwt={token}"}, None),
+                  "Allow", arn, "dave")
+
+
 def test_enrich_and_context_claims(issuer: DevIssuer, verifier: Verifier) -> None:
     handler = authorizer(verifier, context_claims=["sub"], enrich=lambda claims, event: {"tenant": "t1"})
     ctx = handler(token_event(issuer.mint(sub="eve", scopes=["x"])), None)["context"]

@@ -23,7 +23,8 @@ values JSON-encoded, ``scp``/``permissions`` space-delimited; see :mod:`._contex
 
 API Gateway caches an authorizer's answer by its identity source, not by the token, so the credential
 must come only from what that cache key covers. A TOKEN authorizer's key is its one header. An HTTP
-API (payload 2.0) authorizer reads the credential only from the event's ``identitySource`` values
+API authorizer reads the credential only from the event's ``identitySource`` values (a list in payload
+2.0, one comma-joined string in 1.0)
 (configure ``$request.header.Authorization``, plus ``$request.header.Cookie`` with ``cookie_name``).
 A REST REQUEST authorizer reads only the sources named in ``identity_source`` (default
 ``method.request.header.Authorization``; a cookie needs ``method.request.header.Cookie``), which
@@ -323,6 +324,10 @@ def _cookie_only(event: Mapping[str, Any], cookie_name: str | None) -> str:
 def _identity_source_token(event: Mapping[str, Any], cookie_name: str | None) -> str:
     """The credential among an HTTP API authorizer event's ``identitySource`` values (its cache key)."""
     values = event.get("identitySource")
+    if isinstance(values, str) and event.get("version") == "1.0":
+        # Payload format 1.0 (IAM policy answers only): the sources' values in one string, joined by
+        # commas, which no bearer token holds. In 2.0 it is always a list.
+        values = values.split(",")
     if not isinstance(values, list):
         raise MissingTokenError()
     values = [v for v in values if isinstance(v, str) and v.strip()]
