@@ -529,10 +529,16 @@ def test_a_retry_after_from_the_issuer_is_honoured_even_with_nothing_cached(issu
     clock = FakeClock()
     source = _source(issuer, clock, jwks_uri=issuer.jwks_uri, jwks_max_age_seconds=600)
     issuer.fault, issuer.retry_after = "429", "20"
+    waits = []
     for _ in range(50):
-        _unavailable(source, {"kid": issuer.kid()})
+        waits.append(_unavailable(source, {"kid": issuer.kid()}).retry_after_seconds)
+        clock.advance(0.1)
     assert issuer.requests[JWKS_PATH] == 1  # asked to slow down: not one fetch per request
-    clock.advance(20)
+    # Our 503s tell clients when a fetch may happen again, counting down to the issuer's 20 s.
+    assert waits[0] == 20
+    assert waits[-1] == 16
+    assert waits == sorted(waits, reverse=True)
+    clock.advance(15)
     issuer.fault = None
     assert _verifies(source, issuer.mint())
     assert issuer.requests[JWKS_PATH] == 2
@@ -548,6 +554,17 @@ def test_a_retry_after_from_the_issuer_is_honoured_even_with_nothing_cached(issu
     clock.advance(1)
     assert _verifies(source, issuer.mint())
     assert issuer.requests[JWKS_PATH] == 4
+
+
+def test_a_503_says_when_our_back_off_allows_the_next_fetch(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_uri=issuer.jwks_uri)
+    issuer.fault = "500"
+    assert _unavailable(source, {"kid": issuer.kid()}).retry_after_seconds == 1  # 1 s after a first failure
+    assert _unavailable(source, {"kid": issuer.kid()}).retry_after_seconds == 2  # cold: tried again, doubled
+    for _ in range(10):
+        _unavailable(source, {"kid": issuer.kid()})
+    assert _unavailable(source, {"kid": issuer.kid()}).retry_after_seconds == 60  # never past our cap
 
 
 def test_threads_arriving_during_a_cold_start_outage_share_one_failed_attempt(issuer: DevIssuer) -> None:

@@ -165,7 +165,7 @@ class RemoteKeySource:
                 key = self._usable(self._clock()).select(header)
             if key is None:
                 if self._entry.failures:
-                    raise KeysUnavailableError()
+                    raise self._unavailable()
                 raise UnknownKeyError()
         return (key,)
 
@@ -243,14 +243,20 @@ class RemoteKeySource:
         doc, fetched_at, version = self._entry.state  # one consistent snapshot
         # Stale keys are served only within the bounded window; after it, an outage is an outage.
         if doc is None or now - fetched_at >= self._max_age + self._max_stale:
-            raise KeysUnavailableError()
+            raise self._unavailable()
         derived = self._derived
         if derived[0] != version:
             derived = (version, KeySet.from_jwks(doc, algorithms=self._algorithms))
             self._derived = derived
         if not len(derived[1]):
-            raise KeysUnavailableError()
+            raise self._unavailable()
         return derived[1]
+
+    def _unavailable(self) -> KeysUnavailableError:
+        # Retry-After: when the next fetch may happen (our back-off, or the issuer's own Retry-After),
+        # so clients come back when a fetch can succeed, not after a fixed guess.
+        wait = max(self._entry.retry_at, self._entry.hold_until) - self._clock()
+        return KeysUnavailableError(retry_after_seconds=max(1, min(math.ceil(wait), 60)) if wait > 0 else 1)
 
     # -- network -------------------------------------------------------------------------------
 
