@@ -125,8 +125,13 @@ def test_optional_auth(base: str, jwt_tokens: Tokens) -> None:
     assert get(base, "/greeting", jwt_tokens.tampered()).status_code == 401
 
 
-def test_views_may_raise_auth_errors_and_async_views_work(base: str, jwt_tokens: Tokens) -> None:
-    assert get(base, "/raises", jwt_tokens.valid()).status_code == 403
+def test_views_may_raise_auth_errors_and_async_views_work(base: str, jwt_tokens: Tokens,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="serverless_jwt"):
+        assert get(base, "/raises", jwt_tokens.valid()).status_code == 403
+    # The view's own refusal is logged once, like the extension's.
+    records = [r for r in caplog.records if r.getMessage().startswith("request rejected")]
+    assert [r.auth_code for r in records] == ["scope_insufficient"]  # type: ignore[attr-defined]
     assert get(base, "/async", jwt_tokens.valid(sub="dave")).json() == {"sub": "dave"}
     assert get(base, "/async").status_code == 401  # bare @auth.required protects as well
 

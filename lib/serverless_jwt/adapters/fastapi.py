@@ -55,7 +55,7 @@ class AuthHTTPException(HTTPException):
         self.realm = realm
 
 
-_REALM = "serverless_jwt_realm"
+_AUTH = "serverless_jwt_auth"
 
 
 async def auth_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -63,8 +63,11 @@ async def auth_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, AuthHTTPException):
         shaped = exc.error.response(exc.realm)
     elif isinstance(exc, AuthError):
-        # The realm of the dependency that let this request in: the route's own refusal says the same.
-        shaped = exc.response(getattr(request.state, _REALM, None))
+        # The realm (and issuer, for the log) of the dependency that let this request in: the route's
+        # own refusal says the same, and is logged once, as the dependency's refusals are.
+        auth: RequestAuthenticator | None = getattr(request.state, _AUTH, None)
+        log_rejection(exc, issuer=None if auth is None else auth.issuer)
+        shaped = exc.response(None if auth is None else auth.realm)
     else:  # registered for our two types only
         raise exc
     return JSONResponse(shaped.body, status_code=shaped.status, headers=shaped.headers)
@@ -143,7 +146,7 @@ class JwtBearer(SecurityBase):
             self._auth.rejected(err)
             raise AuthHTTPException(err, self._auth.realm) from None
         request.state.identity = identity
-        setattr(request.state, _REALM, self._auth.realm)
+        setattr(request.state, _AUTH, self._auth)
         return identity
 
 

@@ -135,6 +135,9 @@ class JwtAuth:
             reset = _current.set(identity)
             try:
                 return _streamed(app.ensure_sync(view)(*args, **kwargs), identity)  # type: ignore[no-any-return]
+            except AuthError as err:  # the view's own refusal (authz.check_scopes): logged once, too
+                self._auth.rejected(err)
+                raise
             finally:
                 _current.reset(reset)
 
