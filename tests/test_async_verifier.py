@@ -218,10 +218,23 @@ def test_hung_issuers_do_not_hold_up_another_issuers_fetch(jwt_issuer: DevIssuer
 def test_a_retry_after_is_honoured_at_a_cold_start_without_a_fetch_per_request(jwt_issuer: DevIssuer) -> None:
     jwt_issuer.fault, jwt_issuer.retry_after = "429", "30"
     verifier = verifier_for(jwt_issuer)
+    waits = []
     for _ in range(20):
-        with pytest.raises(KeysUnavailableError):
+        with pytest.raises(KeysUnavailableError) as refused:
             asyncio.run(verifier.verify(jwt_issuer.mint()))
+        waits.append(refused.value.retry_after_seconds)
     assert jwt_issuer.requests[DISCOVERY_PATH] == 1
+    assert 28 <= min(waits) <= max(waits) <= 30  # the issuer's wait, passed on to our clients
+
+
+def test_a_cold_outage_says_retry_at_once_as_on_the_sync_path(jwt_issuer: DevIssuer) -> None:
+    # Nothing cached: each request fetches again (one at a time), so a client may come back at once.
+    jwt_issuer.fault = "500"
+    verifier = verifier_for(jwt_issuer)
+    for _ in range(3):
+        with pytest.raises(KeysUnavailableError) as refused:
+            asyncio.run(verifier.verify(jwt_issuer.mint()))
+        assert refused.value.retry_after_seconds == 1
 
 
 def test_with_no_key_to_be_had_a_token_failing_its_claims_is_a_401_as_on_the_sync_path(

@@ -36,11 +36,13 @@ class WouldBlock(BaseException):
     can take it for a verification failure.
     """
 
-    def __init__(self, key: Hashable, step: Callable[[], object], kind: Literal["keys", "kid"]) -> None:
+    def __init__(self, key: Hashable, step: Callable[[], object], kind: Literal["keys", "kid"],
+                 retry_after: Callable[[], int] | None = None) -> None:
         super().__init__(kind)
         self.key = key
         self.step = step
         self.kind = kind
+        self.retry_after = retry_after  # the 503's Retry-After if the step brings no keys (default 30)
 
 
 def scheduler() -> Scheduler | None:

@@ -160,6 +160,8 @@ class AsyncVerifier:
                 check = getattr(self._verifier, "_check_unverified", None)
                 if callable(check):
                     check(token)
+                if pending.retry_after is not None:
+                    raise KeysUnavailableError(retry_after_seconds=pending.retry_after())
                 raise KeysUnavailableError()
             if waited_for == "keys" and pending.kind == "kid":
                 # The keys were fetched for this very request a moment ago: a refetch would bring the

@@ -165,7 +165,7 @@ class RemoteKeySource:
                 key = self._usable(self._clock()).select(header)
             if key is None:
                 if self._entry.failures:
-                    raise self._unavailable()
+                    raise self._unavailable(kid=True)
                 raise UnknownKeyError()
         return (key,)
 
@@ -194,7 +194,7 @@ class RemoteKeySource:
             if not self._servable(now):
                 if now < entry.hold_until:
                     return  # the issuer asked us to wait: a 503 now, without a thread hop
-                raise WouldBlock(entry, self._refresh, "keys")
+                raise WouldBlock(entry, self._refresh, "keys", self.retry_after_seconds)
             if now >= entry.retry_at and not entry.fetch_lock.locked():
                 schedule(entry, self._refresh)  # one refresh in the background; cached keys serve
             return
@@ -252,11 +252,25 @@ class RemoteKeySource:
             raise self._unavailable()
         return derived[1]
 
-    def _unavailable(self) -> KeysUnavailableError:
-        # Retry-After: when the next fetch may happen (our back-off, or the issuer's own Retry-After),
-        # so clients come back when a fetch can succeed, not after a fixed guess.
-        wait = max(self._entry.retry_at, self._entry.hold_until) - self._clock()
-        return KeysUnavailableError(retry_after_seconds=max(1, min(math.ceil(wait), 60)) if wait > 0 else 1)
+    def _unavailable(self, *, kid: bool = False) -> KeysUnavailableError:
+        return KeysUnavailableError(retry_after_seconds=self.retry_after_seconds(kid=kid))
+
+    def retry_after_seconds(self, *, kid: bool = False) -> int:
+        """A 503's ``Retry-After``: seconds until a key fetch may happen again (1 to 60).
+
+        With nothing to serve, every request fetches again unless the issuer asked us to wait (its
+        429/503 ``Retry-After``). With keys in hand, refreshes follow the back-off, and an unknown
+        ``kid`` (``kid=True``) also waits for its refetch cool-down.
+        """
+        entry, now = self._entry, self._clock()
+        if kid:
+            at = max(entry.retry_at, entry.hold_until, entry.kid_refetch_at + self._cooldown)
+        elif not self._servable(now):
+            at = entry.hold_until
+        else:
+            at = max(entry.retry_at, entry.hold_until)
+        wait = at - now
+        return min(60, max(1, math.ceil(wait))) if wait > 0 else 1
 
     # -- network -------------------------------------------------------------------------------
 
