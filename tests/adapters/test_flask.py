@@ -248,3 +248,63 @@ def test_a_streamed_body_sees_the_identity_on_every_step(jwt_issuer: DevIssuer, 
         assert answer.text == "g=alice\ncurrent=alice\ntyped=alice\n", path
     assert answer.status_code == 201
     assert answer.headers["x-kind"] == "tuple"
+
+
+def test_send_file_keeps_the_servers_file_wrapper(jwt_issuer: DevIssuer, jwt_tokens: Tokens,
+                                                  tmp_path: Any) -> None:
+    # A server's wsgi.file_wrapper (sendfile) must get its own object back, as without JwtAuth.
+    from werkzeug.test import EnvironBuilder
+
+    class FileWrapper:
+        def __init__(self, file: Any, block_size: int = 8192) -> None:
+            self.file = file
+
+        def __iter__(self) -> Any:
+            return iter(lambda: self.file.read(8192), b"")
+
+        def close(self) -> None:
+            self.file.close()
+
+    (tmp_path / "report.txt").write_bytes(b"report")
+    app = flask.Flask(__name__)
+    auth = JwtAuth(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience), app)
+
+    @app.get("/report")
+    @auth.required()
+    def report() -> Any:
+        return flask.send_file(tmp_path / "report.txt")
+
+    environ = EnvironBuilder(path="/report", headers={"Authorization": f"Bearer {jwt_tokens.valid()}"}
+                             ).get_environ()
+    environ["wsgi.file_wrapper"] = FileWrapper
+    body = app.wsgi_app(environ, lambda status, headers, exc_info=None: None)
+    assert isinstance(body, FileWrapper)
+    assert b"".join(body) == b"report"
+    body.close()
+
+
+def test_nested_decorators_log_one_refusal_once(jwt_issuer: DevIssuer, serve_wsgi: Serve,
+                                                jwt_tokens: Tokens, caplog: pytest.LogCaptureFixture) -> None:
+    app = flask.Flask(__name__)
+    auth = JwtAuth(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience), app)
+
+    @app.get("/signed")
+    @auth.required()
+    @netlify_signed(secrets.token_urlsafe(32))
+    def signed() -> Any:
+        return {"ok": True}
+
+    @app.get("/nested")
+    @auth.required()
+    @auth.required("admin")
+    def nested() -> Any:
+        return {"ok": True}
+
+    base = serve_wsgi(app)
+    token = jwt_tokens.valid()
+    with caplog.at_level("INFO", logger="serverless_jwt"):
+        assert get(base, "/signed", token).status_code == 401
+        assert get(base, "/nested", token).status_code == 403
+    records = [r for r in caplog.records if r.getMessage().startswith("request rejected")]
+    assert [r.auth_code for r in records] == [  # type: ignore[attr-defined]
+        "signature_missing", "scope_insufficient"]

@@ -26,6 +26,7 @@ from serverless_jwt._extras import requires
 
 with requires("flask", "The Flask integration (serverless_jwt.adapters.flask)"):
     import flask
+    from werkzeug.wrappers import Response as WerkzeugResponse
 
 from serverless_jwt import authz
 from serverless_jwt._rejections import log_rejection
@@ -127,7 +128,7 @@ class JwtAuth:
                 identity = self._auth.identity(environ_headers(flask.request.environ), checks,
                                                optional=optional)
             except AuthError as err:
-                self._auth.rejected(err)
+                _rejected_once(err, self._auth.rejected)
                 if _EXTENSION in app.extensions:
                     raise  # the app's AuthError handler answers (ours unless overridden)
                 return self.error_response(err)
@@ -135,13 +136,22 @@ class JwtAuth:
             reset = _current.set(identity)
             try:
                 return _streamed(app.ensure_sync(view)(*args, **kwargs), identity)  # type: ignore[no-any-return]
-            except AuthError as err:  # the view's own refusal (authz.check_scopes): logged once, too
-                self._auth.rejected(err)
+            except AuthError as err:  # the view's own refusal (authz.check_scopes), or a nested one's
+                _rejected_once(err, self._auth.rejected)
                 raise
             finally:
                 _current.reset(reset)
 
         return wrapper
+
+
+def _rejected_once(err: AuthError, log: Callable[[AuthError], None]) -> None:
+    # Nested decorators (auth.required over netlify_signed or another auth.required) re-raise the
+    # refusal an inner one logged: one line per refused request. Kept on g, which is per request.
+    logged = flask.g.setdefault("_serverless_jwt_logged", [])
+    if not any(seen is err for seen in logged):
+        logged.append(err)
+        log(err)
 
 
 def _streamed(result: Any, identity: IdentityContext | None) -> Any:
@@ -151,14 +161,20 @@ def _streamed(result: Any, identity: IdentityContext | None) -> Any:
     if isinstance(result, tuple) and result:
         first = _streamed(result[0], identity)
         return result if first is result[0] else (first, *result[1:])
-    if isinstance(result, flask.Response):
-        if result.is_streamed and not isinstance(result.response, _Streamed):
+    if isinstance(result, WerkzeugResponse):
+        # direct_passthrough (send_file) hands the server its file wrapper: left alone, sendfile works.
+        if result.is_streamed and not result.direct_passthrough \
+                and not isinstance(result.response, _Streamed):
             # str steps too: _Streamed passes each one on unchanged, werkzeug encodes them.
             result.response = _Streamed(result.response, identity)  # type: ignore[arg-type]
         return result
     if isinstance(result, Iterator):  # a generator view: Flask streams it
         return _Streamed(result, identity)
     return result
+
+
+def _log_netlify(err: AuthError) -> None:
+    log_rejection(err, issuer="netlify")  # x-nf-sign tokens' fixed iss
 
 
 def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | None = None,
@@ -185,7 +201,7 @@ def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | 
             try:
                 flask.g.netlify_signature = signature_from_headers(flask.request.headers, verifier)
             except AuthError as err:
-                log_rejection(err, issuer="netlify")  # x-nf-sign tokens' fixed iss
+                _rejected_once(err, _log_netlify)
                 if _EXTENSION in flask.current_app.extensions:
                     raise  # the app's AuthError handler answers; it logs nothing itself
                 shaped = err.response(realm)
