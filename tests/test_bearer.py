@@ -168,6 +168,11 @@ def test_the_standard_librarys_http_server_headers_are_read() -> None:
     assert isinstance(seen[3], InvalidRequestError)
 
 
+def test_asgi_header_pairs_may_be_any_bytes_like() -> None:
+    pairs = [(bytearray(b"Authorization"), memoryview(f"Bearer {TOKEN}".encode()))]
+    assert token_from_headers(pairs) == TOKEN  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("headers", [["authorization"], [("authorization", 5)], 42, [(None, "x")]])
 def test_headers_of_another_shape_are_a_clear_type_error(headers: Any) -> None:
     with pytest.raises(TypeError, match="headers must be"):

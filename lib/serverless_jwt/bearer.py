@@ -6,7 +6,9 @@ with these rules, so every entry point answers one request the same way:
 * the ``Authorization`` scheme is case-insensitive (RFC 7235 §2.1): ``bearer <token>`` is accepted;
 * no ``Authorization`` value, or another scheme (``Basic``, ``Digest``...), is *no bearer token*:
   :class:`~serverless_jwt.errors.MissingTokenError` (401 with a bare ``Bearer`` challenge);
-* two values (two headers, or one comma-joined by a proxy), or ``Bearer`` with an empty or non-token68
+* two values (two headers, or one comma-joined by a proxy with bearer credentials among its parts; the
+  comma-separated params of another scheme, Digest or AWS SigV4, are one value), or ``Bearer`` with an
+  empty or non-token68
   value, is :class:`~serverless_jwt.errors.InvalidRequestError` (400 ``invalid_request``);
 * a cookie (``nf_jwt`` for Netlify Identity) is read only when configured and only when there is no
   ``Authorization`` header with bearer credentials; two different values for it are refused;
@@ -159,8 +161,8 @@ def token_from_header_values(authorization: Sequence[str], *, cookies: Sequence[
 
 def _text(value: str | bytes) -> str:
     # HTTP header bytes are ISO-8859-1 (RFC 7230 §3.2.4); anything non-ASCII is not a token anyway.
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
+    if isinstance(value, (bytes, bytearray, memoryview)):  # ASGI servers may pass any bytes-like
+        return bytes(value).decode("latin-1")
     if isinstance(value, str):
         return value
     raise TypeError("header names and values must be str or bytes")

@@ -168,16 +168,15 @@ def test_optional_auth_serves_anonymous_callers_but_refuses_bad_tokens(base: str
     assert get(base, "/greeting", jwt_tokens.expired()).status_code == 401
 
 
-def test_an_auth_error_raised_by_a_route_gets_the_same_answer(base: str, jwt_tokens: Tokens,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_an_auth_error_raised_by_a_route_gets_the_same_answer(
+        base: str, jwt_tokens: Tokens, jwt_issuer: DevIssuer, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level("INFO", logger="serverless_jwt"):
         r = get(base, "/raises", jwt_tokens.valid())
     assert r.status_code == 403
     # Logged once, like the dependency's own refusals, with the dependency's issuer.
     records = [x for x in caplog.records if x.getMessage().startswith("request rejected")]
     assert [(x.auth_code, x.auth_issuer) for x in records] == [  # type: ignore[attr-defined]
-        ("scope_insufficient", records[0].auth_issuer)]  # type: ignore[attr-defined]
-    assert records[0].auth_issuer is not None  # type: ignore[attr-defined]
+        ("scope_insufficient", jwt_issuer.issuer)]
     assert r.json()["error"] == "insufficient_scope"
     # With the realm of the dependency that let the request in, as its own refusals carry.
     assert r.headers["www-authenticate"].startswith('Bearer realm="api", error="insufficient_scope"')

@@ -148,8 +148,10 @@ def test_error_headers_reach_every_refusal_the_apps_cors_never_sees(
         answer = httpx.get(base + "/", headers=headers)
         assert answer.status_code == status
         assert answer.headers["access-control-allow-origin"] == "https://app.example"
-        # Added, never replacing the refusal's own headers.
-        assert answer.headers.get_list("www-authenticate") != ["Basic"]
+        # Added, never replacing the refusal's own headers, nor sent beside them (names compare
+        # case-insensitively).
+        assert len(answer.headers.get_list("www-authenticate")) == 1
+        assert answer.headers["www-authenticate"].startswith("Bearer")
     ok = httpx.get(base + "/", headers={"Authorization": f"Bearer {jwt_tokens.with_scopes('read:shows')}"})
     assert ok.status_code == 200
     assert "access-control-allow-origin" not in ok.headers  # the app's answers are the app's
@@ -161,6 +163,8 @@ def test_unusable_error_headers_are_refused_at_construction(jwt_issuer: DevIssue
     from serverless_jwt import ConfigurationError
 
     verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
-    for bad in ({"X-A": "a\r\nSet-Cookie: x=1"}, {"Bad Name": "x"}, {"X-A": 1}, {"X-A": "\u2603"}):
+    for bad in ({"X-A": "a\r\nSet-Cookie: x=1"}, {"Bad Name": "x"}, {"X-A": 1}, {"X-A": "\u2603"},
+                {"Content-Length": "0"}, {"connection": "close"}, {"Transfer-Encoding": "chunked"},
+                {"Proxy-Authenticate": "Basic"}, {"Content-Type": "text/html"}):
         with pytest.raises(ConfigurationError, match="error_headers"):
             JwtWsgiMiddleware(app, verifier, error_headers=bad)  # type: ignore[arg-type]

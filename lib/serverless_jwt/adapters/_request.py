@@ -137,7 +137,17 @@ def _header_map(headers: Mapping[str, str] | None) -> dict[str, str] | None:
             and _HEADER_VALUE.fullmatch(value) for name, value in headers.items()):
         raise ConfigurationError("error_headers must map header names (RFC 9110 tokens) to values of "
                                  "visible latin-1 characters, spaces and tabs")
+    framing = sorted(name for name in headers
+                     if name.lower() in _FRAMING or name.lower().startswith("proxy-"))
+    if framing:
+        # Ours to set (Content-Length, Content-Type) or the server's (hop-by-hop, RFC 9110 §7.6.1):
+        # a second Content-Length desynchronizes a connection, and WSGI servers refuse hop-by-hop.
+        raise ConfigurationError(f"error_headers cannot set {', '.join(framing)}")
     return dict(headers)
+
+
+_FRAMING = frozenset({"content-length", "content-type", "transfer-encoding", "connection", "keep-alive",
+                      "te", "trailer", "upgrade"})
 
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

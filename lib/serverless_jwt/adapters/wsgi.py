@@ -38,8 +38,10 @@ _HEADERS = (("authorization", "HTTP_AUTHORIZATION"), ("cookie", "HTTP_COOKIE"))
 def environ_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The request headers a WSGI environ carries that matter here (``Authorization``, ``Cookie``)."""
     # A WSGI server folds repeated headers into one comma-joined value: bearer.py refuses that for
-    # Authorization (two credentials), and a folded Cookie is split back (a cookie value holds no
-    # comma, RFC 6265 §4.1.1), so a token cookie in a second Cookie header is still found.
+    # Authorization when bearer credentials are among them (two credentials; two folded headers of
+    # another scheme read as no bearer token, as one Digest value does). A folded Cookie is split
+    # back (a cookie value holds no comma, RFC 6265 §4.1.1): a token cookie in a second Cookie
+    # header is still found.
     pairs: list[tuple[str, str]] = []
     for name, key in _HEADERS:
         value = environ.get(key)
