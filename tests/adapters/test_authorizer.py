@@ -188,6 +188,12 @@ def test_http_iam_reads_a_payload_1_0_event(issuer: DevIssuer, verifier: Verifie
         handler({**event, "identitySource": f"Bearer {token},Bearer {issuer.mint()}"}, None)
     with pytest.raises(Exception, match="Unauthorized"):
         handler({**event, "identitySource": "", "authorizationToken": ""}, None)
+    # Two Authorization headers joined by the gateway: refused, as require_auth answers them 400.
+    for joined in (f"Basic eA==,Bearer {token}", f'Digest username="u", Bearer {token}'):
+        with pytest.raises(Exception, match="Unauthorized"):
+            handler({**event, "identitySource": joined}, None)
+    # Another identity source's value beside the token (an API key) is no credential.
+    assert_policy(handler({**event, "identitySource": f"Bearer {token},key-123"}, None), "Allow", arn, "dave")
     cookie_handler = authorizer(verifier, kind="http_iam", cookie_name="nf_jwt")
     assert_policy(cookie_handler({**event, "identitySource": f"theme=dark; nf_jwt={token}"}, None),
                   "Allow", arn, "dave")

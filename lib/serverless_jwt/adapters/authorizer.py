@@ -48,17 +48,16 @@ from typing import Any, Literal
 
 from serverless_jwt import authz
 from serverless_jwt._rejections import configured_issuer, log_rejection
+from serverless_jwt.adapters._authorizer_sources import cookie_only, identity_source_token, read_sources
 from serverless_jwt.adapters._context import context_from_claims
 from serverless_jwt.adapters.decorators import TokenVerifier
-from serverless_jwt.adapters.events import _authorization_token, _cookie_token, bearer_token
+from serverless_jwt.adapters.events import bearer_token
 from serverless_jwt.errors import (
     AuthError,
     ConfigurationError,
     ForbiddenError,
     InsufficientScopeError,
-    InvalidRequestError,
     KeysUnavailableError,
-    MissingTokenError,
 )
 
 __all__ = ["AuthorizerKind", "Unauthorized", "authorizer", "policy_resource"]
@@ -73,9 +72,6 @@ _ARN = re.compile(
     r"(?P<api_id>[A-Za-z0-9]+)/(?P<stage>[^/]+)/(?P<method>[^/]+)(?:/(?P<path>.*))?",
     re.DOTALL,
 )
-_HEADER_SOURCE = "method.request.header."
-_SOURCE = re.compile(r"(method\.request\.(header|querystring)\.[!#$%&'*+.^_`|~0-9A-Za-z-]+|"
-                     r"(stageVariables|context)\.[A-Za-z0-9_.$-]+)")
 _SHORTCUTS = {
     "stage": "arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/*/*",
     "api": "arn:{partition}:execute-api:{region}:{account}:{api_id}/*/*/*",
@@ -208,7 +204,7 @@ def authorizer(
         raise ConfigurationError("http_simple responses carry no policy: leave resource unset")
     if cookie_name is not None and kind == "rest_token":
         raise ConfigurationError("cookie_name needs a REQUEST authorizer (a TOKEN one reads one header)")
-    read_header, read_cookie = _sources(kind, identity_source, cookie_name)
+    read_header, read_cookie = read_sources(kind, identity_source, cookie_name)
     required_scopes = authz.validate_names(scopes, "scope") if scopes else ()
     required_roles = authz.validate_names(roles, "role") if roles else ()
     include = frozenset(context_claims) if context_claims is not None else None
@@ -224,8 +220,8 @@ def authorizer(
         if kind == "rest_request":
             if read_header:
                 return bearer_token(event, cookie_name=cookie_name if read_cookie else None)
-            return _cookie_only(event, cookie_name)
-        return _identity_source_token(event, cookie_name)
+            return cookie_only(event, cookie_name)
+        return identity_source_token(event, cookie_name)
 
     def resource_of(event: Mapping[str, Any]) -> str:
         try:
@@ -287,64 +283,3 @@ def authorizer(
 def _arn(event: Mapping[str, Any]) -> str:
     arn = event.get("methodArn", event.get("routeArn"))
     return arn if isinstance(arn, str) else ""
-
-
-def _sources(kind: str, identity_source: str | Collection[str] | None,
-             cookie_name: str | None) -> tuple[bool, bool]:
-    """(read the Authorization header, read the cookie) for a REST REQUEST authorizer's sources."""
-    if kind != "rest_request":
-        if identity_source is not None:
-            raise ConfigurationError("identity_source applies to kind='rest_request' only (HTTP APIs send "
-                                     "their identity source values in the event)")
-        return True, cookie_name is not None
-    sources = ([identity_source] if isinstance(identity_source, str)
-               else list(identity_source or ["method.request.header.Authorization"]))
-    if not sources or any(not isinstance(s, str) or not _SOURCE.fullmatch(s.strip()) for s in sources):
-        raise ConfigurationError("identity_source must list API Gateway identity sources such as "
-                                 "'method.request.header.Authorization'")
-    headers = {s.strip()[len(_HEADER_SOURCE):].lower() for s in sources
-               if s.strip().startswith(_HEADER_SOURCE)}
-    read_header, read_cookie = "authorization" in headers, "cookie" in headers and cookie_name is not None
-    if cookie_name is not None and "cookie" not in headers:
-        raise ConfigurationError("cookie_name needs identity_source to include "
-                                 "'method.request.header.Cookie': API Gateway caches by the identity source")
-    if not read_header and not read_cookie:
-        raise ConfigurationError("identity_source must include 'method.request.header.Authorization' (or "
-                                 "the Cookie header with cookie_name): only a cached-by credential is read")
-    return read_header, read_cookie
-
-
-def _cookie_only(event: Mapping[str, Any], cookie_name: str | None) -> str:
-    token = _cookie_token(event, cookie_name) if cookie_name is not None else None
-    if token is None:
-        raise MissingTokenError()
-    return token
-
-
-def _identity_source_token(event: Mapping[str, Any], cookie_name: str | None) -> str:
-    """The credential among an HTTP API authorizer event's ``identitySource`` values (its cache key)."""
-    values = event.get("identitySource")
-    if isinstance(values, str) and event.get("version") == "1.0":
-        # Payload format 1.0 (IAM policy answers only): the sources' values in one string, joined by
-        # commas, which no bearer token holds. In 2.0 it is always a list.
-        values = values.split(",")
-    if not isinstance(values, list):
-        raise MissingTokenError()
-    values = [v for v in values if isinstance(v, str) and v.strip()]
-    bearer = {t for v in values if (t := _authorization_token([v]) if _is_bearer(v) else None)}
-    if len(bearer) > 1:
-        raise InvalidRequestError("The request carries more than one bearer token")
-    if bearer:
-        return bearer.pop()
-    if cookie_name is not None:
-        for value in values:
-            token = _cookie_token({"headers": {"cookie": value}}, cookie_name)
-            if token is not None:
-                return token
-    raise MissingTokenError()
-
-
-def _is_bearer(value: str) -> bool:
-    scheme = value.strip().split(None, 1)
-    return bool(scheme) and scheme[0].lower() == "bearer"
-
