@@ -754,6 +754,24 @@ def test_malformed_inputs_are_usage_errors_never_tracebacks(
     assert message in err
 
 
+@pytest.mark.parametrize("code_uri", ["missing/", "s3://bucket/key.zip"])
+@pytest.mark.parametrize("command", [["invoke", "Fn"], ["start-api", "--port", "0"]])
+def test_a_code_uri_that_is_no_local_folder_is_a_template_error_in_emulator_mode(
+        tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str], emulator: Path,
+        code_uri: str, command: list[str]) -> None:
+    # Checked before any runtime or server starts, as --in-process does: exit 2, never a traceback.
+    template = tmp_path / "t.yaml"
+    template.write_text(_FN.replace("CodeUri: .", f"CodeUri: {code_uri}").replace(
+        "}\n", ", Events: {Me: {Type: HttpApi, Properties: {Path: /me, Method: GET}}}}\n") % "")
+    code = main(["--state-dir", str(state), *command, "--template", str(template), "--emulator",
+                 "--no-dev-issuer"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert "not a local folder" in err or "must be a local folder" in err
+    assert "s3:/bucket" not in err  # never a garbled local path
+
+
 def test_token_refuses_what_no_verifier_reads_and_odd_state(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for claim, reason in (("x=NaN", "non-finite number"), ("exp=1e400", "non-finite number"),

@@ -82,13 +82,15 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
     ConfigurationError
         When an environment cannot be built, or ``mode="emulator"`` cannot run here.
     """
+    from serverless_jwt.errors import ConfigurationError
+
     functions = [template.function(name) for name in names]
     for function in functions:
         if function.runtime is not None and not function.runtime.startswith("python"):
-            from serverless_jwt.errors import ConfigurationError
-
             raise ConfigurationError(f"{function.name}: Runtime {function.runtime} is not run locally here "
                                      "(the local loop runs Python functions)")
+        if not function.code_dir.is_dir():  # a template error (exit 2) in every mode, before any runtime
+            raise ConfigurationError(f"{function.name}: CodeUri is not a local folder: {function.code_dir}")
     chosen, notice = choose_mode(mode)
     prepared = Prepared(chosen, {}, [notice] if notice else [], [])
     for function in functions:

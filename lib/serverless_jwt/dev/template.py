@@ -220,7 +220,7 @@ class Template:
         return values
 
     def _code_dir(self, name: str, uri: Any, kind: str) -> Path:
-        if not isinstance(uri, str):
+        if not isinstance(uri, str) or uri.lower().startswith("s3://"):
             raise ConfigurationError(f"{name}: {kind} must be a local folder to run locally "
                                      "(an S3 location is not downloaded)")
         return (self.dir / uri).resolve()
