@@ -7,10 +7,12 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,8 @@ from serverless_jwt.dev.cli import main
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import ConfigurationError, TokenExpiredError
 from serverless_jwt.verifier import Verifier
+
+from .conftest import alive
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = str(ROOT / "template.yaml")
@@ -640,6 +644,48 @@ def test_a_second_dev_issuer_is_refused_while_start_api_runs(
     assert proc.returncode == 0
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()
                 and "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()]
+
+
+def test_sigterm_during_invoke_stops_the_runtime_it_started(tmp_path: Path, state: Path,
+                                                            emulator: Path) -> None:
+    # `timeout 3 serverless-jwt invoke ...`: without its clean-up the runtime (the emulator's child)
+    # kept running the handler, unbounded by the Timeout the emulator was enforcing.
+    app = tmp_path / "app"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "sam_app", app)
+    template = app / "template.yaml"
+    template.write_text(template.read_text().replace("Timeout: 1\n", "Timeout: 60\n"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serverless_jwt.dev.cli", "--state-dir", str(state), "invoke", "SlowFunction",
+         "--template", str(template), "--no-dev-issuer", "--emulator", "-e", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdin is not None
+    assert proc.stderr is not None
+    proc.stdin.write('{"seconds": 60}')
+    proc.stdin.close()
+    lines: list[str] = []
+    sleeping = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            lines.append(line)
+            if "slow: sleeping" in line:
+                sleeping.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert sleeping.wait(180), "".join(lines)
+        runtimes = [pid for pid, cmd in _descendants(proc.pid).items() if "awslambdaric" in cmd]
+        assert runtimes, _descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in runtimes) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in runtimes if alive(pid)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _descendants(root: int) -> dict[int, str]:

@@ -189,7 +189,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr, sys.stdin = saved
 
 
+class _Terminated(BaseException):
+    """SIGTERM (``kill``, ``timeout``) while a command runs: unwinds it so its clean-up runs (a
+    BaseException, as KeyboardInterrupt, so no ``except Exception`` on the way stops it)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
 def _run(args: argparse.Namespace) -> int:
+    # Without a handler, SIGTERM ends the process at once: the runtime a running invoke started
+    # (the emulator's child) would outlive it, unbounded by the Timeout the emulator enforced.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main else None
+    try:
+        return _command(args)
+    except _Terminated:
+        print("terminated", file=sys.stderr)
+        return 143  # 128 + SIGTERM, as a shell reports a process the signal ended
+    finally:
+        if main:  # None: a handler not set from Python, i.e. the default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         # Each command's module is imported when it runs: `token` never loads the runtime machinery.
         module_name, _, function = _COMMANDS[args.command].partition(":")
