@@ -101,6 +101,16 @@ def test_a_handler_exception_is_a_function_error(echo: EmulatorRunner) -> None:
     assert echo.invoke({})["function_name"] == "EchoFunction"  # still warm and serving
 
 
+def test_a_runtime_exiting_during_the_call_is_the_calls_failure_not_an_init_error(
+        echo: EmulatorRunner) -> None:
+    echo.invoke({})  # initialised
+    with pytest.raises(FunctionError) as caught:
+        echo.invoke({"exit": 3})
+    assert caught.value.error_type == "Runtime.ExitError"
+    assert not caught.value.init  # `invoke` said "failed to initialise" for it
+    assert echo.invoke({})["function_name"] == "EchoFunction"  # a fresh runtime serves again
+
+
 def test_timeout_is_enforced_and_reported_then_the_runtime_starts_again(
         sam_app: Template, sam_app_env: Environment) -> None:
     log = io.StringIO()

@@ -129,6 +129,10 @@ class EmulatorRunner:
         self._reports = 0
         self._reported = threading.Condition()
         self._init_ms: float | None = None
+        # From rapid's "INIT RTDONE(status: ...)": whether the runtime's last init failed. A 5xx
+        # answer is an init failure only then; after a good init it is the call's (an exit, an answer
+        # too large).
+        self._init_failed = False
         self._tail: collections.deque[str] = collections.deque(maxlen=30)
         self._baseline = 0.0
         self._checked_at = 0.0
@@ -261,7 +265,7 @@ class EmulatorRunner:
             raise RuntimeFailure(f"{self.function.name}: the runtime answered HTTP {status} with a "
                                  "body that is not JSON") from None
         if isinstance(result, dict) and {"errorType", "errorMessage"} <= result.keys() <= _ERROR_KEYS:
-            raise FunctionError(result, init=status >= 500)
+            raise FunctionError(result, init=status >= 500 and self._init_failed)
         if status >= 500:
             raise RuntimeFailure(f"{self.function.name}: the runtime failed (HTTP {status})")
         return result
@@ -289,6 +293,8 @@ class EmulatorRunner:
                 found = _INIT_REPORT.search(line)
                 if found and self._init_ms is None:
                     self._init_ms = float(found[1])
+                if "INIT RTDONE(status: " in line:
+                    self._init_failed = "INIT RTDONE(status: success)" not in line
                 if "[PANIC]" in line:
                     self._write(line)
                 continue
