@@ -818,6 +818,22 @@ def test_a_code_uri_that_is_no_local_folder_is_a_template_error_in_emulator_mode
     assert "s3:/bucket" not in err  # never a garbled local path
 
 
+def test_invoke_sends_an_event_that_is_not_an_object_as_is(
+        tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {'got': event}\n")
+    (tmp_path / "t.yaml").write_text(_FN % "")
+    (tmp_path / "ev.json").write_text('["a", 1]')
+    assert main(["--state-dir", str(state), "invoke", "Fn", "--template", str(tmp_path / "t.yaml"),
+                 "--in-process", "-e", str(tmp_path / "ev.json")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"got": ["a", 1]}
+    assert "no token added" in captured.err
+    # A usage error with --no-dev-issuer gets no hint about the function's provider settings.
+    assert main(["--state-dir", str(state), "invoke", "Nope", "--template", str(tmp_path / "t.yaml"),
+                 "--in-process", "--no-dev-issuer"]) == 2
+    assert "hint:" not in capsys.readouterr().err
+
+
 def test_token_refuses_what_no_verifier_reads_and_odd_state(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for claim, reason in (("x=NaN", "non-finite number"), ("exp=1e400", "non-finite number"),

@@ -89,16 +89,16 @@ def test_without_a_template_the_event_is_a_2_0_get_of_the_root(template: Templat
     assert event["requestContext"]["http"]["method"] == "GET"
 
 
-def test_an_event_file_must_hold_a_json_object(template: Template, tmp_path: Path) -> None:
+def test_an_event_file_holds_any_json_value_as_lambda_takes(template: Template, tmp_path: Path) -> None:
     function = template.function("MeFunction")
     given = tmp_path / "event.json"
     given.write_text(json.dumps({"headers": {"authorization": "Bearer a.b.c"}}), encoding="utf-8")
     assert read_event(str(given), function, template) == {"headers": {"authorization": "Bearer a.b.c"}}
     made = read_event(None, function, template)  # no file: the default event
     assert (made["version"], made["rawPath"]) == ("2.0", "/me")
-    given.write_text("[1, 2]", encoding="utf-8")
-    with pytest.raises(ConfigurationError, match="must be a JSON object"):
-        read_event(str(given), function, template)
+    for value in ([1, 2], "text", 7, None):  # `aws lambda invoke` and `sam local invoke` send these too
+        given.write_text(json.dumps(value), encoding="utf-8")
+        assert read_event(str(given), function, template) == value
     given.write_text('{"a": 1,}', encoding="utf-8")
     with pytest.raises(ConfigurationError, match=r"is not valid JSON \(line 1\)"):
         read_event(str(given), function, template)

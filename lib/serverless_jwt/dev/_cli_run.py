@@ -87,13 +87,17 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     event = _support.read_event(args.event, function, template)
     with malformed(template.path, "an Api or HttpApi"):
         routes = collect(template).routes
-    mismatch = _support.authorizer_event_mismatch(event, function, routes)
+    mismatch = None if not isinstance(event, dict) else _support.authorizer_event_mismatch(
+        event, function, routes)
     if mismatch is not None:
         print(f"warning: {mismatch}", file=sys.stderr)
     issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir), owner="invoke")
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
-        if args.no_token:
+        if not isinstance(event, dict):
+            if issuer is not None and not args.no_token:
+                print("notice: the event is not a JSON object: no token added", file=sys.stderr)
+        elif args.no_token:
             _support.set_authorization(event, None)
         elif issuer is not None and (args.fresh_token or _support.get_authorization(event) is None):
             token = issuer.mint(sub=args.sub, scopes=_scopes(args.scope), roles=args.role)

@@ -76,14 +76,12 @@ def authorizer_event_mismatch(event: Mapping[str, Any], function: Function,
             "event, events/authorizer-request.json a REQUEST one)")
 
 
-def read_event(source: str | None, function: Function, template: Template | None = None) -> dict[str, Any]:
-    """The event for ``invoke``: a JSON file, ``-`` for stdin, or :func:`default_event`."""
+def read_event(source: str | None, function: Function, template: Template | None = None) -> Any:
+    """The event for ``invoke``: a JSON file, ``-`` for stdin, or :func:`default_event`. Any JSON
+    value, as Lambda and ``sam local invoke`` take (a string, a list, a number ...)."""
     if source is None:
         return default_event(function, template)
-    event = _json_object(source, "event", "event file")
-    if not isinstance(event, dict):
-        raise ConfigurationError(f"event {source} must be a JSON object")
-    return event
+    return _json_object(source, "event", "event file")
 
 
 def read_env_vars(source: str) -> dict[str, dict[str, Any]]:

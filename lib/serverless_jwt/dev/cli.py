@@ -221,7 +221,8 @@ def _command(args: argparse.Namespace) -> int:
         return handler(args)
     except (CliError, ConfigurationError) as exc:
         print(f"serverless-jwt: error: {exc}", file=sys.stderr)
-        if isinstance(exc, ConfigurationError) and getattr(args, "no_dev_issuer", False):
+        if isinstance(exc, ConfigurationError) and getattr(args, "no_dev_issuer", False) \
+                and "JWT_" in str(exc):  # the function's own key settings, not the tool's inputs
             # As with sam, the template configures the function (the shell only for variables it declares).
             print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
         return 2
