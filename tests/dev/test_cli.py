@@ -778,6 +778,8 @@ _FN = ("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
     ({"t.yaml": (_FN.replace("CodeUri: .", "CodeUri: missing/") % "").encode()}, [],
      "CodeUri is not a local folder"),
     ({"t.yaml": (_FN.replace("app.handler", "../x.y") % "").encode()}, [], "Handler must look like"),
+    ({"t.yaml": (_FN % ", Layers: [!Ref Lib]").encode() + b"  Lib:\n    Type: AWS::Serverless::LayerVersion\n"
+      b"    Properties: {ContentUri: nolayer/}\n"}, [], "layer Lib: ContentUri is not a local folder"),
 ])
 def test_malformed_inputs_are_usage_errors_never_tracebacks(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

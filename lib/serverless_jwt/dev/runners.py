@@ -91,6 +91,10 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
                                      "(the local loop runs Python functions)")
         if not function.code_dir.is_dir():  # a template error (exit 2) in every mode, before any runtime
             raise ConfigurationError(f"{function.name}: CodeUri is not a local folder: {function.code_dir}")
+        for layer in function.layers:  # a missing one would leave /opt empty without a word
+            if layer.build_dir is None and not layer.content_dir.is_dir():
+                raise ConfigurationError(f"{function.name}: layer {layer.name}: ContentUri is not a local "
+                                         f"folder: {layer.content_dir}")
     chosen, notice = choose_mode(mode)
     prepared = Prepared(chosen, {}, [notice] if notice else [], [])
     for function in functions:
