@@ -297,3 +297,39 @@ Resources:
     os.utime(tmp_path / "src" / "app.py", (future, future))
     assert Template(path).function("Fn").stale_build
     assert Template(path, use_build=False).function("Fn").code_dir == tmp_path / "src"
+
+
+def test_mappings_and_conditions_of_the_template_drive_find_in_map_and_fn_if(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    path = _write(tmp_path, """\
+Parameters:
+  Stage: {Type: String, Default: dev, AllowedValues: [dev, prod]}
+Mappings:
+  Stages:
+    dev: {Issuer: "https://dev.example/", Zone: 1}
+    prod: {Issuer: "https://prod.example/", Zone: 2}
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  IsDev: !Not [!Condition IsProd]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Timeout: !If [IsProd, 30, 10]
+      Environment:
+        Variables:
+          JWT_ISSUER: !FindInMap [Stages, !Ref Stage, Issuer]
+          ZONE: !Select [!FindInMap [Stages, !Ref Stage, Zone], !GetAZs ""]
+          MODE: !If [IsDev, debug, quiet]
+""")
+    dev = Template(path).function("Fn")
+    assert (dev.environment["JWT_ISSUER"], dev.environment["MODE"]) == ("https://dev.example/", "debug")
+    assert (dev.timeout_seconds, dev.environment["ZONE"]) == (10, "us-east-1b")
+    assert dev.unresolved == ()
+    prod = Template(path, parameter_overrides={"Stage": "prod"}).function("Fn")
+    assert (prod.environment["JWT_ISSUER"], prod.environment["MODE"]) == ("https://prod.example/", "quiet")
+    assert (prod.timeout_seconds, prod.environment["ZONE"]) == (30, "us-east-1c")

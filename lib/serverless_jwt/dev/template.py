@@ -4,10 +4,11 @@
 - ``Globals`` are merged into each function by the SAM translator's own ``Globals`` class (the code
   ``sam local`` and CloudFormation's transform run), so maps merge, lists concatenate and scalars are
   replaced exactly as in the cloud.
-- ``Parameters`` take their ``Default`` or a ``--parameter-overrides`` value; ``Ref`` (parameters,
-  pseudo parameters, functions, layers), ``Fn::Sub``, ``Fn::Join`` and ``Fn::GetAtt Function.Arn`` are
-  resolved locally as SAM CLI does (:mod:`~serverless_jwt.dev.intrinsics`). Anything else (another
-  resource's attribute, ``Fn::ImportValue``, conditions) is never guessed: an environment variable that
+- ``Parameters`` take their ``Default`` or a ``--parameter-overrides`` value; intrinsic functions are
+  resolved locally as SAM CLI resolves them (:mod:`~serverless_jwt.dev.intrinsics`: ``Ref``, ``Fn::Sub``,
+  ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::Base64``, ``Fn::FindInMap``, ``Fn::GetAZs``,
+  ``Fn::If`` with ``Conditions``, ``Fn::GetAtt Function.Arn``). Anything else (another resource's
+  attribute, ``Fn::ImportValue``) is never guessed: an environment variable that
   needs it is left unset and listed with the reason in :attr:`Function.unresolved_reasons`; a setting
   the runtime needs (``CodeUri``, ``Handler``, ``Runtime``, ``Timeout``...) raises ConfigurationError
   naming the function and the property.
@@ -126,7 +127,8 @@ class Template:
         pseudo = {k: v for k, v in overrides.items() if k.startswith("AWS::")}
         with malformed(self.path, "Parameters"):
             self.parameters = self._parameters(doc, {k: v for k, v in overrides.items() if k not in pseudo})
-        self._intrinsics = Intrinsics(self.parameters, self._declared, self.resources, pseudo)
+        self._intrinsics = Intrinsics(self.parameters, self._declared, self.resources, pseudo,
+                                      mappings=doc.get("Mappings"), conditions=doc.get("Conditions"))
         build = self.dir / ".aws-sam" / "build"
         self.build_root: Path | None = build if use_build and (build / "template.yaml").is_file() else None
         self._globals = _sam_globals(doc, self.path)
