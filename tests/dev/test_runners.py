@@ -66,3 +66,15 @@ def test_the_mode_line_names_the_interpreter_that_runs_a_runtime_not_installed_h
     assert notice in prepared.notices
     assert prepared.describe() == ("mode: emulator (Lambda's runtime python3.99 on Python 3.11 under the "
                                    "Runtime Interface Emulator)")
+
+
+def test_a_variable_the_template_leaves_empty_is_named_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(TEMPLATE.replace(
+        "{GREETING: template, SHARED: template}", "{GREETING: !ImportValue greeting, SHARED: [a, b]}", 1))
+    prepared = prepare(Template(tmp_path / "template.yaml"), ["Named"], mode="in-process")
+    assert prepared.runners["Named"].environment["GREETING"] == ""  # type: ignore[attr-defined]
+    assert 'Named: GREETING is "" (unless the shell or --env-vars sets it): Fn::ImportValue is not ' \
+        "resolved locally" in "\n".join(prepared.notices)
+    assert 'Named: SHARED is "" (unless the shell or --env-vars sets it): its value is a list' \
+        in "\n".join(prepared.notices)

@@ -58,15 +58,16 @@ def test_a_package_missing_from_this_python_is_named_with_how_to_get_it(tmp_path
     runner.close()
 
 
-def test_env_vars_fill_declared_variables_the_template_leaves_unset(tmp_path: Path) -> None:
-    # `TABLE: !Ref Table` exists only once deployed, and a null value is no value: --env-vars (or the
-    # shell) gives them their local value, as with sam local.
+def test_env_vars_fill_declared_variables_the_template_leaves_empty(tmp_path: Path) -> None:
+    # `TABLE: !Ref Table` exists only once deployed, and a null value is no value: both are "" as sam
+    # local passes them, until --env-vars (or the shell) gives them their local value.
     (tmp_path / "template.yaml").write_text(
         "Resources:\n  Table:\n    Type: AWS::DynamoDB::Table\n  Fn:\n    Type: AWS::Serverless::Function\n"
         "    Properties:\n      CodeUri: .\n      Handler: app.handler\n      Runtime: python3.12\n"
         "      Environment:\n        Variables:\n          TABLE: !GetAtt Table.Arn\n          EMPTY:\n")
     function = Template(tmp_path / "template.yaml").function("Fn")
-    assert "TABLE" not in function_environment(function, shell_values={})
+    bare = function_environment(function, shell_values={})
+    assert (bare["TABLE"], bare["EMPTY"]) == ("", "")
     env = function_environment(function, env_vars={"TABLE": "local-table"},
                                shell_values={"EMPTY": "from-shell"})
     assert (env["TABLE"], env["EMPTY"]) == ("local-table", "from-shell")

@@ -333,3 +333,165 @@ Resources:
     prod = Template(path, parameter_overrides={"Stage": "prod"}).function("Fn")
     assert (prod.environment["JWT_ISSUER"], prod.environment["MODE"]) == ("https://prod.example/", "quiet")
     assert (prod.timeout_seconds, prod.environment["ZONE"]) == (30, "us-east-1c")
+
+
+def test_variables_sam_local_cannot_pass_as_text_are_empty_with_the_reason(tmp_path: Path) -> None:
+    path = _write(tmp_path, """\
+Parameters:
+  Names: {Type: CommaDelimitedList, Default: "a,b"}
+Resources:
+  Table: {Type: AWS::DynamoDB::Table}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Environment:
+        Variables:
+          TABLE: !GetAtt Table.Arn
+          EMPTY:
+          NONE: !Ref AWS::NoValue
+          LIST: !Ref Names
+          MAP: {a: 1}
+          FLAG: true
+          NUMBER: 1.5
+""")
+    fn = Template(path).function("Fn")
+    assert fn.environment == {"TABLE": "", "EMPTY": "", "NONE": "", "LIST": "", "MAP": "", "FLAG": "true",
+                              "NUMBER": "1.5"}
+    assert fn.unresolved_reasons == {
+        "TABLE": "Fn::GetAtt Table.Arn exists only once deployed",
+        "EMPTY": 'its value is null, which sam local passes as ""',
+        "NONE": 'its value is null, which sam local passes as ""',
+        "LIST": 'its value is a list, which sam local passes as ""',
+        "MAP": 'its value is a mapping, which sam local passes as ""',
+    }
+
+
+# Every intrinsic SAM CLI resolves, and its failures (unknown condition, AWS::NoValue in Fn::If, an index
+# out of range, Split of a number...): each variable must reach the function as it does under sam local.
+SAM_DIFFERENTIAL = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
+  Names: {Type: CommaDelimitedList, Default: "x, y,z"}
+  Count: {Type: String, Default: "1"}
+Mappings:
+  Stages:
+    dev: {Url: "https://dev.example", Size: 3, Zones: [a, b]}
+    prod: {Url: "https://prod.example", Size: 5, Zones: [c]}
+Conditions:
+  IsDev: !Equals [!Ref Stage, dev]
+  IsProd: !Equals [prod, !Ref Stage]
+  NotDev: !Not [!Condition IsDev]
+  Both: !And [!Condition IsDev, !Equals [!FindInMap [Stages, !Ref Stage, Url], "https://dev.example"]]
+  Either: !Or [!Condition IsProd, !Condition NotDev, !Equals [a, a]]
+  CycleA: !Not [!Condition CycleB]
+  CycleB: !Not [!Condition CycleA]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Environment:
+        Variables:
+          REF: !Ref Stage
+          SUB: !Sub "${Stage}-${AWS::AccountId}"
+          JOIN: !Join [",", [!Ref Stage, b]]
+          SELECT: !Select [1, [a, b, c]]
+          SELECT_LIST_PARAMETER: !Select [2, !Ref Names]
+          SELECT_OUT_OF_RANGE: !Select [3, [a, b]]
+          SELECT_NEGATIVE: !Select [-1, [a, b]]
+          SELECT_NOT_A_LIST: !Select [0, abc]
+          SPLIT_THEN_SELECT: !Select [1, !Split ["/", "a/b/c"]]
+          SPLIT_A_NUMBER: !Split [",", 5]
+          SPLIT_LIST: !Split ["|", "a|b"]
+          BASE64: !Base64 "user:pw"
+          BASE64_OF_SUB: !Base64 {"Fn::Sub": "${Stage}!"}
+          FIND_IN_MAP: !FindInMap [Stages, !Ref Stage, Url]
+          FIND_IN_MAP_NUMBER: !FindInMap [Stages, dev, Size]
+          FIND_IN_MAP_LIST: !FindInMap [Stages, dev, Zones]
+          FIND_IN_MAP_MISSING: !FindInMap [Stages, test, Url]
+          FIND_IN_MAP_NO_MAP: !FindInMap [Nope, dev, Url]
+          AZ: !Select [0, !GetAZs ""]
+          AZ_NAMED: !Select [1, !GetAZs eu-west-1]
+          AZ_OF_REGION: !Select [0, !GetAZs {Ref: "AWS::Region"}]
+          AZ_LIST: !GetAZs us-east-2
+          AZ_UNKNOWN: !GetAZs mars-1
+          IF_DEV: !If [IsDev, enabled, disabled]
+          IF_PROD: !If [IsProd, enabled, disabled]
+          IF_NOT: !If [NotDev, enabled, disabled]
+          IF_AND: !If [Both, enabled, disabled]
+          IF_OR: !If [Either, enabled, disabled]
+          IF_NESTED: !If [IsDev, !Sub "${Stage}-x", disabled]
+          IF_NO_VALUE: !If [Either, !Ref AWS::NoValue, disabled]
+          IF_UNKNOWN_CONDITION: !If [Missing, enabled, disabled]
+          IF_CYCLE: !If [CycleA, enabled, disabled]
+          IF_WRONG_SHAPE: !If [IsDev, enabled]
+          EQUALS: !Equals [a, a]
+          IMPORT: !ImportValue shared
+          CIDR: !Select [0, !Cidr ["10.0.0.0/16", 2, 8]]
+          NO_VALUE: !Ref AWS::NoValue
+          EMPTY:
+          BOOLEAN: false
+          NUMBER: 7
+          MAPPING: {a: b}
+"""
+
+
+def _sam_environment(text: str, overrides: dict[str, str]) -> dict[str, str]:
+    """The variables ``sam local`` gives function Fn: SAM CLI's resolver, then its env_vars.py."""
+    sam_base_provider = pytest.importorskip("samcli.lib.providers.sam_base_provider")
+    env_vars = pytest.importorskip("samcli.local.lambdafn.env_vars")
+    resolved = sam_base_provider.SamBaseProvider.get_template(yaml_parse(text), dict(overrides))
+    variables = resolved["Resources"]["Fn"]["Properties"]["Environment"]["Variables"]
+    everything = env_vars.EnvironmentVariables(function_memory=128, function_timeout=3,
+                                               function_handler="app.handler", variables=variables).resolve()
+    return {name: everything[name] for name in variables}
+
+
+@pytest.mark.parametrize("overrides", [{}, {"Stage": "prod"}])
+def test_environment_matches_sam_clis_own_resolver_on_every_intrinsic(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: dict[str, str]) -> None:
+    # SAM CLI's AWS::Region is us-east-1 unless overridden; ours reads AWS_REGION: the same here.
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    ours = Template(_write(tmp_path, SAM_DIFFERENTIAL), parameter_overrides=overrides).function("Fn")
+    assert ours.environment == _sam_environment(SAM_DIFFERENTIAL, overrides)
+    expected = ("disabled", "enabled") if overrides else ("enabled", "disabled")
+    assert (ours.environment["IF_DEV"], ours.environment["IF_PROD"]) == expected
+    assert set(ours.unresolved_reasons) == {k for k, v in ours.environment.items() if v == ""}
+
+
+def test_where_cloudformation_and_sam_cli_differ_the_value_is_cloudformations(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SAM CLI's resolver refuses an index written as text, compares a Number default as a number, and
+    # refuses a whole Fn::If when either value is AWS::NoValue; CloudFormation (what the deployed
+    # function sees) takes "1" as an index, compares values as text and reads only the value it picks.
+    # Shown against SAM's resolver so that a change on either side is noticed.
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    text = """\
+Parameters:
+  Index: {Type: String, Default: "1"}
+  Size: {Type: Number, Default: 3}
+Conditions:
+  Three: !Equals [!Ref Size, "3"]
+  Never: !Equals [a, b]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Environment:
+        Variables:
+          PICKED: !Select [!Ref Index, [a, b]]
+          THREE: !If [Three, three, other]
+          KEPT: !If [Never, !Ref AWS::NoValue, kept]
+"""
+    ours = Template(_write(tmp_path, text)).function("Fn").environment
+    assert ours == {"PICKED": "b", "THREE": "three", "KEPT": "kept"}
+    assert _sam_environment(text, {}) == {"PICKED": "", "THREE": "other", "KEPT": ""}

@@ -150,7 +150,8 @@ def _cache_dir(template: Template) -> Path:
 
 def _function_notices(function: Function) -> list[str]:
     reasons = function.unresolved_reasons.items()
-    notes = [f"{function.name}: {name} is not set (unless the shell or --env-vars sets it): {why}"
+    # The variable is "" as sam local passes it; the reason says what the template left unknown.
+    notes = [f'{function.name}: {name} is "" (unless the shell or --env-vars sets it): {why}'
              for name, why in reasons]
     if function.build_dir is not None:
         notes.append(f"{function.name}: using the sam build artifact {function.build_dir}")

@@ -99,8 +99,8 @@ def function_environment(function: Function, overrides: Mapping[str, str] | None
     """
     shell = os.environ if shell_values is None else shell_values
     env = dict(function.environment)
-    # Declared names whose template value is unresolved (another resource's attribute) or null are
-    # left unset unless the shell or --env-vars gives them a value (the reason to use --env-vars).
+    # Declared names whose template value is unresolved (another resource's attribute) or null are ""
+    # (as sam local passes them) unless the shell or --env-vars gives them a value (why --env-vars exists).
     for name in function.declared or tuple(env):
         if name in shell:
             env[name] = shell[name]

@@ -8,10 +8,11 @@
   resolved locally as SAM CLI resolves them (:mod:`~serverless_jwt.dev.intrinsics`: ``Ref``, ``Fn::Sub``,
   ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::Base64``, ``Fn::FindInMap``, ``Fn::GetAZs``,
   ``Fn::If`` with ``Conditions``, ``Fn::GetAtt Function.Arn``). Anything else (another resource's
-  attribute, ``Fn::ImportValue``) is never guessed: an environment variable that
-  needs it is left unset and listed with the reason in :attr:`Function.unresolved_reasons`; a setting
-  the runtime needs (``CodeUri``, ``Handler``, ``Runtime``, ``Timeout``...) raises ConfigurationError
-  naming the function and the property.
+  attribute, ``Fn::ImportValue``) is never guessed: an environment variable that needs it is ``""``, as
+  sam local passes it, and listed with the reason in :attr:`Function.unresolved_reasons` (so are null,
+  list and mapping values, which sam local also turns into ``""``); a setting the runtime needs
+  (``CodeUri``, ``Handler``, ``Runtime``, ``Timeout``...) raises ConfigurationError naming the function
+  and the property.
 - When ``sam build`` has run (``.aws-sam/build/template.yaml`` beside the template), a function's code
   is its build artifact, as with ``sam local``; :attr:`Function.stale_build` says when the source
   changed after the build.
@@ -242,21 +243,28 @@ class Template:
         return Layer(name, content, built, None if built is not None or not requirements.is_file()
                      else requirements, method if isinstance(method, str) else None)
 
+    def _environment(self, variables: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+        # As sam local (env_vars.py: _stringify_value): what is not text, a number or a boolean
+        # (unresolvable, null, a list, a mapping) is passed as "", and the reason is kept for a notice.
+        environment: dict[str, str] = {}
+        reasons: dict[str, str] = {}
+        for key, raw in variables.items():
+            try:
+                value = self._intrinsics.eval(raw)
+            except Unresolvable as exc:
+                value, reasons[str(key)] = None, str(exc)
+            if isinstance(value, (list, dict)) or (value is None and str(key) not in reasons):
+                what = "null" if value is None else "a list" if isinstance(value, list) else "a mapping"
+                reasons[str(key)] = f"its value is {what}, which sam local passes as \"\""
+            environment[str(key)] = "" if isinstance(value, (list, dict)) else as_text(value)
+        return environment, reasons
+
     def _function(self, name: str, props: dict[str, Any]) -> Function:
         env: dict[str, Any] = {}
         block = props.get("Environment")
         if isinstance(block, dict) and isinstance(block.get("Variables"), dict):
             env.update(block["Variables"])
-        environment: dict[str, str] = {}
-        reasons: dict[str, str] = {}
-        for key, raw in env.items():
-            try:
-                value = self._intrinsics.eval(raw)
-            except Unresolvable as exc:
-                reasons[str(key)] = str(exc)
-                continue
-            if value is not None:
-                environment[str(key)] = as_text(value)
+        environment, reasons = self._environment(env)
         if props.get("PackageType") == "Image":
             raise ConfigurationError(f"{name}: PackageType Image is not run locally without Docker")
         source = self._code_dir(name, self.require(props.get("CodeUri", "."), f"{name}.CodeUri"), "CodeUri")
