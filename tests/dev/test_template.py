@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from serverless_jwt.dev._cfn_yaml import yaml_parse
+from serverless_jwt.dev.intrinsics import region
 from serverless_jwt.dev.template import Template, parse_overrides
 from serverless_jwt.errors import ConfigurationError
 
@@ -495,3 +496,95 @@ Resources:
     ours = Template(_write(tmp_path, text)).function("Fn").environment
     assert ours == {"PICKED": "b", "THREE": "three", "KEPT": "kept"}
     assert _sam_environment(text, {}) == {"PICKED": "", "THREE": "other", "KEPT": ""}
+
+
+def test_lambda_functions_are_read_as_sam_local_reads_them(tmp_path: Path) -> None:
+    path = _write(tmp_path, """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
+Globals:
+  Function:
+    Timeout: 9
+    Environment: {Variables: {FROM_GLOBALS: x}}
+Resources:
+  Shared:
+    Type: AWS::Lambda::LayerVersion
+    Properties: {Content: shared/}
+  Remote:
+    Type: AWS::Lambda::LayerVersion
+    Properties: {Content: {S3Bucket: bucket, S3Key: layer.zip}}
+  Raw:
+    Type: AWS::Lambda::Function
+    Properties:
+      Code: src/
+      Handler: app.handler
+      Runtime: python3.12
+      MemorySize: 256
+      Architectures: [arm64]
+      FunctionName: !Sub "${Stage}-raw"
+      Layers: [!Ref Shared, !Ref Remote]
+      Environment: {Variables: {STAGE: !Ref Stage}}
+  Inline:
+    Type: AWS::Lambda::Function
+    Properties:
+      Handler: index.handler
+      Runtime: python3.12
+      Code:
+        ZipFile: |
+          def handler(event, context):
+              return 1
+  SamInline:
+    Type: AWS::Serverless::Function
+    Properties: {InlineCode: "def handler(e, c): return 1", Handler: index.handler, Runtime: python3.12}
+  InS3:
+    Type: AWS::Lambda::Function
+    Properties: {Code: {S3Bucket: bucket, S3Key: code.zip}, Handler: app.handler, Runtime: python3.12}
+  SamInS3:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: s3://bucket/code.zip, Handler: app.handler, Runtime: python3.12}
+""")
+    (tmp_path / "requirements.txt").write_text("not-for-inline-functions\n")
+    t = Template(path)
+    assert list(t.functions) == ["Raw", "Inline", "SamInline"]
+    raw = t.function("Raw")
+    assert (raw.code_dir, raw.handler, raw.runtime, raw.memory_mb) == (tmp_path / "src", "app.handler",
+                                                                        "python3.12", 256)
+    assert raw.timeout_seconds == 3  # Globals are for AWS::Serverless::* resources only
+    assert raw.environment == {"STAGE": "dev"}
+    assert (raw.architecture, raw.function_name, raw.inline_code) == ("arm64", "dev-raw", False)
+    assert [layer.content_dir for layer in raw.layers] == [tmp_path / "shared"]
+    assert raw.external_layers == (f"arn:aws:lambda:{region()}:123456789012:layer:Remote:1",)
+    for name in ("Inline", "SamInline"):
+        inline = t.function(name)
+        assert inline.inline_code
+        assert (inline.source_dir, inline.requirements, inline.watched_dirs) == (None, (), ())
+    for name in ("InS3", "SamInS3"):
+        with pytest.raises(ConfigurationError, match=f"{name}'s code is in S3, which sam local does not"):
+            t.function(name)
+
+
+def test_sam_cli_finds_the_same_functions_in_a_template_of_both_types(tmp_path: Path) -> None:
+    provider = pytest.importorskip("samcli.lib.providers.sam_function_provider")
+    stack_provider = pytest.importorskip("samcli.lib.providers.sam_stack_provider")
+    path = _write(tmp_path, """\
+Resources:
+  Raw:
+    Type: AWS::Lambda::Function
+    Properties: {Code: src/, Handler: app.handler, Runtime: python3.12}
+  Inline:
+    Type: AWS::Lambda::Function
+    Properties: {Code: {ZipFile: "x = 1"}, Handler: index.handler, Runtime: python3.12}
+  InS3:
+    Type: AWS::Lambda::Function
+    Properties: {Code: {S3Bucket: b, S3Key: k}, Handler: app.handler, Runtime: python3.12}
+  Sam:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}
+""")
+    stacks, _ = stack_provider.SamLocalStackProvider.get_stacks(str(path))
+    sams = {f.name: f for f in provider.SamFunctionProvider(stacks).get_all()}
+    ours = Template(path).functions
+    assert set(ours) == set(sams) == {"Raw", "Inline", "Sam"}
+    assert {n: f.inline_code for n, f in ours.items()} == {n: bool(f.inlinecode) for n, f in sams.items()}
+    assert ours["Raw"].code_dir == Path(sams["Raw"].codeuri)

@@ -56,7 +56,11 @@ class Layer:
 
 @dataclass(frozen=True, slots=True)
 class Function:
-    """An ``AWS::Serverless::Function`` with its resolved settings."""
+    """An ``AWS::Serverless::Function`` or ``AWS::Lambda::Function`` with its resolved settings.
+
+    ``inline_code``: its code is in the template (``InlineCode``, ``Code.ZipFile``), which sam local does
+    not run (``code_dir`` is then the template's folder, and nothing is installed or watched for it).
+    """
 
     name: str
     code_dir: Path
@@ -77,6 +81,7 @@ class Function:
     external_layers: tuple[str, ...] = ()
     architecture: str = "x86_64"
     arn: str = ""
+    inline_code: bool = False
 
     @property
     def requirements(self) -> tuple[Path, ...]:
@@ -89,5 +94,7 @@ class Function:
     @property
     def watched_dirs(self) -> tuple[Path, ...]:
         """Folders whose changes call for a fresh runtime: the code used and its layers' content."""
+        if self.inline_code:
+            return ()
         dirs = [self.code_dir] + [layer.build_dir or layer.content_dir for layer in self.layers]
         return tuple(dict.fromkeys(d for d in dirs if d.is_dir()))

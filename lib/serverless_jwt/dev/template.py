@@ -1,9 +1,12 @@
 """An AWS SAM template read the way ``sam local`` reads it: functions, layers, their settings, routes.
 
+- Functions are ``AWS::Serverless::Function`` and ``AWS::Lambda::Function`` resources, as SAM CLI's
+  ``SamFunctionProvider`` reads both (:mod:`~serverless_jwt.dev._function_code`): code in S3 is skipped;
+  inline code is flagged :attr:`Function.inline_code` and not run (sam local refuses it).
 - The file is parsed by :func:`~serverless_jwt.dev._cfn_yaml.yaml_parse` (SAM CLI's ``yaml_parse``).
-- ``Globals`` are merged into each function by the SAM translator's own ``Globals`` class (the code
-  ``sam local`` and CloudFormation's transform run), so maps merge, lists concatenate and scalars are
-  replaced exactly as in the cloud.
+- ``Globals`` are merged into each ``AWS::Serverless::*`` resource by the SAM translator's own
+  ``Globals`` class (the code ``sam local`` and CloudFormation's transform run), so maps merge, lists
+  concatenate and scalars are replaced exactly as in the cloud.
 - ``Parameters`` take their ``Default`` or a ``--parameter-overrides`` value; intrinsic functions are
   resolved locally as SAM CLI resolves them (:mod:`~serverless_jwt.dev.intrinsics`: ``Ref``, ``Fn::Sub``,
   ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::Base64``, ``Fn::FindInMap``, ``Fn::GetAZs``,
@@ -27,11 +30,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from serverless_jwt.dev._function_code import INLINE, code_location, newest_mtime
 from serverless_jwt.dev._template_checks import bounded, malformed
 from serverless_jwt.dev._template_model import Function, Layer, Route
 from serverless_jwt.dev.intrinsics import (
-    FUNCTION,
+    FUNCTIONS,
     LAYER,
+    LAYERS,
     UNRESOLVED,
     Intrinsics,
     Unresolvable,
@@ -59,19 +64,6 @@ def parse_overrides(items: list[str] | None) -> dict[str, str]:
                 raise ConfigurationError("parameter overrides are written Key=Value")
             out[key] = value.strip("'\"")
     return out
-
-
-def newest_mtime(folder: Path) -> float:
-    """The latest modification time of any file under ``folder`` (0 when empty or missing)."""
-    newest = 0.0
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d not in ("__pycache__", ".aws-sam", ".git")]
-        for name in files:
-            try:
-                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
-            except OSError:
-                continue
-    return newest
 
 
 class Template:
@@ -135,15 +127,24 @@ class Template:
         self._globals = _sam_globals(doc, self.path)
         self.layers: dict[str, Layer] = {}
         for name, resource in self.resources.items():
-            if isinstance(resource, dict) and resource.get("Type") == LAYER:
+            if isinstance(resource, dict) and resource.get("Type") in LAYERS:
+                with malformed(self.path, name):
+                    layer = self._layer(name, resource["Type"], self._merged(name, resource),
+                                        resource.get("Metadata"))
+                if layer is not None:
+                    self.layers[name] = layer
+        self.functions: dict[str, Function] = {}
+        self.skipped: dict[str, str] = {}  # functions sam local does not run either, and why
+        for name, resource in self.resources.items():
+            if isinstance(resource, dict) and resource.get("Type") in FUNCTIONS:
                 with malformed(self.path, name):
                     props = self._merged(name, resource)
-                    self.layers[name] = self._layer(name, props, resource.get("Metadata"))
-        self.functions: dict[str, Function] = {}
-        for name, resource in self.resources.items():
-            if isinstance(resource, dict) and resource.get("Type") == FUNCTION:
-                with malformed(self.path, name):
-                    self.functions[name] = self._function(name, self._merged(name, resource))
+                    code = code_location(resource["Type"], name, props, self.require)
+                    if code is None:  # as SamFunctionProvider: code in S3 is not run locally
+                        self.skipped[name] = (f"{name}'s code is in S3, which sam local does not "
+                                              "download either")
+                        continue
+                    self.functions[name] = self._function(name, props, code)
 
     @property
     def routes(self) -> list[Route]:
@@ -156,8 +157,9 @@ class Template:
             return self.functions[name]
         except KeyError:
             choices = ", ".join(self.functions) or "none"
+            why = f"; {self.skipped[name]}" if name in self.skipped else ""
             raise ConfigurationError(
-                f"no function {name!r} in {self.path} (functions: {choices})") from None
+                f"no function {name!r} in {self.path} (functions: {choices}){why}") from None
 
     def properties(self, name: str) -> dict[str, Any]:
         """A resource's ``Properties`` with ``Globals`` merged in by the SAM translator (any SAM type:
@@ -234,9 +236,14 @@ class Template:
         built = self.build_root / name
         return built if built.is_dir() else None
 
-    def _layer(self, name: str, props: dict[str, Any], metadata: Any) -> Layer:
-        content = self._code_dir(name, self.require(props.get("ContentUri", "."), f"{name}.ContentUri"),
-                                 "ContentUri")
+    def _layer(self, name: str, kind: str, props: dict[str, Any], metadata: Any) -> Layer | None:
+        if kind == LAYER:
+            uri = self.require(props.get("ContentUri", "."), f"{name}.ContentUri")
+        else:  # AWS::Lambda::LayerVersion: only a local Content path is local (S3 is not downloaded)
+            uri = self.resolve(props.get("Content"))
+            if not isinstance(uri, str):
+                return None
+        content = self._code_dir(name, uri, "ContentUri" if kind == LAYER else "Content")
         requirements = content / "requirements.txt"
         built = self._built(name)
         method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
@@ -259,7 +266,7 @@ class Template:
             environment[str(key)] = "" if isinstance(value, (list, dict)) else as_text(value)
         return environment, reasons
 
-    def _function(self, name: str, props: dict[str, Any]) -> Function:
+    def _function(self, name: str, props: dict[str, Any], code: Any) -> Function:
         env: dict[str, Any] = {}
         block = props.get("Environment")
         if isinstance(block, dict) and isinstance(block.get("Variables"), dict):
@@ -267,8 +274,9 @@ class Template:
         environment, reasons = self._environment(env)
         if props.get("PackageType") == "Image":
             raise ConfigurationError(f"{name}: PackageType Image is not run locally without Docker")
-        source = self._code_dir(name, self.require(props.get("CodeUri", "."), f"{name}.CodeUri"), "CodeUri")
-        built = self._built(name)
+        inline = code is INLINE
+        source = self.dir if inline else self._code_dir(name, code, "CodeUri")
+        built = None if inline else self._built(name)
         stale = False
         if built is not None and self.build_root is not None:
             stale = newest_mtime(source) > (self.build_root / "template.yaml").stat().st_mtime
@@ -296,8 +304,9 @@ class Template:
             routes=tuple(self._routes(name, props)),
             unresolved=tuple(reasons),
             unresolved_reasons=reasons,
+            inline_code=inline,
             declared=tuple(str(key) for key in env),
-            source_dir=source,
+            source_dir=None if inline else source,
             build_dir=built,
             stale_build=bool(stale),
             layers=tuple(layers),
@@ -326,6 +335,7 @@ class Template:
             path, method = self.resolve(ep.get("Path", "$default")), self.resolve(ep.get("Method", "ANY"))
             routes.append(Route(str(method).upper(), str(path), name))
         return routes
+
 
 
 def _sam_globals(doc: dict[str, Any], path: Path) -> Any:

@@ -1,0 +1,50 @@
+"""Where a function's code is, read as SAM CLI's ``SamFunctionProvider`` reads it.
+
+``AWS::Serverless::Function``: ``InlineCode``, else ``CodeUri`` (default ``.``). ``AWS::Lambda::Function``:
+``Code`` as a local path (what ``sam build`` and the CDK write), ``Code.ZipFile`` (inline), an S3
+location, or ``{ImageUri}`` (``PackageType: Image``). Code in S3 is not run locally (sam local skips
+such a function); inline code is recognised so that running it can be refused as sam local refuses it.
+:func:`newest_mtime` says when code last changed (a stale ``sam build``, a runtime to restart).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from serverless_jwt.dev.intrinsics import FUNCTION
+
+__all__ = ["INLINE", "code_location", "newest_mtime"]
+
+INLINE: Any = object()
+
+
+def code_location(kind: str, name: str, props: Mapping[str, Any], require: Callable[[Any, str], Any]) -> Any:
+    """The local path of the code (resolved by ``require``), :data:`INLINE` for ``InlineCode`` /
+    ``Code.ZipFile``, ``None`` when it is in S3."""
+    key = "CodeUri" if kind == FUNCTION else "Code"
+    raw = props.get(key, ".")
+    if props.get("InlineCode") if kind == FUNCTION else isinstance(raw, dict) and raw.get("ZipFile"):
+        return INLINE
+    if isinstance(raw, dict) and ("S3Bucket" in raw or "Bucket" in raw):
+        return None
+    uri = require(raw, f"{name}.{key}")
+    if isinstance(uri, str) and uri.startswith("s3://"):
+        return None
+    # Code: {ImageUri: ...} goes with PackageType Image (refused later); SAM reads any other mapping as ".".
+    return "." if kind != FUNCTION and isinstance(uri, dict) else uri
+
+
+def newest_mtime(folder: Path) -> float:
+    """The latest modification time of any file under ``folder`` (0 when empty or missing)."""
+    newest = 0.0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in ("__pycache__", ".aws-sam", ".git")]
+        for name in files:
+            try:
+                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+            except OSError:
+                continue
+    return newest

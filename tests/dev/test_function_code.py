@@ -1,0 +1,47 @@
+"""Where a function's code is (CodeUri, Code, InlineCode, ZipFile, S3), as SamFunctionProvider reads it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from serverless_jwt.dev._function_code import INLINE, code_location, newest_mtime
+
+SAM, RAW = "AWS::Serverless::Function", "AWS::Lambda::Function"
+
+
+def _resolve(value: Any, where: str) -> Any:
+    # What Template.require does with the one intrinsic these cases use.
+    return value["Fn::Sub"] if isinstance(value, dict) and "Fn::Sub" in value else value
+
+
+@pytest.mark.parametrize(("kind", "props", "expected"), [
+    (SAM, {}, "."),
+    (SAM, {"CodeUri": "src/"}, "src/"),
+    (SAM, {"CodeUri": {"Fn::Sub": "src/"}}, "src/"),
+    (SAM, {"InlineCode": "x = 1", "CodeUri": "src/"}, INLINE),  # SAM CLI reads InlineCode first
+    (SAM, {"InlineCode": "", "CodeUri": "src/"}, "src/"),
+    (SAM, {"CodeUri": "s3://bucket/code.zip"}, None),
+    (SAM, {"CodeUri": {"Bucket": "b", "Key": "k"}}, None),
+    (RAW, {}, "."),
+    (RAW, {"Code": "build/Fn"}, "build/Fn"),
+    (RAW, {"Code": {"ZipFile": "x = 1"}}, INLINE),
+    (RAW, {"Code": {"S3Bucket": "b", "S3Key": "k"}}, None),
+    (RAW, {"Code": {"ImageUri": "repo:tag"}}, "."),
+    (RAW, {"InlineCode": "x = 1"}, "."),  # not a property of AWS::Lambda::Function
+])
+def test_code_is_located_as_sam_cli_locates_it(kind: str, props: dict[str, Any], expected: Any) -> None:
+    assert code_location(kind, "Fn", props, _resolve) == expected  # INLINE is equal to itself only
+
+
+def test_newest_mtime_skips_build_and_cache_folders(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("x = 1\n")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "app.pyc").write_text("")
+    os.utime(tmp_path / "app.py", (1000, 1000))
+    os.utime(tmp_path / "__pycache__" / "app.pyc", (5000, 5000))
+    assert newest_mtime(tmp_path) == 1000
+    assert newest_mtime(tmp_path / "missing") == 0.0
