@@ -919,3 +919,27 @@ def test_a_server_whose_stdout_is_closed_or_full_serves_without_its_banner(
             proc.kill()
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+INLINE_TEMPLATE = """\
+Resources:
+  Inline:
+    Type: AWS::Lambda::Function
+    Properties:
+      Handler: index.handler
+      Runtime: python3.12
+      Code: {ZipFile: "def handler(event, context):\\n    return 1\\n"}
+"""
+
+
+def test_invoking_inline_code_is_refused_as_sam_local_refuses_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(INLINE_TEMPLATE)
+    assert main(["invoke", "Inline", "--template", str(template), "--in-process", "--no-dev-issuer"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(
+        "serverless-jwt: error: Inline code is not supported for sam local commands. Please write your code "
+        "in a separate file for the function Inline.")
+    assert "ImportModuleError" not in captured.err
+    assert captured.out == ""

@@ -78,3 +78,26 @@ def test_a_variable_the_template_leaves_empty_is_named_with_the_reason(tmp_path:
         "resolved locally" in "\n".join(prepared.notices)
     assert 'Named: SHARED is "" (unless the shell or --env-vars sets it): its value is a list' \
         in "\n".join(prepared.notices)
+
+
+def test_inline_code_gets_a_runner_that_refuses_it_as_sam_local_does(tmp_path: Path) -> None:
+    from serverless_jwt.dev.invocation import UnsupportedInlineCode
+    from serverless_jwt.dev.runners import InlineCodeRunner
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(TEMPLATE + """\
+  Inline:
+    Type: AWS::Serverless::Function
+    Properties: {InlineCode: "def handler(e, c): return 1", Handler: index.handler, Runtime: nodejs20.x}
+""")
+    # A runtime this tool does not run is no error: nothing of an inline function runs.
+    prepared = prepare(Template(tmp_path / "template.yaml"), ["Inline", "Plain"], mode="in-process")
+    runner = prepared.runners["Inline"]
+    assert isinstance(runner, InlineCodeRunner)
+    with pytest.raises(UnsupportedInlineCode) as refused:
+        runner.invoke({})
+    assert str(refused.value) == ("Inline code is not supported for sam local commands. Please write your "
+                                  "code in a separate file for the function Inline.")
+    assert "Inline: inline code (InlineCode / Code.ZipFile) is not run locally, as with sam local: its " \
+        "routes answer 501" in prepared.notices
+    assert prepared.runners["Plain"].mode == "in-process"

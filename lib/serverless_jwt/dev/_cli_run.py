@@ -84,6 +84,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     template = _template(args)
     function = template.function(args.function)
+    if function.inline_code:  # as `sam local invoke` (UnsupportedInlineCodeError), but a usage error here
+        from serverless_jwt.dev.invocation import UnsupportedInlineCode
+
+        raise ConfigurationError(str(UnsupportedInlineCode(function.name)))
     event = _support.read_event(args.event, function, template)
     with malformed(template.path, "an Api or HttpApi"):
         routes = collect(template).routes

@@ -8,14 +8,20 @@
     InvocationError            payload
     ├─ FunctionError           the handler raised, or the module failed to import (``init=True``)
     ├─ FunctionTimeoutError    the function ran past its Timeout and was stopped
-    └─ RuntimeFailure          no answer at all (the runtime could not start or died)
+    ├─ RuntimeFailure          no answer at all (the runtime could not start or died)
+    └─ UnsupportedInlineCode   its code is in the template, which sam local does not run either
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["FunctionError", "FunctionTimeoutError", "InvocationError", "Runner", "RuntimeFailure"]
+__all__ = ["INLINE_CODE_MESSAGE", "FunctionError", "FunctionTimeoutError", "InvocationError", "Runner",
+           "RuntimeFailure", "UnsupportedInlineCode"]
+
+# SAM CLI's words (samcli/local/apigw/local_apigw_service.py, commands/local/lib/local_lambda.py).
+INLINE_CODE_MESSAGE = ("Inline code is not supported for sam local commands. "
+                       "Please write your code in a separate file.")
 
 
 class InvocationError(Exception):
@@ -51,6 +57,16 @@ class RuntimeFailure(InvocationError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, {"errorType": "Runtime.Failure", "errorMessage": message})
+
+
+class UnsupportedInlineCode(InvocationError):
+    """The function's code is ``InlineCode`` / ``Code.ZipFile``: not run locally, as with sam local."""
+
+    def __init__(self, function: str) -> None:
+        # As `sam local invoke` words it (UnsupportedInlineCodeError).
+        message = f"{INLINE_CODE_MESSAGE[:-1]} for the function {function}."
+        super().__init__(message, {"errorType": "UnsupportedInlineCodeError", "errorMessage": message})
+        self.function = function
 
 
 class Runner(Protocol):

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from serverless_jwt.dev.invocation import Runner
+from serverless_jwt.dev.invocation import Runner, UnsupportedInlineCode
 from serverless_jwt.dev.template import Function, Template
 
-__all__ = ["Prepared", "choose_mode", "prepare"]
+__all__ = ["InlineCodeRunner", "Prepared", "choose_mode", "prepare"]
 
 MODES = ("auto", "emulator", "in-process")
 
@@ -39,6 +39,22 @@ def choose_mode(requested: str = "auto") -> tuple[str, str | None]:
 
         raise ConfigurationError(f"--emulator: {why}")
     return "in-process", f"{why}: running functions in-process instead"
+
+
+class InlineCodeRunner:
+    """The runner of a function whose code is in the template: every invocation raises
+    :class:`~serverless_jwt.dev.invocation.UnsupportedInlineCode` (start-api answers 501, as sam local)."""
+
+    mode = "none"
+
+    def __init__(self, function: Function) -> None:
+        self.function = function
+
+    def invoke(self, event: Any, *, request_id: str | None = None) -> Any:
+        raise UnsupportedInlineCode(self.function.name)
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
@@ -84,7 +100,8 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
     """
     from serverless_jwt.errors import ConfigurationError
 
-    functions = [template.function(name) for name in names]
+    inline = [template.function(name) for name in names if template.function(name).inline_code]
+    functions = [template.function(name) for name in names if not template.function(name).inline_code]
     for function in functions:
         if function.runtime is not None and not function.runtime.startswith("python"):
             raise ConfigurationError(f"{function.name}: Runtime {function.runtime} is not run locally here "
@@ -97,6 +114,10 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
                                          f"folder: {layer.content_dir}")
     chosen, notice = choose_mode(mode)
     prepared = Prepared(chosen, {}, [notice] if notice else [], [])
+    for function in inline:  # nothing to install or start: sam local refuses to run them
+        prepared.runners[function.name] = InlineCodeRunner(function)
+        prepared.notices.append(f"{function.name}: inline code (InlineCode / Code.ZipFile) is not run "
+                                "locally, as with sam local: its routes answer 501")
     for function in functions:
         prepared.notices += _function_notices(function)
     if chosen == "in-process":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import socket
 import struct
 import time
@@ -337,3 +338,34 @@ def test_route_lines_name_every_url(sample: LocalApiGateway) -> None:
     for path in ("/me ", "/prod/me ", "/shows ", "/shows/{id} "):
         assert f"{sample.url}{path}" in lines
     assert "authorizer JwtTokenAuthorizer (token)" in lines
+
+
+INLINE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Inline:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def handler(event, context): return {'statusCode': 200}"
+      Handler: index.handler
+      Runtime: python3.12
+      Events:
+        Http: {Type: HttpApi, Properties: {Path: /inline, Method: GET}}
+        Rest: {Type: Api, Properties: {Path: /inline, Method: GET}}
+"""
+
+
+def test_a_route_to_inline_code_answers_sam_locals_501(tmp_path: Path) -> None:
+    from serverless_jwt.dev.runners import prepare
+
+    (tmp_path / "template.yaml").write_text(INLINE)
+    template = Template(tmp_path / "template.yaml")
+    prepared = prepare(template, ["Inline"], mode="in-process")
+    logs = io.StringIO()
+    with LocalApiGateway(collect(template).routes, prepared.runners, access_log=logs) as api:
+        for path in ("/inline", "/Prod/inline"):
+            reply = request(api.url, "GET", path)
+            assert (reply.status, reply.json()) == (501, {"message": (
+                "Inline code is not supported for sam local commands. Please write your code in a separate "
+                "file.")}), path
+    assert "GET /inline -> Inline 501 (inline code)" in logs.getvalue()

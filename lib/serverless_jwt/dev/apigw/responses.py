@@ -26,6 +26,7 @@ from typing import Any
 
 from serverless_jwt.dev.apigw.events import matches_media
 from serverless_jwt.dev.apigw.routes import Api
+from serverless_jwt.dev.invocation import INLINE_CODE_MESSAGE
 
 __all__ = ["Answer", "MalformedResponse", "from_function", "gateway"]
 
@@ -70,6 +71,8 @@ _GATEWAY: dict[str, tuple[tuple[int, Any, str | None], tuple[int, Any]]] = {
     "bad_request": ((400, {"message": "Bad Request"}, None), (400, {"message": "Bad Request"})),
     "unavailable": ((503, {"message": "Service Unavailable"}, None),
                     (503, {"message": "Service Unavailable"})),
+    # Not API Gateway's: sam local's answer for a function with inline code (never customised).
+    "inline_code": ((501, {"message": INLINE_CODE_MESSAGE}, None), (501, {"message": INLINE_CODE_MESSAGE})),
 }
 
 
@@ -101,7 +104,7 @@ _RESPONSE_TYPES = {"not_found": "MISSING_AUTHENTICATION_TOKEN", "unauthorized": 
 
 def customize(answer: Answer, api: Api | None) -> Answer:
     """Apply a REST API's ``GatewayResponses`` (static headers, status code) to API Gateway's answer."""
-    if answer.kind is None or api is None or not api.gateway_responses:
+    if answer.kind in (None, "inline_code") or api is None or not api.gateway_responses:
         return answer
     configured = {kind: (status, headers) for kind, status, headers in api.gateway_responses}
     fallback = "DEFAULT_5XX" if answer.status >= 500 else "DEFAULT_4XX"

@@ -27,7 +27,7 @@ from serverless_jwt.dev.apigw.lambda_authorizer import LambdaAuthorizers, Runner
 from serverless_jwt.dev.apigw.responses import Answer, MalformedResponse, customize, from_function, gateway
 from serverless_jwt.dev.apigw.routes import Api, Match, Route
 from serverless_jwt.dev.apigw.static import StaticFiles
-from serverless_jwt.dev.invocation import InvocationError
+from serverless_jwt.dev.invocation import InvocationError, UnsupportedInlineCode
 from serverless_jwt.dev.oidc_provider import RESOURCE_METADATA_PATH
 
 __all__ = ["LocalApiGateway"]
@@ -273,6 +273,8 @@ class LocalApiGateway:
             return gateway("integration_failure", rest, request.request_id)
         try:
             result = runner.invoke(event, request_id=request.request_id)
+        except UnsupportedInlineCode:  # as sam local: 501 with its message
+            return gateway("inline_code", rest, request.request_id)
         except InvocationError as exc:  # the function failed or timed out: API Gateway's own answer
             # Its own traceback (in-process) or one line: the runtime has logged the rest. Never this
             # server's stack, which reads as if the tool had crashed.
