@@ -778,8 +778,6 @@ _FN = ("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
     ({"t.yaml": (_FN.replace("CodeUri: .", "CodeUri: missing/") % "").encode()}, [],
      "CodeUri is not a local folder"),
     ({"t.yaml": (_FN.replace("app.handler", "../x.y") % "").encode()}, [], "Handler must look like"),
-    ({"t.yaml": (_FN % ", Layers: [!Ref Lib]").encode() + b"  Lib:\n    Type: AWS::Serverless::LayerVersion\n"
-      b"    Properties: {ContentUri: nolayer/}\n"}, [], "layer Lib: ContentUri is not a local folder"),
 ])
 def test_malformed_inputs_are_usage_errors_never_tracebacks(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
@@ -802,8 +800,10 @@ def test_malformed_inputs_are_usage_errors_never_tracebacks(
     assert message in err
 
 
-@pytest.mark.parametrize("code_uri", ["missing/", "s3://bucket/key.zip"])
-@pytest.mark.parametrize("command", [["invoke", "Fn"], ["start-api", "--port", "0"]])
+@pytest.mark.parametrize(("code_uri", "command"), [
+    ("missing/", ["invoke", "Fn"]), ("missing/", ["start-api", "--port", "0"]),
+    ("s3://bucket/key.zip", ["invoke", "Fn"]),  # skipped as sam local skips it: invoke says why
+])
 def test_a_code_uri_that_is_no_local_folder_is_a_template_error_in_emulator_mode(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str], emulator: Path,
         code_uri: str, command: list[str]) -> None:
@@ -816,8 +816,21 @@ def test_a_code_uri_that_is_no_local_folder_is_a_template_error_in_emulator_mode
     err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err
-    assert "not a local folder" in err or "must be a local folder" in err
+    assert "not a local folder" in err or "S3" in err, err
     assert "s3:/bucket" not in err  # never a garbled local path
+
+
+def test_a_layer_that_is_no_local_folder_is_a_template_error_in_emulator_mode(
+        tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str], emulator: Path) -> None:
+    # The emulator would mount it at /opt; in-process, handlers use this interpreter's packages.
+    template = tmp_path / "t.yaml"
+    template.write_text(_FN % ", Layers: [!Ref Lib]" + "  Lib:\n    Type: AWS::Serverless::LayerVersion\n"
+                        "    Properties: {ContentUri: nolayer/}\n")
+    code = main(["--state-dir", str(state), "invoke", "Fn", "--template", str(template), "--emulator",
+                 "--no-dev-issuer"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Fn: layer Lib: ContentUri is not a local folder" in err
 
 
 def test_invoke_sends_an_event_that_is_not_an_object_as_is(

@@ -70,7 +70,7 @@ class Prepared:
         """The one line that says how the functions run."""
         if self.mode == "in-process":
             return f"mode: in-process (handlers imported into this Python {sys.version.split()[0]})"
-        runtimes = ", ".join(sorted(self.runtimes))
+        runtimes = ", ".join(sorted(self.runtimes)) or "(no function to run)"
         return f"mode: emulator (Lambda's runtime {runtimes} under the Runtime Interface Emulator)"
 
     def start(self) -> None:
@@ -108,11 +108,12 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
                                      "(the local loop runs Python functions)")
         if not function.code_dir.is_dir():  # a template error (exit 2) in every mode, before any runtime
             raise ConfigurationError(f"{function.name}: CodeUri is not a local folder: {function.code_dir}")
+    chosen, notice = choose_mode(mode)
+    for function in functions if chosen == "emulator" else ():  # in-process, this interpreter's packages
         for layer in function.layers:  # a missing one would leave /opt empty without a word
             if layer.build_dir is None and not layer.content_dir.is_dir():
                 raise ConfigurationError(f"{function.name}: layer {layer.name}: ContentUri is not a local "
                                          f"folder: {layer.content_dir}")
-    chosen, notice = choose_mode(mode)
     prepared = Prepared(chosen, {}, [notice] if notice else [], [])
     for function in inline:  # nothing to install or start: sam local refuses to run them
         prepared.runners[function.name] = InlineCodeRunner(function)

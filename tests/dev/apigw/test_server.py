@@ -369,3 +369,18 @@ def test_a_route_to_inline_code_answers_sam_locals_501(tmp_path: Path) -> None:
                 "Inline code is not supported for sam local commands. Please write your code in a separate "
                 "file.")}), path
     assert "GET /inline -> Inline 501 (inline code)" in logs.getvalue()
+
+
+def test_a_route_to_a_function_not_run_locally_answers_sam_locals_502(tmp_path: Path) -> None:
+    # Code in S3: sam local skips the function, and its routes answer 502 "No function defined".
+    (tmp_path / "template.yaml").write_text(INLINE.replace(
+        "InlineCode: \"def handler(event, context): return {'statusCode': 200}\"", "CodeUri: s3://bucket/key.zip"))
+    template = Template(tmp_path / "template.yaml")
+    assert "Inline" not in template.functions
+    logs = io.StringIO()
+    with LocalApiGateway(collect(template).routes, {}, access_log=logs) as api:
+        for path in ("/inline", "/Prod/inline"):
+            reply = request(api.url, "GET", path)
+            assert reply.status == 502
+            assert reply.json() == {"message": "No function defined for resource method"}
+    assert "not run locally" in logs.getvalue()

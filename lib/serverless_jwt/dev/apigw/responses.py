@@ -71,7 +71,10 @@ _GATEWAY: dict[str, tuple[tuple[int, Any, str | None], tuple[int, Any]]] = {
     "bad_request": ((400, {"message": "Bad Request"}, None), (400, {"message": "Bad Request"})),
     "unavailable": ((503, {"message": "Service Unavailable"}, None),
                     (503, {"message": "Service Unavailable"})),
-    # Not API Gateway's: sam local's answer for a function with inline code (never customised).
+    # Not API Gateway's: sam local's answers for a route whose function it does not run (its code in
+    # S3, or no such function) and for a function with inline code (never customised).
+    "no_function": ((502, {"message": "No function defined for resource method"}, None),
+                    (502, {"message": "No function defined for resource method"})),
     "inline_code": ((501, {"message": INLINE_CODE_MESSAGE}, None), (501, {"message": INLINE_CODE_MESSAGE})),
 }
 
@@ -104,7 +107,7 @@ _RESPONSE_TYPES = {"not_found": "MISSING_AUTHENTICATION_TOKEN", "unauthorized": 
 
 def customize(answer: Answer, api: Api | None) -> Answer:
     """Apply a REST API's ``GatewayResponses`` (static headers, status code) to API Gateway's answer."""
-    if answer.kind in (None, "inline_code") or api is None or not api.gateway_responses:
+    if answer.kind in (None, "inline_code", "no_function") or api is None or not api.gateway_responses:
         return answer
     configured = {kind: (status, headers) for kind, status, headers in api.gateway_responses}
     fallback = "DEFAULT_5XX" if answer.status >= 500 else "DEFAULT_4XX"

@@ -269,8 +269,9 @@ class LocalApiGateway:
             event["requestContext"]["authorizer"] = authorizer_context
         runner = self.runners.get(route.function)
         if runner is None:
-            self._log(f"{route.function}: no such function in the template")
-            return gateway("integration_failure", rest, request.request_id)
+            self._log(f"{route.function}: not run locally (its code is in S3, or the template has no such "
+                      "function): 502, as sam local answers")
+            return gateway("no_function", rest, request.request_id)
         try:
             result = runner.invoke(event, request_id=request.request_id)
         except UnsupportedInlineCode:  # as sam local: 501 with its message
