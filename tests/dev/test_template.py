@@ -436,6 +436,11 @@ Resources:
           IMPORT: !ImportValue shared
           CIDR: !Select [0, !Cidr ["10.0.0.0/16", 2, 8]]
           NO_VALUE: !Ref AWS::NoValue
+          STACK_NAME: !Ref AWS::StackName
+          STACK_ID: !Ref AWS::StackId
+          URL_SUFFIX: !Ref AWS::URLSuffix
+          PARTITION: !Ref AWS::Partition
+          ACCOUNT: !Ref AWS::AccountId
           EMPTY:
           BOOLEAN: false
           NUMBER: 7

@@ -48,9 +48,11 @@ ACCOUNT_ID = "123456789012"
 _PSEUDO = {
     "AWS::AccountId": ACCOUNT_ID,
     "AWS::Partition": "aws",
-    "AWS::StackName": "serverless-jwt-local",
-    "AWS::StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT_ID}:stack/serverless-jwt-local/local",
-    "AWS::URLSuffix": "amazonaws.com",
+    # SAM CLI's local values (IntrinsicsSymbolTable.DEFAULT_PSEUDO_PARAM_VALUES), as sam local passes them.
+    "AWS::StackName": "local",
+    "AWS::StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT_ID}:stack/local/"
+                    "51af3dc0-da77-11e4-872e-1234567db123",
+    "AWS::URLSuffix": "localhost",
     "AWS::NotificationARNs": [],
 }
 _CONDITION_FUNCTIONS = ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or")
