@@ -57,7 +57,7 @@ def intrinsics(monkeypatch: pytest.MonkeyPatch) -> Intrinsics:
     ({"Fn::Sub": "${Stage}-${AWS::Region}-${!Literal}"}, "dev-eu-west-3-${Literal}"),
     ({"Fn::Sub": ["${X}/${Fn.Arn}", {"X": {"Ref": "Stage"}}]},
      "dev/arn:aws:lambda:eu-west-3:123456789012:function:Fn"),
-    ({"Fn::Join": ["/", [{"Ref": "Stage"}, "x", {"Ref": "Names"}]]}, "dev/x/a,b"),
+    ({"Fn::Join": ["/", [{"Ref": "Stage"}, "x", 7, {"Ref": "AWS::NoValue"}]]}, "dev/x/7"),
     ({"Nested": [{"Ref": "Stage"}, {"k": {"Ref": "Stage"}, "other": 1}]},
      {"Nested": ["dev", {"k": "dev", "other": 1}]}),
     ({"Fn::Select": [1, ["x", "y", "z"]]}, "y"),
@@ -133,6 +133,14 @@ def test_fn_if_evaluates_only_the_value_it_chooses(intrinsics: Intrinsics) -> No
     ({"Fn::Not": ["IsDev"]}, "Fn::Not: a condition is Fn::Equals"),
     ({"Fn::Not": [{"Condition": "IsDev"}, {"Condition": "IsDev"}]}, "Fn::Not takes [condition]"),
     ({"Fn::Equals": ["a"]}, "Fn::Equals takes [value, value]"),
+    # Lists and mappings are never written out as text (CloudFormation refuses them; sam local gives "").
+    ({"Fn::Join": ["/", [{"Ref": "Stage"}, {"Ref": "Names"}]]}, "Fn::Join: a list where text is needed"),
+    ({"Fn::Join": [",", [{"a": "b"}, "c"]]}, "Fn::Join: a mapping where text is needed"),
+    ({"Fn::Join": [5, ["a", "b"]]}, "Fn::Join takes [delimiter, [values]]"),
+    ({"Fn::Sub": ["${X}", {"X": {"a": "b"}}]}, "Fn::Sub variable X: a mapping where text is needed"),
+    ({"Fn::Sub": "${Names}"}, "Fn::Sub ${Names}: a list where text is needed"),
+    # Text that only nesting makes long (the node budget counts values, not their length).
+    ({"Fn::Base64": {"Fn::Base64": {"Fn::Base64": "x" * 900_000}}}, "makes a text longer than"),
 ])
 def test_what_cannot_be_known_or_is_malformed_is_refused_with_the_reason(
         intrinsics: Intrinsics, value: object, reason: str) -> None:

@@ -436,6 +436,11 @@ Resources:
           IMPORT: !ImportValue shared
           CIDR: !Select [0, !Cidr ["10.0.0.0/16", 2, 8]]
           NO_VALUE: !Ref AWS::NoValue
+          JOIN_MAPPING: !Join [",", [{a: b}, c]]
+          JOIN_LIST: !Join [",", [[a, b], c]]
+          JOIN_NUMBER_DELIMITER: !Join [5, [a, b]]
+          SUB_MAPPING: !Sub ["${X}", {X: {a: b}}]
+          SUB_LIST: !Sub ["${X}", {X: [a, b]}]
           STACK_NAME: !Ref AWS::StackName
           STACK_ID: !Ref AWS::StackId
           URL_SUFFIX: !Ref AWS::URLSuffix
@@ -593,3 +598,49 @@ Resources:
     assert set(ours) == set(sams) == {"Raw", "Inline", "Sam"}
     assert {n: f.inline_code for n, f in ours.items()} == {n: bool(f.inlinecode) for n, f in sams.items()}
     assert ours["Raw"].code_dir == Path(sams["Raw"].codeuri)
+
+
+def test_functions_and_layers_sam_local_does_not_run_leave_the_others_runnable(tmp_path: Path) -> None:
+    # A container-image function or a layer in S3 beside zip functions: sam local skips them with a
+    # warning, and every other function still runs.
+    (tmp_path / "src").mkdir()
+    template = Template(_write(tmp_path, """\
+Resources:
+  Good:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12, Layers: [!Ref Remote]}
+  Img:
+    Type: AWS::Lambda::Function
+    Properties: {PackageType: Image, Code: {ImageUri: 123456789012.dkr.ecr.us-east-1.amazonaws.com/r:t}}
+  Remote:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: s3://bucket/layer.zip}
+"""))
+    assert list(template.functions) == ["Good"]
+    assert template.layers == {}
+    with pytest.raises(ConfigurationError, match=r"container image \(PackageType Image\)"):
+        template.function("Img")
+
+
+def test_a_function_without_a_handler_is_refused_as_sam_refuses_it(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    with pytest.raises(ConfigurationError, match="Raw: no Handler"):
+        Template(_write(tmp_path, """\
+Resources:
+  Raw:
+    Type: AWS::Lambda::Function
+    Properties: {Code: src/, Runtime: python3.12}
+"""))
+
+
+def test_a_nested_parameter_default_is_refused_before_it_is_walked(tmp_path: Path) -> None:
+    # Aliases nested in aliases: a few hundred bytes that would expand to billions of values.
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"{b}: &{b} [{', '.join(['*' + a] * 10)}]" for a, b in zip("abcdefg", "bcdefgh", strict=True)]
+    text = "Metadata:\n" + "".join(f"  {line}\n" for line in levels) + \
+        "Parameters:\n  P: {Type: String, Default: *h}\nResources: {}\n"
+    with pytest.raises(ConfigurationError, match=r"Parameters.P.Default must be text"):
+        Template(_write(tmp_path, text))
+    flat = Template(_write(tmp_path, "Parameters:\n  P: {Type: CommaDelimitedList, Default: [a, b]}\n"
+                                     "Resources: {}\n"))
+    assert flat.parameters["P"] == ["a", "b"]

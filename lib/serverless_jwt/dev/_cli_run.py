@@ -197,6 +197,9 @@ def cmd_start_api(args: argparse.Namespace) -> int:
             + [r.authorizer.function for r in collection.routes if r.authorizer and r.authorizer.function]
             + [a.default_authorizer.function for a in collection.apis
                if a.default_authorizer and a.default_authorizer.function]))
+        for skipped in [n for n in names if n in template.skipped]:
+            print(f"notice: {template.skipped[skipped]}: its routes answer 502, as with sam local",
+                  file=sys.stderr)
         names = [n for n in names if n in template.functions]
         prepared = _runners(args, template, names, env, watch=True)
         prepared.start()  # in-process: import errors now, not on the first request; emulator: start it

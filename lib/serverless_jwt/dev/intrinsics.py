@@ -172,20 +172,21 @@ class Intrinsics:
             if name.startswith("!"):
                 return "${" + name[1:] + "}"
             if name in values:
-                return as_text(values[name])
+                return _text(values[name], f"Fn::Sub variable {name}")
             if "." in name:
-                return as_text(self.get_att(*name.split(".", 1)))
-            return as_text(self.ref(name))
+                return _text(self.get_att(*name.split(".", 1)), f"Fn::Sub ${{{name}}}")
+            return _text(self.ref(name), f"Fn::Sub ${{{name}}}")
 
-        return _SUB.sub(sub, template)
+        return _bounded(_SUB.sub(sub, template), "Fn::Sub")
 
     def _join(self, arg: Any) -> str:
         if not (isinstance(arg, list) and len(arg) == 2):
             raise Unresolvable("Fn::Join takes [delimiter, [values]]")
-        parts = self._eval(arg[1])
-        if not isinstance(parts, list):
+        delimiter, parts = self._eval(arg[0]), self._eval(arg[1])
+        if not isinstance(delimiter, str) or not isinstance(parts, list):
             raise Unresolvable("Fn::Join takes [delimiter, [values]]")
-        return as_text(self._eval(arg[0])).join(as_text(p) for p in parts)
+        # AWS::NoValue leaves the list, as CloudFormation removes it; anything but text is refused.
+        return _bounded(delimiter.join(_text(p, "Fn::Join") for p in parts if p is not None), "Fn::Join")
 
     def _select(self, arg: Any) -> Any:
         if not (isinstance(arg, list) and len(arg) == 2):
@@ -217,7 +218,7 @@ class Intrinsics:
         value = self._eval(arg)
         if not isinstance(value, str):
             raise Unresolvable(f"Fn::Base64 encodes text, not {_kind(value)}")
-        return base64.b64encode(value.encode()).decode()
+        return _bounded(base64.b64encode(value.encode()).decode(), "Fn::Base64")
 
     def _find_in_map(self, arg: Any) -> Any:
         if not (isinstance(arg, list) and len(arg) == 3):
@@ -329,6 +330,24 @@ def _canonical(value: Any) -> Any:
 def _kind(value: Any) -> str:
     return {type(None): "null", list: "a list", dict: "a mapping", bool: "true/false"}.get(
         type(value), "text" if isinstance(value, str) else "a number")
+
+
+def _text(value: Any, where: str) -> str:
+    # What Fn::Join and Fn::Sub put into text: text, numbers and booleans; never a list or a mapping
+    # written out (CloudFormation refuses those, and sam local passes the variable as "").
+    if isinstance(value, (str, int, float)):  # bool is an int
+        return as_text(value)
+    raise Unresolvable(f"{where}: {_kind(value)} where text is needed")
+
+
+_MAX_TEXT = 1 << 20  # Lambda takes 4 KB of environment in all: past this, nesting is only growth
+
+
+def _bounded(text: str, fn: str) -> str:
+    # The node budget counts values, not their length: nested Fn::Base64 grows by 4/3 per level.
+    if len(text) > _MAX_TEXT:
+        raise Unresolvable(f"{fn} makes a text longer than {_MAX_TEXT} characters")
+    return text
 
 
 def region() -> str:

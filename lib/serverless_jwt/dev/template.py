@@ -139,6 +139,9 @@ class Template:
             if isinstance(resource, dict) and resource.get("Type") in FUNCTIONS:
                 with malformed(self.path, name):
                     props = self._merged(name, resource)
+                    if props.get("PackageType") == "Image":  # sam local needs Docker for it; skipped
+                        self.skipped[name] = f"{name} is a container image (PackageType Image), not run here"
+                        continue
                     code = code_location(resource["Type"], name, props, self.require)
                     if code is None:  # as SamFunctionProvider: code in S3 is not run locally
                         self.skipped[name] = (f"{name}'s code is in S3, which sam local does not "
@@ -216,7 +219,14 @@ class Template:
             if name in overrides:
                 value: Any = overrides[name]
             elif isinstance(spec, dict) and "Default" in spec:
-                value = as_text(spec["Default"])
+                default = spec["Default"]
+                # CloudFormation takes text (a list type's too: "a,b"); a flat list of values is read
+                # as that text. Anything nested is refused before it is walked: YAML aliases can make
+                # a few hundred bytes billions of values.
+                if isinstance(default, dict) or (isinstance(default, list) and any(
+                        isinstance(v, (list, dict)) for v in default)):
+                    raise ConfigurationError(f"Parameters.{name}.Default must be text")
+                value = as_text(default)
             else:
                 continue
             if isinstance(spec, dict) and spec.get("Type") == "CommaDelimitedList":
@@ -239,6 +249,8 @@ class Template:
     def _layer(self, name: str, kind: str, props: dict[str, Any], metadata: Any) -> Layer | None:
         if kind == LAYER:
             uri = self.require(props.get("ContentUri", "."), f"{name}.ContentUri")
+            if not isinstance(uri, str) or uri.lower().startswith("s3://"):
+                return None  # in S3: not downloaded, as sam local does not (a function using it says so)
         else:  # AWS::Lambda::LayerVersion: only a local Content path is local (S3 is not downloaded)
             uri = self.resolve(props.get("Content"))
             if not isinstance(uri, str):
@@ -272,8 +284,6 @@ class Template:
         if isinstance(block, dict) and isinstance(block.get("Variables"), dict):
             env.update(block["Variables"])
         environment, reasons = self._environment(env)
-        if props.get("PackageType") == "Image":
-            raise ConfigurationError(f"{name}: PackageType Image is not run locally without Docker")
         inline = code is INLINE
         source = self.dir if inline else self._code_dir(name, code, "CodeUri")
         built = None if inline else self._built(name)
@@ -281,6 +291,9 @@ class Template:
         if built is not None and self.build_root is not None:
             stale = newest_mtime(source) > (self.build_root / "template.yaml").stat().st_mtime
         handler = self.require(props.get("Handler"), f"{name}.Handler")
+        if not isinstance(handler, str) or not handler:  # as SAM's MissingFunctionHandlerException
+            raise ConfigurationError(f"{name}: no Handler (set Properties.Handler, or "
+                                     "Globals.Function.Handler for AWS::Serverless::Function)")
         runtime = self.require(props.get("Runtime"), f"{name}.Runtime")
         layers, external = [], []
         for item in props.get("Layers") or []:
