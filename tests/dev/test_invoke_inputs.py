@@ -99,6 +99,10 @@ def test_an_event_file_holds_any_json_value_as_lambda_takes(template: Template, 
     for value in ([1, 2], "text", 7, None):  # `aws lambda invoke` and `sam local invoke` send these too
         given.write_text(json.dumps(value), encoding="utf-8")
         assert read_event(str(given), function, template) == value
+    for constant in ("NaN", "Infinity", "-Infinity"):  # not JSON: Lambda's Invoke API refuses them
+        given.write_text(f'{{"a": {constant}}}', encoding="utf-8")
+        with pytest.raises(ConfigurationError, match="is not valid JSON"):
+            read_event(str(given), function, template)
     given.write_text('{"a": 1,}', encoding="utf-8")
     with pytest.raises(ConfigurationError, match=r"is not valid JSON \(line 1\)"):
         read_event(str(given), function, template)

@@ -105,12 +105,17 @@ def _json_object(source: str, what: str, file: str) -> Any:
     except UnicodeDecodeError:
         raise ConfigurationError(f"{what} {source} is not UTF-8 text") from None
     try:
-        return json.loads(text)
+        # NaN and Infinity are not JSON (RFC 8259 §6): Lambda's Invoke API refuses such a payload.
+        return json.loads(text, parse_constant=_not_json)
     except RecursionError:
         raise ConfigurationError(f"{what} {source} nests too deeply") from None
     except ValueError as exc:
         where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise ConfigurationError(f"{what} {source} is not valid JSON{where}") from None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def get_authorization(event: Mapping[str, Any]) -> str | None:
