@@ -308,3 +308,20 @@ def test_nested_decorators_log_one_refusal_once(jwt_issuer: DevIssuer, serve_wsg
     records = [r for r in caplog.records if r.getMessage().startswith("request rejected")]
     assert [r.auth_code for r in records] == [  # type: ignore[attr-defined]
         "signature_missing", "scope_insufficient"]
+
+
+def test_without_init_app_every_refusal_is_still_our_answer(jwt_issuer: DevIssuer, serve_wsgi: Serve,
+                                                            jwt_tokens: Tokens) -> None:
+    app = flask.Flask(__name__)
+    auth = JwtAuth(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience))  # not registered
+
+    @app.get("/raises")
+    @auth.required()
+    def raises() -> Any:
+        raise InsufficientScopeError(["admin"])
+
+    base = serve_wsgi(app)
+    assert get(base, "/raises").status_code == 401
+    answer = get(base, "/raises", jwt_tokens.valid())
+    assert answer.status_code == 403  # Flask's 500 before
+    assert answer.json()["error"] == "insufficient_scope"

@@ -138,7 +138,9 @@ class JwtAuth:
                 return _streamed(app.ensure_sync(view)(*args, **kwargs), identity)  # type: ignore[no-any-return]
             except AuthError as err:  # the view's own refusal (authz.check_scopes), or a nested one's
                 _rejected_once(err, self._auth.rejected)
-                raise
+                if _EXTENSION in app.extensions:
+                    raise
+                return self.error_response(err)  # no handler registered (no init_app): never a 500
             finally:
                 _current.reset(reset)
 
