@@ -470,3 +470,13 @@ def test_while_awsprevious_cannot_be_read_the_rotated_out_secret_stands_in_and_n
     now[0] = 120
     assert not _accepts(keys, b)
     assert _accepts(keys, c)
+
+
+def test_the_stale_window_of_a_stored_secret_is_jwt_max_stale_seconds(aws: None) -> None:
+    # JWT_MAX_STALE_SECONDS used to reach JWKS only: a stored secret kept its fixed hour.
+    arn = boto3.client("secretsmanager").create_secret(Name="jwt-stale", SecretString="s" * 40)["ARN"]
+    assert Verifier.from_env({"JWT_SECRET": arn})._keys._max_stale == 3600  # type: ignore[attr-defined]
+    tuned = Verifier.from_env({"JWT_SECRET": arn, "JWT_MAX_STALE_SECONDS": "120"})
+    assert tuned._keys._max_stale == 120  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match="max_stale_seconds must be >= 0"):
+        Verifier(secret_from=arn, max_stale_seconds=float("nan"))

@@ -49,7 +49,8 @@ ENV_VARIABLES: dict[str, str] = {
     "JWT_MAX_TOKEN_BYTES": "Token size cap (default 16384).",
     "JWT_TIMEOUT_SECONDS": "Total deadline of one discovery or JWKS fetch (default 3).",
     "JWT_JWKS_MAX_AGE_SECONDS": "Refresh cached keys after this long (default 600).",
-    "JWT_MAX_STALE_SECONDS": "Serve cached keys this long while the issuer is down (default 86400).",
+    "JWT_MAX_STALE_SECONDS": "Serve cached keys this long while the issuer is down (default 86400), "
+                             "or a stored JWT_SECRET while its store cannot be read (default 3600).",
     "JWT_UNKNOWN_KID_COOLDOWN_SECONDS": "At most one refetch per this many seconds for unknown kids "
     "(default 30).",
     "JWT_VERIFIED_CACHE_SIZE": "Already-verified tokens remembered (default 1024; 0 disables).",

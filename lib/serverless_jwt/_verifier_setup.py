@@ -57,7 +57,7 @@ def key_source(
     secret_previous: bool = False,
     timeout_seconds: float,
     jwks_max_age_seconds: float,
-    max_stale_seconds: float,
+    max_stale_seconds: float | None,
     unknown_kid_cooldown_seconds: float,
 ) -> KeySource:
     """The key source the options name (exactly one was checked to be given, or only the issuer)."""
@@ -69,9 +69,12 @@ def key_source(
     if secret_from is not None:
         from serverless_jwt.secret_store import StoredSecretKeys
 
+        stale = 3600 if max_stale_seconds is None else max_stale_seconds  # a secret: 1 h by default
+        if not stale >= 0:  # nan compares false
+            raise ConfigurationError("max_stale_seconds must be >= 0")
         return StoredSecretKeys(secret_from, algorithms=algorithms,
-                                allow_short_secret=allow_short_secret,
-                                max_age_seconds=secret_max_age_seconds, previous=secret_previous)
+                                allow_short_secret=allow_short_secret, max_age_seconds=secret_max_age_seconds,
+                                max_stale_seconds=stale, previous=secret_previous)
     if jwks is not None:
         try:
             static = KeySet.from_jwks(jwks, algorithms=algorithms)
@@ -88,7 +91,7 @@ def key_source(
     return RemoteKeySource(
         issuer=issuer, jwks_uri=jwks_uri, algorithms=algorithms,
         timeout_seconds=timeout_seconds, jwks_max_age_seconds=jwks_max_age_seconds,
-        max_stale_seconds=max_stale_seconds,
+        max_stale_seconds=86400 if max_stale_seconds is None else max_stale_seconds,
         unknown_kid_cooldown_seconds=unknown_kid_cooldown_seconds,
     )
 

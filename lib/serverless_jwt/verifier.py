@@ -95,8 +95,9 @@ class Verifier:
         Size cap checked before decoding. Default 16 KiB.
     timeout_seconds, jwks_max_age_seconds, max_stale_seconds, unknown_kid_cooldown_seconds:
         Remote key fetching: total deadline per fetch (3 s); refresh after 10 minutes; keep serving
-        cached keys for up to 24 hours while the issuer is down; at most one refetch per 30 s for
-        unknown ``kid`` values.
+        cached keys for up to 24 hours while the issuer is down (``max_stale_seconds``; for a
+        ``secret_from`` secret, the last one read, 1 hour by default); at most one refetch per 30 s
+        for unknown ``kid`` values.
     verified_cache_size:
         How many already-verified tokens to remember (keyed by the whole token; ``exp``/``nbf`` and
         the other claim rules are re-checked on every hit; emptied when keys change). 0 disables it.
@@ -145,7 +146,7 @@ class Verifier:
         max_token_bytes: int = 16384,
         timeout_seconds: float = 3.0,
         jwks_max_age_seconds: float = 600,
-        max_stale_seconds: float = 86400,
+        max_stale_seconds: float | None = None,
         unknown_kid_cooldown_seconds: float = 30,
         verified_cache_size: int = 1024,
         prefetch: bool = False,
