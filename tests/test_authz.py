@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from serverless_jwt.authz import (
@@ -136,6 +138,18 @@ def test_split_claim_and_chain() -> None:
 def test_unusable_configured_names_fail_at_configuration(names: list[str] | str) -> None:
     with pytest.raises(ConfigurationError):
         validate_names(names, "scope")
+
+
+@pytest.mark.parametrize("names", [[], [""], ["tab\there"], ["line\nbreak"], [7], "admins"])
+def test_unusable_role_names_fail_at_configuration(names: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        validate_names(names, "role")
+
+
+def test_role_names_may_be_any_printable_text_a_provider_allows() -> None:
+    # Only scopes reach WWW-Authenticate; roles reach a 403's JSON description at most.
+    names = ["Sales Team", "管理者", 'o"brien', "back\\slash"]
+    assert validate_names(names, "role") == tuple(names)
 
 
 def test_strip_namespace_needs_a_prefix() -> None:

@@ -46,7 +46,8 @@ def _roles_handler(preset: presets.Preset, **options: Any) -> Any:
     def handler(event: Any, context: Any) -> dict[str, Any]:
         identity = context.identity_context
         return {"statusCode": 200, "sub": identity.subject, "roles": sorted(identity.roles),
-                "scopes": sorted(identity.scopes), "claims": dict(identity.claims)}
+                "scopes": sorted(identity.scopes), "claims": dict(identity.claims),
+                "client_id": identity.client_id}
 
     return handler
 
@@ -150,6 +151,17 @@ def test_auth0_permissions_and_namespaced_roles(issuer: DevIssuer) -> None:
     assert response["sub"] == "auth0|42"  # a namespaced claim never shadows the issuer's own
 
 
+def test_auth0_namespace_as_auth0s_examples_write_it(issuer: DevIssuer) -> None:
+    # `const namespace = 'https://shows.example.com'` and `${namespace}/roles`: no final slash given.
+    preset = presets.auth0("tenant.eu.auth0.com", "https://api.example.com",
+                           namespace="https://shows.example.com", jwks_uri=issuer.jwks_uri)
+    token = issuer.mint(issuer="https://tenant.eu.auth0.com/", audience="https://api.example.com",
+                        claims={"https://shows.example.com/roles": ["editor"]})
+    response = _call(_roles_handler(preset, roles=["editor"]), {"authorization": f"Bearer {token}"})
+    assert response["statusCode"] == 200
+    assert response["roles"] == ["editor"]
+
+
 def test_auth0_issuer_needs_trailing_slash(issuer: DevIssuer) -> None:
     preset = presets.auth0("https://tenant.eu.auth0.com", "https://api.example.com", jwks_uri=issuer.jwks_uri)
     assert preset.verifier.issuer == "https://tenant.eu.auth0.com/"
@@ -174,12 +186,15 @@ def test_auth0_domain_case_and_an_hs256_api_secret(issuer: DevIssuer) -> None:
 
 def test_okta_scp_and_cid(issuer: DevIssuer) -> None:
     preset = presets.okta("dev-1.okta.com", "api://default", client_ids=["0oa1"], jwks_uri=issuer.jwks_uri)
-    claims = {"scp": ["shows.read", "openid"], "cid": "0oa1", "uid": "00u1", "groups": ["Everyone"]}
+    claims = {"scp": ["shows.read", "openid"], "cid": "0oa1", "uid": "00u1",
+              "groups": ["Everyone", "Sales Team"]}
     token = issuer.mint(issuer="https://dev-1.okta.com/oauth2/default", audience="api://default",
                         claims=claims)
-    response = _call(_roles_handler(preset, scopes=["shows.read"], roles=["Everyone"]),
+    # Okta group names hold spaces; the client is named in `cid`.
+    response = _call(_roles_handler(preset, scopes=["shows.read"], roles=["Everyone", "Sales Team"]),
                      {"authorization": f"Bearer {token}"})
     assert response["statusCode"] == 200
+    assert response["client_id"] == "0oa1"
     bad = issuer.mint(issuer="https://dev-1.okta.com/oauth2/default", audience="api://default",
                       claims={**claims, "cid": "0oa-other"})
     with pytest.raises(InvalidClaimError) as err:

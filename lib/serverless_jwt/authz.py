@@ -172,7 +172,13 @@ def validate_names(names: Collection[str], what: str) -> tuple[str, ...]:
             raise ConfigurationError(f"{what} names must be strings, not a handler: decorate with "
                                      f"@require_{what}(\"name\") above the handler (require_scope also "
                                      "takes the handler as its last argument)")
-        # Names end up in WWW-Authenticate and error text: keep them to the RFC 6749 scope-token grammar.
+        if what == "role":
+            # Roles only reach a 403's JSON description, never a header: any printable name a provider
+            # allows (Okta's "Sales Team", a Cognito group in Unicode) can be required.
+            if not isinstance(name, str) or not name or not name.isprintable():
+                raise ConfigurationError("invalid role name: must be non-empty printable text")
+            continue
+        # Scopes end up in WWW-Authenticate: keep them to the RFC 6749 scope-token grammar.
         if not isinstance(name, str) or not _SCOPE_TOKEN.fullmatch(name):
             raise ConfigurationError(f"invalid {what} name: must be printable ASCII without spaces or quotes")
     return out

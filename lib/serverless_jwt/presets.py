@@ -115,9 +115,10 @@ def auth0(
     """Auth0 access tokens: issuer ``https://{domain}/`` (with the trailing slash Auth0 uses).
 
     Scopes come from ``scope`` and, with RBAC enabled, ``permissions`` (both are read by the scope
-    decorators). Custom claims must be namespaced in Auth0: give ``namespace`` (e.g.
-    ``"https://example.com/"``) to strip it before the handler sees the claims; roles are then read
-    from ``roles`` (the ``{namespace}roles`` claim) unless ``roles_claim`` says otherwise.
+    decorators). For namespaced custom claims give ``namespace`` (``"https://example.com"``, with or
+    without the final ``/``) to strip it before the handler sees the claims; roles are then read from
+    ``roles`` (the ``https://example.com/roles`` claim) unless ``roles_claim`` says otherwise. Name
+    claims without the namespace then (``require_role("admin", claim="roles")``): it is gone.
 
     Examples
     --------
@@ -129,6 +130,8 @@ def auth0(
     issuer = f"https://{host}/"
     default_jwks_uri(options, issuer + ".well-known/jwks.json")
     verifier = build_verifier((), options, issuer=issuer, audience=audience)
+    if namespace and not namespace.endswith("/"):
+        namespace += "/"  # Auth0's examples write the namespace bare and the claims `${namespace}/roles`
     mapper = authz.strip_namespace(namespace) if namespace else None
     if roles_claim is None:
         roles_claim = "roles" if namespace else authz.DEFAULT_ROLES_PATH

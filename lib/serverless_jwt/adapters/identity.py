@@ -34,7 +34,7 @@ class IdentityContext:
     token:
         The raw bearer token (``None`` when claims came from a trusted authorizer); never in ``repr``.
     subject, issuer, client_id:
-        ``sub``, ``iss`` and ``azp``/``client_id`` when they are strings, else ``None``.
+        ``sub``, ``iss`` and ``azp``/``client_id``/``cid`` (Okta) when they are strings, else ``None``.
     scopes, roles:
         Granted scopes (``scope``/``scp``/``permissions``) and roles (at the configured path).
     source:
@@ -113,7 +113,7 @@ class _Roles(_Derived):
         return authz.roles_of(claims, fields["_roles_claim"])
 
 
-for _field in (_Text("subject", "sub"), _Text("issuer", "iss"), _Text("client_id", "azp", "client_id"),
+for _field in (_Text("subject", "sub"), _Text("issuer", "iss"), _Text("client_id", "azp", "client_id", "cid"),
                _Roles("roles")):
     type.__setattr__(IdentityContext, _field.name, _field)
 del _field
