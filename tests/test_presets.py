@@ -302,6 +302,23 @@ def test_netlify_from_the_environment_reads_jwt_audience(issuer: DevIssuer,
     assert presets.netlify().verify(token)["sub"] == "dev-user"
 
 
+def test_netlify_from_the_environment_reads_the_check_settings_too(issuer: DevIssuer,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # JWT_LEEWAY_SECONDS=0 was ignored: a token 30 s past exp passed the default leeway.
+    secret = secrets.token_urlsafe(32)
+    monkeypatch.setenv("JWT_SECRET", secret)
+    just_expired = issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None,
+                               now=time.time() - 90, lifetime_seconds=60)
+    assert presets.netlify().verify(just_expired)["sub"] == "dev-user"  # within the default 60 s
+    monkeypatch.setenv("JWT_LEEWAY_SECONDS", "0")
+    with pytest.raises(TokenExpiredError):
+        presets.netlify().verify(just_expired)
+    monkeypatch.setenv("JWT_REQUIRED_CLAIMS", "email")
+    fresh = issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None)
+    with pytest.raises(InvalidClaimError):
+        presets.netlify().verify(fresh)
+
+
 def test_supabase_preset_checks_issuer_and_the_authenticated_audience(issuer: DevIssuer) -> None:
     secret = secrets.token_urlsafe(32)
     iss = "https://abcdefghijklmnopqrst.supabase.co/auth/v1"

@@ -187,7 +187,9 @@ def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options
     ----------
     secret:
         The secret (or several, during rotation). ``None``: ``JWT_SECRET`` (and
-        ``JWT_SECRET_PREVIOUS``) from the environment, which may also name an AWS secret store entry.
+        ``JWT_SECRET_PREVIOUS``) from the environment, which may also name an AWS secret store entry;
+        ``JWT_AUDIENCE``, ``JWT_LEEWAY_SECONDS``, ``JWT_MAX_AGE_SECONDS``, ``JWT_REQUIRED_CLAIMS`` and
+        the other check settings are read then too, as ``Verifier.from_env()`` reads them.
 
     Raises
     ------
@@ -201,8 +203,12 @@ def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options
     'nf_jwt'
     """
     if secret is None:
+        # The secret, the audience and the checks' settings, as Verifier.from_env() reads them (a
+        # JWT_LEEWAY_SECONDS=0 the preset ignored let tokens 30 s past exp through).
         names = ("JWT_SECRET", "JWT_SECRET_PREVIOUS", "JWT_ALLOW_SHORT_SECRET", "JWT_AUDIENCE",
-                 "JWT_ACCEPT_ANY_AUDIENCE")
+                 "JWT_ACCEPT_ANY_AUDIENCE", "JWT_LEEWAY_SECONDS", "JWT_MAX_AGE_SECONDS", "JWT_MAX_AGE_CLAIM",
+                 "JWT_REQUIRED_CLAIMS", "JWT_MAX_TOKEN_BYTES", "JWT_VERIFIED_CACHE_SIZE",
+                 "JWT_MAX_STALE_SECONDS")
         found = env_kwargs({n: os.environ[n] for n in names if n in os.environ})
         if "secrets" not in found and "secret_from" not in found:
             raise ConfigurationError("netlify() needs secret= or the JWT_SECRET environment variable")
