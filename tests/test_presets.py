@@ -253,6 +253,11 @@ def test_authgear_discovery_and_auth_time_max_age(issuer: DevIssuer) -> None:
     assert issuer.requests["/.well-known/openid-configuration"] == 1
 
 
+def test_authgear_endpoint_typed_in_mixed_case_is_the_issuer_authgear_writes() -> None:
+    preset = presets.authgear("HTTPS://MyApp.Authgear.Cloud/")
+    assert preset.verifier.issuer == "https://myapp.authgear.cloud"
+
+
 def test_oidc_preset_expiry_and_roles_claim(issuer: DevIssuer) -> None:
     preset = presets.oidc(issuer.issuer, issuer.audience, roles_claim="realm_access.roles", leeway_seconds=0)
     token = issuer.mint(claims={"realm_access": {"roles": ["ops"]}})

@@ -289,8 +289,12 @@ def authgear(
     >>> authgear("https://myapp.authgear.cloud", max_age_seconds=900).verifier.issuer
     'https://myapp.authgear.cloud'
     """
-    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+    if not isinstance(endpoint, str) or not endpoint.lower().startswith(("https://", "http://")):
         raise ConfigurationError("endpoint must be the project URL, e.g. https://myapp.authgear.cloud")
-    issuer = endpoint.rstrip("/")
+    # Scheme and host are case-insensitive, the issuer comparison is exact: Authgear names them in
+    # lower case (as auth0() and okta() lower-case their domain).
+    scheme, _, rest = endpoint.rstrip("/").partition("://")
+    host, slash, path = rest.partition("/")
+    issuer = f"{scheme.lower()}://{host.lower()}{slash}{path}"
     return oidc(issuer, audience if audience is not None else issuer, roles_claim=_AUTHGEAR_ROLES,
                 max_age_seconds=max_age_seconds, **options)
