@@ -24,6 +24,14 @@ def issuer() -> Iterator[DevIssuer]:
 
 
 @pytest.fixture(autouse=True)
+def _no_jwt_settings_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    # from_env() and presets read JWT_* variables: one set in the developer's shell must not change
+    # what a test sees. Tests that want one set it themselves.
+    for name in [n for n in os.environ if n.startswith("JWT_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_jwks_cache() -> Iterator[None]:
     # Loopback ports are reused between tests: a cache keyed by issuer URL must not outlive its test.
     yield

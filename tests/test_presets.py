@@ -162,6 +162,16 @@ def test_auth0_namespace_as_auth0s_examples_write_it(issuer: DevIssuer) -> None:
     assert response["roles"] == ["editor"]
 
 
+@pytest.mark.parametrize("namespace", ["urn:shows:", "https://shows.example.com/claims#", "shows_"])
+def test_auth0_namespace_ending_in_its_own_separator_is_kept(issuer: DevIssuer, namespace: str) -> None:
+    preset = presets.auth0("tenant.eu.auth0.com", "https://api.example.com", namespace=namespace,
+                           jwks_uri=issuer.jwks_uri)
+    token = issuer.mint(issuer="https://tenant.eu.auth0.com/", audience="https://api.example.com",
+                        claims={f"{namespace}roles": ["editor"]})
+    assert _call(_roles_handler(preset, roles=["editor"]), {"authorization": f"Bearer {token}"})["roles"] == [
+        "editor"]
+
+
 def test_auth0_issuer_needs_trailing_slash(issuer: DevIssuer) -> None:
     preset = presets.auth0("https://tenant.eu.auth0.com", "https://api.example.com", jwks_uri=issuer.jwks_uri)
     assert preset.verifier.issuer == "https://tenant.eu.auth0.com/"
@@ -322,6 +332,10 @@ def test_netlify_from_the_environment_reads_the_check_settings_too(issuer: DevIs
     fresh = issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None)
     with pytest.raises(InvalidClaimError):
         presets.netlify().verify(fresh)
+    monkeypatch.setenv("JWT_LEEWAY_SECONDS", "-5")  # an error names the variable that was set
+    with pytest.raises(ConfigurationError, match=r"^JWT_LEEWAY_SECONDS must be"):
+        presets.netlify()
+    assert presets.netlify(leeway_seconds=5).verifier  # an argument wins over the variable
 
 
 def test_supabase_preset_checks_issuer_and_the_authenticated_audience(issuer: DevIssuer) -> None:

@@ -478,5 +478,8 @@ def test_the_stale_window_of_a_stored_secret_is_jwt_max_stale_seconds(aws: None)
     assert Verifier.from_env({"JWT_SECRET": arn})._keys._max_stale == 3600  # type: ignore[attr-defined]
     tuned = Verifier.from_env({"JWT_SECRET": arn, "JWT_MAX_STALE_SECONDS": "120"})
     assert tuned._keys._max_stale == 120  # type: ignore[attr-defined]
-    with pytest.raises(ConfigurationError, match="max_stale_seconds must be >= 0"):
-        Verifier(secret_from=arn, max_stale_seconds=float("nan"))
+    for bad in (float("nan"), float("inf"), -1, "3600"):
+        with pytest.raises(ConfigurationError, match="max_stale_seconds must be a finite number"):
+            Verifier(secret_from=arn, max_stale_seconds=bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="max_stale_seconds must be a finite number"):
+            Verifier(secrets=["s" * 40], max_stale_seconds=bad)  # type: ignore[arg-type]  # never ignored

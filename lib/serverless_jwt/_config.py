@@ -283,7 +283,7 @@ _ENV_NAMES = {
     "required": "JWT_REQUIRED_CLAIMS", "timeout_seconds": "JWT_TIMEOUT_SECONDS",
     "jwks_max_age_seconds": "JWT_JWKS_MAX_AGE_SECONDS", "max_stale_seconds": "JWT_MAX_STALE_SECONDS",
     "unknown_kid_cooldown_seconds": "JWT_UNKNOWN_KID_COOLDOWN_SECONDS",
-    "max_token_bytes": "JWT_MAX_TOKEN_BYTES",
+    "max_token_bytes": "JWT_MAX_TOKEN_BYTES", "verified_cache_size": "JWT_VERIFIED_CACHE_SIZE",
 }
 _AUDIENCE_NEEDED = (
     "JWT_AUDIENCE (template parameter JwtAudience) must be set to the audience your tokens carry in aud "

@@ -31,7 +31,7 @@ def check_flags(**flags: object) -> None:
 
 
 def check_sizes(*, leeway_seconds: Any, max_token_bytes: Any, verified_cache_size: Any,
-                secret_max_age_seconds: Any) -> None:
+                secret_max_age_seconds: Any, max_stale_seconds: Any = None) -> None:
     """Numbers that bound a check: finite, of the right type, in range (``nan`` compares false)."""
     if not _claims.finite_number(leeway_seconds) or leeway_seconds < 0:
         raise ConfigurationError("leeway_seconds must be a finite number >= 0")
@@ -41,6 +41,11 @@ def check_sizes(*, leeway_seconds: Any, max_token_bytes: Any, verified_cache_siz
         raise ConfigurationError("verified_cache_size must be an int >= 0")
     if not _claims.finite_number(secret_max_age_seconds) or secret_max_age_seconds < 0:
         raise ConfigurationError("secret_max_age_seconds must be a finite number >= 0")
+    # Whatever the key source (a static one has nothing stale to serve): never silently ignored, and
+    # never infinite (a retired secret or key must not serve for good while its source is down).
+    if max_stale_seconds is not None and (
+            not _claims.finite_number(max_stale_seconds) or max_stale_seconds < 0):
+        raise ConfigurationError("max_stale_seconds must be a finite number >= 0")
 
 
 def key_source(
@@ -70,8 +75,6 @@ def key_source(
         from serverless_jwt.secret_store import StoredSecretKeys
 
         stale = 3600 if max_stale_seconds is None else max_stale_seconds  # a secret: 1 h by default
-        if not stale >= 0:  # nan compares false
-            raise ConfigurationError("max_stale_seconds must be >= 0")
         return StoredSecretKeys(secret_from, algorithms=algorithms,
                                 allow_short_secret=allow_short_secret, max_age_seconds=secret_max_age_seconds,
                                 max_stale_seconds=stale, previous=secret_previous)

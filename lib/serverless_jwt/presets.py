@@ -26,7 +26,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from serverless_jwt import authz
-from serverless_jwt._config import env_kwargs, secret_problem
+from serverless_jwt._config import env_error, env_kwargs, secret_problem
 from serverless_jwt._preset import (
     Preset,
     build_verifier,
@@ -130,8 +130,10 @@ def auth0(
     issuer = f"https://{host}/"
     default_jwks_uri(options, issuer + ".well-known/jwks.json")
     verifier = build_verifier((), options, issuer=issuer, audience=audience)
-    if namespace and not namespace.endswith("/"):
-        namespace += "/"  # Auth0's examples write the namespace bare and the claims `${namespace}/roles`
+    if namespace and namespace[-1].isalnum():
+        # Auth0's examples write a URL namespace bare and the claims `${namespace}/roles`; one that
+        # ends in its own separator ("urn:myapp:", "https://example.com/claims#") is kept as written.
+        namespace += "/"
     mapper = authz.strip_namespace(namespace) if namespace else None
     if roles_claim is None:
         roles_claim = "roles" if namespace else authz.DEFAULT_ROLES_PATH
@@ -221,7 +223,12 @@ def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options
     else:
         settings = {**secret_source(secret), **options}
     settings.setdefault("algorithms", ["HS256"])
-    verifier = build_verifier((), settings)
+    try:
+        verifier = build_verifier((), settings)
+    except ConfigurationError as err:
+        if secret is not None:
+            raise
+        raise env_error(err, options) from None  # name the JWT_* variable that was set
     return Preset(verifier, roles_claim=authz.DEFAULT_ROLES_PATH, cookie_name="nf_jwt")
 
 

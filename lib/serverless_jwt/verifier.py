@@ -173,7 +173,7 @@ class Verifier:
         audiences = _setup.audiences(audience, required=require_audience and not shared)
         _setup.check_sizes(leeway_seconds=leeway_seconds, max_token_bytes=max_token_bytes,
                            verified_cache_size=verified_cache_size,
-                           secret_max_age_seconds=secret_max_age_seconds)
+                           secret_max_age_seconds=secret_max_age_seconds, max_stale_seconds=max_stale_seconds)
         self._issuer = issuer
         self._algorithms = algs
         self._policy = _setup.claims_policy(

@@ -325,3 +325,21 @@ def test_without_init_app_every_refusal_is_still_our_answer(jwt_issuer: DevIssue
     answer = get(base, "/raises", jwt_tokens.valid())
     assert answer.status_code == 403  # Flask's 500 before
     assert answer.json()["error"] == "insufficient_scope"
+
+
+def test_without_init_app_the_apps_own_auth_error_handler_still_answers(
+        jwt_issuer: DevIssuer, serve_wsgi: Serve, jwt_tokens: Tokens) -> None:
+    app = flask.Flask(__name__)
+    auth = JwtAuth(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience))  # not registered
+
+    @app.errorhandler(AuthError)
+    def mine(err: AuthError) -> Any:
+        return {"mine": err.code}, 418
+
+    @app.get("/raises")
+    @auth.required()
+    def raises() -> Any:
+        raise InsufficientScopeError(["admin"])
+
+    answer = get(serve_wsgi(app), "/raises", jwt_tokens.valid())
+    assert (answer.status_code, answer.json()) == (418, {"mine": "scope_insufficient"})

@@ -138,13 +138,24 @@ class JwtAuth:
                 return _streamed(app.ensure_sync(view)(*args, **kwargs), identity)  # type: ignore[no-any-return]
             except AuthError as err:  # the view's own refusal (authz.check_scopes), or a nested one's
                 _rejected_once(err, self._auth.rejected)
-                if _EXTENSION in app.extensions:
+                if _answered_by_app(app, err):
                     raise
-                return self.error_response(err)  # no handler registered (no init_app): never a 500
+                return self.error_response(err)  # no handler for it (no init_app): never a 500
             finally:
                 _current.reset(reset)
 
         return wrapper
+
+
+def _answered_by_app(app: flask.Flask, err: AuthError) -> bool:
+    # Ours (init_app) or the app's own handler for this error answers it; else Flask would send a 500.
+    if _EXTENSION in app.extensions:
+        return True
+    find = getattr(app, "_find_error_handler", None)  # Flask's own lookup (blueprints included)
+    try:
+        return not callable(find) or find(err, flask.request.blueprints) is not None
+    except Exception:  # another Flask's signature: let Flask decide, as before
+        return True
 
 
 def _rejected_once(err: AuthError, log: Callable[[AuthError], None]) -> None:
