@@ -194,6 +194,9 @@ def test_http_iam_reads_a_payload_1_0_event(issuer: DevIssuer, verifier: Verifie
             handler({**event, "identitySource": joined}, None)
     # Another identity source's value beside the token (an API key) is no credential.
     assert_policy(handler({**event, "identitySource": f"Bearer {token},key-123"}, None), "Allow", arn, "dave")
+    # Payload 1.0 has no simple responses: an Allow from http_simple would fail in API Gateway.
+    with pytest.raises(Exception, match="Unauthorized"):
+        authorizer(verifier, kind="http_simple")(event, None)
     cookie_handler = authorizer(verifier, kind="http_iam", cookie_name="nf_jwt")
     assert_policy(cookie_handler({**event, "identitySource": f"theme=dark; nf_jwt={token}"}, None),
                   "Allow", arn, "dave")

@@ -363,8 +363,10 @@ Resources:
                               "NUMBER": "1.5"}
     assert fn.unresolved_reasons == {
         "TABLE": "Fn::GetAtt Table.Arn exists only once deployed",
-        "EMPTY": 'its value is null, which sam local passes as ""',
-        "NONE": 'its value is null, which sam local passes as ""',
+        "EMPTY": 'its value is null (or AWS::NoValue, which leaves the variable out once deployed), '
+                 'which sam local passes as ""',
+        "NONE": 'its value is null (or AWS::NoValue, which leaves the variable out once deployed), '
+                'which sam local passes as ""',
         "LIST": 'its value is a list, which sam local passes as ""',
         "MAP": 'its value is a mapping, which sam local passes as ""',
     }

@@ -245,6 +245,11 @@ def authorizer(
     def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         if not isinstance(event, Mapping):
             raise Unauthorized()
+        if kind == "http_simple" and event.get("version") == "1.0":
+            # API Gateway takes simple responses with payload 2.0 only: an Allow here would fail there.
+            log.error("authorizer: a payload 1.0 event reached kind='http_simple'; use kind='http_iam' "
+                      "(or payload format 2.0); answering Unauthorized")
+            raise Unauthorized()
         try:
             claims = verifier.verify(token_of(event))
         except KeysUnavailableError as err:

@@ -273,7 +273,8 @@ class Template:
             except Unresolvable as exc:
                 value, reasons[str(key)] = None, str(exc)
             if isinstance(value, (list, dict)) or (value is None and str(key) not in reasons):
-                what = "null" if value is None else "a list" if isinstance(value, list) else "a mapping"
+                what = ("null (or AWS::NoValue, which leaves the variable out once deployed)" if value is None
+                        else "a list" if isinstance(value, list) else "a mapping")
                 reasons[str(key)] = f"its value is {what}, which sam local passes as \"\""
             environment[str(key)] = "" if isinstance(value, (list, dict)) else as_text(value)
         return environment, reasons

@@ -269,8 +269,8 @@ class LocalApiGateway:
             event["requestContext"]["authorizer"] = authorizer_context
         runner = self.runners.get(route.function)
         if runner is None:
-            self._log(f"{route.function}: not run locally (its code is in S3, or the template has no such "
-                      "function): 502, as sam local answers")
+            self._log(f"{route.function}: not run locally (see the notice at start: a function sam local "
+                      "does not run either, or none of that name): 502, as sam local answers")
             return gateway("no_function", rest, request.request_id)
         try:
             result = runner.invoke(event, request_id=request.request_id)
