@@ -752,6 +752,28 @@ def test_banner_curl_lines_are_pasteable_for_paths_with_spaces(tmp_path: Path) -
     assert all("my shows" not in line for line in curl_lines)
 
 
+def test_banner_curl_lines_leave_out_routes_that_answer_501_or_502(tmp_path: Path) -> None:
+    from serverless_jwt.dev.apigw import LocalApiGateway, collect
+    from serverless_jwt.dev.template import Template
+
+    (tmp_path / "src").mkdir()
+    def function(name: str, code: str, path: str) -> str:
+        return (f"  {name}:\n    Type: AWS::Serverless::Function\n    Properties:\n      {code}\n"
+                "      Handler: a.h\n      Runtime: python3.12\n      Events:\n        G:\n"
+                f"          Type: HttpApi\n          Properties: {{Path: {path}, Method: GET}}\n")
+
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n" + function("Inline", "InlineCode: x", "/inline")
+        + function("Remote", "CodeUri: s3://b/k.zip", "/remote") + function("Fn", "CodeUri: src/", "/me"))
+    template = Template(tmp_path / "template.yaml")
+    with DevIssuer() as issuer, LocalApiGateway(collect(template).routes, {}, port=0) as api:
+        banner, url = _support.api_banner(api, template, issuer, None), api.url
+    curl_lines = [line for line in banner.splitlines() if line.strip().startswith("curl")]
+    assert [line.split()[-1] if "# no token" not in line else "no-token" for line in curl_lines] == [
+        f"{url}/me", "no-token"]
+    assert "/me   # no token: 401" in curl_lines[-1]
+
+
 
 # "Billion laughs": 10**9 values from a few hundred bytes of aliases.
 BOMB = "\n".join(["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]

@@ -183,11 +183,14 @@ def api_banner(api: LocalApiGateway, template: Template, issuer: DevIssuer | Att
         f"dev issuer on {issuer.issuer} (audience {issuer.audience}); the functions verify its tokens",
         f"ready-to-paste requests (token for dev-user, scopes: {' '.join(granted) or 'none'}, valid 1 hour):",
     ]
-    for route in api.routes:
+    # Routes to functions that run here (not skipped, not inline code: those answer 502 / 501).
+    runnable = [r for r in api.routes if r.function in template.functions
+                and not template.functions[r.function].inline_code] or api.routes
+    for route in runnable:
         if route.path != "$default" and route.method in ("GET", "ANY"):
             target = url + quote(route.api.prefix + example_path(route.path))  # a path may hold spaces
             lines.append(f"  curl -i -H 'Authorization: Bearer {token}' {target}")
-    first = api.routes[0]
+    first = runnable[0]
     first_path = example_path(first.path) if first.path != "$default" else "/"
     lines.append(f"  curl -i {url}{quote(first.api.prefix + first_path)}   # no token: 401")
     lines.append(f"more tokens: {command()} token --sub alice --scope read:shows")
