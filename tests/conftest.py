@@ -14,7 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.jwks import clear_shared_cache
+from serverless_jwt.jwks import RemoteKeySource, clear_shared_cache
+from serverless_jwt.token import parse
 
 
 @pytest.fixture
@@ -165,3 +166,33 @@ def serve_wsgi() -> Iterator[Callable[[Any], str]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+# -- key-source helpers shared by test_jwks.py and test_jwks_state.py --------------------------------
+
+class FakeClock:
+    """A clock the test moves: ``clock.now`` or ``clock.advance(seconds)``."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def remote_source(dev: DevIssuer, clock: FakeClock, **options: Any) -> RemoteKeySource:
+    """A RemoteKeySource on ``dev`` (discovery, RS256/ES256, 2 s deadline) read at ``clock``."""
+    kwargs: dict[str, Any] = {"issuer": dev.issuer, "jwks_uri": None,
+                              "algorithms": ["RS256", "ES256"], "timeout_seconds": 2, "clock": clock}
+    kwargs.update(options)
+    return RemoteKeySource(**kwargs)
+
+
+def verifies(source: RemoteKeySource, token: str) -> bool:
+    """Whether the key ``source`` gives for ``token``'s header verifies its signature."""
+    parsed = parse(token)
+    (key,) = source.keys_for(parsed.header)
+    return key.verify(parsed.header["alg"], parsed.signing_input, parsed.signature)

@@ -15,29 +15,9 @@ from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, Unkn
 from serverless_jwt.jwks import RemoteKeySource
 from serverless_jwt.token import parse
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def _source(dev: DevIssuer, clock: FakeClock, **options: Any) -> RemoteKeySource:
-    kwargs: dict[str, Any] = {"issuer": dev.issuer, "jwks_uri": None,
-                              "algorithms": ["RS256", "ES256"], "timeout_seconds": 2, "clock": clock}
-    kwargs.update(options)
-    return RemoteKeySource(**kwargs)
-
-
-def _verifies(source: RemoteKeySource, token: str) -> bool:
-    parsed = parse(token)
-    (key,) = source.keys_for(parsed.header)
-    return key.verify(parsed.header["alg"], parsed.signing_input, parsed.signature)
+from .conftest import FakeClock
+from .conftest import remote_source as _source
+from .conftest import verifies as _verifies
 
 
 def _unavailable(source: RemoteKeySource, header: dict[str, Any]) -> KeysUnavailableError:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 import pytest
 
@@ -12,29 +11,10 @@ from serverless_jwt import jwks
 from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
 from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
 from serverless_jwt.errors import UnknownKeyError
-from serverless_jwt.jwks import RemoteKeySource
-from serverless_jwt.token import parse
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _source(dev: DevIssuer, clock: FakeClock, **options: Any) -> RemoteKeySource:
-    kwargs: dict[str, Any] = {"issuer": dev.issuer, "jwks_uri": None,
-                              "algorithms": ["RS256", "ES256"], "timeout_seconds": 2, "clock": clock}
-    kwargs.update(options)
-    return RemoteKeySource(**kwargs)
-
-
-def _verifies(source: RemoteKeySource, token: str) -> bool:
-    parsed = parse(token)
-    (key,) = source.keys_for(parsed.header)
-    return key.verify(parsed.header["alg"], parsed.signing_input, parsed.signature)
+from .conftest import FakeClock
+from .conftest import remote_source as _source
+from .conftest import verifies as _verifies
 
 
 def test_clear_shared_cache_is_importable_from_jwks_as_before() -> None:
