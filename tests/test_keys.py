@@ -15,7 +15,7 @@ import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, x25519
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
@@ -578,3 +578,57 @@ def test_aws_jwt_verify_malformed_jwks_entries_are_skipped() -> None:
     assert [k.kid for k in keys] == ["good"]
     assert ("n0o3", "bad_alg") in keys.skipped
     assert len(KeySet.from_jwks({"keys": []}, algorithms=ALL_ASYMMETRIC)) == 0  # a valid, empty JWKS
+
+
+# Wycheproof's key policy cases from its signature files (see tests/test_checkers.py for the vectors):
+# RSA keys under 2048 bits and HMAC keys shorter than the hash are refused, as typed errors, on every path.
+def _wycheproof_groups(name: str) -> list[dict[str, Any]]:
+    document = json.loads((WYCHEPROOF / name).read_text())
+    groups: list[dict[str, Any]] = document["testGroups"]
+    assert sum(len(g["tests"]) for g in groups) == document["numberOfTests"] > 0
+    return groups
+
+
+def test_wycheproof_1024_bit_rsa_keys_are_refused_though_their_signatures_verify() -> None:
+    groups = _wycheproof_groups("rsa_pkcs1_1024_sig_gen_test.json")
+    for group in groups:
+        jwk = {**group["keyJwk"], "kid": "small"}
+        public = serialization.load_pem_public_key(group["keyPem"].encode())
+        assert isinstance(public, rsa.RSAPublicKey)
+        assert public.key_size == 1024
+        digests = {"SHA-256": hashes.SHA256(), "SHA-384": hashes.SHA384(), "SHA-512": hashes.SHA512()}
+        digest = digests[group["sha"]]
+        for case in group["tests"]:
+            # Real PKCS#1 v1.5 signatures ("acceptable" only for the key size): refused by policy alone.
+            public.verify(bytes.fromhex(case["sig"]), bytes.fromhex(case["msg"]),
+                          padding.PKCS1v15(), digest)
+        keys = KeySet.from_jwks({"keys": [jwk]}, algorithms=ALL_ASYMMETRIC)
+        assert len(keys) == 0
+        assert keys.skipped == (("small", "rsa_too_small"),)
+        with pytest.raises(ConfigurationError, match="2048"):
+            KeySet.from_pem(group["keyPem"], algorithms=["RS256"])
+        with pytest.raises(ConfigurationError, match="2048"):
+            Verifier(public_key=group["keyPem"], require_audience=False)
+        with pytest.raises(ConfigurationError, match="rsa_too_small"):
+            Verifier(jwks={"keys": [jwk]}, require_audience=False)
+    assert len(groups) == 3  # SHA-256, SHA-384, SHA-512 (the fixture keeps only JWS hashes)
+
+
+@pytest.mark.parametrize("bits", [256, 384, 512])
+def test_wycheproof_hmac_keys_shorter_than_the_hash_need_allow_short_secret(bits: int) -> None:
+    checked = 0
+    for group in _wycheproof_groups(f"hmac_sha{bits}_test.json"):
+        for case in group["tests"]:
+            secret, alg = bytes.fromhex(case["key"]), f"HS{bits}"
+            if len(secret) * 8 < bits:
+                with pytest.raises(ConfigurationError, match="at least"):
+                    SecretKeys([secret], algorithms=[alg])
+                short = SecretKeys([secret], algorithms=[alg], allow_short_secret=True)
+                (key,) = short.keys_for({"alg": alg})
+            else:
+                (key,) = SecretKeys([secret], algorithms=[alg]).keys_for({"alg": alg})
+            full_tag = group["tagSize"] == bits
+            expected = case["result"] == "valid" and full_tag
+            assert key.verify(alg, bytes.fromhex(case["msg"]), bytes.fromhex(case["tag"])) is expected
+            checked += len(secret) * 8 < bits
+    assert checked == 6  # the two groups whose key is half the hash's length, three vectors each
