@@ -9,12 +9,14 @@ import json
 import math
 import secrets as _secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from serverless_jwt import (
     AlgorithmNotAllowedError,
@@ -27,7 +29,9 @@ from serverless_jwt import (
     UnknownKeyError,
     Verifier,
 )
+from serverless_jwt import token as token_module
 from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.keys import KeySet, SecretKeys
 
 ISS = "https://issuer.example.com/"
 AUD = "https://api.example.com"
@@ -738,3 +742,194 @@ def test_with_no_key_to_be_had_a_token_failing_its_claims_is_refused_for_them_no
         warm.verify(issuer.mint(now=time.time() - 7200))
     with pytest.raises(KeysUnavailableError):
         warm.verify(issuer.mint())
+
+
+# -- Outside vectors, end to end ---------------------------------------------------------------------------
+# Wycheproof's signature files (tests/test_checkers.py) sign messages that are not JWS signing inputs, so
+# here real header.payload tokens are signed and their signatures changed the ways those files change
+# theirs; every change must be a typed refusal, and only ECDSA's (r, n - s) twin, a valid ECDSA signature
+# that JWS does not exclude (RFC 7518 §3.4 has no low-s rule; Wycheproof's P1363 files call it valid),
+# passes.
+
+_ORDERS = {  # the curves' group orders n (SEC 2)
+    "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "ES384": int("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+                 "C7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16),
+    "ES512": int("01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+                 "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409", 16),
+}
+_ED25519_ORDER = 2**252 + 27742317777372353535851937790883648493
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _ecdsa_changes(alg: str, sig: bytes) -> list[tuple[str, bytes]]:
+    n, size = _ORDERS[alg], len(sig) // 2
+    r, s = int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big")
+
+    def raw(a: int, b: int) -> bytes:
+        width = max(size, (max(a, b).bit_length() + 7) // 8)
+        return a.to_bytes(width, "big") + b.to_bytes(width, "big")
+
+    return [("r + n", raw(r + n, s)), ("s + n", raw(r, s + n)), ("r = s = 0", raw(0, 0)),
+            ("r = s = n", raw(n, n)), ("r = s = 1", raw(1, 1)), ("r, s swapped", raw(s, r)),
+            ("r, n - s swapped", raw(n - s, r)),
+            ("DER", encode_dss_signature(r, s)),
+            ("a zero byte before r and s", b"\0" + sig[:size] + b"\0" + sig[size:]),
+            ("appended zero", sig + b"\0"), ("last byte dropped", sig[:-1]), ("one byte", b"\0"),
+            ("top bit of r flipped", bytes([sig[0] ^ 0x80]) + sig[1:])]
+
+
+def _rsa_changes(key: rsa.RSAPrivateKey, sig: bytes) -> list[tuple[str, bytes]]:
+    n, x = key.public_key().public_numbers().n, int.from_bytes(sig, "big")
+    k = len(sig)
+    return [("s + n", (x + n).to_bytes(k + 1, "big")), ("s = 0", bytes(k)), ("s = 1", (1).to_bytes(k, "big")),
+            ("s = n - 1", (n - 1).to_bytes(k, "big")), ("s = n", n.to_bytes(k, "big")),
+            ("leading zero added", b"\0" + sig), ("first byte dropped", sig[1:]),
+            ("last bit flipped", sig[:-1] + bytes([sig[-1] ^ 1]))]
+
+
+def _eddsa_changes(sig: bytes) -> list[tuple[str, bytes]]:
+    half = len(sig) // 2
+    changes = [("last byte dropped", sig[:-1]), ("appended zero", sig + b"\0"), ("all zero", bytes(len(sig))),
+               ("R flipped", bytes([sig[0] ^ 1]) + sig[1:]),
+               ("S flipped", sig[:half] + bytes([sig[half] ^ 1]) + sig[half + 1:])]
+    if half == 32:  # Ed25519's malleable twin S + L (RFC 8032 §5.1.7 requires S < L)
+        s_plus_l = int.from_bytes(sig[half:], "little") + _ED25519_ORDER
+        changes.append(("S + L", sig[:half] + s_plus_l.to_bytes(32, "little")))
+    return changes
+
+
+def _signed(alg: str, private: Any, claims: dict[str, Any]) -> str:
+    header = {"alg": alg, "kid": "k"}
+    if alg in ("Ed25519", "Ed448"):  # RFC 9864's names, which PyJWT does not sign with
+        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        return f"{signing_input}.{_b64(private.sign(signing_input.encode()))}"
+    return jwt.encode(claims, private, alg, headers={"kid": "k"})
+
+
+def _mutation_cases() -> list[Any]:
+    rsa_private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cases = [pytest.param(alg, ec.generate_private_key(curve()), id=alg)
+             for alg, curve in (("ES256", ec.SECP256R1), ("ES384", ec.SECP384R1), ("ES512", ec.SECP521R1))]
+    cases += [pytest.param(alg, rsa_private, id=alg)
+              for alg in ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")]
+    cases += [pytest.param(alg, ed25519.Ed25519PrivateKey.generate(), id=f"{alg}-ed25519")
+              for alg in ("EdDSA", "Ed25519")]
+    cases += [pytest.param(alg, ed448.Ed448PrivateKey.generate(), id=f"{alg}-ed448")
+              for alg in ("EdDSA", "Ed448")]
+    return cases
+
+
+@pytest.mark.parametrize(("alg", "private"), _mutation_cases())
+def test_wycheproof_style_signature_changes_are_refused_end_to_end(alg: str, private: Any) -> None:
+    family = "RS256" if alg[0] in "RP" else "ES256" if alg.startswith("ES") else "EdDSA"
+    jwk = json.loads(jwt.get_algorithm_by_name(family).to_jwk(private.public_key()))
+    v = Verifier(issuer=ISS, audience=AUD, algorithms=[alg], jwks={"keys": [{**jwk, "kid": "k"}]})
+    token = _signed(alg, private, _claims())
+    assert v.verify(token)["sub"] == "user-1"
+    signing_input, _, segment = token.rpartition(".")
+    sig = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if alg.startswith("ES"):
+        size = len(sig) // 2
+        twin = sig[:size] + (_ORDERS[alg] - int.from_bytes(sig[size:], "big")).to_bytes(size, "big")
+        assert v.verify(f"{signing_input}.{_b64(twin)}")["sub"] == "user-1"
+        changes = _ecdsa_changes(alg, sig)
+    elif alg[0] in "RP":
+        changes = _rsa_changes(private, sig)
+    else:
+        changes = _eddsa_changes(sig)
+    for what, changed in changes:
+        assert changed != sig, what
+        with pytest.raises(InvalidSignatureError):
+            v.verify(f"{signing_input}.{_b64(changed)}")
+    with pytest.raises(MalformedTokenError):
+        v.verify(f"{signing_input}.")  # no signature at all
+    assert len(changes) >= 5
+
+
+def test_pss_tokens_signed_with_another_salt_or_mgf_hash_are_refused(rsa_key: rsa.RSAPrivateKey) -> None:
+    # RFC 7518 §3.5: PS* uses MGF1 with the same hash and a salt exactly the hash's length.
+    v = Verifier(issuer=ISS, audience=AUD, algorithms=["PS256", "PS384", "PS512"],
+                 jwks={"keys": [_jwk(rsa_key, "k")]})
+    sha1 = hashes.SHA1()  # noqa: S303 - a wrong MGF hash, signed to be refused
+    for alg, hash_type in (("PS256", hashes.SHA256), ("PS384", hashes.SHA384), ("PS512", hashes.SHA512)):
+        header = _b64(json.dumps({"alg": alg, "kid": "k"}).encode())
+        signing_input = f"{header}.{_b64(json.dumps(_claims()).encode())}".encode()
+        for mgf_hash, salt in ((hash_type(), 0), (hash_type(), 20), (hash_type(), padding.PSS.MAX_LENGTH),
+                               (sha1, hash_type.digest_size), (hash_type(), hash_type.digest_size)):
+            sig = rsa_key.sign(signing_input, padding.PSS(padding.MGF1(mgf_hash), salt), hash_type())
+            token = f"{signing_input.decode()}.{_b64(sig)}"
+            if isinstance(mgf_hash, hash_type) and salt == hash_type.digest_size:
+                assert v.verify(token)["sub"] == "user-1"
+            else:
+                with pytest.raises(InvalidSignatureError):
+                    v.verify(token)
+
+
+# RFC 7515 Appendix A and E, RFC 7520 §4 and RFC 8037 A.4: tests/fixtures/rfc/jws_examples.json names its
+# sources. The RFC 7515 A.1-A.3 payload is a JWT claims set ({"iss":"joe","exp":1300819380,...}, CRLF
+# whitespace in header and payload), so it verifies end to end on a clock set to March 2011; the others sign
+# text ("Payload", Tolkien) that is no claims set, so the verifier refuses the token as malformed while the
+# signature itself checks with the key it was made with.
+RFC_EXAMPLES = json.loads((Path(__file__).resolve().parent / "fixtures" / "rfc" / "jws_examples.json")
+                          .read_text())
+RFC_7515_CLAIMS = {"iss": "joe", "exp": 1300819380, "http://example.com/is_root": True}
+# name -> (what verify does, whether the signature checks with the example's key)
+RFC_VERDICTS: dict[str, tuple[Any, bool | None]] = {
+    "RFC 7515 A.1 (HS256)": ("claims", True), "RFC 7515 A.2 (RS256)": ("claims", True),
+    "RFC 7515 A.3 (ES256)": ("claims", True), "RFC 7515 A.4 (ES512)": (MalformedTokenError, True),
+    "RFC 7515 A.5 (none)": (MalformedTokenError, None),  # unsecured: an empty signature segment
+    "RFC 7515 E (crit names an unknown extension)": (MalformedTokenError, None),
+    "RFC 7520 4.1 (RS256)": (MalformedTokenError, True), "RFC 7520 4.2 (PS384)": (MalformedTokenError, True),
+    "RFC 7520 4.3 (ES512)": (MalformedTokenError, True), "RFC 7520 4.4 (HS256)": (MalformedTokenError, True),
+    "RFC 7520 4.5 (HS256, detached payload)": (MalformedTokenError, None),  # empty payload segment
+    "RFC 8037 A.4 (EdDSA, Ed25519)": (MalformedTokenError, True),
+}
+
+
+def _rfc_verifier(example: dict[str, Any]) -> Verifier:
+    key, march_2011 = example["key"], lambda: 1_300_819_000.0
+    if key["kty"] == "oct":
+        secret = base64.urlsafe_b64decode(key["k"] + "=" * (-len(key["k"]) % 4)) or b"\0" * 32
+        return Verifier(issuer="joe", require_audience=False, secrets=secret, clock=march_2011)
+    return Verifier(issuer="joe", require_audience=False, algorithms=[example["alg"]], jwks={"keys": [key]},
+                    clock=march_2011)
+
+
+@pytest.mark.parametrize("example", RFC_EXAMPLES["examples"], ids=lambda e: e["name"])
+def test_rfc_jws_examples_get_their_verdicts(example: dict[str, Any]) -> None:
+    outcome, signature_checks = RFC_VERDICTS[example["name"]]
+    v = _rfc_verifier(example)
+    if outcome == "claims":
+        assert v.verify(example["token"]) == RFC_7515_CLAIMS
+        signed, _, segment = example["token"].rpartition(".")
+        sig = token_module.decode_signature(segment.encode())
+        with pytest.raises(InvalidSignatureError):  # one bit of the signature changed
+            v.verify(f"{signed}.{_b64(sig[:-1] + bytes([sig[-1] ^ 1]))}")
+    else:
+        with pytest.raises(outcome):
+            v.verify(example["token"])
+    if signature_checks is not None:
+        # The layer below the claims: the key as the verifier builds it, and its signature check.
+        data, h64, p64, s64 = token_module.split(example["token"])
+        header, signature = token_module.decode_header(h64), token_module.decode_signature(s64)
+        alg, jwk = example["alg"], example["key"]
+        if jwk["kty"] == "oct":
+            secret = base64.urlsafe_b64decode(jwk["k"] + "==")
+            (key,) = SecretKeys([secret], algorithms=[alg]).keys_for(header)
+        else:
+            key = KeySet.from_jwks({"keys": [jwk]}, algorithms=[alg]).select(header)
+        signing_input = data[: len(h64) + 1 + len(p64)]
+        assert key is not None
+        assert key.verify(alg, signing_input, signature) is signature_checks
+        assert key.verify(alg, signing_input, signature[:-1] + bytes([signature[-1] ^ 1])) is False
+
+
+def test_rfc_examples_are_all_exercised_and_the_rfc_7515_a1_token_is_the_rfcs() -> None:
+    assert [e["name"] for e in RFC_EXAMPLES["examples"]] == list(RFC_VERDICTS)
+    a1 = RFC_EXAMPLES["examples"][0]["token"]
+    assert a1.startswith("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.")
+    assert a1.endswith(".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
