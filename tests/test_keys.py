@@ -23,6 +23,7 @@ from serverless_jwt import token
 from serverless_jwt._jwk import roca_vulnerable
 from serverless_jwt.errors import (
     ConfigurationError,
+    InvalidSignatureError,
     KeysUnavailableError,
     MalformedTokenError,
     UnknownKeyError,
@@ -469,6 +470,70 @@ def test_a_roca_pem_or_certificate_is_refused_at_configuration(roca_key: rsa.RSA
             Verifier(public_key=pem, require_audience=False)
     with pytest.raises(ConfigurationError, match="2048"):
         Verifier(public_key=_pem(SMALL_RSA_KEY), require_audience=False)
+
+
+# Ed25519 public keys of small order (y = 1, p - 1, 0 or +-y8; x of either sign; y read modulo p, as the
+# non-canonical encodings p and p + 1 decode): no private key makes one, and with one h*A is a point the
+# forger knows, so (R, S = 0) verifies for every message (the identity) or for one message in 2 to 8.
+_P25519 = 2**255 - 19
+_Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+SMALL_ORDER_ED25519 = [
+    (y | sign << 255).to_bytes(32, "little")
+    for y in (1, _P25519 - 1, 0, _Y8, _P25519 - _Y8, _P25519, _P25519 + 1) for sign in (0, 1)]
+
+
+def _b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _forged(kid: str, signature: bytes, sub: str = "x") -> str:
+    """An EdDSA token whose signature is ``signature``: (R = the identity, S = 0) as a forger sends it."""
+    head = _b64e(json.dumps({"alg": "EdDSA", "kid": kid}).encode())
+    return f"{head}.{_b64e(json.dumps({'sub': sub, 'exp': 4102444800}).encode())}.{_b64e(signature)}"
+
+
+def test_small_order_ed25519_keys_are_skipped_and_forge_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    identity = SMALL_ORDER_ED25519[0]
+    forged = _forged("weak", bytes([1]) + bytes(63))
+    # The danger is real: this primitive accepts the forgery under the identity key.
+    signing_input, signature = forged.rsplit(".", 1)
+    ed25519.Ed25519PublicKey.from_public_bytes(identity).verify(_b64d(signature), signing_input.encode())
+    good = ed25519.Ed25519PrivateKey.generate()
+    weak = [{"kty": "OKP", "crv": "Ed25519", "kid": f"weak-{i}", "x": _b64e(x)}
+            for i, x in enumerate(SMALL_ORDER_ED25519)]
+    jwks = {"keys": [{**weak[0], "kid": "weak"}, *weak[1:], _jwk(good, kid="good")]}
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt.keys"):
+        keys = KeySet.from_jwks(jwks, algorithms=ALL_ASYMMETRIC)
+    assert [k.kid for k in keys] == ["good"]
+    assert {reason for _, reason in keys.skipped} == {"ed25519_small_order"}
+    assert "ed25519_small_order" in caplog.text
+    verifier = Verifier(jwks=jwks, require_audience=False)
+    with pytest.raises(UnknownKeyError):
+        verifier.verify(forged)
+    assert verifier.verify(jwt.encode({"sub": "a", "exp": 4102444800}, good, algorithm="EdDSA",
+                                      headers={"kid": "good"}))["sub"] == "a"
+
+
+def test_small_order_ed448_keys_forge_nothing_at_the_signature_check() -> None:
+    # Not listed in _jwk.py: OpenSSL's Ed448 verification refuses these keys' (R, S = 0) forgeries itself.
+    p = 2**448 - 2**224 - 1
+    for y in (1, p - 1, 0):
+        for sign in (0, 1):
+            x = y.to_bytes(56, "little") + bytes([sign << 7])
+            jwk = {"kty": "OKP", "crv": "Ed448", "kid": "weak", "x": _b64e(x)}
+            verifier = Verifier(jwks={"keys": [jwk]}, require_audience=False)
+            for i in range(16):
+                with pytest.raises(InvalidSignatureError):
+                    verifier.verify(_forged("weak", bytes([1]) + bytes(113), sub=str(i)))
+
+
+def test_a_small_order_ed25519_pem_is_refused_at_configuration() -> None:
+    pem = ed25519.Ed25519PublicKey.from_public_bytes(SMALL_ORDER_ED25519[0]).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(ConfigurationError, match="small order"):
+        KeySet.from_pem(pem, algorithms=["EdDSA"])
+    with pytest.raises(ConfigurationError, match="small order"):
+        Verifier(public_key=pem, require_audience=False)
 
 
 # -- Project Wycheproof JWS / JWK vectors (C2SP/wycheproof testvectors_v1, Apache-2.0) --------------------

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from serverless_jwt._jwk_keys import ec_public_key, okp_public_key, rsa_public_key
 from serverless_jwt.errors import ConfigurationError
@@ -24,7 +25,7 @@ OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 MIN_RSA_BITS = 2048
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 #: Skip reasons that mean "a key with a known weakness" (logged as a warning, not just left out).
-WEAK_KEY_REASONS = frozenset({"rsa_too_small", "rsa_roca"})
+WEAK_KEY_REASONS = frozenset({"rsa_too_small", "rsa_roca", "ed25519_small_order"})
 
 # ROCA (CVE-2017-15361, Nemec et al., "The Return of Coppersmith's Attack", CCS 2017): Infineon's
 # library made primes p = k * M + (65537^a mod M), M a primorial, so for every small prime r dividing M
@@ -62,6 +63,25 @@ def _rsa_weakness(key: rsa.RSAPublicKey) -> str | None:
     return None
 
 
+# Ed25519 public keys of small order: the eight points of order 1, 2, 4 and 8 have y = 1, p - 1, 0 and
+# +-_ED25519_Y8 (either sign of x). With one, h*A is among those eight points, so a forger's (R, S = 0)
+# verifies for any message (the identity) or for one message in two to eight, and OpenSSL's Ed25519
+# verification does not refuse them (libsodium does). A real key, a clamped scalar times the base point,
+# never has small order. y is the low 255 bits, read modulo p as decoders read the encodings p and p + 1.
+_ED25519_P = 2**255 - 19
+_ED25519_Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+_ED25519_SMALL_ORDER_Y = frozenset({0, 1, _ED25519_P - 1, _ED25519_Y8, _ED25519_P - _ED25519_Y8})
+
+
+def _okp_weakness(key: ed25519.Ed25519PublicKey | ed448.Ed448PublicKey) -> str | None:
+    # Ed448 needs no list: OpenSSL refuses its small-order keys' forgeries itself (tests/test_keys.py).
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        y = int.from_bytes(key.public_bytes(Encoding.Raw, PublicFormat.Raw), "little") & ((1 << 255) - 1)
+        if y % _ED25519_P in _ED25519_SMALL_ORDER_Y:
+            return "ed25519_small_order"
+    return None
+
+
 _EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
 
 
@@ -93,6 +113,9 @@ def _okp_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
     key = okp_public_key(jwk)
     if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         return "not_public"
+    weakness = _okp_weakness(key)
+    if weakness is not None:
+        return weakness
     # "EdDSA" names either curve; RFC 9864's "Ed25519" / "Ed448" name exactly one: this key's.
     return key, frozenset({"EdDSA", _okp_curve(key)})
 
@@ -160,6 +183,8 @@ def public_key_algorithms(key: Any) -> tuple[str, frozenset[str]]:
             raise ConfigurationError("Unsupported elliptic curve for JWS")
         return "EC", frozenset({alg})
     if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        if _okp_weakness(key) is not None:
+            raise ConfigurationError("The Ed25519 public key has small order: anyone could sign for it")
         return "OKP", frozenset({"EdDSA", _okp_curve(key)})
     raise ConfigurationError("Unsupported public key type")
 
