@@ -226,3 +226,30 @@ def test_pss_checks_take_only_the_hash_length_salt() -> None:
         sha1_mgf = RSA.sign(data, padding.PSS(padding.MGF1(sha1), hash_type.digest_size), hash_type())
         assert check(data, sha1_mgf) is False
         assert check(data, RSA.sign(data, padding.PKCS1v15(), hash_type())) is False
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256"])
+def test_an_rsa_signature_is_exactly_the_modulus_length_never_with_its_leading_zero_dropped(alg: str) -> None:
+    # RFC 8017 §8.1.2 / §8.2.2 step 1: a signature of other than k octets is invalid. OpenSSL refuses a
+    # short one for PKCS#1 v1.5 but, for PSS, reads it as the integer it spells: one signature, two
+    # tokens. One signature in 256 starts with a zero byte; sign until one does.
+    pad = padding.PKCS1v15() if alg == "RS256" else padding.PSS(padding.MGF1(hashes.SHA256()), 32)
+    check = checker_for(alg, RSA.public_key())
+    for i in range(20_000):
+        signing_input = b"eyJhbGciOiJQUzI1NiJ9.%d" % i
+        signature = RSA.sign(signing_input, pad, hashes.SHA256())
+        if signature[0] == 0:
+            break
+    else:
+        pytest.fail("no signature with a leading zero byte")
+    assert check(signing_input, signature) is True
+    assert check(signing_input, signature[1:]) is False
+    assert check(signing_input, b"\0" + signature) is False
+
+
+def test_pss_takes_only_a_salt_as_long_as_the_hash() -> None:
+    # RFC 7518 §3.5: the salt is the size of the hash output; 0 or the maximum are other encodings.
+    check = checker_for("PS256", RSA.public_key())
+    for salt, valid in ((32, True), (0, False), (20, False), (padding.PSS.MAX_LENGTH, False)):
+        signature = RSA.sign(b"a.b", padding.PSS(padding.MGF1(hashes.SHA256()), salt), hashes.SHA256())
+        assert check(b"a.b", signature) is valid

@@ -53,10 +53,14 @@ def checker_for(alg: str, key: Any) -> Checker:
         else:
             hash_alg = _PSS_HASHES[alg]()
             pad = padding.PSS(mgf=padding.MGF1(_PSS_HASHES[alg]()), salt_length=hash_alg.digest_size)
-        verify_rsa = key.verify
+        verify_rsa, length = key.verify, (key.key_size + 7) // 8
 
         def check_rsa(signing_input: bytes, signature: bytes) -> bool:
+            # RFC 8017 §8.1.2 / §8.2.2 step 1: exactly k octets. OpenSSL checks that for PKCS#1 v1.5 only;
+            # for PSS it would take a signature without its leading zero bytes (a second token for one).
             try:
+                if len(signature) != length:
+                    return False
                 verify_rsa(signature, signing_input, pad, hash_alg)
             except Exception:  # InvalidSignature, or a signature of the wrong type or length
                 return False
