@@ -253,3 +253,11 @@ def test_pss_takes_only_a_salt_as_long_as_the_hash() -> None:
     for salt, valid in ((32, True), (0, False), (20, False), (padding.PSS.MAX_LENGTH, False)):
         signature = RSA.sign(b"a.b", padding.PSS(padding.MGF1(hashes.SHA256()), salt), hashes.SHA256())
         assert check(b"a.b", signature) is valid
+
+
+@pytest.mark.parametrize(("alg", "private", "public"), CASES, ids=lambda v: v if isinstance(v, str) else "")
+def test_a_signature_of_no_length_is_refused_without_raising(alg: str, private: Any, public: Any) -> None:
+    # VerificationKey.verify (what token_checks see) promises never to raise, whatever it is handed.
+    check = checker_for(alg, public)
+    for signature in (None, 5, object()):
+        assert check(b"a.b", signature) is False  # type: ignore[arg-type]

@@ -73,9 +73,9 @@ def checker_for(alg: str, key: Any) -> Checker:
 
         def check_ec(signing_input: bytes, signature: bytes) -> bool:
             # JWS carries r || s, each exactly the curve's size (RFC 7518 §3.4); OpenSSL wants DER.
-            if len(signature) != 2 * size:
-                return False
             try:
+                if len(signature) != 2 * size:
+                    return False
                 der = encode_dss_signature(int.from_bytes(signature[:size], "big"),
                                            int.from_bytes(signature[size:], "big"))
                 verify_ec(der, signing_input, ecdsa)
