@@ -115,3 +115,28 @@ def test_a_repeated_token_is_a_hit_whatever_the_key_generation(monkeypatch: pyte
             assert parsed == [token]  # the second call never reached the parser's full path
     assert static._keys.generation == 0
     assert remote._keys.generation >= 1
+
+
+def test_a_token_one_verifier_cached_earns_nothing_from_another_with_the_same_keys() -> None:
+    # Both read one shared JWKS record, so their key generations are equal: only a cache of each
+    # verifier's own keeps one verifier's admission from skipping another's header rules (a hit skips
+    # them: alg allow-list, typ) or its claim rules.
+    from serverless_jwt.errors import AuthError
+
+    with DevIssuer() as dev:
+        token = dev.mint(sub="alice", audience="api-a")  # RS256, typ JWT
+        first = Verifier(issuer=dev.issuer, audience="api-a")
+        others = [Verifier(issuer=dev.issuer, audience="api-a", algorithms=["PS256", "ES256"]),
+                  Verifier(issuer=dev.issuer, audience="api-a", require_access_token_type=True),
+                  Verifier(issuer=dev.issuer, audience="api-b"),
+                  Verifier(issuer=dev.issuer, audience="api-a", claim_checks=[lambda c: c["sub"] == "bob"])]
+        for _ in range(2):
+            assert first.verify(token)["sub"] == "alice"
+        assert token in first._cache
+        for other in others:
+            for _ in range(2):  # and not after a first refusal either
+                with pytest.raises(AuthError):
+                    other.verify(token)
+            assert other._keys.generation == first._keys.generation
+            assert token not in other._cache
+        assert first.verify(token)["sub"] == "alice"
