@@ -871,6 +871,23 @@ def test_invoke_sends_an_event_that_is_not_an_object_as_is(
     assert "hint:" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("event", [{"headers": {"authorization": 5}}, {"headers": []}])
+def test_invoke_sends_credentials_of_an_odd_shape_as_written_not_a_minted_token(
+        event: dict[str, object], tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # As `sam local invoke` passes them: a minted token in their place would hide what the event tests.
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {'got': event}\n")
+    (tmp_path / "t.yaml").write_text(_FN % "")
+    (tmp_path / "ev.json").write_text(json.dumps(event))
+    args = ["--state-dir", str(state), "invoke", "Fn", "--template", str(tmp_path / "t.yaml"), "--in-process",
+            "-e", str(tmp_path / "ev.json")]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"got": event}
+    assert "notice: no token added: its headers" in captured.err
+    assert main([*args, "--fresh-token"]) == 0  # asked for: the token replaces them
+    assert json.loads(capsys.readouterr().out)["got"]["headers"]["authorization"].startswith("Bearer ey")
+
+
 def test_token_refuses_what_no_verifier_reads_and_odd_state(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for claim, reason in (("x=NaN", "non-finite number"), ("exp=1e400", "non-finite number"),

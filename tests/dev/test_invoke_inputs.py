@@ -16,6 +16,7 @@ from serverless_jwt.dev._invoke_inputs import (
     read_env_vars,
     read_event,
     set_authorization,
+    unusual_authorization,
 )
 from serverless_jwt.dev.apigw import collect
 from serverless_jwt.dev.template import Template
@@ -31,7 +32,7 @@ def template() -> Template:
 
 def test_the_commands_still_find_them_in_support() -> None:
     for name in ("authorizer_event_mismatch", "default_event", "get_authorization", "read_env_vars",
-                 "read_event", "set_authorization"):
+                 "read_event", "set_authorization", "unusual_authorization"):
         assert getattr(_support, name) is globals()[name], name
 
 
@@ -56,6 +57,26 @@ def test_token_injection_follows_the_authorizer_event_shape() -> None:
     assert get_authorization({"type": "TOKEN", "authorizationToken": "<token>"}) is None
     assert get_authorization({"headers": {"Authorization": "Bearer not.a.token"}}) == (
         "Bearer not.a.token")
+
+
+@pytest.mark.parametrize(("event", "why"), [
+    ({"headers": []}, "its headers is not an object"),
+    ({"headers": {"authorization": 5}}, "its headers 'authorization' is not text"),
+    ({"multiValueHeaders": {"Authorization": []}}, "its multiValueHeaders 'Authorization' is not text"),
+    ({"multiValueHeaders": {"Authorization": ["Bearer a", None]}}, "'Authorization' is not text"),
+    ({"type": "TOKEN", "authorizationToken": ["Bearer a"]}, "its authorizationToken is not text"),
+])
+def test_credentials_in_a_shape_api_gateway_never_sends_are_named(event: dict[str, object], why: str) -> None:
+    assert why in (unusual_authorization(event) or "")
+
+
+@pytest.mark.parametrize("event", [
+    {}, {"headers": None}, {"headers": {"authorization": "Bearer x"}, "multiValueHeaders": None},
+    {"multiValueHeaders": {"Authorization": ["Bearer x"]}}, {"headers": {"x-other": 5}},
+    {"type": "TOKEN"}, {"type": "TOKEN", "authorizationToken": "Bearer x"},
+])
+def test_credentials_as_api_gateway_sends_them_or_none_are_usual(event: dict[str, object]) -> None:
+    assert unusual_authorization(event) is None
 
 
 def test_route_parameters_are_filled_with_1() -> None:

@@ -103,6 +103,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
                 print("notice: the event is not a JSON object: no token added", file=sys.stderr)
         elif args.no_token:
             _support.set_authorization(event, None)
+        elif issuer is not None and not args.fresh_token and (why := _support.unusual_authorization(event)):
+            print(f"notice: no token added: {why}; the event goes as written", file=sys.stderr)
         elif issuer is not None and (args.fresh_token or _support.get_authorization(event) is None):
             token = issuer.mint(sub=args.sub, scopes=_scopes(args.scope), roles=args.role)
             _support.set_authorization(event, "Bearer " + token)

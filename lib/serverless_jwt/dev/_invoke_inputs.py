@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from serverless_jwt.dev.apigw import Route
 
 __all__ = ["authorizer_event_mismatch", "default_event", "example_path", "get_authorization", "read_env_vars",
-           "read_event", "set_authorization"]
+           "read_event", "set_authorization", "unusual_authorization"]
 
 
 def default_event(function: Function, template: Template | None = None) -> dict[str, Any]:
@@ -141,6 +141,28 @@ def _authorization(event: Mapping[str, Any]) -> str | None:
                         value = value[0] if value else None
                     if isinstance(value, str):
                         return value
+    return None
+
+
+def unusual_authorization(event: Mapping[str, Any]) -> str | None:
+    """Why the event's credentials are not in a shape API Gateway sends (``None`` when they are): a
+    ``headers`` / ``multiValueHeaders`` that is no object, an Authorization value that is no text (or
+    list of text), a TOKEN event's ``authorizationToken`` that is no text. Such an event goes to the
+    function as written, as ``sam local invoke`` passes it: a minted token would hide what it tests."""
+    if event.get("type") == "TOKEN":
+        token = event.get("authorizationToken")
+        return None if token is None or isinstance(token, str) else "its authorizationToken is not text"
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key)
+        if headers is None:
+            continue
+        if not isinstance(headers, dict):
+            return f"its {key} is not an object"
+        for name, value in headers.items():
+            if isinstance(name, str) and name.lower() == "authorization":
+                values = value if key == "multiValueHeaders" and isinstance(value, list) else [value]
+                if not values or not all(isinstance(v, str) for v in values):
+                    return f"its {key} {name!r} is not text"
     return None
 
 

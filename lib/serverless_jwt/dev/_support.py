@@ -26,6 +26,7 @@ from serverless_jwt.dev._invoke_inputs import (
     get_authorization,
     read_event,
     set_authorization,
+    unusual_authorization,
 )
 from serverless_jwt.dev._invoke_inputs import read_env_vars as read_env_vars
 from serverless_jwt.dev.issuer import DevIssuer
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AttachedIssuer", "api_banner", "default_event", "describe_times", "get_authorization",
            "port_error", "read_event", "read_record", "running_issuer", "set_authorization", "shared_issuer",
-           "start_issuer"]
+           "start_issuer", "unusual_authorization"]
 
 RECORD = "issuer.json"
 
