@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,16 @@ def test_newest_mtime_skips_build_and_cache_folders(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("x = 1\n")
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__" / "app.pyc").write_text("")
-    os.utime(tmp_path / "app.py", (1000, 1000))
-    os.utime(tmp_path / "__pycache__" / "app.pyc", (5000, 5000))
-    assert newest_mtime(tmp_path) == 1000
+    later = time.time() + 1000
+    os.utime(tmp_path / "app.py", (later, later))
+    os.utime(tmp_path / "__pycache__" / "app.pyc", (later + 4000, later + 4000))
+    assert newest_mtime(tmp_path) == later
     assert newest_mtime(tmp_path / "missing") == 0.0
+
+
+def test_a_file_put_in_place_with_an_old_modification_time_is_a_change_now(tmp_path: Path) -> None:
+    # cp -p, rsync -t and tar x keep the source's modification time; the status-change time is the copy's.
+    before = time.time() - 1
+    (tmp_path / "app.py").write_text("x = 2\n")
+    os.utime(tmp_path / "app.py", (1000, 1000))
+    assert newest_mtime(tmp_path) >= before

@@ -38,13 +38,16 @@ def code_location(kind: str, name: str, props: Mapping[str, Any], require: Calla
 
 
 def newest_mtime(folder: Path) -> float:
-    """The latest modification time of any file under ``folder`` (0 when empty or missing)."""
+    """The latest change of any file under ``folder`` (0 when empty or missing): its modification or, when
+    later, its status-change time, which a file moved or copied into place with an older modification
+    time (``cp -p``, ``rsync -t``, ``tar x``) still gets."""
     newest = 0.0
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if d not in ("__pycache__", ".aws-sam", ".git")]
         for name in files:
             try:
-                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+                found = os.stat(os.path.join(root, name))
+                newest = max(newest, found.st_mtime, found.st_ctime)
             except OSError:
                 continue
     return newest
