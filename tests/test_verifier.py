@@ -933,3 +933,21 @@ def test_rfc_examples_are_all_exercised_and_the_rfc_7515_a1_token_is_the_rfcs() 
     a1 = RFC_EXAMPLES["examples"][0]["token"]
     assert a1.startswith("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.")
     assert a1.endswith(".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+
+
+def test_a_cached_token_whose_claims_fail_is_refused_for_them_when_no_key_can_be_had(
+        issuer: DevIssuer) -> None:
+    # The verified-token cache must answer as the uncached path does: once the keys are past the stale
+    # window and the issuer is down, an expired token is the 401 that makes its client get a new one.
+    clock = Clock()
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience, clock=clock,
+                        jwks_max_age_seconds=0.05, max_stale_seconds=0)
+    token = issuer.mint(now=clock.now, lifetime_seconds=600)
+    assert verifier.verify(token)["sub"] == "dev-user"  # now in the verified-token cache
+    issuer.fault = "503"
+    time.sleep(0.1)  # past max age + stale window: no servable keys left
+    with pytest.raises(KeysUnavailableError):  # claims that pass: the signature decides, and cannot
+        verifier.verify(token)
+    clock.now += 7200
+    with pytest.raises(TokenExpiredError):
+        verifier.verify(token)

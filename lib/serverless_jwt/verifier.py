@@ -290,7 +290,11 @@ class Verifier:
     def _from_cache(self, token: str, generation: int, now: float) -> dict[str, Any] | None:
         # Keep the key set current even when traffic is all cache hits: a refresh that drops the
         # signing key (or an outage past the stale window) must end the cached admissions too.
-        self._keys.prefetch()
+        try:
+            self._keys.prefetch()
+        except KeysUnavailableError:
+            self._check_unverified(token)  # a 401 first if the claims fail, as on the uncached path
+            raise
         if generation != self._keys.generation:
             return None
         # The signed payload again, from the very string that verified: a fresh dict for this caller.
