@@ -617,3 +617,15 @@ def test_a_remote_jwks_serves_its_good_keys_and_skips_weak_ones_with_a_warning(
         # Really signed by the weak key the issuer publishes: still never verified.
         with pytest.raises(UnknownKeyError):
             verifier.verify(jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid}))
+
+
+def test_a_hung_discovery_leaves_time_to_fetch_the_known_key_set(issuer: DevIssuer) -> None:
+    # Discovery stalls past the whole deadline while the JWKS still serves: a rotation (read through the
+    # unknown-kid refetch, which looks discovery up again) must still reach the known address.
+    clock = FakeClock()
+    source = _source(issuer, clock, timeout_seconds=1)
+    assert _verifies(source, issuer.mint())
+    issuer.rotate(keep_old=True)
+    issuer.fault, issuer.fault_paths, issuer.slow_seconds = "slow", {DISCOVERY_PATH}, 5
+    assert _verifies(source, issuer.mint())
+    assert (issuer.requests[DISCOVERY_PATH], issuer.requests[JWKS_PATH]) == (2, 2)

@@ -333,8 +333,10 @@ class RemoteKeySource:
         known = entry.jwks_uri
         if known is not None and not entry.rediscover:
             return known
+        # With an address in hand, discovery gets half the budget: a discovery endpoint that hangs
+        # (while the key set still serves) must leave time to fetch the keys from that address.
         try:
-            uri = self._discover()
+            uri = self._discover(self._timeout if known is None else self._timeout / 2)
         except FetchError:
             if known is None:
                 raise
@@ -342,9 +344,9 @@ class RemoteKeySource:
         entry.jwks_uri, entry.rediscover = uri, False
         return uri
 
-    def _discover(self) -> str:
+    def _discover(self, timeout_seconds: float) -> str:
         issuer = str(self._issuer)
-        doc = get_json(_discovery_url(issuer), timeout_seconds=self._timeout, max_bytes=self._max_bytes)
+        doc = get_json(_discovery_url(issuer), timeout_seconds=timeout_seconds, max_bytes=self._max_bytes)
         if not isinstance(doc, dict):
             raise FetchError("discovery_not_an_object")
         # The document must name exactly the configured issuer (OIDC Discovery §4.3): no mix-ups.
