@@ -240,6 +240,15 @@ def test_plain_http_to_a_remote_host_is_refused_before_connecting() -> None:
     assert _reason("http://issuer.example/jwks") == "url_not_allowed"
 
 
+@pytest.mark.parametrize("url", ["https://keys example.com/jwks", "https://keys\x01example.com/jwks",
+                                 "https://keys.example\x7f.com/jwks", "http://127.0.0.1:1/jw ks"])
+def test_a_url_http_client_would_refuse_is_refused_as_a_fetch_error(url: str) -> None:
+    # A control character or space (from a discovery document, say) is a FetchError like any other,
+    # never http.client's InvalidURL escaping with its own text.
+    assert url_allowed(url) is False
+    assert _reason(url) == "url_not_allowed"
+
+
 def test_an_address_family_this_machine_cannot_open_is_skipped(
         issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
     # A kernel without IPv6: socket() itself fails for the ::1 that getaddrinfo lists first.

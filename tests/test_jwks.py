@@ -111,7 +111,8 @@ def test_redirect_is_not_followed(issuer: DevIssuer) -> None:
 @pytest.mark.parametrize(
     "overrides",
     [{"issuer": "https://attacker.example"}, {"issuer": None}, {"jwks_uri": 5},
-     {"jwks_uri": "http://keys.example/jwks.json"}, {"jwks_uri": None}],
+     {"jwks_uri": "http://keys.example/jwks.json"}, {"jwks_uri": None},
+     {"jwks_uri": "https://keys example/jwks.json"}, {"jwks_uri": "https://keys.example\x00/jwks.json"}],
 )
 def test_discovery_document_must_name_our_issuer_and_a_safe_jwks_uri(
     issuer: DevIssuer, overrides: dict[str, Any]

@@ -33,6 +33,8 @@ _CHUNK_BYTES = 65536
 _USER_AGENT = "serverless-jwt"
 # Strings (with escapes) and structural brackets: enough to measure nesting without parsing.
 # An unterminated string is matched once, to the end (linear), never rescanned from every quote.
+# What http.client refuses in a host or path (its InvalidURL): controls, space and DEL.
+_FORBIDDEN_URL_CHARS = re.compile(r"[\x00-\x20\x7f]")
 _DEPTH_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 
 
@@ -48,6 +50,9 @@ class FetchError(Exception):
 
 def url_allowed(url: str) -> bool:
     """Whether ``url`` may be fetched: https anywhere, http only on loopback, no credentials."""
+    if _FORBIDDEN_URL_CHARS.search(url):
+        # http.client refuses these (InvalidURL, a foreign exception); say no here instead.
+        return False
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
