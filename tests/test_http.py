@@ -249,6 +249,25 @@ def test_a_url_http_client_would_refuse_is_refused_as_a_fetch_error(url: str) ->
     assert _reason(url) == "url_not_allowed"
 
 
+@pytest.mark.parametrize(("url", "address"), [
+    ("https://[2001:db8::abcd]/jwks", ("2001:db8::abcd", 443)),
+    ("http://[::1]/jwks", ("::1", 80)),
+])
+def test_an_ipv6_literal_without_a_port_is_fetched_from_its_own_address(
+        monkeypatch: pytest.MonkeyPatch, url: str, address: tuple[str, int]) -> None:
+    # http.client, given no port, reads the last group of an IPv6 literal as one (or refuses it with
+    # its own InvalidURL): the address looked up must be the URL's, on the scheme's port.
+    looked_up: list[tuple[str, int]] = []
+
+    def record(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        looked_up.append((host, port))
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", record)
+    assert _reason(url, timeout_seconds=2) == "connection"
+    assert looked_up == [address]
+
+
 def test_an_address_family_this_machine_cannot_open_is_skipped(
         issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
     # A kernel without IPv6: socket() itself fails for the ::1 that getaddrinfo lists first.

@@ -164,11 +164,14 @@ def get_bytes(url: str, *, timeout_seconds: float, max_bytes: int) -> bytes:
     host = parts.hostname or ""
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     conn: http.client.HTTPConnection
+    # The port always explicit: without one, http.client reads the end of an IPv6 literal as a port.
     if parts.scheme == "https":
         context = ssl.create_default_context()  # certificate and hostname verification on
-        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout_seconds, context=context)
+        port = 443 if parts.port is None else parts.port
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout_seconds, context=context)
     else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout_seconds)
+        port = 80 if parts.port is None else parts.port
+        conn = http.client.HTTPConnection(host, port, timeout=timeout_seconds)
     conn._create_connection = _connector(deadline)  # type: ignore[attr-defined]
     fired = threading.Event()
     watchdog = threading.Timer(timeout_seconds, _abort, (conn, fired))
