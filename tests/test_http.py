@@ -159,6 +159,20 @@ def test_nan_constant_is_refused(raw_server: RawServer) -> None:
     assert _reason(raw_server.url) == "not_json"
 
 
+def test_interim_1xx_answers_before_the_document_are_skipped(raw_server: RawServer) -> None:
+    # RFC 9110 §15.2: a client must read past 1xx answers; a CDN's 103 Early Hints is not the document.
+    body = b'{"keys":[]}'
+    raw_server.chunks.append(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                             b"HTTP/1.1 102 Processing\r\n\r\n"
+                             b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert get_json(raw_server.url, timeout_seconds=5, max_bytes=1024) == {"keys": []}
+
+
+def test_an_interim_answer_with_no_final_one_is_a_fetch_error(raw_server: RawServer) -> None:
+    raw_server.chunks.append(b"HTTP/1.1 103 Early Hints\r\n\r\n")
+    assert _reason(raw_server.url) == "connection"
+
+
 def test_connection_reset_is_a_fetch_error(issuer: DevIssuer) -> None:
     issuer.fault = "reset"
     assert _reason(issuer.jwks_uri) == "connection"

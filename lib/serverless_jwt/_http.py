@@ -48,6 +48,21 @@ class FetchError(Exception):
         super().__init__(f"fetch failed: {reason}")
 
 
+class _FinalResponse(http.client.HTTPResponse):
+    """The final answer, past any interim 1xx (RFC 9110 §15.2: a client must read and skip them).
+
+    http.client skips only ``100 Continue``; a ``103 Early Hints`` from a CDN would otherwise be taken
+    for the answer and refused.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim answer's headers, dropped
+
+
 def url_allowed(url: str) -> bool:
     """Whether ``url`` may be fetched: https anywhere, http only on loopback, no credentials."""
     if _FORBIDDEN_URL_CHARS.search(url):
@@ -173,6 +188,7 @@ def get_bytes(url: str, *, timeout_seconds: float, max_bytes: int) -> bytes:
         port = 80 if parts.port is None else parts.port
         conn = http.client.HTTPConnection(host, port, timeout=timeout_seconds)
     conn._create_connection = _connector(deadline)  # type: ignore[attr-defined]
+    conn.response_class = _FinalResponse
     fired = threading.Event()
     watchdog = threading.Timer(timeout_seconds, _abort, (conn, fired))
     watchdog.daemon = True
