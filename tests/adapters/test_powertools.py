@@ -301,3 +301,23 @@ def test_a_request_shaped_like_a_preflight_never_runs_an_options_route_anonymous
     assert opted.resolve(request(jwt_lambda_event, "rest_v1", "/data", method="OPTIONS",
                                  headers=pre), {})["statusCode"] == 200
     assert seen == [None]
+
+
+def test_public_paths_given_as_one_string_is_refused_not_read_as_characters(
+    jwt_lambda_event: EventFactory, verifier: Verifier
+) -> None:
+    # frozenset("/health") holds "/", "h", "e"...: the root route would have been served anonymously.
+    from serverless_jwt.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="public_paths"):
+        JwtAuthMiddleware(verifier, public_paths="/health")
+    with pytest.raises(ConfigurationError, match="public_paths"):
+        JwtAuthMiddleware(verifier, public_paths=["/health", None])  # type: ignore[list-item]
+    app = APIGatewayHttpResolver()
+    app.use([JwtAuthMiddleware(verifier, public_paths=("/health",))])
+
+    @app.get("/")
+    def root() -> dict[str, Any]:
+        return {"secret": True}
+
+    assert app.resolve(request(jwt_lambda_event, "http_v2", "/"), {})["statusCode"] == 401

@@ -31,7 +31,7 @@ from serverless_jwt._rejections import log_rejection
 from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check
 from serverless_jwt.adapters.events import is_preflight
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
-from serverless_jwt.errors import AuthError, MissingTokenError
+from serverless_jwt.errors import AuthError, ConfigurationError, MissingTokenError
 
 __all__ = ["JwtAuthMiddleware"]
 
@@ -117,6 +117,9 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             roles_claim=roles_claim, on_error=None, logger=None, error_headers=None, checks=checks,
             optional=optional,
         )
+        if isinstance(public_paths, str) or not all(isinstance(p, str) and p for p in public_paths):
+            # One string would be read as its characters: "/" among them, the root route made public.
+            raise ConfigurationError('public_paths must be a collection of route paths, such as ["/health"]')
         self._public = frozenset(public_paths)
         self._key = context_key
         self._on_error = on_error
