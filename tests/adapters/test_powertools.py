@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -321,3 +322,25 @@ def test_public_paths_given_as_one_string_is_refused_not_read_as_characters(
         return {"secret": True}
 
     assert app.resolve(request(jwt_lambda_event, "http_v2", "/"), {})["statusCode"] == 401
+
+
+def test_public_paths_name_a_routers_routes_with_the_include_prefix(
+    jwt_lambda_event: EventFactory, verifier: Verifier
+) -> None:
+    from aws_lambda_powertools.event_handler.api_gateway import Router
+
+    def app_with(public: list[str]) -> ApiGatewayResolver:
+        app = APIGatewayRestResolver()
+        router = Router()
+
+        @router.get("/health")
+        def health() -> dict[str, Any]:
+            return {"ok": True}
+
+        app.include_router(router, prefix="/v1")
+        app.use([JwtAuthMiddleware(verifier, public_paths=public)])
+        return app
+
+    event = request(jwt_lambda_event, "rest_v1", "/v1/health")
+    assert app_with(["/v1/health"]).resolve(event, {})["statusCode"] == 200
+    assert app_with(["/health"]).resolve(copy.deepcopy(event), {})["statusCode"] == 401  # fails closed

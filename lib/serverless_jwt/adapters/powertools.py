@@ -69,7 +69,8 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         Rewrite claims before scopes, roles and the route see them.
     public_paths:
         Route paths, as registered (``"/health"``, ``"/shows/<id>"``), that skip authentication
-        when the middleware is installed for the whole app with ``app.use``.
+        when the middleware is installed for the whole app with ``app.use``. A router included with
+        ``prefix="/v1"`` registers its ``/health`` as ``"/v1/health"``.
     context_key:
         Key of the :class:`~serverless_jwt.adapters.decorators.IdentityContext` in ``app.context``.
     on_error:
