@@ -344,3 +344,13 @@ def test_public_paths_name_a_routers_routes_with_the_include_prefix(
     event = request(jwt_lambda_event, "rest_v1", "/v1/health")
     assert app_with(["/v1/health"]).resolve(event, {})["statusCode"] == 200
     assert app_with(["/health"]).resolve(copy.deepcopy(event), {})["statusCode"] == 401  # fails closed
+
+
+@pytest.mark.parametrize("logger", ["api", print, object()])
+def test_an_unusable_logger_is_refused_at_construction_not_on_the_first_rejection(
+    verifier: Verifier, logger: Any
+) -> None:
+    from serverless_jwt.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="logger"):
+        JwtAuthMiddleware(verifier, logger=logger)

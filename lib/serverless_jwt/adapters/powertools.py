@@ -115,7 +115,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         self._auth = _Authenticator(
             verifier, realm=realm, cookie_name=cookie_name, allow_preflight=allow_preflight,
             trust_authorizer=False, netlify_client_context=False, claims_mapper=claims_mapper,
-            roles_claim=roles_claim, on_error=None, logger=None, error_headers=None, checks=checks,
+            roles_claim=roles_claim, on_error=None, logger=logger, error_headers=None, checks=checks,
             optional=optional,
         )
         if isinstance(public_paths, str) or not all(isinstance(p, str) and p for p in public_paths):
@@ -124,13 +124,12 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         self._public = frozenset(public_paths)
         self._key = context_key
         self._on_error = on_error
-        self._logger = logger
 
     def __repr__(self) -> str:
         return f"JwtAuthMiddleware(verifier={self._auth.verifier!r}, realm={self._auth.realm!r})"
 
     def _failure(self, err: AuthError) -> Response[Any]:
-        log_rejection(err, issuer=self._auth.issuer, logger=self._logger)
+        log_rejection(err, issuer=self._auth.issuer, logger=self._auth.logger)
         if self._on_error is not None:
             return self._on_error(err)
         shaped = err.response(self._auth.realm)
