@@ -423,6 +423,14 @@ def test_bad_configuration_fails_at_decoration(monkeypatch: pytest.MonkeyPatch, 
         require_auth(verifier, roles_claim="")(echo)
 
 
+
+@pytest.mark.parametrize("setting", ["on_error", "claims_mapper"])
+def test_a_hook_that_is_not_callable_fails_at_decoration_not_per_request(
+        verifier: Verifier, setting: str) -> None:
+    with pytest.raises(ConfigurationError, match=setting):
+        require_auth(verifier, **{setting: "not callable"})(echo)
+
+
 def test_logger_gets_subject_and_client_id_per_request_never_the_token(
     make_event: EventFactory, issuer: DevIssuer, verifier: Verifier
 ) -> None:

@@ -354,3 +354,11 @@ def test_an_unusable_logger_is_refused_at_construction_not_on_the_first_rejectio
 
     with pytest.raises(ConfigurationError, match="logger"):
         JwtAuthMiddleware(verifier, logger=logger)
+
+
+@pytest.mark.parametrize("setting", ["on_error", "claims_mapper"])
+def test_a_hook_that_is_not_callable_is_refused_at_construction(verifier: Verifier, setting: str) -> None:
+    from serverless_jwt.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=setting):
+        JwtAuthMiddleware(verifier, **{setting: "not callable"})

@@ -119,6 +119,9 @@ class _Authenticator:
             raise ConfigurationError("verifier must have a verify(token) method")
         if isinstance(roles_claim, str) and not roles_claim:
             raise ConfigurationError("roles_claim must name a claim")
+        for name, hook in (("claims_mapper", claims_mapper), ("on_error", on_error)):
+            if hook is not None and not callable(hook):  # else every request would fail on calling it
+                raise ConfigurationError(f"{name} must be callable")
         if not isinstance(roles_claim, str) and (not roles_claim or not all(
                 isinstance(s, str) and s for s in roles_claim)):
             raise ConfigurationError("roles_claim must be a claim name or a sequence of path segments")

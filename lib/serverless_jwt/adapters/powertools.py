@@ -118,6 +118,8 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             roles_claim=roles_claim, on_error=None, logger=logger, error_headers=None, checks=checks,
             optional=optional,
         )
+        if on_error is not None and not callable(on_error):
+            raise ConfigurationError("on_error must be callable")
         if isinstance(public_paths, str) or not all(isinstance(p, str) and p for p in public_paths):
             # One string would be read as its characters: "/" among them, the root route made public.
             raise ConfigurationError('public_paths must be a collection of route paths, such as ["/health"]')
