@@ -210,3 +210,15 @@ def test_a_preflight_answer_goes_out_without_a_body_and_other_answers_not_at_all
     assert answered.status_code == 200
     assert answered.headers["access-control-allow-methods"] == "GET"
     assert answered.content == b""  # a browser ignores a preflight's body: none leaves
+
+
+@pytest.mark.parametrize("options", [{"public_paths": "/health"}, {"public_paths": ["/health", ""]},
+                                     {"claims_mapper": "not callable"}])
+def test_settings_every_request_would_trip_on_are_refused_at_construction(
+        jwt_issuer: DevIssuer, options: dict[str, Any]) -> None:
+    # One string would be read as its characters, "/" among them: the root route made public.
+    from serverless_jwt import ConfigurationError
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    with pytest.raises(ConfigurationError, match=r"public_paths|claims_mapper"):
+        JwtMiddleware(Starlette(routes=[Route("/me", me)]), verifier, **options)

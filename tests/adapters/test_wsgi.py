@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
+import pytest
 
 from serverless_jwt import Verifier, current_identity
 from serverless_jwt.adapters.wsgi import ENVIRON_KEY, JwtWsgiMiddleware
@@ -158,8 +159,6 @@ def test_error_headers_reach_every_refusal_the_apps_cors_never_sees(
 
 
 def test_unusable_error_headers_are_refused_at_construction(jwt_issuer: DevIssuer) -> None:
-    import pytest
-
     from serverless_jwt import ConfigurationError
 
     verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
@@ -168,3 +167,15 @@ def test_unusable_error_headers_are_refused_at_construction(jwt_issuer: DevIssue
                 {"Proxy-Authenticate": "Basic"}, {"Content-Type": "text/html"}):
         with pytest.raises(ConfigurationError, match="error_headers"):
             JwtWsgiMiddleware(app, verifier, error_headers=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("options", [{"public_paths": "/health"}, {"public_paths": [None]},
+                                     {"claims_mapper": "not callable"}])
+def test_settings_every_request_would_trip_on_are_refused_at_construction(
+        jwt_issuer: DevIssuer, options: dict[str, Any]) -> None:
+    # One string would be read as its characters, "/" among them: the root route made public.
+    from serverless_jwt import ConfigurationError
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    with pytest.raises(ConfigurationError, match=r"public_paths|claims_mapper"):
+        JwtWsgiMiddleware(app, verifier, **options)

@@ -10,7 +10,7 @@ import functools
 import inspect
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from serverless_jwt import authz
@@ -319,3 +319,11 @@ def _role_check(roles: Sequence[str], claim: authz.ClaimPath | None, *,
         authz.check_role_set(granted, roles, any_of=any_of)
 
     return check
+
+
+def public_path_set(paths: Collection[str]) -> frozenset[str]:
+    """``public_paths`` checked once: route paths, never one string (read as its characters, the ``/``
+    among them would make the root route public)."""
+    if isinstance(paths, str) or not all(isinstance(p, str) and p for p in paths):
+        raise ConfigurationError('public_paths must be a collection of route paths, such as ["/health"]')
+    return frozenset(paths)

@@ -64,6 +64,8 @@ class RequestAuthenticator:
         self.issuer = configured_issuer(self.verifier)  # for the rejection log line
         if isinstance(roles_claim, str) and not roles_claim:
             raise ConfigurationError("roles_claim must name a claim")
+        if claims_mapper is not None and not callable(claims_mapper):  # else every request would fail
+            raise ConfigurationError("claims_mapper must be callable")
         self.realm = realm
         self.cookie_name = None if cookie_name is None else validate_cookie_name(cookie_name)
         self.mapper = claims_mapper

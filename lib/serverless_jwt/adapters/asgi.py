@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMap
 from typing import Any
 
 from serverless_jwt import authz
+from serverless_jwt.adapters._auth import public_path_set
 from serverless_jwt.adapters._request import RequestAuthenticator
 from serverless_jwt.adapters.identity import TokenVerifier, _current
 from serverless_jwt.async_verifier import AsyncVerifier
@@ -86,7 +87,7 @@ class JwtMiddleware:
                                           claims_mapper=claims_mapper, roles_claim=roles_claim,
                                           scopes=scopes, roles=roles, error_headers=error_headers)
         self._optional = bool(optional)
-        self._public = frozenset(public_paths)
+        self._public = public_path_set(public_paths)
         self._preflight = bool(allow_preflight)
 
     def __repr__(self) -> str:

@@ -28,7 +28,7 @@ with requires("powertools", "The Powertools Event Handler middleware (JwtAuthMid
 
 from serverless_jwt import authz
 from serverless_jwt._rejections import log_rejection
-from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check
+from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check, public_path_set
 from serverless_jwt.adapters.events import is_preflight
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
 from serverless_jwt.errors import AuthError, ConfigurationError, MissingTokenError
@@ -120,10 +120,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         )
         if on_error is not None and not callable(on_error):
             raise ConfigurationError("on_error must be callable")
-        if isinstance(public_paths, str) or not all(isinstance(p, str) and p for p in public_paths):
-            # One string would be read as its characters: "/" among them, the root route made public.
-            raise ConfigurationError('public_paths must be a collection of route paths, such as ["/health"]')
-        self._public = frozenset(public_paths)
+        self._public = public_path_set(public_paths)
         self._key = context_key
         self._on_error = on_error
 

@@ -22,6 +22,7 @@ from http import HTTPStatus
 from typing import Any
 
 from serverless_jwt import authz
+from serverless_jwt.adapters._auth import public_path_set
 from serverless_jwt.adapters._request import RequestAuthenticator
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
 from serverless_jwt.errors import AuthError, MissingTokenError
@@ -78,7 +79,7 @@ class JwtWsgiMiddleware:
                                           claims_mapper=claims_mapper, roles_claim=roles_claim,
                                           scopes=scopes, roles=roles, error_headers=error_headers)
         self._optional = bool(optional)
-        self._public = frozenset(public_paths)
+        self._public = public_path_set(public_paths)
         self._preflight = bool(allow_preflight)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
