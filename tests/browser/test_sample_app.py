@@ -187,3 +187,26 @@ def test_a_resource_indicator_is_sent_on_the_authorization_and_token_requests(
     assert any("/authorize?" in url and wanted in url for url, _ in sent)
     assert any(url.endswith("/oauth/token") and wanted in body for url, body in sent)
     assert _call(page, "Call /me")[0] == "200"
+
+
+def test_a_sign_in_without_openid_sends_no_nonce(new_page: Any) -> None:
+    # nonce belongs to OpenID Connect: oidc-provider refuses it on a plain OAuth request ("openid scope
+    # must be requested when using the nonce parameter"), so a page configured with scope=read:shows
+    # could not sign in there.
+    page = new_page("?scope=read%3Ashows")
+    with page.expect_request(lambda r: "/authorize?" in r.url) as authorize:
+        page.get_by_role("button", name="Log in").click()
+    assert "nonce=" not in authorize.value.url
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+    assert _call(page, "Call /shows")[0] == "200"
+
+
+def test_a_sign_in_with_openid_sends_a_nonce_and_checks_it(new_page: Any) -> None:
+    page = new_page("?scope=openid")
+    with page.expect_request(lambda r: "/authorize?" in r.url) as authorize:
+        page.get_by_role("button", name="Log in").click()
+    assert "&nonce=" in authorize.value.url
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+    assert _text(page, "status") == "200"
