@@ -348,6 +348,31 @@ def test_failed_unknown_kid_refetch_keeps_the_cache_and_is_a_503_not_a_401(issue
         source.keys_for({"kid": "never-published"})
 
 
+def test_after_a_failed_unknown_kid_refetch_the_back_off_not_the_cool_down_paces_the_next(
+        issuer: DevIssuer) -> None:
+    # The cool-down bounds fetches of a key set that answers; a failed one is retried with the back-off,
+    # so a new key is found a second after the issuer is back, not up to the whole cool-down later.
+    clock = FakeClock()
+    source = _source(issuer, clock, unknown_kid_cooldown_seconds=30)
+    assert _verifies(source, issuer.mint())
+    issuer.rotate(alg="RS256", keep_old=True)
+    new_header = parse(issuer.mint()).header
+    issuer.fault = "503"
+    with pytest.raises(KeysUnavailableError) as refused:
+        source.keys_for(new_header)
+    assert refused.value.retry_after_seconds == 1
+    issuer.fault = None
+    clock.advance(1.5)
+    assert source.keys_for(new_header)
+    assert issuer.requests[JWKS_PATH] == 3
+    with pytest.raises(UnknownKeyError):  # a set that answered: the cool-down holds the next refetch
+        source.keys_for({"kid": "never-published"})
+    clock.advance(5)
+    with pytest.raises(UnknownKeyError):
+        source.keys_for({"kid": "never-published-either"})
+    assert issuer.requests[JWKS_PATH] == 3
+
+
 # -- outages -----------------------------------------------------------------------------------
 
 def test_issuer_down_after_warm_up_serves_stale_keys_then_gives_up(issuer: DevIssuer) -> None:
@@ -547,17 +572,23 @@ def test_a_503_says_when_a_key_fetch_may_happen_again(issuer: DevIssuer) -> None
     issuer.fault = None
     assert _verifies(source, issuer.mint())
     # Keys in hand and a token signed with a new key while the issuer fails: its kid is refetched
-    # only after the cool-down (30 s), which is what the 503 says, counting down.
+    # after the back-off (1 s, then 2 s, ...), which is what the 503 says, counting down.
     issuer.fault = "500"
     issuer.rotate()
     clock.advance(31)
-    assert _unavailable(source, {"kid": issuer.kid()}).retry_after_seconds == 30
-    clock.advance(2)
-    assert _unavailable(source, {"kid": issuer.kid()}).retry_after_seconds == 28
+    assert _unavailable(source, {"kid": issuer.kid()}).retry_after_seconds == 1
+    clock.advance(1)
+    assert _unavailable(source, {"kid": issuer.kid()}).retry_after_seconds == 2
+    clock.advance(0.5)
+    assert _unavailable(source, {"kid": issuer.kid()}).retry_after_seconds == 2  # 1.5 s: no fetch
     fetches = issuer.requests[JWKS_PATH]
-    clock.advance(28)
+    clock.advance(1.5)
     issuer.fault = None
     assert _verifies(source, issuer.mint())
+    assert issuer.requests[JWKS_PATH] == fetches + 1
+    # That refetch answered: the cool-down (30 s) paces the next one.
+    with pytest.raises(UnknownKeyError):
+        source.keys_for({"kid": "never-published"})
     assert issuer.requests[JWKS_PATH] == fetches + 1
 
 

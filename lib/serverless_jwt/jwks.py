@@ -237,6 +237,10 @@ class RemoteKeySource:
                 # A discovered key set is looked up again: the issuer may publish its new keys elsewhere.
                 entry.rediscover = entry.rediscover or self._jwks_uri is None
                 self._fetch()
+                if entry.failures:
+                    # It failed: the back-off paces the next try (the issuer may be back in a second
+                    # with the new key), not the cool-down, which paces fetches of a set that answers.
+                    entry.kid_refetch_at = -math.inf
         return self._usable(self._clock())
 
     def _usable(self, now: float) -> KeySet:
