@@ -384,3 +384,15 @@ def test_a_route_to_a_function_not_run_locally_answers_sam_locals_502(tmp_path: 
             assert reply.status == 502
             assert reply.json() == {"message": "No function defined for resource method"}
     assert "not run locally" in logs.getvalue()
+
+
+def test_the_access_log_gives_a_refusals_reason_and_a_503s_retry_after() -> None:
+    from serverless_jwt.dev.apigw.responses import Answer
+    from serverless_jwt.dev.apigw.server import _reason
+
+    refused = Answer(401, [("WWW-Authenticate", 'Bearer error="invalid_token", error_description="expired"')])
+    assert _reason(refused) == " (invalid_token: expired)"
+    assert _reason(Answer(401, [("WWW-Authenticate", 'Bearer realm="api"')])) == " (no token)"
+    assert _reason(Answer(503, [("Retry-After", "30")])) == " (Retry-After: 30)"
+    assert _reason(Answer(503, [("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")])) == ""  # digits only
+    assert _reason(Answer(200, [("Retry-After", "30")])) == ""

@@ -34,10 +34,11 @@ __all__ = ["LocalApiGateway"]
 
 def _reason(answer: Answer) -> str:
     """Why the function refused, from its own ``WWW-Authenticate`` (our errors never carry the token),
-    for the access log: ``" (invalid_token: The access token expired)"``."""
+    for the access log: ``" (invalid_token: The access token expired)"``; a 503's ``Retry-After``."""
     value = answer.header("WWW-Authenticate") if answer.status >= 400 else None
     if value is None:
-        return ""
+        retry = answer.header("Retry-After") if answer.status == 503 else None
+        return f" (Retry-After: {retry})" if retry is not None and retry.isdigit() else ""
     error = re.search(r'error="([^"]*)"', value)
     description = re.search(r'error_description="([^"]*)"', value)
     if error:
