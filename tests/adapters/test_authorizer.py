@@ -231,6 +231,23 @@ def test_context_encoding_round_trips_through_api_gateway_stringification() -> N
     assert claims_from_context(delivered) == expected
 
 
+_DEEP = "[" * 100_000 + "]" * 100_000  # deeper than the json module can recurse
+
+
+@pytest.mark.parametrize("authorizer_block", [
+    {"principalId": "u", ENCODING_KEY: _DEEP},
+    {"principalId": "u", ENCODING_KEY: '{"sub":"json"}', "sub": _DEEP},
+    {"lambda": {ENCODING_KEY: '{"x":"json"}', "x": _DEEP}},
+], ids=["encoding", "rest-value", "http-lambda-value"])
+def test_a_bracket_bomb_in_a_forged_context_is_text_not_a_crash(authorizer_block: dict[str, Any]) -> None:
+    # Our authorizer never writes such a value (the token parser refuses deep JSON), but a forged or
+    # foreign context must not turn a trusted-authorizer request into a RecursionError (a 500).
+    handler = require_auth(None, trust_authorizer=True)(lambda event, context: {"statusCode": 200})
+    event = {"httpMethod": "GET", "headers": {}, "requestContext": {"authorizer": authorizer_block}}
+    assert handler(event, None) == {"statusCode": 200}
+    assert claims_from_context({ENCODING_KEY: '{"x":"json"}', "x": _DEEP}) == {"x": _DEEP}
+
+
 # -- the backend: require_auth(trust_authorizer=True) reads the context back -----------------------
 
 def _backend() -> Any:

@@ -78,7 +78,7 @@ def claims_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
     """
     try:
         encoding = json.loads(context.get(ENCODING_KEY, "{}"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # a bracket bomb in a forged context: not ours
         encoding = {}
     if not isinstance(encoding, dict):
         encoding = {}
@@ -92,7 +92,7 @@ def claims_from_context(context: Mapping[str, Any]) -> dict[str, Any]:
         elif how == "json" and isinstance(value, str):
             try:
                 out[name] = json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):
                 out[name] = value  # not ours after all: keep what API Gateway delivered
         else:
             out[name] = value
