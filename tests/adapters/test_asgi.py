@@ -169,6 +169,44 @@ def test_websocket_without_token_is_closed_with_policy_violation(jwt_issuer: Dev
     assert (b"www-authenticate", b"Bearer") in sent[0]["headers"]
 
 
+@pytest.mark.parametrize("as_text", [False, True], ids=["bytes", "str"])
+def test_an_options_request_with_str_header_names_is_read_as_any_other(jwt_issuer: DevIssuer,
+                                                                       as_text: bool) -> None:
+    # token_from_headers takes str pairs as well as bytes ones; the preflight check read bytes(name)
+    # and raised TypeError on an OPTIONS request from a scope built with str names (a test client's).
+    import asyncio
+
+    reached: list[Any] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(current_identity())
+        await send({"type": "http.response.start", "status": 204,
+                    "headers": [(b"access-control-allow-methods", b"GET")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = JwtMiddleware(inner, Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    def pairs(*items: tuple[str, str]) -> list[tuple[Any, Any]]:
+        return [(n, v) if as_text else (n.encode(), v.encode()) for n, v in items]
+
+    preflight = pairs(("Origin", "https://app.example"), ("Access-Control-Request-Method", "GET"))
+    asyncio.run(middleware({"type": "http", "method": "OPTIONS", "path": "/x", "headers": preflight},
+                           receive, send))
+    assert (sent[0]["status"], reached) == (204, [None])
+    sent.clear()
+    asyncio.run(middleware({"type": "http", "method": "OPTIONS", "path": "/x",
+                            "headers": pairs(("Origin", "https://app.example"))}, receive, send))
+    assert sent[0]["status"] == 401  # not a preflight: a token is needed
+    assert reached == [None]
+
+
 def test_public_paths_are_route_paths_behind_a_mount_or_a_root_path(
         jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
     from starlette.routing import Mount

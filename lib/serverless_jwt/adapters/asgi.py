@@ -27,6 +27,7 @@ from serverless_jwt.adapters._auth import public_path_set
 from serverless_jwt.adapters._request import RequestAuthenticator
 from serverless_jwt.adapters.identity import TokenVerifier, _current
 from serverless_jwt.async_verifier import AsyncVerifier
+from serverless_jwt.bearer import _text
 from serverless_jwt.errors import AuthError, MissingTokenError
 
 __all__ = ["JwtMiddleware"]
@@ -170,5 +171,6 @@ def _is_preflight_answer(start: Message) -> bool:
 def _is_preflight(scope: Scope) -> bool:
     if scope.get("method") != "OPTIONS":
         return False
-    names = {bytes(name).lower() for name, _ in scope.get("headers") or ()}
-    return b"origin" in names and b"access-control-request-method" in names
+    # Names as bearer.token_from_headers reads them (bytes-like or str): bytes("origin") would raise.
+    names = {_text(name).lower() for name, _ in scope.get("headers") or ()}
+    return "origin" in names and "access-control-request-method" in names
