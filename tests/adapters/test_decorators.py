@@ -708,6 +708,23 @@ class StrictContext:
         raise ValueError(f"no field {name}")
 
 
+@pytest.mark.parametrize("refused_by", ["stacked_require_scope", "the_handler"])
+def test_a_reused_context_is_cleared_when_a_check_below_or_the_handler_refuses(
+        issuer: DevIssuer, verifier: Verifier, refused_by: str) -> None:
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if refused_by == "the_handler":
+            raise ForbiddenError("not this one")
+        return {"statusCode": 200}
+
+    inner = require_scope("write")(handler) if refused_by == "stacked_require_scope" else handler
+    protected = require_auth(verifier, netlify_client_context=True)(inner)
+    context = types.SimpleNamespace()
+    assert protected(http(issuer.mint(sub="bob", scopes=["read"])), context)["statusCode"] == 403
+    assert context.identity_context is None
+    assert context.client_context is None
+    assert current_identity() is None
+
+
 @pytest.mark.parametrize("second", ["no_token", "basic", "two_headers", "bad_token", "missing_scope",
                                     "preflight", "preflight_handler"])
 def test_a_reused_context_is_cleared_after_any_failure_or_preflight(issuer: DevIssuer, verifier: Verifier,

@@ -247,6 +247,7 @@ class _Authenticator:
                         check(identity)
                 return target(*args, **kwargs)
             except AuthError as err:
+                _clear(context, netlify)  # a refused caller's identity is not left on the context
                 if logger is not None:  # the rejection line carries no value taken from the token
                     logger.remove_keys(["subject", "client_id"])
                 return fail(event, err)
