@@ -337,14 +337,14 @@ def test_stacked_checks_run_in_order_and_the_first_refusal_answers(issuer: DevIs
     assert current_identity() is None
 
 
-def test_a_refused_scope_leaves_the_identity_on_the_context_as_before(issuer: DevIssuer,
-                                                                       verifier: Verifier) -> None:
-    # The check ran inside the handler call before it moved up: the context already held the caller.
+def test_a_refused_scope_clears_the_identity_from_the_context_fused_or_not(issuer: DevIssuer,
+                                                                           verifier: Verifier) -> None:
+    # Fused into require_auth or run inside the handler call, a refusal leaves no caller on the context.
     handler = require_auth(verifier)(require_scope("write:shows", "read:shows", any_of=True)(
         seen_handler([])))
     context = types.SimpleNamespace()
     assert handler(event_for(issuer.mint(sub="alice", scopes=["openid"])), context)["statusCode"] == 403
-    assert context.identity_context.subject == "alice"
+    assert context.identity_context is None
     assert handler(event_for(issuer.mint(sub="al", scopes=["read:shows"])), context)["statusCode"] == 200
 
 
