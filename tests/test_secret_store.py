@@ -483,3 +483,24 @@ def test_the_stale_window_of_a_stored_secret_is_jwt_max_stale_seconds(aws: None)
             Verifier(secret_from=arn, max_stale_seconds=bad)  # type: ignore[arg-type]
         with pytest.raises(ConfigurationError, match="max_stale_seconds must be a finite number"):
             Verifier(secrets=["s" * 40], max_stale_seconds=bad)  # type: ignore[arg-type]  # never ignored
+
+
+def test_a_public_key_body_stored_over_several_lines_is_refused_not_split_into_secrets(
+        aws: None, caplog: pytest.LogCaptureFixture) -> None:
+    # An EC key's base64 body is two lines of >= 32 characters: read line by line, each passed as a
+    # secret, and anyone holding the published key could sign tokens with its first line.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    body = "\n".join(pem.strip().splitlines()[1:-1])
+    boto3.client("ssm").put_parameter(Name="/jwt/pasted-key", Value=body, Type="SecureString")
+    verifier = Verifier.from_env({"JWT_SECRET": "ssm:/jwt/pasted-key"})
+    forged = jwt.encode({"sub": "anyone", "exp": int(time.time()) + 60}, body.splitlines()[0].encode(),
+                        algorithm="HS256")
+    with caplog.at_level("WARNING", logger="serverless_jwt.secret_store"), \
+            pytest.raises(KeysUnavailableError):
+        verifier.verify(forged)
+    assert "looks like a base64 public key" in caplog.text
+    assert body.splitlines()[0] not in caplog.text

@@ -21,6 +21,7 @@ from typing import Any
 from serverless_jwt._config import PREVIOUS_STAGE
 from serverless_jwt._extras import ensure, requires
 from serverless_jwt._nonblocking import WouldBlock, scheduler
+from serverless_jwt._public_key_text import public_key_kind
 from serverless_jwt.errors import AuthError, ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import SecretKeys, VerificationKey
 
@@ -100,6 +101,11 @@ def _reason(exc: Exception) -> str:
 def split_secrets(value: str | bytes) -> list[str | bytes]:
     """The secrets held in one stored value: a JSON list of strings, a JSON object of one member (the
     console's key/value form: its value), one secret per line, or binary bytes (one secret)."""
+    # The whole value first: a public key's base64 body split over lines is no key line by line, yet
+    # each line would become a secret that anyone holding the published key can sign with.
+    kind = public_key_kind(value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass"))
+    if kind is not None:
+        raise StoredValueError(f"the stored value looks like {kind}, not a shared secret (RFC 8725 §2.1)")
     if isinstance(value, bytes):
         return [value] if value else []
     text = value.strip()
