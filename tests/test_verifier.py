@@ -491,6 +491,11 @@ def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
      ["JWT_ALGORITHMS has unsupported values: ['rs256']; names are case-sensitive: RS256"]),
     ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_ALGORITHMS": "RS256,none"},
      ["'none' is never accepted"]),
+    # Named by the variables, not by the Python arguments they become.
+    ({"JWT_SECRET": "x" * 40, "JWT_ALGORITHMS": "RS256"}, ["JWT_ALGORITHMS must be HS256/HS384/HS512"]),
+    ({"JWT_SECRET": "x" * 40, "JWT_JWKS_URI": "https://keys.example/jwks.json"},
+     ["Set one key source, not JWT_SECRET and JWT_JWKS_URI"]),
+    ({"JWT_SECRET": "x" * 40, "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----"}, ["JWT_PUBLIC_KEY"]),
 ])
 def test_from_env_errors_name_the_variable_and_template_parameter(env: dict[str, str],
                                                                   says: list[str]) -> None:

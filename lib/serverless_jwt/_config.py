@@ -285,6 +285,8 @@ _ENV_NAMES = {
     "unknown_kid_cooldown_seconds": "JWT_UNKNOWN_KID_COOLDOWN_SECONDS",
     "max_token_bytes": "JWT_MAX_TOKEN_BYTES", "verified_cache_size": "JWT_VERIFIED_CACHE_SIZE",
 }
+_SOURCE_NAMES = {"secrets": "JWT_SECRET", "secret_from": "JWT_SECRET", "jwks_uri": "JWT_JWKS_URI",
+                 "jwks": "jwks", "public_key": "JWT_PUBLIC_KEY"}
 _AUDIENCE_NEEDED = (
     "JWT_AUDIENCE (template parameter JwtAudience) must be set to the audience your tokens carry in aud "
     "(your API identifier; Supabase: authenticated), or set JWT_REQUIRE_AUDIENCE=false to run without one"
@@ -304,6 +306,11 @@ def check_env(kwargs: Mapping[str, Any], environ: Mapping[str, str]) -> None:
     sources = ("issuer", "secrets", "secret_from", "jwks_uri", "jwks", "public_key")
     if not any(kwargs.get(name) is not None for name in sources):
         raise ConfigurationError(_NOTHING_SET)
+    given = [name for name in sources[1:] if kwargs.get(name) is not None]
+    if len(given) > 1:  # the constructor would name Python arguments the user never wrote
+        names = [_SOURCE_NAMES[name] if _SOURCE_NAMES[name].split()[0] in environ else name for name in given]
+        raise ConfigurationError(f"Set one key source, not {' and '.join(names)}: JWT_SECRET (template "
+                                 "parameter JwtSecret), JWT_JWKS_URI or JWT_PUBLIC_KEY")
     shared = kwargs.get("secrets") is not None or kwargs.get("secret_from") is not None
     issuer = kwargs.get("issuer")
     if isinstance(issuer, str) and "JWT_ISSUER" in environ and not shared and "://" not in issuer:
@@ -315,7 +322,10 @@ def check_env(kwargs: Mapping[str, Any], environ: Mapping[str, str]) -> None:
     secrets = kwargs.get("secrets")
     if secrets is not None and "JWT_SECRET" in environ:
         values = [secrets] if isinstance(secrets, (str, bytes)) else list(secrets)
-        algorithms = validate_algorithms(kwargs.get("algorithms"), shared_secret=True)
+        try:
+            algorithms = validate_algorithms(kwargs.get("algorithms"), shared_secret=True)
+        except ConfigurationError as err:  # "algorithms must be HS..." named as the variable set
+            raise env_error(err, {} if "JWT_ALGORITHMS" in environ else {"algorithms": None}) from None
         for index, value in enumerate(values):
             problem = secret_problem(value, algorithms, allow_short_secret=bool(
                 kwargs.get("allow_short_secret", False)), env=True)
