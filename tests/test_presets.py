@@ -117,10 +117,26 @@ def test_cognito_rejects_other_pool(issuer: DevIssuer) -> None:
 @pytest.mark.parametrize(("region", "issuer"), [
     ("cn-north-1", "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_X1"),
     ("us-gov-west-1", "https://cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_X1"),
+    ("eusc-de-east-1", "https://cognito-idp.eusc-de-east-1.amazonaws.eu/eusc-de-east-1_X1"),  # was refused
 ])
 def test_cognito_issuer_per_partition(region: str, issuer: str) -> None:
     preset = presets.cognito(region, f"{region}_X1", client_ids="c")
     assert preset.verifier.issuer == issuer
+
+
+def test_cognito_pool_with_the_updated_issuer_accepts_its_tokens_and_not_the_original_hosts(
+        issuer: DevIssuer) -> None:
+    # IssuerConfiguration Type UPDATED (multi-Region replication): tokens say issuer-cognito-idp.
+    updated = f"https://issuer-cognito-idp.eu-west-1.amazonaws.com/{POOL}"
+    preset = _cognito(issuer, issuer_type="updated")
+    assert preset.verifier.issuer == updated
+    assert preset.verify(_cognito_access(issuer, iss=updated))["sub"] == "uuid-1"
+    with pytest.raises(InvalidClaimError) as info:
+        preset.verify(_cognito_access(issuer))  # the original host: another issuer
+    assert info.value.claim == "iss"
+    assert _cognito(issuer).verify(_cognito_access(issuer))["sub"] == "uuid-1"  # the default is unchanged
+    with pytest.raises(ConfigurationError, match="issuer_type"):
+        _cognito(issuer, issuer_type="multi-region")
 
 
 @pytest.mark.parametrize("kwargs", [

@@ -40,8 +40,12 @@ from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["Preset", "auth0", "authgear", "cognito", "netlify", "oidc", "okta", "supabase"]
 
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
-_POOL_ID = re.compile(r"([a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+")
+_REGION = re.compile(r"(?:[a-z]{2}|eusc)(?:-[a-z]+)+-\d+")
+_POOL_ID = re.compile(r"((?:[a-z]{2}|eusc)(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+")
+# DNS suffix per partition (botocore's partitions.json) where it is not amazonaws.com.
+_SUFFIX = {"cn-": "amazonaws.com.cn", "eusc-": "amazonaws.eu"}
+# The user pool's IssuerConfiguration Type -> the issuer's host name prefix.
+_COGNITO_HOSTS = {"original": "cognito-idp", "updated": "issuer-cognito-idp"}
 _SERVER_ID = re.compile(r"[A-Za-z0-9]+")
 _SUPABASE_REF = re.compile(r"[a-z0-9]{6,40}")
 _AUTHGEAR_ROLES = "https://authgear.com/claims/user/roles"
@@ -53,6 +57,7 @@ def cognito(
     *,
     client_ids: str | Collection[str],
     token_use: str = "access",  # noqa: S107 - a claim value, not a password
+    issuer_type: str = "original",
     **options: Any,
 ) -> Preset:
     """Amazon Cognito user pool tokens; groups (``cognito:groups``) are the roles.
@@ -71,6 +76,10 @@ def cognito(
     token_use:
         ``"access"`` (default, for APIs) or ``"id"``; the token's ``token_use`` claim must match, so an
         ID token is never accepted where an access token is expected, and the reverse.
+    issuer_type:
+        The pool's issuer configuration (``IssuerConfiguration.Type``): ``"original"`` (default,
+        ``https://cognito-idp.{region}...``) or ``"updated"`` (``https://issuer-cognito-idp.{region}...``,
+        which multi-Region replication needs; ``region`` is then the primary Region).
 
     Raises
     ------
@@ -90,9 +99,12 @@ def cognito(
         raise ConfigurationError("user_pool_id must look like '<region>_<id>' for the same region")
     if token_use not in ("access", "id"):
         raise ConfigurationError("token_use must be 'access' or 'id'")
+    host = _COGNITO_HOSTS.get(issuer_type.lower()) if isinstance(issuer_type, str) else None
+    if host is None:
+        raise ConfigurationError("issuer_type must be 'original' or 'updated' (IssuerConfiguration Type)")
     clients = string_set(client_ids, "client_ids")
-    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    issuer = f"https://cognito-idp.{region}.{suffix}/{user_pool_id}"
+    suffix = next((s for prefix, s in _SUFFIX.items() if region.startswith(prefix)), "amazonaws.com")
+    issuer = f"https://{host}.{region}.{suffix}/{user_pool_id}"
     default_jwks_uri(options, issuer + "/.well-known/jwks.json")
     checks = [claim_equals("token_use", frozenset({token_use}))]
     if token_use == "access":  # noqa: S105
