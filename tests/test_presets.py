@@ -520,3 +520,23 @@ def test_netlify_from_the_environment_names_the_variable_of_a_short_secret(
         presets.netlify()
     monkeypatch.setenv("JWT_ALLOW_SHORT_SECRET", "true")
     assert presets.netlify().cookie_name == "nf_jwt"
+
+
+def test_netlify_from_the_environment_reads_jwt_issuer_and_jwt_algorithms(
+        issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both were ignored: a self-hosted GoTrue's issuer went unchecked, its HS512 tokens were all refused.
+    secret = secrets.token_urlsafe(48)
+    monkeypatch.setenv("JWT_SECRET", secret)
+    monkeypatch.setenv("JWT_ISSUER", "https://auth.example.com")
+    monkeypatch.setenv("JWT_ALGORITHMS", "HS512")
+    preset = presets.netlify()
+    token = issuer.mint(alg="HS512", secret=secret, issuer="https://auth.example.com", audience=None)
+    assert preset.verify(token)["sub"] == "dev-user"
+    with pytest.raises(InvalidClaimError) as info:
+        preset.verify(issuer.mint(alg="HS512", secret=secret, issuer="https://evil.example", audience=None))
+    assert info.value.claim == "iss"
+    with pytest.raises(AlgorithmNotAllowedError):
+        preset.verify(issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None))
+    monkeypatch.setenv("JWT_ALGORITHMS", "RS256")
+    with pytest.raises(ConfigurationError, match="JWT_ALGORITHMS"):
+        presets.netlify()

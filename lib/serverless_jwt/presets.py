@@ -219,16 +219,19 @@ def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options
     if secret is None:
         # The secret, the audience and the checks' settings, as Verifier.from_env() reads them (a
         # JWT_LEEWAY_SECONDS=0 the preset ignored let tokens 30 s past exp through).
+        # JWT_ISSUER, JWT_ALGORITHMS and the typ settings too: ignored, a GoTrue issuer went unchecked
+        # and HS512 tokens were all refused. Only the public-key sources' settings are left out.
         names = ("JWT_SECRET", "JWT_SECRET_PREVIOUS", "JWT_ALLOW_SHORT_SECRET", "JWT_AUDIENCE",
                  "JWT_ACCEPT_ANY_AUDIENCE", "JWT_LEEWAY_SECONDS", "JWT_MAX_AGE_SECONDS", "JWT_MAX_AGE_CLAIM",
                  "JWT_REQUIRED_CLAIMS", "JWT_MAX_TOKEN_BYTES", "JWT_VERIFIED_CACHE_SIZE",
-                 "JWT_MAX_STALE_SECONDS")
+                 "JWT_MAX_STALE_SECONDS", "JWT_ISSUER", "JWT_ALGORITHMS", "JWT_ACCEPTED_TYPES",
+                 "JWT_REQUIRE_ACCESS_TOKEN_TYPE", "JWT_ALLOW_SENDER_CONSTRAINED", "JWT_PREFETCH")
         found = env_kwargs({n: os.environ[n] for n in names if n in os.environ})
         if "secrets" not in found and "secret_from" not in found:
             raise ConfigurationError("netlify() needs secret= or the JWT_SECRET environment variable")
         settings = {**found, **options}
         for value in found.get("secrets", ()):  # an error names the variable the user set
-            problem = secret_problem(value, options.get("algorithms", ["HS256"]), env=True,
+            problem = secret_problem(value, settings.get("algorithms", ["HS256"]), env=True,
                                      allow_short_secret=bool(settings.get("allow_short_secret")))
             if problem is not None:
                 raise ConfigurationError(problem)
