@@ -496,6 +496,9 @@ def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
     ({"JWT_SECRET": "x" * 40, "JWT_JWKS_URI": "https://keys.example/jwks.json"},
      ["Set one key source, not JWT_SECRET and JWT_JWKS_URI"]),
     ({"JWT_SECRET": "x" * 40, "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----"}, ["JWT_PUBLIC_KEY"]),
+    # JWT_ACCEPTED_TYPES was ignored in silence beside JWT_REQUIRE_ACCESS_TOKEN_TYPE=true.
+    ({"JWT_SECRET": "x" * 40, "JWT_ACCEPTED_TYPES": "JWT", "JWT_REQUIRE_ACCESS_TOKEN_TYPE": "true"},
+     ["JWT_ACCEPTED_TYPES cannot be combined with JWT_REQUIRE_ACCESS_TOKEN_TYPE=true"]),
 ])
 def test_from_env_errors_name_the_variable_and_template_parameter(env: dict[str, str],
                                                                   says: list[str]) -> None:

@@ -311,6 +311,10 @@ def check_env(kwargs: Mapping[str, Any], environ: Mapping[str, str]) -> None:
         names = [_SOURCE_NAMES[name] if _SOURCE_NAMES[name].split()[0] in environ else name for name in given]
         raise ConfigurationError(f"Set one key source, not {' and '.join(names)}: JWT_SECRET (template "
                                  "parameter JwtSecret), JWT_JWKS_URI or JWT_PUBLIC_KEY")
+    if kwargs.get("require_access_token_type") is True and kwargs.get("accepted_types") is not None and (
+            "JWT_ACCEPTED_TYPES" in environ and "JWT_REQUIRE_ACCESS_TOKEN_TYPE" in environ):
+        raise ConfigurationError("JWT_ACCEPTED_TYPES cannot be combined with "
+                                 "JWT_REQUIRE_ACCESS_TOKEN_TYPE=true (which accepts at+jwt only): set one")
     shared = kwargs.get("secrets") is not None or kwargs.get("secret_from") is not None
     issuer = kwargs.get("issuer")
     if isinstance(issuer, str) and "JWT_ISSUER" in environ and not shared and "://" not in issuer:

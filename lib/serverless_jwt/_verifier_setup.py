@@ -129,6 +129,10 @@ def claims_policy(*, issuer: str | None, audiences: frozenset[str] | None, leewa
         raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
     if max_age_seconds is not None and (not _claims.finite_number(max_age_seconds) or max_age_seconds <= 0):
         raise ConfigurationError("max_age_seconds must be positive")
+    if require_access_token_type and accepted_types is not None:
+        # One of them would be ignored in silence: say so rather than drop the list the user wrote.
+        raise ConfigurationError("accepted_types cannot be combined with require_access_token_type "
+                                 "(which accepts at+jwt only)")
     if require_access_token_type:
         types = _claims.access_token_types()
     elif accepted_types is not None:

@@ -105,7 +105,7 @@ def split_secrets(value: str | bytes) -> list[str | bytes]:
     # each line would become a secret that anyone holding the published key can sign with.
     kind = public_key_kind(value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass"))
     if kind is not None:
-        raise StoredValueError(f"the stored value looks like {kind}, not a shared secret (RFC 8725 §2.1)")
+        raise StoredValueError(f"the stored value looks like {kind}, not a shared secret (RFC 8725 2.1)")
     if isinstance(value, bytes):
         return [value] if value else []
     text = value.strip()
