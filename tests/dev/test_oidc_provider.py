@@ -446,3 +446,13 @@ def test_service_client_secret_is_stable_with_a_key_folder(tmp_path: Any) -> Non
     assert DevIssuer(key_dir=tmp_path).oidc.service_client_secret == first
     assert DevIssuer().oidc.service_client_secret != first
     assert json.dumps(first).isascii()
+
+
+def test_cors_lets_a_page_read_the_userinfo_challenge(issuer: DevIssuer) -> None:
+    # A browser hides every response header not safelisted or exposed: oauth4webapi in a page got
+    # www-authenticate == null from a 401 and could not say why the token was refused.
+    answer = oc.get(issuer.issuer + "/userinfo", {"Origin": APP, "Authorization": "Bearer a.b.c"})
+    assert answer.status == 401
+    assert answer.headers["access-control-allow-origin"] == APP
+    exposed = [h.strip().lower() for h in answer.headers["access-control-expose-headers"].split(",")]
+    assert "www-authenticate" in exposed

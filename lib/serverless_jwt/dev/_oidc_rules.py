@@ -188,6 +188,10 @@ def cors_headers(origin: str | None, allowed: Sequence[str] | None, *, preflight
         headers["Access-Control-Allow-Methods"] = "GET, POST"
         headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
         headers["Access-Control-Max-Age"] = "600"
+    else:
+        # A 401/403 from userinfo says why in WWW-Authenticate (RFC 6750 §3); without this a page's
+        # script cannot read it (oauth4webapi then reports "unexpected HTTP status code").
+        headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
     return headers
 
 
