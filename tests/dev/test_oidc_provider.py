@@ -323,6 +323,23 @@ def test_end_session_revokes_refresh_tokens_and_returns_with_state(issuer: DevIs
     assert refreshed.json()["error"] == "invalid_grant"
 
 
+def test_end_session_accepts_a_form_post(issuer: DevIssuer) -> None:
+    # RP-Initiated Logout 1.0 §2: OPs MUST support GET and POST (form serialization) at the logout
+    # endpoint; a form-posting RP got 405.
+    tokens = oc.sign_in(issuer.issuer, scopes=["openid", "offline_access"], redirect_uri=REDIRECT)
+    answer = oc.post_form(issuer.issuer + "/logout", {
+        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": APP + "/", "state": "s1"})
+    assert answer.status == 303
+    assert answer.headers["location"] == APP + "/?state=s1"
+    refreshed = oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "client_id": "serverless-jwt-dev"})
+    assert refreshed.json()["error"] == "invalid_grant"
+    refused = oc.post_form(issuer.issuer + "/logout", {"post_logout_redirect_uri": "https://evil.example/"})
+    assert refused.status == 400
+    assert "location" not in refused.headers
+
+
 def test_end_session_refuses_an_unregistered_return_address(issuer: DevIssuer) -> None:
     answer = oc.get(issuer.issuer + "/logout?post_logout_redirect_uri=https://evil.example/")
     assert answer.status == 400

@@ -28,7 +28,7 @@ MAX_FORM_BYTES = 64 * 1024
 _CORS_PATHS = frozenset({DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH, USERINFO_PATH})
 _OIDC_METHODS: dict[str, tuple[str, ...]] = {
     AUTHORIZE_PATH: ("GET", "POST"), TOKEN_PATH: ("POST",), USERINFO_PATH: ("GET", "POST"),
-    END_SESSION_PATH: ("GET",),
+    END_SESSION_PATH: ("GET", "POST"),
 }
 
 
@@ -176,7 +176,7 @@ def _oidc(owner: DevIssuer, h: _Handler, path: str, query: str) -> Response:
         return provider.token(body, content_type, h.headers.get("Authorization"))
     if path == USERINFO_PATH:
         return provider.userinfo(h.headers.get("Authorization"))
-    return provider.end_session(query)
+    return provider.end_session(query, body, content_type)
 
 
 class _TooLarge(Exception):

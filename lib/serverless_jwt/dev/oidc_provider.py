@@ -302,10 +302,13 @@ class OidcProvider:
         """Claims about the subject of a valid access token that was granted ``openid``."""
         return _oidc_tokens.userinfo(self._issuer, authorization)
 
-    def end_session(self, query: str) -> Response:
-        """RP-initiated logout: revoke the session's refresh tokens, then go back to the app."""
+    def end_session(self, query: str, body: bytes = b"", content_type: str = "") -> Response:
+        """RP-initiated logout: revoke the session's refresh tokens, then go back to the app.
+
+        GET with a query or POST with a form (RP-Initiated Logout 1.0 §2: an OP supports both).
+        """
         try:
-            params = parse_params(query, repeatable=())
+            params = parse_params(_form_text(body, content_type) if body else query, repeatable=())
         except OAuthError as exc:
             return _page(400, "Bad request", exc.description)
         sid = _oidc_tokens.session_of(self._issuer, params.get("id_token_hint"), self.client_id)
@@ -336,6 +339,11 @@ def resource_metadata(issuer: DevIssuer | AttachedIssuer, resource: str) -> dict
     scopes = DEFAULT_SCOPES if provider is None else provider.offered_scopes
     return {"resource": resource, "authorization_servers": [issuer.issuer],
             "scopes_supported": list(scopes), "bearer_methods_supported": ["header"]}
+
+
+def _form_text(body: bytes, content_type: str) -> str:
+    form = content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+    return body.decode("utf-8", "replace") if form else ""
 
 
 def _page(status: int, title: str, text: str) -> Response:
