@@ -378,6 +378,24 @@ def test_bad_extra_claims_show_the_page_again_with_the_problem(issuer: DevIssuer
     assert "code" in _query(fixed.headers["location"])
 
 
+def test_authorization_request_may_be_form_posted(issuer: DevIssuer) -> None:
+    # OIDC Core §3.1.2.1: the authorization endpoint MUST support GET and POST (form serialization);
+    # a posted request was taken for a login page answer and got "Sign-in expired".
+    request = oc.start(issuer.issuer, redirect_uri=REDIRECT)
+    posted = oc.post_form(issuer.issuer + "/authorize", _query(request.url))
+    assert posted.status == 200
+    txn = oc._TRANSACTION.search(posted.body.decode())
+    assert txn is not None
+    answer = oc.post_form(issuer.issuer + "/authorize", {"transaction": txn.group(1), "subject": "a",
+                                                         "scope": "openid", "action": "sign_in"})
+    code = oc.code_from(answer, request)
+    assert oc.exchange_code(issuer.issuer, request, code).status == 200
+    plain = {**_query(request.url), "code_challenge_method": "plain"}
+    bad = oc.post_form(issuer.issuer + "/authorize", plain)
+    assert _query(bad.headers["location"])["error"] == "invalid_request"
+    assert _query(bad.headers["location"])["state"] == request.state
+
+
 def test_cancel_returns_access_denied_and_a_page_works_once(issuer: DevIssuer) -> None:
     request = oc.start(issuer.issuer, redirect_uri=REDIRECT)
     txn = oc._TRANSACTION.search(oc.get(request.url).body.decode())

@@ -122,16 +122,19 @@ class OidcProvider:
     # -- /authorize ----------------------------------------------------------------------------
 
     def authorize(self, method: str, query: str, body: bytes, content_type: str) -> Response:
-        """GET: check the request and show the login page. POST: the page's answer -> redirect."""
+        """GET, or POST of a form (OIDC Core §3.1.2.1): check the request and show the login page.
+        POST of the login page's form (it names its ``transaction``): the answer -> redirect."""
+        text = query
         if method == "POST":
+            text = _form_text(body, content_type)
             try:
-                form = parse_params(body.decode("utf-8", "replace") if content_type.startswith(
-                    "application/x-www-form-urlencoded") else "", repeatable=("scope",))
+                form = parse_params(text, repeatable=("scope",))
             except OAuthError as exc:
                 return _page(400, "Bad request", exc.description)
-            return self._sign_in(form)
+            if "transaction" in form:
+                return self._sign_in(form)
         try:
-            params = parse_params(query, repeatable=())
+            params = parse_params(text, repeatable=())
         except OAuthError as exc:
             return _page(400, "Bad request", exc.description)
         client_id, redirect_uri = params.get("client_id", ""), params.get("redirect_uri", "")
