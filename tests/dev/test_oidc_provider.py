@@ -396,6 +396,22 @@ def test_authorization_request_may_be_form_posted(issuer: DevIssuer) -> None:
     assert _query(bad.headers["location"])["state"] == request.state
 
 
+@pytest.mark.parametrize(("response_type", "error"), [
+    (None, "invalid_request"), ("", "invalid_request"), ("token", "unsupported_response_type")])
+def test_missing_response_type_is_invalid_request_an_unknown_one_unsupported(
+        issuer: DevIssuer, response_type: str | None, error: str) -> None:
+    # RFC 6749 §4.1.2.1: invalid_request is "missing a required parameter"; unsupported_response_type
+    # is for a value the server cannot issue.
+    request = oc.start(issuer.issuer, redirect_uri=REDIRECT)
+    params = _query(request.url)
+    del params["response_type"]
+    if response_type is not None:
+        params["response_type"] = response_type
+    answer = oc.post_form(issuer.issuer + "/authorize", params)
+    assert answer.status == 303
+    assert _query(answer.headers["location"])["error"] == error
+
+
 def test_cancel_returns_access_denied_and_a_page_works_once(issuer: DevIssuer) -> None:
     request = oc.start(issuer.issuer, redirect_uri=REDIRECT)
     txn = oc._TRANSACTION.search(oc.get(request.url).body.decode())

@@ -155,6 +155,8 @@ class OidcProvider:
         return self._login(txn, pending, self.default_subject, pending.scopes, "", "", None, 200)
 
     def _check_request(self, params: Mapping[str, str], redirect_uri: str, state: str | None) -> Pending:
+        if not params.get("response_type"):  # RFC 6749 §4.1.2.1: a missing parameter is invalid_request
+            raise OAuthError("invalid_request", "response_type is missing")
         if params.get("response_type") != "code":
             raise OAuthError("unsupported_response_type", "Only response_type=code is supported")
         refuse_unsupported(params)
