@@ -246,6 +246,28 @@ def test_a_refresh_with_the_wrong_client_does_not_use_the_token_up(issuer: DevIs
     assert oc.post_form(token_url, {**form, "client_id": "serverless-jwt-dev"}).status == 200
 
 
+@pytest.mark.parametrize("target", [{"resource": "https://another-api.example"},
+                                    {"audience": "https://another-api.example"}])
+def test_token_endpoint_refuses_a_resource_it_does_not_serve(issuer: DevIssuer,
+                                                             target: dict[str, str]) -> None:
+    # RFC 8707 §2: /authorize refused this target but /oauth/token issued a dev-audience token for it.
+    oidc = issuer.oidc
+    answer = oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "client_credentials", "client_id": oidc.service_client_id,
+        "client_secret": oidc.service_client_secret, **target})
+    assert answer.status == 400
+    assert answer.json()["error"] == "invalid_target"
+    request, code = _login(issuer)
+    refused = oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+        "client_id": "serverless-jwt-dev", "code_verifier": request.code_verifier, **target})
+    assert refused.json()["error"] == "invalid_target"
+    served = oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "client_credentials", "client_id": oidc.service_client_id,
+        "client_secret": oidc.service_client_secret, "resource": issuer.audience})
+    assert served.status == 200
+
+
 def test_client_credentials_with_basic_auth(issuer: DevIssuer) -> None:
     oidc = issuer.oidc
     basic = base64.b64encode(f"{oidc.service_client_id}:{oidc.service_client_secret}".encode()).decode()

@@ -32,6 +32,7 @@ __all__ = [
     "json_response",
     "parse_form",
     "pkce_matches",
+    "refuse_unserved_target",
     "refuse_unsupported",
     "requested_scopes",
     "valid_challenge",
@@ -218,6 +219,14 @@ def refuse_unsupported(params: Mapping[str, str]) -> None:
     if "none" in params.get("prompt", "").split():
         # OIDC Core §3.1.2.6: no session to sign in silently with (a page a frame may not show).
         raise OAuthError("login_required", "The dev provider keeps no session to sign in silently")
+
+
+def refuse_unserved_target(params: Mapping[str, str], audience: str) -> None:
+    """``invalid_target`` for an ``audience`` (Auth0 style) or RFC 8707 ``resource`` this provider does
+    not issue tokens for, at the authorization and the token endpoint alike (RFC 8707 §2)."""
+    for requested in (params.get("audience"), params.get("resource")):
+        if requested and requested != audience:
+            raise OAuthError("invalid_target", "The requested audience is not served by this provider")
 
 
 def requested_scopes(form: Mapping[str, str]) -> tuple[str, ...]:

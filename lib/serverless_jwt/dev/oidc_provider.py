@@ -30,6 +30,7 @@ from serverless_jwt.dev._oidc_rules import (
     is_allowed_redirect,
     parse_form,
     parse_params,
+    refuse_unserved_target,
     refuse_unsupported,
     requested_scopes,
     valid_challenge,
@@ -170,9 +171,7 @@ class OidcProvider:
         if not all(valid_scope_token(s) for s in scopes):
             raise OAuthError("invalid_scope", "A requested scope is not a valid scope token")
         audience: str | tuple[str, ...] = self._issuer.audience
-        for requested in (params.get("audience"), params.get("resource")):  # Auth0 style, RFC 8707
-            if requested and requested != self._issuer.audience:
-                raise OAuthError("invalid_target", "The requested audience is not served by this provider")
+        refuse_unserved_target(params, self._issuer.audience)
         return Pending(self.client_id, redirect_uri, state, params.get("nonce") or None, challenge,
                         scopes, audience, time.time() + _PENDING_SECONDS)
 
@@ -234,6 +233,8 @@ class OidcProvider:
         try:
             form = parse_form(body, content_type)
             grant_type = form.get("grant_type", "")
+            # A token for another API than asked is refused, not issued for the dev audience regardless.
+            refuse_unserved_target(form, self._issuer.audience)
             if grant_type == "authorization_code":
                 return self._tokens(self._redeem_code(form), refresh_for=form.get("code"))
             if grant_type == "refresh_token":
