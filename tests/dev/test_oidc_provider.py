@@ -362,6 +362,24 @@ def test_end_session_accepts_a_form_post(issuer: DevIssuer) -> None:
     assert "location" not in refused.headers
 
 
+def test_end_session_with_another_client_id_than_the_hint_was_issued_to_is_refused(
+        issuer: DevIssuer) -> None:
+    # RP-Initiated Logout 1.0 §2: with client_id and id_token_hint both present the OP MUST verify they
+    # match; another client's id was followed to the return address and revoked the session.
+    tokens = oc.sign_in(issuer.issuer, scopes=["openid", "offline_access"], redirect_uri=REDIRECT)
+    answer = oc.get(issuer.issuer + "/logout?" + "&".join([
+        "client_id=another-client", "id_token_hint=" + tokens["id_token"],
+        "post_logout_redirect_uri=" + APP + "/"]))
+    assert answer.status == 400
+    assert "location" not in answer.headers
+    refreshed = oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "client_id": "serverless-jwt-dev"})
+    assert refreshed.status == 200
+    same = oc.get(issuer.issuer + "/logout?client_id=serverless-jwt-dev&post_logout_redirect_uri=" + APP)
+    assert same.status == 303
+
+
 def test_end_session_refuses_an_unregistered_return_address(issuer: DevIssuer) -> None:
     answer = oc.get(issuer.issuer + "/logout?post_logout_redirect_uri=https://evil.example/")
     assert answer.status == 400

@@ -317,6 +317,9 @@ class OidcProvider:
             params = parse_params(_form_text(body, content_type) if body else query, repeatable=())
         except OAuthError as exc:
             return _page(400, "Bad request", exc.description)
+        if params.get("client_id", self.client_id) != self.client_id:
+            # RP-Initiated Logout §2: client_id must be the client the ID token hint was issued to.
+            return _page(400, "Unknown client", "The client_id is not registered with this provider.")
         sid = _oidc_tokens.session_of(self._issuer, params.get("id_token_hint"), self.client_id)
         if sid:
             self._store.revoke_session(sid)
