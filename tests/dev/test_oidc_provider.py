@@ -333,6 +333,22 @@ def test_userinfo_answers_for_openid_access_tokens_only(issuer: DevIssuer) -> No
     assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
 
 
+def test_userinfo_takes_the_access_token_from_a_form_post(issuer: DevIssuer) -> None:
+    # pyoidc's default userinfo request is a POST with access_token in the form body (RFC 6750 §2.2):
+    # it was answered 401 as if no token had been sent.
+    token = oc.sign_in(issuer.issuer, subject="bob", redirect_uri=REDIRECT)["access_token"]
+    posted = oc.post_form(issuer.issuer + "/userinfo", {"access_token": token})
+    assert posted.status == 200
+    assert posted.json()["sub"] == "bob"
+    both = oc.post_form(issuer.issuer + "/userinfo", {"access_token": token},
+                        headers={"Authorization": "Bearer " + token})
+    assert both.status == 400  # RFC 6750 §2: one method per request
+    assert 'error="invalid_request"' in both.headers["www-authenticate"]
+    bad = oc.post_form(issuer.issuer + "/userinfo", {"access_token": "a.b.c"})
+    assert bad.status == 401
+    assert 'error="invalid_token"' in bad.headers["www-authenticate"]
+
+
 def test_end_session_revokes_refresh_tokens_and_returns_with_state(issuer: DevIssuer) -> None:
     tokens = oc.sign_in(issuer.issuer, scopes=["openid", "offline_access"], redirect_uri=REDIRECT)
     answer = oc.get(issuer.issuer + "/logout?" + "&".join([

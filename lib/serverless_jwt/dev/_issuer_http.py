@@ -175,7 +175,7 @@ def _oidc(owner: DevIssuer, h: _Handler, path: str, query: str) -> Response:
     if path == TOKEN_PATH:
         return provider.token(body, content_type, h.headers.get("Authorization"))
     if path == USERINFO_PATH:
-        return provider.userinfo(h.headers.get("Authorization"))
+        return provider.userinfo(h.headers.get("Authorization"), body, content_type)
     return provider.end_session(query, body, content_type)
 
 

@@ -107,11 +107,21 @@ def _verifier(issuer: DevIssuer, *, audience: str, check_expiry: bool) -> Any:
                     verified_cache_size=0)
 
 
-def userinfo(issuer: DevIssuer, authorization: str | None) -> Response:
-    """OIDC Core §5.3: the subject's claims for a Bearer access token granted ``openid``."""
-    from serverless_jwt.errors import InvalidTokenError, MissingTokenError
+def userinfo(issuer: DevIssuer, authorization: str | None, form: Mapping[str, str] | None = None
+             ) -> Response:
+    """OIDC Core §5.3: the subject's claims for a Bearer access token granted ``openid``.
+
+    The token comes in the ``Authorization`` header or, in a form POST, as ``access_token``
+    (RFC 6750 §2.2; pyoidc's default userinfo request), never both (§2: one method per request).
+    """
+    from serverless_jwt.errors import InvalidRequestError, InvalidTokenError, MissingTokenError
 
     try:
+        in_body = (form or {}).get("access_token")
+        if in_body is not None:
+            if authorization:
+                raise InvalidRequestError()
+            authorization = "Bearer " + in_body
         scheme, _, token = (authorization or "").partition(" ")
         if not authorization or scheme.lower() != "bearer":
             raise MissingTokenError()  # RFC 6750 §3.1: no bearer credentials at all, no error code

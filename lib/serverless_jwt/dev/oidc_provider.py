@@ -304,9 +304,13 @@ class OidcProvider:
 
     # -- /userinfo, /logout --------------------------------------------------------------------
 
-    def userinfo(self, authorization: str | None) -> Response:
+    def userinfo(self, authorization: str | None, body: bytes = b"", content_type: str = "") -> Response:
         """Claims about the subject of a valid access token that was granted ``openid``."""
-        return _oidc_tokens.userinfo(self._issuer, authorization)
+        try:
+            form = parse_params(_form_text(body, content_type), repeatable=())
+        except OAuthError as exc:
+            return exc.response()
+        return _oidc_tokens.userinfo(self._issuer, authorization, form)
 
     def end_session(self, query: str, body: bytes = b"", content_type: str = "") -> Response:
         """RP-initiated logout: revoke the session's refresh tokens, then go back to the app.
