@@ -168,6 +168,24 @@ def test_a_secret_reference_is_never_used_as_the_key(issuer: DevIssuer, referenc
         preset.verifier.verify(_token(issuer, reference))
 
 
+@pytest.mark.parametrize("reference", [
+    "arn:aws:s3:::bucket/jwt-secret", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd",
+    "arn:secretsmanager", "secretsmanager:jwt",
+])
+def test_secret_from_that_names_no_secret_store_is_refused_at_construction(reference: str) -> None:
+    # It would otherwise fail on every request, a 503 each time.
+    with pytest.raises(ConfigurationError, match="secret_from must be"):
+        Verifier(issuer="https://issuer.example.com/", secret_from=reference, require_audience=False)
+
+
+@pytest.mark.parametrize("reference", [
+    "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:jwt-AbCdEf",
+    "arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter/jwt",
+])
+def test_secret_from_takes_store_arns_of_every_partition(reference: str) -> None:
+    StoredSecretKeys(reference, algorithms=["HS256"], fetch=lambda *a, **k: "x" * 40)
+
+
 def test_unusable_stored_value_is_503_and_logged_with_its_reason_never_its_value(
         aws: None, issuer: DevIssuer, caplog: pytest.LogCaptureFixture) -> None:
     client = boto3.client("secretsmanager")

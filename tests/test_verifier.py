@@ -499,6 +499,9 @@ def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
     # JWT_ACCEPTED_TYPES was ignored in silence beside JWT_REQUIRE_ACCESS_TOKEN_TYPE=true.
     ({"JWT_SECRET": "x" * 40, "JWT_ACCEPTED_TYPES": "JWT", "JWT_REQUIRE_ACCESS_TOKEN_TYPE": "true"},
      ["JWT_ACCEPTED_TYPES cannot be combined with JWT_REQUIRE_ACCESS_TOKEN_TYPE=true"]),
+    # A previous secret alone would be ignored: no current one to rotate from.
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_SECRET_PREVIOUS": "x" * 40},
+     ["JWT_SECRET_PREVIOUS is set without JWT_SECRET"]),
 ])
 def test_from_env_errors_name_the_variable_and_template_parameter(env: dict[str, str],
                                                                   says: list[str]) -> None:
@@ -508,6 +511,12 @@ def test_from_env_errors_name_the_variable_and_template_parameter(env: dict[str,
         assert words in str(info.value)
     assert "allow_short_secret" not in str(info.value)
     assert "require_audience" not in str(info.value)
+
+
+@pytest.mark.parametrize("secrets", [5, object(), None.__class__])
+def test_secrets_that_are_no_text_or_list_are_a_configuration_error(secrets: Any) -> None:
+    with pytest.raises(ConfigurationError, match="secrets must be"):
+        Verifier(issuer=ISS, secrets=secrets)
 
 
 def test_from_env_overrides_are_named_as_arguments_not_variables() -> None:

@@ -235,6 +235,8 @@ def env_kwargs(environ: Mapping[str, str]) -> dict[str, Any]:
                 # Never a literal key: the stage name is public, anyone could sign with it.
                 raise ConfigurationError(_PREVIOUS_OF_PLAIN)
             kw["secrets"] = [secret] if previous is None else [secret, previous]
+    elif "JWT_SECRET_PREVIOUS" in env:  # never ignored in silence: it would be no key at all
+        raise ConfigurationError("JWT_SECRET_PREVIOUS is set without JWT_SECRET (the current secret)")
     if "JWT_JWKS_URI" in env:
         kw["jwks_uri"] = env["JWT_JWKS_URI"]
     if "JWT_PUBLIC_KEY" in env:

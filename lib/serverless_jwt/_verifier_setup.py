@@ -6,7 +6,7 @@ string for a flag, ``nan`` for a size, a public key as a secret) is a ``Configur
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt import claims as _claims
@@ -69,6 +69,8 @@ def key_source(
     if secret_previous and secret_from is None:
         raise ConfigurationError("secret_previous needs secret_from (a Secrets Manager ARN)")
     if secrets is not None:
+        if not isinstance(secrets, (str, bytes, Iterable)):  # 5, object(): a plain TypeError otherwise
+            raise ConfigurationError("secrets must be a secret (text or bytes) or a list of them")
         values = [secrets] if isinstance(secrets, (str, bytes)) else list(secrets)
         return SecretKeys(values, algorithms=algorithms, allow_short_secret=allow_short_secret)
     if secret_from is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -33,6 +34,7 @@ __all__ = ["StoredSecretKeys"]
 # Powertools Parameters, and boto3 under it (Lambda's runtime has boto3; elsewhere the `aws` extra).
 _EXTRAS = "powertools,aws"
 _FEATURE = "A secret kept in Secrets Manager or SSM"
+_STORE_ARN = re.compile(r"arn:aws[a-z-]*:(?:secretsmanager|ssm):")
 _PROVIDERS: dict[tuple[str, str], Any] = {}
 
 
@@ -170,8 +172,10 @@ class StoredSecretKeys:
         fetch: Callable[..., str | bytes] = _fetch,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not (reference.startswith("ssm:") or reference.startswith("arn:")):
-            raise ConfigurationError("secret_from must be a Secrets Manager ARN or 'ssm:<parameter name>'")
+        if not (reference.startswith("ssm:") or _STORE_ARN.match(reference)):
+            # An S3 or KMS ARN, say, would only fail at request time: every request a 503.
+            raise ConfigurationError("secret_from must be a Secrets Manager ARN, an SSM parameter ARN or "
+                                     "'ssm:<parameter name>'")
         if type(previous) is not bool:
             raise ConfigurationError("previous must be True or False")
         if previous:
