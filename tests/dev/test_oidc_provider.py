@@ -563,3 +563,28 @@ def test_cors_lets_a_page_read_the_userinfo_challenge(issuer: DevIssuer) -> None
     assert answer.headers["access-control-allow-origin"] == APP
     exposed = [h.strip().lower() for h in answer.headers["access-control-expose-headers"].split(",")]
     assert "www-authenticate" in exposed
+
+
+@pytest.mark.parametrize(("resource", "served"), [
+    ("http://127.0.0.1:3000", True), ("http://localhost:3000/", True), ("http://[::1]:3000", True),
+    ("http://127.0.0.1:3000#frag", False), ("http://user@127.0.0.1:3000", False),
+    ("https://api.example.com", False), ("http://127.0.0.2:3000", False),
+])
+def test_a_local_apis_rfc_9728_resource_is_served_with_the_dev_audience(
+        issuer: DevIssuer, resource: str, served: bool) -> None:
+    # RFC 9728 metadata names the local API by its URL; a client following it sends that URL as the
+    # RFC 8707 resource, which the provider maps to its audience (RFC 8707 §2 allows the mapping).
+    oidc = issuer.oidc
+    answer = oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "client_credentials", "client_id": oidc.service_client_id,
+        "client_secret": oidc.service_client_secret, "resource": resource})
+    if not served:
+        assert answer.json()["error"] == "invalid_target"
+        return
+    assert answer.status == 200
+    token = answer.json()["access_token"]
+    assert Verifier(issuer=issuer.issuer, audience=issuer.audience).verify(token)["aud"] == issuer.audience
+    as_audience = oc.post_form(issuer.issuer + "/oauth/token", {  # Auth0's audience names it exactly
+        "grant_type": "client_credentials", "client_id": oidc.service_client_id,
+        "client_secret": oidc.service_client_secret, "audience": resource})
+    assert as_audience.json()["error"] == "invalid_target"

@@ -225,8 +225,24 @@ def refuse_unserved_target(params: Mapping[str, str], audience: str) -> None:
     """``invalid_target`` for an ``audience`` (Auth0 style) or RFC 8707 ``resource`` this provider does
     not issue tokens for, at the authorization and the token endpoint alike (RFC 8707 §2)."""
     for requested in (params.get("audience"), params.get("resource")):
-        if requested and requested != audience:
+        if requested and requested != audience and not (requested is params.get("resource")
+                                                        and local_api_resource(requested)):
             raise OAuthError("invalid_target", "The requested audience is not served by this provider")
+
+
+def local_api_resource(resource: str) -> bool:
+    """Whether an RFC 8707 ``resource`` is a local API's URL (``http://127.0.0.1:3000``, as its RFC 9728
+    metadata names it): the dev audience serves it, an audience the provider maps it to (RFC 8707 §2)."""
+    try:
+        parts = urlsplit(resource)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and parts.hostname in _LOOPBACK_HOSTS and not parts.fragment
+            and not parts.username and not parts.password)
+
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def requested_scopes(form: Mapping[str, str]) -> tuple[str, ...]:
