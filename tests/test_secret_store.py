@@ -522,3 +522,22 @@ def test_a_public_key_body_stored_over_several_lines_is_refused_not_split_into_s
         verifier.verify(forged)
     assert "looks like a base64 public key" in caplog.text
     assert body.splitlines()[0] not in caplog.text
+
+
+def test_the_consoles_key_value_form_named_keys_is_a_secret_not_a_jwk_set(
+        aws: None, issuer: DevIssuer) -> None:
+    # The whole-value key check must not read the console's one-member object as a JWK set because its
+    # member is called "keys": its value is the secret (or the secrets, during a rotation).
+    client = boto3.client("secretsmanager")
+    new, old = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    one = client.create_secret(Name="jwt-keys-one", SecretString=json.dumps({"keys": new}))["ARN"]
+    assert Verifier.from_env({"JWT_SECRET": one}).verify(_token(issuer, new, "one"))["sub"] == "one"
+    both = client.create_secret(Name="jwt-keys-two", SecretString=json.dumps({"keys": [new, old]}))["ARN"]
+    verifier = Verifier.from_env({"JWT_SECRET": both})
+    assert verifier.verify(_token(issuer, old, "old"))["sub"] == "old"
+    # Each secret it holds is still checked for key material: a JWK as the value is refused.
+    jwk = json.dumps({"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                      "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"})
+    pasted = client.create_secret(Name="jwt-keys-jwk", SecretString=json.dumps({"keys": jwk}))["ARN"]
+    with pytest.raises(KeysUnavailableError):
+        Verifier.from_env({"JWT_SECRET": pasted}).verify(_token(issuer, new))

@@ -103,12 +103,8 @@ def _reason(exc: Exception) -> str:
 def split_secrets(value: str | bytes) -> list[str | bytes]:
     """The secrets held in one stored value: a JSON list of strings, a JSON object of one member (the
     console's key/value form: its value), one secret per line, or binary bytes (one secret)."""
-    # The whole value first: a public key's base64 body split over lines is no key line by line, yet
-    # each line would become a secret that anyone holding the published key can sign with.
-    kind = public_key_kind(value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass"))
-    if kind is not None:
-        raise StoredValueError(f"the stored value looks like {kind}, not a shared secret (RFC 8725 2.1)")
     if isinstance(value, bytes):
+        _refuse_public_key(value)
         return [value] if value else []
     text = value.strip()
     if text.startswith(("[", "{")):
@@ -125,8 +121,19 @@ def split_secrets(value: str | bytes) -> list[str | bytes]:
             if not (isinstance(items, list) and items and all(isinstance(i, str) and i for i in items)):
                 raise StoredValueError("a JSON object secret's member must be a string (the secret)")
         if isinstance(items, list) and items and all(isinstance(i, str) and i for i in items):
-            return list(items)
+            return list(items)  # each secret is still checked for key material (SecretKeys)
+    # Not the JSON forms: the whole value is checked before its lines (a console key/value secret whose
+    # member is named "keys" is no JWK set, and must not be refused as one).
+    _refuse_public_key(value.encode("utf-8", "surrogatepass"))
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _refuse_public_key(raw: bytes) -> None:
+    # The whole value: a public key's base64 body split over lines is no key line by line, yet each
+    # line would become a secret that anyone holding the published key can sign with.
+    kind = public_key_kind(raw)
+    if kind is not None:
+        raise StoredValueError(f"the stored value looks like {kind}, not a shared secret (RFC 8725 2.1)")
 
 
 class StoredSecretKeys:
