@@ -179,3 +179,15 @@ def test_settings_every_request_would_trip_on_are_refused_at_construction(
     verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
     with pytest.raises(ConfigurationError, match=r"public_paths|claims_mapper"):
         JwtWsgiMiddleware(app, verifier, **options)
+
+
+def test_public_paths_given_by_a_generator_are_all_kept(
+        jwt_issuer: DevIssuer, serve_wsgi: Callable[[Any], str]) -> None:
+    # Read once: a check that walked the generator first left an empty set (every path then needed a token).
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    def health(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    base = serve_wsgi(JwtWsgiMiddleware(health, verifier, public_paths=(p for p in ["/health"])))
+    assert (httpx.get(base + "/health").status_code, httpx.get(base + "/me").status_code) == (200, 401)

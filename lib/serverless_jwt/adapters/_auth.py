@@ -325,6 +325,9 @@ def _role_check(roles: Sequence[str], claim: authz.ClaimPath | None, *,
 def public_path_set(paths: Collection[str]) -> frozenset[str]:
     """``public_paths`` checked once: route paths, never one string (read as its characters, the ``/``
     among them would make the root route public)."""
-    if isinstance(paths, str) or not all(isinstance(p, str) and p for p in paths):
+    if isinstance(paths, str):
         raise ConfigurationError('public_paths must be a collection of route paths, such as ["/health"]')
-    return frozenset(paths)
+    found = frozenset(paths)  # read once: a generator checked first would leave nothing to keep
+    if not all(isinstance(p, str) and p for p in found):
+        raise ConfigurationError('public_paths must be a collection of route paths, such as ["/health"]')
+    return found
