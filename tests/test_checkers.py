@@ -261,3 +261,25 @@ def test_a_signature_of_no_length_is_refused_without_raising(alg: str, private: 
     check = checker_for(alg, public)
     for signature in (None, 5, object()):
         assert check(b"a.b", signature) is False  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "PS512"])
+def test_a_key_whose_bit_length_is_no_multiple_of_8_keeps_its_signatures(alg: str) -> None:
+    # k is ceil(bits / 8): a 2050-bit modulus signs in 257 octets, the first of them often zero. Those
+    # genuine signatures pass; the same ones without that zero byte (256 octets) do not.
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2050)
+    assert private.key_size == 2050
+    hash_type = hashes.SHA512 if alg == "PS512" else hashes.SHA256
+    pss = padding.PSS(padding.MGF1(hash_type()), hash_type.digest_size)
+    pad = padding.PKCS1v15() if alg == "RS256" else pss
+    check = checker_for(alg, private.public_key())
+    leading_zero = 0
+    for i in range(40):
+        signing_input = b"eyJhbGciOiJQUzI1NiJ9.%d" % i
+        signature = private.sign(signing_input, pad, hash_type())
+        assert len(signature) == 257
+        assert check(signing_input, signature) is True
+        if signature[0] == 0:
+            leading_zero += 1
+            assert check(signing_input, signature[1:]) is False
+    assert leading_zero  # a 2050-bit modulus starts with 0x00 to 0x03: one signature in four or so
