@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -171,6 +172,15 @@ def test_interim_1xx_answers_before_the_document_are_skipped(raw_server: RawServ
 def test_an_interim_answer_with_no_final_one_is_a_fetch_error(raw_server: RawServer) -> None:
     raw_server.chunks.append(b"HTTP/1.1 103 Early Hints\r\n\r\n")
     assert _reason(raw_server.url) == "connection"
+
+
+def test_interim_answers_without_end_are_bounded_by_the_one_total_deadline(raw_server: RawServer) -> None:
+    # Each interim answer is read and dropped: a server that never stops sending them (0.2 s apart, so
+    # no single read times out) still meets the deadline, not one deadline per answer.
+    raw_server.chunks.extend([b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"] * 40)
+    started = time.monotonic()
+    assert _reason(raw_server.url, timeout_seconds=1) == "timeout"
+    assert time.monotonic() - started < 2
 
 
 def test_connection_reset_is_a_fetch_error(issuer: DevIssuer) -> None:
