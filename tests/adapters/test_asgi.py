@@ -260,3 +260,16 @@ def test_settings_every_request_would_trip_on_are_refused_at_construction(
     verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
     with pytest.raises(ConfigurationError, match=r"public_paths|claims_mapper"):
         JwtMiddleware(Starlette(routes=[Route("/me", me)]), verifier, **options)
+
+
+def test_a_public_path_sees_no_identity_as_any_anonymous_request(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    # request.state.identity was an AttributeError (a 500) on a public path only.
+    async def public(request: Request) -> JSONResponse:
+        return JSONResponse({"identity": request.state.identity})
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    base = serve_asgi(Starlette(routes=[Route("/health", public)], middleware=[
+        Middleware(JwtMiddleware, verifier=verifier, public_paths=["/health"])]))
+    answer = httpx.get(base + "/health")
+    assert (answer.status_code, answer.json()) == (200, {"identity": None})

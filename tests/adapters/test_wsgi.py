@@ -191,3 +191,17 @@ def test_public_paths_given_by_a_generator_are_all_kept(
 
     base = serve_wsgi(JwtWsgiMiddleware(health, verifier, public_paths=(p for p in ["/health"])))
     assert (httpx.get(base + "/health").status_code, httpx.get(base + "/me").status_code) == (200, 401)
+
+
+def test_a_public_path_sees_no_identity_as_any_anonymous_request(
+        jwt_issuer: DevIssuer, serve_wsgi: Callable[[Any], str]) -> None:
+    # environ[ENVIRON_KEY] read with [] was a KeyError (a 500) on a public path only.
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+
+    def health(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [repr(environ[ENVIRON_KEY]).encode()]
+
+    base = serve_wsgi(JwtWsgiMiddleware(health, verifier, public_paths=["/health"]))
+    answer = httpx.get(base + "/health")
+    assert (answer.status_code, answer.text) == (200, "None")

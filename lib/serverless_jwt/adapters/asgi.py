@@ -96,7 +96,11 @@ class JwtMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
-        if kind not in ("http", "websocket") or (self._public and _route_path(scope) in self._public):
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if self._public and _route_path(scope) in self._public:
+            scope.setdefault("state", {})["identity"] = None  # as on any anonymous request
             await self.app(scope, receive, send)
             return
         if self._preflight and kind == "http" and _is_preflight(scope):
