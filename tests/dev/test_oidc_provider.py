@@ -246,15 +246,27 @@ def test_a_refresh_with_the_wrong_client_does_not_use_the_token_up(issuer: DevIs
     assert oc.post_form(token_url, {**form, "client_id": "serverless-jwt-dev"}).status == 200
 
 
+def _service_token(issuer: DevIssuer, params: dict[str, str]) -> Any:
+    """The token endpoint's answer to the service client's client_credentials request with ``params``."""
+    oidc = issuer.oidc
+    return oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "client_credentials", "client_id": oidc.service_client_id,
+        "client_secret": oidc.service_client_secret, **params})
+
+
+def _assert_refresh_revoked(issuer: DevIssuer, tokens: dict[str, Any]) -> None:
+    refreshed = oc.post_form(issuer.issuer + "/oauth/token", {
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "client_id": "serverless-jwt-dev"})
+    assert refreshed.json()["error"] == "invalid_grant"
+
+
 @pytest.mark.parametrize("target", [{"resource": "https://another-api.example"},
                                     {"audience": "https://another-api.example"}])
 def test_token_endpoint_refuses_a_resource_it_does_not_serve(issuer: DevIssuer,
                                                              target: dict[str, str]) -> None:
     # RFC 8707 §2: /authorize refused this target but /oauth/token issued a dev-audience token for it.
-    oidc = issuer.oidc
-    answer = oc.post_form(issuer.issuer + "/oauth/token", {
-        "grant_type": "client_credentials", "client_id": oidc.service_client_id,
-        "client_secret": oidc.service_client_secret, **target})
+    answer = _service_token(issuer, target)
     assert answer.status == 400
     assert answer.json()["error"] == "invalid_target"
     request, code = _login(issuer)
@@ -262,9 +274,7 @@ def test_token_endpoint_refuses_a_resource_it_does_not_serve(issuer: DevIssuer,
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
         "client_id": "serverless-jwt-dev", "code_verifier": request.code_verifier, **target})
     assert refused.json()["error"] == "invalid_target"
-    served = oc.post_form(issuer.issuer + "/oauth/token", {
-        "grant_type": "client_credentials", "client_id": oidc.service_client_id,
-        "client_secret": oidc.service_client_secret, "resource": issuer.audience})
+    served = _service_token(issuer, {"resource": issuer.audience})
     assert served.status == 200
 
 
@@ -355,10 +365,7 @@ def test_end_session_revokes_refresh_tokens_and_returns_with_state(issuer: DevIs
         "id_token_hint=" + tokens["id_token"], "post_logout_redirect_uri=" + APP + "/", "state=s1"]))
     assert answer.status == 303
     assert answer.headers["location"] == APP + "/?state=s1"
-    refreshed = oc.post_form(issuer.issuer + "/oauth/token", {
-        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-        "client_id": "serverless-jwt-dev"})
-    assert refreshed.json()["error"] == "invalid_grant"
+    _assert_refresh_revoked(issuer, tokens)
 
 
 def test_end_session_accepts_a_form_post(issuer: DevIssuer) -> None:
@@ -369,10 +376,7 @@ def test_end_session_accepts_a_form_post(issuer: DevIssuer) -> None:
         "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": APP + "/", "state": "s1"})
     assert answer.status == 303
     assert answer.headers["location"] == APP + "/?state=s1"
-    refreshed = oc.post_form(issuer.issuer + "/oauth/token", {
-        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-        "client_id": "serverless-jwt-dev"})
-    assert refreshed.json()["error"] == "invalid_grant"
+    _assert_refresh_revoked(issuer, tokens)
     refused = oc.post_form(issuer.issuer + "/logout", {"post_logout_redirect_uri": "https://evil.example/"})
     assert refused.status == 400
     assert "location" not in refused.headers
@@ -574,17 +578,12 @@ def test_a_local_apis_rfc_9728_resource_is_served_with_the_dev_audience(
         issuer: DevIssuer, resource: str, served: bool) -> None:
     # RFC 9728 metadata names the local API by its URL; a client following it sends that URL as the
     # RFC 8707 resource, which the provider maps to its audience (RFC 8707 §2 allows the mapping).
-    oidc = issuer.oidc
-    answer = oc.post_form(issuer.issuer + "/oauth/token", {
-        "grant_type": "client_credentials", "client_id": oidc.service_client_id,
-        "client_secret": oidc.service_client_secret, "resource": resource})
+    answer = _service_token(issuer, {"resource": resource})
     if not served:
         assert answer.json()["error"] == "invalid_target"
         return
     assert answer.status == 200
     token = answer.json()["access_token"]
     assert Verifier(issuer=issuer.issuer, audience=issuer.audience).verify(token)["aud"] == issuer.audience
-    as_audience = oc.post_form(issuer.issuer + "/oauth/token", {  # Auth0's audience names it exactly
-        "grant_type": "client_credentials", "client_id": oidc.service_client_id,
-        "client_secret": oidc.service_client_secret, "audience": resource})
+    as_audience = _service_token(issuer, {"audience": resource})  # Auth0's audience names it exactly
     assert as_audience.json()["error"] == "invalid_target"
