@@ -128,3 +128,16 @@ def test_rest_preflight_runs_the_default_authorizer_by_default(project: Project)
     assert project.call("OPTIONS", "/prod/me", headers=PREFLIGHT).status == 401
     allowed = project.call("OPTIONS", "/prod/me", headers={**PREFLIGHT, "Authorization": "stage-allow"})
     assert allowed.status == 200
+
+
+def test_http_api_on_a_named_stage_answers_preflights_under_its_stage(project: Project) -> None:
+    # StageName v2: the API answers under /v2, and its CorsConfiguration answers the preflights there
+    # (they reached the $default route, the function, instead).
+    template = CORS.replace("PREFLIGHT", "false").replace(
+        "      CorsConfiguration:", "      StageName: v2\n      CorsConfiguration:")
+    project.start(template)
+    reply = project.call("OPTIONS", "/v2/me", headers=PREFLIGHT)
+    assert (reply.status, reply.body) == (204, b"")
+    assert reply.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "Auth" not in project.logs.getvalue()
+    assert project.call("OPTIONS", "/me", headers=PREFLIGHT).status == 404  # nothing at the root

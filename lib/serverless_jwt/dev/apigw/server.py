@@ -46,6 +46,15 @@ def _reason(answer: Answer) -> str:
     return " (no token)" if value.strip().lower().startswith("bearer") else ""
 
 
+def _under(prefix: str, raw_path: str) -> str | None:
+    """The path inside a stage prefix (``"/v2"``), or ``None`` when ``raw_path`` is not under it."""
+    if not prefix:
+        return raw_path
+    if raw_path == prefix or raw_path.startswith(prefix + "/"):
+        return raw_path[len(prefix):] or "/"
+    return None
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -232,11 +241,14 @@ class LocalApiGateway:
         if stage_api is None or not on_path:  # not a REST resource: an HTTP API at the root may answer
             if not full:
                 return None
-            # The HTTP API that serves this path (any method) answers with its CORS configuration.
-            served = {r.api for r in self.routes
-                      if r.api.kind == "HTTP" and not r.api.prefix and r.bind(request.raw_path) is not None}
-            http = sorted((a for a in self.apis if a.kind == "HTTP" and a.cors is not None and not a.prefix),
-                          key=lambda a: a not in served)
+            # The HTTP API that serves this path (any method) answers with its CORS configuration; one
+            # on a named stage answers under its stage prefix (/v2/...), as it does for requests.
+            served = {r.api for r in self.routes if r.api.kind == "HTTP"
+                      and (inner_path := _under(r.api.prefix, request.raw_path)) is not None
+                      and r.bind(inner_path) is not None}
+            http = sorted((a for a in self.apis if a.kind == "HTTP" and a.cors is not None
+                           and _under(a.prefix, request.raw_path) is not None),
+                          key=lambda a: (a not in served, not a.prefix))
             return cors.http_preflight(http[0].cors, request) if http and http[0].cors else None
         if stage_api.cors is None or any(r.method == "OPTIONS" for r in on_path):
             return None  # no CORS here, or the template's own OPTIONS method serves it
