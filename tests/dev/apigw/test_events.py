@@ -177,3 +177,15 @@ def test_authorizer_events_have_sams_members(sam_events: dict[str, Any]) -> None
     assert (v2["version"], v2["type"], v2["routeArn"]) == ("2.0", "REQUEST", arn)
     assert v2["identitySource"] == ["Bearer x"]
     assert "body" not in v2
+
+
+def test_an_http_api_on_payload_1_0_base64_encodes_a_body_that_is_not_text() -> None:
+    # An HTTP API has no BinaryMediaTypes: its rule holds on payload 1.0 too (the bytes became U+FFFD).
+    http = Match(Route(HTTP, "PUT", "/items/{id}", "Fn", payload_version="1.0"), {"id": "7"}, "/items/7")
+    octets = [("Content-Type", "application/octet-stream")]
+    sent = _request(path="/items/7", body=b"\xff\x00\x89", headers=octets)
+    ours = events.v1_event(http, sent)
+    assert ours["isBase64Encoded"] is True
+    assert base64.b64decode(ours["body"]) == b"\xff\x00\x89"
+    text = events.v1_event(http, _request(path="/items/7"))
+    assert (text["body"], text["isBase64Encoded"]) == ('{"k": 1}', False)

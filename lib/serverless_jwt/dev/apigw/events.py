@@ -5,7 +5,8 @@ aws-proxy | http-api-proxy | authorizer | request-authorizer`` by the tests. Pay
 their case, ``headers``/``queryStringParameters`` hold the last value and the ``multiValue*`` maps all
 of them, absent maps are ``null``; the body is base64 (``isBase64Encoded``) only when its content type
 is one of the API's ``BinaryMediaTypes``. Payload 2.0: header names lower-cased, repeats comma-joined,
-``Cookie`` headers become ``cookies``, absent members are left out, a body that is not text is base64.
+``Cookie`` headers become ``cookies``, absent members are left out. An HTTP API (payload 2.0 or 1.0)
+base64-encodes every body that is not text (it has no ``BinaryMediaTypes``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def matches_media(types: Sequence[str], media: str) -> bool:
 
 
 def _v1_body(api: Api, request: Request) -> tuple[str | None, bool]:
+    if api.kind == "HTTP":  # an HTTP API on payload 1.0: its own rule, it has no BinaryMediaTypes
+        return _v2_body(request)
     if not request.body:
         return None, False
     if matches_media(api.binary_media_types, _media_type(request)):
