@@ -189,3 +189,15 @@ def test_an_http_api_on_payload_1_0_base64_encodes_a_body_that_is_not_text() -> 
     assert base64.b64decode(ours["body"]) == b"\xff\x00\x89"
     text = events.v1_event(http, _request(path="/items/7"))
     assert (text["body"], text["isBase64Encoded"]) == ('{"k": 1}', False)
+
+
+def test_an_http_api_base64_encodes_a_form_post_and_a_body_without_content_type() -> None:
+    # As HTTP APIs do (observed on AWS, ministackorg/ministack#766): only text/*, JSON, XML and
+    # JavaScript arrive as text. sam local hands a form post over as text; a deployed API does not.
+    for headers in ([("Content-Type", "application/x-www-form-urlencoded")], []):
+        ours = events.v2_event(_http_match(), _request(path="/items/7", body=b"a=1&b=2", headers=headers))
+        assert (ours["body"], ours["isBase64Encoded"]) == (base64.b64encode(b"a=1&b=2").decode(), True)
+    for text_type in ("text/plain; charset=utf-8", "application/json", "application/xml"):
+        sent = _request(path="/items/7", headers=[("Content-Type", text_type)])
+        ours = events.v2_event(_http_match(), sent)
+        assert (ours["body"], ours["isBase64Encoded"]) == ('{"k": 1}', False)

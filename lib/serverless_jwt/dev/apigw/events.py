@@ -6,7 +6,8 @@ their case, ``headers``/``queryStringParameters`` hold the last value and the ``
 of them, absent maps are ``null``; the body is base64 (``isBase64Encoded``) only when its content type
 is one of the API's ``BinaryMediaTypes``. Payload 2.0: header names lower-cased, repeats comma-joined,
 ``Cookie`` headers become ``cookies``, absent members are left out. An HTTP API (payload 2.0 or 1.0)
-base64-encodes every body that is not text (it has no ``BinaryMediaTypes``).
+base64-encodes every body that is not text: only ``text/*``, JSON, XML and JavaScript types are text,
+so a form post (``application/x-www-form-urlencoded``) or a body without ``Content-Type`` is base64.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ __all__ = [
 ]
 
 ACCOUNT_ID = "123456789012"
-_TEXT_TYPES = re.compile(
-    r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded|graphql)|[^;]*\+(json|xml))")
+# What an HTTP API hands over as text; anything else (no Content-Type, a form post too) is base64.
+_TEXT_TYPES = re.compile(r"^(text/|application/(json|xml|javascript|graphql)|[^;]*\+(json|xml))")
 
 
 @dataclass(frozen=True)
