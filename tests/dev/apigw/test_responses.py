@@ -114,3 +114,43 @@ def test_a_failed_lambda_authorizer_is_customized_as_authorizer_configuration_er
     assert (answer.status, answer.header("Retry-After")) == (503, "30")
     other = Api("RestApi", "REST", "prod", gateway_responses=(("AUTHORIZER_FAILURE", 503, retry),))
     assert customize(failed, other).status == 500
+
+
+def _sam_decodes(accept: str, content_type: str, binary_types: list[str]) -> bool:
+    """Whether sam local's own REST parser turns the base64 body into bytes."""
+    flask = pytest.importorskip("flask")
+    from samcli.local.apigw.local_apigw_service import LocalApigwService
+    from samcli.local.apigw.route import Route as SamRoute
+
+    result = {"statusCode": 200, "headers": {"Content-Type": content_type}, "isBase64Encoded": True,
+              "body": base64.b64encode(b"\xff").decode()}
+    with flask.Flask(__name__).test_request_context("/", headers={"Accept": accept}):
+        _, _, body = LocalApigwService._parse_v1_payload_format_lambda_output(
+            json.dumps(result), binary_types, flask.request, SamRoute.API)
+    return bool(body == b"\xff")
+
+
+@pytest.mark.parametrize(("accept", "content_type", "decoded"), [
+    ("text/html", "image/png", False),  # a browser page load: the first Accept type is not binary
+    ("image/png", "image/png", True),
+    ("*/*", "image/png", True),
+    ("*/*", "text/plain", False),
+])
+def test_rest_decodes_base64_by_the_first_accept_type_as_sam_local_does(accept: str, content_type: str,
+                                                                         decoded: bool) -> None:
+    api = Api("RestApi", "REST", "prod", binary_media_types=("image/png",))
+    result = {"statusCode": 200, "headers": {"Content-Type": content_type}, "isBase64Encoded": True,
+              "body": base64.b64encode(b"\xff").decode()}
+    answer = from_function(result, api=api, payload_version="1.0", accept=accept)
+    assert (answer.body == b"\xff") is decoded
+    assert _sam_decodes(accept, content_type, ["image/png"]) is decoded
+
+
+def test_rest_reads_only_the_first_accept_type() -> None:
+    # AWS documents the first Accept type alone deciding (sam local takes any acceptable one).
+    result = {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "isBase64Encoded": True,
+              "body": base64.b64encode(b"\xff").decode()}
+    answer = from_function(result, api=REST, payload_version="1.0", accept="text/html, image/png;q=0.9")
+    assert answer.body == b"/w=="
+    first_binary = from_function(result, api=REST, payload_version="1.0", accept="image/webp, text/html")
+    assert first_binary.body == b"\xff"

@@ -4,8 +4,8 @@ Payload 1.0 on a REST API: the result must be an object with an integer ``status
 keys ``statusCode``, ``headers``, ``multiValueHeaders``, ``body``, ``isBase64Encoded`` (``base64Encoded``
 read first) and ``cookies`` (ignored); anything else is ``502 {"message": "Internal server error"}``.
 ``headers`` and ``multiValueHeaders`` are merged (a pair in both is sent once). A base64 body is decoded
-when the request's ``Accept`` (or the response's ``Content-Type``) is one of the API's binary media
-types, else sent as the base64 text, as REST does.
+when the first media type of the request's ``Accept`` (or, for none or ``*/*``, the response's
+``Content-Type``) is one of the API's binary media types, else sent as the base64 text, as REST does.
 
 Payload 1.0 on an HTTP API: the same, but keys it does not know are skipped and a base64 body is always
 decoded. Payload 2.0 (HTTP API): an object with ``statusCode`` is read the same way plus ``cookies``; any
@@ -189,10 +189,16 @@ def _inferred(result: Any) -> Answer:
 
 
 def _binary_answer(api: Api, accept: str | None, headers: list[tuple[str, str]]) -> bool:
+    """REST: "API Gateway uses the first Accept header from clients to determine if a response should
+    return binary media" (a browser's ``text/html, image/png`` gets the base64 text); with no ``Accept``
+    or a first ``*/*``, the response's own ``Content-Type`` decides."""
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
     wanted = [part.split(";", 1)[0].strip().lower() for part in (accept or "").split(",") if part.strip()]
-    candidates = [*wanted, content_type.split(";", 1)[0].strip().lower()]
-    return any(matches_media(api.binary_media_types, c) for c in candidates if c)
+    first = wanted[0] if wanted else "*/*"
+    if first != "*/*":
+        return matches_media(api.binary_media_types, first)
+    media = content_type.split(";", 1)[0].strip().lower()
+    return bool(media) and matches_media(api.binary_media_types, media)
 
 
 def _headers(single: Any, multi: Any) -> list[tuple[str, str]]:
