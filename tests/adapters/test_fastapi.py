@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import SecurityScopes
 
 from serverless_jwt import IdentityContext, InsufficientScopeError, Verifier, current_identity
 from serverless_jwt.adapters.fastapi import (
@@ -309,3 +310,19 @@ def test_each_rejection_is_one_structured_log_line_without_token_values(
     ]
     assert "MARKER" not in caplog.text
     assert token not in caplog.text
+
+
+def test_the_dependencies_parameters_are_typed_without_their_module_namespace() -> None:
+    # FastAPI before 0.123.7 (the extra allows 0.110) resolves a dependency's text annotations only
+    # through the callable's __globals__, which an instance has not: `request` and `security_scopes`
+    # then became required query parameters and every request was answered 422.
+    import inspect
+
+    from starlette.requests import HTTPConnection
+
+    secret = "s" * 32
+    auth = JwtBearer(Verifier(secrets=secret, audience="api"))
+    signed = NetlifySignature(secret)
+    assert [p.annotation for p in inspect.signature(auth).parameters.values()] == [
+        HTTPConnection, SecurityScopes]
+    assert [p.annotation for p in inspect.signature(signed).parameters.values()] == [HTTPConnection]

@@ -15,7 +15,10 @@ is the OpenAPI scheme, ``auto_error=False`` for optional auth), with our header 
 fetch never blocks the event loop. Sync and async endpoints alike receive the identity.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads the annotations of JwtBearer.__call__ and
+# NetlifySignature.__call__ at run time, and before 0.123.7 it resolved text annotations only through a
+# function's __globals__, which a dependency instance has not: `request` and `security_scopes` became
+# required query parameters and every request got a 422.
 
 from collections.abc import Collection, Sequence
 from typing import Any
