@@ -67,3 +67,18 @@ def test_a_requirement_pip_cannot_install_is_a_clear_error(tmp_path: Path) -> No
 def _runs(env: Environment, code: str) -> str:
     return subprocess.run([str(env.python), "-c", code], capture_output=True, text=True, check=True,
                           cwd=CACHE.parent).stdout.strip()
+
+
+def test_a_local_wheel_is_installed_as_it_is_and_a_local_folder_editable(tmp_path: Path) -> None:
+    # The README's install from a built wheel: a requirements.txt naming it, extras included. pip
+    # refuses `-e` for a file ("is not a valid editable requirement"), so `invoke` could not start.
+    from serverless_jwt.dev.environments import _combined_requirements
+
+    (tmp_path / "dist").mkdir()
+    wheel = tmp_path / "dist" / "serverless_jwt-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    (tmp_path / "lib").mkdir()
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"./dist/{wheel.name}[powertools]\n{wheel}\n./lib\n-e ./lib[aws]\n")
+    assert _combined_requirements([requirements], tmp_path) == [
+        f"{wheel}[powertools]", str(wheel), f"-e {tmp_path / 'lib'}", f"-e {tmp_path / 'lib'}[aws]"]

@@ -8,7 +8,8 @@ template's functions and unbuilt layers of that runtime. It lives in
 ``SERVERLESS_JWT_CACHE_DIR`` variable moves it) and is rebuilt only when its inputs change (interpreter,
 requirement files); the newest four per runtime are kept. Requirement lines that name
 a local folder (``.``, ``../lib``) are installed *editable*, so edits to a local package show up without a
-rebuild. Concurrent builders (parallel test workers, two terminals) wait on a file lock.
+rebuild; a local wheel or sdist is installed as it is. Concurrent builders (parallel test workers, two
+terminals) wait on a file lock.
 
 Written here rather than borrowed: ``sam build`` installs into each function's artifact and expects the
 interpreter to be on PATH; aws-lambda-builders does the same per function. We want one shared,
@@ -101,8 +102,12 @@ def _combined_requirements(files: Sequence[Path], base: Path) -> list[str]:
                 lines.append(f"{line[:2]} {(file.parent / line[3:].strip()).resolve()}")
             elif line.removeprefix("-e ").strip().startswith((".", "/", "file:")):
                 target = line.removeprefix("-e ").strip().removeprefix("file:")
+                path, bracket, extras = target.partition("[")
                 # Relative to where `sam build` runs: the template's folder.
-                lines.append(f"-e {(base / target).resolve()}")
+                resolved = (base / path).resolve()
+                # A folder is installed editable; a built wheel or sdist cannot be (pip refuses `-e`).
+                editable = "-e " if resolved.is_dir() else ""
+                lines.append(f"{editable}{resolved}{bracket}{extras}")
             else:
                 lines.append(line)
     return list(dict.fromkeys(lines))
