@@ -71,6 +71,22 @@ def test_the_core_install_is_pyjwt_and_cryptography_only(core_venv: Path) -> Non
     assert set(json.loads((core_venv / "core-distributions.json").read_text())) == CORE
 
 
+def test_the_metadata_says_typed_and_names_each_python_that_requires_python_allows(core_venv: Path) -> None:
+    # Indexes and tools read these: a py.typed package says so, and the versions listed are the ones
+    # requires-python admits and the wheel is installed on (3.10 up to the newest tested, 3.13).
+    done = _run(core_venv, """
+        import importlib.metadata as m, json
+        meta = m.metadata("serverless-jwt")
+        print(json.dumps([meta["Requires-Python"], meta.get_all("Classifier") or []]))
+    """)
+    assert done.returncode == 0, done.stderr[-2000:]
+    requires_python, classifiers = json.loads(done.stdout)
+    assert requires_python == ">=3.10"
+    assert "Typing :: Typed" in classifiers
+    versions = [c.rsplit(" :: ", 1)[1] for c in classifiers if re.fullmatch(r".*Python :: 3\.\d+", c)]
+    assert versions == ["3.10", "3.11", "3.12", "3.13"]
+
+
 def test_the_verifier_decorators_and_authorizer_work_without_extras(core_venv: Path) -> None:
     done = _run(core_venv, """
         import sys
