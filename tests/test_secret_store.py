@@ -171,6 +171,7 @@ def test_a_secret_reference_is_never_used_as_the_key(issuer: DevIssuer, referenc
 @pytest.mark.parametrize("reference", [
     "arn:aws:s3:::bucket/jwt-secret", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd",
     "arn:secretsmanager", "secretsmanager:jwt",
+    "arn:aws:ssm:eu-west-1:123456789012:document/jwt",  # SSM, but no parameter: nothing to fetch
 ])
 def test_secret_from_that_names_no_secret_store_is_refused_at_construction(reference: str) -> None:
     # It would otherwise fail on every request, a 503 each time.
@@ -181,9 +182,28 @@ def test_secret_from_that_names_no_secret_store_is_refused_at_construction(refer
 @pytest.mark.parametrize("reference", [
     "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:jwt-AbCdEf",
     "arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter/jwt",
+    "arn:aws-iso-b:secretsmanager:us-isob-east-1:123456789012:secret:jwt-AbCdEf",
+    "arn:aws-eusc:ssm:eusc-de-east-1:123456789012:parameter/jwt",
 ])
 def test_secret_from_takes_store_arns_of_every_partition(reference: str) -> None:
     StoredSecretKeys(reference, algorithms=["HS256"], fetch=lambda *a, **k: "x" * 40)
+    # JWT_SECRET reads the same value as a reference (fetched), never as the key itself.
+    verifier = Verifier.from_env({"JWT_ISSUER": "https://issuer.example.com/", "JWT_SECRET": reference})
+    assert "keys=StoredSecretKeys" in repr(verifier)
+
+
+@pytest.mark.parametrize("arn", [
+    "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "arn:aws:ssm:eu-west-1:123456789012:document/jwt-secret-document",
+    "arn:aws:s3:::bucket-holding-the-jwt-secret/secret.txt",
+])
+def test_an_arn_of_no_secret_store_is_never_used_as_the_key(arn: str) -> None:
+    # Neither fetched (nothing to fetch) nor a secret: JWT_SECRET=<a KMS key's ARN> made the ARN's own
+    # text the HMAC key, which anyone who reads the template or IAM policy could sign with.
+    with pytest.raises(ConfigurationError, match="JWT_SECRET is an ARN"):
+        Verifier.from_env({"JWT_ISSUER": "https://issuer.example.com/", "JWT_SECRET": arn})
+    with pytest.raises(ConfigurationError, match="A secret is an ARN"):
+        Verifier(issuer="https://issuer.example.com/", secrets=arn, require_audience=False)
 
 
 def test_unusable_stored_value_is_503_and_logged_with_its_reason_never_its_value(

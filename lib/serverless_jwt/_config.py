@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -96,6 +97,11 @@ def secret_problem(secret: str | bytes, algorithms: Collection[str], *, allow_sh
         # HMAC key, anyone who can read it could sign tokens.
         return ("A secret names an AWS secret store entry (a Secrets Manager ARN or ssm: parameter): "
                 "pass it as secret_from=... (or JWT_SECRET) so the secret itself is fetched")
+    if isinstance(secret, str) and secret.strip().startswith("arn:"):
+        # Another resource's ARN (KMS, S3, an SSM document) is as public as a secret's: never the key.
+        return (f"{'JWT_SECRET' if env else 'A secret'} is an ARN, but of no Secrets Manager secret or SSM "
+                "parameter (a resource's name is no secret: anyone who can read it could sign tokens); "
+                "give the secret's own ARN or 'ssm:<parameter name>' to fetch it")
     kind = public_key_kind(raw)
     if kind is not None:
         name = "JWT_SECRET" if env else "A secret"
@@ -165,11 +171,15 @@ def validate_algorithms(algorithms: Sequence[str] | None, *, shared_secret: bool
     return algs
 
 
+# A Secrets Manager secret's or an SSM parameter's ARN, in every partition (aws, aws-cn, aws-us-gov,
+# aws-iso*, aws-eusc): what secret_store can fetch, and so what is_secret_reference names.
+_STORE_ARN = re.compile(r"arn:aws[a-z-]*:(?:secretsmanager:[^:]*:[^:]*:secret:|ssm:[^:]*:[^:]*:parameter/)")
+
+
 def is_secret_reference(value: str) -> bool:
-    """Whether a JWT_SECRET value names an AWS secret store entry instead of being the secret."""
-    return value.startswith("ssm:") or (value.startswith("arn:") and ":secretsmanager:" in value) or (
-        value.startswith("arn:") and ":ssm:" in value and ":parameter/" in value
-    )
+    """Whether a JWT_SECRET value names an AWS secret store entry instead of being the secret: ``ssm:<name>``,
+    or a Secrets Manager secret or SSM parameter ARN (exactly what ``secret_from`` accepts)."""
+    return value.startswith("ssm:") or _STORE_ARN.match(value) is not None
 
 
 def _flag(name: str, value: str) -> bool:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from serverless_jwt._config import PREVIOUS_STAGE
+from serverless_jwt._config import PREVIOUS_STAGE, is_secret_reference
 from serverless_jwt._extras import ensure, requires
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt._public_key_text import public_key_kind
@@ -34,7 +33,6 @@ __all__ = ["StoredSecretKeys"]
 # Powertools Parameters, and boto3 under it (Lambda's runtime has boto3; elsewhere the `aws` extra).
 _EXTRAS = "powertools,aws"
 _FEATURE = "A secret kept in Secrets Manager or SSM"
-_STORE_ARN = re.compile(r"arn:aws[a-z-]*:(?:secretsmanager|ssm):")
 _PROVIDERS: dict[tuple[str, str], Any] = {}
 
 
@@ -179,7 +177,7 @@ class StoredSecretKeys:
         fetch: Callable[..., str | bytes] = _fetch,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not (reference.startswith("ssm:") or _STORE_ARN.match(reference)):
+        if not is_secret_reference(reference):
             # An S3 or KMS ARN, say, would only fail at request time: every request a 503.
             raise ConfigurationError("secret_from must be a Secrets Manager ARN, an SSM parameter ARN or "
                                      "'ssm:<parameter name>'")
