@@ -251,7 +251,7 @@ def test_a_preflight_answer_goes_out_without_a_body_and_other_answers_not_at_all
 
 
 @pytest.mark.parametrize("options", [{"public_paths": "/health"}, {"public_paths": ["/health", ""]},
-                                     {"claims_mapper": "not callable"}])
+                                     {"public_paths": [["/health"]]}, {"claims_mapper": "not callable"}])
 def test_settings_every_request_would_trip_on_are_refused_at_construction(
         jwt_issuer: DevIssuer, options: dict[str, Any]) -> None:
     # One string would be read as its characters, "/" among them: the root route made public.

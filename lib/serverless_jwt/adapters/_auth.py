@@ -327,7 +327,8 @@ def public_path_set(paths: Collection[str]) -> frozenset[str]:
     among them would make the root route public)."""
     if isinstance(paths, str):
         raise ConfigurationError('public_paths must be a collection of route paths, such as ["/health"]')
-    found = frozenset(paths)  # read once: a generator checked first would leave nothing to keep
+    found = tuple(paths)  # read once: a generator checked first would leave nothing to keep
+    # Checked before hashing: a nested list (["/a"], ["/b"]) is this ConfigurationError, not a TypeError.
     if not all(isinstance(p, str) and p for p in found):
         raise ConfigurationError('public_paths must be a collection of route paths, such as ["/health"]')
-    return found
+    return frozenset(found)
