@@ -273,3 +273,19 @@ def test_a_public_path_sees_no_identity_as_any_anonymous_request(
         Middleware(JwtMiddleware, verifier=verifier, public_paths=["/health"])]))
     answer = httpx.get(base + "/health")
     assert (answer.status_code, answer.json()) == (200, {"identity": None})
+
+
+def test_a_public_path_keeps_the_identity_an_outer_middleware_set(
+        jwt_issuer: DevIssuer, serve_asgi: Serve, jwt_tokens: Tokens) -> None:
+    # A sub-app mounted under an app-wide optional JwtMiddleware, with /health public in its own: the
+    # caller the outer one verified must not be replaced by None (request.state is one dict for both).
+    from starlette.routing import Mount
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    api = Starlette(routes=[Route("/health", me)],
+                    middleware=[Middleware(JwtMiddleware, verifier=verifier, public_paths=["/health"])])
+    base = serve_asgi(Starlette(routes=[Mount("/api", app=api)], middleware=[
+        Middleware(JwtMiddleware, verifier=verifier, optional=True)]))
+    signed_in = {"Authorization": f"Bearer {jwt_tokens.valid(sub='alice')}"}
+    assert httpx.get(base + "/api/health", headers=signed_in).json() == {"sub": "alice", "same": True}
+    assert httpx.get(base + "/api/health").json() == {"sub": None, "same": True}

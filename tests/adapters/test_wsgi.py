@@ -205,3 +205,21 @@ def test_a_public_path_sees_no_identity_as_any_anonymous_request(
     base = serve_wsgi(JwtWsgiMiddleware(health, verifier, public_paths=["/health"]))
     answer = httpx.get(base + "/health")
     assert (answer.status_code, answer.text) == (200, "None")
+
+
+def test_a_public_path_keeps_the_identity_an_outer_middleware_set(
+        jwt_issuer: DevIssuer, serve_wsgi: Callable[[Any], str], jwt_tokens: Tokens) -> None:
+    # Two middlewares (an app-wide optional one, a mounted app's own with /health public) share the
+    # environ: the caller the outer one verified must not be replaced by None.
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+
+    def health(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        identity = environ[ENVIRON_KEY]
+        return [str(identity and identity.subject).encode()]
+
+    inner = JwtWsgiMiddleware(health, verifier, public_paths=["/health"])
+    base = serve_wsgi(JwtWsgiMiddleware(inner, verifier, optional=True))
+    signed_in = {"Authorization": f"Bearer {jwt_tokens.valid(sub='alice')}"}
+    assert httpx.get(base + "/health", headers=signed_in).text == "alice"
+    assert httpx.get(base + "/health").text == "None"

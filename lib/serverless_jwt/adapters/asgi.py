@@ -100,7 +100,8 @@ class JwtMiddleware:
             await self.app(scope, receive, send)
             return
         if self._public and _route_path(scope) in self._public:
-            scope.setdefault("state", {})["identity"] = None  # as on any anonymous request
+            # As on any anonymous request, unless a middleware outside this one has set the caller.
+            scope.setdefault("state", {}).setdefault("identity", None)
             await self.app(scope, receive, send)
             return
         if self._preflight and kind == "http" and _is_preflight(scope):

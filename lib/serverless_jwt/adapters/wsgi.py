@@ -84,7 +84,8 @@ class JwtWsgiMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") in self._public:
-            environ[ENVIRON_KEY] = None  # read as on any anonymous request, never a KeyError
+            # As on any anonymous request (never a KeyError), unless a middleware outside this one set it.
+            environ.setdefault(ENVIRON_KEY, None)
             return self.app(environ, start_response)
         if self._preflight and _is_preflight(environ):
             return self._preflight_to_app(environ, start_response)
