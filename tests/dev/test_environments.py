@@ -82,3 +82,32 @@ def test_a_local_wheel_is_installed_as_it_is_and_a_local_folder_editable(tmp_pat
     requirements.write_text(f"./dist/{wheel.name}[powertools]\n{wheel}\n./lib\n-e ./lib[aws]\n")
     assert _combined_requirements([requirements], tmp_path) == [
         f"{wheel}[powertools]", str(wheel), f"-e {tmp_path / 'lib'}", f"-e {tmp_path / 'lib'}[aws]"]
+
+
+def test_a_local_wheel_rebuilt_at_the_same_path_rebuilds_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `pip wheel .` writes the same name until the version changes: reused, the environment kept the
+    # old wheel while the requirement file stayed the same (a folder is editable; a wheel is copied).
+    from serverless_jwt.dev import environments
+
+    def run(argv: list[str], what: str, cwd: Path | None = None) -> None:  # no venv, no pip: the choice only
+        if what == "create the virtual environment":
+            python = Path(argv[-1]) / "bin" / "python"
+            python.parent.mkdir(parents=True)
+            python.touch()
+
+    monkeypatch.setattr(environments, "_run", run)
+    wheel = tmp_path / "dist" / "tinydep-1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"first build")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"./dist/{wheel.name}[extra]\n")
+    built: list[str] = []
+    for _ in range(2):
+        ensure_environment("python3.12", [requirements], cache_dir=tmp_path / "cache", base_dir=tmp_path,
+                           log=built.append)
+    assert len(built) == 2  # built once, then reused
+    wheel.write_bytes(b"second build")
+    ensure_environment("python3.12", [requirements], cache_dir=tmp_path / "cache", base_dir=tmp_path,
+                       log=built.append)
+    assert len(built) == 4

@@ -8,7 +8,8 @@ template's functions and unbuilt layers of that runtime. It lives in
 ``SERVERLESS_JWT_CACHE_DIR`` variable moves it) and is rebuilt only when its inputs change (interpreter,
 requirement files); the newest four per runtime are kept. Requirement lines that name
 a local folder (``.``, ``../lib``) are installed *editable*, so edits to a local package show up without a
-rebuild; a local wheel or sdist is installed as it is. Concurrent builders (parallel test workers, two
+rebuild; a local wheel or sdist is installed as it is, and rebuilt at the same path it rebuilds the
+environment. Concurrent builders (parallel test workers, two
 terminals) wait on a file lock.
 
 Written here rather than borrowed: ``sam build`` installs into each function's artifact and expects the
@@ -32,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from serverless_jwt.dev._private_dir import make_private_dir
 from serverless_jwt.errors import ConfigurationError
@@ -113,6 +115,17 @@ def _combined_requirements(files: Sequence[Path], base: Path) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
+def _local_files(requirements: Sequence[str]) -> dict[str, str]:
+    """The content hash of each local wheel or sdist named: one rebuilt at the same path (same version)
+    is a new input, so the environment is rebuilt (a local folder is editable: edits show up anyway)."""
+    found: dict[str, str] = {}
+    for line in requirements:
+        path = Path(line.partition("[")[0])
+        if not line.startswith("-") and path.is_absolute() and path.is_file():
+            found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,8 +162,11 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
     python, version, notice = find_interpreter(runtime)
     name = f"python{version}"
     cache_dir = cache_dir.resolve()
-    wanted = {"python": python, "version": version, "bootstrap": AWSLAMBDARIC,
-              "requirements": _combined_requirements(requirements, base_dir)}
+    wanted: dict[str, Any] = {"python": python, "version": version, "bootstrap": AWSLAMBDARIC,
+                              "requirements": _combined_requirements(requirements, base_dir)}
+    files = _local_files(wanted["requirements"])
+    if files:  # only then: the environments of requirements without a local file keep their digest
+        wanted["local_files"] = files
     digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
     env_dir = cache_dir / "runtimes" / f"{name}-{digest[:12]}"
     env_python = env_dir / "bin" / "python"
