@@ -646,3 +646,26 @@ def test_a_nested_parameter_default_is_refused_before_it_is_walked(tmp_path: Pat
     flat = Template(_write(tmp_path, "Parameters:\n  P: {Type: CommaDelimitedList, Default: [a, b]}\n"
                                      "Resources: {}\n"))
     assert flat.parameters["P"] == ["a", "b"]
+
+
+def test_a_template_sam_build_wrote_mounts_its_built_layers_python_folder(tmp_path: Path) -> None:
+    # `sam build` copies the template to .aws-sam/build/template.yaml with each ContentUri pointing at the
+    # artifact (which holds python/) and the source's Metadata kept, plus SamResourceId on every resource.
+    build = tmp_path / ".aws-sam" / "build"
+    (build / "Lib" / "python" / "dep").mkdir(parents=True)
+    (build / "Fn").mkdir()
+    (build / "Fn" / "app.py").write_text("def handler(e, c): return 1\n")
+    path = _write(build, """\
+Resources:
+  Lib:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: Lib}
+    Metadata: {BuildMethod: python3.12, SamResourceId: Lib}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: Fn, Runtime: python3.12, Handler: app.handler, Layers: [!Ref Lib]}
+    Metadata: {SamResourceId: Fn}
+""")
+    layer = Template(path).function("Fn").layers[0]
+    assert layer.python_dirs == (build / "Lib" / "python",)
+    assert layer.requirements is None

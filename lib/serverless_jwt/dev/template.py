@@ -259,6 +259,11 @@ class Template:
         requirements = content / "requirements.txt"
         built = self._built(name)
         method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+        if built is None and isinstance(metadata, dict) and "SamResourceId" in metadata and (
+                content / "python").is_dir():
+            # A template `sam build` wrote (`-t .aws-sam/build/template.yaml`): its layer folders are the
+            # build artifacts themselves (python/ inside), whatever BuildMethod the source declared.
+            built = content
         return Layer(name, content, built, None if built is not None or not requirements.is_file()
                      else requirements, method if isinstance(method, str) else None)
 
