@@ -775,6 +775,23 @@ def test_banner_curl_lines_leave_out_routes_that_answer_501_or_502(tmp_path: Pat
 
 
 
+def test_banner_prints_the_service_clients_secret_which_issuer_cannot_while_start_api_runs(
+        tmp_path: Path) -> None:
+    from serverless_jwt.dev.apigw import LocalApiGateway, collect
+    from serverless_jwt.dev.template import Template
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: src/\n      Handler: app.handler\n      Runtime: python3.12\n"
+        "      Events:\n        Get: {Type: HttpApi, Properties: {Path: /me, Method: GET}}\n")
+    template = Template(tmp_path / "template.yaml")
+    with DevIssuer() as issuer, LocalApiGateway(collect(template).routes, {}, port=0) as api:
+        banner = _support.api_banner(api, template, issuer, None)
+        secret = issuer.oidc.service_client_secret
+    assert f"client_id serverless-jwt-dev-service client_secret {secret} " in banner
+
+
 # "Billion laughs": 10**9 values from a few hundred bytes of aliases.
 BOMB = "\n".join(["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
                  + [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)])

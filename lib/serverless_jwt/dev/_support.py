@@ -182,6 +182,12 @@ def api_banner(api: LocalApiGateway, template: Template, issuer: DevIssuer | Att
     token = issuer.mint(sub="dev-user", scopes=granted)
     lines += [
         f"dev issuer on {issuer.issuer} (audience {issuer.audience}); the functions verify its tokens",
+    ]
+    oidc = getattr(issuer, "oidc", None)
+    if oidc is not None:  # `issuer` prints it too, but refuses to start while this one runs
+        lines.append(f"  service client_id {oidc.service_client_id} client_secret "
+                     f"{oidc.service_client_secret} (client_credentials at {issuer.issuer}/oauth/token)")
+    lines += [
         f"ready-to-paste requests (token for dev-user, scopes: {' '.join(granted) or 'none'}, valid 1 hour):",
     ]
     # Routes to functions that run here (not skipped, not inline code: those answer 502 / 501).
