@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import jwt
 import pytest
 
 from serverless_jwt import AsyncVerifier, Verifier
@@ -262,3 +263,47 @@ def test_with_no_key_to_be_had_a_token_failing_its_claims_is_a_401_as_on_the_syn
 
     assert asyncio.run(main()) == [TokenExpiredError, TokenExpiredError, InvalidClaimError,
                                    KeysUnavailableError]
+
+
+def test_a_request_cancelled_during_a_fetch_that_then_fails_leaves_no_unretrieved_exception(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The step a request waits for may raise (a stored secret that cannot be read, a kid refetch that
+    # leaves nothing servable). A request cancelled meanwhile (a client gone, asyncio.wait_for) must
+    # not leave that exception on its abandoned future: the loop would log "Future exception was never
+    # retrieved" for every such request, though nothing went wrong but the outage itself.
+    import gc
+
+    from serverless_jwt import async_verifier
+    from serverless_jwt.secret_store import StoredSecretKeys
+
+    started, release = threading.Event(), threading.Event()
+
+    def store(reference: str) -> str:
+        started.set()
+        release.wait(10)
+        raise OSError("the store is down")
+
+    verifier = Verifier(secrets=["x" * 32])
+    monkeypatch.setattr(verifier, "_keys", StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"],
+                                                            fetch=store))
+    token = jwt.encode({"sub": "u", "exp": int(time.time()) + 60}, "x" * 32, algorithm="HS256")
+
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        logged: list[str] = []
+        loop.set_exception_handler(lambda _, context: logged.append(context["message"]))
+        request = asyncio.create_task(AsyncVerifier(verifier).verify(token))
+        await loop.run_in_executor(None, started.wait, 10)  # the request awaits the fetch under way
+        assert verifier._keys in async_verifier._INFLIGHT
+        fetching = [t for t in threading.enumerate() if t.name == "serverless-jwt-keys"]
+        request.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+        release.set()
+        for thread in fetching:  # the step has raised and handed its outcome to the loop
+            await loop.run_in_executor(None, thread.join, 10)
+        await asyncio.sleep(0)  # the abandoned future receives it
+        gc.collect()
+        return logged
+
+    assert asyncio.run(scenario()) == []

@@ -170,10 +170,19 @@ class AsyncVerifier:
             waited_for = pending.kind
             # Shielded: a cancelled request never cancels the fetch other requests wait for. Its
             # outcome (keys, or none) is read from the cache by the next attempt.
+            waiting = asyncio.wrap_future(_start(pending.key, pending.step))
+            # A request cancelled meanwhile leaves this future behind (shield stops watching it): a
+            # step that then raises must not be logged as "Future exception was never retrieved".
+            waiting.add_done_callback(_retrieved)
             with contextlib.suppress(Exception):
-                await asyncio.shield(asyncio.wrap_future(_start(pending.key, pending.step)))
+                await asyncio.shield(waiting)
         # Another fetch kept overtaking ours: finish with the synchronous rules, in a thread.
         return await _in_thread(verify, token)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _in_thread(function: Callable[[str], Mapping[str, Any]], token: str) -> Mapping[str, Any]:
