@@ -307,3 +307,17 @@ def test_a_request_cancelled_during_a_fetch_that_then_fails_leaves_no_unretrieve
         return logged
 
     assert asyncio.run(scenario()) == []
+
+
+def test_an_unknown_kid_waits_for_one_refetch_even_with_a_short_cool_down(jwt_issuer: DevIssuer) -> None:
+    # A cool-down shorter than a fetch (or none) allows a refetch again once ours has landed; the
+    # request must still not refetch for itself again and again (the sync path fetches once).
+    verifier = verifier_for(jwt_issuer, unknown_kid_cooldown_seconds=0)
+    asyncio.run(verifier.verify(jwt_issuer.mint()))
+    assert jwt_issuer.requests[JWKS_PATH] == 1
+    with pytest.raises(UnknownKeyError):
+        asyncio.run(verifier.verify(jwt_issuer.mint(kid="not-published")))
+    assert jwt_issuer.requests[JWKS_PATH] == 2
+    with pytest.raises(UnknownKeyError):
+        verifier.verifier.verify(jwt_issuer.mint(kid="not-published"))
+    assert jwt_issuer.requests[JWKS_PATH] == 3

@@ -163,9 +163,11 @@ class AsyncVerifier:
                 if pending.retry_after is not None:
                     raise KeysUnavailableError(retry_after_seconds=pending.retry_after())
                 raise KeysUnavailableError()
-            if waited_for == "keys" and pending.kind == "kid":
-                # The keys were fetched for this very request a moment ago: a refetch would bring the
-                # same set and make it wait twice (the synchronous path decides the same way).
+            if waited_for is not None and pending.kind == "kid":
+                # The keys were fetched for this very request a moment ago (its cold start, or the
+                # refetch for this kid, which a short cool-down would allow again at once): a refetch
+                # would bring the same set and make it wait twice (the synchronous path decides the
+                # same way).
                 raise UnknownKeyError()
             waited_for = pending.kind
             # Shielded: a cancelled request never cancels the fetch other requests wait for. Its
