@@ -60,6 +60,32 @@ def test_concurrent_stores_never_exceed_the_bound() -> None:
     assert len(cache) == 16
 
 
+def test_a_store_landing_while_the_oldest_are_listed_does_not_fail_the_eviction(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stores take no lock: another thread's store can land between the moment the eviction starts
+    # walking the dict and the walk itself (a thread switch at that bytecode boundary, seen under
+    # load). The walk then raised "dictionary changed size during iteration" out of verify().
+    from serverless_jwt import _cache
+
+    cache = VerifiedTokens(4)
+    for n in range(4):
+        cache.put(f"t{n}", 1)
+    real_islice = _cache.islice
+    raced: list[str] = []
+
+    def islice_then_another_store(iterable: Any, stop: int) -> Any:
+        walk = real_islice(iterable, stop)
+        if not raced:
+            raced.append("racing")
+            dict.__setitem__(cache, "racing", 1)  # what a store in another thread does meanwhile
+        return walk
+
+    monkeypatch.setattr(_cache, "islice", islice_then_another_store)
+    cache.put("new", 1)
+    assert raced == ["racing"]
+    assert list(cache) == ["t2", "t3", "racing", "new"]  # the oldest two went, the racing store stayed
+
+
 def test_the_verifier_stores_the_key_generation_not_the_claims() -> None:
     secret = secrets.token_bytes(32)
     with DevIssuer() as dev:

@@ -55,6 +55,15 @@ class VerifiedTokens(dict[str, int]):
                 # threads evicting at once never remove the same entry twice; pop() also tolerates an
                 # entry a shared budget (issuers.py) dropped meanwhile.
                 if len(self) >= self.max_size:
-                    for oldest in list(islice(self, self._batch + len(self) - self.max_size)):
+                    for oldest in self._oldest():
                         self.pop(oldest, None)
         self[token] = generation
+
+    def _oldest(self) -> list[str]:
+        # Stores take no lock: one landing between the walk's start and its end (a thread switch)
+        # makes the dict iterator raise; the walk is then taken again (it is a handful of entries).
+        while True:
+            try:
+                return list(islice(self, self._batch + len(self) - self.max_size))
+            except RuntimeError:
+                continue
