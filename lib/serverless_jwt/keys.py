@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
 from serverless_jwt._checkers import HMAC_ALGORITHMS, Checker, checker_for
-from serverless_jwt._config import secret_problem
+from serverless_jwt._config import PUBLIC_KEY_ALGORITHMS, secret_problem
 from serverless_jwt._jwk import WEAK_KEY_REASONS, load_jwk, public_key_algorithms
 from serverless_jwt.errors import (
     ConfigurationError,
@@ -23,7 +23,8 @@ from serverless_jwt.errors import (
     UnknownKeyError,
 )
 
-__all__ = ["KeySet", "KeySource", "SecretKeys", "StaticKeySource", "VerificationKey"]
+__all__ = ["KeySet", "KeySource", "SecretKeys", "StaticKeySource", "VerificationKey",
+           "usable_by_any_algorithm"]
 
 MIN_SECRET_BYTES = 32
 _log = logging.getLogger("serverless_jwt.keys")
@@ -75,6 +76,64 @@ def _from_jwk(jwk: Any, allowed: frozenset[str]) -> VerificationKey | str:
     return VerificationKey(kid=kid, kty=kty, algorithms=algorithms, _key=key)
 
 
+def usable_by_any_algorithm(jwks: Mapping[str, Any]) -> bool:
+    """Whether a ``{"keys": [...]}`` document holds a key some supported public-key algorithm may use.
+
+    The same rules as :meth:`KeySet.from_jwks` (weak, malformed, private, ``oct``, ``use=enc`` and
+    ambiguous keys never count), with no allow-list narrowing them and nothing logged.
+
+    Examples
+    --------
+    >>> usable_by_any_algorithm({"keys": []})
+    False
+    """
+    entries = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    return isinstance(entries, list) and bool(_usable_keys(entries, PUBLIC_KEY_ALGORITHMS)[0])
+
+
+def _usable_keys(entries: list[Any], allowed: frozenset[str]
+                 ) -> tuple[list[VerificationKey], list[tuple[str | None, str]]]:
+    """The usable keys of a JWKS's ``keys`` list, and (kid, reason) of each one left out."""
+    usable: list[VerificationKey] = []
+    skipped: list[tuple[str | None, str]] = []
+    for jwk in entries:
+        result = _from_jwk(jwk, allowed)
+        if isinstance(result, str):
+            kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
+            kid = kid if isinstance(kid, str) else None
+            skipped.append((kid, result))
+        else:
+            usable.append(result)
+    by_kid: dict[str, list[VerificationKey]] = {}
+    for key in usable:
+        if key.kid is not None:
+            by_kid.setdefault(key.kid, []).append(key)
+    # A kid published twice with different keys is ambiguous: which one signs is the attacker's
+    # choice, so neither. The same key published twice (e.g. once per algorithm) is one key.
+    twice: set[str] = set()
+    merged: dict[str, VerificationKey] = {}
+    for kid, same_kid in by_kid.items():
+        if len(same_kid) < 2:
+            continue
+        if len({_material(k) for k in same_kid}) == 1 and len({k.kty for k in same_kid}) == 1:
+            first = same_kid[0]
+            algorithms = frozenset().union(*(k.algorithms for k in same_kid))
+            merged[kid] = VerificationKey(kid=kid, kty=first.kty, algorithms=algorithms, _key=first._key)
+        else:
+            twice.add(kid)
+            skipped.extend((kid, "duplicate_kid") for _ in same_kid)
+    kept: list[VerificationKey] = []
+    placed: set[str] = set()
+    for key in usable:
+        if key.kid in twice or key.kid in placed:
+            continue
+        if key.kid in merged:  # once, where its first copy stood
+            placed.add(key.kid)
+            key = merged[key.kid]
+        kept.append(key)
+    return kept, skipped
+
+
 class KeySet:
     """An immutable set of verification keys, built once per JWKS (or PEM) and looked up by ``kid``.
 
@@ -113,17 +172,7 @@ class KeySet:
         entries = jwks.get("keys") if isinstance(jwks, Mapping) else None
         if not isinstance(entries, list):
             raise KeysUnavailableError()
-        allowed = frozenset(algorithms)
-        usable: list[VerificationKey] = []
-        skipped: list[tuple[str | None, str]] = []
-        for jwk in entries:
-            result = _from_jwk(jwk, allowed)
-            if isinstance(result, str):
-                kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
-                kid = kid if isinstance(kid, str) else None
-                skipped.append((kid, result))
-            else:
-                usable.append(result)
+        kept, skipped = _usable_keys(entries, frozenset(algorithms))
         weak = [(kid, reason) for kid, reason in skipped if reason in WEAK_KEY_REASONS]
         if weak:
             # The issuer publishes breakable keys: its other keys still serve, these never. One line per
@@ -131,33 +180,6 @@ class KeySet:
             shown = ", ".join(f"{reason} (kid {kid!r:.66})" for kid, reason in weak[:5])
             more = f" and {len(weak) - 5} more" if len(weak) > 5 else ""
             _log.warning("JWKS keys skipped as weak: %s%s", shown, more)
-        by_kid: dict[str, list[VerificationKey]] = {}
-        for key in usable:
-            if key.kid is not None:
-                by_kid.setdefault(key.kid, []).append(key)
-        # A kid published twice with different keys is ambiguous: which one signs is the attacker's
-        # choice, so neither. The same key published twice (e.g. once per algorithm) is one key.
-        twice: set[str] = set()
-        merged: dict[str, VerificationKey] = {}
-        for kid, same_kid in by_kid.items():
-            if len(same_kid) < 2:
-                continue
-            if len({_material(k) for k in same_kid}) == 1 and len({k.kty for k in same_kid}) == 1:
-                first = same_kid[0]
-                algorithms = frozenset().union(*(k.algorithms for k in same_kid))
-                merged[kid] = VerificationKey(kid=kid, kty=first.kty, algorithms=algorithms, _key=first._key)
-            else:
-                twice.add(kid)
-                skipped.extend((kid, "duplicate_kid") for _ in same_kid)
-        kept: list[VerificationKey] = []
-        placed: set[str] = set()
-        for key in usable:
-            if key.kid in twice or key.kid in placed:
-                continue
-            if key.kid in merged:  # once, where its first copy stood
-                placed.add(key.kid)
-                key = merged[key.kid]
-            kept.append(key)
         return cls(kept, skipped)
 
     @classmethod
