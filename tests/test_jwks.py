@@ -661,3 +661,130 @@ def test_a_hung_discovery_leaves_time_to_fetch_the_known_key_set(issuer: DevIssu
     issuer.fault, issuer.fault_paths, issuer.slow_seconds = "slow", {DISCOVERY_PATH}, 5
     assert _verifies(source, issuer.mint())
     assert (issuer.requests[DISCOVERY_PATH], issuer.requests[JWKS_PATH]) == (2, 2)
+
+
+# -- verifiers of one issuer with different allow-lists (one shared cache) ---------------------------
+
+def _served_keys(issuer: DevIssuer, kty: str) -> None:
+    """From now on ``issuer`` publishes only its keys of type ``kty``."""
+    published = issuer.jwks
+    issuer.jwks = lambda: {  # type: ignore[method-assign]
+        "keys": [k for k in published()["keys"] if k["kty"] == kty]}
+
+
+def test_a_verifier_whose_algorithms_fit_no_published_key_does_not_starve_another(issuer: DevIssuer) -> None:
+    # The dev issuer publishes RS256 and ES256 (P-256) keys, none for ES384. Both sources share one
+    # cache record: the ES384 one's refreshes must not count as failures that hold back the RS256 one's.
+    clock = FakeClock()
+    rs256 = _source(issuer, clock, algorithms=["RS256"], jwks_max_age_seconds=600)
+    es384 = _source(issuer, clock, algorithms=["ES384"], jwks_max_age_seconds=600)
+    token = issuer.mint()
+    assert _verifies(rs256, token)
+    for _ in range(1800 // 30):  # half an hour, one request each every 30 s, the ES384 one first
+        clock.advance(30)
+        _unavailable(es384, {"kid": issuer.kid("ES256")})
+        assert _verifies(rs256, token)
+    # The issuer rotates: its new key is found by the unknown kid's refetch, not refused with a 503
+    # while a back-off that the ES384 source's refreshes keep running holds that refetch.
+    issuer.rotate(keep_old=True)
+    assert _verifies(rs256, issuer.mint())
+    # Refreshed every 10 minutes (whichever source asked first), plus that refetch.
+    assert issuer.requests[JWKS_PATH] == 1 + 1800 // 600 + 1
+
+
+def test_a_verifier_whose_algorithms_fit_no_published_key_fetches_once_per_max_age_and_says_why_once(
+        issuer: DevIssuer, caplog: pytest.LogCaptureFixture) -> None:
+    # A key set with keys for other algorithms is an answer, not a failure: no fetch per request (a
+    # cold cache retries failures at once), and no back-off recorded on the record others share.
+    clock = FakeClock()
+    es384 = _source(issuer, clock, algorithms=["ES384", "ES512"], jwks_max_age_seconds=600)
+    token = issuer.mint()
+    with caplog.at_level("WARNING", logger="serverless_jwt.jwks"):
+        waits = [_unavailable(es384, parse(token).header).retry_after_seconds for _ in range(5)]
+        clock.advance(590)
+        waits.append(_unavailable(es384, parse(token).header).retry_after_seconds)
+        assert issuer.requests[JWKS_PATH] == 1
+        clock.advance(10)  # due for its refresh: the same set again
+        _unavailable(es384, parse(token).header)
+    assert issuer.requests[JWKS_PATH] == 2
+    assert es384._entry.failures == 0
+    # Nothing changes before the set is due for a refresh: that is when to come back (capped at 60).
+    assert waits == [60] * 5 + [10]
+    (record,) = caplog.records  # once for that key set, not once per request or per fetch
+    message = record.getMessage()
+    assert issuer.issuer in message
+    assert "ES384, ES512" in message
+    assert token not in message
+    assert token.split(".")[1] not in message
+
+
+def test_a_verifier_that_fits_no_published_key_leaves_the_others_their_keys_on_an_event_loop(
+        issuer: DevIssuer) -> None:
+    import asyncio
+
+    from serverless_jwt import AsyncVerifier, Verifier
+
+    _served_keys(issuer, "RSA")  # an issuer that publishes RSA keys only
+    rs256 = AsyncVerifier(Verifier(issuer=issuer.issuer, audience=issuer.audience, algorithms=["RS256"]))
+    es256 = AsyncVerifier(Verifier(issuer=issuer.issuer, audience=issuer.audience, algorithms=["ES256"]))
+    for _ in range(3):
+        with pytest.raises(KeysUnavailableError):
+            asyncio.run(es256.verify(issuer.mint(alg="ES256")))
+    assert issuer.requests[JWKS_PATH] == 1  # stored, not a failure each request tries again
+    assert asyncio.run(rs256.verify(issuer.mint()))["sub"] == "dev-user"
+    assert issuer.requests[JWKS_PATH] == 1  # the RS256 verifier reads the set the other one fetched
+
+
+def test_an_issuer_that_switched_key_types_is_no_longer_trusted_with_the_keys_it_removed(
+        issuer: DevIssuer, caplog: pytest.LogCaptureFixture) -> None:
+    # Not a glitch: its new set has good keys (EC), only none for this RS256-only verifier. The RSA
+    # keys it no longer publishes stop serving at the refresh, as a rotation's removed keys do, rather
+    # than for the whole stale window (a day) a failed refresh would keep them.
+    clock = FakeClock()
+    source = _source(issuer, clock, algorithms=["RS256"], jwks_max_age_seconds=600)
+    token = issuer.mint()
+    assert _verifies(source, token)
+    _served_keys(issuer, "EC")
+    clock.advance(600)
+    with caplog.at_level("WARNING", logger="serverless_jwt.jwks"):
+        _unavailable(source, parse(token).header)
+    assert issuer.requests[JWKS_PATH] == 2
+    assert "RS256" in caplog.records[0].getMessage()
+    issuer.jwks = type(issuer).jwks.__get__(issuer)  # type: ignore[method-assign]  # RSA again
+    clock.advance(600)  # the next refresh brings it back
+    assert _verifies(source, token)
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("empty", lambda: []),
+        ("malformed", lambda: [{"kty": "RSA", "n": "not base64url!", "e": "AQAB", "kid": "m"}]),
+        ("weak", lambda: [{**_public(_rsa(1024)), "kid": "small"}]),
+        ("symmetric", lambda: [{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]),
+        ("private", lambda: [_private(_rsa())]),
+        ("use=enc", lambda: [{**_public(_rsa()), "use": "enc"}]),
+        ("ambiguous kid", lambda: [{**_public(_rsa()), "kid": "k"}, {**_public(_rsa()), "kid": "k"}]),
+    ],
+)
+def test_a_key_set_with_nothing_usable_for_any_algorithm_is_still_a_glitch(
+        issuer: DevIssuer, name: str, make: Any) -> None:
+    # What the shared record protects: no verifier of that issuer drops its keys for such a set; the
+    # refresh failed, its back-off holds, and the cached keys serve (also to a source they do not fit).
+    clock = FakeClock()
+    rs256 = _source(issuer, clock, algorithms=["RS256"], jwks_max_age_seconds=600)
+    es384 = _source(issuer, clock, algorithms=["ES384"], jwks_max_age_seconds=600)
+    token = issuer.mint()
+    assert _verifies(rs256, token)
+    served = make()
+    issuer.jwks = lambda: {"keys": served}  # type: ignore[method-assign]  # the issuer glitches
+    clock.advance(600)
+    _unavailable(es384, parse(token).header)  # its refresh fails: no failure of its own to store
+    assert issuer.requests[JWKS_PATH] == 2
+    assert rs256._entry.failures == 1
+    assert _verifies(rs256, token)  # the back-off holds the next refresh; the cached keys serve
+    assert issuer.requests[JWKS_PATH] == 2
+    clock.advance(1)
+    assert _verifies(rs256, token)  # retried after the back-off, failed again, still served
+    assert issuer.requests[JWKS_PATH] == 3
+    assert rs256._entry.failures == 2

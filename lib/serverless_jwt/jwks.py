@@ -8,6 +8,11 @@ every verifier of a warm Lambda container:
   max_stale_seconds`` (600 + 86400) old, retrying with exponential back-off (1 s doubling to 60 s);
 * with no servable keys (a cold start while the issuer is down, or an outage past the stale window) each
   request tries again, one fetch at a time, and answers "keys unavailable" (503) until the issuer is back;
+* a key set with no usable key at all (empty, every key malformed, weak or not for signatures) is a failed
+  refresh: the cached keys keep serving. One with usable keys, none of them for this source's
+  algorithms, is a successful fetch (the record is shared with the verifiers those keys fit): this
+  source answers "keys unavailable" from it, logged once per key set, until the issuer publishes a key
+  for it;
 * a token with an unknown ``kid`` triggers at most one refetch per ``unknown_kid_cooldown_seconds`` (30);
 * one thread fetches while the others wait for its result (single flight).
 
@@ -29,7 +34,7 @@ from serverless_jwt._http import FetchError, get_json, url_allowed
 from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
-from serverless_jwt.keys import KeySet, VerificationKey
+from serverless_jwt.keys import KeySet, VerificationKey, usable_by_any_algorithm
 
 __all__ = ["RemoteKeySource", "clear_shared_cache"]
 
@@ -248,13 +253,26 @@ class RemoteKeySource:
         # Stale keys are served only within the bounded window; after it, an outage is an outage.
         if doc is None or now - fetched_at >= self._max_age + self._max_stale:
             raise self._unavailable()
-        derived = self._derived
-        if derived[0] != version:
-            derived = (version, KeySet.from_jwks(doc, algorithms=self._algorithms))
-            self._derived = derived
-        if not len(derived[1]):
-            raise self._unavailable()
-        return derived[1]
+        keys = self._derived[1] if self._derived[0] == version else self._derive(
+            version, KeySet.from_jwks(doc, algorithms=self._algorithms))
+        if not len(keys):
+            # The issuer's set fits other algorithms than ours (see _fetch): nothing to verify with, and
+            # nothing new before that set is due for a refresh (and the back-off allows one).
+            entry = self._entry
+            at = max(fetched_at + self._max_age, entry.retry_at, entry.hold_until)
+            raise KeysUnavailableError(retry_after_seconds=_seconds(at - now))
+        return keys
+
+    def _derive(self, version: int, keys: KeySet) -> KeySet:
+        """Keep ``keys`` as this source's share of key set ``version``; say so once when it is none."""
+        if not len(keys) and self._derived[0] != version:
+            # Once per key set and source: its 503s are a configuration matter (our allow-list, or the
+            # issuer's new key type), which only this line explains. Issuer and algorithms, never a token.
+            _log.warning("JWKS for issuer %s has no key for the algorithms %s; its tokens are refused "
+                         "with 503 until it publishes one", self._issuer or self._jwks_uri,
+                         ", ".join(sorted(self._algorithms)))
+        self._derived = (version, keys)
+        return keys
 
     def _unavailable(self, *, kid: bool = False) -> KeysUnavailableError:
         return KeysUnavailableError(retry_after_seconds=self.retry_after_seconds(kid=kid))
@@ -273,8 +291,7 @@ class RemoteKeySource:
             at = entry.hold_until
         else:
             at = max(entry.retry_at, entry.hold_until)
-        wait = at - now
-        return min(60, max(1, math.ceil(wait))) if wait > 0 else 1
+        return _seconds(at - now)
 
     # -- network -------------------------------------------------------------------------------
 
@@ -284,8 +301,12 @@ class RemoteKeySource:
         try:
             doc = self._download()
             keys = KeySet.from_jwks(doc, algorithms=self._algorithms)
-            if not len(keys):
-                # A key set with nothing usable is an issuer glitch, not a rotation: keep what we have.
+            if not len(keys) and not usable_by_any_algorithm(doc):
+                # A key set with nothing usable at all (empty, every key malformed or weak) is an issuer
+                # glitch, not a rotation: keep what we have. One with keys for other algorithms than
+                # ours is not a glitch: the record is shared with the verifiers those keys fit, which a
+                # failure here would hold back (back-off) from the refreshes they need. It is stored,
+                # and this source answers 503 from it (_usable) until the issuer publishes a key for us.
                 raise FetchError("no_usable_keys")
         except FetchError as exc:
             # Discovery is read again before the next attempt: the key set may have moved (its old
@@ -315,7 +336,7 @@ class RemoteKeySource:
                 version += 1
                 entry.fingerprint = fingerprint
             entry.state = (doc, self._clock(), version)
-            self._derived = (version, keys)  # this source's keys, parsed once (and warned about once)
+            self._derive(version, keys)  # this source's keys, parsed once (and warned about once)
             entry.failures = 0
             entry.retry_at = entry.hold_until = -math.inf
         finally:
@@ -360,6 +381,11 @@ class RemoteKeySource:
         if not isinstance(uri, str) or not url_allowed(uri):
             raise FetchError("discovery_bad_jwks_uri")
         return uri
+
+
+def _seconds(wait: float) -> int:
+    """A ``Retry-After`` for a wait: whole seconds, 1 to 60."""
+    return min(60, max(1, math.ceil(wait))) if wait > 0 else 1
 
 
 def _discovery_url(issuer: str) -> str:
