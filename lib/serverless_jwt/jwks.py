@@ -1,6 +1,7 @@
-"""Remote keys: OIDC discovery, JWKS fetch and the cache policy around them.
+"""Remote keys: the cache policy around OIDC discovery and the JWKS fetch.
 
-The only caller of :mod:`serverless_jwt._http`. Cache defaults, all per (issuer, JWKS URI), shared by
+The download itself (discovery, then the key set, within one deadline) is
+:mod:`serverless_jwt._discovery`. Cache defaults, all per (issuer, JWKS URI), shared by
 every verifier of a warm Lambda container:
 
 * keys are fresh for ``jwks_max_age_seconds`` (600) and refreshed on the next use after that;
@@ -30,7 +31,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt._checkers import HMAC_ALGORITHMS
-from serverless_jwt._http import FetchError, get_json, url_allowed
+from serverless_jwt._discovery import discovery_url, download
+from serverless_jwt._http import FetchError, url_allowed
 from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
@@ -39,7 +41,6 @@ from serverless_jwt.keys import KeySet, VerificationKey, usable_by_any_algorithm
 __all__ = ["RemoteKeySource", "clear_shared_cache"]
 
 _log = logging.getLogger("serverless_jwt.jwks")
-_DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 _BACKOFF_FIRST_SECONDS = 1.0
 _BACKOFF_MAX_SECONDS = 60.0
 _BACKOFF_DOUBLINGS = 6  # 1 s doubled six times is past the 60 s cap
@@ -96,7 +97,7 @@ class RemoteKeySource:
             raise ConfigurationError("RemoteKeySource needs an issuer or a jwks_uri")
         if jwks_uri is not None and not url_allowed(jwks_uri):
             raise ConfigurationError("jwks_uri must use https (plain http only on loopback)")
-        if jwks_uri is None and not url_allowed(_discovery_url(str(issuer))):
+        if jwks_uri is None and not url_allowed(discovery_url(str(issuer))):
             raise ConfigurationError("issuer must use https (plain http only on loopback)")
         # One message per setting, led by its name: from_env names the variable the user set instead.
         for name, value in (("timeout_seconds", timeout_seconds),
@@ -299,7 +300,8 @@ class RemoteKeySource:
         """One attempt (discovery if needed, then JWKS); the caller holds the fetch lock."""
         entry = self._entry
         try:
-            doc = self._download()
+            doc = download(entry, issuer=self._issuer, jwks_uri=self._jwks_uri,
+                           timeout_seconds=self._timeout, max_bytes=self._max_bytes)
             keys = KeySet.from_jwks(doc, algorithms=self._algorithms)
             if not len(keys) and not usable_by_any_algorithm(doc):
                 # A key set with nothing usable at all (empty, every key malformed or weak) is an issuer
@@ -342,52 +344,7 @@ class RemoteKeySource:
         finally:
             entry.attempts += 1
 
-    def _download(self) -> Mapping[str, Any]:
-        started = time.monotonic()  # real elapsed time bounds the network budget, not the cache clock
-        uri = self._jwks_uri or self._discovered_jwks_uri()
-        remaining = self._timeout - (time.monotonic() - started)
-        if remaining <= 0:
-            raise FetchError("timeout")
-        doc = get_json(uri, timeout_seconds=remaining, max_bytes=self._max_bytes)
-        if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
-            raise FetchError("not_a_jwks")
-        return doc
-
-    def _discovered_jwks_uri(self) -> str:
-        entry = self._entry
-        known = entry.jwks_uri
-        if known is not None and not entry.rediscover:
-            return known
-        # With an address in hand, discovery gets half the budget: a discovery endpoint that hangs
-        # (while the key set still serves) must leave time to fetch the keys from that address.
-        try:
-            uri = self._discover(self._timeout if known is None else self._timeout / 2)
-        except FetchError:
-            if known is None:
-                raise
-            return known  # discovery itself failing: the key set's last known address may still serve
-        entry.jwks_uri, entry.rediscover = uri, False
-        return uri
-
-    def _discover(self, timeout_seconds: float) -> str:
-        issuer = str(self._issuer)
-        doc = get_json(_discovery_url(issuer), timeout_seconds=timeout_seconds, max_bytes=self._max_bytes)
-        if not isinstance(doc, dict):
-            raise FetchError("discovery_not_an_object")
-        # The document must name exactly the configured issuer (OIDC Discovery §4.3): no mix-ups.
-        if doc.get("issuer") != issuer:
-            raise FetchError("discovery_issuer_mismatch")
-        uri = doc.get("jwks_uri")
-        if not isinstance(uri, str) or not url_allowed(uri):
-            raise FetchError("discovery_bad_jwks_uri")
-        return uri
-
 
 def _seconds(wait: float) -> int:
     """A ``Retry-After`` for a wait: whole seconds, 1 to 60."""
     return min(60, max(1, math.ceil(wait))) if wait > 0 else 1
-
-
-def _discovery_url(issuer: str) -> str:
-    # Auth0 issuers end with "/": join without doubling the slash.
-    return issuer.rstrip("/") + _DISCOVERY_SUFFIX
