@@ -11,12 +11,12 @@ from typing import Any
 
 from serverless_jwt import claims as _claims
 from serverless_jwt._checkers import Checker
-from serverless_jwt._config import check_env, env_kwargs
+from serverless_jwt._config import check_env, env_kwargs, validate_algorithms, validate_issuer
 from serverless_jwt.errors import AlgorithmNotAllowedError, ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import KeySet, KeySource, SecretKeys, StaticKeySource, VerificationKey
 
-__all__ = ["Plan", "audiences", "check_flags", "check_sizes", "claims_policy", "env_settings", "key_source",
-           "plan"]
+__all__ = ["Plan", "audiences", "check_flags", "check_sizes", "check_source", "claims_policy",
+           "custom_checks", "env_settings", "key_source", "plan"]
 
 MAX_PLANS = 64
 Plan = tuple[int, tuple[Checker, ...], tuple[VerificationKey, ...]]
@@ -46,6 +46,32 @@ def check_sizes(*, leeway_seconds: Any, max_token_bytes: Any, verified_cache_siz
     if max_stale_seconds is not None and (
             not _claims.finite_number(max_stale_seconds) or max_stale_seconds < 0):
         raise ConfigurationError("max_stale_seconds must be a finite number >= 0")
+
+
+def check_source(algorithms: Sequence[str] | None, *, issuer: str | None, jwks_uri: object, jwks: object,
+                 public_key: object, secrets: object, secret_from: object) -> frozenset[str]:
+    """At most one key source, an issuer or a key source, and the algorithm allow-list it admits."""
+    sources = [s for s in (jwks_uri, jwks, public_key, secrets, secret_from) if s is not None]
+    if len(sources) > 1:
+        raise ConfigurationError(
+            "Configure one key source: jwks_uri, jwks, public_key, secrets or secret_from")
+    if secrets is not None and not isinstance(secrets, (str, bytes)) and not secrets:
+        raise ConfigurationError("secrets must not be empty")
+    algs = validate_algorithms(algorithms, shared_secret=secrets is not None or secret_from is not None)
+    if issuer is not None:
+        validate_issuer(issuer)
+    elif not sources:
+        raise ConfigurationError("Configure an issuer (for OIDC discovery) or another key source")
+    return algs
+
+
+def custom_checks(claim_checks: Iterable[Any], token_checks: Iterable[Any]) -> tuple[tuple[Any, ...],
+                                                                                     tuple[Any, ...]]:
+    """``claim_checks`` and ``token_checks`` as tuples; each must be callable."""
+    checks, token = tuple(claim_checks), tuple(token_checks)
+    if not all(callable(check) for check in (*checks, *token)):
+        raise ConfigurationError("claim_checks and token_checks must be callables")
+    return checks, token
 
 
 def key_source(

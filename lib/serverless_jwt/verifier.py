@@ -16,7 +16,7 @@ from serverless_jwt import _verifier_setup as _setup
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
 from serverless_jwt._cache import VerifiedTokens
-from serverless_jwt._config import env_error, validate_algorithms, validate_issuer
+from serverless_jwt._config import env_error
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
     AuthError,
@@ -157,19 +157,9 @@ class Verifier:
                            allow_sender_constrained=allow_sender_constrained,
                            require_access_token_type=require_access_token_type, prefetch=prefetch,
                            secret_previous=secret_previous)
-        sources = [s for s in (jwks_uri, jwks, public_key, secrets, secret_from) if s is not None]
-        if len(sources) > 1:
-            raise ConfigurationError(
-                "Configure one key source: jwks_uri, jwks, public_key, secrets or secret_from")
-        if secrets is not None and not isinstance(secrets, (str, bytes)) and not secrets:
-            raise ConfigurationError("secrets must not be empty")
+        algs = _setup.check_source(algorithms, issuer=issuer, jwks_uri=jwks_uri, jwks=jwks,
+                                   public_key=public_key, secrets=secrets, secret_from=secret_from)
         shared = secrets is not None or secret_from is not None
-        algs = validate_algorithms(algorithms, shared_secret=shared)
-        if issuer is not None:
-            validate_issuer(issuer)
-        elif not sources:
-            raise ConfigurationError("Configure an issuer (for OIDC discovery) or another key source")
-
         audiences = _setup.audiences(audience, required=require_audience and not shared)
         _setup.check_sizes(leeway_seconds=leeway_seconds, max_token_bytes=max_token_bytes,
                            verified_cache_size=verified_cache_size,
@@ -182,10 +172,7 @@ class Verifier:
             max_age_claim=max_age_claim, accepted_types=accepted_types,
             require_access_token_type=require_access_token_type,
             allow_sender_constrained=allow_sender_constrained, accept_any_audience=accept_any_audience)
-        self._checks = tuple(claim_checks)
-        self._token_checks = tuple(token_checks)
-        if not all(callable(check) for check in (*self._checks, *self._token_checks)):
-            raise ConfigurationError("claim_checks and token_checks must be callables")
+        self._checks, self._token_checks = _setup.custom_checks(claim_checks, token_checks)
         self._max_token_bytes = max_token_bytes
         self._clock = clock
         self._keys = _setup.key_source(
