@@ -382,6 +382,24 @@ def test_on_error_hook_and_error_headers(make_event: EventFactory, verifier: Ver
     assert cors(make_event("rest_v1"), ctx())["headers"]["Access-Control-Allow-Origin"] == "https://app.example"
 
 
+@pytest.mark.parametrize("bad", [{"Access-Control-Max-Age": 600}, {"X-A": None},
+                                 {"X-A": "a\r\nSet-Cookie: s=1"}, {"Bad Name": "x"}, [("X-A", "b")]])
+def test_error_headers_no_gateway_could_send_are_refused_at_decoration(verifier: Verifier,
+                                                                       bad: Any) -> None:
+    # Else every refusal would be a proxy response API Gateway or the ALB answers with a 502.
+    with pytest.raises(ConfigurationError, match="error_headers"):
+        require_auth(verifier, error_headers=bad)(echo)
+
+
+def test_error_headers_may_name_any_header_a_proxy_response_can_carry(
+        make_event: EventFactory, verifier: Verifier) -> None:
+    # Framing is API Gateway's or the ALB's business: harmless here, and never replacing our own.
+    handler = require_auth(verifier, error_headers={"Content-Type": "text/plain", "Vary": "Origin"})(echo)
+    headers = handler(make_event("http_v2"), ctx())["headers"]
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Vary"] == "Origin"
+
+
 def test_auth_error_raised_by_the_handler_becomes_a_response(make_event: EventFactory, issuer: DevIssuer,
                                                             verifier: Verifier) -> None:
     @require_auth(verifier)

@@ -15,6 +15,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from serverless_jwt import authz
 from serverless_jwt._rejections import configured_issuer, log_rejection
+from serverless_jwt.adapters._headers import error_header_map
 from serverless_jwt.adapters.events import (
     authorizer_claims,
     bearer_token,
@@ -137,7 +138,7 @@ class _Authenticator:
         self.roles_claim = roles_claim
         self.on_error = on_error
         self.logger = logger
-        self.error_headers = dict(error_headers) if error_headers else None
+        self.error_headers = error_header_map(error_headers, server=False)
         self.checks = tuple(checks)
         # Where the token comes from: the bearer header (or cookie) unless a mode brings its own header.
         self.token_source = token_source

@@ -7,13 +7,13 @@ shapes :meth:`AuthError.response` into its own response type.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt import authz
 from serverless_jwt._rejections import configured_issuer, log_rejection
 from serverless_jwt.adapters._auth import _role_check, _scope_check
+from serverless_jwt.adapters._headers import error_header_map
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, identity_from_claims
 from serverless_jwt.async_verifier import AsyncVerifier
 from serverless_jwt.bearer import Headers, token_from_headers, validate_cookie_name
@@ -72,7 +72,7 @@ class RequestAuthenticator:
         self.roles_claim = roles_claim
         self.checks = checks_for(scopes, roles)
         self.scopes = tuple(scopes)
-        self.error_headers = _header_map(error_headers)
+        self.error_headers = error_header_map(error_headers, server=True)
 
     def route_checks(self, scopes: Sequence[str]) -> tuple[Check, ...]:
         """The check for a route's own scopes, joined with this integration's: one check for the union,
@@ -128,29 +128,3 @@ class RequestAuthenticator:
     def rejected(self, err: AuthError) -> None:
         """Log a refused request once, as the Lambda adapters do (code, status, check; never the token)."""
         log_rejection(err, issuer=self.issuer)
-
-
-def _header_map(headers: Mapping[str, str] | None) -> dict[str, str] | None:
-    # Checked once, at construction: a header no server can send would fail every refusal instead.
-    if not headers:
-        return None
-    if not isinstance(headers, Mapping) or not all(
-            isinstance(name, str) and _HEADER_NAME.fullmatch(name) and isinstance(value, str)
-            and _HEADER_VALUE.fullmatch(value) for name, value in headers.items()):
-        raise ConfigurationError("error_headers must map header names (RFC 9110 tokens) to values of "
-                                 "visible latin-1 characters, spaces and tabs")
-    framing = sorted(name for name in headers
-                     if name.lower() in _FRAMING or name.lower().startswith("proxy-"))
-    if framing:
-        # Ours to set (Content-Length, Content-Type) or the server's (hop-by-hop, RFC 9110 §7.6.1):
-        # a second Content-Length desynchronizes a connection, and WSGI servers refuse hop-by-hop.
-        raise ConfigurationError(f"error_headers cannot set {', '.join(framing)}")
-    return dict(headers)
-
-
-_FRAMING = frozenset({"content-length", "content-type", "transfer-encoding", "connection", "keep-alive",
-                      "te", "trailer", "upgrade"})
-
-
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")  # RFC 9110 field-value: no CR, LF or NUL
