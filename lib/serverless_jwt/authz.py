@@ -39,6 +39,7 @@ __all__ = [
     "scopes_of",
     "split_claim",
     "strip_namespace",
+    "validate_claim_path",
     "validate_names",
 ]
 
@@ -182,6 +183,17 @@ def validate_names(names: Collection[str], what: str) -> tuple[str, ...]:
         if not isinstance(name, str) or not _SCOPE_TOKEN.fullmatch(name):
             raise ConfigurationError(f"invalid {what} name: must be printable ASCII without spaces or quotes")
     return out
+
+
+def validate_claim_path(path: ClaimPath, what: str) -> ClaimPath:
+    """Check a configured claim location (``roles_claim``, ``claim=``); raises ConfigurationError."""
+    # Checked once: a path that is no name nor segments would fail, or never match, on every request.
+    if isinstance(path, str) and path:
+        return path
+    if isinstance(path, Sequence) and not isinstance(path, str) and path and all(
+            isinstance(segment, str) and segment for segment in path):
+        return tuple(path)
+    raise ConfigurationError(f"{what} must be a claim name or a sequence of path segments")
 
 
 def check_scope_set(granted: Collection[str], required: Sequence[str], *, any_of: bool = False) -> None:

@@ -251,14 +251,17 @@ def test_a_preflight_answer_goes_out_without_a_body_and_other_answers_not_at_all
 
 
 @pytest.mark.parametrize("options", [{"public_paths": "/health"}, {"public_paths": ["/health", ""]},
-                                     {"public_paths": [["/health"]]}, {"claims_mapper": "not callable"}])
+                                     {"public_paths": [["/health"]]}, {"claims_mapper": "not callable"},
+                                     {"roles": ["admin"], "roles_claim": 5},
+                                     {"roles": ["admin"], "roles_claim": None},
+                                     {"roles_claim": []}, {"roles_claim": ["app_metadata", 5]}])
 def test_settings_every_request_would_trip_on_are_refused_at_construction(
         jwt_issuer: DevIssuer, options: dict[str, Any]) -> None:
     # One string would be read as its characters, "/" among them: the root route made public.
     from serverless_jwt import ConfigurationError
 
     verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
-    with pytest.raises(ConfigurationError, match=r"public_paths|claims_mapper"):
+    with pytest.raises(ConfigurationError, match=r"public_paths|claims_mapper|roles_claim"):
         JwtMiddleware(Starlette(routes=[Route("/me", me)]), verifier, **options)
 
 

@@ -441,6 +441,17 @@ def test_bad_configuration_fails_at_decoration(monkeypatch: pytest.MonkeyPatch, 
         require_auth(verifier, roles_claim="")(echo)
 
 
+@pytest.mark.parametrize("path", [5, None, "", [], ("app_metadata", 5)])
+def test_a_roles_path_that_names_no_claim_fails_at_decoration_not_per_request(
+        verifier: Verifier, path: Any) -> None:
+    # A number was a TypeError (a 500) on every request require_role saw, an empty path a silent 403.
+    with pytest.raises(ConfigurationError, match="roles_claim"):
+        require_auth(verifier, roles_claim=path)(echo)
+    if path is not None:  # claim=None is require_role's default: require_auth's roles_claim
+        with pytest.raises(ConfigurationError, match="claim"):
+            require_role("admin", claim=path)
+
+
 
 @pytest.mark.parametrize("setting", ["on_error", "claims_mapper"])
 def test_a_hook_that_is_not_callable_fails_at_decoration_not_per_request(

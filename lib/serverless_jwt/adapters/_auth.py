@@ -118,14 +118,9 @@ class _Authenticator:
             verifier = Verifier.from_env()
         if verifier is not None and not callable(getattr(verifier, "verify", None)):
             raise ConfigurationError("verifier must have a verify(token) method")
-        if isinstance(roles_claim, str) and not roles_claim:
-            raise ConfigurationError("roles_claim must name a claim")
         for name, hook in (("claims_mapper", claims_mapper), ("on_error", on_error)):
             if hook is not None and not callable(hook):  # else every request would fail on calling it
                 raise ConfigurationError(f"{name} must be callable")
-        if not isinstance(roles_claim, str) and (not roles_claim or not all(
-                isinstance(s, str) and s for s in roles_claim)):
-            raise ConfigurationError("roles_claim must be a claim name or a sequence of path segments")
         self.verifier = verifier
         self.strict = parses_strictly(verifier)
         self.issuer = configured_issuer(verifier)
@@ -135,7 +130,7 @@ class _Authenticator:
         self.trust_authorizer = trust_authorizer
         self.netlify = netlify_client_context
         self.mapper = claims_mapper
-        self.roles_claim = roles_claim
+        self.roles_claim = authz.validate_claim_path(roles_claim, "roles_claim")
         self.on_error = on_error
         self.logger = logger
         self.error_headers = error_header_map(error_headers, server=False)

@@ -62,14 +62,12 @@ class RequestAuthenticator:
         self.async_verifier = AsyncVerifier(verifier)  # ConfigurationError without verify()
         self.verifier: TokenVerifier = self.async_verifier.verifier
         self.issuer = configured_issuer(self.verifier)  # for the rejection log line
-        if isinstance(roles_claim, str) and not roles_claim:
-            raise ConfigurationError("roles_claim must name a claim")
         if claims_mapper is not None and not callable(claims_mapper):  # else every request would fail
             raise ConfigurationError("claims_mapper must be callable")
         self.realm = realm
         self.cookie_name = None if cookie_name is None else validate_cookie_name(cookie_name)
         self.mapper = claims_mapper
-        self.roles_claim = roles_claim
+        self.roles_claim = authz.validate_claim_path(roles_claim, "roles_claim")
         self.checks = checks_for(scopes, roles)
         self.scopes = tuple(scopes)
         self.error_headers = error_header_map(error_headers, server=True)

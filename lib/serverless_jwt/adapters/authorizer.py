@@ -207,6 +207,7 @@ def authorizer(
     read_header, read_cookie = read_sources(kind, identity_source, cookie_name)
     required_scopes = authz.validate_names(scopes, "scope") if scopes else ()
     required_roles = authz.validate_names(roles, "role") if roles else ()
+    roles_claim = authz.validate_claim_path(roles_claim, "roles_claim")
     include = frozenset(context_claims) if context_claims is not None else None
 
     issuer = configured_issuer(verifier)

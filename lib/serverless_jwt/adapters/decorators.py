@@ -256,7 +256,8 @@ def require_role(*roles: str, claim: authz.ClaimPath | None = None, any_of: bool
     ... def handler(event, context): ...
     """
     names = authz.validate_names(roles, "role")
-    return _authorizing("require_role", _role_check(names, claim, any_of=any_of), verifier, realm)
+    path = None if claim is None else authz.validate_claim_path(claim, "claim")
+    return _authorizing("require_role", _role_check(names, path, any_of=any_of), verifier, realm)
 
 
 def require_claims(check: Callable[[Mapping[str, Any]], bool], *,
