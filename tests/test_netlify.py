@@ -15,6 +15,7 @@ from jwt.algorithms import HMACAlgorithm
 from serverless_jwt.adapters.decorators import require_auth
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import (
+    ConfigurationError,
     InvalidClaimError,
     InvalidTokenError,
     TokenExpiredError,
@@ -133,3 +134,8 @@ def test_a_folded_or_padded_signature_header_reads_as_it_was_sent(issuer: DevIss
     assert check_signature([f" {signed}\t"], verifier)["iss"] == "netlify"  # OWS around a value
     with pytest.raises(InvalidRequestError):  # two headers a WSGI server joined with a comma
         check_signature([f"{signed}, {signed}"], verifier)
+
+
+def test_a_realm_that_is_not_text_fails_at_decoration_not_per_refusal() -> None:
+    with pytest.raises(ConfigurationError, match="realm"):
+        require_netlify_signature(SECRET, realm=5)  # type: ignore[arg-type]

@@ -90,10 +90,12 @@ def require_netlify_signature(
     ... def handler(event, context): ...
     """
     from serverless_jwt._rejections import log_rejection
+    from serverless_jwt.adapters._headers import realm_text
     from serverless_jwt.adapters.events import error_response, header_values
     from serverless_jwt.errors import AuthError
 
     verifier = signature_verifier(secret, **options)
+    realm = realm_text(realm)
 
     def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(handler)

@@ -441,6 +441,15 @@ def test_bad_configuration_fails_at_decoration(monkeypatch: pytest.MonkeyPatch, 
         require_auth(verifier, roles_claim="")(echo)
 
 
+@pytest.mark.parametrize("realm", [5, b"shows", ["shows"]])
+def test_a_realm_that_is_not_text_fails_at_decoration_not_per_refusal(verifier: Verifier, realm: Any) -> None:
+    # Every refusal built its WWW-Authenticate from it: a TypeError (a 500) instead of the 401.
+    with pytest.raises(ConfigurationError, match="realm"):
+        require_auth(verifier, realm=realm)(echo)
+    with pytest.raises(ConfigurationError, match="realm"):
+        require_scope("read", realm=realm)
+
+
 @pytest.mark.parametrize("path", [5, None, "", [], ("app_metadata", 5)])
 def test_a_roles_path_that_names_no_claim_fails_at_decoration_not_per_request(
         verifier: Verifier, path: Any) -> None:

@@ -326,3 +326,10 @@ def test_the_dependencies_parameters_are_typed_without_their_module_namespace() 
     assert [p.annotation for p in inspect.signature(auth).parameters.values()] == [
         HTTPConnection, SecurityScopes]
     assert [p.annotation for p in inspect.signature(signed).parameters.values()] == [HTTPConnection]
+
+
+def test_a_netlify_realm_that_is_not_text_fails_at_construction_not_per_refusal() -> None:
+    from serverless_jwt import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="realm"):
+        NetlifySignature("a-redirect-secret-of-at-least-32-bytes", realm=5)  # type: ignore[arg-type]

@@ -343,3 +343,8 @@ def test_without_init_app_the_apps_own_auth_error_handler_still_answers(
 
     answer = get(serve_wsgi(app), "/raises", jwt_tokens.valid())
     assert (answer.status_code, answer.json()) == (418, {"mine": "scope_insufficient"})
+
+
+def test_a_netlify_realm_that_is_not_text_fails_at_decoration_not_per_refusal() -> None:
+    with pytest.raises(ConfigurationError, match="realm"):
+        netlify_signed(secrets.token_urlsafe(32), realm=5)  # type: ignore[arg-type]

@@ -173,14 +173,15 @@ def test_unusable_error_headers_are_refused_at_construction(jwt_issuer: DevIssue
                                      {"claims_mapper": "not callable"},
                                      {"roles": ["admin"], "roles_claim": 5},
                                      {"roles": ["admin"], "roles_claim": None},
-                                     {"roles_claim": []}, {"roles_claim": ["app_metadata", 5]}])
+                                     {"roles_claim": []}, {"roles_claim": ["app_metadata", 5]},
+                                     {"realm": 5}, {"realm": b"api"}])
 def test_settings_every_request_would_trip_on_are_refused_at_construction(
         jwt_issuer: DevIssuer, options: dict[str, Any]) -> None:
     # One string would be read as its characters, "/" among them: the root route made public.
     from serverless_jwt import ConfigurationError
 
     verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
-    with pytest.raises(ConfigurationError, match=r"public_paths|claims_mapper|roles_claim"):
+    with pytest.raises(ConfigurationError, match=r"public_paths|claims_mapper|roles_claim|realm"):
         JwtWsgiMiddleware(app, verifier, **options)
 
 

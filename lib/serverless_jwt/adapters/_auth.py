@@ -15,7 +15,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from serverless_jwt import authz
 from serverless_jwt._rejections import configured_issuer, log_rejection
-from serverless_jwt.adapters._headers import error_header_map
+from serverless_jwt.adapters._headers import error_header_map, realm_text
 from serverless_jwt.adapters.events import (
     authorizer_claims,
     bearer_token,
@@ -124,7 +124,7 @@ class _Authenticator:
         self.verifier = verifier
         self.strict = parses_strictly(verifier)
         self.issuer = configured_issuer(verifier)
-        self.realm = realm
+        self.realm = realm_text(realm)
         self.cookie_name = None if cookie_name is None else validate_cookie_name(cookie_name)
         self.preflight = allow_preflight
         self.trust_authorizer = trust_authorizer

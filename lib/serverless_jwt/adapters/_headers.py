@@ -1,4 +1,4 @@
-"""``error_headers`` (headers added to every refusal), checked once, when the adapter is configured.
+"""``error_headers`` (headers added to every refusal) and ``realm``, checked once, at configuration.
 
 A header no server or gateway can send would otherwise fail every refusal at request time: API Gateway
 and ALB answer a Lambda response with a non-string header value, or one holding a line break, with a
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["error_header_map"]
+__all__ = ["error_header_map", "realm_text"]
 
 _NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
 _VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")  # RFC 9110 field-value: no CR, LF or NUL
@@ -40,3 +40,11 @@ def error_header_map(headers: Mapping[str, str] | None, *, server: bool) -> dict
         # a second Content-Length desynchronizes a connection, and WSGI servers refuse hop-by-hop.
         raise ConfigurationError(f"error_headers cannot set {', '.join(framing)}")
     return dict(headers)
+
+
+def realm_text(realm: str | None) -> str | None:
+    """A configured ``realm``: text (characters a challenge cannot carry are dropped when it is sent)."""
+    if realm is not None and not isinstance(realm, str):
+        # Else every refusal would fail to build its WWW-Authenticate challenge: a 500, not a 401.
+        raise ConfigurationError("realm must be text")
+    return realm

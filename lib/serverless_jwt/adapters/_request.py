@@ -13,7 +13,7 @@ from typing import Any
 from serverless_jwt import authz
 from serverless_jwt._rejections import configured_issuer, log_rejection
 from serverless_jwt.adapters._auth import _role_check, _scope_check
-from serverless_jwt.adapters._headers import error_header_map
+from serverless_jwt.adapters._headers import error_header_map, realm_text
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, identity_from_claims
 from serverless_jwt.async_verifier import AsyncVerifier
 from serverless_jwt.bearer import Headers, token_from_headers, validate_cookie_name
@@ -64,7 +64,7 @@ class RequestAuthenticator:
         self.issuer = configured_issuer(self.verifier)  # for the rejection log line
         if claims_mapper is not None and not callable(claims_mapper):  # else every request would fail
             raise ConfigurationError("claims_mapper must be callable")
-        self.realm = realm
+        self.realm = realm_text(realm)
         self.cookie_name = None if cookie_name is None else validate_cookie_name(cookie_name)
         self.mapper = claims_mapper
         self.roles_claim = authz.validate_claim_path(roles_claim, "roles_claim")

@@ -30,6 +30,7 @@ from serverless_jwt.adapters._auth import (
     _scope_check,
     refuse_coroutine,
 )
+from serverless_jwt.adapters._headers import realm_text
 from serverless_jwt.adapters.events import error_response, is_preflight, preflight_response
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current, current_identity
 from serverless_jwt.errors import AuthError, ConfigurationError, ForbiddenError, MissingTokenError
@@ -166,6 +167,8 @@ def _authenticate(
 
 def _authorizing(name: str, check: Callable[[IdentityContext], None], verifier: TokenVerifier | None,
                  realm: str | None) -> Decorator:
+    realm = realm_text(realm)
+
     def decorate(handler: Callable[P, R]) -> Callable[P, R | Response]:
         if getattr(handler, _AUTHENTICATES, False):
             raise ConfigurationError(f"{name} must be placed under require_auth, not above it")

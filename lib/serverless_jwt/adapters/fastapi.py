@@ -35,6 +35,7 @@ with requires("fastapi", "The FastAPI integration (serverless_jwt.adapters.fasta
 
 from serverless_jwt import authz
 from serverless_jwt._rejections import log_rejection
+from serverless_jwt.adapters._headers import realm_text
 from serverless_jwt.adapters._request import RequestAuthenticator
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
 from serverless_jwt.async_verifier import AsyncVerifier
@@ -169,7 +170,7 @@ class NetlifySignature:
         from serverless_jwt.netlify import signature_verifier
 
         self._verifier = signature_verifier(secret, **options)
-        self._realm = realm
+        self._realm = realm_text(realm)
 
     async def __call__(self, request: HTTPConnection) -> dict[str, Any]:
         from serverless_jwt.netlify import signature_from_headers

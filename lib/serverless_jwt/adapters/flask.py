@@ -30,6 +30,7 @@ with requires("flask", "The Flask integration (serverless_jwt.adapters.flask)"):
 
 from serverless_jwt import authz
 from serverless_jwt._rejections import log_rejection
+from serverless_jwt.adapters._headers import realm_text
 from serverless_jwt.adapters._request import RequestAuthenticator, checks_for
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
 from serverless_jwt.adapters.wsgi import _Streamed, environ_headers
@@ -207,6 +208,7 @@ def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | 
     from serverless_jwt.netlify import signature_from_headers, signature_verifier
 
     verifier = signature_verifier(secret, **options)
+    realm = realm_text(realm)
 
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
