@@ -217,6 +217,9 @@ def test_configuration_errors(verifier: Verifier) -> None:
         authorizer(verifier, kind="http_simple", resource="stage")
     with pytest.raises(ConfigurationError):
         policy_resource("arn:aws:lambda:us-east-1:123456789012:function:f")
+    for name, value in (("context_claims", "sub"), ("enrich", "not callable"), ("logger", "not a logger")):
+        with pytest.raises(ConfigurationError, match=name):  # else a 500 (or no claims) per request
+            authorizer(verifier, **{name: value})  # type: ignore[arg-type]
     for path in (5, None, [], ["app_metadata", 5]):  # else every token with roles to check failed (a 500)
         with pytest.raises(ConfigurationError, match="roles_claim"):
             authorizer(verifier, roles=["admin"], roles_claim=path)  # type: ignore[arg-type]

@@ -208,7 +208,14 @@ def authorizer(
     required_scopes = authz.validate_names(scopes, "scope") if scopes else ()
     required_roles = authz.validate_names(roles, "role") if roles else ()
     roles_claim = authz.validate_claim_path(roles_claim, "roles_claim")
+    if isinstance(context_claims, str):  # read as its characters, it would keep no claim at all
+        raise ConfigurationError('context_claims must be a collection of claim names, such as ["sub"]')
     include = frozenset(context_claims) if context_claims is not None else None
+    # Checked now: each would otherwise fail the invocation (a 500) on the requests that reach it.
+    if enrich is not None and not callable(enrich):
+        raise ConfigurationError("enrich must be callable")
+    if logger is not None and not all(callable(getattr(logger, m, None)) for m in ("info", "error")):
+        raise ConfigurationError("logger must be a Powertools Logger or a logging.Logger")
 
     issuer = configured_issuer(verifier)
     log = logger if logger is not None else _log
