@@ -356,6 +356,17 @@ def test_an_unusable_logger_is_refused_at_construction_not_on_the_first_rejectio
         JwtAuthMiddleware(verifier, logger=logger)
 
 
+@pytest.mark.parametrize("key", [5, None, ""])
+def test_a_context_key_that_is_no_name_is_refused_at_construction_not_on_every_request(
+    verifier: Verifier, key: Any
+) -> None:
+    # app.append_context(**{5: identity}) was a TypeError (a 500) for every authenticated request.
+    from serverless_jwt.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="context_key"):
+        JwtAuthMiddleware(verifier, context_key=key)
+
+
 @pytest.mark.parametrize("setting", ["on_error", "claims_mapper"])
 def test_a_hook_that_is_not_callable_is_refused_at_construction(verifier: Verifier, setting: str) -> None:
     from serverless_jwt.errors import ConfigurationError

@@ -120,6 +120,8 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         )
         if on_error is not None and not callable(on_error):
             raise ConfigurationError("on_error must be callable")
+        if not isinstance(context_key, str) or not context_key:  # else a TypeError on every request
+            raise ConfigurationError("context_key must be a non-empty string")
         self._public = public_path_set(public_paths)
         self._key = context_key
         self._on_error = on_error
