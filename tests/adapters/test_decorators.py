@@ -441,6 +441,14 @@ def test_bad_configuration_fails_at_decoration(monkeypatch: pytest.MonkeyPatch, 
         require_auth(verifier, roles_claim="")(echo)
 
 
+@pytest.mark.parametrize("mode", ["Handler", "handler ", "yes", None])
+def test_an_allow_preflight_mode_that_does_not_exist_fails_at_decoration(verifier: Verifier,
+                                                                         mode: Any) -> None:
+    # Read as True, a typo of "handler" answered every preflight here and never ran the handler.
+    with pytest.raises(ConfigurationError, match="allow_preflight"):
+        require_auth(verifier, allow_preflight=mode)(echo)
+
+
 @pytest.mark.parametrize("realm", [5, b"shows", ["shows"]])
 def test_a_realm_that_is_not_text_fails_at_decoration_not_per_refusal(verifier: Verifier, realm: Any) -> None:
     # Every refusal built its WWW-Authenticate from it: a TypeError (a 500) instead of the 401.

@@ -126,6 +126,9 @@ class _Authenticator:
         self.issuer = configured_issuer(verifier)
         self.realm = realm_text(realm)
         self.cookie_name = None if cookie_name is None else validate_cookie_name(cookie_name)
+        if not (isinstance(allow_preflight, bool) or allow_preflight == "handler"):
+            # A typo ("Handler") would be read as True: preflights answered here, never by the handler.
+            raise ConfigurationError('allow_preflight must be True, False or "handler"')
         self.preflight = allow_preflight
         self.trust_authorizer = trust_authorizer
         self.netlify = netlify_client_context
