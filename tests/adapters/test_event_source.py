@@ -111,3 +111,17 @@ def test_a_preflight_answer_is_an_empty_204_with_the_given_headers_in_the_source
     if kind == "alb":
         assert response["statusDescription"] == "204 No Content"
     assert preflight_response(make_event(kind))["headers"] == {}
+
+
+class _TeapotLikeError(MissingTokenError):
+    """A custom refusal with a status http.HTTPStatus does not know."""
+
+    status = 499
+    code = "client_closed"
+
+
+def test_a_custom_status_http_does_not_name_still_gets_an_alb_status_description(
+        make_event: EventFactory) -> None:
+    response = error_response(make_event("alb"), _TeapotLikeError())
+    assert (response["statusCode"], response["statusDescription"]) == (499, "499 Unknown")
+    assert _event_source.status_line(403) == "403 Forbidden"

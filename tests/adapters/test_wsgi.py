@@ -14,6 +14,7 @@ from serverless_jwt import Verifier, current_identity
 from serverless_jwt.adapters.wsgi import ENVIRON_KEY, JwtWsgiMiddleware
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.pytest_plugin import Tokens
+from serverless_jwt.errors import MissingTokenError
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -227,3 +228,19 @@ def test_a_public_path_keeps_the_identity_an_outer_middleware_set(
     signed_in = {"Authorization": f"Bearer {jwt_tokens.valid(sub='alice')}"}
     assert httpx.get(base + "/health", headers=signed_in).text == "alice"
     assert httpx.get(base + "/health").text == "None"
+
+
+class _UnnamedStatusError(MissingTokenError):
+    status = 499
+
+
+class _Refusing:
+    def verify(self, token: str) -> dict[str, Any]:
+        raise _UnnamedStatusError()
+
+
+def test_a_refusal_with_a_status_http_does_not_name_is_sent_not_a_500(
+        serve_wsgi: Callable[[Any], str]) -> None:
+    base = serve_wsgi(JwtWsgiMiddleware(app, _Refusing()))
+    r = httpx.get(base, headers={"Authorization": "Bearer a.b.c"})
+    assert r.status_code == 499

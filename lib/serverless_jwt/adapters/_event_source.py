@@ -20,7 +20,7 @@ from serverless_jwt.errors import AuthError
 # `dict` first: events and claims are plain dicts, and the ABC check costs ~10x an exact-type check.
 _MAPPING = (dict, Mapping)
 
-__all__ = ["EventKind", "authorizer_claims", "detect", "error_response", "preflight_response"]
+__all__ = ["EventKind", "authorizer_claims", "detect", "error_response", "preflight_response", "status_line"]
 
 EventKind = Literal["rest_v1", "http_v2", "alb", "function_url"]
 
@@ -142,11 +142,20 @@ def preflight_response(event: Mapping[str, Any], *,
     return _proxy_response(event, 204, dict(headers or {}), "")
 
 
+def status_line(status: int) -> str:
+    """``"401 Unauthorized"``: an ALB ``statusDescription`` or a WSGI status line. A status of a custom
+    :class:`AuthError` that :mod:`http` does not know gets ``"Unknown"`` rather than a ValueError (a 500)."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
 def _proxy_response(event: Mapping[str, Any], status: int, out_headers: dict[str, str],
                     body: str) -> dict[str, Any]:
     response: dict[str, Any] = {"statusCode": status}
     if detect(event) == "alb":
-        response["statusDescription"] = f"{status} {HTTPStatus(status).phrase}"
+        response["statusDescription"] = status_line(status)
         if isinstance(event.get("multiValueHeaders"), Mapping):
             response["multiValueHeaders"] = {k: [v] for k, v in out_headers.items()}
         else:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from http import HTTPStatus
 from typing import Any
 
 from serverless_jwt import authz
 from serverless_jwt.adapters._auth import public_path_set
+from serverless_jwt.adapters._event_source import status_line
 from serverless_jwt.adapters._request import RequestAuthenticator
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
 from serverless_jwt.errors import AuthError, MissingTokenError
@@ -112,7 +112,7 @@ class JwtWsgiMiddleware:
         shaped = self._auth.response(err)
         body = json.dumps(shaped.body).encode("utf-8")
         headers = [*shaped.headers.items(), ("Content-Length", str(len(body)))]
-        start_response(f"{shaped.status} {HTTPStatus(shaped.status).phrase}", headers)
+        start_response(status_line(shaped.status), headers)
         return [body]
 
     def _preflight_to_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
