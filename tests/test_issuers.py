@@ -276,3 +276,17 @@ def test_provider_presets_can_be_listed_as_they_are(issuer: DevIssuer) -> None:
         assert multi.verify(other.mint(sub="b"))["sub"] == "b"
     with pytest.raises(ConfigurationError):
         MultiIssuerVerifier([object()])  # type: ignore[list-item]
+
+
+def test_a_refresh_that_drops_a_cached_tokens_kid_costs_that_request_one_fetch(issuer: DevIssuer) -> None:
+    # The cache hit refreshes stale keys; the set it brings lacks the token's kid: no second fetch for it.
+    multi = MultiIssuerVerifier([Verifier(issuer=issuer.issuer, audience=issuer.audience,
+                                          jwks_uri=issuer.jwks_uri, jwks_max_age_seconds=0.05)])
+    old = issuer.mint()
+    assert multi.verify(old)["sub"] == "dev-user"
+    issuer.rotate()
+    time.sleep(0.1)  # past the max age: the next request refreshes
+    before = issuer.requests[JWKS_PATH]
+    with pytest.raises(UnknownKeyError):
+        multi.verify(old)
+    assert issuer.requests[JWKS_PATH] == before + 1

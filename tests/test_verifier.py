@@ -968,3 +968,27 @@ def test_a_cached_token_whose_claims_fail_is_refused_for_them_when_no_key_can_be
     clock.now += 7200
     with pytest.raises(TokenExpiredError):
         verifier.verify(token)
+
+
+@pytest.mark.parametrize("verified_cache_size", [1024, 0])
+def test_a_refresh_that_drops_a_known_kid_is_one_fetch_not_a_second_for_the_unknown_kid(
+        issuer: DevIssuer, verified_cache_size: int) -> None:
+    # A request whose header was planned (or whose token was cached) refreshes stale keys first; if the new
+    # set lacks its kid, the unknown-kid refetch would bring that same set again, and hold the request for
+    # a second fetch past its timeout_seconds.
+    from serverless_jwt.dev.issuer import JWKS_PATH
+
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience, jwks_max_age_seconds=0.05,
+                        verified_cache_size=verified_cache_size)
+    old = issuer.mint()
+    assert verifier.verify(old)["sub"] == "dev-user"
+    issuer.rotate()  # the old key is no longer published
+    time.sleep(0.1)  # past the max age: the next request refreshes
+    before = issuer.requests[JWKS_PATH]
+    with pytest.raises(UnknownKeyError):
+        verifier.verify(old)
+    assert issuer.requests[JWKS_PATH] == before + 1
+    # A kid that never was in a set still gets its refetch (the cool-down allows one).
+    with pytest.raises(UnknownKeyError):
+        verifier.verify(issuer.mint(kid="never-published"))
+    assert issuer.requests[JWKS_PATH] == before + 2

@@ -198,15 +198,16 @@ def env_settings(environ: Mapping[str, str] | None, overrides: Mapping[str, Any]
 
 
 def plan(plans: dict[bytes, Plan], header_segment: bytes, header: Mapping[str, Any], alg: str,
-         keys: KeySource) -> Plan:
+         keys: KeySource, *, refetch: bool = True) -> Plan:
     """The signature checks for tokens with this header (whose alg and typ rules passed), stored in
     ``plans``: the key lookup, then the check of each candidate key for ``alg``.
 
     Tokens of one issuer and key share a header segment, so this runs once per header and key set, off
     the per-request path; a plan is dropped when the key set changes (its generation).
+    ``refetch=False`` when the set changed during this call: an unknown ``kid`` is not fetched again.
     """
     generation = keys.generation
-    candidates = keys.keys_for(header)
+    candidates = keys.keys_for(header) if refetch else keys.keys_for(header, refetch=False)
     if keys.generation != generation:
         # This look-up fetched (a cold start, a refresh): read again from the set it brought, so the
         # plan (and the first cached token) is tagged with it, not rebuilt on the next request. Read

@@ -168,10 +168,11 @@ class MultiIssuerVerifier:
         if len(token) > verifier._max_token_bytes:
             raise MalformedTokenError("The access token is too large")
         now = verifier._clock()
+        since = verifier._keys.generation  # as Verifier.verify: one fetch per call, a hit's refresh included
         cached = verifier._cached(token, now) if verifier._cache_size else None
         if cached is not None:
             return cached
-        claims = verifier._verify_parsed(token, parsed, now)
+        claims = verifier._verify_parsed(token, parsed, now, since)
         if verifier._cache_size:
             self._count(verifier, token)
         return claims

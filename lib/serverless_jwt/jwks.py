@@ -148,8 +148,9 @@ class RemoteKeySource:
             return
         self._keys()
 
-    def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
-        """The key for this token header, refetching once per cool-down for an unknown ``kid``.
+    def keys_for(self, header: Mapping[str, Any], *, refetch: bool = True) -> Sequence[VerificationKey]:
+        """The key for this token header, refetching once per cool-down for an unknown ``kid`` (never
+        with ``refetch=False``: the caller saw the set change during its call).
 
         Raises
         ------
@@ -159,7 +160,7 @@ class RemoteKeySource:
             No usable keys are cached and none could be fetched; or the ``kid`` is unknown while the
             last fetch failed (it may be the issuer's new key: a 503 to retry, not a 401 to discard).
         """
-        seen = self._entry.attempts
+        seen = self._entry.attempts if refetch else -1
         key = self._keys().select(header)
         if key is None:
             # The issuer may have rotated: look again, but only as often as the cool-down allows, and

@@ -254,8 +254,9 @@ class KeySource(Protocol):
         """Changes whenever the usable key set changes (verified-token caches key on it)."""
         ...
 
-    def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
-        """Candidate keys; raises UnknownKeyError or KeysUnavailableError."""
+    def keys_for(self, header: Mapping[str, Any], *, refetch: bool = True) -> Sequence[VerificationKey]:
+        """Candidate keys; raises UnknownKeyError or KeysUnavailableError. ``refetch=False``: the
+        caller has just seen the set change, so an unknown ``kid`` is not fetched again."""
         ...
 
     def prefetch(self) -> None:
@@ -277,7 +278,7 @@ class StaticKeySource:
         self.keys = keys
         self._empty = not len(keys)  # a KeySet never changes
 
-    def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
+    def keys_for(self, header: Mapping[str, Any], *, refetch: bool = True) -> Sequence[VerificationKey]:
         if self._empty:
             raise KeysUnavailableError()
         key = self.keys.select(header)
@@ -345,7 +346,7 @@ class SecretKeys:
             keys.append(VerificationKey(kid=None, kty="oct", algorithms=hs, _key=raw))
         self._keys = tuple(keys)
 
-    def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
+    def keys_for(self, header: Mapping[str, Any], *, refetch: bool = True) -> Sequence[VerificationKey]:
         return self._keys  # every configured secret: rotation means the token's may be any of them
 
     def prefetch(self) -> None:

@@ -212,7 +212,7 @@ class StoredSecretKeys:
     def prefetch(self) -> None:
         self._current()
 
-    def keys_for(self, header: Mapping[str, Any]) -> Sequence[VerificationKey]:
+    def keys_for(self, header: Mapping[str, Any], *, refetch: bool = True) -> Sequence[VerificationKey]:
         return self._current().keys_for(header)
 
     def _current(self) -> SecretKeys:

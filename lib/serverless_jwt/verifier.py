@@ -261,14 +261,16 @@ class Verifier:
             No usable signing keys could be had; retry later (HTTP 503).
         """
         now = self._clock()
+        since = None
         if self._cache_size:
             hit = self._cache.get(token) if type(token) is str else None
             if hit is not None:
+                since = self._keys.generation  # a refresh on the hit's way counts as this call's
                 cached = self._from_cache(token, hit, now)
                 if cached is not None:
                     return cached
         h64, claims, signing_input, signature = _token.decode(token, max_bytes=self._max_token_bytes)
-        return self._verify_decoded(token, h64, claims, signing_input, signature, now)
+        return self._verify_decoded(token, h64, claims, signing_input, signature, now, since)
 
     def _cached(self, token: str, now: float) -> dict[str, Any] | None:
         hit = self._cache.get(token) if type(token) is str else None
@@ -291,15 +293,18 @@ class Verifier:
         self._check_claims(claims, now)
         return claims
 
-    def _verify_parsed(self, token: str, parsed: _token.ParsedToken, now: float) -> dict[str, Any]:
+    def _verify_parsed(self, token: str, parsed: _token.ParsedToken, now: float,
+                       since: int | None = None) -> dict[str, Any]:
         # The multi-issuer front parses once to route by `iss`, then continues here.
         signing_input = parsed.signing_input
         header_segment = signing_input[: signing_input.index(b".")]
         return self._verify_decoded(token, header_segment, parsed.claims, signing_input, parsed.signature,
-                                    now)
+                                    now, since)
 
     def _verify_decoded(self, token: str, header_segment: bytes, claims: dict[str, Any],
-                        signing_input: bytes, signature: bytes, now: float) -> dict[str, Any]:
+                        signing_input: bytes, signature: bytes, now: float,
+                        since: int | None = None) -> dict[str, Any]:
+        # ``since``: the key generation when this call began (None: read here, before any refresh).
         plan = self._plans.get(header_segment)
         # A known header passed the alg and typ rules when its plan was made; a new one is checked now,
         # before the issuer pre-check, as it always was.
@@ -311,12 +316,14 @@ class Verifier:
         keys = self._keys
         try:
             if plan is not None:
+                since = keys.generation if since is None else since
                 # What keys_for would do for a known header: refresh stale keys, end the stale window.
                 keys.prefetch()
                 if plan[0] != keys.generation:
                     plan = None
             if plan is None:
-                plan = self._plan(header_segment, checked)
+                # A set that changed during this call lacks no kid a refetch would add: one fetch per call.
+                plan = self._plan(header_segment, checked, refetch=since in (None, keys.generation))
         except KeysUnavailableError:
             _claims.check_claims(claims, self._policy, now)  # a 401 first, if they fail: _check_unverified
             raise
@@ -346,12 +353,12 @@ class Verifier:
         _claims.check_type(header, self._policy)
         return alg
 
-    def _plan(self, header_segment: bytes, checked: str | None) -> _Plan:
+    def _plan(self, header_segment: bytes, checked: str | None, *, refetch: bool = True) -> _Plan:
         """The signature checks for tokens with this header (see ``_verifier_setup.plan``); ``checked``
         is the alg when the caller has just applied the header rules."""
         header = _token.decode_header(header_segment)
         alg = checked if checked is not None else self._check_header(header)
-        return _setup.plan(self._plans, header_segment, header, alg, self._keys)
+        return _setup.plan(self._plans, header_segment, header, alg, self._keys, refetch=refetch)
 
     def _check_unverified(self, token: str) -> None:
         """When no key can be had (503): refuse a token whose own claims fail already (401: expired,
