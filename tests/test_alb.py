@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import secrets
 import threading
 import time
@@ -284,6 +285,57 @@ def test_max_unknown_kid_fetches_is_validated(keys: KeyServer) -> None:
     for bad in (0, 1, -3, True, 2.5):
         with pytest.raises(ConfigurationError):
             _verifier(keys, max_unknown_kid_fetches=bad)
+
+
+@pytest.mark.parametrize("setting", [{"timeout_seconds": 0}, {"timeout_seconds": -1},
+                                     {"timeout_seconds": math.nan}, {"timeout_seconds": "3"},
+                                     {"unknown_kid_cooldown_seconds": -1},
+                                     {"unknown_kid_cooldown_seconds": math.nan},
+                                     {"unknown_kid_cooldown_seconds": math.inf}])
+def test_timeout_and_cooldown_are_validated(keys: KeyServer, setting: dict[str, Any]) -> None:
+    # Accepted, a zero or NaN deadline made every request a 503 (and a NaN cool-down a window that
+    # never ends: no unknown kid fetched again, not even the ALB's rotated one).
+    with pytest.raises(ConfigurationError):
+        _verifier(keys, **setting)
+
+
+@pytest.mark.parametrize("cooldown", [5, 30, 600])
+def test_outage_retry_after_counts_down_to_the_next_fetch_within_1_to_60(keys: KeyServer,
+                                                                        cooldown: int) -> None:
+    clock = Clock()
+    verifier = _verifier(keys, clock=clock, unknown_kid_cooldown_seconds=cooldown)
+    kid = keys.new_key()
+    keys.fail = True
+    waits = []
+    for _ in range(2):
+        with pytest.raises(KeysUnavailableError) as info:
+            verifier.verify(alb_token(keys, kid))
+        waits.append(info.value.retry_after_seconds)
+        clock.now += 2
+    assert waits == [min(cooldown, 60), min(cooldown - 2, 60)]
+    assert keys.requests == 1
+
+
+def test_a_wall_clock_stepped_back_never_stretches_the_outage_pause(keys: KeyServer) -> None:
+    # The cool-down is read on the wall clock (as exp is): NTP stepping it back an hour must not turn a
+    # 30 s pause into 503s for an hour and a half.
+    clock = Clock()
+    verifier = _verifier(keys, clock=clock, unknown_kid_cooldown_seconds=30)
+    kid = keys.new_key()
+    keys.fail = True
+    with pytest.raises(KeysUnavailableError):
+        verifier.verify(alb_token(keys, kid))
+    keys.fail = False
+    clock.now -= 3600
+    assert verifier.verify(alb_token(keys, kid))["sub"] == "user-1"
+    forged = _forged(keys)
+    with pytest.raises(UnknownKeyError):
+        verifier.verify(forged)  # 404: remembered for this kid for one cool-down
+    clock.now -= 3600
+    before = keys.requests
+    with pytest.raises(UnknownKeyError):
+        verifier.verify(forged)
+    assert keys.requests == before + 1  # asked again, not refused for the hour the clock went back
 
 
 REGION = "eu-west-1"

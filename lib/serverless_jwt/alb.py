@@ -59,6 +59,17 @@ def _number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _within(now: float, until: float, length: float) -> bool:
+    """Whether a wait of ``length`` ending at ``until`` is on: never longer than its length, however far
+    back the wall clock is stepped (NTP) meanwhile."""
+    return until - length <= now < until
+
+
+def _seconds(wait: float) -> int:
+    """A 503's ``Retry-After``: whole seconds until the next fetch, 1 to 60 (as the JWKS source's)."""
+    return min(60, max(1, math.ceil(wait)))
+
+
 def _unpad(token: str) -> tuple[str, bytes]:
     """The token without padding (for the strict parser) and the signing input exactly as sent."""
     if not isinstance(token, str) or not token.isascii() or len(token) > 16384:
@@ -92,7 +103,8 @@ class AlbVerifier:
         ``"...{kid}"`` override of the key URL (tests use a loopback server).
     leeway_seconds, timeout_seconds, unknown_kid_cooldown_seconds, clock:
         Clock-skew on ``exp`` (60 s); total deadline of one key fetch (3 s); after a failed key fetch,
-        no fetch for 30 s (answering 503); wall-clock seconds for ``exp`` and the cool-down.
+        no fetch for 30 s (answering 503, ``Retry-After`` the seconds left, at most 60); wall-clock
+        seconds for ``exp`` and the cool-down (a clock stepped back never lengthens a cool-down).
     max_unknown_kid_fetches:
         Key fetches for not-yet-cached kids per cool-down window (default 4), as the JWKS source
         bounds its refetches: a storm of forged headers with random kids costs at most this many
@@ -103,7 +115,7 @@ class AlbVerifier:
     Raises
     ------
     ConfigurationError
-        A malformed ALB ARN or template.
+        A malformed ALB ARN or template; a timeout or cool-down that is not a finite number (> 0, >= 0).
 
     Examples
     --------
@@ -127,6 +139,11 @@ class AlbVerifier:
         if isinstance(max_unknown_kid_fetches, bool) or not isinstance(max_unknown_kid_fetches, int) or (
                 max_unknown_kid_fetches < 2):
             raise ConfigurationError("max_unknown_kid_fetches must be a whole number >= 2")
+        for name, value, positive in (("timeout_seconds", timeout_seconds, True),
+                                      ("unknown_kid_cooldown_seconds", unknown_kid_cooldown_seconds, False)):
+            # A zero or NaN deadline would make every request a 503; a NaN cool-down, a window never ending.
+            if not _number(value) or not math.isfinite(value) or value < 0 or (positive and value == 0):
+                raise ConfigurationError(f"{name} must be a finite number {'>' if positive else '>='} 0")
         arns = [alb_arns] if isinstance(alb_arns, str) else list(alb_arns)
         matches = [_ALB_ARN.fullmatch(a) if isinstance(a, str) else None for a in arns]
         if not arns or any(m is None for m in matches):
@@ -211,10 +228,10 @@ class AlbVerifier:
             if key is not None:
                 return key
             now = self._clock()
-            if self._missing.get(kid, -math.inf) > now:
+            if _within(now, self._missing.get(kid, -math.inf), self._cooldown):
                 raise UnknownKeyError()
-            if now < self._retry_at:
-                raise KeysUnavailableError(retry_after_seconds=max(1, int(self._cooldown)))
+            if _within(now, self._retry_at, self._cooldown):
+                raise KeysUnavailableError(retry_after_seconds=_seconds(self._retry_at - now))
             self._admit_fetch(kid, now)
             try:
                 pem = get_bytes(self._template.replace("{kid}", kid), timeout_seconds=self._timeout,
@@ -231,10 +248,10 @@ class AlbVerifier:
                     raise UnknownKeyError() from None
                 # An outage pauses fetching: retries cannot turn us into a request amplifier.
                 self._retry_at = now + self._cooldown
-                raise KeysUnavailableError() from None
+                raise KeysUnavailableError(retry_after_seconds=_seconds(self._cooldown)) from None
             except ConfigurationError:
                 self._retry_at = now + self._cooldown
-                raise KeysUnavailableError() from None
+                raise KeysUnavailableError(retry_after_seconds=_seconds(self._cooldown)) from None
             if selected is None:
                 raise UnknownKeyError()
             if len(self._keys) >= _MAX_CACHED_KEYS:
@@ -245,7 +262,7 @@ class AlbVerifier:
 
     def _admit_fetch(self, kid: str, now: float) -> None:
         """Count a fetch for an unknown kid against the window's budget; UnknownKeyError beyond it."""
-        if now >= self._window_end:
+        if not _within(now, self._window_end, self._cooldown):
             self._window_end, self._fetches, self._most_asked = now + self._cooldown, 0, 0
             self._asked.clear()
         asked = self._asked.get(kid, 0) + 1
