@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from typing import Any
 
 import jwt
@@ -788,3 +790,38 @@ def test_a_key_set_with_nothing_usable_for_any_algorithm_is_still_a_glitch(
     assert _verifies(rs256, token)  # retried after the back-off, failed again, still served
     assert issuer.requests[JWKS_PATH] == 3
     assert rs256._entry.failures == 2
+
+
+def _in_flight(issuer: DevIssuer, source: RemoteKeySource, header: dict[str, Any], fetches: int
+               ) -> threading.Thread:
+    """``source.keys_for(header)`` in a thread, returned once its (slow) JWKS request is on the wire."""
+    def fetch() -> None:
+        with contextlib.suppress(UnknownKeyError):
+            source.keys_for(header)
+
+    thread = threading.Thread(target=fetch, daemon=True)
+    thread.start()
+    while issuer.requests[JWKS_PATH] < fetches:
+        time.sleep(0.01)
+    return thread
+
+
+def test_a_verifier_never_waits_past_its_own_deadline_on_another_verifiers_fetch(issuer: DevIssuer) -> None:
+    # Verifiers of one issuer share its cache record and its fetch lock, not their timeout_seconds: one
+    # with a short deadline must not queue behind another's long fetch (a 503 instead, as for its own).
+    clock = FakeClock()
+    patient = _source(issuer, clock, timeout_seconds=30)
+    hurried = _source(issuer, clock, timeout_seconds=0.2)
+    issuer.fault, issuer.fault_paths, issuer.slow_seconds = "slow", {JWKS_PATH}, 3
+    fetch = _in_flight(issuer, patient, {"kid": issuer.kid()}, 1)  # a cold start, on a slow issuer
+    _unavailable(hurried, {"kid": issuer.kid()})
+    assert fetch.is_alive()  # answered while the other fetch still runs
+    fetch.join()
+    issuer.fault = None
+    assert _verifies(hurried, issuer.mint())
+    # The same for an unknown kid's refetch: a 503 (the kid may be in the set on its way), not a 401.
+    issuer.fault = "slow"
+    fetch = _in_flight(issuer, patient, {"kid": "new-1"}, 2)
+    _unavailable(hurried, {"kid": "new-2"})
+    assert fetch.is_alive()
+    fetch.join()

@@ -149,8 +149,8 @@ class RemoteKeySource:
         self._keys()
 
     def keys_for(self, header: Mapping[str, Any], *, refetch: bool = True) -> Sequence[VerificationKey]:
-        """The key for this token header, refetching once per cool-down for an unknown ``kid`` (never
-        with ``refetch=False``: the caller saw the set change during its call).
+        """The key for this header, refetching once per cool-down for an unknown ``kid`` (not with
+        ``refetch=False``: the caller saw the set change during its call).
 
         Raises
         ------
@@ -207,9 +207,9 @@ class RemoteKeySource:
             return
         seen = entry.attempts
         # With servable keys in hand (merely old), nobody queues behind a slow refresh: one thread
-        # refreshes, the others keep serving what is cached.
-        blocking = not self._servable(self._clock())
-        if not entry.fetch_lock.acquire(blocking=blocking):
+        # refreshes, the others keep serving what is cached. Without, we wait for the fetch in flight
+        # within our own deadline: verifiers sharing this record may have longer ones.
+        if not entry.fetch_lock.acquire(timeout=0 if self._servable(self._clock()) else self._timeout):
             return
         try:
             now = self._clock()
@@ -235,7 +235,9 @@ class RemoteKeySource:
                 raise WouldBlock((entry, "kid"), self._refetch_for_unknown_kid, "kid")
             return self._usable(now)
         seen = entry.attempts
-        with entry.fetch_lock:
+        if not entry.fetch_lock.acquire(timeout=self._timeout):  # as _refresh; the kid may be on its way
+            raise self._unavailable(kid=True)
+        try:
             now = self._clock()
             # Unknown kids cost at most one fetch per cool-down, however many such tokens arrive.
             if entry.attempts == seen and now - entry.kid_refetch_at >= self._cooldown \
@@ -248,6 +250,8 @@ class RemoteKeySource:
                     # It failed: the back-off paces the next try (the issuer may be back in a second
                     # with the new key), not the cool-down, which paces fetches of a set that answers.
                     entry.kid_refetch_at = -math.inf
+        finally:
+            entry.fetch_lock.release()
         return self._usable(self._clock())
 
     def _usable(self, now: float) -> KeySet:
