@@ -300,6 +300,19 @@ def test_secret_store_outage_at_cold_start_backs_off() -> None:
     assert store.calls == 1
 
 
+def test_a_503_from_the_store_says_when_it_is_read_again() -> None:
+    store, now = _Store(None), [1000.0]
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=store, clock=lambda: now[0])
+    seen = []
+    for at in (1000.0, 1004.0, 1009.5, 1010.0):
+        now[0] = at
+        with pytest.raises(KeysUnavailableError) as err:
+            keys.keys_for(_hs_header())
+        seen.append((err.value.retry_after_seconds, store.calls))
+    # The pause after a failed read is 10 s: the header counts it down, then the store is asked again.
+    assert seen == [(10, 1), (6, 1), (1, 1), (10, 2)]
+
+
 def test_secret_store_serves_stale_then_gives_up_without_leaking() -> None:
     secret = secrets.token_urlsafe(32)
     store, now = _Store(secret), [0.0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -22,7 +23,7 @@ from serverless_jwt._config import PREVIOUS_STAGE, is_secret_reference
 from serverless_jwt._extras import ensure, requires
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt._public_key_text import public_key_kind
-from serverless_jwt.errors import AuthError, ConfigurationError, KeysUnavailableError
+from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import SecretKeys, VerificationKey
 
 _log = logging.getLogger("serverless_jwt.secret_store")
@@ -33,6 +34,7 @@ __all__ = ["StoredSecretKeys"]
 # Powertools Parameters, and boto3 under it (Lambda's runtime has boto3; elsewhere the `aws` extra).
 _EXTRAS = "powertools,aws"
 _FEATURE = "A secret kept in Secrets Manager or SSM"
+_PAUSE_SECONDS = 10  # after a failed read, before the store is asked again
 _PROVIDERS: dict[tuple[str, str], Any] = {}
 
 
@@ -226,7 +228,7 @@ class StoredSecretKeys:
                     schedule(self, self._current)
                 return keys
             if now < self._retry_at:
-                raise KeysUnavailableError("The shared secret could not be loaded")
+                raise self._paused(now)
             raise WouldBlock(self, self._current, "keys")
         with self._lock:
             if self._keys is not None and now - self._loaded_at < self._max_age:
@@ -236,17 +238,23 @@ class StoredSecretKeys:
                 # instead of every request waiting on the store again.
                 if self._keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
                     return self._keys
-                raise KeysUnavailableError("The shared secret could not be loaded")
+                raise self._paused(now)
             try:
                 self._load(now)
-            except AuthError:
+            except KeysUnavailableError as exc:
                 # A failed refresh keeps the last good secrets for a bounded time, then gives up.
-                self._retry_at = now + 10
+                self._retry_at = now + _PAUSE_SECONDS
                 if self._keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
                     return self._keys
+                exc.retry_after_seconds = _PAUSE_SECONDS  # when the next read may happen
                 raise
             assert self._keys is not None
             return self._keys
+
+    def _paused(self, now: float) -> KeysUnavailableError:
+        # Retry-After: the seconds left of the pause after a failed read, when the next read may happen.
+        return KeysUnavailableError("The shared secret could not be loaded",
+                                    retry_after_seconds=max(1, math.ceil(self._retry_at - now)))
 
     def _load(self, now: float) -> None:
         try:
