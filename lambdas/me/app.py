@@ -22,7 +22,7 @@ CORS = {"Access-Control-Allow-Origin": ALLOW_ORIGIN} if ALLOW_ORIGIN else {}
 
 
 @logger.inject_lambda_context(clear_state=True)
-@require_auth(verifier, logger=logger)
+@require_auth(verifier, logger=logger, error_headers=CORS)  # refusals too: a page must read its 401
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     claims = dict(identity_of(context).claims)  # the caller, typed (context.identity_context)
     logger.info("claims returned")

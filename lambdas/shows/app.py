@@ -33,7 +33,7 @@ def respond(status: int, body: Any) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@require_auth(verifier, logger=logger)
+@require_auth(verifier, logger=logger, error_headers=CORS)  # refusals too: a page must read its 401
 @require_scope("read:shows")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     params = event.get("pathParameters")

@@ -66,6 +66,24 @@ def test_sample_functions_send_the_allowed_origin_for_the_rest_api(jwt_issuer: D
     assert result["headers"]["Access-Control-Allow-Origin"] == "https://app.example"
 
 
+@pytest.mark.parametrize(("function", "path", "claims", "status"), [
+    # expired: the authorizer's cached Allow outlives a token by up to ReauthorizeEvery
+    ("MeFunction", "/me", {"lifetime_seconds": -3600}, 401),
+    ("ShowsFunction", "/shows", {}, 403),
+])
+def test_sample_functions_refusals_carry_the_allowed_origin_for_the_rest_api(
+        jwt_issuer: DevIssuer, function: str, path: str, claims: dict[str, Any], status: int) -> None:
+    # Behind the REST API nothing adds CORS to a proxy answer: a refusal without the header reaches the
+    # page as a network error, so it cannot tell that it must sign in again.
+    template = Template(ROOT / "template.yaml", parameter_overrides={"CorsAllowOrigin": "https://app.example"})
+    env = {"JWT_ISSUER": jwt_issuer.issuer, "JWT_AUDIENCE": jwt_issuer.audience}
+    runner = FunctionRunner(template.function(function), environment=env)
+    runner.load()
+    result = runner.invoke(http_event("rest_v1", path=path, token=jwt_issuer.mint(**claims)))
+    assert result["statusCode"] == status
+    assert result["headers"]["Access-Control-Allow-Origin"] == "https://app.example"
+
+
 def test_rest_api_answers_503_with_retry_after_when_the_authorizer_cannot_get_keys() -> None:
     # The Lambda authorizer can only allow, deny or fail; with the provider down it fails, and the
     # template's AUTHORIZER_CONFIGURATION_ERROR gateway response (API Gateway's type for a failed
