@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import logging
+import secrets
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -469,15 +471,17 @@ def test_each_rejection_is_one_structured_log_line_without_token_values(
     assert token not in caplog.text
 
 
-def test_refusals_go_to_the_logger_given_such_as_powertools(issuer: DevIssuer, verifier: Verifier,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_refusals_go_to_the_logger_given_such_as_powertools(issuer: DevIssuer, verifier: Verifier) -> None:
     from aws_lambda_powertools import Logger
 
-    logger = Logger(service="authorizer", level="INFO")
+    # A service of its own: Powertools keeps one handler per service name, and the sample authorizer
+    # (imported by other tests in this process) already made "authorizer"'s, on another stream.
+    stream = io.StringIO()
+    logger = Logger(service=f"authorizer-{secrets.token_hex(4)}", level="INFO", stream=stream)
     token = issuer.mint(audience="another-api")
     with pytest.raises(Unauthorized):
         authorizer(verifier, logger=logger)(token_event(token), None)
-    (line,) = [json.loads(raw) for raw in capsys.readouterr().out.splitlines() if "request rejected" in raw]
+    (line,) = [json.loads(raw) for raw in stream.getvalue().splitlines() if "request rejected" in raw]
     assert (line["level"], line["auth_code"], line["auth_check"]) == ("INFO", "claims_invalid",
                                                                       "aud:check_failed")
     assert token not in json.dumps(line)
