@@ -421,7 +421,12 @@ def test_login_page_prefills_the_requested_scopes_and_escapes_values(issuer: Dev
     ("not json", "Extra claims must be valid JSON"), ("[1]", "Extra claims must be a JSON object"),
     ('{"aud": "x"}', "may not set protocol claims: aud"),
     ('{"a":' * 2000 + "1" + "}" * 2000, "Extra claims must be valid JSON"),  # past json's recursion limit
-    ('{"a":' * 25 + "1" + "}" * 25, "may nest at most 19 levels deep")])  # verifiers would refuse it
+    ('{"a":' * 25 + "1" + "}" * 25, "may nest at most 19 levels deep"),  # verifiers would refuse it
+    # Python's json reads these, but no verifier reads a token carrying them (it was minted, then 401).
+    ('{"x": NaN}', "Extra claims must be valid JSON"),
+    ('{"x": -Infinity}', "Extra claims must be valid JSON"),
+    ('{"x": 1e999}', "only finite numbers and valid Unicode text"),
+    ('{"x": "\\ud800"}', "only finite numbers and valid Unicode text")])
 def test_bad_extra_claims_show_the_page_again_with_the_problem(issuer: DevIssuer, claims: str,
                                                                 message: str) -> None:
     request = oc.start(issuer.issuer, redirect_uri=REDIRECT)

@@ -45,6 +45,11 @@ def test_extra_claims_are_a_json_object_and_none_is_empty() -> None:
     ('{"a":' * 2000 + "1" + "}" * 2000, "Extra claims must be valid JSON"),  # past json's recursion limit
     ('{"a":' * MAX_JSON_DEPTH + "1" + "}" * MAX_JSON_DEPTH, f"may nest at most {MAX_JSON_DEPTH - 1} levels"),
     ('{"sub": "x", "aud": "y", "tenant": "t"}', "may not set protocol claims: aud, sub"),
+    ('{"x": NaN}', "Extra claims must be valid JSON"),  # JavaScript's constants, not JSON (RFC 8259 §6)
+    ('{"x": [Infinity]}', "Extra claims must be valid JSON"),
+    ('{"x": 1e999}', "only finite numbers and valid Unicode text"),  # JSON, but inf once read
+    ('{"x": "\\udc00"}', "only finite numbers and valid Unicode text"),  # a lone surrogate
+    ('{"\\ud800": 1}', "only finite numbers and valid Unicode text"),
 ])
 def test_extra_claims_are_refused_with_the_message_the_page_shows(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -253,19 +253,27 @@ def requested_scopes(form: Mapping[str, str]) -> tuple[str, ...]:
     return scopes
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(name)  # NaN, Infinity, -Infinity: JavaScript's, not JSON (RFC 8259 §6)
+
+
 def extra_claims(text: str) -> dict[str, Any]:
     """The login page's extra claims: a JSON object no deeper than verifiers read, setting no
     :data:`RESERVED_CLAIMS` (``ValueError`` with the message the page shows)."""
     if not text:
         return {}
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError):
         raise ValueError("Extra claims must be valid JSON") from None
     if not isinstance(value, dict):
         raise ValueError("Extra claims must be a JSON object")
     if json_depth(value) >= MAX_JSON_DEPTH:  # a token nested deeper than verifiers read is no use
         raise ValueError(f"Extra claims may nest at most {MAX_JSON_DEPTH - 1} levels deep")
+    try:  # 1e999 reads as inf, "\ud800" as a lone surrogate: tokens every verifier refuses
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except ValueError:
+        raise ValueError("Extra claims may hold only finite numbers and valid Unicode text") from None
     reserved = sorted(RESERVED_CLAIMS & set(value))
     if reserved:
         raise ValueError("Extra claims may not set protocol claims: " + ", ".join(reserved))
