@@ -68,7 +68,7 @@ def test_sign_in_call_both_routes_and_log_out(page: Any, read_shows: bool, shows
     assert status == "200"
     claims = json.loads(body)["claims"]
     assert claims["sub"] == "alice"
-    assert claims["client_id"] == "serverless-jwt-dev"
+    assert claims["client_id"] == "serverless-jwt-dev-spa"
     status, body = _call(page, "Call /shows")
     assert status == shows_status
     if read_shows:

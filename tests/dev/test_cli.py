@@ -531,7 +531,7 @@ def test_issuer_command_serves_sign_in_with_the_registered_redirect_uris(state: 
         match = re.search(r"dev issuer: (http://127\.0\.0\.1:\d+)", banner)
         assert match, banner
         url = match.group(1)
-        assert f"sign in    {url}/authorize (client_id serverless-jwt-dev" in banner
+        assert f"sign in    {url}/authorize (client_id serverless-jwt-dev-spa" in banner
         assert "client_secret " in banner
         registered = oidc_client.start(url, redirect_uri="http://127.0.0.1:8080/app/")
         assert oidc_client.get(registered.url).status == 200

@@ -14,6 +14,7 @@ import pytest
 from serverless_jwt import Verifier
 from serverless_jwt.dev import oidc_client as oc
 from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.errors import InvalidClaimError
 
 APP = "http://127.0.0.1:5173"
 REDIRECT = APP + "/callback"
@@ -57,14 +58,25 @@ def test_code_flow_gives_an_rfc9068_access_token_the_api_verifier_accepts(issuer
     claims = verifier.verify(tokens["access_token"])
     assert jwt.get_unverified_header(tokens["access_token"])["typ"] == "at+jwt"
     assert claims["sub"] == "alice"
-    assert claims["client_id"] == "serverless-jwt-dev"
+    assert claims["client_id"] == "serverless-jwt-dev-spa"
     assert claims["scope"] == "openid read:shows"
     assert claims["roles"] == ["editor"]
     assert claims["email"] == "a@example.test"
-    id_claims = Verifier(issuer=issuer.issuer, audience="serverless-jwt-dev").verify(tokens["id_token"])
+    id_claims = Verifier(issuer=issuer.issuer, audience="serverless-jwt-dev-spa").verify(tokens["id_token"])
     assert id_claims["nonce"] == request.nonce
     assert id_claims["sub"] == "alice"
     assert id_claims["sid"] == claims["sid"]
+
+
+def test_the_id_token_is_not_an_access_token_for_the_api(issuer: DevIssuer) -> None:
+    # Its aud is the client; the API's verifier (the dev audience, typ not required) must refuse it, as
+    # it refuses a real provider's. With the client named like the audience, /me answered it 200.
+    request, code = _login(issuer, subject="alice")
+    tokens = oc.exchange_code(issuer.issuer, request, code).json()
+    assert issuer.oidc.client_id != issuer.audience
+    with pytest.raises(InvalidClaimError) as refused:
+        Verifier(issuer=issuer.issuer, audience=issuer.audience).verify(tokens["id_token"])
+    assert refused.value.claim == "aud"
 
 
 def test_redirect_carries_state_and_the_issuer(issuer: DevIssuer) -> None:
@@ -158,7 +170,7 @@ def test_a_code_works_once_and_its_reuse_revokes_the_refresh_token(issuer: DevIs
                             "error_description": "The code is invalid, expired or already used"}
     refreshed = oc.post_form(issuer.issuer + "/oauth/token", {
         "grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"],
-        "client_id": "serverless-jwt-dev"})
+        "client_id": "serverless-jwt-dev-spa"})
     assert refreshed.json()["error"] == "invalid_grant"
 
 
@@ -179,7 +191,7 @@ def test_redirect_uri_must_match_at_the_token_endpoint(issuer: DevIssuer) -> Non
 def test_refresh_tokens_rotate_and_may_only_narrow_scopes(issuer: DevIssuer) -> None:
     request, code = _login(issuer, scopes=("openid", "offline_access", "read:shows"))
     first = oc.exchange_code(issuer.issuer, request, code).json()
-    form = {"grant_type": "refresh_token", "client_id": "serverless-jwt-dev"}
+    form = {"grant_type": "refresh_token", "client_id": "serverless-jwt-dev-spa"}
     wider = oc.post_form(issuer.issuer + "/oauth/token",
                          {**form, "refresh_token": first["refresh_token"], "scope": "admin"})
     assert wider.json()["error"] == "invalid_scope"
@@ -217,7 +229,7 @@ def test_refresh_tokens_never_outlive_their_sign_in_by_more_than_the_session_lif
     request, code = _login(issuer, scopes=("openid", "offline_access"))
     tokens = oc.exchange_code(issuer.issuer, request, code).json()
     sign_in = _claims(tokens["access_token"])["auth_time"]
-    form = {"grant_type": "refresh_token", "client_id": "serverless-jwt-dev"}
+    form = {"grant_type": "refresh_token", "client_id": "serverless-jwt-dev-spa"}
     rotated = oc.post_form(issuer.issuer + "/oauth/token", {**form, "refresh_token": tokens["refresh_token"]})
     assert rotated.status == 200
     time.sleep(max(0.0, sign_in + 2.2 - time.time()))
@@ -229,7 +241,7 @@ def test_refresh_tokens_never_outlive_their_sign_in_by_more_than_the_session_lif
 def test_a_replayed_code_revokes_every_refresh_token_it_led_to(issuer: DevIssuer) -> None:
     request, code = _login(issuer, scopes=("openid", "offline_access"))
     first = oc.exchange_code(issuer.issuer, request, code).json()
-    form = {"grant_type": "refresh_token", "client_id": "serverless-jwt-dev"}
+    form = {"grant_type": "refresh_token", "client_id": "serverless-jwt-dev-spa"}
     rotated = oc.post_form(issuer.issuer + "/oauth/token", {**form, "refresh_token": first["refresh_token"]})
     assert oc.exchange_code(issuer.issuer, request, code).json()["error"] == "invalid_grant"  # replayed
     live = oc.post_form(issuer.issuer + "/oauth/token",
@@ -243,7 +255,7 @@ def test_a_refresh_with_the_wrong_client_does_not_use_the_token_up(issuer: DevIs
     form = {"grant_type": "refresh_token", "refresh_token": token}
     token_url = issuer.issuer + "/oauth/token"
     assert oc.post_form(token_url, {**form, "client_id": "someone-else"}).status == 400
-    assert oc.post_form(token_url, {**form, "client_id": "serverless-jwt-dev"}).status == 200
+    assert oc.post_form(token_url, {**form, "client_id": "serverless-jwt-dev-spa"}).status == 200
 
 
 def _service_token(issuer: DevIssuer, params: dict[str, str]) -> Any:
@@ -257,7 +269,7 @@ def _service_token(issuer: DevIssuer, params: dict[str, str]) -> Any:
 def _assert_refresh_revoked(issuer: DevIssuer, tokens: dict[str, Any]) -> None:
     refreshed = oc.post_form(issuer.issuer + "/oauth/token", {
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-        "client_id": "serverless-jwt-dev"})
+        "client_id": "serverless-jwt-dev-spa"})
     assert refreshed.json()["error"] == "invalid_grant"
 
 
@@ -272,7 +284,7 @@ def test_token_endpoint_refuses_a_resource_it_does_not_serve(issuer: DevIssuer,
     request, code = _login(issuer)
     refused = oc.post_form(issuer.issuer + "/oauth/token", {
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-        "client_id": "serverless-jwt-dev", "code_verifier": request.code_verifier, **target})
+        "client_id": "serverless-jwt-dev-spa", "code_verifier": request.code_verifier, **target})
     assert refused.json()["error"] == "invalid_target"
     served = _service_token(issuer, {"resource": issuer.audience})
     assert served.status == 200
@@ -305,7 +317,7 @@ def test_client_credentials_without_the_secret_is_invalid_client(issuer: DevIssu
     ({"grant_type": "password", "username": "u", "password": "p"}, "unsupported_grant_type"),
     ({}, "invalid_request"),
     ([("grant_type", "client_credentials"), ("grant_type", "refresh_token")], "invalid_request"),
-    ({"grant_type": "authorization_code", "code": "nope", "client_id": "serverless-jwt-dev",
+    ({"grant_type": "authorization_code", "code": "nope", "client_id": "serverless-jwt-dev-spa",
       "redirect_uri": REDIRECT, "code_verifier": "v" * 43}, "invalid_grant"),
 ])
 def test_token_endpoint_errors_are_rfc6749_json(issuer: DevIssuer, form: Any, error: str) -> None:
@@ -394,9 +406,9 @@ def test_end_session_with_another_client_id_than_the_hint_was_issued_to_is_refus
     assert "location" not in answer.headers
     refreshed = oc.post_form(issuer.issuer + "/oauth/token", {
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-        "client_id": "serverless-jwt-dev"})
+        "client_id": "serverless-jwt-dev-spa"})
     assert refreshed.status == 200
-    same = oc.get(issuer.issuer + "/logout?client_id=serverless-jwt-dev&post_logout_redirect_uri=" + APP)
+    same = oc.get(issuer.issuer + "/logout?client_id=serverless-jwt-dev-spa&post_logout_redirect_uri=" + APP)
     assert same.status == 303
 
 
@@ -516,7 +528,8 @@ def test_token_endpoint_preflight(issuer: DevIssuer) -> None:
     request, code = _login(issuer)
     answer = oc.post_form(issuer.issuer + "/oauth/token", {
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-        "client_id": "serverless-jwt-dev", "code_verifier": request.code_verifier}, headers={"Origin": APP})
+        "client_id": "serverless-jwt-dev-spa", "code_verifier": request.code_verifier},
+        headers={"Origin": APP})
     assert answer.headers["access-control-allow-origin"] == APP
 
 

@@ -93,7 +93,7 @@ def post_form(url: str, form: Mapping[str, str] | Iterable[tuple[str, str]],
                 headers={"Content-Type": "application/x-www-form-urlencoded", **dict(headers or {})})
 
 
-def start(issuer: str, *, client_id: str = "serverless-jwt-dev",
+def start(issuer: str, *, client_id: str = "serverless-jwt-dev-spa",
           redirect_uri: str = "http://127.0.0.1/callback", scopes: Iterable[str] = ("openid",),
           extra: Mapping[str, str] | None = None) -> LoginRequest:
     """Build an authorization request with a fresh PKCE verifier (S256), ``state`` and ``nonce``."""
@@ -144,7 +144,7 @@ def exchange_code(issuer: str, request: LoginRequest, code: str, *, code_verifie
 
 def sign_in(issuer: str, *, subject: str = "dev-user", scopes: Iterable[str] = ("openid",),
             roles: Iterable[str] = (), claims: Mapping[str, Any] | None = None,
-            client_id: str = "serverless-jwt-dev", redirect_uri: str = "http://127.0.0.1/callback"
+            client_id: str = "serverless-jwt-dev-spa", redirect_uri: str = "http://127.0.0.1/callback"
             ) -> dict[str, Any]:
     """The whole sign-in; returns the token response (``access_token``, ``id_token``...).
 

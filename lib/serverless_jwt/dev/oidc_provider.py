@@ -50,7 +50,7 @@ USERINFO_PATH = "/userinfo"
 END_SESSION_PATH = "/logout"
 RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"  # RFC 9728, served by the local API
 DEFAULT_SCOPES = ("openid", "profile", "email", "offline_access", "read:shows")
-DEFAULT_CLIENT_ID = "serverless-jwt-dev"
+DEFAULT_CLIENT_ID = "serverless-jwt-dev-spa"  # not the dev audience: an ID token is no access token
 SERVICE_CLIENT_ID = "serverless-jwt-dev-service"
 _PENDING_SECONDS = 600  # how long a login page stays usable
 
@@ -61,7 +61,7 @@ class OidcProvider:
     Settings (plain attributes, read on every request):
 
     ``client_id``
-        The public client a single-page app uses (``serverless-jwt-dev``); no secret, PKCE required.
+        The public client a single-page app uses (``serverless-jwt-dev-spa``); no secret, PKCE required.
     ``service_client_id``, ``service_client_secret``
         A confidential client for ``client_credentials`` (secret derived from the issuer's key, so it
         is stable while the key folder is).
