@@ -210,3 +210,25 @@ def test_a_sign_in_with_openid_sends_a_nonce_and_checks_it(new_page: Any) -> Non
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
     assert _text(page, "status") == "200"
+
+
+def test_an_answer_without_the_iss_the_provider_promised_is_refused(
+        page: Any, sample_app: tuple[Any, str]) -> None:
+    # RFC 9207 §2.4: the dev provider's discovery says authorization_response_iss_parameter_supported, so
+    # an answer lacking iss (another provider's, in a mix-up) must be refused before its code is spent.
+    from urllib.parse import parse_qs, urlsplit
+
+    api = sample_app[1]
+
+    def answer_without_iss(route: Any) -> None:
+        state = parse_qs(urlsplit(route.request.url).query)["state"][0]
+        route.fulfill(status=302, headers={"Location": f"{api}/?code=from-elsewhere&state={state}"})
+
+    page.route("**/authorize?*", answer_without_iss)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url))
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_function("document.querySelector('[data-testid=status]').textContent === 'login refused'")
+    assert "issuer" in _text(page, "body")
+    assert not any(url.endswith("/oauth/token") for url in sent)
+    assert _text(page, "subject") == "(not signed in)"
