@@ -232,3 +232,12 @@ def test_an_answer_without_the_iss_the_provider_promised_is_refused(
     assert "issuer" in _text(page, "body")
     assert not any(url.endswith("/oauth/token") for url in sent)
     assert _text(page, "subject") == "(not signed in)"
+
+
+def test_an_unsolicited_error_answer_is_refused_not_shown(new_page: Any) -> None:
+    # A link carrying ?error=...&error_description=... (no sign-in of this tab's, no state) must not put
+    # a stranger's text on the page as the provider's words (RFC 6749 §10.12: check state first).
+    page = new_page("?error=access_denied&error_description=Your+account+is+locked%2C+call+0800+000")
+    assert _text(page, "status") == "login refused"
+    assert "0800" not in _text(page, "body")
+    assert "state" in _text(page, "body")
