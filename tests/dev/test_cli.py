@@ -111,6 +111,20 @@ def test_token_hs256_refuses_a_secret_verifiers_refuse_with_their_message(
     assert Verifier.from_env({"JWT_SECRET": secret, "JWT_ALLOW_SHORT_SECRET": "true"}).verify(token)["sub"]
 
 
+def test_token_hs256_asks_of_the_secret_what_jwt_algorithms_asks(
+        state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "n" * 40  # enough for HS256, not for HS512 (64 bytes)
+    monkeypatch.setenv("JWT_SECRET", secret)
+    monkeypatch.setenv("JWT_ALGORITHMS", "HS256,HS512")
+    assert main(["--state-dir", str(state), "token", "--hs256"]) == 2
+    with pytest.raises(ConfigurationError) as refused:
+        Verifier.from_env({"JWT_SECRET": secret, "JWT_ALGORITHMS": "HS256,HS512"})
+    assert str(refused.value) in capsys.readouterr().err
+    monkeypatch.setenv("JWT_ALGORITHMS", "HS512")
+    assert main(["--state-dir", str(state), "token", "--hs256"]) == 2
+    assert "JWT_ALGORITHMS=HS512 refuses" in capsys.readouterr().err
+
+
 def _invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
     code = main(["invoke", *args, "--template", TEMPLATE])
     out = capsys.readouterr().out

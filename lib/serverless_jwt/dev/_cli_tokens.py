@@ -86,7 +86,11 @@ def cmd_token(args: argparse.Namespace) -> int:
         # Refuse what every verifier refuses, with the same words (RFC 7518 §3.2 key length).
         allow_short = os.environ.get("JWT_ALLOW_SHORT_SECRET", "").strip().lower() in (
             "1", "true", "yes", "on")
-        problem = secret_problem(secret, ["HS256"], allow_short_secret=allow_short, env=True)
+        # The verifier's allow-list (JWT_ALGORITHMS) sets how long the secret must be (HS512: 64 bytes).
+        algorithms = [a.strip() for a in os.environ.get("JWT_ALGORITHMS", "").split(",") if a.strip()]
+        if algorithms and "HS256" not in algorithms:
+            raise CliError(f"--hs256 mints HS256 tokens, which JWT_ALGORITHMS={','.join(algorithms)} refuses")
+        problem = secret_problem(secret, algorithms or ["HS256"], allow_short_secret=allow_short, env=True)
         if problem is not None:
             raise CliError(problem)
         # The aud a JWT_SECRET verifier expects: its JWT_AUDIENCE (first value), else none (Netlify).
