@@ -128,3 +128,58 @@ def test_the_handler_sees_the_context_variables_its_import_set(tmp_path: Path) -
     )
     assert runner.invoke({}) == "set at import"
     runner.close()
+
+
+def test_sys_exit_in_a_handler_is_lambdas_exit_error_and_a_cold_start_after(tmp_path: Path) -> None:
+    # Lambda's runtime process ends: the caller gets Runtime.ExitError, never a SystemExit of its own
+    # (which ended `invoke --in-process` silently and dropped start-api's connection).
+    runner = _runner(
+        tmp_path,
+        "import sys\n"
+        "imports = [1]\n"
+        "def handler(event, context):\n"
+        "    if event.get('exit') == 'interrupt':\n"
+        "        raise KeyboardInterrupt\n"
+        "    if 'exit' in event:\n"
+        "        sys.exit(event['exit'])\n"
+        "    return len(imports)\n",
+    )
+    cases = {3: "Runtime exited with error: exit status 3",
+             None: "Runtime exited without providing a reason",
+             "bye": "Runtime exited with error: exit status 1",
+             "interrupt": "Runtime exited with error: signal: interrupt"}
+    for code, reason in cases.items():
+        assert runner.invoke({}) == 1
+        runner._module.imports.append(2)  # type: ignore[union-attr]  # seen until the runtime restarts
+        with pytest.raises(FunctionError) as caught:
+            runner.invoke({"exit": code}, request_id="req-9")
+        assert caught.value.payload == {"errorType": "Runtime.ExitError",
+                                        "errorMessage": f"RequestId: req-9 Error: {reason}"}
+    assert runner.invoke({}) == 1  # imported afresh, as the restarted runtime does
+    assert "bye\n" in runner.log_stream.getvalue()  # type: ignore[union-attr]
+    runner.close()
+
+
+def test_the_result_reaches_the_caller_as_lambdas_json_encoder_writes_it(tmp_path: Path) -> None:
+    runner = _runner(
+        tmp_path,
+        "import decimal\n"
+        "def handler(event, context):\n"
+        "    if event.get('kind') == 'object':\n"
+        "        return {'statusCode': 200, 'body': object()}\n"
+        "    if event.get('kind') == 'huge':\n"
+        "        return 'y' * 7_000_000\n"
+        "    return {'statusCode': 200, 'multiValueHeaders': {'X': ('a', 'b')},\n"
+        "            'headers': {'Price': decimal.Decimal('1.50'), 'N': decimal.Decimal('10')}}\n",
+    )
+    assert runner.invoke({}) == {"statusCode": 200, "multiValueHeaders": {"X": ["a", "b"]},
+                                 "headers": {"Price": 1.5, "N": 10}}
+    with pytest.raises(FunctionError) as caught:
+        runner.invoke({"kind": "object"}, request_id="req-2")
+    assert caught.value.payload == {
+        "errorMessage": "Unable to marshal response: Object of type object is not JSON serializable",
+        "errorType": "Runtime.MarshalError", "requestId": "req-2", "stackTrace": []}
+    with pytest.raises(FunctionError) as caught:
+        runner.invoke({"kind": "huge"})
+    assert caught.value.payload["errorType"] == "Function.ResponseSizeTooLarge"
+    runner.close()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import decimal
 import importlib
 import io
+import json
 import os
 import sys
 import threading
@@ -233,8 +235,9 @@ class FunctionRunner:
         """Call the handler with ``event`` and a fresh context; returns its result.
 
         Raises :class:`~serverless_jwt.dev.invocation.FunctionError` (the handler's exception chained,
-        ``payload`` as the Lambda runtime would report it) when the handler raises, and
-        :class:`~serverless_jwt.dev.invocation.FunctionTimeoutError` past the function's ``Timeout``.
+        ``payload`` as the Lambda runtime would report it) when the handler raises, calls ``sys.exit``
+        (``Runtime.ExitError``) or returns what Lambda cannot send (``Runtime.MarshalError``, over
+        6 MB), and :class:`~serverless_jwt.dev.invocation.FunctionTimeoutError` past its ``Timeout``.
         The handler runs in a thread of its own so that the timeout can be answered; a thread cannot
         be stopped, so a handler past its time goes on in the background (the emulator stops it).
         """
@@ -260,12 +263,51 @@ class FunctionRunner:
                 raise FunctionTimeoutError(self.function.timeout_seconds, context.aws_request_id)
         done, value = outcome[0]
         if done:
-            return value
-        if not isinstance(value, Exception):
-            raise value  # SystemExit, KeyboardInterrupt: not a function error
+            return _marshalled(value, context.aws_request_id)
+        if not isinstance(value, Exception):  # sys.exit() or KeyboardInterrupt: Lambda's runtime exits
+            self.close()  # and the next invocation is a cold start
+            raise FunctionError(_exit_error(value, context.aws_request_id, self.log_stream))
         stack = traceback.format_tb(value.__traceback__)[1:]  # from the handler down
         raise FunctionError({"errorMessage": str(value), "errorType": type(value).__name__,
                              "stackTrace": stack}) from value
+
+
+# The runtime's response cap (the emulator's RequestEntityTooLarge), in bytes of JSON.
+_MAX_RESPONSE_BYTES = 6291556
+
+
+def _marshalled(value: Any, request_id: str) -> Any:
+    """The result as the caller of Lambda gets it: through awslambdaric's JSON encoder (tuples as
+    lists, ``Decimal`` as a number), its ``Runtime.MarshalError`` and the runtime's size cap."""
+    def number(obj: Any) -> Any:
+        if isinstance(obj, decimal.Decimal):
+            return json.loads(str(obj)) if not obj.is_nan() else float("nan")
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+    try:
+        text = json.dumps(value, default=number, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise FunctionError({"errorMessage": f"Unable to marshal response: {exc}",
+                             "errorType": "Runtime.MarshalError", "requestId": request_id,
+                             "stackTrace": []}) from None
+    if len(text.encode("utf-8")) > _MAX_RESPONSE_BYTES:
+        raise FunctionError({"errorType": "Function.ResponseSizeTooLarge", "errorMessage": (
+            f"Response payload size exceeded maximum allowed payload size ({_MAX_RESPONSE_BYTES} bytes).")})
+    return json.loads(text)
+
+
+def _exit_error(exc: BaseException, request_id: str, log: TextIO | None) -> dict[str, Any]:
+    """Lambda's error object when the handler ends the runtime (``sys.exit``, ``KeyboardInterrupt``)."""
+    if isinstance(exc, SystemExit) and not isinstance(exc.code, (int, type(None))):
+        print(exc.code, file=log or sys.stderr)  # what Python prints for sys.exit("message")
+    if isinstance(exc, KeyboardInterrupt):
+        reason = "Runtime exited with error: signal: interrupt"
+    else:
+        code = exc.code if isinstance(exc, SystemExit) else 1
+        status = 0 if code is None else code & 0xFF if isinstance(code, int) else 1
+        reason = (f"Runtime exited with error: exit status {status}" if status
+                  else "Runtime exited without providing a reason")
+    return {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: {reason}"}
 
 
 def _import_isolated(module_name: str, code_dir: Path, function_name: str) -> ModuleType:
