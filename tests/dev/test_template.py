@@ -177,6 +177,23 @@ def test_missing_template_and_unknown_names_are_clear_errors(tmp_path: Path) -> 
     assert Template(ROOT / "template.yaml", parameter_overrides={"Typo": "x"}).ignored_overrides == ["Typo"]
 
 
+def test_a_function_is_found_by_its_function_name_too_as_sam_local_invoke_finds_it(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    t = Template(_write(tmp_path, (
+        "Parameters:\n  Env: {Type: String, Default: dev}\n"
+        "Globals:\n  Function: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}\n"
+        "Resources:\n"
+        "  Api:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {FunctionName: !Sub 'orders-${Env}'}\n"
+        "  Other:\n    Type: AWS::Serverless::Function\n")), parameter_overrides={"Env": "prod"})
+    assert t.function("orders-prod").name == "Api"  # `sam local invoke orders-prod`
+    assert t.function("Api").name == "Api"
+    with pytest.raises(ConfigurationError, match=r"'api' .*\(functions: Api, Other\); did you mean Api\?"):
+        t.function("api")
+    with pytest.raises(ConfigurationError, match=r"did you mean Api\?"):
+        t.function("Orders-Prod")
+
+
 def test_pseudo_parameters_can_be_overridden_as_sam_allows(tmp_path: Path) -> None:
     doc = ("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
            "    Properties:\n      CodeUri: src/\n      Handler: app.handler\n      Runtime: python3.12\n"

@@ -155,14 +155,17 @@ class Template:
         return [route for function in self.functions.values() for route in function.routes]
 
     def function(self, name: str) -> Function:
-        """The function with this logical id; ConfigurationError naming the choices otherwise."""
-        try:
-            return self.functions[name]
-        except KeyError:
-            choices = ", ".join(self.functions) or "none"
-            why = f"; {self.skipped[name]}" if name in self.skipped else ""
-            raise ConfigurationError(
-                f"no function {name!r} in {self.path} (functions: {choices}){why}") from None
+        """The function with this logical id, else with this ``FunctionName`` (as ``sam local invoke``
+        finds it); ConfigurationError naming the choices otherwise."""
+        named = [f for f in self.functions.values() if name in (f.name, f.function_name)]
+        if named:
+            return self.functions.get(name) or min(named, key=lambda f: f.name.lower())
+        choices = ", ".join(self.functions) or "none"
+        why = f"; {self.skipped[name]}" if name in self.skipped else ""
+        near = [f.name for f in self.functions.values() if name.lower() in (f.name.lower(),
+                                                                             (f.function_name or "").lower())]
+        hint = f"; did you mean {near[0]}?" if near and not why else ""
+        raise ConfigurationError(f"no function {name!r} in {self.path} (functions: {choices}){why}{hint}")
 
     def properties(self, name: str) -> dict[str, Any]:
         """A resource's ``Properties`` with ``Globals`` merged in by the SAM translator (any SAM type:
