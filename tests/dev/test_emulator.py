@@ -21,7 +21,7 @@ import pytest
 from serverless_jwt.dev.emulator import EmulatorRunner
 from serverless_jwt.dev.environments import Environment
 from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, RuntimeFailure
-from serverless_jwt.dev.template import Template
+from serverless_jwt.dev.template import Layer, Template
 
 from .conftest import SAM_APP
 from .conftest import alive as _alive
@@ -182,7 +182,7 @@ _KILLED_OWNER = """
 import io, json, os, signal, sys, threading
 from pathlib import Path
 from serverless_jwt.dev.emulator import EmulatorRunner
-from serverless_jwt.dev.template import Template
+from serverless_jwt.dev.template import Layer, Template
 
 function = Template(sys.argv[1]).function("EchoFunction")
 holder = {}
@@ -203,7 +203,7 @@ _LATE_INVOKE = """
 import io, sys, threading, time
 from pathlib import Path
 from serverless_jwt.dev.emulator import EmulatorRunner
-from serverless_jwt.dev.template import Template
+from serverless_jwt.dev.template import Layer, Template
 
 runner = EmulatorRunner(Template(sys.argv[1]).function("EchoFunction"), python=Path(sys.argv[2]),
                         log_stream=io.StringIO())
@@ -255,6 +255,28 @@ def test_a_code_change_starts_a_fresh_runtime(tmp_path: Path, sam_app: Template,
     assert again["version"] == "edited"
     assert again["pid"] != first
     assert f"code changed under {code}" in log.getvalue()
+
+
+def test_layer_packages_are_found_where_lambda_looks_under_opt_python(tmp_path: Path,
+                                                                     sam_app: Template,
+                                                                     sam_app_env: Environment) -> None:
+    # Lambda's path: /opt/python/lib/python3.12/site-packages, then /opt/python (AWS "Layer paths").
+    code, content = tmp_path / "code", tmp_path / "layer"
+    site = content / "python" / "lib" / "python3.12" / "site-packages"
+    site.mkdir(parents=True)
+    code.mkdir()
+    (site / "in_site.py").write_text("WHERE = 'site-packages'\n")
+    (content / "python" / "in_python.py").write_text("WHERE = 'python'\n")
+    (site / "both.py").write_text("WHERE = 'site-packages'\n")
+    (content / "python" / "both.py").write_text("WHERE = 'python'\n")
+    (code / "app.py").write_text(
+        "import both, in_python, in_site\n"
+        "def handler(event, context):\n"
+        "    return [in_site.WHERE, in_python.WHERE, both.WHERE]\n")
+    function = dataclasses.replace(sam_app.function("EchoFunction"), code_dir=code, source_dir=code,
+                                   handler="app.handler", layers=(Layer("L", content, None, None),))
+    with EmulatorRunner(function, python=sam_app_env.python, log_stream=io.StringIO()) as runner:
+        assert runner.invoke({}) == ["site-packages", "python", "site-packages"]
 
 
 def test_a_dead_emulator_is_started_again_on_the_next_invocation(sam_app_env: Environment) -> None:

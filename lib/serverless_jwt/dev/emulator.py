@@ -5,8 +5,9 @@ with the runtime's bootstrap (``python -m awslambdaric <handler>``). Both run di
 ``aws-sam-cli`` package ships the static RIE binaries (``samcli/local/rapid/aws-lambda-rie-<arch>``) and
 ``awslambdaric`` comes from PyPI. Each :class:`EmulatorRunner` is one warm "container": one RIE process
 (its own pair of loopback ports, so several run side by side), the function's code folder as working
-directory and ``LAMBDA_TASK_ROOT``, its layers' ``python/`` folders on ``PYTHONPATH`` (where Lambda
-mounts ``/opt/python``), and the environment Lambda sets (name, memory, timeout, region, handler).
+directory and ``LAMBDA_TASK_ROOT``, its layers' ``python/lib/pythonX.Y/site-packages`` and ``python/``
+folders on ``PYTHONPATH`` (where Lambda mounts ``/opt/python``), and the environment Lambda sets (name,
+memory, timeout, region, handler).
 
 The emulator enforces ``Timeout``, prints ``START``/``END``/``REPORT`` and passes the function's output
 through. Its ``REPORT ... Init Duration`` is not the real init time (it stays near 0.03 ms); the real
@@ -161,8 +162,12 @@ class EmulatorRunner:
         api_port, runtime_port = _free_port(), _free_port()
         env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
         env.update(self.environment)
+        # Lambda's path from /opt: python/lib/pythonX.Y/site-packages, then python/ (of all layers).
+        runtime = self.function.runtime or "python{}.{}".format(*sys.version_info[:2])
+        opt = [p for layer in self.function.layers for p in layer.python_dirs]
         paths = [str(self.function.code_dir)]
-        paths += [str(p) for layer in self.function.layers for p in layer.python_dirs]
+        paths += [str(s) for p in opt if (s := p / "lib" / runtime / "site-packages").is_dir()]
+        paths += [str(p) for p in opt]
         env.update({"PYTHONPATH": os.pathsep.join(paths), "LAMBDA_TASK_ROOT": str(self.function.code_dir),
                     "PYTHONUNBUFFERED": "1", "TZ": ":UTC",
                     "AWS_LAMBDA_FUNCTION_TIMEOUT": str(max(1, round(self.function.timeout_seconds))),
