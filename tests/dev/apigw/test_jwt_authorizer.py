@@ -147,6 +147,21 @@ def test_override_points_every_jwt_authorizer_at_the_dev_issuer(
     assert project.call("GET", "/me", headers=bearer()).status == 200
 
 
+def test_a_token_in_the_query_string_identity_source_is_checked(
+        project: Project, issuer: DevIssuer, bearer: Callable[..., dict[str, str]]) -> None:
+    # CreateAuthorizer: "Currently only header-based and query parameter-based selections are supported".
+    project.function("trusting", TRUSTING)
+    template = JWT_API.replace("$request.header.Authorization", "$request.querystring.access_token")
+    project.start(template.replace("ISSUER", issuer.issuer).replace("AUDIENCE", issuer.audience),
+                  jwt_override=False)
+    token = bearer(sub="erin")["Authorization"].removeprefix("Bearer ")
+    reply = project.call("GET", f"/me?access_token={token}")
+    assert reply.status == 200
+    assert reply.json()["event"]["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "erin"
+    assert project.call("GET", "/me", headers=bearer()).status == 401  # the header is not its source
+    assert project.call("GET", "/me?access_token=not.a.jwt").status == 401
+
+
 @pytest.mark.parametrize(("value", "text"), [
     ("a", "a"), (12, "12"), (1.5, "1.5"), (2.0, "2"), (True, "true"), (False, "false"), (None, ""),
     (["a", "b"], "[a b]"), ([], "[]"), ([1, ["x", "y"]], "[1 [x y]]"), ({"r": ["admin"]}, "map[r:[admin]]"),

@@ -1,6 +1,7 @@
 """HTTP API JWT authorizers (``JwtConfiguration``), checked with our :class:`~serverless_jwt.Verifier`.
 
-As API Gateway does it: the token comes from the identity source (``Bearer`` prefix removed), keys
+As API Gateway does it: the token comes from the identity source, a header or a query string parameter
+(``Bearer`` prefix removed), keys
 from the issuer's OIDC discovery, RS256/384/512 only; ``aud`` must hold one of the configured
 audiences, or, with no ``aud``, ``client_id`` must be one of them (Cognito access tokens); a route
 with ``AuthorizationScopes`` needs at least one of them in ``scope``/``scp``. Failures answer
@@ -109,7 +110,9 @@ class JwtAuthorizers:
         assert auth is not None
         rid = request.request_id
         kind, name = auth.identity_sources[0] if auth.identity_sources else ("header", "Authorization")
-        raw = request.header(name) if kind == "header" else None
+        # API Gateway takes the token from a header or a query string parameter (CreateAuthorizer).
+        raw = (request.header(name) if kind == "header" else next(
+            (v for k, v in reversed(request.query()) if k == name), None) if kind == "query" else None)
         if not raw:
             return gateway("unauthorized", False, rid)
         token = raw[7:].strip() if raw[:7].lower() == "bearer " else raw.strip()
