@@ -89,6 +89,7 @@ def test_environment_is_resolved_as_sam_local_does(tmp_path: Path) -> None:
     assert "JWT_AUDIENCE" not in env  # not declared by the template: SAM ignores it
     assert env["JWT_ISSUER"] == "https://shell.example/"
     assert env["AWS_SAM_LOCAL"] == "true"
+    assert env["LAMBDA_TASK_ROOT"] == str(tmp_path)  # in-process too: handlers find their data files by it
     dev = function_environment(function, {"JWT_ISSUER": "http://127.0.0.1:1", "JWT_AUDIENCE": "dev"},
                                env_vars=env_vars, shell_values=shell)
     assert (dev["JWT_ISSUER"], dev["JWT_AUDIENCE"], dev["C"]) == ("http://127.0.0.1:1", "dev", "file")

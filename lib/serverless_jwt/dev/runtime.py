@@ -121,6 +121,7 @@ def function_environment(function: Function, overrides: Mapping[str, str] | None
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "_HANDLER": function.handler,
+        "LAMBDA_TASK_ROOT": str(function.code_dir),  # where handlers find files shipped with their code
         "AWS_SAM_LOCAL": "true",
     })
     return env
