@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,6 +131,13 @@ def test_an_event_file_holds_any_json_value_as_lambda_takes(template: Template, 
         read_event(str(given), function, template)
     with pytest.raises(ConfigurationError, match=r"cannot read event file .*: it is a folder"):
         read_event(str(tmp_path), function, template)
+
+
+def test_an_empty_standard_input_is_named_as_such(template: Template,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("  \n"))  # `invoke -e - < /dev/null`
+    with pytest.raises(ConfigurationError, match=r"event - is empty: nothing was written to standard input"):
+        read_event("-", template.function("MeFunction"), template)
 
 
 def test_an_env_vars_file_is_an_object_of_objects(tmp_path: Path) -> None:

@@ -104,6 +104,8 @@ def _json_object(source: str, what: str, file: str) -> Any:
         raise ConfigurationError(f"cannot read {file} {source}: {exc.strerror or 'unreadable'}") from None
     except UnicodeDecodeError:
         raise ConfigurationError(f"{what} {source} is not UTF-8 text") from None
+    if source == "-" and not text.strip():
+        raise ConfigurationError(f"{what} - is empty: nothing was written to standard input")
     try:
         # NaN and Infinity are not JSON (RFC 8259 §6): Lambda's Invoke API refuses such a payload.
         return json.loads(text, parse_constant=_not_json)
