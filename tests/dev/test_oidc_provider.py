@@ -119,6 +119,9 @@ def test_unknown_client_is_refused_on_the_page(issuer: DevIssuer) -> None:
     answer = oc.get(oc.start(issuer.issuer, client_id="someone-else", redirect_uri=REDIRECT).url)
     assert answer.status == 400
     assert b"Unknown client" in answer.body
+    # A page without a form is not framed by another site either (it could be dressed up as ours).
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
 
 
 @pytest.mark.parametrize(("extra", "error"), [

@@ -360,5 +360,9 @@ def _form_text(body: bytes, content_type: str) -> str:
 
 
 def _page(status: int, title: str, text: str) -> Response:
-    return Response(status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
+    # Never framed either (as the login page): no page of the provider's may be dressed up by another site.
+    return Response(status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+                             "X-Frame-Options": "DENY",
+                             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                                        "frame-ancestors 'none'"},
                     _login_page.message_page(title, text))
