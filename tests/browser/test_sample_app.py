@@ -241,3 +241,8 @@ def test_an_unsolicited_error_answer_is_refused_not_shown(new_page: Any) -> None
     assert _text(page, "status") == "login refused"
     assert "0800" not in _text(page, "body")
     assert "state" in _text(page, "body")
+
+
+def test_the_page_names_its_icon_so_the_browser_asks_for_no_missing_favicon(page: Any) -> None:
+    # Else every load asks start-api (or the bucket it is deployed to) for /favicon.ico: a 404 in the console.
+    assert page.evaluate("document.querySelector('link[rel=icon]').getAttribute('href')") == "data:,"
