@@ -148,7 +148,7 @@ def test_jwt_env_points_from_env_at_the_issuer_and_hides_other_settings(
 def test_lambda_context_stand_in(jwt_lambda_context: Any) -> None:
     assert jwt_lambda_context.function_name == "test-function"
     assert jwt_lambda_context.invoked_function_arn.endswith(":function:test-function")
-    assert jwt_lambda_context.memory_limit_in_mb == 128
+    assert jwt_lambda_context.memory_limit_in_mb == "128"  # text, as in Lambda
     assert jwt_lambda_context.aws_request_id
     assert 0 < jwt_lambda_context.get_remaining_time_in_millis() <= 3000
     assert jwt_lambda_context.identity_context is None

@@ -44,7 +44,7 @@ class LambdaContext:
     --------
     >>> ctx = LambdaContext("MeFunction")
     >>> ctx.function_name, ctx.memory_limit_in_mb
-    ('MeFunction', 128)
+    ('MeFunction', '128')
     """
 
     def __init__(self, function_name: str, *, memory_mb: int = 128, timeout_seconds: float = 3,
@@ -52,7 +52,9 @@ class LambdaContext:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{function_name}"
-        self.memory_limit_in_mb = memory_mb
+        # Text, as Lambda's runtime reads it from AWS_LAMBDA_FUNCTION_MEMORY_SIZE: arithmetic on it
+        # must fail here as it fails there.
+        self.memory_limit_in_mb = str(memory_mb)
         self.aws_request_id = request_id or str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
