@@ -63,6 +63,38 @@ def test_implicit_apis_globals_and_event_auth(tmp_path: Path) -> None:
     assert any("Pool" in w and "not emulated" in w for w in warnings)
 
 
+def test_an_authorizer_name_the_api_does_not_define_is_named_as_a_typo_not_as_unemulated(
+        tmp_path: Path) -> None:
+    routes, warnings = _collect(tmp_path, """\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Auth:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: ., Handler: app.handler}
+          Api:
+            Type: AWS::Serverless::Api
+            Properties:
+              StageName: prod
+              Auth:
+                DefaultAuthorizer: Tokn
+                Authorizers:
+                  Tok: {FunctionArn: {"Fn::GetAtt": [Auth, Arn]}}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                Typo: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /a, Method: get,
+                                               Auth: {Authorizer: Tk}}}
+        """)
+    assert routes == [("/prod", "GET /a", "1.0", None)]
+    assert warnings == [
+        "Api: DefaultAuthorizer Tokn is not defined in Auth.Authorizers; its routes are open",
+        "Fn GET /a: authorizer Tk is not defined in Api's Auth.Authorizers (sam deploy refuses it); "
+        "the route is open"]
+
+
 def test_http_api_jwt_and_cors_configuration(tmp_path: Path) -> None:
     (tmp_path / "template.yaml").write_text(textwrap.dedent("""\
         Transform: AWS::Serverless-2016-10-31

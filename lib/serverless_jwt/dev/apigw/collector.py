@@ -47,9 +47,9 @@ def collect(template: Template) -> Collection:
     """
     out = Collection()
     resources = template.resources
-    apis: dict[str, tuple[Api, dict[str, Authorizer]]] = {}
+    apis: dict[str, tuple[Api, dict[str, Authorizer | None]]] = {}
 
-    def api_for(name: str, kind: str) -> tuple[Api, dict[str, Authorizer]]:
+    def api_for(name: str, kind: str) -> tuple[Api, dict[str, Authorizer | None]]:
         if name not in apis:
             props: dict[str, Any] = {}
             resource = resources.get(name)
@@ -97,7 +97,7 @@ def _merged(template: Template, kind: str, props: Mapping[str, Any]) -> dict[str
 
 
 def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
-         warnings: list[str]) -> tuple[Api, dict[str, Authorizer]]:
+         warnings: list[str]) -> tuple[Api, dict[str, Authorizer | None]]:
     merged = _merged(template, kind, props)
     default_stage = "Prod" if name == IMPLICIT_REST else "$default"
     stage = str(template.resolve(merged.get("StageName", default_stage)) or default_stage)
@@ -105,15 +105,15 @@ def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
         warnings.append(f"{name}: an OpenAPI definition is not read locally; routes come from function "
                         "events")
     auth = merged.get("Auth") or {}
-    authorizers: dict[str, Authorizer] = {}
+    # Every defined name, None for those not emulated (Cognito, a function outside the template).
+    authorizers: dict[str, Authorizer | None] = {}
     for aname, spec in (auth.get("Authorizers") or {}).items():
-        built = _authorizer(template, kind, str(aname), spec, warnings, name)
-        if built is not None:
-            authorizers[str(aname)] = built
+        authorizers[str(aname)] = _authorizer(template, kind, str(aname), spec, warnings, name)
     default_name = template.resolve(auth.get("DefaultAuthorizer"))
     default = authorizers.get(str(default_name)) if default_name else None
     if default_name and default is None and default_name != "AWS_IAM":
-        warnings.append(f"{name}: DefaultAuthorizer {default_name} is not emulated; its routes are open")
+        why = "is not emulated" if str(default_name) in authorizers else "is not defined in Auth.Authorizers"
+        warnings.append(f"{name}: DefaultAuthorizer {default_name} {why}; its routes are open")
     if default_name == "AWS_IAM" or auth.get("EnableIamAuthorizer"):
         warnings.append(f"{name}: IAM (SigV4) authorization is not checked locally")
     variables = merged.get("Variables") or {}
@@ -133,7 +133,7 @@ def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
     return api, authorizers
 
 
-def _route(template: Template, api: Api, authorizers: Mapping[str, Authorizer], function: str,
+def _route(template: Template, api: Api, authorizers: Mapping[str, Authorizer | None], function: str,
            props: Mapping[str, Any], warnings: list[str]) -> Route | None:
     default_path = "$default" if api.kind == "HTTP" else None
     path = template.resolve(props.get("Path", default_path))
@@ -151,8 +151,10 @@ def _route(template: Template, api: Api, authorizers: Mapping[str, Authorizer], 
     elif named:
         authorizer = authorizers.get(str(named))
         if authorizer is None and named != "AWS_IAM":
-            warnings.append(f"{function} {method} {path}: authorizer {named} is not emulated; the route is "
-                            "open")
+            # A name the API does not define is a typo that sam deploy refuses; sam local skips it too.
+            why = ("is not emulated" if str(named) in authorizers
+                   else f"is not defined in {api.name}'s Auth.Authorizers (sam deploy refuses it)")
+            warnings.append(f"{function} {method} {path}: authorizer {named} {why}; the route is open")
     scopes = tuple(str(s) for s in (auth.get("AuthorizationScopes") or ()) if isinstance(auth, Mapping))
     version = "1.0" if api.kind == "REST" else str(template.resolve(props.get("PayloadFormatVersion", "2.0")))
     return Route(api, method, path, function, authorizer, scopes, version)
