@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import socket
 import struct
 import time
@@ -171,6 +172,20 @@ def test_a_client_that_resets_the_connection_costs_no_traceback(rest: Project,
     time.sleep(0.3)
     assert rest.call("POST", "/dev/open").status == 200  # still serving
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_absolute_form_request_target_is_routed_by_its_path(rest: Project) -> None:
+    # RFC 9112 §3.2.2: a server must accept "POST http://host/path"; the authority is not part of the path.
+    host, port = urlsplit(rest.gateway.url).hostname, urlsplit(rest.gateway.url).port
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall(f"POST http://{host}:{port}/dev/open?x=1 HTTP/1.1\r\nHost: {host}\r\n"
+                     "Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    event = json.loads(answer.partition(b"\r\n\r\n")[2])["event"]
+    assert (event["path"], event["queryStringParameters"]) == ("/open", {"x": "1"})
 
 
 HTTP_API = """\

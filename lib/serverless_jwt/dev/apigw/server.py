@@ -177,7 +177,7 @@ class LocalApiGateway:
     # -- one request ---------------------------------------------------------------------------
 
     def handle(self, h: _Handler) -> None:
-        raw_path, _, raw_query = h.path.partition("?")
+        raw_path, _, raw_query = _origin_form(h.path).partition("?")
         port = self._server.server_address[1] if self._server is not None else self.port
         try:
             body = read_body(h.rfile, h.headers)
@@ -329,3 +329,15 @@ class LocalApiGateway:
         stream = self.access_log
         if stream is not None:
             print(line, file=stream, flush=True)
+
+
+def _origin_form(target: str) -> str:
+    """The path and query of a request target. An absolute-form target (``GET http://host/me``, as a
+    proxy-minded client sends it) must be accepted (RFC 9112 §3.2.2): its authority is not the path."""
+    if target[:8].lower().startswith(("http://", "https://")):
+        _, _, rest = target.partition("//")
+        slash, query = rest.find("/"), rest.find("?")
+        if slash < 0 or 0 <= query < slash:
+            return "/" + rest[query:] if query >= 0 else "/"
+        return rest[slash:]
+    return target
