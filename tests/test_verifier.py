@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import math
 import secrets as _secrets
 import time
@@ -395,6 +396,20 @@ def test_each_hs_algorithm_needs_a_secret_as_long_as_its_hash(alg: str, size: in
 
 def test_loopback_http_issuer_is_allowed() -> None:
     Verifier(issuer="http://127.0.0.1:9999", audience=AUD, jwks_uri="http://127.0.0.1:9999/jwks")
+
+
+def test_an_issuer_written_with_an_upper_case_scheme_is_refused_and_a_host_warned_about(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # iss is compared exactly: an issuer no provider writes would refuse every token as 401.
+    with pytest.raises(ConfigurationError, match="'https://' in lower case"):
+        Verifier(issuer="HTTPS://tenant.example.com/", audience=AUD)
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt"):
+        Verifier(issuer="https://Tenant.example.com/", audience=AUD)
+    assert "upper-case letters in its host" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt"):
+        Verifier(issuer="https://tenant.example.com/Pool_AbC", audience=AUD)  # a path keeps its case
+    assert caplog.text == ""
 
 
 def test_repr_never_shows_secrets() -> None:

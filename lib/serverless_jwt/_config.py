@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -10,6 +11,8 @@ from urllib.parse import urlsplit
 
 from serverless_jwt._public_key_text import public_key_kind
 from serverless_jwt.errors import ConfigurationError
+
+_log = logging.getLogger(__name__)
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({
@@ -139,6 +142,13 @@ def validate_issuer(issuer: object) -> None:
     parts = urlsplit(issuer)
     if parts.query or parts.fragment or not parts.hostname:
         raise ConfigurationError("issuer must be an https URL without query or fragment")
+    scheme = issuer.partition("//")[0].rstrip(":")
+    if scheme != scheme.lower():
+        # urlsplit lower-cases it, but `iss` is compared exactly: HTTPS://... would refuse every token.
+        raise ConfigurationError("issuer must be written as providers write iss: 'https://' in lower case")
+    if parts.netloc != parts.netloc.lower():
+        _log.warning("issuer %s has upper-case letters in its host; token iss values are compared exactly "
+                     "and providers write hosts in lower case", issuer)
     if parts.scheme == "https":
         return
     if parts.scheme == "http" and is_loopback(parts.hostname):
