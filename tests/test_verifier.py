@@ -554,6 +554,45 @@ def test_shared_secret_from_env_with_an_audience_matches_supabase_tokens() -> No
         jwt.encode(_claims(iss=None, aud=None), secret, algorithm="HS256"))["sub"] == "user-1"
 
 
+COGNITO_ISS = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_aaaaaaaaa"
+
+
+def _cognito_token(issuer: DevIssuer, **claims: Any) -> str:
+    # As Cognito issues them: no typ, no nbf; access tokens carry client_id and no aud.
+    shaped = {"nbf": None, "token_use": "access", "client_id": "client-1", "cognito:groups": ["admin"],
+              "scope": "aws.cognito.signin.user.admin", "username": "alice", **claims}
+    return issuer.mint(sub="uuid-1", issuer=COGNITO_ISS, audience=None, headers={"typ": None}, claims=shaped)
+
+
+def test_from_env_with_a_cognito_issuer_matches_aud_or_else_an_access_tokens_client_id(
+        issuer: DevIssuer) -> None:
+    # The samples are configured only by JWT_ISSUER + JWT_AUDIENCE: a pool's access tokens (no aud)
+    # must pass as API Gateway's JWT authorizer passes them, by client_id; ID tokens by aud.
+    env = {"JWT_ISSUER": COGNITO_ISS, "JWT_AUDIENCE": "client-1,client-2", "JWT_JWKS_URI": issuer.jwks_uri}
+    verifier = Verifier.from_env(env)
+    assert verifier.verify(_cognito_token(issuer))["client_id"] == "client-1"
+    id_token = _cognito_token(issuer, token_use="id", client_id=None, aud="client-2")
+    assert verifier.verify(id_token)["aud"] == "client-2"
+    refusals = {
+        ("client_id", "check_failed"): _cognito_token(issuer, client_id="another-app"),
+        ("client_id", "missing"): _cognito_token(issuer, client_id=None),
+        ("aud", "check_failed"): _cognito_token(issuer, token_use="id", client_id=None, aud="another-app"),
+        ("aud", "missing"): _cognito_token(issuer, token_use="id"),  # only access tokens lack aud
+        ("aud", "invalid"): _cognito_token(issuer, token_use="id", aud=5),
+        ("iss", "invalid"): issuer.mint(issuer=COGNITO_ISS + "x", audience=None,
+                                        claims={"token_use": "access", "client_id": "client-1"}),
+    }
+    for (claim, reason), token in refusals.items():
+        with pytest.raises(InvalidClaimError) as info:
+            verifier.verify(token)
+        assert (info.value.claim, info.value.reason) == (claim, reason)
+    # Any other issuer keeps the strict rule: a token without aud is refused where one is configured.
+    strict = Verifier.from_env({"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": "client-1"})
+    with pytest.raises(InvalidClaimError) as info:
+        strict.verify(issuer.mint(audience=None, claims={"token_use": "access", "client_id": "client-1"}))
+    assert (info.value.claim, info.value.reason) == ("aud", "missing")
+
+
 def test_errors_never_echo_the_token(jwks_verifier: Verifier, rsa_key: Any) -> None:
     for token in (_rs(rsa_key, _claims(exp=1)), _rs(rsa_key, _claims(iss="https://evil/")),
                   _rs(rsa_key, kid="zzz-unknown"), "abc.def", _rs(rsa_key)[:-5] + "AAAAA"):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from serverless_jwt import authz
+from serverless_jwt import claims as _claims
 from serverless_jwt._config import is_secret_reference
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError
 from serverless_jwt.verifier import ClaimCheck, Verifier
@@ -21,9 +22,12 @@ from serverless_jwt.verifier import ClaimCheck, Verifier
 if TYPE_CHECKING:
     from serverless_jwt.adapters.decorators import Decorator
 
-__all__ = ["Preset", "build_verifier", "checked_host", "claim_equals", "default_jwks_uri", "secret_source",
-           "string_set"]
+__all__ = ["Preset", "build_verifier", "checked_host", "claim_equals", "cognito_env_settings",
+           "default_jwks_uri", "secret_source", "string_set"]
 
+# A user pool's issuer, every partition and issuer type (presets.cognito() writes the same URLs).
+_COGNITO_ISSUER = re.compile(r"https://(?:issuer-)?cognito-idp\.((?:[a-z]{2}|eusc)(?:-[a-z]+)+-\d+)"
+                             r"\.amazonaws\.(?:com|com\.cn|eu)/\1_[0-9A-Za-z]+")
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?")
 
 
@@ -125,3 +129,31 @@ def secret_source(secret: str | bytes | Sequence[str | bytes]) -> dict[str, Any]
     if isinstance(secret, str) and is_secret_reference(secret.strip()):
         return {"secret_from": secret.strip()}
     return {"secrets": secret}
+
+
+def cognito_env_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``Verifier.from_env()`` settings for a Cognito user pool issuer with ``JWT_AUDIENCE`` (app client ids).
+
+    Checked as API Gateway's JWT authorizer checks them: a token with ``aud`` (an ID token) must name
+    one of them; a token without (an access token: ``token_use`` ``access``) must carry one of them in
+    ``client_id``. Other settings are returned unchanged.
+    """
+    issuer, audience = settings.get("issuer"), settings.get("audience")
+    if not (isinstance(issuer, str) and _COGNITO_ISSUER.fullmatch(issuer)) or not audience or (
+            settings.get("accept_any_audience") or "require_audience" in settings):
+        return settings
+    clients = string_set(audience, "audience")
+
+    def aud_or_client_id(claims: Mapping[str, Any]) -> bool:
+        if "aud" in claims:
+            _claims._check_audience(claims, clients)  # the verifier's own aud rule
+        elif claims.get("token_use") != "access":
+            raise InvalidClaimError("aud", "missing")
+        elif not isinstance(client := claims.get("client_id"), str) or client not in clients:
+            raise InvalidClaimError("client_id", "missing" if client is None else "check_failed")
+        return True
+
+    aud_or_client_id.__name__ = "aud"
+    # The aud rule moves into the check above; an aud is still type-checked by the verifier itself.
+    return {**settings, "audience": None, "require_audience": False, "accept_any_audience": True,
+            "claim_checks": (aud_or_client_id, *settings.get("claim_checks", ()))}

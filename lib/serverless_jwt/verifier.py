@@ -197,7 +197,9 @@ class Verifier:
         """Build a verifier from ``JWT_*`` environment variables, as Lambda functions are configured.
 
         See ``serverless_jwt._config.ENV_VARIABLES`` (and the README) for every variable.
-        Keyword ``overrides`` take precedence over the environment.
+        Keyword ``overrides`` take precedence over the environment. With a Cognito user pool's
+        ``JWT_ISSUER``, ``JWT_AUDIENCE`` names app clients, matched as API Gateway's JWT authorizer
+        matches them: an ID token's ``aud``, else an access token's ``client_id``.
 
         Raises
         ------
@@ -209,7 +211,9 @@ class Verifier:
         >>> import os
         >>> v = Verifier.from_env({"JWT_SECRET": "x" * 32})
         """
-        kwargs = _setup.env_settings(environ, overrides)
+        from serverless_jwt._preset import cognito_env_settings  # Cognito: aud, else client_id
+
+        kwargs = cognito_env_settings(_setup.env_settings(environ, overrides))
         try:
             return cls(**kwargs)
         except ConfigurationError as err:
