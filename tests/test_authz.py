@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from serverless_jwt import authz
 from serverless_jwt.authz import (
     DEFAULT_ROLES_PATH,
     chain,
@@ -155,3 +156,12 @@ def test_role_names_may_be_any_printable_text_a_provider_allows() -> None:
 def test_strip_namespace_needs_a_prefix() -> None:
     with pytest.raises(ConfigurationError):
         strip_namespace("")
+
+
+def test_a_roles_claim_per_issuer_is_checked_like_one_claim() -> None:
+    assert authz.validate_claim_path({"https://a/": ["x", "y"]}, "roles_claim") == {"https://a/": ("x", "y")}
+    for bad in ({}, {"https://a/": ""}, {"": "roles"}, {"https://a/": {"nested": "roles"}}):
+        with pytest.raises(ConfigurationError):
+            authz.validate_claim_path(bad, "roles_claim")  # type: ignore[arg-type]
+    assert authz.roles_of({"iss": "https://a/", "x": {"y": ["r"]}}, {"https://a/": ("x", "y")}) == {"r"}
+    assert authz.roles_of({"iss": "https://b/", "x": {"y": ["r"]}}, {"https://a/": ("x", "y")}) == frozenset()

@@ -290,3 +290,39 @@ def test_a_refresh_that_drops_a_cached_tokens_kid_costs_that_request_one_fetch(i
     with pytest.raises(UnknownKeyError):
         multi.verify(old)
     assert issuer.requests[JWKS_PATH] == before + 1
+
+
+def test_each_listed_preset_keeps_its_roles_claim_and_claims_mapper_for_its_own_tokens(
+        issuer: DevIssuer) -> None:
+    from serverless_jwt import presets
+
+    pool = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
+    multi = MultiIssuerVerifier([
+        presets.cognito("eu-west-1", "eu-west-1_AbC", client_ids=["app"], jwks=issuer.jwks()),
+        presets.auth0("tenant.eu.auth0.com", "https://api.example.com", namespace="https://ex.com/",
+                      jwks=issuer.jwks()),
+    ])
+
+    @multi.require_auth(roles=["admin"])
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        identity = context.identity_context
+        return {"statusCode": 200, "body": json.dumps([sorted(identity.roles), identity.claims.get("tier")])}
+
+    def call(token: str) -> tuple[int, Any]:
+        answer = handler({"headers": {"authorization": f"Bearer {token}"}}, type("Context", (), {})())
+        return answer["statusCode"], json.loads(answer["body"]) if answer["statusCode"] == 200 else None
+
+    cognito_access = {"client_id": "app", "token_use": "access"}
+    assert call(issuer.mint(issuer=pool, audience=None, claims={
+        **cognito_access, "cognito:groups": ["admin"]})) == (200, [["admin"], None])
+    # Auth0: its namespace is stripped (its mapper) and roles are read where the preset reads them.
+    assert call(issuer.mint(issuer="https://tenant.eu.auth0.com/", audience="https://api.example.com",
+                            claims={"https://ex.com/roles": ["admin"], "https://ex.com/tier": "gold"})) == (
+        200, [["admin"], "gold"])
+    # Another issuer's roles claim grants nothing: a Cognito token is read only at cognito:groups.
+    assert call(issuer.mint(issuer=pool, audience=None, claims={
+        **cognito_access, "roles": ["admin"], "https://ex.com/roles": ["admin"]}))[0] == 403
+    assert call(issuer.mint(issuer="https://tenant.eu.auth0.com/", audience="https://api.example.com",
+                            claims={"cognito:groups": ["admin"]}))[0] == 403
+    assert MultiIssuerVerifier([Verifier(issuer=issuer.issuer, audience="a")]).auth_options() == {}
+

@@ -43,8 +43,10 @@ __all__ = [
     "validate_names",
 ]
 
-ClaimPath = str | Sequence[str]
-"""A claim location: a literal top-level name, a dotted path, or a tuple of path segments."""
+_Location = str | Sequence[str]
+ClaimPath = _Location | Mapping[str, _Location]
+"""A claim location: a literal top-level name, a dotted path, or a tuple of path segments; or, for the
+tokens of several issuers, ``{iss: location}`` (an issuer not listed: :data:`DEFAULT_ROLES_PATH`)."""
 
 ClaimsMapper = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
@@ -111,7 +113,7 @@ def scopes_of(claims: Mapping[str, Any], *, claim_names: Sequence[str] = SCOPE_C
     return frozenset() if found is None else found
 
 
-def _resolve(claims: Mapping[str, Any], path: ClaimPath) -> Any:
+def _resolve(claims: Mapping[str, Any], path: _Location) -> Any:
     if isinstance(path, str):
         # A literal top-level name wins: Auth0 namespaced claims ("https://x.com/roles") contain dots.
         if path in claims:
@@ -147,13 +149,16 @@ def roles_of(claims: Mapping[str, Any], path: ClaimPath = DEFAULT_ROLES_PATH) ->
     >>> roles_of({"https://example.com/roles": ["editor"]}, "https://example.com/roles")
     frozenset({'editor'})
     """
+    if isinstance(path, Mapping):  # per issuer: MultiIssuerVerifier.auth_options() with presets
+        issuer = claims.get("iss")
+        path = path.get(issuer, DEFAULT_ROLES_PATH) if type(issuer) is str else DEFAULT_ROLES_PATH
     found = _roles_at(claims, path)
     if path == DEFAULT_ROLES_PATH:
         found |= _roles_at(claims, _IDENTITY_ROLES_PATH)
     return found
 
 
-def _roles_at(claims: Mapping[str, Any], path: ClaimPath) -> frozenset[str]:
+def _roles_at(claims: Mapping[str, Any], path: _Location) -> frozenset[str]:
     value = _resolve(claims, path)
     if isinstance(value, str):
         return frozenset((value,)) if value else frozenset()
@@ -188,12 +193,20 @@ def validate_names(names: Collection[str], what: str) -> tuple[str, ...]:
 def validate_claim_path(path: ClaimPath, what: str) -> ClaimPath:
     """Check a configured claim location (``roles_claim``, ``claim=``); raises ConfigurationError."""
     # Checked once: a path that is no name nor segments would fail, or never match, on every request.
+    if isinstance(path, Mapping) and path and all(isinstance(k, str) and k for k in path):
+        # {iss: location}: each location is checked as one given alone (never another mapping).
+        return {issuer: _location(location, what) for issuer, location in path.items()}
+    return _location(path, what)
+
+
+def _location(path: object, what: str) -> _Location:
     if isinstance(path, str) and path:
         return path
     if isinstance(path, Sequence) and not isinstance(path, str) and path and all(
             isinstance(segment, str) and segment for segment in path):
         return tuple(path)
-    raise ConfigurationError(f"{what} must be a claim name or a sequence of path segments")
+    raise ConfigurationError(f"{what} must be a claim name or a sequence of path segments (per issuer: "
+                             "{iss: name})")
 
 
 def check_scope_set(granted: Collection[str], required: Sequence[str], *, any_of: bool = False) -> None:

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from serverless_jwt import authz
 from serverless_jwt import token as _token
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError, MalformedTokenError
 from serverless_jwt.verifier import _STRICT_PARSERS, Verifier
@@ -35,8 +36,8 @@ class MultiIssuerVerifier:
     ----------
     verifiers:
         ``{issuer: Verifier}``, or an iterable of verifiers each configured with an ``issuer`` (or
-        provider presets, whose verifiers are used; one ``require_auth(roles_claim=...)`` then reads
-        roles for all of them). A verifier configured with an issuer must be listed under exactly that
+        provider presets, whose verifiers are used; :meth:`require_auth` / :meth:`auth_options` then
+        read each preset's tokens with its own roles claim and claims mapper). A verifier configured with an issuer must be listed under exactly that
         issuer; a shared-secret verifier without one may be listed under the ``iss`` its tokens carry.
     max_token_bytes:
         Size cap checked before the token is decoded (each issuer's own cap is checked too).
@@ -72,16 +73,21 @@ class MultiIssuerVerifier:
         verified_cache_size: int = 4096,
     ) -> None:
         pairs: list[tuple[str, Verifier]] = []
+        # issuer -> a listed preset's require_auth options (its roles claim, claims mapper, cookie)
+        self._options: dict[str, dict[str, Any]] = {}
         if isinstance(verifiers, Mapping):
             pairs = list(verifiers.items())
         else:
             for item in verifiers:
-                # A provider preset brings its Verifier (its roles path stays with require_auth).
+                # A provider preset brings its Verifier, and its rules for auth_options().
                 verifier = item if isinstance(item, Verifier) else getattr(item, "verifier", item)
                 if not isinstance(verifier, Verifier) or verifier.issuer is None:
                     raise ConfigurationError(
                         "List Verifier objects configured with an issuer, or pass {issuer: Verifier}")
                 pairs.append((verifier.issuer, verifier))
+                options = getattr(item, "auth_options", None)
+                if item is not verifier and callable(options):
+                    self._options[verifier.issuer] = dict(options())
         if not pairs:
             raise ConfigurationError("MultiIssuerVerifier needs at least one issuer")
         by_issuer: dict[str, Verifier] = {}
@@ -127,6 +133,39 @@ class MultiIssuerVerifier:
                 raise ConfigurationError("Each issuer configuration needs an 'issuer'")
             verifiers.append(Verifier(**{**common, **config}))
         return cls(verifiers)
+
+    def auth_options(self) -> dict[str, Any]:
+        """``require_auth`` options (also the framework glue's) that give each listed preset's tokens
+        that preset's own rules, chosen by ``iss``: its roles claim (``roles_claim={iss: claim}``) and
+        its claims mapper (Auth0's namespace stripping, say); its cookie when the presets agree on one.
+
+        Examples
+        --------
+        >>> from serverless_jwt import presets
+        >>> verifier = MultiIssuerVerifier([
+        ...     presets.cognito(region="eu-west-1", user_pool_id="eu-west-1_AbC", client_ids=["app"]),
+        ...     presets.auth0("tenant.eu.auth0.com", "https://api.example.com",
+        ...                   namespace="https://example.com/")])
+        >>> sorted(verifier.auth_options())
+        ['claims_mapper', 'roles_claim']
+        """
+        options: dict[str, Any] = {}
+        if self._options:
+            options["roles_claim"] = {iss: o.get("roles_claim", authz.DEFAULT_ROLES_PATH)
+                                      for iss, o in self._options.items()}
+        mappers = {iss: o["claims_mapper"] for iss, o in self._options.items() if o.get("claims_mapper")}
+        if mappers:
+            options["claims_mapper"] = _mapper_by_issuer(mappers)
+        cookies = {o.get("cookie_name") for o in self._options.values()} - {None}
+        if len(cookies) == 1:
+            options["cookie_name"] = cookies.pop()
+        return options
+
+    def require_auth(self, **overrides: Any) -> Any:
+        """``require_auth(self, **self.auth_options(), **overrides)``, as a preset's ``require_auth``."""
+        from serverless_jwt.adapters.decorators import require_auth  # adapters load only when used
+
+        return require_auth(self, **{**self.auth_options(), **overrides})
 
     @property
     def issuers(self) -> frozenset[str]:
@@ -199,3 +238,12 @@ class MultiIssuerVerifier:
 
 
 _STRICT_PARSERS[MultiIssuerVerifier] = MultiIssuerVerifier.verify
+
+
+def _mapper_by_issuer(mappers: Mapping[str, authz.ClaimsMapper]) -> authz.ClaimsMapper:
+    def by_issuer(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+        issuer = claims.get("iss")
+        mapper = mappers.get(issuer) if type(issuer) is str else None
+        return claims if mapper is None else mapper(claims)
+
+    return by_issuer
