@@ -321,3 +321,55 @@ def test_an_unknown_kid_waits_for_one_refetch_even_with_a_short_cool_down(jwt_is
     with pytest.raises(UnknownKeyError):
         verifier.verifier.verify(jwt_issuer.mint(kid="not-published"))
     assert jwt_issuer.requests[JWKS_PATH] == 3
+
+
+def test_an_unknown_kid_that_cannot_wait_for_another_verifiers_fetch_is_a_503_as_on_the_sync_path(
+        jwt_issuer: DevIssuer) -> None:
+    # Two verifiers of one issuer share its fetch lock, not their deadlines. While the patient one's
+    # refetch hangs, the hurried one's gives up waiting: the kid may be in the set on its way (503),
+    # which the sync path answers and the async one must too, not a 401 that discards the token.
+    patient = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience, timeout_seconds=30)
+    hurried = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience, timeout_seconds=0.2)
+    patient.verify(jwt_issuer.mint())
+    jwt_issuer.fault, jwt_issuer.fault_paths, jwt_issuer.slow_seconds = "slow", {JWKS_PATH}, 2
+
+    def refetch() -> None:
+        with contextlib.suppress(UnknownKeyError):
+            patient.verify(jwt_issuer.mint(kid="new-1"))
+
+    fetching = threading.Thread(target=refetch, daemon=True)
+    fetching.start()
+    while jwt_issuer.requests[JWKS_PATH] < 2:  # the patient refetch is on the wire, holding the lock
+        time.sleep(0.01)
+    token = jwt_issuer.mint(kid="new-2")
+    with pytest.raises(KeysUnavailableError):
+        hurried.verify(token)
+    with pytest.raises(KeysUnavailableError):
+        asyncio.run(AsyncVerifier(hurried).verify(token))
+    # As on the sync path, a token whose own claims fail is a 401 even then.
+    with pytest.raises(TokenExpiredError):
+        asyncio.run(AsyncVerifier(hurried).verify(jwt_issuer.mint(kid="new-3", lifetime_seconds=-3600)))
+    fetching.join()
+
+
+def test_requests_for_a_new_kid_arriving_during_its_refetch_wait_for_it_as_threads_do(
+        jwt_issuer: DevIssuer) -> None:
+    # A rotation: the first token with the new kid refetches; others with it arrive while that fetch is
+    # on the wire. Threads wait on the fetch lock and are admitted from the set it brings; coroutines
+    # were answered 401 at once (the cool-down had just been spent), their valid tokens discarded.
+    verifier = verifier_for(jwt_issuer)
+    asyncio.run(verifier.verify(jwt_issuer.mint()))
+    jwt_issuer.rotate()
+    jwt_issuer.fault, jwt_issuer.fault_paths, jwt_issuer.slow_seconds = "slow", {JWKS_PATH}, 1
+    tokens = [jwt_issuer.mint(sub=f"user-{n}") for n in range(10)]
+
+    async def scenario() -> list[Any]:
+        first = asyncio.create_task(verifier.verify(tokens[0]))
+        while jwt_issuer.requests[JWKS_PATH] < 2:  # its refetch is on the wire
+            await asyncio.sleep(0.01)
+        rest = await asyncio.gather(*(verifier.verify(t) for t in tokens[1:]), return_exceptions=True)
+        return [await first, *rest]
+
+    results = asyncio.run(scenario())
+    assert [r["sub"] if isinstance(r, Mapping) else r for r in results] == [f"user-{n}" for n in range(10)]
+    assert jwt_issuer.requests[JWKS_PATH] == 2  # one refetch, shared

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import threading
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
@@ -145,7 +144,7 @@ class AsyncVerifier:
         verify = self._verifier.verify
         if not self._inline:
             return await _in_thread(verify, token)
-        waited_for = None
+        waited_for, refused = None, None
         for attempt in range(3):
             reset = _SCHEDULER.set(_schedule)
             try:
@@ -157,13 +156,16 @@ class AsyncVerifier:
             if attempt and pending.kind == "keys":
                 # The fetch this request waited for brought no keys: the issuer is down (503), unless
                 # the token's own claims already fail (401), as on the synchronous path.
-                check = getattr(self._verifier, "_check_unverified", None)
-                if callable(check):
-                    check(token)
+                self._check_unverified(token)
                 if pending.retry_after is not None:
                     raise KeysUnavailableError(retry_after_seconds=pending.retry_after())
                 raise KeysUnavailableError()
             if waited_for is not None and pending.kind == "kid":
+                if refused is not None:
+                    # The refetch could not even wait for the fetch in flight (another verifier's,
+                    # with a longer deadline): a 503, as on the sync path; the kid may be on its way.
+                    self._check_unverified(token)
+                    raise KeysUnavailableError(retry_after_seconds=refused.retry_after_seconds)
                 # The keys were fetched for this very request a moment ago (its cold start, or the
                 # refetch for this kid, which a short cool-down would allow again at once): a refetch
                 # would bring the same set and make it wait twice (the synchronous path decides the
@@ -176,10 +178,20 @@ class AsyncVerifier:
             # A request cancelled meanwhile leaves this future behind (shield stops watching it): a
             # step that then raises must not be logged as "Future exception was never retrieved".
             waiting.add_done_callback(_retrieved)
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.shield(waiting)
+                refused = None
+            except KeysUnavailableError as exc:
+                refused = exc  # a refetch that could not wait for the fetch in flight: see above
+            except Exception:
+                refused = None
         # Another fetch kept overtaking ours: finish with the synchronous rules, in a thread.
         return await _in_thread(verify, token)
+
+    def _check_unverified(self, token: str) -> None:
+        check = getattr(self._verifier, "_check_unverified", None)
+        if callable(check):
+            check(token)
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

@@ -229,9 +229,11 @@ class RemoteKeySource:
     def _refetch_for_unknown_kid(self) -> KeySet:
         entry = self._entry
         if scheduler() is not None:
-            # On an event loop: the refetch the cool-down allows runs in a worker thread first.
+            # On an event loop: the refetch the cool-down allows runs in a worker thread first; so does
+            # the wait for a fetch in flight (the kid may be in the set on its way), as a thread waits.
             now = self._clock()
-            if now - entry.kid_refetch_at >= self._cooldown and now >= entry.retry_at:
+            if entry.fetch_lock.locked() or (now - entry.kid_refetch_at >= self._cooldown
+                                             and now >= entry.retry_at):
                 raise WouldBlock((entry, "kid"), self._refetch_for_unknown_kid, "kid")
             return self._usable(now)
         seen = entry.attempts
