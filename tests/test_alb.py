@@ -289,6 +289,7 @@ def test_max_unknown_kid_fetches_is_validated(keys: KeyServer) -> None:
 
 @pytest.mark.parametrize("setting", [{"timeout_seconds": 0}, {"timeout_seconds": -1},
                                      {"timeout_seconds": math.nan}, {"timeout_seconds": "3"},
+                                     {"timeout_seconds": 1e10},  # an OverflowError (500) per key fetch
                                      {"unknown_kid_cooldown_seconds": -1},
                                      {"unknown_kid_cooldown_seconds": math.nan},
                                      {"unknown_kid_cooldown_seconds": math.inf}])

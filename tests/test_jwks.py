@@ -457,6 +457,9 @@ def test_unusable_served_keys_are_never_selected(issuer: DevIssuer, name: str, m
         {"issuer": None, "jwks_uri": "http://issuer.example/jwks.json"},
         {"issuer": "https://issuer.example", "jwks_uri": None, "algorithms": ["HS256"]},
         {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": 0},
+        # Accepted, these made every cold request an OverflowError (a 500): no lock or timer waits that long.
+        {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": float("inf")},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": 1e10},
         {"issuer": "https://issuer.example", "jwks_uri": None, "max_stale_seconds": -1},
     ],
 )

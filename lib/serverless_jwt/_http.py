@@ -26,7 +26,11 @@ from urllib.parse import urlsplit
 
 from serverless_jwt._config import is_loopback
 
-__all__ = ["FetchError", "get_bytes", "get_json", "url_allowed"]
+__all__ = ["MAX_TIMEOUT_SECONDS", "FetchError", "get_bytes", "get_json", "url_allowed"]
+
+# A day: past any real deadline. Waits much longer (~1e10 s) overflow the timers and locks that bound
+# them (OverflowError), so configurations are checked against this before any request.
+MAX_TIMEOUT_SECONDS = 86400.0
 
 _MAX_JSON_DEPTH = 32
 _CHUNK_BYTES = 65536

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
-from serverless_jwt._http import FetchError, get_bytes
+from serverless_jwt._http import MAX_TIMEOUT_SECONDS, FetchError, get_bytes
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,
@@ -144,6 +144,8 @@ class AlbVerifier:
             # A zero or NaN deadline would make every request a 503; a NaN cool-down, a window never ending.
             if not _number(value) or not math.isfinite(value) or value < 0 or (positive and value == 0):
                 raise ConfigurationError(f"{name} must be a finite number {'>' if positive else '>='} 0")
+        if timeout_seconds > MAX_TIMEOUT_SECONDS:  # 1e10: an OverflowError (500) per key fetch
+            raise ConfigurationError(f"timeout_seconds must be at most {MAX_TIMEOUT_SECONDS:.0f}")
         arns = [alb_arns] if isinstance(alb_arns, str) else list(alb_arns)
         matches = [_ALB_ARN.fullmatch(a) if isinstance(a, str) else None for a in arns]
         if not arns or any(m is None for m in matches):

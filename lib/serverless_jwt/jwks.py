@@ -32,7 +32,7 @@ from typing import Any
 
 from serverless_jwt._checkers import HMAC_ALGORITHMS
 from serverless_jwt._discovery import discovery_url, download
-from serverless_jwt._http import FetchError, url_allowed
+from serverless_jwt._http import MAX_TIMEOUT_SECONDS, FetchError, url_allowed
 from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
@@ -105,6 +105,8 @@ class RemoteKeySource:
                             ("max_response_bytes", max_response_bytes)):
             if not value > 0:
                 raise ConfigurationError(f"{name} must be > 0")
+        if not timeout_seconds <= MAX_TIMEOUT_SECONDS:  # inf: an OverflowError per cold request
+            raise ConfigurationError(f"timeout_seconds must be at most {MAX_TIMEOUT_SECONDS:.0f}")
         for name, value in (("max_stale_seconds", max_stale_seconds),
                             ("unknown_kid_cooldown_seconds", unknown_kid_cooldown_seconds)):
             if not value >= 0:
