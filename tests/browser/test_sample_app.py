@@ -246,3 +246,31 @@ def test_an_unsolicited_error_answer_is_refused_not_shown(new_page: Any) -> None
 def test_the_page_names_its_icon_so_the_browser_asks_for_no_missing_favicon(page: Any) -> None:
     # Else every load asks start-api (or the bucket it is deployed to) for /favicon.ico: a 404 in the console.
     assert page.evaluate("document.querySelector('link[rel=icon]').getAttribute('href')") == "data:,"
+
+
+def test_a_provider_that_neither_promises_nor_sends_iss_still_signs_in(
+        page: Any, sample_app: tuple[Any, str]) -> None:
+    # Auth0 and Cognito advertise no authorization_response_iss_parameter_supported and send no iss:
+    # the RFC 9207 check must let their answers through (it refuses only a missing iss once promised).
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    issuer = sample_app[0]
+    issuer.discovery_overrides["authorization_response_iss_parameter_supported"] = None
+
+    def answer_without_iss(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        answer = route.fetch(max_redirects=0)  # the sign-in form's redirect back to the page
+        location = urlsplit(answer.headers["location"])
+        query = urlencode([(k, v) for k, v in parse_qsl(location.query) if k != "iss"])
+        route.fulfill(status=303, headers={"Location": location._replace(query=query).geturl()})
+
+    try:
+        page.route("**/authorize*", answer_without_iss)
+        with page.expect_request(lambda r: r.url.endswith("/oauth/token")):
+            _sign_in(page, "carol", read_shows=True)
+        assert "iss=" not in page.url
+        assert _call(page, "Call /me")[0] == "200"
+    finally:
+        issuer.discovery_overrides.pop("authorization_response_iss_parameter_supported")
