@@ -12,15 +12,19 @@ from typing import Any
 
 import jwt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from serverless_jwt import AsyncVerifier, Verifier
+from serverless_jwt import AsyncVerifier, MultiIssuerVerifier, Verifier
 from serverless_jwt.dev.issuer import DISCOVERY_PATH, JWKS_PATH, DevIssuer
 from serverless_jwt.errors import (
+    AuthError,
     ConfigurationError,
     KeysUnavailableError,
     TokenExpiredError,
     UnknownKeyError,
 )
+from serverless_jwt.jwks import clear_shared_cache
 
 
 def verifier_for(issuer: DevIssuer, **options: Any) -> AsyncVerifier:
@@ -373,3 +377,50 @@ def test_requests_for_a_new_kid_arriving_during_its_refetch_wait_for_it_as_threa
     results = asyncio.run(scenario())
     assert [r["sub"] if isinstance(r, Mapping) else r for r in results] == [f"user-{n}" for n in range(10)]
     assert jwt_issuer.requests[JWKS_PATH] == 2  # one refetch, shared
+
+
+_STEPS = ("valid", "valid_es256", "unknown_kid", "expired", "other_audience", "other_issuer",
+          "foreign_key", "rotate", "rotate_keeping_old", "replay_first", "replay_last")
+
+
+def _verdicts(kind: str, steps: list[str]) -> list[str]:
+    """Each step's verdict (and the JWKS fetches) with a fresh issuer, cache and verifier of ``kind``."""
+    clear_shared_cache()
+    verdicts, sent = [], []
+    with DevIssuer() as dev:
+        verifier = Verifier(issuer=dev.issuer, audience=dev.audience)
+        front = {"sync": verifier, "multi": MultiIssuerVerifier([verifier])}.get(kind)
+        minting = {"valid": dev.mint, "valid_es256": lambda: dev.mint(alg="ES256"),
+                   "unknown_kid": lambda: dev.mint(kid="not-published"),
+                   "expired": lambda: dev.mint(lifetime_seconds=-3600),
+                   "other_audience": lambda: dev.mint(audience="another-api"),
+                   "other_issuer": lambda: dev.mint(issuer="https://other.example"),
+                   "foreign_key": dev.mint_with_foreign_key}
+        for step in steps:
+            if step.startswith("rotate"):
+                dev.rotate(keep_old=step == "rotate_keeping_old")
+                continue
+            if step.startswith("replay") and not sent:
+                continue
+            token = minting[step]() if step in minting else sent[0 if step == "replay_first" else -1]
+            sent.append(token)
+            try:
+                if front is not None:
+                    front.verify(token)
+                else:
+                    asyncio.run(AsyncVerifier(verifier).verify(token))
+                verdicts.append("ok")
+            except AuthError as err:
+                verdicts.append(type(err).__name__)
+        verdicts.append(f"{dev.requests[JWKS_PATH]} fetches")
+    return verdicts
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_STEPS), min_size=1, max_size=10))
+def test_verifier_multi_issuer_and_async_give_the_same_verdicts_and_fetches(steps: list[str]) -> None:
+    # One code path, three fronts: caches, plans, rotation and unknown-kid refetches must not make any of
+    # them answer (or fetch) differently for the same tokens in the same order.
+    expected = _verdicts("sync", steps)
+    assert _verdicts("multi", steps) == expected
+    assert _verdicts("async", steps) == expected
