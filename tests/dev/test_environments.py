@@ -111,3 +111,29 @@ def test_a_local_wheel_rebuilt_at_the_same_path_rebuilds_the_environment(
     ensure_environment("python3.12", [requirements], cache_dir=tmp_path / "cache", base_dir=tmp_path,
                        log=built.append)
     assert len(built) == 4
+
+
+def test_a_package_on_the_shells_pythonpath_is_still_installed_into_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `PYTHONPATH=src serverless-jwt invoke ...` (or a checkout whose lib/ holds a build's egg-info):
+    # pip saw the same name and version there, called it "already satisfied" and left it out, and the
+    # function, which runs without PYTHONPATH as in Lambda, failed with Runtime.ImportModuleError.
+    import zipfile
+
+    wheel = tmp_path / "tinywheel-1.0-py3-none-any.whl"
+    info = "tinywheel-1.0.dist-info"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("tinywheel/__init__.py", "VALUE = 'from the wheel'\n")
+        zf.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: tinywheel\nVersion: 1.0\n")
+        zf.writestr(f"{info}/WHEEL",
+                    "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(f"{info}/RECORD", "")
+    shadow = tmp_path / "src"
+    (shadow / info).mkdir(parents=True)
+    (shadow / info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinywheel\nVersion: 1.0\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow))
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"./{wheel.name}\n")
+    env = ensure_environment("python3.12", [requirements], cache_dir=tmp_path / "cache", base_dir=tmp_path)
+    monkeypatch.delenv("PYTHONPATH")
+    assert _runs(env, "import tinywheel; print(tinywheel.VALUE)") == "from the wheel"

@@ -207,9 +207,12 @@ def _prune(kept: Path) -> None:
 
 
 def _run(argv: list[str], what: str, cwd: Path | None = None) -> None:
+    # Without the shell's PYTHONPATH, as Lambda runs the function: a package pip finds on it counts as
+    # installed and is left out of the environment (and the cached environment stays without it).
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     try:
         done = subprocess.run(  # noqa: S603 - interpreters and pip with our arguments
-            argv, capture_output=True, text=True, cwd=cwd, check=False)
+            argv, capture_output=True, text=True, cwd=cwd, env=env, check=False)
     except OSError as exc:
         raise ConfigurationError(f"cannot {what}: {exc.strerror or 'failed to start'}") from None
     if done.returncode != 0:
