@@ -60,3 +60,12 @@ def test_importing_the_package_does_not_read_metadata() -> None:
     code = "import serverless_jwt, sys; print('importlib.metadata' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_the_package_vendored_under_another_projects_pyproject_does_not_take_its_version(
+        tmp_path: Path) -> None:
+    # <project>/src/serverless_jwt: the pyproject.toml two levels up is the host project's, not ours.
+    project = tmp_path / "my-service"
+    shutil.copytree(PACKAGE, project / "src" / "serverless_jwt", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "pyproject.toml").write_text('[project]\nname = "my-service"\nversion = "7.7.7"\n')
+    assert version(project / "src" / "serverless_jwt") == UNKNOWN

@@ -2,8 +2,8 @@
 
 Installed with pip, it comes from the package metadata. Run as plain source without metadata (a
 source checkout on ``PYTHONPATH``, or the package folder copied into a layer's ``python/`` as the
-sample's ``sam build`` does),
-it comes from the checkout's ``pyproject.toml`` when there is one, and is ``0+unknown`` otherwise:
+sample's ``sam build`` does), it comes from the checkout's ``pyproject.toml`` when there is one (ours,
+named serverless-jwt: not a host project's, when vendored), and is ``0+unknown`` otherwise:
 ``serverless_jwt.__version__`` always answers. Loaded on first access only (importlib.metadata costs
 milliseconds at a cold start).
 """
@@ -21,6 +21,7 @@ UNKNOWN = "0+unknown"
 # The [project] table runs to the next line that opens a table; tomllib is not in Python 3.10.
 _PROJECT_TABLE = re.compile(r"^\[project\][ \t]*$(.*?)(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
 _VERSION = re.compile(r'^version\s*=\s*"([^"]+)"', re.MULTILINE)
+_NAME = re.compile(r'^name\s*=\s*"([^"]+)"', re.MULTILINE)
 
 
 def version(package_dir: Path | None = None) -> str:
@@ -55,5 +56,12 @@ def _from_checkout(package_dir: Path) -> str | None:
     except OSError:
         return None
     table = _PROJECT_TABLE.search(text)
-    found = _VERSION.search(table.group(1)) if table else None
+    if table is None:
+        return None
+    # Our own checkout's only: the package vendored as <project>/src/serverless_jwt sits under another
+    # project's pyproject.toml, whose version is not ours.
+    name = _NAME.search(table.group(1))
+    if name is None or re.sub(r"[-_.]+", "-", name.group(1)).lower() != DISTRIBUTION:
+        return None
+    found = _VERSION.search(table.group(1))
     return found.group(1) if found else None
