@@ -44,3 +44,9 @@ def test_ensure_checks_presence_without_importing() -> None:
         ensure("powertools,aws", "A secret kept in Secrets Manager or SSM", "json", "serverless_jwt_absent")
     assert caught.value.name == "serverless_jwt_absent"
     assert "pip install 'serverless-jwt[powertools,aws]'" in str(caught.value)
+
+
+def test_several_extras_are_named_in_the_plural() -> None:
+    err = MissingExtraError("powertools,aws", "A secret kept in Secrets Manager or SSM", "boto3")
+    assert str(err) == ("A secret kept in Secrets Manager or SSM needs the 'powertools,aws' extras: "
+                        "pip install 'serverless-jwt[powertools,aws]'")

@@ -106,7 +106,8 @@ class MissingExtraError(ConfigurationError, ImportError):
     """
 
     def __init__(self, extra: str, feature: str, module: str | None = None) -> None:
-        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'serverless-jwt[{extra}]'")
+        noun = "extras" if "," in extra else "extra"
+        super().__init__(f"{feature} needs the '{extra}' {noun}: pip install 'serverless-jwt[{extra}]'")
         self.extra = extra
         self.name = module
 

@@ -37,8 +37,9 @@ class MultiIssuerVerifier:
     verifiers:
         ``{issuer: Verifier}``, or an iterable of verifiers each configured with an ``issuer`` (or
         provider presets, whose verifiers are used; :meth:`require_auth` / :meth:`auth_options` then
-        read each preset's tokens with its own roles claim and claims mapper). A verifier configured with an issuer must be listed under exactly that
-        issuer; a shared-secret verifier without one may be listed under the ``iss`` its tokens carry.
+        read each preset's tokens with its own roles claim and claims mapper). A verifier configured
+        with an issuer must be listed under exactly that issuer; a shared-secret verifier without one
+        may be listed under the ``iss`` its tokens carry.
     max_token_bytes:
         Size cap checked before the token is decoded (each issuer's own cap is checked too).
     verified_cache_size:
