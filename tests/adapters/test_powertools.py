@@ -254,6 +254,32 @@ def test_each_rejection_is_one_structured_line_through_the_given_logger(
         ("token_missing", "token_present", jwt_issuer.issuer),
     ]
     assert "MARKER" not in stream.getvalue()
+def test_the_powertools_logger_gets_subject_and_client_id_while_the_route_runs_never_the_token(
+        jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier) -> None:
+    import io
+    import logging
+    import secrets
+
+    from aws_lambda_powertools import Logger
+
+    stream = io.StringIO()
+    logger = Logger(service=f"api-{secrets.token_hex(4)}", logger_handler=logging.StreamHandler(stream))
+    app = RESOLVERS["http_v2"]()
+
+    @app.get("/me", middlewares=[JwtAuthMiddleware(verifier, logger=logger)])
+    def me() -> dict[str, Any]:
+        logger.info("inside")
+        return {}
+
+    token = jwt_issuer.mint(sub="alice", claims={"azp": "cli-app"})
+    assert app.resolve(request(jwt_lambda_event, "http_v2", "/me", token=token), {})["statusCode"] == 200
+    logger.info("after")
+    inside, after = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert (inside["subject"], inside["client_id"]) == ("alice", "cli-app")
+    assert "subject" not in after and "client_id" not in after
+    assert token not in stream.getvalue()
+
+
 def test_optional_middleware_serves_anonymous_callers_and_refuses_bad_tokens(
     jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:

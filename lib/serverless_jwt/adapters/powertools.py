@@ -76,7 +76,9 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
     on_error:
         ``on_error(err) -> Response`` to shape error responses yourself.
     logger:
-        A Powertools ``Logger`` for the one structured line logged per rejected request (else the
+        A Powertools ``Logger``: the caller's ``subject`` and ``client_id`` (never the token) are
+        appended to its keys while the route runs and removed afterwards, and the one structured line
+        per rejected request goes there (a ``logging.Logger`` gets only that line; default: the
         ``serverless_jwt`` logger of ``logging``).
     optional:
         Serve anonymous callers too: no bearer credentials -> the route runs with
@@ -122,6 +124,9 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             raise ConfigurationError("on_error must be callable")
         if not isinstance(context_key, str) or not context_key:  # else a TypeError on every request
             raise ConfigurationError("context_key must be a non-empty string")
+        # A Powertools Logger gets the caller's keys per request; a logging.Logger only rejection lines.
+        self._keys_logger = logger if callable(getattr(logger, "append_keys", None)) \
+            and callable(getattr(logger, "remove_keys", None)) else None
         self._public = public_path_set(public_paths)
         self._key = context_key
         self._on_error = on_error
@@ -180,10 +185,17 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
                     return self._failure(refused)
             return self._failure(err)
         app.append_context(**{self._key: identity})  # type: ignore[no-untyped-call]
+        logger = self._keys_logger
+        if logger is not None:  # the caller on every line the route logs, as require_auth does
+            logger.append_keys(subject=identity.subject, client_id=identity.client_id)
         try:
             return next_middleware(app)
         except AuthError as err:  # a route may check further (authz.check_scopes) and raise
+            if logger is not None:  # the rejection line carries no value taken from the token
+                logger.remove_keys(["subject", "client_id"])
             return self._failure(err)
         finally:
             # Resolvers clear context after resolve(); pop here too so a raising route leaks nothing.
             app.context.pop(self._key, None)
+            if logger is not None:
+                logger.remove_keys(["subject", "client_id"])
