@@ -309,7 +309,9 @@ def test_default_types_accept_absent_jwt_and_access_token(header: dict[str, Any]
 
 @pytest.mark.parametrize(
     "typ", ["logout+jwt", "dpop+jwt", "secevent+jwt", "application/logout+jwt", "JOSE", "text/jwt",
-            "application/application/jwt", "", " JWT", 1, None, ["JWT"]],
+            "application/application/jwt", "", " JWT", 1, None, ["JWT"],
+            # No subtype at all: not the absent typ ("") that the default admits.
+            "application/", "Application/"],
 )
 def test_other_types_are_rejected_as_invalid_typ(typ: Any) -> None:
     with pytest.raises(InvalidClaimError) as info:

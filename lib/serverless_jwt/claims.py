@@ -45,7 +45,8 @@ def _normalize_type(value: str) -> str:
     ``application/text/jwt`` keeps its prefix (the rest has a ``/``) and never equals ``text/jwt``.
     """
     value = value.lower()
-    if value.startswith("application/") and "/" not in value[12:]:
+    # A bare "application/" keeps its prefix: stripped, it would read as an absent typ ("").
+    if value.startswith("application/") and value[12:] and "/" not in value[12:]:
         return value[12:]
     return value
 
