@@ -281,6 +281,13 @@ def test_max_age_on_auth_time() -> None:
     assert claim_error(claims(auth_time=NOW - 5000, iat=NOW), policy) == ("auth_time", "check_failed")
 
 
+def test_a_sign_in_in_the_future_does_not_pass_the_max_age_rule() -> None:
+    # As iat: beyond the leeway a future auth_time is refused, else it stays "fresh" until then.
+    policy = replace(POLICY, max_age_seconds=300, max_age_claim="auth_time")
+    check_claims(claims(auth_time=NOW + LEEWAY, iat=NOW), policy, NOW)
+    assert claim_error(claims(auth_time=NOW + LEEWAY + 1, iat=NOW), policy) == ("auth_time", "check_failed")
+
+
 @pytest.mark.parametrize("value", [True, "1700000000", float("nan"), None])
 def test_auth_time_must_be_a_finite_number_when_used(value: Any) -> None:
     policy = replace(POLICY, max_age_seconds=300, max_age_claim="auth_time")

@@ -76,7 +76,8 @@ class ClaimsPolicy:
     required:
         Claim names that must be present and not ``null``.
     max_age_seconds:
-        When set, ``max_age_claim`` is required and may be at most this old (plus leeway).
+        When set, ``max_age_claim`` is required and may be at most this old (plus leeway), and not in
+        the future (beyond leeway).
     max_age_claim:
         ``"iat"`` or ``"auth_time"``.
     accepted_types:
@@ -270,7 +271,7 @@ def check_claims(claims: Mapping[str, Any], policy: ClaimsPolicy, now: float) ->
         if get(name) is None:
             raise InvalidClaimError(name, "missing")
     if policy.max_age_seconds is not None:
-        _check_max_age(claims, policy.max_age_claim, now - (policy.max_age_seconds + leeway), iat)
+        _check_max_age(claims, policy.max_age_claim, now - (policy.max_age_seconds + leeway), latest, iat)
 
 
 def _check_issuer(claims: Mapping[str, Any], issuer: str) -> None:
@@ -308,10 +309,13 @@ def _check_unexpected_audience(aud: Any, accept_any: bool) -> None:
         raise InvalidClaimError("aud", "check_failed", _NO_AUDIENCE)
 
 
-def _check_max_age(claims: Mapping[str, Any], name: str, oldest: float, iat: int | float | None) -> None:
+def _check_max_age(claims: Mapping[str, Any], name: str, oldest: float, latest: float,
+                   iat: int | float | None) -> None:
     value = iat if name == "iat" else _time_claim(claims, name)
     if value is None:
         raise InvalidClaimError(name, "missing")
+    if value > latest:  # a sign-in "in the future" would pass the age rule for as long as it stays ahead
+        raise InvalidClaimError(name, "check_failed")
     # Too old means now - value > max_age + leeway; written without arithmetic on the token's value.
     if value < oldest:
         raise InvalidClaimError(name, "check_failed", _TOO_OLD)
