@@ -398,6 +398,17 @@ def test_loopback_http_issuer_is_allowed() -> None:
     Verifier(issuer="http://127.0.0.1:9999", audience=AUD, jwks_uri="http://127.0.0.1:9999/jwks")
 
 
+def test_an_issuer_that_is_no_parsable_url_is_a_configuration_error_not_a_value_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # urlsplit raises ValueError for an unclosed IPv6 bracket: still refused the way every setting is.
+    with pytest.raises(ConfigurationError, match=r"^issuer must be an https URL"):
+        Verifier(issuer="https://[::1/", audience=AUD)
+    monkeypatch.setenv("JWT_ISSUER", "https://[::1/")
+    monkeypatch.setenv("JWT_AUDIENCE", AUD)
+    with pytest.raises(ConfigurationError, match=r"^JWT_ISSUER .* must be an https URL"):
+        Verifier.from_env()
+
+
 def test_an_issuer_written_with_an_upper_case_scheme_is_refused_and_a_host_warned_about(
         caplog: pytest.LogCaptureFixture) -> None:
     # iss is compared exactly: an issuer no provider writes would refuse every token as 401.

@@ -139,7 +139,10 @@ def validate_issuer(issuer: object) -> None:
         raise ConfigurationError("issuer must be a non-empty string without surrounding whitespace")
     if "://" not in issuer:
         return  # a plain-string issuer (some shared-secret providers): compared exactly, never fetched
-    parts = urlsplit(issuer)
+    try:
+        parts = urlsplit(issuer)
+    except ValueError:  # "https://[::1/": an unclosed IPv6 bracket
+        raise ConfigurationError("issuer must be an https URL without query or fragment") from None
     if parts.query or parts.fragment or not parts.hostname:
         raise ConfigurationError("issuer must be an https URL without query or fragment")
     scheme = issuer.partition("//")[0].rstrip(":")
