@@ -423,6 +423,21 @@ def test_an_issuer_written_with_an_upper_case_scheme_is_refused_and_a_host_warne
     assert caplog.text == ""
 
 
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"jwks_uri": 5}, "jwks_uri must be a string"),
+    ({"public_key": 5}, "public_key must be PEM text or bytes"),
+    ({"algorithms": 5}, "algorithms must be a list"),
+    ({"claim_checks": 5}, "claim_checks and token_checks must be lists of callables"),
+    ({"clock": 5}, "clock must be callable"),  # else a TypeError on every request
+])
+def test_a_setting_of_the_wrong_type_is_a_configuration_error_at_construction(
+        setting: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Verifier(issuer="https://tenant.example.com/", audience=AUD, **setting)
+    with pytest.raises(ConfigurationError, match="secret_from must be a string"):
+        Verifier(secret_from=5)  # type: ignore[arg-type]
+
+
 def test_repr_never_shows_secrets() -> None:
     secret = "s3cr3t-" + "q" * 40
     assert "s3cr3t" not in repr(Verifier(secrets=secret))

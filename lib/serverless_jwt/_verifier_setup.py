@@ -57,6 +57,13 @@ def check_source(algorithms: Sequence[str] | None, *, issuer: str | None, jwks_u
             "Configure one key source: jwks_uri, jwks, public_key, secrets or secret_from")
     if secrets is not None and not isinstance(secrets, (str, bytes)) and not secrets:
         raise ConfigurationError("secrets must not be empty")
+    # Wrong types are refused as every other setting is, not as a TypeError from deep inside.
+    for name, value, kinds in (("jwks_uri", jwks_uri, str), ("secret_from", secret_from, str),
+                               ("public_key", public_key, (str, bytes))):
+        if value is not None and not isinstance(value, kinds):
+            raise ConfigurationError(f"{name} must be {'a string' if kinds is str else 'PEM text or bytes'}")
+    if algorithms is not None and not isinstance(algorithms, (str, Collection)):
+        raise ConfigurationError("algorithms must be a list of algorithm names")
     algs = validate_algorithms(algorithms, shared_secret=secrets is not None or secret_from is not None)
     if issuer is not None:
         validate_issuer(issuer)
@@ -65,9 +72,13 @@ def check_source(algorithms: Sequence[str] | None, *, issuer: str | None, jwks_u
     return algs
 
 
-def custom_checks(claim_checks: Iterable[Any], token_checks: Iterable[Any]) -> tuple[tuple[Any, ...],
-                                                                                     tuple[Any, ...]]:
-    """``claim_checks`` and ``token_checks`` as tuples; each must be callable."""
+def custom_checks(claim_checks: Iterable[Any], token_checks: Iterable[Any],
+                  clock: object = None) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """``claim_checks`` and ``token_checks`` as tuples; each must be callable (and ``clock`` too)."""
+    if clock is not None and not callable(clock):  # else a TypeError on every request
+        raise ConfigurationError("clock must be callable (returning epoch seconds)")
+    if not isinstance(claim_checks, Iterable) or not isinstance(token_checks, Iterable):
+        raise ConfigurationError("claim_checks and token_checks must be lists of callables")
     checks, token = tuple(claim_checks), tuple(token_checks)
     if not all(callable(check) for check in (*checks, *token)):
         raise ConfigurationError("claim_checks and token_checks must be callables")

@@ -172,7 +172,7 @@ class Verifier:
             max_age_claim=max_age_claim, accepted_types=accepted_types,
             require_access_token_type=require_access_token_type,
             allow_sender_constrained=allow_sender_constrained, accept_any_audience=accept_any_audience)
-        self._checks, self._token_checks = _setup.custom_checks(claim_checks, token_checks)
+        self._checks, self._token_checks = _setup.custom_checks(claim_checks, token_checks, clock)
         self._max_token_bytes = max_token_bytes
         self._clock = clock
         self._keys = _setup.key_source(
