@@ -345,6 +345,11 @@ def test_type_check_can_be_disabled_and_custom_types_are_normalized() -> None:
         check_type({}, policy)
 
 
+def test_an_empty_list_of_accepted_types_is_a_configuration_error_not_a_401_for_every_token() -> None:
+    with pytest.raises(ConfigurationError, match="accepted_types must name at least one type"):
+        replace(POLICY, accepted_types=frozenset())
+
+
 # RFC 7515 §4.1.9: "application/" is implied only for a value without "/"; compared case-insensitively.
 @pytest.mark.parametrize(("configured", "sent", "same"), [
     ("at+jwt", "application/at+jwt", True),

@@ -540,6 +540,8 @@ def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
     # JWT_ACCEPTED_TYPES was ignored in silence beside JWT_REQUIRE_ACCESS_TOKEN_TYPE=true.
     ({"JWT_SECRET": "x" * 40, "JWT_ACCEPTED_TYPES": "JWT", "JWT_REQUIRE_ACCESS_TOKEN_TYPE": "true"},
      ["JWT_ACCEPTED_TYPES cannot be combined with JWT_REQUIRE_ACCESS_TOKEN_TYPE=true"]),
+    # Only commas: no type left, so every token would be a 401.
+    ({"JWT_SECRET": "x" * 40, "JWT_ACCEPTED_TYPES": ","}, ["JWT_ACCEPTED_TYPES must name at least one type"]),
     # A previous secret alone would be ignored: no current one to rotate from.
     ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_SECRET_PREVIOUS": "x" * 40},
      ["JWT_SECRET_PREVIOUS is set without JWT_SECRET"]),

@@ -131,6 +131,8 @@ class ClaimsPolicy:
             raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
         if self.accepted_types is not None:
             types = string_set(self.accepted_types, "accepted_types")
+            if not types:  # would refuse every token as 401; None is the way to turn the check off
+                raise ConfigurationError("accepted_types must name at least one type")
             object.__setattr__(self, "accepted_types", frozenset(_normalize_type(t) for t in types))
 
 
