@@ -37,6 +37,11 @@ def test_authorizer_claims_per_source(make_event: EventFactory) -> None:
     assert authorizer_claims(rest) is None
     rest["requestContext"]["authorizer"] = {"claims": {"sub": "u", "cognito:username": "u"}}
     assert authorizer_claims(rest) == {"sub": "u", "cognito:username": "u"}
+    # A REST Cognito authorizer joins the groups array with commas: read back as the groups.
+    for joined in ("admin,users", "[admin, users]", "admin"):
+        rest["requestContext"]["authorizer"] = {"claims": {"sub": "u", "cognito:groups": joined}}
+        assert authorizer_claims(rest) == {"sub": "u", "cognito:groups": joined.strip("[]").replace(
+            " ", "").split(",")}
     rest["requestContext"]["authorizer"] = {"principalId": "u", "tenant": "t", "integrationLatency": 3}
     assert authorizer_claims(rest) == {"principalId": "u", "tenant": "t"}
     http["requestContext"]["authorizer"] = {"lambda": {"sub": "u"}}

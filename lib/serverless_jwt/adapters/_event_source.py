@@ -11,6 +11,7 @@ per-request reading (bearer token, preflight check) stays in ``events.py``, whic
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Literal
@@ -52,6 +53,7 @@ def detect(event: Mapping[str, Any]) -> EventKind:
 
 _LAMBDA_AUTHORIZER_NOISE = frozenset({"integrationLatency"})
 _OWN_CONTEXT = "serverless_jwt.encoding"  # marks a context written by serverless_jwt's authorizer
+_GROUP_SEPARATORS = re.compile(r"[\[\],\s]+")  # "admin,users", "[admin, users]", "[admin users]"
 
 
 def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -78,10 +80,12 @@ def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
         from serverless_jwt.adapters._context import claims_from_jwt_authorizer
 
         return claims_from_jwt_authorizer(jwt)  # arrays arrive flattened: "[admin users]"
-    for key in ("claims", "lambda"):
-        value = auth.get(key)
-        if isinstance(value, _MAPPING) and value:
-            return _lambda_context(value)
+    claims = auth.get("claims")
+    if isinstance(claims, _MAPPING) and claims:
+        return _user_pool_claims(claims)
+    value = auth.get("lambda")
+    if isinstance(value, _MAPPING) and value:
+        return _lambda_context(value)
     if detect(event) == "rest_v1" and "principalId" in auth:
         claims = _lambda_context({k: v for k, v in auth.items() if k not in _LAMBDA_AUTHORIZER_NOISE})
         principal = auth.get("principalId")
@@ -89,6 +93,17 @@ def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
             claims["sub"] = principal  # our authorizer sets principalId to the verified subject
         return claims
     return None
+
+
+def _user_pool_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    # A REST Cognito user pool authorizer hands every claim over as a string, the groups array joined
+    # by commas ("admin,users"): read back as a list, so cognito:groups works as roles. Group names
+    # hold no spaces (Cognito's pattern), so commas, brackets and spaces only separate them.
+    out = _lambda_context(claims)
+    groups = out.get("cognito:groups")
+    if isinstance(groups, str):
+        out["cognito:groups"] = [g for g in _GROUP_SEPARATORS.split(groups) if g]
+    return out
 
 
 def _lambda_context(context: Mapping[str, Any]) -> dict[str, Any]:
