@@ -348,6 +348,12 @@ def test_unencoded_payload_option_is_rejected(b64_value: Any) -> None:
     assert "b64" in rejected(make({"alg": "RS256", "b64": b64_value})).description
 
 
+@pytest.mark.parametrize("member", [{"zip": "DEF"}, {"enc": "A256GCM"}, {"zip": None}])
+def test_encryption_parameters_in_a_signed_token_header_are_rejected(member: dict[str, Any]) -> None:
+    # A reader honouring "zip" would inflate the payload and check other claims than we do.
+    assert "encryption parameter" in rejected(make({"alg": "RS256", **member})).description
+
+
 @pytest.mark.parametrize("name", ["kid", "typ", "cty"])
 @pytest.mark.parametrize("value", [None, 1, ["x"], {"a": "b"}, True])
 def test_non_string_kid_typ_cty_are_rejected(name: str, value: Any) -> None:

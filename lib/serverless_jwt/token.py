@@ -46,6 +46,7 @@ _CRIT = "The access token requires an unsupported critical extension"
 _B64 = "Unencoded-payload tokens (RFC 7797 'b64') are not accepted"
 _HEADER_PARAM = "The access token header has a parameter of the wrong type"
 _NESTED = "Nested tokens (cty 'JWT') are not accepted"
+_JWE_PARAM = "The access token header has an encryption parameter ('enc' or 'zip')"
 
 # Strings are removed before measuring depth so brackets inside them do not count. An unterminated
 # string runs to the end of input, so the match never fails and retries (linear, not quadratic).
@@ -284,6 +285,10 @@ def _check_header(header: dict[str, Any]) -> None:
     # RFC 7797 unencoded payloads change what is signed; unsupported, so never guessed at.
     if "b64" in header:
         _fail(_B64)
+    # "enc" marks a JWE (RFC 7516 §9) and "zip" a compressed JWE payload: in a JWS header either would
+    # let a reader that honours it (inflating the payload, say) read other claims than we check.
+    if "enc" in header or "zip" in header:
+        _fail(_JWE_PARAM)
     for name in ("kid", "typ", "cty"):
         if name in header and not isinstance(header[name], str):
             _fail(_HEADER_PARAM)
