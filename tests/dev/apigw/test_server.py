@@ -74,7 +74,7 @@ def test_token_authorizer_missing_identity_is_401_without_calling_it(rest: Proje
     assert "-> authorizer Tokens (Auth) 401 (unauthorized)" in rest.logs.getvalue()  # who refused
     allowed = rest.call("GET", "/dev/items/1", headers={"Authorization": "allow"})
     # The first call of the authorizer function: the request without identity never reached it.
-    assert allowed.json()["event"]["requestContext"]["authorizer"]["calls"] == 1
+    assert allowed.json()["event"]["requestContext"]["authorizer"]["calls"] == "1"
 
 
 def test_token_authorizer_answers(rest: Project) -> None:
@@ -93,12 +93,13 @@ def test_token_authorizer_answers(rest: Project) -> None:
     assert broken.status == 500
 
 
-def test_authorizer_context_reaches_the_backend(rest: Project) -> None:
+def test_authorizer_context_reaches_the_backend_stringified(rest: Project) -> None:
     reply = rest.call("GET", "/dev/items/7?q=1", headers={"Authorization": "Bearer ok-allow"})
     assert reply.status == 200
     event = reply.json()["event"]
+    # A REST API hands the backend every context value as text (a number 3 is "3", false is "false").
     assert event["requestContext"]["authorizer"] == {
-        "calls": 1, "token": "Bearer ok-allow", "admin": False, "level": 3, "principalId": "user-1",
+        "calls": "1", "token": "Bearer ok-allow", "admin": "false", "level": "3", "principalId": "user-1",
         "integrationLatency": 0}
     assert event["pathParameters"] == {"id": "7"}
     assert event["resource"] == "/items/{id}"
@@ -120,7 +121,7 @@ def test_cached_answer_is_reused_within_the_ttl_and_not_after(rest: Project) -> 
     assert context("/dev/files/a/b")["calls"] == first["calls"]
     rest.clock.now += 2
     later = context("/dev/items/1")
-    assert later["calls"] == first["calls"] + 1
+    assert int(later["calls"]) == int(first["calls"]) + 1
 
 
 def test_cached_policy_is_evaluated_against_each_method_arn(rest: Project) -> None:

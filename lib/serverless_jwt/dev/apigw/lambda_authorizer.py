@@ -4,9 +4,10 @@ A request whose identity sources are missing (or whose TOKEN fails the ``Validat
 answered ``401 {"message":"Unauthorized"}`` without calling the function (a REST REQUEST authorizer
 with caching off does not require them, as in API Gateway). The function runs through the same runner
 as every function; an error whose message is exactly ``Unauthorized`` is a 401, any other failure or a
-malformed answer a 500. Answers are cached per identity-source values for the authorizer's TTL
-(``ReauthorizeEvery``; 0 turns it off) and a cached policy is evaluated against each request's own
-method ARN, so a policy for one resource cached for another request denies it, as in API Gateway.
+malformed answer a 500. A REST backend gets the context's values as text (``3`` -> ``"3"``). Answers
+are cached per identity-source values for the authorizer's TTL (``ReauthorizeEvery``; 0 turns it off)
+and a cached policy is evaluated against each request's own method ARN, so a policy for one resource
+cached for another request denies it, as in API Gateway.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def error_message(exc: BaseException) -> str:
     if isinstance(payload, Mapping) and isinstance(payload.get("errorMessage"), str):
         return str(payload["errorMessage"])
     return str(exc)
+
+
+def _text(value: Any) -> str:
+    """A context value as API Gateway hands it to a REST backend (booleans as JSON writes them)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 class LambdaAuthorizers:
@@ -95,7 +101,10 @@ class LambdaAuthorizers:
             return gateway(verdict, rest, request.request_id)
         if route.payload_version == "2.0":
             return {"lambda": dict(decision.context)}
-        out: dict[str, Any] = dict(decision.context)
+        # REST APIs hand the backend the context's values stringified: 3 -> "3", true -> "true" (AWS's
+        # "Output from an API Gateway Lambda authorizer"), so code reading a number works deployed too.
+        out: dict[str, Any] = {k: _text(v) for k, v in decision.context.items()} if rest \
+            else dict(decision.context)
         if decision.principal is not None:
             out["principalId"] = decision.principal
         out["integrationLatency"] = 0
