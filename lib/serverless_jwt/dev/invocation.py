@@ -10,14 +10,18 @@
     ├─ FunctionTimeoutError    the function ran past its Timeout and was stopped
     ├─ RuntimeFailure          no answer at all (the runtime could not start or died)
     └─ UnsupportedInlineCode   its code is in the template, which sam local does not run either
+
+:func:`invoke_within` is API Gateway's side: it stops waiting after the integration timeout
+(:class:`IntegrationTimeout`) while the function runs on, as a deployed function does.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Protocol
 
-__all__ = ["INLINE_CODE_MESSAGE", "FunctionError", "FunctionTimeoutError", "InvocationError", "Runner",
-           "RuntimeFailure", "UnsupportedInlineCode"]
+__all__ = ["INLINE_CODE_MESSAGE", "FunctionError", "FunctionTimeoutError", "IntegrationTimeout",
+           "InvocationError", "Runner", "RuntimeFailure", "UnsupportedInlineCode", "invoke_within"]
 
 # SAM CLI's words (samcli/local/apigw/local_apigw_service.py, commands/local/lib/local_lambda.py).
 INLINE_CODE_MESSAGE = ("Inline code is not supported for sam local commands. "
@@ -77,3 +81,36 @@ class Runner(Protocol):
     def invoke(self, event: Any, *, request_id: str | None = None) -> Any: ...
 
     def close(self) -> None: ...
+
+
+class IntegrationTimeout(TimeoutError):
+    """The caller (API Gateway) stopped waiting for an answer; the function itself was not stopped."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within the integration timeout ({seconds:g} s)")
+        self.seconds = seconds
+
+
+def invoke_within(runner: Any, event: Any, *, request_id: str | None, seconds: float) -> Any:
+    """``runner.invoke(event)``, or :class:`IntegrationTimeout` once ``seconds`` pass without an answer.
+
+    The invocation goes on in its own thread (its runtime stays busy until it ends, as a deployed
+    function keeps running after API Gateway's 504); its outcome is then dropped.
+    """
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = runner.invoke(event, request_id=request_id)
+        except BaseException as exc:  # handed to the waiting caller below
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="invocation", daemon=True).start()
+    if not done.wait(seconds):
+        raise IntegrationTimeout(seconds)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]

@@ -131,3 +131,24 @@ def test_http_api_jwt_and_cors_configuration(tmp_path: Path) -> None:
     assert (auth.kind, auth.issuer, auth.audiences, auth.identity_sources) == (
         "jwt", "https://issuer.example/", ("a", "b"), (("header", "X-Token"),))
     assert route.scopes == ("s1",)
+
+
+def test_an_events_timeout_in_millis_is_its_integration_timeout(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          Wait: {Type: Number, Default: 5000}
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                Set: {Type: Api, Properties: {Path: /a, Method: get, TimeoutInMillis: !Ref Wait}}
+                Unset: {Type: HttpApi, Properties: {Path: /b, Method: get}}
+                Bad: {Type: HttpApi, Properties: {Path: /c, Method: get, TimeoutInMillis: soon}}
+        """))
+    found = collect(Template(tmp_path / "template.yaml"))
+    assert [r.timeout_ms for r in found.routes] == [5000, None, None]
+    assert any("/c: TimeoutInMillis" in w for w in found.warnings)

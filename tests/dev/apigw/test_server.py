@@ -412,3 +412,39 @@ def test_the_access_log_gives_a_refusals_reason_and_a_503s_retry_after() -> None
     assert _reason(Answer(503, [("Retry-After", "30")])) == " (Retry-After: 30)"
     assert _reason(Answer(503, [("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")])) == ""  # digits only
     assert _reason(Answer(200, [("Retry-After", "30")])) == ""
+
+
+SLOW = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Handler: app.handler, Runtime: python3.12, Timeout: 60}
+Resources:
+  Slow:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: slow/
+      Events:
+        Rest: {Type: Api, Properties: {Path: /slow, Method: GET, TimeoutInMillis: 100}}
+        Http: {Type: HttpApi, Properties: {Path: /slow, Method: GET, TimeoutInMillis: 100}}
+        Quick: {Type: HttpApi, Properties: {Path: /quick, Method: GET}}
+"""
+
+
+def test_a_function_slower_than_the_integration_timeout_gets_api_gateways_timeout_answer(
+        project: Project) -> None:
+    # The function's own Timeout (60 s) is not API Gateway's: it stops waiting after TimeoutInMillis
+    # (29 s / 30 s by default) and answers REST 504, HTTP API 503, while the function runs on.
+    project.function("slow", """\
+        import time
+        def handler(event, context):
+            if event.get("rawPath") != "/quick":
+                time.sleep(1)
+            return {"statusCode": 200, "body": "late"}
+        """)
+    project.start(SLOW)
+    rest = project.call("GET", "/Prod/slow")
+    assert (rest.status, rest.json()) == (504, {"message": "Endpoint request timed out"})
+    http = project.call("GET", "/slow")
+    assert (http.status, http.json()) == (503, {"message": "Service Unavailable"})
+    assert project.call("GET", "/quick").body == b"late"  # API Gateway's default: 30 s
+    assert "GET /Prod/slow -> Slow 504 (integration timeout)" in project.logs.getvalue()

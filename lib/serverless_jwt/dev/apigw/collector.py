@@ -157,7 +157,13 @@ def _route(template: Template, api: Api, authorizers: Mapping[str, Authorizer | 
             warnings.append(f"{function} {method} {path}: authorizer {named} {why}; the route is open")
     scopes = tuple(str(s) for s in (auth.get("AuthorizationScopes") or ()) if isinstance(auth, Mapping))
     version = "1.0" if api.kind == "REST" else str(template.resolve(props.get("PayloadFormatVersion", "2.0")))
-    return Route(api, method, path, function, authorizer, scopes, version)
+    timeout = template.resolve(props.get("TimeoutInMillis"))
+    timeout = int(timeout) if isinstance(timeout, str) and timeout.isdigit() else timeout  # a !Ref: text
+    if timeout is not None and (type(timeout) is not int or timeout <= 0):
+        warnings.append(f"{function} {method} {path}: TimeoutInMillis is not a number of milliseconds; "
+                        "API Gateway's default applies")
+        timeout = None
+    return Route(api, method, path, function, authorizer, scopes, version, timeout)
 
 
 def _authorizer(template: Template, kind: str, name: str, spec: Any, warnings: list[str],

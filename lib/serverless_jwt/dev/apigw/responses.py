@@ -69,6 +69,9 @@ _GATEWAY: dict[str, tuple[tuple[int, Any, str | None], tuple[int, Any]]] = {
     "too_large": ((413, {"message": "Request Too Long"}, None),
                   (413, {"message": "Request Entity Too Large"})),
     "bad_request": ((400, {"message": "Bad Request"}, None), (400, {"message": "Bad Request"})),
+    # The function answered after the integration timeout (29 s REST, 30 s HTTP API by default).
+    "integration_timeout": ((504, {"message": "Endpoint request timed out"}, None),
+                            (503, {"message": "Service Unavailable"})),
     "unavailable": ((503, {"message": "Service Unavailable"}, None),
                     (503, {"message": "Service Unavailable"})),
     # Not API Gateway's: sam local's answers for a route whose function it does not run (its code in
@@ -102,7 +105,7 @@ _RESPONSE_TYPES = {"not_found": "MISSING_AUTHENTICATION_TOKEN", "unauthorized": 
                    "explicit_deny": "ACCESS_DENIED", "implicit_deny": "ACCESS_DENIED",
                    # A Lambda authorizer that fails or answers wrongly: AuthorizerConfigurationException.
                    "authorizer_failure": "AUTHORIZER_CONFIGURATION_ERROR", "too_large": "REQUEST_TOO_LARGE",
-                   "bad_request": "BAD_REQUEST_BODY"}
+                   "bad_request": "BAD_REQUEST_BODY", "integration_timeout": "INTEGRATION_TIMEOUT"}
 
 
 def customize(answer: Answer, api: Api | None) -> Answer:

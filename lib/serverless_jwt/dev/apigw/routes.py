@@ -95,6 +95,7 @@ class Route:
     authorizer: Authorizer | None = None
     scopes: tuple[str, ...] = ()
     payload_version: str = "1.0"
+    timeout_ms: int | None = None  # the event's TimeoutInMillis; None: 29000 (REST) or 30000 (HTTP API)
     _segments: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
+from serverless_jwt.dev import invocation
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
 from serverless_jwt.dev.apigw import cors, events, routes
 from serverless_jwt.dev.apigw.body import BadRequestBody, read_body
@@ -285,8 +286,12 @@ class LocalApiGateway:
             self._log(f"{route.function}: not run locally (see the notice at start: a function sam local "
                       "does not run either, or none of that name): 502, as sam local answers")
             return gateway("no_function", rest, request.request_id)
+        seconds = (route.timeout_ms or (29000 if rest else 30000)) / 1000
         try:
-            result = runner.invoke(event, request_id=request.request_id)
+            result = invocation.invoke_within(runner, event, request_id=request.request_id, seconds=seconds)
+        except invocation.IntegrationTimeout as exc:  # API Gateway's 504 (REST) / 503; the function runs on
+            self._log(f"{route.function}: {exc}")
+            return gateway("integration_timeout", rest, request.request_id)
         except UnsupportedInlineCode:  # as sam local: 501 with its message
             return gateway("inline_code", rest, request.request_id)
         except InvocationError as exc:  # the function failed or timed out: API Gateway's own answer
