@@ -190,6 +190,8 @@ def cmd_start_api(args: argparse.Namespace) -> int:
             print(f"notice: reusing the dev issuer already running at {running['issuer']} "
                   f"(pid {running['pid']})", file=sys.stderr)
     issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir), owner="start-api")
+    if isinstance(issuer, _support.AttachedIssuer):
+        issuer.watch()  # its command may stop first: then this one serves the same issuer
     prepared = None
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -77,21 +78,52 @@ def running_issuer(state_dir: Path) -> dict[str, Any] | None:
 
 
 class AttachedIssuer:
-    """The dev issuer another command runs (``start-api``, ``issuer``): mint for it, never stop it."""
+    """The dev issuer another command runs (``start-api``, ``issuer``): mint for it, never stop it.
+
+    A ``start-api`` that attached keeps it alive (:meth:`watch`): when that command ends, it serves
+    the same issuer itself (same key, same address), so its functions still verify their tokens and
+    ``token`` still mints for it.
+    """
 
     def __init__(self, state_dir: Path, record: Mapping[str, Any]) -> None:
         self.issuer = str(record["issuer"])
         self.audience = str(record.get("audience") or "serverless-jwt-dev")
         self.pid = int(record["pid"])
+        self.state_dir = state_dir
         self._keys = DevIssuer(key_dir=state_dir)
+        self._own: DevIssuer | None = None
+        self._stop = threading.Event()
 
     def mint(self, **claims: Any) -> str:
         claims.setdefault("issuer", self.issuer)
         claims.setdefault("audience", self.audience)
         return self._keys.mint(**claims)
 
+    def take_over_if_gone(self, *, owner: str = "start-api") -> bool:
+        """Serve the issuer here when nobody does any more; ``True`` when this call started it."""
+        if self._own is not None or running_issuer(self.state_dir) is not None:
+            return False
+        port = int(self.issuer.rsplit(":", 1)[1])
+        try:
+            self._own = start_issuer(self.state_dir, port=port, owner=owner)
+        except ConfigurationError:  # the address was taken again meanwhile (another start-api)
+            return False
+        print(f"notice: the dev issuer's command (pid {self.pid}) stopped; this {owner} serves "
+              f"{self.issuer} now", file=sys.stderr, flush=True)
+        return True
+
+    def watch(self, interval_seconds: float = 1.0) -> None:
+        """Check every ``interval_seconds`` in a daemon thread, until :meth:`stop`."""
+        def run() -> None:
+            while not self._stop.wait(interval_seconds) and self._own is None:
+                self.take_over_if_gone()
+
+        threading.Thread(target=run, name="dev-issuer-watch", daemon=True).start()
+
     def stop(self) -> None:
-        pass
+        self._stop.set()
+        if self._own is not None:
+            self._own.stop()
 
 
 LONG_LIVED = ("issuer", "start-api")  # commands whose dev issuer others may use: it outlives them
