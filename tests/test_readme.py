@@ -121,7 +121,7 @@ def test_test_snippet_passes_with_plain_pytest_in_a_fresh_project(snippet: Snipp
 
 
 def test_every_environment_variable_is_documented_in_the_readme() -> None:
-    from serverless_jwt._config import ENV_VARIABLES
+    from serverless_jwt._env import ENV_VARIABLES
 
     text = README.read_text(encoding="utf-8")
     assert [name for name in ENV_VARIABLES if f"`{name}`" not in text] == []

@@ -11,7 +11,8 @@ from typing import Any
 
 from serverless_jwt import claims as _claims
 from serverless_jwt._checkers import Checker
-from serverless_jwt._config import check_env, env_kwargs, validate_algorithms, validate_issuer
+from serverless_jwt._config import validate_algorithms, validate_issuer
+from serverless_jwt._env import check_env, env_kwargs
 from serverless_jwt.errors import AlgorithmNotAllowedError, ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import KeySet, KeySource, SecretKeys, StaticKeySource, VerificationKey
 

@@ -26,7 +26,8 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from serverless_jwt import authz
-from serverless_jwt._config import env_error, env_kwargs, secret_problem
+from serverless_jwt._config import secret_problem
+from serverless_jwt._env import env_error, env_kwargs
 from serverless_jwt._preset import (
     Preset,
     build_verifier,

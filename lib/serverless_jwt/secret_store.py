@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from serverless_jwt._config import PREVIOUS_STAGE, is_secret_reference
+from serverless_jwt._config import is_secret_reference
+from serverless_jwt._env import PREVIOUS_STAGE
 from serverless_jwt._extras import ensure, requires
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt._public_key_text import public_key_kind

@@ -16,7 +16,7 @@ from serverless_jwt import _verifier_setup as _setup
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
 from serverless_jwt._cache import VerifiedTokens
-from serverless_jwt._config import env_error
+from serverless_jwt._env import env_error
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
     AuthError,
@@ -196,7 +196,7 @@ class Verifier:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Verifier:
         """Build a verifier from ``JWT_*`` environment variables, as Lambda functions are configured.
 
-        See ``serverless_jwt._config.ENV_VARIABLES`` (and the README) for every variable.
+        See ``serverless_jwt._env.ENV_VARIABLES`` (and the README) for every variable.
         Keyword ``overrides`` take precedence over the environment. With a Cognito user pool's
         ``JWT_ISSUER``, ``JWT_AUDIENCE`` names app clients, matched as API Gateway's JWT authorizer
         matches them: an ID token's ``aud``, else an access token's ``client_id``.
