@@ -25,6 +25,25 @@ def test_scope_claim_is_space_delimited() -> None:
     assert scopes_of({"scope": "read:shows  write:shows"}) == {"read:shows", "write:shows"}
 
 
+def test_a_repeated_scope_claim_is_split_once_and_equals_a_fresh_split() -> None:
+    from serverless_jwt import authz
+
+    authz._SCOPE_SETS.clear()
+    first = scopes_of({"scope": "read:shows  openid"})
+    # A later token with the same claim gets the very set made for the first (immutable, shared)...
+    assert scopes_of({"sub": "b", "scope": "read:shows  openid"}) is first
+    # ...and every cached set is what the general reading gives.
+    for text in ("", " ", "a", " a  b ", "a a", "read:shows  openid", "x\ty z"):
+        assert scopes_of({"scope": text}) == scopes_of({"scope": text}, claim_names=("scope",))
+        assert scopes_of({"scope": text}) == frozenset(text.split(" ")) - {""}
+    # Bounded: one claim per distinct value would otherwise grow it for ever.
+    for i in range(200):
+        scopes_of({"scope": f"s{i}"})
+    assert len(authz._SCOPE_SETS) <= 64
+    # scp/permissions beside scope, or a scope that is no str, never read a cached set.
+    assert scopes_of({"scope": "read:shows  openid", "scp": ["x"]}) == {"read:shows", "openid", "x"}
+
+
 def test_okta_scp_array_and_auth0_permissions_are_scopes_too() -> None:
     claims = {"scp": ["openid", "read"], "permissions": ["delete:shows"], "scope": "profile"}
     assert scopes_of(claims) == {"openid", "read", "delete:shows", "profile"}

@@ -65,6 +65,7 @@ _SCOPE_TOKEN = re.compile(r'[\x21\x23-\x5b\x5d-\x7e]+')
 
 
 _NO_NAME = frozenset(("",))
+_SCOPE_SETS: dict[str, frozenset[str]] = {}  # "scope" claim -> its set, for the usual token
 
 
 def _members(value: Any) -> frozenset[str]:
@@ -100,8 +101,13 @@ def scopes_of(claims: Mapping[str, Any], *, claim_names: Sequence[str] = SCOPE_C
         # string and neither "scp" nor "permissions".
         scope = claims.get("scope")
         if type(scope) is str and claims.get("scp") is None and claims.get("permissions") is None:
-            parts = frozenset(scope.split(" "))
-            return parts - _NO_NAME if "" in parts else parts
+            # One client asks for the same scopes every time: its set is made once (it is immutable).
+            parts = _SCOPE_SETS.get(scope)
+            if parts is None:
+                if len(_SCOPE_SETS) >= 64:
+                    _SCOPE_SETS.clear()
+                parts = _SCOPE_SETS[scope] = frozenset(scope.split(" ")) - _NO_NAME
+            return parts
     if len(claim_names) == 1:
         return _members(claims.get(claim_names[0]))
     found: frozenset[str] | None = None
