@@ -169,7 +169,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
                 try:
                     return next_middleware(app)
                 finally:
-                    context.pop(self._key, None)
+                    app.context.pop(self._key, None)
         if self._public and getattr(context.get("_route"), "path", None) in self._public:
             return next_middleware(app)
         try:
