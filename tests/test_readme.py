@@ -29,7 +29,7 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 MAX_NOT_RUN = 3
-_FENCE = re.compile(r"^```(\w*)\s*$")
+_FENCE = re.compile(r"^( *)```(\w*)\s*$")  # a block inside a list item is indented
 _MARK = re.compile(r"^<!--\s*(file|not-run):\s*(.+?)\s*-->$")
 
 
@@ -55,12 +55,13 @@ def snippets(text: str) -> list[Snippet]:
         if fence is None:
             i += 1
             continue
-        start, language = i, fence.group(1)
+        start, indent, language = i, len(fence.group(1)), fence.group(2)
         end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
         before = next((lines[j].strip() for j in range(start - 1, -1, -1) if lines[j].strip()), "")
         mark = _MARK.match(before)
         kind, value = (mark.group(1), mark.group(2)) if mark else (None, None)
-        found.append(Snippet(start + 1, language, "\n".join(lines[start + 1:end]) + "\n",
+        body = [line[indent:] if line[:indent].isspace() else line for line in lines[start + 1:end]]
+        found.append(Snippet(start + 1, language, "\n".join(body) + "\n",
                              file=value if kind == "file" else None,
                              not_run=value if kind == "not-run" else None))
         i = end + 1
