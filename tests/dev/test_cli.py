@@ -729,7 +729,8 @@ def test_start_api_in_process_says_so_and_serves(running_api: tuple[subprocess.P
     proc, url, banner = running_api
     assert "mode: in-process" in banner
     assert "functions run in this process" in banner
-    assert "watching" not in banner  # nothing restarts in-process
+    assert "watching" not in banner  # nothing restarts in-process: the banner says so
+    assert "code changes are not picked up in-process: restart start-api after an edit" in banner
     assert _get(url, "/me", None)[0] == 401
     assert not any("aws-lambda-rie" in cmd for cmd in _descendants(proc.pid).values())
 

@@ -224,6 +224,8 @@ def cmd_start_api(args: argparse.Namespace) -> int:
             watched = sorted({str(d) for n in names for d in template.function(n).watched_dirs})
             lines.append("watching for code changes (a change restarts that function's runtime): "
                          + ", ".join(watched))
+        else:  # imported modules stay imported: say so, or an edit seems to do nothing (macOS' default)
+            lines.append("code changes are not picked up in-process: restart start-api after an edit")
         try:
             _wait_for_ctrl_c("\n".join(lines))
         finally:
