@@ -461,6 +461,11 @@ def test_unusable_served_keys_are_never_selected(issuer: DevIssuer, name: str, m
         {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": float("inf")},
         {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": 1e10},
         {"issuer": "https://issuer.example", "jwks_uri": None, "max_stale_seconds": -1},
+        # Of the wrong type: a TypeError from the comparisons below, not the ConfigurationError of the rest.
+        {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": "5"},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": True},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "jwks_max_age_seconds": None},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "unknown_kid_cooldown_seconds": "30"},
     ],
 )
 def test_unsafe_or_impossible_configuration_is_refused(kwargs: dict[str, Any]) -> None:
