@@ -128,3 +128,16 @@ def test_the_callers_claim_checks_run_after_the_presets_own(issuer: DevIssuer) -
     assert order == ["preset", "caller"]
     with pytest.raises(ConfigurationError, match="this preset sets 'audience', 'issuer' itself"):
         build_verifier((), {"issuer": "x", "audience": "y"}, issuer=issuer.issuer, audience="api")
+
+
+def test_from_env_with_a_cognito_issuer_refuses_claim_checks_of_the_wrong_type_as_any_issuer() -> None:
+    # The Cognito aud-or-client_id rule is joined to the caller's claim_checks: one callable (not a
+    # list) or None was a TypeError there, where any other issuer gets the Verifier's ConfigurationError.
+    from serverless_jwt.verifier import Verifier
+
+    env = {"JWT_ISSUER": "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_aaaaaaaaa",
+           "JWT_AUDIENCE": "client-1", "JWT_JWKS_URI": "https://keys.example.com/jwks.json"}
+    for checks in (lambda claims: True, None):
+        with pytest.raises(ConfigurationError, match="claim_checks"):
+            Verifier.from_env(env, claim_checks=checks)
+    assert Verifier.from_env(env, claim_checks=[lambda claims: True]).issuer == env["JWT_ISSUER"]

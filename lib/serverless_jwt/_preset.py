@@ -9,7 +9,7 @@ the preset sets itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -140,7 +140,8 @@ def cognito_env_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """
     issuer, audience = settings.get("issuer"), settings.get("audience")
     if not (isinstance(issuer, str) and _COGNITO_ISSUER.fullmatch(issuer)) or not audience or (
-            settings.get("accept_any_audience") or "require_audience" in settings):
+            settings.get("accept_any_audience") or "require_audience" in settings) or not isinstance(
+            settings.get("claim_checks", ()), Iterable):  # claim_checks=f: the Verifier's ConfigurationError
         return settings
     clients = string_set(audience, "audience")
 
