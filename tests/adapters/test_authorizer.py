@@ -637,3 +637,33 @@ def test_keys_unavailable_fails_the_invocation_not_401(issuer: DevIssuer) -> Non
     handler = authorizer(Verifier(issuer=issuer.issuer, audience=issuer.audience, timeout_seconds=1))
     with pytest.raises(KeysUnavailableError):
         handler(_rest_event(issuer.mint()), None)
+
+
+def test_a_multi_issuer_authorizer_takes_auth_options_and_reads_each_presets_roles(issuer: DevIssuer) -> None:
+    # authorizer(multi, **multi.auth_options()) was a TypeError (no claims_mapper), and with only its
+    # roles_claim an Auth0 token's namespaced roles were never found: the mapper that strips them is
+    # what require_auth applies before reading roles.
+    from serverless_jwt import presets
+    from serverless_jwt.issuers import MultiIssuerVerifier
+
+    pool = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
+    multi = MultiIssuerVerifier([
+        presets.cognito("eu-west-1", "eu-west-1_AbC", client_ids=["app"], jwks=issuer.jwks()),
+        presets.auth0("tenant.eu.auth0.com", "https://api.example.com", namespace="https://ex.com/",
+                      jwks=issuer.jwks()),
+    ])
+    handler = authorizer(multi, kind="http_simple", roles=["admin"], **multi.auth_options())
+    access = {"client_id": "app", "token_use": "access"}
+    auth0 = issuer.mint(sub="a0|1", issuer="https://tenant.eu.auth0.com/", audience="https://api.example.com",
+                        claims={"https://ex.com/roles": ["admin"]})
+    answer = handler(http_event(auth0), None)
+    assert answer["isAuthorized"] is True
+    assert claims_from_context(answer["context"])["roles"] == ["admin"]
+    cognito = issuer.mint(issuer=pool, audience=None, claims={**access, "cognito:groups": ["admin"]})
+    assert handler(http_event(cognito), None)["isAuthorized"] is True
+    # Each issuer's roles only where its preset reads them.
+    elsewhere = issuer.mint(issuer=pool, audience=None, claims={**access, "roles": ["admin"],
+                                                                "https://ex.com/roles": ["admin"]})
+    assert handler(http_event(elsewhere), None)["isAuthorized"] is False
+    with pytest.raises(ConfigurationError, match="claims_mapper"):
+        authorizer(multi, claims_mapper="strip")  # type: ignore[arg-type]

@@ -144,6 +144,7 @@ def authorizer(
     cookie_name: str | None = None,
     identity_source: str | Collection[str] | None = None,
     logger: Any = None,
+    claims_mapper: authz.ClaimsMapper | None = None,
 ) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
     """A Lambda authorizer handler ``handler(event, context)`` built on ``verifier``.
 
@@ -178,6 +179,9 @@ def authorizer(
         Where each refusal is logged (code, status, failed check, issuer; never the token): a
         Powertools ``Logger`` or a ``logging.Logger``, as ``require_auth(logger=...)``. Default: the
         ``serverless_jwt.authorizer`` logger at INFO, which Lambda's default WARNING level drops.
+    claims_mapper:
+        Rewrites the verified claims before the checks and the context, as ``require_auth``'s does, so
+        ``authorizer(multi, **multi.auth_options())`` reads each preset's roles as ``require_auth`` does.
 
     Raises
     ------
@@ -212,8 +216,9 @@ def authorizer(
         raise ConfigurationError('context_claims must be a collection of claim names, such as ["sub"]')
     include = frozenset(context_claims) if context_claims is not None else None
     # Checked now: each would otherwise fail the invocation (a 500) on the requests that reach it.
-    if enrich is not None and not callable(enrich):
-        raise ConfigurationError("enrich must be callable")
+    for name, hook in (("enrich", enrich), ("claims_mapper", claims_mapper)):
+        if hook is not None and not callable(hook):
+            raise ConfigurationError(f"{name} must be callable")
     if logger is not None and not all(callable(getattr(logger, m, None)) for m in ("info", "error")):
         raise ConfigurationError("logger must be a Powertools Logger or a logging.Logger")
 
@@ -270,6 +275,10 @@ def authorizer(
                 return refuse(event, err, "unauthorized")
             raise Unauthorized() from None
         subject = claims.get("sub")
+        if claims_mapper is not None:  # after the verified sub is read: the principal is never rewritten
+            claims = claims_mapper(claims)
+            if not isinstance(claims, Mapping):  # a mapper without `return`: loud, as in require_auth
+                raise TypeError("claims_mapper must return a mapping of claims")
         if kind != "http_simple" and (not isinstance(subject, str) or not subject):
             log.info("authorizer: token has no string sub for principalId")
             raise Unauthorized()
