@@ -300,6 +300,21 @@ def test_timeout_and_cooldown_are_validated(keys: KeyServer, setting: dict[str, 
         _verifier(keys, **setting)
 
 
+@pytest.mark.parametrize("setting", [{"clock": 5}, {"issuer": 5}, {"client_ids": 5}, {"client_ids": []},
+                                     {"client_ids": [5]}, {"key_url_template": 5}, {"leeway_seconds": None},
+                                     {"leeway_seconds": math.inf}])
+def test_settings_of_the_wrong_type_are_configuration_errors(keys: KeyServer,
+                                                             setting: dict[str, Any]) -> None:
+    # As Verifier refuses them. Accepted, a clock that is no callable was a TypeError (a 500) on every
+    # request, an issuer or client that is no string (or no client at all) a 401 for every token; the
+    # rest were a TypeError or AttributeError here.
+    settings = {"client_ids": ["app-client"], "issuer": ISS, "key_url_template": keys.template, **setting}
+    with pytest.raises(ConfigurationError):
+        AlbVerifier(ARN, **settings)
+    kid = keys.new_key()
+    assert _verifier(keys, clock=time.time, leeway_seconds=0).verify(alb_token(keys, kid))["sub"] == "user-1"
+
+
 @pytest.mark.parametrize("cooldown", [5, 30, 600])
 def test_outage_retry_after_counts_down_to_the_next_fetch_within_1_to_60(keys: KeyServer,
                                                                         cooldown: int) -> None:

@@ -140,7 +140,8 @@ class AlbVerifier:
                 max_unknown_kid_fetches < 2):
             raise ConfigurationError("max_unknown_kid_fetches must be a whole number >= 2")
         for name, value, positive in (("timeout_seconds", timeout_seconds, True),
-                                      ("unknown_kid_cooldown_seconds", unknown_kid_cooldown_seconds, False)):
+                                      ("unknown_kid_cooldown_seconds", unknown_kid_cooldown_seconds, False),
+                                      ("leeway_seconds", leeway_seconds, False)):
             # A zero or NaN deadline would make every request a 503; a NaN cool-down, a window never ending.
             if not _number(value) or not math.isfinite(value) or value < 0 or (positive and value == 0):
                 raise ConfigurationError(f"{name} must be a finite number {'>' if positive else '>='} 0")
@@ -155,9 +156,18 @@ class AlbVerifier:
             if len(regions) != 1:
                 raise ConfigurationError("ALBs of several regions need one AlbVerifier each")
             key_url_template = default_key_url(regions.pop())
-        if key_url_template.count("{kid}") != 1:
+        if not isinstance(key_url_template, str) or key_url_template.count("{kid}") != 1:
             raise ConfigurationError("key_url_template must contain {kid} once")
         clients = [client_ids] if isinstance(client_ids, str) else client_ids
+        # As Verifier: a clock that is no callable failed every request (a 500), an issuer or client
+        # that is no string (or an empty list of clients) refused every token.
+        if clients is not None and (not isinstance(clients, Collection) or not clients
+                                    or not all(isinstance(c, str) and c for c in clients)):
+            raise ConfigurationError("client_ids must be an app client id or a list of them")
+        if issuer is not None and (not isinstance(issuer, str) or not issuer):
+            raise ConfigurationError("issuer must be the IdP's issuer URL")
+        if not callable(clock):
+            raise ConfigurationError("clock must be callable (returning epoch seconds)")
         self._signers = frozenset(arns)
         self._clients = frozenset(clients) if clients is not None else None
         self._issuer = issuer
