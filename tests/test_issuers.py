@@ -128,6 +128,9 @@ def test_configuration_is_checked() -> None:
     a = Verifier(issuer="https://a.example.com/", audience="api")
     with pytest.raises(ConfigurationError):
         MultiIssuerVerifier({})
+    for nothing in (None, 5):  # a TypeError from iterating it
+        with pytest.raises(ConfigurationError):
+            MultiIssuerVerifier(nothing)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         MultiIssuerVerifier({"https://b.example.com/": a})
     with pytest.raises(ConfigurationError):

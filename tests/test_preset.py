@@ -75,7 +75,7 @@ def test_a_host_is_lower_cased_without_scheme_or_trailing_slash() -> None:
 def test_a_list_of_ids_is_one_string_or_non_empty_strings() -> None:
     assert string_set("a", "client_ids") == frozenset({"a"})
     assert string_set(["a", "b", "a"], "client_ids") == frozenset({"a", "b"})
-    for bad in (None, [], "", ["a", ""], ["a", 5]):
+    for bad in (None, [], "", ["a", ""], ["a", 5], 5):  # 5: cognito(client_ids=5) was a TypeError
         with pytest.raises(ConfigurationError, match="client_ids must be"):
             string_set(bad, "client_ids")  # type: ignore[arg-type]
 

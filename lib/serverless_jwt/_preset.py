@@ -80,6 +80,8 @@ class Preset:
 
 
 def string_set(values: str | Collection[str] | None, name: str) -> frozenset[str]:
+    if values is not None and not isinstance(values, Iterable):  # client_ids=5: not a TypeError from list()
+        raise ConfigurationError(f"{name} must be a non-empty string or list of strings")
     items = [values] if isinstance(values, str) else list(values or ())
     if not items or any(not isinstance(v, str) or not v for v in items):
         raise ConfigurationError(f"{name} must be a non-empty string or list of strings")

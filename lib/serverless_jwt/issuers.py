@@ -78,6 +78,9 @@ class MultiIssuerVerifier:
         self._options: dict[str, dict[str, Any]] = {}
         if isinstance(verifiers, Mapping):
             pairs = list(verifiers.items())
+        elif not isinstance(verifiers, Iterable):  # None, a number: not a TypeError from the loop below
+            raise ConfigurationError(
+                "List Verifier objects configured with an issuer, or pass {issuer: Verifier}")
         else:
             for item in verifiers:
                 # A provider preset brings its Verifier, and its rules for auth_options().
