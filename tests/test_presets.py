@@ -188,6 +188,12 @@ def test_auth0_namespace_ending_in_its_own_separator_is_kept(issuer: DevIssuer, 
         "editor"]
 
 
+@pytest.mark.parametrize("namespace", [5, b"https://ex.com/", ["https://ex.com/"]])
+def test_auth0_namespace_that_is_not_text_is_a_configuration_error(namespace: object) -> None:
+    with pytest.raises(ConfigurationError, match="namespace must be"):
+        presets.auth0("tenant.eu.auth0.com", "https://api.example.com", namespace=namespace)  # type: ignore[arg-type]
+
+
 def test_auth0_issuer_needs_trailing_slash(issuer: DevIssuer) -> None:
     preset = presets.auth0("https://tenant.eu.auth0.com", "https://api.example.com", jwks_uri=issuer.jwks_uri)
     assert preset.verifier.issuer == "https://tenant.eu.auth0.com/"

@@ -140,6 +140,8 @@ def auth0(
     'https://example.eu.auth0.com/'
     """
     host = checked_host(domain, "domain")
+    if namespace is not None and not isinstance(namespace, str):
+        raise ConfigurationError("namespace must be the claims' prefix, such as https://example.com/")
     issuer = f"https://{host}/"
     default_jwks_uri(options, issuer + ".well-known/jwks.json")
     verifier = build_verifier((), options, issuer=issuer, audience=audience)
