@@ -33,6 +33,19 @@ def test_without_the_runtimes_interpreter_the_current_one_runs_with_a_notice(run
     assert notice
 
 
+def test_the_newest_pyenv_patch_release_is_chosen_by_version_not_by_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for patch in ("9", "10", "2"):  # as text, 3.98.9 sorts after 3.98.10
+        bin_dir = tmp_path / "versions" / f"3.98.{patch}" / "bin"
+        bin_dir.mkdir(parents=True)
+        fake = bin_dir / "python3.98"
+        fake.write_text("#!/bin/sh\necho 3.98\n")
+        fake.chmod(0o755)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    python, version, notice = find_interpreter("python3.98")
+    assert (python, version, notice) == (str(tmp_path / "versions/3.98.10/bin/python3.98"), "3.98", None)
+
+
 def test_an_environment_is_reused_until_its_requirements_change(tmp_path: Path) -> None:
     package = SAM_APP.parent / "packages" / "tinydep"
     requirements = tmp_path / "requirements.txt"

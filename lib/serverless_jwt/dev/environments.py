@@ -84,7 +84,9 @@ def find_interpreter(runtime: str | None) -> tuple[str, str, str | None]:
     if want == here:
         return sys.executable, here, None
     candidates = [shutil.which(f"python{want}")]
-    pyenv = sorted(_pyenv_root().glob(f"versions/{want}.*/bin/python{want}"), reverse=True)
+    # Newest first by version number: as text, 3.12.9 would sort after 3.12.10.
+    pyenv = sorted(_pyenv_root().glob(f"versions/{want}.*/bin/python{want}"), reverse=True,
+                   key=lambda p: [int(n) if n.isdigit() else -1 for n in p.parts[-3].split(".")])
     candidates += [str(p) for p in pyenv]
     for candidate in candidates:
         if candidate and _version_of(candidate) == want:
