@@ -438,6 +438,12 @@ def test_a_setting_of_the_wrong_type_is_a_configuration_error_at_construction(
         Verifier(secret_from=5)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("issuer", ["https://host:99999/", "https://host:port/"])
+def test_an_issuer_with_an_impossible_port_is_named_as_such(issuer: str) -> None:
+    with pytest.raises(ConfigurationError, match="port that is not a number from 0 to 65535"):
+        Verifier(issuer=issuer, audience=AUD)
+
+
 def test_repr_never_shows_secrets() -> None:
     secret = "s3cr3t-" + "q" * 40
     assert "s3cr3t" not in repr(Verifier(secrets=secret))

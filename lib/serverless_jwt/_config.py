@@ -103,6 +103,10 @@ def validate_issuer(issuer: object) -> None:
         raise ConfigurationError("issuer must be an https URL without query or fragment") from None
     if parts.query or parts.fragment or not parts.hostname:
         raise ConfigurationError("issuer must be an https URL without query or fragment")
+    try:
+        parts.port  # noqa: B018 - read for its ValueError: a port out of range or not a number
+    except ValueError:
+        raise ConfigurationError("issuer has a port that is not a number from 0 to 65535") from None
     scheme = issuer.partition("//")[0].rstrip(":")
     if scheme != scheme.lower():
         # urlsplit lower-cases it, but `iss` is compared exactly: HTTPS://... would refuse every token.
