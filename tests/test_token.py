@@ -360,7 +360,8 @@ def test_non_string_kid_typ_cty_are_rejected(name: str, value: Any) -> None:
     assert "wrong type" in rejected(make({"alg": "RS256", name: value})).description
 
 
-@pytest.mark.parametrize("cty", ["JWT", "jwt", "application/jwt", "Application/JWT"])
+@pytest.mark.parametrize("cty", ["JWT", "jwt", "application/jwt", "Application/JWT",
+                                 "application/jwt; charset=utf-8", "JWT ;x=1"])
 def test_nested_jwt_content_type_is_rejected(cty: str) -> None:
     assert "Nested" in rejected(make({"alg": "RS256", "cty": cty})).description
 

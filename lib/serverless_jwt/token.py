@@ -294,7 +294,8 @@ def _check_header(header: dict[str, Any]) -> None:
             _fail(_HEADER_PARAM)
     cty = header.get("cty")
     # A nested JWT would need a second verification this library does not do.
-    if cty is not None and cty.lower().removeprefix("application/") == "jwt":
+    # A media type may carry parameters ("application/jwt; charset=utf-8"): the type alone decides.
+    if cty is not None and cty.split(";", 1)[0].strip().lower().removeprefix("application/") == "jwt":
         _fail(_NESTED)
 
 
