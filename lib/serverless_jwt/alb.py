@@ -59,15 +59,13 @@ def _number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_seconds = KeysUnavailableError.retry_after_for  # a wait as a 503's Retry-After (as the JWKS source's)
+
+
 def _within(now: float, until: float, length: float) -> bool:
     """Whether a wait of ``length`` ending at ``until`` is on: never longer than its length, however far
     back the wall clock is stepped (NTP) meanwhile."""
     return until - length <= now < until
-
-
-def _seconds(wait: float) -> int:
-    """A 503's ``Retry-After``: whole seconds until the next fetch, 1 to 60 (as the JWKS source's)."""
-    return min(60, max(1, math.ceil(wait)))
 
 
 def _unpad(token: str) -> tuple[str, bytes]:

@@ -28,6 +28,7 @@ text of a foreign exception.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
@@ -318,6 +319,11 @@ class KeysUnavailableError(AuthError):
     def __init__(self, description: str | None = None, *, retry_after_seconds: int = 30) -> None:
         self.retry_after_seconds = retry_after_seconds
         super().__init__(description)
+
+    @staticmethod
+    def retry_after_for(wait: float) -> int:
+        """A ``Retry-After`` for a wait: whole seconds, 1 to 60."""
+        return min(60, max(1, math.ceil(wait))) if wait > 0 else 1
 
     def www_authenticate(self, realm: str | None = None) -> str | None:
         return None

@@ -44,6 +44,7 @@ _log = logging.getLogger("serverless_jwt.jwks")
 _BACKOFF_FIRST_SECONDS = 1.0
 _BACKOFF_MAX_SECONDS = 60.0
 _BACKOFF_DOUBLINGS = 6  # 1 s doubled six times is past the 60 s cap
+_seconds = KeysUnavailableError.retry_after_for  # a wait as a 503's Retry-After
 
 
 class RemoteKeySource:
@@ -353,8 +354,3 @@ class RemoteKeySource:
             entry.retry_at = entry.hold_until = -math.inf
         finally:
             entry.attempts += 1
-
-
-def _seconds(wait: float) -> int:
-    """A ``Retry-After`` for a wait: whole seconds, 1 to 60."""
-    return min(60, max(1, math.ceil(wait))) if wait > 0 else 1
