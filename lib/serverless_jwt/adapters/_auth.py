@@ -99,9 +99,9 @@ def _set(context: Any, name: str, value: Any) -> None:
 class _Authenticator:
     """Settings of one require_auth, checked once at decoration time."""
 
-    __slots__ = ("checks", "cookie_name", "error_headers", "issuer", "logger", "mapper", "netlify",
-                 "on_error", "optional", "preflight", "realm", "roles_claim", "strict", "token_source",
-                 "trust_authorizer", "verifier")
+    __slots__ = ("checks", "cookie_name", "error_headers", "issuer", "keys_logger", "logger", "mapper",
+                 "netlify", "on_error", "optional", "preflight", "realm", "roles_claim", "strict",
+                 "token_source", "trust_authorizer", "verifier")
 
     def __init__(self, verifier: TokenVerifier | None, *, realm: str | None, cookie_name: str | None,
                  allow_preflight: bool | Literal["handler"], trust_authorizer: bool,
@@ -136,6 +136,9 @@ class _Authenticator:
         self.roles_claim = authz.validate_claim_path(roles_claim, "roles_claim")
         self.on_error = on_error
         self.logger = logger
+        # The caller's keys go to a Powertools Logger; a logging.Logger only gets the rejection lines.
+        self.keys_logger = logger if callable(getattr(logger, "append_keys", None)) \
+            and callable(getattr(logger, "remove_keys", None)) else None
         self.error_headers = error_header_map(error_headers, server=False)
         self.checks = tuple(checks)
         # Where the token comes from: the bearer header (or cookie) unless a mode brings its own header.
@@ -179,9 +182,7 @@ class _Authenticator:
         # Settings are fixed after __init__: read them once here, not on every request.
         target, late_checks = _fused(handler)
         checks, fail, netlify, preflight = self.checks, self.fail, self.netlify, self.preflight
-        # The caller's keys go to a Powertools Logger; a logging.Logger only gets the rejection lines.
-        logger = self.logger if callable(getattr(self.logger, "append_keys", None)) \
-            and callable(getattr(self.logger, "remove_keys", None)) else None
+        logger = self.keys_logger
         verifier, cookie_name, roles_claim, strict = (self.verifier, self.cookie_name, self.roles_claim,
                                                       self.strict)
         # The usual configuration (a verifier, the bearer header, no mapper) runs inline below.

@@ -124,9 +124,6 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             raise ConfigurationError("on_error must be callable")
         if not isinstance(context_key, str) or not context_key:  # else a TypeError on every request
             raise ConfigurationError("context_key must be a non-empty string")
-        # A Powertools Logger gets the caller's keys per request; a logging.Logger only rejection lines.
-        self._keys_logger = logger if callable(getattr(logger, "append_keys", None)) \
-            and callable(getattr(logger, "remove_keys", None)) else None
         self._public = public_path_set(public_paths)
         self._key = context_key
         self._on_error = on_error
@@ -187,7 +184,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             return self._failure(err)
         # What app.append_context(**{key: identity}) does, without building two dicts per request.
         context[self._key] = identity
-        logger = self._keys_logger
+        logger = auth.keys_logger
         if logger is not None:  # the caller on every line the route logs, as require_auth does
             logger.append_keys(subject=identity.subject, client_id=identity.client_id)
         try:
