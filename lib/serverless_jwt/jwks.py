@@ -101,16 +101,16 @@ class RemoteKeySource:
         if jwks_uri is None and not url_allowed(discovery_url(str(issuer))):
             raise ConfigurationError("issuer must use https (plain http only on loopback)")
         # One message per setting, led by its name: from_env names the variable the user set instead.
-        # Each a number first ("5" or None was a TypeError), then > 0 (the first three) or >= 0.
-        for i, (name, value) in enumerate((("timeout_seconds", timeout_seconds),
-                                           ("jwks_max_age_seconds", jwks_max_age_seconds),
-                                           ("max_response_bytes", max_response_bytes),
-                                           ("max_stale_seconds", max_stale_seconds),
-                                           ("unknown_kid_cooldown_seconds", unknown_kid_cooldown_seconds))):
+        # Each a number first ("5" or None was a TypeError), then > 0 or >= 0.
+        for name, value, bound in (("timeout_seconds", timeout_seconds, ">"),
+                                   ("jwks_max_age_seconds", jwks_max_age_seconds, ">"),
+                                   ("max_response_bytes", max_response_bytes, ">"),
+                                   ("max_stale_seconds", max_stale_seconds, ">="),
+                                   ("unknown_kid_cooldown_seconds", unknown_kid_cooldown_seconds, ">=")):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigurationError(f"{name} must be a number")
-            if not (value > 0 if i < 3 else value >= 0):
-                raise ConfigurationError(f"{name} must be {'>' if i < 3 else '>='} 0")
+            if not (value > 0 if bound == ">" else value >= 0):
+                raise ConfigurationError(f"{name} must be {bound} 0")
         if not timeout_seconds <= MAX_TIMEOUT_SECONDS:  # inf: an OverflowError per cold request
             raise ConfigurationError(f"timeout_seconds must be at most {MAX_TIMEOUT_SECONDS:.0f}")
         self._algorithms = frozenset(algorithms)
