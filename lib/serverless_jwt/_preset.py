@@ -22,11 +22,13 @@ from serverless_jwt.verifier import ClaimCheck, Verifier
 if TYPE_CHECKING:
     from serverless_jwt.adapters.decorators import Decorator
 
-__all__ = ["Preset", "build_verifier", "checked_host", "claim_equals", "cognito_env_settings",
+__all__ = ["REGION", "Preset", "build_verifier", "checked_host", "claim_equals", "cognito_env_settings",
            "default_jwks_uri", "secret_source", "string_set"]
 
+# An AWS region of any partition (eu-west-1, cn-north-1, us-gov-west-1, eusc-de-east-1).
+REGION = re.compile(r"(?:[a-z]{2}|eusc)(?:-[a-z]+)+-\d+")
 # A user pool's issuer, every partition and issuer type (presets.cognito() writes the same URLs).
-_COGNITO_ISSUER = re.compile(r"https://(?:issuer-)?cognito-idp\.((?:[a-z]{2}|eusc)(?:-[a-z]+)+-\d+)"
+_COGNITO_ISSUER = re.compile(rf"https://(?:issuer-)?cognito-idp\.({REGION.pattern})"
                              r"\.amazonaws\.(?:com|com\.cn|eu)/\1_[0-9A-Za-z]+")
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?")
 

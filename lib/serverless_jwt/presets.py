@@ -29,6 +29,7 @@ from serverless_jwt import authz
 from serverless_jwt._config import secret_problem
 from serverless_jwt._env import env_error, env_kwargs
 from serverless_jwt._preset import (
+    REGION,
     Preset,
     build_verifier,
     checked_host,
@@ -41,8 +42,7 @@ from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["Preset", "auth0", "authgear", "cognito", "netlify", "oidc", "okta", "supabase"]
 
-_REGION = re.compile(r"(?:[a-z]{2}|eusc)(?:-[a-z]+)+-\d+")
-_POOL_ID = re.compile(r"((?:[a-z]{2}|eusc)(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+")
+_POOL_ID = re.compile(rf"({REGION.pattern})_[0-9A-Za-z]+")
 # DNS suffix per partition (botocore's partitions.json) where it is not amazonaws.com.
 _SUFFIX = {"cn-": "amazonaws.com.cn", "eusc-": "amazonaws.eu"}
 # The user pool's IssuerConfiguration Type -> the issuer's host name prefix.
@@ -93,7 +93,7 @@ def cognito(
     >>> auth.verifier.issuer
     'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf'
     """
-    if not isinstance(region, str) or not _REGION.fullmatch(region):
+    if not isinstance(region, str) or not REGION.fullmatch(region):
         raise ConfigurationError("region must be an AWS region such as eu-west-1")
     match = _POOL_ID.fullmatch(user_pool_id) if isinstance(user_pool_id, str) else None
     if match is None or match.group(1) != region:
