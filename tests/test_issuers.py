@@ -72,6 +72,21 @@ def test_missing_or_non_string_iss_is_rejected_without_fetch(issuer: DevIssuer, 
     assert sum(issuer.requests.values()) == 0
 
 
+def test_an_explicit_null_iss_is_invalid_as_the_issuers_own_verifier_says() -> None:
+    # "iss": null is present and not a string: "invalid", as Verifier.verify and check_claims say; only
+    # an absent iss is "missing". The front and the verifier behind it must give one token one reason.
+    secret = "s" * 32
+    verifier = Verifier(issuer="https://a.example.com", audience="api", secrets=secret)
+    multi = MultiIssuerVerifier([verifier])
+    token = _hs_token(secret, {"alg": "HS256"}, {"iss": None, "aud": "api", "exp": int(time.time()) + 60})
+    reasons = []
+    for verify in (verifier.verify, multi.verify, multi._check_unverified):
+        with pytest.raises(InvalidClaimError) as err:
+            verify(token)
+        reasons.append((err.value.claim, err.value.reason))
+    assert reasons == [("iss", "invalid")] * 3
+
+
 def test_iss_match_is_exact(issuer: DevIssuer, other: DevIssuer) -> None:
     multi = _multi(issuer, other)
     for spelled in (issuer.issuer + "/", issuer.issuer.upper(), " " + issuer.issuer):

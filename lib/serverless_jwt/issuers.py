@@ -203,7 +203,8 @@ class MultiIssuerVerifier:
         parsed = _token.parse(token, max_bytes=self._max_token_bytes)
         iss = parsed.claims.get("iss")
         if not isinstance(iss, str):
-            raise InvalidClaimError("iss", "missing" if iss is None else "invalid")
+            # As the verifier's own check: only an absent iss is "missing"; "iss": null is "invalid".
+            raise InvalidClaimError("iss", "invalid" if "iss" in parsed.claims else "missing")
         # Exact dictionary lookup: no case folding, no trailing-slash or prefix tolerance.
         verifier = self._by_issuer.get(iss)
         if verifier is None:
@@ -222,10 +223,11 @@ class MultiIssuerVerifier:
 
     def _check_unverified(self, token: str) -> None:
         """As :meth:`Verifier._check_unverified`, by the verifier of the token's issuer."""
-        iss = _token.parse(token, max_bytes=self._max_token_bytes).claims.get("iss")
+        claims = _token.parse(token, max_bytes=self._max_token_bytes).claims
+        iss = claims.get("iss")
         verifier = self._by_issuer.get(iss) if isinstance(iss, str) else None
         if verifier is None:
-            raise InvalidClaimError("iss", "missing" if iss is None else "invalid")
+            raise InvalidClaimError("iss", "invalid" if "iss" in claims else "missing")
         verifier._check_unverified(token)
 
     def _count(self, verifier: Verifier, token: str) -> None:
