@@ -1004,6 +1004,16 @@ def _rfc_verifier(example: dict[str, Any]) -> Verifier:
                     clock=march_2011)
 
 
+def _rfc_key_and_parts(example: dict[str, Any]) -> tuple[Any, bytes, bytes]:
+    data, h64, p64, s64 = token_module.split(example["token"])
+    header, jwk, algs = token_module.decode_header(h64), example["key"], [example["alg"]]
+    if jwk["kty"] == "oct":
+        (key,) = SecretKeys([base64.urlsafe_b64decode(jwk["k"] + "==")], algorithms=algs).keys_for(header)
+    else:
+        key = KeySet.from_jwks({"keys": [jwk]}, algorithms=algs).select(header)
+    return key, data[: len(h64) + 1 + len(p64)], token_module.decode_signature(s64)
+
+
 @pytest.mark.parametrize("example", RFC_EXAMPLES["examples"], ids=lambda e: e["name"])
 def test_rfc_jws_examples_get_their_verdicts(example: dict[str, Any]) -> None:
     outcome, signature_checks = RFC_VERDICTS[example["name"]]
@@ -1019,18 +1029,36 @@ def test_rfc_jws_examples_get_their_verdicts(example: dict[str, Any]) -> None:
             v.verify(example["token"])
     if signature_checks is not None:
         # The layer below the claims: the key as the verifier builds it, and its signature check.
-        data, h64, p64, s64 = token_module.split(example["token"])
-        header, signature = token_module.decode_header(h64), token_module.decode_signature(s64)
-        alg, jwk = example["alg"], example["key"]
-        if jwk["kty"] == "oct":
-            secret = base64.urlsafe_b64decode(jwk["k"] + "==")
-            (key,) = SecretKeys([secret], algorithms=[alg]).keys_for(header)
-        else:
-            key = KeySet.from_jwks({"keys": [jwk]}, algorithms=[alg]).select(header)
-        signing_input = data[: len(h64) + 1 + len(p64)]
-        assert key is not None
+        key, signing_input, signature = _rfc_key_and_parts(example)
+        alg = example["alg"]
         assert key.verify(alg, signing_input, signature) is signature_checks
         assert key.verify(alg, signing_input, signature[:-1] + bytes([signature[-1] ^ 1])) is False
+
+
+@pytest.mark.parametrize("example", [e for e in RFC_EXAMPLES["examples"] if RFC_VERDICTS[e["name"]][1]],
+                         ids=lambda e: e["name"])
+def test_rfc_jws_examples_fail_after_any_tampering(example: dict[str, Any]) -> None:
+    # Every bit of the signing input (header and payload) and of the signature matters, and the
+    # signature is taken only at its exact length and under its own algorithm.
+    key, signing_input, sig = _rfc_key_and_parts(example)
+    alg = example["alg"]
+    assert key.verify(alg, signing_input, sig)
+    for i in range(len(signing_input)):
+        for bit in (0x01, 0x20):
+            tampered = signing_input[:i] + bytes([signing_input[i] ^ bit]) + signing_input[i + 1:]
+            assert not key.verify(alg, tampered, sig), (i, bit)
+    for i in range(len(sig)):
+        assert not key.verify(alg, signing_input, sig[:i] + bytes([sig[i] ^ 0x80]) + sig[i + 1:]), i
+    half = len(sig) // 2
+    for other in (b"", sig[:-1], sig[1:], b"\0" + sig, sig + b"\0", sig[half:] + sig[:half], bytes(len(sig)),
+                  signing_input + sig):
+        assert not key.verify(alg, signing_input, other)
+    for wrong_alg in ("RS256", "RS384", "PS256", "PS384", "ES256", "ES512", "HS256", "HS512", "EdDSA"):
+        if wrong_alg != alg:
+            assert not key.verify(wrong_alg, signing_input, sig), wrong_alg
+    if key.kty == "EC":  # JWS carries raw r || s: the DER form OpenSSL takes is no JWS signature
+        der = encode_dss_signature(int.from_bytes(sig[:half], "big"), int.from_bytes(sig[half:], "big"))
+        assert not key.verify(alg, signing_input, der)
 
 
 def test_rfc_examples_are_all_exercised_and_the_rfc_7515_a1_token_is_the_rfcs() -> None:
