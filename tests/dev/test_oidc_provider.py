@@ -397,6 +397,23 @@ def test_end_session_accepts_a_form_post(issuer: DevIssuer) -> None:
     assert "location" not in refused.headers
 
 
+def test_an_expired_id_token_hint_still_names_its_session_but_a_forged_one_does_not(
+        issuer: DevIssuer) -> None:
+    # RP-Initiated Logout 1.0 §2: an expired hint is fine. It was read with a leeway of 1e9 s, which
+    # verifiers now refuse (5 minutes at most); the time is read as just before the hint's exp instead.
+    from serverless_jwt.dev._oidc_tokens import session_of
+
+    client = "serverless-jwt-dev-spa"
+    expired = issuer.mint(audience=client, claims={"sid": "s-1"}, now=time.time() - 86400,
+                          lifetime_seconds=300)
+    assert session_of(issuer, expired, client) == "s-1"
+    assert session_of(issuer, issuer.mint(audience=client, claims={"sid": "s-2"}), client) == "s-2"
+    forged = issuer.mint_with_foreign_key(audience=client, claims={"sid": "s-1"}, now=time.time() - 86400)
+    assert session_of(issuer, forged, client) is None
+    assert session_of(issuer, expired, "another-client") is None
+    assert session_of(issuer, "not-a-token", client) is None
+
+
 def test_end_session_with_another_client_id_than_the_hint_was_issued_to_is_refused(
         issuer: DevIssuer) -> None:
     # RP-Initiated Logout 1.0 §2: with client_id and id_token_hint both present the OP MUST verify they
