@@ -292,8 +292,12 @@ def test_max_unknown_kid_fetches_is_validated(keys: KeyServer) -> None:
                                      {"timeout_seconds": 1e10},  # an OverflowError (500) per key fetch
                                      {"unknown_kid_cooldown_seconds": -1},
                                      {"unknown_kid_cooldown_seconds": math.nan},
-                                     {"unknown_kid_cooldown_seconds": math.inf}])
-def test_timeout_and_cooldown_are_validated(keys: KeyServer, setting: dict[str, Any]) -> None:
+                                     {"unknown_kid_cooldown_seconds": math.inf},
+                                     # an hour at most: a rotated ALB key is fetched again within it
+                                     {"unknown_kid_cooldown_seconds": 3601},
+                                     # 5 minutes at most: 1e300 accepted every expired header
+                                     {"leeway_seconds": 301}, {"leeway_seconds": 1e300}])
+def test_timeout_cooldown_and_leeway_are_validated(keys: KeyServer, setting: dict[str, Any]) -> None:
     # Accepted, a zero or NaN deadline made every request a 503 (and a NaN cool-down a window that
     # never ends: no unknown kid fetched again, not even the ALB's rotated one).
     with pytest.raises(ConfigurationError):

@@ -386,6 +386,8 @@ def test_default_types_constant() -> None:
         {"leeway_seconds": -1},
         {"leeway_seconds": float("nan")},
         {"leeway_seconds": float("inf")},
+        {"leeway_seconds": 301},  # past 5 minutes (RFC 7519 §4.1.4's "a few"); 1e300 turned exp off
+        {"leeway_seconds": 1e300},
         {"max_age_seconds": 0},
         {"max_age_seconds": float("nan")},
         {"max_age_claim": "exp"},

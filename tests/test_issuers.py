@@ -139,6 +139,17 @@ def test_malformed_token_is_rejected_before_routing(issuer: DevIssuer, other: De
         _multi(issuer, other).verify("not-a-token")
 
 
+def test_common_settings_past_their_bound_are_refused_for_every_issuer() -> None:
+    # leeway_seconds=1e300 in common turned exp off for every tenant; an infinite cool-down kept each
+    # from ever picking up a rotated key.
+    configs = [{"issuer": "https://a.example.com/", "audience": "api"}]
+    for common in ({"leeway_seconds": 1e300}, {"unknown_kid_cooldown_seconds": float("inf")},
+                   {"jwks_max_age_seconds": float("inf")}, {"max_stale_seconds": float("nan")}):
+        with pytest.raises(ConfigurationError, match=f"^{next(iter(common))} must be"):
+            MultiIssuerVerifier.from_configs(configs, **common)
+    assert MultiIssuerVerifier.from_configs(configs, leeway_seconds=300).issuers
+
+
 def test_configuration_is_checked() -> None:
     a = Verifier(issuer="https://a.example.com/", audience="api")
     with pytest.raises(ConfigurationError):

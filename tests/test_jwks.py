@@ -461,6 +461,14 @@ def test_unusable_served_keys_are_never_selected(issuer: DevIssuer, name: str, m
         {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": float("inf")},
         {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": 1e10},
         {"issuer": "https://issuer.example", "jwks_uri": None, "max_stale_seconds": -1},
+        # Accepted, these never fetched the keys again (a rotated key never picked up), or served a
+        # retired set for good: each is bounded (a day, an hour, a week).
+        {"issuer": "https://issuer.example", "jwks_uri": None, "jwks_max_age_seconds": float("inf")},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "jwks_max_age_seconds": 86401},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "unknown_kid_cooldown_seconds": float("inf")},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "unknown_kid_cooldown_seconds": 3601},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "max_stale_seconds": float("inf")},
+        {"issuer": "https://issuer.example", "jwks_uri": None, "max_stale_seconds": 7 * 86400 + 1},
         # Of the wrong type: a TypeError from the comparisons below, not the ConfigurationError of the rest.
         {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": "5"},
         {"issuer": "https://issuer.example", "jwks_uri": None, "timeout_seconds": True},

@@ -358,6 +358,11 @@ def test_netlify_from_the_environment_reads_the_check_settings_too(issuer: DevIs
     with pytest.raises(ConfigurationError, match=r"^JWT_LEEWAY_SECONDS must be"):
         presets.netlify()
     assert presets.netlify(leeway_seconds=5).verifier  # an argument wins over the variable
+    monkeypatch.setenv("JWT_LEEWAY_SECONDS", "1e300")  # accepted, it let every expired token through
+    with pytest.raises(ConfigurationError, match=r"^JWT_LEEWAY_SECONDS must be at most 300 \(5 minutes\)"):
+        presets.netlify()
+    with pytest.raises(ConfigurationError, match=r"^leeway_seconds must be at most 300"):
+        presets.auth0("tenant.eu.auth0.com", "https://api.example.com", leeway_seconds=1e300)
 
 
 def test_supabase_preset_checks_issuer_and_the_authenticated_audience(issuer: DevIssuer) -> None:

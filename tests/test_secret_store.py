@@ -192,6 +192,23 @@ def test_secret_from_takes_store_arns_of_every_partition(reference: str) -> None
     assert "keys=StoredSecretKeys" in repr(verifier)
 
 
+@pytest.mark.parametrize(("setting", "value"), [
+    ("max_age_seconds", float("inf")), ("max_age_seconds", float("nan")), ("max_age_seconds", 86401),
+    ("max_age_seconds", -1), ("max_age_seconds", "300"),
+    ("max_stale_seconds", float("inf")), ("max_stale_seconds", float("nan")), ("max_stale_seconds", 1e300),
+    ("max_stale_seconds", 7 * 86400 + 1),
+])
+def test_a_secret_source_is_reread_within_a_day_and_stale_for_a_week_at_most(setting: str,
+                                                                             value: Any) -> None:
+    # Accepted, an infinite max age never read a rotated secret again, an infinite stale window kept a
+    # retired one serving for good while its store was down (and nan did either, comparing false).
+    with pytest.raises(ConfigurationError, match=f"^{setting} must be"):
+        StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=lambda *a, **k: "x" * 40,
+                         **{setting: value})
+    StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=lambda *a, **k: "x" * 40,
+                     max_age_seconds=86400, max_stale_seconds=7 * 86400)  # the bounds themselves
+
+
 @pytest.mark.parametrize("arn", [
     "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "arn:aws:ssm:eu-west-1:123456789012:document/jwt-secret-document",

@@ -502,6 +502,46 @@ def test_option_values_that_would_silently_weaken_a_check_are_refused(option: st
         Verifier(**{"issuer": ISS, "secrets": "s" * 32, "audience": AUD, option: value})
 
 
+@pytest.mark.parametrize(("option", "bound", "words"), [
+    ("leeway_seconds", 300, "5 minutes"), ("jwks_max_age_seconds", 86400, "1 day"),
+    ("secret_max_age_seconds", 86400, "1 day"), ("unknown_kid_cooldown_seconds", 3600, "1 hour"),
+    ("max_stale_seconds", 7 * 86400, "7 days"),
+])
+def test_time_settings_past_their_bound_are_refused_as_they_would_turn_a_protection_off(
+        option: str, bound: int, words: str) -> None:
+    # Accepted, leeway_seconds=1e300 let every expired token through, and an infinite JWKS max age or
+    # unknown-kid cool-down never fetched the keys again: a rotated key was never picked up.
+    assert Verifier(issuer=ISS, audience=AUD, **{option: bound})  # the bound itself is a legitimate value
+    for value in (bound + 1, 1e300, math.inf, math.nan):
+        with pytest.raises(ConfigurationError, match=rf"^{option} must be"):
+            Verifier(issuer=ISS, audience=AUD, **{option: value})
+    with pytest.raises(ConfigurationError, match=rf"^{option} must be at most {bound} \({words}\)$"):
+        Verifier(issuer=ISS, audience=AUD, **{option: 1e300})
+    if option not in ("jwks_max_age_seconds", "unknown_kid_cooldown_seconds"):  # those of a JWKS only
+        with pytest.raises(ConfigurationError, match=rf"^{option} must be at most"):  # any key source
+            Verifier(secrets="s" * 32, **{option: bound + 1})
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("JWT_LEEWAY_SECONDS", "1e300", "JWT_LEEWAY_SECONDS must be at most 300 (5 minutes)"),
+    ("JWT_LEEWAY_SECONDS", "301", "JWT_LEEWAY_SECONDS must be at most 300 (5 minutes)"),
+    ("JWT_LEEWAY_SECONDS", "inf", "JWT_LEEWAY_SECONDS must be a finite number"),
+    ("JWT_LEEWAY_SECONDS", "nan", "JWT_LEEWAY_SECONDS must be a finite number"),
+    ("JWT_JWKS_MAX_AGE_SECONDS", "1e300", "JWT_JWKS_MAX_AGE_SECONDS must be at most 86400 (1 day)"),
+    ("JWT_MAX_STALE_SECONDS", "604801", "JWT_MAX_STALE_SECONDS must be at most 604800 (7 days)"),
+    ("JWT_UNKNOWN_KID_COOLDOWN_SECONDS", "86400",
+     "JWT_UNKNOWN_KID_COOLDOWN_SECONDS must be at most 3600 (1 hour)"),
+])
+def test_from_env_names_the_variable_of_a_time_setting_past_its_bound(variable: str, value: str,
+                                                                      says: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Verifier.from_env({"JWT_ISSUER": ISS, "JWT_AUDIENCE": AUD, variable: value})
+    assert str(info.value).startswith(says)
+    if variable in ("JWT_LEEWAY_SECONDS", "JWT_MAX_STALE_SECONDS"):  # a shared secret's settings too
+        with pytest.raises(ConfigurationError, match=f"^{variable} must be"):
+            Verifier.from_env({"JWT_SECRET": "x" * 40, variable: value})
+
+
 @pytest.mark.parametrize("env", [
     {"JWT_SECRET": "x" * 40, "JWT_LEEWAY_SECONDS": "soon"},
     {"JWT_SECRET": "x" * 40, "JWT_PREFETCH": "maybe"},

@@ -26,6 +26,43 @@ DEFAULT_PUBLIC_KEY_ALGORITHMS = PUBLIC_KEY_ALGORITHMS - {"ES256K"}
 #: RFC 7518 §3.2: "A key of the same size as the hash output ... or larger MUST be used".
 SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
+# The upper bound of each time setting. Past it a setting no longer tunes a protection but turns it off
+# (a leeway of 1e300 accepts every expired token; an infinite JWKS max age or cool-down never picks up a
+# rotated or revoked key; an endless stale window serves a retired key for good), so a larger value is a
+# ConfigurationError, as a timeout over a day is (_http.MAX_TIMEOUT_SECONDS).
+# - leeway: 5 minutes. RFC 7519 §4.1.4 allows "some small leeway, usually no more than a few minutes";
+#   5 minutes is the largest default of the common validators (Microsoft.IdentityModel's ClockSkew, as
+#   Kerberos' maximum skew), API Gateway's JWT authorizer allows none, and Lambda clocks are NTP-synced.
+#   Ours is 60 s.
+# - key and secret cache ages: a day (defaults 10 and 5 minutes): a key removed at the provider, or a
+#   rotated secret, is dropped within that.
+# - unknown-kid cool-down: an hour (default 30 s): a token signed with a new key waits at most that.
+# - stale window: a week (defaults a day for a JWKS, an hour for a stored secret): the longest outage of
+#   the provider (or of the secret's store) a verifier rides out on keys it can no longer confirm.
+MAX_SECONDS: dict[str, float] = {
+    "leeway_seconds": 300.0,
+    "jwks_max_age_seconds": 86400.0,
+    "secret_max_age_seconds": 86400.0,
+    "unknown_kid_cooldown_seconds": 3600.0,
+    "max_stale_seconds": 7 * 86400.0,
+}
+
+
+def check_at_most(name: str, value: object, setting: str | None = None) -> None:
+    """``value`` must be a number no larger than the bound of ``setting`` (default: ``name``), which the
+    message states; ``nan`` and ``inf`` never are. Called after each setting's own lower-bound check."""
+    bound = MAX_SECONDS[setting or name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value <= bound:
+        raise ConfigurationError(f"{name} must be at most {bound:.0f} ({_duration(bound)})")
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''}"
+    return f"{seconds:g} seconds"
+
 
 def short_secret_message(algorithms: Collection[str], *, env: bool = False) -> str | None:
     """Why a secret of some length is refused, phrased for Python (``env=False``) or ``JWT_*`` users.

@@ -31,7 +31,7 @@ ENV_VARIABLES: dict[str, str] = {
     "carry aud are then refused unless JWT_ACCEPT_ANY_AUDIENCE is 'true').",
     "JWT_ACCEPT_ANY_AUDIENCE": "'true' accepts tokens whatever their aud when no JWT_AUDIENCE is set "
     "(opt-out of RFC 7519 section 4.1.3; default: a token carrying aud needs a matching JWT_AUDIENCE).",
-    "JWT_LEEWAY_SECONDS": "Clock-skew tolerance (default 60).",
+    "JWT_LEEWAY_SECONDS": "Clock-skew tolerance (default 60, at most 300).",
     "JWT_REQUIRED_CLAIMS": "Claims that must be present, comma-separated (exp is always required).",
     "JWT_MAX_AGE_SECONDS": "Reject tokens older than this (from JWT_MAX_AGE_CLAIM).",
     "JWT_MAX_AGE_CLAIM": "'iat' (default) or 'auth_time' (re-authenticate after N seconds).",
@@ -41,11 +41,12 @@ ENV_VARIABLES: dict[str, str] = {
     "(default: refused, since this API cannot check the binding).",
     "JWT_MAX_TOKEN_BYTES": "Token size cap (default 16384).",
     "JWT_TIMEOUT_SECONDS": "Total deadline of one discovery or JWKS fetch (default 3).",
-    "JWT_JWKS_MAX_AGE_SECONDS": "Refresh cached keys after this long (default 600).",
+    "JWT_JWKS_MAX_AGE_SECONDS": "Refresh cached keys after this long (default 600, at most 86400).",
     "JWT_MAX_STALE_SECONDS": "Serve cached keys this long while the issuer is down (default 86400), "
-                             "or a stored JWT_SECRET while its store cannot be read (default 3600).",
+                             "or a stored JWT_SECRET while its store cannot be read (default 3600); "
+                             "at most 604800 (a week).",
     "JWT_UNKNOWN_KID_COOLDOWN_SECONDS": "At most one refetch per this many seconds for unknown kids "
-    "(default 30).",
+    "(default 30, at most 3600).",
     "JWT_VERIFIED_CACHE_SIZE": "Already-verified tokens remembered (default 1024; 0 disables).",
     "JWT_PREFETCH": "'true' loads keys during the cold start.",
 }

@@ -11,7 +11,7 @@ from typing import Any
 
 from serverless_jwt import claims as _claims
 from serverless_jwt._checkers import Checker
-from serverless_jwt._config import validate_algorithms, validate_issuer
+from serverless_jwt._config import check_at_most, validate_algorithms, validate_issuer
 from serverless_jwt._env import check_env, env_kwargs
 from serverless_jwt.errors import AlgorithmNotAllowedError, ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import KeySet, KeySource, SecretKeys, StaticKeySource, VerificationKey
@@ -33,20 +33,25 @@ def check_flags(**flags: object) -> None:
 
 def check_sizes(*, leeway_seconds: Any, max_token_bytes: Any, verified_cache_size: Any,
                 secret_max_age_seconds: Any, max_stale_seconds: Any = None) -> None:
-    """Numbers that bound a check: finite, of the right type, in range (``nan`` compares false)."""
+    """Numbers that bound a check: finite, of the right type, in range (``nan`` compares false), and
+    each time no larger than its bound (``_config.MAX_SECONDS``: past it, the check is off)."""
     if not _claims.finite_number(leeway_seconds) or leeway_seconds < 0:
         raise ConfigurationError("leeway_seconds must be a finite number >= 0")
+    check_at_most("leeway_seconds", leeway_seconds)
     if not _whole(max_token_bytes) or max_token_bytes <= 0:
         raise ConfigurationError("max_token_bytes must be a positive int")
     if not _whole(verified_cache_size) or verified_cache_size < 0:
         raise ConfigurationError("verified_cache_size must be an int >= 0")
     if not _claims.finite_number(secret_max_age_seconds) or secret_max_age_seconds < 0:
         raise ConfigurationError("secret_max_age_seconds must be a finite number >= 0")
+    check_at_most("secret_max_age_seconds", secret_max_age_seconds)
     # Whatever the key source (a static one has nothing stale to serve): never silently ignored, and
     # never infinite (a retired secret or key must not serve for good while its source is down).
     if max_stale_seconds is not None and (
             not _claims.finite_number(max_stale_seconds) or max_stale_seconds < 0):
         raise ConfigurationError("max_stale_seconds must be a finite number >= 0")
+    if max_stale_seconds is not None:
+        check_at_most("max_stale_seconds", max_stale_seconds)
 
 
 def check_source(algorithms: Sequence[str] | None, *, issuer: str | None, jwks_uri: object, jwks: object,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
+from serverless_jwt._config import check_at_most
 from serverless_jwt._http import MAX_TIMEOUT_SECONDS, FetchError, get_bytes
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
@@ -113,7 +114,8 @@ class AlbVerifier:
     Raises
     ------
     ConfigurationError
-        A malformed ALB ARN or template; a timeout or cool-down that is not a finite number (> 0, >= 0).
+        A malformed ALB ARN or template; a timeout or cool-down that is not a finite number (> 0, >= 0);
+        a leeway over 300 s or a cool-down over an hour.
 
     Examples
     --------
@@ -145,6 +147,8 @@ class AlbVerifier:
                 raise ConfigurationError(f"{name} must be a finite number {'>' if positive else '>='} 0")
         if timeout_seconds > MAX_TIMEOUT_SECONDS:  # 1e10: an OverflowError (500) per key fetch
             raise ConfigurationError(f"timeout_seconds must be at most {MAX_TIMEOUT_SECONDS:.0f}")
+        check_at_most("leeway_seconds", leeway_seconds)  # 5 minutes: beyond, exp no longer expires
+        check_at_most("unknown_kid_cooldown_seconds", unknown_kid_cooldown_seconds)  # an hour
         arns = [alb_arns] if isinstance(alb_arns, str) else list(alb_arns)
         matches = [_ALB_ARN.fullmatch(a) if isinstance(a, str) else None for a in arns]
         if not arns or any(m is None for m in matches):

@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from serverless_jwt._config import check_at_most
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError, TokenExpiredError
 
 __all__ = ["DEFAULT_TYPES", "ClaimsPolicy", "access_token_types", "check_claims", "check_type"]
@@ -72,7 +73,8 @@ class ClaimsPolicy:
         ``aud`` must name at least one of these. ``None``: no audience is configured, so a token that
         carries ``aud`` is refused (RFC 7519 §4.1.3) unless ``accept_any_audience``.
     leeway_seconds:
-        Clock skew tolerated on ``exp``, ``nbf``, ``iat`` and the max-age check.
+        Clock skew tolerated on ``exp``, ``nbf``, ``iat`` and the max-age check; at most 300 (5 minutes,
+        RFC 7519 §4.1.4's "a few minutes").
     required:
         Claim names that must be present and not ``null``.
     max_age_seconds:
@@ -94,7 +96,8 @@ class ClaimsPolicy:
     Raises
     ------
     ConfigurationError
-        For a negative or non-finite leeway, an empty audience set, a bad max age or claim name.
+        For a negative or non-finite leeway (or one over 5 minutes), an empty audience set, a bad max
+        age or claim name.
 
     Examples
     --------
@@ -123,6 +126,7 @@ class ClaimsPolicy:
         object.__setattr__(self, "required", string_set(self.required, "required"))
         if not finite_number(self.leeway_seconds) or self.leeway_seconds < 0:
             raise ConfigurationError("leeway_seconds must be a finite number >= 0")
+        check_at_most("leeway_seconds", self.leeway_seconds)  # beyond 5 minutes, exp no longer expires
         if self.max_age_seconds is not None and (
             not finite_number(self.max_age_seconds) or self.max_age_seconds <= 0
         ):

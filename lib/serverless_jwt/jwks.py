@@ -31,6 +31,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt._checkers import HMAC_ALGORITHMS
+from serverless_jwt._config import MAX_SECONDS, check_at_most
 from serverless_jwt._discovery import discovery_url, download
 from serverless_jwt._http import MAX_TIMEOUT_SECONDS, FetchError, url_allowed
 from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
@@ -111,6 +112,8 @@ class RemoteKeySource:
                 raise ConfigurationError(f"{name} must be a number")
             if not (value > 0 if bound == ">" else value >= 0):
                 raise ConfigurationError(f"{name} must be {bound} 0")
+            if name in MAX_SECONDS:  # then at most its bound: inf never refreshes, never sees a new key
+                check_at_most(name, value)
         if not timeout_seconds <= MAX_TIMEOUT_SECONDS:  # inf: an OverflowError per cold request
             raise ConfigurationError(f"timeout_seconds must be at most {MAX_TIMEOUT_SECONDS:.0f}")
         self._algorithms = frozenset(algorithms)

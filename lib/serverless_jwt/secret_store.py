@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from serverless_jwt._config import is_secret_reference
+from serverless_jwt._config import check_at_most, is_secret_reference
 from serverless_jwt._env import PREVIOUS_STAGE
 from serverless_jwt._extras import ensure, requires
 from serverless_jwt._nonblocking import WouldBlock, scheduler
@@ -147,9 +147,10 @@ class StoredSecretKeys:
     algorithms:
         The HS algorithms allowed.
     max_age_seconds:
-        How long fetched secrets are used before fetching again (default 300).
+        How long fetched secrets are used before fetching again (default 300, at most a day).
     max_stale_seconds:
-        How long the last good secrets keep serving while the store cannot be reached (default 3600).
+        How long the last good secrets keep serving while the store cannot be reached (default 3600,
+        at most a week).
     previous:
         Also accept the secrets of the Secrets Manager secret's ``AWSPREVIOUS`` version, after those of
         ``AWSCURRENT``: tokens signed before a rotation stay valid until the next one. Off by default
@@ -162,7 +163,8 @@ class StoredSecretKeys:
     Raises
     ------
     ConfigurationError
-        When ``reference`` names neither store; ``previous=True`` with an SSM parameter (it has no
+        When ``reference`` names neither store; a max age or stale window that is negative, not a
+        finite number, or beyond its bound; ``previous=True`` with an SSM parameter (it has no
         version stages: list both secrets in its value) or a ``fetch`` that takes no stage.
     MissingExtraError
         When the default fetch cannot work: Powertools or boto3 is not installed.
@@ -186,6 +188,12 @@ class StoredSecretKeys:
                                      "'ssm:<parameter name>'")
         if type(previous) is not bool:
             raise ConfigurationError("previous must be True or False")
+        for name, value, setting in (("max_age_seconds", max_age_seconds, "secret_max_age_seconds"),
+                                     ("max_stale_seconds", max_stale_seconds, None)):
+            # nan or inf: the secret never read again, or a retired one serving for good (a day, a week).
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ConfigurationError(f"{name} must be a number >= 0")
+            check_at_most(name, value, setting)
         if previous:
             _check_previous(reference, fetch)
         if fetch is _fetch:

@@ -69,10 +69,12 @@ class Verifier:
     secret_from, secret_max_age_seconds, secret_previous:
         Instead of ``secrets``: an AWS Secrets Manager ARN or ``ssm:<parameter name>`` holding the
         secret (one per line during rotation), fetched on first use through Powertools Parameters
-        and cached for ``secret_max_age_seconds`` (default 300). boto3 is imported only then.
+        and cached for ``secret_max_age_seconds`` (default 300, at most a day). boto3 is imported only
+        then.
         ``secret_previous=True`` also accepts the Secrets Manager secret's ``AWSPREVIOUS`` version.
     leeway_seconds:
-        Clock-skew tolerance for ``exp``, ``nbf``, ``iat`` and max age. Default 60.
+        Clock-skew tolerance for ``exp``, ``nbf``, ``iat`` and max age. Default 60, at most 300: RFC
+        7519 §4.1.4's leeway is "usually no more than a few minutes", and more turns ``exp`` off.
     required_claims:
         Claims that must be present in addition to ``exp`` (always required).
     max_age_seconds, max_age_claim:
@@ -97,7 +99,8 @@ class Verifier:
         Remote key fetching: total deadline per fetch (3 s); refresh after 10 minutes; keep serving
         cached keys for up to 24 hours while the issuer is down (``max_stale_seconds``; for a
         ``secret_from`` secret, the last one read, 1 hour by default); at most one refetch per 30 s
-        for unknown ``kid`` values.
+        for unknown ``kid`` values. Each is bounded, as past it a protection is off (keys never
+        refreshed, a rotated key never found): a day, a day, a week and an hour.
     verified_cache_size:
         How many already-verified tokens to remember (keyed by the whole token; ``exp``/``nbf`` and
         the other claim rules are re-checked on every hit; emptied when keys change). 0 disables it.
