@@ -647,6 +647,20 @@ def test_past_the_stale_window_a_recovered_issuer_is_used_at_once(issuer: DevIss
     assert _verifies(source, issuer.mint())  # no clock advance needed
 
 
+def test_a_remote_jwks_publishing_a_private_key_is_warned_about_once_per_load_not_per_request(
+        issuer: DevIssuer, caplog: pytest.LogCaptureFixture) -> None:
+    from serverless_jwt.verifier import Verifier
+
+    leaked = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    issuer.extra_jwks_keys = [{**RSAAlgorithm.to_jwk(leaked, as_dict=True), "kid": "leaked", "alg": "RS256"}]
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience, verified_cache_size=0)
+    with caplog.at_level("WARNING", logger="serverless_jwt.keys"):
+        for _ in range(3):
+            assert verifier.verify(issuer.mint(sub="good"))["sub"] == "good"
+    (record,) = caplog.records  # the fetch's key set, parsed once: one line, not one per request
+    assert "private_members (kid 'leaked')" in record.getMessage()
+
+
 def test_a_remote_jwks_serves_its_good_keys_and_skips_weak_ones_with_a_warning(
         issuer: DevIssuer, roca_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture) -> None:
     from serverless_jwt.verifier import Verifier

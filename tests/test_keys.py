@@ -456,6 +456,35 @@ def test_a_key_set_full_of_weak_keys_is_one_log_line(caplog: pytest.LogCaptureFi
     assert record.getMessage().endswith("and 2495 more")
 
 
+def test_a_jwks_publishing_private_or_secret_keys_logs_one_warning_without_the_keys(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A published private key (or an oct secret) is an incident at the provider: it was skipped in
+    # silence, while a weak key was logged.
+    private = {**RSAAlgorithm.to_jwk(RSA_KEY, as_dict=True), "kid": "leaked"}
+    secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"
+    jwks = {"keys": [private, {"kty": "oct", "k": secret, "kid": "shared"}, _jwk(EC_KEY, kid="ec", d="AQAB"),
+                     _jwk(RSA_KEY, kid="good")]}
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt.keys"):
+        keys = KeySet.from_jwks(jwks, algorithms=["RS256", "ES256"])
+    assert [k.kid for k in keys] == ["good"]
+    (record,) = caplog.records
+    assert record.name == "serverless_jwt.keys"
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    assert message.startswith("JWKS keys skipped as published private or secret keys")
+    for words in ("private_members (kid 'leaked')", "symmetric (kid 'shared')", "private_members (kid 'ec')"):
+        assert words in message
+    for member in ("d", "p", "q", "dp", "dq", "qi", "n"):  # never key material
+        assert private[member] not in caplog.text
+    assert secret not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt.keys"):
+        KeySet.from_jwks({"keys": [_jwk(RSA_KEY, kid="good"), _jwk(SMALL_RSA_KEY, kid="small")]},
+                         algorithms=["RS256"])
+    weak = "JWKS keys skipped as weak: rsa_too_small (kid 'small')"  # the weak-key line as it was
+    assert [r.getMessage() for r in caplog.records] == [weak]
+
+
 def test_a_roca_pem_or_certificate_is_refused_at_configuration(roca_key: rsa.RSAPrivateKey) -> None:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer")])
     now = datetime.datetime.now(datetime.timezone.utc)

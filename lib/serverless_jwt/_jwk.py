@@ -7,7 +7,8 @@ here. Nothing here verifies a signature (see :mod:`serverless_jwt.keys`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
@@ -16,8 +17,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from serverless_jwt._jwk_keys import ec_public_key, okp_public_key, rsa_public_key
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["MIN_RSA_BITS", "RSA_ALGORITHMS", "WEAK_KEY_REASONS", "load_jwk", "public_key_algorithms",
-           "roca_vulnerable"]
+__all__ = ["MIN_RSA_BITS", "PRIVATE_KEY_REASONS", "RSA_ALGORITHMS", "WEAK_KEY_REASONS", "load_jwk",
+           "public_key_algorithms", "roca_vulnerable", "warn_skipped"]
 
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 EC_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
@@ -26,6 +27,11 @@ MIN_RSA_BITS = 2048
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 #: Skip reasons that mean "a key with a known weakness" (logged as a warning, not just left out).
 WEAK_KEY_REASONS = frozenset({"rsa_too_small", "rsa_roca", "ed25519_small_order"})
+#: Skip reasons that mean "a private or secret key was published" (private members, or an ``oct`` key):
+#: a security incident at the provider, who must rotate it; logged as a warning too, never the key.
+PRIVATE_KEY_REASONS = frozenset({"private_members", "symmetric"})
+_WARNED = ((WEAK_KEY_REASONS, "weak"),
+           (PRIVATE_KEY_REASONS, "published private or secret keys (a leak the provider must rotate)"))
 
 # ROCA (CVE-2017-15361, Nemec et al., "The Return of Coppersmith's Attack", CCS 2017): Infineon's
 # library made primes p = k * M + (65537^a mod M), M a primorial, so for every small prime r dividing M
@@ -121,6 +127,20 @@ def _okp_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
 
 
 _LOADERS = {"RSA": _rsa_key, "EC": _ec_key, "OKP": _okp_key}
+
+
+def warn_skipped(log: logging.Logger, skipped: Sequence[tuple[str | None, str]]) -> None:
+    """Warn about the weak and the private keys of a key set just loaded (not per request).
+
+    One line per kind, however many keys (a hostile set could otherwise flood the log), naming at most
+    five by ``kid`` and fixed reason: never a key member.
+    """
+    for reasons, kind in _WARNED:
+        found = [(kid, reason) for kid, reason in skipped if reason in reasons]
+        if found:
+            shown = ", ".join(f"{reason} (kid {kid!r:.66})" for kid, reason in found[:5])
+            more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+            log.warning("JWKS keys skipped as %s: %s%s", kind, shown, more)
 
 
 def load_jwk(jwk: Any, allowed: frozenset[str]) -> tuple[str | None, str, Any, frozenset[str]] | str:

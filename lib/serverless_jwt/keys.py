@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 
 from serverless_jwt._checkers import HMAC_ALGORITHMS, Checker, checker_for
 from serverless_jwt._config import PUBLIC_KEY_ALGORITHMS, secret_problem
-from serverless_jwt._jwk import WEAK_KEY_REASONS, load_jwk, public_key_algorithms
+from serverless_jwt._jwk import load_jwk, public_key_algorithms, warn_skipped
 from serverless_jwt.errors import (
     ConfigurationError,
     KeysUnavailableError,
@@ -173,13 +173,8 @@ class KeySet:
         if not isinstance(entries, list):
             raise KeysUnavailableError()
         kept, skipped = _usable_keys(entries, frozenset(algorithms))
-        weak = [(kid, reason) for kid, reason in skipped if reason in WEAK_KEY_REASONS]
-        if weak:
-            # The issuer publishes breakable keys: its other keys still serve, these never. One line per
-            # key set, however many there are (a hostile set could otherwise flood the log).
-            shown = ", ".join(f"{reason} (kid {kid!r:.66})" for kid, reason in weak[:5])
-            more = f" and {len(weak) - 5} more" if len(weak) > 5 else ""
-            _log.warning("JWKS keys skipped as weak: %s%s", shown, more)
+        # The issuer publishes breakable keys, or private ones: its other keys still serve, these never.
+        warn_skipped(_log, skipped)
         return cls(kept, skipped)
 
     @classmethod
