@@ -1,4 +1,4 @@
-"""Scopes, roles and claim mapping on verified claims (no events, no HTTP)."""
+"""Scopes, roles and configured names on verified claims; mappers: test_claims_mappers."""
 
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ import pytest
 from serverless_jwt import authz
 from serverless_jwt.authz import (
     DEFAULT_ROLES_PATH,
-    chain,
     check_roles,
     check_scopes,
     roles_of,
     scopes_of,
-    split_claim,
-    strip_namespace,
     validate_names,
 )
 from serverless_jwt.errors import ConfigurationError, ForbiddenError, InsufficientScopeError
@@ -139,21 +136,6 @@ def test_missing_roles_are_forbidden_naming_the_configured_roles() -> None:
     check_roles(claims, ["admins", "staff"], path="cognito:groups", any_of=True)
 
 
-def test_strip_namespace_never_shadows_an_existing_claim() -> None:
-    mapped = strip_namespace("https://example.com/")(
-        {"sub": "real", "https://example.com/sub": "forged", "https://example.com/org": "acme"}
-    )
-    assert mapped["sub"] == "real"
-    assert mapped["org"] == "acme"
-    assert "https://example.com/org" not in mapped
-
-
-def test_split_claim_and_chain() -> None:
-    mapper = chain(strip_namespace("ns:"), split_claim("groups"))
-    assert mapper({"ns:groups": "a  b", "sub": "u"}) == {"sub": "u", "groups": ["a", "b"]}
-    assert split_claim("groups")({"groups": ["already"]}) == {"groups": ["already"]}
-
-
 @pytest.mark.parametrize("names", [[], ["has space"], ['quote"'], ["back\\slash"], "read"])
 def test_unusable_configured_names_fail_at_configuration(names: list[str] | str) -> None:
     with pytest.raises(ConfigurationError):
@@ -170,11 +152,6 @@ def test_role_names_may_be_any_printable_text_a_provider_allows() -> None:
     # Only scopes reach WWW-Authenticate; roles reach a 403's JSON description at most.
     names = ["Sales Team", "管理者", 'o"brien', "back\\slash"]
     assert validate_names(names, "role") == tuple(names)
-
-
-def test_strip_namespace_needs_a_prefix() -> None:
-    with pytest.raises(ConfigurationError):
-        strip_namespace("")
 
 
 def test_a_roles_claim_per_issuer_is_checked_like_one_claim() -> None:

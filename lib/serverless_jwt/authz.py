@@ -4,6 +4,9 @@ Nothing here knows about events or HTTP: every function takes a claims mapping (
 and either answers a question or raises :class:`~serverless_jwt.errors.InsufficientScopeError` /
 :class:`~serverless_jwt.errors.ForbiddenError`, which the adapters turn into a response.
 
+The claims mappers (``strip_namespace``, ``split_claim``, ``chain``) live in
+:mod:`serverless_jwt._claims_mappers` and are loaded from there on first access to their names here.
+
 Examples
 --------
 >>> claims = {"scope": "read:shows write:shows", "app_metadata": {"authorization": {"roles": ["admin"]}}}
@@ -18,9 +21,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serverless_jwt.errors import ConfigurationError, ForbiddenError, InsufficientScopeError
+
+if TYPE_CHECKING:
+    from serverless_jwt._claims_mappers import chain, split_claim, strip_namespace
 
 # `dict` first: events and claims are plain dicts, and the ABC check costs ~10x an exact-type check.
 _MAPPING = (dict, Mapping)
@@ -309,63 +315,15 @@ def check_roles(
     check_role_set(roles_of(claims, path), roles, any_of=any_of)
 
 
-def strip_namespace(prefix: str) -> ClaimsMapper:
-    """A claims mapper that drops ``prefix`` from custom claim names (Auth0 namespaced claims).
-
-    A stripped name never replaces a claim that already exists under that name: a custom claim must not
-    shadow ``sub``, ``iss`` or any other claim the issuer set itself.
-
-    Examples
-    --------
-    >>> strip_namespace("https://example.com/")({"sub": "u1", "https://example.com/roles": ["a"]})
-    {'sub': 'u1', 'roles': ['a']}
-    """
-    if not prefix:
-        raise ConfigurationError("strip_namespace needs a non-empty prefix")
-
-    def mapper(claims: Mapping[str, Any]) -> Mapping[str, Any]:
-        out = {k: v for k, v in claims.items() if not k.startswith(prefix)}
-        for key, value in claims.items():
-            short = key[len(prefix):]
-            if key.startswith(prefix) and short and short not in out:
-                out[short] = value
-        return out
-
-    return mapper
+_MAPPERS = frozenset(("chain", "split_claim", "strip_namespace"))
 
 
-def split_claim(name: str) -> ClaimsMapper:
-    """A claims mapper that turns a space-delimited string claim into a list of strings.
+def __getattr__(name: str) -> Any:
+    # Only handlers that map claims pay for the mappers' module (cold start).
+    if name in _MAPPERS:
+        from serverless_jwt import _claims_mappers
 
-    Examples
-    --------
-    >>> split_claim("scope")({"scope": "a b  c"})
-    {'scope': ['a', 'b', 'c']}
-    """
-
-    def mapper(claims: Mapping[str, Any]) -> Mapping[str, Any]:
-        value = claims.get(name)
-        if not isinstance(value, str):
-            return claims
-        out = dict(claims)
-        out[name] = [part for part in value.split(" ") if part]
-        return out
-
-    return mapper
-
-
-def chain(*mappers: ClaimsMapper) -> ClaimsMapper:
-    """Apply several claims mappers in order.
-
-    Examples
-    --------
-    >>> chain(strip_namespace("ns/"), split_claim("groups"))({"ns/groups": "a b"})
-    {'groups': ['a', 'b']}
-    """
-
-    def mapper(claims: Mapping[str, Any]) -> Mapping[str, Any]:
-        for step in mappers:
-            claims = step(claims)
-        return claims
-
-    return mapper
+        value = getattr(_claims_mappers, name)
+        globals()[name] = value  # later lookups find it directly
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
