@@ -7,7 +7,8 @@
 - ``Globals`` are merged into each ``AWS::Serverless::*`` resource by the SAM translator's own
   ``Globals`` class (the code ``sam local`` and CloudFormation's transform run), so maps merge, lists
   concatenate and scalars are replaced exactly as in the cloud.
-- ``Parameters`` take their ``Default`` or a ``--parameter-overrides`` value; intrinsic functions are
+- ``Parameters`` take their ``Default`` or a ``--parameter-overrides`` value (that reading, and the
+  ``Globals`` section's, is :mod:`~serverless_jwt.dev._template_inputs`); intrinsic functions are
   resolved locally as SAM CLI resolves them (:mod:`~serverless_jwt.dev.intrinsics`: ``Ref``, ``Fn::Sub``,
   ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::Base64``, ``Fn::FindInMap``, ``Fn::GetAZs``,
   ``Fn::If`` with ``Conditions``, ``Fn::GetAtt Function.Arn``). Anything else (another resource's
@@ -25,13 +26,13 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from serverless_jwt.dev._function_code import INLINE, code_location, newest_mtime
 from serverless_jwt.dev._template_checks import bounded, malformed
+from serverless_jwt.dev._template_inputs import parameter_values, parse_overrides, sam_globals
 from serverless_jwt.dev._template_model import Function, Layer, Route
 from serverless_jwt.dev.intrinsics import (
     FUNCTIONS,
@@ -48,22 +49,6 @@ from serverless_jwt.errors import ConfigurationError
 __all__ = ["UNRESOLVED", "Function", "Layer", "Route", "Template", "newest_mtime", "parse_overrides"]
 
 _UNRESOLVED = UNRESOLVED  # the old private name, kept for callers written against it
-
-
-def parse_overrides(items: list[str] | None) -> dict[str, str]:
-    """``["Key=Value", "A=B C=D"]`` (``sam`` style) into a dict; raises ConfigurationError."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        for pair in re.findall(r"""(?:[^\s"']|"[^"]*"|'[^']*')+""", item):
-            if pair.startswith("ParameterKey=") and ",ParameterValue=" in pair:  # CloudFormation spelling
-                key, _, value = pair.removeprefix("ParameterKey=").partition(",ParameterValue=")
-                sep = "="
-            else:
-                key, sep, value = pair.partition("=")
-            if not sep or not key:
-                raise ConfigurationError("parameter overrides are written Key=Value")
-            out[key] = value.strip("'\"")
-    return out
 
 
 class Template:
@@ -118,13 +103,18 @@ class Template:
         self.resources: dict[str, Any] = doc["Resources"]
         overrides = dict(parameter_overrides or {})
         pseudo = {k: v for k, v in overrides.items() if k.startswith("AWS::")}
+        given = {k: v for k, v in overrides.items() if k not in pseudo}
         with malformed(self.path, "Parameters"):
-            self.parameters = self._parameters(doc, {k: v for k, v in overrides.items() if k not in pseudo})
+            declared = doc.get("Parameters") or {}
+            self._declared = set(declared)
+            # As sam does: a name the template does not declare is ignored (the caller may say so).
+            self.ignored_overrides = sorted(set(given) - set(declared))
+            self.parameters = parameter_values(declared, given)
         self._intrinsics = Intrinsics(self.parameters, self._declared, self.resources, pseudo,
                                       mappings=doc.get("Mappings"), conditions=doc.get("Conditions"))
         build = self.dir / ".aws-sam" / "build"
         self.build_root: Path | None = build if use_build and (build / "template.yaml").is_file() else None
-        self._globals = _sam_globals(doc, self.path)
+        self._globals = sam_globals(doc, self.path)
         self.layers: dict[str, Layer] = {}
         for name, resource in self.resources.items():
             if isinstance(resource, dict) and resource.get("Type") in LAYERS:
@@ -211,31 +201,6 @@ class Template:
         merged: dict[str, Any] = self._globals.merge(
             resource["Type"], copy.deepcopy(props), name, resource.get("IgnoreGlobals"))
         return merged
-
-    def _parameters(self, doc: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
-        declared = doc.get("Parameters") or {}
-        self._declared = set(declared)
-        # As sam does: a name the template does not declare is ignored (the caller may say so).
-        self.ignored_overrides = sorted(set(overrides) - set(declared))
-        values: dict[str, Any] = {}
-        for name, spec in declared.items():
-            if name in overrides:
-                value: Any = overrides[name]
-            elif isinstance(spec, dict) and "Default" in spec:
-                default = spec["Default"]
-                # CloudFormation takes text (a list type's too: "a,b"); a flat list of values is read
-                # as that text. Anything nested is refused before it is walked: YAML aliases can make
-                # a few hundred bytes billions of values.
-                if isinstance(default, dict) or (isinstance(default, list) and any(
-                        isinstance(v, (list, dict)) for v in default)):
-                    raise ConfigurationError(f"Parameters.{name}.Default must be text")
-                value = as_text(default)
-            else:
-                continue
-            if isinstance(spec, dict) and spec.get("Type") == "CommaDelimitedList":
-                value = [part.strip() for part in str(value).split(",")]
-            values[name] = value
-        return values
 
     def _code_dir(self, name: str, uri: Any, kind: str) -> Path:
         if not isinstance(uri, str) or uri.lower().startswith("s3://"):
@@ -357,17 +322,3 @@ class Template:
             path, method = self.resolve(ep.get("Path", "$default")), self.resolve(ep.get("Method", "ANY"))
             routes.append(Route(str(method).upper(), str(path), name))
         return routes
-
-
-
-def _sam_globals(doc: dict[str, Any], path: Path) -> Any:
-    if "Globals" not in doc:
-        return None
-    from serverless_jwt._extras import requires
-
-    with requires("local", "Reading a template's Globals"):
-        from samtranslator.plugins.globals.globals import Globals, InvalidGlobalsSectionException
-    try:
-        return Globals(doc)
-    except InvalidGlobalsSectionException as exc:
-        raise ConfigurationError(f"{path}: {exc.message}") from None
