@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from serverless_jwt.dev.intrinsics import FUNCTION
+from serverless_jwt.dev._symbol_table import FUNCTION
 
 __all__ = ["INLINE", "code_location", "newest_mtime"]
 

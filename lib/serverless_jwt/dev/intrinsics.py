@@ -9,16 +9,31 @@ account ``123456789012``, region from ``AWS_REGION``), functions (their logical 
 ``Fn::Not``, ``Fn::And``, ``Fn::Or``, ``{"Condition": name}``; a cycle is refused, not followed).
 A wrong shape, or what cannot be known before deployment (another resource's attribute,
 ``Fn::ImportValue``), raises :class:`Unresolvable` with the reason: nothing is guessed.
+
+What names stand for (``Ref``, ``Fn::GetAtt``, pseudo parameters, the local account and region) is
+:mod:`~serverless_jwt.dev._symbol_table`, as SAM CLI's ``IntrinsicsSymbolTable`` is its resolver's;
+this module re-exports its names.
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from serverless_jwt.dev._symbol_table import (
+    ACCOUNT_ID,
+    FUNCTION,
+    FUNCTIONS,
+    LAMBDA_FUNCTION,
+    LAYER,
+    LAYERS,
+    SymbolTable,
+    Unresolvable,
+    function_arn,
+    region,
+)
 from serverless_jwt.errors import ConfigurationError
 
 __all__ = [
@@ -36,25 +51,9 @@ __all__ = [
     "region",
 ]
 
-FUNCTION = "AWS::Serverless::Function"
-LAMBDA_FUNCTION = "AWS::Lambda::Function"
-FUNCTIONS = (FUNCTION, LAMBDA_FUNCTION)  # both are run by sam local (SamFunctionProvider)
-LAYER = "AWS::Serverless::LayerVersion"
-LAYERS = (LAYER, "AWS::Lambda::LayerVersion")
 UNRESOLVED: Any = object()
 _MAX_NODES = 1_000_000
 _SUB = re.compile(r"\$\{([^}]*)\}")
-ACCOUNT_ID = "123456789012"
-_PSEUDO = {
-    "AWS::AccountId": ACCOUNT_ID,
-    "AWS::Partition": "aws",
-    # SAM CLI's local values (IntrinsicsSymbolTable.DEFAULT_PSEUDO_PARAM_VALUES), as sam local passes them.
-    "AWS::StackName": "local",
-    "AWS::StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT_ID}:stack/local/"
-                    "51af3dc0-da77-11e4-872e-1234567db123",
-    "AWS::URLSuffix": "localhost",
-    "AWS::NotificationARNs": [],
-}
 _CONDITION_FUNCTIONS = ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or")
 # What neither this module nor SAM CLI's resolver evaluates, and why (each is true of sam local too).
 _REFUSED = {
@@ -66,21 +65,14 @@ _REFUSED = {
 }
 
 
-class Unresolvable(Exception):
-    """An intrinsic function that cannot be evaluated locally; ``str()`` says which and why."""
-
-
-class Intrinsics:
+class Intrinsics(SymbolTable):
     """Evaluates intrinsic functions against a template's parameter values, resources, ``Mappings``
-    and ``Conditions``."""
+    and ``Conditions`` (``Ref`` and ``Fn::GetAtt`` come from :class:`SymbolTable`)."""
 
     def __init__(self, parameters: Mapping[str, Any], declared: set[str],
                  resources: Mapping[str, Any], pseudo: Mapping[str, Any] | None = None, *,
                  mappings: Any = None, conditions: Any = None) -> None:
-        self.parameters = parameters
-        self._declared = declared
-        self.resources = resources
-        self.pseudo = dict(pseudo or {})  # AWS::Region etc. given in --parameter-overrides, as sam takes them
+        super().__init__(parameters, declared, resources, pseudo)
         self.mappings = mappings if isinstance(mappings, Mapping) else {}
         self.conditions = conditions if isinstance(conditions, Mapping) else {}
         self._decided: dict[str, bool] = {}  # conditions already evaluated (parameters do not change)
@@ -126,40 +118,6 @@ class Intrinsics:
         if fn.startswith("Fn::"):
             raise Unresolvable(f"{fn} is not resolved locally by serverless-jwt")
         return {fn: self._eval(arg)}
-
-    def ref(self, name: Any) -> Any:
-        if not isinstance(name, str):
-            raise Unresolvable("Ref takes a name")
-        if name in self.parameters:
-            return self.parameters[name]
-        if name in self._declared:
-            raise Unresolvable(f"parameter {name} has no Default and no --parameter-overrides value")
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name == "AWS::Region":
-            return region()
-        if name == "AWS::NoValue":
-            return None
-        if name in _PSEUDO:
-            return _PSEUDO[name]
-        resource = self.resources.get(name)
-        if isinstance(resource, dict) and resource.get("Type") in FUNCTIONS:
-            return name  # a function's Ref is its name; locally the logical id, as with sam local
-        if isinstance(resource, dict) and resource.get("Type") in LAYERS:
-            return f"arn:aws:lambda:{region()}:{ACCOUNT_ID}:layer:{name}:1"
-        if name.startswith("AWS::"):
-            raise Unresolvable(f"pseudo parameter {name} has no local value")
-        if isinstance(resource, dict):
-            raise Unresolvable(f"Ref {name} ({resource.get('Type')}) exists only once deployed")
-        raise Unresolvable(f"Ref {name}: no such parameter or resource")
-
-    def get_att(self, resource: str, attribute: str) -> Any:
-        found = self.resources.get(resource)
-        if isinstance(found, dict) and found.get("Type") in FUNCTIONS and attribute == "Arn":
-            return function_arn(resource)
-        if not isinstance(found, dict):
-            raise Unresolvable(f"Fn::GetAtt {resource}.{attribute}: no such resource")
-        raise Unresolvable(f"Fn::GetAtt {resource}.{attribute} exists only once deployed")
 
     def sub(self, arg: Any) -> str:
         template, names = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else (arg, {})
@@ -348,16 +306,6 @@ def _bounded(text: str, fn: str) -> str:
     if len(text) > _MAX_TEXT:
         raise Unresolvable(f"{fn} makes a text longer than {_MAX_TEXT} characters")
     return text
-
-
-def region() -> str:
-    """The region functions see locally: ``AWS_REGION``/``AWS_DEFAULT_REGION``, else ``us-east-1``."""
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def function_arn(name: str) -> str:
-    """The ARN a function would have locally (account ``123456789012``, as sam local uses)."""
-    return f"arn:aws:lambda:{region()}:{ACCOUNT_ID}:function:{name}"
 
 
 def as_text(value: Any) -> str:
