@@ -84,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         def distinct() -> dict[str, Any]:
             samples = warm.Samples(dev.jwks_uri, secret)
-            table = {alg: warm.distinct_rows(ts, jwks, samples) for alg, ts in token_sets.items()}
+            table = {alg: warm.distinct_rows(ts, jwks, samples, dev.jwks_uri)
+                     for alg, ts in token_sets.items()}
             overhead = warm.measure(table, rounds=rounds, warmup=min(200, n_tokens))
             res = warm.results(table, overhead)
             for alg, rows in res.items():
