@@ -82,6 +82,34 @@ def test_prefetch_on_every_request_still_refreshes_and_still_refuses(issuer: Dev
             es384_only.prefetch()
 
 
+def test_fresh_generation_answers_only_while_no_refresh_is_due(issuer: DevIssuer) -> None:
+    # The verifier asks this on every request instead of prefetch(): None must send it there whenever
+    # prefetch() would do anything (a first fetch, a refresh at max age, a set with nothing for us).
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_max_age_seconds=600)
+    assert source.fresh_generation() is None  # nothing fetched yet
+    source.prefetch()
+    assert source.fresh_generation() == source.generation >= 1
+    clock.advance(599)
+    assert source.fresh_generation() == source.generation
+    clock.advance(1)
+    assert source.fresh_generation() is None  # max age: due for a refresh
+    assert issuer.requests[JWKS_PATH] == 1  # asking fetches nothing
+    issuer.rotate()
+    source.prefetch()
+    assert source.fresh_generation() == source.generation >= 2
+    # A source of the same issuer that has not derived the shared set yet, or finds nothing in it.
+    late = _source(issuer, clock, algorithms=["RS256"])
+    assert late.fresh_generation() is None
+    late.prefetch()
+    assert late.fresh_generation() == source.generation
+    es384_only = _source(issuer, clock, algorithms=["ES384"])
+    with pytest.raises(KeysUnavailableError):
+        es384_only.prefetch()
+    assert es384_only.fresh_generation() is None
+    assert issuer.requests[JWKS_PATH] == 2
+
+
 # -- faults ------------------------------------------------------------------------------------
 
 FAULTS = ["500", "503", "slow", "drip", "huge", "huge_undeclared", "redirect", "not_json", "json_bomb",

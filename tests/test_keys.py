@@ -406,6 +406,14 @@ def test_static_source_returns_the_selected_key_or_unknown() -> None:
         StaticKeySource(KeySet([])).keys_for({"kid": "a"})
 
 
+def test_fixed_sources_are_always_fresh_unless_they_hold_no_key() -> None:
+    # The verifier's per-request question; None sends it to prefetch(), which raises for an empty set.
+    assert StaticKeySource(_two()).fresh_generation() == StaticKeySource(_two()).generation == 0
+    assert StaticKeySource(KeySet([])).fresh_generation() is None
+    secrets = SecretKeys(["s" * 32], algorithms=["HS256"])
+    assert secrets.fresh_generation() == secrets.generation == 0
+
+
 def test_jwks_round_trip_through_json() -> None:
     # A document as it arrives off the wire (JSON-decoded) is accepted as is.
     doc = json.loads(json.dumps({"keys": [_jwk(RSA_KEY, kid="a", alg="RS256", use="sig")]}))

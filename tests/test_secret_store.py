@@ -347,6 +347,18 @@ def test_secret_store_serves_stale_then_gives_up_without_leaking() -> None:
     assert err.value.__cause__ is None
 
 
+def test_stored_secrets_are_fresh_until_their_max_age() -> None:
+    store, now = _Store(secrets.token_urlsafe(32)), [0.0]
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=store, clock=lambda: now[0],
+                            max_age_seconds=300)
+    assert keys.fresh_generation() is None  # nothing read yet: prefetch() reads
+    keys.prefetch()
+    assert keys.fresh_generation() == keys.generation == 1
+    now[0] = 300
+    assert keys.fresh_generation() is None  # due for a reload
+    assert store.calls == 1
+
+
 def test_secret_store_unusable_new_value_keeps_the_good_one() -> None:
     good = secrets.token_urlsafe(32)
     store, now = _Store(good), [0.0]

@@ -101,8 +101,7 @@ class RemoteKeySource:
             raise ConfigurationError("jwks_uri must use https (plain http only on loopback)")
         if jwks_uri is None and not url_allowed(discovery_url(str(issuer))):
             raise ConfigurationError("issuer must use https (plain http only on loopback)")
-        # One message per setting, led by its name: from_env names the variable the user set instead.
-        # Each a number first ("5" or None was a TypeError), then > 0 or >= 0.
+        # One message per setting, led by its name (from_env names the user's variable); a number first.
         for name, value, bound in (("timeout_seconds", timeout_seconds, ">"),
                                    ("jwks_max_age_seconds", jwks_max_age_seconds, ">"),
                                    ("max_response_bytes", max_response_bytes, ">"),
@@ -129,6 +128,7 @@ class RemoteKeySource:
         self._clock = clock
         self._entry = shared_entry((issuer, jwks_uri, clock))
         self._derived: tuple[int, KeySet] = (0, KeySet([]))
+        self._ready = -1  # a generation whose derived keys are not empty (-1: none yet)
 
     def __repr__(self) -> str:
         return f"RemoteKeySource(issuer={self._issuer!r}, jwks_uri={self._jwks_uri!r})"
@@ -146,14 +146,14 @@ class RemoteKeySource:
         KeysUnavailableError
             The keys could not be fetched and nothing usable is cached.
         """
-        # Every verification asks this: the usual answer (fresh keys, already derived for this source)
-        # in one look, without the calls of the full path below.
-        doc, fetched_at, version = self._entry.state
-        derived = self._derived
-        if derived[0] == version and doc is not None and self._clock() - fetched_at < self._max_age \
-                and len(derived[1]):
-            return
-        self._keys()
+        if self.fresh_generation() is None:
+            self._keys()
+
+    def fresh_generation(self) -> int | None:
+        """The :attr:`generation` if the cached keys are fresh, derived and usable, else None (then
+        :meth:`prefetch`): what every verification asks, answered in one look, without the full path."""
+        _, fetched_at, version = self._entry.state
+        return version if version == self._ready and self._clock() - fetched_at < self._max_age else None
 
     def keys_for(self, header: Mapping[str, Any], *, refetch: bool = True) -> Sequence[VerificationKey]:
         """The key for this header, refetching once per cool-down for an unknown ``kid`` (not with
@@ -190,8 +190,7 @@ class RemoteKeySource:
         return doc is not None and now - fetched_at < self._max_age
 
     def _keys(self) -> KeySet:
-        now = self._clock()
-        if not self._fresh(now):
+        if not self._fresh(self._clock()):
             self._refresh()
         return self._usable(self._clock())
 
@@ -287,6 +286,7 @@ class RemoteKeySource:
                          "with 503 until it publishes one", self._issuer or self._jwks_uri,
                          ", ".join(sorted(self._algorithms)))
         self._derived = (version, keys)
+        self._ready = version if len(keys) else -1
         return keys
 
     def _unavailable(self, *, kid: bool = False) -> KeysUnavailableError:

@@ -258,6 +258,9 @@ class KeySource(Protocol):
         """Load keys now; raises KeysUnavailableError."""
         ...
 
+    # Optional, for speed: ``fresh_generation() -> int | None``, the generation when no refresh is due
+    # (None: the verifier calls prefetch(), then reads generation). Our sources all have it.
+
 
 class StaticKeySource:
     """A :class:`KeySource` over a fixed :class:`KeySet` (inline JWKS or PEM); never does I/O.
@@ -284,6 +287,9 @@ class StaticKeySource:
     def prefetch(self) -> None:
         if self._empty:
             raise KeysUnavailableError()
+
+    def fresh_generation(self) -> int | None:
+        return None if self._empty else 0
 
     def __repr__(self) -> str:
         return f"StaticKeySource({self.keys!r})"
@@ -346,6 +352,9 @@ class SecretKeys:
 
     def prefetch(self) -> None:
         return None
+
+    def fresh_generation(self) -> int | None:
+        return 0
 
     def __len__(self) -> int:
         return len(self._keys)

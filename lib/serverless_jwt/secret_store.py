@@ -223,6 +223,11 @@ class StoredSecretKeys:
     def prefetch(self) -> None:
         self._current()
 
+    def fresh_generation(self) -> int | None:
+        # The secrets loaded are fresh: their generation, in one look (else prefetch() decides).
+        fresh = self._keys is not None and self._clock() - self._loaded_at < self._max_age
+        return self.generation if fresh else None
+
     def keys_for(self, header: Mapping[str, Any], *, refetch: bool = True) -> Sequence[VerificationKey]:
         return self._current().keys_for(header)
 
