@@ -1148,3 +1148,74 @@ def test_a_refresh_that_drops_a_known_kid_is_one_fetch_not_a_second_for_the_unkn
     with pytest.raises(UnknownKeyError):
         verifier.verify(issuer.mint(kid="never-published"))
     assert issuer.requests[JWKS_PATH] == before + 2
+
+
+@pytest.mark.parametrize("verified_cache_size", [1024, 0])
+def test_fresh_keys_cost_no_fetch_and_each_max_age_one_fetch_on_plan_and_cache_hits(
+        issuer: DevIssuer, verified_cache_size: int) -> None:
+    # The per-request freshness question must never skip a due refresh, nor fetch while keys are fresh.
+    from serverless_jwt.dev.issuer import JWKS_PATH
+
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience, jwks_max_age_seconds=1,
+                        verified_cache_size=verified_cache_size)
+    token = issuer.mint()
+    for expected_fetches in (1, 2):
+        for _ in range(3):
+            assert verifier.verify(token)["sub"] == "dev-user"
+        assert issuer.requests[JWKS_PATH] == expected_fetches
+        time.sleep(1.1)  # past the max age: the next request refreshes, once
+
+
+@pytest.mark.parametrize("verified_cache_size", [1024, 0])
+def test_a_set_another_verifier_refreshed_before_this_call_still_allows_its_unknown_kid_refetch(
+        issuer: DevIssuer, verified_cache_size: int) -> None:
+    # This call refreshed nothing (another verifier of the issuer did, earlier): its one fetch is the
+    # refetch for the kid its plan (or cached token) knew, as when it had seen the new set itself.
+    from serverless_jwt.dev.issuer import JWKS_PATH
+
+    settings = {"issuer": issuer.issuer, "audience": issuer.audience, "jwks_max_age_seconds": 0.05,
+                "verified_cache_size": verified_cache_size}
+    first, other = Verifier(**settings), Verifier(**settings)
+    old = issuer.mint()
+    assert first.verify(old)["sub"] == "dev-user"
+    issuer.rotate()  # the old key is no longer published
+    time.sleep(0.1)
+    assert other.verify(issuer.mint())["sub"] == "dev-user"  # its refresh brings the new set
+    before = issuer.requests[JWKS_PATH]
+    with pytest.raises(UnknownKeyError):
+        first.verify(old)
+    assert issuer.requests[JWKS_PATH] == before + 1
+
+
+class _PlainSource:
+    """A user-written key source: the KeySource protocol's three members and nothing else."""
+
+    def __init__(self, keys: KeySet) -> None:
+        self.keys, self.generation, self.prefetches = keys, 0, 0
+
+    def keys_for(self, header: Any, *, refetch: bool = True) -> Any:
+        key = self.keys.select(header)
+        if key is None:
+            raise UnknownKeyError()
+        return (key,)
+
+    def prefetch(self) -> None:  # returns None, as the protocol says
+        self.prefetches += 1
+
+
+@pytest.mark.parametrize("verified_cache_size", [1024, 0])
+def test_a_key_source_without_fresh_generation_is_asked_prefetch_and_generation_per_request(
+        rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey, verified_cache_size: int) -> None:
+    verifier = Verifier(issuer=ISS, audience=AUD, algorithms=["RS256"], jwks={"keys": [_jwk(rsa_key, "r1")]},
+                        verified_cache_size=verified_cache_size)
+    source = verifier._keys = _PlainSource(KeySet.from_jwks({"keys": [_jwk(rsa_key, "r1")]},
+                                                            algorithms=["RS256"]))
+    token = _rs(rsa_key)
+    for _ in range(3):  # planned, then plan (or cache) hits: each hit asks the source
+        assert verifier.verify(token)["sub"] == "user-1"
+    assert source.prefetches == 2
+    # The source rotates: its new generation ends the plan and the cached admission.
+    source.keys = KeySet.from_jwks({"keys": [_jwk(ec_key, "e1")]}, algorithms=["ES256"])
+    source.generation = 1
+    with pytest.raises(UnknownKeyError):
+        verifier.verify(token)

@@ -6,7 +6,7 @@ string for a flag, ``nan`` for a size, a public key as a secret) is a ``Configur
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt import claims as _claims
@@ -212,6 +212,24 @@ def env_settings(environ: Mapping[str, str] | None, overrides: Mapping[str, Any]
     # Errors name the JWT_* variable (and template parameter) the user set, not a Python argument.
     check_env(kwargs, {k: v for k, v in env.items() if not overrides.keys() & _OVERRIDDEN_BY.get(k, set())})
     return kwargs
+
+
+def fresh_generation(keys: KeySource) -> Callable[[], int | None]:
+    """``keys.fresh_generation``: the generation when the keys are fresh, or None when a refresh may be
+    due (:func:`refresh`). Our sources answer in one call; for another one, always None."""
+    return getattr(keys, "fresh_generation", _due)
+
+
+def _due() -> None:
+    return None
+
+
+def refresh(keys: KeySource) -> tuple[int, int]:
+    """What keys_for would do for a known header (refresh stale keys, end the stale window): the key
+    generations before and after. Raises KeysUnavailableError."""
+    before = keys.generation
+    keys.prefetch()
+    return before, keys.generation
 
 
 def plan(plans: dict[bytes, Plan], header_segment: bytes, header: Mapping[str, Any], alg: str,

@@ -212,11 +212,13 @@ class MultiIssuerVerifier:
         if len(token) > verifier._max_token_bytes:
             raise MalformedTokenError("The access token is too large")
         now = verifier._clock()
-        since = verifier._keys.generation  # as Verifier.verify: one fetch per call, a hit's refresh included
-        cached = verifier._cached(token, now) if verifier._cache_size else None
+        # as Verifier.verify: one fetch per call, a hit's refresh included (since)
+        cached, since = verifier._cached(token, now) if verifier._cache_size else (None, None)
         if cached is not None:
             return cached
-        claims = verifier._verify_parsed(token, parsed, now, since)
+        signing_input = parsed.signing_input
+        claims = verifier._verify_decoded(token, signing_input[:signing_input.index(b".")], parsed.claims,
+                                          signing_input, parsed.signature, now, since)
         if verifier._cache_size:
             self._count(verifier, token)
         return claims

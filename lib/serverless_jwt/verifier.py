@@ -35,6 +35,7 @@ TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], b
 """``check(header, claims, key) -> bool`` after the signature verified (aws-jwt-verify's customJwtCheck)."""
 
 _Plan = _setup.Plan
+_Hit = tuple[dict[str, Any] | None, int | None]  # a cache hit's claims, or None and ``since``
 
 
 class Verifier:
@@ -120,6 +121,8 @@ class Verifier:
     >>> v = Verifier(issuer="https://example.auth0.com/", audience="https://api.example.com")
     >>> claims = v.verify(token)  # doctest: +SKIP
     """
+
+    _fresh_generation: Callable[[], int | None]  # set with _keys: see __setattr__
 
     def __init__(
         self,
@@ -272,46 +275,42 @@ class Verifier:
         if self._cache_size:
             hit = self._cache.get(token) if type(token) is str else None
             if hit is not None:
-                since = self._keys.generation  # a refresh on the hit's way counts as this call's
-                cached = self._from_cache(token, hit, now)
+                cached, since = self._from_cache(token, hit, now)
                 if cached is not None:
                     return cached
         h64, claims, signing_input, signature = _token.decode(token, max_bytes=self._max_token_bytes)
         return self._verify_decoded(token, h64, claims, signing_input, signature, now, since)
 
-    def _cached(self, token: str, now: float) -> dict[str, Any] | None:
+    def _cached(self, token: str, now: float) -> _Hit:
         hit = self._cache.get(token) if type(token) is str else None
-        return None if hit is None else self._from_cache(token, hit, now)
+        return (None, None) if hit is None else self._from_cache(token, hit, now)
 
-    def _from_cache(self, token: str, generation: int, now: float) -> dict[str, Any] | None:
+    def _from_cache(self, token: str, generation: int, now: float) -> _Hit:
         # Keep the key set current even when traffic is all cache hits: a refresh that drops the
         # signing key (or an outage past the stale window) must end the cached admissions too.
-        try:
-            self._keys.prefetch()
-        except KeysUnavailableError:
-            self._check_unverified(token)  # a 401 first if the claims fail, as on the uncached path
-            raise
-        if generation != self._keys.generation:
-            return None
+        current, since = self._fresh_generation(), None
+        if current is None:
+            try:
+                since, current = _setup.refresh(self._keys)  # a refresh on the hit's way is this call's
+            except KeysUnavailableError:
+                self._check_unverified(token)  # a 401 first if the claims fail, as on the uncached path
+                raise
+        if generation != current:
+            return None, since
         # The signed payload again, from the very string that verified: a fresh dict for this caller.
         start = token.index(".") + 1
         claims = _token.decode_payload(token[start:token.index(".", start)].encode("ascii"))
         # A cached token is re-checked for time and every other claim rule on every hit.
-        self._check_claims(claims, now)
-        return claims
-
-    def _verify_parsed(self, token: str, parsed: _token.ParsedToken, now: float,
-                       since: int | None = None) -> dict[str, Any]:
-        # The multi-issuer front parses once to route by `iss`, then continues here.
-        signing_input = parsed.signing_input
-        header_segment = signing_input[: signing_input.index(b".")]
-        return self._verify_decoded(token, header_segment, parsed.claims, signing_input, parsed.signature,
-                                    now, since)
+        _claims.check_claims(claims, self._policy, now)
+        if self._checks:
+            _custom.run_claim_checks(self._checks, claims)
+        return claims, None
 
     def _verify_decoded(self, token: str, header_segment: bytes, claims: dict[str, Any],
                         signing_input: bytes, signature: bytes, now: float,
                         since: int | None = None) -> dict[str, Any]:
         # ``since``: the key generation when this call began (None: read here, before any refresh).
+        # The multi-issuer front parses once to route by `iss`, then continues here too.
         plan = self._plans.get(header_segment)
         # A known header passed the alg and typ rules when its plan was made; a new one is checked now,
         # before the issuer pre-check, as it always was.
@@ -320,17 +319,17 @@ class Verifier:
         if issuer is not None and claims.get("iss") != issuer:
             # Decided before any key work: a token that claims another issuer costs no fetch.
             raise InvalidClaimError("iss", "missing" if "iss" not in claims else "invalid")
-        keys = self._keys
         try:
             if plan is not None:
-                since = keys.generation if since is None else since
-                # What keys_for would do for a known header: refresh stale keys, end the stale window.
-                keys.prefetch()
-                if plan[0] != keys.generation:
+                generation = self._fresh_generation()
+                if generation is None:
+                    before, generation = _setup.refresh(self._keys)
+                    since = before if since is None else since
+                if plan[0] != generation:
                     plan = None
             if plan is None:
                 # A set that changed during this call lacks no kid a refetch would add: one fetch per call.
-                plan = self._plan(header_segment, checked, refetch=since in (None, keys.generation))
+                plan = self._plan(header_segment, checked, refetch=since in (None, self._keys.generation))
         except KeysUnavailableError:
             _claims.check_claims(claims, self._policy, now)  # a 401 first, if they fail: _check_unverified
             raise
@@ -353,6 +352,11 @@ class Verifier:
             self._cache.put(token, plan[0])
         return claims
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name == "_keys":  # whenever the source is set: its fresh_generation, bound once
+            object.__setattr__(self, "_fresh_generation", _setup.fresh_generation(value))
+
     def _check_header(self, header: Mapping[str, Any]) -> str:
         alg: str = header["alg"]
         if alg not in self._algorithms:
@@ -373,11 +377,6 @@ class Verifier:
         back. Only a refusal is read from unverified claims, never an admission."""
         claims = _token.decode(token, max_bytes=self._max_token_bytes)[1]
         _claims.check_claims(claims, self._policy, self._clock())
-
-    def _check_claims(self, claims: dict[str, Any], now: float) -> None:
-        _claims.check_claims(claims, self._policy, now)
-        if self._checks:
-            _custom.run_claim_checks(self._checks, claims)
 
 
 # Classes whose own verify() refuses a token with any byte outside the JWT alphabet before key work (the
