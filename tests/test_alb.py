@@ -10,7 +10,7 @@ import threading
 import time
 import types
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ class KeyServer:
         self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
         self.requests = 0
         self.fail = False
+        self.before_answer: Callable[[str], None] | None = None  # called with the kid asked for
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,6 +58,8 @@ class KeyServer:
 
             def do_GET(self) -> None:
                 owner.requests += 1
+                if owner.before_answer is not None:
+                    owner.before_answer(self.path.lstrip("/"))
                 key = owner.keys.get(self.path.lstrip("/"))
                 if key is None or owner.fail:
                     self.send_response(404 if key is None else 503)
@@ -279,6 +282,71 @@ def test_a_genuine_new_kid_is_not_starved_by_a_storm(keys: KeyServer) -> None:
     assert answers[1:] == ["user-1"] * (len(answers) - 1)
     assert keys.requests <= 1 + 4  # the old key, then at most one window's budget
     assert verifier.verify(alb_token(keys, old))["sub"] == "user-1"  # cached keys never wait
+
+
+def test_a_slow_fetch_of_one_kid_never_queues_the_fetch_of_another(keys: KeyServer) -> None:
+    # Each kid's fetch runs on its own: a request for the ALB's new key must not wait out the fetch of
+    # another kid first (a forged one on a slow key endpoint), or its wait is one deadline per kid queued.
+    # Here the endpoint answers the first kid only once the second kid's request has reached it.
+    verifier = _verifier(keys, timeout_seconds=5)
+    first, second = keys.new_key(), keys.new_key()
+    asked = {first: threading.Event(), second: threading.Event()}
+
+    def before_answer(kid: str) -> None:
+        asked[kid].set()
+        if kid == first:
+            asked[second].wait(10)
+
+    keys.before_answer = before_answer
+    answers: dict[str, Any] = {}
+
+    def verify(kid: str) -> None:
+        try:
+            answers[kid] = verifier.verify(alb_token(keys, kid))["sub"]
+        except AuthError as exc:
+            answers[kid] = type(exc).__name__
+
+    threads = [threading.Thread(target=verify, args=(kid,)) for kid in (first, second)]
+    threads[0].start()
+    assert asked[first].wait(10)  # the first kid's fetch is in flight
+    threads[1].start()
+    for thread in threads:
+        thread.join(20)
+    assert answers == {first: "user-1", second: "user-1"}
+    assert keys.requests == 2
+
+
+def test_requests_for_a_kid_being_fetched_share_its_fetch_and_its_failure(keys: KeyServer) -> None:
+    verifier = _verifier(keys, timeout_seconds=5)
+    kid, forged = keys.new_key(), _forged(keys)
+    release = threading.Event()
+
+    def before_answer(_: str) -> None:
+        release.wait(10)
+
+    keys.before_answer = before_answer
+    answers: list[Any] = []
+
+    def verify(token: str) -> None:
+        try:
+            answers.append(verifier.verify(token)["sub"])
+        except AuthError as exc:
+            answers.append(type(exc).__name__)
+
+    for token, expected in ((alb_token(keys, kid), ["user-1"] * 4), (forged, ["UnknownKeyError"] * 4)):
+        answers.clear()
+        release.clear()
+        before = keys.requests
+        threads = [threading.Thread(target=verify, args=(token,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        while keys.requests == before:
+            time.sleep(0.01)
+        release.set()
+        for thread in threads:
+            thread.join(20)
+        assert answers == expected
+        assert keys.requests == before + 1  # one fetch per kid, whoever asked
 
 
 def test_max_unknown_kid_fetches_is_validated(keys: KeyServer) -> None:

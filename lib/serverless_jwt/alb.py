@@ -24,6 +24,7 @@ from serverless_jwt._config import check_at_most
 from serverless_jwt._http import MAX_TIMEOUT_SECONDS, FetchError, get_bytes
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
+    AuthError,
     ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
@@ -61,6 +62,14 @@ def _number(value: object) -> TypeGuard[float]:
 
 
 _seconds = KeysUnavailableError.retry_after_for  # a wait as a 503's Retry-After (as the JWKS source's)
+
+
+class _Flight:
+    """One kid's key fetch in progress: requests for the same kid wait for it instead of fetching."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: tuple[type[AuthError], int | None] | None = None  # how it failed, for the waiters
 
 
 def _within(now: float, until: float, length: float) -> bool:
@@ -184,6 +193,7 @@ class AlbVerifier:
         self._keys: dict[str, VerificationKey] = {}
         self._missing: dict[str, float] = {}  # kid -> until when the key endpoint said "no such key"
         self._lock = threading.Lock()
+        self._flights: dict[str, _Flight] = {}  # kid -> its fetch in progress (one per kid)
         self._retry_at = 0.0
         self._max_fetches = max_unknown_kid_fetches
         self._window_end = -math.inf  # the current cool-down window of unknown-kid fetches
@@ -237,42 +247,75 @@ class AlbVerifier:
         key = self._keys.get(kid)
         if key is not None:
             return key
-        with self._lock:
+        with self._lock:  # bookkeeping only: never held across a fetch
             key = self._keys.get(kid)
             if key is not None:
                 return key
-            now = self._clock()
-            if _within(now, self._missing.get(kid, -math.inf), self._cooldown):
-                raise UnknownKeyError()
-            if _within(now, self._retry_at, self._cooldown):
-                raise KeysUnavailableError(retry_after_seconds=_seconds(self._retry_at - now))
-            self._admit_fetch(kid, now)
+            flight = self._flights.get(kid)
+            if flight is None:
+                now = self._clock()
+                if _within(now, self._missing.get(kid, -math.inf), self._cooldown):
+                    raise UnknownKeyError()
+                if _within(now, self._retry_at, self._cooldown):
+                    raise KeysUnavailableError(retry_after_seconds=_seconds(self._retry_at - now))
+                self._admit_fetch(kid, now)
+                flight = self._flights[kid] = _Flight()
+                fetching = True
+            else:
+                fetching = False
+        if fetching:
             try:
-                pem = get_bytes(self._template.replace("{kid}", kid), timeout_seconds=self._timeout,
-                                max_bytes=16384)
-                selected = KeySet.from_pem(pem, algorithms=["ES256"], kid=kid).select({"kid": kid})
-            except FetchError as exc:
-                if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429):
-                    # The endpoint refused this kid (403/404 "no such key", any other client error): a
-                    # forged kid, not an outage. Remember it for this kid only, so nobody can pause key
-                    # fetching for real users with random kids. Timeouts, 429 and 5xx are outages.
+                return self._fetch(kid, now)
+            except AuthError as exc:
+                flight.error = type(exc), getattr(exc, "retry_after_seconds", None)
+                raise
+            finally:
+                with self._lock:
+                    del self._flights[kid]
+                flight.done.set()
+        # This kid's fetch is on its way: its answer is ours. Each kid has its own (the fetch budget
+        # bounds how many), so a slow fetch of a forged kid never queues a real user behind it; the
+        # wait ends with that fetch, within its deadline.
+        if not flight.done.wait(self._timeout):
+            raise KeysUnavailableError(retry_after_seconds=_seconds(0))
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        kind, retry_after = flight.error or (KeysUnavailableError, None)
+        if kind is UnknownKeyError:
+            raise UnknownKeyError()
+        raise KeysUnavailableError(retry_after_seconds=retry_after if retry_after is not None else 1)
+
+    def _fetch(self, kid: str, now: float) -> VerificationKey:
+        """One key fetch, outside the lock; what it learns is written under it."""
+        try:
+            pem = get_bytes(self._template.replace("{kid}", kid), timeout_seconds=self._timeout,
+                            max_bytes=16384)
+            selected = KeySet.from_pem(pem, algorithms=["ES256"], kid=kid).select({"kid": kid})
+        except FetchError as exc:
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429):
+                # The endpoint refused this kid (403/404 "no such key", any other client error): a
+                # forged kid, not an outage. Remember it for this kid only, so nobody can pause key
+                # fetching for real users with random kids. Timeouts, 429 and 5xx are outages.
+                with self._lock:
                     if len(self._missing) >= _MAX_CACHED_KEYS:
                         self._missing.clear()
                     self._missing[kid] = now + self._cooldown
-                    raise UnknownKeyError() from None
-                # An outage pauses fetching: retries cannot turn us into a request amplifier.
-                self._retry_at = now + self._cooldown
-                raise KeysUnavailableError(retry_after_seconds=_seconds(self._cooldown)) from None
-            except ConfigurationError:
-                self._retry_at = now + self._cooldown
-                raise KeysUnavailableError(retry_after_seconds=_seconds(self._cooldown)) from None
-            if selected is None:
-                raise UnknownKeyError()
+                raise UnknownKeyError() from None
+            # An outage pauses fetching: retries cannot turn us into a request amplifier.
+            self._retry_at = now + self._cooldown
+            raise KeysUnavailableError(retry_after_seconds=_seconds(self._cooldown)) from None
+        except ConfigurationError:
+            self._retry_at = now + self._cooldown
+            raise KeysUnavailableError(retry_after_seconds=_seconds(self._cooldown)) from None
+        if selected is None:
+            raise UnknownKeyError()
+        with self._lock:
             if len(self._keys) >= _MAX_CACHED_KEYS:
                 del self._keys[next(iter(self._keys))]
             self._keys[kid] = selected  # a kid's key never changes: cached for the container's life
             self._asked.pop(kid, None)
-            return selected
+        return selected
 
     def _admit_fetch(self, kid: str, now: float) -> None:
         """Count a fetch for an unknown kid against the window's budget; UnknownKeyError beyond it."""
