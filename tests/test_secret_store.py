@@ -8,6 +8,7 @@ import json
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -357,6 +358,38 @@ def test_stored_secrets_are_fresh_until_their_max_age() -> None:
     now[0] = 300
     assert keys.fresh_generation() is None  # due for a reload
     assert store.calls == 1
+
+
+def test_a_slow_store_read_holds_up_only_the_request_that_refreshes() -> None:
+    # Stale secrets in hand: one request reads the store again, the others serve what is cached
+    # meanwhile instead of queueing behind that read (threads of a WSGI or ASGI server).
+    secret, asked, release = secrets.token_urlsafe(32), threading.Event(), threading.Event()
+    store, now = _Store(secret), [0.0]
+
+    def slow_store(reference: str) -> str:
+        if store.calls:  # the refresh hangs until the test lets it go
+            asked.set()
+            release.wait(10)
+        return store(reference)
+
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=slow_store,
+                            clock=lambda: now[0], max_age_seconds=300)
+    first = keys.keys_for(_hs_header())
+    now[0] = 301
+    refresher = threading.Thread(target=keys.keys_for, args=(_hs_header(),))
+    refresher.start()
+    assert asked.wait(10)  # the refresh has reached the store
+    served: list[Any] = []
+    other = threading.Thread(target=lambda: served.append(keys.keys_for(_hs_header())))
+    other.start()
+    other.join(10)
+    finished_during_the_refresh = not other.is_alive()
+    release.set()
+    refresher.join(10)
+    other.join(10)
+    assert finished_during_the_refresh
+    assert served == [first]
+    assert store.calls == 2
 
 
 def test_secret_store_unusable_new_value_keeps_the_good_one() -> None:

@@ -244,7 +244,14 @@ class StoredSecretKeys:
             if now < self._retry_at:
                 raise self._paused(now)
             raise WouldBlock(self, self._current, "keys")
-        with self._lock:
+        if keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
+            # Merely old: one thread reads the store, the others serve what is cached meanwhile
+            # instead of queueing behind a slow store (as the JWKS source does).
+            if not self._lock.acquire(blocking=False):
+                return keys
+        else:
+            self._lock.acquire()
+        try:
             if self._keys is not None and now - self._loaded_at < self._max_age:
                 return self._keys
             if now < self._retry_at:
@@ -264,6 +271,8 @@ class StoredSecretKeys:
                 raise
             assert self._keys is not None
             return self._keys
+        finally:
+            self._lock.release()
 
     def _paused(self, now: float) -> KeysUnavailableError:
         # Retry-After: the seconds left of the pause after a failed read, when the next read may happen.
