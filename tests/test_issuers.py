@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -111,6 +113,39 @@ def test_outage_of_one_issuer_does_not_affect_the_other(issuer: DevIssuer, other
     with pytest.raises(KeysUnavailableError):
         multi.verify(other.mint())
     assert multi.verify(issuer.mint(sub="ok"))["sub"] == "ok"
+
+
+def test_prefetch_loads_every_issuer_at_once_within_one_deadline(issuer: DevIssuer, other: DevIssuer) -> None:
+    # Each key set is answered only once the other one has been asked for: issuers loaded one after the
+    # other would cost a deadline each (the first times out waiting); loaded side by side, both arrive.
+    asked = {"/a": threading.Event(), "/b": threading.Event()}
+    documents = {"/a": json.dumps(issuer.jwks()).encode(), "/b": json.dumps(other.jwks()).encode()}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            asked[self.path].set()
+            asked["/b" if self.path == "/a" else "/a"].wait(10)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(documents[self.path])))
+            self.end_headers()
+            self.wfile.write(documents[self.path])
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        multi = MultiIssuerVerifier([
+            Verifier(issuer=issuer.issuer, audience=issuer.audience, jwks_uri=base + "/a", timeout_seconds=5),
+            Verifier(issuer=other.issuer, audience=other.audience, jwks_uri=base + "/b", timeout_seconds=5),
+        ])
+        assert multi.prefetch() is True
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_shared_secret_issuer_listed_by_its_iss(issuer: DevIssuer) -> None:

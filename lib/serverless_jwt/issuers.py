@@ -181,8 +181,25 @@ class MultiIssuerVerifier:
         return self._by_issuer.get(issuer)
 
     def prefetch(self) -> bool:
-        """Load every issuer's keys now; returns whether all of them loaded (never raises)."""
-        results = [verifier.prefetch() for verifier in self._by_issuer.values()]
+        """Load every issuer's keys now; returns whether all of them loaded (never raises).
+
+        The issuers load side by side: issuers that hang cost one deadline together, not one each
+        (a Lambda cold start has 10 s for its whole init).
+        """
+        verifiers = list(self._by_issuer.values())
+        results = [False] * len(verifiers)
+
+        def load(index: int) -> None:
+            results[index] = verifiers[index].prefetch()
+
+        threads = [threading.Thread(target=load, args=(i,), name="serverless-jwt-prefetch", daemon=True)
+                   for i in range(1, len(verifiers))]
+        for thread in threads:
+            thread.start()
+        if verifiers:
+            load(0)
+        for thread in threads:
+            thread.join()  # each within its verifier's own deadline
         return all(results)
 
     def __repr__(self) -> str:
