@@ -608,6 +608,26 @@ def test_a_retry_after_from_the_issuer_is_honoured_even_with_nothing_cached(issu
     assert issuer.requests[JWKS_PATH] == 4
 
 
+def test_a_429_without_retry_after_is_not_retried_on_every_request_even_with_nothing_cached(
+    issuer: DevIssuer,
+) -> None:
+    # Rate-limited with no time named (Auth0 and Okta put theirs in X-RateLimit-Reset headers): a fetch
+    # per request would keep the limit on; the back-off (1 s, doubling) paces the tries instead.
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_uri=issuer.jwks_uri)
+    issuer.fault, issuer.retry_after = "429", None
+    waits = [_unavailable(source, {"kid": issuer.kid()}).retry_after_seconds for _ in range(5)]
+    assert issuer.requests[JWKS_PATH] == 1
+    assert waits == [1] * 5
+    clock.advance(1)
+    assert [_unavailable(source, {"kid": issuer.kid()}).retry_after_seconds for _ in range(5)] == [2] * 5
+    assert issuer.requests[JWKS_PATH] == 2
+    clock.advance(2)
+    issuer.fault = None
+    assert _verifies(source, issuer.mint())
+    assert issuer.requests[JWKS_PATH] == 3
+
+
 def test_a_503_says_when_a_key_fetch_may_happen_again(issuer: DevIssuer) -> None:
     clock = FakeClock()
     source = _source(issuer, clock, jwks_uri=issuer.jwks_uri)

@@ -335,10 +335,15 @@ class RemoteKeySource:
                           _BACKOFF_MAX_SECONDS)
             now = self._clock()
             entry.retry_at = now + backoff
-            if exc.retry_after is not None:
+            wait = exc.retry_after
+            if wait is None and exc.status == 429:
+                # "Too many requests" without a time (Auth0 and Okta name theirs in other headers): a
+                # fetch per request would prolong the limit, so our back-off stands in for one.
+                wait = backoff
+            if wait is not None:
                 # The issuer said when to come back (capped: a minute, as our own back-off): honoured
                 # even with nothing cached, where every request would otherwise try again.
-                entry.hold_until = now + min(exc.retry_after, _BACKOFF_MAX_SECONDS)
+                entry.hold_until = now + min(wait, _BACKOFF_MAX_SECONDS)
                 entry.retry_at = max(entry.retry_at, entry.hold_until)
             if entry.failures & (entry.failures - 1) == 0:
                 # The 1st, 2nd, 4th, 8th ... failure in a row: a cold cache retries on every request,

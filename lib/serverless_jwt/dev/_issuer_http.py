@@ -127,7 +127,8 @@ def handle(owner: DevIssuer, h: _Handler) -> None:
     elif fault in ("500", "503"):
         _send(h, int(fault), b'{"error":"unavailable"}')
     elif fault == "429":
-        _send(h, 429, b'{"error":"slow_down"}', extra={"Retry-After": owner.retry_after})
+        wait = owner.retry_after
+        _send(h, 429, b'{"error":"slow_down"}', extra={} if wait is None else {"Retry-After": wait})
     elif fault == "slow":
         if not owner._stopping.wait(owner.slow_seconds):
             _send(h, 200, body)

@@ -88,7 +88,7 @@ class DevIssuer:
         self.fault: str | None = None
         self.fault_paths: set[str] = {DISCOVERY_PATH, JWKS_PATH}
         self.slow_seconds = 1.0
-        self.retry_after = "120"  # the Retry-After of fault "429" (seconds, or an HTTP date)
+        self.retry_after: str | None = "120"  # fault "429"'s Retry-After (seconds, an HTTP date, None: none)
         self.drip_interval_seconds = 0.2
         self.huge_bytes = 2 * 1024 * 1024 + 17
         self.extra_jwks_keys: list[dict[str, Any]] = []
