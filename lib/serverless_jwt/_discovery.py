@@ -69,4 +69,8 @@ def _discover(issuer: str, timeout_seconds: float, max_bytes: int) -> str:
     uri = doc.get("jwks_uri")
     if not isinstance(uri, str) or not url_allowed(uri):
         raise FetchError("discovery_bad_jwks_uri")
+    if not uri.lower().startswith("https:") and discovery_url(issuer).lower().startswith("https:"):
+        # Named over TLS, fetched over TLS: plain http (allowed on loopback, for a dev issuer there)
+        # would let whatever listens on this machine, such as the Lambda runtime API, answer for the keys.
+        raise FetchError("discovery_bad_jwks_uri")
     return uri
