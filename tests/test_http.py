@@ -228,6 +228,13 @@ def test_a_name_lookup_that_never_answers_is_bounded_by_the_deadline(monkeypatch
         release.set()
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "keys..example.com"])
+def test_a_host_name_no_resolver_can_encode_is_a_connection_failure(host: str) -> None:
+    # getaddrinfo refuses such a name (UnicodeError, a label over 63 characters or an empty one) before
+    # any query: a connection failure like any other, not a lookup thread dying with a traceback.
+    assert _reason(f"https://{host}/jwks") == "connection"
+
+
 def test_a_host_name_is_resolved_and_each_address_tried(issuer: DevIssuer) -> None:
     # "localhost" may come first as ::1, where nothing listens: the next address (127.0.0.1) serves.
     url = issuer.jwks_uri.replace("127.0.0.1", "localhost")

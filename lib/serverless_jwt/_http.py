@@ -120,7 +120,8 @@ def _connector(deadline: _Deadline) -> Callable[..., socket.socket]:
         def lookup() -> None:
             try:
                 found.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
-            except OSError as exc:  # handed back below; no foreign text leaves this module
+            except (OSError, UnicodeError) as exc:  # handed back below; no foreign text leaves this module
+                # UnicodeError: a name the IDNA codec refuses (a label over 63 characters, an empty one).
                 found.append(exc)
 
         resolver = threading.Thread(target=lookup, name="serverless-jwt-dns", daemon=True)
@@ -128,7 +129,7 @@ def _connector(deadline: _Deadline) -> Callable[..., socket.socket]:
         resolver.join(deadline.remaining())
         if not found:
             raise FetchError("timeout")
-        if isinstance(found[0], OSError):
+        if isinstance(found[0], (OSError, UnicodeError)):
             raise found[0]
         error: OSError = OSError("no address")
         for family, kind, proto, _, sockaddr in found[0]:
