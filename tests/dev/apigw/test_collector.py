@@ -152,3 +152,28 @@ def test_an_events_timeout_in_millis_is_its_integration_timeout(tmp_path: Path) 
     found = collect(Template(tmp_path / "template.yaml"))
     assert [r.timeout_ms for r in found.routes] == [5000, None, None]
     assert any("/c: TimeoutInMillis" in w for w in found.warnings)
+
+
+def test_stage_variables_come_from_each_kinds_own_property(tmp_path: Path) -> None:
+    # AWS::Serverless::Api calls them Variables, AWS::Serverless::HttpApi StageVariables (as SAM CLI reads).
+    (tmp_path / "template.yaml").write_text(textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Rest:
+            Type: AWS::Serverless::Api
+            Properties: {StageName: prod, Variables: {r: "1"}, StageVariables: {wrong: "x"}}
+          Http:
+            Type: AWS::Serverless::HttpApi
+            Properties: {StageVariables: {h: "2"}, Variables: {wrong: "x"}}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                R: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /r, Method: get}}
+                H: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /h, Method: get}}
+        """))
+    found = collect(Template(tmp_path / "template.yaml"))
+    assert {r.api.name: r.api.stage_variables for r in found.routes} == {"Rest": (("r", "1"),),
+                                                                         "Http": (("h", "2"),)}

@@ -116,7 +116,8 @@ def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
         warnings.append(f"{name}: DefaultAuthorizer {default_name} {why}; its routes are open")
     if default_name == "AWS_IAM" or auth.get("EnableIamAuthorizer"):
         warnings.append(f"{name}: IAM (SigV4) authorization is not checked locally")
-    variables = merged.get("Variables") or {}
+    # Api: Variables; HttpApi: StageVariables (the SAM spec's names, as SAM CLI reads them).
+    variables = merged.get("Variables" if kind == "REST" else "StageVariables") or {}
     gateway_responses = _gateway_responses(template, merged.get("GatewayResponses")) if kind == "REST" else ()
     api = Api(
         name=name, kind="REST" if kind == "REST" else "HTTP", stage=stage,
