@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import json
 import socket
@@ -228,6 +229,8 @@ def handler(event, context):
         return {"statusCode": 200, "body": "x", "unexpected": 1}
     if how == "simple":
         return {"hello": "world"}
+    if how in ("204", "304"):
+        return {"statusCode": int(how), "body": "never sent"}
     if how == "binary":
         return {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "isBase64Encoded": True,
                 "body": "iVBORw0K", "cookies": ["a=1", "b=2"]}
@@ -292,6 +295,25 @@ def test_responses_become_http_as_api_gateway_sends_them(http_api: Project) -> N
     made = http_api.call("GET", "/Prod/fail/made")
     assert (made.status, made.body) == (201, b"made")
     assert [v for k, v in made.all_headers if k.lower() in ("x-one", "x-two")] == ["a", "b", "1"]
+
+
+def test_a_204_or_304_goes_without_its_body_and_the_connection_stays_usable(http_api: Project) -> None:
+    # As sam local's server (and HTTP) has it: no body after 204 / 304, so none is left on a kept-alive
+    # connection to be read as the start of the next answer.
+    assert http_api.gateway is not None
+    parts = urlsplit(http_api.gateway.url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        for path in ("/fail/204", "/Prod/fail/304"):
+            conn.request("GET", path)
+            empty = conn.getresponse()
+            assert (empty.status, empty.read(), empty.getheader("Content-Length")) == (
+                int(path[-3:]), b"", None)
+        conn.request("GET", "/fail/made")
+        after = conn.getresponse()
+        assert (after.status, after.read()) == (201, b"made")
+    finally:
+        conn.close()
 
 
 def test_http_api_event_carries_cookies_query_and_headers(http_api: Project) -> None:

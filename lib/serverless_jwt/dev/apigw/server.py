@@ -323,9 +323,12 @@ class LocalApiGateway:
             for name, value in answer.headers:
                 if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                     h.send_header(name, value)
-            h.send_header("Content-Length", str(len(answer.body)))
+            # No body after 1xx/204/304 (as sam local's server): kept alive, it would start the next answer.
+            bodiless = answer.status < 200 or answer.status in (204, 304)
+            if not bodiless:
+                h.send_header("Content-Length", str(len(answer.body)))
             h.end_headers()
-            if request.method.upper() != "HEAD":
+            if request.method.upper() != "HEAD" and not bodiless:
                 h.wfile.write(answer.body)
         except OSError:
             h.close_connection = True  # the client went away
