@@ -243,6 +243,8 @@ def test_invoke_without_dev_issuer_or_settings_hints_at_the_template_parameters(
     (["invoke", "MeFunction", "--template", "/nonexistent/template.yaml"], "template not found"),
     (["invoke", "MeFunction", "--template", TEMPLATE, "--event", "/nonexistent.json"], "cannot read event"),
     (["invoke", "MeFunction", "--template", TEMPLATE, "--parameter-overrides", "JwtIssuer"], "Key=Value"),
+    (["invoke", "--template", TEMPLATE], "invoke needs a function"),
+    (["invoke", "--template", TEMPLATE, "--parameter-overrides", "JwtIssuer=x"], "invoke needs a function"),
 ])
 def test_usage_errors_exit_2_with_a_clear_message(capsys: pytest.CaptureFixture[str], args: list[str],
                                                   message: str) -> None:
@@ -250,6 +252,16 @@ def test_usage_errors_exit_2_with_a_clear_message(capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert err.startswith("serverless-jwt: error: ")
     assert message in err
+
+
+def test_invoke_takes_the_function_after_parameter_overrides_as_sam_does(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # `sam local invoke --parameter-overrides A=B MeFunction` works: the greedy option must not swallow it.
+    assert main(["invoke", "--template", TEMPLATE, "--in-process", "--no-token", "--parameter-overrides",
+                 "CorsAllowOrigin=https://app.example", "MeFunction"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["statusCode"] == 401
+    assert answer["headers"]["Access-Control-Allow-Origin"] == "https://app.example"
 
 
 @pytest.mark.parametrize("args", [

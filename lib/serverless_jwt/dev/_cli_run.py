@@ -76,12 +76,25 @@ def _replaced_by_dev_issuer(template: Template, overrides: dict[str, str]) -> li
     return [name for name, value in overrides.items() if value and value in values]
 
 
+def _function_argument(args: argparse.Namespace) -> None:
+    """Settle ``args.function``: ``invoke --parameter-overrides A=B MeFunction``, the order ``sam local
+    invoke`` takes, leaves the name as the last override (the option takes every word after it)."""
+    if args.function is not None:
+        return
+    if args.parameter_overrides and "=" not in args.parameter_overrides[-1]:
+        args.function = args.parameter_overrides.pop()
+        return
+    raise CliError("invoke needs a function: its logical id or FunctionName, e.g. "
+                   f"{_support.command()} invoke MeFunction")
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from serverless_jwt.dev.apigw import collect
     from serverless_jwt.dev.apigw.responses import MalformedResponse, from_function
     from serverless_jwt.dev.invocation import FunctionError, InvocationError, RuntimeFailure
     from serverless_jwt.dev.runtime import SetupError
 
+    _function_argument(args)
     template = _template(args)
     function = template.function(args.function)
     if function.inline_code:  # as `sam local invoke` (UnsupportedInlineCodeError), but a usage error here

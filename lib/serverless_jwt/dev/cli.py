@@ -115,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sign with the JWT_SECRET environment variable (HS256) instead of the RSA key")
 
     p = sub.add_parser("invoke", help="run one function of the template once, as sam local invoke")
-    p.add_argument("function", help="logical id, e.g. MeFunction")
+    # Optional for argparse only: `--parameter-overrides A=B MeFunction` (sam's order) hands the name to
+    # the greedy option, and cmd_invoke takes it back (a missing function is still a usage error there).
+    p.add_argument("function", nargs="?", help="logical id or FunctionName, e.g. MeFunction (required)")
     p.add_argument("--event", "-e",
                    help="event JSON file ('-' for stdin; default: built from the function's first route)")
     _claims_options(p)
