@@ -80,6 +80,19 @@ def test_token_without_a_dev_issuer_explains_what_to_do(state: Path,
     assert "serverless-jwt issuer" in capsys.readouterr().err
 
 
+def test_token_from_a_subfolder_of_the_project_names_the_folder_whose_issuer_ran(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # start-api runs in the project; `serverless-jwt token` from lambdas/me/ reads ./.serverless-jwt.
+    issuer = _support.start_issuer(tmp_path / ".serverless-jwt", port=None)
+    issuer.stop()
+    (tmp_path / "lambdas" / "me").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "lambdas" / "me")
+    assert main(["token"]) == 2
+    err = capsys.readouterr().err
+    assert f"one has in {tmp_path}: run from there, or name its state: " in err
+    assert f"--state-dir {tmp_path / '.serverless-jwt'} token" in err
+
+
 def test_token_hs256_uses_jwt_secret(state: Path, capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "n" * 40

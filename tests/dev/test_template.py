@@ -177,6 +177,21 @@ def test_missing_template_and_unknown_names_are_clear_errors(tmp_path: Path) -> 
     assert Template(ROOT / "template.yaml", parameter_overrides={"Typo": "x"}).ignored_overrides == ["Typo"]
 
 
+def test_a_template_missing_in_a_subfolder_of_the_project_names_the_project_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `serverless-jwt invoke MeFunction` from lambdas/me/: the template is two folders up.
+    _write(tmp_path, "Resources: {}\n")
+    (tmp_path / "lambdas" / "me").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "lambdas" / "me")
+    with pytest.raises(ConfigurationError) as raised:
+        Template("template.yaml")
+    assert f"{tmp_path / 'template.yaml'} exists: run from {tmp_path}, or pass --template" \
+        in str(raised.value)
+    monkeypatch.chdir(tmp_path.parent)  # nothing above: the plain message
+    with pytest.raises(ConfigurationError, match=r"^template not found: nope\.yaml \(pass --template\)$"):
+        Template("nope.yaml")
+
+
 def test_a_function_is_found_by_its_function_name_too_as_sam_local_invoke_finds_it(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     t = Template(_write(tmp_path, (

@@ -14,6 +14,7 @@ from serverless_jwt._config import secret_problem
 from serverless_jwt.dev import _support
 from serverless_jwt.dev.cli import CliError, _scopes, _wait_for_ctrl_c
 from serverless_jwt.dev.issuer import DevIssuer
+from serverless_jwt.dev.template import found_above
 from serverless_jwt.errors import AuthError, ConfigurationError
 
 __all__ = ["cmd_decode", "cmd_issuer", "cmd_token"]
@@ -103,6 +104,11 @@ def cmd_token(args: argparse.Namespace) -> int:
         record = _support.read_record(state)
         issuer_url = args.issuer_url or record.get("issuer")
         if not issuer_url:
+            folder = found_above(state)
+            if folder is not None and _support.read_record(folder / state):  # run from a subfolder
+                raise CliError(f"no dev issuer has run here ({Path.cwd()}) yet; one has in {folder}: run "
+                               f"from there, or name its state: {_support.command()} --state-dir "
+                               f"{folder / state} token ...")
             raise CliError(f"no dev issuer has run here yet: start one ({_support.command()} issuer, or "
                            "start-api) or pass --issuer-url")
         if not args.issuer_url and _support.running_issuer(state) is None:

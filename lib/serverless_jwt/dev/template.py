@@ -51,6 +51,24 @@ __all__ = ["UNRESOLVED", "Function", "Layer", "Route", "Template", "newest_mtime
 _UNRESOLVED = UNRESOLVED  # the old private name, kept for callers written against it
 
 
+def found_above(path: str | os.PathLike[str]) -> Path | None:
+    """The nearest folder above the working directory holding the relative ``path`` that the working
+    directory lacks (``template.yaml``, ``.serverless-jwt``), or ``None``: for a command run from a
+    subfolder of the project (``lambdas/me/``), to name the folder it meant."""
+    relative = Path(path)
+    if relative.is_absolute() or relative.exists():
+        return None
+    return next((folder for folder in Path.cwd().parents if (folder / relative).exists()), None)
+
+
+def _elsewhere(path: Path) -> str:
+    folder = found_above(path)
+    if folder is None:
+        return "pass --template"
+    return (f"the working directory is {Path.cwd()}; {folder / path} exists: run from {folder}, "
+            "or pass --template")
+
+
 class Template:
     """A parsed SAM template.
 
@@ -82,7 +100,7 @@ class Template:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ConfigurationError(f"template not found: {self.path} (pass --template)") from None
+            raise ConfigurationError(f"template not found: {self.path} ({_elsewhere(self.path)})") from None
         except (OSError, UnicodeDecodeError):
             raise ConfigurationError(f"template cannot be read: {self.path}") from None
         # PyYAML comes with the `local` extra: imported here so the dataclasses above (used by the
