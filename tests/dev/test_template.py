@@ -96,8 +96,9 @@ def test_invalid_yaml_is_a_configuration_error_with_the_line(tmp_path: Path) -> 
 
 
 def test_project_template_functions_routes_and_environment() -> None:
+    # use_build=False: the source folders, also after a `sam build` in the clone (the README's Deploy step).
     t = Template(ROOT / "template.yaml", parameter_overrides={"JwtIssuer": "https://issuer.example/",
-                                                              "JwtAudience": "api"})
+                                                              "JwtAudience": "api"}, use_build=False)
     assert set(t.functions) == {"AuthorizerFunction", "MeFunction", "ShowsFunction"}
     me = t.function("MeFunction")
     assert me.handler == "app.handler"
