@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from serverless_jwt.dev import _support
-from serverless_jwt.dev.cli import main
+from serverless_jwt.dev.cli import build_parser, main
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import ConfigurationError, TokenExpiredError
 from serverless_jwt.verifier import Verifier
@@ -91,6 +91,16 @@ def test_token_from_a_subfolder_of_the_project_names_the_folder_whose_issuer_ran
     err = capsys.readouterr().err
     assert f"one has in {tmp_path}: run from there, or name its state: " in err
     assert f"--state-dir {tmp_path / '.serverless-jwt'} token" in err
+
+
+@pytest.mark.parametrize("command", ["token", "issuer", "invoke", "start-api"])
+def test_state_dir_is_taken_after_the_command_too(state: Path, command: str) -> None:
+    # `serverless-jwt token --state-dir DIR` was "unrecognized arguments"; before the command still works.
+    extra = ["MeFunction"] if command == "invoke" else []
+    after = build_parser().parse_args([command, *extra, "--state-dir", str(state)])
+    before = build_parser().parse_args(["--state-dir", str(state), command, *extra])
+    assert after.state_dir == before.state_dir == str(state)
+    assert build_parser().parse_args([command, *extra]).state_dir == ".serverless-jwt"
 
 
 def test_token_hs256_uses_jwt_secret(state: Path, capsys: pytest.CaptureFixture[str],

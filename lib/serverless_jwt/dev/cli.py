@@ -43,6 +43,7 @@ def _common_template(p: argparse.ArgumentParser) -> None:
     p.add_argument("--template", "-t", default="template.yaml", help="SAM template (default: template.yaml)")
     p.add_argument("--parameter-overrides", nargs="+", metavar="KEY=VALUE", default=[],
                    help="template parameter values, as with sam")
+    _state_dir_here_too(p)
     p.add_argument("--env-vars", "-n", metavar="FILE",
                    help="JSON file of environment values, as with sam: {\"Parameters\": {...}} for every "
                         "function, {\"MeFunction\": {...}} for one; only variables the template declares")
@@ -89,6 +90,13 @@ class _Parser(argparse.ArgumentParser):
                 raise  # help that cannot be shown; a usage error on a closed or full stderr still exits 2
 
 
+def _state_dir_here_too(p: argparse.ArgumentParser) -> None:
+    # `serverless-jwt token --state-dir DIR` as well as `serverless-jwt --state-dir DIR token`: SUPPRESS
+    # keeps the top-level value (or default) unless the option is given after the command.
+    p.add_argument("--state-dir", default=argparse.SUPPRESS,
+                   help="where the dev issuer keeps its keys and address (default: .serverless-jwt)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="serverless-jwt", description="Local development loop for serverless-jwt protected functions.")
@@ -102,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="register a redirect URI (repeat; default: any http URI on a loopback host)")
     p.add_argument("--cors-origin", action="append", default=None, metavar="ORIGIN",
                    help="allow a browser origin (repeat; default: http loopback origins)")
+    _state_dir_here_too(p)
 
     p = sub.add_parser("token", help="print a token signed with the dev issuer's key")
     _claims_options(p)
@@ -113,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--issuer-url", help="iss (default: the dev issuer last started here)")
     p.add_argument("--hs256", action="store_true",
                    help="sign with the JWT_SECRET environment variable (HS256) instead of the RSA key")
+    _state_dir_here_too(p)
 
     p = sub.add_parser("invoke", help="run one function of the template once, as sam local invoke")
     # Optional for argparse only: `--parameter-overrides A=B MeFunction` (sam's order) hands the name to
