@@ -95,6 +95,39 @@ def test_an_authorizer_name_the_api_does_not_define_is_named_as_a_typo_not_as_un
         "the route is open"]
 
 
+def test_a_misspelt_event_type_or_api_reference_is_named_not_dropped_unsaid(tmp_path: Path) -> None:
+    # `sam validate` refuses both; before, the HttpAPI route vanished and HttpAp became an API of its own.
+    routes, warnings = _collect(tmp_path, """\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          HttpApi:
+            Type: AWS::Serverless::HttpApi
+          RestApi:
+            Type: AWS::Serverless::Api
+            Properties: {StageName: prod}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                Cased: {Type: HttpAPI, Properties: {ApiId: !Ref HttpApi, Path: /a, Method: get}}
+                Typo: {Type: HttpApi, Properties: {ApiId: !Ref HttpAp, Path: /b, Method: get}}
+                Wrong: {Type: Api, Properties: {RestApiId: !Ref HttpApi, Path: /c, Method: get}}
+                Good: {Type: Api, Properties: {RestApiId: !Ref RestApi, Path: /d, Method: get}}
+                Queue: {Type: SQS, Properties: {Queue: arn:aws:sqs:us-east-1:1:q}}
+        """)
+    assert routes == [("", "GET /b", "2.0", None), ("", "GET /c", "2.0", None),
+                      ("/prod", "GET /d", "1.0", None)]
+    assert warnings == [
+        "Fn event Cased: Type HttpAPI is no SAM event type (Api for a REST API, HttpApi for an HTTP API; "
+        "sam deploy refuses it); not served",
+        "Fn event Typo: ApiId HttpAp is not an AWS::Serverless::HttpApi of the template (sam deploy refuses "
+        "it); its routes are served as an API of that name",
+        "Fn event Wrong: RestApiId HttpApi is not an AWS::Serverless::Api of the template (sam deploy "
+        "refuses it); its routes are served as an API of that name"]
+
+
 def test_http_api_jwt_and_cors_configuration(tmp_path: Path) -> None:
     (tmp_path / "template.yaml").write_text(textwrap.dedent("""\
         Transform: AWS::Serverless-2016-10-31

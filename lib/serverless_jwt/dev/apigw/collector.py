@@ -21,6 +21,8 @@ from serverless_jwt.dev.template import Template
 __all__ = ["Collection", "collect"]
 
 IMPLICIT_REST, IMPLICIT_HTTP = "ServerlessRestApi", "ServerlessHttpApi"
+# Event types that mean Api or HttpApi, spelled otherwise: SAM refuses them; they would be dropped unsaid.
+_API_TYPOS = frozenset({"api", "httpapi", "restapi", "http", "rest", "apigateway", "httpapigateway"})
 _SOURCE_PREFIXES = {"method.request.header.": "header", "$request.header.": "header",
                     "method.request.querystring.": "query", "$request.querystring.": "query",
                     "context.": "context", "$context.": "context",
@@ -68,13 +70,23 @@ def collect(template: Template) -> Collection:
         if not isinstance(resource, Mapping) or resource.get("Type") != "AWS::Serverless::Function":
             continue
         events = (resource.get("Properties") or {}).get("Events") or {}
-        for event in events.values() if isinstance(events, Mapping) else ():
-            if not isinstance(event, Mapping) or event.get("Type") not in ("Api", "HttpApi"):
+        for ename, event in events.items() if isinstance(events, Mapping) else ():
+            etype = event.get("Type") if isinstance(event, Mapping) else None
+            if isinstance(etype, str) and etype not in ("Api", "HttpApi") and etype.lower() in _API_TYPOS:
+                out.warnings.append(f"{fname} event {ename}: Type {etype} is no SAM event type (Api for a "
+                                    "REST API, HttpApi for an HTTP API; sam deploy refuses it); not served")
+            if not isinstance(event, Mapping) or etype not in ("Api", "HttpApi"):
                 continue
             props = event.get("Properties") or {}
-            kind = "REST" if event["Type"] == "Api" else "HTTP"
-            ref = props.get("RestApiId" if kind == "REST" else "ApiId")
-            name = _ref_name(ref) or (IMPLICIT_REST if kind == "REST" else IMPLICIT_HTTP)
+            kind = "REST" if etype == "Api" else "HTTP"
+            key = "RestApiId" if kind == "REST" else "ApiId"
+            name = _ref_name(props.get(key)) or (IMPLICIT_REST if kind == "REST" else IMPLICIT_HTTP)
+            want = "AWS::Serverless::Api" if kind == "REST" else "AWS::Serverless::HttpApi"
+            target = resources.get(name)
+            if name not in (IMPLICIT_REST, IMPLICIT_HTTP) and not (
+                    isinstance(target, Mapping) and target.get("Type") == want):
+                out.warnings.append(f"{fname} event {ename}: {key} {name} is not an {want} of the template "
+                                    "(sam deploy refuses it); its routes are served as an API of that name")
             api, authorizers = api_for(name, kind)
             route = _route(template, api, authorizers, fname, props, out.warnings)
             if route is not None:
