@@ -115,17 +115,20 @@ def test_a_misspelt_event_type_or_api_reference_is_named_not_dropped_unsaid(tmp_
                 Typo: {Type: HttpApi, Properties: {ApiId: !Ref HttpAp, Path: /b, Method: get}}
                 Wrong: {Type: Api, Properties: {RestApiId: !Ref HttpApi, Path: /c, Method: get}}
                 Good: {Type: Api, Properties: {RestApiId: !Ref RestApi, Path: /d, Method: get}}
+                Gett: {Type: Api, Properties: {RestApiId: !Ref RestApi, Path: /e, Method: gett}}
                 Queue: {Type: SQS, Properties: {Queue: arn:aws:sqs:us-east-1:1:q}}
         """)
     assert routes == [("", "GET /b", "2.0", None), ("", "GET /c", "2.0", None),
-                      ("/prod", "GET /d", "1.0", None)]
+                      ("/prod", "GET /d", "1.0", None), ("/prod", "GETT /e", "1.0", None)]
     assert warnings == [
         "Fn event Cased: Type HttpAPI is no SAM event type (Api for a REST API, HttpApi for an HTTP API; "
         "sam deploy refuses it); not served",
         "Fn event Typo: ApiId HttpAp is not an AWS::Serverless::HttpApi of the template (sam deploy refuses "
         "it); its routes are served as an API of that name",
         "Fn event Wrong: RestApiId HttpApi is not an AWS::Serverless::Api of the template (sam deploy "
-        "refuses it); its routes are served as an API of that name"]
+        "refuses it); its routes are served as an API of that name",
+        "Fn GETT /e: Method GETT is none API Gateway routes (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, "
+        "ANY); no request reaches it"]
 
 
 def test_http_api_jwt_and_cors_configuration(tmp_path: Path) -> None:

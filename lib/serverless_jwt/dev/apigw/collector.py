@@ -23,6 +23,7 @@ __all__ = ["Collection", "collect"]
 IMPLICIT_REST, IMPLICIT_HTTP = "ServerlessRestApi", "ServerlessHttpApi"
 # Event types that mean Api or HttpApi, spelled otherwise: SAM refuses them; they would be dropped unsaid.
 _API_TYPOS = frozenset({"api", "httpapi", "restapi", "http", "rest", "apigateway", "httpapigateway"})
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 _SOURCE_PREFIXES = {"method.request.header.": "header", "$request.header.": "header",
                     "method.request.querystring.": "query", "$request.querystring.": "query",
                     "context.": "context", "$context.": "context",
@@ -156,6 +157,9 @@ def _route(template: Template, api: Api, authorizers: Mapping[str, Authorizer | 
         return None
     if path != "$default" and not path.startswith("/"):
         path = "/" + path
+    if method not in _METHODS:  # a typo (GETT) that sam validate lets through: the route would never answer
+        warnings.append(f"{function} {method} {path}: Method {method} is none API Gateway routes "
+                        f"({', '.join(_METHODS)}); no request reaches it")
     auth = props.get("Auth") or {}
     authorizer = api.default_authorizer
     named = template.resolve(auth.get("Authorizer")) if isinstance(auth, Mapping) else None
