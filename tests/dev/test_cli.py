@@ -240,6 +240,26 @@ def test_invoke_env_vars_file_configures_the_function_as_with_sam(
     assert sub_seen(shell_secret) == "erin"
 
 
+def test_env_vars_naming_no_function_or_an_undeclared_variable_is_a_notice(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # sam ignores both without a word; as for --parameter-overrides, a notice keeps the typo visible.
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"MeFuncton": {"CORS_ALLOW_ORIGIN": "https://a.example"},
+                                    "Parameters": {"CORS_ALLOW_ORIGN": "https://b.example"},
+                                    "MeFunction": {"AUTHORIZER_SCOPES": "x", "CORS_ALLOW_ORIGIN": "*"}}))
+    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--in-process", "--no-token",
+                 "--env-vars", str(env_file)]) == 0
+    err = capsys.readouterr().err
+    assert "notice: --env-vars names no function of template.yaml: MeFuncton (ignored, as sam does)" in err
+    assert "notice: --env-vars sets variables the template does not declare there: CORS_ALLOW_ORIGN " \
+        "(Parameters), AUTHORIZER_SCOPES (MeFunction) (ignored, as sam does)" in err
+    env_file.write_text(json.dumps({"Parameters": {"JWT_AUDIENCE": "a"},
+                                    "MeFunction": {"CORS_ALLOW_ORIGIN": "*"}}))
+    assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--in-process", "--no-token",
+                 "--env-vars", str(env_file)]) == 0
+    assert "notice: --env-vars" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("content", ["[]", '{"MeFunction": "x"}', "{not json"])
 def test_a_malformed_env_vars_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     content: str) -> None:

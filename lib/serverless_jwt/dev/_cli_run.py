@@ -29,6 +29,8 @@ def _runners(args: argparse.Namespace, template: Template, names: list[str],
     from serverless_jwt.dev.runners import prepare
 
     env_vars = _support.read_env_vars(args.env_vars) if args.env_vars else None
+    for notice in _unused_env_vars(template, env_vars or {}):
+        print(f"notice: --env-vars {notice} (ignored, as sam does)", file=sys.stderr)
     if env_vars is not None and env is not None:
         from serverless_jwt.dev.runtime import KEY_SOURCE_VARIABLES
 
@@ -41,6 +43,23 @@ def _runners(args: argparse.Namespace, template: Template, names: list[str],
     for notice in prepared.notices:
         print(f"notice: {notice}", file=sys.stderr)
     return prepared
+
+
+def _unused_env_vars(template: Template, env_vars: dict[str, dict[str, Any]]) -> list[str]:
+    # As --parameter-overrides' notice: a misspelt function or variable is ignored by sam without a word.
+    functions = {**{f.function_name: f for f in template.functions.values() if f.function_name},
+                 **template.functions}
+    unknown = [key for key in env_vars if key != "Parameters" and key not in functions]
+    undeclared: list[str] = []
+    for key, values in env_vars.items():
+        owners = list(template.functions.values()) if key == "Parameters" else \
+            [functions[key]] if key in functions else []
+        undeclared += [f"{name} ({key})" for name in values
+                       if owners and not any(name in f.environment for f in owners)]
+    notices = [f"names no function of {template.path.name}: {', '.join(unknown)}"] if unknown else []
+    if undeclared:
+        notices.append(f"sets variables the template does not declare there: {', '.join(undeclared)}")
+    return notices
 
 
 def _print_payload(payload: Any) -> None:
