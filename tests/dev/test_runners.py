@@ -55,8 +55,8 @@ def test_the_mode_line_names_the_interpreter_that_runs_a_runtime_not_installed_h
     if emulator_binary()[0] is None:
         pytest.skip(emulator_binary()[1])
     (tmp_path / "src").mkdir()
-    (tmp_path / "template.yaml").write_text(TEMPLATE.replace("python3.12", "python3.99"))
-    notice = "python3.99 is not installed here: running it with Python 3.11"
+    (tmp_path / "template.yaml").write_text(TEMPLATE.replace("python3.12", "python3.14"))
+    notice = "python3.14 is not installed here: running it with Python 3.11"
 
     def fallback(runtime: str | None, requirements: Any, **kwargs: Any) -> environments.Environment:
         return environments.Environment(Path(sys.executable), "3.11", notice)
@@ -64,8 +64,21 @@ def test_the_mode_line_names_the_interpreter_that_runs_a_runtime_not_installed_h
     monkeypatch.setattr(environments, "ensure_environment", fallback)
     prepared = prepare(Template(tmp_path / "template.yaml"), ["Named", "Plain"], mode="emulator")
     assert notice in prepared.notices
-    assert prepared.describe() == ("mode: emulator (Lambda's runtime python3.99 on Python 3.11 under the "
+    assert prepared.describe() == ("mode: emulator (Lambda's runtime python3.14 on Python 3.11 under the "
                                    "Runtime Interface Emulator)")
+
+
+def test_a_runtime_lambda_does_not_have_is_refused_as_sam_local_refuses_it(tmp_path: Path) -> None:
+    # python3.99 ran on this interpreter with a notice to "install python3.99"; sam local says
+    # "Unsupported Lambda runtime", and sam deploy would fail.
+    from serverless_jwt.errors import ConfigurationError
+
+    pytest.importorskip("samcli")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(TEMPLATE.replace("python3.12", "python3.99"))
+    with pytest.raises(ConfigurationError, match=r"^Named: Runtime python3\.99 is not a Lambda runtime "
+                                                 r"\(Python's: python3\.\d+, .*python3\.12, python3\.13"):
+        prepare(Template(tmp_path / "template.yaml"), ["Named"], mode="in-process")
 
 
 def test_a_variable_the_template_leaves_empty_is_named_with_the_reason(tmp_path: Path) -> None:

@@ -86,6 +86,17 @@ class Prepared:
             runner.close()
 
 
+def _lambda_pythons() -> list[str]:
+    """The Python runtimes SAM CLI knows (``sam local`` refuses the others), or ``[]`` without it."""
+    try:
+        from samcli.lib.utils.architecture import SUPPORTED_RUNTIMES
+    except ImportError:  # the in-process loop can run without aws-sam-cli: no list, no check
+        return []
+    pythons = [name for name in SUPPORTED_RUNTIMES if name.startswith("python")]
+    return sorted(pythons, key=lambda name: [int(n) for n in name.removeprefix("python").split(".")
+                                             if n.isdigit()])
+
+
 def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
             environment: Mapping[str, str] | None = None,
             env_vars: Mapping[str, Mapping[str, Any]] | None = None, cache_dir: Path | None = None,
@@ -106,6 +117,10 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
         if function.runtime is not None and not function.runtime.startswith("python"):
             raise ConfigurationError(f"{function.name}: Runtime {function.runtime} is not run locally here "
                                      "(the local loop runs Python functions)")
+        if function.runtime is not None and (known := _lambda_pythons()) and function.runtime not in known:
+            # A typo (python3.21, python312) that sam local refuses too ("Unsupported Lambda runtime").
+            raise ConfigurationError(f"{function.name}: Runtime {function.runtime} is not a Lambda runtime "
+                                     f"(Python's: {', '.join(known)})")
         if not function.code_dir.is_dir():  # a template error (exit 2) in every mode, before any runtime
             raise ConfigurationError(f"{function.name}: CodeUri is not a local folder: {function.code_dir}")
     chosen, notice = choose_mode(mode)
