@@ -93,6 +93,15 @@ def test_token_from_a_subfolder_of_the_project_names_the_folder_whose_issuer_ran
     assert f"--state-dir {tmp_path / '.serverless-jwt'} token" in err
 
 
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import serverless_jwt
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"serverless-jwt {serverless_jwt.__version__}\n"
+
+
 @pytest.mark.parametrize("command", ["token", "issuer", "invoke", "start-api"])
 def test_state_dir_is_taken_after_the_command_too(state: Path, command: str) -> None:
     # `serverless-jwt token --state-dir DIR` was "unrecognized arguments"; before the command still works.

@@ -97,11 +97,18 @@ def _state_dir_here_too(p: argparse.ArgumentParser) -> None:
                    help="where the dev issuer keeps its keys and address (default: .serverless-jwt)")
 
 
+def _version() -> str:
+    import serverless_jwt
+
+    return serverless_jwt.__version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="serverless-jwt", description="Local development loop for serverless-jwt protected functions.")
     parser.add_argument("--state-dir", default=".serverless-jwt",
                         help="where the dev issuer keeps its keys and address (default: .serverless-jwt)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("issuer", help="run the embedded dev OIDC issuer (and its login page) until Ctrl-C")
