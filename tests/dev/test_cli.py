@@ -529,16 +529,17 @@ def test_an_answer_for_a_closed_stdout_ends_quietly(tmp_path: Path) -> None:
 def test_decode_of_an_empty_argument_says_so(capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["decode", ""]) == 2
-    assert "an empty argument: is the shell variable set?" in capsys.readouterr().err
+    assert capsys.readouterr().err == \
+        "serverless-jwt: error: no token given (an empty argument: is the shell variable set?)\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # `decode - < /dev/null`, or stdin closed
     assert main(["decode", "-"]) == 2
-    assert "no token given (standard input was empty)" in capsys.readouterr().err
+    assert capsys.readouterr().err == "serverless-jwt: error: no token given (standard input was empty)\n"
 
 
 def test_decode_rejects_garbage_without_echoing_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", "not-a-jwt-secret-value"]) == 2
     captured = capsys.readouterr()
-    assert "not a well-formed JWT" in captured.err
+    assert captured.err.startswith("serverless-jwt: error: not a well-formed JWT: ")  # as other usage errors
     assert "not-a-jwt-secret-value" not in captured.err + captured.out
 
 

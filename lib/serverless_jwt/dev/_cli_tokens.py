@@ -140,15 +140,13 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
     raw = sys.stdin.read() if args.token == "-" else args.token  # noqa: S105 - "-" means stdin
     token = raw.strip().removeprefix("Bearer ").removeprefix("bearer ").strip()
-    if not token:
-        print("no token given (standard input was empty)" if args.token == "-"  # noqa: S105 - "-": stdin
-              else "no token given (an empty argument: is the shell variable set?)", file=sys.stderr)
-        return 2
+    if not token:  # usage errors, worded as every other one (serverless-jwt: error: ..., exit 2)
+        raise CliError("no token given (standard input was empty)" if args.token == "-"  # noqa: S105
+                       else "no token given (an empty argument: is the shell variable set?)")
     try:
         parsed = parse(token)
     except AuthError as exc:
-        print(f"not a well-formed JWT: {exc.description}", file=sys.stderr)
-        return 2
+        raise CliError(f"not a well-formed JWT: {exc.description}") from None
     print("UNVERIFIED header (anyone can write this):")
     print(json.dumps(parsed.header, indent=2))
     print("UNVERIFIED claims (anyone can write these):")
