@@ -93,6 +93,30 @@ def test_token_from_a_subfolder_of_the_project_names_the_folder_whose_issuer_ran
     assert f"--state-dir {tmp_path / '.serverless-jwt'} token" in err
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--redirect-uri", "notaurl"], "argument --redirect-uri: not an absolute URI: 'notaurl'"),
+    (["--redirect-uri", "http://localhost:5173/#x"], "a redirect URI has no fragment"),
+    (["--cors-origin", "http://app.example/path"], "not an origin as a browser sends it: "
+                                                   "'http://app.example/path' (did you mean http://app.example?)"),
+    (["--cors-origin", "http://LOCALHOST:5173"], "(did you mean http://localhost:5173?)"),
+    (["--cors-origin", "localhost:5173"], "argument --cors-origin: not an origin: 'localhost:5173'"),
+])
+def test_issuer_refuses_a_redirect_uri_or_origin_no_browser_could_match(
+        capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    # They were taken as given: every sign-in was then refused ("unregistered redirect URI") or every
+    # CORS request turned away, with nothing pointing at the flag.
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["issuer", "--port", "0", *args])  # never serves: refused before
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_issuer_takes_an_origin_with_a_trailing_slash_as_the_origin() -> None:
+    args = build_parser().parse_args(["issuer", "--cors-origin", "http://localhost:5173/",
+                                      "--redirect-uri", "http://localhost:5173/cb"])
+    assert (args.cors_origin, args.redirect_uri) == (["http://localhost:5173"], ["http://localhost:5173/cb"])
+
+
 def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
     import serverless_jwt
 

@@ -24,6 +24,7 @@ __all__ = [
     "RESERVED_CLAIMS",
     "OAuthError",
     "Response",
+    "canonical_origin",
     "cors_headers",
     "extra_claims",
     "is_allowed_origin",
@@ -177,6 +178,11 @@ def _serialize(origin: tuple[str, str, int | None] | None) -> str | None:
     scheme, host, port = origin
     shown = f"[{host}]" if ":" in host else host
     return f"{scheme}://{shown}" + (f":{port}" if port is not None else "")
+
+
+def canonical_origin(url: str) -> str | None:
+    """``url``'s origin as a browser writes it in ``Origin`` (``http://localhost:5173``), or ``None``."""
+    return _serialize(_origin_of(url))
 
 
 def cors_headers(origin: str | None, allowed: Sequence[str] | None, *, preflight: bool) -> dict[str, str]:

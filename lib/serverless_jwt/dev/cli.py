@@ -69,6 +69,38 @@ def _port(text: str) -> int:
     return port
 
 
+def _redirect_uri(text: str) -> str:
+    """--redirect-uri: an absolute URI without a fragment (RFC 6749 §3.1.2); anything else could never
+    match the sign-in request's redirect_uri, and the login page would refuse it without saying why."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        parts = None
+    if parts is None or not parts.scheme or (parts.scheme in ("http", "https") and not parts.hostname) \
+            or any(not 0x21 <= ord(c) <= 0x7E for c in text):
+        raise argparse.ArgumentTypeError(f"not an absolute URI: {text!r} (e.g. http://localhost:5173/)")
+    if "#" in text:
+        raise argparse.ArgumentTypeError(f"a redirect URI has no fragment (RFC 6749 section 3.1.2): {text!r}")
+    return text
+
+
+def _cors_origin(text: str) -> str:
+    """--cors-origin: an origin as a browser sends it (scheme://host[:port], nothing after)."""
+    from serverless_jwt.dev._oidc_rules import canonical_origin
+
+    trimmed = text[:-1] if text.endswith("/") else text
+    canonical = canonical_origin(trimmed)
+    if canonical is None:
+        raise argparse.ArgumentTypeError(f"not an origin: {text!r} (scheme://host[:port], e.g. "
+                                         "http://localhost:5173)")
+    if canonical != trimmed:  # a path, a query, upper case, a default port: never what a browser sends
+        raise argparse.ArgumentTypeError(f"not an origin as a browser sends it: {text!r} (did you mean "
+                                         f"{canonical}?)")
+    return trimmed
+
+
 def _claims_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sub", default="dev-user", help="subject (default: dev-user)")
     p.add_argument("--scope", action="append", default=[], metavar="SCOPE",
@@ -113,9 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("issuer", help="run the embedded dev OIDC issuer (and its login page) until Ctrl-C")
     p.add_argument("--port", type=_port, default=None, help="port (default: the last one used, else free)")
-    p.add_argument("--redirect-uri", action="append", default=None, metavar="URI",
+    p.add_argument("--redirect-uri", action="append", default=None, metavar="URI", type=_redirect_uri,
                    help="register a redirect URI (repeat; default: any http URI on a loopback host)")
-    p.add_argument("--cors-origin", action="append", default=None, metavar="ORIGIN",
+    p.add_argument("--cors-origin", action="append", default=None, metavar="ORIGIN", type=_cors_origin,
                    help="allow a browser origin (repeat; default: http loopback origins)")
     _state_dir_here_too(p)
 
