@@ -4,18 +4,24 @@
 ``customJwtCheck``) see a copy of the header, the claims and the key that verified the signature, and
 refuse with anything but ``True``. A check that raises refuses too: an AuthError is the answer as it is,
 any other exception becomes the same ``check_failed`` refusal (a buggy check never turns into a 500).
+Their types, :data:`ClaimCheck` and :data:`TokenCheck`, are re-exported by ``verifier.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from serverless_jwt import token as _token
 from serverless_jwt.errors import AuthError, InvalidClaimError
 from serverless_jwt.keys import VerificationKey
 
-__all__ = ["run_claim_checks", "run_token_checks"]
+__all__ = ["ClaimCheck", "TokenCheck", "run_claim_checks", "run_token_checks"]
+
+ClaimCheck = Callable[[Mapping[str, Any]], bool]
+"""A custom claim check: return False (or raise an AuthError) to reject the token."""
+TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], bool]
+"""``check(header, claims, key) -> bool`` after the signature verified (aws-jwt-verify's customJwtCheck)."""
 
 
 def _refuse(check: Callable[..., Any]) -> NoReturn:

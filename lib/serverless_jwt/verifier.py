@@ -2,7 +2,9 @@
 
 The request path is: parse (strict compact JWS) -> header rules (alg allow-list, typ) -> issuer
 pre-check (no key work for a token that claims another issuer) -> key -> signature -> claims ->
-custom checks. Every failure is one :class:`~serverless_jwt.errors.AuthError`.
+custom checks. Every failure is one :class:`~serverless_jwt.errors.AuthError`. A verified-token cache hit,
+and the refusal from unverified claims when no key can be had, are the methods of its base class in
+``_cache_hits.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from serverless_jwt import _verifier_setup as _setup
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
 from serverless_jwt._cache import VerifiedTokens
+from serverless_jwt._cache_hits import CacheHits
+from serverless_jwt._custom_checks import ClaimCheck, TokenCheck
 from serverless_jwt._env import env_error
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
@@ -25,20 +29,13 @@ from serverless_jwt.errors import (
     InvalidSignatureError,
     KeysUnavailableError,
 )
-from serverless_jwt.keys import VerificationKey
 
 __all__ = ["ClaimCheck", "TokenCheck", "Verifier"]
 
-ClaimCheck = Callable[[Mapping[str, Any]], bool]
-"""A custom claim check: return False (or raise an AuthError) to reject the token."""
-TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], bool]
-"""``check(header, claims, key) -> bool`` after the signature verified (aws-jwt-verify's customJwtCheck)."""
-
 _Plan = _setup.Plan
-_Hit = tuple[dict[str, Any] | None, int | None]  # a cache hit's claims, or None and ``since``
 
 
-class Verifier:
+class Verifier(CacheHits):
     """Verifies bearer JWTs for one issuer (or one shared-secret provider).
 
     Configure it once (at import time in a Lambda function, so its key cache serves every warm
@@ -121,8 +118,6 @@ class Verifier:
     >>> v = Verifier(issuer="https://example.auth0.com/", audience="https://api.example.com")
     >>> claims = v.verify(token)  # doctest: +SKIP
     """
-
-    _fresh_generation: Callable[[], int | None]  # set with _keys: see __setattr__
 
     def __init__(
         self,
@@ -281,31 +276,6 @@ class Verifier:
         h64, claims, signing_input, signature = _token.decode(token, max_bytes=self._max_token_bytes)
         return self._verify_decoded(token, h64, claims, signing_input, signature, now, since)
 
-    def _cached(self, token: str, now: float) -> _Hit:
-        hit = self._cache.get(token) if type(token) is str else None
-        return (None, None) if hit is None else self._from_cache(token, hit, now)
-
-    def _from_cache(self, token: str, generation: int, now: float) -> _Hit:
-        # Keep the key set current even when traffic is all cache hits: a refresh that drops the
-        # signing key (or an outage past the stale window) must end the cached admissions too.
-        current, since = self._fresh_generation(), None
-        if current is None:
-            try:
-                since, current = _setup.refresh(self._keys)  # a refresh on the hit's way is this call's
-            except KeysUnavailableError:
-                self._check_unverified(token)  # a 401 first if the claims fail, as on the uncached path
-                raise
-        if generation != current:
-            return None, since
-        # The signed payload again, from the very string that verified: a fresh dict for this caller.
-        start = token.index(".") + 1
-        claims = _token.decode_payload(token[start:token.index(".", start)].encode("ascii"))
-        # A cached token is re-checked for time and every other claim rule on every hit.
-        _claims.check_claims(claims, self._policy, now)
-        if self._checks:
-            _custom.run_claim_checks(self._checks, claims)
-        return claims, None
-
     def _verify_decoded(self, token: str, header_segment: bytes, claims: dict[str, Any],
                         signing_input: bytes, signature: bytes, now: float,
                         since: int | None = None) -> dict[str, Any]:
@@ -371,12 +341,6 @@ class Verifier:
         alg = checked if checked is not None else self._check_header(header)
         return _setup.plan(self._plans, header_segment, header, alg, self._keys, refetch=refetch)
 
-    def _check_unverified(self, token: str) -> None:
-        """When no key can be had (503): refuse a token whose own claims fail already (401: expired,
-        another audience...), so its client gets a new token instead of retrying until the issuer is
-        back. Only a refusal is read from unverified claims, never an admission."""
-        claims = _token.decode(token, max_bytes=self._max_token_bytes)[1]
-        _claims.check_claims(claims, self._policy, self._clock())
 
 
 # Classes whose own verify() refuses a token with any byte outside the JWT alphabet before key work (the
