@@ -3,20 +3,22 @@
 What PyJWT's algorithms do in ``verify()``, written here so that the padding and hash objects are made
 once (immutable settings, safe to share between threads; PyJWT builds them on every call) and PyJWT is
 not imported on the request path. PyJWT still turns each JWK into its key object (``_jwk.py``).
+:class:`VerificationKey` (re-exported by ``keys.py``, import it from there) holds one per algorithm.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-__all__ = ["HMAC_ALGORITHMS", "Checker", "checker_for"]
+__all__ = ["HMAC_ALGORITHMS", "Checker", "VerificationKey", "checker_for"]
 
 HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
@@ -95,3 +97,33 @@ def checker_for(alg: str, key: Any) -> Checker:
         return True
 
     return check_ed
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationKey:
+    """One key, prepared once, and the algorithms it may verify.
+
+    ``algorithms`` is already the agreement of the key type, its curve, the JWK's own ``alg`` and
+    the verifier's allow-list; :meth:`verify` refuses anything outside it. ``checkers`` holds one
+    ready-made signature check per algorithm (the request path's way in).
+    """
+
+    kid: str | None
+    kty: str
+    algorithms: frozenset[str]
+    _key: Any = field(repr=False, compare=False)
+    checkers: Mapping[str, Checker] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checkers", {alg: checker_for(alg, self._key) for alg in self.algorithms})
+
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is valid for ``signing_input`` under ``alg``; never raises.
+
+        Examples
+        --------
+        >>> key.verify("RS256", b"header.payload", signature)  # doctest: +SKIP
+        True
+        """
+        check = self.checkers.get(alg) if isinstance(alg, str) else None
+        return check is not None and check(signing_input, signature)

@@ -1,21 +1,23 @@
 """Verification keys: JWKS and PEM public keys, and HS shared secrets, prepared once.
 
 PyJWT turns a JWK into a key object (see :mod:`serverless_jwt._jwk`, which also decides which keys
-are usable and for which algorithms) and supplies the signature primitives.
+are usable and for which algorithms) and supplies the signature primitives. :class:`VerificationKey`
+is defined beside its signature checks in ``_checkers.py``, and which entries of a JWKS document become
+keys (``usable_by_any_algorithm`` too) in ``_jwks_filter.py``; both are re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from serverless_jwt._checkers import HMAC_ALGORITHMS, Checker, checker_for
-from serverless_jwt._config import PUBLIC_KEY_ALGORITHMS, secret_problem
-from serverless_jwt._jwk import load_jwk, public_key_algorithms, warn_skipped
+from serverless_jwt._checkers import HMAC_ALGORITHMS, VerificationKey
+from serverless_jwt._config import secret_problem
+from serverless_jwt._jwk import public_key_algorithms, warn_skipped
+from serverless_jwt._jwks_filter import usable_by_any_algorithm, usable_keys
 from serverless_jwt.errors import (
     ConfigurationError,
     KeysUnavailableError,
@@ -28,110 +30,6 @@ __all__ = ["KeySet", "KeySource", "SecretKeys", "StaticKeySource", "Verification
 
 MIN_SECRET_BYTES = 32
 _log = logging.getLogger("serverless_jwt.keys")
-
-
-@dataclass(frozen=True, slots=True)
-class VerificationKey:
-    """One key, prepared once, and the algorithms it may verify.
-
-    ``algorithms`` is already the agreement of the key type, its curve, the JWK's own ``alg`` and
-    the verifier's allow-list; :meth:`verify` refuses anything outside it. ``checkers`` holds one
-    ready-made signature check per algorithm (the request path's way in).
-    """
-
-    kid: str | None
-    kty: str
-    algorithms: frozenset[str]
-    _key: Any = field(repr=False, compare=False)
-    checkers: Mapping[str, Checker] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "checkers", {alg: checker_for(alg, self._key) for alg in self.algorithms})
-
-    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
-        """Whether ``signature`` is valid for ``signing_input`` under ``alg``; never raises.
-
-        Examples
-        --------
-        >>> key.verify("RS256", b"header.payload", signature)  # doctest: +SKIP
-        True
-        """
-        check = self.checkers.get(alg) if isinstance(alg, str) else None
-        return check is not None and check(signing_input, signature)
-
-
-def _material(key: VerificationKey) -> bytes:
-    """The key itself, comparable: a secret's bytes, a public key's DER SubjectPublicKeyInfo."""
-    if isinstance(key._key, bytes):
-        return key._key
-    return bytes(key._key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
-
-
-def _from_jwk(jwk: Any, allowed: frozenset[str]) -> VerificationKey | str:
-    """A usable key, or the reason (a fixed token) this JWK is skipped."""
-    loaded = load_jwk(jwk, allowed)
-    if isinstance(loaded, str):
-        return loaded
-    kid, kty, key, algorithms = loaded
-    return VerificationKey(kid=kid, kty=kty, algorithms=algorithms, _key=key)
-
-
-def usable_by_any_algorithm(jwks: Mapping[str, Any]) -> bool:
-    """Whether a ``{"keys": [...]}`` document holds a key some supported public-key algorithm may use.
-
-    The same rules as :meth:`KeySet.from_jwks` (weak, malformed, private, ``oct``, ``use=enc`` and
-    ambiguous keys never count), with no allow-list narrowing them and nothing logged.
-
-    Examples
-    --------
-    >>> usable_by_any_algorithm({"keys": []})
-    False
-    """
-    entries = jwks.get("keys") if isinstance(jwks, Mapping) else None
-    return isinstance(entries, list) and bool(_usable_keys(entries, PUBLIC_KEY_ALGORITHMS)[0])
-
-
-def _usable_keys(entries: list[Any], allowed: frozenset[str]
-                 ) -> tuple[list[VerificationKey], list[tuple[str | None, str]]]:
-    """The usable keys of a JWKS's ``keys`` list, and (kid, reason) of each one left out."""
-    usable: list[VerificationKey] = []
-    skipped: list[tuple[str | None, str]] = []
-    for jwk in entries:
-        result = _from_jwk(jwk, allowed)
-        if isinstance(result, str):
-            kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
-            kid = kid if isinstance(kid, str) else None
-            skipped.append((kid, result))
-        else:
-            usable.append(result)
-    by_kid: dict[str, list[VerificationKey]] = {}
-    for key in usable:
-        if key.kid is not None:
-            by_kid.setdefault(key.kid, []).append(key)
-    # A kid published twice with different keys is ambiguous: which one signs is the attacker's
-    # choice, so neither. The same key published twice (e.g. once per algorithm) is one key.
-    twice: set[str] = set()
-    merged: dict[str, VerificationKey] = {}
-    for kid, same_kid in by_kid.items():
-        if len(same_kid) < 2:
-            continue
-        if len({_material(k) for k in same_kid}) == 1 and len({k.kty for k in same_kid}) == 1:
-            first = same_kid[0]
-            algorithms = frozenset().union(*(k.algorithms for k in same_kid))
-            merged[kid] = VerificationKey(kid=kid, kty=first.kty, algorithms=algorithms, _key=first._key)
-        else:
-            twice.add(kid)
-            skipped.extend((kid, "duplicate_kid") for _ in same_kid)
-    kept: list[VerificationKey] = []
-    placed: set[str] = set()
-    for key in usable:
-        if key.kid in twice or key.kid in placed:
-            continue
-        if key.kid in merged:  # once, where its first copy stood
-            placed.add(key.kid)
-            key = merged[key.kid]
-        kept.append(key)
-    return kept, skipped
 
 
 class KeySet:
@@ -172,7 +70,7 @@ class KeySet:
         entries = jwks.get("keys") if isinstance(jwks, Mapping) else None
         if not isinstance(entries, list):
             raise KeysUnavailableError()
-        kept, skipped = _usable_keys(entries, frozenset(algorithms))
+        kept, skipped = usable_keys(entries, frozenset(algorithms))
         # The issuer publishes breakable keys, or private ones: its other keys still serve, these never.
         warn_skipped(_log, skipped)
         return cls(kept, skipped)

@@ -1,0 +1,94 @@
+"""Which entries of a JWKS document become keys: each JWK by :func:`serverless_jwt._jwk.load_jwk`'s rules,
+then the document's own: a ``kid`` published twice with different keys is neither, the same key published
+twice is one.
+
+:meth:`serverless_jwt.keys.KeySet.from_jwks` keeps what :func:`usable_keys` returns (and logs what it
+skipped); ``keys.py`` re-exports :func:`usable_by_any_algorithm`: import it from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from serverless_jwt._checkers import VerificationKey
+from serverless_jwt._config import PUBLIC_KEY_ALGORITHMS
+from serverless_jwt._jwk import load_jwk
+
+__all__ = ["usable_by_any_algorithm", "usable_keys"]
+
+
+def _material(key: VerificationKey) -> bytes:
+    """The key itself, comparable: a secret's bytes, a public key's DER SubjectPublicKeyInfo."""
+    if isinstance(key._key, bytes):
+        return key._key
+    return bytes(key._key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+
+
+def _from_jwk(jwk: Any, allowed: frozenset[str]) -> VerificationKey | str:
+    """A usable key, or the reason (a fixed token) this JWK is skipped."""
+    loaded = load_jwk(jwk, allowed)
+    if isinstance(loaded, str):
+        return loaded
+    kid, kty, key, algorithms = loaded
+    return VerificationKey(kid=kid, kty=kty, algorithms=algorithms, _key=key)
+
+
+def usable_by_any_algorithm(jwks: Mapping[str, Any]) -> bool:
+    """Whether a ``{"keys": [...]}`` document holds a key some supported public-key algorithm may use.
+
+    The same rules as :meth:`serverless_jwt.keys.KeySet.from_jwks` (weak, malformed, private, ``oct``,
+    ``use=enc`` and ambiguous keys never count), with no allow-list narrowing them and nothing logged.
+
+    Examples
+    --------
+    >>> usable_by_any_algorithm({"keys": []})
+    False
+    """
+    entries = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    return isinstance(entries, list) and bool(usable_keys(entries, PUBLIC_KEY_ALGORITHMS)[0])
+
+
+def usable_keys(entries: list[Any], allowed: frozenset[str]
+                 ) -> tuple[list[VerificationKey], list[tuple[str | None, str]]]:
+    """The usable keys of a JWKS's ``keys`` list, and (kid, reason) of each one left out."""
+    usable: list[VerificationKey] = []
+    skipped: list[tuple[str | None, str]] = []
+    for jwk in entries:
+        result = _from_jwk(jwk, allowed)
+        if isinstance(result, str):
+            kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
+            kid = kid if isinstance(kid, str) else None
+            skipped.append((kid, result))
+        else:
+            usable.append(result)
+    by_kid: dict[str, list[VerificationKey]] = {}
+    for key in usable:
+        if key.kid is not None:
+            by_kid.setdefault(key.kid, []).append(key)
+    # A kid published twice with different keys is ambiguous: which one signs is the attacker's
+    # choice, so neither. The same key published twice (e.g. once per algorithm) is one key.
+    twice: set[str] = set()
+    merged: dict[str, VerificationKey] = {}
+    for kid, same_kid in by_kid.items():
+        if len(same_kid) < 2:
+            continue
+        if len({_material(k) for k in same_kid}) == 1 and len({k.kty for k in same_kid}) == 1:
+            first = same_kid[0]
+            algorithms = frozenset().union(*(k.algorithms for k in same_kid))
+            merged[kid] = VerificationKey(kid=kid, kty=first.kty, algorithms=algorithms, _key=first._key)
+        else:
+            twice.add(kid)
+            skipped.extend((kid, "duplicate_kid") for _ in same_kid)
+    kept: list[VerificationKey] = []
+    placed: set[str] = set()
+    for key in usable:
+        if key.kid in twice or key.kid in placed:
+            continue
+        if key.kid in merged:  # once, where its first copy stood
+            placed.add(key.kid)
+            key = merged[key.kid]
+        kept.append(key)
+    return kept, skipped
