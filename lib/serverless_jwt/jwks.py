@@ -18,12 +18,12 @@ every verifier of a warm Lambda container:
 * one thread fetches while the others wait for its result (single flight).
 
 The shared records this policy reads and writes live in :mod:`serverless_jwt._jwks_state`
-(``clear_shared_cache`` is re-exported here).
+(``clear_shared_cache`` is re-exported here); one fetch attempt and what its outcome writes there (back-off,
+the issuer's ``Retry-After``, a new key-set version) in :mod:`serverless_jwt._jwks_fetch`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -32,23 +32,21 @@ from typing import Any
 
 from serverless_jwt._checkers import HMAC_ALGORITHMS
 from serverless_jwt._config import MAX_SECONDS, check_at_most
-from serverless_jwt._discovery import discovery_url, download
-from serverless_jwt._http import MAX_TIMEOUT_SECONDS, FetchError, url_allowed
+from serverless_jwt._discovery import discovery_url
+from serverless_jwt._http import MAX_TIMEOUT_SECONDS, url_allowed
+from serverless_jwt._jwks_fetch import FetchAttempt
 from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
-from serverless_jwt.keys import KeySet, VerificationKey, usable_by_any_algorithm
+from serverless_jwt.keys import KeySet, VerificationKey
 
 __all__ = ["RemoteKeySource", "clear_shared_cache"]
 
 _log = logging.getLogger("serverless_jwt.jwks")
-_BACKOFF_FIRST_SECONDS = 1.0
-_BACKOFF_MAX_SECONDS = 60.0
-_BACKOFF_DOUBLINGS = 6  # 1 s doubled six times is past the 60 s cap
 _seconds = KeysUnavailableError.retry_after_for  # a wait as a 503's Retry-After
 
 
-class RemoteKeySource:
+class RemoteKeySource(FetchAttempt):
     """Signing keys from an issuer's JWKS, found by OIDC discovery or given as ``jwks_uri``.
 
     Parameters
@@ -270,7 +268,7 @@ class RemoteKeySource:
         keys = self._derived[1] if self._derived[0] == version else self._derive(
             version, KeySet.from_jwks(doc, algorithms=self._algorithms))
         if not len(keys):
-            # The issuer's set fits other algorithms than ours (see _fetch): nothing to verify with, and
+            # The issuer's set fits other algorithms than ours (_jwks_fetch.py): nothing to verify with, and
             # nothing new before that set is due for a refresh (and the back-off allows one).
             entry = self._entry
             at = max(fetched_at + self._max_age, entry.retry_at, entry.hold_until)
@@ -307,58 +305,3 @@ class RemoteKeySource:
         else:
             at = max(entry.retry_at, entry.hold_until)
         return _seconds(at - now)
-
-    # -- network -------------------------------------------------------------------------------
-
-    def _fetch(self) -> None:
-        """One attempt (discovery if needed, then JWKS); the caller holds the fetch lock."""
-        entry = self._entry
-        try:
-            doc = download(entry, issuer=self._issuer, jwks_uri=self._jwks_uri,
-                           timeout_seconds=self._timeout, max_bytes=self._max_bytes)
-            keys = KeySet.from_jwks(doc, algorithms=self._algorithms)
-            if not len(keys) and not usable_by_any_algorithm(doc):
-                # A key set with nothing usable at all (empty, every key malformed or weak) is an issuer
-                # glitch, not a rotation: keep what we have. One with keys for other algorithms than
-                # ours is not a glitch: the record is shared with the verifiers those keys fit, which a
-                # failure here would hold back (back-off) from the refreshes they need. It is stored,
-                # and this source answers 503 from it (_usable) until the issuer publishes a key for us.
-                raise FetchError("no_usable_keys")
-        except FetchError as exc:
-            # Discovery is read again before the next attempt: the key set may have moved (its old
-            # address answering 404, say), and the discovered address is otherwise kept for good.
-            entry.rediscover = entry.rediscover or self._jwks_uri is None
-            entry.failures += 1
-            # The exponent is capped before the float multiply: a long outage (a cold cache fetches on
-            # every request) would otherwise pass 2**1023 and raise OverflowError instead of a 503.
-            backoff = min(_BACKOFF_FIRST_SECONDS * 2 ** min(entry.failures - 1, _BACKOFF_DOUBLINGS),
-                          _BACKOFF_MAX_SECONDS)
-            now = self._clock()
-            entry.retry_at = now + backoff
-            wait = exc.retry_after
-            if wait is None and exc.status == 429:
-                # "Too many requests" without a time (Auth0 and Okta name theirs in other headers): a
-                # fetch per request would prolong the limit, so our back-off stands in for one.
-                wait = backoff
-            if wait is not None:
-                # The issuer said when to come back (capped: a minute, as our own back-off): honoured
-                # even with nothing cached, where every request would otherwise try again.
-                entry.hold_until = now + min(wait, _BACKOFF_MAX_SECONDS)
-                entry.retry_at = max(entry.retry_at, entry.hold_until)
-            if entry.failures & (entry.failures - 1) == 0:
-                # The 1st, 2nd, 4th, 8th ... failure in a row: a cold cache retries on every request,
-                # and an outage must not write a line per request.
-                _log.warning("JWKS fetch failed for issuer %s: %s (%d in a row)",
-                             self._issuer or self._jwks_uri, exc.reason, entry.failures)
-        else:
-            fingerprint = json.dumps(doc["keys"], sort_keys=True, separators=(",", ":"))
-            _, _, version = entry.state
-            if fingerprint != entry.fingerprint:
-                version += 1
-                entry.fingerprint = fingerprint
-            entry.state = (doc, self._clock(), version)
-            self._derive(version, keys)  # this source's keys, parsed once (and warned about once)
-            entry.failures = 0
-            entry.retry_at = entry.hold_until = -math.inf
-        finally:
-            entry.attempts += 1
