@@ -6,33 +6,32 @@ user's claims as an ES256 JWT whose header names the ALB (``signer``), the IdP (
 ``https://public-keys.auth.elb.{region}.amazonaws.com/{kid}`` (``.amazonaws.com.cn`` in China).
 
 This token format carries base64 padding (``=``). The padding is tolerated here, and only here:
-:func:`serverless_jwt.token.parse` stays strict for bearer tokens.
+:func:`serverless_jwt.token.parse` stays strict for bearer tokens. The key cache (one PEM per ``kid``, single
+flight, the unknown-kid fetch budget) is AlbVerifier's base class in ``_alb_keys.py``, which also holds
+:func:`default_key_url` (re-exported here).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
+from serverless_jwt._alb_keys import AlbKeys, default_key_url
 from serverless_jwt._config import check_at_most
-from serverless_jwt._http import MAX_TIMEOUT_SECONDS, FetchError, get_bytes
+from serverless_jwt._http import MAX_TIMEOUT_SECONDS
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
-    AuthError,
     ConfigurationError,
     InvalidClaimError,
     InvalidSignatureError,
-    KeysUnavailableError,
     MalformedTokenError,
     UnknownKeyError,
 )
-from serverless_jwt.keys import KeySet, VerificationKey
 
 if TYPE_CHECKING:
     from serverless_jwt.adapters.decorators import Decorator
@@ -45,37 +44,10 @@ _ALB_ARN = re.compile(
     r"arn:(aws|aws-cn|aws-us-gov):elasticloadbalancing:([a-z]{2}(?:-[a-z]+)+-\d+):\d{12}:loadbalancer/app/.+")
 _KID = re.compile(r"[A-Za-z0-9-]{1,128}")
 _PADDED = re.compile(r"([A-Za-z0-9_-]+)(={0,2})")
-_MAX_CACHED_KEYS = 64
-_MAX_ASKED = 1024  # unknown kids counted per window (forged ones arrive once each)
-
-
-def default_key_url(region: str) -> str:
-    if region.startswith("us-gov-"):
-        # GovCloud serves the ALB keys from S3, not from public-keys.auth.elb (ALB user guide).
-        return f"https://s3-{region}.amazonaws.com/aws-elb-public-keys-prod-{region}/{{kid}}"
-    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"https://public-keys.auth.elb.{region}.{suffix}/{{kid}}"
 
 
 def _number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-_seconds = KeysUnavailableError.retry_after_for  # a wait as a 503's Retry-After (as the JWKS source's)
-
-
-class _Flight:
-    """One kid's key fetch in progress: requests for the same kid wait for it instead of fetching."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.error: tuple[type[AuthError], int | None] | None = None  # how it failed, for the waiters
-
-
-def _within(now: float, until: float, length: float) -> bool:
-    """Whether a wait of ``length`` ending at ``until`` is on: never longer than its length, however far
-    back the wall clock is stepped (NTP) meanwhile."""
-    return until - length <= now < until
 
 
 def _unpad(token: str) -> tuple[str, bytes]:
@@ -95,7 +67,7 @@ def _unpad(token: str) -> tuple[str, bytes]:
     return ".".join(stripped), f"{parts[0]}.{parts[1]}".encode("ascii")
 
 
-class AlbVerifier:
+class AlbVerifier(AlbKeys):
     """Verifies ``x-amzn-oidc-data`` headers signed by one (or several) ALBs.
 
     Parameters
@@ -190,16 +162,7 @@ class AlbVerifier:
         # recipient, so an aud there (some userinfo answers carry one) is typed but not matched.
         self._policy = _claims.ClaimsPolicy(issuer=None, audiences=None, leeway_seconds=float(leeway_seconds),
                                             accepted_types=None, accept_any_audience=True)
-        self._keys: dict[str, VerificationKey] = {}
-        self._missing: dict[str, float] = {}  # kid -> until when the key endpoint said "no such key"
-        self._lock = threading.Lock()
-        self._flights: dict[str, _Flight] = {}  # kid -> its fetch in progress (one per kid)
-        self._retry_at = 0.0
-        self._max_fetches = max_unknown_kid_fetches
-        self._window_end = -math.inf  # the current cool-down window of unknown-kid fetches
-        self._fetches = 0             # fetches made in it
-        self._asked: dict[str, int] = {}  # unknown kid -> requests for it in this window
-        self._most_asked = 0
+        self._start_key_cache(max_unknown_kid_fetches)
 
     def __repr__(self) -> str:
         return f"AlbVerifier(signers={sorted(self._signers)!r})"
@@ -242,100 +205,6 @@ class AlbVerifier:
         checked = {**claims, "exp": exp} if exp is not None else claims
         _claims.check_claims(checked, self._policy, self._clock())
         return claims
-
-    def _key(self, kid: str) -> VerificationKey:
-        key = self._keys.get(kid)
-        if key is not None:
-            return key
-        with self._lock:  # bookkeeping only: never held across a fetch
-            key = self._keys.get(kid)
-            if key is not None:
-                return key
-            flight = self._flights.get(kid)
-            if flight is None:
-                now = self._clock()
-                if _within(now, self._missing.get(kid, -math.inf), self._cooldown):
-                    raise UnknownKeyError()
-                if _within(now, self._retry_at, self._cooldown):
-                    raise KeysUnavailableError(retry_after_seconds=_seconds(self._retry_at - now))
-                self._admit_fetch(kid, now)
-                flight = self._flights[kid] = _Flight()
-                fetching = True
-            else:
-                fetching = False
-        if fetching:
-            try:
-                return self._fetch(kid, now)
-            except AuthError as exc:
-                flight.error = type(exc), getattr(exc, "retry_after_seconds", None)
-                raise
-            finally:
-                with self._lock:
-                    del self._flights[kid]
-                flight.done.set()
-        # This kid's fetch is on its way: its answer is ours. Each kid has its own (the fetch budget
-        # bounds how many), so a slow fetch of a forged kid never queues a real user behind it; the
-        # wait ends with that fetch, within its deadline.
-        if not flight.done.wait(self._timeout):
-            raise KeysUnavailableError(retry_after_seconds=_seconds(0))
-        key = self._keys.get(kid)
-        if key is not None:
-            return key
-        kind, retry_after = flight.error or (KeysUnavailableError, None)
-        if kind is UnknownKeyError:
-            raise UnknownKeyError()
-        raise KeysUnavailableError(retry_after_seconds=retry_after if retry_after is not None else 1)
-
-    def _fetch(self, kid: str, now: float) -> VerificationKey:
-        """One key fetch, outside the lock; what it learns is written under it."""
-        try:
-            pem = get_bytes(self._template.replace("{kid}", kid), timeout_seconds=self._timeout,
-                            max_bytes=16384)
-            selected = KeySet.from_pem(pem, algorithms=["ES256"], kid=kid).select({"kid": kid})
-        except FetchError as exc:
-            if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429):
-                # The endpoint refused this kid (403/404 "no such key", any other client error): a
-                # forged kid, not an outage. Remember it for this kid only, so nobody can pause key
-                # fetching for real users with random kids. Timeouts, 429 and 5xx are outages.
-                with self._lock:
-                    if len(self._missing) >= _MAX_CACHED_KEYS:
-                        self._missing.clear()
-                    self._missing[kid] = now + self._cooldown
-                raise UnknownKeyError() from None
-            # An outage pauses fetching: retries cannot turn us into a request amplifier.
-            self._retry_at = now + self._cooldown
-            raise KeysUnavailableError(retry_after_seconds=_seconds(self._cooldown)) from None
-        except ConfigurationError:
-            self._retry_at = now + self._cooldown
-            raise KeysUnavailableError(retry_after_seconds=_seconds(self._cooldown)) from None
-        if selected is None:
-            raise UnknownKeyError()
-        with self._lock:
-            if len(self._keys) >= _MAX_CACHED_KEYS:
-                del self._keys[next(iter(self._keys))]
-            self._keys[kid] = selected  # a kid's key never changes: cached for the container's life
-            self._asked.pop(kid, None)
-        return selected
-
-    def _admit_fetch(self, kid: str, now: float) -> None:
-        """Count a fetch for an unknown kid against the window's budget; UnknownKeyError beyond it."""
-        if not _within(now, self._window_end, self._cooldown):
-            self._window_end, self._fetches, self._most_asked = now + self._cooldown, 0, 0
-            self._asked.clear()
-        asked = self._asked.get(kid, 0) + 1
-        if asked == 1 and len(self._asked) >= _MAX_ASKED:
-            # Forget kids asked for once (the forged kind); repeated ones keep their count.
-            self._asked = {k: n for k, n in self._asked.items() if n > 1}
-            if len(self._asked) >= _MAX_ASKED:
-                raise UnknownKeyError()
-        self._asked[kid] = asked
-        self._most_asked = max(self._most_asked, asked)
-        # The last fetch is kept for the most wanted kid (asked for twice or more); none after it.
-        if self._fetches >= self._max_fetches - 1 and (
-                self._fetches >= self._max_fetches or asked < 2 or asked < self._most_asked):
-            raise UnknownKeyError()
-        self._fetches += 1
-
 
 def require_alb_auth(verifier: AlbVerifier, **options: Any) -> Decorator:
     """Like :func:`~serverless_jwt.adapters.decorators.require_auth`, reading ``x-amzn-oidc-data``.
