@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from serverless_jwt import _custom_checks as _custom
-from serverless_jwt import _verifier_setup as _setup
+from serverless_jwt import _plans
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
 from serverless_jwt._cache import VerifiedTokens
@@ -29,7 +29,7 @@ class CacheHits:
 
     _cache: VerifiedTokens
     _keys: KeySource
-    _fresh_generation: Callable[[], int | None]  # set with _keys: see Verifier.__setattr__
+    _fresh_generation: Callable[[], int | None]  # set with _keys: see _plans.KeyPlans.__setattr__
     _policy: _claims.ClaimsPolicy
     _checks: tuple[Any, ...]
     _max_token_bytes: int
@@ -45,7 +45,7 @@ class CacheHits:
         current, since = self._fresh_generation(), None
         if current is None:
             try:
-                since, current = _setup.refresh(self._keys)  # a refresh on the hit's way is this call's
+                since, current = _plans.refresh(self._keys)  # a refresh on the hit's way is this call's
             except KeysUnavailableError:
                 self._check_unverified(token)  # a 401 first if the claims fail, as on the uncached path
                 raise

@@ -6,22 +6,18 @@ string for a flag, ``nan`` for a size, a public key as a secret) is a ``Configur
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt import claims as _claims
-from serverless_jwt._checkers import Checker
 from serverless_jwt._config import check_at_most, validate_algorithms, validate_issuer
 from serverless_jwt._env import check_env, env_kwargs
-from serverless_jwt.errors import AlgorithmNotAllowedError, ConfigurationError, KeysUnavailableError
-from serverless_jwt.keys import KeySet, KeySource, SecretKeys, StaticKeySource, VerificationKey
+from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
+from serverless_jwt.keys import KeySet, KeySource, SecretKeys, StaticKeySource
 
-__all__ = ["Plan", "audiences", "check_flags", "check_sizes", "check_source", "claims_policy",
-           "custom_checks", "env_settings", "key_source", "plan"]
+__all__ = ["audiences", "check_flags", "check_sizes", "check_source", "claims_policy",
+           "custom_checks", "env_settings", "key_source"]
 
-MAX_PLANS = 64
-Plan = tuple[int, tuple[Checker, ...], tuple[VerificationKey, ...]]
-"""Per header segment: (key generation, signature checks, the key of each check)."""
 
 
 def check_flags(**flags: object) -> None:
@@ -212,48 +208,3 @@ def env_settings(environ: Mapping[str, str] | None, overrides: Mapping[str, Any]
     # Errors name the JWT_* variable (and template parameter) the user set, not a Python argument.
     check_env(kwargs, {k: v for k, v in env.items() if not overrides.keys() & _OVERRIDDEN_BY.get(k, set())})
     return kwargs
-
-
-def fresh_generation(keys: KeySource) -> Callable[[], int | None]:
-    """``keys.fresh_generation``: the generation when the keys are fresh, or None when a refresh may be
-    due (:func:`refresh`). Our sources answer in one call; for another one, always None."""
-    return getattr(keys, "fresh_generation", _due)
-
-
-def _due() -> None:
-    return None
-
-
-def refresh(keys: KeySource) -> tuple[int, int]:
-    """What keys_for would do for a known header (refresh stale keys, end the stale window): the key
-    generations before and after. Raises KeysUnavailableError."""
-    before = keys.generation
-    keys.prefetch()
-    return before, keys.generation
-
-
-def plan(plans: dict[bytes, Plan], header_segment: bytes, header: Mapping[str, Any], alg: str,
-         keys: KeySource, *, refetch: bool = True) -> Plan:
-    """The signature checks for tokens with this header (whose alg and typ rules passed), stored in
-    ``plans``: the key lookup, then the check of each candidate key for ``alg``.
-
-    Tokens of one issuer and key share a header segment, so this runs once per header and key set, off
-    the per-request path; a plan is dropped when the key set changes (its generation).
-    ``refetch=False`` when the set changed during this call: an unknown ``kid`` is not fetched again.
-    """
-    generation = keys.generation
-    candidates = keys.keys_for(header) if refetch else keys.keys_for(header, refetch=False)
-    if keys.generation != generation:
-        # This look-up fetched (a cold start, a refresh): read again from the set it brought, so the
-        # plan (and the first cached token) is tagged with it, not rebuilt on the next request. Read
-        # in this order a racing refresh can only make the tag older (a rebuild), never newer.
-        generation = keys.generation
-        candidates = keys.keys_for(header)
-    usable = [(check, key) for key in candidates if (check := key.checkers.get(alg)) is not None]
-    if not usable:
-        # The alg must fit the key (kty, curve, the JWK's own alg): never verify across families.
-        raise AlgorithmNotAllowedError()
-    if len(plans) >= MAX_PLANS:
-        plans.clear()
-    made = plans[header_segment] = (generation, tuple(c for c, _ in usable), tuple(k for _, k in usable))
-    return made

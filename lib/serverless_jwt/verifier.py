@@ -2,9 +2,10 @@
 
 The request path is: parse (strict compact JWS) -> header rules (alg allow-list, typ) -> issuer
 pre-check (no key work for a token that claims another issuer) -> key -> signature -> claims ->
-custom checks. Every failure is one :class:`~serverless_jwt.errors.AuthError`. A verified-token cache hit,
-and the refusal from unverified claims when no key can be had, are the methods of its base class in
-``_cache_hits.py``.
+custom checks. Every failure is one :class:`~serverless_jwt.errors.AuthError`. Methods of its base classes:
+a verified-token cache hit, and the refusal from unverified claims when no key can be had, in
+``_cache_hits.py``; the per-header plans (header rules, key lookup, signature checks) in ``_plans.py``.
+Construction's checks are ``_verifier_setup.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from serverless_jwt import _custom_checks as _custom
+from serverless_jwt import _plans
 from serverless_jwt import _verifier_setup as _setup
 from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
@@ -21,8 +23,8 @@ from serverless_jwt._cache import VerifiedTokens
 from serverless_jwt._cache_hits import CacheHits
 from serverless_jwt._custom_checks import ClaimCheck, TokenCheck
 from serverless_jwt._env import env_error
+from serverless_jwt._plans import KeyPlans, Plan
 from serverless_jwt.errors import (
-    AlgorithmNotAllowedError,
     AuthError,
     ConfigurationError,
     InvalidClaimError,
@@ -32,10 +34,8 @@ from serverless_jwt.errors import (
 
 __all__ = ["ClaimCheck", "TokenCheck", "Verifier"]
 
-_Plan = _setup.Plan
 
-
-class Verifier(CacheHits):
+class Verifier(CacheHits, KeyPlans):
     """Verifies bearer JWTs for one issuer (or one shared-secret provider).
 
     Configure it once (at import time in a Lambda function, so its key cache serves every warm
@@ -189,7 +189,7 @@ class Verifier(CacheHits):
         # token -> the key generation it verified under: see _cache.py
         self._cache = VerifiedTokens(self._cache_size)
         # header segment -> (key generation, signature checks): see _plan
-        self._plans: dict[bytes, _Plan] = {}
+        self._plans: dict[bytes, Plan] = {}
         if prefetch:
             self.prefetch()
 
@@ -293,7 +293,7 @@ class Verifier(CacheHits):
             if plan is not None:
                 generation = self._fresh_generation()
                 if generation is None:
-                    before, generation = _setup.refresh(self._keys)
+                    before, generation = _plans.refresh(self._keys)
                     since = before if since is None else since
                 if plan[0] != generation:
                     plan = None
@@ -321,26 +321,6 @@ class Verifier(CacheHits):
             # hits, which decode the payload segment of this same string again.
             self._cache.put(token, plan[0])
         return claims
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-        if name == "_keys":  # whenever the source is set: its fresh_generation, bound once
-            object.__setattr__(self, "_fresh_generation", _setup.fresh_generation(value))
-
-    def _check_header(self, header: Mapping[str, Any]) -> str:
-        alg: str = header["alg"]
-        if alg not in self._algorithms:
-            raise AlgorithmNotAllowedError()
-        _claims.check_type(header, self._policy)
-        return alg
-
-    def _plan(self, header_segment: bytes, checked: str | None, *, refetch: bool = True) -> _Plan:
-        """The signature checks for tokens with this header (see ``_verifier_setup.plan``); ``checked``
-        is the alg when the caller has just applied the header rules."""
-        header = _token.decode_header(header_segment)
-        alg = checked if checked is not None else self._check_header(header)
-        return _setup.plan(self._plans, header_segment, header, alg, self._keys, refetch=refetch)
-
 
 
 # Classes whose own verify() refuses a token with any byte outside the JWT alphabet before key work (the
