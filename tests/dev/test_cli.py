@@ -117,6 +117,22 @@ def test_issuer_takes_an_origin_with_a_trailing_slash_as_the_origin() -> None:
     assert (args.cors_origin, args.redirect_uri) == (["http://localhost:5173"], ["http://localhost:5173/cb"])
 
 
+@pytest.mark.parametrize("command", ["token", "issuer", "invoke", "start-api", "decode", "demo"])
+def test_an_unknown_option_shows_the_usage_of_its_command(capsys: pytest.CaptureFixture[str],
+                                                          command: str) -> None:
+    # It was the top-level usage (`serverless-jwt [-h] [--state-dir STATE_DIR] [--version] COMMAND`),
+    # which names none of the command's options.
+    with pytest.raises(SystemExit) as exited:
+        main([command, *(["x"] if command == "decode" else []), "--bogus"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: serverless-jwt {command} ")
+    assert err.endswith(f"serverless-jwt {command}: error: unrecognized arguments: --bogus\n")
+    with pytest.raises(SystemExit):  # before the command: the top-level parser's own
+        main(["--bogus", "token"])
+    assert capsys.readouterr().err.startswith("usage: serverless-jwt [-h]")
+
+
 def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
     import serverless_jwt
 
@@ -609,6 +625,26 @@ def test_token_claim_refuses_what_is_not_name_equals_json(state: Path, capsys: p
     _support.start_issuer(state, port=None).stop()
     assert main(["--state-dir", str(state), "token", "--claim", claim]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["--sub", ""], ["--audience", ""], ["--issuer-url", " "]])
+def test_token_options_refuse_an_empty_value(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    # `--audience ''` quietly used the default audience, `--sub ''` minted an empty subject.
+    with pytest.raises(SystemExit) as exited:
+        main(["token", *args])
+    assert exited.value.code == 2
+    assert f"serverless-jwt token: error: argument {args[0]}: needs a value" in capsys.readouterr().err
+
+
+def test_a_comma_in_a_scope_is_kept_with_a_notice(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A comma is a scope character (RFC 6749 section 3.3): kept, but `a,b` more likely meant two scopes.
+    _support.start_issuer(state, port=None).stop()
+    assert main(["--state-dir", str(state), "token", "--scope", "a,b", "--scope", "c d"]) == 0
+    captured = capsys.readouterr()
+    assert "did you mean --scope a --scope b?" in captured.err
+    assert "scopes=a,b c d" in captured.err
+    assert main(["--state-dir", str(state), "token", "--scope", "read:shows"]) == 0
+    assert "notice" not in capsys.readouterr().err
 
 
 def test_token_claim_given_twice_is_refused(state: Path, capsys: pytest.CaptureFixture[str]) -> None:

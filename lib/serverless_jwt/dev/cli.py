@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from serverless_jwt.dev import _cli_output as _output
+from serverless_jwt.dev._cli_types import cors_origin, nonempty, port, redirect_uri
 from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["main"]
@@ -58,53 +59,13 @@ def _common_template(p: argparse.ArgumentParser) -> None:
                       help="require Lambda's runtime under the emulator (error when it cannot run here)")
 
 
-def _port(text: str) -> int:
-    """A TCP port for argparse: 0-65535 (0 picks a free one), else a usage error (exit 2)."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is outside 0-65535")
-    return port
-
-
-def _redirect_uri(text: str) -> str:
-    """--redirect-uri: an absolute URI without a fragment (RFC 6749 §3.1.2); anything else could never
-    match the sign-in request's redirect_uri, and the login page would refuse it without saying why."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        parts = None
-    if parts is None or not parts.scheme or (parts.scheme in ("http", "https") and not parts.hostname) \
-            or any(not 0x21 <= ord(c) <= 0x7E for c in text):
-        raise argparse.ArgumentTypeError(f"not an absolute URI: {text!r} (e.g. http://localhost:5173/)")
-    if "#" in text:
-        raise argparse.ArgumentTypeError(f"a redirect URI has no fragment (RFC 6749 section 3.1.2): {text!r}")
-    return text
-
-
-def _cors_origin(text: str) -> str:
-    """--cors-origin: an origin as a browser sends it (scheme://host[:port], nothing after)."""
-    from serverless_jwt.dev._oidc_rules import canonical_origin
-
-    trimmed = text[:-1] if text.endswith("/") else text
-    canonical = canonical_origin(trimmed)
-    if canonical is None:
-        raise argparse.ArgumentTypeError(f"not an origin: {text!r} (scheme://host[:port], e.g. "
-                                         "http://localhost:5173)")
-    if canonical != trimmed:  # a path, a query, upper case, a default port: never what a browser sends
-        raise argparse.ArgumentTypeError(f"not an origin as a browser sends it: {text!r} (did you mean "
-                                         f"{canonical}?)")
-    return trimmed
+_SCOPE_HELP = ("grant a scope (repeat, or space-separated: --scope 'a b'); a comma is part of a scope's name "
+               "(RFC 6749 section 3.3), so --scope a,b grants one scope, with a notice")
 
 
 def _claims_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sub", default="dev-user", help="subject (default: dev-user)")
-    p.add_argument("--scope", action="append", default=[], metavar="SCOPE",
-                   help="grant a scope (repeat, or space-separated)")
+    p.add_argument("--sub", default="dev-user", type=nonempty, help="subject (default: dev-user)")
+    p.add_argument("--scope", action="append", default=[], metavar="SCOPE", help=_SCOPE_HELP)
     p.add_argument("--role", action="append", default=[], metavar="ROLE", help="grant a role (repeat)")
 
 
@@ -120,6 +81,17 @@ class _Parser(argparse.ArgumentParser):
         except OSError:
             if stream is sys.stdout:
                 raise  # help that cannot be shown; a usage error on a closed or full stderr still exits 2
+
+
+class _CommandParser(_Parser):
+    """A command's parser: an unknown option is its error, shown with its usage (argparse hands the
+    leftovers to the top-level parser, whose usage names no option of the command)."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 def _state_dir_here_too(p: argparse.ArgumentParser) -> None:
@@ -141,13 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", default=".serverless-jwt",
                         help="where the dev issuer keeps its keys and address (default: .serverless-jwt)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_CommandParser)
 
     p = sub.add_parser("issuer", help="run the embedded dev OIDC issuer (and its login page) until Ctrl-C")
-    p.add_argument("--port", type=_port, default=None, help="port (default: the last one used, else free)")
-    p.add_argument("--redirect-uri", action="append", default=None, metavar="URI", type=_redirect_uri,
+    p.add_argument("--port", type=port, default=None, help="port (default: the last one used, else free)")
+    p.add_argument("--redirect-uri", action="append", default=None, metavar="URI", type=redirect_uri,
                    help="register a redirect URI (repeat; default: any http URI on a loopback host)")
-    p.add_argument("--cors-origin", action="append", default=None, metavar="ORIGIN", type=_cors_origin,
+    p.add_argument("--cors-origin", action="append", default=None, metavar="ORIGIN", type=cors_origin,
                    help="allow a browser origin (repeat; default: http loopback origins)")
     _state_dir_here_too(p)
 
@@ -157,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set any claim to a JSON value (repeat); null removes a default claim")
     p.add_argument("--lifetime-seconds", type=int, default=3600,
                    help="validity (default: 3600; negative mints an already expired token)")
-    p.add_argument("--audience", help="aud (default: the dev issuer's audience)")
-    p.add_argument("--issuer-url", help="iss (default: the dev issuer last started here)")
+    p.add_argument("--audience", type=nonempty, help="aud (default: the dev issuer's audience)")
+    p.add_argument("--issuer-url", type=nonempty, help="iss (default: the dev issuer last started here)")
     p.add_argument("--hs256", action="store_true",
                    help="sign with the JWT_SECRET environment variable (HS256) instead of the RSA key")
     _state_dir_here_too(p)
@@ -180,10 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("start-api", help="serve every API of the template locally (REST under its stage, "
                                          "HTTP APIs at the root), with their authorizers")
-    p.add_argument("--port", type=_port, default=3000, help="port (default: 3000; 0 picks a free one)")
+    p.add_argument("--port", type=port, default=3000, help="port (default: 3000; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     p.add_argument("--scope", action="append", default=None, metavar="SCOPE",
-                   help="scopes of the token in the printed curl lines (default: read:shows)")
+                   help="scopes of the token in the printed curl lines (default: read:shows; as token's)")
     p.add_argument("--static-dir", "-s", default=None,
                    help="static files served at / (default: public, next to the template; '' for none)")
     _common_template(p)
@@ -287,7 +260,14 @@ _NO_DEV_ISSUER_HINT = ("hint: with --no-dev-issuer, configure the function throu
 
 
 def _scopes(values: Sequence[str]) -> list[str]:
-    return [s for value in values for s in value.split()]
+    """--scope values, space-separated as in a token's ``scope`` claim; a comma is kept (a scope character,
+    RFC 6749 section 3.3) with a notice, as ``--scope a,b`` more likely meant two scopes."""
+    scopes = [s for value in values for s in value.split()]
+    for scope in [s for s in scopes if "," in s]:
+        parts = " ".join(f"--scope {part}" for part in scope.split(",") if part)
+        print(f"notice: --scope {scope} is one scope named {scope!r} (scopes are space-separated); "
+              f"did you mean {parts}?", file=sys.stderr)
+    return scopes
 
 
 def _wait_for_ctrl_c(banner: str) -> None:
