@@ -627,6 +627,21 @@ def test_token_claim_refuses_what_is_not_name_equals_json(state: Path, capsys: p
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("claim", "message"), [
+    ("iss=3", "--claim iss=3: iss must be a non-empty string"), ('sub=""', "sub must be a non-empty string"),
+    ("exp=true", "exp must be a number"), ('iat="1700000000"', "iat must be a number"),
+    ("aud=[]", "aud must be a string or a non-empty array"), ("aud=[1]", "aud must be a string"),
+    ("jti=7", "jti must be a string")])
+def test_token_claim_refuses_a_registered_claim_every_verifier_refuses(
+        state: Path, capsys: pytest.CaptureFixture[str], claim: str, message: str) -> None:
+    # `--claim iss=3` minted a token that every verifier answers 401, without a word.
+    _support.start_issuer(state, port=None).stop()
+    assert main(["--state-dir", str(state), "token", "--claim", claim]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("serverless-jwt: error: ")
+    assert message in err
+
+
 @pytest.mark.parametrize("args", [["--sub", ""], ["--audience", ""], ["--issuer-url", " "]])
 def test_token_options_refuse_an_empty_value(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
     # `--audience ''` quietly used the default audience, `--sub ''` minted an empty subject.

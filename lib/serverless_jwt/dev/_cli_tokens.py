@@ -36,7 +36,29 @@ def _parse_claims(items: Sequence[str]) -> dict[str, Any]:
         except ValueError:
             raise CliError(f"--claim {name}: the value is not JSON (a string needs quotes: "
                            f"--claim {name}='\"text\"')") from None
+        problem = _registered_claim_problem(name, claims[name])
+        if problem is not None:
+            raise CliError(f"--claim {name}={text}: {problem}, or every verifier refuses the token")
     return claims
+
+
+def _registered_claim_problem(name: str, value: Any) -> str | None:
+    # RFC 7519 §4.1, as the verifier checks them (claims.check_claims) whatever it is configured with;
+    # null still removes a default claim.
+    if value is None:
+        return None
+    if name in ("iss", "sub") and (not isinstance(value, str) or not value):
+        return f"{name} must be a non-empty string (--claim {name}='\"text\"')"
+    if name == "jti" and not isinstance(value, str):
+        return "jti must be a string"
+    if name in ("exp", "nbf", "iat", "auth_time") and (isinstance(value, bool)
+                                                        or not isinstance(value, (int, float))):
+        return f"{name} must be a number of seconds since the epoch"  # 1e400: _readable says why
+    audiences = [value] if isinstance(value, str) else value
+    if name == "aud" and not (isinstance(audiences, list) and audiences
+                              and all(isinstance(a, str) and a for a in audiences)):
+        return "aud must be a string or a non-empty array of strings"
+    return None
 
 
 def _readable(token: str) -> dict[str, Any]:
