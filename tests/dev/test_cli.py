@@ -93,6 +93,29 @@ def test_token_from_a_subfolder_of_the_project_names_the_folder_whose_issuer_ran
     assert f"--state-dir {tmp_path / '.serverless-jwt'} token" in err
 
 
+def test_invoke_from_a_subfolder_uses_the_state_of_the_templates_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # `invoke -t ../template.yaml` from lambdas/ made ./.serverless-jwt there: another key, whose tokens
+    # the issuer running in the project (start-api there) refuses.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(
+        "def handler(event, context):\n    return event['headers']['authorization']\n")
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}\n")
+    project = _support.start_issuer(tmp_path / ".serverless-jwt", port=None)
+    project.stop()
+    (tmp_path / "lambdas").mkdir()
+    monkeypatch.chdir(tmp_path / "lambdas")
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"headers": {}}'))
+    assert main(["invoke", "Fn", "-t", "../template.yaml", "--in-process", "-e", "-"]) == 0
+    token = json.loads(capsys.readouterr().out).removeprefix("Bearer ")
+    assert not (tmp_path / "lambdas" / ".serverless-jwt").exists()
+    claims = Verifier(issuer=_support.read_record(tmp_path / ".serverless-jwt")["issuer"],
+                      audience=project.audience, jwks=project.jwks()).verify(token)
+    assert claims["sub"] == "dev-user"
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--redirect-uri", "notaurl"], "argument --redirect-uri: not an absolute URI: 'notaurl'"),
     (["--redirect-uri", "http://localhost:5173/#x"], "a redirect URI has no fragment"),
@@ -149,7 +172,8 @@ def test_state_dir_is_taken_after_the_command_too(state: Path, command: str) -> 
     after = build_parser().parse_args([command, *extra, "--state-dir", str(state)])
     before = build_parser().parse_args(["--state-dir", str(state), command, *extra])
     assert after.state_dir == before.state_dir == str(state)
-    assert build_parser().parse_args([command, *extra]).state_dir == ".serverless-jwt"
+    # Unset: .serverless-jwt beside the template (invoke, start-api), else in the working directory.
+    assert build_parser().parse_args([command, *extra]).state_dir is None
 
 
 def test_token_hs256_uses_jwt_secret(state: Path, capsys: pytest.CaptureFixture[str],

@@ -127,7 +127,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         event, function, routes)
     if mismatch is not None:
         print(f"warning: {mismatch}", file=sys.stderr)
-    issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir), owner="invoke")
+    state = _support.state_dir(args.state_dir, template)
+    issuer = None if args.no_dev_issuer else _support.shared_issuer(state, owner="invoke")
     try:
         env = None if issuer is None else {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}
         if not isinstance(event, dict):
@@ -216,12 +217,13 @@ def cmd_start_api(args: argparse.Namespace) -> int:
     if static_dir is not None and args.static_dir is not None and not static_dir.is_dir():
         what = "a file, not a folder" if static_dir.exists() else "no such folder"
         raise CliError(f"--static-dir {args.static_dir}: {what} ({static_dir}); '' serves none")
+    state = _support.state_dir(args.state_dir, template)
     if not args.no_dev_issuer:
-        running = _support.running_issuer(Path(args.state_dir))
+        running = _support.running_issuer(state)
         if running is not None and running.get("pid") != os.getpid() and _support.is_shared(running):
             print(f"notice: reusing the dev issuer already running at {running['issuer']} "
                   f"(pid {running['pid']})", file=sys.stderr)
-    issuer = None if args.no_dev_issuer else _support.shared_issuer(Path(args.state_dir), owner="start-api")
+    issuer = None if args.no_dev_issuer else _support.shared_issuer(state, owner="start-api")
     if isinstance(issuer, _support.AttachedIssuer):
         issuer.watch()  # its command may stop first: then this one serves the same issuer
     prepared = None

@@ -74,12 +74,13 @@ def _readable(token: str) -> dict[str, Any]:
 
 
 def cmd_issuer(args: argparse.Namespace) -> int:
-    running = _support.running_issuer(Path(args.state_dir))
+    state = Path(args.state_dir or _support.STATE_DIR)
+    running = _support.running_issuer(state)
     if running is not None and _support.is_shared(running):
         # A second one would rewrite the record and split the dev identity.
         raise CliError(f"a dev issuer already runs at {running['issuer']} (pid {running['pid']}); "
                        f"mint its tokens with: {_support.command()} token")
-    issuer = _support.start_issuer(Path(args.state_dir), port=args.port, owner="issuer")
+    issuer = _support.start_issuer(state, port=args.port, owner="issuer")
     oidc = issuer.oidc
     oidc.redirect_uris, oidc.cors_origins = args.redirect_uri, args.cors_origin
     try:
@@ -98,7 +99,7 @@ def cmd_issuer(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    state = Path(args.state_dir)
+    state = Path(args.state_dir or _support.STATE_DIR)
     scopes, roles, claims = _scopes(args.scope), list(args.role), _parse_claims(args.claim)
     if args.hs256:
         secret = os.environ.get("JWT_SECRET", "").strip()

@@ -39,9 +39,22 @@ if TYPE_CHECKING:
 
 __all__ = ["AttachedIssuer", "api_banner", "default_event", "describe_times", "get_authorization",
            "port_error", "read_event", "read_record", "running_issuer", "set_authorization", "shared_issuer",
-           "start_issuer", "unusual_authorization"]
+           "start_issuer", "state_dir", "unusual_authorization"]
 
 RECORD = "issuer.json"
+STATE_DIR = ".serverless-jwt"  # the dev issuer's key and address, unless --state-dir says otherwise
+
+
+def state_dir(given: str | None, template: Template) -> Path:
+    """``--state-dir`` as given (relative to the working directory), else ``.serverless-jwt`` in the
+    template's folder (the project's, above ``.aws-sam/build`` for a built template), where its runtimes
+    go too: ``invoke -t ../template.yaml`` from a subfolder shares the project's issuer and key."""
+    if given is not None:
+        return Path(given)
+    folder = template.dir
+    if folder.parts[-2:] == (".aws-sam", "build"):
+        folder = folder.parent.parent
+    return folder / STATE_DIR
 
 
 def read_record(state_dir: Path) -> dict[str, Any]:

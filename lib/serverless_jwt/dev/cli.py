@@ -97,8 +97,11 @@ class _CommandParser(_Parser):
 def _state_dir_here_too(p: argparse.ArgumentParser) -> None:
     # `serverless-jwt token --state-dir DIR` as well as `serverless-jwt --state-dir DIR token`: SUPPRESS
     # keeps the top-level value (or default) unless the option is given after the command.
-    p.add_argument("--state-dir", default=argparse.SUPPRESS,
-                   help="where the dev issuer keeps its keys and address (default: .serverless-jwt)")
+    p.add_argument("--state-dir", default=argparse.SUPPRESS, help=_STATE_DIR_HELP)
+
+
+_STATE_DIR_HELP = ("where the dev issuer keeps its keys and address (default: .serverless-jwt, beside the "
+                   "template for invoke and start-api, else in the working directory)")
 
 
 def _version() -> str:
@@ -110,8 +113,7 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="serverless-jwt", description="Local development loop for serverless-jwt protected functions.")
-    parser.add_argument("--state-dir", default=".serverless-jwt",
-                        help="where the dev issuer keeps its keys and address (default: .serverless-jwt)")
+    parser.add_argument("--state-dir", default=None, help=_STATE_DIR_HELP)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_CommandParser)
