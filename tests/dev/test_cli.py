@@ -801,6 +801,19 @@ def test_invoke_in_process_is_an_explicit_fast_mode_and_says_so(capsys: pytest.C
     assert "START RequestId" not in captured.err
 
 
+@pytest.mark.parametrize("running_api", [["--no-dev-issuer", "--emulator"]], indirect=True)
+def test_start_api_without_dev_issuer_or_settings_says_so_at_startup(
+        running_api: tuple[subprocess.Popen[str], str, str]) -> None:
+    # Every request answered 500 and only the function's log named the setting; invoke hinted, this did not.
+    proc = running_api[0]
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert ("notice: with --no-dev-issuer, MeFunction, ShowsFunction, AuthorizerFunction have no "
+            "JWT_ISSUER, JWT_SECRET, JWT_JWKS_URI or JWT_PUBLIC_KEY value: every request to them fails "
+            "until one is set") in err
+    assert "--parameter-overrides JwtIssuer=" in err
+
+
 def test_a_second_dev_issuer_is_refused_while_start_api_runs(
     running_api: tuple[subprocess.Popen[str], str, str], state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

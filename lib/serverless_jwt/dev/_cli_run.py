@@ -62,6 +62,24 @@ def _unused_env_vars(template: Template, env_vars: dict[str, dict[str, Any]]) ->
     return notices
 
 
+def _warn_without_key_source(args: argparse.Namespace, template: Template, names: list[str]) -> None:
+    # start-api --no-dev-issuer: a function whose JWT_* settings name no key source answers every
+    # request with an error, which only its log explained; invoke hints when it fails, this says so first.
+    from serverless_jwt.dev.runners import _for
+    from serverless_jwt.dev.runtime import KEY_SOURCE_VARIABLES, function_environment
+
+    env_vars = _support.read_env_vars(args.env_vars) if args.env_vars else None
+    unset = [f.name for f in map(template.function, names)
+             if any(v in f.environment for v in KEY_SOURCE_VARIABLES)
+             and not any(function_environment(f, env_vars=_for(env_vars, f)).get(v, "").strip()
+                         for v in ("JWT_ISSUER", "JWT_SECRET", "JWT_JWKS_URI", "JWT_PUBLIC_KEY"))]
+    if unset:
+        one = len(unset) == 1
+        print(f"notice: with --no-dev-issuer, {', '.join(unset)} {'has' if one else 'have'} no JWT_ISSUER, "
+              f"JWT_SECRET, JWT_JWKS_URI or JWT_PUBLIC_KEY value: every request to {'it' if one else 'them'} "
+              f"fails until one is set\n{_NO_DEV_ISSUER_HINT}", file=sys.stderr)
+
+
 def _print_payload(payload: Any) -> None:
     # As `sam local invoke`: stdout gets the answer as the runtime serialised it (awslambdaric's
     # json.dumps, one line) and nothing else, so it pipes into jq or a file as is; the newline that ends
@@ -241,6 +259,8 @@ def cmd_start_api(args: argparse.Namespace) -> int:
         names = [n for n in names if n in template.functions]
         prepared = _runners(args, template, names, env, watch=True)
         prepared.start()  # in-process: import errors now, not on the first request; emulator: start it
+        if issuer is None:  # the emulator starts each runtime on its first request: say it now
+            _warn_without_key_source(args, template, names)
         with malformed(template.path, "an Api or HttpApi"):
             api = LocalApiGateway(collection.routes, prepared.runners, host=args.host, port=args.port,
                                   static_dir=static_dir, access_log=sys.stderr,
