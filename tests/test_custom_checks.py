@@ -103,3 +103,21 @@ def test_token_checks_get_the_key_that_verified_without_a_second_key_look_up() -
     assert seen[1] is not seen[0]
     signing_input, _, signature = token.rpartition(".")
     assert seen[1].verify("HS256", signing_input.encode(), jwt.utils.base64url_decode(signature))
+
+
+def test_a_token_check_mutating_a_nested_header_member_leaves_the_next_tokens_header_alone() -> None:
+    # The parsed header is cached per header segment and shared: a shallow copy let a check's change to
+    # a list or object inside it reach every later token with the same header.
+    seen: list[Any] = []
+
+    def meddle(header: Any, claims: Any, key: Any) -> bool:
+        seen.append((list(header["x5c"]), dict(header["ctx"])))
+        header["x5c"].append("injected")
+        header["ctx"]["tenant"] = "evil"
+        return True
+
+    verifier = Verifier(secrets=SECRET, token_checks=[meddle])
+    headers = {"x5c": ["cert"], "ctx": {"tenant": "acme"}}
+    for n in range(2):  # one header segment: the second token's header comes from the cache
+        verifier.verify(jwt.encode({"exp": time.time() + 60, "n": n}, SECRET, "HS256", headers=headers))
+    assert seen == [(["cert"], {"tenant": "acme"})] * 2

@@ -1,7 +1,7 @@
 """A verifier's own checks, after the signature and the registered claims passed.
 
 ``claim_checks`` see the claims and refuse with any false value; ``token_checks`` (aws-jwt-verify's
-``customJwtCheck``) see a copy of the header, the claims and the key that verified the signature, and
+``customJwtCheck``) see a deep copy of the header, the claims and the key that verified the signature, and
 refuse with anything but ``True``. A check that raises refuses too: an AuthError is the answer as it is,
 any other exception becomes the same ``check_failed`` refusal (a buggy check never turns into a 500).
 Their types, :data:`ClaimCheck` and :data:`TokenCheck`, are re-exported by ``verifier.py``.
@@ -9,6 +9,7 @@ Their types, :data:`ClaimCheck` and :data:`TokenCheck`, are re-exported by ``ver
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -51,7 +52,9 @@ def run_token_checks(checks: Sequence[Callable[..., Any]], header_segment: bytes
     header = _token.decode_header(header_segment)
     for check in checks:
         try:
-            ok = check(dict(header), claims, key)  # a copy: the parsed header is cached and shared
+            # A deep copy: the parsed header is cached and shared by every later token with this header
+            # segment, nested members (an x5c list, an object) included. Paid only with token_checks.
+            ok = check(copy.deepcopy(header), claims, key)
         except AuthError:
             raise
         except Exception:
