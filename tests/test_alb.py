@@ -387,6 +387,16 @@ def test_settings_of_the_wrong_type_are_configuration_errors(keys: KeyServer,
     assert _verifier(keys, clock=time.time, leeway_seconds=0).verify(alb_token(keys, kid))["sub"] == "user-1"
 
 
+@pytest.mark.parametrize("template", ["https://" + "a" * 64 + ".example.com/{kid}",
+                                      "https://keys..example.com/{kid}", "http://keys.example.com/{kid}"])
+def test_a_key_url_no_fetch_accepts_is_refused_at_construction(template: str) -> None:
+    # Accepted, every key fetch was refused (a host name getaddrinfo refuses, plain http off loopback):
+    # a 503 on every request instead of an error at deploy time.
+    with pytest.raises(ConfigurationError) as info:
+        AlbVerifier(ARN, key_url_template=template)
+    assert str(info.value).startswith("key_url_template ")
+
+
 @pytest.mark.parametrize("cooldown", [5, 30, 600])
 def test_outage_retry_after_counts_down_to_the_next_fetch_within_1_to_60(keys: KeyServer,
                                                                         cooldown: int) -> None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from serverless_jwt._http import FetchError, get_json, url_allowed
+from serverless_jwt._http import FetchError, get_json, url_allowed, url_problem
 from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
 
 
@@ -228,11 +228,19 @@ def test_a_name_lookup_that_never_answers_is_bounded_by_the_deadline(monkeypatch
         release.set()
 
 
-@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "keys..example.com"])
-def test_a_host_name_no_resolver_can_encode_is_a_connection_failure(host: str) -> None:
+@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "keys..example.com", ".example.com"])
+def test_a_host_name_no_resolver_can_encode_is_refused_before_connecting(host: str) -> None:
     # getaddrinfo refuses such a name (UnicodeError, a label over 63 characters or an empty one) before
-    # any query: a connection failure like any other, not a lookup thread dying with a traceback.
-    assert _reason(f"https://{host}/jwks") == "connection"
+    # any query: the URL policy refuses it first, so a configured one fails at construction, not per request.
+    assert url_allowed(f"https://{host}/jwks") is False
+    assert url_problem(f"https://{host}/jwks") == (
+        "has a host name no resolver accepts (a label empty or over 63 characters)")
+    assert _reason(f"https://{host}/jwks") == "url_not_allowed"
+
+
+@pytest.mark.parametrize("host", ["a" * 63 + ".example.com", "keys.example.com.", "bücher.example", "[::1]"])
+def test_host_names_the_resolver_accepts_stay_allowed(host: str) -> None:
+    assert url_problem(f"https://{host}/jwks") is None
 
 
 def test_a_host_name_is_resolved_and_each_address_tried(issuer: DevIssuer) -> None:

@@ -510,6 +510,16 @@ def test_unsafe_or_impossible_configuration_is_refused(kwargs: dict[str, Any]) -
         RemoteKeySource(**kwargs)
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "keys..example.com"])
+@pytest.mark.parametrize("setting", ["issuer", "jwks_uri"])
+def test_a_host_name_no_resolver_accepts_is_refused_at_construction_by_name(host: str, setting: str) -> None:
+    # Accepted, every fetch failed before any query (getaddrinfo refuses the name): a 503 on every request.
+    with pytest.raises(ConfigurationError) as info:
+        RemoteKeySource(**{"issuer": None, "jwks_uri": None, setting: f"https://{host}/"},
+                        algorithms=["RS256"])
+    assert str(info.value).startswith(f"{setting} has a host name no resolver accepts")
+
+
 def test_a_slow_refresh_does_not_hold_up_requests_that_have_cached_keys(issuer: DevIssuer) -> None:
     clock = FakeClock()
     source = _source(issuer, clock, timeout_seconds=5, jwks_max_age_seconds=600)

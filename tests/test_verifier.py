@@ -572,6 +572,11 @@ def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
      ["JWT_TIMEOUT_SECONDS must be > 0"]),
     ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_MAX_TOKEN_BYTES": "0"}, ["JWT_MAX_TOKEN_BYTES must be"]),
     ({"JWT_JWKS_URI": "ftp://keys.example", "JWT_AUDIENCE": "api"}, ["JWT_JWKS_URI must use https"]),
+    # A host name getaddrinfo refuses: a 503 on every request before, now refused here by its variable.
+    ({"JWT_JWKS_URI": "https://keys..example/jwks", "JWT_AUDIENCE": "api"},
+     ["JWT_JWKS_URI has a host name no resolver accepts"]),
+    ({"JWT_ISSUER": "https://" + "a" * 64 + ".example/", "JWT_AUDIENCE": "api"},
+     ["JWT_ISSUER (template parameter JwtIssuer) has a host name no resolver accepts"]),
     ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_MAX_AGE_CLAIM": "auth_time"},
      ["JWT_MAX_AGE_CLAIM needs JWT_MAX_AGE_SECONDS"]),
     ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_ALGORITHMS": "rs256"},

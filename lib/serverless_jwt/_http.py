@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from serverless_jwt._config import is_loopback
 
-__all__ = ["MAX_TIMEOUT_SECONDS", "FetchError", "get_bytes", "get_json", "url_allowed"]
+__all__ = ["MAX_TIMEOUT_SECONDS", "FetchError", "get_bytes", "get_json", "url_allowed", "url_problem"]
 
 # A day: past any real deadline. Waits much longer (~1e10 s) overflow the timers and locks that bound
 # them (OverflowError), so configurations are checked against this before any request.
@@ -67,22 +67,37 @@ class _FinalResponse(http.client.HTTPResponse):
             http.client.parse_headers(self.fp)  # the interim answer's headers, dropped
 
 
+_NOT_ALLOWED = "must use https (plain http only on loopback)"
+_HOST_REFUSED = "has a host name no resolver accepts (a label empty or over 63 characters)"
+
+
 def url_allowed(url: str) -> bool:
     """Whether ``url`` may be fetched: https anywhere, http only on loopback, no credentials."""
+    return url_problem(url) is None
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` may not be fetched, worded to follow the setting's name; None when it may."""
     if _FORBIDDEN_URL_CHARS.search(url):
         # http.client refuses these (InvalidURL, a foreign exception); say no here instead.
-        return False
+        return _NOT_ALLOWED
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        return False
+        return _NOT_ALLOWED
     if not parts.hostname or parts.username is not None or parts.password is not None:
-        return False
-    if parts.scheme == "https":
-        return True
+        return _NOT_ALLOWED
     # Plain HTTP only where nobody else can sit in the middle: the local machine.
-    return parts.scheme == "http" and is_loopback(parts.hostname)
+    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname)):
+        return _NOT_ALLOWED
+    try:
+        # getaddrinfo encodes the name with this codec and refuses what it refuses: say so at
+        # construction, not as a 503 on every request.
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        return _HOST_REFUSED
+    return None
 
 
 class _Deadline:
@@ -121,7 +136,7 @@ def _connector(deadline: _Deadline) -> Callable[..., socket.socket]:
             try:
                 found.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
             except (OSError, UnicodeError) as exc:  # handed back below; no foreign text leaves this module
-                # UnicodeError: a name the IDNA codec refuses (a label over 63 characters, an empty one).
+                # UnicodeError: a name the IDNA codec refuses (url_allowed refuses those first).
                 found.append(exc)
 
         resolver = threading.Thread(target=lookup, name="serverless-jwt-dns", daemon=True)

@@ -23,7 +23,7 @@ from serverless_jwt import claims as _claims
 from serverless_jwt import token as _token
 from serverless_jwt._alb_keys import AlbKeys, default_key_url
 from serverless_jwt._config import check_at_most
-from serverless_jwt._http import MAX_TIMEOUT_SECONDS
+from serverless_jwt._http import MAX_TIMEOUT_SECONDS, url_problem
 from serverless_jwt.errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,
@@ -141,6 +141,9 @@ class AlbVerifier(AlbKeys):
             key_url_template = default_key_url(regions.pop())
         if not isinstance(key_url_template, str) or key_url_template.count("{kid}") != 1:
             raise ConfigurationError("key_url_template must contain {kid} once")
+        problem = url_problem(key_url_template.replace("{kid}", "kid"))
+        if problem is not None:  # refused by every fetch: a 503 on every request
+            raise ConfigurationError(f"key_url_template {problem}")
         clients = [client_ids] if isinstance(client_ids, str) else client_ids
         # As Verifier: a clock that is no callable failed every request (a 500), an issuer or client
         # that is no string (or an empty list of clients) refused every token.

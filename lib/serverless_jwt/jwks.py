@@ -33,7 +33,7 @@ from typing import Any
 from serverless_jwt._checkers import HMAC_ALGORITHMS
 from serverless_jwt._config import MAX_SECONDS, check_at_most
 from serverless_jwt._discovery import discovery_url
-from serverless_jwt._http import MAX_TIMEOUT_SECONDS, url_allowed
+from serverless_jwt._http import MAX_TIMEOUT_SECONDS, url_problem
 from serverless_jwt._jwks_fetch import FetchAttempt
 from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
 from serverless_jwt._nonblocking import WouldBlock, scheduler
@@ -95,10 +95,10 @@ class RemoteKeySource(FetchAttempt):
     ) -> None:
         if issuer is None and jwks_uri is None:
             raise ConfigurationError("RemoteKeySource needs an issuer or a jwks_uri")
-        if jwks_uri is not None and not url_allowed(jwks_uri):
-            raise ConfigurationError("jwks_uri must use https (plain http only on loopback)")
-        if jwks_uri is None and not url_allowed(discovery_url(str(issuer))):
-            raise ConfigurationError("issuer must use https (plain http only on loopback)")
+        name, url = ("jwks_uri", jwks_uri) if jwks_uri is not None else ("issuer", discovery_url(str(issuer)))
+        problem = url_problem(url)
+        if problem is not None:  # led by the setting's name: from_env names the user's variable
+            raise ConfigurationError(f"{name} {problem}")
         # One message per setting, led by its name (from_env names the user's variable); a number first.
         for name, value, bound in (("timeout_seconds", timeout_seconds, ">"),
                                    ("jwks_max_age_seconds", jwks_max_age_seconds, ">"),
