@@ -49,6 +49,8 @@ class KeyServer:
         self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
         self.requests = 0
         self.fail = False
+        self.fail_status = 503  # what a failing endpoint answers, with this Retry-After if set
+        self.retry_after: str | None = None
         self.before_answer: Callable[[str], None] | None = None  # called with the kid asked for
         owner = self
 
@@ -62,7 +64,9 @@ class KeyServer:
                     owner.before_answer(self.path.lstrip("/"))
                 key = owner.keys.get(self.path.lstrip("/"))
                 if key is None or owner.fail:
-                    self.send_response(404 if key is None else 503)
+                    self.send_response(404 if key is None else owner.fail_status)
+                    if key is not None and owner.retry_after is not None:
+                        self.send_header("Retry-After", owner.retry_after)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -412,6 +416,33 @@ def test_outage_retry_after_counts_down_to_the_next_fetch_within_1_to_60(keys: K
         clock.now += 2
     assert waits == [min(cooldown, 60), min(cooldown - 2, 60)]
     assert keys.requests == 1
+
+
+@pytest.mark.parametrize(("cooldown", "status", "retry_after", "pause"), [
+    (5, 429, "20", 20),    # the endpoint's wait, longer than the cool-down: honoured
+    (5, 503, "120", 60),   # at most a minute, as the JWKS source
+    (5, 429, "2", 5),      # never shorter than the cool-down
+    (5, 429, None, 5),     # no Retry-After: the cool-down
+    (0, 429, "0", 1),      # at least a second, even with no cool-down
+])
+def test_the_key_endpoints_retry_after_sets_the_outage_pause_within_1_to_60(
+        keys: KeyServer, cooldown: int, status: int, retry_after: str | None, pause: int) -> None:
+    # A 429's Retry-After was ignored: fetching resumed after the cool-down, inside the endpoint's limit.
+    clock = Clock()
+    verifier = _verifier(keys, clock=clock, unknown_kid_cooldown_seconds=cooldown)
+    kid = keys.new_key()
+    keys.fail, keys.fail_status, keys.retry_after = True, status, retry_after
+    with pytest.raises(KeysUnavailableError) as info:
+        verifier.verify(alb_token(keys, kid))
+    assert info.value.retry_after_seconds == pause  # the 503 says how long the pause is
+    clock.now += pause - 0.5
+    with pytest.raises(KeysUnavailableError):  # still paused: no fetch
+        verifier.verify(alb_token(keys, kid))
+    assert keys.requests == 1
+    keys.fail = False
+    clock.now += 0.5
+    assert verifier.verify(alb_token(keys, kid))["sub"] == "user-1"
+    assert keys.requests == 2
 
 
 def test_a_wall_clock_stepped_back_never_stretches_the_outage_pause(keys: KeyServer) -> None:

@@ -2,9 +2,9 @@
 
 :class:`AlbKeys` is :class:`~serverless_jwt.alb.AlbVerifier`'s base class (its ``_key`` is the
 verifier's own method). One fetch per kid at a time (the others wait for it); a kid the endpoint refuses
-is remembered for the cool-down, an outage pauses every fetch for it; fetches for unknown kids are
-budgeted per cool-down window, the last one kept for the kid asked for most. ``alb.py`` re-exports
-:func:`default_key_url`.
+is remembered for the cool-down, an outage pauses every fetch for it (longer if its Retry-After asks, up to
+a minute); fetches for unknown kids are budgeted per cool-down window, the last one kept for the kid asked
+for most. ``alb.py`` re-exports :func:`default_key_url`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = ["AlbKeys", "default_key_url"]
 
 _MAX_CACHED_KEYS = 64
 _MAX_ASKED = 1024  # unknown kids counted per window (forged ones arrive once each)
+_MAX_HOLD_SECONDS = 60.0  # the longest Retry-After honoured (as the JWKS source's)
 
 
 def default_key_url(region: str) -> str:
@@ -61,7 +62,7 @@ class AlbKeys:
         self._missing: dict[str, float] = {}  # kid -> until when the key endpoint said "no such key"
         self._lock = threading.Lock()
         self._flights: dict[str, _Flight] = {}  # kid -> its fetch in progress (one per kid)
-        self._retry_at = 0.0
+        self._paused = (0.0, 0.0)  # an outage's pause: (until when, how long), one tuple read at once
         self._max_fetches = max_unknown_kid_fetches
         self._window_end = -math.inf  # the current cool-down window of unknown-kid fetches
         self._fetches = 0             # fetches made in it
@@ -81,8 +82,9 @@ class AlbKeys:
                 now = self._clock()
                 if _within(now, self._missing.get(kid, -math.inf), self._cooldown):
                     raise UnknownKeyError()
-                if _within(now, self._retry_at, self._cooldown):
-                    raise KeysUnavailableError(retry_after_seconds=_seconds(self._retry_at - now))
+                until, length = self._paused
+                if _within(now, until, length):
+                    raise KeysUnavailableError(retry_after_seconds=_seconds(until - now))
                 self._admit_fetch(kid, now)
                 flight = self._flights[kid] = _Flight()
                 fetching = True
@@ -127,11 +129,16 @@ class AlbKeys:
                         self._missing.clear()
                     self._missing[kid] = now + self._cooldown
                 raise UnknownKeyError() from None
-            # An outage pauses fetching: retries cannot turn us into a request amplifier.
-            self._retry_at = now + self._cooldown
-            raise KeysUnavailableError(retry_after_seconds=_seconds(self._cooldown)) from None
+            # An outage pauses fetching: retries cannot turn us into a request amplifier. A 429 or 503
+            # that says when to come back (Retry-After) is honoured as the JWKS source honours it: at
+            # least a second, at most a minute, never shorter than the cool-down.
+            pause = self._cooldown
+            if exc.retry_after is not None:
+                pause = max(pause, min(max(exc.retry_after, 1.0), _MAX_HOLD_SECONDS))
+            self._paused = (now + pause, pause)
+            raise KeysUnavailableError(retry_after_seconds=_seconds(pause)) from None
         except ConfigurationError:
-            self._retry_at = now + self._cooldown
+            self._paused = (now + self._cooldown, self._cooldown)
             raise KeysUnavailableError(retry_after_seconds=_seconds(self._cooldown)) from None
         if selected is None:
             raise UnknownKeyError()
