@@ -104,7 +104,8 @@ class Verifier(CacheHits, KeyPlans):
         the other claim rules are re-checked on every hit; emptied when keys change). 0 disables it.
     prefetch:
         Load remote keys now (during a Lambda cold start). A failure here is not raised: the next
-        request tries again.
+        request tries again. Several verifiers: ``MultiIssuerVerifier.prefetch()`` loads them side by
+        side (one deadline for all, not one each).
     clock:
         Wall-clock seconds for claim checks; injectable for tests.
 
