@@ -52,7 +52,7 @@ def usable_by_any_algorithm(jwks: Mapping[str, Any]) -> bool:
 
 
 def usable_keys(entries: list[Any], allowed: frozenset[str]
-                 ) -> tuple[list[VerificationKey], list[tuple[str | None, str]]]:
+                ) -> tuple[list[VerificationKey], list[tuple[str | None, str]]]:
     """The usable keys of a JWKS's ``keys`` list, and (kid, reason) of each one left out."""
     usable: list[VerificationKey] = []
     skipped: list[tuple[str | None, str]] = []
