@@ -87,6 +87,22 @@ def test_the_metadata_says_typed_and_names_each_python_that_requires_python_allo
     assert versions == ["3.10", "3.11", "3.12", "3.13"]
 
 
+def test_the_extras_are_exactly_the_ones_the_readme_names(core_venv: Path) -> None:
+    # Users and docs agree on one set of names; contributors' tooling (benchmarks too) lives in `dev`.
+    extras = {"powertools", "aws", "fastapi", "flask", "speedups", "local", "dev"}
+    done = _run(core_venv, """
+        import importlib.metadata as m, json
+        print(json.dumps(m.metadata("serverless-jwt").get_all("Provides-Extra") or []))
+    """)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(json.loads(done.stdout)) == sorted(extras)
+    readme = (ROOT / "README.md").read_text("utf-8")
+    table = readme.split("| extra | brings | for |", 1)[1].split("\n\n", 1)[0]
+    cells = re.findall(r"^\| ([^|]+) \|", table, re.MULTILINE)[1:]  # below the header's --- row
+    assert {name for cell in cells for name in re.findall(r"`([a-z]+)`", cell)} == extras
+    assert not re.findall(r"\[[a-z,]*bench[a-z,]*\]", readme)
+
+
 def test_the_verifier_decorators_and_authorizer_work_without_extras(core_venv: Path) -> None:
     done = _run(core_venv, """
         import sys
