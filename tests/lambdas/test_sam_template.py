@@ -103,3 +103,18 @@ def test_outputs_name_the_urls_to_call() -> None:
     outputs = _source()["Outputs"]
     for name, path in (("MeUrl", "/me"), ("ShowsUrl", "/shows"), ("RestMeUrl", "/prod/me")):
         assert outputs[name]["Value"]["Fn::Sub"].endswith(path), name
+
+
+def test_the_readme_deploy_walk_through_sets_what_it_calls_from_outputs_and_parameters() -> None:
+    # A user pastes these lines after `sam deploy --guided`: every "$...Url" a curl calls must have been
+    # read from one of the stack's Outputs, and every Parameter it tells them to set must exist.
+    template = _source()
+    readme = (ROOT / "README.md").read_text("utf-8")
+    deploy = readme.split("\n### Deploy\n", 1)[1].split("\n### ", 1)[0]
+    called = set(re.findall(r'"\$(\w+Url)"', deploy))
+    assigned = dict(re.findall(r"\b(\w+Url)=\$\(output (\w+)\)", deploy))
+    assert called
+    assert called <= set(assigned), called - set(assigned)
+    assert set(assigned.values()) <= set(template["Outputs"])
+    set_parameters = set(re.findall(r"\b(Jwt[A-Za-z]+)=", deploy))
+    assert {"JwtIssuer", "JwtAudience", "JwtSecret"} <= set_parameters <= set(template["Parameters"])
