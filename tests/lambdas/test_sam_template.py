@@ -6,6 +6,7 @@ CloudFormation that ``sam deploy`` would create.
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,23 @@ def test_the_readme_deploy_walk_through_sets_what_it_calls_from_outputs_and_para
     assert set(assigned.values()) <= set(template["Outputs"])
     set_parameters = set(re.findall(r"\b(Jwt[A-Za-z]+)=", deploy))
     assert {"JwtIssuer", "JwtAudience", "JwtSecret"} <= set_parameters <= set(template["Parameters"])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # SAM CLI's own template validator
+def test_the_readme_quotes_the_guided_deploy_prompt_for_each_function_without_api_auth(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # `sam deploy --guided` stops unless each function it names is confirmed: the README must tell a
+    # user which questions come and in SAM CLI's own words.
+    auth_utils = pytest.importorskip("samcli.commands.deploy.auth_utils",
+                                     reason="aws-sam-cli is not installed")
+    stack_provider = pytest.importorskip("samcli.lib.providers.sam_stack_provider")
+    guided = pytest.importorskip("samcli.commands.deploy.guided_context")
+    assert "has no authentication. Is this okay?" in inspect.getsource(guided)
+    monkeypatch.setenv("SAM_CLI_TELEMETRY", "0")
+    monkeypatch.chdir(ROOT)
+    stacks, _ = stack_provider.SamLocalStackProvider.get_stacks("template.yaml")
+    asked = {name for name, has_auth in auth_utils.auth_per_resource(stacks) if not has_auth}
+    readme = " ".join((ROOT / "README.md").read_text("utf-8").split())
+    assert asked == {"MeFunction", "ShowsFunction"}
+    for name in asked:
+        assert f'"{name} has no authentication. Is this okay?"' in readme, name
