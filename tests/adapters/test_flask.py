@@ -348,3 +348,49 @@ def test_without_init_app_the_apps_own_auth_error_handler_still_answers(
 def test_a_netlify_realm_that_is_not_text_fails_at_decoration_not_per_refusal() -> None:
     with pytest.raises(ConfigurationError, match="realm"):
         netlify_signed(secrets.token_urlsafe(32), realm=5)  # type: ignore[arg-type]
+
+
+ASYNC_VIEW_SAMPLE = '''
+from flask import Flask
+from serverless_jwt import Verifier
+from serverless_jwt.adapters.flask import JwtAuth, netlify_signed
+
+app = Flask(__name__)
+auth = JwtAuth(Verifier(secrets=["x" * 32]), app)
+
+@app.get("/a")
+@auth.required("read:shows")
+async def scoped() -> str:
+    return "a"
+
+@app.get("/b")
+@auth.required
+async def bare() -> dict[str, int]:
+    return {}
+
+@app.get("/c")
+@netlify_signed("y" * 32)
+@auth.required(optional=True)
+async def signed() -> str:
+    return "c"
+
+reveal_type(scoped)
+reveal_type(bare)
+reveal_type(signed)
+'''
+
+
+def test_async_views_stay_valid_flask_routes_under_mypy_strict(tmp_path: Any) -> None:
+    # The wrapper awaits the view (app.ensure_sync): it returns the result, not a coroutine, and a
+    # "Coroutine | Response" return was no route Flask's types accept (a type-var error on @app.get).
+    sample = tmp_path / "sample.py"
+    sample.write_text(ASYNC_VIEW_SAMPLE)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(sample)],
+        capture_output=True, text=True, check=False,
+    )
+    out = result.stdout
+    assert 'sample.py:25: note: Revealed type is "def () -> str | flask.wrappers.Response"' in out, out
+    assert 'sample.py:26: note: Revealed type is "def () -> dict[str, int] | flask.wrappers.Response"' in out, out
+    assert 'sample.py:27: note: Revealed type is "def () -> str | flask.wrappers.Response"' in out, out
+    assert "Success: no issues found" in out, out

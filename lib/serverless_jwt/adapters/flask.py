@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Collection, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar, overload
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from serverless_jwt._extras import requires
 
@@ -41,6 +41,28 @@ __all__ = ["JwtAuth", "netlify_signed"]
 P = ParamSpec("P")
 R = TypeVar("R")
 _EXTENSION = "serverless_jwt"
+
+
+class _ViewDecorator(Protocol):
+    """What ``required(...)`` returns: an ``async def`` view becomes a sync one returning its result.
+
+    The wrapper runs the view with ``app.ensure_sync``, so what it returns is the awaited value; typed as
+    the coroutine, a decorated async view would not be a valid Flask route under ``mypy --strict``.
+    """
+
+    @overload
+    def __call__(self, view: Callable[P, Awaitable[R]], /) -> Callable[P, R | flask.Response]: ...
+    @overload
+    def __call__(self, view: Callable[P, R], /) -> Callable[P, R | flask.Response]: ...
+
+
+class _SignedDecorator(Protocol):
+    """What ``netlify_signed(...)`` returns; as :class:`_ViewDecorator`, without the added response."""
+
+    @overload
+    def __call__(self, view: Callable[P, Awaitable[R]], /) -> Callable[P, R]: ...
+    @overload
+    def __call__(self, view: Callable[P, R], /) -> Callable[P, R]: ...
 
 
 class JwtAuth:
@@ -87,10 +109,12 @@ class JwtAuth:
                                                 headers=shaped.headers)
 
     @overload
+    def required(self, view: Callable[P, Awaitable[R]], /) -> Callable[P, R | flask.Response]: ...
+    @overload
     def required(self, view: Callable[P, R], /) -> Callable[P, R | flask.Response]: ...
     @overload
     def required(self, *scopes: str, roles: Collection[str] = (),
-                 optional: bool = False) -> Callable[[Callable[P, R]], Callable[P, R | flask.Response]]: ...
+                 optional: bool = False) -> _ViewDecorator: ...
     def required(self, *scopes: Any, roles: Collection[str] = (), optional: bool = False) -> Any:
         """Decorate a view: authenticate, check ``scopes`` / ``roles`` (all), set ``g.identity``.
 
@@ -192,7 +216,7 @@ def _log_netlify(err: AuthError) -> None:
 
 
 def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | None = None,
-                   **options: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+                   **options: Any) -> _SignedDecorator:
     """Refuse requests without a valid ``x-nf-sign`` (they did not come through Netlify's signed proxy).
 
     Use on a view, or on the whole app with ``app.before_request(netlify_signed(secret)(lambda: None))``.
@@ -226,4 +250,4 @@ def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | 
 
         return wrapper
 
-    return decorate
+    return cast(_SignedDecorator, decorate)  # an async view's wrapper returns the awaited value
