@@ -391,6 +391,7 @@ def test_async_views_stay_valid_flask_routes_under_mypy_strict(tmp_path: Any) ->
     )
     out = result.stdout
     assert 'sample.py:25: note: Revealed type is "def () -> str | flask.wrappers.Response"' in out, out
-    assert 'sample.py:26: note: Revealed type is "def () -> dict[str, int] | flask.wrappers.Response"' in out, out
+    assert 'sample.py:26: note: Revealed type is "def () -> dict[str, int] | flask.wrappers.Response"' \
+        in out, out
     assert 'sample.py:27: note: Revealed type is "def () -> str | flask.wrappers.Response"' in out, out
     assert "Success: no issues found" in out, out
