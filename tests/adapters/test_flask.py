@@ -350,6 +350,44 @@ def test_a_netlify_realm_that_is_not_text_fails_at_decoration_not_per_refusal() 
         netlify_signed(secrets.token_urlsafe(32), realm=5)  # type: ignore[arg-type]
 
 
+
+def test_each_jwt_auth_and_netlify_signed_answers_with_its_own_realm(jwt_issuer: DevIssuer, serve_wsgi: Serve,
+                                                                     jwt_tokens: Tokens) -> None:
+    # Several JwtAuth on one app: the last init_app's handler answered every refusal with its realm.
+    app = flask.Flask(__name__)
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    users, admin = JwtAuth(verifier, app, realm="users"), JwtAuth(verifier, app, realm="admin")
+
+    @app.get("/users")
+    @users.required
+    def for_users() -> Any:
+        return "u"
+
+    @app.get("/admin")
+    @admin.required
+    def for_admin() -> Any:
+        return "a"
+
+    @app.get("/signed")
+    @netlify_signed(secrets.token_urlsafe(32), realm="proxy")
+    @admin.required
+    def signed() -> Any:
+        return "s"
+
+    @app.get("/scoped")
+    @users.required
+    def scoped() -> Any:
+        raise InsufficientScopeError(["admin"])  # the view's own refusal: its decorator's realm
+
+    base = serve_wsgi(app)
+    assert get(base, "/users").headers["www-authenticate"] == 'Bearer realm="users"'
+    assert get(base, "/admin").headers["www-authenticate"] == 'Bearer realm="admin"'
+    assert get(base, "/signed").headers["www-authenticate"] == 'Bearer realm="proxy"'
+    r = get(base, "/scoped", jwt_tokens.valid())
+    assert r.status_code == 403
+    assert r.headers["www-authenticate"].startswith('Bearer realm="users", error="insufficient_scope"')
+
+
 ASYNC_VIEW_SAMPLE = '''
 from flask import Flask
 from serverless_jwt import Verifier

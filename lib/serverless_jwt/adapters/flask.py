@@ -41,6 +41,7 @@ __all__ = ["JwtAuth", "netlify_signed"]
 P = ParamSpec("P")
 R = TypeVar("R")
 _EXTENSION = "serverless_jwt"
+_ANSWER = "_serverless_jwt_answer"  # on g: how the decorator that last ran answers a refusal (its realm)
 
 
 class _ViewDecorator(Protocol):
@@ -100,7 +101,13 @@ class JwtAuth:
     def init_app(self, app: flask.Flask) -> None:
         """Register the extension and its ``AuthError`` handler (yours, registered later, wins)."""
         app.extensions[_EXTENSION] = self
-        app.register_error_handler(AuthError, self.error_response)
+        app.register_error_handler(AuthError, self._handle)
+
+    def _handle(self, err: AuthError) -> flask.Response:
+        # The decorator this request went through answers, with its realm: with several JwtAuth on one
+        # app (or a netlify_signed realm), the last one registered would otherwise answer for all.
+        answer: Callable[[AuthError], flask.Response] | None = flask.g.get(_ANSWER)
+        return (answer or self.error_response)(err)
 
     def error_response(self, err: AuthError) -> flask.Response:
         """Our answer for ``err``: status, ``WWW-Authenticate`` and the RFC 6750 JSON body."""
@@ -149,6 +156,7 @@ class JwtAuth:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | flask.Response:
             app = flask.current_app
+            setattr(flask.g, _ANSWER, self.error_response)
             try:
                 identity = self._auth.identity(environ_headers(flask.request.environ), checks,
                                                optional=optional)
@@ -234,18 +242,23 @@ def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | 
     verifier = signature_verifier(secret, **options)
     realm = realm_text(realm)
 
+    def answer(err: AuthError) -> flask.Response:
+        shaped = err.response(realm)
+        return flask.current_app.response_class(json.dumps(shaped.body), status=shaped.status,
+                                                headers=shaped.headers)
+
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            if realm is not None:  # else the app's handler answers (JwtAuth's realm), as before
+                setattr(flask.g, _ANSWER, answer)
             try:
                 flask.g.netlify_signature = signature_from_headers(flask.request.headers, verifier)
             except AuthError as err:
                 _rejected_once(err, _log_netlify)
                 if _EXTENSION in flask.current_app.extensions:
-                    raise  # the app's AuthError handler answers; it logs nothing itself
-                shaped = err.response(realm)
-                flask.abort(flask.current_app.response_class(json.dumps(shaped.body), status=shaped.status,
-                                                             headers=shaped.headers))
+                    raise  # the app's AuthError handler answers (ours: with this realm); it logs nothing
+                flask.abort(answer(err))
             return flask.current_app.ensure_sync(view)(*args, **kwargs)  # type: ignore[no-any-return]
 
         return wrapper
