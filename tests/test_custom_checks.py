@@ -121,3 +121,23 @@ def test_a_token_check_mutating_a_nested_header_member_leaves_the_next_tokens_he
     for n in range(2):  # one header segment: the second token's header comes from the cache
         verifier.verify(jwt.encode({"exp": time.time() + 60, "n": n}, SECRET, "HS256", headers=headers))
     assert seen == [(["cert"], {"tenant": "acme"})] * 2
+
+
+def test_a_check_that_cannot_take_its_arguments_is_refused_at_construction() -> None:
+    # A claim check among token_checks (or the reverse) raised TypeError on every call, which reads as a
+    # refusal: every valid token got a 401, and nothing said the configuration was wrong.
+    def tenant_is_acme(claims: Any) -> bool:
+        return True
+
+    def with_key(header: Any, claims: Any, key: Any) -> bool:
+        return True
+
+    with pytest.raises(ConfigurationError, match=r"check\(header, claims, key\)"):
+        Verifier(secrets=SECRET, token_checks=[tenant_is_acme])
+    with pytest.raises(ConfigurationError, match=r"check\(claims\)"):
+        Verifier(secrets=SECRET, claim_checks=[with_key])
+    # What can take the arguments is accepted: defaults, *args, bound methods, callables without a
+    # signature (builtins).
+    accepted = Verifier(secrets=SECRET, claim_checks=[bool, lambda c, strict=True: True],
+                        token_checks=[lambda *args: True, lambda h, c, k=None, **kw: True])
+    assert accepted.verify(_hs(sub="alice"))["sub"] == "alice"

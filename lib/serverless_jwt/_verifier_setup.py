@@ -6,6 +6,7 @@ string for a flag, ``nan`` for a size, a public key as a secret) is a ``Configur
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -84,7 +85,27 @@ def custom_checks(claim_checks: Iterable[Any], token_checks: Iterable[Any],
     checks, token = tuple(claim_checks), tuple(token_checks)
     if not all(callable(check) for check in (*checks, *token)):
         raise ConfigurationError("claim_checks and token_checks must be callables")
+    # A check that cannot take its arguments (a claim check among token_checks, or the reverse) would
+    # raise a TypeError on every call, read as a refusal: every valid token a 401, never an error.
+    if not all(_takes(check, 1) for check in checks):
+        raise ConfigurationError("each claim_checks entry must accept one argument: check(claims)")
+    if not all(_takes(check, 3) for check in token):
+        raise ConfigurationError("each token_checks entry must accept three arguments: "
+                                 "check(header, claims, key)")
     return checks, token
+
+
+def _takes(check: Any, count: int) -> bool:
+    """Whether ``check`` can be called with ``count`` positional arguments (True when unknowable)."""
+    try:
+        signature = inspect.signature(check)
+    except (TypeError, ValueError):  # some builtins and C callables have no signature: trust them
+        return True
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True
 
 
 def key_source(
