@@ -333,3 +333,45 @@ def test_a_netlify_realm_that_is_not_text_fails_at_construction_not_per_refusal(
 
     with pytest.raises(ConfigurationError, match="realm"):
         NetlifySignature("a-redirect-secret-of-at-least-32-bytes", realm=5)  # type: ignore[arg-type]
+
+
+def test_a_refused_websocket_is_answered_or_closed_as_the_server_allows(jwt_issuer: DevIssuer) -> None:
+    # Where the server has no websocket.http.response extension (uvicorn's wsproto, older servers), the
+    # 401 went out as websocket.http.response.* messages it cannot send: an error, not a refusal.
+    import asyncio
+
+    from fastapi import WebSocket
+
+    app = FastAPI()
+    install_error_handlers(app)
+    auth = JwtBearer(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience))
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket, identity: Annotated[IdentityContext, Depends(auth)]) -> None:
+        await websocket.accept()
+        await websocket.send_text(identity.subject or "")
+        await websocket.close()
+
+    def handshake(headers: list[tuple[bytes, bytes]], extensions: dict[str, Any]) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "websocket.connect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "root_path": "", "query_string": b"",
+                 "headers": [(b"host", b"x"), *headers], "extensions": extensions, "subprotocols": []}
+        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+        return sent
+
+    assert handshake([], {}) == [{"type": "websocket.close", "code": 1008, "reason": ""}]
+    answered = handshake([(b"authorization", b"Bearer a.b")], {"websocket.http.response": {}})
+    assert [m["type"] for m in answered] == ["websocket.http.response.start", "websocket.http.response.body"]
+    assert answered[0]["status"] == 401
+    assert b'error="invalid_token"' in dict(answered[0]["headers"])[b"www-authenticate"]
+    token = jwt_issuer.mint(sub="alice").encode()
+    accepted = handshake([(b"authorization", b"Bearer " + token)], {})
+    assert [m["type"] for m in accepted][:2] == ["websocket.accept", "websocket.send"]
+    assert accepted[1]["text"] == "alice"

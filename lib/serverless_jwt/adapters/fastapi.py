@@ -32,6 +32,7 @@ with requires("fastapi", "The FastAPI integration (serverless_jwt.adapters.fasta
     from fastapi.security.base import SecurityBase
     from starlette.requests import HTTPConnection, Request
     from starlette.responses import JSONResponse
+    from starlette.websockets import WebSocket
 
 from serverless_jwt import authz
 from serverless_jwt._rejections import log_rejection
@@ -60,6 +61,7 @@ class AuthHTTPException(HTTPException):
 
 
 _AUTH = "serverless_jwt_auth"
+_POLICY_VIOLATION = 1008  # WebSocket close code (RFC 6455 §7.4.1); servers answer the handshake 403
 
 
 async def auth_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -77,14 +79,27 @@ async def auth_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(shaped.body, status_code=shaped.status, headers=shaped.headers)
 
 
+async def _answer(conn: Any, exc: Exception) -> Any:
+    # What install_error_handlers registers. A WebSocket handshake (Starlette passes the WebSocket) gets
+    # the same response where the server lets an app answer it as HTTP (ASGI's websocket.http.response
+    # extension); elsewhere a response would be messages the server does not know, an error instead of
+    # a refusal: close with 1008, which the server sends as a bare 403, as JwtMiddleware does.
+    response = await auth_error_handler(conn, exc)
+    if isinstance(conn, WebSocket) and "websocket.http.response" not in (conn.scope.get("extensions") or {}):
+        await conn.close(_POLICY_VIOLATION)
+        return None
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer auth failures with our status, ``WWW-Authenticate`` and body (not wrapped in ``detail``).
 
-    Registers :func:`auth_error_handler` for :class:`AuthHTTPException` and ``AuthError``; register
-    your own handler for either afterwards to shape the answers yourself.
+    Registers :func:`auth_error_handler`'s answers for :class:`AuthHTTPException` and ``AuthError``
+    (a refused WebSocket handshake is closed with 1008 where the server cannot be sent an HTTP answer);
+    register your own handler for either afterwards to shape the answers yourself.
     """
-    app.add_exception_handler(AuthHTTPException, auth_error_handler)
-    app.add_exception_handler(AuthError, auth_error_handler)
+    app.add_exception_handler(AuthHTTPException, _answer)
+    app.add_exception_handler(AuthError, _answer)
 
 
 class JwtBearer(SecurityBase):
