@@ -210,6 +210,30 @@ def test_enrich_and_context_claims(issuer: DevIssuer, verifier: Verifier) -> Non
     assert {k: v for k, v in ctx.items() if k != ENCODING_KEY} == {"sub": "eve", "tenant": "t1"}
 
 
+def test_usage_identifier_key_from_a_claim_or_a_function_on_rest_allows(issuer: DevIssuer,
+                                                                         verifier: Verifier) -> None:
+    # A usage plan with API key source AUTHORIZER reads the caller's API key from usageIdentifierKey.
+    token = issuer.mint(sub="alice", claims={"api_key": "k-123"})
+    by_claim = authorizer(verifier, kind="rest_token", usage_identifier_key="api_key")
+    response = by_claim(token_event(token), None)
+    assert_policy(response, "Allow", token_event(token)["methodArn"], "alice")
+    assert response["usageIdentifierKey"] == "k-123"
+    by_request = authorizer(verifier, kind="rest_request",
+                            usage_identifier_key=lambda claims, event: f"{claims['sub']}:{event['path']}")
+    assert by_request(request_event(token), None)["usageIdentifierKey"] == "alice:/request"
+    # No key (claim absent, not a string): none is sent, API Gateway then refuses key-requiring methods.
+    for claims in ({}, {"api_key": 5}, {"api_key": ""}):
+        assert "usageIdentifierKey" not in by_claim(token_event(issuer.mint(claims=claims)), None)
+    # A Deny carries none.
+    denied = authorizer(verifier, scopes=["admin"], usage_identifier_key="api_key")(token_event(token), None)
+    assert "usageIdentifierKey" not in denied
+    for options in ({"kind": "http_simple", "usage_identifier_key": "api_key"},
+                    {"kind": "http_iam", "usage_identifier_key": "api_key"},
+                    {"usage_identifier_key": ""}, {"usage_identifier_key": 5}):
+        with pytest.raises(ConfigurationError, match="usage_identifier_key"):
+            authorizer(verifier, **options)  # type: ignore[arg-type]
+
+
 def test_configuration_errors(verifier: Verifier) -> None:
     with pytest.raises(ConfigurationError):
         authorizer(verifier, kind="websocket")  # type: ignore[arg-type]

@@ -145,6 +145,7 @@ def authorizer(
     identity_source: str | Collection[str] | None = None,
     logger: Any = None,
     claims_mapper: authz.ClaimsMapper | None = None,
+    usage_identifier_key: str | Callable[[Mapping[str, Any], Mapping[str, Any]], str | None] | None = None,
 ) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
     """A Lambda authorizer handler ``handler(event, context)`` built on ``verifier``.
 
@@ -182,6 +183,11 @@ def authorizer(
     claims_mapper:
         Rewrites the verified claims before the checks and the context, as ``require_auth``'s does, so
         ``authorizer(multi, **multi.auth_options())`` reads each preset's roles as ``require_auth`` does.
+    usage_identifier_key:
+        REST kinds, for a usage plan whose API key source is ``AUTHORIZER``: the name of the claim
+        holding the caller's API key, or ``f(claims, event) -> str | None``. An Allow then carries it
+        as ``usageIdentifierKey``; without a non-empty string none is sent (API Gateway answers 403
+        where the method requires an API key).
 
     Raises
     ------
@@ -216,7 +222,13 @@ def authorizer(
         raise ConfigurationError('context_claims must be a collection of claim names, such as ["sub"]')
     include = frozenset(context_claims) if context_claims is not None else None
     # Checked now: each would otherwise fail the invocation (a 500) on the requests that reach it.
-    for name, hook in (("enrich", enrich), ("claims_mapper", claims_mapper)):
+    if usage_identifier_key is not None and kind not in ("rest_token", "rest_request"):
+        raise ConfigurationError("usage_identifier_key applies to REST authorizers (HTTP APIs: no API keys)")
+    if isinstance(usage_identifier_key, str) and not usage_identifier_key:
+        raise ConfigurationError("usage_identifier_key must name a claim or be callable")
+    for name, hook in (("enrich", enrich), ("claims_mapper", claims_mapper),
+                       ("usage_identifier_key", None if isinstance(usage_identifier_key, str)
+                        else usage_identifier_key)):
         if hook is not None and not callable(hook):
             raise ConfigurationError(f"{name} must be callable")
     if logger is not None and not all(callable(getattr(logger, m, None)) for m in ("info", "error")):
@@ -297,6 +309,11 @@ def authorizer(
             return {"isAuthorized": True, "context": ctx}
         response = _policy(principal, "Allow", resource_of(event))
         response["context"] = ctx
+        if usage_identifier_key is not None:
+            key = (claims.get(usage_identifier_key) if isinstance(usage_identifier_key, str)
+                   else usage_identifier_key(claims, event))
+            if isinstance(key, str) and key:
+                response["usageIdentifierKey"] = key
         return response
 
     return handler
