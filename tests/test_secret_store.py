@@ -180,6 +180,22 @@ def test_secret_from_that_names_no_secret_store_is_refused_at_construction(refer
         Verifier(issuer="https://issuer.example.com/", secret_from=reference, require_audience=False)
 
 
+@pytest.mark.parametrize("suffix", [":JWT_SECRET::", ":JWT_SECRET:AWSCURRENT:", "::AWSPREVIOUS:",
+                                    ":k:AWSCURRENT:v1"])
+def test_a_secrets_manager_arn_with_an_ecs_style_suffix_is_refused_at_construction(aws: None,
+                                                                                  suffix: str) -> None:
+    # ECS's valueFrom (and CloudFormation's resolve) pick a JSON key or version after the ARN; GetSecretValue
+    # takes no such suffix: accepted, it answered ResourceNotFound, a 503 on every request.
+    arn = boto3.client("secretsmanager").create_secret(Name="jwt", SecretString="s" * 40)["ARN"]
+    StoredSecretKeys(arn, algorithms=["HS256"])
+    with pytest.raises(ConfigurationError, match="without a ':json-key:version-stage:' suffix"):
+        StoredSecretKeys(arn + suffix, algorithms=["HS256"])
+    with pytest.raises(ConfigurationError, match="JWT_SECRET"):
+        Verifier.from_env({"JWT_ISSUER": "https://issuer.example.com/", "JWT_SECRET": arn + suffix})
+    # SSM's own selectors (name:version, name:label) are GetParameter's and stay accepted.
+    StoredSecretKeys("ssm:/prod/jwt:3", algorithms=["HS256"], fetch=lambda *a, **k: "x" * 40)
+
+
 @pytest.mark.parametrize("reference", [
     "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:jwt-AbCdEf",
     "arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter/jwt",

@@ -188,6 +188,20 @@ def validate_algorithms(algorithms: Sequence[str] | None, *, shared_secret: bool
 _STORE_ARN = re.compile(r"arn:aws[a-z-]*:(?:secretsmanager:[^:]*:[^:]*:secret:|ssm:[^:]*:[^:]*:parameter/)")
 
 
+def secret_reference_problem(reference: str) -> str | None:
+    """Why ``secret_from`` cannot be fetched (each request would be a 503), or ``None``."""
+    if not is_secret_reference(reference):
+        # An S3 or KMS ARN, say, would only fail at request time: every request a 503.
+        return "secret_from must be a Secrets Manager ARN, an SSM parameter ARN or 'ssm:<parameter name>'"
+    if reference.startswith("arn:") and reference.split(":")[2] == "secretsmanager" and (
+            reference.count(":") > 6):
+        # ECS's and CloudFormation's ":json-key:version-stage:version-id" suffix: not part of the secret's
+        # ARN (names hold no ':'), so GetSecretValue answers ResourceNotFound on every request.
+        return ("secret_from must be the secret's ARN alone (arn:...:secret:NAME-AbCdEf), without a "
+                "':json-key:version-stage:' suffix: store one value, or a JSON object of one member")
+    return None
+
+
 def is_secret_reference(value: str) -> bool:
     """Whether a JWT_SECRET value names an AWS secret store entry instead of being the secret: ``ssm:<name>``,
     or a Secrets Manager secret or SSM parameter ARN (exactly what ``secret_from`` accepts)."""

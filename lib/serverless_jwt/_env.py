@@ -169,6 +169,7 @@ _ENV_NAMES = {
     "jwks_max_age_seconds": "JWT_JWKS_MAX_AGE_SECONDS", "max_stale_seconds": "JWT_MAX_STALE_SECONDS",
     "unknown_kid_cooldown_seconds": "JWT_UNKNOWN_KID_COOLDOWN_SECONDS",
     "max_token_bytes": "JWT_MAX_TOKEN_BYTES", "verified_cache_size": "JWT_VERIFIED_CACHE_SIZE",
+    "secret_from": "JWT_SECRET",
 }
 _SOURCE_NAMES = {"secrets": "JWT_SECRET", "secret_from": "JWT_SECRET", "jwks_uri": "JWT_JWKS_URI",
                  "jwks": "jwks", "public_key": "JWT_PUBLIC_KEY"}

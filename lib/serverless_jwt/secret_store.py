@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from serverless_jwt._config import check_at_most, is_secret_reference
+from serverless_jwt._config import check_at_most, secret_reference_problem
 from serverless_jwt._env import PREVIOUS_STAGE
 from serverless_jwt._extras import ensure, requires
 from serverless_jwt._nonblocking import WouldBlock, scheduler
@@ -182,10 +182,9 @@ class StoredSecretKeys:
         fetch: Callable[..., str | bytes] = _fetch,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not is_secret_reference(reference):
-            # An S3 or KMS ARN, say, would only fail at request time: every request a 503.
-            raise ConfigurationError("secret_from must be a Secrets Manager ARN, an SSM parameter ARN or "
-                                     "'ssm:<parameter name>'")
+        problem = secret_reference_problem(reference)
+        if problem is not None:
+            raise ConfigurationError(problem)
         if type(previous) is not bool:
             raise ConfigurationError("previous must be True or False")
         for name, value, setting in (("max_age_seconds", max_age_seconds, "secret_max_age_seconds"),
