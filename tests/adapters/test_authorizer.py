@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import logging
+import re
 import secrets
 import types
 from collections.abc import Mapping
@@ -146,6 +147,38 @@ def test_invalid_token_deny_mode_answers_403(verifier: Verifier) -> None:
 def test_policy_resource_keeps_partition(resource: str, expected: str) -> None:
     arn = "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/prod/GET/shows/1"
     assert policy_resource(arn, resource) == expected
+
+
+def _iam_matches(pattern: str, arn: str) -> bool:
+    # IAM's Resource wildcards: "*" any run of characters ("/" included), "?" any one character.
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, arn, re.DOTALL) is not None
+
+
+@pytest.mark.parametrize("kind", ["http_iam", "http_iam_v1"])
+@pytest.mark.parametrize("resource", ["stage", "api"])
+def test_http_api_cached_policy_covers_the_default_route(issuer: DevIssuer, verifier: Verifier,
+                                                          kind: str, resource: str) -> None:
+    # An HTTP API's $default (catch-all) route has a two-segment ARN: ".../{stage}/$default". A
+    # ".../{stage}/*/*" Allow never matched it, so every request there was a 403, and with caching an
+    # Allow made on another route was reused for it and refused too.
+    api = "arn:aws:execute-api:us-east-1:123456789012:abcdef123"
+    token = issuer.mint(sub="alice")
+    handler = authorizer(verifier, kind="http_iam", resource=resource)
+    for route in ("$default/$default", "$default/GET/shows/1", "prod/$default"):
+        event = http_event(token)
+        if kind == "http_iam_v1":  # payload 1.0: methodArn, one comma-joined identitySource string
+            event = {**event, "version": "1.0", "identitySource": f"Bearer {token}"}
+            del event["routeArn"]
+            event["methodArn"] = f"{api}/{route}"
+        else:
+            event["routeArn"] = f"{api}/{route}"
+        allowed = handler(event, None)["policyDocument"]["Statement"][0]["Resource"]
+        for other in (route, "$default/$default", "$default/POST/shows", "$default/GET/"):
+            covered = other.split("/")[0] == route.split("/")[0] or resource == "api"
+            assert _iam_matches(allowed, f"{api}/{other}") is covered, (allowed, other)
+        assert not _iam_matches(allowed, f"{api}2/{route}")  # never another API
+    assert policy_resource(f"{api}/$default/$default", "stage", http_api=True) == f"{api}/$default/*"
 
 
 def test_gov_cloud_partition_in_policy(issuer: DevIssuer, verifier: Verifier) -> None:

@@ -35,8 +35,10 @@ logged and answered ``Unauthorized``: nothing in a request raises anything but t
 
 Policies name the exact ``methodArn`` / ``routeArn`` by default. With authorizer caching on, API
 Gateway reuses one policy for every route the caller hits: use ``resource="stage"`` (every method and
-path of the stage) or a template such as ``"arn:{partition}:execute-api:{region}:{account}:{api_id}/
-{stage}/GET/*"``. The ARN's partition (``aws``, ``aws-cn``, ``aws-us-gov``) is always kept.
+path of the stage: ``.../{stage}/*/*``, and ``.../{stage}/*`` for the HTTP kinds, whose ``$default``
+route's ARN is ``.../{stage}/$default``) or a template such as
+``"arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/GET/*"``. The ARN's partition
+(``aws``, ``aws-cn``, ``aws-us-gov``) is always kept.
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ _SHORTCUTS = {
     "stage": "arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/*/*",
     "api": "arn:{partition}:execute-api:{region}:{account}:{api_id}/*/*/*",
 }
+# An HTTP API's $default route has a two-segment ARN (".../{stage}/$default"), which "/*/*" never
+# matches: HTTP kinds end the shortcuts in one "*" (it matches "/" too), so a cached Allow covers it.
+_HTTP_SHORTCUTS = {
+    "stage": "arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/*",
+    "api": "arn:{partition}:execute-api:{region}:{account}:{api_id}/*",
+}
 
 
 class Unauthorized(Exception):
@@ -88,7 +96,7 @@ class Unauthorized(Exception):
 _SAMPLE_API = "arn:aws:execute-api:sample-region-1:000000000000:sampleapi0"
 
 
-def policy_resource(arn: str, resource: str = "method") -> str:
+def policy_resource(arn: str, resource: str = "method", *, http_api: bool = False) -> str:
     """The ``Resource`` of the policy for a request to ``arn`` (a ``methodArn`` or ``routeArn``).
 
     Parameters
@@ -98,6 +106,9 @@ def policy_resource(arn: str, resource: str = "method") -> str:
     resource:
         ``"method"`` (``arn`` itself), ``"stage"``, ``"api"``, or a template using ``{partition}``,
         ``{region}``, ``{account}``, ``{api_id}``, ``{stage}``, ``{method}``, ``{path}``.
+    http_api:
+        ``arn`` is an HTTP API's: ``"stage"`` and ``"api"`` then end in one ``*`` (``.../{stage}/*``),
+        which also covers the ``$default`` route's ``.../{stage}/$default``.
 
     Raises
     ------
@@ -108,13 +119,16 @@ def policy_resource(arn: str, resource: str = "method") -> str:
     --------
     >>> policy_resource("arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/prod/GET/shows/1", "stage")
     'arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/prod/*/*'
+    >>> policy_resource("arn:aws:execute-api:us-east-1:123456789012:abc123/$default/$default", "stage",
+    ...                 http_api=True)
+    'arn:aws:execute-api:us-east-1:123456789012:abc123/$default/*'
     """
     match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
     if match is None:
         raise ConfigurationError("The event carries no execute-api methodArn/routeArn")
     if resource == "method":
         return arn
-    template = _SHORTCUTS.get(resource, resource)
+    template = (_HTTP_SHORTCUTS if http_api else _SHORTCUTS).get(resource, resource)
     fields = {k: v or "" for k, v in match.groupdict().items()}
     return template.format(**fields)
 
@@ -250,7 +264,7 @@ def authorizer(
 
     def resource_of(event: Mapping[str, Any]) -> str:
         try:
-            return policy_resource(_arn(event), resource)
+            return policy_resource(_arn(event), resource, http_api=kind.startswith("http"))
         except ConfigurationError:
             # Wired to something that sends no execute-api ARN: no policy can be written. A 401, logged,
             # rather than an exception API Gateway would turn into a 500.
