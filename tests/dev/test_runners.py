@@ -114,3 +114,18 @@ def test_inline_code_gets_a_runner_that_refuses_it_as_sam_local_does(tmp_path: P
     assert "Inline: inline code (InlineCode / Code.ZipFile) is not run locally, as with sam local: its " \
         "routes answer 501" in prepared.notices
     assert prepared.runners["Plain"].mode == "in-process"
+
+
+def test_a_built_template_shares_the_projects_runtime_cache(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # After `sam build`, invoke -t .aws-sam/build/template.yaml reuses the runtimes already built for
+    # the source template (the project's .serverless-jwt), where the dev issuer's state goes too.
+    from serverless_jwt.dev.runners import _cache_dir
+
+    monkeypatch.delenv("SERVERLESS_JWT_CACHE_DIR", raising=False)
+    built = tmp_path / ".aws-sam" / "build"
+    built.mkdir(parents=True)
+    for folder in (tmp_path, built):
+        (folder / "template.yaml").write_text(TEMPLATE, encoding="utf-8")
+    assert _cache_dir(Template(built / "template.yaml")) == tmp_path / ".serverless-jwt"
+    assert _cache_dir(Template(tmp_path / "template.yaml")) == tmp_path / ".serverless-jwt"
