@@ -475,6 +475,18 @@ def test_bad_extra_claims_show_the_page_again_with_the_problem(issuer: DevIssuer
     assert "code" in _query(fixed.headers["location"])
 
 
+def test_roles_in_both_the_roles_field_and_the_extra_claims_are_refused(issuer: DevIssuer) -> None:
+    # The access token took the extra claim's roles (admin), the ID token the field's (viewer): the page
+    # showed one user, the API authorized another. Which was meant is unknowable, so the page asks.
+    request = oc.start(issuer.issuer, redirect_uri=REDIRECT)
+    both = oc.submit_login(request, subject="a", roles=["viewer"], claims={"roles": ["admin"]})
+    assert both.status == 400
+    assert "Set roles in the Roles field or as a roles extra claim, not both" in both.body.decode()
+    request = oc.start(issuer.issuer, redirect_uri=REDIRECT)
+    alone = oc.submit_login(request, subject="a", claims={"roles": ["admin"]})
+    tokens = oc.exchange_code(issuer.issuer, request, oc.code_from(alone, request)).json()
+    assert _claims(tokens["access_token"])["roles"] == _claims(tokens["id_token"])["roles"] == ["admin"]
+
 def test_authorization_request_may_be_form_posted(issuer: DevIssuer) -> None:
     # OIDC Core §3.1.2.1: the authorization endpoint MUST support GET and POST (form serialization);
     # a posted request was taken for a login page answer and got "Sign-in expired".

@@ -207,6 +207,8 @@ class OidcProvider(TokenEndpoint):
             claims = extra_claims(claims_text)
             if not subject or len(subject) > 255:
                 raise ValueError("Subject must be 1 to 255 characters")
+            if "roles" in claims and roles.replace(",", " ").split():  # else ID and access token differ
+                raise ValueError("Set roles in the Roles field or as a roles extra claim, not both")
         except ValueError as exc:
             return self._login(txn, pending, subject, scopes, roles, claims_text, str(exc), 400)
         self._store.forget_pending(txn)
