@@ -637,3 +637,16 @@ def test_a_local_apis_rfc_9728_resource_is_served_with_the_dev_audience(
     assert Verifier(issuer=issuer.issuer, audience=issuer.audience).verify(token)["aud"] == issuer.audience
     as_audience = _service_token(issuer, {"audience": resource})  # Auth0's audience names it exactly
     assert as_audience.json()["error"] == "invalid_target"
+
+
+def test_sign_in_says_why_the_login_page_refused_its_answer(issuer: DevIssuer) -> None:
+    # It said only "no redirect to the client (HTTP 400)": the page's own message was lost.
+    with pytest.raises(RuntimeError) as refused:
+        oc.sign_in(issuer.issuer, claims={"aud": "x"})
+    assert "Extra claims may not set protocol claims: aud" in str(refused.value)
+    with pytest.raises(RuntimeError) as blank:
+        oc.sign_in(issuer.issuer, subject=" ")
+    assert "Subject must be 1 to 255 characters" in str(blank.value)
+    with pytest.raises(RuntimeError) as unknown:
+        oc.sign_in(issuer.issuer, client_id="someone-else")
+    assert "Unknown client. The client_id is not registered" in str(unknown.value)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 import secrets
@@ -27,6 +28,8 @@ __all__ = ["HttpAnswer", "LoginRequest", "code_from", "exchange_code", "get", "p
            "start", "submit_login"]
 
 _TRANSACTION = re.compile(r'name="transaction" value="([^"]+)"')
+_ALERT = re.compile(r'<p class="error" role="alert">([^<]*)</p>')
+_MESSAGE = re.compile(r"<body><h1>([^<]*)</h1><p>([^<]*)</p>")
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ def submit_login(request: LoginRequest, *, subject: str = "dev-user", scopes: It
     page = get(request.url)
     found = _TRANSACTION.search(page.body.decode("utf-8", "replace"))
     if page.status != 200 or found is None:
-        raise RuntimeError(f"the login page did not open (HTTP {page.status})")
+        raise RuntimeError(f"the login page did not open (HTTP {page.status}){_page_problem(page)}")
     form = [("transaction", found.group(1)), ("subject", subject), ("roles", " ".join(roles)),
             ("claims", json.dumps(dict(claims)) if claims else ""), ("action", "sign_in")]
     form += [("scope", s) for s in scopes]
@@ -126,12 +129,22 @@ def code_from(answer: HttpAnswer, request: LoginRequest) -> str:
     location = answer.headers.get("location", "")
     params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     if answer.status != 303 or not location.startswith(request.redirect_uri):
-        raise RuntimeError(f"no redirect to the client (HTTP {answer.status})")
+        raise RuntimeError(f"no redirect to the client (HTTP {answer.status}){_page_problem(answer)}")
     if params.get("state") != request.state:
         raise RuntimeError("the provider did not return the request's state")
     if "code" not in params:
         raise RuntimeError(f"the provider refused: {params.get('error', 'no code')}")
     return params["code"]
+
+
+def _page_problem(answer: HttpAnswer) -> str:
+    """What the provider's page says went wrong (the login form's alert, or a message page's heading
+    and text): its own fixed wording, never a value of the request."""
+    text = answer.body.decode("utf-8", "replace")
+    found = _ALERT.search(text) or _MESSAGE.search(text)
+    if found is None:
+        return ""
+    return ": " + ". ".join(html.unescape(part) for part in found.groups() if part)
 
 
 def exchange_code(issuer: str, request: LoginRequest, code: str, *, code_verifier: str | None = None
