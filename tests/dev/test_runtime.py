@@ -95,6 +95,32 @@ def test_environment_is_resolved_as_sam_local_does(tmp_path: Path) -> None:
     assert (dev["JWT_ISSUER"], dev["JWT_AUDIENCE"], dev["C"]) == ("http://127.0.0.1:1", "dev", "file")
 
 
+def test_logging_config_sets_the_log_format_level_and_group_as_sam_local_does(tmp_path: Path) -> None:
+    # awslambdaric reads AWS_LAMBDA_LOG_FORMAT/LEVEL: with LogFormat JSON, logging.info() lines come out
+    # as JSON at ApplicationLogLevel (INFO by default), under sam local as in Lambda.
+    (tmp_path / "template.yaml").write_text(
+        "Parameters:\n  Level: {Type: String, Default: DEBUG}\n"
+        "Globals:\n  Function:\n    LoggingConfig: {LogFormat: JSON}\n"
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12,"
+        " LoggingConfig: {ApplicationLogLevel: !Ref Level, LogGroup: /custom/group}}\n"
+        "  Plain:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12}\n")
+    template = Template(tmp_path / "template.yaml")
+    env = function_environment(template.function("Fn"), shell_values={})
+    assert (env["AWS_LAMBDA_LOG_FORMAT"], env["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "DEBUG")
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/custom/group"
+    text = function_environment(template.function("Plain"), shell_values={})
+    assert (text["AWS_LAMBDA_LOG_FORMAT"], text["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "INFO")
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12}\n")
+    bare = function_environment(Template(tmp_path / "template.yaml").function("Fn"), shell_values={})
+    assert "AWS_LAMBDA_LOG_FORMAT" not in bare
+    assert "AWS_LAMBDA_LOG_LEVEL" not in bare
+    assert bare["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/Fn"
+
+
 def test_a_handler_past_its_timeout_is_a_timeout_as_under_lambda(tmp_path: Path) -> None:
     runner = _runner(
         tmp_path,

@@ -82,6 +82,18 @@ class Function:
     architecture: str = "x86_64"
     arn: str = ""
     inline_code: bool = False
+    logging: dict[str, str] = field(default_factory=dict)  # LoggingConfig's text settings, resolved
+
+    @property
+    def log_variables(self) -> dict[str, str]:
+        """What ``LoggingConfig`` sets, as sam local sets it (env_vars.py): the format the runtime logs
+        in (JSON lines from ``logging`` at ``ApplicationLogLevel``, default INFO) and the log group."""
+        out = {"AWS_LAMBDA_LOG_GROUP_NAME": self.logging["LogGroup"]} if "LogGroup" in self.logging else {}
+        if "LogFormat" in self.logging:
+            out["AWS_LAMBDA_LOG_FORMAT"] = self.logging["LogFormat"]
+            if self.logging["LogFormat"] == "JSON":
+                out["AWS_LAMBDA_LOG_LEVEL"] = self.logging.get("ApplicationLogLevel", "INFO")
+        return out
 
     @property
     def requirements(self) -> tuple[Path, ...]:

@@ -125,6 +125,7 @@ def function_environment(function: Function, overrides: Mapping[str, str] | None
         "_HANDLER": function.handler,
         "LAMBDA_TASK_ROOT": str(function.code_dir),  # where handlers find files shipped with their code
         "AWS_SAM_LOCAL": "true",
+        **function.log_variables,
     })
     return env
 

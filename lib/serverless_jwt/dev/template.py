@@ -296,6 +296,7 @@ class Template:
                 value = self.resolve(item)
                 external.append(value if isinstance(value, str) else repr(item))
         archs = self.require(props.get("Architectures", ["x86_64"]), f"{name}.Architectures")
+        log = props.get("LoggingConfig")
         return Function(
             name=name,
             code_dir=built or source,
@@ -319,6 +320,8 @@ class Template:
             architecture=str(archs[0]) if isinstance(archs, list) and archs else "x86_64",
             arn=function_arn(name),
             function_name=self._optional_text(props.get("FunctionName")),
+            logging={str(k): v for k, item in (log.items() if isinstance(log, dict) else ())
+                     if (v := self._optional_text(item)) is not None},
         )
 
     def _optional_text(self, raw: Any) -> str | None:
