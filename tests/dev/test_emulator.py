@@ -20,6 +20,7 @@ import pytest
 
 from serverless_jwt.dev.emulator import EmulatorRunner
 from serverless_jwt.dev.environments import Environment
+from serverless_jwt.dev.intrinsics import region
 from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, RuntimeFailure
 from serverless_jwt.dev.template import Layer, Template
 
@@ -51,7 +52,7 @@ def test_context_and_environment_come_from_the_template(echo: EmulatorRunner) ->
     assert result["aws_request_id"] == echo.last_request_id
     assert 0 < result["remaining_ms"] <= 3000  # Timeout: 3 from Globals
     assert result["env"]["GREETING"] == "hello"
-    assert result["env"]["BANNER"] == f"hello from {result['env']['AWS_REGION']}\nsecond line\n"
+    assert result["env"]["BANNER"] == f"hello from {region()}\nsecond line\n"  # AWS::Region
     assert result["env"]["SELF_ARN"].endswith(":function:EchoFunction")
     assert result["env"]["PLAIN"] == "a plain scalar written over two lines"
     assert result["tinydep"] == "tiny"  # its own requirements.txt, installed in the runtime's environment

@@ -121,6 +121,27 @@ def test_logging_config_sets_the_log_format_level_and_group_as_sam_local_does(tm
     assert bare["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/Fn"
 
 
+def test_the_region_without_region_variables_is_the_aws_profiles_as_under_sam_local(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # sam local passes boto3's region (AWS_DEFAULT_REGION, else the profile's): a function's own boto3
+    # calls go where they would go under sam, not to us-east-1.
+    (tmp_path / "config").write_text("[default]\nregion = ca-central-1\n[profile dev]\nregion = eu-west-1\n")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12}\n")
+    function = Template(tmp_path / "template.yaml").function("Fn")
+    env = function_environment(function, shell_values={})
+    assert (env["AWS_REGION"], env["AWS_DEFAULT_REGION"]) == ("ca-central-1", "ca-central-1")
+    monkeypatch.setenv("AWS_PROFILE", "dev")
+    assert function_environment(function, shell_values={})["AWS_REGION"] == "eu-west-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    assert function_environment(function, shell_values={})["AWS_REGION"] == "ap-south-1"
+
+
 def test_a_handler_past_its_timeout_is_a_timeout_as_under_lambda(tmp_path: Path) -> None:
     runner = _runner(
         tmp_path,

@@ -10,6 +10,7 @@ and re-exports its public names.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "Unresolvable",
     "function_arn",
     "region",
+    "session_region",
 ]
 
 FUNCTION = "AWS::Serverless::Function"
@@ -95,8 +97,31 @@ class SymbolTable:
 
 
 def region() -> str:
-    """The region functions see locally: ``AWS_REGION``/``AWS_DEFAULT_REGION``, else ``us-east-1``."""
+    """``AWS::Region`` locally: ``AWS_REGION``/``AWS_DEFAULT_REGION``, else ``us-east-1``."""
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def session_region() -> str:
+    """The region functions run in (``AWS_REGION`` in their environment), as sam local takes it from
+    boto3: the variables, else the AWS profile's ``region`` (``AWS_PROFILE``, ``~/.aws/config``), else
+    ``us-east-1``. A profile's region is where a function's own boto3 calls go, under sam as deployed."""
+    return (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            or _profile_region(os.environ.get("AWS_PROFILE"), os.environ.get("AWS_CONFIG_FILE"),
+                               os.environ.get("HOME")) or "us-east-1")
+
+
+@functools.lru_cache(maxsize=8)
+def _profile_region(profile: str | None, config_file: str | None, home: str | None) -> str | None:
+    """The profile's configured region (the arguments key the cache), or ``None``."""
+    try:
+        import botocore.session
+    except ImportError:  # without aws-sam-cli (the `local` extra) there is no profile reader
+        return None
+    try:
+        value = botocore.session.Session(profile=profile).get_config_variable("region")
+    except Exception:  # an unknown profile or an unreadable file: no region from it
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 def function_arn(name: str) -> str:

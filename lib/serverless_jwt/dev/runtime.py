@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from serverless_jwt.dev._symbol_table import session_region
 from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError
 from serverless_jwt.dev.template import Function
 from serverless_jwt.errors import ConfigurationError
@@ -113,15 +114,14 @@ def function_environment(function: Function, overrides: Mapping[str, str] | None
     if overrides:
         env = {k: v for k, v in env.items() if k not in KEY_SOURCE_VARIABLES}
         env.update(overrides)
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = session_region()
     env.update({
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
         "_HANDLER": function.handler,
         "LAMBDA_TASK_ROOT": str(function.code_dir),  # where handlers find files shipped with their code
         "AWS_SAM_LOCAL": "true",
