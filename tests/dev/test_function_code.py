@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from serverless_jwt.dev._function_code import INLINE, code_location, newest_mtime
+from serverless_jwt.dev._function_code import INLINE, code_location, newest_mtime, unpacked
+from serverless_jwt.errors import ConfigurationError
 
 SAM, RAW = "AWS::Serverless::Function", "AWS::Lambda::Function"
 
@@ -55,3 +57,23 @@ def test_a_file_put_in_place_with_an_old_modification_time_is_a_change_now(tmp_p
     (tmp_path / "app.py").write_text("x = 2\n")
     os.utime(tmp_path / "app.py", (1000, 1000))
     assert newest_mtime(tmp_path) >= before
+
+
+def test_a_zip_code_uri_is_unpacked_once_and_again_when_it_changes(tmp_path: Path) -> None:
+    archive = tmp_path / "fn.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", "def handler(e, c):\n    return 1\n")
+        zipped.writestr("pkg/mod.py", "")
+    first = unpacked(archive, tmp_path / "cache", "Fn")
+    assert (first / "app.py").is_file()
+    assert (first / "pkg" / "mod.py").is_file()
+    assert unpacked(archive, tmp_path / "cache", "Fn") == first
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", "def handler(e, c):\n    return 2\n  # longer\n")
+    os.utime(archive, ns=(1, 1))
+    again = unpacked(archive, tmp_path / "cache", "Fn")
+    assert again != first
+    assert "return 2" in (again / "app.py").read_text()
+    (tmp_path / "bad.zip").write_text("not a zip")
+    with pytest.raises(ConfigurationError, match=r"Fn: CodeUri .*bad\.zip is not a zip archive"):
+        unpacked(tmp_path / "bad.zip", tmp_path / "cache", "Fn")

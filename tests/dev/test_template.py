@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from serverless_jwt.dev._cfn_yaml import yaml_parse
 from serverless_jwt.dev.intrinsics import region
+from serverless_jwt.dev.runtime import FunctionRunner
 from serverless_jwt.dev.template import Template, parse_overrides
 from serverless_jwt.errors import ConfigurationError
 
@@ -702,3 +705,19 @@ Resources:
     layer = Template(path).function("Fn").layers[0]
     assert layer.python_dirs == (build / "Lib" / "python",)
     assert layer.requirements is None
+
+
+def test_a_zip_code_uri_runs_unpacked_as_sam_local_runs_it(tmp_path: Path) -> None:
+    # sam local invoke unpacks a .zip CodeUri (samcli/local/lambdafn/runtime.py: _unzip_file) and runs it.
+    with zipfile.ZipFile(tmp_path / "fn.zip", "w") as zipped:
+        zipped.writestr(
+            "app.py", "import os\n\ndef handler(e, c):\n    return os.environ['LAMBDA_TASK_ROOT']\n")
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: fn.zip, Handler: app.handler, Runtime: python3.12}\n")
+    function = Template(tmp_path / "template.yaml").function("Fn")
+    assert function.code_dir.is_dir()
+    assert (function.code_dir / "app.py").is_file()
+    runner = FunctionRunner(function, log_stream=io.StringIO())
+    assert runner.invoke({}) == str(function.code_dir)
+    runner.close()

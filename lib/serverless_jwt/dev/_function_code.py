@@ -2,21 +2,29 @@
 
 ``AWS::Serverless::Function``: ``InlineCode``, else ``CodeUri`` (default ``.``). ``AWS::Lambda::Function``:
 ``Code`` as a local path (what ``sam build`` and the CDK write), ``Code.ZipFile`` (inline), an S3
-location, or ``{ImageUri}`` (``PackageType: Image``). Code in S3 is not run locally (sam local skips
+location, or ``{ImageUri}`` (``PackageType: Image``). A local ``.zip``/``.jar`` is unpacked, as sam local
+unpacks it (:func:`unpacked`). Code in S3 is not run locally (sam local skips
 such a function); inline code is recognised so that running it can be refused as sam local refuses it.
 :func:`newest_mtime` says when code last changed (a stale ``sam build``, a runtime to restart).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from serverless_jwt.dev._private_dir import make_private_dir
 from serverless_jwt.dev._symbol_table import FUNCTION
+from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["INLINE", "code_location", "newest_mtime"]
+__all__ = ["ARCHIVES", "INLINE", "code_location", "newest_mtime", "unpacked"]
+
+ARCHIVES = (".zip", ".jar", ".ZIP", ".JAR")  # SAM CLI's SUPPORTED_ARCHIVE_EXTENSIONS
 
 INLINE: Any = object()
 
@@ -51,3 +59,26 @@ def newest_mtime(folder: Path) -> float:
             except OSError:
                 continue
     return newest
+
+
+def unpacked(archive: Path, cache: Path, name: str) -> Path:
+    """The folder ``archive`` (a ``.zip`` CodeUri) unpacks to under ``cache``, as sam local unpacks it
+    into a folder of its own before running the function; unpacked again when the archive changes."""
+    found = archive.stat()
+    key = hashlib.sha256(f"{archive}\0{found.st_size}\0{found.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = cache / f"{name}-{key}"
+    if target.is_dir():
+        return target
+    make_private_dir(cache)
+    partial = cache / f".{target.name}.{os.getpid()}"
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(partial)  # names stay inside `partial` ("../" and leading "/" dropped)
+        os.replace(partial, target)  # whole or not at all
+    except zipfile.BadZipFile:
+        raise ConfigurationError(f"{name}: CodeUri {archive} is not a zip archive") from None
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        if not target.is_dir():  # else another process unpacked it first
+            raise ConfigurationError(f"{name}: cannot unpack {archive}: {exc.strerror or exc}") from None
+    return target

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from serverless_jwt.dev._function_code import INLINE, code_location, newest_mtime
+from serverless_jwt.dev._function_code import ARCHIVES, INLINE, code_location, newest_mtime, unpacked
 from serverless_jwt.dev._template_checks import bounded, malformed
 from serverless_jwt.dev._template_inputs import parameter_values, parse_overrides, sam_globals
 from serverless_jwt.dev._template_model import Function, Layer, Route
@@ -278,6 +278,8 @@ class Template:
         environment, reasons = self._environment(env)
         inline = code is INLINE
         source = self.dir if inline else self._code_dir(name, code, "CodeUri")
+        if not inline and source.name.endswith(ARCHIVES) and source.is_file():  # as sam local unpacks it
+            source = unpacked(source, self.dir / ".serverless-jwt" / "code", name)
         built = None if inline else self._built(name)
         stale = False
         if built is not None and self.build_root is not None:
