@@ -47,8 +47,12 @@ _AUTHENTICATES = "__serverless_jwt_authenticates__"
 
 
 def _event_context(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Mapping[str, Any], Any]:
-    event = args[0] if args else kwargs.get("event")
-    context = args[1] if len(args) > 1 else kwargs.get("context")
+    # Off the usual (event, context) call: keywords, or a method's (self, event, context).
+    if len(args) > 2:
+        event, context = args[-2], args[-1]
+    else:
+        event = args[0] if args and "event" not in kwargs else kwargs.get("event")
+        context = args[1] if len(args) > 1 else kwargs.get("context")
     # A non-mapping event (a direct invoke with a list, say) is read as an empty request: 401, not 500.
     return (event if isinstance(event, _MAPPING) else _EMPTY), context
 
