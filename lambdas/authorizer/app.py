@@ -23,6 +23,7 @@ handler = authorizer(
     verifier,
     kind="rest_token",
     resource="stage",
-    scopes=[s for s in os.environ.get("AUTHORIZER_SCOPES", "").split(",") if s],
+    # Scopes every caller needs, comma- or space-separated (a scope never holds whitespace).
+    scopes=os.environ.get("AUTHORIZER_SCOPES", "").replace(",", " ").split(),
     logger=logger,
 )

@@ -57,3 +57,15 @@ def test_sample_denies_without_configured_scope(issuer: DevIssuer, monkeypatch: 
     app = _load(monkeypatch, issuer, scopes="write:shows")
     response = app.handler(_event(issuer.mint(scopes=["read:shows"])), None)
     assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+
+
+@pytest.mark.parametrize("listed",
+                         ["read:shows,write:shows", "read:shows, write:shows", "read:shows write:shows"])
+def test_sample_reads_scopes_listed_with_commas_or_spaces(issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch,
+                                                          listed: str) -> None:
+    # A scope never holds whitespace (RFC 6749 §3.3): "a, b" or "a b" names two scopes, not " b" or "a b".
+    app = _load(monkeypatch, issuer, scopes=listed)
+    both = app.handler(_event(issuer.mint(scopes=["read:shows", "write:shows"])), None)
+    assert both["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    one = app.handler(_event(issuer.mint(scopes=["read:shows"])), None)
+    assert one["policyDocument"]["Statement"][0]["Effect"] == "Deny"
