@@ -6,10 +6,10 @@ with these rules, so every entry point answers one request the same way:
 * the ``Authorization`` scheme is case-insensitive (RFC 7235 §2.1): ``bearer <token>`` is accepted;
 * no ``Authorization`` value, or another scheme (``Basic``, ``Digest``...), is *no bearer token*:
   :class:`~serverless_jwt.errors.MissingTokenError` (401 with a bare ``Bearer`` challenge);
-* two values (two headers, or one comma-joined by a proxy with bearer credentials among its parts; the
+* two values with bearer credentials among them (two headers, or one comma-joined by a proxy; the
   comma-separated params of another scheme, Digest or AWS SigV4, are one value), or ``Bearer`` with an
-  empty or non-token68
-  value, is :class:`~serverless_jwt.errors.InvalidRequestError` (400 ``invalid_request``);
+  empty or non-token68 value, is :class:`~serverless_jwt.errors.InvalidRequestError` (400
+  ``invalid_request``); repeated headers of other schemes only are no bearer token, joined or not;
 * a cookie (``nf_jwt`` for Netlify Identity) is read only when configured and only when there is no
   ``Authorization`` header with bearer credentials; two different values for it are refused;
 * the query string is never read (RFC 6750 §2.3: tokens in URLs end up in logs and history).
@@ -70,13 +70,13 @@ def validate_cookie_name(name: str) -> str:
 
 def authorization_token(values: Sequence[str]) -> str | None:
     """The token of non-empty ``Authorization`` values; ``None`` for another scheme."""
-    if len(values) > 1:
-        raise InvalidRequestError(_SEVERAL)
-    if "," in values[0]:
+    if len(values) > 1 or "," in values[0]:
         # Proxies join repeated headers with commas, and a token68 never holds one: a comma beside
         # bearer credentials means several values. Other schemes separate their own auth-params by
         # commas (Digest, AWS SigV4: RFC 7235 §2.1): that is one value, and still no bearer token.
-        if any(_is_bearer_scheme(part) for part in values[0].split(",")):
+        # Repeated headers none of which is bearer credentials (two Basic) carry no access token
+        # either: the 401 they get once a proxy (HTTP API, a WSGI server) has joined them.
+        if any(_is_bearer_scheme(part) for value in values for part in value.split(",")):
             raise InvalidRequestError(_SEVERAL)
         return None
     # RFC 7235: the scheme, then spaces (a tab tolerated), then the token; any other whitespace
@@ -138,8 +138,8 @@ def token_from_header_values(authorization: Sequence[str], *, cookies: Sequence[
     MissingTokenError
         No bearer credentials (none at all, or another scheme such as Basic).
     InvalidRequestError
-        Several Authorization values, ``Bearer`` with an empty or malformed token, or a repeated or
-        malformed cookie.
+        Several Authorization values with bearer credentials among them, ``Bearer`` with an empty or
+        malformed token, or a repeated or malformed cookie.
 
     Examples
     --------

@@ -34,6 +34,19 @@ def test_two_authorization_values_in_multi_value_headers_are_400(make_event: Eve
             bearer_token(event)
 
 
+def test_repeated_authorization_of_another_scheme_is_missing_token_in_every_source(
+        make_event: EventFactory) -> None:
+    # REST and ALB keep the two headers apart, HTTP API and Function URL join them: one answer, a 401.
+    for kind in ("rest_v1", "alb"):
+        event = make_event(kind, headers={"Authorization": "Basic dXNlcjpwYXNz"}, multi=True)
+        event["multiValueHeaders"]["Authorization"].append("Basic eA==")
+        with pytest.raises(MissingTokenError):
+            bearer_token(event)
+    for kind in ("http_v2", "function_url"):
+        with pytest.raises(MissingTokenError):
+            bearer_token(make_event(kind, headers={"authorization": "Basic dXNlcjpwYXNz,Basic eA=="}))
+
+
 def test_header_keys_differing_only_in_case_are_two_values(make_event: EventFactory) -> None:
     event = make_event("rest_v1", headers={"Authorization": f"Bearer {TOKEN}", "authorization": "Bearer x"})
     with pytest.raises(InvalidRequestError):

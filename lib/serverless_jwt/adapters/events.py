@@ -200,7 +200,8 @@ def bearer_token(event: Mapping[str, Any], *, cookie_name: str | None = None) ->
     MissingTokenError
         No bearer credentials (none at all, or another scheme such as Basic).
     InvalidRequestError
-        Several Authorization values, or ``Bearer`` with an empty or malformed token.
+        Several Authorization values with bearer credentials among them, or ``Bearer`` with an empty
+        or malformed token.
 
     Examples
     --------
