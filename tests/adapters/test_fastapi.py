@@ -14,8 +14,11 @@ import pytest
 from fastapi import Depends, FastAPI, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import SecurityScopes
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from serverless_jwt import IdentityContext, InsufficientScopeError, Verifier, current_identity
+from serverless_jwt.adapters.asgi import JwtMiddleware
 from serverless_jwt.adapters.fastapi import (
     AuthHTTPException,
     JwtBearer,
@@ -87,6 +90,20 @@ def test_missing_token_gets_a_bare_bearer_challenge_and_an_unwrapped_body(base: 
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == 'Bearer realm="api"'
     assert r.json() == {"error": "token_missing", "error_description": "Authentication required"}
+
+
+def test_a_refusal_body_is_the_same_bytes_as_the_other_entry_points(
+        jwt_issuer: DevIssuer, serve_asgi: Serve, jwt_tokens: Tokens) -> None:
+    # JwtMiddleware, WSGI, Flask, Powertools and the Lambda decorators send json.dumps(body): FastAPI too.
+    app = Starlette(middleware=[Middleware(JwtMiddleware, verifier=Verifier(
+        issuer=jwt_issuer.issuer, audience=jwt_issuer.audience), realm="api")])
+    middleware, fastapi = serve_asgi(app), serve_asgi(make_app(jwt_issuer))
+    for headers in ([], [("Authorization", "Bearer")], [("Authorization", f"Bearer {jwt_tokens.expired()}")]):
+        theirs = httpx.get(middleware + "/me", headers=headers)
+        ours = httpx.get(fastapi + "/me", headers=headers)
+        assert ours.status_code == theirs.status_code >= 400
+        assert ours.content == theirs.content
+        assert ours.headers["content-length"] == theirs.headers["content-length"]
 
 
 def test_scheme_is_case_insensitive(base: str, jwt_tokens: Tokens) -> None:

@@ -20,6 +20,7 @@ fetch never blocks the event loop. Sync and async endpoints alike receive the id
 # function's __globals__, which a dependency instance has not: `request` and `security_scopes` became
 # required query parameters and every request got a 422.
 
+import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -64,6 +65,14 @@ _AUTH = "serverless_jwt_auth"
 _POLICY_VIOLATION = 1008  # WebSocket close code (RFC 6455 §7.4.1); servers answer the handshake 403
 
 
+class _ErrorBody(JSONResponse):
+    """The RFC 6750 body serialized as every other entry point serializes it (``json.dumps``): one
+    refusal is the same bytes from FastAPI as from the ASGI/WSGI middleware, Flask and Lambda."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content).encode("utf-8")
+
+
 async def auth_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """The response for an :class:`AuthHTTPException` or an ``AuthError`` a route raised itself."""
     if isinstance(exc, AuthHTTPException):
@@ -76,7 +85,7 @@ async def auth_error_handler(request: Request, exc: Exception) -> JSONResponse:
         shaped = exc.response(None if auth is None else auth.realm)
     else:  # registered for our two types only
         raise exc
-    return JSONResponse(shaped.body, status_code=shaped.status, headers=shaped.headers)
+    return _ErrorBody(shaped.body, status_code=shaped.status, headers=shaped.headers)
 
 
 async def _answer(conn: Any, exc: Exception) -> Any:
