@@ -24,7 +24,9 @@ def test_the_bearer_credential_among_the_identity_source_values(version: str, so
 
 @pytest.mark.parametrize("source", [f"Basic eA==,Bearer {TOKEN}", f'Digest username="u", Bearer {TOKEN}',
                                     f"AWS4-HMAC-SHA256 Credential=x,Bearer {TOKEN}",
-                                    f"Bearer {TOKEN},Bearer {TOKEN}x"])
+                                    f"Bearer {TOKEN},Bearer {TOKEN}x",
+                                    f"Bearer {TOKEN},Bearer {TOKEN}",  # one header repeated, same token
+                                    f"Bearer {TOKEN}, bearer {TOKEN}"])
 def test_payload_1_0_bearer_beside_another_credential_is_a_bad_request(source: str) -> None:
     with pytest.raises(InvalidRequestError):
         identity_source_token({"version": "1.0", "identitySource": source}, None)

@@ -58,10 +58,13 @@ def identity_source_token(event: Mapping[str, Any], cookie_name: str | None) -> 
     if isinstance(values, str) and event.get("version") == "1.0":
         # Payload format 1.0 (IAM policy answers only): the sources' values in one string, joined by
         # commas, which no bearer token holds. In 2.0 it is always a list. Two Authorization headers
-        # are joined the same way: bearer credentials beside another scheme's are two credentials.
+        # are joined the same way: bearer credentials beside another scheme's, or beside bearer
+        # credentials again (the same token twice included, as every other entry point refuses a
+        # repeated header), are two credentials.
         values = values.split(",")
-        if any(map(_is_bearer, values)) and any(
-                _scheme(v) in _OTHER_SCHEMES for v in values if not _is_bearer(v)):
+        bearers = sum(map(_is_bearer, values))
+        if bearers > 1 or (bearers and any(
+                _scheme(v) in _OTHER_SCHEMES for v in values if not _is_bearer(v))):
             raise InvalidRequestError("The request carries more than one Authorization value")
     if not isinstance(values, list):
         raise MissingTokenError()
