@@ -154,6 +154,20 @@ def test_non_utf8_body_is_refused(raw_server: RawServer) -> None:
     assert _reason(raw_server.url) == "not_utf8"
 
 
+def test_a_document_led_by_a_byte_order_mark_is_read(raw_server: RawServer) -> None:
+    # A key set saved with a BOM (an editor's, IIS's): json.loads(bytes), requests and PyJWT read it, so
+    # refusing it would be an outage of ours alone. One mark only; a second is not JSON.
+    body = b'\xef\xbb\xbf{"keys":[]}'
+    raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert get_json(raw_server.url, timeout_seconds=5, max_bytes=1000) == {"keys": []}
+
+
+def test_a_second_byte_order_mark_is_not_json(raw_server: RawServer) -> None:
+    body = b'\xef\xbb\xbf\xef\xbb\xbf{"keys":[]}'
+    raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert _reason(raw_server.url) == "not_json"
+
+
 def test_nan_constant_is_refused(raw_server: RawServer) -> None:
     body = b'{"a":NaN}'
     raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)

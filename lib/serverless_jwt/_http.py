@@ -313,6 +313,9 @@ def _parse(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise FetchError("not_utf8") from None
+    # One leading byte order mark (an editor's or IIS's) is dropped, as json.loads(bytes) and requests do
+    # (RFC 8259 §8.1 lets a parser ignore it): refused, a key set every other client reads is an outage.
+    text = text.removeprefix("\ufeff")
     # Measure nesting before json.loads so a bracket bomb never reaches the recursive parser.
     depth = 0
     for match in _DEPTH_TOKENS.finditer(text):
