@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -166,6 +168,46 @@ def test_a_second_byte_order_mark_is_not_json(raw_server: RawServer) -> None:
     body = b'\xef\xbb\xbf\xef\xbb\xbf{"keys":[]}'
     raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     assert _reason(raw_server.url) == "not_json"
+
+
+def _compressed(raw_server: RawServer, coding: str, body: bytes) -> None:
+    raw_server.chunks.append(b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n"
+                             % (coding.encode(), len(body)) + body)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "x-gzip", "deflate", "deflate-raw"])
+def test_a_body_compressed_despite_accept_encoding_identity_is_read(
+        raw_server: RawServer, coding: str) -> None:
+    # A CDN in front of the issuer may compress anyway: browsers, requests and fetch read it, so must we.
+    document = b'{"keys":[]}'
+    if coding.endswith("gzip"):
+        body = gzip.compress(document)
+    elif coding == "deflate":
+        body = zlib.compress(document)
+    else:  # raw deflate, which some servers send as "deflate"
+        packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        body, coding = packer.compress(document) + packer.flush(), "deflate"
+    _compressed(raw_server, coding, body)
+    assert get_json(raw_server.url, timeout_seconds=5, max_bytes=1000) == {"keys": []}
+
+
+def test_a_compressed_body_is_capped_at_its_decoded_size(raw_server: RawServer) -> None:
+    body = gzip.compress(b'{"pad":"' + b"x" * 5000 + b'"}')  # about 50 bytes on the wire
+    _compressed(raw_server, "gzip", body)
+    assert _reason(raw_server.url, max_bytes=1000) == "too_large"
+
+
+@pytest.mark.parametrize(("coding", "body"), [
+    ("gzip", b'{"keys":[]}'),  # says gzip, is not
+    ("gzip", gzip.compress(b'{"keys":[]}')[:-6]),  # cut short
+    ("gzip", gzip.compress(b'{"keys":[]}') + b"junk"),
+    ("br", b'{"keys":[]}'),
+    ("gzip, gzip", gzip.compress(gzip.compress(b'{"keys":[]}'))),
+], ids=["not-gzip", "cut-short", "trailing-junk", "brotli", "twice"])
+def test_a_body_that_is_not_what_its_content_encoding_says_is_refused(
+        raw_server: RawServer, coding: str, body: bytes) -> None:
+    _compressed(raw_server, coding, body)
+    assert _reason(raw_server.url) == "bad_encoding"
 
 
 def test_nan_constant_is_refused(raw_server: RawServer) -> None:

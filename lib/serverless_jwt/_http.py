@@ -278,7 +278,12 @@ def _exchange(conn: http.client.HTTPConnection, target: str, deadline: _Deadline
             # Content-Length is a failed fetch, not a shorter document.
             if response.length:
                 raise FetchError("truncated")
-            return bytes(body)
+            coding = response.getheader("Content-Encoding")
+            if coding is None:
+                return bytes(body)
+            from serverless_jwt._content_coding import decode_body  # rare: no import cost otherwise
+
+            return decode_body(bytes(body), coding, max_bytes)
         body += chunk
         if len(body) > max_bytes:
             raise FetchError("too_large")
