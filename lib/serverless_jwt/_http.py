@@ -176,13 +176,14 @@ def get_bytes(url: str, *, timeout_seconds: float, max_bytes: int) -> bytes:
     timeout_seconds:
         One total budget for connecting, sending, and reading headers and body.
     max_bytes:
-        Largest accepted body (declared ``Content-Length`` and bytes actually read).
+        Largest accepted body (declared ``Content-Length``, bytes actually read, and bytes once a
+        gzip or deflate ``Content-Encoding`` is undone).
 
     Raises
     ------
     FetchError
         For any failure: bad URL, connection error, timeout, non-200 status (redirects included),
-        or oversized body.
+        oversized body, or a ``Content-Encoding`` that cannot be undone.
 
     Examples
     --------
