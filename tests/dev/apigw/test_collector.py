@@ -213,3 +213,46 @@ def test_stage_variables_come_from_each_kinds_own_property(tmp_path: Path) -> No
     found = collect(Template(tmp_path / "template.yaml"))
     assert {r.api.name: r.api.stage_variables for r in found.routes} == {"Rest": (("r", "1"),),
                                                                          "Http": (("h", "2"),)}
+
+
+def test_an_authorizer_arn_built_with_sub_or_written_out_names_the_template_function(tmp_path: Path) -> None:
+    routes, warnings = _collect(tmp_path, """\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Api:
+            Type: AWS::Serverless::HttpApi
+            Properties:
+              Auth:
+                DefaultAuthorizer: Built
+                Authorizers:
+                  Built:
+                    FunctionArn: !Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:${Auth}"
+                    Identity: {Headers: [Authorization]}
+                  Named:
+                    FunctionArn: arn:aws:lambda:eu-west-1:111122223333:function:team-auth:live
+                    Identity: {Headers: [Authorization]}
+                  Elsewhere:
+                    FunctionArn: arn:aws:lambda:eu-west-1:111122223333:function:other-stack-auth
+                    Identity: {Headers: [Authorization]}
+          Auth:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12, FunctionName: team-auth}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Runtime: python3.12
+              Events:
+                A: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /a, Method: get}}
+                B: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /b, Method: get,
+                                                Auth: {Authorizer: Named}}}
+                C: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /c, Method: get,
+                                                Auth: {Authorizer: Elsewhere}}}
+        """)
+    assert routes == [("", "GET /a", "2.0", "Built"), ("", "GET /b", "2.0", "Named"),
+                      ("", "GET /c", "2.0", None)]
+    assert [w for w in warnings if "outside the template" in w] == [
+        "Api: authorizer Elsewhere names a function outside the template; not emulated"]
+    found = collect(Template(tmp_path / "template.yaml"))
+    assert {r.authorizer.function for r in found.routes if r.authorizer} == {"Auth"}

@@ -11,12 +11,14 @@ What cannot be emulated (Cognito and IAM authorizers, OpenAPI ``DefinitionBody``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from serverless_jwt.dev.apigw.routes import Api, Authorizer, Cors, Route
 from serverless_jwt.dev.template import Template
+from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["Collection", "collect"]
 
@@ -28,6 +30,7 @@ _SOURCE_PREFIXES = {"method.request.header.": "header", "$request.header.": "hea
                     "method.request.querystring.": "query", "$request.querystring.": "query",
                     "context.": "context", "$context.": "context",
                     "stageVariables.": "stage", "$stageVariables.": "stage"}
+_FUNCTION_IN_ARN = re.compile(r"arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:([A-Za-z0-9_-]+)(?::[^:/]+)?")
 
 
 @dataclass
@@ -200,7 +203,7 @@ def _authorizer(template: Template, kind: str, name: str, spec: Any, warnings: l
     if "FunctionArn" not in spec:
         warnings.append(f"{api}: authorizer {name} (Cognito / user pool) is not emulated locally")
         return None
-    function = _function_of(spec["FunctionArn"])
+    function = _function_of(template, spec["FunctionArn"])
     if function is None:
         warnings.append(f"{api}: authorizer {name} names a function outside the template; not emulated")
         return None
@@ -242,7 +245,7 @@ def _sources(raw: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _function_of(arn: Any) -> str | None:
+def _function_of(template: Template, arn: Any) -> str | None:
     # !GetAtt Fn.Arn arrives as {"Fn::GetAtt": "Fn.Arn"} or ["Fn", "Arn"]; !Sub "${Fn.Arn}" too.
     if isinstance(arn, Mapping) and "Fn::GetAtt" in arn:
         target = arn["Fn::GetAtt"]
@@ -252,7 +255,15 @@ def _function_of(arn: Any) -> str | None:
         text = arn["Fn::Sub"]
         if text.startswith("${") and text.endswith(".Arn}"):
             return str(text[2:-5])
-    return None
+    # Any other form (`!Sub arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:${Fn}`, a written
+    # ARN) names its function after ":function:", as SAM CLI's LambdaUri reads the resolved value.
+    found = _FUNCTION_IN_ARN.fullmatch(str(template.resolve(arn)))
+    if found is None:
+        return None
+    try:
+        return template.function(found.group(1)).name  # a logical id, or a FunctionName
+    except ConfigurationError:
+        return None
 
 
 def _gateway_responses(template: Template, raw: Any) -> tuple[tuple[str, int | None,
