@@ -721,3 +721,40 @@ def test_a_zip_code_uri_runs_unpacked_as_sam_local_runs_it(tmp_path: Path) -> No
     runner = FunctionRunner(function, log_stream=io.StringIO())
     assert runner.invoke({}) == str(function.code_dir)
     runner.close()
+
+
+def test_a_layer_chosen_by_if_is_the_local_layer_the_condition_picks(tmp_path: Path) -> None:
+    text = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  UseB: {Type: String, Default: "no"}
+Conditions:
+  IsB: !Equals [!Ref UseB, "yes"]
+Resources:
+  A: {Type: AWS::Serverless::LayerVersion, Properties: {ContentUri: a/}}
+  B: {Type: AWS::Serverless::LayerVersion, Properties: {ContentUri: b/}}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Runtime: python3.12
+      Handler: app.handler
+      Layers:
+        - !If [IsB, !Ref B, !Ref A]
+        - !If [IsB, !Ref A, !Ref AWS::NoValue]
+  Whole:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Runtime: python3.12
+      Handler: app.handler
+      Layers: !If [IsB, [!Ref B], [!Ref A, arn:aws:lambda:us-east-1:123456789012:layer:remote:3]]
+"""
+    path = _write(tmp_path, text)
+    fn = Template(path).function("Fn")
+    assert ([layer.name for layer in fn.layers], fn.external_layers) == (["A"], ())
+    picked_b = Template(path, parameter_overrides={"UseB": "yes"}).function("Fn")
+    assert [layer.name for layer in picked_b.layers] == ["B", "A"]
+    whole = Template(path).function("Whole")
+    assert ([layer.name for layer in whole.layers], whole.external_layers) == (
+        ["A"], ("arn:aws:lambda:us-east-1:123456789012:layer:remote:3",))

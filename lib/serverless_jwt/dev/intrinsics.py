@@ -216,6 +216,19 @@ class Intrinsics(SymbolTable):
         # condition leaves out (a resource it does not create).
         return self._eval(arg[1] if self.condition(arg[0]) else arg[2])
 
+    def chosen(self, value: Any) -> Any:
+        """``value`` with the ``Fn::If`` around it replaced by the branch its condition picks, left as
+        written otherwise (``!If [C, !Ref LocalLayer, !Ref AWS::NoValue]`` gives the ``Ref``)."""
+        for _ in range(100):  # nested Fn::If, bounded
+            arg = value.get("Fn::If") if isinstance(value, dict) and len(value) == 1 else None
+            if not (isinstance(arg, list) and len(arg) == 3):
+                return value
+            try:
+                value = arg[1] if self.condition(arg[0]) else arg[2]
+            except Unresolvable:
+                return value
+        return value
+
     def condition(self, name: Any) -> bool:
         """The value of the template's condition ``name`` (raises Unresolvable)."""
         if not isinstance(name, str):

@@ -290,8 +290,11 @@ class Template:
                                      "Globals.Function.Handler for AWS::Serverless::Function)")
         runtime = self.require(props.get("Runtime"), f"{name}.Runtime")
         layers, external = [], []
-        for item in props.get("Layers") or []:
+        chosen = self._intrinsics.chosen  # a layer picked by !If is mounted as CloudFormation picks it
+        for item in map(chosen, chosen(props.get("Layers")) or []):
             ref = item.get("Ref") if isinstance(item, dict) and len(item) == 1 else None
+            if ref == "AWS::NoValue":
+                continue
             if isinstance(ref, str) and ref in self.layers:
                 layers.append(self.layers[ref])
             else:
