@@ -280,6 +280,23 @@ def test_layer_packages_are_found_where_lambda_looks_under_opt_python(tmp_path: 
         assert runner.invoke({}) == ["site-packages", "python", "site-packages"]
 
 
+def test_a_later_layers_module_replaces_an_earlier_layers_as_lambda_extracts_them_in_order(
+        tmp_path: Path, sam_app: Template, sam_app_env: Environment) -> None:
+    # Lambda (and sam local's image) extract layers into /opt in list order: the last one's file wins.
+    code = tmp_path / "code"
+    code.mkdir()
+    layers = []
+    for name in ("first", "second"):
+        (tmp_path / name / "python").mkdir(parents=True)
+        (tmp_path / name / "python" / "which.py").write_text(f"WHERE = {name!r}\n")
+        layers.append(Layer(name, tmp_path / name, None, None))
+    (code / "app.py").write_text("import which\ndef handler(event, context):\n    return which.WHERE\n")
+    function = dataclasses.replace(sam_app.function("EchoFunction"), code_dir=code, source_dir=code,
+                                   handler="app.handler", layers=tuple(layers))
+    with EmulatorRunner(function, python=sam_app_env.python, log_stream=io.StringIO()) as runner:
+        assert runner.invoke({}) == "second"
+
+
 def test_a_dead_emulator_is_started_again_on_the_next_invocation(sam_app_env: Environment) -> None:
     log = io.StringIO()
     with _runner("EchoFunction", sam_app_env, log) as runner:

@@ -163,8 +163,10 @@ class EmulatorRunner:
         env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
         env.update(self.environment)
         # Lambda's path from /opt: python/lib/pythonX.Y/site-packages, then python/ (of all layers).
+        # Layers are extracted into /opt in order, a file of a later one replacing an earlier one's
+        # (as sam local copies them): the last layer comes first here.
         runtime = self.function.runtime or "python{}.{}".format(*sys.version_info[:2])
-        opt = [p for layer in self.function.layers for p in layer.python_dirs]
+        opt = [p for layer in reversed(self.function.layers) for p in layer.python_dirs]
         paths = [str(self.function.code_dir)]
         paths += [str(s) for p in opt if (s := p / "lib" / runtime / "site-packages").is_dir()]
         paths += [str(p) for p in opt]
