@@ -77,6 +77,16 @@ def test_a_requirement_pip_cannot_install_is_a_clear_error(tmp_path: Path) -> No
         ensure_environment("python3.12", [requirements], cache_dir=tmp_path / "cache", base_dir=tmp_path)
 
 
+def test_a_runtime_older_than_this_pips_pythons_gets_an_environment_with_its_own_pip(tmp_path: Path) -> None:
+    # pip 25.3 and later install only for Python 3.10+: a python3.9 function (SAM CLI's own test
+    # templates use it) needs the pip that its interpreter brings.
+    if find_interpreter("python3.9")[2] is not None:
+        pytest.skip("no python3.9 on this machine")
+    env = ensure_environment("python3.9", [], cache_dir=tmp_path / "cache", base_dir=tmp_path)
+    assert env.version == "3.9"
+    assert _runs(env, "import sys, awslambdaric; print(sys.version_info[:2])") == "(3, 9)"
+
+
 def _runs(env: Environment, code: str) -> str:
     return subprocess.run([str(env.python), "-c", code], capture_output=True, text=True, check=True,
                           cwd=CACHE.parent).stdout.strip()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -185,8 +186,9 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
             f"{len(requirements)} requirements file(s)); reused until they change")
         shutil.rmtree(env_dir, ignore_errors=True)
         # This interpreter's pip installs into the new environment (no ensurepip there: faster); where
-        # this interpreter has no pip (some pipx installs), the environment gets its own.
-        own_pip = importlib.util.find_spec("pip") is None
+        # this interpreter has no pip (some pipx installs), or a pip that no longer installs for the
+        # runtime's Python (pip 25.3 needs 3.10: a python3.9 function), the environment gets its own.
+        own_pip = importlib.util.find_spec("pip") is None or not _pip_installs_for(version)
         _run([python, "-m", "venv", *([] if own_pip else ["--without-pip"]), str(env_dir)],
              "create the virtual environment")
         req_file = env_dir / "requirements.txt"
@@ -199,6 +201,19 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
         log(f"{name} environment ready")
         _prune(env_dir)
     return Environment(env_python, version, notice)
+
+
+def _pip_installs_for(version: str) -> bool:
+    """Whether this interpreter's pip supports Python ``version`` ("3.9"), by its ``Requires-Python``."""
+    try:
+        spec = importlib.metadata.metadata("pip").get("Requires-Python") or ""
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    lowest = re.search(r">=\s*(\d+)\.(\d+)", spec)
+    wanted = re.fullmatch(r"(\d+)\.(\d+)", version)
+    if lowest is None or wanted is None:
+        return True
+    return (int(wanted[1]), int(wanted[2])) >= (int(lowest[1]), int(lowest[2]))
 
 
 def _prune(kept: Path) -> None:
