@@ -206,7 +206,7 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
 def _pip_installs_for(version: str) -> bool:
     """Whether this interpreter's pip supports Python ``version`` ("3.9"), by its ``Requires-Python``."""
     try:
-        spec = importlib.metadata.metadata("pip").get("Requires-Python") or ""
+        spec = importlib.metadata.metadata("pip")["Requires-Python"] or ""
     except importlib.metadata.PackageNotFoundError:
         return False
     lowest = re.search(r">=\s*(\d+)\.(\d+)", spec)
