@@ -297,6 +297,29 @@ def test_a_later_layers_module_replaces_an_earlier_layers_as_lambda_extracts_the
         assert runner.invoke({}) == "second"
 
 
+def test_output_written_without_a_final_newline_is_logged_as_its_own_line(
+        tmp_path: Path, sam_app: Template, sam_app_env: Environment) -> None:
+    # sys.stdout.write("...") runs into the emulator's next line of its own: it is the function's line.
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(
+        "import sys\n"
+        "def handler(event, context):\n"
+        "    sys.stdout.write('written to stdout')\n"
+        "    sys.stderr.write('written to stderr')\n"
+        "    return 'ok'\n")
+    function = dataclasses.replace(sam_app.function("EchoFunction"), code_dir=code, source_dir=code,
+                                   handler="app.handler")
+    log = io.StringIO()
+    with EmulatorRunner(function, python=sam_app_env.python, log_stream=log) as runner:
+        assert runner.invoke({}) == "ok"
+    lines = log.getvalue().splitlines()
+    assert "written to stdout" in "\n".join(lines)
+    assert "written to stderr" in "\n".join(lines)
+    assert not any("(rapid)" in line for line in lines)
+    assert [line.split()[0] for line in lines if "RequestId: " in line] == ["START", "END", "REPORT"]
+
+
 def test_a_dead_emulator_is_started_again_on_the_next_invocation(sam_app_env: Environment) -> None:
     log = io.StringIO()
     with _runner("EchoFunction", sam_app_env, log) as runner:

@@ -45,6 +45,9 @@ __all__ = ["EmulatorRunner", "emulator_binary"]
 
 _INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 _INIT_REPORT = re.compile(r"INIT REPORT\((?:[^)]*?)durationMs: ([0-9.]+)")
+# The emulator's own lines: output a function wrote without a final newline runs into the next one.
+_EMULATOR_LINE = re.compile(r"\d\d [A-Z][a-z]{2} \d{4} [\d:,]{12} \[[A-Z]+\] \(rapid\) "
+                            r"|(?:END|REPORT) RequestId: [0-9a-f]{8}-")
 _ERROR_KEYS = {"errorMessage", "errorType", "stackTrace", "cause", "requestId"}
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                    "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
@@ -295,25 +298,31 @@ class EmulatorRunner:
     def _read(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if " (rapid) " in line:
-                self._tail.append(line)
-                found = _INIT_REPORT.search(line)
-                if found and self._init_ms is None:
-                    self._init_ms = float(found[1])
-                if "INIT RTDONE(status: " in line:
-                    self._init_failed = "INIT RTDONE(status: success)" not in line
-                if "[PANIC]" in line:
-                    self._write(line)
-                continue
-            if line.startswith("START RequestId: "):
-                self.last_request_id = line.split()[2]
-            if line.startswith("REPORT RequestId: "):
-                self._write(self._report_line(line))
-                with self._reported:
-                    self._reports += 1
-                    self._reported.notify_all()
-                continue
-            self._write(line)
+            while (glued := _EMULATOR_LINE.search(line, 1)) is not None:  # `print(x, end="")`: its own line
+                self._line(line[:glued.start()])
+                line = line[glued.start():]
+            self._line(line)
+
+    def _line(self, line: str) -> None:
+        if " (rapid) " in line:
+            self._tail.append(line)
+            found = _INIT_REPORT.search(line)
+            if found and self._init_ms is None:
+                self._init_ms = float(found[1])
+            if "INIT RTDONE(status: " in line:
+                self._init_failed = "INIT RTDONE(status: success)" not in line
+            if "[PANIC]" in line:
+                self._write(line)
+            return
+        if line.startswith("START RequestId: "):
+            self.last_request_id = line.split()[2]
+        if line.startswith("REPORT RequestId: "):
+            self._write(self._report_line(line))
+            with self._reported:
+                self._reports += 1
+                self._reported.notify_all()
+            return
+        self._write(line)
 
     def _report_line(self, line: str) -> str:
         fields = [f for f in line.split("\t") if f and not f.startswith("Init Duration:")]
