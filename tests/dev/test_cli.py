@@ -1124,6 +1124,20 @@ def test_start_api_names_an_empty_host_and_a_file_given_as_the_static_folder(
     assert "a file, not a folder" in capsys.readouterr().err
 
 
+def test_start_api_with_only_cloudformation_apis_names_them_as_not_emulated(
+        tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n"
+        "  Fn: {Type: AWS::Lambda::Function, Properties: {Code: ., Handler: app.h, Runtime: python3.12}}\n"
+        "  Quick: {Type: AWS::ApiGatewayV2::Api, Properties: {ProtocolType: HTTP}}\n")
+    assert main(["--state-dir", str(state), "start-api", "--port", "0", "--template",
+                 str(tmp_path / "template.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "has no Api or HttpApi routes to serve; Quick (AWS::ApiGatewayV2::Api): CloudFormation API " \
+           "resources are not emulated" in err
+    assert "Traceback" not in err
+
+
 def test_the_token_summary_tells_what_the_token_says_after_every_claim(
         state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--state-dir", str(state), "token", "--issuer-url", "http://127.0.0.1:9", "--scope",

@@ -223,7 +223,8 @@ def cmd_start_api(args: argparse.Namespace) -> int:
     with malformed(template.path, "an Api or HttpApi"):
         collection = collect(template)
     if not collection.routes:
-        raise CliError(f"{template.path} has no Api or HttpApi routes to serve")
+        why = "".join(f"; {w}" for w in collection.warnings)
+        raise CliError(f"{template.path} has no Api or HttpApi routes to serve{why}")
     if not args.host.strip():
         raise CliError("--host needs an address (127.0.0.1 by default; 0.0.0.0 for every interface)")
     if not is_loopback(args.host):

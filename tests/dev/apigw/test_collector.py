@@ -256,3 +256,24 @@ def test_an_authorizer_arn_built_with_sub_or_written_out_names_the_template_func
         "Api: authorizer Elsewhere names a function outside the template; not emulated"]
     found = collect(Template(tmp_path / "template.yaml"))
     assert {r.authorizer.function for r in found.routes if r.authorizer} == {"Auth"}
+
+
+def test_cloudformation_api_resources_are_named_as_not_emulated(tmp_path: Path) -> None:
+    routes, warnings = _collect(tmp_path, """\
+        Resources:
+          Fn:
+            Type: AWS::Lambda::Function
+            Properties: {Code: ., Handler: app.handler, Runtime: python3.12}
+          Quick:
+            Type: AWS::ApiGatewayV2::Api
+            Properties:
+              ProtocolType: HTTP
+              Target: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/x"
+          Rest:
+            Type: AWS::ApiGateway::RestApi
+            Properties: {Name: rest}
+        """)
+    assert routes == []
+    assert warnings == ["Quick (AWS::ApiGatewayV2::Api), Rest (AWS::ApiGateway::RestApi): CloudFormation API "
+                        "resources are not emulated (sam local routes them); routes come only from Api and "
+                        "HttpApi events of functions"]

@@ -25,6 +25,7 @@ __all__ = ["Collection", "collect"]
 IMPLICIT_REST, IMPLICIT_HTTP = "ServerlessRestApi", "ServerlessHttpApi"
 # Event types that mean Api or HttpApi, spelled otherwise: SAM refuses them; they would be dropped unsaid.
 _API_TYPOS = frozenset({"api", "httpapi", "restapi", "http", "rest", "apigateway", "httpapigateway"})
+_CFN_APIS = ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api")
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 _SOURCE_PREFIXES = {"method.request.header.": "header", "$request.header.": "header",
                     "method.request.querystring.": "query", "$request.querystring.": "query",
@@ -95,6 +96,11 @@ def collect(template: Template) -> Collection:
             route = _route(template, api, authorizers, fname, props, out.warnings)
             if route is not None:
                 out.routes.append(route)
+    raw = [f"{name} ({r['Type']})" for name, r in resources.items()
+           if isinstance(r, Mapping) and r.get("Type") in _CFN_APIS]
+    if raw:  # sam local reads their Body/Target and AWS::ApiGateway::Method integrations; we do not
+        out.warnings.append(f"{', '.join(raw)}: CloudFormation API resources are not emulated (sam local "
+                            "routes them); routes come only from Api and HttpApi events of functions")
     return out
 
 
