@@ -359,8 +359,9 @@ def test_invoke_without_dev_issuer_or_settings_hints_at_the_template_parameters(
     (["invoke", "MeFunction", "--template", "/nonexistent/template.yaml"], "template not found"),
     (["invoke", "MeFunction", "--template", TEMPLATE, "--event", "/nonexistent.json"], "cannot read event"),
     (["invoke", "MeFunction", "--template", TEMPLATE, "--parameter-overrides", "JwtIssuer"], "Key=Value"),
-    (["invoke", "--template", TEMPLATE], "invoke needs a function"),
-    (["invoke", "--template", TEMPLATE, "--parameter-overrides", "JwtIssuer=x"], "invoke needs a function"),
+    (["invoke", "--template", TEMPLATE], "invoke MeFunction (functions: MeFunction, ShowsFunction"),
+    (["invoke", "--template", TEMPLATE, "--no-dev-issuer", "--parameter-overrides", "JwtIssuer=x"],
+     "invoke needs a function"),
 ])
 def test_usage_errors_exit_2_with_a_clear_message(capsys: pytest.CaptureFixture[str], args: list[str],
                                                   message: str) -> None:
@@ -378,6 +379,19 @@ def test_invoke_takes_the_function_after_parameter_overrides_as_sam_does(
     answer = json.loads(capsys.readouterr().out)
     assert answer["statusCode"] == 401
     assert answer["headers"]["Access-Control-Allow-Origin"] == "https://app.example"
+
+
+def test_invoke_without_a_name_runs_the_templates_only_function_as_sam_does(
+        tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return event['n'] + 1\n")
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Only:\n    Type: AWS::Lambda::Function\n"
+        "    Properties: {Code: ., Handler: app.handler, Runtime: python3.12}\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"n": 41}'))
+    assert main(["--state-dir", str(state), "invoke", "-t", str(tmp_path / "template.yaml"), "--in-process",
+                 "--no-dev-issuer", "-e", "-"]) == 0
+    assert json.loads(capsys.readouterr().out) == 42
 
 
 @pytest.mark.parametrize("args", [

@@ -120,9 +120,15 @@ def _function_argument(args: argparse.Namespace) -> None:
         return
     if args.parameter_overrides and "=" not in args.parameter_overrides[-1]:
         args.function = args.parameter_overrides.pop()
-        return
+
+
+def _only_function(template: Template) -> str:
+    """The function ``invoke`` runs when none is named: the template's only one, as ``sam local invoke``."""
+    if len(template.functions) == 1:
+        return next(iter(template.functions))
+    names = ", ".join(template.functions) or "none"
     raise CliError("invoke needs a function: its logical id or FunctionName, e.g. "
-                   f"{_support.command()} invoke MeFunction")
+                   f"{_support.command()} invoke MeFunction (functions: {names})")
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -133,7 +139,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     _function_argument(args)
     template = _template(args)
-    function = template.function(args.function)
+    function = template.function(args.function or _only_function(template))
     if function.inline_code:  # as `sam local invoke` (UnsupportedInlineCodeError), but a usage error here
         from serverless_jwt.dev.invocation import UnsupportedInlineCode
 
