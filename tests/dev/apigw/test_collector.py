@@ -277,3 +277,49 @@ def test_cloudformation_api_resources_are_named_as_not_emulated(tmp_path: Path) 
     assert warnings == ["Quick (AWS::ApiGatewayV2::Api), Rest (AWS::ApiGateway::RestApi): CloudFormation API "
                         "resources are not emulated (sam local routes them); routes come only from Api and "
                         "HttpApi events of functions"]
+
+
+def test_a_jwt_authorizer_naming_the_templates_own_cognito_pool_is_served_with_a_warning(
+        tmp_path: Path) -> None:
+    # The usual Cognito shape: pool and client of the same template, known only once deployed.
+    (tmp_path / "template.yaml").write_text(textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          Auds: {Type: String, Default: "a,b"}
+        Resources:
+          UserPool: {Type: AWS::Cognito::UserPool}
+          Client: {Type: AWS::Cognito::UserPoolClient, Properties: {UserPoolId: !Ref UserPool}}
+          Api:
+            Type: AWS::Serverless::HttpApi
+            Properties:
+              Auth:
+                DefaultAuthorizer: Pool
+                Authorizers:
+                  Pool:
+                    JwtConfiguration:
+                      issuer: !Sub https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}
+                      audience: [!Ref Client]
+                  Listed:
+                    JwtConfiguration: {issuer: "https://issuer.example/", audience: !Split [",", !Ref Auds]}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                E: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /x, Method: get}}
+                L: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /l, Method: get,
+                                                Auth: {Authorizer: Listed}}}
+        """))
+    found = collect(Template(tmp_path / "template.yaml"))
+    pool, listed = (route.authorizer for route in found.routes)
+    assert pool is not None
+    assert listed is not None
+    assert pool.issuer is None
+    assert pool.audiences == ("(not resolved locally: Ref Client (AWS::Cognito::UserPoolClient) exists only "
+                              "once deployed)",)  # matches no token's aud: nothing passes unchecked
+    assert listed.audiences == ("a", "b")
+    assert found.warnings == [
+        "Api: JWT authorizer Pool: Ref UserPool (AWS::Cognito::UserPool) exists only once deployed; "
+        "Ref Client (AWS::Cognito::UserPoolClient) exists only once deployed; the dev issuer's tokens are "
+        "checked instead (with --no-dev-issuer, its routes answer 500)"]

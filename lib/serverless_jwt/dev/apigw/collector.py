@@ -198,10 +198,20 @@ def _authorizer(template: Template, kind: str, name: str, spec: Any, warnings: l
         return None
     if "JwtConfiguration" in spec:
         jwt = spec.get("JwtConfiguration") or {}
-        issuer = template.resolve(jwt.get("issuer", jwt.get("Issuer")))
-        audience = template.resolve(jwt.get("audience", jwt.get("Audience"))) or ()
-        audiences = ((audience,) if isinstance(audience, str)
-                     else tuple(str(template.resolve(a)) for a in audience))
+        raw_issuer = jwt.get("issuer", jwt.get("Issuer"))
+        raw_audience = jwt.get("audience", jwt.get("Audience"))
+        issuer, whole = template.resolve(raw_issuer), template.resolve(raw_audience)
+        items = (raw_audience if isinstance(raw_audience, list) else whole if isinstance(whole, list)
+                 else [] if raw_audience is None else [raw_audience])
+        # A Cognito pool or client of the same template (`!Ref UserPool`) exists only once deployed: an
+        # audience that cannot be known matches no token (left out, any audience would pass).
+        audiences = tuple(a if isinstance(a, str) else f"(not resolved locally: {template.explain(raw)})"
+                          for raw in items for a in [template.resolve(raw)])
+        unresolved = [why for raw in [raw_issuer, *items] if (why := template.explain(raw))]
+        if unresolved:
+            outcome = "its routes answer 500" if template.explain(raw_issuer) else "its tokens are refused"
+            warnings.append(f"{api}: JWT authorizer {name}: {'; '.join(unresolved)}; the dev issuer's tokens "
+                            f"are checked instead (with --no-dev-issuer, {outcome})")
         source = str(template.resolve(spec.get("IdentitySource", "$request.header.Authorization")))
         return Authorizer(name, "jwt", identity_sources=_sources([source]),
                           issuer=issuer if isinstance(issuer, str) else None,
