@@ -5,8 +5,11 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from serverless_jwt.dev.apigw import collect
 from serverless_jwt.dev.template import Template
+from serverless_jwt.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -323,3 +326,34 @@ def test_a_jwt_authorizer_naming_the_templates_own_cognito_pool_is_served_with_a
         "Api: JWT authorizer Pool: Ref UserPool (AWS::Cognito::UserPool) exists only once deployed; "
         "Ref Client (AWS::Cognito::UserPoolClient) exists only once deployed; the dev issuer's tokens are "
         "checked instead (with --no-dev-issuer, its routes answer 500)"]
+
+
+def test_a_stage_path_or_method_that_cannot_be_resolved_is_an_error_naming_it(tmp_path: Path) -> None:
+    text = """\
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          StageParam: {Type: String}
+          Prefix: {Type: String}
+          M: {Type: String}
+        Resources:
+          Api:
+            Type: AWS::Serverless::Api
+            Properties: {StageName: !Ref StageParam}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                A: {Type: Api, Properties: {RestApiId: !Ref Api, Path: !Sub "/${Prefix}/a", Method: !Ref M}}
+        """
+    (tmp_path / "template.yaml").write_text(textwrap.dedent(text))
+    path = tmp_path / "template.yaml"
+    with pytest.raises(ConfigurationError, match=r"^Api\.StageName: parameter StageParam has no Default"):
+        collect(Template(path))
+    with pytest.raises(ConfigurationError, match=r"^Fn: an Api event's Path: parameter Prefix has no"):
+        collect(Template(path, parameter_overrides={"StageParam": "dev"}))
+    with pytest.raises(ConfigurationError, match=r"^Fn: an Api event's Method: parameter M has no Default"):
+        collect(Template(path, parameter_overrides={"StageParam": "dev", "Prefix": "v1"}))
+    found = collect(Template(path, parameter_overrides={"StageParam": "dev", "Prefix": "v1", "M": "get"}))
+    assert [(r.api.prefix, r.key) for r in found.routes] == [("/dev", "GET /v1/a")]

@@ -122,7 +122,9 @@ def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
          warnings: list[str]) -> tuple[Api, dict[str, Authorizer | None]]:
     merged = _merged(template, kind, props)
     default_stage = "Prod" if name == IMPLICIT_REST else "$default"
-    stage = str(template.resolve(merged.get("StageName", default_stage)) or default_stage)
+    # What routing needs is never guessed: unresolvable (a parameter without a value) is an error.
+    stage = str(template.require(merged.get("StageName", default_stage), f"{name}.StageName")
+                or default_stage)
     if "DefinitionBody" in merged or "DefinitionUri" in merged:
         warnings.append(f"{name}: an OpenAPI definition is not read locally; routes come from function "
                         "events")
@@ -159,8 +161,10 @@ def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
 def _route(template: Template, api: Api, authorizers: Mapping[str, Authorizer | None], function: str,
            props: Mapping[str, Any], warnings: list[str]) -> Route | None:
     default_path = "$default" if api.kind == "HTTP" else None
-    path = template.resolve(props.get("Path", default_path))
-    method = str(template.resolve(props.get("Method", "ANY")) or "ANY").upper()
+    event = "an Api" if api.kind == "REST" else "an HttpApi"
+    path = template.require(props.get("Path", default_path), f"{function}: {event} event's Path")
+    method = str(template.require(props.get("Method", "ANY"), f"{function}: {event} event's Method")
+                 or "ANY").upper()
     if not isinstance(path, str) or not path:
         warnings.append(f"{function}: an Api event without a Path is skipped")
         return None
