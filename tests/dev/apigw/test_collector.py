@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from serverless_jwt.dev.apigw import collect
+from serverless_jwt.dev.intrinsics import region
 from serverless_jwt.dev.template import Template
 from serverless_jwt.errors import ConfigurationError
 
@@ -357,3 +358,26 @@ def test_a_stage_path_or_method_that_cannot_be_resolved_is_an_error_naming_it(tm
         collect(Template(path, parameter_overrides={"StageParam": "dev", "Prefix": "v1"}))
     found = collect(Template(path, parameter_overrides={"StageParam": "dev", "Prefix": "v1", "M": "get"}))
     assert [(r.api.prefix, r.key) for r in found.routes] == [("/dev", "GET /v1/a")]
+
+
+def test_a_stage_variable_known_only_once_deployed_is_empty_text_with_a_warning(tmp_path: Path) -> None:
+    _, warnings = _collect(tmp_path, """\
+        Transform: AWS::Serverless-2016-10-31
+        Globals:
+          Api:
+            Variables: {TableName: !Ref Table, Mode: !Sub "${AWS::Region}-x", Flag: true}
+        Resources:
+          Table: {Type: AWS::DynamoDB::Table}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                R: {Type: Api, Properties: {Path: /r, Method: get}}
+        """)
+    found = collect(Template(tmp_path / "template.yaml"))
+    assert found.routes[0].api.stage_variables == (
+        ("TableName", ""), ("Mode", f"{region()}-x"), ("Flag", "true"))
+    assert warnings == ['ServerlessRestApi stage variable TableName is "": Ref Table (AWS::DynamoDB::Table) '
+                        "exists only once deployed"]

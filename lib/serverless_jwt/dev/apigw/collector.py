@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from serverless_jwt.dev.apigw.routes import Api, Authorizer, Cors, Route
+from serverless_jwt.dev.intrinsics import as_text
 from serverless_jwt.dev.template import Template
 from serverless_jwt.errors import ConfigurationError
 
@@ -151,8 +152,8 @@ def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
         authorize_preflight=bool(default) and kind == "REST"
         and auth.get("AddDefaultAuthorizerToCorsPreflight", True) not in (False, "false", "False"),
         default_authorizer=default,
-        stage_variables=tuple((str(k), str(template.resolve(v))) for k, v in variables.items())
-        if isinstance(variables, Mapping) else (),
+        stage_variables=tuple((str(k), _text(template, v, f"{name} stage variable {k}", warnings))
+                              for k, v in variables.items()) if isinstance(variables, Mapping) else (),
         gateway_responses=gateway_responses,
     )
     return api, authorizers
@@ -253,6 +254,15 @@ def _identity_list(template: Template, identity: Mapping[str, Any], request: str
     out += [ctx + str(template.resolve(c)) for c in identity.get("Context") or ()]
     out += [stage + str(template.resolve(s)) for s in identity.get("StageVariables") or ()]
     return out
+
+
+def _text(template: Template, raw: Any, where: str, warnings: list[str]) -> str:
+    """A value as text, ``""`` (named in a warning) when it is known only once deployed (``!Ref Table``)."""
+    why = template.explain(raw)
+    if why is not None:
+        warnings.append(f"{where} is \"\": {why}")
+        return ""
+    return as_text(template.resolve(raw))
 
 
 def _sources(raw: list[str]) -> tuple[tuple[str, str], ...]:
