@@ -381,3 +381,39 @@ def test_a_stage_variable_known_only_once_deployed_is_empty_text_with_a_warning(
         ("TableName", ""), ("Mode", f"{region()}-x"), ("Flag", "true"))
     assert warnings == ['ServerlessRestApi stage variable TableName is "": Ref Table (AWS::DynamoDB::Table) '
                         "exists only once deployed"]
+
+
+def test_a_cors_origin_known_only_once_deployed_is_left_out_and_the_others_still_apply(
+        tmp_path: Path) -> None:
+    _, warnings = _collect(tmp_path, """\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Cdn: {Type: AWS::CloudFront::Distribution}
+          Http:
+            Type: AWS::Serverless::HttpApi
+            Properties:
+              CorsConfiguration:
+                AllowOrigins: [!Sub "https://${Cdn.DomainName}", "http://localhost:3000"]
+                AllowMethods: [GET]
+          Rest:
+            Type: AWS::Serverless::Api
+            Properties:
+              StageName: prod
+              Cors: {AllowOrigin: !Sub "'https://${Cdn.DomainName}'", AllowMethods: "'GET'"}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                H: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /h, Method: get}}
+                R: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /r, Method: get}}
+        """)
+    http, rest = (route.api.cors for route in collect(Template(tmp_path / "template.yaml")).routes)
+    assert http is not None
+    assert (http.allow_origins, http.allow_methods) == (("http://localhost:3000",), ("GET",))
+    assert rest is not None
+    assert (rest.allow_origins, rest.allow_methods) == ((), ("GET",))  # no origin sent, as SAM CLI
+    assert warnings == [
+        "Http CORS AllowOrigins: a value is left out: Fn::GetAtt Cdn.DomainName exists only once deployed",
+        "Rest CORS AllowOrigin: a value is left out: Fn::GetAtt Cdn.DomainName exists only once deployed"]

@@ -141,3 +141,30 @@ def test_http_api_on_a_named_stage_answers_preflights_under_its_stage(project: P
     assert reply.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "Auth" not in project.logs.getvalue()
     assert project.call("OPTIONS", "/me", headers=PREFLIGHT).status == 404  # nothing at the root
+
+
+def test_rest_preflight_without_a_known_origin_sends_no_allow_origin(project: Project) -> None:
+    # AllowOrigin known only once deployed (a CloudFront domain) is left out, as SAM CLI leaves it.
+    project.function("echo", "def handler(event, context):\n    return {'statusCode': 200, 'body': ''}\n")
+    project.start("""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Cdn: {Type: AWS::CloudFront::Distribution}
+          Rest:
+            Type: AWS::Serverless::Api
+            Properties:
+              StageName: prod
+              Cors: {AllowOrigin: !Sub "'https://${Cdn.DomainName}'", AllowMethods: "'GET'"}
+          Echo:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: echo/
+              Handler: app.handler
+              Runtime: python3.12
+              Events:
+                R: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /me, Method: GET}}
+        """)
+    reply = project.call("OPTIONS", "/prod/me", headers=PREFLIGHT)
+    assert reply.status == 200
+    assert reply.headers["access-control-allow-methods"] == "GET"
+    assert "access-control-allow-origin" not in reply.headers

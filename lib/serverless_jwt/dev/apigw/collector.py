@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from serverless_jwt.dev.apigw.routes import Api, Authorizer, Cors, Route
+from serverless_jwt.dev.apigw._cors_config import cors_config, unquote
+from serverless_jwt.dev.apigw.routes import Api, Authorizer, Route
 from serverless_jwt.dev.intrinsics import as_text
 from serverless_jwt.dev.template import Template
 from serverless_jwt.errors import ConfigurationError
@@ -148,7 +149,8 @@ def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
         name=name, kind="REST" if kind == "REST" else "HTTP", stage=stage,
         binary_media_types=tuple(str(template.resolve(t)).replace("~1", "/")
                                  for t in merged.get("BinaryMediaTypes") or ()),
-        cors=_cors(template, kind, merged.get("Cors" if kind == "REST" else "CorsConfiguration")),
+        cors=cors_config(template, kind, merged.get("Cors" if kind == "REST" else "CorsConfiguration"),
+                         f"{name} CORS", warnings),
         authorize_preflight=bool(default) and kind == "REST"
         and auth.get("AddDefaultAuthorizerToCorsPreflight", True) not in (False, "false", "False"),
         default_authorizer=default,
@@ -304,48 +306,8 @@ def _gateway_responses(template: Template, raw: Any) -> tuple[tuple[str, int | N
             continue
         params = spec.get("ResponseParameters") or {}
         headers = params.get("Headers") or {} if isinstance(params, Mapping) else {}
-        static = tuple((str(k), _unquote(template.resolve(v))) for k, v in headers.items()
+        static = tuple((str(k), unquote(template.resolve(v))) for k, v in headers.items()
                        if str(template.resolve(v)).startswith("'"))  # request mappings are not emulated
         status = template.resolve(spec.get("StatusCode"))
         out.append((str(kind), int(status) if str(status).isdigit() else None, static))
     return tuple(out)
-
-
-def _unquote(value: Any) -> str:
-    text = str(value).strip()
-    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else text
-
-
-def _cors(template: Template, kind: str, raw: Any) -> Cors | None:
-    raw = template.resolve(raw)
-    if raw in (None, False, "false"):
-        return None
-    if kind == "REST":
-        if not isinstance(raw, Mapping):  # Cors: "'*'" is AllowOrigin alone
-            return Cors(allow_origins=(_unquote(template.resolve(raw)),))
-        spec = {k: template.resolve(v) for k, v in raw.items()}
-        origin = _unquote(spec.get("AllowOrigin", "'*'"))
-
-        def items(key: str) -> tuple[str, ...]:
-            if key not in spec:
-                return ()
-            return tuple(p.strip() for p in _unquote(spec[key]).split(",") if p.strip())
-
-        max_age = _unquote(spec["MaxAge"]) if "MaxAge" in spec else None
-        return Cors((origin,), items("AllowMethods"), items("AllowHeaders"), (),
-                    int(max_age) if max_age and max_age.isdigit() else None,
-                    spec.get("AllowCredentials") in (True, "true", "True"))
-    if raw is True or raw == "true":
-        return Cors(("*",), ("*",), ("*",))
-    if not isinstance(raw, Mapping):
-        return None
-
-    def listed(key: str) -> tuple[str, ...]:
-        value = template.resolve(raw.get(key)) or ()
-        return (str(value),) if isinstance(value, str) else tuple(str(template.resolve(v)) for v in value)
-
-    max_age = template.resolve(raw.get("MaxAge"))
-    return Cors(listed("AllowOrigins"), listed("AllowMethods"), listed("AllowHeaders"),
-                listed("ExposeHeaders"),
-                int(max_age) if max_age is not None and str(max_age).isdigit() else None,
-                template.resolve(raw.get("AllowCredentials")) in (True, "true", "True"))

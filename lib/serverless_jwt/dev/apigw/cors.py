@@ -84,7 +84,7 @@ def rest_preflight(cors: Cors, routes: Sequence[Route]) -> Answer:
         found = {r.method for r in routes}
         methods = _ALL_METHODS if "ANY" in found else tuple(sorted(found | {"OPTIONS"}))
     headers = [("Content-Type", "application/json"),
-               ("Access-Control-Allow-Origin", cors.allow_origins[0]),
+               *[("Access-Control-Allow-Origin", origin) for origin in cors.allow_origins[:1]],
                ("Access-Control-Allow-Methods", ",".join(methods))]
     if cors.allow_headers:
         headers.append(("Access-Control-Allow-Headers", ",".join(cors.allow_headers)))
