@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,15 @@ def test_a_built_template_shares_the_projects_runtime_cache(tmp_path: Path,
         (folder / "template.yaml").write_text(TEMPLATE, encoding="utf-8")
     assert _cache_dir(Template(built / "template.yaml")) == tmp_path / ".serverless-jwt"
     assert _cache_dir(Template(tmp_path / "template.yaml")) == tmp_path / ".serverless-jwt"
+
+
+def test_a_function_of_another_architecture_says_it_runs_as_this_machines(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    other = "x86_64" if platform.machine().lower() in ("aarch64", "arm64") else "arm64"
+    (tmp_path / "template.yaml").write_text(TEMPLATE.replace(
+        "  Plain:\n    Type: AWS::Serverless::Function\n    Properties:\n",
+        f"  Plain:\n    Type: AWS::Serverless::Function\n    Properties:\n      Architectures: [{other}]\n"))
+    prepared = prepare(Template(tmp_path / "template.yaml"), ["Named", "Plain"], mode="in-process")
+    assert [n for n in prepared.notices if "Architectures" in n] == [
+        f"Plain: Architectures {other}, run as {'arm64' if other == 'x86_64' else 'x86_64'} on this machine "
+        f"(native packages built for {other} do not load here)"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -201,4 +202,9 @@ def _function_notices(function: Function) -> list[str]:
                          "run sam build again (or delete .aws-sam/build) to use the current code")
     for layer in function.external_layers:
         notes.append(f"{function.name}: layer {layer} is not in this template and is not downloaded")
+    # sam local runs the declared architecture (an arm64 image, emulated by Docker); we run this machine's.
+    here = {"aarch64": "arm64", "amd64": "x86_64"}.get(platform.machine().lower(), platform.machine().lower())
+    if function.architecture in ("x86_64", "arm64") and function.architecture != here:
+        notes.append(f"{function.name}: Architectures {function.architecture}, run as {here} on this machine "
+                     f"(native packages built for {function.architecture} do not load here)")
     return notes
