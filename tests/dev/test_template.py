@@ -758,3 +758,33 @@ Resources:
     whole = Template(path).function("Whole")
     assert ([layer.name for layer in whole.layers], whole.external_layers) == (
         ["A"], ("arn:aws:lambda:us-east-1:123456789012:layer:remote:3",))
+
+
+def test_fn_foreach_of_the_language_extensions_transform_is_expanded_into_functions(tmp_path: Path) -> None:
+    # SAM CLI's own start-api test template (language-extensions-api), names from a parameter here.
+    path = _write(tmp_path, """\
+Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]
+Parameters:
+  Names: {Type: CommaDelimitedList, Default: "users,orders"}
+Globals:
+  Function: {Runtime: python3.12}
+Resources:
+  Fn::ForEach::Endpoints:
+    - Endpoint
+    - !Ref Names
+    - ${Endpoint}Function:
+        Type: AWS::Serverless::Function
+        Properties:
+          Handler: main.handler
+          CodeUri: endpoints/${Endpoint}/
+          Environment: {Variables: {ENDPOINT_NAME: !Sub "${Endpoint}"}}
+          Events:
+            Api: {Type: Api, Properties: {Path: !Sub "/${Endpoint}", Method: get}}
+""")
+    t = Template(path)
+    assert sorted(t.functions) == ["ordersFunction", "usersFunction"]
+    users = t.function("usersFunction")
+    assert (users.code_dir, users.environment, users.runtime) == (
+        tmp_path / "endpoints" / "users", {"ENDPOINT_NAME": "users"}, "python3.12")
+    overridden = Template(path, parameter_overrides={"Names": "products"})
+    assert list(overridden.functions) == ["productsFunction"]

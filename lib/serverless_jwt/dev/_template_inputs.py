@@ -1,4 +1,5 @@
-"""What a template's resources are read with: parameter values and the ``Globals`` section.
+"""What a template's resources are read with: parameter values, the ``Globals`` section and the
+``AWS::LanguageExtensions`` transform (``Fn::ForEach``).
 
 ``Parameters`` take ``--parameter-overrides`` values (:func:`parse_overrides`, both sam spellings),
 else their ``Default``; ``Globals`` are the SAM translator's own ``Globals`` class. Used by
@@ -15,7 +16,7 @@ from typing import Any
 from serverless_jwt.dev.intrinsics import as_text
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["parameter_values", "parse_overrides", "sam_globals"]
+__all__ = ["language_extensions", "parameter_values", "parse_overrides", "sam_globals"]
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, str]:
@@ -69,3 +70,24 @@ def sam_globals(doc: dict[str, Any], path: Path) -> Any:
         return Globals(doc)
     except InvalidGlobalsSectionException as exc:
         raise ConfigurationError(f"{path}: {exc.message}") from None
+
+
+def language_extensions(doc: dict[str, Any], parameters: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """``doc`` with ``AWS::LanguageExtensions`` applied (``Fn::ForEach`` expanded into resources, as
+    CloudFormation does on deploy) by SAM CLI's own expansion, which ``sam local`` runs with
+    ``--language-extensions``; ``doc`` itself without that transform."""
+    transform = doc.get("Transform")
+    if "AWS::LanguageExtensions" not in (transform if isinstance(transform, list) else [transform]):
+        return doc
+    from serverless_jwt._extras import requires
+
+    with requires("local", "Expanding AWS::LanguageExtensions (Fn::ForEach)"):
+        from samcli.lib.cfn_language_extensions.exceptions import InvalidTemplateException
+        from samcli.lib.cfn_language_extensions.sam_integration import process_template_for_sam_cli
+    try:  # pseudo parameters (AWS::Region...) are left in place, for our own intrinsics to resolve
+        expanded: dict[str, Any] = process_template_for_sam_cli(doc, parameter_values=dict(parameters))
+    except InvalidTemplateException as exc:
+        raise ConfigurationError(f"{path}: AWS::LanguageExtensions: {exc}") from None
+    if not isinstance(expanded.get("Resources"), dict):
+        raise ConfigurationError(f"{path}: AWS::LanguageExtensions left no Resources")
+    return expanded

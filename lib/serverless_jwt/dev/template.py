@@ -7,8 +7,8 @@
 - ``Globals`` are merged into each ``AWS::Serverless::*`` resource by the SAM translator's own
   ``Globals`` class (the code ``sam local`` and CloudFormation's transform run), so maps merge, lists
   concatenate and scalars are replaced exactly as in the cloud.
-- ``Parameters`` take their ``Default`` or a ``--parameter-overrides`` value (that reading, and the
-  ``Globals`` section's, is :mod:`~serverless_jwt.dev._template_inputs`); intrinsic functions are
+- ``Parameters`` take their ``Default`` or a ``--parameter-overrides`` value (that reading, the
+  ``Globals`` section's and ``Fn::ForEach``'s is :mod:`~serverless_jwt.dev._template_inputs`); intrinsics are
   resolved locally as SAM CLI resolves them (:mod:`~serverless_jwt.dev.intrinsics`: ``Ref``, ``Fn::Sub``,
   ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::Base64``, ``Fn::FindInMap``, ``Fn::GetAZs``,
   ``Fn::If`` with ``Conditions``, ``Fn::GetAtt Function.Arn``). Anything else (another resource's
@@ -32,7 +32,12 @@ from typing import Any
 
 from serverless_jwt.dev._function_code import ARCHIVES, INLINE, code_location, newest_mtime, unpacked
 from serverless_jwt.dev._template_checks import bounded, malformed
-from serverless_jwt.dev._template_inputs import parameter_values, parse_overrides, sam_globals
+from serverless_jwt.dev._template_inputs import (
+    language_extensions,
+    parameter_values,
+    parse_overrides,
+    sam_globals,
+)
 from serverless_jwt.dev._template_model import Function, Layer, Route
 from serverless_jwt.dev.intrinsics import (
     FUNCTIONS,
@@ -47,9 +52,6 @@ from serverless_jwt.dev.intrinsics import (
 from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["UNRESOLVED", "Function", "Layer", "Route", "Template", "newest_mtime", "parse_overrides"]
-
-_UNRESOLVED = UNRESOLVED  # the old private name, kept for callers written against it
-
 
 def found_above(path: str | os.PathLike[str]) -> Path | None:
     """The nearest folder above the working directory holding the relative ``path`` that the working
@@ -117,8 +119,6 @@ class Template:
             raise ConfigurationError(f"{self.path} nests too deeply or has a key that is not text") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
             raise ConfigurationError(f"{self.path} is not a CloudFormation/SAM template (no Resources)")
-        self.document: dict[str, Any] = doc
-        self.resources: dict[str, Any] = doc["Resources"]
         overrides = dict(parameter_overrides or {})
         pseudo = {k: v for k, v in overrides.items() if k.startswith("AWS::")}
         given = {k: v for k, v in overrides.items() if k not in pseudo}
@@ -128,11 +128,14 @@ class Template:
             # As sam does: a name the template does not declare is ignored (the caller may say so).
             self.ignored_overrides = sorted(set(given) - set(declared))
             self.parameters = parameter_values(declared, given)
+        self.document: dict[str, Any] = language_extensions(doc, self.parameters, self.path)
+        self.resources: dict[str, Any] = self.document["Resources"]
         self._intrinsics = Intrinsics(self.parameters, self._declared, self.resources, pseudo,
-                                      mappings=doc.get("Mappings"), conditions=doc.get("Conditions"))
+                                      mappings=self.document.get("Mappings"),
+                                      conditions=self.document.get("Conditions"))
         build = self.dir / ".aws-sam" / "build"
         self.build_root: Path | None = build if use_build and (build / "template.yaml").is_file() else None
-        self._globals = sam_globals(doc, self.path)
+        self._globals = sam_globals(self.document, self.path)
         self.layers: dict[str, Layer] = {}
         for name, resource in self.resources.items():
             if isinstance(resource, dict) and resource.get("Type") in LAYERS:
