@@ -417,3 +417,30 @@ def test_a_cors_origin_known_only_once_deployed_is_left_out_and_the_others_still
     assert warnings == [
         "Http CORS AllowOrigins: a value is left out: Fn::GetAtt Cdn.DomainName exists only once deployed",
         "Rest CORS AllowOrigin: a value is left out: Fn::GetAtt Cdn.DomainName exists only once deployed"]
+
+
+def test_api_keys_and_resource_policies_are_named_as_not_checked(tmp_path: Path) -> None:
+    _, warnings = _collect(tmp_path, """\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Keyed:
+            Type: AWS::Serverless::Api
+            Properties:
+              StageName: prod
+              Auth:
+                ApiKeyRequired: true
+                ResourcePolicy: {IpRangeWhitelist: [10.0.0.0/8]}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                K: {Type: Api, Properties: {RestApiId: !Ref Keyed, Path: /k, Method: get}}
+                E: {Type: Api, Properties: {Path: /e, Method: get, Auth: {ApiKeyRequired: true}}}
+        """)
+    assert warnings == [
+        "Keyed: API keys (ApiKeyRequired) are not checked locally; a request without x-api-key is served "
+        "(API Gateway answers 403)",
+        "Keyed: Auth.ResourcePolicy is not applied locally",
+        "Fn GET /e: API keys (ApiKeyRequired) are not checked locally"]

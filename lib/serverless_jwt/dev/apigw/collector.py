@@ -142,6 +142,11 @@ def _api(template: Template, name: str, kind: str, props: Mapping[str, Any],
         warnings.append(f"{name}: DefaultAuthorizer {default_name} {why}; its routes are open")
     if default_name == "AWS_IAM" or auth.get("EnableIamAuthorizer"):
         warnings.append(f"{name}: IAM (SigV4) authorization is not checked locally")
+    if template.resolve(auth.get("ApiKeyRequired")) in (True, "true", "True"):  # nor by sam local
+        warnings.append(f"{name}: API keys (ApiKeyRequired) are not checked locally; a request without "
+                        "x-api-key is served (API Gateway answers 403)")
+    if auth.get("ResourcePolicy"):
+        warnings.append(f"{name}: Auth.ResourcePolicy is not applied locally")
     # Api: Variables; HttpApi: StageVariables (the SAM spec's names, as SAM CLI reads them).
     variables = merged.get("Variables" if kind == "REST" else "StageVariables") or {}
     gateway_responses = _gateway_responses(template, merged.get("GatewayResponses")) if kind == "REST" else ()
@@ -188,6 +193,8 @@ def _route(template: Template, api: Api, authorizers: Mapping[str, Authorizer | 
             why = ("is not emulated" if str(named) in authorizers
                    else f"is not defined in {api.name}'s Auth.Authorizers (sam deploy refuses it)")
             warnings.append(f"{function} {method} {path}: authorizer {named} {why}; the route is open")
+    if isinstance(auth, Mapping) and template.resolve(auth.get("ApiKeyRequired")) in (True, "true", "True"):
+        warnings.append(f"{function} {method} {path}: API keys (ApiKeyRequired) are not checked locally")
     scopes = tuple(str(s) for s in (auth.get("AuthorizationScopes") or ()) if isinstance(auth, Mapping))
     version = "1.0" if api.kind == "REST" else str(template.resolve(props.get("PayloadFormatVersion", "2.0")))
     timeout = template.resolve(props.get("TimeoutInMillis"))
