@@ -444,3 +444,19 @@ def test_api_keys_and_resource_policies_are_named_as_not_checked(tmp_path: Path)
         "(API Gateway answers 403)",
         "Keyed: Auth.ResourcePolicy is not applied locally",
         "Fn GET /e: API keys (ApiKeyRequired) are not checked locally"]
+
+
+def test_an_event_with_the_iam_authorizer_is_named_as_open(tmp_path: Path) -> None:
+    _, warnings = _collect(tmp_path, """\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: .
+              Handler: app.handler
+              Events:
+                I: {Type: Api, Properties: {Path: /i, Method: post, Auth: {Authorizer: AWS_IAM}}}
+        """)
+    assert warnings == [
+        "Fn POST /i: authorizer AWS_IAM (IAM, SigV4) is not checked locally; the route is open"]

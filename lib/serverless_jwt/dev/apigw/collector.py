@@ -188,9 +188,10 @@ def _route(template: Template, api: Api, authorizers: Mapping[str, Authorizer | 
         authorizer = None
     elif named:
         authorizer = authorizers.get(str(named))
-        if authorizer is None and named != "AWS_IAM":
+        if authorizer is None:
             # A name the API does not define is a typo that sam deploy refuses; sam local skips it too.
-            why = ("is not emulated" if str(named) in authorizers
+            why = ("(IAM, SigV4) is not checked locally" if named == "AWS_IAM"
+                   else "is not emulated" if str(named) in authorizers
                    else f"is not defined in {api.name}'s Auth.Authorizers (sam deploy refuses it)")
             warnings.append(f"{function} {method} {path}: authorizer {named} {why}; the route is open")
     if isinstance(auth, Mapping) and template.resolve(auth.get("ApiKeyRequired")) in (True, "true", "True"):
