@@ -788,3 +788,20 @@ Resources:
         tmp_path / "endpoints" / "users", {"ENDPOINT_NAME": "users"}, "python3.12")
     overridden = Template(path, parameter_overrides={"Names": "products"})
     assert list(overridden.functions) == ["productsFunction"]
+
+
+def test_layers_given_by_a_list_parameter_are_named_one_by_one(tmp_path: Path) -> None:
+    path = _write(tmp_path, """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  LayerArns:
+    Type: CommaDelimitedList
+    Default: "arn:aws:lambda:us-east-1:123456789012:layer:a:1,arn:aws:lambda:us-east-1:123456789012:layer:b:2"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12, Layers: !Ref LayerArns}
+""")
+    fn = Template(path).function("Fn")
+    assert (fn.layers, fn.external_layers) == ((), ("arn:aws:lambda:us-east-1:123456789012:layer:a:1",
+                                                   "arn:aws:lambda:us-east-1:123456789012:layer:b:2"))

@@ -229,6 +229,18 @@ class Intrinsics(SymbolTable):
                 return value
         return value
 
+    def listed(self, value: Any) -> list[Any]:
+        """A list property's items as written, each past the ``Fn::If`` that picks it (and the list's
+        own); a list only an intrinsic gives (``Layers: !Ref CommaDelimitedListParameter``) resolved."""
+        value = self.chosen(value)
+        if isinstance(value, list):
+            return [self.chosen(item) for item in value]
+        try:
+            resolved = self.eval(value)
+        except Unresolvable:
+            return [value]
+        return resolved if isinstance(resolved, list) else [] if resolved is None else [value]
+
     def condition(self, name: Any) -> bool:
         """The value of the template's condition ``name`` (raises Unresolvable)."""
         if not isinstance(name, str):

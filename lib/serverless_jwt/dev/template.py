@@ -293,8 +293,7 @@ class Template:
                                      "Globals.Function.Handler for AWS::Serverless::Function)")
         runtime = self.require(props.get("Runtime"), f"{name}.Runtime")
         layers, external = [], []
-        chosen = self._intrinsics.chosen  # a layer picked by !If is mounted as CloudFormation picks it
-        for item in map(chosen, chosen(props.get("Layers")) or []):
+        for item in self._intrinsics.listed(props.get("Layers")):  # !If picks as CloudFormation does
             ref = item.get("Ref") if isinstance(item, dict) and len(item) == 1 else None
             if ref == "AWS::NoValue":
                 continue
