@@ -430,3 +430,40 @@ def test_a_hook_that_is_not_callable_is_refused_at_construction(verifier: Verifi
 
     with pytest.raises(ConfigurationError, match=setting):
         JwtAuthMiddleware(verifier, **{setting: "not callable"})
+
+
+def test_trust_authorizer_reads_an_http_api_jwt_authorizers_claims_on_a_route(
+    jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+) -> None:
+    # A Powertools app behind API Gateway's JWT authorizer, as require_auth(trust_authorizer=True) serves.
+    app = RESOLVERS["http_v2"]()
+    trusting = JwtAuthMiddleware(trust_authorizer=True, scopes=["read:shows"], roles_claim="cognito:groups",
+                                 roles=["admin"])
+
+    @app.get("/shows", middlewares=[trusting])
+    def shows() -> dict[str, Any]:
+        identity: IdentityContext = app.context["identity"]
+        return {"sub": identity.subject, "source": identity.source, "roles": sorted(identity.roles)}
+
+    def call(claims: dict[str, str] | None, scopes: list[str] | None) -> dict[str, Any]:
+        event = request(jwt_lambda_event, "http_v2", "/shows")
+        event["requestContext"].pop("authorizer", None)
+        if claims is not None:
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
+        return app.resolve(event, {})
+
+    answer = call({"sub": "alice", "cognito:groups": "[admin users]"}, ["read:shows"])
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"]) == {"sub": "alice", "source": "authorizer", "roles": ["admin", "users"]}
+    assert call({"sub": "alice", "cognito:groups": "[admin]"}, ["other"])["statusCode"] == 403
+    assert call(None, None)["statusCode"] == 401  # no authorizer and no verifier: nothing to trust
+    # Off by default: the same forged block is ignored, and the bearer token is verified instead.
+    app2 = RESOLVERS["http_v2"]()
+
+    @app2.get("/me", middlewares=[JwtAuthMiddleware(verifier)])
+    def me() -> dict[str, Any]:
+        return {}
+
+    forged = request(jwt_lambda_event, "http_v2", "/me")
+    forged["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": "mallory"}, "scopes": None}}
+    assert app2.resolve(forged, {})["statusCode"] == 401

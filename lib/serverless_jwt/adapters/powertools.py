@@ -49,7 +49,8 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
     Parameters
     ----------
     verifier:
-        A configured ``Verifier``; ``None`` builds one now with ``Verifier.from_env()``.
+        A configured ``Verifier``; ``None`` builds one now with ``Verifier.from_env()`` (with
+        ``trust_authorizer``: none, only the authorizer's claims count).
     scopes, roles:
         Required scopes / roles for the routes this middleware guards (all of them).
     roles_claim:
@@ -65,6 +66,10 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         every request needs a token.
     cookie_name:
         Also read the token from this cookie (off by default; the header wins).
+    trust_authorizer:
+        Take claims from ``requestContext.authorizer`` (API Gateway JWT, Cognito or Lambda authorizer)
+        without verifying them, as ``require_auth(trust_authorizer=True)`` does. Only for apps
+        reachable solely behind such an authorizer.
     claims_mapper:
         Rewrite claims before scopes, roles and the route see them.
     public_paths:
@@ -101,6 +106,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         realm: str | None = None,
         allow_preflight: bool | Literal["handler"] = True,
         cookie_name: str | None = None,
+        trust_authorizer: bool = False,
         claims_mapper: authz.ClaimsMapper | None = None,
         public_paths: Collection[str] = (),
         context_key: str = "identity",
@@ -116,7 +122,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             checks.append(_role_check(authz.validate_names(roles, "role"), None, any_of=False))
         self._auth = _Authenticator(
             verifier, realm=realm, cookie_name=cookie_name, allow_preflight=allow_preflight,
-            trust_authorizer=False, netlify_client_context=False, claims_mapper=claims_mapper,
+            trust_authorizer=trust_authorizer, netlify_client_context=False, claims_mapper=claims_mapper,
             roles_claim=roles_claim, on_error=None, logger=logger, error_headers=None, checks=checks,
             optional=optional,
         )
