@@ -805,3 +805,32 @@ Resources:
     fn = Template(path).function("Fn")
     assert (fn.layers, fn.external_layers) == ((), ("arn:aws:lambda:us-east-1:123456789012:layer:a:1",
                                                    "arn:aws:lambda:us-east-1:123456789012:layer:b:2"))
+
+
+def test_fn_foreach_leaves_every_other_intrinsic_to_the_local_resolver(tmp_path: Path) -> None:
+    # SAM CLI's expansion, run whole, also resolves Fn::Sub and drops the Fn::Sub of what it cannot
+    # resolve: "${AWS::Region}" and "${Table}" reached the function as that text, unreported.
+    path = _write(tmp_path, """\
+Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]
+Resources:
+  Table: {Type: AWS::DynamoDB::Table}
+  Fn::ForEach::Fns:
+    - Name
+    - [A, B]
+    - ${Name}Function:
+        Type: AWS::Serverless::Function
+        Properties:
+          CodeUri: src/
+          Handler: app.handler
+          Runtime: python3.12
+          Environment:
+            Variables:
+              REGION: !Sub "${AWS::Region}-${Name}"
+              TABLE: !Sub "${Table}"
+              SELF: !Sub "${${Name}Function.Arn}"
+""")
+    fn = Template(path).function("AFunction")
+    assert fn.environment["REGION"] == f"{region()}-A"
+    assert fn.environment["SELF"] == fn.arn
+    assert fn.environment["TABLE"] == ""
+    assert "exists only once deployed" in fn.unresolved_reasons["TABLE"]

@@ -8,6 +8,7 @@ else their ``Default``; ``Globals`` are the SAM translator's own ``Globals`` cla
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -73,19 +74,33 @@ def sam_globals(doc: dict[str, Any], path: Path) -> Any:
 
 
 def language_extensions(doc: dict[str, Any], parameters: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    """``doc`` with ``AWS::LanguageExtensions`` applied (``Fn::ForEach`` expanded into resources, as
+    """``doc`` with ``AWS::LanguageExtensions``' ``Fn::ForEach`` expanded into resources (as
     CloudFormation does on deploy) by SAM CLI's own expansion, which ``sam local`` runs with
-    ``--language-extensions``; ``doc`` itself without that transform."""
+    ``--language-extensions``; ``doc`` itself without that transform.
+
+    Only the parsing and ``Fn::ForEach`` steps of SAM CLI's pipeline run: its next step resolves every
+    other intrinsic "partially", turning ``!Sub "${AWS::Region}"`` or ``!Sub "${Table}"`` into that very
+    text (no longer a ``Fn::Sub``), so our resolver could neither resolve nor report it.
+    """
     transform = doc.get("Transform")
     if "AWS::LanguageExtensions" not in (transform if isinstance(transform, list) else [transform]):
         return doc
     from serverless_jwt._extras import requires
 
     with requires("local", "Expanding AWS::LanguageExtensions (Fn::ForEach)"):
+        from samcli.lib.cfn_language_extensions.api import create_default_intrinsic_resolver
         from samcli.lib.cfn_language_extensions.exceptions import InvalidTemplateException
-        from samcli.lib.cfn_language_extensions.sam_integration import process_template_for_sam_cli
-    try:  # pseudo parameters (AWS::Region...) are left in place, for our own intrinsics to resolve
-        expanded: dict[str, Any] = process_template_for_sam_cli(doc, parameter_values=dict(parameters))
+        from samcli.lib.cfn_language_extensions.models import ResolutionMode, TemplateProcessingContext
+        from samcli.lib.cfn_language_extensions.pipeline import ProcessingPipeline
+        from samcli.lib.cfn_language_extensions.processors.foreach import ForEachProcessor
+        from samcli.lib.cfn_language_extensions.processors.parsing import TemplateParsingProcessor
+    context = TemplateProcessingContext(fragment=copy.deepcopy(doc), parameter_values=dict(parameters),
+                                        resolution_mode=ResolutionMode.PARTIAL)
+    # The resolver reads only a loop's collection (`!Ref Names`); the loop bodies keep their intrinsics.
+    resolver = create_default_intrinsic_resolver(context)
+    pipeline = ProcessingPipeline([TemplateParsingProcessor(), ForEachProcessor(intrinsic_resolver=resolver)])
+    try:
+        expanded: dict[str, Any] = pipeline.process_template(context)
     except InvalidTemplateException as exc:
         raise ConfigurationError(f"{path}: AWS::LanguageExtensions: {exc}") from None
     if not isinstance(expanded.get("Resources"), dict):
