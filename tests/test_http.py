@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -189,6 +190,13 @@ def test_a_body_compressed_despite_accept_encoding_identity_is_read(
         body, coding = packer.compress(document) + packer.flush(), "deflate"
     _compressed(raw_server, coding, body)
     assert get_json(raw_server.url, timeout_seconds=5, max_bytes=1000) == {"keys": []}
+
+
+def test_a_compressed_body_is_read_under_a_cap_as_large_as_a_python_int_allows(raw_server: RawServer) -> None:
+    # max_response_bytes=sys.maxsize ("no cap"): the cap plus one no longer fits zlib's C size argument,
+    # which raised OverflowError out of get_json (a 500 on every cold start behind a compressing proxy).
+    _compressed(raw_server, "gzip", gzip.compress(b'{"keys":[]}'))
+    assert get_json(raw_server.url, timeout_seconds=5, max_bytes=sys.maxsize) == {"keys": []}
 
 
 def test_a_compressed_body_is_capped_at_its_decoded_size(raw_server: RawServer) -> None:

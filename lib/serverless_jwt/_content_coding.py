@@ -8,6 +8,7 @@ decoded size is capped as the raw one is, so a small compressed body cannot expa
 
 from __future__ import annotations
 
+import sys
 import zlib
 
 from serverless_jwt._http import FetchError
@@ -43,7 +44,9 @@ def decode_body(body: bytes, coding: str | None, max_bytes: int) -> bytes:
 def _inflate(body: bytes, wbits: int, max_bytes: int) -> bytes:
     inflater = zlib.decompressobj(wbits)
     try:
-        out = inflater.decompress(body, max_bytes + 1)
+        # One byte past the cap tells "too large"; zlib takes a C ssize_t (a cap of sys.maxsize, "none",
+        # plus one would be an OverflowError out of get_json).
+        out = inflater.decompress(body, min(max_bytes, sys.maxsize - 1) + 1)
     except zlib.error:
         raise FetchError("bad_encoding") from None
     if len(out) > max_bytes:
