@@ -160,3 +160,19 @@ def test_a_package_on_the_shells_pythonpath_is_still_installed_into_the_environm
     env = ensure_environment("python3.12", [requirements], cache_dir=tmp_path / "cache", base_dir=tmp_path)
     monkeypatch.delenv("PYTHONPATH")
     assert _runs(env, "import tinywheel; print(tinywheel.VALUE)") == "from the wheel"
+
+
+@pytest.mark.parametrize(("requires", "version", "installs"), [
+    (">=3.10", "3.9", False), (">=3.10", "3.12", True), (None, "3.9", True), (">=3.8,!=3.9.0", "3.9", True)])
+def test_pip_is_asked_whether_it_installs_for_a_python_by_its_requires_python(
+        monkeypatch: pytest.MonkeyPatch, requires: str | None, version: str, installs: bool) -> None:
+    import email
+    import importlib.metadata
+
+    from serverless_jwt.dev import environments
+
+    fields = "Metadata-Version: 2.1\nName: pip\n" + (f"Requires-Python: {requires}\n" if requires else "")
+    # The metadata object importlib.metadata itself returns; a missing field must not be an error.
+    found = importlib.metadata._adapters.Message(email.message_from_string(fields))  # type: ignore[attr-defined]
+    monkeypatch.setattr(importlib.metadata, "metadata", lambda name: found)
+    assert environments._pip_installs_for(version) is installs

@@ -206,7 +206,8 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
 def _pip_installs_for(version: str) -> bool:
     """Whether this interpreter's pip supports Python ``version`` ("3.9"), by its ``Requires-Python``."""
     try:
-        spec = importlib.metadata.metadata("pip")["Requires-Python"] or ""
+        # get_all: a missing field is None here on every Python (item access warns, then raises).
+        spec = (importlib.metadata.metadata("pip").get_all("Requires-Python") or [""])[0]
     except importlib.metadata.PackageNotFoundError:
         return False
     lowest = re.search(r">=\s*(\d+)\.(\d+)", spec)
