@@ -10,7 +10,7 @@ import pytest
 from serverless_jwt import jwks
 from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
 from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
-from serverless_jwt.errors import UnknownKeyError
+from serverless_jwt.errors import KeysUnavailableError, UnknownKeyError
 
 from .conftest import FakeClock
 from .conftest import remote_source as _source
@@ -63,3 +63,42 @@ def test_after_clear_shared_cache_a_new_source_fetches_again(issuer: DevIssuer) 
     assert shared_entry(key) is not before
     assert _verifies(_source(issuer, clock), issuer.mint())
     assert issuer.requests[JWKS_PATH] == 2
+
+
+def test_clear_shared_cache_also_empties_the_record_of_a_source_built_before(issuer: DevIssuer) -> None:
+    # A handler module's verifier, built at import, outlives the tests that clear the cache.
+    clock = FakeClock()
+    source = _source(issuer, clock, unknown_kid_cooldown_seconds=300)
+    assert _verifies(source, issuer.mint())
+    old_kid = issuer.kid()
+    issuer.rotate()  # the old key is no longer published
+    assert _verifies(source, issuer.mint())  # unknown kid: the one refetch the cool-down allows
+    generation = source.generation
+    issuer.rotate()
+    clear_shared_cache()
+    # A new generation at once: what verifiers derived from the old keys (verified tokens, per-header
+    # plans) no longer counts, even if the next fetch fails.
+    assert source.generation > generation
+    assert _verifies(source, issuer.mint())  # fetched again: no cool-down, no old key set
+    assert issuer.requests[JWKS_PATH] == 3
+    with pytest.raises(UnknownKeyError):
+        source.keys_for({"kid": old_kid})  # its one refetch per cool-down
+    assert issuer.requests[JWKS_PATH] == 4
+    issuer.rotate()
+    clear_shared_cache()  # again: the record is no longer shared, and still emptied
+    assert _verifies(source, issuer.mint())
+    assert issuer.requests[JWKS_PATH] == 5
+
+
+def test_clear_shared_cache_forgets_the_back_off_of_a_source_built_before(issuer: DevIssuer) -> None:
+    clock = FakeClock()
+    source = _source(issuer, clock)
+    issuer.fault = "429"  # Retry-After: 120, honoured even with nothing cached
+    with pytest.raises(KeysUnavailableError):
+        source.prefetch()
+    issuer.fault = None
+    with pytest.raises(KeysUnavailableError):
+        source.prefetch()  # still holding off
+    clear_shared_cache()
+    source.prefetch()
+    assert _verifies(source, issuer.mint())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,6 +38,8 @@ class CacheEntry:
 
 _SHARED: dict[CacheKey, CacheEntry] = {}
 _SHARED_LOCK = threading.Lock()
+# Every record a source still holds, shared or no longer (after clear_shared_cache): those are emptied too.
+_LIVE: weakref.WeakSet[CacheEntry] = weakref.WeakSet()
 
 
 def shared_entry(key: CacheKey) -> CacheEntry:
@@ -44,10 +47,30 @@ def shared_entry(key: CacheKey) -> CacheEntry:
         entry = _SHARED.get(key)
         if entry is None:
             entry = _SHARED[key] = CacheEntry()
+            _LIVE.add(entry)
         return entry
 
 
 def clear_shared_cache() -> None:
-    """Forget every cached discovery document and JWKS (tests; a new process does this anyway)."""
+    """Forget every cached discovery document and JWKS (tests; a new process does this anyway).
+
+    Sources built earlier (a handler module's verifier, built at import) hold their record: it is
+    emptied in place too, so they fetch again on their next request instead of keeping the keys,
+    back-off and unknown-``kid`` cool-down of a previous test.
+    """
     with _SHARED_LOCK:
+        entries = list(_LIVE)
         _SHARED.clear()
+    for entry in entries:
+        _forget(entry)
+
+
+def _forget(entry: CacheEntry) -> None:
+    # A new generation (generations only grow): what verifiers derived from the old keys (verified
+    # tokens, per-header plans) no longer counts, even while the next fetch fails.
+    entry.state = (None, -math.inf, entry.state[2] + 1)
+    entry.fingerprint = None
+    entry.jwks_uri = None
+    entry.rediscover = False
+    entry.failures = 0
+    entry.retry_at = entry.hold_until = entry.kid_refetch_at = -math.inf
