@@ -221,6 +221,59 @@ def test_state_changed_by_one_test_never_reaches_the_next(pytester: pytest.Pytes
     result.assert_outcomes(passed=4)
 
 
+AT_IMPORT = '''
+import importlib
+import os
+
+import pytest
+
+@pytest.fixture
+def handler(jwt_env):
+    return importlib.import_module("handler_built_at_import").handler
+
+def call(handler, jwt_lambda_event, jwt_lambda_context, token):
+    return handler(jwt_lambda_event("http_v2", token=token), jwt_lambda_context)["statusCode"]
+
+def test_a_rotates_and_sets_variables(handler, jwt_issuer, jwt_tokens, jwt_lambda_event,
+                                      jwt_lambda_context):
+    assert call(handler, jwt_lambda_event, jwt_lambda_context, jwt_tokens.valid()) == 200
+    jwt_issuer.rotate()
+    assert call(handler, jwt_lambda_event, jwt_lambda_context, jwt_tokens.valid()) == 200
+    os.environ["JWT_LEEWAY_SECONDS"] = "0"
+    del os.environ["JWT_ALGORITHMS"]
+
+def test_b_after_a_rotation(handler, jwt_tokens, jwt_lambda_event, jwt_lambda_context):
+    assert call(handler, jwt_lambda_event, jwt_lambda_context, jwt_tokens.valid()) == 200
+
+def test_c_outage(handler, jwt_issuer, jwt_tokens, jwt_lambda_event, jwt_lambda_context):
+    jwt_issuer.fault = "429"
+    assert call(handler, jwt_lambda_event, jwt_lambda_context, jwt_tokens.valid()) == 503
+    jwt_issuer.stop()
+
+def test_d_after_an_outage_and_a_stop(handler, jwt_tokens, jwt_lambda_event, jwt_lambda_context):
+    assert call(handler, jwt_lambda_event, jwt_lambda_context, jwt_tokens.valid()) == 200
+
+def test_e_environment_as_before():
+    assert not [name for name in os.environ if name.startswith("JWT_")]
+'''
+
+
+def test_a_handler_verifier_built_at_import_starts_every_test_afresh(pytester: pytest.Pytester) -> None:
+    # `verifier = Verifier.from_env()` in the user's module outlives each test: a rotation, an outage
+    # (Retry-After), a stopped server or a JWT_* set through os.environ in one test must not reach the next.
+    pytester.makepyfile(handler_built_at_import='''
+from serverless_jwt import Verifier, require_auth
+
+verifier = Verifier.from_env()
+
+@require_auth(verifier)
+def handler(event, context):
+    return {"statusCode": 200, "body": context.identity_context.subject}
+''', test_user=AT_IMPORT)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=5)
+
+
 USER_SUITE = '''
 import pytest
 from serverless_jwt import require_auth, Verifier

@@ -9,11 +9,12 @@ Fixtures (all named ``jwt_*``, so none collides with a project's own ``tokens`` 
     A running :class:`~serverless_jwt.dev.issuer.DevIssuer` (RSA and EC keys). One server per test
     session (per xdist worker), so its URL stays the same for every test; its faults, extra keys,
     rotations, audience and request counts are reset before each test. ``jwt_issuer.stop()`` in a test
-    is allowed: the next test gets a new server.
+    is allowed: the next test gets it serving again, at the same address when that port is still free.
 ``jwt_env``
     ``jwt_issuer`` with ``JWT_ISSUER``, ``JWT_AUDIENCE`` and ``JWT_ALGORITHMS=RS256,ES256`` set for the
-    test and every other ``JWT_*`` variable removed (all restored afterwards), so ``Verifier.from_env()``
-    and ``@require_auth`` verify its tokens.
+    test and every other ``JWT_*`` variable removed, so ``Verifier.from_env()`` and ``@require_auth``
+    verify its tokens. Afterwards the ``JWT_*`` variables are exactly as before, also those the test
+    set or removed through ``os.environ`` itself.
 ``jwt_tokens``
     :class:`Tokens`: ``valid(**claims)``, ``with_scopes(...)``, ``with_roles(...)`` and the classic bad
     tokens ``expired()``, ``not_yet_valid()``, ``wrong_audience()``, ``wrong_issuer()``, ``tampered()``,
@@ -31,7 +32,9 @@ Fixtures (all named ``jwt_*``, so none collides with a project's own ``tokens`` 
     A fresh :class:`~serverless_jwt.dev.runtime.LambdaContext` (``function_name``, ``aws_request_id``,
     ``get_remaining_time_in_millis()``...) with ``identity_context = None``.
 
-Every test that uses one of these fixtures starts and ends with the shared JWKS caches cleared (no
+Every test that uses one of these fixtures starts and ends with the shared JWKS caches cleared, also
+those of verifiers built earlier, such as a handler module's ``verifier = Verifier.from_env()``: it
+fetches the keys again, as a new Lambda container would, but keeps the settings it read at import (no
 autouse fixture: projects that never ask for them run nothing of ours). Imports are deferred to the
 fixtures, so projects that install the package but never use these fixtures pay nothing.
 """
@@ -46,6 +49,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -146,6 +150,7 @@ class _IssuerHolder:
     def __init__(self) -> None:
         self.issuer: DevIssuer | None = None
         self.baseline: dict[str, Any] = {}
+        self.port = 0
 
     def acquire(self) -> DevIssuer:
         from collections import Counter
@@ -153,9 +158,12 @@ class _IssuerHolder:
         from serverless_jwt.dev.issuer import DevIssuer
 
         issuer = self.issuer
-        if issuer is None or getattr(issuer, "_server", None) is None:
+        if issuer is None:
             issuer = self.issuer = DevIssuer().start()  # port 0: xdist workers never collide
             self.baseline = {name: copy.copy(getattr(issuer, name)) for name in _RESETTABLE}
+            self.port = urlsplit(issuer.issuer).port or 0
+        elif getattr(issuer, "_server", None) is None:
+            _restart(issuer, self.port)
         for name, value in self.baseline.items():
             setattr(issuer, name, copy.copy(value))
         issuer.oidc.reset()
@@ -166,6 +174,16 @@ class _IssuerHolder:
         if self.issuer is not None:
             self.issuer.stop()
             self.issuer = None
+
+
+def _restart(issuer: DevIssuer, port: int) -> None:
+    """A test stopped the issuer: serve it again at its address (handlers built at import use it)."""
+    issuer.port = port
+    try:
+        issuer.start()
+    except OSError:  # the port was taken meanwhile: another address, the same keys
+        issuer.port = 0
+        issuer.start()
 
 
 @pytest.fixture(scope="session")
@@ -195,16 +213,25 @@ def jwt_issuer(_serverless_jwt_issuer_holder: _IssuerHolder, _serverless_jwt_iso
     return _serverless_jwt_issuer_holder.acquire()
 
 
+def _jwt_variables() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name.startswith("JWT_")}
+
+
 @pytest.fixture
-def jwt_env(jwt_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> DevIssuer:
+def jwt_env(jwt_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> Iterator[DevIssuer]:
     """``jwt_issuer`` with ``JWT_ISSUER``, ``JWT_AUDIENCE`` and ``JWT_ALGORITHMS`` pointing at it."""
+    before = _jwt_variables()
     # Any JWT_* of the developer's shell (a secret, a public key, a leeway) would change what is tested.
-    for name in [n for n in os.environ if n.startswith("JWT_")]:
+    for name in before:
         monkeypatch.delenv(name)
     monkeypatch.setenv("JWT_ISSUER", jwt_issuer.issuer)
     monkeypatch.setenv("JWT_AUDIENCE", jwt_issuer.audience)
     monkeypatch.setenv("JWT_ALGORITHMS", "RS256,ES256")
-    return jwt_issuer
+    yield jwt_issuer
+    # A JWT_* the test set through os.environ itself (monkeypatch undoes only its own) ends here too.
+    for name in _jwt_variables().keys() - before.keys():
+        del os.environ[name]
+    os.environ.update(before)
 
 
 @pytest.fixture
