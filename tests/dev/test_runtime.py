@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError
-from serverless_jwt.dev.runtime import FunctionRunner, function_environment
+from serverless_jwt.dev.runtime import FunctionRunner, LambdaContext, function_environment
 from serverless_jwt.dev.template import Template
 
 
@@ -231,3 +231,9 @@ def test_the_result_reaches_the_caller_as_lambdas_json_encoder_writes_it(tmp_pat
         runner.invoke({"kind": "huge"})
     assert caught.value.payload["errorType"] == "Function.ResponseSizeTooLarge"
     runner.close()
+
+
+def test_the_context_has_an_identity_object_without_a_cognito_caller_as_in_lambda() -> None:
+    # awslambdaric always sets context.identity (fields None): a handler reading it must not crash here.
+    identity = LambdaContext("MeFunction").identity
+    assert (identity.cognito_identity_id, identity.cognito_identity_pool_id) == (None, None)

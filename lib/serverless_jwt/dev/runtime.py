@@ -22,7 +22,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any, TextIO
 
 from serverless_jwt.dev._symbol_table import session_region
@@ -59,7 +59,8 @@ class LambdaContext:
         self.aws_request_id = request_id or str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
-        self.identity: Any = None
+        # As awslambdaric: an identity object always (its fields None unless Cognito called us).
+        self.identity: Any = SimpleNamespace(cognito_identity_id=None, cognito_identity_pool_id=None)
         self.client_context: Any = None
         self.tenant_id: str | None = None
         self._deadline = time.monotonic() + timeout_seconds
