@@ -60,6 +60,21 @@ def test_minted_tokens_verify_with_pyjwt_against_the_served_keys(issuer: DevIssu
     assert claims["exp"] - claims["iat"] == 3600
 
 
+def test_a_string_of_scopes_or_a_single_role_is_never_split_into_characters(issuer: DevIssuer) -> None:
+    claims = _decode(issuer, issuer.mint(scopes="read:shows write:shows", roles="admin",
+                                         roles_claim="roles"), "RS256")
+    assert claims["scope"] == "read:shows write:shows"
+    assert claims["app_metadata"] == {"authorization": {"roles": ["admin"]}}
+    assert claims["roles"] == ["admin"]
+
+
+def test_minting_with_an_algorithm_it_holds_no_key_for_says_how_to_add_one(issuer: DevIssuer) -> None:
+    with pytest.raises(ValueError, match=r"no ES384 key: rotate\(alg='ES384'\)"):
+        issuer.mint(alg="ES384")
+    issuer.rotate(alg="ES384")
+    assert _decode(issuer, issuer.mint(alg="ES384"), "ES384")["sub"] == "dev-user"
+
+
 def test_claims_and_headers_override_and_none_deletes(issuer: DevIssuer) -> None:
     token = issuer.mint(claims={"exp": None, "tenant": "t1"}, headers={"typ": "at+jwt"},
                         audience=["a", "b"], now=1_000_000)

@@ -106,6 +106,14 @@ def test_scopes_and_roles_reach_the_authorization_checks(
     assert status(jwt_tokens.with_roles("editor", scope="shows:read shows:write")) == 200
 
 
+def test_scopes_and_roles_given_as_one_list_are_its_members(
+        jwt_tokens: Tokens, jwt_issuer: DevIssuer) -> None:
+    claims = _verifier(jwt_issuer).verify(jwt_tokens.with_scopes(["read", "write"], "admin"))
+    assert claims["scope"] == "read write admin"
+    claims = _verifier(jwt_issuer).verify(jwt_tokens.with_roles(["editor", "viewer"]))
+    assert claims["app_metadata"]["authorization"]["roles"] == ["editor", "viewer"]
+
+
 def test_with_roles_also_writes_the_configured_claim(jwt_issuer: DevIssuer) -> None:
     claims = _verifier(jwt_issuer).verify(Tokens(jwt_issuer, roles_claim="cognito:groups").with_roles("a"))
     assert claims["cognito:groups"] == ["a"]

@@ -179,7 +179,11 @@ class DevIssuer:
 
     def kid(self, alg: str = "RS256") -> str:
         """The kid currently used to sign tokens with ``alg`` (RSA key for RS*/PS*)."""
-        return self._current[self._family(alg)]
+        kid = self._current.get(self._family(alg))
+        if kid is None:
+            raise ValueError(f"The dev issuer holds RS256 and ES256 keys, no {alg} key: "
+                             f"rotate(alg={alg!r}) publishes one")
+        return kid
 
     def _family(self, alg: str) -> str:
         if alg.startswith(("RS", "PS")) and alg not in self._current:
@@ -248,10 +252,12 @@ class DevIssuer:
         Parameters
         ----------
         scopes:
-            Written space-delimited to ``scope`` (omitted when empty).
+            Written space-delimited to ``scope`` (omitted when empty); a string is taken as that
+            space-delimited list (``"read write"``).
         roles:
-            Written to ``app_metadata.authorization.roles`` (Netlify style) and, when ``roles_claim``
-            is given, also there: a top-level claim name, or a sequence of names for a nested path.
+            One role (a string) or several, written to ``app_metadata.authorization.roles`` (Netlify
+            style) and, when ``roles_claim`` is given, also there: a top-level claim name, or a
+            sequence of names for a nested path.
         audience, issuer, kid:
             Defaults: the issuer's audience, its issuer URL, the current kid; ``None`` omits them.
         secret:
@@ -277,10 +283,11 @@ class DevIssuer:
             "exp": int(issued + lifetime_seconds),
             "jti": secrets.token_urlsafe(12),
         }
-        scope_list = list(scopes)
+        # A string is one value, never its characters (scopes="read" once signed "r e a d").
+        scope_list = scopes.split() if isinstance(scopes, str) else list(scopes)
         if scope_list:
             payload["scope"] = " ".join(scope_list)
-        role_list = list(roles)
+        role_list = [roles] if isinstance(roles, str) else list(roles)
         if role_list:
             payload["app_metadata"] = {"authorization": {"roles": role_list}}
             if roles_claim is not None:

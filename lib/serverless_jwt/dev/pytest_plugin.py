@@ -47,7 +47,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -92,7 +92,8 @@ class Tokens:
     def _mint(self, *, alg: str, foreign: bool = False, **options: Any) -> str:
         if alg.upper().startswith("HS"):
             raise ValueError(
-                "jwt_tokens signs with the test issuer's published keys (RS256, ES256, EdDSA). For an HS "
+                "jwt_tokens signs with the test issuer's published keys (RS256 and ES256; others after "
+                "jwt_issuer.rotate(alg=...)). For an HS "
                 "token, set JWT_SECRET to your test secret and mint with jwt_mint_token(alg='HS256', "
                 "secret=..., issuer=None, audience=None) (Netlify-style: no iss, no aud)")
         if foreign:
@@ -103,13 +104,15 @@ class Tokens:
         """A token the issuer's verifier accepts: ``sub="dev-user"``, the issuer's audience, one hour."""
         return self._mint(alg=alg, claims=claims)
 
-    def with_scopes(self, *scopes: str, alg: str = "RS256", **claims: Any) -> str:
-        """A valid token whose ``scope`` claim lists ``scopes`` (space-delimited)."""
-        return self._mint(alg=alg, scopes=scopes, claims=claims)
+    def with_scopes(self, *scopes: str | Iterable[str], alg: str = "RS256", **claims: Any) -> str:
+        """A valid token whose ``scope`` claim lists ``scopes`` (space-delimited): ``with_scopes("a", "b")``
+        or ``with_scopes(["a", "b"])``."""
+        return self._mint(alg=alg, scopes=_flat(scopes, split=True), claims=claims)
 
-    def with_roles(self, *roles: str, alg: str = "RS256", **claims: Any) -> str:
-        """A valid token carrying ``roles`` (see ``roles_claim``)."""
-        return self._mint(alg=alg, roles=roles, roles_claim=self.roles_claim, claims=claims)
+    def with_roles(self, *roles: str | Iterable[str], alg: str = "RS256", **claims: Any) -> str:
+        """A valid token carrying ``roles`` (see ``roles_claim``): ``with_roles("admin")`` or a list."""
+        return self._mint(alg=alg, roles=_flat(roles, split=False), roles_claim=self.roles_claim,
+                          claims=claims)
 
     def expired(self, *, alg: str = "RS256", **claims: Any) -> str:
         """Expired an hour ago (far beyond any clock-skew leeway)."""
@@ -142,6 +145,17 @@ class Tokens:
     def unsigned(self, **claims: Any) -> str:
         """``alg: none`` with an empty signature (must never be accepted)."""
         return self.issuer.mint(alg="none", claims=claims)
+
+
+def _flat(values: tuple[str | Iterable[str], ...], *, split: bool) -> list[str]:
+    # with_roles(["a", "b"]) once signed the role ["a", "b"]; a list is its members.
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, str):
+            out.extend(value.split() if split else [value])
+        else:
+            out.extend(value)
+    return out
 
 
 class _IssuerHolder:
