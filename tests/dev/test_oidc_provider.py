@@ -339,6 +339,15 @@ def test_token_endpoint_refuses_json_bodies_and_get(issuer: DevIssuer) -> None:
     assert answer.headers["allow"] == "POST"
 
 
+def test_sign_in_takes_a_string_of_scopes_and_a_single_role_as_values(issuer: DevIssuer) -> None:
+    # scopes="openid read:shows" once asked for the scopes "o", "p", "e"...; roles="admin" for "a", "d"...
+    tokens = oc.sign_in(issuer.issuer, scopes="openid read:shows", roles="admin", redirect_uri=REDIRECT)
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert claims["scope"] == "openid read:shows"
+    assert claims["roles"] == ["admin"]
+    assert "id_token" in tokens
+
+
 def test_userinfo_answers_for_openid_access_tokens_only(issuer: DevIssuer) -> None:
     tokens = oc.sign_in(issuer.issuer, subject="bob", scopes=["openid", "email"],
                         claims={"email": "b@example.test"}, redirect_uri=REDIRECT)

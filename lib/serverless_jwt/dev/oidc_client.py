@@ -166,10 +166,12 @@ def sign_in(issuer: str, *, subject: str = "dev-user", scopes: Iterable[str] = (
     >>> tokens = sign_in(issuer.issuer, subject="alice", scopes=["openid", "read:shows"])  # doctest: +SKIP
     >>> tokens["access_token"]                                                              # doctest: +SKIP
     """
-    wanted = list(scopes)
+    # A string is the space-delimited list (as a scope parameter), never its characters.
+    wanted = scopes.split() if isinstance(scopes, str) else list(scopes)
+    role_list = [roles] if isinstance(roles, str) else list(roles)
     request = start(issuer, client_id=client_id, redirect_uri=redirect_uri, scopes=wanted)
-    code = code_from(submit_login(request, subject=subject, scopes=wanted, roles=roles, claims=claims),
-                     request)
+    code = code_from(submit_login(request, subject=subject, scopes=wanted, roles=role_list,
+                                  claims=claims), request)
     answer = exchange_code(issuer, request, code)
     if answer.status != 200:
         raise RuntimeError(f"the token endpoint refused the code (HTTP {answer.status})")

@@ -94,8 +94,9 @@ class Tokens:
             raise ValueError(
                 "jwt_tokens signs with the test issuer's published keys (RS256 and ES256; others after "
                 "jwt_issuer.rotate(alg=...)). For an HS "
-                "token, set JWT_SECRET to your test secret and mint with jwt_mint_token(alg='HS256', "
-                "secret=..., issuer=None, audience=None) (Netlify-style: no iss, no aud)")
+                "token, set JWT_SECRET to your test secret (without jwt_env, which configures the issuer's "
+                "keys) and mint with jwt_mint_token(alg='HS256', secret=..., issuer=None, audience=None) "
+                "(Netlify-style: no iss, no aud)")
         if foreign:
             return self.issuer.mint_with_foreign_key(alg=alg, **options)
         return self.issuer.mint(alg=alg, **options)
