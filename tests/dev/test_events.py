@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 from pathlib import Path
 
@@ -113,6 +114,13 @@ def test_http_v2_request_fields() -> None:
     assert "body" not in event
     assert event["isBase64Encoded"] is False
     assert "authentication" not in event["requestContext"]
+
+
+@pytest.mark.parametrize("kind", ["http_v2", "function_url"])
+def test_the_source_ip_is_a_bare_address_as_api_gateway_sends_it(kind: str) -> None:
+    # SAM's HTTP API sample has "192.168.0.1/32": ipaddress.ip_address() on it failed only in tests.
+    source = http_event(kind)["requestContext"]["http"]["sourceIp"]
+    assert ipaddress.ip_address(source)
 
 
 def test_function_url_and_alb_have_no_path_parameters() -> None:

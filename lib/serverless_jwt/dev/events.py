@@ -3,7 +3,8 @@
 Each event starts from a template shipped in ``event_templates/`` (the output of
 ``sam local generate-event``; the Function URL one is written from the AWS request-payload docs) and is
 then given the request you describe. The sample values that would mislead a test are removed: the
-HTTP API template's JWT-authorizer claims, its client certificate, its cookies and its body.
+HTTP API template's JWT-authorizer claims, its client certificate, its cookies, its body and the
+prefix length on its source address.
 
 Examples
 --------
@@ -281,5 +282,7 @@ def _v2(event: dict[str, Any], kind: str, method: str, path: str, route: str | N
     ctx.pop("authentication", None)
     http = ctx["http"]
     http.update({"method": method, "path": path, "userAgent": headers.get("user-agent", http["userAgent"])})
+    # SAM's sample says "192.168.0.1/32"; API Gateway (and sam local start-api) send a bare address.
+    http["sourceIp"] = http["sourceIp"].partition("/")[0]
     ctx.update({"routeKey": route_key, "requestId": str(uuid.uuid4()), "time": _request_time(now),
                 "timeEpoch": int(now * 1000)})
