@@ -253,6 +253,13 @@ def test_a_rotates_and_sets_variables(handler, jwt_issuer, jwt_tokens, jwt_lambd
 def test_b_after_a_rotation(handler, jwt_tokens, jwt_lambda_event, jwt_lambda_context):
     assert call(handler, jwt_lambda_event, jwt_lambda_context, jwt_tokens.valid()) == 200
 
+def test_b2_stop_and_start_keep_the_address(handler, jwt_issuer, jwt_tokens, jwt_lambda_event,
+                                            jwt_lambda_context):
+    url = jwt_issuer.issuer
+    jwt_issuer.stop()
+    assert jwt_issuer.start().issuer == url
+    assert call(handler, jwt_lambda_event, jwt_lambda_context, jwt_tokens.valid()) == 200
+
 def test_c_outage(handler, jwt_issuer, jwt_tokens, jwt_lambda_event, jwt_lambda_context):
     jwt_issuer.fault = "429"
     assert call(handler, jwt_lambda_event, jwt_lambda_context, jwt_tokens.valid()) == 503
@@ -268,7 +275,8 @@ def test_e_environment_as_before():
 
 def test_a_handler_verifier_built_at_import_starts_every_test_afresh(pytester: pytest.Pytester) -> None:
     # `verifier = Verifier.from_env()` in the user's module outlives each test: a rotation, an outage
-    # (Retry-After), a stopped server or a JWT_* set through os.environ in one test must not reach the next.
+    # (Retry-After), a stopped (or restarted) server or a JWT_* set through os.environ in one test must not
+    # reach the next.
     pytester.makepyfile(handler_built_at_import='''
 from serverless_jwt import Verifier, require_auth
 
@@ -279,7 +287,7 @@ def handler(event, context):
     return {"statusCode": 200, "body": context.identity_context.subject}
 ''', test_user=AT_IMPORT)
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
 
 
 USER_SUITE = '''

@@ -9,7 +9,8 @@ Fixtures (all named ``jwt_*``, so none collides with a project's own ``tokens`` 
     A running :class:`~serverless_jwt.dev.issuer.DevIssuer` (RSA and EC keys). One server per test
     session (per xdist worker), so its URL stays the same for every test; its faults, extra keys,
     rotations, audience and request counts are reset before each test. ``jwt_issuer.stop()`` in a test
-    is allowed: the next test gets it serving again, at the same address when that port is still free.
+    is allowed: the next test gets it serving again at the same address (and ``stop()`` then ``start()``
+    within a test keeps it).
 ``jwt_env``
     ``jwt_issuer`` with ``JWT_ISSUER``, ``JWT_AUDIENCE`` and ``JWT_ALGORITHMS=RS256,ES256`` set for the
     test and every other ``JWT_*`` variable removed, so ``Verifier.from_env()`` and ``@require_auth``
@@ -160,7 +161,7 @@ def _flat(values: tuple[str | Iterable[str], ...], *, split: bool) -> list[str]:
 
 
 class _IssuerHolder:
-    """The session's DevIssuer, replaced when a test stopped it."""
+    """The session's DevIssuer, served again at its address when a test stopped it."""
 
     def __init__(self) -> None:
         self.issuer: DevIssuer | None = None
@@ -176,9 +177,12 @@ class _IssuerHolder:
         if issuer is None:
             issuer = self.issuer = DevIssuer().start()  # port 0: xdist workers never collide
             self.baseline = {name: copy.copy(getattr(issuer, name)) for name in _RESETTABLE}
-            self.port = urlsplit(issuer.issuer).port or 0
-        elif getattr(issuer, "_server", None) is None:
-            _restart(issuer, self.port)
+            # Its address from now on, also for a test's own stop() and start() (handlers built at
+            # import name it).
+            issuer.port = self.port = _port(issuer)
+        elif getattr(issuer, "_server", None) is None or _port(issuer) != self.port:
+            issuer.stop()  # a test stopped it, or started it elsewhere: serve it at its address again
+            self.port = _restart(issuer, self.port)
         for name, value in self.baseline.items():
             setattr(issuer, name, copy.copy(value))
         issuer.oidc.reset()
@@ -191,14 +195,18 @@ class _IssuerHolder:
             self.issuer = None
 
 
-def _restart(issuer: DevIssuer, port: int) -> None:
-    """A test stopped the issuer: serve it again at its address (handlers built at import use it)."""
+def _port(issuer: DevIssuer) -> int:
+    return urlsplit(issuer.issuer).port or 0
+
+
+def _restart(issuer: DevIssuer, port: int) -> int:
     issuer.port = port
     try:
         issuer.start()
     except OSError:  # the port was taken meanwhile: another address, the same keys
         issuer.port = 0
-        issuer.start()
+        issuer.port = _port(issuer.start())
+    return issuer.port
 
 
 @pytest.fixture(scope="session")
