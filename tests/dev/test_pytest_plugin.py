@@ -290,6 +290,45 @@ def handler(event, context):
     result.assert_outcomes(passed=6)
 
 
+def test_tests_using_only_the_event_and_context_fixtures_start_with_empty_key_caches(
+        pytester: pytest.Pytester) -> None:
+    # The docstring promised it for every jwt_* fixture; the event and context ones cleared nothing.
+    pytester.makeconftest('''
+import pytest
+from serverless_jwt.dev.issuer import DevIssuer
+
+@pytest.fixture(scope="session")
+def own_issuer():
+    with DevIssuer() as issuer:
+        yield issuer
+''')
+    pytester.makepyfile(test_user='''
+from serverless_jwt import Verifier, require_auth
+
+verifiers = {}
+
+def handler(own_issuer):
+    if "v" not in verifiers:
+        verifiers["v"] = Verifier(issuer=own_issuer.issuer, audience=own_issuer.audience,
+                                  unknown_kid_cooldown_seconds=300)
+    return require_auth(verifiers["v"])(lambda event, context: {"statusCode": 200})
+
+def test_a_rotates(own_issuer, jwt_lambda_event, jwt_lambda_context):
+    assert handler(own_issuer)(jwt_lambda_event("alb", token=own_issuer.mint()), jwt_lambda_context)[
+        "statusCode"] == 200
+    own_issuer.rotate()
+    assert handler(own_issuer)(jwt_lambda_event("alb", token=own_issuer.mint()), jwt_lambda_context)[
+        "statusCode"] == 200  # the unknown kid's refetch: no other for 300 s
+    own_issuer.rotate()
+
+def test_b_sees_the_new_key(own_issuer, jwt_lambda_event, jwt_lambda_context):
+    assert handler(own_issuer)(jwt_lambda_event("alb", token=own_issuer.mint()), jwt_lambda_context)[
+        "statusCode"] == 200
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
 USER_SUITE = '''
 import pytest
 from serverless_jwt import require_auth, Verifier

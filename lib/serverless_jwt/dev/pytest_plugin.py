@@ -280,7 +280,7 @@ def jwt_sign_in(jwt_issuer: DevIssuer) -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def jwt_lambda_event() -> Callable[..., dict[str, Any]]:
+def jwt_lambda_event(_serverless_jwt_isolation: None) -> Callable[..., dict[str, Any]]:
     """The event builder :func:`serverless_jwt.dev.events.http_event`."""
     from serverless_jwt.dev.events import http_event
 
@@ -288,7 +288,7 @@ def jwt_lambda_event() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def jwt_lambda_context() -> LambdaContext:
+def jwt_lambda_context(_serverless_jwt_isolation: None) -> LambdaContext:
     """A fresh Lambda context stand-in named ``test-function`` (``identity_context`` starts as None)."""
     from serverless_jwt.dev.runtime import LambdaContext
 
