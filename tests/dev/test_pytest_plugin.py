@@ -114,6 +114,15 @@ def test_scopes_and_roles_given_as_one_list_are_its_members(
     assert claims["app_metadata"]["authorization"]["roles"] == ["editor", "viewer"]
 
 
+def test_valid_tokens_take_their_lifetime_instead_of_signing_it_as_a_claim(
+        jwt_tokens: Tokens, jwt_issuer: DevIssuer) -> None:
+    for token in (jwt_tokens.valid(lifetime_seconds=90), jwt_tokens.with_scopes("a", lifetime_seconds=90),
+                  jwt_tokens.with_roles("r", lifetime_seconds=90)):
+        claims = _verifier(jwt_issuer).verify(token)
+        assert claims["exp"] - claims["iat"] == 90
+        assert "lifetime_seconds" not in claims
+
+
 def test_with_roles_also_writes_the_configured_claim(jwt_issuer: DevIssuer) -> None:
     claims = _verifier(jwt_issuer).verify(Tokens(jwt_issuer, roles_claim="cognito:groups").with_roles("a"))
     assert claims["cognito:groups"] == ["a"]

@@ -69,7 +69,8 @@ class Tokens:
     """Tokens from one :class:`~serverless_jwt.dev.issuer.DevIssuer`: good ones and the classic bad ones.
 
     Every method takes extra claims as keyword arguments (``None`` removes a claim) and ``alg``
-    (``"RS256"`` by default; ``"ES256"`` uses the issuer's EC key).
+    (``"RS256"`` by default; ``"ES256"`` uses the issuer's EC key); the valid ones also take
+    ``lifetime_seconds`` (one hour by default).
 
     Parameters
     ----------
@@ -102,19 +103,23 @@ class Tokens:
             return self.issuer.mint_with_foreign_key(alg=alg, **options)
         return self.issuer.mint(alg=alg, **options)
 
-    def valid(self, *, alg: str = "RS256", **claims: Any) -> str:
-        """A token the issuer's verifier accepts: ``sub="dev-user"``, the issuer's audience, one hour."""
-        return self._mint(alg=alg, claims=claims)
+    def valid(self, *, alg: str = "RS256", lifetime_seconds: float = 3600, **claims: Any) -> str:
+        """A token the issuer's verifier accepts: ``sub="dev-user"``, the issuer's audience, one hour
+        (``lifetime_seconds``)."""
+        return self._mint(alg=alg, lifetime_seconds=lifetime_seconds, claims=claims)
 
-    def with_scopes(self, *scopes: str | Iterable[str], alg: str = "RS256", **claims: Any) -> str:
+    def with_scopes(self, *scopes: str | Iterable[str], alg: str = "RS256", lifetime_seconds: float = 3600,
+                    **claims: Any) -> str:
         """A valid token whose ``scope`` claim lists ``scopes`` (space-delimited): ``with_scopes("a", "b")``
         or ``with_scopes(["a", "b"])``."""
-        return self._mint(alg=alg, scopes=_flat(scopes, split=True), claims=claims)
+        return self._mint(alg=alg, scopes=_flat(scopes, split=True), lifetime_seconds=lifetime_seconds,
+                          claims=claims)
 
-    def with_roles(self, *roles: str | Iterable[str], alg: str = "RS256", **claims: Any) -> str:
+    def with_roles(self, *roles: str | Iterable[str], alg: str = "RS256", lifetime_seconds: float = 3600,
+                   **claims: Any) -> str:
         """A valid token carrying ``roles`` (see ``roles_claim``): ``with_roles("admin")`` or a list."""
         return self._mint(alg=alg, roles=_flat(roles, split=False), roles_claim=self.roles_claim,
-                          claims=claims)
+                          lifetime_seconds=lifetime_seconds, claims=claims)
 
     def expired(self, *, alg: str = "RS256", **claims: Any) -> str:
         """Expired an hour ago (far beyond any clock-skew leeway)."""
