@@ -8,6 +8,7 @@ checks. Built once per run (``build_once``), shared by the tests here and by pyt
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,12 +21,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = {"serverless-jwt", "pyjwt", "cryptography", "cffi", "pycparser"}  # cffi, pycparser: cryptography's
+# The core venv sees its own install only: the suite's PYTHONPATH=lib made its python import the checkout,
+# and made pip skip the wheel (no `serverless-jwt` script) when lib/ held an egg-info from `pip install .`.
+CLEAN_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
 
 
 def _pip(target: Path, *args: str) -> None:
     # This environment's pip installs into the new one (--python): no ensurepip, no pip in the core venv.
     subprocess.run([sys.executable, "-m", "pip", "--python", str(target), "install", "--quiet",
-                    "--disable-pip-version-check", *args], check=True, capture_output=True, timeout=300)
+                    "--disable-pip-version-check", *args], check=True, capture_output=True, timeout=300,
+                    env=CLEAN_ENV)
 
 
 def _build_core_venv(target: Path) -> None:
@@ -46,7 +51,8 @@ def _build_core_venv(target: Path) -> None:
 
 def _distributions(python: Path) -> list[str]:
     code = "import importlib.metadata as m, json; print(json.dumps([d.name for d in m.distributions()]))"
-    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True,
+                         env=CLEAN_ENV).stdout
     return sorted(re.sub(r"[-_.]+", "-", name).lower() for name in json.loads(out))
 
 
@@ -58,13 +64,14 @@ def core_venv(build_once: Callable[[str, Callable[[Path], None]], Path]) -> Path
 def _run(core_venv: Path, code: str) -> subprocess.CompletedProcess[str]:
     python = core_venv / "venv" / "bin" / "python"
     return subprocess.run([str(python), "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=120, cwd=core_venv, check=False)
+                          timeout=120, cwd=core_venv, check=False, env=CLEAN_ENV)
 
 
 def _pytest(core_venv: Path, project: Path) -> subprocess.CompletedProcess[str]:
     python = core_venv / "venv" / "bin" / "python"
     return subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project)],
-                          capture_output=True, text=True, timeout=120, cwd=project, check=False)
+                          capture_output=True, text=True, timeout=120, cwd=project, check=False,
+                          env=CLEAN_ENV)
 
 
 def test_the_core_install_is_pyjwt_and_cryptography_only(core_venv: Path) -> None:
@@ -229,11 +236,12 @@ def test_the_pytest_plugin_stays_idle_in_projects_that_never_use_it(core_venv: P
 def test_the_cli_mints_and_decodes_tokens_without_extras(core_venv: Path, tmp_path: Path) -> None:
     cli = str(core_venv / "venv" / "bin" / "serverless-jwt")
     minted = subprocess.run([cli, "token", "--sub", "carol", "--issuer-url", "http://127.0.0.1:9/"],
-                            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+                            env=CLEAN_ENV)
     assert minted.returncode == 0, minted.stderr[-2000:]
     token = minted.stdout.strip().splitlines()[-1]
     decoded = subprocess.run([cli, "decode", token], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                             check=False)
+                             check=False, env=CLEAN_ENV)
     assert decoded.returncode == 0, decoded.stderr[-2000:]
     assert '"sub": "carol"' in decoded.stdout
 
