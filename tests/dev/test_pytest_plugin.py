@@ -205,6 +205,7 @@ def test_a_changes_everything(jwt_env, jwt_tokens):
     assert jwt_env.requests[JWKS_PATH] == 1
     jwt_env.rotate()
     jwt_env.fault = "503"
+    jwt_env.retry_after = None
     jwt_env.audience = "changed"
     jwt_env.extra_jwks_keys.append({"kty": "oct", "kid": "junk"})
     jwt_env.discovery_overrides["issuer"] = "https://elsewhere.example"
@@ -214,6 +215,7 @@ def test_b_starts_clean(jwt_issuer, jwt_tokens):
     assert jwt_issuer.issuer == seen["url"]  # one server per session
     assert jwt_issuer.kid() == seen["kid"]
     assert jwt_issuer.fault is None
+    assert jwt_issuer.retry_after == "120"
     assert jwt_issuer.audience == "serverless-jwt-dev"
     assert not jwt_issuer.extra_jwks_keys and not jwt_issuer.discovery_overrides
     assert jwt_issuer.requests[JWKS_PATH] == 0

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["Tokens"]
 
 # DevIssuer settings a test may change; each test starts from the values the server began with.
-_RESETTABLE = ("fault", "fault_paths", "slow_seconds", "drip_interval_seconds", "huge_bytes",
+_RESETTABLE = ("fault", "fault_paths", "slow_seconds", "retry_after", "drip_interval_seconds", "huge_bytes",
                "extra_jwks_keys", "discovery_overrides", "audience", "_keys", "_current", "_foreign")
 
 
