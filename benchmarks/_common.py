@@ -134,7 +134,7 @@ def mint_tokens(issuer: Any, alg: str, n: int, *, secret: str | None = None,
     if not alg.startswith("HS"):
         try:
             issuer.kid(alg)
-        except KeyError:
+        except ValueError:  # no key for it yet
             issuer.rotate(alg=alg)  # adds a key for an algorithm the issuer does not hold yet (EdDSA)
     tokens = [
         issuer.mint(sub=f"user-{i}", scopes=[SCOPE, "openid"], issuer=iss, alg=alg, secret=secret)
