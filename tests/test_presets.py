@@ -443,6 +443,48 @@ def test_cognito_id_preset_refuses_access_tokens_and_foreign_audiences(issuer: D
             auth.verify(token)
 
 
+def _cognito_shaped(issuer: DevIssuer, token_use: str, **claims: Any) -> str:
+    # The claim sets Cognito documents: an ID token names its app client in aud, an access token in
+    # client_id (no aud); neither has a typ header.
+    now = int(time.time())
+    common = {"sub": "aaaa-bbbb", "iss": COGNITO_ISS, "cognito:groups": ["admins"], "origin_jti": "o-1",
+              "event_id": "e-1", "auth_time": now, "iat": now, "exp": now + 3600, "jti": "j-1", "nbf": None}
+    if token_use == "id":
+        body = {**common, "aud": "app-client-1", "token_use": "id", "cognito:username": "alice",
+                "email_verified": True, "email": "a@example.com", "at_hash": "h-1"}
+    else:
+        body = {**common, "aud": None, "token_use": "access", "client_id": "app-client-1", "version": 2,
+                "scope": "aws.cognito.signin.user.admin", "username": "alice"}
+    return issuer.mint(claims={**body, **claims}, headers={"typ": None})
+
+
+@pytest.mark.parametrize(("expected", "sent"), [("access", "id"), ("id", "access")])
+def test_cognito_token_of_the_other_use_is_refused_for_its_token_use(
+        issuer: DevIssuer, expected: str, sent: str) -> None:
+    # As Cognito's own verifier (aws-jwt-verify) decides: token_use first, then the app client, so a
+    # real ID token at an API is told it is the wrong kind of token, not that its aud is unexpected.
+    preset = _cognito(issuer, token_use=expected)
+    assert preset.verify(_cognito_shaped(issuer, expected))["token_use"] == expected
+    with pytest.raises(InvalidClaimError) as err:
+        preset.verify(_cognito_shaped(issuer, sent))
+    assert (err.value.claim, err.value.reason) == ("token_use", "check_failed")
+
+
+def test_cognito_access_tokens_with_a_resource_indicator_need_the_configured_audience(
+        issuer: DevIssuer) -> None:
+    preset = _cognito(issuer, audience="https://api.example.com")
+    assert preset.verify(_cognito_shaped(issuer, "access", aud="https://api.example.com"))["sub"]
+    for aud, reason in (("https://other.example.com", "check_failed"), (None, "missing"), (5, "invalid")):
+        with pytest.raises(InvalidClaimError) as err:
+            preset.verify(_cognito_shaped(issuer, "access", aud=aud))
+        assert (err.value.claim, err.value.reason) == ("aud", reason)
+    with pytest.raises(InvalidClaimError) as err:  # without audience=, a token naming one is refused
+        _cognito(issuer).verify(_cognito_shaped(issuer, "access", aud="https://api.example.com"))
+    assert (err.value.claim, err.value.reason) == ("aud", "check_failed")
+    with pytest.raises(ConfigurationError):  # an ID token's audience is its app client: not settable
+        _cognito(issuer, token_use="id", audience="https://api.example.com")
+
+
 def test_cognito_issuer_per_partition_and_pool_region_mismatch() -> None:
     assert presets.cognito("cn-north-1", "cn-north-1_Ab", client_ids=["c"]).verifier.issuer == (
         "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_Ab")

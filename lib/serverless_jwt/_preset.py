@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from serverless_jwt import authz
+from serverless_jwt import _verifier_setup, authz
 from serverless_jwt import claims as _claims
 from serverless_jwt._config import is_secret_reference
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError
@@ -22,8 +22,8 @@ from serverless_jwt.verifier import ClaimCheck, Verifier
 if TYPE_CHECKING:
     from serverless_jwt.adapters.decorators import Decorator
 
-__all__ = ["REGION", "Preset", "build_verifier", "checked_host", "claim_equals", "cognito_env_settings",
-           "default_jwks_uri", "secret_source", "string_set"]
+__all__ = ["REGION", "Preset", "audience_check", "build_verifier", "checked_host", "claim_equals",
+           "cognito_env_settings", "default_jwks_uri", "secret_source", "string_set"]
 
 # An AWS region of any partition (eu-west-1, cn-north-1, us-gov-west-1, eusc-de-east-1).
 REGION = re.compile(r"(?:[a-z]{2}|eusc)(?:-[a-z]+)+-\d+")
@@ -111,6 +111,22 @@ def claim_equals(claim: str, accepted: frozenset[str]) -> ClaimCheck:
 
     check.__name__ = claim
     return check
+
+
+def audience_check(audience: str | Sequence[str] | None, accept_any: bool = False) -> ClaimCheck:
+    """The verifier's own aud rule as a claim check, for a preset that must run another check first."""
+    audiences = _verifier_setup.audiences(audience, required=False)
+    if type(accept_any) is not bool:
+        raise ConfigurationError("accept_any_audience must be True or False")
+
+    def aud(claims: Mapping[str, Any]) -> bool:
+        if audiences is not None:
+            _claims._check_audience(claims, audiences)
+        elif "aud" in claims:
+            _claims._check_unexpected_audience(claims["aud"], accept_any)
+        return True
+
+    return aud
 
 
 def build_verifier(checks: Sequence[ClaimCheck], options: dict[str, Any], **settings: Any) -> Verifier:

@@ -31,6 +31,7 @@ from serverless_jwt._env import env_error, env_kwargs
 from serverless_jwt._preset import (
     REGION,
     Preset,
+    audience_check,
     build_verifier,
     checked_host,
     claim_equals,
@@ -107,13 +108,19 @@ def cognito(
     suffix = next((s for prefix, s in _SUFFIX.items() if region.startswith(prefix)), "amazonaws.com")
     issuer = f"https://{host}.{region}.{suffix}/{user_pool_id}"
     default_jwks_uri(options, issuer + "/.well-known/jwks.json")
+    # token_use first, then the app client, as Cognito's own verifier (aws-jwt-verify) decides: an ID
+    # token sent to an API is refused as the wrong kind of token, not for an aud the API does not expect.
     checks = [claim_equals("token_use", frozenset({token_use}))]
     if token_use == "access":  # noqa: S105
-        # Access tokens name their app client in client_id (no aud): that is the audience check.
-        checks.append(claim_equals("client_id", clients))
-        verifier = build_verifier(checks, options, issuer=issuer, require_audience=False)
+        # Access tokens name their app client in client_id and carry no aud, unless requested with a
+        # resource indicator: then aud must be the audience= given.
+        checks += [audience_check(options.pop("audience", None), options.pop("accept_any_audience", False)),
+                   claim_equals("client_id", clients)]
     else:
-        verifier = build_verifier(checks, options, issuer=issuer, audience=sorted(clients))
+        checks.append(audience_check(sorted(clients)))
+    # The verifier only types aud: the checks above match it, after token_use.
+    verifier = build_verifier(checks, options, issuer=issuer, audience=None, require_audience=False,
+                              accept_any_audience=True)
     return Preset(verifier, roles_claim="cognito:groups")
 
 
