@@ -190,6 +190,23 @@ def test_an_absolute_form_request_target_is_routed_by_its_path(rest: Project) ->
     assert (event["path"], event["queryStringParameters"]) == ("/open", {"x": "1"})
 
 
+def _http_1_0(base: str, method: str, path: str) -> dict[str, Any]:
+    """The event a request sent as HTTP/1.0 (``curl -0``) hands the function."""
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall(f"{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.split(b" ", 2)[1] == b"200"
+    return dict(json.loads(answer.partition(b"\r\n\r\n")[2])["event"])
+
+
+def test_request_context_protocol_is_the_one_the_client_spoke(rest: Project) -> None:
+    assert rest.call("POST", "/dev/open").json()["event"]["requestContext"]["protocol"] == "HTTP/1.1"
+    assert _http_1_0(rest.gateway.url, "POST", "/dev/open")["requestContext"]["protocol"] == "HTTP/1.0"
+
+
 HTTP_API = """\
 Transform: AWS::Serverless-2016-10-31
 Globals:
@@ -314,6 +331,13 @@ def test_a_204_or_304_goes_without_its_body_and_the_connection_stays_usable(http
         assert (after.status, after.read()) == (201, b"made")
     finally:
         conn.close()
+
+
+def test_http_api_event_protocol_is_the_one_the_client_spoke(http_api: Project) -> None:
+    spoken = http_api.call("GET", "/shows/7").json()["event"]["requestContext"]["http"]["protocol"]
+    assert spoken == "HTTP/1.1"
+    event = _http_1_0(http_api.gateway.url, "GET", "/shows/7")
+    assert event["requestContext"]["http"]["protocol"] == "HTTP/1.0"
 
 
 def test_http_api_event_carries_cookies_query_and_headers(http_api: Project) -> None:

@@ -50,6 +50,7 @@ class Request:
     source_ip: str
     port: int
     region: str = "us-east-1"
+    protocol: str = "HTTP/1.1"  # as the client spoke it: HTTP/1.0 from ``curl -0``
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     now: float = field(default_factory=time.time)
 
@@ -147,7 +148,7 @@ def _v1_context(found: Match, request: Request) -> dict[str, Any]:
             "userArn": None,
         },
         "path": api.prefix + found.resource_path,
-        "protocol": "HTTP/1.1",
+        "protocol": request.protocol,
         "requestId": request.request_id,
         "requestTime": _time_text(request.now),
         "requestTimeEpoch": int(request.now * 1000),
@@ -203,7 +204,7 @@ def _v2_context(found: Match, request: Request, headers: Mapping[str, str]) -> d
         "domainName": host,
         "domainPrefix": host.split(".", 1)[0],
         "http": {"method": request.method.upper(), "path": unquote(request.raw_path),
-                 "protocol": "HTTP/1.1", "sourceIp": request.source_ip,
+                 "protocol": request.protocol, "sourceIp": request.source_ip,
                  "userAgent": headers.get("user-agent", "")},
         "requestId": request.request_id,
         "routeKey": route_key,

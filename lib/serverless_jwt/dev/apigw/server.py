@@ -188,7 +188,7 @@ class LocalApiGateway:
             h.close_connection = True
         request = Request(method=h.command, raw_path=raw_path, raw_query=raw_query,
                           headers=list(h.headers.items()), body=body, source_ip=h.client_address[0],
-                          port=int(port), region=self.region)
+                          port=int(port), region=self.region, protocol=h.request_version)
         if problem is not None:
             rest = routes.in_stage(self.apis, raw_path) is not None
             answer, target = gateway(problem, rest, request.request_id), "-"
