@@ -807,6 +807,19 @@ def test_invoke_reports_a_timeout_as_sam_does_and_exits_0(capsys: pytest.Capture
     assert "Task timed out after 1.00 seconds" in captured.err
 
 
+def test_invoke_of_a_function_out_of_memory_prints_lambdas_answer_and_exits_1_as_sam_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    template = str(ROOT / "tests" / "fixtures" / "sam_app" / "template.yaml")
+    event = tmp_path / "big.json"
+    event.write_text('{"allocate_mb": 600}')
+    assert main(["invoke", "EchoFunction", "--template", template, "--no-dev-issuer", "--emulator",
+                 "--event", str(event)]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    assert ("serverless-jwt: error: EchoFunction ran out of memory (MemorySize 256 MB): Container "
+            "invocation failed due to maximum memory usage") in captured.err
+
+
 def test_invoke_in_process_is_an_explicit_fast_mode_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["invoke", "MeFunction", "--template", TEMPLATE, "--in-process"]) == 0
     captured = capsys.readouterr()

@@ -112,6 +112,20 @@ def test_a_runtime_exiting_during_the_call_is_the_calls_failure_not_an_init_erro
     assert echo.invoke({})["function_name"] == "EchoFunction"  # a fresh runtime serves again
 
 
+def test_memory_past_memory_size_kills_the_runtime_as_lambda_does(echo: EmulatorRunner,
+                                                                    log: io.StringIO) -> None:
+    # Lambda (and sam local's container) limits the runtime to MemorySize; it ran on with any amount.
+    assert echo.invoke({"allocate_mb": 16}) == {"allocated_mb": 16}  # within its 256 MB
+    with pytest.raises(FunctionError) as caught:
+        echo.invoke({"allocate_mb": 600})
+    assert caught.value.out_of_memory
+    assert not caught.value.init
+    assert caught.value.payload["errorType"] == "Runtime.ExitError"
+    assert caught.value.payload["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
+    assert "EchoFunction: memory passed its MemorySize (256 MB)" in log.getvalue()
+    assert echo.invoke({})["function_name"] == "EchoFunction"  # a fresh runtime serves again
+
+
 def test_timeout_is_enforced_and_reported_then_the_runtime_starts_again(
         sam_app: Template, sam_app_env: Environment) -> None:
     log = io.StringIO()

@@ -181,6 +181,11 @@ def cmd_invoke(args: argparse.Namespace) -> int:
                 if exc.error_type == "ConfigurationError" and args.no_dev_issuer:
                     print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
             _print_payload(exc.payload)
+            if isinstance(exc, FunctionError) and exc.out_of_memory:  # as sam's ContainerFailureError
+                print(f"serverless-jwt: error: {function.name} ran out of memory (MemorySize "
+                      f"{function.memory_mb} MB): Container invocation failed due to maximum memory usage",
+                      file=sys.stderr)
+                return 1
             return 0
         except SetupError:
             raise  # ours to report (its Handler, CodeUri or environment): a usage error, exit 2

@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from serverless_jwt.dev._memory_watch import MemoryWatch
 from serverless_jwt.dev._spawn import popen
 from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, RuntimeFailure
 from serverless_jwt.dev.runtime import function_environment
@@ -251,8 +252,10 @@ class EmulatorRunner:
                 seen = self._reports
             data = json.dumps(event).encode("utf-8")
             request = urllib.request.Request(self._url, data=data, method="POST")  # noqa: S310 - http loopback
+            assert self._proc is not None
             try:
-                with _NO_PROXY.open(request, timeout=self.function.timeout_seconds + 30) as response:
+                with MemoryWatch(self._proc.pid, self.function.memory_mb) as memory, _NO_PROXY.open(
+                        request, timeout=self.function.timeout_seconds + 30) as response:
                     status, body = response.status, response.read()
             except urllib.error.HTTPError as exc:
                 status, body = exc.code, exc.read()
@@ -261,9 +264,13 @@ class EmulatorRunner:
                                      f"({type(exc).__name__})") from None
             with self._reported:  # let START/logs/END/REPORT reach the log before the result is shown
                 self._reported.wait_for(lambda: self._reports > seen, timeout=2)
-            return self._decode(status, body)
+            if memory.exceeded:  # the runtime was killed, as Lambda's cgroup kills it
+                limit = self.function.memory_mb
+                self._write(f"{self.function.name}: memory passed its MemorySize ({limit} MB): "
+                            "the runtime was stopped, as Lambda stops it (Runtime.OutOfMemory)")
+            return self._decode(status, body, out_of_memory=memory.exceeded)
 
-    def _decode(self, status: int, body: bytes) -> Any:
+    def _decode(self, status: int, body: bytes, *, out_of_memory: bool = False) -> Any:
         text = body.decode("utf-8", "replace")
         if text.startswith("Task timed out after"):
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
@@ -275,7 +282,7 @@ class EmulatorRunner:
             raise RuntimeFailure(f"{self.function.name}: the runtime answered HTTP {status} with a "
                                  "body that is not JSON") from None
         if isinstance(result, dict) and {"errorType", "errorMessage"} <= result.keys() <= _ERROR_KEYS:
-            raise FunctionError(result, init=status >= 500 and self._init_failed)
+            raise FunctionError(result, init=status >= 500 and self._init_failed, out_of_memory=out_of_memory)
         if status >= 500:
             raise RuntimeFailure(f"{self.function.name}: the runtime failed (HTTP {status})")
         return result

@@ -37,12 +37,14 @@ class InvocationError(Exception):
 
 
 class FunctionError(InvocationError):
-    """The function raised (``errorType``/``errorMessage`` as the runtime reported them)."""
+    """The function raised (``errorType``/``errorMessage`` as the runtime reported them); ``out_of_memory``:
+    its runtime was killed for passing ``MemorySize``."""
 
-    def __init__(self, payload: dict[str, Any], *, init: bool = False) -> None:
+    def __init__(self, payload: dict[str, Any], *, init: bool = False, out_of_memory: bool = False) -> None:
         self.error_type = str(payload.get("errorType", "Error"))
         self.error_message = str(payload.get("errorMessage", ""))
         self.init = init
+        self.out_of_memory = out_of_memory
         super().__init__(f"{self.error_type}: {self.error_message}", payload)
 
 

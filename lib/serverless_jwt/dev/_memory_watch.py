@@ -1,0 +1,92 @@
+"""``MemorySize`` enforced on the emulator's runtime, as Lambda's (and ``sam local``'s Docker) limit does.
+
+Lambda runs a function in a cgroup of ``MemorySize``: a runtime that grows past it is killed
+(``Runtime.ExitError``, "signal: killed"; the ``REPORT`` says ``Runtime.OutOfMemory``). ``sam local
+invoke`` gives its container the same limit and then fails with "Container invocation failed due to
+maximum memory usage". Without a container, :class:`MemoryWatch` samples the resident memory of the
+emulator's child processes (the runtime) while an invocation runs, and kills them once it passes the
+limit; the emulator then answers the ``Runtime.ExitError`` Lambda answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from pathlib import Path
+
+__all__ = ["MemoryWatch"]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_PERIOD_SECONDS = 0.01
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError):
+                found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = _children(pid)
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo += _children(child)
+    return found
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class MemoryWatch:
+    """While entered, kill the processes under ``pid`` once their resident memory passes ``limit_mb``.
+
+    ``exceeded`` tells afterwards whether it did. Where ``/proc`` cannot list a process's children,
+    it watches nothing (``enforced`` is ``False``).
+
+    Examples
+    --------
+    >>> with MemoryWatch(emulator_pid, 128) as watch:  # doctest: +SKIP
+    ...     post_the_invocation()
+    >>> watch.exceeded  # doctest: +SKIP
+    False
+    """
+
+    def __init__(self, pid: int, limit_mb: int) -> None:
+        self.pid = pid
+        self.limit_bytes = limit_mb * 1024 * 1024
+        self.exceeded = False
+        self.enforced = Path(f"/proc/{pid}/task/{pid}/children").is_file()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> MemoryWatch:
+        if self.enforced:
+            self._thread = threading.Thread(target=self._watch, daemon=True, name=f"memory-{self.pid}")
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(_PERIOD_SECONDS):
+            pids = _descendants(self.pid)
+            if sum(_rss_bytes(p) for p in pids) > self.limit_bytes:
+                self.exceeded = True  # set first: the answer may come as soon as the runtime dies
+                for p in pids:
+                    with contextlib.suppress(OSError):
+                        os.kill(p, signal.SIGKILL)
+                return
