@@ -442,6 +442,17 @@ def test_a_provider_named_in_overrides_while_the_dev_issuer_replaces_it_is_a_not
     assert "dev issuer replaces" not in capsys.readouterr().err
 
 
+def test_a_secret_named_in_overrides_while_the_dev_issuer_replaces_it_is_a_notice(
+        state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The README's `sam local invoke` line with JwtSecret, run as `serverless-jwt invoke`: the dev issuer
+    # dropped JWT_SECRET without a word, and the event's HS256 token got a 401.
+    secret = "s" * 32
+    assert main(["--state-dir", str(state), "invoke", "MeFunction", "--template", TEMPLATE, "--in-process",
+                 "--parameter-overrides", f"JwtSecret={secret}"]) == 0
+    assert "notice: JwtSecret from --parameter-overrides set JWT_SECRET, which the dev issuer replaces; " \
+        "add --no-dev-issuer" in capsys.readouterr().err
+
+
 def test_start_api_warns_when_told_to_serve_beyond_this_machine(
         state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # 192.0.2.1 (TEST-NET) is never bound: the folder error ends the run right after the warning.

@@ -96,21 +96,26 @@ def _template(args: argparse.Namespace) -> Template:
     if template.ignored_overrides:
         print(f"notice: --parameter-overrides names no parameter of {template.path.name}: "
               f"{', '.join(template.ignored_overrides)} (ignored, as sam does)", file=sys.stderr)
-    replaced = _replaced_by_dev_issuer(template, parse_overrides(args.parameter_overrides)) \
-        if not getattr(args, "no_dev_issuer", True) else []
-    if replaced:
-        print(f"notice: {', '.join(replaced)} from --parameter-overrides set JWT_ISSUER / JWT_AUDIENCE, "
+    names, variables = _replaced_by_dev_issuer(template, parse_overrides(args.parameter_overrides)) \
+        if not getattr(args, "no_dev_issuer", True) else ([], [])
+    if names:
+        print(f"notice: {', '.join(names)} from --parameter-overrides set {' / '.join(variables)}, "
               "which the dev issuer replaces; add --no-dev-issuer to trust that provider instead",
               file=sys.stderr)
     return template
 
 
-def _replaced_by_dev_issuer(template: Template, overrides: dict[str, str]) -> list[str]:
-    # The overrides whose value reaches a function's JWT_ISSUER or JWT_AUDIENCE, which the dev issuer's
-    # own values replace: a provider named that way would otherwise be ignored without a word.
-    values = {f.environment.get(var) for f in template.functions.values()
-              for var in ("JWT_ISSUER", "JWT_AUDIENCE")}
-    return [name for name, value in overrides.items() if value and value in values]
+def _replaced_by_dev_issuer(template: Template, overrides: dict[str, str]) -> tuple[list[str], list[str]]:
+    # The overrides whose value reaches a function's key-source variable (JWT_ISSUER, JWT_AUDIENCE,
+    # JWT_SECRET...), which the dev issuer's own values replace as a group: a provider or secret named that
+    # way would otherwise be ignored without a word, and its tokens refused for no visible reason.
+    from serverless_jwt.dev.runtime import KEY_SOURCE_VARIABLES
+
+    reached = [(var, value) for f in template.functions.values() for var in KEY_SOURCE_VARIABLES
+               if (value := f.environment.get(var))]
+    names = [name for name, value in overrides.items() if value and value in {v for _, v in reached}]
+    chosen = {overrides[n] for n in names}
+    return names, [var for var in KEY_SOURCE_VARIABLES if any(v == var and x in chosen for v, x in reached)]
 
 
 def _function_argument(args: argparse.Namespace) -> None:
