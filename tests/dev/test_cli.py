@@ -74,6 +74,27 @@ def test_token_lifetime_and_audience(state: Path, capsys: pytest.CaptureFixture[
         issuer.stop()
 
 
+def test_a_token_expired_within_the_leeway_says_the_api_still_accepts_it(
+        state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `token --lifetime-seconds -10` ("an already expired token") got 200 from the sample API: the
+    # summary read "valid -10s" and never named the verifiers' 60 s leeway.
+    issuer = _support.start_issuer(state, port=None)
+    try:
+        verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience)
+        assert main(["--state-dir", str(state), "token", "--lifetime-seconds", "-10"]) == 0
+        captured = capsys.readouterr()
+        assert "expired 10s ago, yet accepted for 50s more within the verifiers' default 60 s leeway " \
+            "(pass --lifetime-seconds -60 or less for a 401)" in captured.err
+        assert verifier.verify(captured.out.strip())["sub"] == "dev-user"
+        assert main(["--state-dir", str(state), "token", "--lifetime-seconds", "-60"]) == 0
+        captured = capsys.readouterr()
+        assert "expired 60s ago\n" in captured.err
+        with pytest.raises(TokenExpiredError):
+            verifier.verify(captured.out.strip())
+    finally:
+        issuer.stop()
+
+
 def test_token_without_a_dev_issuer_explains_what_to_do(state: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--state-dir", str(state), "token"]) == 2

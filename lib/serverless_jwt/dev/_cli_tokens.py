@@ -152,10 +152,22 @@ def _summary(claims: dict[str, Any]) -> str:
     from serverless_jwt.authz import roles_of, scopes_of
 
     exp, iat = claims.get("exp"), claims.get("iat")
-    valid = (f"valid {exp - iat:g}s" if isinstance(exp, (int, float)) and isinstance(iat, (int, float))
+    valid = (_lifetime(exp - iat) if isinstance(exp, (int, float)) and isinstance(iat, (int, float))
              else "no exp: no verifier accepts it" if exp is None else "exp as given")
     return (f"sub={claims.get('sub', '-')} scopes={' '.join(sorted(scopes_of(claims))) or '-'} "
             f"roles={' '.join(sorted(roles_of(claims))) or '-'} {valid}")
+
+
+def _lifetime(seconds: float) -> str:
+    if seconds > 0:
+        return f"valid {seconds:g}s"
+    # --lifetime-seconds -10 answered 200: Verifier's default leeway (60 s, RFC 7519 §4.1.4's clock skew)
+    # still accepts a token that expired that recently.
+    leeway = 60
+    if -seconds < leeway:
+        return (f"expired {-seconds:g}s ago, yet accepted for {leeway + seconds:g}s more within the "
+                f"verifiers' default {leeway} s leeway (pass --lifetime-seconds -{leeway} or less for a 401)")
+    return f"expired {-seconds:g}s ago"
 
 
 def cmd_decode(args: argparse.Namespace) -> int:

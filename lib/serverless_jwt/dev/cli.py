@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--claim", action="append", default=[], metavar="NAME=JSON",
                    help="set any claim to a JSON value (repeat); null removes a default claim")
     p.add_argument("--lifetime-seconds", type=int, default=3600,
-                   help="validity (default: 3600; negative mints an already expired token)")
+                   help="validity (default: 3600; negative mints an already expired token, which "
+                   "verifiers refuse from -60 on: they allow 60 s of clock skew)")
     p.add_argument("--audience", type=nonempty, help="aud (default: the dev issuer's audience)")
     p.add_argument("--issuer-url", type=nonempty, help="iss (default: the dev issuer last started here)")
     p.add_argument("--hs256", action="store_true",
