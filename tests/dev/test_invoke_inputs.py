@@ -133,6 +133,14 @@ def test_an_event_file_holds_any_json_value_as_lambda_takes(template: Template, 
         read_event(str(tmp_path), function, template)
 
 
+def test_an_empty_path_is_named_as_such_not_taken_for_the_working_folder(template: Template) -> None:
+    # `invoke -e ""` (an unset shell variable) said "cannot read event file : it is a folder".
+    with pytest.raises(ConfigurationError, match=r"cannot read event file '': the path is empty"):
+        read_event("", template.function("MeFunction"), template)
+    with pytest.raises(ConfigurationError, match=r"cannot read --env-vars file '': the path is empty"):
+        read_env_vars("")
+
+
 def test_an_empty_standard_input_is_named_as_such(template: Template,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("  \n"))  # `invoke -e - < /dev/null`

@@ -96,6 +96,9 @@ def read_env_vars(source: str) -> dict[str, dict[str, Any]]:
 
 def _json_object(source: str, what: str, file: str) -> Any:
     """The JSON value in file ``source`` (``-``: stdin); a ConfigurationError names ``what`` it was."""
+    if not source:  # Path("") is the working directory: "cannot read event file : it is a folder"
+        raise ConfigurationError(f"cannot read {file} '': the path is empty "
+                                 "(name a JSON file, or - for stdin)")
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8-sig")
     except IsADirectoryError:
