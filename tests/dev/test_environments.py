@@ -87,6 +87,16 @@ def test_a_runtime_older_than_this_pips_pythons_gets_an_environment_with_its_own
     assert _runs(env, "import sys, awslambdaric; print(sys.version_info[:2])") == "(3, 9)"
 
 
+def test_a_python38_runtime_gets_the_last_awslambdaric_that_supports_it(tmp_path: Path) -> None:
+    # awslambdaric>=3.0 requires Python 3.9: a python3.8 function (a Runtime sam local still runs)
+    # failed with pip's "Could not find a version that satisfies the requirement".
+    if find_interpreter("python3.8")[2] is not None:
+        pytest.skip("no python3.8 on this machine")
+    env = ensure_environment("python3.8", [], cache_dir=tmp_path / "cache", base_dir=tmp_path)
+    assert env.version == "3.8"
+    assert _runs(env, "import sys, awslambdaric; print(sys.version_info[:2])") == "(3, 8)"
+
+
 def _runs(env: Environment, code: str) -> str:
     return subprocess.run([str(env.python), "-c", code], capture_output=True, text=True, check=True,
                           cwd=CACHE.parent).stdout.strip()

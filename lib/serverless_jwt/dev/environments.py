@@ -42,7 +42,9 @@ from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["AWSLAMBDARIC", "Environment", "ensure_environment", "find_interpreter"]
 
-AWSLAMBDARIC = "awslambdaric>=3.0"
+# awslambdaric 3.x needs Python 3.9+; a python3.8 function (sam local still runs it) gets 2.2, its last
+# release with wheels for 3.8 (the runtime interface is the same).
+AWSLAMBDARIC = 'awslambdaric>=3.0; python_version >= "3.9"\nawslambdaric>=2.2,<3; python_version < "3.9"'
 _STAMP = ".serverless-jwt-env.json"
 _KEEP = 4  # environments kept per runtime
 _VERSION = re.compile(r"^python(\d+)\.(\d+)$")
