@@ -433,3 +433,35 @@ def test_async_views_stay_valid_flask_routes_under_mypy_strict(tmp_path: Any) ->
         in out, out
     assert 'sample.py:27: note: Revealed type is "def () -> str | flask.wrappers.Response"' in out, out
     assert "Success: no issues found" in out, out
+
+
+def test_a_blueprint_guarded_by_a_before_request_hook_reads_the_caller_in_its_views(
+        jwt_issuer: DevIssuer, jwt_tokens: Tokens, serve_wsgi: Serve) -> None:
+    # Flask's way to protect every view of a blueprint: the decorated hook runs, returns None, and the
+    # view runs next. identity_of() / current_identity() in the view answered 401 for a verified caller.
+    from serverless_jwt import current_identity
+
+    app = flask.Flask(__name__)
+    auth = JwtAuth(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience), app)
+    admin = flask.Blueprint("admin", __name__, url_prefix="/admin")
+    admin.before_request(auth.required("read:shows")(lambda: None))
+
+    @admin.get("/me")
+    def me() -> Any:
+        current = current_identity()
+        return {"g": flask.g.identity.subject, "typed": identity_of().subject,
+                "current": None if current is None else current.subject}
+
+    app.register_blueprint(admin)
+
+    @app.get("/open")
+    def open_view() -> Any:  # not behind the hook: still nobody
+        return {"current": current_identity() is None}
+
+    base = serve_wsgi(app)
+    r = get(base, "/admin/me", jwt_tokens.with_scopes("read:shows", sub="alice"))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"g": "alice", "typed": "alice", "current": "alice"}
+    assert get(base, "/admin/me", jwt_tokens.valid()).status_code == 403
+    assert get(base, "/admin/me").status_code == 401
+    assert get(base, "/open", jwt_tokens.valid()).json() == {"current": True}

@@ -32,7 +32,7 @@ from serverless_jwt import authz
 from serverless_jwt._rejections import log_rejection
 from serverless_jwt.adapters._headers import realm_text
 from serverless_jwt.adapters._request import RequestAuthenticator, checks_for
-from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
+from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current, _request_lookups
 from serverless_jwt.adapters.wsgi import _Streamed, environ_headers
 from serverless_jwt.errors import AuthError
 
@@ -178,6 +178,19 @@ class JwtAuth:
                 _current.reset(reset)
 
         return wrapper
+
+
+def _identity_on_g() -> IdentityContext | None:
+    # current_identity() / identity_of() in a view behind a decorated before_request hook
+    # (bp.before_request(auth.required()(lambda: None))): the hook's wrapper reset current_identity()
+    # when it returned; g.identity, which it set, lasts as long as the request.
+    if not flask.has_request_context():
+        return None
+    identity = flask.g.get("identity")
+    return identity if isinstance(identity, IdentityContext) else None
+
+
+_request_lookups.append(_identity_on_g)
 
 
 def _answered_by_app(app: flask.Flask, err: AuthError) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -123,14 +123,26 @@ _new = object.__new__
 _current: contextvars.ContextVar[IdentityContext | None] = contextvars.ContextVar(
     "serverless_jwt_identity", default=None
 )
+# Where a framework keeps the caller for the whole request (Flask's g), read when _current holds none:
+# a decorated before_request hook must reset _current when it returns (it cannot know when the request
+# ends), so the view after it would otherwise find nobody. Each lookup is cheap and never raises.
+_request_lookups: list[Callable[[], IdentityContext | None]] = []
 
 
 def current_identity() -> IdentityContext | None:
     """The identity of the request being handled under :func:`require_auth`, else ``None``.
 
-    Useful when a handler passes no ``context`` down to the code that needs the caller.
+    Useful when a handler passes no ``context`` down to the code that needs the caller. In a Flask
+    request it is also the caller on ``flask.g.identity`` (set by ``JwtAuth.required``, on the view
+    or on a ``before_request`` hook).
     """
-    return _current.get()
+    identity = _current.get()
+    if identity is None and _request_lookups:
+        for lookup in _request_lookups:
+            identity = lookup()
+            if identity is not None:
+                break
+    return identity
 
 
 def identity_of(context: object = None) -> IdentityContext:
@@ -154,7 +166,7 @@ def identity_of(context: object = None) -> IdentityContext:
     identity = getattr(context, "identity_context", None)
     if isinstance(identity, IdentityContext):
         return identity
-    identity = _current.get()
+    identity = current_identity()
     if identity is None:
         from serverless_jwt.errors import MissingTokenError
 
