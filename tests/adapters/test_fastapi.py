@@ -392,3 +392,53 @@ def test_a_refused_websocket_is_answered_or_closed_as_the_server_allows(jwt_issu
     accepted = handshake([(b"authorization", b"Bearer " + token)], {})
     assert [m["type"] for m in accepted][:2] == ["websocket.accept", "websocket.send"]
     assert accepted[1]["text"] == "alice"
+
+
+def test_an_auth_error_after_a_websocket_was_accepted_closes_it_with_1008(jwt_issuer: DevIssuer) -> None:
+    # After accept, servers take only websocket.send / websocket.close (uvicorn raises "Expected ASGI
+    # message 'websocket.send' or 'websocket.close'" for anything else, the connection then dies with
+    # 1011): the handler sent a denial response there even where the server has the extension.
+    import asyncio
+
+    from fastapi import WebSocket
+
+    from serverless_jwt import authz
+
+    app = FastAPI()
+    install_error_handlers(app)
+    auth = JwtBearer(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience))
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket, identity: Annotated[IdentityContext, Depends(auth)]) -> None:
+        await websocket.accept()
+        await websocket.receive_text()
+        authz.check_scope_set(identity.scopes, ["admin"])  # the route's own check, after the handshake
+
+    def session(extensions: dict[str, Any]) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        incoming = [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "hi"}]
+
+        async def receive() -> dict[str, Any]:
+            if incoming:
+                return incoming.pop(0)
+            await asyncio.sleep(3600)
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            accepted = any(m["type"] == "websocket.accept" for m in sent)
+            if accepted and message["type"] not in ("websocket.send", "websocket.close"):
+                raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', "
+                                   f"but got {message['type']!r}")
+            sent.append(message)
+
+        token = jwt_issuer.mint(sub="alice").encode()
+        scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "root_path": "", "query_string": b"",
+                 "headers": [(b"host", b"x"), (b"authorization", b"Bearer " + token)],
+                 "extensions": extensions, "subprotocols": []}
+        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+        return sent
+
+    for extensions in ({"websocket.http.response": {}}, {}):
+        sent = session(extensions)
+        assert [m["type"] for m in sent] == ["websocket.accept", "websocket.close"], sent
+        assert sent[1]["code"] == 1008

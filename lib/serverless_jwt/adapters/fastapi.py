@@ -33,7 +33,7 @@ with requires("fastapi", "The FastAPI integration (serverless_jwt.adapters.fasta
     from fastapi.security.base import SecurityBase
     from starlette.requests import HTTPConnection, Request
     from starlette.responses import JSONResponse
-    from starlette.websockets import WebSocket
+    from starlette.websockets import WebSocket, WebSocketState
 
 from serverless_jwt import authz
 from serverless_jwt._rejections import log_rejection
@@ -92,10 +92,14 @@ async def _answer(conn: Any, exc: Exception) -> Any:
     # What install_error_handlers registers. A WebSocket handshake (Starlette passes the WebSocket) gets
     # the same response where the server lets an app answer it as HTTP (ASGI's websocket.http.response
     # extension); elsewhere a response would be messages the server does not know, an error instead of
-    # a refusal: close with 1008, which the server sends as a bare 403, as JwtMiddleware does.
+    # a refusal: close with 1008, which the server sends as a bare 403, as JwtMiddleware does. Once the
+    # route has accepted the socket, servers take only send and close: 1008 too, whatever the server.
     response = await auth_error_handler(conn, exc)
-    if isinstance(conn, WebSocket) and "websocket.http.response" not in (conn.scope.get("extensions") or {}):
-        await conn.close(_POLICY_VIOLATION)
+    if isinstance(conn, WebSocket) and (
+            conn.application_state is not WebSocketState.CONNECTING
+            or "websocket.http.response" not in (conn.scope.get("extensions") or {})):
+        if conn.application_state in (WebSocketState.CONNECTING, WebSocketState.CONNECTED):
+            await conn.close(_POLICY_VIOLATION)
         return None
     return response
 
