@@ -465,3 +465,10 @@ def test_a_blueprint_guarded_by_a_before_request_hook_reads_the_caller_in_its_vi
     assert get(base, "/admin/me", jwt_tokens.valid()).status_code == 403
     assert get(base, "/admin/me").status_code == 401
     assert get(base, "/open", jwt_tokens.valid()).json() == {"current": True}
+    # An app context pushed once (at import, or by a test fixture) is shared by every request served
+    # in it, and so is its g: the caller of one request is never the next one's.
+    with app.app_context():
+        client = app.test_client()
+        token = jwt_tokens.with_scopes("read:shows", sub="alice")
+        assert client.get("/admin/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert client.get("/open").get_json() == {"current": True}

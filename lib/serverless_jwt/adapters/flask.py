@@ -41,6 +41,7 @@ __all__ = ["JwtAuth", "netlify_signed"]
 P = ParamSpec("P")
 R = TypeVar("R")
 _EXTENSION = "serverless_jwt"
+_ENVIRON_KEY = "serverless_jwt.flask_identity"  # this request's caller, for current_identity()
 _ANSWER = "_serverless_jwt_answer"  # on g: how the decorator that last ran answers a refusal (its realm)
 
 
@@ -166,6 +167,7 @@ class JwtAuth:
                     raise  # the app's AuthError handler answers (ours unless overridden)
                 return self.error_response(err)
             flask.g.identity = identity
+            flask.request.environ[_ENVIRON_KEY] = identity
             reset = _current.set(identity)
             try:
                 return _streamed(app.ensure_sync(view)(*args, **kwargs), identity)  # type: ignore[no-any-return]
@@ -180,17 +182,18 @@ class JwtAuth:
         return wrapper
 
 
-def _identity_on_g() -> IdentityContext | None:
+def _request_identity() -> IdentityContext | None:
     # current_identity() / identity_of() in a view behind a decorated before_request hook
     # (bp.before_request(auth.required()(lambda: None))): the hook's wrapper reset current_identity()
-    # when it returned; g.identity, which it set, lasts as long as the request.
+    # when it returned. Read from the request's own environ, not g: an app context pushed at import
+    # (app.app_context().push()) is shared by every request a sync worker serves, and so is its g.
     if not flask.has_request_context():
         return None
-    identity = flask.g.get("identity")
+    identity = flask.request.environ.get(_ENVIRON_KEY)
     return identity if isinstance(identity, IdentityContext) else None
 
 
-_request_lookups.append(_identity_on_g)
+_request_lookups.append(_request_identity)
 
 
 def _answered_by_app(app: flask.Flask, err: AuthError) -> bool:

@@ -123,7 +123,7 @@ _new = object.__new__
 _current: contextvars.ContextVar[IdentityContext | None] = contextvars.ContextVar(
     "serverless_jwt_identity", default=None
 )
-# Where a framework keeps the caller for the whole request (Flask's g), read when _current holds none:
+# Where a framework keeps the caller for the whole request (Flask: the environ), read when _current is None:
 # a decorated before_request hook must reset _current when it returns (it cannot know when the request
 # ends), so the view after it would otherwise find nobody. Each lookup is cheap and never raises.
 _request_lookups: list[Callable[[], IdentityContext | None]] = []
@@ -133,8 +133,8 @@ def current_identity() -> IdentityContext | None:
     """The identity of the request being handled under :func:`require_auth`, else ``None``.
 
     Useful when a handler passes no ``context`` down to the code that needs the caller. In a Flask
-    request it is also the caller on ``flask.g.identity`` (set by ``JwtAuth.required``, on the view
-    or on a ``before_request`` hook).
+    request it is also the caller ``JwtAuth.required`` let in, on the view or on a ``before_request``
+    hook.
     """
     identity = _current.get()
     if identity is None and _request_lookups:
