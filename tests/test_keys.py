@@ -734,3 +734,65 @@ def test_wycheproof_hmac_keys_shorter_than_the_hash_need_allow_short_secret(bits
             assert key.verify(alg, bytes.fromhex(case["msg"]), bytes.fromhex(case["tag"])) is expected
             checked += len(secret) * 8 < bits
     assert checked == 6  # the two groups whose key is half the hash's length, three vectors each
+
+
+# -- RSA exponents below 3 (e = 1: the "signature" is the padded hash itself, anyone can forge) ------------
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    head = bytes([size]) if size < 0x80 else bytes([0x80 | (size.bit_length() + 7) // 8]) + size.to_bytes(
+        (size.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + head + body
+
+
+def _der_int(value: int) -> bytes:
+    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def _rsa_pems(n: int, e: int) -> list[bytes]:
+    """PKCS#1 and SubjectPublicKeyInfo PEMs for (n, e), written by hand: cryptography refuses e < 3."""
+    pkcs1 = _der(0x30, _der_int(n) + _der_int(e))
+    spki = _der(0x30, _der(0x30, bytes.fromhex("06092a864886f70d010101") + b"\x05\x00")
+                + _der(0x03, b"\x00" + pkcs1))
+    return [b"-----BEGIN %s-----\n%s-----END %s-----\n" % (label, base64.encodebytes(der), label)
+            for label, der in ((b"RSA PUBLIC KEY", pkcs1), (b"PUBLIC KEY", spki))]
+
+
+@pytest.mark.parametrize("e", [1, 2])
+def test_rsa_jwks_with_an_exponent_below_3_are_skipped_and_logged_as_weak(
+        e: int, caplog: pytest.LogCaptureFixture) -> None:
+    n = RSA_KEY.public_key().public_numbers().n
+    weak = {"kty": "RSA", "kid": "weak", "n": _b64e(n.to_bytes(256, "big")), "e": _b64e(bytes([e]))}
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt.keys"):
+        keys = KeySet.from_jwks({"keys": [weak, _jwk(RSA_KEY, kid="good")]}, algorithms=["RS256"])
+    assert [k.kid for k in keys] == ["good"]
+    assert list(keys.skipped) == [("weak", "rsa_small_exponent")]
+    assert "rsa_small_exponent (kid 'weak')" in caplog.text
+
+
+def test_a_tiny_rsa_modulus_is_weak_even_when_its_exponent_exceeds_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # n = 3233 < e = 65537: cryptography refuses such numbers, which read as "malformed" and went unlogged.
+    tiny = {"kty": "RSA", "kid": "tiny", "n": _b64e((3233).to_bytes(2, "big")), "e": "AQAB"}
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt.keys"):
+        keys = KeySet.from_jwks({"keys": [tiny, _jwk(RSA_KEY, kid="good")]}, algorithms=["RS256"])
+    assert list(keys.skipped) == [("tiny", "rsa_too_small")]
+    assert "rsa_too_small" in caplog.text
+
+
+@pytest.mark.parametrize("e", [1, 2])
+def test_a_pem_rsa_key_with_an_exponent_below_3_is_refused_by_name(e: int) -> None:
+    # The PEM is well formed: "not a PEM public key" would send its owner looking for a formatting slip.
+    for pem in _rsa_pems(RSA_KEY.public_key().public_numbers().n, e):
+        with pytest.raises(ConfigurationError, match="exponent"):
+            KeySet.from_pem(pem, algorithms=["RS256"])
+        with pytest.raises(ConfigurationError, match="exponent"):
+            Verifier(public_key=pem, require_audience=False)
+    # Hand-written DER that cryptography does read loads as usual (the helper itself is sound).
+    for pem in _rsa_pems(RSA_KEY.public_key().public_numbers().n, 65537):
+        assert len(KeySet.from_pem(pem, algorithms=["RS256"])) == 1
+
+
+def test_a_pem_that_is_no_key_is_still_called_one() -> None:
+    for pem in (b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", b"not a key at all"):
+        with pytest.raises(ConfigurationError, match="not a PEM public key"):
+            KeySet.from_pem(pem, algorithms=["RS256"])

@@ -6,19 +6,22 @@ here. Nothing here verifies a signature (see :mod:`serverless_jwt.keys`).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from serverless_jwt._jwk_keys import ec_public_key, okp_public_key, rsa_public_key
+from serverless_jwt._jwk_keys import ec_public_key, okp_public_key, rsa_numbers
 from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["MIN_RSA_BITS", "PRIVATE_KEY_REASONS", "RSA_ALGORITHMS", "WEAK_KEY_REASONS", "load_jwk",
-           "public_key_algorithms", "roca_vulnerable", "warn_skipped"]
+           "public_key_algorithms", "roca_vulnerable", "unloadable_rsa_pem_weakness", "warn_skipped"]
 
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 EC_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
@@ -26,7 +29,7 @@ OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 MIN_RSA_BITS = 2048
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 #: Skip reasons that mean "a key with a known weakness" (logged as a warning, not just left out).
-WEAK_KEY_REASONS = frozenset({"rsa_too_small", "rsa_roca", "ed25519_small_order"})
+WEAK_KEY_REASONS = frozenset({"rsa_too_small", "rsa_small_exponent", "rsa_roca", "ed25519_small_order"})
 #: Skip reasons that mean "a private or secret key was published" (private members, or an ``oct`` key):
 #: a security incident at the provider, who must rotate it; logged as a warning too, never the key.
 PRIVATE_KEY_REASONS = frozenset({"private_members", "symmetric"})
@@ -91,8 +94,64 @@ def _okp_weakness(key: ed25519.Ed25519PublicKey | ed448.Ed448PublicKey) -> str |
 _EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
 
 
+def _rsa_numbers_weakness(n: int, e: int) -> str | None:
+    # Judged on the numbers, before cryptography refuses them as merely invalid (e < 3, or e >= n for a
+    # tiny n): e = 1 makes the padded hash its own signature, so anyone can forge one. Logged as weak.
+    if n % 2 == 0:
+        return "malformed"  # no RSA modulus at all (an empty or garbled n reads as 0)
+    if n.bit_length() < MIN_RSA_BITS:
+        return "rsa_too_small"
+    if e < 3:
+        return "rsa_small_exponent"
+    return None
+
+
+_RSA_PEM = re.compile(rb"-----BEGIN (RSA )?PUBLIC KEY-----([A-Za-z0-9+/=\s]+)-----END ")
+_RSA_ENCRYPTION = bytes.fromhex("06092a864886f70d010101")  # OID 1.2.840.113549.1.1.1, DER-encoded
+
+
+def _der(data: bytes, tag: int) -> tuple[bytes, bytes]:
+    """The value of the DER element of type ``tag`` that ``data`` starts with, and what follows it."""
+    if len(data) < 2 or data[0] != tag:
+        raise ValueError("tag")
+    size, start = data[1], 2
+    if size & 0x80:
+        count = size & 0x7F
+        if not 1 <= count <= 4:
+            raise ValueError("length")
+        size, start = int.from_bytes(data[2:2 + count], "big"), 2 + count
+    if start + size > len(data):
+        raise ValueError("length")
+    return data[start:start + size], data[start + size:]
+
+
+def unloadable_rsa_pem_weakness(pem: bytes) -> str | None:
+    """For a PEM that ``cryptography`` refused: the weakness of the RSA key it holds (PKCS#1 or
+    SubjectPublicKeyInfo), so the message names it, or ``None`` when it is no readable RSA key."""
+    match = _RSA_PEM.search(pem)
+    if match is None:
+        return None
+    try:
+        body, _ = _der(base64.b64decode(match.group(2)), 0x30)
+        if match.group(1) is None:  # SubjectPublicKeyInfo: the algorithm, then a BIT STRING of PKCS#1
+            algorithm, rest = _der(body, 0x30)
+            if not algorithm.startswith(_RSA_ENCRYPTION):
+                return None
+            bits, _ = _der(rest, 0x03)
+            body, _ = _der(bits[1:], 0x30)
+        n, rest = _der(body, 0x02)
+        e, _ = _der(rest, 0x02)
+    except (ValueError, binascii.Error):
+        return None
+    return _rsa_numbers_weakness(int.from_bytes(n, "big"), int.from_bytes(e, "big"))
+
+
 def _rsa_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
-    key = rsa_public_key(jwk)
+    n, e = rsa_numbers(jwk)
+    numbers_weakness = _rsa_numbers_weakness(n, e)
+    if numbers_weakness is not None:
+        return numbers_weakness
+    key = rsa.RSAPublicNumbers(e, n).public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         return "not_public"
     weakness = _rsa_weakness(key)

@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-__all__ = ["ec_public_key", "okp_public_key", "rsa_public_key"]
+__all__ = ["ec_public_key", "okp_public_key", "rsa_numbers", "rsa_public_key"]
 
 # crv -> (curve, bytes per coordinate)
 _CURVES: dict[str, tuple[type[ec.EllipticCurve], int]] = {
@@ -35,10 +35,14 @@ def _member(jwk: Mapping[str, Any], name: str) -> bytes:
     return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
 
 
+def rsa_numbers(jwk: Mapping[str, Any]) -> tuple[int, int]:
+    """``(n, e)`` of an RSA JWK, before ``cryptography`` judges them (it refuses e < 3 and e >= n)."""
+    return int.from_bytes(_member(jwk, "n"), "big"), int.from_bytes(_member(jwk, "e"), "big")
+
+
 def rsa_public_key(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey:
     """The RSA public key of ``n`` and ``e``."""
-    e = int.from_bytes(_member(jwk, "e"), "big")
-    n = int.from_bytes(_member(jwk, "n"), "big")
+    n, e = rsa_numbers(jwk)
     return rsa.RSAPublicNumbers(e, n).public_key()
 
 
