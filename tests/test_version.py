@@ -69,3 +69,21 @@ def test_the_package_vendored_under_another_projects_pyproject_does_not_take_its
     shutil.copytree(PACKAGE, project / "src" / "serverless_jwt", ignore=shutil.ignore_patterns("__pycache__"))
     (project / "pyproject.toml").write_text('[project]\nname = "my-service"\nversion = "7.7.7"\n')
     assert version(project / "src" / "serverless_jwt") == UNKNOWN
+
+
+def test_a_checkout_reports_its_pyproject_version_over_an_egg_info_a_build_left(tmp_path: Path) -> None:
+    # `python -m build` (README: Install) writes lib/serverless_jwt.egg-info; after a version bump in
+    # pyproject.toml, that metadata is stale and must not answer for the checkout on PYTHONPATH.
+    checkout = tmp_path / "checkout"
+    lib = checkout / "lib"
+    shutil.copytree(PACKAGE, lib / "serverless_jwt", ignore=shutil.ignore_patterns("__pycache__"))
+    (checkout / "pyproject.toml").write_text('[project]\nname = "serverless-jwt"\nversion = "9.8.7"\n')
+    egg_info = lib / "serverless_jwt.egg-info"
+    egg_info.mkdir()
+    (egg_info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: serverless-jwt\nVersion: 0.0.1\n")
+    (egg_info / "top_level.txt").write_text("serverless_jwt\n")
+    probe = (f"import sys; sys.path.insert(0, {str(lib)!r}); import importlib.metadata as m, serverless_jwt; "
+             "print(m.version('serverless-jwt'), serverless_jwt.__version__)")
+    done = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True,
+                          cwd=tmp_path)
+    assert done.stdout.split() == ["0.0.1", "9.8.7"]  # the stale metadata is there, and not believed

@@ -1,10 +1,11 @@
 """The package version, written once (pyproject.toml) and read here at run time.
 
-Installed with pip, it comes from the package metadata. Run as plain source without metadata (a
-source checkout on ``PYTHONPATH``, or the package folder copied into a layer's ``python/`` as the
-sample's ``sam build`` does), it comes from the checkout's ``pyproject.toml`` when there is one (ours,
-named serverless-jwt: not a host project's, when vendored), and is ``0+unknown`` otherwise:
-``serverless_jwt.__version__`` always answers. Loaded on first access only (importlib.metadata costs
+In a source checkout (``PYTHONPATH=lib``, an editable install) it comes from the checkout's
+``pyproject.toml`` (ours, named serverless-jwt: not a host project's, when vendored), even when a build
+left a ``lib/serverless_jwt.egg-info`` there whose version may be stale. Installed with pip, it comes
+from the package metadata. As plain source with neither (the package folder copied into a layer's
+``python/``, as the sample's ``sam build`` does), it is ``0+unknown``: ``serverless_jwt.__version__``
+always answers. Loaded on first access only (importlib.metadata costs
 milliseconds at a cold start).
 """
 
@@ -27,13 +28,16 @@ _NAME = re.compile(r'^name\s*=\s*"([^"]+)"', re.MULTILINE)
 def version(package_dir: Path | None = None) -> str:
     """The version of the distribution that holds ``package_dir`` (this package by default)."""
     here = (package_dir or Path(__file__).parent).resolve()
+    # Our own checkout first: `python -m build` or `pip install .` leaves lib/serverless_jwt.egg-info
+    # beside the package, whose version stays the one of that build after pyproject.toml changes.
+    checkout = _from_checkout(here)
+    if checkout is not None:
+        return checkout
     try:
         dist = metadata.distribution(DISTRIBUTION)
     except metadata.PackageNotFoundError:
-        dist = None
-    if dist is not None and _serves(dist, here):
-        return dist.version
-    return _from_checkout(here) or UNKNOWN
+        return UNKNOWN
+    return dist.version if _serves(dist, here) else UNKNOWN
 
 
 def _serves(dist: metadata.Distribution, package_dir: Path) -> bool:
@@ -41,12 +45,9 @@ def _serves(dist: metadata.Distribution, package_dir: Path) -> bool:
     # be importable (a folder copied into a layer next to an installed wheel, or a second checkout).
     init = dist.locate_file("serverless_jwt/__init__.py")
     try:
-        if Path(str(init)).resolve().parent == package_dir:
-            return True
+        return Path(str(init)).resolve().parent == package_dir
     except OSError:
         return False
-    # An editable install points at the source tree instead of listing the files.
-    return _from_checkout(package_dir) == dist.version
 
 
 def _from_checkout(package_dir: Path) -> str | None:
