@@ -269,3 +269,25 @@ def test_the_sdist_is_the_library_without_a_fragment_of_the_test_suite(
     assert {"pyproject.toml", "README.md", "LICENSE"} <= set(names)
     # The tests need the whole checkout (template, samples, events): none ship, not some of them.
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/")) or "__pycache__" in n]
+
+
+# A release of aws-sam-cli that has each samcli package the library imports (its git history): the first
+# one for samcli.lib.cfn_language_extensions; the others were all in 1.120 already.
+SAMCLI_SINCE = {
+    "samcli.lib.cfn_language_extensions": (1, 160),  # Fn::ForEach expansion (template.language_extensions)
+    "samcli.lib.intrinsic_resolver": (1, 120),
+    "samcli.lib.utils.architecture": (1, 120),
+}
+
+
+def test_the_local_extra_asks_for_an_aws_sam_cli_that_has_every_samcli_module_the_library_imports() -> None:
+    # An older aws-sam-cli satisfies a lower floor, so `pip install 'serverless-jwt[local]'` keeps it, and
+    # the feature then fails asking for the extra that is installed (1.120 admitted one without Fn::ForEach).
+    sources = "\n".join(p.read_text("utf-8") for p in (ROOT / "lib" / "serverless_jwt").rglob("*.py"))
+    imported = set(re.findall(r"^\s*from (samcli(?:\.\w+)+) import", sources, re.MULTILINE))
+    assert imported  # the scan finds the imports it checks
+    known = {m: [k for k in SAMCLI_SINCE if m == k or m.startswith(k + ".")] for m in imported}
+    assert [m for m, keys in known.items() if not keys] == []  # a new samcli import: add its first release
+    floor = re.search(r'"aws-sam-cli>=(\d+)\.(\d+)', (ROOT / "pyproject.toml").read_text("utf-8"))
+    assert floor is not None
+    assert (int(floor.group(1)), int(floor.group(2))) >= max(SAMCLI_SINCE[k[0]] for k in known.values())
