@@ -180,6 +180,28 @@ def test_secret_from_that_names_no_secret_store_is_refused_at_construction(refer
         Verifier(issuer="https://issuer.example.com/", secret_from=reference, require_audience=False)
 
 
+@pytest.mark.parametrize("reference", [
+    "ssm:", "ssm:${JwtSecretParameter}", "ssm:/prod/jwt secret", "ssm: /prod/jwt", "ssm:'/prod/jwt'",
+    "arn:aws:ssm:eu-west-1:123456789012:parameter/",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
+])
+def test_secret_from_whose_name_no_parameter_can_have_is_refused_at_construction(reference: str) -> None:
+    # An empty template parameter (JWT_SECRET: !Sub "ssm:${Name}") or an unexpanded one named nothing
+    # GetParameter can read: accepted, every request was a 503 instead of one error at the cold start.
+    with pytest.raises(ConfigurationError, match=r"^secret_from "):
+        Verifier(secret_from=reference)
+    with pytest.raises(ConfigurationError, match=r"^JWT_SECRET "):
+        Verifier.from_env({"JWT_SECRET": reference})
+
+
+@pytest.mark.parametrize("reference", [
+    "ssm:/prod/jwt-secret", "ssm:jwt_secret.v2", "ssm:/prod/jwt:3", "ssm:/prod/jwt:current-label",
+    "ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/prod/jwt",
+])
+def test_secret_from_takes_every_ssm_parameter_name_and_selector(reference: str) -> None:
+    StoredSecretKeys(reference, algorithms=["HS256"], fetch=lambda *a, **k: "x" * 40)
+
+
 @pytest.mark.parametrize("suffix", [":JWT_SECRET::", ":JWT_SECRET:AWSCURRENT:", "::AWSPREVIOUS:",
                                     ":k:AWSCURRENT:v1"])
 def test_a_secrets_manager_arn_with_an_ecs_style_suffix_is_refused_at_construction(aws: None,

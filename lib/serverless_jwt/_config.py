@@ -186,6 +186,9 @@ def validate_algorithms(algorithms: Sequence[str] | None, *, shared_secret: bool
 # A Secrets Manager secret's or an SSM parameter's ARN, in every partition (aws, aws-cn, aws-us-gov,
 # aws-iso*, aws-eusc): what secret_store can fetch, and so what is_secret_reference names.
 _STORE_ARN = re.compile(r"arn:aws[a-z-]*:(?:secretsmanager:[^:]*:[^:]*:secret:|ssm:[^:]*:[^:]*:parameter/)")
+# What may follow 'ssm:': a parameter name (AWS: letters, digits, '_', '.', '-', '/' for hierarchies),
+# then GetParameter's own ':version' or ':label' selector; a parameter ARN uses ':' too.
+_SSM_NAME = re.compile(r"[A-Za-z0-9_./-][A-Za-z0-9_./:-]*")
 
 
 def secret_reference_problem(reference: str) -> str | None:
@@ -193,6 +196,14 @@ def secret_reference_problem(reference: str) -> str | None:
     if not is_secret_reference(reference):
         # An S3 or KMS ARN, say, would only fail at request time: every request a 503.
         return "secret_from must be a Secrets Manager ARN, an SSM parameter ARN or 'ssm:<parameter name>'"
+    arn = _STORE_ARN.match(reference)
+    if (reference[len("ssm:"):] if arn is None else reference[arn.end():]) == "":
+        # 'ssm:' or an ARN ending at 'secret:' / 'parameter/' (a template's empty parameter, say): no name.
+        return "secret_from names no secret: the parameter or secret name after the prefix is empty"
+    if arn is None and _SSM_NAME.fullmatch(reference[len("ssm:"):]) is None:
+        # Whitespace, '${...}' left unexpanded, quotes: no parameter can be named so, every request a 503.
+        return ("secret_from must be 'ssm:' and the parameter's name: letters, digits, '_', '.', '-' and '/' "
+                "(then ':' and a version or label)")
     if reference.startswith("arn:") and reference.split(":")[2] == "secretsmanager" and (
             reference.count(":") > 6):
         # ECS's and CloudFormation's ":json-key:version-stage:version-id" suffix: not part of the secret's
