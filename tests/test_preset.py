@@ -141,3 +141,25 @@ def test_from_env_with_a_cognito_issuer_refuses_claim_checks_of_the_wrong_type_a
         with pytest.raises(ConfigurationError, match="claim_checks"):
             Verifier.from_env(env, claim_checks=checks)
     assert Verifier.from_env(env, claim_checks=[lambda claims: True]).issuer == env["JWT_ISSUER"]
+
+
+def test_with_no_key_to_be_had_the_cognito_env_rule_refuses_another_app_client_but_no_caller_check_runs(
+        issuer: DevIssuer) -> None:
+    # With no key, a token for another app client gets the 401 the verifier's aud rule gives (the rule
+    # lives among the claim checks for Cognito); the caller's own checks never see unverified claims.
+    from serverless_jwt.errors import KeysUnavailableError
+    from serverless_jwt.verifier import Verifier
+
+    pool = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_aaaaaaaaa"
+    seen: list[Any] = []
+    issuer.fault = "503"
+    verifier = Verifier.from_env({"JWT_ISSUER": pool, "JWT_AUDIENCE": "client-1",
+                                  "JWT_JWKS_URI": issuer.jwks_uri}, claim_checks=[seen.append])
+    for claims, claim in (({"aud": "client-2"}, "aud"), ({"client_id": "client-2"}, "client_id")):
+        token = issuer.mint(issuer=pool, audience=None, claims={"token_use": "access", **claims})
+        with pytest.raises(InvalidClaimError) as err:
+            verifier.verify(token)
+        assert err.value.claim == claim
+    with pytest.raises(KeysUnavailableError):
+        verifier.verify(issuer.mint(issuer=pool, audience="client-1"))
+    assert seen == []

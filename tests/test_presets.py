@@ -23,6 +23,7 @@ from serverless_jwt.errors import (
     InvalidClaimError,
     InvalidSignatureError,
     InvalidTokenError,
+    KeysUnavailableError,
     MalformedTokenError,
     TokenExpiredError,
 )
@@ -593,3 +594,23 @@ def test_netlify_from_the_environment_reads_jwt_issuer_and_jwt_algorithms(
     monkeypatch.setenv("JWT_ALGORITHMS", "RS256")
     with pytest.raises(ConfigurationError, match="JWT_ALGORITHMS"):
         presets.netlify()
+
+
+@pytest.mark.parametrize(("token_use", "sent", "claims", "claim"), [
+    ("id", "id", {"aud": "another-app-client"}, "aud"),
+    ("id", "id", {"aud": None}, "aud"),
+    ("access", "access", {"aud": "https://another-api.example"}, "aud"),
+    ("access", "access", {"client_id": "another-app-client"}, "client_id"),
+    ("access", "id", {}, "token_use"),
+])
+def test_cognito_with_no_key_to_be_had_a_token_failing_the_presets_own_rules_is_a_401_not_503(
+        issuer: DevIssuer, token_use: str, sent: str, claims: dict[str, Any], claim: str) -> None:
+    # As for the verifier's own claim rules: a client holding a token for another app client must get
+    # the 401 that makes it fetch the right one, not a 503 it retries until the issuer is back.
+    issuer.fault = "503"
+    preset = _cognito(issuer, token_use=token_use)
+    with pytest.raises(InvalidClaimError) as err:
+        preset.verify(_cognito_shaped(issuer, sent, **claims))
+    assert err.value.claim == claim
+    with pytest.raises(KeysUnavailableError):  # rules that pass: the signature decides, and cannot
+        preset.verify(_cognito_shaped(issuer, token_use))

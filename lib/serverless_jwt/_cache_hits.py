@@ -65,4 +65,11 @@ class CacheHits:
         another audience...), so its client gets a new token instead of retrying until the issuer is
         back. Only a refusal is read from unverified claims, never an admission."""
         claims = _token.decode(token, max_bytes=self._max_token_bytes)[1]
-        _claims.check_claims(claims, self._policy, self._clock())
+        self._refuse_unverified(claims, self._clock())
+
+    def _refuse_unverified(self, claims: dict[str, Any], now: float) -> None:
+        # The claim rules, and a preset's rules among its claim checks (its aud may live there).
+        _claims.check_claims(claims, self._policy, now)
+        rules = _custom.claim_rules(self._checks)
+        if rules:
+            _custom.run_claim_checks(rules, claims)

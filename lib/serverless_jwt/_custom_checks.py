@@ -10,19 +10,37 @@ Their types, :data:`ClaimCheck` and :data:`TokenCheck`, are re-exported by ``ver
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from serverless_jwt import token as _token
 from serverless_jwt.errors import AuthError, InvalidClaimError
 from serverless_jwt.keys import VerificationKey
 
-__all__ = ["ClaimCheck", "TokenCheck", "run_claim_checks", "run_token_checks"]
+__all__ = ["ClaimCheck", "TokenCheck", "claim_rule", "claim_rules", "run_claim_checks", "run_token_checks"]
 
 ClaimCheck = Callable[[Mapping[str, Any]], bool]
 """A custom claim check: return False (or raise an AuthError) to reject the token."""
 TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], bool]
 """``check(header, claims, key) -> bool`` after the signature verified (aws-jwt-verify's customJwtCheck)."""
+
+_Check = TypeVar("_Check", bound=Callable[..., Any])
+_RULES: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+def claim_rule(check: _Check) -> _Check:
+    """Mark a claim check this library writes (a preset's aud, token_use, client_id rule) as a pure rule
+    of the claims: with no key to be had, the verifier runs it on the unverified claims too, so a token
+    it refuses gets the 401 the verifier's own claim rules give, not a 503 (a refusal only, never an
+    admission). A user's checks are never run on unverified claims: they may do I/O or trust them."""
+    _RULES.add(check)
+    return check
+
+
+def claim_rules(checks: Iterable[Callable[..., Any]]) -> tuple[Callable[..., Any], ...]:
+    """The checks among ``checks`` marked by :func:`claim_rule`, in order."""
+    return tuple(check for check in checks if check in _RULES)
 
 
 def _refuse(check: Callable[..., Any]) -> NoReturn:

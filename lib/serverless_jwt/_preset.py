@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from serverless_jwt import _verifier_setup, authz
 from serverless_jwt import claims as _claims
 from serverless_jwt._config import is_secret_reference
+from serverless_jwt._custom_checks import claim_rule
 from serverless_jwt.errors import ConfigurationError, InvalidClaimError
 from serverless_jwt.verifier import ClaimCheck, Verifier
 
@@ -110,7 +111,7 @@ def claim_equals(claim: str, accepted: frozenset[str]) -> ClaimCheck:
         return True
 
     check.__name__ = claim
-    return check
+    return claim_rule(check)
 
 
 def audience_check(audience: str | Sequence[str] | None, accept_any: bool = False) -> ClaimCheck:
@@ -126,7 +127,7 @@ def audience_check(audience: str | Sequence[str] | None, accept_any: bool = Fals
             _claims._check_unexpected_audience(claims["aud"], accept_any)
         return True
 
-    return aud
+    return claim_rule(aud)
 
 
 def build_verifier(checks: Sequence[ClaimCheck], options: dict[str, Any], **settings: Any) -> Verifier:
@@ -175,6 +176,7 @@ def cognito_env_settings(settings: dict[str, Any]) -> dict[str, Any]:
         return True
 
     aud_or_client_id.__name__ = "aud"
+    claim_rule(aud_or_client_id)
     # The aud rule moves into the check above; an aud is still type-checked by the verifier itself.
     return {**settings, "audience": None, "require_audience": False, "accept_any_audience": True,
             "claim_checks": (aud_or_client_id, *settings.get("claim_checks", ()))}

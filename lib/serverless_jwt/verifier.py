@@ -302,7 +302,7 @@ class Verifier(CacheHits, KeyPlans):
                 # A set that changed during this call lacks no kid a refetch would add: one fetch per call.
                 plan = self._plan(header_segment, checked, refetch=since in (None, self._keys.generation))
         except KeysUnavailableError:
-            _claims.check_claims(claims, self._policy, now)  # a 401 first, if they fail: _check_unverified
+            self._refuse_unverified(claims, now)  # a 401 first, if they fail: _check_unverified
             raise
         for check in plan[1]:
             if check(signing_input, signature):
