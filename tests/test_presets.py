@@ -614,3 +614,12 @@ def test_cognito_with_no_key_to_be_had_a_token_failing_the_presets_own_rules_is_
     assert err.value.claim == claim
     with pytest.raises(KeysUnavailableError):  # rules that pass: the signature decides, and cannot
         preset.verify(_cognito_shaped(issuer, token_use))
+
+
+def test_cognito_verifier_repr_names_the_audiences_its_checks_accept() -> None:
+    # The aud rule runs among the preset's claim checks: the repr still names what it accepts.
+    kw: dict[str, Any] = {"client_ids": ["app-client-1"], "jwks_uri": "https://keys.example.com/jwks.json"}
+    assert "audience=['app-client-1']" in repr(presets.cognito("eu-west-1", POOL, token_use="id", **kw))
+    assert "audience=[]" in repr(presets.cognito("eu-west-1", POOL, **kw))
+    resource = presets.cognito("eu-west-1", POOL, audience="https://api.example.com", **kw)
+    assert "audience=['https://api.example.com']" in repr(resource.verifier)

@@ -18,7 +18,8 @@ from serverless_jwt import token as _token
 from serverless_jwt.errors import AuthError, InvalidClaimError
 from serverless_jwt.keys import VerificationKey
 
-__all__ = ["ClaimCheck", "TokenCheck", "claim_rule", "claim_rules", "run_claim_checks", "run_token_checks"]
+__all__ = ["ClaimCheck", "TokenCheck", "claim_rule", "claim_rules", "rule_audiences", "run_claim_checks",
+           "run_token_checks"]
 
 ClaimCheck = Callable[[Mapping[str, Any]], bool]
 """A custom claim check: return False (or raise an AuthError) to reject the token."""
@@ -27,20 +28,29 @@ TokenCheck = Callable[[Mapping[str, Any], Mapping[str, Any], VerificationKey], b
 
 _Check = TypeVar("_Check", bound=Callable[..., Any])
 _RULES: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+# A rule that matches aud -> the audiences it accepts: the verifier's repr names them as its own.
+_AUDIENCES: weakref.WeakKeyDictionary[Callable[..., Any], frozenset[str]] = weakref.WeakKeyDictionary()
 
 
-def claim_rule(check: _Check) -> _Check:
+def claim_rule(check: _Check, *, audiences: frozenset[str] | None = None) -> _Check:
     """Mark a claim check this library writes (a preset's aud, token_use, client_id rule) as a pure rule
     of the claims: with no key to be had, the verifier runs it on the unverified claims too, so a token
     it refuses gets the 401 the verifier's own claim rules give, not a 503 (a refusal only, never an
     admission). A user's checks are never run on unverified claims: they may do I/O or trust them."""
     _RULES.add(check)
+    if audiences:
+        _AUDIENCES[check] = audiences
     return check
 
 
 def claim_rules(checks: Iterable[Callable[..., Any]]) -> tuple[Callable[..., Any], ...]:
     """The checks among ``checks`` marked by :func:`claim_rule`, in order."""
     return tuple(check for check in checks if check in _RULES)
+
+
+def rule_audiences(checks: Iterable[Callable[..., Any]]) -> frozenset[str]:
+    """The audiences the aud rules among ``checks`` accept (for a verifier's repr)."""
+    return frozenset().union(*(_AUDIENCES.get(check, ()) for check in claim_rules(checks)))
 
 
 def _refuse(check: Callable[..., Any]) -> NoReturn:

@@ -127,7 +127,7 @@ def audience_check(audience: str | Sequence[str] | None, accept_any: bool = Fals
             _claims._check_unexpected_audience(claims["aud"], accept_any)
         return True
 
-    return claim_rule(aud)
+    return claim_rule(aud, audiences=audiences)
 
 
 def build_verifier(checks: Sequence[ClaimCheck], options: dict[str, Any], **settings: Any) -> Verifier:
@@ -176,7 +176,7 @@ def cognito_env_settings(settings: dict[str, Any]) -> dict[str, Any]:
         return True
 
     aud_or_client_id.__name__ = "aud"
-    claim_rule(aud_or_client_id)
+    claim_rule(aud_or_client_id, audiences=clients)
     # The aud rule moves into the check above; an aud is still type-checked by the verifier itself.
     return {**settings, "audience": None, "require_audience": False, "accept_any_audience": True,
             "claim_checks": (aud_or_client_id, *settings.get("claim_checks", ()))}

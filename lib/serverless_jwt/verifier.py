@@ -240,9 +240,11 @@ class Verifier(CacheHits, KeyPlans):
         return True
 
     def __repr__(self) -> str:
-        # Never show secrets or keys: only what identifies the configuration.
+        # Never show secrets or keys: only what identifies the configuration (a preset's aud rule, which
+        # runs among its claim checks, included).
+        audiences = self._policy.audiences or _custom.rule_audiences(self._checks)
         return (
-            f"Verifier(issuer={self._issuer!r}, audience={sorted(self._policy.audiences or ())!r}, "
+            f"Verifier(issuer={self._issuer!r}, audience={sorted(audiences)!r}, "
             f"algorithms={sorted(self._algorithms)!r}, keys={type(self._keys).__name__})"
         )
 
