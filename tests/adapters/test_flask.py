@@ -472,3 +472,28 @@ def test_a_blueprint_guarded_by_a_before_request_hook_reads_the_caller_in_its_vi
         token = jwt_tokens.with_scopes("read:shows", sub="alice")
         assert client.get("/admin/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         assert client.get("/open").get_json() == {"current": True}
+
+
+def test_in_a_shared_app_context_a_request_is_never_answered_with_the_previous_requests_realm(
+        jwt_issuer: DevIssuer) -> None:
+    # An app context pushed once (at import, or by a fixture) is shared by every request served in it,
+    # and so is its g: how the last decorator answers must not outlive its request.
+    app = flask.Flask(__name__)
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    users, _ = JwtAuth(verifier, realm="users"), JwtAuth(verifier, app, realm="app")
+
+    @app.get("/users")
+    @users.required
+    def users_view() -> Any:
+        return {}
+
+    @app.get("/raise")
+    def raising_view() -> Any:  # undecorated: the app's handler answers, with the app's realm
+        raise InsufficientScopeError(["admin"])
+
+    with app.app_context():
+        client = app.test_client()
+        for _ in range(2):
+            assert client.get("/users").headers["www-authenticate"] == 'Bearer realm="users"'
+            r = client.get("/raise")
+            assert r.headers["www-authenticate"].startswith('Bearer realm="app", error="insufficient_scope"')

@@ -42,7 +42,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 _EXTENSION = "serverless_jwt"
 _ENVIRON_KEY = "serverless_jwt.flask_identity"  # this request's caller, for current_identity()
-_ANSWER = "_serverless_jwt_answer"  # on g: how the decorator that last ran answers a refusal (its realm)
+# In the request's environ, not g (an app context pushed at import is shared by every request a sync worker
+# serves, and so is its g): how the decorator that last ran answers a refusal (its realm), and the
+# refusals already logged.
+_ANSWER = "serverless_jwt.flask_answer"
+_LOGGED = "serverless_jwt.flask_logged"
 
 
 class _ViewDecorator(Protocol):
@@ -107,7 +111,7 @@ class JwtAuth:
     def _handle(self, err: AuthError) -> flask.Response:
         # The decorator this request went through answers, with its realm: with several JwtAuth on one
         # app (or a netlify_signed realm), the last one registered would otherwise answer for all.
-        answer: Callable[[AuthError], flask.Response] | None = flask.g.get(_ANSWER)
+        answer: Callable[[AuthError], flask.Response] | None = flask.request.environ.get(_ANSWER)
         return (answer or self.error_response)(err)
 
     def error_response(self, err: AuthError) -> flask.Response:
@@ -157,7 +161,7 @@ class JwtAuth:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | flask.Response:
             app = flask.current_app
-            setattr(flask.g, _ANSWER, self.error_response)
+            flask.request.environ[_ANSWER] = self.error_response
             try:
                 identity = self._auth.identity(environ_headers(flask.request.environ), checks,
                                                optional=optional)
@@ -209,8 +213,8 @@ def _answered_by_app(app: flask.Flask, err: AuthError) -> bool:
 
 def _rejected_once(err: AuthError, log: Callable[[AuthError], None]) -> None:
     # Nested decorators (auth.required over netlify_signed or another auth.required) re-raise the
-    # refusal an inner one logged: one line per refused request. Kept on g, which is per request.
-    logged = flask.g.setdefault("_serverless_jwt_logged", [])
+    # refusal an inner one logged: one line per refused request. Kept in the request's environ.
+    logged = flask.request.environ.setdefault(_LOGGED, [])
     if not any(seen is err for seen in logged):
         logged.append(err)
         log(err)
@@ -267,7 +271,7 @@ def netlify_signed(secret: str | bytes | Sequence[str | bytes], *, realm: str | 
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             if realm is not None:  # else the app's handler answers (JwtAuth's realm), as before
-                setattr(flask.g, _ANSWER, answer)
+                flask.request.environ[_ANSWER] = answer
             try:
                 flask.g.netlify_signature = signature_from_headers(flask.request.headers, verifier)
             except AuthError as err:
