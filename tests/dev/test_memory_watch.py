@@ -7,24 +7,41 @@ import sys
 
 from serverless_jwt.dev._memory_watch import MemoryWatch
 
-# A parent (standing in for the emulator) whose child (the runtime) allocates, then reports it lived.
-_PARENT = ("import subprocess, sys; child = subprocess.run([sys.executable, '-c', "
-           "'import sys; held = b\"x\" * (int(sys.argv[1]) * 1024 * 1024); "
-           "import time; time.sleep(0.3); print(\"survived\")', sys.argv[1]], "
+# A parent (standing in for the emulator) whose child (the runtime) allocates, forks `workers` processes
+# that share those pages (multiprocessing's fork), holds the memory `hold` seconds, then reports it lived.
+# A child past the limit is killed while it holds: the watch need not catch a moment.
+_CHILD = """
+import os, sys, time
+held = b"x" * (int(sys.argv[1]) * 1024 * 1024)
+workers = []
+for _ in range(int(sys.argv[3])):
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(float(sys.argv[2]))
+        os._exit(0)
+    workers.append(pid)
+time.sleep(float(sys.argv[2]))
+for pid in workers:
+    os.waitpid(pid, 0)
+print("survived")
+"""
+_PARENT = ("import subprocess, sys; "
+           "child = subprocess.run([sys.executable, '-c', sys.argv[1], *sys.argv[2:]], "
            "capture_output=True, text=True); "
            "print(child.returncode, child.stdout.strip())")
 
 
-def _run_under_watch(allocate_mb: int, limit_mb: int) -> tuple[MemoryWatch, str]:
-    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(allocate_mb)], stdout=subprocess.PIPE,
-                              text=True)
+def _run_under_watch(allocate_mb: int, limit_mb: int, *, hold_seconds: float = 0.3,
+                     workers: int = 0) -> tuple[MemoryWatch, str]:
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, _CHILD, str(allocate_mb), str(hold_seconds),
+                               str(workers)], stdout=subprocess.PIPE, text=True)
     with MemoryWatch(parent.pid, limit_mb) as watch:
-        out, _ = parent.communicate(timeout=60)
+        out, _ = parent.communicate(timeout=120)
     return watch, out.strip()
 
 
 def test_a_child_growing_past_the_limit_is_killed_and_the_watch_says_so() -> None:
-    watch, out = _run_under_watch(allocate_mb=400, limit_mb=128)
+    watch, out = _run_under_watch(allocate_mb=400, limit_mb=128, hold_seconds=60)
     assert watch.enforced
     assert watch.exceeded
     assert out == "-9"  # SIGKILL, as the kernel's OOM killer ends a runtime in Lambda
@@ -32,5 +49,13 @@ def test_a_child_growing_past_the_limit_is_killed_and_the_watch_says_so() -> Non
 
 def test_a_child_within_the_limit_runs_to_its_end() -> None:
     watch, out = _run_under_watch(allocate_mb=8, limit_mb=128)
+    assert not watch.exceeded
+    assert out == "0 survived"
+
+
+def test_workers_sharing_the_runtimes_pages_count_them_once_as_lambdas_cgroup_does() -> None:
+    # 60 MB held, then three forked workers: their resident sets add up to four times that, while the
+    # pages they share are counted once by the cgroup (in Lambda the function runs on).
+    watch, out = _run_under_watch(allocate_mb=60, limit_mb=128, hold_seconds=1, workers=3)
     assert not watch.exceeded
     assert out == "0 survived"

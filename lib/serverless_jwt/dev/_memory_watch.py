@@ -5,7 +5,8 @@ Lambda runs a function in a cgroup of ``MemorySize``: a runtime that grows past 
 invoke`` gives its container the same limit and then fails with "Container invocation failed due to
 maximum memory usage". Without a container, :class:`MemoryWatch` samples the resident memory of the
 emulator's child processes (the runtime) while an invocation runs, and kills them once it passes the
-limit; the emulator then answers the ``Runtime.ExitError`` Lambda answers.
+limit (pages they share counted once, as the cgroup counts them); the emulator then answers the
+``Runtime.ExitError`` Lambda answers.
 """
 
 from __future__ import annotations
@@ -48,6 +49,20 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
+def _pss_bytes(pid: int) -> int:
+    # The process's proportional share of its pages: a page shared by n processes counts 1/n in each, so
+    # the sum over a tree counts it once, as Lambda's cgroup does. RSS counts it in every process: a
+    # function that forks workers (multiprocessing) after loading its libraries would read as n times
+    # its size. Dearer to read than statm: only read to confirm a sum of RSS past the limit.
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return _rss_bytes(pid)  # a kernel without smaps_rollup (before 4.14): RSS, the upper bound
+
+
 class MemoryWatch:
     """While entered, kill the processes under ``pid`` once their resident memory passes ``limit_mb``.
 
@@ -84,7 +99,8 @@ class MemoryWatch:
     def _watch(self) -> None:
         while not self._stop.wait(_PERIOD_SECONDS):
             pids = _descendants(self.pid)
-            if sum(_rss_bytes(p) for p in pids) > self.limit_bytes:
+            if sum(_rss_bytes(p) for p in pids) > self.limit_bytes \
+                    and sum(_pss_bytes(p) for p in pids) > self.limit_bytes:
                 self.exceeded = True  # set first: the answer may come as soon as the runtime dies
                 for p in pids:
                     with contextlib.suppress(OSError):
