@@ -843,7 +843,7 @@ def test_invoke_of_a_function_out_of_memory_prints_lambdas_answer_and_exits_1_as
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     template = str(ROOT / "tests" / "fixtures" / "sam_app" / "template.yaml")
     event = tmp_path / "big.json"
-    event.write_text('{"allocate_mb": 600}')
+    event.write_text('{"allocate_mb": 600, "hold_seconds": 2}')  # held: killed meanwhile, never missed
     assert main(["invoke", "EchoFunction", "--template", template, "--no-dev-issuer", "--emulator",
                  "--event", str(event)]) == 1
     captured = capsys.readouterr()

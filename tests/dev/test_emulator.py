@@ -117,7 +117,7 @@ def test_memory_past_memory_size_kills_the_runtime_as_lambda_does(echo: Emulator
     # Lambda (and sam local's container) limits the runtime to MemorySize; it ran on with any amount.
     assert echo.invoke({"allocate_mb": 16}) == {"allocated_mb": 16}  # within its 256 MB
     with pytest.raises(FunctionError) as caught:
-        echo.invoke({"allocate_mb": 600})
+        echo.invoke({"allocate_mb": 600, "hold_seconds": 2})  # within its 3 s Timeout
     assert caught.value.out_of_memory
     assert not caught.value.init
     assert caught.value.payload["errorType"] == "Runtime.ExitError"
