@@ -163,3 +163,31 @@ def test_with_no_key_to_be_had_the_cognito_env_rule_refuses_another_app_client_b
     with pytest.raises(KeysUnavailableError):
         verifier.verify(issuer.mint(issuer=pool, audience="client-1"))
     assert seen == []
+
+
+def test_an_unhashable_caller_check_is_no_trouble_when_no_key_can_be_had(issuer: DevIssuer) -> None:
+    # The preset's own rules are picked out of the claim checks; a caller's check that cannot be hashed
+    # (a dataclass with __call__) is simply not one of them: never a TypeError (a 500), nor in repr.
+    import dataclasses
+
+    from serverless_jwt.errors import KeysUnavailableError
+
+    @dataclasses.dataclass
+    class Check:
+        seen: int = 0
+
+        def __call__(self, claims: Any) -> bool:
+            self.seen += 1
+            return True
+
+    check = Check()
+    pool = "eu-west-1_AbCdEf123"
+    issuer.fault = "503"
+    preset = presets.cognito("eu-west-1", pool, client_ids=["c"], token_use="id", jwks_uri=issuer.jwks_uri,
+                             claim_checks=[check])
+    assert "audience=['c']" in repr(preset.verifier)
+    token = issuer.mint(issuer=f"https://cognito-idp.eu-west-1.amazonaws.com/{pool}", audience="c",
+                        claims={"token_use": "id"})
+    with pytest.raises(KeysUnavailableError):
+        preset.verify(token)
+    assert check.seen == 0

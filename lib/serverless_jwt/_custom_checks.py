@@ -45,7 +45,14 @@ def claim_rule(check: _Check, *, audiences: frozenset[str] | None = None) -> _Ch
 
 def claim_rules(checks: Iterable[Callable[..., Any]]) -> tuple[Callable[..., Any], ...]:
     """The checks among ``checks`` marked by :func:`claim_rule`, in order."""
-    return tuple(check for check in checks if check in _RULES)
+    return tuple(check for check in checks if _is_rule(check))
+
+
+def _is_rule(check: Callable[..., Any]) -> bool:
+    try:
+        return check in _RULES
+    except TypeError:  # a caller's check that cannot be hashed (a dataclass instance with __call__)
+        return False
 
 
 def rule_audiences(checks: Iterable[Callable[..., Any]]) -> frozenset[str]:
