@@ -191,3 +191,10 @@ def test_an_unhashable_caller_check_is_no_trouble_when_no_key_can_be_had(issuer:
     with pytest.raises(KeysUnavailableError):
         preset.verify(token)
     assert check.seen == 0
+
+
+@pytest.mark.parametrize("checks", [lambda claims: True, None, 5])
+def test_a_preset_refuses_claim_checks_of_the_wrong_type_as_the_verifier_does(checks: Any) -> None:
+    # One callable (not a list), None or a number was a TypeError from joining them to the preset's own.
+    with pytest.raises(ConfigurationError, match="claim_checks"):
+        presets.cognito("eu-west-1", "eu-west-1_Ab", client_ids=["c"], claim_checks=checks)

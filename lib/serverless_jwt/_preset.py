@@ -132,6 +132,8 @@ def audience_check(audience: str | Sequence[str] | None, accept_any: bool = Fals
 
 def build_verifier(checks: Sequence[ClaimCheck], options: dict[str, Any], **settings: Any) -> Verifier:
     extra = options.pop("claim_checks", ())
+    if not isinstance(extra, Iterable):  # claim_checks=f: the Verifier's ConfigurationError, not a TypeError
+        raise ConfigurationError("claim_checks and token_checks must be lists of callables")
     clash = sorted(set(options) & set(settings))
     if clash:
         raise ConfigurationError(f"this preset sets {', '.join(map(repr, clash))} itself")
