@@ -497,3 +497,37 @@ def test_in_a_shared_app_context_a_request_is_never_answered_with_the_previous_r
             assert client.get("/users").headers["www-authenticate"] == 'Bearer realm="users"'
             r = client.get("/raise")
             assert r.headers["www-authenticate"].startswith('Bearer realm="app", error="insufficient_scope"')
+
+
+def test_in_a_shared_app_context_an_undecorated_view_finds_nobody_on_g(jwt_issuer: DevIssuer,
+                                                                       jwt_tokens: Tokens) -> None:
+    # The caller a decorated view or hook let in stayed on the shared g: the next request's undecorated
+    # view read it as g.identity.
+    app = flask.Flask(__name__)
+    auth = JwtAuth(Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience))
+    guard = auth.required(optional=True)(lambda: None)
+
+    @app.before_request
+    def hook() -> Any:  # the app's own hook, registered before init_app: it still finds its caller
+        return guard() if flask.request.path == "/hooked" else None
+
+    auth.init_app(app)
+
+    @app.get("/me")
+    @auth.required
+    def me() -> Any:
+        return {"sub": flask.g.identity.subject}
+
+    @app.get("/hooked")
+    @app.get("/open")
+    def undecorated() -> Any:
+        identity = flask.g.get("identity")
+        return {"g": None if identity is None else identity.subject}
+
+    with app.app_context():
+        client = app.test_client()
+        bearer = {"Authorization": f"Bearer {jwt_tokens.valid(sub='alice')}"}
+        assert client.get("/me", headers=bearer).get_json() == {"sub": "alice"}
+        assert client.get("/open").get_json() == {"g": None}
+        assert client.get("/hooked", headers=bearer).get_json() == {"g": "alice"}
+        assert client.get("/open").get_json() == {"g": None}

@@ -107,6 +107,12 @@ class JwtAuth:
         """Register the extension and its ``AuthError`` handler (yours, registered later, wins)."""
         app.extensions[_EXTENSION] = self
         app.register_error_handler(AuthError, self._handle)
+        # First of the app's before_request hooks (blueprints' run after them): nobody on g until a
+        # decorator lets a caller in. An app context pushed at import is shared by every request a sync
+        # worker serves, and so is its g: the previous caller was on g.identity in undecorated views.
+        hooks = app.before_request_funcs.setdefault(None, [])
+        if _forget_caller not in hooks:
+            hooks.insert(0, _forget_caller)
 
     def _handle(self, err: AuthError) -> flask.Response:
         # The decorator this request went through answers, with its realm: with several JwtAuth on one
@@ -184,6 +190,11 @@ class JwtAuth:
                 _current.reset(reset)
 
         return wrapper
+
+
+def _forget_caller() -> None:
+    flask.g.pop("identity", None)
+    flask.g.pop("netlify_signature", None)
 
 
 def _request_identity() -> IdentityContext | None:
