@@ -577,6 +577,21 @@ def test_decode_shows_unverified_claims_and_the_verdict(
     assert "code=token_expired" in capsys.readouterr().out
 
 
+def test_decode_says_a_token_whose_keys_cannot_be_had_was_not_checked_rather_than_rejected(
+    issuer: DevIssuer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # JWT_ISSUER names a dev issuer that has stopped (start-api ended): the token itself is fine.
+    token = issuer.mint(sub="dana")
+    monkeypatch.setenv("JWT_ISSUER", issuer.issuer)
+    monkeypatch.setenv("JWT_AUDIENCE", issuer.audience)
+    issuer.fault = "503"
+    assert main(["decode", token]) == 1
+    out = capsys.readouterr().out
+    assert "REJECTED" not in out
+    assert "verification: NOT CHECKED: the verifier configured from JWT_ISSUER could not get its keys" in out
+    assert "code=keys_unavailable status=503" in out
+
+
 _RUN_MAIN = "import sys; from serverless_jwt.dev.cli import main; sys.exit(main(sys.argv[1:]))"
 
 

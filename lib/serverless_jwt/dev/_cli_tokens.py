@@ -15,7 +15,7 @@ from serverless_jwt.dev import _support
 from serverless_jwt.dev.cli import CliError, _scopes, _wait_for_ctrl_c
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.template import found_above
-from serverless_jwt.errors import AuthError, ConfigurationError
+from serverless_jwt.errors import AuthError, ConfigurationError, KeysUnavailableError
 
 __all__ = ["cmd_decode", "cmd_issuer", "cmd_token"]
 
@@ -201,6 +201,13 @@ def cmd_decode(args: argparse.Namespace) -> int:
         raise CliError(f"the JWT_* configuration is unusable: {exc}") from None
     try:
         verifier.verify(token)
+    except KeysUnavailableError as exc:
+        # No verdict on the token: its keys could not be had (a dev issuer that stopped, a provider down).
+        print(f"verification: NOT CHECKED: the verifier configured from {', '.join(configured)} could not "
+              "get its keys (is the issuer running?)")
+        print(f"  code={exc.code} status={exc.status} error={exc.error or '-'}")
+        print(f"  {exc.description}")
+        return 1
     except AuthError as exc:
         print(f"verification: REJECTED by the verifier configured from {', '.join(configured)}")
         print(f"  code={exc.code} status={exc.status} error={exc.error or '-'}")
