@@ -85,6 +85,19 @@ def test_output_reads_like_sam_local_invoke_with_the_real_init_duration(
     assert not any("(rapid)" in line for line in lines)
 
 
+def test_report_shows_the_memory_the_runtime_used_not_its_memory_size(
+        sam_app: Template, sam_app_env: Environment) -> None:
+    # The emulator writes `Max Memory Used: 256 MB` (EchoFunction's MemorySize) whatever was used.
+    log = io.StringIO()
+    with _runner("EchoFunction", sam_app_env, log) as runner:
+        runner.invoke({})
+    report = next(line for line in log.getvalue().splitlines() if line.startswith("REPORT RequestId: "))
+    used = re.search(r"\tMax Memory Used: ([0-9]+) MB", report)
+    assert used is not None, report
+    assert 5 < int(used[1]) < 256, report
+    assert "\tMemory Size: 256 MB" in report
+
+
 def test_parameter_overrides_reach_the_function(sam_app_env: Environment) -> None:
     function = Template(SAM_APP, parameter_overrides={"Greeting": "hi"}).function("EchoFunction")
     with EmulatorRunner(function, python=sam_app_env.python, log_stream=io.StringIO()) as runner:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from serverless_jwt.dev._memory_watch import MemoryWatch
+from serverless_jwt.dev._memory_watch import MemoryWatch, peak_mb
 
 # A parent (standing in for the emulator) whose child (the runtime) allocates, forks `workers` processes
 # that share those pages (multiprocessing's fork), holds the memory `hold` seconds, then reports it lived.
@@ -59,3 +59,24 @@ def test_workers_sharing_the_runtimes_pages_count_them_once_as_lambdas_cgroup_do
     watch, out = _run_under_watch(allocate_mb=60, limit_mb=128, hold_seconds=1, workers=3)
     assert not watch.exceeded
     assert out == "0 survived"
+
+
+def test_peak_mb_is_the_most_the_processes_under_a_pid_held() -> None:
+    # A parent whose child held 64 MB, then let it go, and stays alive for the reading.
+    script = ("import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', "
+              "'held = b\"x\" * (64 * 1024 * 1024); del held; print(\"freed\", flush=True); "
+              "import sys; sys.stdin.read()'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True); "
+              "print(child.stdout.readline().strip(), flush=True); sys.stdin.read(); child.stdin.close(); "
+              "child.wait()")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert parent.stdout is not None
+        assert parent.stdout.readline().strip() == "freed"
+        peak = peak_mb(parent.pid)
+    finally:
+        assert parent.stdin is not None
+        parent.stdin.close()
+        parent.wait(timeout=60)
+    assert peak is not None
+    assert 64 <= peak < 256

@@ -17,7 +17,7 @@ import signal
 import threading
 from pathlib import Path
 
-__all__ = ["MemoryWatch"]
+__all__ = ["MemoryWatch", "peak_mb"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _PERIOD_SECONDS = 0.01
@@ -61,6 +61,21 @@ def _pss_bytes(pid: int) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return _rss_bytes(pid)  # a kernel without smaps_rollup (before 4.14): RSS, the upper bound
+
+
+def peak_mb(pid: int) -> int | None:
+    """The peak resident memory of the processes under ``pid`` (their ``VmHWM``), in MB rounded up.
+
+    What Lambda's ``REPORT`` shows as ``Max Memory Used`` (the emulator writes the ``MemorySize`` there
+    whatever was used); ``None`` where ``/proc`` does not tell.
+    """
+    total_kb = 0
+    for child in _descendants(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total_kb += int(line.split()[1])
+    return -(-total_kb // 1024) if total_kb else None
 
 
 class MemoryWatch:

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from serverless_jwt.dev._memory_watch import MemoryWatch
+from serverless_jwt.dev._memory_watch import MemoryWatch, peak_mb
 from serverless_jwt.dev._spawn import popen
 from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, RuntimeFailure
 from serverless_jwt.dev.runtime import function_environment
@@ -336,6 +336,10 @@ class EmulatorRunner:
         if self._init_ms is not None:
             fields.insert(1, f"Init Duration: {self._init_ms:.2f} ms")  # the real one, from INIT REPORT
             self._init_ms = None
+        peak = peak_mb(self._proc.pid) if self._proc is not None else None  # the emulator writes MemorySize
+        if peak is not None:
+            fields = [f"Max Memory Used: {peak} MB" if f.startswith("Max Memory Used:") else f
+                      for f in fields]
         return "\t".join(fields)
 
     def _write(self, line: str) -> None:
