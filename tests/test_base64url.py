@@ -63,6 +63,30 @@ def test_what_a_lenient_decoder_would_repair_is_refused(segment: bytes) -> None:
     assert _outcome(_strict, segment) == REFUSED
 
 
+def _canonical_tails() -> list[bytes]:
+    # Every segment of length 2 and 3 (the two lengths with unused trailing bits), alone and after a
+    # full quantum: the reference is judged against the standard library's lenient decoder and encoder.
+    letters = [bytes([c]) for c in _base64url.ALPHABET]
+    twos = [a + b for a in letters for b in letters]
+    return [*twos, *(two + c for two in twos for c in letters)]
+
+
+_TAILS = _canonical_tails()
+
+
+def test_exactly_the_canonical_encoding_of_each_tail_is_accepted() -> None:
+    # "YR" and "YWJ" alone do not pin the table of allowed last characters down: a table letting in
+    # one more letter per remainder ("AI", "AAC") would still refuse both, in both decoders at once.
+    wrong = []
+    for tail in _TAILS:
+        for segment in (tail, b"YWJj" + tail):
+            decoded = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+            expected = ("ok", decoded) if _encode(decoded) == segment else REFUSED
+            if _outcome(_strict, segment) != expected or _outcome(_native, segment) != expected:
+                wrong.append(segment)
+    assert wrong == []
+
+
 @pytest.mark.parametrize("value", ["YWJj", bytearray(b"YWJj"), memoryview(b"YWJj"), None, 7])
 def test_only_bytes_are_decoded(value: Any) -> None:
     expected = ("ok", b"abc") if type(value) is bytes else REFUSED
