@@ -29,6 +29,7 @@ from benchmarks._common import (
     hs_secret,
     machine,
     mint_tokens,
+    quiet_known_warnings,
     short_error,
 )
 from benchmarks.report import render
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {','.join(SECTIONS)}")
     args = parser.parse_args(argv)
+    quiet_known_warnings()  # before any compared library is imported
     chosen = {s.strip() for s in args.sections.split(",") if s.strip()}
     if chosen - set(SECTIONS):
         parser.error(f"unknown sections: {sorted(chosen - set(SECTIONS))}")
