@@ -109,8 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "cache" in chosen:
             _guarded(report, "cache", cached)
         if chosen & {"warm", "cache"}:
-            report["warm_targets"] = warm.targets(report.get("warm", {}).get("results", {}),
-                                                  report.get("cache", {}).get("results", {}))
+            report["warm_targets"] = warm.targets(
+                report.get("warm", {}).get("results", {}) if "warm" in chosen else None,
+                report.get("cache", {}).get("results", {}) if "cache" in chosen else None)
         if "cold" in chosen:
             _guarded(report, "cold", lambda: coldstart.run(runs=cold_runs, jwks_issuer=dev.issuer,
                                                            secret=secret))

@@ -215,10 +215,12 @@ def cached_rows(ts: TokenSet, jwks: Mapping[str, Any], repeats: int) -> list[Row
     ]
 
 
-def targets(distinct: dict[str, dict[str, Any]], cached: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def targets(distinct: dict[str, dict[str, Any]] | None,
+            cached: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """PASS/MISS per target; a section's results are ``None`` when --sections left it out."""
     # The default configuration: keys inline or, as most users have them, from a JWKS URI (the slower).
     ours = (OURS, OURS_URI)
-    checks: list[tuple[str, dict[str, dict[str, Any]], str, str | tuple[str, ...], float, str]] = [
+    checks: list[tuple[str, dict[str, dict[str, Any]] | None, str, str | tuple[str, ...], float, str]] = [
         (f"`Verifier` RS256 (default, speedups; static JWKS and JWKS URI) <= {VERIFIER_TARGET}x raw RS256 "
          "verify", distinct, "RS256", ours, VERIFIER_TARGET, "x_rs256"),
         (f"`Verifier` RS256 without speedups (cache off) <= {PURE_TARGET}x raw RS256 verify", distinct,
@@ -239,6 +241,9 @@ def targets(distinct: dict[str, dict[str, Any]], cached: dict[str, dict[str, Any
     out = []
     for label, res, alg, names, limit, key in checks:
         # Several rows: the verdict is the slowest one's; any row without a number makes it n/a.
+        if res is None:
+            out.append({"target": label, "ratio": None, "limit": limit, "verdict": "not run (--sections)"})
+            continue
         ratios = [res.get(alg, {}).get(name, {}).get(key) for name in
                   ((names,) if isinstance(names, str) else names)]
         ratio = None if None in ratios else max(ratios)
