@@ -6,8 +6,9 @@ decides on its own what a token means: each native decoder only proposes a readi
 it provably equals the strict standard-library reading (:func:`native_json_object`,
 :func:`serverless_jwt._base64url.native`); anything else goes to the strict path, which names the problem.
 
-Set ``SERVERLESS_JWT_SPEEDUPS=0`` to never use them (read once, at import); tests switch at run time
-with :func:`serverless_jwt.token.use_speedups`.
+Set ``SERVERLESS_JWT_SPEEDUPS=0`` to never use them (read at import and again by each
+:func:`serverless_jwt.token.use_speedups` call, which tests use to switch at run time: while it is set,
+``use_speedups()`` cannot turn them on).
 """
 
 from __future__ import annotations
