@@ -352,11 +352,37 @@ def test_a_netlify_realm_that_is_not_text_fails_at_construction_not_per_refusal(
         NetlifySignature("a-redirect-secret-of-at-least-32-bytes", realm=5)  # type: ignore[arg-type]
 
 
+def _websocket_session(app: FastAPI, headers: list[tuple[bytes, bytes]], extensions: dict[str, Any],
+                       incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages ``app`` sends on a websocket at /ws that receives ``incoming`` (then waits), under
+    uvicorn's rule: after accept, only websocket.send and websocket.close may be sent."""
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+    incoming = list(incoming)
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop(0)
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        accepted = any(m["type"] == "websocket.accept" for m in sent)
+        if accepted and message["type"] not in ("websocket.send", "websocket.close"):
+            raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', "
+                               f"but got {message['type']!r}")
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"x"), *headers], "extensions": extensions, "subprotocols": []}
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    return sent
+
+
 def test_a_refused_websocket_is_answered_or_closed_as_the_server_allows(jwt_issuer: DevIssuer) -> None:
     # Where the server has no websocket.http.response extension (uvicorn's wsproto, older servers), the
     # 401 went out as websocket.http.response.* messages it cannot send: an error, not a refusal.
-    import asyncio
-
     from fastapi import WebSocket
 
     app = FastAPI()
@@ -370,18 +396,7 @@ def test_a_refused_websocket_is_answered_or_closed_as_the_server_allows(jwt_issu
         await websocket.close()
 
     def handshake(headers: list[tuple[bytes, bytes]], extensions: dict[str, Any]) -> list[dict[str, Any]]:
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "websocket.connect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "root_path": "", "query_string": b"",
-                 "headers": [(b"host", b"x"), *headers], "extensions": extensions, "subprotocols": []}
-        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
-        return sent
+        return _websocket_session(app, headers, extensions, [{"type": "websocket.connect"}])
 
     assert handshake([], {}) == [{"type": "websocket.close", "code": 1008, "reason": ""}]
     answered = handshake([(b"authorization", b"Bearer a.b")], {"websocket.http.response": {}})
@@ -398,8 +413,6 @@ def test_an_auth_error_after_a_websocket_was_accepted_closes_it_with_1008(jwt_is
     # After accept, servers take only websocket.send / websocket.close (uvicorn raises "Expected ASGI
     # message 'websocket.send' or 'websocket.close'" for anything else, the connection then dies with
     # 1011): the handler sent a denial response there even where the server has the extension.
-    import asyncio
-
     from fastapi import WebSocket
 
     from serverless_jwt import authz
@@ -415,28 +428,9 @@ def test_an_auth_error_after_a_websocket_was_accepted_closes_it_with_1008(jwt_is
         authz.check_scope_set(identity.scopes, ["admin"])  # the route's own check, after the handshake
 
     def session(extensions: dict[str, Any]) -> list[dict[str, Any]]:
-        sent: list[dict[str, Any]] = []
-        incoming = [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "hi"}]
-
-        async def receive() -> dict[str, Any]:
-            if incoming:
-                return incoming.pop(0)
-            await asyncio.sleep(3600)
-            raise AssertionError("unreachable")
-
-        async def send(message: dict[str, Any]) -> None:
-            accepted = any(m["type"] == "websocket.accept" for m in sent)
-            if accepted and message["type"] not in ("websocket.send", "websocket.close"):
-                raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', "
-                                   f"but got {message['type']!r}")
-            sent.append(message)
-
         token = jwt_issuer.mint(sub="alice").encode()
-        scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "root_path": "", "query_string": b"",
-                 "headers": [(b"host", b"x"), (b"authorization", b"Bearer " + token)],
-                 "extensions": extensions, "subprotocols": []}
-        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
-        return sent
+        incoming = [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "hi"}]
+        return _websocket_session(app, [(b"authorization", b"Bearer " + token)], extensions, incoming)
 
     for extensions in ({"websocket.http.response": {}}, {}):
         sent = session(extensions)
