@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import subprocess
 import sys
@@ -98,6 +99,26 @@ def test_ssm_secure_string_by_name_and_by_arn(aws: None, issuer: DevIssuer, name
     for reference in (f"ssm:{name}", arn):
         verifier = Verifier.from_env({"JWT_SECRET": reference})
         assert verifier.verify(_token(issuer, secret))["sub"] == "u1"
+
+
+def test_stored_secret_is_not_in_botocores_debug_log_lines(aws: None, issuer: DevIssuer,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    # botocore logs each response body at DEBUG; with the root logger there, the secret was a log line.
+    secret, parameter = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    arn = boto3.client("secretsmanager").create_secret(Name="jwt-logged", SecretString=secret)["ARN"]
+    boto3.client("ssm").put_parameter(Name="/jwt-logged", Value=parameter, Type="SecureString")
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    for reference, value in ((arn, secret), ("ssm:/jwt-logged", parameter)):
+        verifier = Verifier.from_env({"JWT_SECRET": reference})
+        assert verifier.verify(_token(issuer, value))["sub"] == "u1"
+    assert "GetSecretValue" in caplog.text  # botocore did log these reads at DEBUG
+    assert "GetParameter" in caplog.text
+    assert secret not in caplog.text
+    assert parameter not in caplog.text
+    caplog.clear()
+    boto3.client("secretsmanager").describe_secret(SecretId=arn)  # any other call's body is still logged
+    assert any(record.getMessage().startswith("Response body") for record in caplog.records)
 
 
 def test_store_unavailable_is_503(aws: None, issuer: DevIssuer) -> None:

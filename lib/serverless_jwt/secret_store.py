@@ -37,6 +37,17 @@ _EXTRAS = "powertools,aws"
 _FEATURE = "A secret kept in Secrets Manager or SSM"
 _PAUSE_SECONDS = 10  # after a failed read, before the store is asked again
 _PROVIDERS: dict[tuple[str, str], Any] = {}
+_reading = threading.local()  # .active: this thread is reading a stored secret
+
+
+class _HideStoredValue(logging.Filter):
+    # botocore.parsers logs each response body at DEBUG: with the root logger at DEBUG (say
+    # AWS_LAMBDA_LOG_LEVEL=DEBUG) our reads' secret values were log lines. Only their bodies are dropped.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (getattr(_reading, "active", False) and str(record.msg).startswith("Response body"))
+
+
+_HIDE_STORED_VALUE = _HideStoredValue()
 
 
 def _provider(kind: str, region: str | None) -> Any:
@@ -54,6 +65,7 @@ def _provider(kind: str, region: str | None) -> Any:
         config = Config(region_name=region, connect_timeout=2, read_timeout=2,
                         retries={"total_max_attempts": 2, "mode": "standard"})
         provider = _PROVIDERS[key] = cls(boto_config=config)
+        logging.getLogger("botocore.parsers").addFilter(_HIDE_STORED_VALUE)  # the same filter once
     return provider
 
 
@@ -65,13 +77,17 @@ def _fetch(reference: str, stage: str | None = None) -> str | bytes:
     # boto3 loads (inside _provider) only for functions that use an AWS secret store.
     region = (reference.split(":", 4)[3] if reference.startswith("arn:") else "") or None
     value: Any
-    if _is_ssm(reference):
-        # SSM takes a parameter ARN as the name as it is (stripping it would lose the leading '/' or add one).
-        name = reference.removeprefix("ssm:")
-        value = _provider("ssm", region).get(name, decrypt=True, force_fetch=True)
-    else:
-        stage_option = {} if stage is None else {"VersionStage": stage}
-        value = _provider("secretsmanager", region).get(reference, force_fetch=True, **stage_option)
+    _reading.active = True  # see _HideStoredValue
+    try:
+        if _is_ssm(reference):
+            # SSM takes a parameter ARN as the name as it is (stripping it would lose or add the '/').
+            name = reference.removeprefix("ssm:")
+            value = _provider("ssm", region).get(name, decrypt=True, force_fetch=True)
+        else:
+            stage_option = {} if stage is None else {"VersionStage": stage}
+            value = _provider("secretsmanager", region).get(reference, force_fetch=True, **stage_option)
+    finally:
+        _reading.active = False
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
