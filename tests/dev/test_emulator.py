@@ -347,6 +347,28 @@ def test_output_written_without_a_final_newline_is_logged_as_its_own_line(
     assert [line.split()[0] for line in lines if "RequestId: " in line] == ["START", "END", "REPORT"]
 
 
+def test_end_and_report_words_of_another_request_in_a_functions_line_stay_in_that_line(
+        tmp_path: Path, sam_app: Template, sam_app_env: Environment) -> None:
+    # A function forwarding CloudWatch log events prints "... REPORT RequestId: <other id> ...": not the
+    # emulator's line, so not split out of the function's own line (nor counted as this call's REPORT).
+    code = tmp_path / "code"
+    code.mkdir()
+    other = "REPORT RequestId: 0badc0de-0000-4000-8000-000000000000\tDuration: 1.00 ms"
+    (code / "app.py").write_text(
+        "def handler(event, context):\n"
+        f"    print('forwarded: {other}')\n"
+        "    return 'ok'\n")
+    function = dataclasses.replace(sam_app.function("EchoFunction"), code_dir=code, source_dir=code,
+                                   handler="app.handler")
+    log = io.StringIO()
+    with EmulatorRunner(function, python=sam_app_env.python, log_stream=log) as runner:
+        assert runner.invoke({}) == "ok"
+    lines = log.getvalue().splitlines()
+    assert f"forwarded: {other}" in lines
+    assert [line.split()[0] for line in lines if line.startswith(("START", "END", "REPORT"))] == [
+        "START", "END", "REPORT"]
+
+
 def test_a_dead_emulator_is_started_again_on_the_next_invocation(sam_app_env: Environment) -> None:
     log = io.StringIO()
     with _runner("EchoFunction", sam_app_env, log) as runner:

@@ -305,10 +305,18 @@ class EmulatorRunner:
     def _read(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            while (glued := _EMULATOR_LINE.search(line, 1)) is not None:  # `print(x, end="")`: its own line
+            start = 1
+            while (glued := _EMULATOR_LINE.search(line, start)) is not None:  # `print(x, end="")`: own line
+                if not self._emulators_own(line[glued.start():]):
+                    start = glued.end()  # the function's own text (a forwarded log line): left whole
+                    continue
                 self._line(line[:glued.start()])
-                line = line[glued.start():]
+                line, start = line[glued.start():], 1
             self._line(line)
+
+    def _emulators_own(self, rest: str) -> bool:
+        # END/REPORT of another id (a function forwarding CloudWatch log events) is the function's text.
+        return not rest.startswith(("END ", "REPORT ")) or rest.split()[2] == self.last_request_id
 
     def _line(self, line: str) -> None:
         if " (rapid) " in line:
