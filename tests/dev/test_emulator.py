@@ -324,23 +324,28 @@ def test_a_later_layers_module_replaces_an_earlier_layers_as_lambda_extracts_the
         assert runner.invoke({}) == "second"
 
 
-def test_output_written_without_a_final_newline_is_logged_as_its_own_line(
-        tmp_path: Path, sam_app: Template, sam_app_env: Environment) -> None:
-    # sys.stdout.write("...") runs into the emulator's next line of its own: it is the function's line.
+def _log_of_one_call(tmp_path: Path, sam_app: Template, sam_app_env: Environment, source: str) -> list[str]:
+    """The log lines of one call to an ``app.handler`` of ``source`` (which answers "ok") in the emulator."""
     code = tmp_path / "code"
     code.mkdir()
-    (code / "app.py").write_text(
-        "import sys\n"
-        "def handler(event, context):\n"
-        "    sys.stdout.write('written to stdout')\n"
-        "    sys.stderr.write('written to stderr')\n"
-        "    return 'ok'\n")
+    (code / "app.py").write_text(source)
     function = dataclasses.replace(sam_app.function("EchoFunction"), code_dir=code, source_dir=code,
                                    handler="app.handler")
     log = io.StringIO()
     with EmulatorRunner(function, python=sam_app_env.python, log_stream=log) as runner:
         assert runner.invoke({}) == "ok"
-    lines = log.getvalue().splitlines()
+    return log.getvalue().splitlines()
+
+
+def test_output_written_without_a_final_newline_is_logged_as_its_own_line(
+        tmp_path: Path, sam_app: Template, sam_app_env: Environment) -> None:
+    # sys.stdout.write("...") runs into the emulator's next line of its own: it is the function's line.
+    lines = _log_of_one_call(tmp_path, sam_app, sam_app_env,
+        "import sys\n"
+        "def handler(event, context):\n"
+        "    sys.stdout.write('written to stdout')\n"
+        "    sys.stderr.write('written to stderr')\n"
+        "    return 'ok'\n")
     assert "written to stdout" in "\n".join(lines)
     assert "written to stderr" in "\n".join(lines)
     assert not any("(rapid)" in line for line in lines)
@@ -351,19 +356,11 @@ def test_end_and_report_words_of_another_request_in_a_functions_line_stay_in_tha
         tmp_path: Path, sam_app: Template, sam_app_env: Environment) -> None:
     # A function forwarding CloudWatch log events prints "... REPORT RequestId: <other id> ...": not the
     # emulator's line, so not split out of the function's own line (nor counted as this call's REPORT).
-    code = tmp_path / "code"
-    code.mkdir()
     other = "REPORT RequestId: 0badc0de-0000-4000-8000-000000000000\tDuration: 1.00 ms"
-    (code / "app.py").write_text(
+    lines = _log_of_one_call(tmp_path, sam_app, sam_app_env,
         "def handler(event, context):\n"
         f"    print('forwarded: {other}')\n"
         "    return 'ok'\n")
-    function = dataclasses.replace(sam_app.function("EchoFunction"), code_dir=code, source_dir=code,
-                                   handler="app.handler")
-    log = io.StringIO()
-    with EmulatorRunner(function, python=sam_app_env.python, log_stream=log) as runner:
-        assert runner.invoke({}) == "ok"
-    lines = log.getvalue().splitlines()
     assert f"forwarded: {other}" in lines
     assert [line.split()[0] for line in lines if line.startswith(("START", "END", "REPORT"))] == [
         "START", "END", "REPORT"]
