@@ -232,6 +232,44 @@ def test_duplicate_kid_drops_both_keys() -> None:
     assert [r for _, r in keys.skipped] == ["duplicate_kid", "duplicate_kid"]
 
 
+def test_keys_of_different_types_under_one_kid_are_each_used_for_their_own_algorithm() -> None:
+    # RFC 7517 §4.5: different keys may share a kid when they have different kty ("equivalent
+    # alternatives"). No algorithm fits both, so the token's alg tells them apart: nothing is ambiguous.
+    jwks = {"keys": [_jwk(RSA_KEY, kid="shared"), _jwk(EC_KEY, kid="shared")]}
+    keys = KeySet.from_jwks(jwks, algorithms=ALL_ASYMMETRIC)
+    assert keys.skipped == ()
+    for alg, kty in (("RS256", "RSA"), ("ES256", "EC")):
+        key = keys.select({"kid": "shared", "alg": alg})
+        assert key is not None
+        assert key.kty == kty
+    verifier = Verifier(jwks=jwks, require_audience=False)
+    for alg, private in (("RS256", RSA_KEY), ("PS256", RSA_KEY), ("ES256", EC_KEY)):
+        good = jwt.encode({"sub": alg, "exp": 4102444800}, private, algorithm=alg, headers={"kid": "shared"})
+        assert verifier.verify(good)["sub"] == alg
+    forger = ec.generate_private_key(ec.SECP256R1())
+    forged = jwt.encode({"sub": "a", "exp": 4102444800}, forger, algorithm="ES256", headers={"kid": "shared"})
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(forged)
+
+
+def test_two_keys_under_one_kid_pinned_to_different_algorithms_are_each_used_for_theirs() -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks = {"keys": [_jwk(RSA_KEY, kid="k", alg="RS256"), _jwk(other, kid="k", alg="PS256")]}
+    verifier = Verifier(jwks=jwks, require_audience=False)
+    for alg, private in (("RS256", RSA_KEY), ("PS256", other)):
+        good = jwt.encode({"sub": alg, "exp": 4102444800}, private, algorithm=alg, headers={"kid": "k"})
+        assert verifier.verify(good)["sub"] == alg
+    # Each key verifies only its own algorithm: the other key's signature under it fails.
+    swapped = jwt.encode({"sub": "a", "exp": 4102444800}, other, algorithm="RS256", headers={"kid": "k"})
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(swapped)
+    # An algorithm both keys fit makes the kid ambiguous again: neither is used.
+    both = KeySet.from_jwks({"keys": [_jwk(RSA_KEY, kid="k", alg="RS256"), _jwk(other, kid="k")]},
+                           algorithms=ALL_ASYMMETRIC)
+    assert both.select({"kid": "k", "alg": "PS256"}) is None
+    assert [r for _, r in both.skipped] == ["duplicate_kid", "duplicate_kid"]
+
+
 def test_the_same_key_published_twice_under_one_kid_is_one_key() -> None:
     jwks = {"keys": [_jwk(RSA_KEY, kid="same", alg="RS256"), _jwk(EC_KEY, kid="fine"),
                      _jwk(RSA_KEY, kid="same", alg="PS256")]}

@@ -1,6 +1,7 @@
 """Which entries of a JWKS document become keys: each JWK by :func:`serverless_jwt._jwk.load_jwk`'s rules,
-then the document's own: a ``kid`` published twice with different keys is neither, the same key published
-twice is one.
+then the document's own: a ``kid`` published twice with different keys that fit one algorithm is neither,
+the same key published twice is one, and different keys that fit no algorithm in common (an RSA and an EC
+key, say) are both kept: the token's ``alg`` picks one.
 
 :meth:`serverless_jwt.keys.KeySet.from_jwks` keeps what :func:`usable_keys` returns (and logs what it
 skipped); ``keys.py`` re-exports :func:`usable_by_any_algorithm`: import it from there.
@@ -51,6 +52,23 @@ def usable_by_any_algorithm(jwks: Mapping[str, Any]) -> bool:
     return isinstance(entries, list) and bool(usable_keys(entries, PUBLIC_KEY_ALGORITHMS)[0])
 
 
+def _merge_copies(same_kid: list[VerificationKey]) -> list[VerificationKey]:
+    """The distinct keys among entries of one kid: copies of one key (its kty and material) become one
+    key with the union of their algorithms, in first-seen order."""
+    groups: dict[tuple[str, bytes], list[VerificationKey]] = {}
+    for key in same_kid:
+        groups.setdefault((key.kty, _material(key)), []).append(key)
+    return [copies[0] if len(copies) == 1 else VerificationKey(
+                kid=copies[0].kid, kty=copies[0].kty, _key=copies[0]._key,
+                algorithms=frozenset().union(*(k.algorithms for k in copies)))
+            for copies in groups.values()]
+
+
+def _share_an_algorithm(keys: list[VerificationKey]) -> bool:
+    """Whether some algorithm fits two of these keys (then a token's alg cannot tell them apart)."""
+    return sum(len(k.algorithms) for k in keys) != len(frozenset().union(*(k.algorithms for k in keys)))
+
+
 def usable_keys(entries: list[Any], allowed: frozenset[str]
                 ) -> tuple[list[VerificationKey], list[tuple[str | None, str]]]:
     """The usable keys of a JWKS's ``keys`` list, and (kid, reason) of each one left out."""
@@ -68,20 +86,21 @@ def usable_keys(entries: list[Any], allowed: frozenset[str]
     for key in usable:
         if key.kid is not None:
             by_kid.setdefault(key.kid, []).append(key)
-    # A kid published twice with different keys is ambiguous: which one signs is the attacker's
-    # choice, so neither. The same key published twice (e.g. once per algorithm) is one key.
+    # A kid naming two keys that fit one algorithm is ambiguous: which one signs is the attacker's
+    # choice, so neither. The same key published twice (e.g. once per algorithm) is one key. Keys that
+    # share a kid but fit no algorithm in common (RFC 7517 §4.5's example: different kty, "equivalent
+    # alternatives") are told apart by the token's alg, so each stays (KeySet.select).
     twice: set[str] = set()
-    merged: dict[str, VerificationKey] = {}
+    merged: dict[str, list[VerificationKey]] = {}
     for kid, same_kid in by_kid.items():
         if len(same_kid) < 2:
             continue
-        if len({_material(k) for k in same_kid}) == 1 and len({k.kty for k in same_kid}) == 1:
-            first = same_kid[0]
-            algorithms = frozenset().union(*(k.algorithms for k in same_kid))
-            merged[kid] = VerificationKey(kid=kid, kty=first.kty, algorithms=algorithms, _key=first._key)
-        else:
+        distinct = _merge_copies(same_kid)
+        if _share_an_algorithm(distinct):
             twice.add(kid)
             skipped.extend((kid, "duplicate_kid") for _ in same_kid)
+        else:
+            merged[kid] = distinct
     kept: list[VerificationKey] = []
     placed: set[str] = set()
     for key in usable:
@@ -89,6 +108,7 @@ def usable_keys(entries: list[Any], allowed: frozenset[str]
             continue
         if key.kid in merged:  # once, where its first copy stood
             placed.add(key.kid)
-            key = merged[key.kid]
-        kept.append(key)
+            kept.extend(merged[key.kid])
+        else:
+            kept.append(key)
     return kept, skipped

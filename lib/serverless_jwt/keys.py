@@ -41,13 +41,23 @@ class KeySet:
     >>> keys.select({"alg": "RS256", "kid": issuer.kid()}).kid        # doctest: +SKIP
     """
 
-    __slots__ = ("_by_kid", "_keys", "skipped")
+    __slots__ = ("_by_kid", "_keys", "_shared_kids", "skipped")
 
     def __init__(
         self, keys: Sequence[VerificationKey], skipped: Sequence[tuple[str | None, str]] = ()
     ) -> None:
         self._keys = tuple(keys)
-        self._by_kid = {k.kid: k for k in self._keys if k.kid is not None}
+        self._by_kid: dict[str, VerificationKey] = {}
+        #: kid -> its keys, for a kid that several keys share (each fitting other algorithms: see
+        #: _jwks_filter.usable_keys); the token's alg picks among them.
+        self._shared_kids: dict[str, tuple[VerificationKey, ...]] = {}
+        for key in self._keys:
+            if key.kid is None:
+                continue
+            if key.kid in self._by_kid:
+                self._shared_kids[key.kid] = (*self._shared_kids.get(key.kid, (self._by_kid[key.kid],)), key)
+            else:
+                self._by_kid[key.kid] = key
         #: (kid, reason) of each JWK left out, for logs and tests; reasons are fixed tokens.
         self.skipped = tuple(skipped)
 
@@ -132,6 +142,11 @@ class KeySet:
         if not isinstance(kid, str):
             raise MalformedTokenError()
         key = self._by_kid.get(kid)
+        if self._shared_kids and kid in self._shared_kids:
+            # One kid, keys of different types (RFC 7517 §4.5): the one that fits the token's alg.
+            alg = header.get("alg")
+            if isinstance(alg, str):
+                key = next((k for k in self._shared_kids[kid] if alg in k.algorithms), key)
         if key is None and len(self._keys) == 1 and self._keys[0].kid is None:
             return self._keys[0]  # a single anonymous key (a static PEM) serves any kid
         return key
