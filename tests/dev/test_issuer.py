@@ -295,3 +295,32 @@ def test_pending_sign_ins_are_bounded(issuer: DevIssuer, monkeypatch: pytest.Mon
     assert len(issuer.oidc._store._pending) == 5
     # The newest still work; the oldest were dropped.
     assert oc._TRANSACTION.search(pages[-1]) is not None
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize(("path", "allow"), [
+    (DISCOVERY_PATH, "GET, HEAD"), (JWKS_PATH, "GET, HEAD"), ("/oauth/token", "POST"),
+    ("/authorize", "GET, POST"), ("/userinfo", "GET, POST"), ("/logout", "GET, POST"),
+])
+def test_a_method_no_endpoint_takes_is_405_with_allow_not_501(
+        issuer: DevIssuer, method: str, path: str, allow: str) -> None:
+    answer = oc.send(method, issuer.issuer + path, data=b"", headers={})
+    assert (answer.status, answer.headers["allow"]) == (405, allow)
+
+
+@pytest.mark.parametrize("path", [DISCOVERY_PATH, JWKS_PATH])
+def test_head_of_discovery_and_jwks_is_their_get_without_a_body(issuer: DevIssuer, path: str) -> None:
+    parts = urlsplit(issuer.issuer)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        conn.request("HEAD", path)
+        head = conn.getresponse()
+        head.read()
+        conn.request("GET", path)  # same connection: a body sent after HEAD would be read as this answer
+        got = conn.getresponse()
+        body = got.read()
+    finally:
+        conn.close()
+    assert (head.status, got.status) == (200, 200)
+    assert head.getheader("Content-Length") == str(len(body))
+    assert json.loads(body)

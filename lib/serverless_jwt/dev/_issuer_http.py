@@ -60,6 +60,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self._handle()
 
+    # Methods HTTP defines but no endpoint here takes: 405 with Allow (RFC 9110 §15.5.6), where
+    # http.server would answer 501 as if the method were unknown. HEAD is GET without the body (§9.3.2).
+    do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS
+
     def _handle(self) -> None:
         try:
             handle(self.server.owner, self)
@@ -117,8 +121,8 @@ def handle(owner: DevIssuer, h: _Handler) -> None:
     else:
         _send(h, 404, b'{"error":"not_found"}')
         return
-    if method != "GET":
-        _answer(h, Response(405, {"Allow": "GET", **cors}))
+    if method not in ("GET", "HEAD"):
+        _answer(h, Response(405, {"Allow": "GET, HEAD", **cors}))
         return
     fault = owner.fault if path in owner.fault_paths else None
     body = json.dumps(doc).encode()
@@ -218,6 +222,8 @@ def _answer(h: _Handler, response: Response, extra: Mapping[str, str] | None = N
     for name, value in headers.items():
         h.send_header(name, value)
     h.end_headers()
+    if h.command == "HEAD":  # a GET's headers, Content-Length included, and no body (RFC 9110 §9.3.2)
+        return
     try:
         h.wfile.write(response.body)
     except OSError:
@@ -245,12 +251,17 @@ def _send(
         h.send_header("Connection", "close")
         h.close_connection = True
     h.end_headers()
+    if h.command == "HEAD":
+        return
     try:
         h.wfile.write(body)
     except OSError:
         h.close_connection = True  # the client gave up (size cap, deadline); that is the point
 
 def _drip(owner: DevIssuer, h: _Handler, body: bytes) -> None:
+    if h.command == "HEAD":
+        _send(h, 200, body)
+        return
     h.send_response(200)
     h.send_header("Content-Type", "application/json")
     h.send_header("Content-Length", str(len(body)))
