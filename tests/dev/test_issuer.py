@@ -324,3 +324,23 @@ def test_head_of_discovery_and_jwks_is_their_get_without_a_body(issuer: DevIssue
     assert (head.status, got.status) == (200, 200)
     assert head.getheader("Content-Length") == str(len(body))
     assert json.loads(body)
+
+
+@pytest.mark.parametrize(("headers", "body", "status"), [
+    ({"Content-Type": "application/x-www-form-urlencoded"}, b"grant_type=" + b"x" * 70_000, 413),
+    ({"Content-Length": "zz"}, b"x", 400),
+])
+def test_an_unreadable_body_is_answered_with_an_rfc6749_error(
+        issuer: DevIssuer, headers: dict[str, str], body: bytes, status: int) -> None:
+    parts = urlsplit(issuer.issuer)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        conn.request("POST", "/oauth/token", body=body, headers=headers)
+        answer = conn.getresponse()
+        doc = json.loads(answer.read())
+    finally:
+        conn.close()
+    assert answer.status == status
+    assert answer.getheader("Cache-Control") == "no-store"
+    assert doc["error"] == "invalid_request"
+    assert doc["error_description"]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from serverless_jwt._config import is_loopback
-from serverless_jwt.dev._oidc_rules import Response, cors_headers
+from serverless_jwt.dev._oidc_rules import OAuthError, Response, cors_headers
 from serverless_jwt.dev.oidc_provider import AUTHORIZE_PATH, END_SESSION_PATH, TOKEN_PATH, USERINFO_PATH
 
 if TYPE_CHECKING:
@@ -169,10 +169,13 @@ def _oidc(owner: DevIssuer, h: _Handler, path: str, query: str) -> Response:
             body = _read_body(h)
         except _TooLarge:
             h.close_connection = True
-            return Response(413, {"Content-Type": "application/json"}, b'{"error":"too_large"}')
+            # An RFC 6749 error body (a client library reads error and error_description), with HTTP's
+            # own status for the cause.
+            too_large = OAuthError("invalid_request", "The request body is larger than 64 KiB", status=413)
+            return too_large.response()
         except ValueError:  # a malformed length or chunk size
             h.close_connection = True
-            return Response(400, {"Content-Type": "application/json"}, b'{"error":"invalid_request"}')
+            return OAuthError("invalid_request", "Malformed Content-Length or chunk size").response()
     content_type = h.headers.get("Content-Type", "")
     provider = owner.oidc
     if path == AUTHORIZE_PATH:
