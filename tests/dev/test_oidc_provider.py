@@ -659,3 +659,21 @@ def test_sign_in_says_why_the_login_page_refused_its_answer(issuer: DevIssuer) -
     with pytest.raises(RuntimeError) as unknown:
         oc.sign_in(issuer.issuer, client_id="someone-else")
     assert "Unknown client. The client_id is not registered" in str(unknown.value)
+
+
+@pytest.mark.parametrize("missing", ["code", "redirect_uri", "refresh_token"])
+def test_a_missing_required_token_parameter_is_invalid_request_not_invalid_grant(
+        issuer: DevIssuer, missing: str) -> None:
+    # RFC 6749 §5.2: invalid_request "is missing a required parameter"; invalid_grant is for a bad one.
+    request, code = _login(issuer, scopes=("openid", "offline_access"))
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "client_id": "serverless-jwt-dev-spa", "code_verifier": request.code_verifier}
+    if missing == "refresh_token":
+        tokens = oc.post_form(issuer.issuer + "/oauth/token", form).json()
+        assert tokens["refresh_token"]
+        form = {"grant_type": "refresh_token", "client_id": "serverless-jwt-dev-spa"}
+    else:
+        del form[missing]
+    answer = oc.post_form(issuer.issuer + "/oauth/token", form)
+    assert (answer.status, answer.json()["error"]) == (400, "invalid_request")
+    assert missing in answer.json()["error_description"]

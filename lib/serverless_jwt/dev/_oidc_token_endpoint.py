@@ -68,6 +68,8 @@ class TokenEndpoint:
 
     def _redeem_code(self, form: Mapping[str, str]) -> Grant:
         code = form.get("code", "")
+        if not code:  # RFC 6749 §5.2: a missing required parameter is invalid_request, not invalid_grant
+            raise OAuthError("invalid_request", "code is missing")
         if form.get("client_id") != self.client_id:
             raise OAuthError("invalid_client", "Unknown client_id", status=401)
         # Single use: the code is gone from the first attempt on, whatever its outcome.
@@ -76,6 +78,8 @@ class TokenEndpoint:
             raise OAuthError("invalid_grant", "The code is invalid, expired or already used")
         if grant.client_id != form.get("client_id"):
             raise OAuthError("invalid_grant", "The code was issued to another client")
+        if "redirect_uri" not in form:  # §4.1.3: required when the authorization request named one
+            raise OAuthError("invalid_request", "redirect_uri is missing")
         if form.get("redirect_uri") != grant.redirect_uri:
             raise OAuthError("invalid_grant", "redirect_uri does not match the authorization request")
         verifier = form.get("code_verifier")
@@ -87,6 +91,8 @@ class TokenEndpoint:
 
     def _refresh(self, form: Mapping[str, str]) -> Response:
         token = form.get("refresh_token", "")
+        if not token:
+            raise OAuthError("invalid_request", "refresh_token is missing")
         # The client is checked before the token is used up: a wrong client_id burns nothing.
         held = self._store.peek_refresh(token)
         if held is not None and form.get("client_id") != held.client_id:
