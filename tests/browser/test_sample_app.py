@@ -274,3 +274,33 @@ def test_a_provider_that_neither_promises_nor_sends_iss_still_signs_in(
         assert _call(page, "Call /me")[0] == "200"
     finally:
         issuer.discovery_overrides.pop("authorization_response_iss_parameter_supported")
+
+
+def test_a_configured_logout_url_that_names_its_own_parameters_gets_no_second_copy(
+        browser: Any, sample_app: tuple[Any, str]) -> None:
+    # README's Cognito recipe: logoutUrl already carries client_id (and logout_uri). Appending another
+    # client_id makes it a repeated parameter, which a provider may refuse (RFC 6749 §3.1: this one does).
+    issuer, api = sample_app
+    logout_url = f"{issuer.issuer}/logout?client_id=serverless-jwt-dev-spa"
+    config = {"issuer": issuer.issuer, "clientId": "serverless-jwt-dev-spa", "scope": "openid",
+              "logoutUrl": logout_url}
+    context = browser.new_context()
+    try:
+        context.route("**/config.json", lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(config)))
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(api + "/")
+        page.wait_for_selector("body[data-ready=true]")
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+        with page.expect_request(lambda r: r.url.startswith(logout_url)) as logout:
+            page.get_by_role("button", name="Log out").click()
+        assert logout.value.url.count("client_id=") == 1
+        assert "id_token_hint=" in logout.value.url
+        page.wait_for_url(api + "/")  # back from the provider's logout, not stopped on its error page
+        page.wait_for_selector("body[data-ready=true]")
+        assert _text(page, "subject") == "(not signed in)"
+    finally:
+        context.close()
