@@ -10,7 +10,13 @@ import json
 import pytest
 
 from serverless_jwt.dev import oidc_provider
-from serverless_jwt.dev._oidc_rules import RESERVED_CLAIMS, OAuthError, extra_claims, requested_scopes
+from serverless_jwt.dev._oidc_rules import (
+    RESERVED_CLAIMS,
+    OAuthError,
+    extra_claims,
+    parse_params,
+    requested_scopes,
+)
 from serverless_jwt.token import MAX_JSON_DEPTH
 
 
@@ -66,3 +72,10 @@ def test_extra_claims_may_nest_as_deep_as_verifiers_read() -> None:
 def test_every_protocol_claim_is_reserved(claim: str) -> None:
     with pytest.raises(ValueError, match=f"may not set protocol claims: {claim}$"):
         extra_claims(json.dumps({claim: "x"}))
+
+
+def test_a_parameter_without_a_value_is_treated_as_omitted() -> None:
+    # RFC 6749 §3.1: state= must not come back as an empty state, response_mode= means the default, and
+    # a blank copy next to a real value is no second copy.
+    params = parse_params("state=&response_mode=&nonce&scope=openid&client_id=&client_id=spa", repeatable=())
+    assert params == {"scope": "openid", "client_id": "spa"}

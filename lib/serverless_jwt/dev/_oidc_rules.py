@@ -95,10 +95,14 @@ def parse_form(body: bytes, content_type: str) -> dict[str, str]:
 
 
 def parse_params(text: str, *, repeatable: Sequence[str]) -> dict[str, str]:
-    """Query or form parameters; only names in ``repeatable`` may appear more than once (space-joined)."""
+    """Query or form parameters; only names in ``repeatable`` may appear more than once (space-joined).
+
+    A parameter without a value is left out (RFC 6749 §3.1: "treated as if omitted"), so ``state=`` is
+    not echoed back and ``response_mode=`` means the default.
+    """
     out: dict[str, str] = {}
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=100)
+        pairs = parse_qsl(text, keep_blank_values=False, strict_parsing=False, max_num_fields=100)
     except ValueError:
         raise OAuthError("invalid_request", "Too many parameters") from None
     for name, value in pairs:
