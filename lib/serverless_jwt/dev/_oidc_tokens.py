@@ -81,8 +81,9 @@ def _half_hash(token: str) -> str:
 def issue(issuer: DevIssuer, grant: Grant, *, id_token: bool, lifetime_seconds: float) -> dict[str, Any]:
     """The token response members (without a refresh token) for a grant."""
     token = access_token(issuer, grant, lifetime_seconds=lifetime_seconds)
-    out: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
-                           "expires_in": int(lifetime_seconds), "scope": " ".join(grant.scopes)}
+    out: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": int(lifetime_seconds)}
+    if grant.scopes:  # RFC 6749 §3.3: a scope value has at least one scope-token, "" is none
+        out["scope"] = " ".join(grant.scopes)
     if id_token:
         claims: dict[str, Any] = dict(grant.claims)
         claims.update({"auth_time": grant.auth_time, "azp": grant.client_id, "sid": grant.sid,
