@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -677,3 +678,27 @@ def test_a_missing_required_token_parameter_is_invalid_request_not_invalid_grant
     answer = oc.post_form(issuer.issuer + "/oauth/token", form)
     assert (answer.status, answer.json()["error"]) == (400, "invalid_request")
     assert missing in answer.json()["error_description"]
+
+
+# CSP3 §2.3.1: a scheme-source, or a host-source (no IPv6 literal: a source naming one is ignored).
+_CSP_SOURCE = re.compile(r"[a-z][a-z0-9+.-]*:|(?:[a-z][a-z0-9+.-]*://)?(?:\*|(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*)"
+                         r"(?::(?:[0-9]+|\*))?(?:/\S*)?", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(("redirect", "source"), [
+    ("http://127.0.0.1:5173/callback", "http://127.0.0.1:5173"),
+    ("http://[::1]:5173/callback", "http://*:5173"),
+    ("com.example.app:/callback", "com.example.app:"),
+])
+def test_the_login_pages_form_action_names_the_redirect_target_in_valid_csp(
+        issuer: DevIssuer, redirect: str, source: str) -> None:
+    # form-action governs the redirect after the form too: an invalid source (http://[::1]:5173, or
+    # com.example.app:// for a native app) is ignored by the browser, which then blocks the redirect.
+    if not redirect.startswith("http"):
+        issuer.oidc.redirect_uris = [redirect]
+    answer = oc.get(oc.start(issuer.issuer, redirect_uri=redirect).url)
+    assert answer.status == 200
+    directives = dict(d.strip().split(" ", 1) for d in answer.headers["content-security-policy"].split(";"))
+    sources = directives["form-action"].split()
+    assert sources == ["'self'", source]
+    assert _CSP_SOURCE.fullmatch(source)

@@ -184,9 +184,8 @@ class OidcProvider(TokenEndpoint):
             redirect_uri=pending.redirect_uri, subject=subject, offered_scopes=offered,
             checked_scopes=checked, roles=roles, claims_json=claims, error=error)
         # form-action also governs the redirect that follows the POST: allow the client's origin too.
-        target = urlsplit(pending.redirect_uri)
         csp = (f"default-src 'none'; style-src 'unsafe-inline'; "
-               f"form-action 'self' {target.scheme}://{target.netloc}; frame-ancestors 'none'")
+               f"form-action 'self' {_csp_source(pending.redirect_uri)}; frame-ancestors 'none'")
         return Response(status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
                                  "X-Frame-Options": "DENY", "Content-Security-Policy": csp}, body)
 
@@ -279,6 +278,18 @@ def resource_metadata(issuer: DevIssuer | AttachedIssuer, resource: str) -> dict
     scopes = DEFAULT_SCOPES if provider is None else provider.offered_scopes
     return {"resource": resource, "authorization_servers": [issuer.issuer],
             "scopes_supported": list(scopes), "bearer_methods_supported": ["header"]}
+
+
+def _csp_source(uri: str) -> str:
+    """A CSP source expression matching ``uri``'s origin, as narrow as CSP can write it."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return parts.scheme + ":"  # a native app's private-use scheme (RFC 8252 §7.1) has no host to name
+    if ":" in (parts.hostname or ""):
+        # CSP's host-source has no IPv6 literal ("http://[::1]:5173" is ignored as invalid, and the redirect
+        # after the form is then blocked): any host, on that scheme and port, is the narrowest expressible.
+        return f"{parts.scheme}://*" + (f":{parts.port}" if parts.port is not None else "")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _form_text(body: bytes, content_type: str) -> str:
