@@ -278,6 +278,17 @@ def test_most_specific_http_route_wins(http_api: Project) -> None:
     assert fallback["routeKey"] == "$default"
 
 
+def test_a_method_api_gateway_does_not_serve_has_no_route_even_under_any(http_api: Project) -> None:
+    # ANY is API Gateway's seven methods (sam's Route.ANY_HTTP_METHODS); sam local answers another
+    # method as a missing route, in JSON, never an HTML page or the function.
+    for method in ("PROPFIND", "TRACE", "FOO"):
+        odd = http_api.call(method, "/any/a")  # ANY route, and the HTTP API's $default
+        assert (odd.status, odd.json()) == (404, {"message": "Not Found"})
+        rest = http_api.call(method, "/Prod/fail/raise")
+        assert (rest.status, rest.json()) == (403, {"message": "Missing Authentication Token"})
+    assert "-> Echo" not in http_api.logs.getvalue()
+
+
 def test_static_files_and_index(http_api: Project) -> None:
     home = http_api.call("GET", "/")
     assert (home.status, home.body) == (200, b"<h1>home</h1>")

@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote
 
-__all__ = ["Api", "Authorizer", "Cors", "Match", "Route", "api_id", "match"]
+__all__ = ["METHODS", "Api", "Authorizer", "Cors", "Match", "Route", "api_id", "match"]
+
+# The methods API Gateway serves (``ANY`` is these, as sam's ``Route.ANY_HTTP_METHODS``): a request with
+# another one (``PROPFIND``, ``TRACE``) has no route, whatever its path.
+METHODS = frozenset({"GET", "DELETE", "PUT", "POST", "HEAD", "OPTIONS", "PATCH"})
 
 ApiKind = Literal["REST", "HTTP"]
 AuthorizerKind = Literal["token", "request", "jwt"]
@@ -166,6 +170,8 @@ def match(routes: Sequence[Route], method: str, raw_path: str) -> Match | None:
     """
     path = _SLASHES.sub("/", raw_path) or "/"
     method = method.upper()
+    if method not in METHODS:
+        return None
     for route in sorted(routes, key=_order):
         if route.method not in ("ANY", method):
             continue
