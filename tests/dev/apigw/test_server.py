@@ -190,6 +190,27 @@ def test_an_absolute_form_request_target_is_routed_by_its_path(rest: Project) ->
     assert (event["path"], event["queryStringParameters"]) == ("/open", {"x": "1"})
 
 
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+def test_an_ipv6_host_is_served(project: Project) -> None:
+    # `start-api --host ::1`, as sam's server binds it (werkzeug picks AF_INET6 for an address with ':').
+    (project.root / "template.yaml").write_text(REST_TOKEN)
+    template = Template(project.root / "template.yaml")
+    runners = {n: FunctionRunner(f) for n, f in template.functions.items()}
+    with LocalApiGateway(collect(template).routes, runners, host="::1") as gateway:
+        assert gateway.url.startswith("http://[::1]:")
+        reply = request(gateway.url, "POST", "/dev/open")
+    assert (reply.status, reply.json()["event"]["requestContext"]["identity"]["sourceIp"]) == (200, "::1")
+
+
 def _http_1_0(base: str, method: str, path: str) -> dict[str, Any]:
     """The event a request sent as HTTP/1.0 (``curl -0``) hands the function."""
     host, port = urlsplit(base).hostname, urlsplit(base).port

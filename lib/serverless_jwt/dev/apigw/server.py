@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -66,6 +67,10 @@ class _Server(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6  # --host ::1: an IPv6 address, as sam's server (werkzeug) binds it
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -149,7 +154,7 @@ class LocalApiGateway:
     def start(self) -> LocalApiGateway:
         """Bind and serve in a daemon thread; returns ``self``."""
         if self._server is None:
-            server = _Server((self.host, self.port), _Handler)
+            server = (_Server6 if ":" in self.host else _Server)((self.host, self.port), _Handler)
             server.gateway = self
             self._server = server
             self._thread = serve_in_thread(server, "LocalApiGateway")
