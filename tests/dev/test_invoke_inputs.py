@@ -158,6 +158,18 @@ def test_an_env_vars_file_is_an_object_of_objects(tmp_path: Path) -> None:
             read_env_vars(str(given))
 
 
+def test_an_env_vars_file_that_is_not_json_is_read_as_a_dotenv_file_as_sam_reads_it(tmp_path: Path) -> None:
+    # sam local (python-dotenv) takes `--env-vars .env` as every function's Parameters.
+    given = tmp_path / ".env"
+    given.write_text('# local\nexport STAGE=dev\nGREETING="hello world"\n', encoding="utf-8")
+    assert read_env_vars(str(given)) == {"Parameters": {"STAGE": "dev", "GREETING": "hello world"}}
+    # A broken JSON file is not taken for one (sam would run on with '{' as a name and no value).
+    for broken in ('{"Parameters": {"A": "1"}\n', "{\n  STAGE=dev\n}\n", "just words\n"):
+        given.write_text(broken, encoding="utf-8")
+        with pytest.raises(ConfigurationError, match=r"is not valid JSON \(line \d+\), nor a .env file"):
+            read_env_vars(str(given))
+
+
 def test_an_event_of_the_other_authorizer_type_is_named_and_any_other_is_fine(template: Template) -> None:
     routes = collect(template).routes
     authorizer = template.function("AuthorizerFunction")

@@ -8,7 +8,9 @@ TOKEN authorizer ``authorizationToken``, REQUEST authorizer ``identitySource``).
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -86,16 +88,45 @@ def read_event(source: str | None, function: Function, template: Template | None
 
 def read_env_vars(source: str) -> dict[str, dict[str, Any]]:
     """An ``--env-vars`` file as ``sam local`` reads it: a JSON object of objects (``Parameters`` for
-    every function, a logical id for one)."""
-    values = _json_object(source, "--env-vars", "--env-vars file")
+    every function, a logical id for one), or, as sam reads a file that is not JSON, a ``.env`` file
+    (``NAME=value`` lines, for every function)."""
+    text = _text(source, "--env-vars", "--env-vars file")
+    try:
+        values = _json(text, source, "--env-vars")
+    except ConfigurationError as exc:
+        dotenv = _dotenv(text)
+        if dotenv is None:
+            raise ConfigurationError(f"{exc}, nor a .env file of NAME=value lines") from None
+        return {"Parameters": dotenv}
     if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
         raise ConfigurationError(f"--env-vars {source} must be a JSON object of objects, such as "
                                  '{"Parameters": {"NAME": "value"}, "MeFunction": {"NAME": "value"}}')
     return values
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _dotenv(text: str) -> dict[str, Any] | None:
+    """The variables of a ``.env`` file, read by python-dotenv as sam reads one (its dependency); ``None``
+    unless every entry is ``NAME=value``: sam would take a broken JSON file's lines as names without a
+    value and run on, a typo in it silently ignored."""
+    try:
+        from dotenv import dotenv_values
+    except ImportError:  # an aws-sam-cli before .env files: JSON only, as that sam
+        return None
+    values = dotenv_values(stream=io.StringIO(text))
+    if not values or not all(_NAME.fullmatch(k) and v is not None for k, v in values.items()):
+        return None
+    return dict(values)
+
+
 def _json_object(source: str, what: str, file: str) -> Any:
     """The JSON value in file ``source`` (``-``: stdin); a ConfigurationError names ``what`` it was."""
+    return _json(_text(source, what, file), source, what)
+
+
+def _text(source: str, what: str, file: str) -> str:
     if not source:  # Path("") is the working directory: "cannot read event file : it is a folder"
         raise ConfigurationError(f"cannot read {file} '': the path is empty "
                                  "(name a JSON file, or - for stdin)")
@@ -109,6 +140,10 @@ def _json_object(source: str, what: str, file: str) -> Any:
         raise ConfigurationError(f"{what} {source} is not UTF-8 text") from None
     if source == "-" and not text.strip():
         raise ConfigurationError(f"{what} - is empty: nothing was written to standard input")
+    return text
+
+
+def _json(text: str, source: str, what: str) -> Any:
     try:
         # NaN and Infinity are not JSON (RFC 8259 §6): Lambda's Invoke API refuses such a payload.
         return json.loads(text, parse_constant=_not_json)

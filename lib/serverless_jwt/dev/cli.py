@@ -47,7 +47,8 @@ def _common_template(p: argparse.ArgumentParser) -> None:
     _state_dir_here_too(p)
     p.add_argument("--env-vars", "-n", metavar="FILE",
                    help="JSON file of environment values, as with sam: {\"Parameters\": {...}} for every "
-                        "function, {\"MeFunction\": {...}} for one; only variables the template declares")
+                        "function, {\"MeFunction\": {...}} for one, or a .env file (NAME=value lines, "
+                        "for every function); only variables the template declares")
     p.add_argument("--no-dev-issuer", action="store_true",
                    help="use the template's JWT_* settings as they are (a real provider) instead of pointing "
                         "JWT_ISSUER/JWT_AUDIENCE at an embedded dev issuer")
