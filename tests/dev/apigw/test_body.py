@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.message
 import io
 
 import pytest
@@ -45,6 +46,22 @@ def test_content_length() -> None:
             read_body(io.BytesIO(b"abc"), {"Content-Length": bad})
     with pytest.raises(BadRequestBody):  # the client promised more than it sent
         read_body(io.BytesIO(b"ab"), {"Content-Length": "5"})
+
+
+def test_content_lengths_that_disagree_are_a_bad_request_and_repeats_that_agree_are_one() -> None:
+    # RFC 9112 §6.3: differing lengths leave the body's end ambiguous (a request-smuggling shape).
+    message = email.message.Message()
+    message["Content-Length"] = "3"
+    message["Content-Length"] = "5"
+    with pytest.raises(BadRequestBody) as caught:
+        read_body(io.BytesIO(b"abcdef"), message)
+    assert caught.value.kind == "bad_request"
+    with pytest.raises(BadRequestBody):
+        read_body(io.BytesIO(b"abcdef"), {"Content-Length": "3, 5"})
+    agreeing = email.message.Message()
+    agreeing["Content-Length"] = "3"
+    agreeing["Content-Length"] = "3, 3"
+    assert read_body(io.BytesIO(b"abcdef"), agreeing) == b"abc"
 
 
 def test_other_transfer_codings_are_refused() -> None:

@@ -60,10 +60,15 @@ def read_body(rfile: Any, headers: Any, limit: int = MAX_BODY_BYTES) -> bytes:
             if rfile.readline(8192) in (b"\r\n", b"\n", b""):
                 return bytes(out)
         raise BadRequestBody("bad_request")
-    raw = headers.get("Content-Length")
-    if raw is None:
+    # Every Content-Length field and list member: lengths that differ (`5` and `7`) make the body's end
+    # ambiguous, a request-smuggling shape that RFC 9112 §6.3 makes an unrecoverable 400.
+    get_all = getattr(headers, "get_all", None)
+    fields = get_all("Content-Length") if get_all is not None else [headers.get("Content-Length")]
+    lengths = {v.strip() for field in fields or () if field is not None for v in field.split(",")}
+    if not lengths:
         return b""
-    if not raw.strip().isdigit():
+    raw = lengths.pop()
+    if lengths or not raw.isdigit():
         raise BadRequestBody("bad_request")
     length = int(raw)
     if length > limit:
