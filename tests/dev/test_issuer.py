@@ -241,6 +241,22 @@ def test_a_body_sent_where_none_is_read_does_not_become_the_next_request(issuer:
     assert answers.startswith(b"HTTP/1.1 405")
 
 
+def test_content_lengths_that_disagree_are_a_400_not_a_second_request(issuer: DevIssuer) -> None:
+    smuggled = b"GET /logout HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    form = b"grant_type=client_credentials"
+    with socket.create_connection((urlsplit(issuer.issuer).hostname or "", urlsplit(issuer.issuer).port or 0),
+                                  timeout=5) as sock:
+        sock.sendall(b"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n"
+                     % (len(form), len(form) + len(smuggled)) + form + smuggled)
+        answers = b""
+        while chunk := sock.recv(65536):  # the server closes after its one answer
+            answers += chunk
+    assert answers.count(b"HTTP/1.1 ") == 1
+    assert answers.startswith(b"HTTP/1.1 400")
+
+
 def test_a_bug_in_a_handler_is_a_500_server_error_not_a_dropped_connection(
         issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:

@@ -208,8 +208,10 @@ def _read_body(h: _Handler) -> bytes:
                 return out
             out += h.rfile.read(size)
             h.rfile.readline(8)  # the CRLF after the chunk
-    length = h.headers.get("Content-Length", "0").strip()
-    if not length.isdigit():
+    # Lengths that differ (two fields, or "5, 7") leave the body's end ambiguous: RFC 9112 §6.3's 400.
+    lengths = {v.strip() for field in h.headers.get_all("Content-Length") or ["0"] for v in field.split(",")}
+    length = lengths.pop()
+    if lengths or not length.isdigit():
         raise ValueError("bad length")
     if int(length) > MAX_FORM_BYTES:
         if int(length) <= 16 * MAX_FORM_BYTES:
