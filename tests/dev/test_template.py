@@ -232,6 +232,29 @@ def test_parameter_overrides_in_both_sam_spellings() -> None:
         parse_overrides(["novalue"])
 
 
+def test_parameter_overrides_from_a_file_as_sam_reads_one(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # `sam local ... --parameter-overrides file://params.yaml`: keys, lists joined, Key=Value strings,
+    # $include relative to the including file.
+    (tmp_path / "more").mkdir()
+    (tmp_path / "params.yaml").write_text("JwtIssuer: https://a/\nScopes: [read, write]\nTier: 3\n"
+                                          "$include: file://more/extra.yaml\n")
+    (tmp_path / "more" / "extra.yaml").write_text("- JwtAudience=api Stage='prod eu'\n")
+    monkeypatch.chdir(tmp_path)
+    assert parse_overrides(["file://params.yaml", "Tier=4"]) == {
+        "JwtIssuer": "https://a/", "Scopes": "read,write", "Tier": "4", "JwtAudience": "api",
+        "Stage": "prod eu"}
+    (tmp_path / "loop.yaml").write_text("$include: file://loop.yaml\n")
+    (tmp_path / "bad.yaml").write_text("a: [\n")
+    (tmp_path / "params.json").write_text('{"A": "1"}')
+    for ref, why in [("file://none.yaml", "not found"), ("file://loop.yaml", "includes itself"),
+                     ("file://bad.yaml", "is not valid YAML"), ("file://params.json", "sam reads .yaml")]:
+        with pytest.raises(ConfigurationError, match=why):
+            parse_overrides([ref])
+    with pytest.raises(ConfigurationError, match="not 'b'"):  # the piece that is no Key=Value is named
+        parse_overrides(["A=1 b"])
+
+
 def test_globals_merge_as_the_sam_translator_merges(tmp_path: Path) -> None:
     path = _write(tmp_path, """\
 Transform: AWS::Serverless-2016-10-31

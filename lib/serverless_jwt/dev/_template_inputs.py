@@ -1,14 +1,16 @@
 """What a template's resources are read with: parameter values, the ``Globals`` section and the
 ``AWS::LanguageExtensions`` transform (``Fn::ForEach``).
 
-``Parameters`` take ``--parameter-overrides`` values (:func:`parse_overrides`, both sam spellings),
-else their ``Default``; ``Globals`` are the SAM translator's own ``Globals`` class. Used by
-:class:`~serverless_jwt.dev.template.Template`, which re-exports :func:`parse_overrides`.
+``Parameters`` take ``--parameter-overrides`` values (:func:`parse_overrides`, both sam spellings and
+sam's ``file://params.yaml``), else their ``Default``; ``Globals`` are the SAM translator's own
+``Globals`` class. Used by :class:`~serverless_jwt.dev.template.Template`, which re-exports
+:func:`parse_overrides`.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,19 +23,80 @@ __all__ = ["language_extensions", "parameter_values", "parse_overrides", "sam_gl
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, str]:
-    """``["Key=Value", "A=B C=D"]`` (``sam`` style) into a dict; raises ConfigurationError."""
+    """``["Key=Value", "A=B C=D", "file://params.yaml"]`` (``sam`` style) into a dict; raises
+    ConfigurationError."""
     out: dict[str, str] = {}
     for item in items or []:
-        for pair in re.findall(r"""(?:[^\s"']|"[^"]*"|'[^']*')+""", item):
-            if pair.startswith("ParameterKey=") and ",ParameterValue=" in pair:  # CloudFormation spelling
-                key, _, value = pair.removeprefix("ParameterKey=").partition(",ParameterValue=")
-                sep = "="
-            else:
-                key, sep, value = pair.partition("=")
-            if not sep or not key:
-                raise ConfigurationError("parameter overrides are written Key=Value")
-            out[key] = value.strip("'\"")
+        _overrides_text(item, out, None, set())
     return out
+
+
+def _overrides_text(item: str, out: dict[str, str], current: Path | None, seen: set[Path]) -> None:
+    for pair in re.findall(r"""(?:[^\s"']|"[^"]*"|'[^']*')+""", item):
+        if pair.startswith("file://"):
+            _overrides_file(pair, out, current, seen)
+            continue
+        if pair.startswith("ParameterKey=") and ",ParameterValue=" in pair:  # CloudFormation spelling
+            key, _, value = pair.removeprefix("ParameterKey=").partition(",ParameterValue=")
+            sep = "="
+        else:
+            key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigurationError(f"parameter overrides are written Key=Value (or file://FILE.yaml), "
+                                     f"not {pair!r}")
+        out[key] = value.strip("'\"")
+
+
+def _overrides_file(ref: str, out: dict[str, str], current: Path | None, seen: set[Path]) -> None:
+    """``file://params.yaml`` (or ``.yml``, ``.toml``) as sam reads it: ``Key: value`` (a list joined
+    with commas), ``Key=Value`` strings, ``$include`` of other files (relative to the including one)."""
+    path = Path(ref.removeprefix("file://"))
+    path = (current.parent / path if current is not None and not path.is_absolute() else path).resolve()
+    if not path.is_file():
+        raise ConfigurationError(f"--parameter-overrides {ref}: not found or a folder")
+    if path.suffix not in (".yaml", ".yml", ".toml"):  # as sam: its JSON reader is disabled
+        raise ConfigurationError(f"--parameter-overrides {ref}: sam reads .yaml, .yml or .toml files")
+    if path in seen:
+        raise ConfigurationError(f"--parameter-overrides {ref}: it includes itself")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigurationError(f"--parameter-overrides {ref} cannot be read ({why})") from None
+    kind = "TOML" if path.suffix == ".toml" else "YAML"
+    try:
+        # tomllib: Python 3.11 on (this package supports 3.10)
+        reader: Any = importlib.import_module("tomllib" if kind == "TOML" else "yaml")
+    except ImportError:
+        raise ConfigurationError(f"--parameter-overrides {ref}: reading {kind} needs "
+                                 + ("Python 3.11" if kind == "TOML" else "PyYAML")) from None
+    try:
+        data = reader.loads(text) if kind == "TOML" else reader.safe_load(text)
+    except Exception:  # TOMLDecodeError, PyYAML's YAMLError, a RecursionError: its text is not echoed
+        raise ConfigurationError(f"--parameter-overrides {ref} is not valid {kind}") from None
+    _overrides_value(data, ref, out, path, seen | {path})
+
+
+def _overrides_value(data: Any, ref: str, out: dict[str, str], path: Path, seen: set[Path]) -> None:
+    if data is None:
+        return
+    if isinstance(data, str):
+        _overrides_text(data, out, path, seen)
+    elif isinstance(data, list):
+        for value in data:
+            _overrides_value(value, ref, out, path, seen)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            if key == "$include" and isinstance(value, (str, list)):
+                _overrides_value(value, ref, out, path, seen)
+            elif isinstance(value, list) and not any(isinstance(v, (list, dict)) for v in value):
+                out[str(key)] = ",".join(str(v).strip() for v in value if v not in (None, ""))
+            elif isinstance(value, (list, dict)):
+                raise ConfigurationError(f"--parameter-overrides {ref}: {key} must be text or a list")
+            else:
+                out[str(key)] = "" if value is None else str(value)
+    else:
+        raise ConfigurationError(f"--parameter-overrides {ref}: {data!r} is no Key=Value")
 
 
 def parameter_values(declared: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, Any]:
