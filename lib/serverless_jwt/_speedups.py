@@ -9,11 +9,21 @@ it provably equals the strict standard-library reading (:func:`native_json_objec
 Set ``SERVERLESS_JWT_SPEEDUPS=0`` to never use them (read at import and again by each
 :func:`serverless_jwt.token.use_speedups` call, which tests use to switch at run time: while it is set,
 ``use_speedups()`` cannot turn them on).
+
+Each package is tried on its own, and only after it proved itself on a few known inputs at load (a few
+microseconds): a package that is not installed is skipped silently; one that fails to import for another
+reason (a wheel for another Python, a half-removed install), whose API changed, that reads the known
+inputs wrongly, or a pybase64 older than the extra's floor, is skipped with one warning on the
+``serverless_jwt`` logger. Either way the standard-library path decodes, and nothing fails at import or
+on a request.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,31 +34,81 @@ JsonCodec = tuple[Callable[[bytes], Any], Callable[[Any], bytes]]
 B64Decode = Callable[[bytes, bytes, bool], bytes]
 """pybase64's ``b64decode(data, altchars, validate)``."""
 
+_log = logging.getLogger("serverless_jwt")
+_PYBASE64_FLOOR = (1, 5)  # pyproject.toml's speedups extra: before 1.5, see its comment there
+# A compact document with every kind of value, escapes and non-ASCII text: msgspec must read it as the
+# standard library does and write it back byte for byte (what native_json_object relies on).
+_JSON_PROBE = b'{"sub":"a\\"\\n","n":[1,-2,0.5,18446744073709551615,true,false,null],"o":{"\xc3\xa9":""}}'
+
 
 def _enabled() -> bool:
     return os.environ.get("SERVERLESS_JWT_SPEEDUPS", "").strip() != "0"
 
 
 def json_codec() -> JsonCodec | None:
-    """msgspec's JSON ``(decode, encode)``, or ``None`` when it is missing or switched off."""
+    """msgspec's JSON ``(decode, encode)``, or ``None`` when it is missing, unusable or switched off."""
     if not _enabled():
         return None
     try:
         from msgspec.json import Decoder, Encoder
-    except ImportError:
+
+        codec: JsonCodec = (Decoder().decode, Encoder().encode)
+        value = codec[0](_JSON_PROBE)
+        works = value == json.loads(_JSON_PROBE) and codec[1](value) == _JSON_PROBE
+    except ModuleNotFoundError as err:
+        if (err.name or "").partition(".")[0] == "msgspec":
+            return None  # not installed (or blocked with sys.modules["msgspec"] = None)
+        works = False
+    except Exception:  # a broken install or another API: the strict path decodes
+        works = False
+    if not works:
+        _unusable("msgspec")
         return None
-    return Decoder().decode, Encoder().encode
+    return codec
 
 
 def b64_decoder() -> B64Decode | None:
-    """pybase64's ``b64decode``, or ``None`` when it is missing or switched off."""
+    """pybase64's ``b64decode``, or ``None`` when it is missing, unusable or switched off."""
     if not _enabled():
         return None
     try:
-        from pybase64 import b64decode
-    except ImportError:
+        import pybase64
+
+        decode: B64Decode = pybase64.b64decode
+        version = re.match(r"(\d+)\.(\d+)", str(pybase64.__version__))
+        works = (version is not None and (int(version[1]), int(version[2])) >= _PYBASE64_FLOOR
+                 and decode(b"-_-_YQ==", b"-_", True) == b"\xfb\xff\xbfa"
+                 and _refuses(decode, b"YW!Jj"))  # "YWJj" to a decoder skipping foreign bytes
+    except ModuleNotFoundError as err:
+        if err.name == "pybase64":
+            return None  # not installed
+        works = False
+    except Exception:  # a broken install, another API, an unreadable version: the strict path decodes
+        works = False
+    if not works:
+        _unusable("pybase64")
         return None
-    return b64decode
+    return decode
+
+
+def _refuses(decode: B64Decode, segment: bytes) -> bool:
+    try:
+        decode(segment, b"-_", True)
+    except ValueError:  # binascii.Error, as _base64url.native expects
+        return True
+    return False
+
+
+_warned: set[str] = set()
+
+
+def _unusable(package: str) -> None:
+    if package in _warned:  # one line per process, however often use_speedups() looks again
+        return
+    _warned.add(package)
+    _log.warning("serverless_jwt: %s is installed but unusable here (a broken install, an API or version "
+                 "this release does not know); tokens are decoded without it, with the same verdicts",
+                 package)
 
 
 def native_json_object(codec: JsonCodec, strict: Callable[[bytes], dict[str, Any]],
