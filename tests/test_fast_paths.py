@@ -185,6 +185,28 @@ NATIVE_EDGE_CASES = [
     b'\x00{"a":1}',
     b"{\"a\":1,}",
     b'{"a" :1}',
+    # names equal only once their escapes are read: msgspec keeps one, the strict path refuses both
+    b'{"a":1,"\\u0061":1}',
+    b'{"\\u0061":1,"a":2}',
+    b'{"x":{"\\u0062":1,"b":1}}',
+    b'{"\\ud83d\\ude00":1,"\xf0\x9f\x98\x80":1}',  # an escaped pair and its UTF-8, one name
+    b'{"\\/":1,"/":1}',
+    b'{"a\\u0000":1,"a":1}',  # not the same name
+    b'{"\x01":1}',  # a raw control character in a name
+    b'{"\\ud800":1}',  # a lone surrogate in a name
+    b'{"a":"\\ud800\\ud800"}',
+    b'{"a":"\\ude00\\ud83d"}',  # a pair in the wrong order
+    b'{"a":-1e400}',
+    b'{"a":[1e400]}',
+    b'{"a":-NaN}',
+    b'{"a":123456789012345678901234567890}',  # past 64 bits: exact on the strict path
+    b'{"a":-123456789012345678901234567890}',
+    b'{"a":9007199254740993}',  # 2**53 + 1: a float would round it
+    b'{"a":"\xef\xbb\xbf"}',  # a BOM inside a string is text
+    b'\xef\xbb\xbf\xef\xbb\xbf{"a":1}',
+    b'\xfe\xff\x00{\x00}',  # UTF-16 byte order marks
+    b'{"a":"' + b"\\u0041" * 3 + b'"}',
+    b'{"a":[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]}',  # deep in lists alone
 ]
 
 
@@ -331,7 +353,8 @@ _HEADERS = [b'{"alg":"RS256","kid":"k1"}', b'{"alg":"RS256","alg":"none"}',
             b' {"alg":"EdDSA"}', b'{"alg":"RS256","kid":"\\u006b"}']
 _PAYLOADS = [b'{"sub":"a","exp":2000000000}', b'{"sub":"a","sub":"b"}', b'{"exp":NaN}', b'{"exp":1e400}',
              b'{"sub":"\\ud800"}', b'\xef\xbb\xbf{"sub":"a"}', b'{"exp":18446744073709551616}', b'[]',
-             b'{"sub":"a"} ', b'{"sub":"\xff"}', b'{"n":-0}']
+             b'{"sub":"a"} ', b'{"sub":"\xff"}', b'{"n":-0}', b'{"sub":"a","\\u0073ub":"b"}',
+             b'{"sub":"a\x01"}', b'{"exp":123456789012345678901234567890}', _nested(MAX_JSON_DEPTH + 1)]
 
 
 @any_native
@@ -348,6 +371,27 @@ def test_tokens_parse_the_same_with_and_without_speedups(
     for candidate in (token, token + noise, noise + token):
         native, pure = _parse_both(candidate)
         assert native == pure
+
+
+def _tail_siblings(segment: str) -> list[str]:
+    # The segment with its last character replaced by every base64url letter and by '+', '/', '=':
+    # non-canonical trailing bits and foreign bytes where pybase64 is given the most room.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/="
+    return [segment[:-1] + c for c in alphabet] + [segment + "=", segment + "==", segment + "A"]
+
+
+@any_native
+@pytest.mark.parametrize("payload", _PAYLOADS)
+@pytest.mark.parametrize("header", _HEADERS)
+def test_adversarial_tokens_and_their_tail_siblings_parse_the_same_with_and_without_speedups(
+        header: bytes, payload: bytes) -> None:
+    h64, p64, s64 = _b64(header), _b64(payload), _b64(b"\xff" * 7)
+    tokens = [f"{h64}.{p64}.{s64}"]
+    tokens += [f"{h64}.{p}.{s64}" for p in _tail_siblings(p64)]
+    tokens += [f"{h}.{p64}.{s64}" for h in _tail_siblings(h64)]
+    tokens += [f"{h64}.{p64}.{s}" for s in _tail_siblings(s64)]
+    outcomes = {candidate: _parse_both(candidate) for candidate in tokens}
+    assert {t: pair for t, pair in outcomes.items() if pair[0] != pair[1]} == {}
 
 
 @any_native
