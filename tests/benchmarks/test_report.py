@@ -41,4 +41,4 @@ def test_the_readme_performance_table_has_the_rows_and_format_the_benchmark_prin
     assert {c for c in cells(readme) if c.startswith("n/a")} == {c for c in cells(printed_table)
                                                                   if c.startswith("n/a")}
     for cell in cells(readme):  # a measured cell, a note as printed, or a row this run did not have
-        assert re.fullmatch(r"[\d.]+ µs \([\d.]+x\)|n/a: .+|not in this run|\d+\u201383 µs", cell), cell
+        assert re.fullmatch(r"[\d.]+ µs \([\d.]+x\)|n/a: .+|not in this run|\d+\u2013\d+ µs", cell), cell
