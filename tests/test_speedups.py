@@ -64,6 +64,9 @@ class Encoder:
 _j.Decoder, _j.Encoder, _m.json = Decoder, Encoder, _j
 sys.modules.update({'pybase64': _p, 'msgspec': _m, 'msgspec.json': _j})
 """
+# A layer built for the other architecture: msgspec's compiled module does not load, and pybase64 falls
+# back to its pure-Python code (slower than the strict path itself).
+OTHER_ARCHITECTURE = "sys.modules['msgspec._core'] = None\nsys.modules['pybase64._pybase64'] = None\n"
 OLD_PYBASE64 = """
 import types, pybase64 as _real
 _p = types.ModuleType('pybase64'); _p.__version__ = '1.4.3'; _p.b64decode = _real.b64decode
@@ -132,7 +135,7 @@ def test_neither_installed_is_the_pure_path_in_silence() -> None:
 def _one_warning_per_package(stderr: str) -> None:
     lines = stderr.splitlines()
     for package in ("msgspec", "pybase64"):
-        assert [line for line in lines if f" {package} is installed but unusable" in line] != []
+        assert [line for line in lines if f" {package} is installed but not usable" in line] != []
         assert len([line for line in lines if f" {package} is installed" in line]) == 1
     assert "Traceback" not in stderr
 
@@ -159,7 +162,14 @@ def test_decoders_that_read_the_known_inputs_wrongly_are_not_used() -> None:
 def test_a_pybase64_older_than_the_extras_floor_is_not_used() -> None:
     used, stderr = _run(OLD_PYBASE64 + MISSING_MSGSPEC)
     assert used == {"json": False, "b64": False, "sub": "user-1", "again": False}
-    assert "pybase64 is installed but unusable" in stderr
+    assert "pybase64 is installed but not usable" in stderr
+
+
+@both_installed
+def test_compiled_modules_for_another_architecture_leave_the_pure_path_with_one_warning() -> None:
+    used, stderr = _run(OTHER_ARCHITECTURE)
+    assert used == {"json": False, "b64": False, "sub": "user-1", "again": False}
+    _one_warning_per_package(stderr)
 
 
 @both_installed

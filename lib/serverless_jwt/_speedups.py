@@ -12,8 +12,9 @@ Set ``SERVERLESS_JWT_SPEEDUPS=0`` to never use them (read at import and again by
 
 Each package is tried on its own, and only after it proved itself on a few known inputs at load (a few
 microseconds): a package that is not installed is skipped silently; one that fails to import for another
-reason (a wheel for another Python, a half-removed install), whose API changed, that reads the known
-inputs wrongly, or a pybase64 older than the extra's floor, is skipped with one warning on the
+reason (a wheel for another Python or architecture, a half-removed install), whose API changed, that
+reads the known inputs wrongly, a pybase64 older than the extra's floor or without its compiled module
+(its pure-Python fallback is slower than the strict path), is skipped with one warning on the
 ``serverless_jwt`` logger. Either way the standard-library path decodes, and nothing fails at import or
 on a request.
 """
@@ -56,9 +57,9 @@ def json_codec() -> JsonCodec | None:
         value = codec[0](_JSON_PROBE)
         works = value == json.loads(_JSON_PROBE) and codec[1](value) == _JSON_PROBE
     except ModuleNotFoundError as err:
-        if (err.name or "").partition(".")[0] == "msgspec":
+        if err.name in ("msgspec", "msgspec.json"):
             return None  # not installed (or blocked with sys.modules["msgspec"] = None)
-        works = False
+        works = False  # msgspec._core missing: a wheel for another architecture or Python
     except Exception:  # a broken install or another API: the strict path decodes
         works = False
     if not works:
@@ -76,7 +77,10 @@ def b64_decoder() -> B64Decode | None:
 
         decode: B64Decode = pybase64.b64decode
         version = re.match(r"(\d+)\.(\d+)", str(pybase64.__version__))
+        # Without its compiled module (a wheel for another architecture, an sdist built without a
+        # compiler) pybase64 falls back to Python code that is slower than the strict path itself.
         works = (version is not None and (int(version[1]), int(version[2])) >= _PYBASE64_FLOOR
+                 and getattr(decode, "__module__", "") != "pybase64._fallback"
                  and decode(b"-_-_YQ==", b"-_", True) == b"\xfb\xff\xbfa"
                  and _refuses(decode, b"YW!Jj"))  # "YWJj" to a decoder skipping foreign bytes
     except ModuleNotFoundError as err:
@@ -106,9 +110,9 @@ def _unusable(package: str) -> None:
     if package in _warned:  # one line per process, however often use_speedups() looks again
         return
     _warned.add(package)
-    _log.warning("serverless_jwt: %s is installed but unusable here (a broken install, an API or version "
-                 "this release does not know); tokens are decoded without it, with the same verdicts",
-                 package)
+    _log.warning("serverless_jwt: %s is installed but not usable here (a wheel for another architecture "
+                 "or Python, a broken install, or an API or version this release does not know); tokens "
+                 "are decoded without it, with the same verdicts", package)
 
 
 def native_json_object(codec: JsonCodec, strict: Callable[[bytes], dict[str, Any]],
