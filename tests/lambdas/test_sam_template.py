@@ -57,6 +57,20 @@ def test_the_layer_requirements_are_the_core_dependencies_and_the_powertools_ext
     assert {line.strip() for line in lines if line.strip() and not line.startswith("#")} == declared
 
 
+def test_the_readme_tells_how_to_add_the_speedups_extra_to_the_layer_with_the_extras_own_lines() -> None:
+    # The sample layer leaves the speedups out; the README's recipe for adding them to a layer's
+    # requirements must name exactly the extra's packages and floors, and the layer's architecture knob.
+    tomllib = pytest.importorskip("tomllib", reason="Python 3.11+ reads pyproject.toml")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extra = extras["speedups"]
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### The `speedups` extra"):readme.index("### Numbers")]
+    block = section[section.index("```text\n") + 8:]
+    assert sorted(block[:block.index("```")].split()) == sorted(extra)
+    assert "BuildArchitecture: arm64" in section
+    assert _source()["Resources"]["ServerlessJwtLayer"]["Metadata"]["BuildArchitecture"] in section
+
+
 def test_every_function_gets_the_layer_and_only_its_own_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     source = _source()
     assert source["Globals"]["Function"]["Layers"] == [{"Ref": "ServerlessJwtLayer"}]
