@@ -166,3 +166,43 @@ def test_a_token_one_verifier_cached_earns_nothing_from_another_with_the_same_ke
             assert other._keys.generation == first._keys.generation
             assert token not in other._cache
         assert first.verify(token)["sub"] == "alice"
+
+
+def test_threads_sharing_one_verifier_get_every_verdict_right_across_a_key_rotation() -> None:
+    # Eight threads verify tokens through one small cache (hits, misses and evictions all along) while
+    # the issuer revokes the signing key: no thread ever sees an error other than AuthError, and once a
+    # refresh has seen the key gone, no token it signed is admitted, cached or not. (While a refresh is
+    # in flight, requests go on with the keys in hand, by design: admissions racing the rotation are.)
+    from serverless_jwt.errors import AuthError, UnknownKeyError
+
+    with DevIssuer() as dev:
+        verifier = Verifier(issuer=dev.issuer, audience=dev.audience, verified_cache_size=8,
+                            jwks_max_age_seconds=1e-9, unknown_kid_cooldown_seconds=0)
+        old = [dev.mint(sub=f"user-{n}") for n in range(24)]
+        for token in old[:8]:
+            verifier.verify(token)
+        errors: list[BaseException] = []
+
+        def work(worker: int) -> None:
+            for i in range(60):
+                token = old[(worker * 7 + i) % len(old)]
+                try:
+                    verifier.verify(token)
+                except AuthError:
+                    continue
+                except BaseException as exc:  # anything else is a crash in a request
+                    errors.append(exc)
+                    return
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        dev.rotate(keep_old=False)
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(verifier._cache) <= 8 + 7
+        for token in old:
+            with pytest.raises(UnknownKeyError):
+                verifier.verify(token)
+        assert verifier.verify(dev.mint(sub="new"))["sub"] == "new"
