@@ -94,7 +94,8 @@ def test_the_request_path_imports_neither_pyjwt_nor_x509() -> None:
         "sig = base64.urlsafe_b64encode(hmac.digest(b'x' * 40, si, 'sha256')).rstrip(b'=')\n"
         "assert v.verify((si + b'.' + sig).decode())['sub'] == 'a'"
     )
-    for lazy in ("jwt", "cryptography.x509", "urllib.request", "ssl"):
+    for lazy in ("jwt", "cryptography.x509", "urllib.request", "ssl", "boto3", "botocore",
+                 "aws_lambda_powertools"):
         assert lazy not in loaded, lazy
     with_jwk = _loaded_after(
         "from cryptography.hazmat.primitives.asymmetric import ec\n"
