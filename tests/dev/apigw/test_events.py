@@ -109,6 +109,16 @@ def test_payload_1_0_says_its_version_only_on_an_http_api() -> None:
     assert "version" not in events.v1_event(_rest_match(), _request(path="/prod/items/7"))
 
 
+def test_payload_1_0_on_an_http_api_has_the_route_key_as_resource_id() -> None:
+    # A deployed HTTP API's 1.0 event: "resourceId": "ANY /webinar_payment_webhook"; REST has an id.
+    http = Match(Route(HTTP, "ANY", "/items/{id}", "Fn", payload_version="1.0"), {"id": "7"}, "/items/7")
+    context = events.v1_event(http, _request(path="/items/7"))["requestContext"]
+    assert context["resourceId"] == "ANY /items/{id}"
+    rest_id = events.v1_event(_rest_match(), _request(path="/prod/items/7"))["requestContext"]["resourceId"]
+    assert len(rest_id) == 6
+    assert " " not in rest_id
+
+
 def test_http_apis_decode_the_path_rest_apis_keep_it_as_sent() -> None:
     http_routes = [Route(HTTP, "GET", "/items/{id}", "Fn", payload_version="2.0"),
                    Route(HTTP, "GET", "/v1/{id}", "Fn", payload_version="1.0")]

@@ -152,7 +152,9 @@ def _v1_context(found: Match, request: Request) -> dict[str, Any]:
         "requestId": request.request_id,
         "requestTime": _time_text(request.now),
         "requestTimeEpoch": int(request.now * 1000),
-        "resourceId": api.id[:6],
+        # A REST resource has a 6-character id; an HTTP API on payload 1.0 puts the route key there
+        # ("ANY /path", as a deployed HTTP API's 1.0 events show).
+        "resourceId": found.route.key if api.kind == "HTTP" else api.id[:6],
         "resourcePath": found.route.path,
         "stage": api.stage,
     }
