@@ -85,6 +85,20 @@ def test_malformed_rest_answers_are_refused(bad: Any) -> None:
         from_function(bad, api=REST, payload_version="1.0", accept=None)
 
 
+@pytest.mark.parametrize(("api", "version", "result"), [
+    (REST, "1.0", {"statusCode": 200, "headers": {"X-Mark": "\u2713"}}),
+    (REST, "1.0", {"statusCode": 200, "multiValueHeaders": {"Content-Disposition": ["filename=\u6587"]}}),
+    (HTTP, "2.0", {"statusCode": 200, "cookies": ["name=\u2713"]}),
+    (HTTP, "1.0", {"statusCode": 200, "headers": {"X-\u2713": "v"}}),
+])
+def test_a_header_beyond_latin_1_is_a_malformed_answer_not_a_dropped_connection(api: Api, version: str,
+                                                                                 result: Any) -> None:
+    with pytest.raises(MalformedResponse, match="Latin-1"):
+        from_function(result, api=api, payload_version=version, accept=None)
+    fine = {"statusCode": 200, "headers": {"X-Name": "caf\u00e9"}}  # Latin-1 goes as its octets
+    assert from_function(fine, api=api, payload_version=version, accept=None).header("X-Name") == "caf\u00e9"
+
+
 def test_bad_base64_body_is_refused_where_it_is_decoded() -> None:
     bad = {"statusCode": 200, "body": "%%%", "isBase64Encoded": True}
     with pytest.raises(MalformedResponse):

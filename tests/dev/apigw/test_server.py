@@ -269,6 +269,8 @@ def handler(event, context):
         return {"hello": "world"}
     if how in ("204", "304"):
         return {"statusCode": int(how), "body": "never sent"}
+    if how == "unicode-header":
+        return {"statusCode": 200, "headers": {"Content-Disposition": "attachment; filename=\u2713.txt"}}
     if how == "binary":
         return {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "isBase64Encoded": True,
                 "body": "iVBORw0K", "cookies": ["a=1", "b=2"]}
@@ -332,6 +334,10 @@ def test_function_failures_are_api_gateway_answers(http_api: Project) -> None:
     rest_extra = http_api.call("GET", "/Prod/fail/extra")
     assert (rest_extra.status, rest_extra.json()) == (502, {"message": "Internal server error"})
     assert http_api.call("GET", "/fail/extra").status == 200  # payload 2.0 ignores unknown keys
+    # A header HTTP/1.1 has no octets for: API Gateway's answer and a reason, not a dropped connection.
+    unicode_header = http_api.call("GET", "/fail/unicode-header")
+    assert (unicode_header.status, unicode_header.json()) == (500, {"message": "Internal Server Error"})
+    assert "not Latin-1" in http_api.logs.getvalue()
 
 
 def test_responses_become_http_as_api_gateway_sends_them(http_api: Project) -> None:

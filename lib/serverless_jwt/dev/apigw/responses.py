@@ -11,7 +11,8 @@ Payload 1.0 on an HTTP API: the same, but keys it does not know are skipped and 
 decoded. Payload 2.0 (HTTP API): an object with ``statusCode`` is read the same way plus ``cookies``; any
 other JSON value is the "simple" form: 200, ``application/json``, the value as the body (a string as
 it is, ``null`` as no body). A malformed answer is ``500 {"message":"Internal Server Error"}``, API
-Gateway's answer for HTTP APIs. Where the rules are undocumented they follow aws-sam-cli's
+Gateway's answer for HTTP APIs; a header (or cookie) with text beyond Latin-1, which HTTP/1.1 has no
+octets for, is malformed too. Where the rules are undocumented they follow aws-sam-cli's
 ``local_apigw_service`` parsers.
 """
 
@@ -227,7 +228,7 @@ def _name(name: Any) -> str:
     text = str(name)
     if not text or any(c in text for c in " \t\r\n:"):
         raise MalformedResponse("a header name is not a token")
-    return text
+    return _latin1(text, "a header name")
 
 
 def _text(value: Any) -> str:
@@ -236,4 +237,14 @@ def _text(value: Any) -> str:
     text = "true" if value is True else "false" if value is False else "" if value is None else str(value)
     if "\r" in text or "\n" in text:
         raise MalformedResponse("header values must not contain line breaks")
+    return _latin1(text, "a header value")
+
+
+def _latin1(text: str, what: str) -> str:
+    """HTTP/1.1 sends header octets (RFC 9110 §5.5): text beyond Latin-1 has no octet to go as."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise MalformedResponse(f"{what} is not Latin-1 text ({text[:40]!r}): percent-encode it "
+                                "(RFC 8187, filename*=UTF-8''...)") from None
     return text
