@@ -99,6 +99,19 @@ def test_a_header_beyond_latin_1_is_a_malformed_answer_not_a_dropped_connection(
     assert from_function(fine, api=api, payload_version=version, accept=None).header("X-Name") == "caf\u00e9"
 
 
+@pytest.mark.parametrize(("api", "version", "result"), [
+    (REST, "1.0", {"statusCode": 200, "body": "a\ud800b"}),
+    (HTTP, "1.0", {"statusCode": 200, "body": "a\ud800b"}),
+    (HTTP, "2.0", {"statusCode": 200, "body": "a\ud800b"}),
+    (HTTP, "2.0", "a\ud800b"),
+])
+def test_a_body_with_a_lone_surrogate_is_sent_not_a_gateway_crash(api: Api, version: str,
+                                                                  result: Any) -> None:
+    # Lambda's python3.11 runtime escapes it ("\\ud800") and hands it over; UTF-8 has no bytes for it.
+    answer = from_function(result, api=api, payload_version=version, accept=None)
+    assert (answer.status, answer.body) == (200, b"a?b")
+
+
 def test_bad_base64_body_is_refused_where_it_is_decoded() -> None:
     bad = {"statusCode": 200, "body": "%%%", "isBase64Encoded": True}
     with pytest.raises(MalformedResponse):
