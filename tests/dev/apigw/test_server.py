@@ -190,6 +190,27 @@ def test_an_absolute_form_request_target_is_routed_by_its_path(rest: Project) ->
     assert (event["path"], event["queryStringParameters"]) == ("/open", {"x": "1"})
 
 
+def _raw_get(base: str, target: bytes) -> dict[str, Any]:
+    """The event for a GET whose request line carries ``target`` byte for byte."""
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall(b"GET " + target + f" HTTP/1.1\r\nHost: {host}\r\nAuthorization: allow\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.split(b" ", 2)[1] == b"200", answer
+    return dict(json.loads(answer.partition(b"\r\n\r\n")[2])["event"])
+
+
+def test_raw_utf_8_in_the_request_target_reads_as_the_text_sent(rest: Project) -> None:
+    # `curl http://127.0.0.1:3000/dev/files/café?q=✓` sends the UTF-8 bytes unencoded: they mean what
+    # %C3%A9 means, not Latin-1 mojibake ("cafÃ©").
+    event = _raw_get(rest.gateway.url, "/dev/files/café?q=✓".encode())
+    assert (event["pathParameters"], event["queryStringParameters"]) == ({"proxy": "café"}, {"q": "✓"})
+    assert event["path"] == "/files/caf%C3%A9"  # REST passes the path as a browser would send it
+
+
 def _ipv6_loopback() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as sock:
