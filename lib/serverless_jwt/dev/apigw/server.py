@@ -352,10 +352,10 @@ class LocalApiGateway:
 def _origin_form(target: str) -> str:
     """The path and query of a request target. An absolute-form target (``GET http://host/me``, as a
     proxy-minded client sends it) must be accepted (RFC 9112 §3.2.2): its authority is not the path.
-    Raw non-ASCII bytes (``curl http://host/café``; http.server reads them as Latin-1) are
-    percent-encoded, as a browser sends them, so they decode to the UTF-8 text meant, not ``cafÃ©``."""
+    Raw non-ASCII bytes (curl sends a URL's UTF-8 as is; http.server reads them as Latin-1) are
+    percent-encoded, as a browser sends them, so they decode to the text meant, not to mojibake."""
     if not target.isascii():
-        target = "".join(c if c < "\x80" else f"%{ord(c):02X}" for c in target)
+        target = "".join(c if ord(c) < 128 else f"%{ord(c):02X}" for c in target)
     if target[:8].lower().startswith(("http://", "https://")):
         _, _, rest = target.partition("//")
         slash, query = rest.find("/"), rest.find("?")
