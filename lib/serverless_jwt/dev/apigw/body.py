@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from serverless_jwt.dev._http_framing import BadFraming, chunk_size, framing
+
 __all__ = ["MAX_BODY_BYTES", "BadRequestBody", "read_body"]
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -26,7 +28,10 @@ class BadRequestBody(ValueError):
 def read_body(rfile: Any, headers: Any, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body by ``Content-Length`` or chunked transfer coding; raises :class:`BadRequestBody`.
 
-    ``headers`` needs ``get(name)`` (an ``email.message.Message`` as ``http.server`` gives, or a dict).
+    ``headers`` needs ``get(name)`` (an ``email.message.Message`` as ``http.server`` gives, or a dict);
+    lengths, codings and chunk sizes are read by :mod:`serverless_jwt.dev._http_framing`, as the dev
+    issuer reads them. A request with both ``Transfer-Encoding`` and ``Content-Length`` is read by the
+    former; the caller closes the connection after it (``framing(headers).close_after``).
 
     Examples
     --------
@@ -34,46 +39,34 @@ def read_body(rfile: Any, headers: Any, limit: int = MAX_BODY_BYTES) -> bytes:
     >>> read_body(io.BytesIO(b"3\\r\\nabc\\r\\n0\\r\\n\\r\\n"), {"Transfer-Encoding": "chunked"})
     b'abc'
     """
-    coding = (headers.get("Transfer-Encoding") or "").lower()
-    if coding:
-        if [c.strip() for c in coding.split(",")][-1] != "chunked":
-            raise BadRequestBody("bad_request")
-        out = bytearray()
-        while True:
-            line = rfile.readline(1024)
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise BadRequestBody("bad_request") from None
-            if size < 0 or not line.endswith(b"\n"):
-                raise BadRequestBody("bad_request")
-            if size == 0:
-                break
-            if len(out) + size > limit:
-                raise BadRequestBody("too_large")
-            chunk = rfile.read(size)
-            if len(chunk) != size or rfile.readline(3) not in (b"\r\n", b"\n"):
-                raise BadRequestBody("bad_request")
-            out += chunk
-        for _ in range(100):  # trailer fields, then the empty line
-            if rfile.readline(8192) in (b"\r\n", b"\n", b""):
-                return bytes(out)
-        raise BadRequestBody("bad_request")
-    # Every Content-Length field and list member: lengths that differ (`5` and `7`) make the body's end
-    # ambiguous, a request-smuggling shape that RFC 9112 §6.3 makes an unrecoverable 400.
-    get_all = getattr(headers, "get_all", None)
-    fields = get_all("Content-Length") if get_all is not None else [headers.get("Content-Length")]
-    lengths = {v.strip() for field in fields or () if field is not None for v in field.split(",")}
-    if not lengths:
-        return b""
-    raw = lengths.pop()
-    if lengths or not raw.isdigit():
-        raise BadRequestBody("bad_request")
-    length = int(raw)
+    try:
+        frame = framing(headers)
+        if frame.chunked:
+            return _chunked(rfile, limit)
+    except BadFraming:
+        raise BadRequestBody("bad_request") from None
+    length = frame.length or 0
     if length > limit:
         raise BadRequestBody("too_large")
     data = rfile.read(length) if length else b""
     if len(data) != length:
         raise BadRequestBody("bad_request")
     return bytes(data)
+
+
+def _chunked(rfile: Any, limit: int) -> bytes:
+    out = bytearray()
+    while True:
+        size = chunk_size(rfile.readline(1024))
+        if size == 0:
+            break
+        if len(out) + size > limit:
+            raise BadRequestBody("too_large")
+        chunk = rfile.read(size)
+        if len(chunk) != size or rfile.readline(3) not in (b"\r\n", b"\n"):
+            raise BadRequestBody("bad_request")
+        out += chunk
+    for _ in range(100):  # trailer fields, then the empty line
+        if rfile.readline(8192) in (b"\r\n", b"\n", b""):
+            return bytes(out)
+    raise BadRequestBody("bad_request")

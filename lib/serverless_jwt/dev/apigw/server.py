@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from serverless_jwt.dev import invocation
+from serverless_jwt.dev._http_framing import framing
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
 from serverless_jwt.dev.apigw import cors, events, routes
 from serverless_jwt.dev.apigw.body import BadRequestBody, read_body
@@ -193,6 +194,7 @@ class LocalApiGateway:
         try:
             body = read_body(h.rfile, h.headers)
             problem = None
+            h.close_connection |= framing(h.headers).close_after  # TE and CL both: RFC 9112 §6.1 closes
         except BadRequestBody as exc:
             body, problem = b"", exc.kind
             h.close_connection = True
