@@ -316,7 +316,7 @@ def test_pending_sign_ins_are_bounded(issuer: DevIssuer, monkeypatch: pytest.Mon
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 @pytest.mark.parametrize(("path", "allow"), [
     (DISCOVERY_PATH, "GET, HEAD"), (JWKS_PATH, "GET, HEAD"), ("/oauth/token", "POST"),
-    ("/authorize", "GET, POST"), ("/userinfo", "GET, POST"), ("/logout", "GET, POST"),
+    ("/authorize", "GET, HEAD, POST"), ("/userinfo", "GET, HEAD, POST"), ("/logout", "GET, HEAD, POST"),
 ])
 def test_a_method_no_endpoint_takes_is_405_with_allow_not_501(
         issuer: DevIssuer, method: str, path: str, allow: str) -> None:
@@ -360,3 +360,79 @@ def test_an_unreadable_body_is_answered_with_an_rfc6749_error(
     assert answer.getheader("Cache-Control") == "no-store"
     assert doc["error"] == "invalid_request"
     assert doc["error_description"]
+
+
+def _exchange(issuer: DevIssuer, data: bytes) -> bytes:
+    """Every byte the issuer answers to ``data`` on one connection, until it closes it."""
+    parts = urlsplit(issuer.issuer)
+    with socket.create_connection((parts.hostname or "", parts.port or 0), timeout=10) as sock:
+        sock.sendall(data)
+        answers = b""
+        while chunk := sock.recv(65536):
+            answers += chunk
+    return answers
+
+
+_SMUGGLED = b"GET /logout HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", JWKS_PATH), ("HEAD", JWKS_PATH), ("PUT", "/oauth/token"), ("DELETE", DISCOVERY_PATH),
+    ("GET", "/authorize"),
+])
+def test_a_zero_content_length_beside_another_is_a_400_on_any_method_not_a_second_request(
+        issuer: DevIssuer, method: str, path: str) -> None:
+    answers = _exchange(issuer, b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+                        b"Content-Length: %d\r\n\r\n" % (method.encode(), path.encode(), len(_SMUGGLED))
+                        + _SMUGGLED)
+    assert answers.count(b"HTTP/1.1 ") == 1
+    assert answers.startswith(b"HTTP/1.1 400 ")
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"+5", b"9" * 5000])
+def test_a_content_length_that_is_not_plain_ascii_digits_is_refused(issuer: DevIssuer, length: bytes) -> None:
+    answers = _exchange(issuer, b"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+                        + length + b"\r\n\r\nhello")
+    assert answers.count(b"HTTP/1.1 ") == 1
+    assert answers.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 413 "))
+    assert b"invalid_request" in answers
+
+
+@pytest.mark.parametrize("size", [b"0x3", b"+3", b"0_3", b" 3"])
+def test_a_chunk_size_is_hex_digits_only(issuer: DevIssuer, size: bytes) -> None:
+    # int(x, 16) takes all of these; RFC 9112 §7.1's chunk-size is 1*HEXDIG.
+    head = (b"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
+    answers = _exchange(issuer, head + size + b"\r\nx=1\r\n0\r\n\r\n")
+    assert answers.startswith(b"HTTP/1.1 400 ")
+    assert b"Malformed Content-Length or chunk size" in answers
+
+
+@pytest.mark.parametrize("headers", [
+    b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",  # both: RFC 9112 §6.1 closes after
+    b"Transfer-Encoding: chunked, identity\r\n",  # chunked must be the final coding: a 400
+])
+def test_transfer_encoding_beside_a_length_or_not_last_ends_the_connection(
+        issuer: DevIssuer, headers: bytes) -> None:
+    answers = _exchange(issuer, b"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers
+                        + b"\r\n0\r\n\r\n" + _SMUGGLED)
+    assert answers.count(b"HTTP/1.1 ") == 1
+    assert answers.startswith(b"HTTP/1.1 400 ")
+
+
+@pytest.mark.parametrize("path", ["/authorize", "/userinfo", "/logout"])
+def test_head_works_wherever_get_does_and_sends_no_body(issuer: DevIssuer, path: str) -> None:
+    parts = urlsplit(issuer.issuer)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        conn.request("GET", path)
+        got = conn.getresponse()
+        body = got.read()
+        conn.request("HEAD", path)
+        head = conn.getresponse()
+        assert head.read() == b""
+    finally:
+        conn.close()
+    assert head.status == got.status != 405
+    assert head.getheader("Content-Type") == got.getheader("Content-Type")
+    assert body

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from serverless_jwt._config import is_loopback
+from serverless_jwt.dev._http_framing import BadFraming, Framing, chunk_size, framing
 from serverless_jwt.dev._oidc_rules import OAuthError, Response, cors_headers
 from serverless_jwt.dev.oidc_provider import AUTHORIZE_PATH, END_SESSION_PATH, TOKEN_PATH, USERINFO_PATH
 
@@ -26,9 +27,10 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/.well-known/jwks.json"
 MAX_FORM_BYTES = 64 * 1024
 _CORS_PATHS = frozenset({DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH, USERINFO_PATH})
+# HEAD wherever GET works (RFC 9110 §9.3.2): GET's status and headers, no body.
 _OIDC_METHODS: dict[str, tuple[str, ...]] = {
-    AUTHORIZE_PATH: ("GET", "POST"), TOKEN_PATH: ("POST",), USERINFO_PATH: ("GET", "POST"),
-    END_SESSION_PATH: ("GET", "POST"),
+    AUTHORIZE_PATH: ("GET", "HEAD", "POST"), TOKEN_PATH: ("POST",), USERINFO_PATH: ("GET", "HEAD", "POST"),
+    END_SESSION_PATH: ("GET", "HEAD", "POST"),
 }
 
 
@@ -50,6 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # tests stay quiet
 
     body_read = False
+    frame: Framing | None = None  # None: framing that is malformed or ambiguous (a 400)
 
     def do_GET(self) -> None:
         self._handle()
@@ -61,10 +64,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     # Methods HTTP defines but no endpoint here takes: 405 with Allow (RFC 9110 §15.5.6), where
-    # http.server would answer 501 as if the method were unknown. HEAD is GET without the body (§9.3.2).
+    # http.server would answer 501 as if the method were unknown. HEAD is GET without the body (§9.3.2):
+    # ``_answer`` and ``_send`` leave the body out.
     do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS
 
     def _handle(self) -> None:
+        self.body_read = False
+        try:
+            self.frame = framing(self.headers)
+        except BadFraming:
+            self.frame = None
         try:
             handle(self.server.owner, self)
         except Exception:
@@ -74,9 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(Exception):
                 _answer(self, Response(500, {"Content-Type": "application/json", "Cache-Control": "no-store"},
                                        b'{"error":"server_error"}'))
-        if not self.body_read and (self.headers.get("Transfer-Encoding")
-                                   or self.headers.get("Content-Length", "0").strip() not in ("", "0")):
-            # A body nobody read would be parsed as the next request on this connection: close it.
+        frame = self.frame
+        if frame is None or frame.close_after or (frame.has_body and not self.body_read):
+            # A body nobody read would be parsed as the next request on this connection: close it. So
+            # too after both Transfer-Encoding and Content-Length (RFC 9112 §6.1: another reader on
+            # the way may have framed it by the other) and after framing that could not be read.
             self.close_connection = True
 
 
@@ -96,6 +107,9 @@ def handle(owner: DevIssuer, h: _Handler) -> None:
     if not _local_host(h.headers.get("Host")):
         h.close_connection = True
         _send(h, 421, b'{"error":"misdirected_request"}')
+        return
+    if h.frame is None:  # Content-Length fields that disagree or are no number, a coding after chunked
+        _answer(h, OAuthError("invalid_request", "Malformed Content-Length or Transfer-Encoding").response())
         return
     path, _, query = h.path.partition("?")
     with owner._count_lock:
@@ -194,30 +208,31 @@ class _TooLarge(Exception):
 def _read_body(h: _Handler) -> bytes:
     """The request body (Content-Length or chunked, RFC 9112 §7.1); ValueError past MAX_FORM_BYTES."""
     h.body_read = True
-    if "chunked" in h.headers.get("Transfer-Encoding", "").lower():
+    frame = h.frame
+    if frame is None:  # handle() answered it already
+        raise BadFraming("unreadable framing")
+    if frame.chunked:  # sizes read strictly (1*HEXDIG), as the local API reads them
         out = b""
-        while True:
-            size = int(h.rfile.readline(64).split(b";", 1)[0].strip() or b"0", 16)
-            if size < 0:  # int() takes a sign; a chunk size has none (rfile.read(-1) reads to EOF)
-                raise ValueError("bad chunk size")
+        while size := chunk_size(h.rfile.readline(64)):
             if len(out) + size > MAX_FORM_BYTES:
                 raise _TooLarge
-            if size == 0:
-                while h.rfile.readline(1024).strip():  # trailers
-                    pass
+            chunk = h.rfile.read(size)
+            if len(chunk) != size or h.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise BadFraming("short chunk")
+            out += chunk
+        for _ in range(100):  # trailer fields, then the empty line
+            if h.rfile.readline(1024) in (b"\r\n", b"\n", b""):
                 return out
-            out += h.rfile.read(size)
-            h.rfile.readline(8)  # the CRLF after the chunk
-    # Lengths that differ (two fields, or "5, 7") leave the body's end ambiguous: RFC 9112 §6.3's 400.
-    lengths = {v.strip() for field in h.headers.get_all("Content-Length") or ["0"] for v in field.split(",")}
-    length = lengths.pop()
-    if lengths or not length.isdigit():
-        raise ValueError("bad length")
-    if int(length) > MAX_FORM_BYTES:
-        if int(length) <= 16 * MAX_FORM_BYTES:
-            h.rfile.read(int(length))  # drained, so the client reads the 413 instead of a reset
+        raise BadFraming("endless trailers")
+    length = frame.length or 0
+    if length > MAX_FORM_BYTES:
+        if length <= 16 * MAX_FORM_BYTES:
+            h.rfile.read(length)  # drained, so the client reads the 413 instead of a reset
         raise _TooLarge
-    return h.rfile.read(int(length))
+    body = h.rfile.read(length)
+    if len(body) != length:
+        raise BadFraming("short body")
+    return body
 
 
 def _answer(h: _Handler, response: Response, extra: Mapping[str, str] | None = None) -> None:
