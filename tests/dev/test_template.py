@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from serverless_jwt.dev._cfn_yaml import yaml_parse
 from serverless_jwt.dev.intrinsics import region
 from serverless_jwt.dev.runtime import FunctionRunner
 from serverless_jwt.dev.template import Template, parse_overrides
-from serverless_jwt.errors import ConfigurationError
+from serverless_jwt.errors import ConfigurationError, MissingExtraError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -251,8 +253,58 @@ def test_parameter_overrides_from_a_file_as_sam_reads_one(tmp_path: Path,
                      ("file://bad.yaml", "is not valid YAML"), ("file://params.json", "sam reads .yaml")]:
         with pytest.raises(ConfigurationError, match=why):
             parse_overrides([ref])
-    with pytest.raises(ConfigurationError, match="not 'b'"):  # the piece that is no Key=Value is named
+    with pytest.raises(ConfigurationError, match="the text after A= is not"):  # where, not what
         parse_overrides(["A=1 b"])
+
+
+def test_a_piece_that_is_no_key_value_is_located_without_echoing_it() -> None:
+    # An unquoted `JwtSecret=two words` leaves "words" on its own: part of a secret, never printed.
+    with pytest.raises(ConfigurationError) as caught:
+        parse_overrides(["JwtSecret=sekrit-start sekrit-end"])
+    assert "sekrit" not in str(caught.value)
+    assert "after JwtSecret=" in str(caught.value)
+    with pytest.raises(ConfigurationError, match="piece 1 is not"):
+        parse_overrides(["sekrit"])
+
+
+def test_a_parameters_file_is_read_as_yaml_1_2_as_sam_reads_it(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # sam reads it with ruamel.yaml (YAML 1.2), not YAML 1.1: yes/on stay words, 1:30 no sexagesimal,
+    # 010 no octal; then it takes one pair of wrapping quotes off each key and value.
+    (tmp_path / "params.yaml").write_text(
+        "Flag: yes\nMode: on\nWindow: 1:30\nTime: 10:30:00\nOctal: 010\nNo: 1\nQuoted: \"'q'\"\n"
+        "Bool: true\nEmpty:\n$include: file://inner.yaml\n")
+    # Each level of files and $include takes quotes off again, as sam does.
+    (tmp_path / "inner.yaml").write_text("Twice: \"\\\"'w'\\\"\"\n")
+    monkeypatch.chdir(tmp_path)
+    assert parse_overrides(["file://params.yaml"]) == {
+        "Flag": "yes", "Mode": "on", "Window": "1:30", "Time": "10:30:00", "Octal": "10", "No": "1",
+        "Quoted": "q", "Bool": "True", "Empty": "", "Twice": "w"}
+
+
+def test_an_include_cycle_names_every_file_of_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, target in [("a", "b"), ("b", "c"), ("c", "a")]:
+        (tmp_path / f"{name}.yaml").write_text(f"$include: file://{target}.yaml\n{name.upper()}: 1\n")
+    monkeypatch.chdir(tmp_path)
+    cycle = "file://a.yaml -> file://b.yaml -> file://c.yaml -> file://a.yaml: a file includes itself"
+    with pytest.raises(ConfigurationError, match=re.escape(cycle)):
+        parse_overrides(["file://a.yaml"])
+
+
+def test_a_parameters_file_of_yaml_aliases_is_refused_not_walked(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # 9 levels of 10 aliases: 10**9 values from a few hundred bytes (sam would walk them for hours).
+    lines = ["- &a0 [" + ",".join(["A=1"] * 10) + "]"]
+    lines += [f"- &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    # The same file included twice by each of a chain of files grows as fast.
+    for i in range(30):
+        (tmp_path / f"twice{i}.yaml").write_text(f"- file://twice{i + 1}.yaml\n- file://twice{i + 1}.yaml\n")
+    (tmp_path / "twice30.yaml").write_text("A: 1\n")
+    monkeypatch.chdir(tmp_path)
+    for ref in ("file://bomb.yaml", "file://twice0.yaml"):
+        with pytest.raises(ConfigurationError, match="more than 10000 values"):
+            parse_overrides([ref])
 
 
 def test_globals_merge_as_the_sam_translator_merges(tmp_path: Path) -> None:
@@ -857,3 +909,14 @@ Resources:
     assert fn.environment["SELF"] == fn.arn
     assert fn.environment["TABLE"] == ""
     assert "exists only once deployed" in fn.unresolved_reasons["TABLE"]
+
+
+def test_a_parameters_file_without_sam_cli_installed_names_the_extra(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # The file is read by sam's own reader, imported only then: the package imports without aws-sam-cli.
+    (tmp_path / "params.yaml").write_text("A: 1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "samcli.lib.config.file_manager", None)
+    with pytest.raises(MissingExtraError, match="local"):
+        parse_overrides(["file://params.yaml"])
+    assert parse_overrides(["A=1"]) == {"A": "1"}

@@ -10,7 +10,6 @@ sam's ``file://params.yaml``), else their ``Default``; ``Globals`` are the SAM t
 from __future__ import annotations
 
 import copy
-import importlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,81 +21,147 @@ from serverless_jwt.errors import ConfigurationError
 __all__ = ["language_extensions", "parameter_values", "parse_overrides", "sam_globals"]
 
 
+# Values one parse_overrides may visit: a parameters file of a few hundred bytes can hold billions
+# through YAML aliases (or files included many times over), and sam would walk every one.
+MAX_OVERRIDE_VALUES = 10_000
+
+
 def parse_overrides(items: list[str] | None) -> dict[str, str]:
     """``["Key=Value", "A=B C=D", "file://params.yaml"]`` (``sam`` style) into a dict; raises
-    ConfigurationError."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        _overrides_text(item, out, None, set())
+    ConfigurationError.
+
+    Files are read as ``sam`` reads them (its own readers: ruamel.yaml, YAML 1.2, so ``yes`` and
+    ``1:30`` stay text; tomlkit for TOML) and flattened as its ``CfnParameterOverridesType`` does,
+    wrapping quotes taken off at every level of files and ``$include`` as sam takes them off.
+    """
+    return _convert(list(items or []), _Walk(), ())
+
+
+class _Walk:
+    """One parse_overrides call: values visited so far (capped) and the files read (each read once)."""
+
+    def __init__(self) -> None:
+        self.visited = 0
+        self.files: dict[Path, Any] = {}
+
+    def visit(self, count: int = 1) -> None:
+        self.visited += count
+        if self.visited > MAX_OVERRIDE_VALUES:
+            raise ConfigurationError(f"--parameter-overrides holds more than {MAX_OVERRIDE_VALUES} values "
+                                     "(YAML aliases, or a file included many times over?)")
+
+
+_Chain = tuple[tuple[Path, str], ...]  # the files being read, outermost first, with their file:// refs
+
+
+def _convert(values: Any, walk: _Walk, chain: _Chain) -> dict[str, str]:
+    """One level of sam's ``CfnParameterOverridesType.convert``: each value, then every key and value
+    unquoted (sam's ``_unquote_wrapped_quotes``, run again by each level that takes this one's result)."""
+    where = f" ({chain[-1][1]})" if chain else ""
+    params: dict[str, str] = {}
+    for value in _flat(values, walk):
+        if isinstance(value, str):
+            if value.startswith("file://"):
+                params.update(_overrides_file(value, walk, chain))
+            else:
+                _pairs(value, params, where)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk.visit()
+                if item is None:
+                    params[str(key)] = ""
+                elif key == "$include":
+                    if not isinstance(item, (str, list)):
+                        raise ConfigurationError(f"--parameter-overrides{where}: $include must be text or "
+                                                 "a list")
+                    params.update(_convert(item, walk, chain))
+                elif isinstance(item, list) and not any(isinstance(v, (list, dict)) for v in item):
+                    walk.visit(len(item))
+                    params[str(key)] = ",".join(str(v).strip() for v in item if v not in (None, ""))
+                elif isinstance(item, (list, dict)):  # sam would paste a Python repr in
+                    raise ConfigurationError(f"--parameter-overrides{where}: {key} must be text or a list")
+                else:
+                    params[str(key)] = str(item)
+        elif value is not None:  # the value itself may be a secret: only its type is named
+            kind = type(value).__name__
+            raise ConfigurationError(f"--parameter-overrides{where}: a {kind} is no Key=Value")
+    return {_unquote(k): _unquote(v) for k, v in params.items()}
+
+
+def _flat(values: Any, walk: _Walk) -> list[Any]:
+    """sam's ``_flatten_list``: nested lists into one, in order (iterative, and every item counted)."""
+    out: list[Any] = []
+    stack = [iter([values])]
+    while stack:
+        for value in stack[-1]:
+            walk.visit()
+            if isinstance(value, (list, tuple)):
+                stack.append(iter(value))
+                break
+            out.append(value)
+        else:
+            stack.pop()
     return out
 
 
-def _overrides_text(item: str, out: dict[str, str], current: Path | None, seen: set[Path]) -> None:
-    for pair in re.findall(r"""(?:[^\s"']|"[^"]*"|'[^']*')+""", item):
-        if pair.startswith("file://"):
-            _overrides_file(pair, out, current, seen)
-            continue
+def _pairs(text: str, out: dict[str, str], where: str) -> None:
+    previous = ""
+    for number, pair in enumerate(re.findall(r"""(?:[^\s"']|"[^"]*"|'[^']*')+""", text), 1):
         if pair.startswith("ParameterKey=") and ",ParameterValue=" in pair:  # CloudFormation spelling
             key, _, value = pair.removeprefix("ParameterKey=").partition(",ParameterValue=")
             sep = "="
         else:
             key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigurationError(f"parameter overrides are written Key=Value (or file://FILE.yaml), "
-                                     f"not {pair!r}")
-        out[key] = value.strip("'\"")
+            # The piece is not shown: after an unquoted `Secret=two words` it is part of a secret.
+            piece = f"the text after {previous}=" if previous else f"piece {number}"
+            raise ConfigurationError(f"parameter overrides{where} are written Key=Value (or "
+                                     f"file://FILE.yaml): {piece} is not (quote a value that holds spaces)")
+        out[key] = value
+        previous = key
 
 
-def _overrides_file(ref: str, out: dict[str, str], current: Path | None, seen: set[Path]) -> None:
-    """``file://params.yaml`` (or ``.yml``, ``.toml``) as sam reads it: ``Key: value`` (a list joined
-    with commas), ``Key=Value`` strings, ``$include`` of other files (relative to the including one)."""
+def _unquote(value: str) -> str:
+    """sam's ``_unquote_wrapped_quotes``: one pair of wrapping quotes off, then ``\\ ``, ``\\"`` and ``\\'``
+    unescaped."""
+    if value and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    return value.replace("\\ ", " ").replace('\\"', '"').replace("\\'", "'")
+
+
+def _overrides_file(ref: str, walk: _Walk, chain: _Chain) -> dict[str, str]:
+    """``file://params.yaml`` (or ``.yml``, ``.toml``), relative to the including file, read by sam's
+    own reader for its suffix."""
+    from serverless_jwt._extras import requires
+
+    with requires("local", "Reading --parameter-overrides file://"):
+        from samcli.lib.config.file_manager import FILE_MANAGER_MAPPER
     path = Path(ref.removeprefix("file://"))
-    path = (current.parent / path if current is not None and not path.is_absolute() else path).resolve()
+    path = (chain[-1][0].parent / path if chain and not path.is_absolute() else path).resolve()
     if not path.is_file():
         raise ConfigurationError(f"--parameter-overrides {ref}: not found or a folder")
-    if path.suffix not in (".yaml", ".yml", ".toml"):  # as sam: its JSON reader is disabled
+    manager = FILE_MANAGER_MAPPER.get(path.suffix)
+    if manager is None:  # sam's JSON reader is disabled
         raise ConfigurationError(f"--parameter-overrides {ref}: sam reads .yaml, .yml or .toml files")
-    if path in seen:
-        raise ConfigurationError(f"--parameter-overrides {ref}: it includes itself")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
+    if any(seen == path for seen, _ in chain):
+        cycle = " -> ".join(r for _, r in chain[next(i for i, (p, _) in enumerate(chain) if p == path):])
+        raise ConfigurationError(f"--parameter-overrides: {cycle} -> {ref}: a file includes itself")
+    walk.visit()
+    if path not in walk.files:
+        walk.files[path] = _read(path, ref, manager)
+    return _convert(walk.files[path], walk, (*chain, (path, ref)))
+
+
+def _read(path: Path, ref: str, manager: Any) -> Any:
+    try:  # read first for a clear error: sam's reader takes an unreadable file as an empty one
+        path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigurationError(f"--parameter-overrides {ref} cannot be read ({why})") from None
-    kind = "TOML" if path.suffix == ".toml" else "YAML"
     try:
-        # tomllib: Python 3.11 on (this package supports 3.10)
-        reader: Any = importlib.import_module("tomllib" if kind == "TOML" else "yaml")
-    except ImportError:
-        raise ConfigurationError(f"--parameter-overrides {ref}: reading {kind} needs "
-                                 + ("Python 3.11" if kind == "TOML" else "PyYAML")) from None
-    try:
-        data = reader.loads(text) if kind == "TOML" else reader.safe_load(text)
-    except Exception:  # TOMLDecodeError, PyYAML's YAMLError, a RecursionError: its text is not echoed
-        raise ConfigurationError(f"--parameter-overrides {ref} is not valid {kind}") from None
-    _overrides_value(data, ref, out, path, seen | {path})
-
-
-def _overrides_value(data: Any, ref: str, out: dict[str, str], path: Path, seen: set[Path]) -> None:
-    if data is None:
-        return
-    if isinstance(data, str):
-        _overrides_text(data, out, path, seen)
-    elif isinstance(data, list):
-        for value in data:
-            _overrides_value(value, ref, out, path, seen)
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            if key == "$include" and isinstance(value, (str, list)):
-                _overrides_value(value, ref, out, path, seen)
-            elif isinstance(value, list) and not any(isinstance(v, (list, dict)) for v in value):
-                out[str(key)] = ",".join(str(v).strip() for v in value if v not in (None, ""))
-            elif isinstance(value, (list, dict)):
-                raise ConfigurationError(f"--parameter-overrides {ref}: {key} must be text or a list")
-            else:
-                out[str(key)] = "" if value is None else str(value)
-    else:
-        raise ConfigurationError(f"--parameter-overrides {ref}: {data!r} is no Key=Value")
+        return manager.read(path)
+    except Exception:  # sam's FileParseException, a RecursionError: the file's text is not echoed
+        raise ConfigurationError(f"--parameter-overrides {ref} is not valid {manager.file_format}") from None
 
 
 def parameter_values(declared: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, Any]:
