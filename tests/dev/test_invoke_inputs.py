@@ -170,6 +170,21 @@ def test_an_env_vars_file_that_is_not_json_is_read_as_a_dotenv_file_as_sam_reads
             read_env_vars(str(given))
 
 
+
+@pytest.mark.parametrize(("text", "line"), [
+    ('A=1\nB="sekrit-unterminated\n', 2),  # python-dotenv drops it and reads A alone
+    ('A=1\n\n# note\n\nB="sekrit-unterminated\n', 5),
+    ("A=1\nsekrit-alone\n", 2),  # a name without a value
+])
+def test_a_dotenv_line_python_dotenv_cannot_read_is_refused_by_its_number(
+        tmp_path: Path, text: str, line: int) -> None:
+    given = tmp_path / ".env"
+    given.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=rf"NAME=value lines \(line {line} is not") as caught:
+        read_env_vars(str(given))
+    assert "sekrit" not in str(caught.value)  # the line may hold a secret: never echoed
+
+
 def test_an_event_of_the_other_authorizer_type_is_named_and_any_other_is_fine(template: Template) -> None:
     routes = collect(template).routes
     authorizer = template.function("AuthorizerFunction")

@@ -95,8 +95,8 @@ def read_env_vars(source: str) -> dict[str, dict[str, Any]]:
         values = _json(text, source, "--env-vars")
     except ConfigurationError as exc:
         dotenv = _dotenv(text)
-        if dotenv is None:
-            raise ConfigurationError(f"{exc}, nor a .env file of NAME=value lines") from None
+        if isinstance(dotenv, str):
+            raise ConfigurationError(f"{exc}, nor a .env file of NAME=value lines{dotenv}") from None
         return {"Parameters": dotenv}
     if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
         raise ConfigurationError(f"--env-vars {source} must be a JSON object of objects, such as "
@@ -107,18 +107,28 @@ def read_env_vars(source: str) -> dict[str, dict[str, Any]]:
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _dotenv(text: str) -> dict[str, Any] | None:
-    """The variables of a ``.env`` file, read by python-dotenv as sam reads one (its dependency); ``None``
-    unless every entry is ``NAME=value``: sam would take a broken JSON file's lines as names without a
-    value and run on, a typo in it silently ignored."""
+def _dotenv(text: str) -> dict[str, Any] | str:
+    """The variables of a ``.env`` file, read by python-dotenv as sam reads one (its dependency), or why
+    it is not one: every entry must be ``NAME=value``, for sam would take a broken JSON file's lines as
+    names without a value and run on, and python-dotenv drops a line it cannot parse (``B="open``) with
+    only a log line. The reason names a line's number, never its text (it may hold a secret)."""
     try:
         from dotenv import dotenv_values
+        from dotenv.parser import parse_stream
     except ImportError:  # an aws-sam-cli before .env files: JSON only, as that sam
-        return None
-    values = dotenv_values(stream=io.StringIO(text))
-    if not values or not all(_NAME.fullmatch(k) and v is not None for k, v in values.items()):
-        return None
-    return dict(values)
+        return ""
+    entries = 0
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.key is None and not binding.error:
+            continue  # a comment or a blank line
+        if binding.error or not _NAME.fullmatch(binding.key or "") or binding.value is None:
+            start = binding.original.string
+            line = binding.original.line + start[: len(start) - len(start.lstrip())].count("\n")
+            return f" (line {line} is not NAME=value)"
+        entries += 1
+    if not entries:
+        return ""
+    return dict(dotenv_values(stream=io.StringIO(text)))
 
 
 def _json_object(source: str, what: str, file: str) -> Any:
