@@ -140,6 +140,7 @@ def test_invoke_from_a_subfolder_uses_the_state_of_the_templates_folder(
 @pytest.mark.parametrize(("args", "message"), [
     (["--redirect-uri", "notaurl"], "argument --redirect-uri: not an absolute URI: 'notaurl'"),
     (["--redirect-uri", "http://localhost:5173/#x"], "a redirect URI has no fragment"),
+    (["--redirect-uri", "http://[::1]:99999/cb"], "a redirect URI's port is a number in 0-65535"),
     (["--cors-origin", "http://app.example/path"], "not an origin as a browser sends it: "
                                                    "'http://app.example/path' (did you mean http://app.example?)"),
     (["--cors-origin", "http://LOCALHOST:5173"], "(did you mean http://localhost:5173?)"),

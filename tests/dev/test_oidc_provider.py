@@ -116,6 +116,16 @@ def test_configured_redirect_uris_are_matched_exactly(issuer: DevIssuer) -> None
     assert oc.get(oc.start(issuer.issuer, redirect_uri="https://app.example/callback").url).status == 200
 
 
+@pytest.mark.parametrize("registered", ["http://[::1]:99999/cb", "http://[::1]:x/cb"])
+def test_a_registered_redirect_uri_with_a_bad_port_is_refused_not_a_server_error(
+        issuer: DevIssuer, registered: str) -> None:
+    # Set from Python (the CLI refuses it): the login page's CSP read its port and answered 500.
+    issuer.oidc.redirect_uris = [registered]
+    answer = oc.get(oc.start(issuer.issuer, redirect_uri=registered).url)
+    assert answer.status == 400
+    assert b"Redirect URI not registered" in answer.body
+
+
 def test_unknown_client_is_refused_on_the_page(issuer: DevIssuer) -> None:
     answer = oc.get(oc.start(issuer.issuer, client_id="someone-else", redirect_uri=REDIRECT).url)
     assert answer.status == 400

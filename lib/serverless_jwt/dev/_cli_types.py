@@ -33,6 +33,10 @@ def redirect_uri(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not an absolute URI: {text!r} (e.g. http://localhost:5173/)")
     if "#" in text:
         raise argparse.ArgumentTypeError(f"a redirect URI has no fragment (RFC 6749 section 3.1.2): {text!r}")
+    try:
+        parts.port  # noqa: B018 - read for its ValueError: a port past 65535, or not a number
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a redirect URI's port is a number in 0-65535: {text!r}") from None
     return text
 
 

@@ -151,13 +151,16 @@ def _is_loopback(url: str) -> bool:
 def is_allowed_redirect(uri: str, registered: Sequence[str] | None) -> bool:
     """Exact match against ``registered``; ``None``: any http URI on a loopback host, any port.
 
-    A fragment is never allowed (RFC 6749 §3.1.2), nor user information in the authority.
+    A fragment is never allowed (RFC 6749 §3.1.2), nor user information in the authority, nor a port
+    that is no number in 0-65535 (even registered: the login page's CSP would fail on it).
     """
     # Printable ASCII only: it goes into a Location header as it is.
     if not uri or len(uri) > 2048 or "#" in uri or any(not 0x21 <= ord(c) <= 0x7E for c in uri):
         return False
     try:
-        if urlsplit(uri).username is not None:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - a port that is no number in 0-65535 raises here, not later (a 500)
+        if parts.username is not None:
             return False
     except ValueError:
         return False
