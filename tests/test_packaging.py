@@ -272,9 +272,13 @@ def test_the_sdist_is_the_library_without_a_fragment_of_the_test_suite(
 
 
 # A release of aws-sam-cli that has each samcli package the library imports (its git history): the first
-# one for samcli.lib.cfn_language_extensions; the others were all in 1.120 already.
+# one for samcli.lib.cfn_language_extensions and samcli.lib.config.file_manager; the others were all in
+# 1.120 already.
 SAMCLI_SINCE = {
     "samcli.lib.cfn_language_extensions": (1, 160),  # Fn::ForEach expansion (template.language_extensions)
+    # FILE_MANAGER_MAPPER, the readers of --parameter-overrides file:// (#5469, v1.91.0; sam itself reads
+    # file:// overrides with them since #7876, v1.151)
+    "samcli.lib.config.file_manager": (1, 91),
     "samcli.lib.intrinsic_resolver": (1, 120),
     "samcli.lib.utils.architecture": (1, 120),
 }
