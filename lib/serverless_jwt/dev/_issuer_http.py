@@ -108,7 +108,7 @@ def handle(owner: DevIssuer, h: _Handler) -> None:
         h.close_connection = True
         _send(h, 421, b'{"error":"misdirected_request"}')
         return
-    if h.frame is None:  # Content-Length fields that disagree or are no number, a coding after chunked
+    if h.frame is None:  # Content-Length fields that disagree or are no number, a coding but chunked
         _answer(h, OAuthError("invalid_request", "Malformed Content-Length or Transfer-Encoding").response())
         return
     path, _, query = h.path.partition("?")
@@ -206,7 +206,8 @@ class _TooLarge(Exception):
 
 
 def _read_body(h: _Handler) -> bytes:
-    """The request body (Content-Length or chunked, RFC 9112 §7.1); ValueError past MAX_FORM_BYTES."""
+    """The request body (Content-Length or chunked, RFC 9112 §7.1); _TooLarge past MAX_FORM_BYTES,
+    BadFraming (a ValueError) for a malformed chunk or a body shorter than announced."""
     h.body_read = True
     frame = h.frame
     if frame is None:  # handle() answered it already
