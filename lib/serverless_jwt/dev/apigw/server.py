@@ -23,6 +23,7 @@ from serverless_jwt.dev import invocation
 from serverless_jwt.dev._http_framing import framing
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
 from serverless_jwt.dev.apigw import cors, events, routes
+from serverless_jwt.dev.apigw._target import origin_form, under
 from serverless_jwt.dev.apigw.body import BadRequestBody, read_body
 from serverless_jwt.dev.apigw.events import Request
 from serverless_jwt.dev.apigw.jwt_authorizer import JwtAuthorizers
@@ -47,15 +48,6 @@ def _reason(answer: Answer) -> str:
     if error:
         return f" ({error[1]}: {description[1]})" if description else f" ({error[1]})"
     return " (no token)" if value.strip().lower().startswith("bearer") else ""
-
-
-def _under(prefix: str, raw_path: str) -> str | None:
-    """The path inside a stage prefix (``"/v2"``), or ``None`` when ``raw_path`` is not under it."""
-    if not prefix:
-        return raw_path
-    if raw_path == prefix or raw_path.startswith(prefix + "/"):
-        return raw_path[len(prefix):] or "/"
-    return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -189,7 +181,7 @@ class LocalApiGateway:
     # -- one request ---------------------------------------------------------------------------
 
     def handle(self, h: _Handler) -> None:
-        raw_path, _, raw_query = _origin_form(h.path).partition("?")
+        raw_path, _, raw_query = origin_form(h.path).partition("?")
         port = self._server.server_address[1] if self._server is not None else self.port
         try:
             body = read_body(h.rfile, h.headers)
@@ -257,10 +249,10 @@ class LocalApiGateway:
             # The HTTP API that serves this path (any method) answers with its CORS configuration; one
             # on a named stage answers under its stage prefix (/v2/...), as it does for requests.
             served = {r.api for r in self.routes if r.api.kind == "HTTP"
-                      and (inner_path := _under(r.api.prefix, request.raw_path)) is not None
+                      and (inner_path := under(r.api.prefix, request.raw_path)) is not None
                       and r.bind(inner_path) is not None}
             http = sorted((a for a in self.apis if a.kind == "HTTP" and a.cors is not None
-                           and _under(a.prefix, request.raw_path) is not None),
+                           and under(a.prefix, request.raw_path) is not None),
                           key=lambda a: (a not in served, not a.prefix))
             return cors.http_preflight(http[0].cors, request) if http and http[0].cors else None
         if stage_api.cors is None or any(r.method == "OPTIONS" for r in on_path):
@@ -349,19 +341,3 @@ class LocalApiGateway:
         stream = self.access_log
         if stream is not None:
             print(line, file=stream, flush=True)
-
-
-def _origin_form(target: str) -> str:
-    """The path and query of a request target. An absolute-form target (``GET http://host/me``, as a
-    proxy-minded client sends it) must be accepted (RFC 9112 §3.2.2): its authority is not the path.
-    Raw non-ASCII bytes (curl sends a URL's UTF-8 as is; http.server reads them as Latin-1) are
-    percent-encoded, as a browser sends them, so they decode to the text meant, not to mojibake."""
-    if not target.isascii():
-        target = "".join(c if ord(c) < 128 else f"%{ord(c):02X}" for c in target)
-    if target[:8].lower().startswith(("http://", "https://")):
-        _, _, rest = target.partition("//")
-        slash, query = rest.find("/"), rest.find("?")
-        if slash < 0 or 0 <= query < slash:
-            return "/" + rest[query:] if query >= 0 else "/"
-        return rest[slash:]
-    return target
