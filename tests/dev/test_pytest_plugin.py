@@ -433,3 +433,25 @@ def test_an_hs_token_from_jwt_tokens_says_how_to_mint_one(jwt_tokens: Tokens) ->
         jwt_tokens.valid(alg="HS256")
     with pytest.raises(ValueError, match="JWT_SECRET"):
         jwt_tokens.foreign_key(alg="hs384")
+
+
+FROM_ENV_SUITE = '''
+from serverless_jwt import Verifier
+
+def test_from_env_verifies(jwt_env, jwt_tokens):
+    assert Verifier.from_env().verify(jwt_tokens.valid(sub="alice"))["sub"] == "alice"
+'''
+
+
+@pytest.mark.parametrize("options", [(), ("-p", "no:serverless_jwt")],
+                         ids=["autoloaded-too", "entry-point-disabled"])
+def test_a_conftest_naming_the_plugin_in_pytest_plugins_loads_it_once(
+    pytester: pytest.Pytester, options: tuple[str, ...]
+) -> None:
+    # Projects list their plugins in conftest.py; with autoloading on, that line once stopped pytest
+    # with "Plugin already registered under a different name" (and a dump of every plugin).
+    pytester.makeconftest('pytest_plugins = ["serverless_jwt.dev.pytest_plugin"]\n')
+    pytester.makepyfile(test_user=FROM_ENV_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *options)
+    result.assert_outcomes(passed=1)
+    assert "already registered" not in result.stdout.str() + result.stderr.str()

@@ -214,6 +214,22 @@ def _restart(issuer: DevIssuer, port: int) -> int:
     return issuer.port
 
 
+class _LoadedByEntryPoint:
+    """Holds this module's name in pytest's plugin registry while the ``pytest11`` entry point has it."""
+
+    def __repr__(self) -> str:
+        return f"<{__name__}: loaded as the 'serverless_jwt' entry point>"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    # Loaded through the entry point, this module is registered as "serverless_jwt". A project's
+    # `pytest_plugins = ["serverless_jwt.dev.pytest_plugin"]` would register it again under its module
+    # name, which pluggy refuses ("Plugin already registered under a different name"); pytest skips a
+    # plugin name that is taken, so a placeholder takes it (nothing happens when the line loaded us).
+    if pluginmanager.get_plugin(__name__) is None and not pluginmanager.is_blocked(__name__):
+        pluginmanager.register(_LoadedByEntryPoint(), __name__)
+
+
 @pytest.fixture(scope="session")
 def _serverless_jwt_issuer_holder() -> Iterator[_IssuerHolder]:
     holder = _IssuerHolder()
