@@ -162,6 +162,16 @@ def test_jwt_env_points_from_env_at_the_issuer_and_hides_other_settings(
     assert Verifier.from_env().verify(Tokens(issuer).valid(alg="ES256"))["sub"] == "dev-user"
 
 
+@pytest.mark.parametrize("alg", ["PS256", "RS512", "ES384", "EdDSA"])
+def test_jwt_env_accepts_an_algorithm_the_issuer_rotated_to(
+    jwt_env: DevIssuer, jwt_tokens: Tokens, alg: str
+) -> None:
+    # Tokens tells users to sign with other algorithms after jwt_issuer.rotate(alg=...); jwt_env's
+    # JWT_ALGORITHMS once named only RS256 and ES256, so from_env() refused those tokens.
+    jwt_env.rotate(alg=alg)
+    assert Verifier.from_env().verify(jwt_tokens.valid(alg=alg, sub="rotated"))["sub"] == "rotated"
+
+
 def test_lambda_context_stand_in(jwt_lambda_context: Any) -> None:
     assert jwt_lambda_context.function_name == "test-function"
     assert jwt_lambda_context.invoked_function_arn.endswith(":function:test-function")

@@ -12,10 +12,11 @@ Fixtures (all named ``jwt_*``, so none collides with a project's own ``tokens`` 
     is allowed: the next test gets it serving again at the same address (and ``stop()`` then ``start()``
     within a test keeps it).
 ``jwt_env``
-    ``jwt_issuer`` with ``JWT_ISSUER``, ``JWT_AUDIENCE`` and ``JWT_ALGORITHMS=RS256,ES256`` set for the
-    test and every other ``JWT_*`` variable removed, so ``Verifier.from_env()`` and ``@require_auth``
-    verify its tokens. Afterwards the ``JWT_*`` variables are exactly as before, also those the test
-    set or removed through ``os.environ`` itself.
+    ``jwt_issuer`` with ``JWT_ISSUER``, ``JWT_AUDIENCE`` and ``JWT_ALGORITHMS`` (every algorithm
+    ``jwt_issuer.rotate(alg=...)`` can sign with) set for the test and every other ``JWT_*`` variable
+    removed, so ``Verifier.from_env()`` and ``@require_auth`` verify its tokens. Afterwards the
+    ``JWT_*`` variables are exactly as before, also those the test set or removed through ``os.environ``
+    itself.
 ``jwt_tokens``
     :class:`Tokens`: ``valid(**claims)``, ``with_scopes(...)``, ``with_roles(...)`` and the classic bad
     tokens ``expired()``, ``not_yet_valid()``, ``wrong_audience()``, ``wrong_issuer()``, ``tampered()``,
@@ -63,6 +64,11 @@ __all__ = ["Tokens"]
 # DevIssuer settings a test may change; each test starts from the values the server began with.
 _RESETTABLE = ("fault", "fault_paths", "slow_seconds", "retry_after", "drip_interval_seconds", "huge_bytes",
                "extra_jwks_keys", "discovery_overrides", "audience", "_keys", "_current", "_foreign")
+
+
+# jwt_env's JWT_ALGORITHMS: all the issuer signs with after rotate(alg=...), so a verifier built from the
+# environment (at import, in an earlier test) accepts them. ES256K stays out, as in from_env()'s default.
+_ISSUER_ALGORITHMS = "RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512,EdDSA"
 
 
 class Tokens:
@@ -270,7 +276,7 @@ def jwt_env(jwt_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         monkeypatch.delenv(name)
     monkeypatch.setenv("JWT_ISSUER", jwt_issuer.issuer)
     monkeypatch.setenv("JWT_AUDIENCE", jwt_issuer.audience)
-    monkeypatch.setenv("JWT_ALGORITHMS", "RS256,ES256")
+    monkeypatch.setenv("JWT_ALGORITHMS", _ISSUER_ALGORITHMS)
     yield jwt_issuer
     # A JWT_* the test set through os.environ itself (monkeypatch undoes only its own) ends here too.
     for name in _jwt_variables().keys() - before.keys():
