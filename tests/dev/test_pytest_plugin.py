@@ -465,3 +465,15 @@ def test_a_conftest_naming_the_plugin_in_pytest_plugins_loads_it_once(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *options)
     result.assert_outcomes(passed=1)
     assert "already registered" not in result.stdout.str() + result.stderr.str()
+
+
+def test_loading_the_plugin_module_with_dash_p_besides_autoloading_loads_it_once(
+    pytester: pytest.Pytester,
+) -> None:
+    # `-p serverless_jwt.dev.pytest_plugin` (on the command line or in addopts) registers the module
+    # before the entry points load; loading the entry point then stopped pytest the same way.
+    pytester.makeini("[pytest]\naddopts = -p serverless_jwt.dev.pytest_plugin\n")
+    pytester.makepyfile(test_user=FROM_ENV_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "already registered" not in result.stdout.str() + result.stderr.str()

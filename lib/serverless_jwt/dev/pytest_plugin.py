@@ -220,20 +220,27 @@ def _restart(issuer: DevIssuer, port: int) -> int:
     return issuer.port
 
 
-class _LoadedByEntryPoint:
-    """Holds this module's name in pytest's plugin registry while the ``pytest11`` entry point has it."""
+_ENTRY_POINT = "serverless_jwt"  # this module's name in pyproject.toml's pytest11 entry points
+
+
+class _LoadedAlready:
+    """Holds one of this module's two plugin names while it is registered under the other."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __repr__(self) -> str:
-        return f"<{__name__}: loaded as the 'serverless_jwt' entry point>"
+        return f"<{self.name}: loaded as {__name__}>"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    # Loaded through the entry point, this module is registered as "serverless_jwt". A project's
-    # `pytest_plugins = ["serverless_jwt.dev.pytest_plugin"]` would register it again under its module
-    # name, which pluggy refuses ("Plugin already registered under a different name"); pytest skips a
-    # plugin name that is taken, so a placeholder takes it (nothing happens when the line loaded us).
-    if pluginmanager.get_plugin(__name__) is None and not pluginmanager.is_blocked(__name__):
-        pluginmanager.register(_LoadedByEntryPoint(), __name__)
+    # pytest knows this module by two names: "serverless_jwt" (the entry point) and its module name
+    # (`pytest_plugins = [...]` in a conftest, `-p serverless_jwt.dev.pytest_plugin`). Loaded by one,
+    # the other would register it again, which pluggy refuses ("Plugin already registered under a
+    # different name"); pytest skips a name that is taken, so a placeholder takes the other one.
+    for name in (_ENTRY_POINT, __name__):
+        if pluginmanager.get_plugin(name) is None and not pluginmanager.is_blocked(name):
+            pluginmanager.register(_LoadedAlready(name), name)
 
 
 @pytest.fixture(scope="session")
