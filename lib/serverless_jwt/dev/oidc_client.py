@@ -6,7 +6,8 @@ chosen subject, scopes, roles and claims, follows the redirect and exchanges the
 the ones a single-page app would get. The steps are public too, so a test can change one of them
 (a wrong verifier, a reused code).
 
-Uses ``urllib`` (no extra dependency) with redirects off: each redirect is a result to check.
+Uses ``urllib`` (no extra dependency) with redirects off: each redirect is a result to check, and
+no proxy (the issuer is on this machine).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+# The dev provider is this machine's: an HTTP_PROXY of the shell or a CI runner cannot reach its loopback.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
 
 
 def _call(request: urllib.request.Request) -> HttpAnswer:
