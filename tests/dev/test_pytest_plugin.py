@@ -453,13 +453,16 @@ def test_from_env_verifies(jwt_env, jwt_tokens):
 '''
 
 
-@pytest.mark.parametrize("options", [(), ("-p", "no:serverless_jwt")],
-                         ids=["autoloaded-too", "entry-point-disabled"])
+@pytest.mark.parametrize(("options", "autoload"),
+                         [((), True), (("-p", "no:serverless_jwt"), True), ((), False)],
+                         ids=["autoloaded-too", "entry-point-disabled", "autoloading-off"])
 def test_a_conftest_naming_the_plugin_in_pytest_plugins_loads_it_once(
-    pytester: pytest.Pytester, options: tuple[str, ...]
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, options: tuple[str, ...], autoload: bool
 ) -> None:
     # Projects list their plugins in conftest.py; with autoloading on, that line once stopped pytest
     # with "Plugin already registered under a different name" (and a dump of every plugin).
+    if not autoload:
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeconftest('pytest_plugins = ["serverless_jwt.dev.pytest_plugin"]\n')
     pytester.makepyfile(test_user=FROM_ENV_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *options)
