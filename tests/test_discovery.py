@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from serverless_jwt._discovery import download
 from serverless_jwt._http import FetchError
 from serverless_jwt._jwks_state import CacheEntry
-from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
+from serverless_jwt.dev.issuer import DISCOVERY_PATH, JWKS_PATH, DevIssuer
 
 
 class TlsIssuer:
@@ -103,3 +103,29 @@ def test_a_discovery_document_over_tls_never_sends_the_key_fetch_to_plain_http(
         _download(tls_issuer.issuer)
     assert info.value.reason == "discovery_bad_jwks_uri"
     assert issuer.requests[JWKS_PATH] == 0
+
+
+def test_after_a_hung_discovery_the_known_key_set_gets_the_whole_deadline(issuer: DevIssuer) -> None:
+    # Discovery hangs and the key set answers in 1.3 s of a 2 s deadline: more than the half a look-up
+    # again leaves it. Each attempt looking discovery up first would fail for as long as discovery hangs.
+    with DevIssuer() as home:
+        home.jwks = issuer.jwks  # type: ignore[method-assign]  # the issuer's keys, published elsewhere
+        issuer.discovery_overrides["jwks_uri"] = home.jwks_uri
+        entry = CacheEntry()
+        fetch: dict[str, Any] = {"issuer": issuer.issuer, "jwks_uri": None, "timeout_seconds": 2,
+                                 "max_bytes": 1 << 20}
+        assert download(entry, **fetch)["keys"]
+        entry.rediscover = True  # as after a failed fetch, or for an unknown kid's refetch
+        issuer.fault, issuer.fault_paths, issuer.slow_seconds = "slow", {DISCOVERY_PATH}, 30
+        home.fault, home.fault_paths, home.slow_seconds = "slow", {JWKS_PATH}, 1.3
+        with pytest.raises(FetchError) as info:
+            download(entry, **fetch)
+        assert info.value.reason == "timeout"
+        assert download(entry, **fetch)["keys"]  # straight to the known address
+        assert (issuer.requests[DISCOVERY_PATH], home.requests[JWKS_PATH]) == (2, 3)
+        # Discovery is still looked up on the attempt after: a key set that moved is found.
+        issuer.fault = home.fault = None
+        issuer.discovery_overrides.clear()
+        assert download(entry, **fetch)["keys"]
+        assert (issuer.requests[DISCOVERY_PATH], issuer.requests[JWKS_PATH], entry.jwks_uri) == (
+            3, 1, issuer.jwks_uri)

@@ -47,6 +47,7 @@ def test_a_new_record_has_no_keys_and_nothing_to_wait_for() -> None:
     assert entry.state == (None, -math.inf, 0)
     assert entry.jwks_uri is None
     assert not entry.rediscover
+    assert not entry.discovery_failed
     assert entry.attempts == entry.failures == 0
     assert entry.retry_at == entry.hold_until == entry.kid_refetch_at == -math.inf
     assert not entry.fetch_lock.locked()

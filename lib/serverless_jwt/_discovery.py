@@ -45,7 +45,11 @@ def download(entry: CacheEntry, *, issuer: str | None, jwks_uri: str | None, tim
 
 def _discovered_jwks_uri(entry: CacheEntry, issuer: str, timeout_seconds: float, max_bytes: int) -> str:
     known = entry.jwks_uri
-    if known is not None and not entry.rediscover:
+    if known is not None and (not entry.rediscover or entry.discovery_failed):
+        # After a look-up that failed, the next attempt gives the known address the whole budget: a key
+        # set that needs more than the half a hung discovery leaves it would otherwise never be fetched
+        # again. Attempts still alternate, so a key set that moved is found once discovery answers.
+        entry.discovery_failed = False
         return known
     # With an address in hand, discovery gets half the budget: a discovery endpoint that hangs
     # (while the key set still serves) must leave time to fetch the keys from that address.
@@ -54,6 +58,7 @@ def _discovered_jwks_uri(entry: CacheEntry, issuer: str, timeout_seconds: float,
     except FetchError:
         if known is None:
             raise
+        entry.discovery_failed = True
         return known  # discovery itself failing: the key set's last known address may still serve
     entry.jwks_uri, entry.rediscover = uri, False
     return uri

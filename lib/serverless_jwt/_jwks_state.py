@@ -26,6 +26,7 @@ class CacheEntry:
         self.fetch_lock = threading.Lock()
         self.jwks_uri: str | None = None  # discovered (or configured) JWKS URI
         self.rediscover = False  # read discovery again before the next fetch (the key set may have moved)
+        self.discovery_failed = False  # that look-up failed: the next attempt goes to the known address first
         # (document, fetched_at, version) replaced as one tuple so readers never see a mix.
         self.state: tuple[Mapping[str, Any] | None, float, int] = (None, -math.inf, 0)
         self.fingerprint: str | None = None
@@ -71,6 +72,6 @@ def _forget(entry: CacheEntry) -> None:
     entry.state = (None, -math.inf, entry.state[2] + 1)
     entry.fingerprint = None
     entry.jwks_uri = None
-    entry.rediscover = False
+    entry.rediscover = entry.discovery_failed = False
     entry.failures = 0
     entry.retry_at = entry.hold_until = entry.kid_refetch_at = -math.inf
