@@ -570,6 +570,8 @@ def test_from_env_refuses_bad_variables(env: dict[str, str]) -> None:
      ["JWT_UNKNOWN_KID_COOLDOWN_SECONDS must be >= 0"]),
     ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_TIMEOUT_SECONDS": "0"},
      ["JWT_TIMEOUT_SECONDS must be > 0"]),
+    ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_TIMEOUT_SECONDS": "86401"},  # the README's bound
+     ["JWT_TIMEOUT_SECONDS must be at most 86400"]),
     ({"JWT_ISSUER": ISS, "JWT_AUDIENCE": "api", "JWT_MAX_TOKEN_BYTES": "0"}, ["JWT_MAX_TOKEN_BYTES must be"]),
     ({"JWT_JWKS_URI": "ftp://keys.example", "JWT_AUDIENCE": "api"}, ["JWT_JWKS_URI must use https"]),
     # A host name getaddrinfo refuses: a 503 on every request before, now refused here by its variable.

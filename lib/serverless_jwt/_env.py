@@ -40,7 +40,8 @@ ENV_VARIABLES: dict[str, str] = {
     "JWT_ALLOW_SENDER_CONSTRAINED": "'true' accepts tokens bound to a key (cnf: DPoP, mTLS) as bearer tokens "
     "(default: refused, since this API cannot check the binding).",
     "JWT_MAX_TOKEN_BYTES": "Token size cap (default 16384).",
-    "JWT_TIMEOUT_SECONDS": "Total deadline of one discovery or JWKS fetch (default 3).",
+    "JWT_TIMEOUT_SECONDS": "Total deadline of one key fetch, discovery and JWKS together "
+    "(default 3, at most 86400).",
     "JWT_JWKS_MAX_AGE_SECONDS": "Refresh cached keys after this long (default 600, at most 86400).",
     "JWT_MAX_STALE_SECONDS": "Serve cached keys this long while the issuer is down (default 86400), "
                              "or a stored JWT_SECRET while its store cannot be read (default 3600); "
