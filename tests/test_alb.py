@@ -746,3 +746,22 @@ def test_user_claims_carrying_an_aud_are_typed_but_not_matched(keys: KeyServer) 
     assert verifier.verify(alb_token(keys, kid, claims={"aud": "idp-client"}))["aud"] == "idp-client"
     with pytest.raises(InvalidClaimError):
         verifier.verify(alb_token(keys, kid, claims={"aud": 7}))
+
+
+@pytest.mark.parametrize("arn", [
+    # A Unicode digit in the region made an IDNA key host (public-keys.auth.elb.xn--...): a 503 always.
+    "arn:aws:elasticloadbalancing:eu-west-\u0661:123456789012:loadbalancer/app/web/50dc6c495c0c9188",
+    "arn:aws:elasticloadbalancing:eu-west-1:\u0661\u0662\u0663456789012:loadbalancer/app/web/50dc6c495c0c9188",
+    # A region of another partition: no such load balancer, its keys from another partition's endpoint.
+    "arn:aws-cn:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188",
+    "arn:aws:elasticloadbalancing:cn-north-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188",
+    "arn:aws:elasticloadbalancing:us-gov-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188",
+    "arn:aws-us-gov:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188",
+    # Never a signer: a 401 on every request.
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188 ",
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web",
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc/../x",
+])
+def test_an_alb_arn_naming_no_load_balancer_is_refused_at_construction(arn: str) -> None:
+    with pytest.raises(ConfigurationError, match="alb_arns"):
+        AlbVerifier(arn)

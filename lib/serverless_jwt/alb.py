@@ -40,14 +40,24 @@ __all__ = ["HEADER", "AlbVerifier", "require_alb_auth"]
 
 HEADER = "x-amzn-oidc-data"
 # The partitions whose ALBs sign with a key endpoint this module knows (as aws-jwt-verify accepts).
+# ASCII only: the region names the key endpoint's host, and a Unicode digit there (\d matches "\u0661")
+# made an IDNA host no ALB signs from, a 503 on every request. The name is an ALB name (letters, digits,
+# hyphens, up to 32) and its id: anything else there is never a signer, a 401 on every request.
 _ALB_ARN = re.compile(
-    r"arn:(aws|aws-cn|aws-us-gov):elasticloadbalancing:([a-z]{2}(?:-[a-z]+)+-\d+):\d{12}:loadbalancer/app/.+")
+    r"arn:(aws|aws-cn|aws-us-gov):elasticloadbalancing:([a-z]{2}(?:-[a-z]+)+-\d+):\d{12}"
+    r":loadbalancer/app/[A-Za-z0-9-]{1,32}/[A-Za-z0-9]+", re.ASCII)
+# Each partition's regions: an ARN whose region is not of its partition names no load balancer.
+_PARTITION_OF = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"))
 _KID = re.compile(r"[A-Za-z0-9-]{1,128}")
 _PADDED = re.compile(r"([A-Za-z0-9_-]+)(={0,2})")
 
 
 def _number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _partition(region: str) -> str:
+    return next((name for prefix, name in _PARTITION_OF if region.startswith(prefix)), "aws")
 
 
 def _unpad(token: str) -> tuple[str, bytes]:
@@ -132,7 +142,7 @@ class AlbVerifier(AlbKeys):
         check_at_most("unknown_kid_cooldown_seconds", unknown_kid_cooldown_seconds)  # an hour
         arns = [alb_arns] if isinstance(alb_arns, str) else list(alb_arns)
         matches = [_ALB_ARN.fullmatch(a) if isinstance(a, str) else None for a in arns]
-        if not arns or any(m is None for m in matches):
+        if not arns or any(m is None or m.group(1) != _partition(m.group(2)) for m in matches):
             raise ConfigurationError("alb_arns must be application load balancer ARNs")
         regions = {m.group(2) for m in matches if m is not None}
         if key_url_template is None:
