@@ -139,3 +139,13 @@ def test_a_folded_or_padded_signature_header_reads_as_it_was_sent(issuer: DevIss
 def test_a_realm_that_is_not_text_fails_at_decoration_not_per_refusal() -> None:
     with pytest.raises(ConfigurationError, match="realm"):
         require_netlify_signature(SECRET, realm=5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("option", [{"issuer": "other"}, {"algorithms": ["HS512"]},
+                                    {"secrets": [secrets.token_urlsafe(32)]}])
+def test_an_option_fixing_what_a_signature_is_fails_as_a_configuration_error(option: dict[str, Any]) -> None:
+    # HS256, iss netlify, the redirect's secret: fixed. Passing one again was a TypeError at import.
+    with pytest.raises(ConfigurationError, match=next(iter(option))):
+        signature_verifier(SECRET, **option)
+    with pytest.raises(ConfigurationError, match=next(iter(option))):
+        require_netlify_signature(SECRET, **option)

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from serverless_jwt.errors import InvalidRequestError, MissingSignatureError
+from serverless_jwt.errors import ConfigurationError, InvalidRequestError, MissingSignatureError
 from serverless_jwt.verifier import Verifier
 
 if TYPE_CHECKING:
@@ -21,19 +21,25 @@ __all__ = ["HEADER", "check_signature", "require_netlify_signature", "signature_
            "signature_verifier"]
 
 HEADER = "x-nf-sign"
+_FIXED = frozenset({"issuer", "algorithms", "secrets"})  # what every x-nf-sign is: no option changes it
 
 
 def signature_verifier(secret: str | bytes | Sequence[str | bytes], **options: Any) -> Verifier:
     """A :class:`Verifier` for ``x-nf-sign`` values: HS256, ``iss`` exactly ``"netlify"``, ``exp`` required.
 
     ``options`` go to ``Verifier`` (``allow_short_secret=True`` for a short redirect secret,
-    ``leeway_seconds``, ``clock``).
+    ``leeway_seconds``, ``clock``); ``issuer``, ``algorithms`` and ``secrets`` are fixed (a
+    ``ConfigurationError``).
 
     Examples
     --------
     >>> signature_verifier("a-redirect-secret-of-32-bytes-xx").issuer
     'netlify'
     """
+    fixed = sorted(_FIXED.intersection(options))
+    if fixed:  # else a TypeError ("got multiple values for keyword argument"), not a configuration error
+        raise ConfigurationError(f"x-nf-sign verification fixes {', '.join(fixed)} (HS256, iss netlify, "
+                                 "the redirect's secret as the first argument)")
     return Verifier(secrets=secret, issuer="netlify", algorithms=["HS256"], **options)
 
 
