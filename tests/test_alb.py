@@ -765,3 +765,37 @@ def test_user_claims_carrying_an_aud_are_typed_but_not_matched(keys: KeyServer) 
 def test_an_alb_arn_naming_no_load_balancer_is_refused_at_construction(arn: str) -> None:
     with pytest.raises(ConfigurationError, match="alb_arns"):
         AlbVerifier(arn)
+
+
+@pytest.mark.parametrize("option", [{"trust_authorizer": True}, {"cookie_name": "session"},
+                                    {"token_source": lambda event: "x"}])
+def test_require_alb_auth_refuses_options_that_read_another_credential(alb_keys: KeyServerR,
+                                                                       option: dict[str, Any]) -> None:
+    # trust_authorizer=True let an event's requestContext.authorizer pass for the user with no ALB header.
+    with pytest.raises(ConfigurationError, match=next(iter(option))):
+        require_alb_auth(_alb(alb_keys), **option)
+    assert alb_keys.paths == []
+
+
+def test_require_alb_auth_with_multi_value_headers_on_and_off(alb_keys: KeyServerR) -> None:
+    kid = alb_keys.new_key()
+    token = _alb_token(alb_keys.keys[kid], kid)
+
+    @require_alb_auth(_alb(alb_keys))
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": context.identity_context.subject}
+
+    multi = {"httpMethod": "GET", "path": "/", "requestContext": {"elb": {"targetGroupArn": "arn:tg"}},
+             "multiValueHeaders": {"x-amzn-oidc-data": [token]}}
+    assert handler(multi, types.SimpleNamespace()) == {"statusCode": 200, "body": "user-1"}
+    twice = {**multi, "multiValueHeaders": {"x-amzn-oidc-data": [token, token]}}
+    refused = handler(twice, types.SimpleNamespace())
+    assert refused["statusCode"] == 400
+    assert "multiValueHeaders" in refused  # answered in the event's shape
+    assert token not in json.dumps(refused)
+    alb_keys.server.shutdown()  # the key endpoint gone: a new kid is a 503, not a 401 or a 500
+    alb_keys.server.server_close()
+    other = ec.generate_private_key(ec.SECP256R1())
+    down = handler(_alb_event(_alb_token(other, str(uuid.uuid4()))), types.SimpleNamespace())
+    assert down["statusCode"] == 503
+    assert down["headers"]["Retry-After"] == "30"  # the cool-down before the next fetch

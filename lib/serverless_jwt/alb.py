@@ -224,7 +224,8 @@ def require_alb_auth(verifier: AlbVerifier, **options: Any) -> Decorator:
 
     The header is verified here; the handler then finds the caller on ``context.identity_context``
     (``token`` is the ALB's header value) and scope / role decorators work under it.
-    ``options`` are ``require_auth`` keyword arguments (``roles_claim``, ``scopes``, ``realm``, ...).
+    ``options`` are ``require_auth`` keyword arguments (``roles_claim``, ``scopes``, ``realm``, ...);
+    ``trust_authorizer``, ``cookie_name`` and ``token_source`` are a ``ConfigurationError``.
     A missing header is 401, several values 400, a failed verification 401 (503 for key outages).
 
     Examples
@@ -235,6 +236,15 @@ def require_alb_auth(verifier: AlbVerifier, **options: Any) -> Decorator:
     from serverless_jwt.adapters.decorators import _authenticate
     from serverless_jwt.adapters.events import header_values
     from serverless_jwt.errors import InvalidRequestError, MissingTokenError
+
+    # The ALB header is the only credential here: trust_authorizer=True let a requestContext.authorizer
+    # stand in for it (no ALB sends one; whoever builds the event does), cookie_name was silently unused,
+    # token_source a TypeError.
+    foreign = sorted(name for name in ("trust_authorizer", "cookie_name", "token_source")
+                     if options.get(name) not in (None, False))
+    if foreign:
+        raise ConfigurationError(f"require_alb_auth reads only the {HEADER} header: {', '.join(foreign)} "
+                                 "does not apply")
 
     def alb_header(event: Mapping[str, Any]) -> str:
         values = header_values(event, HEADER)
