@@ -100,7 +100,8 @@ class AlbVerifier(AlbKeys):
         bounds its refetches: a storm of forged headers with random kids costs at most this many
         fetches per window, answered 401 beyond it. The window's last fetch is kept for the kid asked
         for most (at least twice): after an ALB key rotation every user sends the new kid, while
-        forged kids come once each, so the genuine one is never starved by them.
+        forged kids come once each, so the genuine one is never starved by them (a flood repeating
+        forged kids, with this ALB's ARN as signer, can still take that fetch each window).
 
     Raises
     ------
