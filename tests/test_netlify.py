@@ -149,3 +149,25 @@ def test_an_option_fixing_what_a_signature_is_fails_as_a_configuration_error(opt
         signature_verifier(SECRET, **option)
     with pytest.raises(ConfigurationError, match=next(iter(option))):
         require_netlify_signature(SECRET, **option)
+
+
+def test_site_url_and_deploy_context_can_be_pinned_with_claim_checks() -> None:
+    # x-nf-sign proves "a redirect signed with this secret": another site sharing it (a team variable) or
+    # a deploy preview signs too. The README's pinning refuses those with 401, and a signature without them.
+    secret = secrets.token_urlsafe(32)
+
+    @require_netlify_signature(secret, claim_checks=[
+        lambda c: c.get("site_url") == "https://example.com" and c.get("deploy_context") == "production"])
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200}
+
+    now = int(time.time())
+    good = {"iss": "netlify", "exp": now + 60, "site_url": "https://example.com",
+            "deploy_context": "production"}
+    for payload, status in ((good, 200), ({**good, "site_url": "https://other.netlify.app"}, 401),
+                            ({**good, "deploy_context": "deploy-preview"}, 401),
+                            ({"iss": "netlify", "exp": now + 60}, 401)):
+        signed = _hs_token(secret, {"alg": "HS256", "typ": "JWT"}, payload)
+        response = handler(_event({"x-nf-sign": signed}), None)
+        assert response["statusCode"] == status
+        assert signed not in json.dumps(response)
