@@ -44,7 +44,8 @@ def _text(page: Any, testid: str) -> str:
 def _call(page: Any, button: str) -> tuple[str, str]:
     page.get_by_test_id("status").evaluate("el => { el.textContent = 'pending'; }")
     page.get_by_role("button", name=button).click()
-    page.wait_for_function("document.querySelector('[data-testid=status]').textContent !== 'pending'")
+    page.wait_for_function(
+        "(document.querySelector('[data-testid=status]')?.textContent ?? 'pending') !== 'pending'")
     return _text(page, "status"), _text(page, "body")
 
 
@@ -56,7 +57,7 @@ def _sign_in(page: Any, subject: str, *, read_shows: bool) -> None:
     box.set_checked(read_shows)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector("body[data-ready=true]")
-    page.wait_for_function(f"document.querySelector('[data-testid=subject]').textContent === {subject!r}")
+    page.wait_for_function(f"document.querySelector('[data-testid=subject]')?.textContent === {subject!r}")
 
 
 @pytest.mark.parametrize(("read_shows", "shows_status"), [(True, "200"), (False, "403")])
@@ -78,7 +79,7 @@ def test_sign_in_call_both_routes_and_log_out(page: Any, read_shows: bool, shows
     page.get_by_role("button", name="Log out").click()
     page.wait_for_selector("body[data-ready=true]")
     page.wait_for_function(
-        "document.querySelector('[data-testid=subject]').textContent === '(not signed in)'")
+        "document.querySelector('[data-testid=subject]')?.textContent === '(not signed in)'")
     assert _call(page, "Call /me")[0] == "401"
     assert _call(page, "Call /shows")[0] == "401"
 
@@ -89,7 +90,7 @@ def test_the_issuer_can_be_named_on_the_pages_url(new_page: Any, sample_app: tup
     page.get_by_role("button", name="Log in").click()
     assert not page.get_by_label("read:shows").is_checked()  # scope=openid from the URL
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+    page.wait_for_function("document.querySelector('[data-testid=subject]')?.textContent === 'dev-user'")
     assert page.url.endswith("?issuer=" + quote(sample_app[0].issuer, safe="") + "&scope=openid")
     assert _call(page, "Call /shows")[0] == "403"
 
@@ -160,7 +161,7 @@ def test_a_page_configured_on_its_url_logs_out_at_the_registered_uri_and_keeps_i
         page = new_page(f"?issuer={quote(issuer.issuer, safe='')}&scope=openid")
         page.get_by_role("button", name="Log in").click()
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+        page.wait_for_function("document.querySelector('[data-testid=subject]')?.textContent === 'dev-user'")
         with page.expect_request(lambda r: "/logout" in r.url or "end_session" in r.url) as logout:
             page.get_by_role("button", name="Log out").click()
         assert f"post_logout_redirect_uri={quote(api + '/', safe='')}&" in logout.value.url + "&"
@@ -182,7 +183,7 @@ def test_a_resource_indicator_is_sent_on_the_authorization_and_token_requests(
     page.on("request", lambda r: sent.append((r.url, r.post_data or "")))
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+    page.wait_for_function("document.querySelector('[data-testid=subject]')?.textContent === 'dev-user'")
     wanted = "resource=" + quote(resource, safe="")
     assert any("/authorize?" in url and wanted in url for url, _ in sent)
     assert any(url.endswith("/oauth/token") and wanted in body for url, body in sent)
@@ -198,7 +199,7 @@ def test_a_sign_in_without_openid_sends_no_nonce(new_page: Any) -> None:
         page.get_by_role("button", name="Log in").click()
     assert "nonce=" not in authorize.value.url
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+    page.wait_for_function("document.querySelector('[data-testid=subject]')?.textContent === 'dev-user'")
     assert _call(page, "Call /shows")[0] == "200"
 
 
@@ -208,7 +209,7 @@ def test_a_sign_in_with_openid_sends_a_nonce_and_checks_it(new_page: Any) -> Non
         page.get_by_role("button", name="Log in").click()
     assert "&nonce=" in authorize.value.url
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+    page.wait_for_function("document.querySelector('[data-testid=subject]')?.textContent === 'dev-user'")
     assert _text(page, "status") == "200"
 
 
@@ -228,7 +229,7 @@ def test_an_answer_without_the_iss_the_provider_promised_is_refused(
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url))
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_function("document.querySelector('[data-testid=status]').textContent === 'login refused'")
+    page.wait_for_function("document.querySelector('[data-testid=status]')?.textContent === 'login refused'")
     assert "issuer" in _text(page, "body")
     assert not any(url.endswith("/oauth/token") for url in sent)
     assert _text(page, "subject") == "(not signed in)"
@@ -294,7 +295,7 @@ def test_a_configured_logout_url_that_names_its_own_parameters_gets_no_second_co
         page.wait_for_selector("body[data-ready=true]")
         page.get_by_role("button", name="Log in").click()
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_function("document.querySelector('[data-testid=subject]').textContent === 'dev-user'")
+        page.wait_for_function("document.querySelector('[data-testid=subject]')?.textContent === 'dev-user'")
         with page.expect_request(lambda r: r.url.startswith(logout_url)) as logout:
             page.get_by_role("button", name="Log out").click()
         assert logout.value.url.count("client_id=") == 1
