@@ -324,19 +324,25 @@ def test_a_method_no_endpoint_takes_is_405_with_allow_not_501(
     assert (answer.status, answer.headers["allow"]) == (405, allow)
 
 
-@pytest.mark.parametrize("path", [DISCOVERY_PATH, JWKS_PATH])
-def test_head_of_discovery_and_jwks_is_their_get_without_a_body(issuer: DevIssuer, path: str) -> None:
+def _head_and_get(issuer: DevIssuer, path: str, *, head_first: bool) -> tuple[Any, bytes, Any, bytes]:
+    """``(HEAD answer, its body, GET answer, its body)`` of ``path``, both on one connection: a body sent
+    after HEAD would be read as the next answer."""
     parts = urlsplit(issuer.issuer)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    answers: dict[str, tuple[Any, bytes]] = {}
     try:
-        conn.request("HEAD", path)
-        head = conn.getresponse()
-        head.read()
-        conn.request("GET", path)  # same connection: a body sent after HEAD would be read as this answer
-        got = conn.getresponse()
-        body = got.read()
+        for method in (("HEAD", "GET") if head_first else ("GET", "HEAD")):
+            conn.request(method, path)
+            answer = conn.getresponse()
+            answers[method] = (answer, answer.read())
     finally:
         conn.close()
+    return (*answers["HEAD"], *answers["GET"])
+
+
+@pytest.mark.parametrize("path", [DISCOVERY_PATH, JWKS_PATH])
+def test_head_of_discovery_and_jwks_is_their_get_without_a_body(issuer: DevIssuer, path: str) -> None:
+    head, _, got, body = _head_and_get(issuer, path, head_first=True)
     assert (head.status, got.status) == (200, 200)
     assert head.getheader("Content-Length") == str(len(body))
     assert json.loads(body)
@@ -422,17 +428,8 @@ def test_transfer_encoding_beside_a_length_or_not_last_ends_the_connection(
 
 @pytest.mark.parametrize("path", ["/authorize", "/userinfo", "/logout"])
 def test_head_works_wherever_get_does_and_sends_no_body(issuer: DevIssuer, path: str) -> None:
-    parts = urlsplit(issuer.issuer)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
-    try:
-        conn.request("GET", path)
-        got = conn.getresponse()
-        body = got.read()
-        conn.request("HEAD", path)
-        head = conn.getresponse()
-        assert head.read() == b""
-    finally:
-        conn.close()
+    head, head_body, got, body = _head_and_get(issuer, path, head_first=False)
+    assert head_body == b""
     assert head.status == got.status != 405
     assert head.getheader("Content-Type") == got.getheader("Content-Type")
     assert body
