@@ -243,6 +243,19 @@ def test_enrich_and_context_claims(issuer: DevIssuer, verifier: Verifier) -> Non
     assert {k: v for k, v in ctx.items() if k != ENCODING_KEY} == {"sub": "eve", "tenant": "t1"}
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_enrich_non_finite_number_is_a_clear_error_not_an_answer_api_gateway_cannot_parse(
+        issuer: DevIssuer, verifier: Verifier, value: float) -> None:
+    # Lambda's runtime writes NaN / Infinity bare, which is not JSON: API Gateway would answer 500 with
+    # nothing in the authorizer's log saying why.
+    token = issuer.mint()
+    for kind, event in (("rest_token", token_event(token)), ("http_simple", http_event(token))):
+        with pytest.raises(ValueError, match="finite"):
+            authorizer(verifier, kind=kind, enrich=lambda claims, event: {"score": value})(event, None)
+    finite = authorizer(verifier, enrich=lambda claims, event: {"score": 1.5})(token_event(token), None)
+    assert json.loads(json.dumps(finite, allow_nan=False))["context"]["score"] == 1.5
+
+
 def test_usage_identifier_key_from_a_claim_or_a_function_on_rest_allows(issuer: DevIssuer,
                                                                          verifier: Verifier) -> None:
     # A usage plan with API key source AUTHORIZER reads the caller's API key from usageIdentifierKey.

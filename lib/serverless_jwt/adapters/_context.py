@@ -15,6 +15,7 @@ The names ``principalId`` and ``integrationLatency`` are set by API Gateway and 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -61,6 +62,10 @@ def context_from_claims(
     for name, value in (extra or {}).items():
         if name in _RESERVED or not isinstance(value, (str, int, float, bool)):
             raise ValueError("extra context values must be str, int, float or bool, under unreserved names")
+        if isinstance(value, float) and not math.isfinite(value):
+            # Lambda's runtime writes these as bare NaN / Infinity, which is not JSON: API Gateway could
+            # not read the answer at all (a 500 with nothing in the function's log saying why).
+            raise ValueError(f"extra context value {name!r} must be a finite number, not {value!r}")
         # An extra value replaces a claim of that name and is delivered as it is, never decoded.
         out[name] = value
         encoding.pop(name, None)

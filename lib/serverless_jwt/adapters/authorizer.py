@@ -179,7 +179,8 @@ def authorizer(
     context_claims:
         Only these claims go into ``context`` (default: all of them).
     enrich:
-        ``enrich(claims, event) -> {name: str|int|float|bool}`` added to ``context``.
+        ``enrich(claims, event) -> {name: str|int|float|bool}`` added to ``context`` (floats finite:
+        Lambda would write NaN / Infinity bare, which API Gateway cannot parse; a ``ValueError`` instead).
     reject_with:
         ``"unauthorized"`` (401, default) or ``"deny"`` (403) for a missing or invalid token. HTTP
         APIs document only ``isAuthorized: false`` (403); choose ``"deny"`` to stay on that path.
