@@ -21,6 +21,8 @@ from serverless_jwt.adapters.decorators import require_auth
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import (
     ConfigurationError,
+    ForbiddenError,
+    InvalidTokenError,
     KeysUnavailableError,
 )
 from serverless_jwt.verifier import Verifier
@@ -254,6 +256,36 @@ def test_enrich_non_finite_number_is_a_clear_error_not_an_answer_api_gateway_can
             authorizer(verifier, kind=kind, enrich=lambda claims, event: {"score": value})(event, None)
     finite = authorizer(verifier, enrich=lambda claims, event: {"score": 1.5})(token_event(token), None)
     assert json.loads(json.dumps(finite, allow_nan=False))["context"]["score"] == 1.5
+
+
+def test_a_hook_refusing_with_an_auth_error_is_answered_as_under_require_auth(issuer: DevIssuer,
+                                                                             verifier: Verifier) -> None:
+    # As require_auth answers any AuthError from claims_mapper: a ForbiddenError is a Deny (403) and an
+    # InvalidTokenError a 401, never an escaped exception API Gateway turns into a 500.
+    def blocked_tenant(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+        if claims.get("tenant") == "blocked":
+            raise ForbiddenError("Tenant suspended")
+        if claims.get("tenant") == "revoked":
+            raise InvalidTokenError("Session revoked")
+        return claims
+
+    def enrich(claims: Mapping[str, Any], event: Mapping[str, Any]) -> Mapping[str, str]:
+        raise ForbiddenError("No profile")
+
+    blocked, revoked = (issuer.mint(claims={"tenant": t}) for t in ("blocked", "revoked"))
+    arn = token_event(blocked)["methodArn"]
+    deny = authorizer(verifier, claims_mapper=blocked_tenant)(token_event(blocked), None)
+    assert_policy(deny, "Deny", arn, "dev-user")
+    assert deny["context"]["error_description"] == "Tenant suspended"
+    simple = authorizer(verifier, kind="http_simple", claims_mapper=blocked_tenant)(http_event(blocked), None)
+    assert simple["isAuthorized"] is False
+    enriched = authorizer(verifier, enrich=enrich)(token_event(issuer.mint()), None)
+    assert_policy(enriched, "Deny", arn, "dev-user")
+    with pytest.raises(Unauthorized):
+        authorizer(verifier, claims_mapper=blocked_tenant)(token_event(revoked), None)
+    deny_mode = authorizer(verifier, claims_mapper=blocked_tenant, reject_with="deny")
+    refused = deny_mode(token_event(revoked), None)
+    assert_policy(refused, "Deny", arn, "unauthorized")
 
 
 def test_usage_identifier_key_from_a_claim_or_a_function_on_rest_allows(issuer: DevIssuer,

@@ -57,8 +57,6 @@ from serverless_jwt.adapters.events import bearer_token
 from serverless_jwt.errors import (
     AuthError,
     ConfigurationError,
-    ForbiddenError,
-    InsufficientScopeError,
     KeysUnavailableError,
 )
 
@@ -198,6 +196,8 @@ def authorizer(
     claims_mapper:
         Rewrites the verified claims before the checks and the context, as ``require_auth``'s does, so
         ``authorizer(multi, **multi.auth_options())`` reads each preset's roles as ``require_auth`` does.
+        An ``AuthError`` it or ``enrich`` raises is answered as ``require_auth`` would: a
+        ``ForbiddenError`` is a Deny (403), a 401 error the same as an invalid token.
     usage_identifier_key:
         REST kinds, for a usage plan whose API key source is ``AUTHORIZER``: the name of the claim
         holding the caller's API key, or ``f(claims, event) -> str | None``. An Allow then carries it
@@ -282,6 +282,18 @@ def authorizer(
         response["context"] = detail
         return response
 
+    def rejected(event: Mapping[str, Any], err: AuthError, principal: str) -> dict[str, Any]:
+        if isinstance(err, KeysUnavailableError):
+            # Failing the invocation makes API Gateway answer 500 rather than a misleading 401.
+            log_rejection(err, issuer=issuer, logger=log, level=logging.ERROR)
+            raise err
+        log_rejection(err, issuer=issuer, logger=log)
+        if err.status == 403:  # a failed scope / role check (or a hook's ForbiddenError): Deny
+            return refuse(event, err, principal)
+        if reject_with == "deny":
+            return refuse(event, err, "unauthorized")
+        raise Unauthorized() from None
+
     def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         if not isinstance(event, Mapping):
             raise Unauthorized()
@@ -292,33 +304,25 @@ def authorizer(
             raise Unauthorized()
         try:
             claims = verifier.verify(token_of(event))
-        except KeysUnavailableError as err:
-            # Failing the invocation makes API Gateway answer 500 rather than a misleading 401.
-            log_rejection(err, issuer=issuer, logger=log, level=logging.ERROR)
-            raise
         except AuthError as err:
-            log_rejection(err, issuer=issuer, logger=log)
-            if reject_with == "deny":
-                return refuse(event, err, "unauthorized")
-            raise Unauthorized() from None
+            return rejected(event, err, "unauthorized")
         subject = claims.get("sub")
-        if claims_mapper is not None:  # after the verified sub is read: the principal is never rewritten
-            claims = claims_mapper(claims)
-            if not isinstance(claims, Mapping):  # a mapper without `return`: loud, as in require_auth
-                raise TypeError("claims_mapper must return a mapping of claims")
         if kind != "http_simple" and (not isinstance(subject, str) or not subject):
             log.info("authorizer: token has no string sub for principalId")
             raise Unauthorized()
         principal = subject if isinstance(subject, str) else ""
-        try:
+        try:  # the hooks may refuse with an AuthError, as under require_auth: never a failed invocation
+            if claims_mapper is not None:  # after the verified sub is read: the principal is never rewritten
+                claims = claims_mapper(claims)
+                if not isinstance(claims, Mapping):  # a mapper without `return`: loud, as in require_auth
+                    raise TypeError("claims_mapper must return a mapping of claims")
             if required_scopes:
                 authz.check_scopes(claims, required_scopes, any_of=any_scope)
             if required_roles:
                 authz.check_roles(claims, required_roles, path=roles_claim)
-        except (InsufficientScopeError, ForbiddenError) as err:
-            log_rejection(err, issuer=issuer, logger=log)
-            return refuse(event, err, principal)
-        extra = enrich(claims, event) if enrich is not None else None
+            extra = enrich(claims, event) if enrich is not None else None
+        except AuthError as err:
+            return rejected(event, err, principal)
         ctx: dict[str, Any] = context_from_claims(claims, include=include, extra=extra)
         if kind == "http_simple":
             return {"isAuthorized": True, "context": ctx}
