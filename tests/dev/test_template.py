@@ -234,6 +234,11 @@ def test_parameter_overrides_in_both_sam_spellings() -> None:
         parse_overrides(["novalue"])
 
 
+def test_parameter_overrides_read_backslash_escapes_as_sam_does() -> None:
+    # sam's CfnParameterOverridesType: a backslash escapes the next character, in and out of quotes.
+    assert parse_overrides([r"""B="q\"r" A='it\'s' C=x\ y"""]) == {"B": 'q"r', "A": "it's", "C": "x y"}
+
+
 def test_parameter_overrides_from_a_file_as_sam_reads_one(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # `sam local ... --parameter-overrides file://params.yaml`: keys, lists joined, Key=Value strings,

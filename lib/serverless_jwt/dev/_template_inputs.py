@@ -104,9 +104,14 @@ def _flat(values: Any, walk: _Walk) -> list[Any]:
     return out
 
 
+# One Key=Value piece, split as sam splits them (cli/types.py's value pattern): quoted runs, and a
+# backslash escaping the next character (`x\ y`, `"q\"r"`) inside and outside quotes.
+_PIECE = re.compile(r"""(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\\.|[^\s"'\\])+""")
+
+
 def _pairs(text: str, out: dict[str, str], where: str) -> None:
     previous = ""
-    for number, pair in enumerate(re.findall(r"""(?:[^\s"']|"[^"]*"|'[^']*')+""", text), 1):
+    for number, pair in enumerate(_PIECE.findall(text), 1):
         if pair.startswith("ParameterKey=") and ",ParameterValue=" in pair:  # CloudFormation spelling
             key, _, value = pair.removeprefix("ParameterKey=").partition(",ParameterValue=")
             sep = "="
