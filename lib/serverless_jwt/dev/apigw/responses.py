@@ -251,7 +251,8 @@ def _latin1(text: str, what: str) -> str:
     """HTTP/1.1 sends header octets (RFC 9110 §5.5): text beyond Latin-1 has no octet to go as."""
     try:
         text.encode("latin-1")
-    except UnicodeEncodeError:
-        raise MalformedResponse(f"{what} is not Latin-1 text ({text[:40]!r}): percent-encode it "
-                                "(RFC 8187, filename*=UTF-8''...)") from None
+    except UnicodeEncodeError as exc:
+        # Named by position, never shown: a header or cookie value may be a session token.
+        raise MalformedResponse(f"{what} is not Latin-1 text (character {exc.start + 1}): percent-encode "
+                                "it (RFC 8187, filename*=UTF-8''...)") from None
     return text
