@@ -404,6 +404,14 @@ def test_a_content_length_that_is_not_plain_ascii_digits_is_refused(issuer: DevI
     assert b"invalid_request" in answers
 
 
+def test_a_chunk_extension_is_read_as_the_local_api_reads_it(issuer: DevIssuer) -> None:
+    # The same line limit as apigw/body.py: a 100-byte extension is no malformed chunk here either.
+    head = (b"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n")
+    answers = _exchange(issuer, head + b"c;ext=" + b"x" * 100 + b"\r\ngrant_type=x\r\n0\r\n\r\n")
+    assert b'"unsupported_grant_type"' in answers  # the body was read: its grant type is what is refused
+
+
 @pytest.mark.parametrize("size", [b"0x3", b"+3", b"0_3", b" 3"])
 def test_a_chunk_size_is_hex_digits_only(issuer: DevIssuer, size: bytes) -> None:
     # int(x, 16) takes all of these; RFC 9112 §7.1's chunk-size is 1*HEXDIG.

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BadFraming", "Framing", "chunk_size", "framing"]
+__all__ = ["CHUNK_LINE_BYTES", "BadFraming", "Framing", "chunk_size", "framing"]
 
 _DIGITS = re.compile(r"[0-9]+")
 _HEXDIGITS = re.compile(rb"[0-9A-Fa-f]+")
@@ -22,6 +22,7 @@ _HEXDIGITS = re.compile(rb"[0-9A-Fa-f]+")
 # reported as too large: its exact value never matters, and it is never handed to int() whole.
 _MAX_DIGITS = 15
 TOO_LONG = 10**_MAX_DIGITS
+CHUNK_LINE_BYTES = 1024  # a chunk-size line with its extensions: both servers read at most this much
 
 
 class BadFraming(ValueError):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from serverless_jwt._config import is_loopback
-from serverless_jwt.dev._http_framing import BadFraming, Framing, chunk_size, framing
+from serverless_jwt.dev._http_framing import CHUNK_LINE_BYTES, BadFraming, Framing, chunk_size, framing
 from serverless_jwt.dev._oidc_rules import OAuthError, Response, cors_headers
 from serverless_jwt.dev.oidc_provider import AUTHORIZE_PATH, END_SESSION_PATH, TOKEN_PATH, USERINFO_PATH
 
@@ -214,7 +214,7 @@ def _read_body(h: _Handler) -> bytes:
         raise BadFraming("unreadable framing")
     if frame.chunked:  # sizes read strictly (1*HEXDIG), as the local API reads them
         out = b""
-        while size := chunk_size(h.rfile.readline(64)):
+        while size := chunk_size(h.rfile.readline(CHUNK_LINE_BYTES)):
             if len(out) + size > MAX_FORM_BYTES:
                 raise _TooLarge
             chunk = h.rfile.read(size)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from serverless_jwt.dev._http_framing import BadFraming, chunk_size, framing
+from serverless_jwt.dev._http_framing import CHUNK_LINE_BYTES, BadFraming, chunk_size, framing
 
 __all__ = ["MAX_BODY_BYTES", "BadRequestBody", "read_body"]
 
@@ -57,7 +57,7 @@ def read_body(rfile: Any, headers: Any, limit: int = MAX_BODY_BYTES) -> bytes:
 def _chunked(rfile: Any, limit: int) -> bytes:
     out = bytearray()
     while True:
-        size = chunk_size(rfile.readline(1024))
+        size = chunk_size(rfile.readline(CHUNK_LINE_BYTES))
         if size == 0:
             break
         if len(out) + size > limit:
