@@ -767,6 +767,14 @@ def test_an_alb_arn_naming_no_load_balancer_is_refused_at_construction(arn: str)
         AlbVerifier(arn)
 
 
+def test_a_refused_alb_arn_is_named_by_position_and_reason() -> None:
+    good = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
+    with pytest.raises(ConfigurationError, match=r"item 2: region cn-north-1 is not in partition aws$"):
+        AlbVerifier([good, good.replace("eu-west-1", "cn-north-1")])
+    with pytest.raises(ConfigurationError, match="item 1 is not an application load balancer ARN"):
+        AlbVerifier([good.replace("app/", "net/"), good])
+
+
 @pytest.mark.parametrize("option", [{"trust_authorizer": True}, {"cookie_name": "session"},
                                     {"token_source": lambda event: "x"}])
 def test_require_alb_auth_refuses_options_that_read_another_credential(alb_keys: KeyServerR,

@@ -143,8 +143,16 @@ class AlbVerifier(AlbKeys):
         check_at_most("unknown_kid_cooldown_seconds", unknown_kid_cooldown_seconds)  # an hour
         arns = [alb_arns] if isinstance(alb_arns, str) else list(alb_arns)
         matches = [_ALB_ARN.fullmatch(a) if isinstance(a, str) else None for a in arns]
-        if not arns or any(m is None or m.group(1) != _partition(m.group(2)) for m in matches):
+        if not arns:
             raise ConfigurationError("alb_arns must be application load balancer ARNs")
+        for number, m in enumerate(matches, 1):
+            if m is None:  # named by position: ARNs are not secret, but a wrong value may be anything
+                raise ConfigurationError(f"alb_arns item {number} is not an application load balancer ARN "
+                                         "(arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:"
+                                         "loadbalancer/app/NAME/ID)")
+            if m.group(1) != _partition(m.group(2)):
+                raise ConfigurationError(f"alb_arns item {number}: region {m.group(2)} is not in partition "
+                                         f"{m.group(1)}")
         regions = {m.group(2) for m in matches if m is not None}
         if key_url_template is None:
             if len(regions) != 1:

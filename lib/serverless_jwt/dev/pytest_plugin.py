@@ -230,7 +230,7 @@ class _LoadedAlready:
         self.name = name
 
     def __repr__(self) -> str:
-        return f"<{self.name}: loaded as {__name__}>"
+        return f"<{self.name}: placeholder; {__name__} is registered under its other plugin name>"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
