@@ -62,6 +62,11 @@ def test_cookie_carries_the_token(kind: str, cookie: object) -> None:
         bearer_token(event)  # cookies count only when the application names one
 
 
+def test_a_cookie_neither_text_nor_a_mapping_is_a_type_error_that_says_what_to_pass() -> None:
+    with pytest.raises(TypeError, match="name=value"):
+        http_event("rest_v1", cookie=("nf_jwt", "x.y.z"))  # type: ignore[arg-type]
+
+
 def test_cookie_placement_follows_each_source() -> None:
     assert http_event("http_v2", cookie="a=1; b=2")["cookies"] == ["a=1", "b=2"]
     assert http_event("function_url", cookie={"a": "1"})["cookies"] == ["a=1"]

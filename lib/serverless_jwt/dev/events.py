@@ -111,6 +111,8 @@ def http_event(
     ------
     ValueError
         Unknown ``kind``, or ``path_parameters`` for an event source that has none.
+    TypeError
+        ``cookie`` neither a string nor a mapping.
 
     Examples
     --------
@@ -186,6 +188,8 @@ def _cookie_pairs(cookie: str | Mapping[str, str] | None) -> list[str]:
         return []
     if isinstance(cookie, str):
         return [c.strip() for c in cookie.split(";") if c.strip()]
+    if not isinstance(cookie, Mapping):  # ("name", "value") read as a mapping failed with AttributeError
+        raise TypeError('cookie must be "name=value; other=x" or a mapping of cookie names to values')
     return [f"{name}={value}" for name, value in cookie.items()]
 
 
