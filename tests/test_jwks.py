@@ -461,6 +461,7 @@ def _rsa(bits: int = 2048) -> Any:
         ("small RSA", lambda: [_public(_rsa(1024))]),
         ("use=enc", lambda: [{**_public(_rsa()), "use": "enc"}]),
         ("key_ops without verify", lambda: [{**_public(_rsa()), "key_ops": ["encrypt", "wrapKey"]}]),
+        ("duplicate key_ops", lambda: [{**_public(_rsa()), "key_ops": ["verify", "verify"]}]),
         ("duplicate kid", lambda: [_public(_rsa()), _public(_rsa())]),
         ("oct", lambda: [{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]),
         ("curve mismatch", lambda: [{**_public(ec.generate_private_key(ec.SECP384R1())), "alg": "ES256"}]),

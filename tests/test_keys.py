@@ -161,7 +161,12 @@ def test_repr_shows_no_key_material() -> None:
         (_jwk(SMALL_RSA_KEY, kid="k"), "rsa_too_small"),
         (_jwk(RSA_KEY, kid="k", use="enc"), "not_for_signatures"),
         (_jwk(RSA_KEY, kid="k", key_ops=["encrypt"]), "not_for_verify"),
-        (_jwk(RSA_KEY, kid="k", key_ops="verify"), "not_for_verify"),
+        (_jwk(RSA_KEY, kid="k", key_ops="verify"), "bad_key_ops"),
+        (_jwk(RSA_KEY, kid="k", key_ops=["verify", 1]), "bad_key_ops"),
+        (_jwk(RSA_KEY, kid="k", key_ops=[["verify"]]), "bad_key_ops"),
+        (_jwk(RSA_KEY, kid="k", key_ops=["verify", "verify"]), "duplicate_key_ops"),
+        (_jwk(RSA_KEY, kid="k", use="sig", key_ops=["verify", "encrypt"]), "use_key_ops_conflict"),
+        (_jwk(RSA_KEY, kid="k", use="sig", key_ops=["verify", "unwrapKey"]), "use_key_ops_conflict"),
         ({"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA", "kid": "k"}, "symmetric"),
         ({"kty": "oct", "kid": "k", "alg": "HS256"}, "symmetric"),
         (_jwk(EC_KEY, kid="k", alg="ES384"), "no_allowed_algorithm"),
@@ -196,6 +201,13 @@ def test_a_malformed_key_does_not_hide_the_good_ones() -> None:
 def test_use_sig_and_verify_key_ops_are_accepted() -> None:
     keys = _only(_jwk(RSA_KEY, kid="k", use="sig", key_ops=["verify"]))
     assert len(keys) == 1
+
+
+def test_key_ops_may_name_other_signature_operations_and_unregistered_ones() -> None:
+    # RFC 7517 §4.3: "sign" fits use=sig, and values outside the registry MAY be used.
+    assert len(_only(_jwk(RSA_KEY, kid="k", use="sig", key_ops=["sign", "verify", "x-audit"]))) == 1
+    # Without use, unrelated operations are a SHOULD NOT, not a MUST NOT: the key still verifies.
+    assert len(_only(_jwk(RSA_KEY, kid="k", key_ops=["verify", "encrypt"]))) == 1
 
 
 def test_curve_decides_the_algorithm() -> None:

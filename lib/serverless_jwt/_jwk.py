@@ -186,6 +186,20 @@ def _okp_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
 
 
 _LOADERS = {"RSA": _rsa_key, "EC": _ec_key, "OKP": _okp_key}
+_ENCRYPTION_OPS = frozenset({"encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"})
+
+
+def _key_ops_problem(ops: Any, use: Any) -> str | None:
+    """Why a JWK's ``key_ops`` (RFC 7517 §4.3) rules it out, or ``None``; ``use`` is ``"sig"`` or absent."""
+    if not isinstance(ops, list) or not all(isinstance(op, str) for op in ops):
+        return "bad_key_ops"  # "an array of key operation strings"
+    if len(set(ops)) != len(ops):
+        return "duplicate_key_ops"  # "Duplicate key operation values MUST NOT be present"
+    if "verify" not in ops:
+        return "not_for_verify"
+    if use is not None and not _ENCRYPTION_OPS.isdisjoint(ops):
+        return "use_key_ops_conflict"  # use=sig beside an encryption operation: they MUST be consistent
+    return None
 
 
 def warn_skipped(log: logging.Logger, skipped: Sequence[tuple[str | None, str]]) -> None:
@@ -226,8 +240,10 @@ def load_jwk(jwk: Any, allowed: frozenset[str]) -> tuple[str | None, str, Any, f
     if use is not None and use != "sig":
         return "not_for_signatures"
     ops = jwk.get("key_ops")
-    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
-        return "not_for_verify"
+    if ops is not None:
+        ops_problem = _key_ops_problem(ops, use)
+        if ops_problem is not None:
+            return ops_problem
     jwk_alg = jwk.get("alg")
     if jwk_alg is not None and not isinstance(jwk_alg, str):
         return "bad_alg"
