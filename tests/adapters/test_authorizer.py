@@ -258,6 +258,20 @@ def test_enrich_non_finite_number_is_a_clear_error_not_an_answer_api_gateway_can
     assert json.loads(json.dumps(finite, allow_nan=False))["context"]["score"] == 1.5
 
 
+@pytest.mark.parametrize("returned", [["tenant", "t1"], [], "tenant=t1", None, 7])
+def test_enrich_returning_no_mapping_is_a_type_error_naming_enrich_and_the_type_not_the_value(
+        issuer: DevIssuer, verifier: Verifier, returned: Any) -> None:
+    # Not an AttributeError from deep inside the context builder; the value may hold claim data.
+    token = issuer.mint(sub="secret-subject")
+    for kind, event in (("rest_token", token_event(token)), ("http_simple", http_event(token))):
+        handler = authorizer(verifier, kind=kind, enrich=lambda claims, event: returned)
+        with pytest.raises(TypeError, match=r"^enrich must return a mapping") as caught:
+            handler(event, None)
+        assert type(returned).__name__ in str(caught.value)
+        assert "t1" not in str(caught.value)
+        assert "secret-subject" not in str(caught.value)
+
+
 def test_a_hook_refusing_with_an_auth_error_is_answered_as_under_require_auth(issuer: DevIssuer,
                                                                              verifier: Verifier) -> None:
     # As require_auth answers any AuthError from claims_mapper: a ForbiddenError is a Deny (403) and an

@@ -179,6 +179,7 @@ def authorizer(
     enrich:
         ``enrich(claims, event) -> {name: str|int|float|bool}`` added to ``context`` (floats finite:
         Lambda would write NaN / Infinity bare, which API Gateway cannot parse; a ``ValueError`` instead).
+        It returns ``{}`` to add nothing: anything but a mapping (``None`` too) is a ``TypeError``.
     reject_with:
         ``"unauthorized"`` (401, default) or ``"deny"`` (403) for a missing or invalid token. HTTP
         APIs document only ``isAuthorized: false`` (403); choose ``"deny"`` to stay on that path.
@@ -321,6 +322,8 @@ def authorizer(
             if required_roles:
                 authz.check_roles(claims, required_roles, path=roles_claim)
             extra = enrich(claims, event) if enrich is not None else None
+            if enrich is not None and not isinstance(extra, Mapping):  # its type, never its value (claims)
+                raise TypeError(f"enrich must return a mapping of context values, not {type(extra).__name__}")
         except AuthError as err:
             return rejected(event, err, principal)
         ctx: dict[str, Any] = context_from_claims(claims, include=include, extra=extra)
