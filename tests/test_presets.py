@@ -151,6 +151,12 @@ def test_cognito_configuration_errors(kwargs: dict[str, Any]) -> None:
         presets.cognito(**kwargs)
 
 
+def test_cognito_access_audience_with_accept_any_audience_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="accept_any_audience=True cannot be combined with audience"):
+        presets.cognito(region="eu-west-1", user_pool_id="eu-west-1_X1", client_ids=["c"],
+                        audience="https://api.example.com", accept_any_audience=True)
+
+
 # -- Auth0 ---------------------------------------------------------------------------------------
 
 def test_auth0_permissions_and_namespaced_roles(issuer: DevIssuer) -> None:

@@ -635,6 +635,22 @@ def test_shared_secret_from_env_with_an_audience_matches_supabase_tokens() -> No
         jwt.encode(_claims(iss=None, aud=None), secret, algorithm="HS256"))["sub"] == "user-1"
 
 
+def test_accept_any_audience_beside_an_audience_is_a_configuration_error_naming_both() -> None:
+    # Before, the audience was still checked and the opt-out ignored in silence.
+    secret = _secrets.token_urlsafe(32)
+    with pytest.raises(ConfigurationError, match="accept_any_audience=True cannot be combined with audience"):
+        Verifier(secrets=secret, audience="api", accept_any_audience=True)
+    with pytest.raises(ConfigurationError) as info:
+        Verifier.from_env({"JWT_SECRET": secret, "JWT_AUDIENCE": "api", "JWT_ACCEPT_ANY_AUDIENCE": "true"})
+    assert "JWT_ACCEPT_ANY_AUDIENCE=true cannot be combined with JWT_AUDIENCE" in str(info.value)
+    with pytest.raises(ConfigurationError, match="accept_any_audience=True cannot be combined with audience"):
+        Verifier.from_env({"JWT_SECRET": secret, "JWT_AUDIENCE": "api"}, accept_any_audience=True)
+    # Either alone, or the opt-out switched off, is fine.
+    assert Verifier.from_env({"JWT_SECRET": secret, "JWT_AUDIENCE": "api",
+                              "JWT_ACCEPT_ANY_AUDIENCE": "false"})
+    assert Verifier(secrets=secret, audience="api", accept_any_audience=False)
+
+
 COGNITO_ISS = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_aaaaaaaaa"
 
 

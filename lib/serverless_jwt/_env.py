@@ -29,7 +29,7 @@ ENV_VARIABLES: dict[str, str] = {
     "JWT_PUBLIC_KEY": "A PEM public key instead of a JWKS.",
     "JWT_REQUIRE_AUDIENCE": "'false' lets a public-key source run without JWT_AUDIENCE (tokens that "
     "carry aud are then refused unless JWT_ACCEPT_ANY_AUDIENCE is 'true').",
-    "JWT_ACCEPT_ANY_AUDIENCE": "'true' accepts tokens whatever their aud when no JWT_AUDIENCE is set "
+    "JWT_ACCEPT_ANY_AUDIENCE": "'true' accepts tokens whatever their aud, with no JWT_AUDIENCE set "
     "(opt-out of RFC 7519 section 4.1.3; default: a token carrying aud needs a matching JWT_AUDIENCE).",
     "JWT_LEEWAY_SECONDS": "Clock-skew tolerance (default 60, at most 300).",
     "JWT_REQUIRED_CLAIMS": "Claims that must be present, comma-separated (exp is always required).",
@@ -202,6 +202,11 @@ def check_env(kwargs: Mapping[str, Any], environ: Mapping[str, str]) -> None:
             "JWT_ACCEPTED_TYPES" in environ and "JWT_REQUIRE_ACCESS_TOKEN_TYPE" in environ):
         raise ConfigurationError("JWT_ACCEPTED_TYPES cannot be combined with "
                                  "JWT_REQUIRE_ACCESS_TOKEN_TYPE=true (which accepts at+jwt only): set one")
+    if kwargs.get("accept_any_audience") is True and kwargs.get("audience") is not None and (
+            "JWT_ACCEPT_ANY_AUDIENCE" in environ and "JWT_AUDIENCE" in environ):
+        raise ConfigurationError("JWT_ACCEPT_ANY_AUDIENCE=true cannot be combined with JWT_AUDIENCE "
+                                 "(template parameter JwtAudience), which names the accepted audiences: "
+                                 "set one")
     shared = kwargs.get("secrets") is not None or kwargs.get("secret_from") is not None
     issuer = kwargs.get("issuer")
     if isinstance(issuer, str) and "JWT_ISSUER" in environ and not shared and "://" not in issuer:

@@ -119,6 +119,8 @@ def audience_check(audience: str | Sequence[str] | None, accept_any: bool = Fals
     audiences = _verifier_setup.audiences(audience, required=False)
     if type(accept_any) is not bool:
         raise ConfigurationError("accept_any_audience must be True or False")
+    if accept_any and audiences is not None:
+        raise ConfigurationError(_verifier_setup.ANY_AUDIENCE_CONFLICT)
 
     def aud(claims: Mapping[str, Any]) -> bool:
         if audiences is not None:

@@ -182,6 +182,11 @@ def audiences(audience: str | Sequence[str] | None, *, required: bool) -> frozen
     return frozenset(values)
 
 
+# The opt-out means "no audience of ours": beside one it would be ignored in silence (the aud still checked).
+ANY_AUDIENCE_CONFLICT = ("accept_any_audience=True cannot be combined with audience (the opt-out applies "
+                         "when no audience is configured): set one")
+
+
 def claims_policy(*, issuer: str | None, audiences: frozenset[str] | None, leeway_seconds: float,
                   required_claims: Collection[str], max_age_seconds: float | None, max_age_claim: str,
                   accepted_types: Collection[str] | None, require_access_token_type: bool,
@@ -191,6 +196,8 @@ def claims_policy(*, issuer: str | None, audiences: frozenset[str] | None, leewa
         raise ConfigurationError("max_age_claim must be 'iat' or 'auth_time'")
     if max_age_seconds is not None and (not _claims.finite_number(max_age_seconds) or max_age_seconds <= 0):
         raise ConfigurationError("max_age_seconds must be positive")
+    if accept_any_audience is True and audiences is not None:
+        raise ConfigurationError(ANY_AUDIENCE_CONFLICT)
     if require_access_token_type and accepted_types is not None:
         # One of them would be ignored in silence: say so rather than drop the list the user wrote.
         raise ConfigurationError("accepted_types cannot be combined with require_access_token_type "

@@ -52,7 +52,8 @@ class Verifier(CacheHits, KeyPlans):
         Accepted ``aud`` value or values. Required for public-key sources unless
         ``require_audience=False``; an empty list is always a configuration error. With no audience
         configured, a token that carries ``aud`` is refused (RFC 7519 §4.1.3: a recipient not named
-        there must reject it), unless ``accept_any_audience=True`` (the explicit opt-out). Supabase
+        there must reject it), unless ``accept_any_audience=True`` (the explicit opt-out; not beside an
+        audience). Supabase
         tokens carry ``aud`` ``"authenticated"``; Netlify Identity tokens carry none.
     algorithms:
         Allow-list of JWS algorithms. Defaults to every RS, PS and ES algorithm except ``ES256K`` (opt
