@@ -14,7 +14,7 @@ from serverless_jwt import Verifier, current_identity
 from serverless_jwt.adapters.wsgi import ENVIRON_KEY, JwtWsgiMiddleware
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.pytest_plugin import Tokens
-from serverless_jwt.errors import MissingTokenError
+from serverless_jwt.errors import ConfigurationError, MissingTokenError
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -244,3 +244,37 @@ def test_a_refusal_with_a_status_http_does_not_name_is_sent_not_a_500(
     base = serve_wsgi(JwtWsgiMiddleware(app, _Refusing()))
     r = httpx.get(base, headers={"Authorization": "Bearer a.b.c"})
     assert r.status_code == 499
+
+
+def test_a_non_ascii_public_path_matches_as_the_framework_decodes_it_and_as_the_asgi_middleware_does(
+        jwt_issuer: DevIssuer, serve_wsgi: Callable[[Any], str], serve_asgi: Callable[[Any], str]) -> None:
+    # PEP 3333 hands PATH_INFO as the request's bytes read as latin-1; werkzeug (and so Flask) reads them
+    # back as UTF-8, as ASGI servers do for scope["path"]: "/café" is the request /caf%C3%A9 in both.
+    from serverless_jwt.adapters.asgi import JwtMiddleware
+
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+
+    def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode("latin-1")]
+
+    async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    public = ["/café", "/health"]
+    bases = (serve_wsgi(JwtWsgiMiddleware(wsgi_app, verifier, public_paths=public)),
+             serve_asgi(JwtMiddleware(asgi_app, verifier=verifier, public_paths=public)))
+    for base in bases:
+        public_route = httpx.get(base + "/caf%C3%A9")
+        assert (public_route.status_code, public_route.content) == (200, "/café".encode())
+        assert httpx.get(base + "/health").status_code == 200
+        # The latin-1 byte for é is no UTF-8 (a server reads it as U+FFFD): not the public route.
+        assert httpx.get(base + "/caf%E9").status_code == 401
+        assert httpx.get(base + "/caf%C3%A9x").status_code == 401
+
+
+def test_a_public_path_no_request_can_carry_is_refused_at_construction(jwt_issuer: DevIssuer) -> None:
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    with pytest.raises(ConfigurationError, match="public_paths"):
+        JwtWsgiMiddleware(app, verifier, public_paths=["/\ud800"])

@@ -25,7 +25,7 @@ from serverless_jwt.adapters._auth import public_path_set
 from serverless_jwt.adapters._event_source import status_line
 from serverless_jwt.adapters._request import RequestAuthenticator
 from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
-from serverless_jwt.errors import AuthError, MissingTokenError
+from serverless_jwt.errors import AuthError, ConfigurationError, MissingTokenError
 
 __all__ = ["ENVIRON_KEY", "JwtWsgiMiddleware", "environ_headers"]
 
@@ -62,7 +62,8 @@ class JwtWsgiMiddleware:
         A ``Verifier`` (or any ``verify(token)``); ``None`` builds one with ``Verifier.from_env()``.
     scopes, roles, optional, public_paths, allow_preflight, cookie_name, realm, claims_mapper, roles_claim,
     error_headers:
-        As for :class:`serverless_jwt.adapters.asgi.JwtMiddleware` (paths are ``PATH_INFO``). A WSGI
+        As for :class:`serverless_jwt.adapters.asgi.JwtMiddleware` (paths are ``PATH_INFO`` read as
+        UTF-8, as werkzeug reads it: ``"/café"`` is the request ``/caf%C3%A9``). A WSGI
         app's CORS (django-cors-headers, flask-cors) runs inside this middleware and never sees its
         refusals: put ``Access-Control-Allow-Origin`` in ``error_headers`` so browsers can read them.
     """
@@ -79,7 +80,7 @@ class JwtWsgiMiddleware:
                                           claims_mapper=claims_mapper, roles_claim=roles_claim,
                                           scopes=scopes, roles=roles, error_headers=error_headers)
         self._optional = bool(optional)
-        self._public = public_path_set(public_paths)
+        self._public = _as_path_info(public_path_set(public_paths))
         self._preflight = bool(allow_preflight)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -176,6 +177,20 @@ class _Streamed:
                 close()
             finally:
                 _current.reset(reset)
+
+
+def _as_path_info(paths: frozenset[str]) -> frozenset[str]:
+    """Route paths as PEP 3333 hands them in ``PATH_INFO``: the request's bytes read as latin-1.
+
+    A non-ASCII route (``"/café"``) arrives as its UTF-8 bytes so read (``"/cafÃ©"``), which werkzeug
+    reads back as UTF-8 and ASGI servers deliver decoded. Translated once, here, so a request still costs
+    one set lookup; an ASCII path is unchanged, and a path whose bytes are no UTF-8 matches no route.
+    """
+    try:
+        return frozenset(path.encode("utf-8").decode("latin-1") for path in paths)
+    except UnicodeEncodeError:  # a lone surrogate: no request path can be one
+        raise ConfigurationError("public_paths must be route paths of text (a lone surrogate is none)"
+                                 ) from None
 
 
 def _file_wrapper(environ: Mapping[str, Any]) -> type | tuple[type, ...]:
