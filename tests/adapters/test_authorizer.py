@@ -783,3 +783,15 @@ def test_a_multi_issuer_authorizer_takes_auth_options_and_reads_each_presets_rol
     assert handler(http_event(elsewhere), None)["isAuthorized"] is False
     with pytest.raises(ConfigurationError, match="claims_mapper"):
         authorizer(multi, claims_mapper="strip")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("exp", [10**30, 10**400, 1e308])
+def test_a_numeric_date_far_beyond_datetimes_range_is_accepted_and_read_back_unchanged(
+        issuer: DevIssuer, verifier: Verifier, exp: float) -> None:
+    # RFC 7519 §2: a NumericDate is any JSON number; nothing here turns one into a datetime, so a
+    # far-future exp is compared, delivered and read back as it came (never an OverflowError, a 500).
+    token = issuer.mint(claims={"exp": exp, "iat": -10**400, "auth_time": -10**400})
+    for kind, event in (("rest_token", token_event(token)), ("http_simple", http_event(token))):
+        answer = authorizer(verifier, kind=kind)(event, None)
+        assert claims_from_context(answer["context"])["exp"] == exp
+    assert verifier.verify(token)["exp"] == exp == verifier.verify(token)["exp"]  # the cached path too
