@@ -32,7 +32,7 @@ def _runners(args: argparse.Namespace, template: Template, names: list[str],
     for notice in _unused_env_vars(template, env_vars or {}):
         print(f"notice: --env-vars {notice} (ignored, as sam does)", file=sys.stderr)
     if env_vars is not None and env is not None:
-        from serverless_jwt.dev.runtime import KEY_SOURCE_VARIABLES
+        from serverless_jwt.dev._function_environment import KEY_SOURCE_VARIABLES
 
         replaced = sorted({n for values in env_vars.values() for n in values if n in KEY_SOURCE_VARIABLES})
         if replaced:
@@ -65,8 +65,8 @@ def _unused_env_vars(template: Template, env_vars: dict[str, dict[str, Any]]) ->
 def _warn_without_key_source(args: argparse.Namespace, template: Template, names: list[str]) -> None:
     # start-api --no-dev-issuer: a function whose JWT_* settings name no key source answers every
     # request with an error, which only its log explained; invoke hints when it fails, this says so first.
+    from serverless_jwt.dev._function_environment import KEY_SOURCE_VARIABLES, function_environment
     from serverless_jwt.dev.runners import _for
-    from serverless_jwt.dev.runtime import KEY_SOURCE_VARIABLES, function_environment
 
     env_vars = _support.read_env_vars(args.env_vars) if args.env_vars else None
     unset = [f.name for f in map(template.function, names)
@@ -109,7 +109,7 @@ def _replaced_by_dev_issuer(template: Template, overrides: dict[str, str]) -> tu
     # The overrides whose value reaches a function's key-source variable (JWT_ISSUER, JWT_AUDIENCE,
     # JWT_SECRET...), which the dev issuer's own values replace as a group: a provider or secret named that
     # way would otherwise be ignored without a word, and its tokens refused for no visible reason.
-    from serverless_jwt.dev.runtime import KEY_SOURCE_VARIABLES
+    from serverless_jwt.dev._function_environment import KEY_SOURCE_VARIABLES
 
     reached = [(var, value) for f in template.functions.values() for var in KEY_SOURCE_VARIABLES
                if (value := f.environment.get(var))]

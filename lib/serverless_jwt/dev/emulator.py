@@ -36,10 +36,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from serverless_jwt.dev._function_environment import function_environment
 from serverless_jwt.dev._memory_watch import MemoryWatch, peak_mb
 from serverless_jwt.dev._spawn import popen
 from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, RuntimeFailure
-from serverless_jwt.dev.runtime import function_environment
 from serverless_jwt.dev.template import Function, newest_mtime
 
 __all__ = ["EmulatorRunner", "emulator_binary"]
