@@ -6,12 +6,13 @@ second run, and the second pytest-xdist worker (it waits on the builder's file l
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
 import pytest
 
-from serverless_jwt.dev.emulator import emulator_binary
+from serverless_jwt.dev.emulator import EmulatorRunner, emulator_binary
 from serverless_jwt.dev.environments import Environment, ensure_environment
 from serverless_jwt.dev.template import Template
 
@@ -27,6 +28,11 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in state
+
+
+def emulator_runner(function: str, env: Environment, log: io.StringIO, **kwargs: bool) -> EmulatorRunner:
+    """An EmulatorRunner for ``function`` of the sample SAM app, logging to ``log``."""
+    return EmulatorRunner(Template(SAM_APP).function(function), python=env.python, log_stream=log, **kwargs)
 
 
 def requirements_of(template: Template, runtime: str | None) -> list[Path]:

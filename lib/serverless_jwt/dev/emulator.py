@@ -11,7 +11,8 @@ memory, timeout, region, handler).
 
 The emulator enforces ``Timeout``, prints ``START``/``END``/``REPORT`` and passes the function's output
 through. Its ``REPORT ... Init Duration`` is not the real init time (it stays near 0.03 ms); the real
-one, which it logs as ``INIT REPORT(durationMs: ...)``, replaces it in the ``REPORT`` line we show.
+one, which it logs as ``INIT REPORT(durationMs: ...)``, replaces it in the ``REPORT`` line we show
+(that output is read by :mod:`~serverless_jwt.dev._emulator_output`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import importlib.util
 import json
 import os
 import platform
-import re
 import signal
 import socket
 import subprocess
@@ -34,10 +34,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
+from serverless_jwt.dev._emulator_output import EmulatorOutput
 from serverless_jwt.dev._function_environment import function_environment
-from serverless_jwt.dev._memory_watch import MemoryWatch, peak_mb
+from serverless_jwt.dev._memory_watch import MemoryWatch
 from serverless_jwt.dev._spawn import popen
 from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, RuntimeFailure
 from serverless_jwt.dev.template import Function, newest_mtime
@@ -45,10 +46,6 @@ from serverless_jwt.dev.template import Function, newest_mtime
 __all__ = ["EmulatorRunner", "emulator_binary"]
 
 _INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-_INIT_REPORT = re.compile(r"INIT REPORT\((?:[^)]*?)durationMs: ([0-9.]+)")
-# The emulator's own lines: output a function wrote without a final newline runs into the next one.
-_EMULATOR_LINE = re.compile(r"\d\d [A-Z][a-z]{2} \d{4} [\d:,]{12} \[[A-Z]+\] \(rapid\) "
-                            r"|(?:END|REPORT) RequestId: [0-9a-f]{8}-")
 _ERROR_KEYS = {"errorMessage", "errorType", "stackTrace", "cause", "requestId"}
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                    "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
@@ -85,7 +82,7 @@ def _free_port() -> int:
         return port
 
 
-class EmulatorRunner:
+class EmulatorRunner(EmulatorOutput):
     """One function's warm runtime under the Runtime Interface Emulator.
 
     Parameters
@@ -299,58 +296,3 @@ class EmulatorRunner:
 
     def _newest(self) -> float:
         return max((newest_mtime(d) for d in self.function.watched_dirs), default=0.0)
-
-    # -- output ----------------------------------------------------------------------------------
-
-    def _read(self, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            start = 1
-            while (glued := _EMULATOR_LINE.search(line, start)) is not None:  # `print(x, end="")`: own line
-                if not self._emulators_own(line[glued.start():]):
-                    start = glued.end()  # the function's own text (a forwarded log line): left whole
-                    continue
-                self._line(line[:glued.start()])
-                line, start = line[glued.start():], 1
-            self._line(line)
-
-    def _emulators_own(self, rest: str) -> bool:
-        # END/REPORT of another id (a function forwarding CloudWatch log events) is the function's text.
-        return not rest.startswith(("END ", "REPORT ")) or rest.split()[2] == self.last_request_id
-
-    def _line(self, line: str) -> None:
-        if " (rapid) " in line:
-            self._tail.append(line)
-            found = _INIT_REPORT.search(line)
-            if found and self._init_ms is None:
-                self._init_ms = float(found[1])
-            if "INIT RTDONE(status: " in line:
-                self._init_failed = "INIT RTDONE(status: success)" not in line
-            if "[PANIC]" in line:
-                self._write(line)
-            return
-        if line.startswith("START RequestId: "):
-            self.last_request_id = line.split()[2]
-        if line.startswith("REPORT RequestId: "):
-            self._write(self._report_line(line))
-            with self._reported:
-                self._reports += 1
-                self._reported.notify_all()
-            return
-        self._write(line)
-
-    def _report_line(self, line: str) -> str:
-        fields = [f for f in line.split("\t") if f and not f.startswith("Init Duration:")]
-        if self._init_ms is not None:
-            fields.insert(1, f"Init Duration: {self._init_ms:.2f} ms")  # the real one, from INIT REPORT
-            self._init_ms = None
-        peak = peak_mb(self._proc.pid) if self._proc is not None else None  # the emulator writes MemorySize
-        if peak is not None:
-            fields = [f"Max Memory Used: {peak} MB" if f.startswith("Max Memory Used:") else f
-                      for f in fields]
-        return "\t".join(fields)
-
-    def _write(self, line: str) -> None:
-        stream = self.log_stream or sys.stderr
-        with contextlib.suppress(ValueError, OSError):
-            print(line, file=stream, flush=True)
