@@ -35,6 +35,13 @@ def emulator_runner(function: str, env: Environment, log: io.StringIO, **kwargs:
     return EmulatorRunner(Template(SAM_APP).function(function), python=env.python, log_stream=log, **kwargs)
 
 
+def write_template(tmp_path: Path, text: str) -> Path:
+    """``text`` written as ``tmp_path / "template.yaml"``; its path."""
+    path = tmp_path / "template.yaml"
+    path.write_text(text)
+    return path
+
+
 def requirements_of(template: Template, runtime: str | None) -> list[Path]:
     return sorted({r for f in template.functions.values() if f.runtime == runtime for r in f.requirements})
 

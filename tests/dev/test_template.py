@@ -17,6 +17,8 @@ from serverless_jwt.dev.runtime import FunctionRunner
 from serverless_jwt.dev.template import Template, parse_overrides
 from serverless_jwt.errors import ConfigurationError, MissingExtraError
 
+from .conftest import write_template as _write
+
 ROOT = Path(__file__).resolve().parents[2]
 
 TRICKY = """\
@@ -95,11 +97,6 @@ def test_cloudformation_tags_become_their_long_forms_and_yaml_reads_as_pyyaml() 
     assert doc["Merged"] == {"x": 1, "y": 2}
 
 
-def test_invalid_yaml_is_a_configuration_error_with_the_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match=r"not valid YAML \(line [34]\)"):
-        Template(_write(tmp_path, "Resources:\n  A: 1\n  B: [unclosed\n"))
-
-
 def test_project_template_functions_routes_and_environment() -> None:
     # use_build=False: the source folders, also after a `sam build` in the clone (the README's Deploy step).
     t = Template(ROOT / "template.yaml", parameter_overrides={"JwtIssuer": "https://issuer.example/",
@@ -113,12 +110,6 @@ def test_project_template_functions_routes_and_environment() -> None:
     assert me.environment["JWT_AUDIENCE"] == "api"
     assert me.environment["JWT_SECRET"] == ""
     assert [r.key for r in t.routes] == ["GET /me", "GET /shows", "GET /shows/{id}"]
-
-
-def _write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "template.yaml"
-    path.write_text(text)
-    return path
 
 
 def test_globals_merge_under_function_settings_and_intrinsics_resolve(tmp_path: Path) -> None:
@@ -181,21 +172,6 @@ def test_missing_template_and_unknown_names_are_clear_errors(tmp_path: Path) -> 
         t.function("Missing")
     # As sam: an override naming no parameter is ignored (the CLI says so), never an error.
     assert Template(ROOT / "template.yaml", parameter_overrides={"Typo": "x"}).ignored_overrides == ["Typo"]
-
-
-def test_a_template_missing_in_a_subfolder_of_the_project_names_the_project_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # `serverless-jwt invoke MeFunction` from lambdas/me/: the template is two folders up.
-    _write(tmp_path, "Resources: {}\n")
-    (tmp_path / "lambdas" / "me").mkdir(parents=True)
-    monkeypatch.chdir(tmp_path / "lambdas" / "me")
-    with pytest.raises(ConfigurationError) as raised:
-        Template("template.yaml")
-    assert f"{tmp_path / 'template.yaml'} exists: run from {tmp_path}, or pass --template" \
-        in str(raised.value)
-    monkeypatch.chdir(tmp_path.parent)  # nothing above: the plain message
-    with pytest.raises(ConfigurationError, match=r"^template not found: nope\.yaml \(pass --template\)$"):
-        Template("nope.yaml")
 
 
 def test_a_function_is_found_by_its_function_name_too_as_sam_local_invoke_finds_it(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 
 from serverless_jwt._config import secret_problem
 from serverless_jwt.dev import _support
+from serverless_jwt.dev._template_file import found_above
 from serverless_jwt.dev.cli import CliError, _scopes, _wait_for_ctrl_c
 from serverless_jwt.dev.issuer import DevIssuer
-from serverless_jwt.dev.template import found_above
 from serverless_jwt.errors import AuthError, ConfigurationError, KeysUnavailableError
 
 __all__ = ["cmd_decode", "cmd_issuer", "cmd_token"]

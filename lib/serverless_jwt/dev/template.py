@@ -3,7 +3,8 @@
 - Functions are ``AWS::Serverless::Function`` and ``AWS::Lambda::Function`` resources, as SAM CLI's
   ``SamFunctionProvider`` reads both (:mod:`~serverless_jwt.dev._function_code`): code in S3 is skipped;
   inline code is flagged :attr:`Function.inline_code` and not run (sam local refuses it).
-- The file is parsed by :func:`~serverless_jwt.dev._cfn_yaml.yaml_parse` (SAM CLI's ``yaml_parse``).
+- The file is parsed by :func:`~serverless_jwt.dev._cfn_yaml.yaml_parse` (SAM CLI's ``yaml_parse``), and
+  found or refused, by :mod:`~serverless_jwt.dev._template_file`.
 - ``Globals`` are merged into each ``AWS::Serverless::*`` resource by the SAM translator's own
   ``Globals`` class (the code ``sam local`` and CloudFormation's transform run), so maps merge, lists
   concatenate and scalars are replaced exactly as in the cloud.
@@ -32,6 +33,7 @@ from typing import Any
 
 from serverless_jwt.dev._function_code import ARCHIVES, INLINE, code_location, newest_mtime, unpacked
 from serverless_jwt.dev._template_checks import bounded, malformed
+from serverless_jwt.dev._template_file import read_template
 from serverless_jwt.dev._template_inputs import (
     language_extensions,
     parameter_values,
@@ -52,23 +54,6 @@ from serverless_jwt.dev.intrinsics import (
 from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["UNRESOLVED", "Function", "Layer", "Route", "Template", "newest_mtime", "parse_overrides"]
-
-def found_above(path: str | os.PathLike[str]) -> Path | None:
-    """The nearest folder above the working directory holding the relative ``path`` that the working
-    directory lacks (``template.yaml``, ``.serverless-jwt``), or ``None``: for a command run from a
-    subfolder of the project (``lambdas/me/``), to name the folder it meant."""
-    relative = Path(path)
-    if relative.is_absolute() or relative.exists():
-        return None
-    return next((folder for folder in Path.cwd().parents if (folder / relative).exists()), None)
-
-
-def _elsewhere(path: Path) -> str:
-    folder = found_above(path)
-    if folder is None:
-        return "pass --template"
-    return (f"the working directory is {Path.cwd()}; {folder / path} exists: run from {folder}, "
-            "or pass --template")
 
 
 class Template:
@@ -99,26 +84,7 @@ class Template:
                  use_build: bool = True):
         self.path = Path(path)
         self.dir = self.path.resolve().parent
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigurationError(f"template not found: {self.path} ({_elsewhere(self.path)})") from None
-        except (OSError, UnicodeDecodeError):
-            raise ConfigurationError(f"template cannot be read: {self.path}") from None
-        # PyYAML comes with the `local` extra: imported here so the dataclasses above (used by the
-        # pytest plugin and `serverless-jwt token`) need none.
-        from serverless_jwt.dev._cfn_yaml import YAMLError, yaml_parse
-
-        try:
-            doc = yaml_parse(text)
-        except YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark is not None else ""
-            raise ConfigurationError(f"{self.path} is not valid YAML{where}") from None
-        except (RecursionError, TypeError, ValueError):  # nested past Python's stack, a list as a key
-            raise ConfigurationError(f"{self.path} nests too deeply or has a key that is not text") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
-            raise ConfigurationError(f"{self.path} is not a CloudFormation/SAM template (no Resources)")
+        doc = read_template(self.path)
         overrides = dict(parameter_overrides or {})
         pseudo = {k: v for k, v in overrides.items() if k.startswith("AWS::")}
         given = {k: v for k, v in overrides.items() if k not in pseudo}
