@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from serverless_jwt import secret_store
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.jwks import RemoteKeySource, clear_shared_cache
 from serverless_jwt.token import parse
@@ -37,6 +38,15 @@ def _fresh_jwks_cache() -> Iterator[None]:
     # Loopback ports are reused between tests: a cache keyed by issuer URL must not outlive its test.
     yield
     clear_shared_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secret_store_clients() -> Iterator[None]:
+    # The secret store keeps one client per store and region for the process: one an earlier test made
+    # without credentials (outside moto's mock, with a store ARN that must never be used as a key) would
+    # serve a later test's reads inside the mock, each a NoCredentialsError.
+    yield
+    secret_store._PROVIDERS.clear()
 
 
 # A ROCA key made the way Infineon's RSALib made them (Nemec, Sys, Svenda, Klinec, Matyas: "The Return of
