@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from serverless_jwt import secret_store
+from serverless_jwt import _secret_fetch
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.jwks import RemoteKeySource, clear_shared_cache
 from serverless_jwt.token import parse
@@ -23,6 +23,23 @@ from serverless_jwt.token import parse
 def issuer() -> Iterator[DevIssuer]:
     with DevIssuer() as dev_issuer:
         yield dev_issuer
+
+
+def hs256_token(issuer: DevIssuer, secret: str, sub: str = "u1") -> str:
+    """An HS256 token signed with ``secret``, without iss or aud (the secret-store tests)."""
+    return issuer.mint(alg="HS256", secret=secret, issuer=None, audience=None, sub=sub)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Moto's AWS in eu-west-1 with test credentials (the secret-store tests)."""
+    moto = pytest.importorskip("moto")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with moto.mock_aws():
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +63,7 @@ def _fresh_secret_store_clients() -> Iterator[None]:
     # without credentials (outside moto's mock, with a store ARN that must never be used as a key) would
     # serve a later test's reads inside the mock, each a NoCredentialsError.
     yield
-    secret_store._PROVIDERS.clear()
+    _secret_fetch._PROVIDERS.clear()
 
 
 # A ROCA key made the way Infineon's RSALib made them (Nemec, Sys, Svenda, Klinec, Matyas: "The Return of

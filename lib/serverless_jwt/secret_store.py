@@ -1,11 +1,12 @@
 """Shared HS secrets kept in AWS Secrets Manager or SSM Parameter Store.
 
-Fetched through Powertools Parameters on first use (boto3 is imported only then), cached for a max
-age, and re-fetched after it. During rotation the stored value may hold several secrets: one per
-line, or a JSON list of strings; or, opted into with ``previous=True``, a Secrets Manager secret's
-``AWSPREVIOUS`` version is accepted beside ``AWSCURRENT`` (what a rotation Lambda leaves behind). An
-outage keeps serving the last good secrets for a bounded time; with nothing loaded it is a
-:class:`~serverless_jwt.errors.KeysUnavailableError` (HTTP 503).
+Fetched through Powertools Parameters on first use (boto3 is imported only then, by
+:mod:`~serverless_jwt._secret_fetch`), cached for a max age, and re-fetched after it. During rotation
+the stored value may hold several secrets: one per line, or a JSON list of strings; or, opted into
+with ``previous=True``, a Secrets Manager secret's ``AWSPREVIOUS`` version is accepted beside
+``AWSCURRENT`` (what a rotation Lambda leaves behind). An outage keeps serving the last good secrets
+for a bounded time; with nothing loaded it is a :class:`~serverless_jwt.errors.KeysUnavailableError`
+(HTTP 503).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 
 from serverless_jwt._config import check_at_most, secret_reference_problem
 from serverless_jwt._env import PREVIOUS_STAGE
-from serverless_jwt._extras import ensure, requires
+from serverless_jwt._extras import ensure
 from serverless_jwt._nonblocking import WouldBlock, scheduler
 from serverless_jwt._public_key_text import public_key_kind
+from serverless_jwt._secret_fetch import EXTRAS, FEATURE, fetch_secret, is_ssm
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import SecretKeys, VerificationKey
 
@@ -32,70 +34,7 @@ _log = logging.getLogger("serverless_jwt.secret_store")
 __all__ = ["StoredSecretKeys"]
 
 
-# Powertools Parameters, and boto3 under it (Lambda's runtime has boto3; elsewhere the `aws` extra).
-_EXTRAS = "powertools,aws"
-_FEATURE = "A secret kept in Secrets Manager or SSM"
 _PAUSE_SECONDS = 10  # after a failed read, before the store is asked again
-_PROVIDERS: dict[tuple[str, str], Any] = {}
-_reading = threading.local()  # .active: this thread is reading a stored secret
-
-
-class _HideStoredValue(logging.Filter):
-    # botocore.parsers logs each response body at DEBUG: with the root logger at DEBUG (say
-    # AWS_LAMBDA_LOG_LEVEL=DEBUG) our reads' secret values were log lines. Only their bodies are dropped.
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (getattr(_reading, "active", False) and str(record.msg).startswith("Response body"))
-
-
-_HIDE_STORED_VALUE = _HideStoredValue()
-
-
-def _provider(kind: str, region: str | None) -> Any:
-    # An ARN names its region: fetch there, whatever region the function runs in (None: the default).
-    key = (kind, region or "")
-    provider = _PROVIDERS.get(key)
-    if provider is None:
-        with requires(_EXTRAS, _FEATURE):
-            from aws_lambda_powertools.utilities import parameters
-            from botocore.config import Config
-
-        cls = parameters.SSMProvider if kind == "ssm" else parameters.SecretsProvider
-        # Short timeouts and one retry: an unreachable store must be a quick 503, not a Lambda timeout
-        # (botocore's defaults are 60 s per attempt).
-        config = Config(region_name=region, connect_timeout=2, read_timeout=2,
-                        retries={"total_max_attempts": 2, "mode": "standard"})
-        provider = _PROVIDERS[key] = cls(boto_config=config)
-        logging.getLogger("botocore.parsers").addFilter(_HIDE_STORED_VALUE)  # the same filter once
-    return provider
-
-
-def _is_ssm(reference: str) -> bool:
-    return reference.startswith("ssm:") or ":ssm:" in reference
-
-
-def _fetch(reference: str, stage: str | None = None) -> str | bytes:
-    # boto3 loads (inside _provider) only for functions that use an AWS secret store.
-    region = (reference.split(":", 4)[3] if reference.startswith("arn:") else "") or None
-    value: Any
-    _reading.active = True  # see _HideStoredValue
-    try:
-        if _is_ssm(reference):
-            # SSM takes a parameter ARN as the name as it is (stripping it would lose or add the '/').
-            name = reference.removeprefix("ssm:")
-            value = _provider("ssm", region).get(name, decrypt=True, force_fetch=True)
-        else:
-            stage_option = {} if stage is None else {"VersionStage": stage}
-            value = _provider("secretsmanager", region).get(reference, force_fetch=True, **stage_option)
-    finally:
-        _reading.active = False
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return value  # a SecretBinary of random bytes: the key itself
-    if not isinstance(value, str):
-        raise TypeError("secret is not text")
-    return value
 
 
 class StoredValueError(ValueError):
@@ -195,7 +134,7 @@ class StoredSecretKeys:
         max_age_seconds: float = 300,
         max_stale_seconds: float = 3600,
         previous: bool = False,
-        fetch: Callable[..., str | bytes] = _fetch,
+        fetch: Callable[..., str | bytes] = fetch_secret,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         problem = secret_reference_problem(reference)
@@ -211,9 +150,9 @@ class StoredSecretKeys:
             check_at_most(name, value, setting)
         if previous:
             _check_previous(reference, fetch)
-        if fetch is _fetch:
+        if fetch is fetch_secret:
             # Found now, imported on first use: a missing extra fails at construction, not per request.
-            ensure(_EXTRAS, _FEATURE, "aws_lambda_powertools", "boto3")
+            ensure(EXTRAS, FEATURE, "aws_lambda_powertools", "boto3")
         self._reference = reference
         self._algorithms = frozenset(algorithms)
         self._allow_short = allow_short_secret
@@ -346,11 +285,11 @@ class StoredSecretKeys:
 
 
 def _check_previous(reference: str, fetch: Callable[..., Any]) -> None:
-    if _is_ssm(reference):
+    if is_ssm(reference):
         raise ConfigurationError(
             "AWSPREVIOUS is a Secrets Manager version stage; an SSM parameter has none: list the "
             "current and the previous secret in its value, one per line")
-    if fetch is not _fetch:
+    if fetch is not fetch_secret:
         try:
             inspect.signature(fetch).bind(reference, PREVIOUS_STAGE)
         except TypeError:

@@ -1,0 +1,82 @@
+"""One read of a secret kept in AWS Secrets Manager or SSM Parameter Store, through Powertools Parameters.
+
+boto3 is imported only here, on the first read. Each store and region (an ARN names its region) gets
+one provider with short timeouts and one retry, so that an unreachable store is a quick 503, not a
+Lambda timeout; botocore's DEBUG lines of our reads' response bodies (the secret) are dropped. Used by
+:class:`~serverless_jwt.secret_store.StoredSecretKeys`, whose default ``fetch`` is :func:`fetch_secret`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from serverless_jwt._extras import requires
+
+__all__ = ["EXTRAS", "FEATURE", "fetch_secret", "is_ssm"]
+
+
+# Powertools Parameters, and boto3 under it (Lambda's runtime has boto3; elsewhere the `aws` extra).
+EXTRAS = "powertools,aws"
+FEATURE = "A secret kept in Secrets Manager or SSM"
+_PROVIDERS: dict[tuple[str, str], Any] = {}
+_reading = threading.local()  # .active: this thread is reading a stored secret
+
+
+class _HideStoredValue(logging.Filter):
+    # botocore.parsers logs each response body at DEBUG: with the root logger at DEBUG (say
+    # AWS_LAMBDA_LOG_LEVEL=DEBUG) our reads' secret values were log lines. Only their bodies are dropped.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (getattr(_reading, "active", False) and str(record.msg).startswith("Response body"))
+
+
+_HIDE_STORED_VALUE = _HideStoredValue()
+
+
+def _provider(kind: str, region: str | None) -> Any:
+    # An ARN names its region: fetch there, whatever region the function runs in (None: the default).
+    key = (kind, region or "")
+    provider = _PROVIDERS.get(key)
+    if provider is None:
+        with requires(EXTRAS, FEATURE):
+            from aws_lambda_powertools.utilities import parameters
+            from botocore.config import Config
+
+        cls = parameters.SSMProvider if kind == "ssm" else parameters.SecretsProvider
+        # Short timeouts and one retry: an unreachable store must be a quick 503, not a Lambda timeout
+        # (botocore's defaults are 60 s per attempt).
+        config = Config(region_name=region, connect_timeout=2, read_timeout=2,
+                        retries={"total_max_attempts": 2, "mode": "standard"})
+        provider = _PROVIDERS[key] = cls(boto_config=config)
+        logging.getLogger("botocore.parsers").addFilter(_HIDE_STORED_VALUE)  # the same filter once
+    return provider
+
+
+def is_ssm(reference: str) -> bool:
+    return reference.startswith("ssm:") or ":ssm:" in reference
+
+
+def fetch_secret(reference: str, stage: str | None = None) -> str | bytes:
+    # boto3 loads (inside _provider) only for functions that use an AWS secret store.
+    region = (reference.split(":", 4)[3] if reference.startswith("arn:") else "") or None
+    value: Any
+    _reading.active = True  # see _HideStoredValue
+    try:
+        if is_ssm(reference):
+            # SSM takes a parameter ARN as the name as it is (stripping it would lose or add the '/').
+            name = reference.removeprefix("ssm:")
+            value = _provider("ssm", region).get(name, decrypt=True, force_fetch=True)
+        else:
+            stage_option = {} if stage is None else {"VersionStage": stage}
+            value = _provider("secretsmanager", region).get(reference, force_fetch=True, **stage_option)
+    finally:
+        _reading.active = False
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value  # a SecretBinary of random bytes: the key itself
+    if not isinstance(value, str):
+        raise TypeError("secret is not text")
+    return value
