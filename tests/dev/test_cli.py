@@ -1221,6 +1221,17 @@ def test_the_token_summary_tells_what_the_token_says_after_every_claim(
     assert "# sub=- scopes=a b roles=- no exp: no verifier accepts it" in summary
 
 
+@pytest.mark.parametrize("claims", [["exp=" + "9" * 400], ["exp=" + "9" * 400, "iat=1.5"]])
+def test_a_token_whose_lifetime_is_beyond_a_float_is_minted_and_summarised_as_given(
+        state: Path, capsys: pytest.CaptureFixture[str], claims: list[str]) -> None:
+    args = [a for claim in claims for a in ("--claim", claim)]
+    assert main(["--state-dir", str(state), "token", "--issuer-url", "http://127.0.0.1:9", *args]) == 0
+    out, err = capsys.readouterr()
+    assert out.count(".") == 2
+    assert "# sub=" in err
+    assert err.rstrip().endswith("exp as given")
+
+
 @pytest.mark.parametrize("args", [["token", "--hs256"], ["token", "--help"], ["--help"]])
 def test_output_that_cannot_be_written_is_a_one_line_error_never_a_traceback(
         tmp_path: Path, args: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -152,8 +153,11 @@ def _summary(claims: dict[str, Any]) -> str:
     from serverless_jwt.authz import roles_of, scopes_of
 
     exp, iat = claims.get("exp"), claims.get("iat")
-    valid = (_lifetime(exp - iat) if isinstance(exp, (int, float)) and isinstance(iat, (int, float))
-             else "no exp: no verifier accepts it" if exp is None else "exp as given")
+    valid = "no exp: no verifier accepts it" if exp is None else "exp as given"
+    if isinstance(exp, (int, float)) and isinstance(iat, (int, float)):
+        # A --claim may give any JSON number: beyond a float's range there is no lifetime to print.
+        with contextlib.suppress(OverflowError):
+            valid = _lifetime(exp - iat)
     return (f"sub={claims.get('sub', '-')} scopes={' '.join(sorted(scopes_of(claims))) or '-'} "
             f"roles={' '.join(sorted(roles_of(claims))) or '-'} {valid}")
 
