@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,29 @@ def test_stored_secret_is_not_in_botocores_debug_log_lines(aws: None, issuer: De
     caplog.clear()
     boto3.client("secretsmanager").describe_secret(SecretId=arn)  # any other call's body is still logged
     assert any(record.getMessage().startswith("Response body") for record in caplog.records)
+
+
+def test_a_read_made_before_any_credentials_existed_does_not_keep_later_reads_from_using_them(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # An instance role not reachable yet at the first read, say: the client built then has no credentials
+    # and would refuse every read until the process restarts.
+    from serverless_jwt._secret_fetch import fetch_secret
+
+    moto = pytest.importorskip("moto")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    reference = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-later-AbCdEf"
+    with pytest.raises(Exception, match=r"(?i)credentials"):
+        fetch_secret(reference)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with moto.mock_aws():
+        secret = secrets.token_urlsafe(32)
+        arn = boto3.client("secretsmanager").create_secret(Name="jwt-later", SecretString=secret)["ARN"]
+        assert fetch_secret(arn) == secret

@@ -9,6 +9,7 @@ Lambda timeout; botocore's DEBUG lines of our reads' response bodies (the secret
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from typing import Any
 
@@ -53,6 +54,19 @@ def _provider(kind: str, region: str | None) -> Any:
     return provider
 
 
+def _no_credentials(exc: BaseException | None) -> bool:
+    errors = sys.modules.get("botocore.exceptions")  # not loaded: no client could have been built
+    if errors is None:
+        return False
+    kinds = (errors.NoCredentialsError, errors.PartialCredentialsError)
+    # Powertools raises its own GetParameterError while handling botocore's: look down the chain.
+    for _ in range(8):
+        if exc is None or isinstance(exc, kinds):
+            return exc is not None
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def is_ssm(reference: str) -> bool:
     return reference.startswith("ssm:") or ":ssm:" in reference
 
@@ -61,15 +75,22 @@ def fetch_secret(reference: str, stage: str | None = None) -> str | bytes:
     # boto3 loads (inside _provider) only for functions that use an AWS secret store.
     region = (reference.split(":", 4)[3] if reference.startswith("arn:") else "") or None
     value: Any
+    kind = "ssm" if is_ssm(reference) else "secretsmanager"
     _reading.active = True  # see _HideStoredValue
     try:
-        if is_ssm(reference):
+        if kind == "ssm":
             # SSM takes a parameter ARN as the name as it is (stripping it would lose or add the '/').
             name = reference.removeprefix("ssm:")
-            value = _provider("ssm", region).get(name, decrypt=True, force_fetch=True)
+            value = _provider(kind, region).get(name, decrypt=True, force_fetch=True)
         else:
             stage_option = {} if stage is None else {"VersionStage": stage}
-            value = _provider("secretsmanager", region).get(reference, force_fetch=True, **stage_option)
+            value = _provider(kind, region).get(reference, force_fetch=True, **stage_option)
+    except Exception as exc:
+        if _no_credentials(exc):
+            # A client keeps the credentials it was built with: one built before any could be found
+            # (an instance role not reachable yet, say) would refuse every later read until a restart.
+            _PROVIDERS.pop((kind, region or ""), None)
+        raise
     finally:
         _reading.active = False
     if isinstance(value, bytes):
