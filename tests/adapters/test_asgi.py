@@ -293,3 +293,126 @@ def test_a_public_path_keeps_the_identity_an_outer_middleware_set(
     signed_in = {"Authorization": f"Bearer {jwt_tokens.valid(sub='alice')}"}
     assert httpx.get(base + "/api/health", headers=signed_in).json() == {"sub": "alice", "same": True}
     assert httpx.get(base + "/api/health").json() == {"sub": None, "same": True}
+
+
+def starlette_auth_app(issuer: DevIssuer, **options: Any) -> Starlette:
+    from starlette.authentication import requires
+
+    async def caller(request: Request) -> JSONResponse:
+        user = request.user
+        return JSONResponse({"authenticated": user.is_authenticated, "name": user.display_name,
+                             "identity": user.identity, "scopes": request.auth.scopes})
+
+    @requires("read:shows")
+    async def shows(request: Request) -> JSONResponse:
+        return JSONResponse({"shows": [], "sub": request.user.identity})
+
+    @requires("authenticated")
+    def signed_in(request: Request) -> JSONResponse:  # sync: Starlette runs it in a thread
+        return JSONResponse({"sub": request.user.identity})
+
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience)
+    return Starlette(routes=[Route("/caller", caller), Route("/shows", shows), Route("/signed-in", signed_in),
+                             Route("/health", caller)],
+                     middleware=[Middleware(JwtMiddleware, verifier=verifier, public_paths=["/health"],
+                                            **options)])
+
+
+def test_starlette_request_user_and_auth_describe_the_verified_caller(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    # request.user / request.auth were an AssertionError (a 500): only AuthenticationMiddleware set them.
+    base = serve_asgi(starlette_auth_app(jwt_issuer))
+    token = jwt_issuer.mint(sub="alice", scopes=["read:shows", "write:shows"], claims={"name": "Alice A."})
+    answer = httpx.get(base + "/caller", headers={"Authorization": f"Bearer {token}"})
+    assert answer.json() == {"authenticated": True, "name": "Alice A.", "identity": "alice",
+                             "scopes": ["authenticated", "read:shows", "write:shows"]}
+    nameless = jwt_issuer.mint(sub="bob")
+    answer = httpx.get(base + "/caller", headers={"Authorization": f"Bearer {nameless}"})
+    assert answer.json() == {"authenticated": True, "name": "bob", "identity": "bob",
+                             "scopes": ["authenticated"]}
+
+
+def test_starlette_requires_passes_with_the_scope_and_answers_its_own_403_without(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    base = serve_asgi(starlette_auth_app(jwt_issuer))
+    scoped = {"Authorization": f"Bearer {jwt_issuer.mint(sub='alice', scopes=['read:shows'])}"}
+    answer = httpx.get(base + "/shows", headers=scoped)
+    assert (answer.status_code, answer.json()) == (200, {"shows": [], "sub": "alice"})
+    unscoped = {"Authorization": f"Bearer {jwt_issuer.mint(sub='alice', scopes=['write:shows'])}"}
+    refused = httpx.get(base + "/shows", headers=unscoped)
+    # Starlette's HTTPException(403): plain text, no RFC 6750 challenge (JwtMiddleware(scopes=) gives that).
+    assert (refused.status_code, refused.text) == (403, "Forbidden")
+    assert "www-authenticate" not in refused.headers
+    assert httpx.get(base + "/signed-in", headers=unscoped).json() == {"sub": "alice"}
+    missing = httpx.get(base + "/shows")  # no token: our 401 and challenge, before Starlette's check
+    assert (missing.status_code, missing.headers["www-authenticate"]) == (401, "Bearer")
+
+
+def test_starlette_request_user_is_anonymous_on_optional_and_public_requests(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    anonymous = {"authenticated": False, "name": "", "identity": "", "scopes": []}
+    optional = serve_asgi(starlette_auth_app(jwt_issuer, optional=True))
+    assert httpx.get(optional + "/caller").json() == anonymous
+    for path in ("/shows", "/signed-in"):  # Starlette's requires refuses an anonymous caller its own way
+        assert httpx.get(optional + path).status_code == 403
+    required = serve_asgi(starlette_auth_app(jwt_issuer))
+    assert httpx.get(required + "/health").json() == anonymous
+    bad = {"Authorization": "Bearer a.b.c"}  # still refused under optional=True, with our answer
+    refused = httpx.get(optional + "/caller", headers=bad)
+    assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
+def test_a_route_level_scope_check_answers_rfc_6750_insufficient_scope(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    # What the README points to instead of @requires for an RFC 6750 answer on one route.
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    guarded = [Middleware(JwtMiddleware, verifier=verifier, scopes=["read:shows"])]
+    base = serve_asgi(Starlette(routes=[Route("/shows", me, middleware=guarded), Route("/health", health)]))
+    unscoped = {"Authorization": f"Bearer {jwt_issuer.mint(sub='alice')}"}
+    refused = httpx.get(base + "/shows", headers=unscoped)
+    assert (refused.status_code, refused.json()["error"]) == (403, "insufficient_scope")
+    assert 'scope="read:shows"' in refused.headers["www-authenticate"]
+    assert httpx.get(base + "/health").json() == {"status": "ok"}  # a route without it: no token needed
+
+
+def test_starlette_user_of_a_client_credentials_token_is_its_client_id(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    base = serve_asgi(starlette_auth_app(jwt_issuer))
+    token = jwt_issuer.mint(sub=None, scopes=["read:shows"], claims={"azp": "billing-service"})
+    answer = httpx.get(base + "/caller", headers={"Authorization": f"Bearer {token}"})
+    assert answer.json() == {"authenticated": True, "name": "billing-service", "identity": "billing-service",
+                             "scopes": ["authenticated", "read:shows"]}
+
+
+def test_a_user_set_outside_is_kept_for_anonymous_requests_and_replaced_by_a_token(
+        jwt_issuer: DevIssuer, serve_asgi: Serve) -> None:
+    # Starlette's AuthenticationMiddleware outside ours (a session login, say): a request with no token
+    # under optional=True, or on a public path, says nothing against the user it found.
+    from starlette.authentication import AuthCredentials, AuthenticationBackend, SimpleUser
+    from starlette.middleware.authentication import AuthenticationMiddleware
+    from starlette.requests import HTTPConnection
+
+    class Session(AuthenticationBackend):
+        async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser]:
+            return AuthCredentials(["session"]), SimpleUser("carol")
+
+    for options in ({"optional": True}, {}):
+        app = starlette_auth_app(jwt_issuer, **options)
+        app.add_middleware(AuthenticationMiddleware, backend=Session())  # outermost
+        base = serve_asgi(app)
+        path = "/caller" if options else "/health"
+        assert httpx.get(base + path).json() == {"authenticated": True, "name": "carol", "identity": "carol",
+                                                 "scopes": ["session"]}
+        token = {"Authorization": f"Bearer {jwt_issuer.mint(sub='alice')}"}
+        assert httpx.get(base + "/caller", headers=token).json()["identity"] == "alice"
+
+
+def test_the_asgi_middleware_and_its_user_classes_load_without_starlette() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nsys.modules['starlette'] = None\n"
+            "from serverless_jwt.adapters.asgi import AnonymousUser, JwtMiddleware, TokenUser\n"
+            "assert not any(m.startswith('starlette') and sys.modules[m] for m in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

@@ -8,12 +8,30 @@
     async def me(request):
         return JSONResponse({"claims": request.state.identity.claims})
 
+    @requires("read:shows")                  # starlette.authentication.requires
+    async def shows(request):
+        return JSONResponse({"for": request.user.display_name})
+
 Pure ASGI, so it imports no framework: it reads ``scope["headers"]``, verifies with
 :class:`~serverless_jwt.async_verifier.AsyncVerifier` (a cold key fetch never blocks the loop) and
 puts the identity on ``scope["state"]["identity"]`` (Starlette's ``request.state.identity``) and on
 :func:`~serverless_jwt.adapters.identity.current_identity` for the rest of the request. A failure is
 answered here with our status, ``WWW-Authenticate`` and RFC 6750 body. Modelled on Starlette's
 ``middleware/authentication.py``, without its ``on_error`` default that echoes the exception text.
+
+It also sets the two keys Starlette's ``AuthenticationMiddleware`` would, ``scope["user"]`` and
+``scope["auth"]``: one :class:`TokenUser` for both, or an :class:`AnonymousUser` where no caller is
+known and no middleware outside this one set them. So ``request.user``, ``request.auth.scopes`` and
+``@requires(...)`` work as Starlette's documentation shows them, ``@requires("authenticated")``
+included. ``@requires`` answers a missing scope with Starlette's own 403 (``Forbidden``, no
+``WWW-Authenticate``); ``JwtMiddleware(scopes=...)``, on the app or on a ``Route``/``Mount`` through
+its ``middleware=``, gives the RFC 6750 ``insufficient_scope`` answer. Not an
+``AuthenticationBackend``: under that middleware a backend either lets a request without a token
+through as anonymous (then only ``@requires`` refuses it, with a bare 403 where RFC 6750 wants a 401
+and ``WWW-Authenticate: Bearer``) or refuses it on every path, public ones and CORS preflights
+included, and a refused WebSocket gets a normal closure (1000). The classes have the shape of
+``starlette.authentication``'s ``BaseUser`` and ``AuthCredentials`` without subclassing them (that
+would import Starlette here).
 """
 
 from __future__ import annotations
@@ -25,12 +43,12 @@ from typing import Any
 from serverless_jwt import authz
 from serverless_jwt.adapters._auth import public_path_set
 from serverless_jwt.adapters._request import RequestAuthenticator
-from serverless_jwt.adapters.identity import TokenVerifier, _current
+from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
 from serverless_jwt.async_verifier import AsyncVerifier
 from serverless_jwt.bearer import _text
 from serverless_jwt.errors import AuthError, MissingTokenError
 
-__all__ = ["JwtMiddleware"]
+__all__ = ["AnonymousUser", "JwtMiddleware", "TokenUser"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -39,6 +57,78 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _POLICY_VIOLATION = 1008  # WebSocket close code (RFC 6455 §7.4.1); servers answer the handshake 403
+
+
+class TokenUser:
+    """``request.user`` and ``request.auth`` for a verified caller (one object, set under both keys).
+
+    Starlette's ``BaseUser`` interface (``is_authenticated``, ``identity``, ``display_name``) and
+    ``AuthCredentials``' (``scopes``). One object rather than two: each costs an allocation on every
+    request, used or not.
+
+    Attributes
+    ----------
+    is_authenticated:
+        ``True``.
+    identity:
+        ``sub``, else the client id (``azp``/``client_id``/``cid``), else ``""``.
+    display_name:
+        The ``name`` claim, else ``preferred_username``, else :attr:`identity` (an access token
+        rarely carries a name).
+    scopes:
+        ``"authenticated"`` (the pseudo-scope Starlette's documentation grants every signed-in user,
+        for ``@requires("authenticated")``), then the token's scopes, sorted: a new list on each
+        access, so changing it changes no later check.
+    identity_context:
+        The :class:`~serverless_jwt.adapters.identity.IdentityContext` (also ``request.state.identity``).
+    """
+
+    __slots__ = ("identity_context",)
+    is_authenticated = True
+
+    def __init__(self, identity: IdentityContext) -> None:
+        self.identity_context = identity
+
+    @property
+    def identity(self) -> str:
+        return self.identity_context.subject or self.identity_context.client_id or ""
+
+    @property
+    def display_name(self) -> str:
+        claims = self.identity_context.claims
+        for name in ("name", "preferred_username"):
+            value = claims.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return self.identity
+
+    @property
+    def scopes(self) -> list[str]:
+        return ["authenticated", *sorted(self.identity_context.scopes - {"authenticated"})]
+
+    def __repr__(self) -> str:
+        return f"TokenUser(identity={self.identity!r})"
+
+
+class AnonymousUser:
+    """``request.user`` and ``request.auth`` for an anonymous caller (``optional=True``, public paths,
+    preflights): not authenticated, ``""`` for names, no scopes."""
+
+    __slots__ = ()
+    is_authenticated = False
+    display_name = ""
+    identity = ""
+    identity_context = None
+
+    @property
+    def scopes(self) -> list[str]:
+        return []
+
+    def __repr__(self) -> str:
+        return "AnonymousUser()"
+
+
+_ANONYMOUS = AnonymousUser()  # nothing in it to change: shared
 
 
 class JwtMiddleware:
@@ -102,6 +192,7 @@ class JwtMiddleware:
         if self._public and _route_path(scope) in self._public:
             # As on any anonymous request, unless a middleware outside this one has set the caller.
             scope.setdefault("state", {}).setdefault("identity", None)
+            _anonymous(scope)
             await self.app(scope, receive, send)
             return
         if self._preflight and kind == "http" and _is_preflight(scope):
@@ -117,6 +208,10 @@ class JwtMiddleware:
                 await self._answer(err, send, "websocket.http" if kind == "websocket" else "http")
             return
         scope.setdefault("state", {})["identity"] = identity
+        if identity is None:
+            _anonymous(scope)
+        else:
+            scope["user"] = scope["auth"] = TokenUser(identity)
         reset = _current.set(identity)
         try:
             await self.app(scope, receive, send)
@@ -130,6 +225,7 @@ class JwtMiddleware:
         # leaves. Anything else, even with a CORS header an app adds to every answer, is replaced by
         # the 401 of a request without a token.
         scope.setdefault("state", {})["identity"] = None
+        _anonymous(scope)
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
@@ -158,6 +254,15 @@ class JwtMiddleware:
         headers.append((b"content-length", str(len(body)).encode("ascii")))
         await send({"type": f"{prefix}.response.start", "status": shaped.status, "headers": headers})
         await send({"type": f"{prefix}.response.body", "body": body})
+
+
+def _anonymous(scope: Scope) -> None:
+    # Unless a middleware outside this one (Starlette's AuthenticationMiddleware with a session
+    # backend, say) has set the caller: an anonymous JWT request says nothing against it.
+    if "user" not in scope:
+        scope["user"] = _ANONYMOUS
+    if "auth" not in scope:
+        scope["auth"] = _ANONYMOUS
 
 
 def _route_path(scope: Scope) -> str:
