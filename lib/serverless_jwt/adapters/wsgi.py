@@ -7,6 +7,9 @@
     def view(environ, start_response):
         identity = environ["serverless_jwt.identity"]
 
+In Django, wrap the application in the project's ``wsgi.py`` (the one ``WSGI_APPLICATION`` names) and
+read ``request.META["serverless_jwt.identity"]``: ``request.META`` is the environ.
+
 Imports no framework. The identity is put on ``environ["serverless_jwt.identity"]`` and on
 :func:`~serverless_jwt.adapters.identity.current_identity` while the app runs and while the server
 iterates a body it streams; a failure is answered
