@@ -18,7 +18,9 @@ def _snippets() -> list[str]:
     for title in SECTIONS:
         start = README.index(title)
         end = README.find("\n## ", start + len(title))
-        found += re.findall(r"```python\n(.*?)```", README[start:end], flags=re.S)
+        # A block marked <!-- not-run: ... --> (as tests/test_readme.py reads it) is shown, not run.
+        found += [code for mark, code in re.findall(r"(<!-- not-run:[^>]*-->\n)?```python\n(.*?)```",
+                                                     README[start:end], flags=re.S) if not mark]
     return found
 
 
