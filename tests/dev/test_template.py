@@ -392,6 +392,33 @@ Resources:
     assert Template(path, use_build=False).function("Fn").code_dir == tmp_path / "src"
 
 
+def test_a_layer_edited_since_sam_build_flags_the_build_of_each_function_using_it(tmp_path: Path) -> None:
+    # The sample's library is a layer (lib/): editing it after `sam build` leaves the built copy running.
+    path = _write(tmp_path, """\
+Resources:
+  Lib:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: lib/}
+    Metadata: {BuildMethod: python3.12}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Runtime: python3.12, Handler: app.handler, Layers: [!Ref Lib]}
+""")
+    for folder, module in (("src", "app.py"), ("lib", "shared.py")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / module).write_text("X = 1\n")
+    build = tmp_path / ".aws-sam" / "build"
+    (build / "Fn").mkdir(parents=True)
+    (build / "Lib" / "python").mkdir(parents=True)
+    (build / "template.yaml").write_text("Resources: {}\n")
+    assert not Template(path).function("Fn").stale_build
+    future = (build / "template.yaml").stat().st_mtime + 10
+    os.utime(tmp_path / "lib" / "shared.py", (future, future))
+    fn = Template(path).function("Fn")
+    assert (fn.stale_build, fn.stale_sources) == (True, (tmp_path / "lib",))
+    assert not Template(path, use_build=False).function("Fn").stale_build  # unbuilt: runs lib/ itself
+
+
 def test_mappings_and_conditions_of_the_template_drive_find_in_map_and_fn_if(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "us-east-1")

@@ -61,6 +61,14 @@ def newest_mtime(folder: Path) -> float:
     return newest
 
 
+def stale_sources(build_root: Path | None, sources: list[Path]) -> tuple[Path, ...]:
+    """The folders of ``sources`` changed since ``sam build`` wrote ``build_root`` (none without a build)."""
+    if build_root is None:
+        return ()
+    built_at = (build_root / "template.yaml").stat().st_mtime
+    return tuple(d for d in dict.fromkeys(sources) if newest_mtime(d) > built_at)
+
+
 def unpacked(archive: Path, cache: Path, name: str) -> Path:
     """The folder ``archive`` (a ``.zip`` CodeUri) unpacks to under ``cache``, as sam local unpacks it
     into a folder of its own before running the function; unpacked again when the archive changes."""

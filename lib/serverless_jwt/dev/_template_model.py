@@ -76,7 +76,7 @@ class Function:
     function_name: str | None = None  # its FunctionName property, when set and resolvable
     source_dir: Path | None = None
     build_dir: Path | None = None
-    stale_build: bool = False
+    stale_sources: tuple[Path, ...] = ()  # its code or its built layers' content, edited since sam build
     layers: tuple[Layer, ...] = ()
     external_layers: tuple[str, ...] = ()
     architecture: str = "x86_64"
@@ -94,6 +94,11 @@ class Function:
             if self.logging["LogFormat"] == "JSON":
                 out["AWS_LAMBDA_LOG_LEVEL"] = self.logging.get("ApplicationLogLevel", "INFO")
         return out
+
+    @property
+    def stale_build(self) -> bool:
+        """``sam build`` ran before the last edit of its code or of a layer it runs from the build."""
+        return bool(self.stale_sources)
 
     @property
     def requirements(self) -> tuple[Path, ...]:

@@ -198,7 +198,8 @@ def _function_notices(function: Function) -> list[str]:
     if function.build_dir is not None:
         notes.append(f"{function.name}: using the sam build artifact {function.build_dir}")
         if function.stale_build:
-            notes.append(f"{function.name}: WARNING the build is older than {function.source_dir}; "
+            newer = ", ".join(str(d) for d in function.stale_sources)
+            notes.append(f"{function.name}: WARNING the build is older than {newer}; "
                          "run sam build again (or delete .aws-sam/build) to use the current code")
     for layer in function.external_layers:
         notes.append(f"{function.name}: layer {layer} is not in this template and is not downloaded")

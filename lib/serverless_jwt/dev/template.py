@@ -19,8 +19,8 @@
   (``CodeUri``, ``Handler``, ``Runtime``, ``Timeout``...) raises ConfigurationError naming the function
   and the property.
 - When ``sam build`` has run (``.aws-sam/build/template.yaml`` beside the template), a function's code
-  is its build artifact, as with ``sam local``; :attr:`Function.stale_build` says when the source
-  changed after the build.
+  is its build artifact, as with ``sam local``; :attr:`Function.stale_build` says when its source, or
+  the source of a layer it runs from the build, changed after the build.
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from serverless_jwt.dev._function_code import ARCHIVES, INLINE, code_location, newest_mtime, unpacked
+from serverless_jwt.dev._function_code import (
+    ARCHIVES,
+    INLINE,
+    code_location,
+    newest_mtime,
+    stale_sources,
+    unpacked,
+)
 from serverless_jwt.dev._template_checks import bounded, malformed
 from serverless_jwt.dev._template_file import read_template
 from serverless_jwt.dev._template_inputs import (
@@ -250,9 +257,6 @@ class Template:
         if not inline and source.name.endswith(ARCHIVES) and source.is_file():  # as sam local unpacks it
             source = unpacked(source, self.dir / ".serverless-jwt" / "code", name)
         built = None if inline else self._built(name)
-        stale = False
-        if built is not None and self.build_root is not None:
-            stale = newest_mtime(source) > (self.build_root / "template.yaml").stat().st_mtime
         handler = self.require(props.get("Handler"), f"{name}.Handler")
         if not isinstance(handler, str) or not handler:  # as SAM's MissingFunctionHandlerException
             raise ConfigurationError(f"{name}: no Handler (set Properties.Handler, or "
@@ -268,6 +272,9 @@ class Template:
             else:
                 value = self.resolve(item)
                 external.append(value if isinstance(value, str) else repr(item))
+        # A layer runs from the build too (the sample's library is one): its source edited since is stale.
+        stale = stale_sources(self.build_root, ([source] if built is not None else []) + [
+            layer.content_dir for layer in layers if layer.build_dir not in (None, layer.content_dir)])
         archs = self.require(props.get("Architectures", ["x86_64"]), f"{name}.Architectures")
         log = props.get("LoggingConfig")
         return Function(
@@ -287,7 +294,7 @@ class Template:
             declared=tuple(str(key) for key in env),
             source_dir=None if inline else source,
             build_dir=built,
-            stale_build=bool(stale),
+            stale_sources=stale,
             layers=tuple(layers),
             external_layers=tuple(external),
             architecture=str(archs[0]) if isinstance(archs, list) and archs else "x86_64",
