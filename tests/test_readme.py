@@ -126,3 +126,11 @@ def test_every_environment_variable_is_documented_in_the_readme() -> None:
 
     text = README.read_text(encoding="utf-8")
     assert [name for name in ENV_VARIABLES if f"`{name}`" not in text] == []
+
+
+def test_building_a_wheel_names_where_the_build_module_comes_from() -> None:
+    # `python -m build` with a fresh machine's python3 is "No module named build".
+    text = README.read_text(encoding="utf-8")
+    bare = [m.start() for m in re.finditer(r"(?<![\w/])python -m build", text)
+            if "pip install build" not in text[max(0, m.start() - 80):m.start()]]
+    assert bare == []
