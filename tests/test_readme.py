@@ -128,6 +128,24 @@ def test_every_environment_variable_is_documented_in_the_readme() -> None:
     assert [name for name in ENV_VARIABLES if f"`{name}`" not in text] == []
 
 
+def test_every_shell_block_running_sam_says_where_sam_comes_from() -> None:
+    # sam is in .venv/bin (the local extra), never on a newcomer's PATH: a block that runs it, or an
+    # earlier block of its section (the same shell session), activates the venv or names .venv/bin/sam.
+    command = re.compile(r"(?:^|&&|\|\||;|\$\()\s*sam\s", re.MULTILINE)
+    lines = README.read_text(encoding="utf-8").splitlines()
+    headings = [i + 1 for i, line in enumerate(lines) if line.startswith("#")]
+    shell = [s for s in SNIPPETS if s.language in ("bash", "sh")]
+
+    def found(snippet: Snippet) -> bool:
+        start = max((h for h in headings if h < snippet.line), default=0)
+        session = [s.code for s in shell if start < s.line <= snippet.line]
+        return any("source .venv/bin/activate" in code or ".venv/bin/sam" in code for code in session)
+
+    blocks = [s for s in shell if command.search(s.code)]
+    assert blocks
+    assert [f"README.md:{s.line}" for s in blocks if not found(s)] == []
+
+
 def test_building_a_wheel_names_where_the_build_module_comes_from() -> None:
     # `python -m build` with a fresh machine's python3 is "No module named build".
     text = README.read_text(encoding="utf-8")
