@@ -1,0 +1,17 @@
+# Sourced by scripts/demo and scripts/test: make sure .venv is a virtualenv of Python 3.10+ ($PYTHON, else
+# python3). A .venv left by an older Python (a first run before installing a newer one) is made again,
+# instead of every later run failing in pip with "requires a different Python".
+PY="${PYTHON:-python3}"
+supported() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; }
+if [[ -x .venv/bin/python ]] && ! supported .venv/bin/python; then
+  echo "recreating .venv: it holds $(.venv/bin/python --version 2>&1), and serverless-jwt needs Python 3.10+" >&2
+  rm -rf .venv
+fi
+if [[ ! -x .venv/bin/python ]]; then
+  if ! supported "$PY"; then
+    echo "serverless-jwt needs Python 3.10+, and $PY is $("$PY" --version 2>/dev/null || echo 'not found');" \
+         "name a newer one: PYTHON=python3.12 $0" >&2
+    exit 2
+  fi
+  "$PY" -m venv .venv
+fi
