@@ -51,6 +51,18 @@ def test_newest_mtime_skips_build_and_cache_folders(tmp_path: Path) -> None:
     assert newest_mtime(tmp_path / "missing") == 0.0
 
 
+def test_packaging_metadata_rewritten_in_a_layer_folder_is_no_change(tmp_path: Path) -> None:
+    # pip install -e and python -m build rewrite lib/serverless_jwt.egg-info (the README does both after
+    # sam build): that is no edit of the code, so no stale-build warning and no runtime restart.
+    (tmp_path / "app.py").write_text("x = 1\n")
+    (tmp_path / "serverless_jwt.egg-info").mkdir()
+    (tmp_path / "serverless_jwt.egg-info" / "PKG-INFO").write_text("")
+    later = time.time() + 1000
+    os.utime(tmp_path / "app.py", (later, later))
+    os.utime(tmp_path / "serverless_jwt.egg-info" / "PKG-INFO", (later + 4000, later + 4000))
+    assert newest_mtime(tmp_path) == later
+
+
 def test_a_file_put_in_place_with_an_old_modification_time_is_a_change_now(tmp_path: Path) -> None:
     # cp -p, rsync -t and tar x keep the source's modification time; the status-change time is the copy's.
     before = time.time() - 1

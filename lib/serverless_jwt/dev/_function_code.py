@@ -45,13 +45,17 @@ def code_location(kind: str, name: str, props: Mapping[str, Any], require: Calla
     return "." if kind != FUNCTION and isinstance(uri, dict) else uri
 
 
+_NOT_CODE = ("__pycache__", ".aws-sam", ".git")
+
+
 def newest_mtime(folder: Path) -> float:
     """The latest change of any file under ``folder`` (0 when empty or missing): its modification or, when
     later, its status-change time, which a file moved or copied into place with an older modification
     time (``cp -p``, ``rsync -t``, ``tar x``) still gets."""
     newest = 0.0
     for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d not in ("__pycache__", ".aws-sam", ".git")]
+        # Packaging metadata (pip install -e and python -m build rewrite *.egg-info) is no edit of the code.
+        dirs[:] = [d for d in dirs if d not in _NOT_CODE and not d.endswith(".egg-info")]
         for name in files:
             try:
                 found = os.stat(os.path.join(root, name))
