@@ -424,3 +424,30 @@ def test_verifier_multi_issuer_and_async_give_the_same_verdicts_and_fetches(step
     expected = _verdicts("sync", steps)
     assert _verdicts("multi", steps) == expected
     assert _verdicts("async", steps) == expected
+
+
+def test_a_background_refresh_fetches_even_where_threads_inherit_the_starters_context(
+        jwt_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Python 3.14's free-threaded build (and -X thread_inherit_context=1) starts a thread with a copy of
+    # its starter's context variables. The stale-keys refresh is started while the request's scheduler
+    # is set; inherited, the refresh took itself for a request on the loop, handed itself to the
+    # scheduler, and ended without a fetch: stale keys until the stale window closed, no rotation seen.
+    import contextvars
+
+    class InheritingThread(threading.Thread):
+        def start(self) -> None:
+            self._starter_context = contextvars.copy_context()
+            super().start()
+
+        def run(self) -> None:
+            self._starter_context.run(super().run)
+
+    verifier = verifier_for(jwt_issuer, jwks_max_age_seconds=0.2, verified_cache_size=0)
+    asyncio.run(verifier.verify(jwt_issuer.mint(sub="a")))
+    time.sleep(0.3)  # the keys are now stale, well within the stale window
+    monkeypatch.setattr(threading, "Thread", InheritingThread)
+    assert asyncio.run(verifier.verify(jwt_issuer.mint(sub="b")))["sub"] == "b"
+    for thread in threading.enumerate():  # the background refresh, done
+        if thread.name == "serverless-jwt-keys":
+            thread.join(10)
+    assert jwt_issuer.requests[JWKS_PATH] == 2

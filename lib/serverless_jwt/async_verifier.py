@@ -56,6 +56,10 @@ def _in_own_thread(step: Callable[[], object]) -> concurrent.futures.Future[Any]
     def run() -> None:
         if not future.set_running_or_notify_cancel():
             return
+        # The step runs as a synchronous caller: a thread that inherits its starter's context (Python
+        # 3.14's free-threaded default) would see the request's scheduler, hand the step back to it and
+        # fetch nothing (a background refresh is started while that scheduler is set).
+        _SCHEDULER.set(None)
         try:
             result = step()
         except BaseException as exc:  # handed to the awaiting request, as an executor would
