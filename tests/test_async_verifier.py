@@ -451,3 +451,33 @@ def test_a_background_refresh_fetches_even_where_threads_inherit_the_starters_co
         if thread.name == "serverless-jwt-keys":
             thread.join(10)
     assert jwt_issuer.requests[JWKS_PATH] == 2
+
+
+def test_a_cold_request_waits_for_another_verifiers_fetch_only_within_its_own_deadline(
+        jwt_issuer: DevIssuer) -> None:
+    # Two verifiers of one issuer share its fetch, not their deadlines. A thread of the hurried one
+    # waits for the patient one's fetch within its own budget, then answers 503; its coroutine joined
+    # that fetch and waited for all of it, however long the patient verifier's budget.
+    patient = verifier_for(jwt_issuer, timeout_seconds=30)
+    hurried = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience, timeout_seconds=0.2)
+    jwt_issuer.fault, jwt_issuer.fault_paths, jwt_issuer.slow_seconds = "slow", {DISCOVERY_PATH}, 2
+    token = jwt_issuer.mint()
+
+    async def scenario() -> tuple[Any, Any, Any]:
+        fetching = asyncio.create_task(patient.verify(token))
+        while not jwt_issuer.requests[DISCOVERY_PATH]:  # the patient fetch is on the wire
+            await asyncio.sleep(0.01)
+        loop = asyncio.get_running_loop()
+        on_thread, on_loop = await asyncio.gather(loop.run_in_executor(None, hurried.verify, token),
+                                                  AsyncVerifier(hurried).verify(token),
+                                                  return_exceptions=True)
+        # Answered while the patient fetch is still under way; that one then lands for everyone.
+        answered_first = not fetching.done()
+        return on_thread, on_loop, (answered_first, (await fetching)["sub"])
+
+    on_thread, on_loop, patient_outcome = asyncio.run(scenario())
+    assert isinstance(on_thread, KeysUnavailableError)
+    assert isinstance(on_loop, KeysUnavailableError)
+    assert patient_outcome == (True, "dev-user")
+    assert jwt_issuer.requests[DISCOVERY_PATH] == 1  # joined, never a fetch of its own
+    assert asyncio.run(AsyncVerifier(hurried).verify(token))["sub"] == "dev-user"  # the keys it brought

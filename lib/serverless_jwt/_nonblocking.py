@@ -37,12 +37,15 @@ class WouldBlock(BaseException):
     """
 
     def __init__(self, key: Hashable, step: Callable[[], object], kind: Literal["keys", "kid"],
-                 retry_after: Callable[[], int] | None = None) -> None:
+                 retry_after: Callable[[], int] | None = None, *, wait_seconds: float | None = None) -> None:
         super().__init__(kind)
         self.key = key
         self.step = step
         self.kind = kind
         self.retry_after = retry_after  # the 503's Retry-After if the step brings no keys (default 30)
+        # How long this caller may wait for a step already in flight for ``key`` (another verifier's,
+        # with its own deadline), as a thread waits for the fetch lock; None: until it ends.
+        self.wait_seconds = wait_seconds
 
 
 def scheduler() -> Scheduler | None:

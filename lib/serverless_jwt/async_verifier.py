@@ -33,7 +33,12 @@ _INFLIGHT_LOCK = threading.Lock()
 
 
 def _start(key: Hashable, step: Callable[[], object]) -> concurrent.futures.Future[Any]:
-    # Single flight: whoever comes while a step for this key source runs shares its future.
+    return _flight(key, step)[0]
+
+
+def _flight(key: Hashable, step: Callable[[], object]) -> tuple[concurrent.futures.Future[Any], bool]:
+    # Single flight: whoever comes while a step for this key source runs shares its future (and is
+    # told it did not start it: that step may be another verifier's, with a longer deadline).
     with _INFLIGHT_LOCK:
         future = _INFLIGHT.get(key)
         started = future is None or future.done()
@@ -44,7 +49,7 @@ def _start(key: Hashable, step: Callable[[], object]) -> concurrent.futures.Futu
         # Outside the lock: a step that already finished runs this callback here and now, and
         # _finish takes the same (non-reentrant) lock.
         future.add_done_callback(lambda done: _finish(key, done))
-    return future
+    return future, started
 
 
 def _in_own_thread(step: Callable[[], object]) -> concurrent.futures.Future[Any]:
@@ -176,19 +181,22 @@ class AsyncVerifier:
                 # same way).
                 raise UnknownKeyError()
             waited_for = pending.kind
-            # Shielded: a cancelled request never cancels the fetch other requests wait for. Its
-            # outcome (keys, or none) is read from the cache by the next attempt.
-            waiting = asyncio.wrap_future(_start(pending.key, pending.step))
-            # A request cancelled meanwhile leaves this future behind (shield stops watching it): a
-            # step that then raises must not be logged as "Future exception was never retrieved".
+            flight, started = _flight(pending.key, pending.step)
+            waiting = asyncio.wrap_future(flight)
+            # A request cancelled meanwhile leaves this future behind: a step that then raises must
+            # not be logged as "Future exception was never retrieved".
             waiting.add_done_callback(_retrieved)
-            try:
-                await asyncio.shield(waiting)
-                refused = None
-            except KeysUnavailableError as exc:
-                refused = exc  # a refetch that could not wait for the fetch in flight: see above
-            except Exception:
-                refused = None
+            # asyncio.wait never cancels what it waits for: a cancelled request never cancels the fetch
+            # other requests wait for. Its outcome (keys, or none) is read from the cache by the next
+            # attempt. A step in flight that another request started (another verifier's, perhaps, with
+            # a longer deadline) is waited for within this verifier's own, as a thread waits for the
+            # fetch lock; past it, the answer is the thread's: 503, the kid may be on its way.
+            await asyncio.wait((waiting,), timeout=None if started else pending.wait_seconds)
+            outcome = waiting.exception() if waiting.done() and not waiting.cancelled() else None
+            # A refetch that could not wait for the fetch in flight (its step's answer, or ours): above.
+            refused = outcome if isinstance(outcome, KeysUnavailableError) else None
+            if not waiting.done() and pending.kind == "kid" and pending.retry_after is not None:
+                refused = KeysUnavailableError(retry_after_seconds=pending.retry_after())
         # Another fetch kept overtaking ours: finish with the synchronous rules, in a thread.
         return await _in_thread(verify, token)
 

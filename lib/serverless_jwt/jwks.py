@@ -24,6 +24,7 @@ the issuer's ``Retry-After``, a new key-set version) in :mod:`serverless_jwt._jw
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -205,7 +206,8 @@ class RemoteKeySource(FetchAttempt):
             if not self._servable(now):
                 if now < entry.hold_until:
                     return  # the issuer asked us to wait: a 503 now, without a thread hop
-                raise WouldBlock(entry, self._refresh, "keys", self.retry_after_seconds)
+                raise WouldBlock(entry, self._refresh, "keys", self.retry_after_seconds,
+                                 wait_seconds=self._timeout)
             if now >= entry.retry_at and not entry.fetch_lock.locked():
                 schedule(entry, self._refresh)  # one refresh in the background; cached keys serve
             return
@@ -238,7 +240,9 @@ class RemoteKeySource(FetchAttempt):
             now = self._clock()
             if entry.fetch_lock.locked() or (now - entry.kid_refetch_at >= self._cooldown
                                              and now >= entry.retry_at):
-                raise WouldBlock((entry, "kid"), self._refetch_for_unknown_kid, "kid")
+                raise WouldBlock((entry, "kid"), self._refetch_for_unknown_kid, "kid",
+                                 functools.partial(self.retry_after_seconds, kid=True),
+                                 wait_seconds=self._timeout)
             return self._usable(now)
         seen = entry.attempts
         if not entry.fetch_lock.acquire(timeout=self._timeout):  # as _refresh; the kid may be on its way
