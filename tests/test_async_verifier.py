@@ -481,3 +481,28 @@ def test_a_cold_request_waits_for_another_verifiers_fetch_only_within_its_own_de
     assert patient_outcome == (True, "dev-user")
     assert jwt_issuer.requests[DISCOVERY_PATH] == 1  # joined, never a fetch of its own
     assert asyncio.run(AsyncVerifier(hurried).verify(token))["sub"] == "dev-user"  # the keys it brought
+
+
+def test_a_new_kid_waits_for_another_verifiers_refetch_only_within_its_own_deadline(
+        jwt_issuer: DevIssuer) -> None:
+    # As above, for the refetch an unknown kid starts: past its own budget the hurried request answers
+    # 503 (the kid may be in the set on its way), as its thread would, and the refetch serves it next.
+    patient = verifier_for(jwt_issuer, timeout_seconds=30)
+    hurried = verifier_for(jwt_issuer, timeout_seconds=0.2)
+    asyncio.run(patient.verify(jwt_issuer.mint()))
+    jwt_issuer.rotate()
+    jwt_issuer.fault, jwt_issuer.fault_paths, jwt_issuer.slow_seconds = "slow", {JWKS_PATH}, 2
+    token = jwt_issuer.mint(sub="rotated")
+
+    async def scenario() -> tuple[Any, bool, str]:
+        refetching = asyncio.create_task(patient.verify(token))
+        while jwt_issuer.requests[JWKS_PATH] < 2:  # the patient refetch is on the wire
+            await asyncio.sleep(0.01)
+        outcome = await asyncio.gather(hurried.verify(token), return_exceptions=True)
+        return outcome[0], not refetching.done(), (await refetching)["sub"]
+
+    hurried_outcome, answered_first, patient_sub = asyncio.run(scenario())
+    assert isinstance(hurried_outcome, KeysUnavailableError)
+    assert (answered_first, patient_sub) == (True, "rotated")
+    assert asyncio.run(hurried.verify(token))["sub"] == "rotated"
+    assert jwt_issuer.requests[JWKS_PATH] == 2
