@@ -3,8 +3,11 @@
 # instead of every later run failing in pip with "requires a different Python".
 PY="${PYTHON:-python3}"
 supported() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; }
-if [[ -x .venv/bin/python ]] && ! supported .venv/bin/python; then
-  echo "recreating .venv: it holds $(.venv/bin/python --version 2>&1), and serverless-jwt needs Python 3.10+" >&2
+# Also a .venv whose Python no longer runs (the interpreter it links to was removed or upgraded away):
+# python -m venv keeps a dangling bin/python link as it is, so it would stay broken.
+if [[ -e .venv || -L .venv ]] && ! supported .venv/bin/python; then
+  held="$(.venv/bin/python --version 2>&1)" || held=""
+  echo "recreating .venv: it holds ${held:-no Python that runs}, and serverless-jwt needs Python 3.10+" >&2
   rm -rf .venv
 fi
 if [[ ! -x .venv/bin/python ]]; then

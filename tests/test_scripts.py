@@ -64,3 +64,28 @@ def test_a_venv_of_a_supported_python_is_kept(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert (project / ".venv" / "kept").exists()
+
+
+def test_a_venv_whose_python_no_longer_exists_is_made_again(tmp_path: Path) -> None:
+    # The interpreter it was made from was removed (an upgrade, pyenv uninstall): bin/python dangles, and
+    # python -m venv keeps a dangling link as it is, so before every later run failed with "No such file".
+    project = _project(tmp_path)
+    (project / ".venv" / "bin").mkdir(parents=True)
+    (project / ".venv" / "bin" / "python").symlink_to(tmp_path / "removed" / "python3.9")
+    result = _venv(project, sys.executable)
+    assert result.returncode == 0, result.stderr
+    assert "recreating .venv: it holds no Python that runs" in result.stderr
+    assert result.stdout.startswith(f"Python {sys.version_info.major}.{sys.version_info.minor}.")
+
+
+def test_a_venv_linked_elsewhere_with_a_python_that_no_longer_runs_is_replaced_and_its_target_kept(
+        tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    shared = tmp_path / "shared-venv"
+    (shared / "bin").mkdir(parents=True)
+    (shared / "bin" / "python").symlink_to(tmp_path / "removed" / "python3.9")
+    (project / ".venv").symlink_to(shared)
+    result = _venv(project, sys.executable)
+    assert result.returncode == 0, result.stderr
+    assert not (project / ".venv").is_symlink()
+    assert (shared / "bin").is_dir()  # only the link was removed, not what it points to
