@@ -203,6 +203,15 @@ def test_accept_any_audience_is_the_explicit_opt_out_and_still_types_aud() -> No
         assert claim_error(claims(aud=bad), replace(policy, accept_any_audience=False)) == ("aud", "invalid")
 
 
+
+def test_accept_any_audience_beside_audiences_is_a_configuration_error() -> None:
+    # As Verifier(audience=..., accept_any_audience=True) is: the opt-out would be ignored in silence, a
+    # token for another audience still refused.
+    with pytest.raises(ConfigurationError, match="accept_any_audience cannot be combined with audiences"):
+        ClaimsPolicy(issuer=None, audiences=frozenset({"api"}), accept_any_audience=True)
+    with pytest.raises(ConfigurationError, match="accept_any_audience cannot be combined with audiences"):
+        replace(POLICY, accept_any_audience=True)
+
 # --- registered claims are typed whenever present (RFC 7519 §4.1) -----------------------------------------
 
 OPEN = ClaimsPolicy(issuer=None, audiences=None, accept_any_audience=True)

@@ -90,14 +90,14 @@ class ClaimsPolicy:
         default: a bearer-token API cannot check the binding, so such a token would work for whoever
         stole it.
     accept_any_audience:
-        With ``audiences=None``, accept a token whatever its ``aud`` says (still type-checked). The
+        With ``audiences=None`` (only), accept a token whatever its ``aud`` says (still type-checked). The
         explicit opt-out of RFC 7519 §4.1.3, for providers that put an unpredictable ``aud`` in tokens.
 
     Raises
     ------
     ConfigurationError
-        For a negative or non-finite leeway (or one over 5 minutes), an empty audience set, a bad max
-        age or claim name.
+        For a negative or non-finite leeway (or one over 5 minutes), an empty audience set,
+        ``accept_any_audience`` beside audiences, a bad max age or claim name.
 
     Examples
     --------
@@ -123,6 +123,9 @@ class ClaimsPolicy:
             if not audiences or "" in audiences:
                 raise ConfigurationError("audiences must be non-empty strings (None skips the check)")
             object.__setattr__(self, "audiences", audiences)
+            if self.accept_any_audience:  # the opt-out would be ignored in silence: the aud still checked
+                raise ConfigurationError("accept_any_audience cannot be combined with audiences (it applies "
+                                         "when none is configured): set one")
         object.__setattr__(self, "required", string_set(self.required, "required"))
         if not finite_number(self.leeway_seconds) or self.leeway_seconds < 0:
             raise ConfigurationError("leeway_seconds must be a finite number >= 0")
