@@ -63,6 +63,19 @@ def test_packaging_metadata_rewritten_in_a_layer_folder_is_no_change(tmp_path: P
     assert newest_mtime(tmp_path) == later
 
 
+def test_the_dev_tools_own_state_folder_is_no_change_of_code_at_the_template_folder(tmp_path: Path) -> None:
+    # CodeUri "." (SAM's default): `serverless-jwt issuer` / start-api write .serverless-jwt there after
+    # `sam build`, which flagged the build as stale (run sam build again: stale again at the next start).
+    (tmp_path / "app.py").write_text("x = 1\n")
+    later = time.time() + 1000
+    os.utime(tmp_path / "app.py", (later, later))
+    for name in ("issuer.json", "es256.pem"):
+        (tmp_path / ".serverless-jwt").mkdir(exist_ok=True)
+        (tmp_path / ".serverless-jwt" / name).write_text("{}")
+        os.utime(tmp_path / ".serverless-jwt" / name, (later + 4000, later + 4000))
+    assert newest_mtime(tmp_path) == later
+
+
 def test_a_file_put_in_place_with_an_old_modification_time_is_a_change_now(tmp_path: Path) -> None:
     # cp -p, rsync -t and tar x keep the source's modification time; the status-change time is the copy's.
     before = time.time() - 1

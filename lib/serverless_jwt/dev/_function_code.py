@@ -45,7 +45,9 @@ def code_location(kind: str, name: str, props: Mapping[str, Any], require: Calla
     return "." if kind != FUNCTION and isinstance(uri, dict) else uri
 
 
-_NOT_CODE = ("__pycache__", ".aws-sam", ".git")
+# .serverless-jwt: these dev tools' own state (the dev issuer's keys and address, unpacked .zip code), which
+# they write beside the template, so inside a CodeUri or ContentUri of "." (_support.STATE_DIR).
+_NOT_CODE = ("__pycache__", ".aws-sam", ".git", ".serverless-jwt")
 
 
 def newest_mtime(folder: Path) -> float:
