@@ -346,6 +346,21 @@ def test_netlify_from_the_environment_reads_jwt_audience(issuer: DevIssuer,
     assert presets.netlify().verify(token)["sub"] == "dev-user"
 
 
+def test_netlify_from_the_environment_names_the_variables_of_an_any_audience_conflict(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As Verifier.from_env() names them; before, the message named Python arguments the user never wrote.
+    monkeypatch.setenv("JWT_SECRET", secrets.token_urlsafe(32))
+    monkeypatch.setenv("JWT_AUDIENCE", "api")
+    monkeypatch.setenv("JWT_ACCEPT_ANY_AUDIENCE", "true")
+    with pytest.raises(ConfigurationError, match=r"^JWT_ACCEPT_ANY_AUDIENCE=true cannot be combined with "
+                       r"JWT_AUDIENCE \(template parameter JwtAudience\)"):
+        presets.netlify()
+    with pytest.raises(ConfigurationError, match=r"^JWT_ACCEPT_ANY_AUDIENCE=true cannot be combined with "
+                       r"audience,"):
+        presets.netlify(audience="other")
+    assert presets.netlify(accept_any_audience=False).verifier is not None  # the opt-out off: no conflict
+
+
 def test_netlify_from_the_environment_reads_the_check_settings_too(issuer: DevIssuer,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # JWT_LEEWAY_SECONDS=0 was ignored: a token 30 s past exp passed the default leeway.

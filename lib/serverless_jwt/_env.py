@@ -7,7 +7,7 @@ The option rules themselves live in :mod:`serverless_jwt._config`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from serverless_jwt._config import is_secret_reference, secret_problem, validate_algorithms
@@ -202,11 +202,9 @@ def check_env(kwargs: Mapping[str, Any], environ: Mapping[str, str]) -> None:
             "JWT_ACCEPTED_TYPES" in environ and "JWT_REQUIRE_ACCESS_TOKEN_TYPE" in environ):
         raise ConfigurationError("JWT_ACCEPTED_TYPES cannot be combined with "
                                  "JWT_REQUIRE_ACCESS_TOKEN_TYPE=true (which accepts at+jwt only): set one")
-    if kwargs.get("accept_any_audience") is True and kwargs.get("audience") is not None and (
-            "JWT_ACCEPT_ANY_AUDIENCE" in environ and "JWT_AUDIENCE" in environ):
-        raise ConfigurationError("JWT_ACCEPT_ANY_AUDIENCE=true cannot be combined with JWT_AUDIENCE "
-                                 "(template parameter JwtAudience), which names the accepted audiences: "
-                                 "set one")
+    conflict = any_audience_conflict(kwargs, environ)
+    if conflict is not None:
+        raise ConfigurationError(conflict)
     shared = kwargs.get("secrets") is not None or kwargs.get("secret_from") is not None
     issuer = kwargs.get("issuer")
     if isinstance(issuer, str) and "JWT_ISSUER" in environ and not shared and "://" not in issuer:
@@ -230,6 +228,18 @@ def check_env(kwargs: Mapping[str, Any], environ: Mapping[str, str]) -> None:
                     problem = problem.replace("JWT_SECRET (template parameter JwtSecret)",
                                               "JWT_SECRET_PREVIOUS")
                 raise ConfigurationError(problem)
+
+
+def any_audience_conflict(kwargs: Mapping[str, Any], environ: Collection[str]) -> str | None:
+    """The message for ``accept_any_audience=True`` beside an audience when either came from a variable in
+    ``environ``, naming what the user set (the verifier's own message names Python arguments)."""
+    if kwargs.get("accept_any_audience") is not True or kwargs.get("audience") is None or not (
+            "JWT_ACCEPT_ANY_AUDIENCE" in environ or "JWT_AUDIENCE" in environ):
+        return None
+    opt_out = ("JWT_ACCEPT_ANY_AUDIENCE=true" if "JWT_ACCEPT_ANY_AUDIENCE" in environ
+               else "accept_any_audience=True")
+    audience = _ENV_NAMES["audience"] if "JWT_AUDIENCE" in environ else "audience"
+    return f"{opt_out} cannot be combined with {audience}, which names the accepted audiences: set one"
 
 
 def env_error(err: ConfigurationError, overrides: Mapping[str, Any]) -> ConfigurationError:

@@ -27,7 +27,7 @@ from typing import Any
 
 from serverless_jwt import authz
 from serverless_jwt._config import secret_problem
-from serverless_jwt._env import env_error, env_kwargs
+from serverless_jwt._env import any_audience_conflict, env_error, env_kwargs
 from serverless_jwt._preset import (
     REGION,
     Preset,
@@ -240,6 +240,11 @@ def netlify(secret: str | bytes | Sequence[str | bytes] | None = None, **options
         if "secrets" not in found and "secret_from" not in found:
             raise ConfigurationError("netlify() needs secret= or the JWT_SECRET environment variable")
         settings = {**found, **options}
+        conflict = any_audience_conflict(settings, [n for n, arg in (
+            ("JWT_AUDIENCE", "audience"), ("JWT_ACCEPT_ANY_AUDIENCE", "accept_any_audience"))
+            if n in os.environ and arg not in options])
+        if conflict is not None:
+            raise ConfigurationError(conflict)
         for value in found.get("secrets", ()):  # an error names the variable the user set
             problem = secret_problem(value, settings.get("algorithms", ["HS256"]), env=True,
                                      allow_short_secret=bool(settings.get("allow_short_secret")))
