@@ -47,6 +47,27 @@ def test_environment_is_resolved_as_sam_local_does(tmp_path: Path) -> None:
     assert (dev["JWT_ISSUER"], dev["JWT_AUDIENCE"], dev["C"]) == ("http://127.0.0.1:1", "dev", "file")
 
 
+def test_the_dev_issuers_audience_replaces_an_any_audience_opt_out_so_the_function_starts(
+        tmp_path: Path) -> None:
+    # A provider with unpredictable aud (README: JWT_REQUIRE_AUDIENCE=false, JWT_ACCEPT_ANY_AUDIENCE=true):
+    # under start-api / invoke the dev issuer adds JWT_AUDIENCE, and the opt-out beside it is a
+    # ConfigurationError, so every request to the function failed.
+    from serverless_jwt import Verifier
+
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: .\n      Handler: app.handler\n      Runtime: python3.12\n"
+        "      Environment:\n        Variables: {JWT_ISSUER: https://login.example/tenant/v2.0,"
+        " JWT_REQUIRE_AUDIENCE: 'false', JWT_ACCEPT_ANY_AUDIENCE: 'true'}\n")
+    function = Template(tmp_path / "template.yaml").function("Fn")
+    dev = function_environment(function, {"JWT_ISSUER": "http://127.0.0.1:1/", "JWT_AUDIENCE": "dev"},
+                               shell_values={})
+    assert "JWT_ACCEPT_ANY_AUDIENCE" not in dev
+    assert "audience=['dev']" in repr(Verifier.from_env(dev))
+    # Without the dev issuer the function runs with the provider's settings as written.
+    assert function_environment(function, shell_values={})["JWT_ACCEPT_ANY_AUDIENCE"] == "true"
+
+
 def test_logging_config_sets_the_log_format_level_and_group_as_sam_local_does(tmp_path: Path) -> None:
     # awslambdaric reads AWS_LAMBDA_LOG_FORMAT/LEVEL: with LogFormat JSON, logging.info() lines come out
     # as JSON at ApplicationLogLevel (INFO by default), under sam local as in Lambda.

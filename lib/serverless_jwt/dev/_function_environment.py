@@ -2,7 +2,8 @@
 
 The template's value of each declared variable, the shell's, then ``--env-vars`` (objects, lists and
 null as ``""``, booleans lower case, as SAM passes them); then the dev issuer's key source, replacing
-the :data:`KEY_SOURCE_VARIABLES` as a group; then the variables Lambda and ``sam local`` set. Shared by
+the :data:`KEY_SOURCE_VARIABLES` as a group (and ``JWT_ACCEPT_ANY_AUDIENCE`` beside its audience); then
+the variables Lambda and ``sam local`` set. Shared by
 the in-process runner (:mod:`~serverless_jwt.dev.runtime`), the emulator's runner
 (:mod:`~serverless_jwt.dev.emulator`) and the CLI's notices about them.
 """
@@ -46,7 +47,11 @@ def function_environment(function: Function, overrides: Mapping[str, str] | None
         if env_vars is not None and name in env_vars:
             env[name] = _stringify(env_vars[name])
     if overrides:
-        env = {k: v for k, v in env.items() if k not in KEY_SOURCE_VARIABLES}
+        # The dev issuer's JWT_AUDIENCE names the aud its tokens carry: an "any audience" opt-out for the
+        # real provider beside it would be a ConfigurationError in the function (and would be moot).
+        replaced = KEY_SOURCE_VARIABLES + (
+            ("JWT_ACCEPT_ANY_AUDIENCE",) if "JWT_AUDIENCE" in overrides else ())
+        env = {k: v for k, v in env.items() if k not in replaced}
         env.update(overrides)
     region = session_region()
     env.update({
