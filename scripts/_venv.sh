@@ -16,5 +16,7 @@ if [[ ! -x .venv/bin/python ]]; then
          "name a newer one: PYTHON=python3.12 $0" >&2
     exit 2
   fi
-  "$PY" -m venv .venv
+  # A failed venv (Debian's python3 without python3-venv: "ensurepip is not available") leaves a .venv
+  # with a bin/python and no pip; kept, every later run would fail in pip without that hint.
+  "$PY" -m venv .venv || { status=$?; rm -rf .venv; exit "$status"; }
 fi

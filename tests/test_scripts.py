@@ -89,3 +89,25 @@ def test_a_venv_linked_elsewhere_with_a_python_that_no_longer_runs_is_replaced_a
     assert result.returncode == 0, result.stderr
     assert not (project / ".venv").is_symlink()
     assert (shared / "bin").is_dir()  # only the link was removed, not what it points to
+
+
+# Stands in for Debian's python3 without python3-venv: venv makes bin/python, then fails in ensurepip.
+NO_ENSUREPIP = ('#!/bin/sh\nif [ "$1" = "-m" ]; then\n'
+                f'  mkdir -p "$3/bin" && ln -s {sys.executable} "$3/bin/python"\n'
+                '  echo "The virtual environment was not created successfully because ensurepip is not'
+                ' available" >&2\n'
+                f'  exit 1\nfi\nexec {sys.executable} "$@"\n')
+
+
+def test_a_venv_that_failed_to_be_made_is_not_left_behind(tmp_path: Path) -> None:
+    # Before, the half-made .venv (a bin/python, no pip) was kept, and every later run failed in pip
+    # with "No module named pip" instead of the ensurepip hint.
+    project = _project(tmp_path)
+    python = project / "no-ensurepip"
+    python.write_text(NO_ENSUREPIP)
+    python.chmod(0o755)
+    for _ in range(2):  # the next run tries again, with the same hint
+        result = _venv(project, str(python))
+        assert result.returncode == 1
+        assert "ensurepip is not available" in result.stderr
+        assert not (project / ".venv").exists()
