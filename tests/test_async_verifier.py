@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 import threading
 import time
 from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -506,3 +508,120 @@ def test_a_new_kid_waits_for_another_verifiers_refetch_only_within_its_own_deadl
     assert (answered_first, patient_sub) == (True, "rotated")
     assert asyncio.run(hurried.verify(token))["sub"] == "rotated"
     assert jwt_issuer.requests[JWKS_PATH] == 2
+
+
+def test_a_request_cancelled_before_its_fetch_thread_runs_leaves_the_shared_fetch_to_the_others(
+        jwt_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shared fetch can be cancelled until its thread begins the step. A request cancelled in that
+    # window (a client gone at once, asyncio.wait_for) must not cancel it for the requests that joined:
+    # awaiting the fetch in any way that cancels it with the request (wait_for, a bare await) answered
+    # them 503 with the issuer up and no fetch made. The fetch thread here starts when the test says.
+    held: list[threading.Thread] = []
+    start = threading.Thread.start
+
+    class HeldThread(threading.Thread):
+        def start(self) -> None:
+            if self.name == "serverless-jwt-keys":
+                held.append(self)
+            else:
+                start(self)
+
+    verifier = verifier_for(jwt_issuer)
+    token = jwt_issuer.mint()
+    monkeypatch.setattr(threading, "Thread", HeldThread)
+
+    async def scenario() -> tuple[int, Mapping[str, Any]]:
+        first = asyncio.create_task(verifier.verify(token))
+        second = asyncio.create_task(verifier.verify(token))
+        await asyncio.sleep(0)  # both ran up to their wait: one started the fetch, the other joined it
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        for thread in held:
+            start(thread)
+        return len(held), await second
+
+    fetch_threads, claims = asyncio.run(scenario())
+    assert (fetch_threads, claims["sub"]) == (1, "dev-user")
+    assert (jwt_issuer.requests[DISCOVERY_PATH], jwt_issuer.requests[JWKS_PATH]) == (1, 1)
+
+
+class _HeldJwks:
+    """A JWKS endpoint that holds every request until ``release`` is set; counts requests, and the most
+    it had in hand at once."""
+
+    def __init__(self, dev: DevIssuer) -> None:
+        self.arrived, self.release = threading.Event(), threading.Event()
+        self.requests = self.in_hand = self.most_at_once = 0
+        counting, held = threading.Lock(), self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with counting:
+                    held.requests += 1
+                    held.in_hand += 1
+                    held.most_at_once = max(held.most_at_once, held.in_hand)
+                held.arrived.set()
+                held.release.wait(30)
+                body = json.dumps(dev.jwks()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                with counting:
+                    held.in_hand -= 1
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/jwks.json"
+
+    def __enter__(self) -> _HeldJwks:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_requests_giving_up_on_another_verifiers_fetch_never_fetch_for_themselves(
+        jwt_issuer: DevIssuer) -> None:
+    # While a patient verifier's fetch is held at the issuer, a hurried verifier's requests (coroutines
+    # and threads, one of them cancelled) each give up within their own deadline with the thread's 503,
+    # and none starts a fetch of its own: the issuer sees one request, never two at once, and the
+    # patient requests (one cancelled: it started the fetch) are answered from it, as is the next one.
+    with _HeldJwks(jwt_issuer) as held:
+        patient = verifier_for(jwt_issuer, jwks_uri=held.url, timeout_seconds=30)
+        hurried = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience, jwks_uri=held.url,
+                           timeout_seconds=0.2)
+        token = jwt_issuer.mint()
+
+        async def scenario() -> tuple[list[Any], list[Any]]:
+            loop = asyncio.get_running_loop()
+            waiting = [asyncio.create_task(patient.verify(token)) for _ in range(3)]
+            await loop.run_in_executor(None, held.arrived.wait, 10)
+            gone = asyncio.create_task(AsyncVerifier(hurried).verify(token))
+            await asyncio.sleep(0)  # it joined the fetch
+            gone.cancel()
+            answers: list[Any] = [gone]
+            for _ in range(3):
+                answers += await asyncio.gather(*(AsyncVerifier(hurried).verify(token) for _ in range(5)),
+                                                loop.run_in_executor(None, hurried.verify, token),
+                                                return_exceptions=True)
+            waiting[0].cancel()
+            held.release.set()
+            return answers, await asyncio.gather(*waiting, return_exceptions=True)
+
+        answers, results = asyncio.run(scenario())
+        assert answers[0].cancelled()
+        assert [type(a) for a in answers[1:]] == [KeysUnavailableError] * 18
+        assert {a.retry_after_seconds for a in answers[1:]} == {1}  # nothing cached: retry at once
+        assert [type(r) if isinstance(r, BaseException) else r["sub"] for r in results] == [
+            asyncio.CancelledError, "dev-user", "dev-user"]
+        assert asyncio.run(AsyncVerifier(hurried).verify(token))["sub"] == "dev-user"
+        assert (held.requests, held.most_at_once) == (1, 1)
