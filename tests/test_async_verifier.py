@@ -625,3 +625,37 @@ def test_requests_giving_up_on_another_verifiers_fetch_never_fetch_for_themselve
             asyncio.CancelledError, "dev-user", "dev-user"]
         assert asyncio.run(AsyncVerifier(hurried).verify(token))["sub"] == "dev-user"
         assert (held.requests, held.most_at_once) == (1, 1)
+
+
+def test_a_fetch_thread_that_cannot_start_is_a_503_and_stale_keys_still_serve(
+        jwt_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Starting a thread fails when the process is out of threads (a container's pids limit, Lambda's
+    # 1,024): "can't start new thread". The request then has no key to be had, which is a 503, not the
+    # RuntimeError (a 500) it was; stale keys still serve, the refresh waiting for a later request; an
+    # unknown kid whose refetch cannot run is a 503 (the kid may be the issuer's new key), not a 401.
+    start = threading.Thread.start
+
+    class NoThreads(threading.Thread):
+        def start(self) -> None:
+            if self.name == "serverless-jwt-keys":
+                raise RuntimeError("can't start new thread")
+            start(self)
+
+    verifier = verifier_for(jwt_issuer, jwks_max_age_seconds=0.2, verified_cache_size=0)
+    token = jwt_issuer.mint(sub="a")
+    monkeypatch.setattr(threading, "Thread", NoThreads)
+    with pytest.raises(KeysUnavailableError):
+        asyncio.run(verifier.verify(token))
+    assert asyncio.run(verifier.prefetch()) is False
+    assert jwt_issuer.requests[JWKS_PATH] == 0
+    monkeypatch.undo()
+    assert asyncio.run(verifier.verify(token))["sub"] == "a"
+    time.sleep(0.3)  # the keys are now stale, well within the stale window
+    monkeypatch.setattr(threading, "Thread", NoThreads)
+    assert asyncio.run(verifier.verify(jwt_issuer.mint(sub="b")))["sub"] == "b"
+    jwt_issuer.rotate()
+    with pytest.raises(KeysUnavailableError):
+        asyncio.run(verifier.verify(jwt_issuer.mint(sub="rotated")))
+    assert jwt_issuer.requests[JWKS_PATH] == 1
+    monkeypatch.undo()
+    assert asyncio.run(verifier.verify(jwt_issuer.mint(sub="rotated")))["sub"] == "rotated"

@@ -72,7 +72,13 @@ def _in_own_thread(step: Callable[[], object]) -> concurrent.futures.Future[Any]
         else:
             future.set_result(result)
 
-    threading.Thread(target=run, name="serverless-jwt-keys", daemon=True).start()
+    try:
+        threading.Thread(target=run, name="serverless-jwt-keys", daemon=True).start()
+    except RuntimeError:
+        # Out of threads ("can't start new thread": a container's pids limit, Lambda's 1,024): no key
+        # can be had now, as if the step had found none. The request awaiting it answers 503 (the next
+        # one may try again at once), not a RuntimeError; a background refresh waits for a later request.
+        future.set_exception(KeysUnavailableError(retry_after_seconds=1))
     return future
 
 
@@ -140,7 +146,10 @@ class AsyncVerifier:
         prefetch = getattr(self._verifier, "prefetch", None)
         if prefetch is None:
             return True
-        return bool(await asyncio.wrap_future(_in_own_thread(prefetch)))
+        try:
+            return bool(await asyncio.wrap_future(_in_own_thread(prefetch)))
+        except KeysUnavailableError:  # no thread to fetch in (see _in_own_thread): nothing loaded
+            return False
 
     async def verify(self, token: str) -> Mapping[str, Any]:
         """Verify ``token``; the claims, or one :class:`~serverless_jwt.errors.AuthError`.
