@@ -390,3 +390,31 @@ def test_an_address_family_this_machine_cannot_open_is_skipped(
     monkeypatch.setattr(socket, "socket", no_v6)
     url = issuer.jwks_uri.replace("127.0.0.1", "localhost")
     assert get_json(url, timeout_seconds=5, max_bytes=1 << 20)["keys"]
+
+
+@pytest.mark.parametrize("failing", ["watchdog", "name lookup"])
+def test_a_thread_that_cannot_start_is_a_fetch_error(
+        issuer: DevIssuer, failing: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Out of threads (a container's pids limit, Lambda's 1,024), starting the deadline's watchdog or the
+    # name lookup fails with "can't start new thread". That is a failed fetch (a 503, with back-off), not
+    # a RuntimeError out of verify: a 500, or, from the async verifier's refetch for a new kid, a 401.
+    import asyncio
+
+    from serverless_jwt import AsyncVerifier, Verifier
+    from serverless_jwt.errors import KeysUnavailableError
+
+    start = threading.Thread.start
+
+    def out_of_threads(thread: threading.Thread) -> None:
+        watchdog = isinstance(thread, threading.Timer)
+        if (watchdog if failing == "watchdog" else thread.name == "serverless-jwt-dns"):
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    verifier = Verifier(issuer=issuer.issuer, audience=issuer.audience)
+    verifier.verify(issuer.mint())
+    issuer.rotate()
+    monkeypatch.setattr(threading.Thread, "start", out_of_threads)
+    with pytest.raises(KeysUnavailableError):  # the new key could not be fetched: retry, not discard
+        asyncio.run(AsyncVerifier(verifier).verify(issuer.mint(sub="rotated")))
+    assert _reason(issuer.jwks_uri) == "no_thread"

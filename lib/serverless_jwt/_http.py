@@ -120,6 +120,14 @@ def _abort(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
+def _start(thread: threading.Thread) -> None:
+    # Out of threads ("can't start new thread": a pids limit): a failed fetch (503, back-off), not a 500.
+    try:
+        thread.start()
+    except RuntimeError:
+        raise FetchError("no_thread") from None
+
+
 def _connector(deadline: _Deadline) -> Callable[..., socket.socket]:
     """``socket.create_connection`` under the total deadline, name lookup included.
 
@@ -140,7 +148,7 @@ def _connector(deadline: _Deadline) -> Callable[..., socket.socket]:
                 found.append(exc)
 
         resolver = threading.Thread(target=lookup, name="serverless-jwt-dns", daemon=True)
-        resolver.start()
+        _start(resolver)
         resolver.join(deadline.remaining())
         if not found:
             raise FetchError("timeout")
@@ -213,7 +221,7 @@ def get_bytes(url: str, *, timeout_seconds: float, max_bytes: int) -> bytes:
     fired = threading.Event()
     watchdog = threading.Timer(timeout_seconds, _abort, (conn, fired))
     watchdog.daemon = True
-    watchdog.start()
+    _start(watchdog)
     try:
         body = _exchange(conn, target, deadline, max_bytes)
     except FetchError:
