@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Collection
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 from serverless_jwt._discovery import download
 from serverless_jwt._http import FetchError
@@ -24,6 +26,10 @@ _log = logging.getLogger("serverless_jwt.jwks")  # jwks.py's logger: one name fo
 _BACKOFF_FIRST_SECONDS = 1.0
 _BACKOFF_MAX_SECONDS = 60.0
 _BACKOFF_DOUBLINGS = 6  # 1 s doubled six times is past the 60 s cap
+# An attempt that fails this long past its deadline did not run out of time: the process was paused
+# during it (a Lambda execution environment is frozen between invocations, thawed seconds or hours later).
+# A deadline overrun is otherwise milliseconds: the watchdog and every socket wait are bounded by it.
+_PAUSED_SLACK_SECONDS = 1.0
 
 
 class FetchAttempt:
@@ -42,8 +48,7 @@ class FetchAttempt:
         """One attempt (discovery if needed, then JWKS); the caller holds the fetch lock."""
         entry = self._entry
         try:
-            doc = download(entry, issuer=self._issuer, jwks_uri=self._jwks_uri,
-                           timeout_seconds=self._timeout, max_bytes=self._max_bytes)
+            doc = self._download()
             keys = KeySet.from_jwks(doc, algorithms=self._algorithms)
             if not len(keys) and not usable_by_any_algorithm(doc):
                 # A key set with nothing usable at all (empty, every key malformed or weak) is an issuer
@@ -90,3 +95,21 @@ class FetchAttempt:
             entry.retry_at = entry.hold_until = -math.inf
         finally:
             entry.attempts += 1
+
+    def _download(self) -> Mapping[str, Any]:
+        started = time.monotonic()  # real time, as the deadline: the cache clock may be a test's
+        try:
+            return download(self._entry, issuer=self._issuer, jwks_uri=self._jwks_uri,
+                            timeout_seconds=self._timeout, max_bytes=self._max_bytes)
+        except FetchError:
+            if time.monotonic() - started <= self._timeout + _PAUSED_SLACK_SECONDS:
+                raise
+        # Paused mid-fetch (a background refresh when Lambda froze the environment): its deadline ran out,
+        # or its connection died, while nothing ran. That says nothing about the issuer: counted as a
+        # failure it would back off the refresh, and a request waiting on this fetch (the keys past their
+        # stale window after a long freeze) would answer 503 with the issuer up. One attempt more, now,
+        # within a deadline of its own; still under the fetch lock, so waiters get its outcome.
+        _log.info("JWKS fetch for issuer %s was paused past its deadline (a frozen Lambda environment?); "
+                  "fetching again", self._issuer or self._jwks_uri)
+        return download(self._entry, issuer=self._issuer, jwks_uri=self._jwks_uri,
+                        timeout_seconds=self._timeout, max_bytes=self._max_bytes)

@@ -15,7 +15,9 @@ every verifier of a warm Lambda container:
   source answers "keys unavailable" from it, logged once per key set, until the issuer publishes a key
   for it;
 * a token with an unknown ``kid`` triggers at most one refetch per ``unknown_kid_cooldown_seconds`` (30);
-* one thread fetches while the others wait for its result (single flight).
+* one thread fetches while the others wait for its result (single flight);
+* a fetch the process was paused through past its deadline (a frozen Lambda environment) is tried once
+  more at thaw: no failure, no back-off (``_jwks_fetch.py``).
 
 The shared records this policy reads and writes live in :mod:`serverless_jwt._jwks_state`
 (``clear_shared_cache`` is re-exported here); one fetch attempt and what its outcome writes there (back-off,
