@@ -399,6 +399,51 @@ def test_a_slow_store_read_holds_up_only_the_request_that_refreshes() -> None:
     assert store.calls == 2
 
 
+def test_a_background_read_thawed_after_a_long_freeze_brings_secrets_fresh_from_their_arrival(
+        issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An async handler refreshes stale secrets in a background thread; Lambda freezes the environment
+    # while that read is under way and thaws it two hours later (the clock moved on, past the stale
+    # window), when the read completes. The first request after the thaw (past the window by the old
+    # secrets' age) waits for that read: it brought the secret just now, which must verify its token.
+    import asyncio
+
+    from serverless_jwt import AsyncVerifier
+
+    secret, asked, release = secrets.token_urlsafe(32), threading.Event(), threading.Event()
+    store, now = _Store(secret), [0.0]
+
+    def frozen_store(reference: str) -> str:
+        if store.calls:  # the refresh: under way when the environment freezes
+            asked.set()
+            release.wait(10)
+        return store(reference)
+
+    verifier = Verifier(secrets=["x" * 32])
+    monkeypatch.setattr(verifier, "_keys", StoredSecretKeys(
+        "ssm:/jwt/secret", algorithms=["HS256"], fetch=frozen_store, clock=lambda: now[0],
+        max_age_seconds=300, max_stale_seconds=3600))
+    front = AsyncVerifier(verifier)
+    first, second = _token(issuer, secret, "before"), _token(issuer, secret, "after")
+
+    async def scenario() -> str | int:
+        assert (await front.verify(first))["sub"] == "before"  # the cold read
+        now[0] = 301
+        assert (await front.verify(first))["sub"] == "before"  # stale: served, a read starts behind
+        await asyncio.get_running_loop().run_in_executor(None, asked.wait, 10)
+        now[0] += 2 * 3600  # frozen for two hours
+        request = asyncio.create_task(front.verify(second))
+        await asyncio.sleep(0)  # it waits for the read in flight
+        release.set()  # thawed: the read completes
+        try:
+            return str((await request)["sub"])
+        except AuthError as exc:
+            return exc.status
+
+    assert asyncio.run(scenario()) == "after"  # not 503
+    assert store.calls == 2  # no read again for secrets that just arrived
+    assert verifier._keys.fresh_generation() is not None
+
+
 def test_secret_store_unusable_new_value_keeps_the_good_one() -> None:
     good = secrets.token_urlsafe(32)
     store, now = _Store(good), [0.0]

@@ -215,9 +215,11 @@ class StoredSecretKeys:
                     return self._keys
                 raise self._paused(now)
             try:
-                self._load(now)
+                self._load()
             except KeysUnavailableError as exc:
-                # A failed refresh keeps the last good secrets for a bounded time, then gives up.
+                # A failed refresh keeps the last good secrets for a bounded time, then gives up. Timed
+                # from now, after the read: it may have outlasted a freeze of the Lambda environment.
+                now = self._clock()
                 self._retry_at = now + _PAUSE_SECONDS
                 if self._keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
                     return self._keys
@@ -233,12 +235,16 @@ class StoredSecretKeys:
         return KeysUnavailableError("The shared secret could not be loaded",
                                     retry_after_seconds=max(1, math.ceil(self._retry_at - now)))
 
-    def _load(self, now: float) -> None:
+    def _load(self) -> None:
         try:
             values = tuple(split_secrets(self._fetch(self._reference)))
         except Exception as exc:
             _log.warning("shared secret %s could not be loaded: %s", self._reference, _reason(exc))
             raise KeysUnavailableError("The shared secret could not be loaded") from None
+        # The secrets' age counts from their arrival, not from the call that asked: a background refresh
+        # frozen mid-read with its Lambda environment and thawed hours later brings secrets read now,
+        # which the time before the freeze would have made stale (or past the stale window: a 503).
+        now = self._clock()
         if not values:
             raise KeysUnavailableError("The shared secret could not be loaded")
         if self._previous:
