@@ -659,3 +659,48 @@ def test_a_fetch_thread_that_cannot_start_is_a_503_and_stale_keys_still_serve(
     assert jwt_issuer.requests[JWKS_PATH] == 1
     monkeypatch.undo()
     assert asyncio.run(verifier.verify(jwt_issuer.mint(sub="rotated")))["sub"] == "rotated"
+
+
+@pytest.mark.parametrize("front", ["sync", "async"])
+def test_after_a_long_freeze_the_issuers_new_key_costs_one_fetch_and_an_outage_past_the_window_is_503(
+        jwt_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch, front: str) -> None:
+    # Lambda thaws an environment hours after its last invocation (the cache clock moved on meanwhile):
+    # the keys are stale, and the issuer rotated while it was frozen. The first token, under the new
+    # kid, costs one fetch: the stale-keys refresh brings the key (on a loop: the kid's refetch waits
+    # for that background refresh, no second fetch). Past the stale window with the issuer down, even a
+    # token verified before (the verified-token cache) is a 503, never an admission by expired keys.
+    from serverless_jwt.jwks import RemoteKeySource
+
+    from .conftest import FakeClock
+
+    clock = FakeClock()
+    verifier = Verifier(issuer=jwt_issuer.issuer, audience=jwt_issuer.audience)
+    monkeypatch.setattr(verifier, "_keys", RemoteKeySource(
+        issuer=jwt_issuer.issuer, jwks_uri=None, algorithms=["RS256"], clock=clock))
+
+    def answer(token: str) -> Any:
+        try:
+            if front == "async":
+                return asyncio.run(AsyncVerifier(verifier).verify(token))["sub"]
+            return verifier.verify(token)["sub"]
+        except AuthError as exc:
+            return exc.status
+
+    before = jwt_issuer.mint(sub="before")
+    assert answer(before) == "before"
+    clock.advance(2 * 3600)  # frozen two hours: stale, within the 24 h stale window
+    jwt_issuer.rotate()
+    assert answer(jwt_issuer.mint(sub="after")) == "after"
+    for thread in threading.enumerate():  # the background refresh (async), done
+        if thread.name == "serverless-jwt-keys":
+            thread.join(10)
+    assert jwt_issuer.requests[JWKS_PATH] == 2
+    after = jwt_issuer.mint(sub="again")
+    assert answer(after) == "again"
+    clock.advance(600 + 86400)  # frozen past max age and the stale window
+    jwt_issuer.fault = "500"
+    assert answer(after) == 503  # cached as verified, and still refused: no servable keys
+    assert jwt_issuer.requests[JWKS_PATH] == 3  # one fetch tried, within the deadline
+    jwt_issuer.fault = None
+    assert answer(after) == "again"  # the issuer is back: the next request fetches at once
+    assert jwt_issuer.requests[JWKS_PATH] == 4
