@@ -114,6 +114,38 @@ def test_timeout_is_enforced_and_reported_then_the_runtime_starts_again(
     assert "Task timed out after 1.00 seconds" in log.getvalue()
 
 
+def test_an_invoke_timed_out_in_a_cold_key_fetch_leaves_the_next_invoke_a_cold_start_that_fetches(
+        emulator: Path) -> None:
+    # The runtime is stopped mid-fetch (the issuer slow, the function's Timeout shorter than the fetch
+    # deadline): Lambda then resets the environment, and so does the emulator. Nothing of that fetch (its
+    # lock, its half-read answer) is left for the next invoke: a cold start, which fetches and answers.
+    from serverless_jwt.dev.environments import ensure_environment
+    from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
+
+    from .conftest import CACHE, ROOT, requirements_of
+
+    template = Template(ROOT / "template.yaml")
+    function = dataclasses.replace(template.function("MeFunction"), timeout_seconds=1)
+    env = ensure_environment(function.runtime, requirements_of(template, function.runtime), cache_dir=CACHE,
+                             base_dir=template.dir)
+    log = io.StringIO()
+    with DevIssuer() as issuer:
+        token = issuer.mint(sub="alice")
+        event = {"version": "2.0", "rawPath": "/me", "headers": {"authorization": f"Bearer {token}"},
+                 "requestContext": {"http": {"method": "GET", "path": "/me"}}}
+        issuer.fault, issuer.slow_seconds, issuer.fault_paths = "slow", 5, {JWKS_PATH}
+        settings = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience, "JWT_TIMEOUT_SECONDS": "5"}
+        with EmulatorRunner(function, python=env.python, environment=settings, log_stream=log) as runner:
+            with pytest.raises(FunctionTimeoutError):
+                runner.invoke(event)
+            issuer.fault = None
+            result = runner.invoke(event)
+        assert result["statusCode"] == 200
+        assert json.loads(result["body"])["claims"]["sub"] == "alice"
+        assert issuer.requests[JWKS_PATH] == 2  # the cut fetch, then the next invoke's own
+    assert '"cold_start":true' in log.getvalue().rsplit("START RequestId", 1)[1]
+
+
 def test_an_import_failure_is_reported_as_an_init_error(sam_app: Template, sam_app_env: Environment) -> None:
     log = io.StringIO()
     with _runner("BrokenFunction", sam_app_env, log) as runner, pytest.raises(FunctionError) as caught:
