@@ -22,7 +22,7 @@ def test_every_public_error_is_exported() -> None:
 
 
 _EXTRAS = ("aws_lambda_powertools", "boto3", "botocore", "fastapi", "starlette", "flask", "werkzeug",
-           "msgspec", "pybase64", "samcli", "awslambdaric", "yaml", "httpx", "uvicorn")
+           "django", "msgspec", "pybase64", "samcli", "awslambdaric", "yaml", "httpx", "uvicorn")
 
 
 def _core_install(code: str) -> subprocess.CompletedProcess[str]:

@@ -96,7 +96,7 @@ def test_the_metadata_says_typed_and_names_each_python_that_requires_python_allo
 
 def test_the_extras_are_exactly_the_ones_the_readme_names(core_venv: Path) -> None:
     # Users and docs agree on one set of names; contributors' tooling (benchmarks too) lives in `dev`.
-    extras = {"powertools", "aws", "fastapi", "flask", "speedups", "local", "dev"}
+    extras = {"powertools", "aws", "fastapi", "flask", "django", "speedups", "local", "dev"}
     done = _run(core_venv, """
         import importlib.metadata as m, json
         print(json.dumps(m.metadata("serverless-jwt").get_all("Provides-Extra") or []))
