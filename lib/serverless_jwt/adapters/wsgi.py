@@ -1,4 +1,4 @@
-"""WSGI middleware (Django, Bottle, Pyramid, Falcon... any WSGI app): authenticate every request.
+"""WSGI middleware (Bottle, Pyramid, Falcon, Django... any WSGI app): authenticate every request.
 
 ::
 
@@ -7,8 +7,10 @@
     def view(environ, start_response):
         identity = environ["serverless_jwt.identity"]
 
-In Django, wrap the application in the project's ``wsgi.py`` (the one ``WSGI_APPLICATION`` names) and
-read ``request.META["serverless_jwt.identity"]``: ``request.META`` is the environ.
+Django projects are better served by :mod:`serverless_jwt.adapters.django` (a ``MIDDLEWARE`` entry, which
+Django's test ``Client`` runs too). This one also works there: wrap the application in the project's
+``wsgi.py`` (the one ``WSGI_APPLICATION`` names) and read ``request.META["serverless_jwt.identity"]``
+(``request.META`` is the environ).
 
 Imports no framework. The identity is put on ``environ["serverless_jwt.identity"]`` and on
 :func:`~serverless_jwt.adapters.identity.current_identity` while the app runs and while the server
