@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
-SECTIONS = ("## FastAPI, Flask and any ASGI/WSGI backend", "## Using the verifier from any backend")
+SECTIONS = ("## FastAPI, Flask, Django and any ASGI/WSGI backend", "## Using the verifier from any backend")
 
 
 def _snippets() -> list[str]:

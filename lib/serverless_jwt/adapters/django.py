@@ -118,7 +118,7 @@ class JwtAuthMiddleware:
         try:
             identity = self._auth.identity(environ_headers(request.META), optional=self._optional)
         except AuthError as err:
-            return self.error_response(err)
+            return self._refuse(err)
         request.identity = identity
         reset = _current.set(identity)
         try:
@@ -134,7 +134,7 @@ class JwtAuthMiddleware:
             identity = await self._auth.identity_async(environ_headers(request.META),
                                                        optional=self._optional)
         except AuthError as err:
-            return self.error_response(err)
+            return self._refuse(err)
         request.identity = identity
         reset = _current.set(identity)
         try:
@@ -144,9 +144,9 @@ class JwtAuthMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Answer an ``AuthError`` a view raised as a refusal here would be; other errors are Django's."""
-        return self.error_response(exception) if isinstance(exception, AuthError) else None
+        return self._refuse(exception) if isinstance(exception, AuthError) else None
 
-    def error_response(self, err: AuthError) -> HttpResponse:
+    def _refuse(self, err: AuthError) -> HttpResponse:
         """Log the refusal once and answer it: status, ``WWW-Authenticate``, the RFC 6750 JSON body."""
         self._auth.rejected(err)
         shaped = self._auth.response(err)
