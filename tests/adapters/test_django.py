@@ -254,6 +254,14 @@ def test_a_bad_setting_is_improperly_configured_when_django_loads_the_middleware
     assert str(caught.value).startswith("SERVERLESS_JWT: ")
 
 
+def test_an_option_set_to_none_is_its_default(
+        jwt_env: DevIssuer, jwt_tokens: Tokens, use_settings: Callable[..., None]) -> None:
+    use_settings(public_paths=None, scopes=None, roles=None, optional=None, roles_claim=None,
+                 verifier=None, realm=None, cookie_name=None, claims_mapper=None, error_headers=None)
+    assert client(jwt_tokens.valid(sub="erin")).get("/me").json()["sub"] == "erin"
+    assert client().get("/me").status_code == 401  # optional None: not optional
+
+
 def test_no_verifier_and_no_environment_is_improperly_configured_at_startup() -> None:
     with override_settings(SERVERLESS_JWT=None), pytest.raises(ImproperlyConfigured, match="JWT_ISSUER"):
         WSGIHandler()

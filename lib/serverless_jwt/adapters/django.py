@@ -161,6 +161,7 @@ def _configured(value: object) -> tuple[RequestAuthenticator, bool, frozenset[st
         unknown = sorted(str(name) for name in options if name not in _OPTIONS)
         if unknown:  # a misspelt "public_path" would otherwise leave that path protected, silently
             raise ConfigurationError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(_OPTIONS)}")
+        options = {name: value for name, value in options.items() if value is not None}  # None: the default
         optional = options.get("optional", False)
         if not isinstance(optional, bool):  # the string "false" would be read as True
             raise ConfigurationError("optional must be True or False")
