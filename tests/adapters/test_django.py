@@ -244,6 +244,7 @@ def test_the_verifier_and_claims_mapper_may_be_dotted_paths(
     ({"verifier": "serverless_jwt.Verifier"}, "not a class"),
     ({"verifier": "no_such_module.verifier"}, "cannot be imported"),
     ({"error_headers": {"Content-Length": "0"}}, "error_headers"),
+    ({"public_paths": ["health/"]}, "start with /"),  # as urls.py spells it: no request path matches
 ])
 def test_a_bad_setting_is_improperly_configured_when_django_loads_the_middleware(
         jwt_env: DevIssuer, setting: Any, message: str) -> None:
