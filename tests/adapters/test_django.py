@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 
@@ -74,10 +74,25 @@ async def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "identity": request.identity})  # type: ignore[attr-defined]
 
 
+def streamed(request: HttpRequest) -> StreamingHttpResponse:
+    def body() -> Iterator[str]:  # run as the server sends it, after the middleware returned
+        yield json.dumps(_seen(request))
+
+    return StreamingHttpResponse(body(), content_type="application/json")
+
+
+async def async_streamed(request: HttpRequest) -> StreamingHttpResponse:
+    async def body() -> AsyncIterator[str]:
+        yield json.dumps(_seen(request))
+
+    return StreamingHttpResponse(body(), content_type="application/json")
+
+
 URLS = types.ModuleType("urls")  # ROOT_URLCONF may be the module itself: this one needs no import path
 URLS.urlpatterns = [  # type: ignore[attr-defined]
     path("me", me), path("async-me", async_me), path("shows", shows), path("async-shows", async_shows),
     path("admin", admin), path("whoami", whoami), path("health/", health),
+    path("streamed", streamed), path("async-streamed", async_streamed),
 ]
 
 
@@ -121,6 +136,23 @@ def test_a_valid_token_puts_the_caller_on_request_identity_and_current_identity(
     for view in ("/me", "/async-me", "/shows", "/async-shows"):
         assert client(token).get(view).json() == {"sub": "alice", "current": True}, view
     assert client(token, scheme="bearer").get("/me").json()["sub"] == "alice"  # the scheme's case
+
+
+def test_a_streamed_body_is_computed_with_the_caller_on_current_identity(
+        jwt_env: DevIssuer, jwt_tokens: Tokens, use_settings: Callable[..., None]) -> None:
+    use_settings()
+    headers = {"Authorization": f"Bearer {jwt_tokens.valid(sub='alice')}"}
+
+    async def read(route: str) -> bytes:
+        answer = await AsyncClient().get(route, headers=headers)
+        if not answer.is_async:  # a sync body, read in the test's own context
+            return b"".join(answer.streaming_content)
+        return b"".join([part async for part in answer.streaming_content])
+
+    expected = {"sub": "alice", "current": True}
+    assert json.loads(b"".join(Client(headers=headers).get("/streamed").streaming_content)) == expected
+    for route in ("/streamed", "/async-streamed"):
+        assert json.loads(asyncio.run(read(route))) == expected, route
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic dXNlcjpwYXNz"}])
@@ -289,6 +321,7 @@ def server(request: pytest.FixtureRequest, jwt_env: DevIssuer, serve_wsgi: Serve
     return serve_wsgi(WSGIHandler()) if request.param == "wsgi" else serve_asgi(ASGIHandler())
 
 
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")  # a body of the other kind
 def test_a_real_server_answers_as_the_other_adapters_do(
         server: str, jwt_env: DevIssuer, jwt_tokens: Tokens, serve_wsgi: Serve) -> None:
     # The same requests to a plain WSGI app under JwtWsgiMiddleware: the same status, challenge and bytes.
@@ -310,6 +343,8 @@ def test_a_real_server_answers_as_the_other_adapters_do(
     assert (duplicate.status_code, duplicate.json()["error"]) == (400, "invalid_request")
     assert get(server, "/me", jwt_tokens.valid(sub="dave")).json() == {"sub": "dave", "current": True}
     assert get(server, "/async-me", jwt_tokens.valid(sub="dave")).json() == {"sub": "dave", "current": True}
+    for route in ("/streamed", "/async-streamed"):  # the body sent after the middleware returned
+        assert get(server, route, jwt_tokens.valid(sub="dave")).json() == {"sub": "dave", "current": True}
     assert get(server, "/health/").json() == {"status": "ok", "identity": None}
     refused = get(server, "/async-shows", token)  # raised in an async view, answered by the middleware
     assert refused.status_code == 403

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
 from serverless_jwt._extras import requires
@@ -122,9 +122,10 @@ class JwtAuthMiddleware:
         request.identity = identity
         reset = _current.set(identity)
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
         finally:
             _current.reset(reset)
+        return _streamed_with(response, identity)
 
     async def _acall(self, request: HttpRequest) -> Any:
         if request.path_info in self._public:
@@ -138,9 +139,10 @@ class JwtAuthMiddleware:
         request.identity = identity
         reset = _current.set(identity)
         try:
-            return await self.get_response(request)
+            response = await self.get_response(request)
         finally:
             _current.reset(reset)
+        return _streamed_with(response, identity)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Answer an ``AuthError`` a view raised as a refusal here would be; other errors are Django's."""
@@ -151,6 +153,44 @@ class JwtAuthMiddleware:
         self._auth.rejected(err)
         shaped = self._auth.response(err)
         return HttpResponse(json.dumps(shaped.body), status=shaped.status, headers=shaped.headers)
+
+
+def _streamed_with(response: Any, identity: IdentityContext | None) -> Any:
+    """A ``StreamingHttpResponse`` body is computed as the server sends it, after this middleware
+    returned: each step runs with the caller on ``current_identity()`` again, as under the WSGI one."""
+    if identity is None or not getattr(response, "streaming", False) \
+            or getattr(response, "file_to_stream", None) is not None:  # a file: sent as is, no code runs
+        return response
+    content = response.streaming_content  # Django's own bytes, sync or async as the view made them
+    response.streaming_content = (_async_steps(content, identity) if response.is_async
+                                  else _steps(content, identity))
+    return response
+
+
+def _steps(content: Iterable[bytes], identity: IdentityContext) -> Iterator[bytes]:
+    steps = iter(content)
+    while True:
+        reset = _current.set(identity)
+        try:
+            step = next(steps)
+        except StopIteration:
+            return
+        finally:
+            _current.reset(reset)
+        yield step
+
+
+async def _async_steps(content: AsyncIterable[bytes], identity: IdentityContext) -> AsyncIterator[bytes]:
+    steps = aiter(content)
+    while True:
+        reset = _current.set(identity)
+        try:
+            step = await anext(steps)
+        except StopAsyncIteration:
+            return
+        finally:
+            _current.reset(reset)
+        yield step
 
 
 def _configured(value: object) -> tuple[RequestAuthenticator, bool, frozenset[str]]:
