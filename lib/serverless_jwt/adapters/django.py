@@ -216,7 +216,8 @@ def _configured(value: object) -> tuple[RequestAuthenticator, bool, frozenset[st
             error_headers=options.get("error_headers"))
         public = public_path_set(options.get("public_paths", ()))
         if not all(p.startswith("/") for p in public):  # "health/" as urls.py spells it would match nothing
-            raise ConfigurationError('public_paths must start with / (request.path_info), such as ["/health/"]')
+            raise ConfigurationError('public_paths must start with / (they are request.path_info), '
+                                     'such as ["/health/"]')
     except ConfigurationError as err:
         raise _SettingError(f"{SETTING}: {err}") from err
     return auth, optional, public
