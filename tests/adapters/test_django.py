@@ -159,8 +159,10 @@ def test_a_streamed_body_is_computed_with_the_caller_on_current_identity(
 def test_no_bearer_token_is_401_with_a_bare_bearer_challenge(
         jwt_env: DevIssuer, use_settings: Callable[..., None], headers: dict[str, str]) -> None:
     use_settings()
-    # AsyncClient: Django's ASGI handler, the middleware's async path.
-    for answer in (Client(headers=headers).get("/me"), asyncio.run(AsyncClient(headers=headers).get("/me"))):
+    # AsyncClient: Django's ASGI handler, the middleware's async path. Its headers go on each request:
+    # AsyncClient(headers=...) sends them as an "Http-Authorization" header, which is no Authorization.
+    answers = Client(headers=headers).get("/me"), asyncio.run(AsyncClient().get("/me", headers=headers))
+    for answer in answers:
         assert (answer.status_code, answer["WWW-Authenticate"]) == (401, "Bearer")
         assert answer.json() == {"error": "token_missing", "error_description": "Authentication required"}
         assert answer["Content-Type"] == "application/json"
