@@ -219,6 +219,23 @@ def test_a_public_path_is_served_without_a_token(
     assert client().get("/me").status_code == 401
 
 
+def test_public_paths_are_request_path_info_under_a_script_name(
+        jwt_env: DevIssuer, use_settings: Callable[..., None]) -> None:
+    use_settings(public_paths=["/health/"])
+    with override_settings(FORCE_SCRIPT_NAME="/api"):  # request.path is /api/health/, routes see /health/
+        assert client().get("/health/").json() == {"status": "ok", "identity": None}
+        assert client().get("/api/health/").status_code == 401
+
+
+def test_the_caller_is_off_current_identity_once_the_response_is_made(
+        jwt_env: DevIssuer, jwt_tokens: Tokens, use_settings: Callable[..., None]) -> None:
+    use_settings()  # Django's test Client runs the request in this thread, in this context
+    assert client(jwt_tokens.valid(sub="alice")).get("/me").status_code == 200
+    assert current_identity() is None
+    assert client(jwt_tokens.valid()).get("/shows").status_code == 403  # refused by the view
+    assert current_identity() is None
+
+
 def test_the_token_cookie_is_read_when_configured(
         jwt_env: DevIssuer, jwt_tokens: Tokens, use_settings: Callable[..., None]) -> None:
     use_settings(cookie_name="nf_jwt")
