@@ -18,8 +18,9 @@
 Every request but ``public_paths`` needs a valid bearer token; the caller (an
 :class:`~serverless_jwt.adapters.identity.IdentityContext`, ``None`` when anonymous) is on
 ``request.identity`` and on :func:`~serverless_jwt.adapters.identity.current_identity` while the view
-runs (and while a ``StreamingHttpResponse`` body it returned is computed), sync and async views alike. A middleware, not a ``wsgi.py`` wrapper, so Django's test ``Client``,
-``AsyncClient`` and ``LiveServerTestCase`` go through it too. Sync and async capable, as Django's own
+runs (and while a ``StreamingHttpResponse`` body it returned is computed), sync and async views alike.
+A middleware, not a ``wsgi.py`` wrapper, so Django's test ``Client``, ``AsyncClient`` and
+``LiveServerTestCase`` go through it too. Sync and async capable, as Django's own
 ``MiddlewareMixin``: under ASGI a request is verified with
 :class:`~serverless_jwt.async_verifier.AsyncVerifier` (a cold key fetch never blocks the loop).
 
