@@ -25,6 +25,7 @@ from serverless_jwt.errors import (
     UnknownKeyError,
 )
 from serverless_jwt.issuers import MultiIssuerVerifier
+from serverless_jwt.jwks import clear_shared_cache
 from serverless_jwt.verifier import Verifier
 
 
@@ -146,6 +147,29 @@ def test_prefetch_loads_every_issuer_at_once_within_one_deadline(issuer: DevIssu
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_prefetch_out_of_threads_loads_each_issuer_in_turn_and_never_raises(
+        issuer: DevIssuer, other: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A thread that cannot start (out of threads: a pids limit, Lambda's 1,024) raised RuntimeError out
+    # of prefetch(), which promises never to raise: a Lambda init error, and AsyncVerifier.prefetch()
+    # raised it too instead of answering. The issuer without a thread is loaded here, in turn.
+    start = threading.Thread.start
+
+    class NoThreads(threading.Thread):
+        def start(self) -> None:
+            if self.name == "serverless-jwt-prefetch":
+                raise RuntimeError("can't start new thread")
+            start(self)
+
+    multi = _multi(issuer, other)
+    monkeypatch.setattr(threading, "Thread", NoThreads)
+    assert multi.prefetch() is True
+    assert (issuer.requests[JWKS_PATH], other.requests[JWKS_PATH]) == (1, 1)
+    assert multi.verify(other.mint(sub="b"))["sub"] == "b"
+    clear_shared_cache()
+    other.fault = "503"
+    assert _multi(issuer, other).prefetch() is False  # an outage is still an answer, not an exception
 
 
 def test_shared_secret_issuer_listed_by_its_iss(issuer: DevIssuer) -> None:

@@ -192,12 +192,19 @@ class MultiIssuerVerifier:
         def load(index: int) -> None:
             results[index] = verifiers[index].prefetch()
 
-        threads = [threading.Thread(target=load, args=(i,), name="serverless-jwt-prefetch", daemon=True)
-                   for i in range(1, len(verifiers))]
-        for thread in threads:
-            thread.start()
-        if verifiers:
-            load(0)
+        threads, in_turn = [], []
+        for index in range(1, len(verifiers)):
+            thread = threading.Thread(target=load, args=(index,), name="serverless-jwt-prefetch", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:
+                # Out of threads ("can't start new thread": a pids limit): that issuer loads here, after
+                # the first, in turn. Slower, but prefetch() still answers rather than raising.
+                in_turn.append(index)
+            else:
+                threads.append(thread)
+        for index in [0, *in_turn] if verifiers else []:
+            load(index)
         for thread in threads:
             thread.join()  # each within its verifier's own deadline
         return all(results)
