@@ -661,6 +661,35 @@ def test_a_fetch_thread_that_cannot_start_is_a_503_and_stale_keys_still_serve(
     assert asyncio.run(verifier.verify(jwt_issuer.mint(sub="rotated")))["sub"] == "rotated"
 
 
+def test_another_verifier_whose_worker_thread_cannot_start_is_a_503_not_a_500(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A verifier of unknown cost runs in the loop's default executor; a worker thread that cannot start
+    # there (out of threads: a pids limit) raised RuntimeError out of verify() (a 500). It is a 503 to
+    # retry, as for the key fetch thread, and the verifier is not run for it.
+    calls = []
+
+    class Custom:
+        def verify(self, token: str) -> dict[str, Any]:
+            calls.append(token)
+            return {"sub": "a"}
+
+    start = threading.Thread.start
+
+    class NoThreads(threading.Thread):
+        def start(self) -> None:
+            if self.name.startswith("asyncio"):  # the default executor's workers
+                raise RuntimeError("can't start new thread")
+            start(self)
+
+    monkeypatch.setattr(threading, "Thread", NoThreads)
+    with pytest.raises(KeysUnavailableError) as err:
+        asyncio.run(AsyncVerifier(Custom()).verify("t"))
+    assert (err.value.status, err.value.retry_after_seconds) == (503, 1)
+    monkeypatch.undo()
+    assert asyncio.run(AsyncVerifier(Custom()).verify("u")) == {"sub": "a"}
+    assert calls == ["u"]
+
+
 @pytest.mark.parametrize("front", ["sync", "async"])
 def test_after_a_long_freeze_the_issuers_new_key_costs_one_fetch_and_an_outage_past_the_window_is_503(
         jwt_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch, front: str) -> None:

@@ -223,4 +223,10 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
 async def _in_thread(function: Callable[[str], Mapping[str, Any]], token: str) -> Mapping[str, Any]:
     # The loop's default executor: a verifier of unknown cost must not starve the key fetches.
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, function, token)
+    try:
+        running = loop.run_in_executor(None, function, token)
+    except RuntimeError:
+        # Out of threads ("can't start new thread", as in _in_own_thread): nothing can verify now, a 503
+        # to retry; not a 500. Only the hand-over is guarded: the verifier's own errors pass unchanged.
+        raise KeysUnavailableError(retry_after_seconds=1) from None
+    return await running
