@@ -129,3 +129,74 @@ def test_a_refresh_frozen_mid_fetch_is_retried_at_thaw_not_counted_as_an_issuer_
     assert state["failures"] == 0
     assert state["fresh"]
     assert issuer.requests[JWKS_PATH] == 3
+
+
+# A synchronous verifier whose request runs the fetch itself (a process stalled mid-request looks the
+# same as a freeze: CPU starvation, a thread holding the GIL), beside a more patient verifier of the same
+# issuer waiting on that fetch. "pair" starts both and answers once both have.
+_SYNC_CHILD = """
+import json, sys, threading, time
+from serverless_jwt import Verifier
+from serverless_jwt.errors import AuthError
+
+fetcher = Verifier(issuer=sys.argv[1], audience=sys.argv[2], timeout_seconds=float(sys.argv[3]),
+                   verified_cache_size=0)
+waiter = Verifier(issuer=sys.argv[1], audience=sys.argv[2], timeout_seconds=60, verified_cache_size=0)
+print("ready", flush=True)
+for line in sys.stdin:
+    command, _, token = line.strip().partition(" ")
+    entry = fetcher._keys._entry
+    if command == "state":
+        print(json.dumps({"failures": entry.failures, "attempts": entry.attempts}), flush=True)
+        continue
+    answers = {}
+
+    def run(name, verifier):
+        try:
+            answers[name] = verifier.verify(token)["sub"]
+        except AuthError as exc:
+            answers[name] = exc.status
+
+    first = threading.Thread(target=run, args=("fetcher", fetcher))
+    first.start()
+    while not entry.fetch_lock.locked():
+        time.sleep(0.001)
+    second = threading.Thread(target=run, args=("waiter", waiter))
+    second.start()
+    first.join()
+    second.join()
+    print(json.dumps(answers), flush=True)
+"""
+
+
+def test_a_request_paused_through_its_own_fetch_tries_once_more_never_twice_and_its_waiter_never_fetches(
+        issuer: DevIssuer) -> None:
+    # The paused-fetch retry also runs inside a live request (that request can wait the pause plus one
+    # more deadline: README). It is one retry: an attempt paused again is a failure, not a third fetch; a
+    # request waiting on the fetch lock meanwhile answers the outcome (503) without a fetch of its own.
+    issuer.fault, issuer.slow_seconds, issuer.fault_paths = "slow", 60, {JWKS_PATH}
+    lib = str(Path(serverless_jwt.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (lib, os.environ.get("PYTHONPATH")))))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SYNC_CHILD, issuer.issuer, issuer.audience, str(_TIMEOUT_SECONDS)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.stdin.write(f"pair {issuer.mint(sub='alice')}\n")
+        proc.stdin.flush()
+        for requests in (1, 2):  # the first attempt, then its retry: each paused past its deadline
+            _wait_for(lambda n=requests: issuer.requests[JWKS_PATH] == n)
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(_FROZEN_SECONDS)
+            os.kill(proc.pid, signal.SIGCONT)
+        assert json.loads(proc.stdout.readline()) == {"fetcher": 503, "waiter": 503}
+        proc.stdin.write("state\n")
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline()) == {"failures": 1, "attempts": 1}
+        assert issuer.requests[JWKS_PATH] == 2
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.kill()
+        proc.wait()
