@@ -81,3 +81,46 @@ def test_a_read_made_before_any_credentials_existed_does_not_keep_later_reads_fr
         secret = secrets.token_urlsafe(32)
         arn = boto3.client("secretsmanager").create_secret(Name="jwt-later", SecretString=secret)["ARN"]
         assert fetch_secret(arn) == secret
+
+
+def test_a_read_failing_without_credentials_drops_only_the_client_it_used(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Two reads on one client built without credentials (two stores in one region): the first to fail
+    # drops it, the next read builds one that has them; the other read, failing late on the old client,
+    # dropped that new one too, and the read after it paid for yet another client.
+    from serverless_jwt import _secret_fetch
+    from serverless_jwt._secret_fetch import fetch_secret
+
+    moto = pytest.importorskip("moto")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    key = ("secretsmanager", "eu-west-2")
+    monkeypatch.setattr(_secret_fetch, "_PROVIDERS", {})
+    old = _secret_fetch._provider(*key)  # built before any credentials existed
+    secret = secrets.token_urlsafe(32)
+    later: dict[str, object] = {}
+
+    def meanwhile(**_: object) -> None:
+        # While the first read is under way on the old client: another read fails on it and drops it,
+        # credentials appear (moto's), and a third read builds a client with them and succeeds.
+        if later:
+            return
+        later["started"] = True
+        with pytest.raises(Exception, match=r"(?i)credentials"):
+            fetch_secret("arn:aws:secretsmanager:eu-west-2:123456789012:secret:b-AbCdEf")
+        with moto.mock_aws():
+            arn = boto3.client("secretsmanager").create_secret(Name="jwt-c", SecretString=secret)["ARN"]
+            assert fetch_secret(arn) == secret
+        later["client"] = _secret_fetch._PROVIDERS[key]
+
+    old.client.meta.events.register("before-parameter-build.secrets-manager.GetSecretValue", meanwhile)
+    with pytest.raises(Exception, match=r"(?i)credentials"):
+        fetch_secret("arn:aws:secretsmanager:eu-west-2:123456789012:secret:a-AbCdEf")
+    assert later["client"] is not old
+    assert _secret_fetch._PROVIDERS.get(key) is later["client"]  # kept: it has the credentials

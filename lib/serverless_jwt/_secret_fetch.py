@@ -76,20 +76,23 @@ def fetch_secret(reference: str, stage: str | None = None) -> str | bytes:
     region = (reference.split(":", 4)[3] if reference.startswith("arn:") else "") or None
     value: Any
     kind = "ssm" if is_ssm(reference) else "secretsmanager"
+    provider = _provider(kind, region)
     _reading.active = True  # see _HideStoredValue
     try:
         if kind == "ssm":
             # SSM takes a parameter ARN as the name as it is (stripping it would lose or add the '/').
             name = reference.removeprefix("ssm:")
-            value = _provider(kind, region).get(name, decrypt=True, force_fetch=True)
+            value = provider.get(name, decrypt=True, force_fetch=True)
         else:
             stage_option = {} if stage is None else {"VersionStage": stage}
-            value = _provider(kind, region).get(reference, force_fetch=True, **stage_option)
+            value = provider.get(reference, force_fetch=True, **stage_option)
     except Exception as exc:
-        if _no_credentials(exc):
+        key = (kind, region or "")
+        if _no_credentials(exc) and _PROVIDERS.get(key) is provider:
             # A client keeps the credentials it was built with: one built before any could be found
             # (an instance role not reachable yet, say) would refuse every later read until a restart.
-            _PROVIDERS.pop((kind, region or ""), None)
+            # Only the client this read used: another read may have built one with credentials since.
+            _PROVIDERS.pop(key, None)
         raise
     finally:
         _reading.active = False
