@@ -338,6 +338,49 @@ def test_a_503_from_the_store_says_when_it_is_read_again() -> None:
     assert seen == [(10, 1), (6, 1), (1, 1), (10, 2)]
 
 
+def test_a_request_queued_behind_a_slow_failed_read_is_told_the_pause_left_never_more() -> None:
+    # A cold start: one request reads the store (8 s: botocore's timeouts and its retry) and fails; one
+    # that queued behind that read meanwhile is a 503 too. Its Retry-After counted the pause from when it
+    # queued (18 s), not what is left of the 10 s pause timed from the failed read's end.
+    store, now = _Store(None), [0.0]
+    reading, queued = threading.Event(), threading.Event()
+    clock_reads: list[str] = []
+
+    def slow_failing_store(reference: str) -> str:
+        reading.set()
+        assert queued.wait(10)
+        now[0] = 8.0
+        return store(reference)
+
+    def clock() -> float:
+        clock_reads.append(threading.current_thread().name)
+        return now[0]
+
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=slow_failing_store, clock=clock)
+    answers: dict[str, int] = {}
+
+    def ask() -> None:
+        try:
+            keys.keys_for(_hs_header())
+        except KeysUnavailableError as exc:
+            answers[threading.current_thread().name] = exc.retry_after_seconds
+
+    first = threading.Thread(target=ask, name="first")
+    first.start()
+    assert reading.wait(10)
+    second = threading.Thread(target=ask, name="second")
+    second.start()
+    for _ in range(2000):  # until the second request has looked at the clock, then queued for the read
+        if "second" in clock_reads:
+            break
+        time.sleep(0.005)
+    queued.set()
+    first.join(10)
+    second.join(10)
+    assert answers == {"first": 10, "second": 10}
+    assert store.calls == 1  # the queued request did not read the store again
+
+
 def test_secret_store_serves_stale_then_gives_up_without_leaking() -> None:
     secret = secrets.token_urlsafe(32)
     store, now = _Store(secret), [0.0]

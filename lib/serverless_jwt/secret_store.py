@@ -206,6 +206,9 @@ class StoredSecretKeys:
         else:
             self._lock.acquire()
         try:
+            # Read again: this request may have queued behind another's read, seconds long if it failed
+            # (the pause then counts from that read's end, and so does the Retry-After said here).
+            now = self._clock()
             if self._keys is not None and now - self._loaded_at < self._max_age:
                 return self._keys
             if now < self._retry_at:
