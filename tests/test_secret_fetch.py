@@ -57,13 +57,8 @@ def test_stored_secret_is_not_in_botocores_debug_log_lines(aws: None, issuer: De
     assert any(record.getMessage().startswith("Response body") for record in caplog.records)
 
 
-def test_a_read_made_before_any_credentials_existed_does_not_keep_later_reads_from_using_them(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # An instance role not reachable yet at the first read, say: the client built then has no credentials
-    # and would refuse every read until the process restarts.
-    from serverless_jwt._secret_fetch import fetch_secret
-
-    moto = pytest.importorskip("moto")
+def _without_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # No source botocore could find credentials in: environment, files, container or instance role.
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
                  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                  "AWS_WEB_IDENTITY_TOKEN_FILE"):
@@ -71,6 +66,16 @@ def test_a_read_made_before_any_credentials_existed_does_not_keep_later_reads_fr
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_a_read_made_before_any_credentials_existed_does_not_keep_later_reads_from_using_them(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # An instance role not reachable yet at the first read, say: the client built then has no credentials
+    # and would refuse every read until the process restarts.
+    from serverless_jwt._secret_fetch import fetch_secret
+
+    moto = pytest.importorskip("moto")
+    _without_credentials(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     reference = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-later-AbCdEf"
     with pytest.raises(Exception, match=r"(?i)credentials"):
@@ -92,13 +97,7 @@ def test_a_read_failing_without_credentials_drops_only_the_client_it_used(
     from serverless_jwt._secret_fetch import fetch_secret
 
     moto = pytest.importorskip("moto")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    _without_credentials(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
     key = ("secretsmanager", "eu-west-2")
     monkeypatch.setattr(_secret_fetch, "_PROVIDERS", {})
