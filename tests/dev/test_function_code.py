@@ -40,27 +40,20 @@ def test_code_is_located_as_sam_cli_locates_it(kind: str, props: dict[str, Any],
     assert code_location(kind, "Fn", props, _resolve) == expected  # INLINE is equal to itself only
 
 
-def test_newest_mtime_skips_build_and_cache_folders(tmp_path: Path) -> None:
+# pip install -e and python -m build rewrite lib/serverless_jwt.egg-info (the README does both after sam
+# build): like a bytecode cache, that is no edit of the code, so no stale-build warning and no restart.
+@pytest.mark.parametrize(("folder", "name"), [("__pycache__", "app.pyc"),
+                                              ("serverless_jwt.egg-info", "PKG-INFO")])
+def test_newest_mtime_skips_cache_and_packaging_metadata_folders(tmp_path: Path, folder: str,
+                                                                 name: str) -> None:
     (tmp_path / "app.py").write_text("x = 1\n")
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "app.pyc").write_text("")
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / name).write_text("")
     later = time.time() + 1000
     os.utime(tmp_path / "app.py", (later, later))
-    os.utime(tmp_path / "__pycache__" / "app.pyc", (later + 4000, later + 4000))
+    os.utime(tmp_path / folder / name, (later + 4000, later + 4000))
     assert newest_mtime(tmp_path) == later
     assert newest_mtime(tmp_path / "missing") == 0.0
-
-
-def test_packaging_metadata_rewritten_in_a_layer_folder_is_no_change(tmp_path: Path) -> None:
-    # pip install -e and python -m build rewrite lib/serverless_jwt.egg-info (the README does both after
-    # sam build): that is no edit of the code, so no stale-build warning and no runtime restart.
-    (tmp_path / "app.py").write_text("x = 1\n")
-    (tmp_path / "serverless_jwt.egg-info").mkdir()
-    (tmp_path / "serverless_jwt.egg-info" / "PKG-INFO").write_text("")
-    later = time.time() + 1000
-    os.utime(tmp_path / "app.py", (later, later))
-    os.utime(tmp_path / "serverless_jwt.egg-info" / "PKG-INFO", (later + 4000, later + 4000))
-    assert newest_mtime(tmp_path) == later
 
 
 def test_the_dev_tools_own_state_folder_is_no_change_of_code_at_the_template_folder(tmp_path: Path) -> None:
