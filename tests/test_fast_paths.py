@@ -55,6 +55,9 @@ EDGE_CASES = [
     b'\xef\xbb\xbf{"sub":"a"}',  # byte order mark
     b'{"sub":"a","sub":"b"}',  # duplicate member
     b'{"a":{"x":1,"x":2}}',  # nested duplicate
+    b'{"a":"x,y","a":1}',  # a flat duplicate beside a comma in a string: the commas prove nothing
+    b'{"a":"x,y","b":1}',  # the same without the duplicate: accepted all the same
+    b'{"a":"x","a":"y","b":","}',  # commas in strings only ever add to the count
     b'{"exp":NaN}',
     b'{"exp":Infinity}',
     b'{"exp":-Infinity}',
