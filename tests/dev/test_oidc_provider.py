@@ -148,6 +148,7 @@ def test_unknown_client_is_refused_on_the_page(issuer: DevIssuer) -> None:
     ({"request": "eyJ.a.b"}, "request_not_supported"),
     ({"request_uri": "urn:example:request"}, "request_uri_not_supported"),
     ({"prompt": "none"}, "login_required"),  # OIDC Core §3.1.2.6: no session for a silent sign-in
+    ({"prompt": "none login"}, "invalid_request"),  # OIDC Core §3.1.2.1: none with another value is an error
 ])
 def test_bad_authorization_requests_go_back_with_an_rfc6749_error_and_the_state(
         issuer: DevIssuer, extra: dict[str, str], error: str) -> None:

@@ -229,7 +229,10 @@ def refuse_unsupported(params: Mapping[str, str]) -> None:
         raise OAuthError("request_not_supported", "Request objects are not supported")
     if "request_uri" in params:
         raise OAuthError("request_uri_not_supported", "request_uri is not supported")
-    if "none" in params.get("prompt", "").split():
+    prompts = params.get("prompt", "").split()
+    if "none" in prompts:
+        if len(prompts) > 1:  # OIDC Core §3.1.2.1: none with any other value is an error
+            raise OAuthError("invalid_request", "prompt=none cannot be combined with another prompt value")
         # OIDC Core §3.1.2.6: no session to sign in silently with (a page a frame may not show).
         raise OAuthError("login_required", "The dev provider keeps no session to sign in silently")
 
