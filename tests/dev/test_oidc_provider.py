@@ -264,12 +264,17 @@ def test_a_replayed_code_revokes_every_refresh_token_it_led_to(issuer: DevIssuer
     assert live.json()["error"] == "invalid_grant"
 
 
-def test_a_refresh_with_the_wrong_client_does_not_use_the_token_up(issuer: DevIssuer) -> None:
+@pytest.mark.parametrize("client", [{"client_id": "someone-else"}, {}])
+def test_a_refresh_from_an_unknown_or_unnamed_client_is_invalid_client_and_uses_nothing_up(
+        issuer: DevIssuer, client: dict[str, str]) -> None:
+    # RFC 6749 §5.2: an unknown client, or none named, is invalid_client, as the code exchange answers it;
+    # invalid_grant ("issued to another client") is for a client this provider knows.
     request, code = _login(issuer, scopes=("openid", "offline_access"))
     token = oc.exchange_code(issuer.issuer, request, code).json()["refresh_token"]
     form = {"grant_type": "refresh_token", "refresh_token": token}
     token_url = issuer.issuer + "/oauth/token"
-    assert oc.post_form(token_url, {**form, "client_id": "someone-else"}).status == 400
+    refused = oc.post_form(token_url, {**form, **client})
+    assert (refused.status, refused.json()["error"]) == (401, "invalid_client")
     assert oc.post_form(token_url, {**form, "client_id": "serverless-jwt-dev-spa"}).status == 200
 
 

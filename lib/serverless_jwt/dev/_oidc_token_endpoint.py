@@ -70,8 +70,7 @@ class TokenEndpoint:
         code = form.get("code", "")
         if not code:  # RFC 6749 §5.2: a missing required parameter is invalid_request, not invalid_grant
             raise OAuthError("invalid_request", "code is missing")
-        if form.get("client_id") != self.client_id:
-            raise OAuthError("invalid_client", "Unknown client_id", status=401)
+        self._known_public_client(form)
         # Single use: the code is gone from the first attempt on, whatever its outcome.
         grant = self._store.take_code(code)
         if grant is None:
@@ -89,11 +88,18 @@ class TokenEndpoint:
             raise OAuthError("invalid_grant", "PKCE verification failed")
         return grant
 
+    def _known_public_client(self, form: Mapping[str, str]) -> None:
+        # RFC 6749 §5.2: an unknown client, or none named (the SPA client authenticates by naming itself),
+        # is invalid_client, for a code and a refresh token alike.
+        if form.get("client_id") != self.client_id:
+            raise OAuthError("invalid_client", "Unknown client_id", status=401)
+
     def _refresh(self, form: Mapping[str, str]) -> Response:
         token = form.get("refresh_token", "")
         if not token:
             raise OAuthError("invalid_request", "refresh_token is missing")
         # The client is checked before the token is used up: a wrong client_id burns nothing.
+        self._known_public_client(form)
         held = self._store.peek_refresh(token)
         if held is not None and form.get("client_id") != held.client_id:
             raise OAuthError("invalid_grant", "The refresh token was issued to another client")
