@@ -705,6 +705,7 @@ _CSP_SOURCE = re.compile(r"[a-z][a-z0-9+.-]*:|(?:[a-z][a-z0-9+.-]*://)?(?:\*|(?:
     ("http://127.0.0.1:5173/callback", "http://127.0.0.1:5173"),
     ("http://[::1]:5173/callback", "http://*:5173"),
     ("com.example.app:/callback", "com.example.app:"),
+    ("http://127.0.0.1:/callback", "http://127.0.0.1"),  # an empty port is the default one (RFC 3986 §3.2.3)
 ])
 def test_the_login_pages_form_action_names_the_redirect_target_in_valid_csp(
         issuer: DevIssuer, redirect: str, source: str) -> None:

@@ -289,7 +289,9 @@ def _csp_source(uri: str) -> str:
         # CSP's host-source has no IPv6 literal ("http://[::1]:5173" is ignored as invalid, and the redirect
         # after the form is then blocked): any host, on that scheme and port, is the narrowest expressible.
         return f"{parts.scheme}://*" + (f":{parts.port}" if parts.port is not None else "")
-    return f"{parts.scheme}://{parts.netloc}"
+    # Host and port, not the netloc as written: "127.0.0.1:" (an empty port, the default one) is no valid
+    # host-source, and the browser would ignore it and block the redirect.
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port is not None else "")
 
 
 def _form_text(body: bytes, content_type: str) -> str:
