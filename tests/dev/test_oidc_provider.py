@@ -354,6 +354,11 @@ def test_token_endpoint_refuses_json_bodies_and_get(issuer: DevIssuer) -> None:
     answer = oc.get(issuer.issuer + "/oauth/token")
     assert answer.status == 405
     assert answer.headers["allow"] == "POST"
+    # Still an RFC 6749 error a client library can read and report, never cached (§5.2).
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.json()["error"] == "invalid_request"
+    assert "POST" in answer.json()["error_description"]
 
 
 def test_sign_in_takes_a_string_of_scopes_and_a_single_role_as_values(issuer: DevIssuer) -> None:

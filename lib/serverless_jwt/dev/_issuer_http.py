@@ -124,7 +124,10 @@ def handle(owner: DevIssuer, h: _Handler) -> None:
         return
     if path in _OIDC_METHODS:
         if method not in _OIDC_METHODS[path]:
-            _answer(h, Response(405, {"Allow": ", ".join(_OIDC_METHODS[path]), **cors}))
+            allowed = ", ".join(_OIDC_METHODS[path])
+            # An RFC 6749 error body a client library reads (as for 413), with HTTP's own status.
+            wrong = OAuthError("invalid_request", f"This endpoint takes {allowed}", status=405)
+            _answer(h, wrong.response({"Allow": allowed, **cors}))
             return
         _answer(h, _oidc(owner, h, path, query), cors if path in _CORS_PATHS else {})
         return
