@@ -82,3 +82,12 @@ def test_each_algorithm_gets_its_own_key_family_and_a_public_only_jwk(alg: str) 
 def test_an_algorithm_without_a_key_family_is_refused() -> None:
     with pytest.raises(ValueError, match="HS256"):
         _dev_keys.generate("HS256")
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "ES384", "EdDSA"])
+def test_a_published_key_says_its_use_once_not_also_as_key_ops(alg: str) -> None:
+    # RFC 7517 §4.3: "use" and "key_ops" SHOULD NOT be used together. PyJWT writes key_ops for RSA keys
+    # only, so the dev JWKS had both on its RSA key and "use" alone on the others.
+    jwk = _dev_keys.public_jwk(_dev_keys.generate(alg), alg, "kid-1")
+    assert jwk["use"] == "sig"
+    assert "key_ops" not in jwk

@@ -47,6 +47,7 @@ def public_jwk(key: Any, alg: str, kid: str) -> dict[str, Any]:
         jwk = dict(ECAlgorithm.to_jwk(public, as_dict=True))
     else:
         jwk = dict(OKPAlgorithm.to_jwk(public, as_dict=True))
+    jwk.pop("key_ops", None)  # PyJWT's RSA export has it; RFC 7517 §4.3: not beside "use"
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
     return jwk
 
