@@ -10,6 +10,7 @@ import itertools
 import json
 import logging
 import secrets
+import sys
 import time
 import types
 from collections.abc import Callable, Mapping
@@ -986,6 +987,24 @@ def test_optional_auth_runs_the_handler_anonymously_but_refuses_bad_tokens(
     assert handler(make_event(kind, headers=bearer(expired)), context)["statusCode"] == 401
     assert context.identity_context is None  # cleared: a reused context never shows the earlier caller
     assert handler(make_event(kind, headers={"Authorization": "Bearer a b"}), context)["statusCode"] == 400
+
+
+def test_an_anonymous_callers_handler_runs_outside_the_missing_token_error(
+    make_event: EventFactory, verifier: Verifier
+) -> None:
+    # Run inside the except clause that caught the MissingTokenError, the handler saw it in
+    # sys.exc_info() and every exception it raised was logged "during handling of" it.
+    seen: list[Any] = []
+
+    @require_auth(verifier, optional=True)
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(sys.exc_info()[1])
+        raise LookupError("the handler's own bug")
+
+    with pytest.raises(LookupError) as raised:
+        handler(make_event("http_v2"), ctx())
+    assert seen == [None]
+    assert raised.value.__context__ is None
 
 
 def test_optional_auth_with_a_scope_below_still_demands_a_token(

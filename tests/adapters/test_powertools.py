@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -327,6 +328,29 @@ def test_optional_middleware_serves_anonymous_callers_and_refuses_bad_tokens(
     assert json.loads(call(None)["body"]) == {"hello": "stranger"}
     assert json.loads(call(jwt_issuer.mint(sub="alice"))["body"]) == {"hello": "alice"}
     assert call(jwt_issuer.mint(now=0, lifetime_seconds=60))["statusCode"] == 401
+
+
+def test_an_anonymous_callers_route_runs_outside_the_missing_token_error(
+    jwt_lambda_event: EventFactory, verifier: Verifier
+) -> None:
+    # Run inside the except clause that caught the MissingTokenError, the route saw it in sys.exc_info()
+    # and every exception it raised reached the app's handlers (and logs) chained to it.
+    app = RESOLVERS["http_v2"]()
+    seen: list[Any] = []
+
+    @app.exception_handler(LookupError)
+    def lookup_failed(exc: LookupError) -> Response[str]:
+        seen.append(exc.__context__)
+        return Response(status_code=404, content_type="text/plain", body="not found")
+
+    @app.get("/greeting", middlewares=[JwtAuthMiddleware(verifier, optional=True)])
+    def greeting() -> dict[str, Any]:
+        seen.append(sys.exc_info()[1])
+        raise LookupError("the route's own bug")
+
+    answer = app.resolve(request(jwt_lambda_event, "http_v2", "/greeting"), {})
+    assert answer["statusCode"] == 404
+    assert seen == [None, None]
 
 
 def test_a_request_shaped_like_a_preflight_never_runs_an_options_route_anonymously(

@@ -224,41 +224,44 @@ class _Authenticator:
             except BaseException as exc:
                 # Overwritten on every request, so a reused context object never shows an earlier caller.
                 _clear(context, netlify)
-                if anonymous_ok and type(exc) is MissingTokenError:
-                    try:
-                        return target(*args, **kwargs)
-                    except AuthError as err:  # the handler may still insist (identity_of, check_scopes)
-                        return fail(event, err)
-                if isinstance(exc, AuthError):
-                    return fail(event, exc)
-                raise
-            reset = _current.set(identity)
-            # Everything from here on runs under the finally below: whatever raises, the identity never
-            # outlives this request on current_identity().
+                if not anonymous_ok or type(exc) is not MissingTokenError:
+                    if isinstance(exc, AuthError):
+                        return fail(event, exc)
+                    raise
+            else:
+                reset = _current.set(identity)
+                # Everything from here on runs under the finally below: whatever raises, the identity never
+                # outlives this request on current_identity().
+                try:
+                    try:  # noqa: SIM105 - contextlib.suppress costs more on the hot path
+                        context.identity_context = identity
+                    except Exception:  # noqa: S110 - refusing the attribute is the context's right
+                        pass  # None, object(), a slotted or validating context: current_identity() has it
+                    if netlify:
+                        _set(context, "client_context", {"user": dict(identity.claims),
+                                                         "identity": {"url": identity.issuer}})
+                    if logger is not None:
+                        logger.append_keys(subject=identity.subject, client_id=identity.client_id)
+                    # Checks of require_scope/role/claims wrappers directly below, as they would run there.
+                    if late_checks:
+                        for check in late_checks:
+                            check(identity)
+                    return target(*args, **kwargs)
+                except AuthError as err:
+                    _clear(context, netlify)  # a refused caller's identity is not left on the context
+                    if logger is not None:  # the rejection line carries no value taken from the token
+                        logger.remove_keys(["subject", "client_id"])
+                    return fail(event, err)
+                finally:
+                    _current.reset(reset)
+                    if logger is not None:
+                        logger.remove_keys(["subject", "client_id"])
+            # An anonymous caller let through: the handler runs after the except clause, so it never finds
+            # the MissingTokenError in sys.exc_info(), nor are its own exceptions chained to it.
             try:
-                try:  # noqa: SIM105 - contextlib.suppress costs more on the hot path
-                    context.identity_context = identity
-                except Exception:  # noqa: S110 - refusing the attribute is the context's right
-                    pass  # None, object(), a slotted or validating context: current_identity() still has it
-                if netlify:
-                    _set(context, "client_context", {"user": dict(identity.claims),
-                                                     "identity": {"url": identity.issuer}})
-                if logger is not None:
-                    logger.append_keys(subject=identity.subject, client_id=identity.client_id)
-                # Checks of require_scope/role/claims wrappers directly below, as they would run there.
-                if late_checks:
-                    for check in late_checks:
-                        check(identity)
                 return target(*args, **kwargs)
-            except AuthError as err:
-                _clear(context, netlify)  # a refused caller's identity is not left on the context
-                if logger is not None:  # the rejection line carries no value taken from the token
-                    logger.remove_keys(["subject", "client_id"])
+            except AuthError as err:  # the handler may still insist (identity_of, check_scopes)
                 return fail(event, err)
-            finally:
-                _current.reset(reset)
-                if logger is not None:
-                    logger.remove_keys(["subject", "client_id"])
 
         setattr(wrapper, _AUTHENTICATES, True)
         return wrapper

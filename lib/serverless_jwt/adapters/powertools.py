@@ -182,12 +182,16 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             for check in auth.checks:
                 check(identity)
         except AuthError as err:
-            if auth.optional and type(err) is MissingTokenError:
-                try:
-                    return next_middleware(app)  # anonymous: the route decides what to show
-                except AuthError as refused:
-                    return self._failure(refused)
-            return self._failure(err)
+            if not auth.optional or type(err) is not MissingTokenError:
+                return self._failure(err)
+            identity = None
+        if identity is None:
+            # Anonymous: the route decides what to show. Called here, after the except clause, so the
+            # route never finds the MissingTokenError in sys.exc_info(), nor is its own error chained to it.
+            try:
+                return next_middleware(app)
+            except AuthError as refused:
+                return self._failure(refused)
         # What app.append_context(**{key: identity}) does, without building two dicts per request.
         context[self._key] = identity
         logger = auth.keys_logger
