@@ -103,6 +103,16 @@ def test_an_empty_claims_object_is_no_authorizer_claims(make_event: EventFactory
         assert authorizer_claims(event) is None
 
 
+def test_an_empty_jwt_claims_object_is_no_authorizer_claims_in_payload_2_0_either(
+        make_event: EventFactory) -> None:
+    # The same empty object in payload 2.0's "jwt" level named a caller with no claims at all (no subject,
+    # no scopes) and kept the bearer token from being read, where payload 1.0 reads it as no caller.
+    event = make_event("http_v2")
+    for scopes in (None, ["read:shows"]):
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": {}, "scopes": scopes}}
+        assert authorizer_claims(event) is None
+
+
 
 def test_a_preflight_answer_is_an_empty_204_with_the_given_headers_in_the_sources_shape(
         kind: str, make_event: EventFactory) -> None:

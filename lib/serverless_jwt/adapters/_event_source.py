@@ -71,7 +71,8 @@ def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
     if not isinstance(auth, _MAPPING):
         return None
     jwt = auth.get("jwt")
-    if not (isinstance(jwt, _MAPPING) and isinstance(jwt.get("claims"), Mapping)):
+    # An empty claims object names no caller, at this level as in payload 1.0 below.
+    if not (isinstance(jwt, _MAPPING) and isinstance(jwt.get("claims"), Mapping) and jwt.get("claims")):
         # Payload 1.0 of an HTTP API JWT authorizer: the same claims and scopes, without the "jwt" level.
         claims = auth.get("claims")
         v1 = isinstance(claims, Mapping) and claims and (event.get("version") == "1.0" or "scopes" in auth)
