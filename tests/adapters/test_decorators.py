@@ -543,6 +543,19 @@ def test_a_coroutine_handler_is_refused_when_decorated(verifier: Verifier) -> No
     require_auth(verifier)(runs_it)
 
 
+def test_a_handler_object_with_a_coroutine_call_is_refused_when_decorated(verifier: Verifier) -> None:
+    # Accepted, it returned its coroutine unawaited: the identity was gone from current_identity() by the
+    # time the coroutine ran, and an AuthError raised in it never became a response.
+    class Handler:
+        async def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+            return {"statusCode": 200}
+
+    with pytest.raises(ConfigurationError, match="coroutine"):
+        require_auth(verifier)(Handler())
+    with pytest.raises(ConfigurationError, match="coroutine"):
+        require_scope("read:shows", verifier=verifier)(Handler())
+
+
 def _stream_handler(stream: io.StringIO) -> Any:
     import logging
 

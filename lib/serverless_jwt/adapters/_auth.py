@@ -275,8 +275,8 @@ def refuse_coroutine(handler: Callable[..., Any]) -> None:
     awaited. Decorate the synchronous handler that runs it (``asyncio.run(main(event, context))``).
     """
     # The handler itself, not what it wraps: a synchronous asyncio.run(...) wrapper made with
-    # functools.wraps is exactly what Lambda should call.
-    if inspect.iscoroutinefunction(handler):
+    # functools.wraps is exactly what Lambda should call. A handler object is what its __call__ is.
+    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(type(handler).__call__):
         raise ConfigurationError(
             f"{getattr(handler, '__name__', 'the handler')} is a coroutine function: decorate the "
             "synchronous Lambda handler that runs it (asyncio.run(...)), not the coroutine")
