@@ -324,6 +324,37 @@ def test_preflight_passes_without_token_unless_disabled(kind: str, make_event: E
     assert plain_options["statusCode"] == 401
 
 
+def test_a_preflight_handed_to_the_handler_passes_the_authorization_decorators_below(
+        make_event: EventFactory, verifier: Verifier) -> None:
+    # allow_preflight="handler" promises the preflight to the handler. A require_scope / require_role /
+    # require_claims below (found no caller and) answered it with a bare 204 instead: no CORS headers, so
+    # the browser then refused the real request.
+    pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
+    cors = {"Access-Control-Allow-Origin": "https://app.example", "Access-Control-Allow-Methods": "DELETE"}
+    ran: list[Any] = []
+
+    def preflights(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        ran.append(context.identity_context)
+        return {"statusCode": 204, "headers": cors, "body": ""}
+
+    def passes_through(wrapped: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(wrapped)
+        def own(event: Mapping[str, Any], context: Any) -> Any:
+            return wrapped(event, context)
+        return own
+
+    for below in (require_scope("s"), require_role("r"), require_claims(lambda claims: True),
+                  require_scope("s", verifier=verifier)):
+        for stack in (below(preflights), passes_through(below(preflights))):
+            handler = require_auth(verifier, allow_preflight="handler")(stack)
+            answered = handler(make_event("http_v2", method="OPTIONS", headers=pre), ctx())
+            assert answered == {"statusCode": 204, "headers": cors, "body": ""}
+    assert ran == [None] * 8
+    # Only a preflight passes: the same stack still refuses an OPTIONS request without a token.
+    refused = require_auth(verifier, allow_preflight="handler")(require_scope("s")(preflights))
+    assert refused(make_event("http_v2", method="OPTIONS"), ctx())["statusCode"] == 401
+
+
 def test_cookie_source_is_opt_in(make_event: EventFactory, issuer: DevIssuer, verifier: Verifier) -> None:
     event = make_event("http_v2")
     event["cookies"] = [f"nf_jwt={issuer.mint(sub='cookie-user')}"]
@@ -918,8 +949,10 @@ def test_a_context_that_refuses_attributes_does_not_leak_the_caller(issuer: DevI
 
     leaked, status = isolated(run)
     assert leaked is None
-    assert status == 204  # require_scope answers the preflight; the protected handler is not reached
-    assert reached == []
+    # The preflight reaches the handler (allow_preflight="handler"), with nobody as the caller: alice's
+    # identity left over would have passed require_scope and shown up here.
+    assert status == 200
+    assert reached == [None]
 
 
 def test_a_mapper_returning_no_mapping_does_not_leak_the_caller(issuer: DevIssuer,

@@ -6,6 +6,7 @@ the event source's error response. Settings are checked once, when the decorator
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import logging
@@ -44,6 +45,10 @@ ErrorHook = Callable[[Mapping[str, Any], AuthError], Response]
 _log = logging.getLogger("serverless_jwt")
 _EMPTY: Mapping[str, Any] = {}
 _AUTHENTICATES = "__serverless_jwt_authenticates__"
+# True while require_auth(allow_preflight="handler") hands a preflight to its handler: the authorization
+# decorators below let it through to the handler, as promised, rather than answering it themselves.
+PREFLIGHT_TO_HANDLER: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "serverless_jwt_preflight_to_handler", default=False)
 
 
 def _event_context(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Mapping[str, Any], Any]:
@@ -210,7 +215,11 @@ class _Authenticator:
                 # unless the handler asked for it (it must then cope with identity_context = None).
                 _clear(context, netlify)
                 if preflight == "handler":
-                    return handler(*args, **kwargs)
+                    passing = PREFLIGHT_TO_HANDLER.set(True)
+                    try:
+                        return handler(*args, **kwargs)
+                    finally:
+                        PREFLIGHT_TO_HANDLER.reset(passing)
                 return preflight_response(event, headers=self.error_headers)
             try:
                 if plain:

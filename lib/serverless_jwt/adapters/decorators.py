@@ -21,6 +21,7 @@ from serverless_jwt import authz
 from serverless_jwt.adapters._auth import (
     _AUTHENTICATES,
     _AUTHORIZES,
+    PREFLIGHT_TO_HANDLER,
     ErrorHook,
     Response,
     _Authenticator,
@@ -185,6 +186,8 @@ def _authorizing(name: str, check: Callable[[IdentityContext], None], verifier: 
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
             identity = _current.get()
             if identity is None:
+                if PREFLIGHT_TO_HANDLER.get() and is_preflight(_event_context(args, kwargs)[0]):
+                    return handler(*args, **kwargs)  # require_auth(allow_preflight="handler") above
                 # Not under require_auth: authenticate here when we can, else answer 401 (never 500).
                 if alone is not None:
                     return alone(*args, **kwargs)
