@@ -353,6 +353,25 @@ def test_an_anonymous_callers_route_runs_outside_the_missing_token_error(
     assert seen == [None, None]
 
 
+def test_a_route_finds_the_caller_with_identity_of_and_current_identity(
+    jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
+) -> None:
+    # As under require_auth: identity_of() answered an authenticated caller's route 401 (it found no
+    # caller), where app.context["identity"] held one.
+    from serverless_jwt import current_identity, identity_of
+
+    app = RESOLVERS["http_v2"]()
+
+    @app.get("/me", middlewares=[JwtAuthMiddleware(verifier)])
+    def me() -> dict[str, Any]:
+        assert current_identity() is app.context["identity"]
+        return {"sub": identity_of(app.lambda_context).subject}
+
+    answer = app.resolve(request(jwt_lambda_event, "http_v2", "/me", token=jwt_issuer.mint(sub="alice")), {})
+    assert (answer["statusCode"], json.loads(answer["body"])) == (200, {"sub": "alice"})
+    assert current_identity() is None  # only for the request
+
+
 def test_a_request_shaped_like_a_preflight_never_runs_an_options_route_anonymously(
     jwt_lambda_event: EventFactory, jwt_issuer: DevIssuer, verifier: Verifier
 ) -> None:

@@ -30,7 +30,7 @@ from serverless_jwt import authz
 from serverless_jwt._rejections import log_rejection
 from serverless_jwt.adapters._auth import _Authenticator, _role_check, _scope_check, public_path_set
 from serverless_jwt.adapters.events import is_preflight
-from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier
+from serverless_jwt.adapters.identity import IdentityContext, TokenVerifier, _current
 from serverless_jwt.errors import AuthError, ConfigurationError, MissingTokenError
 
 __all__ = ["JwtAuthMiddleware"]
@@ -44,7 +44,8 @@ def _resolvers_own_answer(route: Any) -> bool:
 
 
 class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
-    """Verify the bearer token, check scopes/roles, and put the caller on ``app.context["identity"]``.
+    """Verify the bearer token, check scopes/roles, and put the caller on ``app.context["identity"]``
+    (and on ``current_identity()`` / ``identity_of()``) while the route runs.
 
     Parameters
     ----------
@@ -197,6 +198,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
         logger = auth.keys_logger
         if logger is not None:  # the caller on every line the route logs, as require_auth does
             logger.append_keys(subject=identity.subject, client_id=identity.client_id)
+        reset = _current.set(identity)  # current_identity() / identity_of() in the route, as elsewhere
         try:
             return next_middleware(app)
         except AuthError as err:  # a route may check further (authz.check_scopes) and raise
@@ -205,6 +207,7 @@ class JwtAuthMiddleware(BaseMiddlewareHandler[ApiGatewayResolver]):
             return self._failure(err)
         finally:
             # Resolvers clear context after resolve(); pop here too so a raising route leaks nothing.
+            _current.reset(reset)
             app.context.pop(self._key, None)
             if logger is not None:
                 logger.remove_keys(["subject", "client_id"])
