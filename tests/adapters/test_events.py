@@ -96,6 +96,15 @@ def test_query_string_is_never_read(kind: str, make_event: EventFactory) -> None
         bearer_token(event, cookie_name="access_token")
 
 
+def test_a_header_token_beside_a_query_token_is_judged_on_the_header(kind: str,
+                                                                    make_event: EventFactory) -> None:
+    # RFC 6750 §2.3 is a method we do not offer: the query's access_token is an unrelated parameter here.
+    event = make_event(kind, headers={"Authorization": f"Bearer {TOKEN}"})
+    event["queryStringParameters"] = {"access_token": "x.y.z"}
+    event["rawQueryString"] = "access_token=x.y.z"
+    assert bearer_token(event) == TOKEN
+
+
 def test_cookie_source_is_opt_in(kind: str, make_event: EventFactory) -> None:
     event = make_event(kind, headers={"Cookie": f"theme=dark; nf_jwt={TOKEN}"})
     with pytest.raises(MissingTokenError):
