@@ -795,3 +795,24 @@ def test_a_numeric_date_far_beyond_datetimes_range_is_accepted_and_read_back_unc
         answer = authorizer(verifier, kind=kind)(event, None)
         assert claims_from_context(answer["context"])["exp"] == exp
     assert verifier.verify(token)["exp"] == exp == verifier.verify(token)["exp"]  # the cached path too
+
+
+@pytest.mark.parametrize("kind", ["rest_token", "http_iam"])
+def test_a_token_without_sub_is_refused_as_reject_with_says_and_logged_as_a_rejection(
+        issuer: DevIssuer, verifier: Verifier, kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    # An IAM-format answer needs principalId, so a verified token without a string sub gets no Allow.
+    # It is refused like any other unusable token: with reject_with="deny" a Deny (403; HTTP APIs
+    # document no 401 answer), not the Unauthorized it raised whatever reject_with said, and logged as
+    # a rejection (code, failed check) rather than a free-text line.
+    caplog.set_level(logging.INFO, logger="serverless_jwt")
+    for sub in (None, "", 42):
+        token = issuer.mint(claims={"sub": sub})
+        event = token_event(token) if kind == "rest_token" else http_event(token)
+        arn = event.get("methodArn", event.get("routeArn"))
+        with pytest.raises(Unauthorized):
+            authorizer(verifier, kind=kind)(event, None)
+        response = authorizer(verifier, kind=kind, reject_with="deny")(event, None)
+        assert_policy(response, "Deny", arn, "unauthorized")
+        assert response["context"]["error"] == "invalid_token"
+        assert token not in caplog.text
+    assert caplog.text.count("check=sub:") == 6

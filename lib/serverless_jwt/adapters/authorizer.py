@@ -57,6 +57,7 @@ from serverless_jwt.adapters.events import bearer_token
 from serverless_jwt.errors import (
     AuthError,
     ConfigurationError,
+    InvalidClaimError,
     KeysUnavailableError,
 )
 
@@ -309,8 +310,9 @@ def authorizer(
             return rejected(event, err, "unauthorized")
         subject = claims.get("sub")
         if kind != "http_simple" and (not isinstance(subject, str) or not subject):
-            log.info("authorizer: token has no string sub for principalId")
-            raise Unauthorized()
+            # No principalId, no IAM answer: refused as an unusable token (a Deny under reject_with="deny").
+            return rejected(event, InvalidClaimError("sub", "missing" if subject is None else "invalid"),
+                            "unauthorized")
         principal = subject if isinstance(subject, str) else ""
         try:  # the hooks may refuse with an AuthError, as under require_auth: never a failed invocation
             if claims_mapper is not None:  # after the verified sub is read: the principal is never rewritten
