@@ -816,3 +816,28 @@ def test_a_token_without_sub_is_refused_as_reject_with_says_and_logged_as_a_reje
         assert response["context"]["error"] == "invalid_token"
         assert token not in caplog.text
     assert caplog.text.count("check=sub:") == 6
+
+
+@pytest.mark.parametrize("kind", ["rest_token", "http_iam"])
+@pytest.mark.parametrize("resource", [
+    "method", "arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path}"])
+def test_a_policy_resource_is_at_most_512_characters_and_still_covers_the_request(
+        issuer: DevIssuer, verifier: Verifier, kind: str, resource: str) -> None:
+    # API Gateway takes a policy Resource of at most 512 characters (Lambda authorizer output docs),
+    # while a methodArn may reach 1600 bytes: a long path (a long id in it) answered with its own ARN
+    # got a policy API Gateway cannot use. Past 512 the ARN ends in "*" at character 512, so the Allow
+    # (or Deny) still covers the request, and only paths that share those 511 characters besides.
+    api = "arn:aws:execute-api:us-east-1:123456789012:abcdef123"
+    token = issuer.mint(sub="alice")
+    for length in (500, 512, 513, 1500):
+        arn = f"{api}/prod/GET/items/" + "x" * (length - len(f"{api}/prod/GET/items/"))
+        event = token_event(token) if kind == "rest_token" else http_event(token)
+        event.pop("routeArn", None)
+        event["methodArn" if kind == "rest_token" else "routeArn"] = arn
+        for handler in (authorizer(verifier, kind=kind, resource=resource),
+                        authorizer(verifier, kind=kind, resource=resource, scopes=["admin"])):
+            allowed = handler(event, None)["policyDocument"]["Statement"][0]["Resource"]
+            assert len(allowed) <= 512
+            assert allowed == arn if len(arn) <= 512 else allowed == arn[:511] + "*"
+            assert _iam_matches(allowed, arn)
+    assert policy_resource(f"{api}/prod/GET/" + "y" * 600) == (f"{api}/prod/GET/" + "y" * 600)[:511] + "*"

@@ -93,6 +93,7 @@ class Unauthorized(Exception):
 
 
 _SAMPLE_API = "arn:aws:execute-api:sample-region-1:000000000000:sampleapi0"
+_MAX_RESOURCE = 512  # characters of a policy's Resource (API Gateway's Lambda authorizer output docs)
 
 
 def policy_resource(arn: str, resource: str = "method", *, http_api: bool = False) -> str:
@@ -108,6 +109,8 @@ def policy_resource(arn: str, resource: str = "method", *, http_api: bool = Fals
     http_api:
         ``arn`` is an HTTP API's: ``"stage"`` and ``"api"`` then end in one ``*`` (``.../{stage}/*``),
         which also covers the ``$default`` route's ``.../{stage}/$default``.
+
+    A result over 512 characters (API Gateway's limit for a ``Resource``) ends in ``*`` at the 512th.
 
     Raises
     ------
@@ -125,11 +128,12 @@ def policy_resource(arn: str, resource: str = "method", *, http_api: bool = Fals
     match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
     if match is None:
         raise ConfigurationError("The event carries no execute-api methodArn/routeArn")
-    if resource == "method":
-        return arn
-    template = (_HTTP_SHORTCUTS if http_api else _SHORTCUTS).get(resource, resource)
-    fields = {k: v or "" for k, v in match.groupdict().items()}
-    return template.format(**fields)
+    result = arn
+    if resource != "method":
+        template = (_HTTP_SHORTCUTS if http_api else _SHORTCUTS).get(resource, resource)
+        result = template.format(**{k: v or "" for k, v in match.groupdict().items()})
+    # A methodArn may have 1600 bytes (a long path): its first 511 characters and "*" still cover it.
+    return result if len(result) <= _MAX_RESOURCE else result[:_MAX_RESOURCE - 1] + "*"
 
 
 def _policy(principal: str, effect: str, resource: str) -> dict[str, Any]:
