@@ -59,3 +59,19 @@ def test_rest_request_sources_must_cover_the_credential() -> None:
         read_sources("http_simple", "method.request.header.Authorization", None)
     with pytest.raises(ConfigurationError, match="identity sources"):
         read_sources("rest_request", ["header.Authorization"], None)
+
+
+def test_rest_request_sources_are_read_as_api_gateway_writes_them_comma_separated() -> None:
+    # A REST REQUEST authorizer's IdentitySource (AWS::ApiGateway::Authorizer, the console, the API) is
+    # one string of comma-separated mapping expressions; passed as written there, it was refused as not
+    # naming identity sources.
+    both = "method.request.header.Authorization, method.request.header.Cookie"
+    assert read_sources("rest_request", both, "nf_jwt") == (True, True)
+    assert read_sources("rest_request", "method.request.header.Cookie,method.request.querystring.v",
+                        "nf_jwt") == (False, True)
+    with pytest.raises(ConfigurationError, match="Cookie"):
+        read_sources("rest_request", "method.request.header.Authorization,method.request.querystring.v",
+                     "nf_jwt")
+    for bad in ("method.request.header.Authorization,", ",", "method.request.header.Authorization;x"):
+        with pytest.raises(ConfigurationError, match="identity sources"):
+            read_sources("rest_request", bad, None)

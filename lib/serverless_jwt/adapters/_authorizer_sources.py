@@ -28,7 +28,8 @@ def read_sources(kind: str, identity_source: str | Collection[str] | None,
             raise ConfigurationError("identity_source applies to kind='rest_request' only (HTTP APIs send "
                                      "their identity source values in the event)")
         return True, cookie_name is not None
-    sources = ([identity_source] if isinstance(identity_source, str)
+    # One string is read as API Gateway writes a REQUEST authorizer's IdentitySource: comma-separated.
+    sources = (identity_source.split(",") if isinstance(identity_source, str)
                else list(identity_source or ["method.request.header.Authorization"]))
     if not sources or any(not isinstance(s, str) or not _SOURCE.fullmatch(s.strip()) for s in sources):
         raise ConfigurationError("identity_source must list API Gateway identity sources such as "

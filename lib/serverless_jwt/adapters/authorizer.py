@@ -191,8 +191,9 @@ def authorizer(
     cookie_name:
         REQUEST kinds: also read the token from this cookie, when the identity source covers it.
     identity_source:
-        ``"rest_request"`` only: the authorizer's identity sources as configured in API Gateway
-        (default ``["method.request.header.Authorization"]``). Only those are read, because API
+        ``"rest_request"`` only: the authorizer's identity sources as configured in API Gateway (a list,
+        or its comma-separated ``IdentitySource`` string; default
+        ``["method.request.header.Authorization"]``). Only those are read, because API
         Gateway caches the answer by them: the ``Authorization`` header only if named, the cookie only
         with ``method.request.header.Cookie``.
     logger:
