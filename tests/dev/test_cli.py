@@ -416,6 +416,33 @@ def test_invoke_without_a_name_runs_the_templates_only_function_as_sam_does(
     assert json.loads(capsys.readouterr().out) == 42
 
 
+@pytest.mark.parametrize("name", ["template.yml", "template.json"])
+def test_without_template_option_a_template_yml_or_json_is_read_as_sam_finds_it(
+        tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        name: str) -> None:
+    # sam local's default is template.[yaml|yml|json]: the first of those in the working directory.
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return event['n'] + 1\n")
+    (tmp_path / name).write_text(json.dumps({"Resources": {"Only": {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {"Code": ".", "Handler": "app.handler", "Runtime": "python3.12"}}}}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"n": 41}'))
+    assert main(["--state-dir", str(state), "invoke", "--in-process", "--no-dev-issuer", "-e", "-"]) == 0
+    assert json.loads(capsys.readouterr().out) == 42
+
+
+def test_template_yaml_comes_before_template_yml_as_with_sam(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "template.yml").write_text("Resources: {}\n")
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    monkeypatch.chdir(tmp_path)
+    assert build_parser().parse_args(["start-api"]).template == "template.yaml"
+
+
+def test_start_api_takes_sams_short_port_option() -> None:
+    assert build_parser().parse_args(["start-api", "-p", "3001"]).port == 3001
+
+
 @pytest.mark.parametrize("args", [
     ["start-api", "--port", "99999"], ["start-api", "--port", "-1"], ["issuer", "--port", "http"],
 ])

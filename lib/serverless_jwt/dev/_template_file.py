@@ -14,7 +14,10 @@ from typing import Any
 
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["found_above", "read_template"]
+__all__ = ["TEMPLATE_NAMES", "default_template", "found_above", "read_template"]
+
+# What sam reads without --template, in its order (samcli/commands/_utils/constants.py).
+TEMPLATE_NAMES = ("template.yaml", "template.yml", "template.json")
 
 
 def found_above(path: str | os.PathLike[str]) -> Path | None:
@@ -25,6 +28,16 @@ def found_above(path: str | os.PathLike[str]) -> Path | None:
     if relative.is_absolute() or relative.exists():
         return None
     return next((folder for folder in Path.cwd().parents if (folder / relative).exists()), None)
+
+
+def default_template() -> str:
+    """The template read without ``--template``, as sam finds it: the first of ``template.yaml``,
+    ``template.yml``, ``template.json`` in the working directory; else the first a folder above holds
+    (so the error names where to run from); else ``template.yaml``."""
+    for name in TEMPLATE_NAMES:
+        if Path(name).is_file():
+            return name
+    return next((name for name in TEMPLATE_NAMES if found_above(name) is not None), TEMPLATE_NAMES[0])
 
 
 def _elsewhere(path: Path) -> str:

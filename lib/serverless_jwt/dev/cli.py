@@ -31,6 +31,7 @@ from typing import Any
 
 from serverless_jwt.dev import _cli_output as _output
 from serverless_jwt.dev._cli_types import cors_origin, nonempty, port, redirect_uri
+from serverless_jwt.dev._template_file import default_template
 from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["main"]
@@ -40,8 +41,11 @@ class CliError(Exception):
     """A usage or configuration problem, reported as ``serverless-jwt: error: ...`` with exit code 2."""
 
 
+_TEMPLATE_HELP = "SAM template (default: template.yaml, else template.yml or template.json, as sam finds it)"
+
+
 def _common_template(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--template", "-t", default="template.yaml", help="SAM template (default: template.yaml)")
+    p.add_argument("--template", "-t", default=default_template(), help=_TEMPLATE_HELP)
     p.add_argument("--parameter-overrides", nargs="+", metavar="KEY=VALUE", default=[],
                    help="template parameter values, as with sam")
     _state_dir_here_too(p)
@@ -157,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("start-api", help="serve every API of the template locally (REST under its stage, "
                                          "HTTP APIs at the root), with their authorizers")
-    p.add_argument("--port", type=port, default=3000, help="port (default: 3000; 0 picks a free one)")
+    p.add_argument("--port", "-p", type=port, default=3000, help="port (default: 3000; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     p.add_argument("--scope", action="append", default=None, metavar="SCOPE",
                    help="scopes of the token in the printed curl lines (default: read:shows; as token's)")
@@ -169,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("token", help="the token ('-' reads it from stdin, keeping it out of shell history)")
 
     p = sub.add_parser("demo", help="embedded issuer + local API + sample calls (200, 401, 403, 404)")
-    p.add_argument("--template", "-t", default="template.yaml", help="SAM template (default: template.yaml)")
+    p.add_argument("--template", "-t", default=default_template(), help=_TEMPLATE_HELP)
     p.add_argument("--verbose", "-v", action="store_true", help="also show the functions' logs")
     p.add_argument("--in-process", dest="mode", action="store_const", const="in-process", default="auto",
                    help="import the handlers into this process, not Lambda's runtime under the emulator")
