@@ -140,7 +140,18 @@ def test_http_api_on_a_named_stage_answers_preflights_under_its_stage(project: P
     assert (reply.status, reply.body) == (204, b"")
     assert reply.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "Auth" not in project.logs.getvalue()
-    assert project.call("OPTIONS", "/me", headers=PREFLIGHT).status == 404  # nothing at the root
+    # Nothing at the root has /me: the API answers there too, as sam local serves every route at the root.
+    at_root = project.call("OPTIONS", "/me", headers=PREFLIGHT)
+    assert (at_root.status, at_root.headers["access-control-allow-origin"]) == (204, "http://localhost:3000")
+
+
+def test_rest_preflight_answers_at_the_root_where_sam_local_serves_the_route(project: Project) -> None:
+    project.start(CORS.replace("PREFLIGHT", "false").replace(
+        '        H: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: "/{proxy+}", Method: ANY}}\n', ""))
+    reply = project.call("OPTIONS", "/me", headers=PREFLIGHT)
+    assert (reply.status, reply.headers["access-control-allow-origin"]) == (200, "*")
+    assert reply.headers["access-control-allow-methods"] == "GET,OPTIONS"
+    assert project.call("OPTIONS", "/elsewhere", headers=PREFLIGHT).status == 404
 
 
 def test_rest_preflight_without_a_known_origin_sends_no_allow_origin(project: Project) -> None:

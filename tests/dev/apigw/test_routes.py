@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serverless_jwt.dev.apigw.routes import Api, Route, match
+from serverless_jwt.dev.apigw.routes import Api, Route, at_root, match
 
 REST = Api("RestApi", "REST", "prod")
 HTTP = Api("HttpApi", "HTTP", "$default")
@@ -65,3 +65,14 @@ def test_default_route_catches_the_rest() -> None:
 def test_route_keys() -> None:
     assert Route(HTTP, "GET", "/shows/{id}", "S").key == "GET /shows/{id}"
     assert Route(HTTP, "ANY", "$default", "S").key == "$default"
+
+
+def test_staged_routes_match_at_the_root_as_sam_local_serves_them() -> None:
+    # Asked for a path nothing answers as deployed: a stage's route, never an unstaged one or $default.
+    found = at_root([*ROUTES, Route(REST, "ANY", "$default", "Never")], "GET", "/me")
+    assert found is not None
+    assert (found.route.function, found.resource_path) == ("RestMe", "/me")
+    proxy = at_root(ROUTES, "PUT", "/any/thing")
+    assert proxy is not None
+    assert (proxy.route.function, proxy.params) == ("RestProxy", {"proxy": "any/thing"})
+    assert at_root([Route(HTTP, "GET", "/shows", "Shows")], "GET", "/shows") is None

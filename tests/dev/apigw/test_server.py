@@ -61,12 +61,40 @@ def rest(project: Project) -> Project:
     return project
 
 
-def test_rest_routes_answer_under_their_stage_only(rest: Project) -> None:
+def test_rest_routes_answer_under_their_stage_and_at_the_root_as_sam_local_serves_them(rest: Project) -> None:
     assert rest.call("POST", "/dev/open").status == 200
-    missing = rest.call("POST", "/open")
+    # sam local start-api's URLs carry no stage: `curl localhost:3000/open` reaches the route there too,
+    # with the event the staged URL gets, and the log says where it answers deployed.
+    at_root = rest.call("POST", "/open?x=1")
+    assert at_root.status == 200
+    event = at_root.json()["event"]
+    assert (event["path"], event["resource"], event["requestContext"]["stage"]) == ("/open", "/open", "dev")
+    assert "POST /open is served at the root as sam local serves it; deployed, it is /dev/open" \
+        in rest.logs.getvalue()
+    item = rest.call("GET", "/items/7", headers={"Authorization": "allow"})  # its authorizer runs there too
+    assert item.json()["event"]["pathParameters"] == {"id": "7"}
+    assert rest.call("GET", "/items/7").status == 401
+    missing = rest.call("POST", "/nothing-here")
     assert (missing.status, missing.json()) == (404, {"message": "Not Found"})
     in_stage = rest.call("GET", "/dev/nothing-here")
     assert (in_stage.status, in_stage.json()) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_a_route_at_the_root_comes_before_a_staged_one_served_there(project: Project) -> None:
+    project.function("other", "def handler(event, context):\n"
+                              "    return {'statusCode': 200, 'body': 'http'}\n")
+    project.start(REST_TOKEN.replace("Open:\n", "Both: {Type: Api, Properties: {RestApiId: !Ref Api, "
+                                     "Path: /both, Method: get, Auth: {Authorizer: NONE}}}\n        Open:\n")
+                  + """\
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: other/
+      Events:
+        Both: {Type: HttpApi, Properties: {Path: /both, Method: get}}
+""")
+    assert project.call("GET", "/both").body == b"http"
+    assert project.call("GET", "/dev/both").json()["function"] == "Echo"
 
 
 def test_token_authorizer_missing_identity_is_401_without_calling_it(rest: Project) -> None:

@@ -4,7 +4,8 @@ Matching follows API Gateway: a REST API answers under its stage (``/prod/me``),
 root (its ``$default`` stage; another stage name is a prefix too). Within an API the most specific route
 wins, segment by segment from the left: a literal segment before ``{param}``, ``{param}`` before a
 greedy ``{proxy+}`` (which takes one or more segments); a route for the request's method before
-``ANY``; an HTTP API's ``$default`` route catches what nothing else does.
+``ANY``; an HTTP API's ``$default`` route catches what nothing else does. Then, as ``sam local
+start-api`` serves every route at the root, a staged route may answer there (:func:`at_root`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote
 
-__all__ = ["METHODS", "Api", "Authorizer", "Cors", "Match", "Route", "api_id", "match"]
+__all__ = ["METHODS", "Api", "Authorizer", "Cors", "Match", "Route", "api_id", "at_root", "match"]
 
 # The methods API Gateway serves (``ANY`` is these, as sam's ``Route.ANY_HTTP_METHODS``): a request with
 # another one (``PROPFIND``, ``TRACE``) has no route, whatever its path.
@@ -168,6 +169,24 @@ def match(routes: Sequence[Route], method: str, raw_path: str) -> Match | None:
     >>> found.route.path, found.params, found.resource_path
     ('/shows/{id}', {'id': '7'}, '/shows/7')
     """
+    return _first(routes, method, raw_path, root_only=False)
+
+
+def at_root(routes: Sequence[Route], method: str, raw_path: str) -> Match | None:
+    """A route of an API on a stage prefix (a REST stage, an HTTP API's named stage) serving ``raw_path``
+    as if it had no prefix, as ``sam local start-api`` serves every route (its URLs carry no stage):
+    asked only for a path nothing answers as deployed (``/me`` for ``/prod/me``). Not ``$default``.
+
+    Examples
+    --------
+    >>> rest = Api("RestApi", "REST", "prod")
+    >>> at_root([Route(rest, "GET", "/me", "Me")], "GET", "/me").resource_path
+    '/me'
+    """
+    return _first(routes, method, raw_path, root_only=True)
+
+
+def _first(routes: Sequence[Route], method: str, raw_path: str, *, root_only: bool) -> Match | None:
     path = _SLASHES.sub("/", raw_path) or "/"
     method = method.upper()
     if method not in METHODS:
@@ -176,6 +195,10 @@ def match(routes: Sequence[Route], method: str, raw_path: str) -> Match | None:
         if route.method not in ("ANY", method):
             continue
         prefix = route.api.prefix
+        if root_only:
+            if not prefix or route.path == "$default":
+                continue
+            prefix = ""
         if prefix:
             if path != prefix and not path.startswith(prefix + "/"):
                 continue

@@ -23,7 +23,8 @@ from serverless_jwt.dev import invocation
 from serverless_jwt.dev._http_framing import framing
 from serverless_jwt.dev._serve import serve_in_thread, shut_down
 from serverless_jwt.dev.apigw import cors, events, routes
-from serverless_jwt.dev.apigw._target import origin_form, under
+from serverless_jwt.dev.apigw._preflight import answer_preflight
+from serverless_jwt.dev.apigw._target import origin_form
 from serverless_jwt.dev.apigw.body import BadRequestBody, read_body
 from serverless_jwt.dev.apigw.events import Request
 from serverless_jwt.dev.apigw.jwt_authorizer import JwtAuthorizers
@@ -136,6 +137,8 @@ class LocalApiGateway:
         self.jwt_authorizers = JwtAuthorizers(override=jwt_override, log=self._log)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._noted: set[Route] = set()  # routes served at the root, named once in the log
+        self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -213,7 +216,8 @@ class LocalApiGateway:
 
     def _answer(self, request: Request) -> tuple[Answer, str, Api | None]:
         if request.method.upper() == "OPTIONS":
-            preflight = self._preflight(request, cors.is_preflight(request))
+            preflight = answer_preflight(self.routes, self.apis, self.lambda_authorizers, request,
+                                         cors.is_preflight(request))
             if preflight is not None:
                 return preflight, "cors", None
         found = routes.match(self.routes, request.method, request.raw_path)
@@ -229,6 +233,10 @@ class LocalApiGateway:
             headers = [("Content-Type", "application/json"), ("Access-Control-Allow-Origin", "*")]
             return Answer(200, headers, body), "-", None
         if found is None:
+            found = routes.at_root(self.routes, request.method, request.raw_path)
+            if found is not None:
+                self._note_at_root(found, request)
+        if found is None:
             rest = routes.in_stage(self.apis, request.raw_path) is not None
             return gateway("not_found", rest, request.request_id), "-", None
         answer, target = self._run(found, request)
@@ -237,33 +245,14 @@ class LocalApiGateway:
             answer.headers = cors.strip_cors(answer.headers) + added
         return answer, target, found.route.api
 
-    def _preflight(self, request: Request, full: bool) -> Answer | None:
-        """CORS's answer to an ``OPTIONS`` request: any of them on a REST resource with ``Cors`` (SAM's
-        mock method answers whatever the headers), only a ``full`` preflight on an HTTP API."""
-        stage_api = routes.in_stage(self.apis, request.raw_path)
-        inner = request.raw_path[len(stage_api.prefix):] or "/" if stage_api is not None else ""
-        on_path = [r for r in self.routes if r.api == stage_api and r.bind(inner) is not None]
-        if stage_api is None or not on_path:  # not a REST resource: an HTTP API at the root may answer
-            if not full:
-                return None
-            # The HTTP API that serves this path (any method) answers with its CORS configuration; one
-            # on a named stage answers under its stage prefix (/v2/...), as it does for requests.
-            served = {r.api for r in self.routes if r.api.kind == "HTTP"
-                      and (inner_path := under(r.api.prefix, request.raw_path)) is not None
-                      and r.bind(inner_path) is not None}
-            http = sorted((a for a in self.apis if a.kind == "HTTP" and a.cors is not None
-                           and under(a.prefix, request.raw_path) is not None),
-                          key=lambda a: (a not in served, not a.prefix))
-            return cors.http_preflight(http[0].cors, request) if http and http[0].cors else None
-        if stage_api.cors is None or any(r.method == "OPTIONS" for r in on_path):
-            return None  # no CORS here, or the template's own OPTIONS method serves it
-        if stage_api.authorize_preflight and stage_api.default_authorizer is not None:
-            probe = Match(Route(stage_api, "OPTIONS", on_path[0].path, "-", stage_api.default_authorizer),
-                          on_path[0].bind(inner) or {}, inner)
-            outcome = self.lambda_authorizers.authorize(probe, request)
-            if isinstance(outcome, Answer):
-                return outcome
-        return cors.rest_preflight(stage_api.cors, on_path)
+    def _note_at_root(self, found: Match, request: Request) -> None:
+        """Once per route: where a route served at the root (as sam local serves it) answers deployed."""
+        with self._lock:
+            if found.route in self._noted:
+                return
+            self._noted.add(found.route)
+        self._log(f"note: {request.method.upper()} {request.raw_path} is served at the root as sam local "
+                  f"serves it; deployed, it is {found.route.api.prefix}{request.raw_path}")
 
     def _run(self, found: Match, request: Request) -> tuple[Answer, str]:
         """The answer, and who gave it for the access log: the route's function, or its authorizer."""
