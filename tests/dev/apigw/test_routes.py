@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serverless_jwt.dev.apigw.routes import Api, Route, at_root, match
+from serverless_jwt.dev.apigw.routes import Api, Route, at_root, match, rest_owner
 
 REST = Api("RestApi", "REST", "prod")
 HTTP = Api("HttpApi", "HTTP", "$default")
@@ -76,3 +76,11 @@ def test_staged_routes_match_at_the_root_as_sam_local_serves_them() -> None:
     assert proxy is not None
     assert (proxy.route.function, proxy.params) == ("RestProxy", {"proxy": "any/thing"})
     assert at_root([Route(HTTP, "GET", "/shows", "Shows")], "GET", "/shows") is None
+
+
+def test_the_rest_api_owns_the_root_only_when_no_api_answers_there() -> None:
+    staged_http = Api("V2", "HTTP", "v2")
+    assert rest_owner([REST, HTTP], "/nothing") is None  # the HTTP API's root: its 404
+    assert rest_owner([REST, HTTP], "/prod/nothing") == REST
+    assert rest_owner([staged_http, REST], "/nothing") == REST
+    assert rest_owner([staged_http], "/nothing") is None

@@ -74,10 +74,16 @@ def test_rest_routes_answer_under_their_stage_and_at_the_root_as_sam_local_serve
     item = rest.call("GET", "/items/7", headers={"Authorization": "allow"})  # its authorizer runs there too
     assert item.json()["event"]["pathParameters"] == {"id": "7"}
     assert rest.call("GET", "/items/7").status == 401
-    missing = rest.call("POST", "/nothing-here")
-    assert (missing.status, missing.json()) == (404, {"message": "Not Found"})
     in_stage = rest.call("GET", "/dev/nothing-here")
     assert (in_stage.status, in_stage.json()) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_with_no_api_at_the_root_a_path_nothing_serves_is_the_rest_apis_403(rest: Project) -> None:
+    # Only a REST API: the root is its (as under sam local, which answers every unknown path so), not an
+    # HTTP API's 404 Not Found, which no API of this template would answer.
+    missing = rest.call("POST", "/nothing-here")
+    assert (missing.status, missing.json()) == (403, {"message": "Missing Authentication Token"})
+    assert missing.headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
 
 
 def test_a_route_at_the_root_comes_before_a_staged_one_served_there(project: Project) -> None:

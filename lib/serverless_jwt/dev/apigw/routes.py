@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote
 
-__all__ = ["METHODS", "Api", "Authorizer", "Cors", "Match", "Route", "api_id", "at_root", "match"]
+__all__ = ["METHODS", "Api", "Authorizer", "Cors", "Match", "Route", "api_id", "at_root", "match",
+           "rest_owner"]
 
 # The methods API Gateway serves (``ANY`` is these, as sam's ``Route.ANY_HTTP_METHODS``): a request with
 # another one (``PROPFIND``, ``TRACE``) has no route, whatever its path.
@@ -228,3 +229,13 @@ def in_stage(apis: Sequence[Api], raw_path: str) -> Api | None:
         if api.kind == "REST" and (raw_path == api.prefix or raw_path.startswith(api.prefix + "/")):
             return api
     return None
+
+
+def rest_owner(apis: Sequence[Api], raw_path: str) -> Api | None:
+    """The REST API whose own answers (403 'Missing Authentication Token', ``GatewayResponses``) a path
+    gets: the one whose stage it is under; or, when no API answers at the root, the first REST API, as
+    sam local serves REST routes there (and answers every unknown path with that 403)."""
+    staged = in_stage(apis, raw_path)
+    if staged is not None or any(not api.prefix for api in apis):
+        return staged
+    return next((api for api in apis if api.kind == "REST"), None)

@@ -197,14 +197,14 @@ class LocalApiGateway:
                           headers=list(h.headers.items()), body=body, source_ip=h.client_address[0],
                           port=int(port), region=self.region, protocol=h.request_version)
         if problem is not None:
-            rest = routes.in_stage(self.apis, raw_path) is not None
+            rest = routes.rest_owner(self.apis, raw_path) is not None
             answer, target = gateway(problem, rest, request.request_id), "-"
         else:
             try:
                 answer, target = self.answer(request)
             except Exception as exc:  # a bug here must still answer, as API Gateway's 500 would
                 self._log("local API Gateway error:\n" + "".join(traceback.format_exception(exc)))
-                rest = routes.in_stage(self.apis, raw_path) is not None
+                rest = routes.rest_owner(self.apis, raw_path) is not None
                 answer, target = gateway("integration_failure", rest, request.request_id), "-"
                 answer.status = 500
         self._send(h, answer, request, target)
@@ -212,7 +212,7 @@ class LocalApiGateway:
     def answer(self, request: Request) -> tuple[Answer, str]:
         """The answer to one request and what served it (a function name, ``static``, ``-``)."""
         answer, target, api = self._answer(request)
-        return customize(answer, api or routes.in_stage(self.apis, request.raw_path)), target
+        return customize(answer, api or routes.rest_owner(self.apis, request.raw_path)), target
 
     def _answer(self, request: Request) -> tuple[Answer, str, Api | None]:
         if request.method.upper() == "OPTIONS":
@@ -237,7 +237,7 @@ class LocalApiGateway:
             if found is not None:
                 self._note_at_root(found, request)
         if found is None:
-            rest = routes.in_stage(self.apis, request.raw_path) is not None
+            rest = routes.rest_owner(self.apis, request.raw_path) is not None
             return gateway("not_found", rest, request.request_id), "-", None
         answer, target = self._run(found, request)
         if found.route.api.kind == "HTTP" and found.route.api.cors is not None:
