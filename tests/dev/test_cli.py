@@ -1014,6 +1014,21 @@ def test_start_api_in_process_says_so_and_serves(running_api: tuple[subprocess.P
     assert not any("aws-lambda-rie" in cmd for cmd in _descendants(proc.pid).values())
 
 
+@pytest.mark.parametrize("running_api", [["--in-process", "--disable-authorizer"]], indirect=True)
+def test_start_api_disable_authorizer_serves_lambda_authorized_routes_without_them_as_sam_does(
+        running_api: tuple[subprocess.Popen[str], str, str]) -> None:
+    proc, url, banner = running_api
+    assert "Lambda authorizers are off (--disable-authorizer)" in banner
+    # The REST API's TOKEN authorizer never runs: the backend itself answers the request without token.
+    status, body = _get(url, "/prod/me", None)
+    assert status == 401
+    assert body != b'{"message":"Unauthorized"}'  # not the gateway's answer: the function's own
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert "GET /prod/me -> MeFunction 401" in err
+    assert "authorizer JwtTokenAuthorizer" not in err
+
+
 def test_printed_hints_name_the_venv_command_when_it_is_not_on_path(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     script = tmp_path / ".venv" / "bin" / "serverless-jwt"

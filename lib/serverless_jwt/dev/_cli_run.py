@@ -234,6 +234,7 @@ def _resource_metadata(issuer: DevIssuer | _support.AttachedIssuer) -> Callable[
 def cmd_start_api(args: argparse.Namespace) -> int:
     from serverless_jwt._config import is_loopback
     from serverless_jwt.dev.apigw import LocalApiGateway, collect
+    from serverless_jwt.dev.apigw.routes import without_lambda_authorizers
 
     template = _template(args)
     with malformed(template.path, "an Api or HttpApi"):
@@ -241,6 +242,9 @@ def cmd_start_api(args: argparse.Namespace) -> int:
     if not collection.routes:
         why = "".join(f"; {w}" for w in collection.warnings)
         raise CliError(f"{template.path} has no Api or HttpApi routes to serve{why}")
+    if args.disable_authorizer:
+        collection.routes = without_lambda_authorizers(collection.routes)
+        collection.apis = list(dict.fromkeys(r.api for r in collection.routes))
     if not args.host.strip():
         raise CliError("--host needs an address (127.0.0.1 by default; 0.0.0.0 for every interface)")
     if not is_loopback(args.host):
@@ -291,6 +295,8 @@ def cmd_start_api(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
         lines = [_support.api_banner(api, template, issuer, args.scope, mode=prepared.mode),
                  prepared.describe()]
+        if args.disable_authorizer:
+            lines.append("Lambda authorizers are off (--disable-authorizer): their routes are open")
         if prepared.mode == "emulator":
             watched = sorted({str(d) for n in names for d in template.function(n).watched_dirs})
             lines.append("watching for code changes (a change restarts that function's runtime): "

@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     p.add_argument("--scope", action="append", default=None, metavar="SCOPE",
                    help="scopes of the token in the printed curl lines (default: read:shows; as token's)")
+    p.add_argument("--disable-authorizer", action="store_true",
+                   help="serve routes behind a Lambda authorizer without running it, as sam local's "
+                        "option does (JWT authorizers still check tokens)")
     p.add_argument("--static-dir", "-s", default=None,
                    help="static files served at / (default: public, next to the template; '' for none)")
     _common_template(p)

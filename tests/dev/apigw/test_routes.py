@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from serverless_jwt.dev.apigw.routes import Api, Route, at_root, match, rest_owner
+from serverless_jwt.dev.apigw.routes import (
+    Api,
+    Authorizer,
+    Route,
+    at_root,
+    match,
+    rest_owner,
+    without_lambda_authorizers,
+)
 
 REST = Api("RestApi", "REST", "prod")
 HTTP = Api("HttpApi", "HTTP", "$default")
@@ -84,3 +92,14 @@ def test_the_rest_api_owns_the_root_only_when_no_api_answers_there() -> None:
     assert rest_owner([REST, HTTP], "/prod/nothing") == REST
     assert rest_owner([staged_http, REST], "/nothing") == REST
     assert rest_owner([staged_http], "/nothing") is None
+
+
+def test_without_lambda_authorizers_opens_their_routes_and_keeps_jwt_ones() -> None:
+    token = Authorizer("Tok", "token", function="Auth", identity_sources=(("header", "Authorization"),))
+    jwt = Authorizer("Jwt", "jwt", issuer="https://issuer.example", audiences=("api",))
+    rest = Api("RestApi", "REST", "prod", default_authorizer=token, authorize_preflight=True)
+    opened = without_lambda_authorizers([Route(rest, "GET", "/me", "Me", token),
+                                         Route(HTTP, "GET", "/me", "Me", jwt)])
+    assert [r.authorizer for r in opened] == [None, jwt]
+    assert (opened[0].api.default_authorizer, opened[0].api.authorize_preflight) == (None, False)
+    assert opened[0].bind("/me") == {}

@@ -10,6 +10,7 @@ start-api`` serves every route at the root, a staged route may answer there (:fu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Literal
 from urllib.parse import unquote
 
 __all__ = ["METHODS", "Api", "Authorizer", "Cors", "Match", "Route", "api_id", "at_root", "match",
-           "rest_owner"]
+           "rest_owner", "without_lambda_authorizers"]
 
 # The methods API Gateway serves (``ANY`` is these, as sam's ``Route.ANY_HTTP_METHODS``): a request with
 # another one (``PROPFIND``, ``TRACE``) has no route, whatever its path.
@@ -239,3 +240,20 @@ def rest_owner(apis: Sequence[Api], raw_path: str) -> Api | None:
     if staged is not None or any(not api.prefix for api in apis):
         return staged
     return next((api for api in apis if api.kind == "REST"), None)
+
+
+def without_lambda_authorizers(routes: Sequence[Route]) -> list[Route]:
+    """The routes with no Lambda authorizer (TOKEN, REQUEST, HTTP API Lambda), their APIs with no Lambda
+    default authorizer for CORS preflights: ``sam local start-api --disable-authorizer``. JWT
+    authorizers stay (sam local has none to disable)."""
+    apis: dict[Api, Api] = {}
+    out = []
+    for route in routes:
+        api = route.api
+        if api not in apis:
+            lambda_default = api.default_authorizer is not None and api.default_authorizer.kind != "jwt"
+            apis[api] = dataclasses.replace(api, default_authorizer=None, authorize_preflight=False) \
+                if lambda_default else api
+        keep = route.authorizer is not None and route.authorizer.kind == "jwt"
+        out.append(dataclasses.replace(route, api=apis[api], authorizer=route.authorizer if keep else None))
+    return out
