@@ -92,7 +92,8 @@ class LocalApiGateway:
     ----------
     routes:
         Every route (``collect(template).routes``): REST APIs answer under their stage, HTTP APIs at
-        the root.
+        the root (or their named stage); a staged route also at the root where nothing else has its
+        path, as ``sam local start-api`` serves it.
     runners:
         One runner per function name (backends and authorizers), each with
         ``invoke(event, *, request_id=None)``.
