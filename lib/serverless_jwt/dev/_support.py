@@ -219,7 +219,8 @@ def api_banner(api: LocalApiGateway, template: Template, issuer: DevIssuer | Att
     how = ("each function in Lambda's Python runtime under the Runtime Interface Emulator, kept warm"
            if mode == "emulator" else "functions run in this process")
     lines = [f"local API Gateway on {url} (from {template.path}; {how})",
-             "routes (REST APIs under their stage, HTTP APIs at the root):", *api.route_lines()]
+             "routes (REST APIs under their stage, HTTP APIs at the root; staged routes also answer at "
+             "the root where nothing else does, as under sam local):", *api.route_lines()]
     if issuer is None:
         lines.append("functions use the template's JWT_* settings (--no-dev-issuer): bring your own token")
         return "\n".join(lines)
