@@ -50,6 +50,18 @@ def _no_jwt_settings_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="session")
+def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("user-cache")
+
+
+@pytest.fixture(autouse=True)
+def _no_state_in_the_real_user_cache(monkeypatch: pytest.MonkeyPatch, user_cache: Path) -> None:
+    # A project whose code holds its folder keeps the local loop's state in the user's cache directory
+    # (dev/_state_dir.py): the tests' projects keep theirs in this run's.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache))
+
+
 @pytest.fixture(autouse=True)
 def _fresh_jwks_cache() -> Iterator[None]:
     # Loopback ports are reused between tests: a cache keyed by issuer URL must not outlive its test.

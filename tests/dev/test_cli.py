@@ -114,6 +114,29 @@ def test_token_from_a_subfolder_of_the_project_names_the_folder_whose_issuer_ran
     assert f"--state-dir {tmp_path / '.serverless-jwt'} token" in err
 
 
+def test_token_signs_with_the_key_of_the_issuer_of_a_project_whose_code_is_its_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # CodeUri: . keeps the state outside the project (sam build would copy it): token finds it there,
+    # from the project and (with the hint) from a subfolder.
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12}\n")
+    monkeypatch.chdir(tmp_path)
+    state = _support.here(None, writing=True)  # as `serverless-jwt issuer` finds it
+    issuer = _support.start_issuer(state, port=None)
+    try:
+        assert main(["token", "--sub", "alice"]) == 0
+        token = capsys.readouterr().out.strip()
+        assert Verifier(issuer=issuer.issuer, audience=issuer.audience).verify(token)["sub"] == "alice"
+    finally:
+        issuer.stop()
+    assert not (tmp_path / ".serverless-jwt").exists()
+    (tmp_path / "lambdas").mkdir()
+    monkeypatch.chdir(tmp_path / "lambdas")
+    assert main(["token"]) == 2
+    assert f"--state-dir {state} token" in capsys.readouterr().err
+
+
 def test_invoke_from_a_subfolder_uses_the_state_of_the_templates_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     # `invoke -t ../template.yaml` from lambdas/ made ./.serverless-jwt there: another key, whose tokens

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from serverless_jwt._config import secret_problem
-from serverless_jwt.dev import _support
+from serverless_jwt.dev import _state_dir, _support
 from serverless_jwt.dev._template_file import found_above
 from serverless_jwt.dev.cli import CliError, _scopes, _wait_for_ctrl_c
 from serverless_jwt.dev.issuer import DevIssuer
@@ -75,7 +75,7 @@ def _readable(token: str) -> dict[str, Any]:
 
 
 def cmd_issuer(args: argparse.Namespace) -> int:
-    state = Path(args.state_dir or _support.STATE_DIR)
+    state = _support.here(args.state_dir, writing=True)
     running = _support.running_issuer(state)
     if running is not None and _support.is_shared(running):
         # A second one would rewrite the record and split the dev identity.
@@ -100,7 +100,7 @@ def cmd_issuer(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    state = Path(args.state_dir or _support.STATE_DIR)
+    state = _support.here(args.state_dir, writing=False)
     scopes, roles, claims = _scopes(args.scope), list(args.role), _parse_claims(args.claim)
     if args.hs256:
         secret = os.environ.get("JWT_SECRET", "").strip()
@@ -128,11 +128,11 @@ def cmd_token(args: argparse.Namespace) -> int:
         record = _support.read_record(state)
         issuer_url = args.issuer_url or record.get("issuer")
         if not issuer_url:
-            folder = found_above(state)
-            if folder is not None and _support.read_record(folder / state):  # run from a subfolder
+            folder, above = _state_above(args.state_dir)
+            if folder is not None:  # run from a subfolder
                 raise CliError(f"no dev issuer has run here ({Path.cwd()}) yet; one has in {folder}: run "
                                f"from there, or name its state: {_support.command()} --state-dir "
-                               f"{folder / state} token ...")
+                               f"{above} token ...")
             raise CliError(f"no dev issuer has run here yet: start one ({_support.command()} issuer, or "
                            "start-api) or pass --issuer-url")
         if not args.issuer_url and _support.running_issuer(state) is None:
@@ -146,6 +146,18 @@ def cmd_token(args: argparse.Namespace) -> int:
     print(token)
     print(f"# {_summary(claims)}", file=sys.stderr)
     return 0
+
+
+def _state_above(given: str | None) -> tuple[Path | None, Path | None]:
+    """The nearest folder above the working directory whose dev issuer has run, and its state folder."""
+    if given is not None:
+        folder = found_above(given)
+        return (folder, folder / given) if folder and _support.read_record(folder / given) else (None, None)
+    for folder in Path.cwd().parents:
+        state = _state_dir.for_folder(folder)
+        if _support.read_record(state):
+            return folder, state
+    return None, None
 
 
 def _summary(claims: dict[str, Any]) -> str:

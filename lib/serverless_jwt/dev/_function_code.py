@@ -46,7 +46,7 @@ def code_location(kind: str, name: str, props: Mapping[str, Any], require: Calla
 
 
 # .serverless-jwt: these dev tools' own state (the dev issuer's keys and address, unpacked .zip code), which
-# they write beside the template, so inside a CodeUri or ContentUri of "." (_support.STATE_DIR).
+# they write beside the template; never inside a CodeUri (_state_dir), but --state-dir may put it there.
 _NOT_CODE = ("__pycache__", ".aws-sam", ".git", ".serverless-jwt")
 
 

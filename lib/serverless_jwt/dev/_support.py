@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from serverless_jwt.dev import _state_dir
 from serverless_jwt.dev._invoke_inputs import authorizer_event_mismatch as authorizer_event_mismatch
 from serverless_jwt.dev._invoke_inputs import (
     default_event,
@@ -37,24 +38,48 @@ from serverless_jwt.errors import ConfigurationError
 if TYPE_CHECKING:
     from serverless_jwt.dev.apigw import LocalApiGateway
 
-__all__ = ["AttachedIssuer", "api_banner", "default_event", "describe_times", "get_authorization",
+__all__ = ["AttachedIssuer", "api_banner", "default_event", "describe_times", "get_authorization", "here",
            "port_error", "read_event", "read_record", "running_issuer", "set_authorization", "shared_issuer",
            "start_issuer", "state_dir", "unusual_authorization"]
 
 RECORD = "issuer.json"
-STATE_DIR = ".serverless-jwt"  # the dev issuer's key and address, unless --state-dir says otherwise
 
 
 def state_dir(given: str | None, template: Template) -> Path:
-    """``--state-dir`` as given (relative to the working directory), else ``.serverless-jwt`` in the
-    template's folder (the project's, above ``.aws-sam/build`` for a built template), where its runtimes
-    go too: ``invoke -t ../template.yaml`` from a subfolder shares the project's issuer and key."""
+    """``--state-dir`` as given (relative to the working directory), else the template's project state
+    folder (:attr:`Template.state_dir <serverless_jwt.dev.template.Template.state_dir>`:
+    ``.serverless-jwt`` beside it, above ``.aws-sam/build`` for a built template, unless sam build would
+    copy it: then outside the project), where its runtimes go too: ``invoke -t ../template.yaml`` from a
+    subfolder shares the project's issuer and key. Says on stderr when that folder moved out of the
+    project, and when a ``--state-dir`` is inside code that sam build copies."""
+    project = _state_dir.project_folder(template.dir)
+    for notice in _state_dir.settle(project, template.state_dir, template.code_folders):
+        print(f"notice: {notice}", file=sys.stderr)
+    if given is None:
+        return template.state_dir
+    inside = _state_dir.holders(Path(given), template.code_folders)
+    if inside:  # the user's choice stands, but not unannounced
+        print(f"warning: --state-dir {given} is inside {' and '.join(inside)}: sam build would copy it "
+              "(the dev issuer's private keys) into the artifact", file=sys.stderr)
+    return Path(given)
+
+
+def here(given: str | None, *, writing: bool) -> Path:
+    """The state folder of ``issuer`` (``writing``) and ``token``, which take no template: ``--state-dir``,
+    else the working directory's: :func:`state_dir` of its ``template.yaml`` when ``writing``, else the
+    one kept outside the project when there is one, else ``.serverless-jwt``. ``token`` needs no
+    template (nor PyYAML): the project's state is outside it only once a command has put it there."""
     if given is not None:
         return Path(given)
-    folder = template.dir
-    if folder.parts[-2:] == (".aws-sam", "build"):
-        folder = folder.parent.parent
-    return folder / STATE_DIR
+    project = Path.cwd()
+    if writing and (project / "template.yaml").is_file():
+        try:
+            template = Template(project / "template.yaml")
+        except (ConfigurationError, ImportError):  # a broken template, or no PyYAML: decided as token
+            pass
+        else:
+            return state_dir(None, template)
+    return _state_dir.for_folder(project)
 
 
 def read_record(state_dir: Path) -> dict[str, Any]:

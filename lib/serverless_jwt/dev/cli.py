@@ -106,7 +106,8 @@ def _state_dir_here_too(p: argparse.ArgumentParser) -> None:
 
 
 _STATE_DIR_HELP = ("where the dev issuer keeps its keys and address (default: .serverless-jwt, beside the "
-                   "template for invoke and start-api, else in the working directory)")
+                   "template for invoke and start-api, else in the working directory; in the user cache "
+                   "folder instead when sam build would copy it, e.g. CodeUri: .)")
 
 
 def _version() -> str:

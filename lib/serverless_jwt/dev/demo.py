@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from serverless_jwt.dev._support import command
+from serverless_jwt.dev._support import command, state_dir
 from serverless_jwt.dev.apigw import LocalApiGateway, collect
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.runners import Prepared, prepare
@@ -100,6 +100,7 @@ def run_demo(template_path: str, *, verbose: bool = False, out: TextIO | None = 
     """
     out = out or sys.stdout
     template = Template(template_path)
+    state_dir(None, template)  # its runtimes go there: moved out of the project when sam build copies it
     logs: TextIO = sys.stderr if verbose else io.StringIO()
     with DevIssuer() as issuer:
         env = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience}

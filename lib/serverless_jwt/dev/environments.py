@@ -4,9 +4,10 @@ This is the job ``sam build`` does for a container: the interpreter matching the
 (``python3.12`` on PATH or under pyenv; otherwise the current one, with a notice) gets a virtual
 environment holding ``awslambdaric`` (the runtime's bootstrap) plus every ``requirements.txt`` of the
 template's functions and unbuilt layers of that runtime. It lives in
-``<project folder>/.serverless-jwt/runtimes/<runtime>-<digest of its inputs>/`` (the template's
-folder, or the one above ``.aws-sam/build`` for a built template; git-ignored; the
-``SERVERLESS_JWT_CACHE_DIR`` variable moves it) and is rebuilt only when its inputs change (interpreter,
+``<project state>/runtimes/<runtime>-<digest of its inputs>/``: ``.serverless-jwt`` in the template's
+folder (the one above ``.aws-sam/build`` for a built template; git-ignored), or outside the project when
+``sam build`` would copy that (:mod:`~serverless_jwt.dev._state_dir`); the ``SERVERLESS_JWT_CACHE_DIR``
+variable moves it and is rebuilt only when its inputs change (interpreter,
 requirement files); the newest four per runtime are kept. Requirement lines that name
 a local folder (``.``, ``../lib``) are installed *editable*, so edits to a local package show up without a
 rebuild; a local wheel or sdist is installed as it is, and rebuilt at the same path it rebuilds the

@@ -183,11 +183,10 @@ def _for(env_vars: Mapping[str, Mapping[str, Any]] | None, function: Function) -
 
 
 def _cache_dir(template: Template) -> Path:
-    # The project's state folder (above .aws-sam/build for a built template), as the dev issuer's:
-    # the runtimes built for the source template serve the built one too.
-    from serverless_jwt.dev._support import state_dir
-
-    return Path(os.environ.get("SERVERLESS_JWT_CACHE_DIR") or state_dir(None, template))
+    # The project's state folder (above .aws-sam/build for a built template; outside the project when
+    # sam build would copy it), as the dev issuer's: the runtimes built for the source template serve
+    # the built one too.
+    return Path(os.environ.get("SERVERLESS_JWT_CACHE_DIR") or template.state_dir)
 
 
 def _function_notices(function: Function) -> list[str]:

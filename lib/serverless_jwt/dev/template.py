@@ -21,6 +21,8 @@
 - When ``sam build`` has run (``.aws-sam/build/template.yaml`` beside the template), a function's code
   is its build artifact, as with ``sam local``; :attr:`Function.stale_build` says when its source, or
   the source of a layer it runs from the build, changed after the build.
+- :attr:`Template.state_dir` is where the local loop keeps the project's state: outside the project when
+  ``sam build`` would copy it from :attr:`Template.code_folders` (:mod:`~serverless_jwt.dev._state_dir`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from serverless_jwt.dev._function_code import (
     stale_sources,
     unpacked,
 )
+from serverless_jwt.dev._state_dir import built_sources, choose, project_folder
 from serverless_jwt.dev._template_checks import bounded, malformed
 from serverless_jwt.dev._template_file import read_template
 from serverless_jwt.dev._template_inputs import (
@@ -119,19 +122,32 @@ class Template:
                     self.layers[name] = layer
         self.functions: dict[str, Function] = {}
         self.skipped: dict[str, str] = {}  # functions sam local does not run either, and why
+        # What sam build copies whole (each function's code folder, layer's content, image's context).
+        self.code_folders = {f"{n}'s ContentUri": layer.content_dir for n, layer in self.layers.items()}
+        located: dict[str, tuple[dict[str, Any], Any]] = {}
         for name, resource in self.resources.items():
             if isinstance(resource, dict) and resource.get("Type") in FUNCTIONS:
                 with malformed(self.path, name):
                     props = self._merged(name, resource)
                     if props.get("PackageType") == "Image":  # sam local needs Docker for it; skipped
                         self.skipped[name] = f"{name} is a container image (PackageType Image), not run here"
+                        self._image_context(name, resource.get("Metadata"))
                         continue
                     code = code_location(resource["Type"], name, props, self.require)
                     if code is None:  # as SamFunctionProvider: code in S3 is not run locally
                         self.skipped[name] = (f"{name}'s code is in S3, which sam local does not "
                                               "download either")
                         continue
-                    self.functions[name] = self._function(name, props, code)
+                    if code is not INLINE:
+                        key = "CodeUri" if resource["Type"] == "AWS::Serverless::Function" else "Code"
+                        self.code_folders[f"{name}'s {key}"] = self._code_dir(name, code, key)
+                    located[name] = (props, code)
+        self.code_folders.update(built_sources(self.dir))
+        #: Where the local loop keeps this project's state unless --state-dir names another (_state_dir).
+        self.state_dir = choose(project_folder(self.dir), self.code_folders)
+        for name, (props, code) in located.items():
+            with malformed(self.path, name):
+                self.functions[name] = self._function(name, props, code)
 
     @property
     def routes(self) -> list[Route]:
@@ -202,6 +218,11 @@ class Template:
                                      "(an S3 location is not downloaded)")
         return (self.dir / uri).resolve()
 
+    def _image_context(self, name: str, metadata: Any) -> None:
+        context = self.resolve(metadata.get("DockerContext")) if isinstance(metadata, dict) else None
+        if isinstance(context, str):
+            self.code_folders[f"{name}'s DockerContext"] = (self.dir / context).resolve()
+
     def _built(self, name: str) -> Path | None:
         if self.build_root is None:
             return None
@@ -255,7 +276,7 @@ class Template:
         inline = code is INLINE
         source = self.dir if inline else self._code_dir(name, code, "CodeUri")
         if not inline and source.name.endswith(ARCHIVES) and source.is_file():  # as sam local unpacks it
-            source = unpacked(source, self.dir / ".serverless-jwt" / "code", name)
+            source = unpacked(source, self.state_dir / "code", name)
         built = None if inline else self._built(name)
         handler = self.require(props.get("Handler"), f"{name}.Handler")
         if not isinstance(handler, str) or not handler:  # as SAM's MissingFunctionHandlerException

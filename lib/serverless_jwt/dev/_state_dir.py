@@ -1,0 +1,169 @@
+"""Where the local loop keeps a project's state: the dev issuer's keys and address, unpacked ``.zip`` code,
+the runtime environments.
+
+By default ``.serverless-jwt/`` in the project folder (the template's, or the one above ``.aws-sam/build``
+for a built template). Not where ``sam build`` would copy it: a function's ``CodeUri`` (a layer's
+``ContentUri``, an image's ``DockerContext``) that is the project folder or holds it (``CodeUri: .``, or
+the template in ``src/`` with ``CodeUri: ../``) has every file under it copied into the artifact
+(aws-lambda-builders' python_pip ``EXCLUDED_FILES`` leave out ``.aws-sam``, ``.git``, ``.venv``... by
+name, never ours, and SAM CLI reads no ignore file), and ``sam deploy`` would upload the dev issuer's
+private keys and tens of MB of environments. Such a project keeps its state outside itself, in
+``<user cache>/serverless-jwt/projects/<folder name>-<digest of its path>/`` (:func:`outside`), and keeps
+it there (every command finds it by the project's path, ``token`` too, which reads no template): one
+dev identity per project, whichever command runs first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from serverless_jwt.dev._private_dir import make_private_dir
+
+__all__ = ["STATE_DIR", "built_sources", "choose", "for_folder", "holders", "outside", "project_folder",
+           "settle", "user_cache_dir"]
+
+STATE_DIR = ".serverless-jwt"
+_IDENTITY = ("rs256.pem", "es256.pem", "issuer.json")  # what makes the dev identity: kept when moved
+_OURS = {*_IDENTITY, ".gitignore", "code", "runtimes"}  # everything this tool writes in a state folder
+
+
+def project_folder(template_dir: Path) -> Path:
+    """The template's folder, or the project's above ``.aws-sam/build`` for a built template."""
+    return template_dir.parent.parent if template_dir.parts[-2:] == (".aws-sam", "build") else template_dir
+
+
+def built_sources(template_dir: Path) -> dict[str, Path]:
+    """For a template ``sam build`` wrote (``.aws-sam/build/template.yaml``), whose ``CodeUri`` name its
+    artifacts: the source folders they were built from, as SAM CLI records them in ``.aws-sam/build.toml``."""
+    if template_dir.parts[-2:] != (".aws-sam", "build"):
+        return {}
+    try:
+        text = (template_dir.parent / "build.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    graph = _toml(text)
+    if graph is None:
+        return {}
+    found = {}
+    for kind in ("function_build_definitions", "layer_build_definitions"):
+        definitions = graph.get(kind)
+        for key, entry in definitions.items() if isinstance(definitions, dict) else ():
+            if isinstance(entry, dict) and isinstance(entry.get("codeuri"), str):
+                names = entry.get("functions")
+                who = ", ".join(map(str, names)) if isinstance(names, list) and names else entry.get(
+                    "layer_name") or key
+                found[f"{who}'s source"] = (template_dir / entry["codeuri"]).resolve()
+    return found
+
+
+def _toml(text: str) -> dict[str, Any] | None:
+    try:
+        if sys.version_info >= (3, 11):
+            import tomllib
+
+            return tomllib.loads(text)
+        import tomlkit  # Python 3.10: it comes with aws-sam-cli
+
+        return dict(tomlkit.parse(text).unwrap())
+    except Exception:  # no reader, or a damaged file: no sources known
+        return None
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME`` when set, else the platform's: ``~/Library/Caches`` (macOS),
+    ``%LOCALAPPDATA%`` (Windows), ``~/.cache``."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg)
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches"
+    local = os.environ.get("LOCALAPPDATA", "")
+    if sys.platform == "win32" and local:
+        return Path(local)
+    return Path.home() / ".cache"
+
+
+def outside(project: Path) -> Path:
+    """The state folder of ``project`` kept outside it: named for the folder and its absolute path."""
+    resolved = project.resolve()
+    digest = hashlib.sha256(str(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", resolved.name)[:40].strip("._") or "root"
+    return user_cache_dir() / "serverless-jwt" / "projects" / f"{name}-{digest}"
+
+
+def holders(path: Path, folders: Mapping[str, Path]) -> list[str]:
+    """The entries of ``folders`` (``"Fn's CodeUri": folder``) that ``sam build`` would copy ``path``
+    from: those it is in."""
+    resolved = path.resolve()
+    return [what for what, folder in folders.items() if resolved.is_relative_to(folder.resolve())]
+
+
+def choose(project: Path, folders: Mapping[str, Path]) -> Path:
+    """The project's state folder: :func:`outside` once it exists or when ``sam build`` would copy
+    ``.serverless-jwt`` (:func:`holders`), else ``.serverless-jwt`` in the project."""
+    away = outside(project)
+    if away.is_dir() or holders(project / STATE_DIR, folders):
+        return away
+    return project / STATE_DIR
+
+
+def for_folder(project: Path) -> Path:
+    """The project's state folder as found without its template: the one kept outside it when there is
+    one (a command that read the template put it there), else ``.serverless-jwt``."""
+    away = outside(project)
+    return away if away.is_dir() else project / STATE_DIR
+
+
+def settle(project: Path, state: Path, folders: Mapping[str, Path]) -> list[str]:
+    """Prepare ``state`` (from :func:`choose`) for a command; the notices it should print.
+
+    A state folder made outside the project says where and why. A ``.serverless-jwt`` left in the
+    project (made before, or before the template's code held it) is emptied: the dev identity (keys,
+    recorded address) moves to ``state`` unless that has one, the rest (environments, unpacked code)
+    is deleted, to be rebuilt there. A file this tool never writes is left, and named.
+    """
+    inside = project / STATE_DIR
+    if state == inside:
+        return []
+    notices = []
+    why = holders(inside, folders)
+    if not state.exists():
+        make_private_dir(state)
+        if why:
+            where = ", ".join(f"{w} ({folders[w]})" for w in why)
+            notices.append(f"sam build copies everything under {where} into the artifact: this project's "
+                           f"local state (the dev issuer's private keys, runtimes) is kept in {state}, not "
+                           f"in {inside}")
+    if inside.is_dir():
+        notices.append(_move_out(inside, state, shipped=bool(why)))
+    return notices
+
+
+def _move_out(inside: Path, state: Path, *, shipped: bool) -> str:
+    moved = []
+    # The keys and the address they serve at go together, or not at all (state has an identity of its own).
+    fresh = not any((state / name).exists() for name in _IDENTITY)
+    for name in _IDENTITY if fresh else ():
+        if (inside / name).is_file():
+            with contextlib.suppress(OSError):  # another command moved it first
+                shutil.move(inside / name, state / name)
+                moved.append(name)
+    try:
+        left = sorted(p.name for p in inside.iterdir() if p.name not in _OURS)
+    except OSError:  # removed meanwhile (another command), or unreadable: nothing more to do here
+        left = []
+    what = f"moved {', '.join(moved)} to {state}" if moved else f"the dev identity is the one in {state}"
+    risk = ", or sam build copies it into the artifact" if shipped else ""
+    if left:  # not all ours: left for its owner to look at
+        return f"{inside} is no longer used ({what}); it still holds {', '.join(left)}: delete it{risk}"
+    shutil.rmtree(inside, ignore_errors=True)
+    because = ", which sam build would copy into the artifact" if shipped else ""
+    return f"removed {inside}{because} ({what})"
