@@ -161,3 +161,16 @@ def test_a_roles_claim_per_issuer_is_checked_like_one_claim() -> None:
             authz.validate_claim_path(bad, "roles_claim")  # type: ignore[arg-type]
     assert authz.roles_of({"iss": "https://a/", "x": {"y": ["r"]}}, {"https://a/": ("x", "y")}) == {"r"}
     assert authz.roles_of({"iss": "https://b/", "x": {"y": ["r"]}}, {"https://a/": ("x", "y")}) == frozenset()
+
+
+@pytest.mark.parametrize("check", [
+    lambda: authz.check_scopes({"scope": "a d m i n"}, "admin"),
+    lambda: authz.check_scopes({"scope": "a"}, "admin", any_of=True),
+    lambda: authz.check_scope_set(frozenset({"a"}), "admin", any_of=True),
+    lambda: authz.check_roles({"roles": ["a", "d", "m", "i", "n"]}, "admin", path="roles"),
+    lambda: authz.check_role_set(frozenset({"a"}), "admin", any_of=True),
+])
+def test_one_string_of_required_names_is_refused_not_read_as_its_characters(check: Any) -> None:
+    # Read as characters, "admin" would let in a token granted "a d m i n" (or, any-of, just "a").
+    with pytest.raises(ConfigurationError, match=r"\['admin'\], not one string"):
+        check()

@@ -221,15 +221,25 @@ def _location(path: object, what: str) -> _Location:
                              "{iss: name})")
 
 
+def _not_one_string(required: Sequence[str], what: str) -> None:
+    # "admin" read as its characters would require (or, any-of, accept) the scopes "a", "d", "m" ...
+    if isinstance(required, str):
+        raise ConfigurationError(f"the required {what}s must be a collection of names, such as "
+                                 f"[{required!r}], not one string")
+
+
 def check_scope_set(granted: Collection[str], required: Sequence[str], *, any_of: bool = False) -> None:
     """Raise unless ``granted`` holds all (or, with ``any_of``, one) of ``required``.
 
     Raises
     ------
+    ConfigurationError
+        ``required`` is one string rather than a collection of names.
     InsufficientScopeError
         Naming exactly the missing scopes (all-of), or every accepted scope (any-of); its challenge
         names every required scope.
     """
+    _not_one_string(required, "scope")
     if any_of:
         if not any(scope in granted for scope in required):
             raise InsufficientScopeError(tuple(required), any_of=len(required) > 1)
@@ -247,7 +257,7 @@ def check_scopes(claims: Mapping[str, Any], scopes: Sequence[str], *, any_of: bo
     claims:
         Verified claims.
     scopes:
-        Required scope names, exact and case-sensitive.
+        Required scope names, exact and case-sensitive: a collection (``["admin"]``), never one string.
     any_of:
         Accept the token when it has at least one of ``scopes`` (default: all of them).
 
@@ -267,7 +277,9 @@ def check_scopes(claims: Mapping[str, Any], scopes: Sequence[str], *, any_of: bo
 
 
 def check_role_set(granted: Collection[str], required: Sequence[str], *, any_of: bool = False) -> None:
-    """Raise ForbiddenError unless ``granted`` holds all (or, with ``any_of``, one) of ``required``."""
+    """Raise ForbiddenError unless ``granted`` holds all (or, with ``any_of``, one) of ``required``
+    (a collection of names: one string is a ConfigurationError)."""
+    _not_one_string(required, "role")
     if any_of:
         if not any(role in granted for role in required):
             names = ", ".join(f"'{r}'" for r in required)
@@ -294,7 +306,7 @@ def check_roles(
     claims:
         Verified claims.
     roles:
-        Required role names, exact and case-sensitive.
+        Required role names, exact and case-sensitive: a collection (``["admin"]``), never one string.
     path:
         Where the roles are (see :func:`roles_of`).
     any_of:
