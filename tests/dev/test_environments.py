@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from serverless_jwt.dev import environments
 from serverless_jwt.dev.environments import Environment, ensure_environment, find_interpreter
 
 from .conftest import CACHE, SAM_APP
@@ -186,3 +188,34 @@ def test_pip_is_asked_whether_it_installs_for_a_python_by_its_requires_python(
     found = importlib.metadata._adapters.Message(email.message_from_string(fields))  # type: ignore[attr-defined]
     monkeypatch.setattr(importlib.metadata, "metadata", lambda name: found)
     assert environments._pip_installs_for(version) is installs
+
+
+def _fake_environments(runtimes: Path, ages: dict[str, float], now: float) -> None:
+    for name, age in ages.items():
+        folder = runtimes / f"python3.12-{name}"
+        folder.mkdir(parents=True)
+        os.utime(folder, (now - age, now - age))
+
+
+def test_pruning_keeps_the_most_recently_used_environments_and_any_used_within_the_hour(
+        tmp_path: Path) -> None:
+    runtimes, now = tmp_path / "runtimes", 1_000_000.0
+    _fake_environments(runtimes, {"new": 0, "a": 60, "b": 120, "c": 180, "inuse": 1800,
+                                  "old1": 7200, "old2": 9000}, now)
+    environments._prune(runtimes / "python3.12-new", now=now)
+    left = sorted(p.name.removeprefix("python3.12-") for p in runtimes.iterdir())
+    # The newest four stay; past them, one used 30 minutes ago may still be running: only the two
+    # unused for hours go.
+    assert left == ["a", "b", "c", "inuse", "new"]
+
+
+def test_reusing_an_environment_marks_it_used_so_pruning_spares_it(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("")
+    cache = tmp_path / "cache"
+    first = ensure_environment("python3.12", [requirements], cache_dir=cache, base_dir=tmp_path)
+    folder = first.python.parent.parent
+    os.utime(folder, (1_000, 1_000))  # built long ago
+    again = ensure_environment("python3.12", [requirements], cache_dir=cache, base_dir=tmp_path)
+    assert again == first
+    assert folder.stat().st_mtime > 1_000  # used now: the most recently used, whenever it was built

@@ -32,6 +32,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -48,6 +49,9 @@ __all__ = ["AWSLAMBDARIC", "Environment", "ensure_environment", "find_interprete
 AWSLAMBDARIC = 'awslambdaric>=3.0; python_version >= "3.9"\nawslambdaric>=2.2,<3; python_version < "3.9"'
 _STAMP = ".serverless-jwt-env.json"
 _KEEP = 4  # environments kept per runtime
+# An environment used this recently is never pruned, however many newer ones exist: another command (a
+# start-api in another terminal, a second test worker) may be running its interpreter right now.
+_IN_USE_SECONDS = 3600
 _VERSION = re.compile(r"^python(\d+)\.(\d+)$")
 
 
@@ -184,6 +188,8 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
         except (OSError, ValueError, AttributeError):
             built = None
         if built == digest and env_python.exists():
+            with contextlib.suppress(OSError):
+                os.utime(env_dir)  # last used now: pruning goes by use, not by when it was built
             return Environment(env_python, version, notice)
         log(f"building the {name} environment in {env_dir} (awslambdaric + "
             f"{len(requirements)} requirements file(s)); reused until they change")
@@ -220,12 +226,19 @@ def _pip_installs_for(version: str) -> bool:
     return (int(wanted[1]), int(wanted[2])) >= (int(lowest[1]), int(lowest[2]))
 
 
-def _prune(kept: Path) -> None:
-    """Keep the newest few environments of a runtime (a switch between branches reuses them)."""
+def _prune(kept: Path, now: float | None = None) -> None:
+    """Keep the few most recently used environments of a runtime (a switch between branches reuses
+    them), and every one used within the last hour (it may be running)."""
     prefix = kept.name.rsplit("-", 1)[0] + "-"
-    others = [p for p in kept.parent.glob(prefix + "*") if p.is_dir() and p != kept]
-    for old in sorted(others, key=lambda p: p.stat().st_mtime, reverse=True)[_KEEP - 1:]:
-        shutil.rmtree(old, ignore_errors=True)
+    used: list[tuple[float, Path]] = []
+    for path in kept.parent.glob(prefix + "*"):
+        with contextlib.suppress(OSError):  # removed meanwhile by another pruner
+            if path.is_dir() and path != kept:
+                used.append((path.stat().st_mtime, path))
+    recent = (time.time() if now is None else now) - _IN_USE_SECONDS
+    for last_used, old in sorted(used, reverse=True)[_KEEP - 1:]:
+        if last_used < recent:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _run(argv: list[str], what: str, cwd: Path | None = None) -> None:
