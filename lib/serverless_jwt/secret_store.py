@@ -12,7 +12,6 @@ for a bounded time; with nothing loaded it is a :class:`~serverless_jwt.errors.K
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import math
 import threading
@@ -24,8 +23,8 @@ from serverless_jwt._config import check_at_most, secret_reference_problem
 from serverless_jwt._env import PREVIOUS_STAGE
 from serverless_jwt._extras import ensure
 from serverless_jwt._nonblocking import WouldBlock, scheduler
-from serverless_jwt._public_key_text import public_key_kind
 from serverless_jwt._secret_fetch import EXTRAS, FEATURE, fetch_secret, is_ssm
+from serverless_jwt._secret_values import reason, split_secrets
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import SecretKeys, VerificationKey
 
@@ -35,61 +34,6 @@ __all__ = ["StoredSecretKeys"]
 
 
 _PAUSE_SECONDS = 10  # after a failed read, before the store is asked again
-
-
-class StoredValueError(ValueError):
-    """A stored value this module cannot read as secrets; its message is ours (no value in it)."""
-
-
-def _reason(exc: Exception) -> str:
-    # What failed, for the operator: our own reason, or the store's error code, never a value.
-    if isinstance(exc, StoredValueError):
-        return str(exc)
-    cause: BaseException | None = exc
-    for _ in range(5):  # Powertools wraps botocore's ClientError, which holds the store's code
-        response = getattr(cause, "response", None)
-        error = response.get("Error") if isinstance(response, dict) else None
-        code = error.get("Code") if isinstance(error, dict) else None
-        if isinstance(code, str):
-            return code
-        cause = (cause.__cause__ or cause.__context__) if cause is not None else None
-    return type(exc).__name__
-
-
-def split_secrets(value: str | bytes) -> list[str | bytes]:
-    """The secrets held in one stored value: a JSON list of strings, a JSON object of one member (the
-    console's key/value form: its value), one secret per line, or binary bytes (one secret)."""
-    if isinstance(value, bytes):
-        _refuse_public_key(value)
-        return [value] if value else []
-    text = value.strip()
-    if text.startswith(("[", "{")):
-        try:
-            items = json.loads(text)
-        except ValueError:
-            items = None
-        if isinstance(items, dict):
-            # Used as the key verbatim, its JSON text would refuse every genuine token in silence.
-            if len(items) != 1:
-                raise StoredValueError("a JSON object secret must hold one member (its value is the secret)")
-            items = next(iter(items.values()))
-            items = [items] if isinstance(items, str) else items
-            if not (isinstance(items, list) and items and all(isinstance(i, str) and i for i in items)):
-                raise StoredValueError("a JSON object secret's member must be a string (the secret)")
-        if isinstance(items, list) and items and all(isinstance(i, str) and i for i in items):
-            return list(items)  # each secret is still checked for key material (SecretKeys)
-    # Not the JSON forms: the whole value is checked before its lines (a console key/value secret whose
-    # member is named "keys" is no JWK set, and must not be refused as one).
-    _refuse_public_key(value.encode("utf-8", "surrogatepass"))
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _refuse_public_key(raw: bytes) -> None:
-    # The whole value: a public key's base64 body split over lines is no key line by line, yet each
-    # line would become a secret that anyone holding the published key can sign with.
-    kind = public_key_kind(raw)
-    if kind is not None:
-        raise StoredValueError(f"the stored value looks like {kind}, not a shared secret (RFC 8725 2.1)")
 
 
 class StoredSecretKeys:
@@ -242,7 +186,7 @@ class StoredSecretKeys:
         try:
             values = tuple(split_secrets(self._fetch(self._reference)))
         except Exception as exc:
-            _log.warning("shared secret %s could not be loaded: %s", self._reference, _reason(exc))
+            _log.warning("shared secret %s could not be loaded: %s", self._reference, reason(exc))
             raise KeysUnavailableError("The shared secret could not be loaded") from None
         # The secrets' age counts from their arrival, not from the call that asked: a background refresh
         # frozen mid-read with its Lambda environment and thawed hours later brings secrets read now,
@@ -272,12 +216,12 @@ class StoredSecretKeys:
         try:
             values = tuple(split_secrets(self._fetch(self._reference, PREVIOUS_STAGE)))
         except Exception as exc:
-            reason = _reason(exc)
-            if reason == "ResourceNotFoundException":  # no rotation yet: no previous version
+            why = reason(exc)
+            if why == "ResourceNotFoundException":  # no rotation yet: no previous version
                 values = ()
             else:
                 _log.warning("previous version of shared secret %s could not be loaded: %s",
-                             self._reference, reason)
+                             self._reference, why)
                 if rotated_from and rotated_from != self._current_values:
                     self._previous_values, self._previous_at = rotated_from, now
                 elif now - self._previous_at >= self._max_stale:
