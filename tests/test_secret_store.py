@@ -356,7 +356,8 @@ def test_a_request_queued_behind_a_slow_failed_read_is_told_the_pause_left_never
         clock_reads.append(threading.current_thread().name)
         return now[0]
 
-    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=slow_failing_store, clock=clock)
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=slow_failing_store, clock=clock,
+                            timeout_seconds=60)  # a hang guard: both requests wait for the read's end
     answers: dict[str, int] = {}
 
     def ask() -> None:
@@ -731,3 +732,178 @@ def test_the_consoles_key_value_form_named_keys_is_a_secret_not_a_jwk_set(
     pasted = client.create_secret(Name="jwt-keys-jwk", SecretString=json.dumps({"keys": jwk}))["ARN"]
     with pytest.raises(KeysUnavailableError):
         Verifier.from_env({"JWT_SECRET": pasted}).verify(_token(issuer, new))
+
+
+# --- a store that hangs: a loopback stand-in for Secrets Manager and SSM, reached by real botocore -------
+
+class _HungStore:
+    """Answers GetSecretValue / GetParameter over loopback HTTP only once ``release`` is set (the
+    endpoint botocore is pointed at with AWS_ENDPOINT_URL_*): a store that accepts the read and stalls."""
+
+    def __init__(self, secret: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.secret, self.release = secret, threading.Event()
+        self.requests, self.answered = 0, 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner.requests += 1
+                if not owner.release.wait(30):  # a hang guard, never reached by a passing test
+                    return
+                value: dict[str, Any] = {"ARN": ARN, "Name": "jwt", "VersionId": "v1",
+                                         "SecretString": owner.secret, "VersionStages": ["AWSCURRENT"]}
+                if self.headers.get("X-Amz-Target", "").startswith("AmazonSSM"):
+                    value = {"Parameter": {"Name": "/jwt", "Type": "SecureString", "Value": owner.secret}}
+                body = json.dumps(value).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except OSError:  # the reader gave up (botocore's timeout)
+                    return
+                owner.answered += 1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hung_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[_HungStore]:
+    store = _HungStore(secrets.token_urlsafe(32))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", store.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", store.url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _until(condition: Any) -> bool:
+    # A hang guard only: polls an outcome, never times one.
+    for _ in range(2000):
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("reference", [ARN, "ssm:/jwt"])
+def test_a_cold_request_is_503_within_its_deadline_while_a_hung_store_read_finishes_for_the_next(
+        hung_store: _HungStore, issuer: DevIssuer, reference: str) -> None:
+    # Nothing cached and the store accepts the read but does not answer: the request waited on it for
+    # botocore's timeouts and its retry (8 s), not JWT_TIMEOUT_SECONDS. It is a 503 at its own deadline
+    # while the read goes on, and the read's answer serves the next request.
+    verifier = Verifier(secret_from=reference, timeout_seconds=0.5, verified_cache_size=0)
+    handler = _hs_handler(verifier)
+    token = _token(issuer, hung_store.secret, "alice")
+    first = _http_call(handler, token)
+    answered = hung_store.answered
+    hung_store.release.set()
+    assert _until(lambda: verifier._keys.fresh_generation() is not None)  # type: ignore[attr-defined]
+    second = _http_call(handler, token)
+    assert first["statusCode"] == 503
+    assert first["headers"]["Retry-After"] == "1"  # the read in flight may answer any moment
+    assert token not in json.dumps(first)
+    assert answered == 0  # it answered before the store did
+    assert second["statusCode"] == 200
+    assert second["body"] == "alice"
+    assert hung_store.requests == 1  # the read that hung loaded the secret: botocore never retried
+
+
+def test_async_cold_requests_share_one_hung_store_read_and_are_503_within_their_deadline(
+        hung_store: _HungStore, issuer: DevIssuer) -> None:
+    import asyncio
+
+    from serverless_jwt import AsyncVerifier
+
+    verifier = Verifier(secret_from=ARN, timeout_seconds=0.5, verified_cache_size=0)
+    front = AsyncVerifier(verifier)
+    token = _token(issuer, hung_store.secret, "alice")
+
+    async def scenario() -> tuple[list[Any], int, Any]:
+        cold = await asyncio.gather(front.verify(token), front.verify(token), return_exceptions=True)
+        answered = hung_store.answered
+        hung_store.release.set()
+        for _ in range(2000):  # a hang guard: until the read that hung has brought the secret
+            if verifier._keys.fresh_generation() is not None:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.01)
+        return cold, answered, await front.verify(token)
+
+    cold, answered, claims = asyncio.run(scenario())
+    assert [type(answer) for answer in cold] == [KeysUnavailableError] * 2
+    assert [answer.retry_after_seconds for answer in cold] == [1, 1]
+    assert answered == 0  # they answered before the store did
+    assert claims["sub"] == "alice"
+    assert hung_store.requests == 1  # one read for both, and no retry by botocore
+
+
+def test_a_request_refreshing_old_secrets_from_a_hung_store_serves_them_at_its_deadline(
+        hung_store: _HungStore, issuer: DevIssuer) -> None:
+    # Secrets loaded, due for a read: the request that reads the store again waited for botocore's
+    # timeouts and retry too. It serves the last good secrets at its own deadline, and the read goes on.
+    old, new = hung_store.secret, secrets.token_urlsafe(32)
+    verifier = Verifier(secret_from=ARN, timeout_seconds=0.5, secret_max_age_seconds=0, verified_cache_size=0)
+    hung_store.release.set()
+    assert _until(verifier.prefetch)  # the first read builds botocore's client: it may take a while
+    generation = verifier._keys.generation  # type: ignore[attr-defined]
+    hung_store.release.clear()
+    hung_store.secret = new  # rotated: the hung read will bring it
+    before = (hung_store.requests, hung_store.answered)
+    assert verifier.verify(_token(issuer, old, "stale"))["sub"] == "stale"
+    answered = hung_store.answered - before[1]
+    hung_store.release.set()
+    assert _until(lambda: verifier._keys.generation != generation)  # type: ignore[attr-defined]
+    assert answered == 0  # served before the store answered
+    assert hung_store.requests - before[0] == 1  # that read brought the new secret: no retry
+    assert verifier.verify(_token(issuer, new, "after"))["sub"] == "after"
+
+
+def test_a_store_read_that_cannot_get_a_thread_is_503_and_pauses_nothing(
+        issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Out of threads (a pids limit: "can't start new thread"): no read, a 503 to retry at once, not a 500;
+    # the store did nothing wrong, so no pause: the next request reads it.
+    secret = secrets.token_urlsafe(32)
+    store = _Store(secret)
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=store, timeout_seconds=60)
+    start = threading.Thread.start
+
+    def out_of_threads(thread: threading.Thread) -> None:
+        if thread.name == "serverless-jwt-secret":
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", out_of_threads)
+    with pytest.raises(KeysUnavailableError) as err:
+        keys.keys_for(_hs_header())
+    assert err.value.retry_after_seconds == 1
+    monkeypatch.setattr(threading.Thread, "start", start)
+    assert keys.keys_for(_hs_header())
+    assert store.calls == 1
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), 86401, True, "3"])
+def test_the_wait_for_a_store_read_is_checked_at_construction(timeout: Any) -> None:
+    with pytest.raises(ConfigurationError, match="timeout_seconds must be > 0 and at most 86400"):
+        StoredSecretKeys(ARN, algorithms=["HS256"], fetch=_Store("x"), timeout_seconds=timeout)

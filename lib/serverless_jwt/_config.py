@@ -26,10 +26,14 @@ DEFAULT_PUBLIC_KEY_ALGORITHMS = PUBLIC_KEY_ALGORITHMS - {"ES256K"}
 #: RFC 7518 §3.2: "A key of the same size as the hash output ... or larger MUST be used".
 SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
+# A day: past any real deadline. Waits much longer (~1e10 s) overflow the timers and locks that bound
+# them (OverflowError), so configurations are checked against this before any request.
+MAX_TIMEOUT_SECONDS = 86400.0
+
 # The upper bound of each time setting. Past it a setting no longer tunes a protection but turns it off
 # (a leeway of 1e300 accepts every expired token; an infinite JWKS max age or cool-down never picks up a
 # rotated or revoked key; an endless stale window serves a retired key for good), so a larger value is a
-# ConfigurationError, as a timeout over a day is (_http.MAX_TIMEOUT_SECONDS).
+# ConfigurationError, as a timeout over a day is (MAX_TIMEOUT_SECONDS).
 # - leeway: 5 minutes. RFC 7519 §4.1.4 allows "some small leeway, usually no more than a few minutes";
 #   5 minutes is the largest default of the common validators (Microsoft.IdentityModel's ClockSkew, as
 #   Kerberos' maximum skew), API Gateway's JWT authorizer allows none, and Lambda clocks are NTP-synced.

@@ -24,13 +24,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from serverless_jwt._config import is_loopback
+from serverless_jwt._config import MAX_TIMEOUT_SECONDS, is_loopback
 
 __all__ = ["MAX_TIMEOUT_SECONDS", "FetchError", "get_bytes", "get_json", "url_allowed", "url_problem"]
-
-# A day: past any real deadline. Waits much longer (~1e10 s) overflow the timers and locks that bound
-# them (OverflowError), so configurations are checked against this before any request.
-MAX_TIMEOUT_SECONDS = 86400.0
 
 _MAX_JSON_DEPTH = 32
 _CHUNK_BYTES = 65536

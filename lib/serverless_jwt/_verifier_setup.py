@@ -139,7 +139,8 @@ def key_source(
         stale = 3600 if max_stale_seconds is None else max_stale_seconds  # a secret: 1 h by default
         return StoredSecretKeys(secret_from, algorithms=algorithms,
                                 allow_short_secret=allow_short_secret, max_age_seconds=secret_max_age_seconds,
-                                max_stale_seconds=stale, previous=secret_previous)
+                                max_stale_seconds=stale, timeout_seconds=timeout_seconds,
+                                previous=secret_previous)
     if jwks is not None:
         try:
             static = KeySet.from_jwks(jwks, algorithms=algorithms)

@@ -7,6 +7,11 @@ with ``previous=True``, a Secrets Manager secret's ``AWSPREVIOUS`` version is ac
 ``AWSCURRENT`` (what a rotation Lambda leaves behind). An outage keeps serving the last good secrets
 for a bounded time; with nothing loaded it is a :class:`~serverless_jwt.errors.KeysUnavailableError`
 (HTTP 503).
+
+A request never waits on the store longer than ``timeout_seconds`` (JWT_TIMEOUT_SECONDS): each read
+runs in a thread of its own, one at a time, and the requests that need it wait for it within their own
+deadline; a read that outlasts them goes on, and what it brings serves the next request. What a stored
+value holds is read by :mod:`~serverless_jwt._secret_values`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from serverless_jwt._config import check_at_most, secret_reference_problem
+from serverless_jwt._config import MAX_TIMEOUT_SECONDS, check_at_most, secret_reference_problem
 from serverless_jwt._env import PREVIOUS_STAGE
 from serverless_jwt._extras import ensure
 from serverless_jwt._nonblocking import WouldBlock, scheduler
@@ -50,6 +55,10 @@ class StoredSecretKeys:
     max_stale_seconds:
         How long the last good secrets keep serving while the store cannot be reached (default 3600,
         at most a week).
+    timeout_seconds:
+        How long a request waits for a read of the store (default 3, as a JWKS fetch's deadline). A
+        read that takes longer goes on in the background, for the next request: nothing loaded yet,
+        this one is a 503 (``Retry-After: 1``); with secrets loaded, it is served the last good ones.
     previous:
         Also accept the secrets of the Secrets Manager secret's ``AWSPREVIOUS`` version, after those of
         ``AWSCURRENT``: tokens signed before a rotation stay valid until the next one. Off by default
@@ -77,6 +86,7 @@ class StoredSecretKeys:
         allow_short_secret: bool = False,
         max_age_seconds: float = 300,
         max_stale_seconds: float = 3600,
+        timeout_seconds: float = 3.0,
         previous: bool = False,
         fetch: Callable[..., str | bytes] = fetch_secret,
         clock: Callable[[], float] = time.monotonic,
@@ -92,6 +102,9 @@ class StoredSecretKeys:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ConfigurationError(f"{name} must be a number >= 0")
             check_at_most(name, value, setting)
+        if isinstance(timeout_seconds, bool) or not isinstance(timeout_seconds, (int, float)) \
+                or not 0 < timeout_seconds <= MAX_TIMEOUT_SECONDS:  # nan, inf: no deadline at all
+            raise ConfigurationError(f"timeout_seconds must be > 0 and at most {MAX_TIMEOUT_SECONDS:.0f}")
         if previous:
             _check_previous(reference, fetch)
         if fetch is fetch_secret:
@@ -104,7 +117,9 @@ class StoredSecretKeys:
         self._max_stale = max_stale_seconds
         self._fetch = fetch
         self._clock = clock
+        self._timeout = float(timeout_seconds)
         self._lock = threading.Lock()
+        self._reading: threading.Event | None = None  # the read in flight; set when it ends
         self._keys: SecretKeys | None = None
         self._values: tuple[str | bytes, ...] = ()
         self._previous = previous
@@ -133,49 +148,94 @@ class StoredSecretKeys:
         keys, now = self._keys, self._clock()
         if keys is not None and now - self._loaded_at < self._max_age:
             return keys
+        stale = keys if keys is not None and now - self._loaded_at < self._max_age + self._max_stale else None
         if (schedule := scheduler()) is not None:
             # On an event loop (AsyncVerifier): the store is read in a worker thread, never here.
-            if keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
-                if now >= self._retry_at and not self._lock.locked():
-                    schedule(self, self._current)
-                return keys
+            if stale is not None:
+                if now >= self._retry_at and self._reading is None:
+                    schedule(self, self._read_in_this_thread)
+                return stale
             if now < self._retry_at:
                 raise self._paused(now)
-            raise WouldBlock(self, self._current, "keys")
-        if keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
-            # Merely old: one thread reads the store, the others serve what is cached meanwhile
+            raise WouldBlock(self, self._current, "keys", self._retry_after, wait_seconds=self._timeout)
+        read, started = self._join_or_start()
+        if read is None:
+            # Backing off after a failed read, also at a cold start with nothing loaded: a quick 503
+            # instead of every request waiting on the store again (or the last good secrets, stale).
+            return self._outcome()
+        if started:
+            if not self._in_background(read):
+                return self._outcome(no_thread=True)
+        elif stale is not None:
+            # Merely old: one request reads the store, the others serve what is cached meanwhile
             # instead of queueing behind a slow store (as the JWKS source does).
-            if not self._lock.acquire(blocking=False):
-                return keys
-        else:
-            self._lock.acquire()
+            return stale
+        # The read runs in a thread of its own and is waited for within this request's deadline only
+        # (JWT_TIMEOUT_SECONDS): botocore's timeouts and retry take 8 s or more, and a store that
+        # trickles its answer holds a read longer. Past the deadline, the read goes on for the next request.
+        if not read.wait(self._timeout):
+            if stale is not None:
+                return stale
+            raise KeysUnavailableError("The shared secret could not be loaded", retry_after_seconds=1)
+        return self._outcome()
+
+    def _join_or_start(self) -> tuple[threading.Event | None, bool]:
+        # The read in flight (anyone's), or a new one; None while paused after a failed read.
+        with self._lock:  # bookkeeping only: never held across a read
+            if self._reading is not None:
+                return self._reading, False
+            if self._clock() < self._retry_at:
+                return None, False
+            self._reading = threading.Event()
+            return self._reading, True
+
+    def _in_background(self, read: threading.Event) -> bool:
+        thread = threading.Thread(target=self._read, args=(read,), name="serverless-jwt-secret", daemon=True)
         try:
-            # Read again: this request may have queued behind another's read, seconds long if it failed
-            # (the pause then counts from that read's end, and so does the Retry-After said here).
-            now = self._clock()
-            if self._keys is not None and now - self._loaded_at < self._max_age:
-                return self._keys
-            if now < self._retry_at:
-                # Backing off after a failure, also at a cold start with nothing loaded: a quick 503
-                # instead of every request waiting on the store again.
-                if self._keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
-                    return self._keys
-                raise self._paused(now)
-            try:
-                self._load()
-            except KeysUnavailableError as exc:
-                # A failed refresh keeps the last good secrets for a bounded time, then gives up. Timed
-                # from now, after the read: it may have outlasted a freeze of the Lambda environment.
-                now = self._clock()
-                self._retry_at = now + _PAUSE_SECONDS
-                if self._keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
-                    return self._keys
-                exc.retry_after_seconds = _PAUSE_SECONDS  # when the next read may happen
-                raise
-            assert self._keys is not None
-            return self._keys
+            thread.start()
+        except RuntimeError:  # out of threads ("can't start new thread": a pids limit): not the store's fault
+            with self._lock:
+                self._reading = None
+            read.set()
+            return False
+        return True
+
+    def _read_in_this_thread(self) -> None:
+        # The async verifier's background refresh: its worker thread reads, nothing waits on it.
+        read, started = self._join_or_start()
+        if read is not None and started:
+            self._read(read)
+
+    def _read(self, read: threading.Event) -> None:
+        try:
+            self._load()
+        except Exception as exc:  # KeysUnavailableError (logged by _load), or anything else: a failed read
+            if not isinstance(exc, KeysUnavailableError):
+                _log.warning("shared secret %s could not be loaded: %s", self._reference, type(exc).__name__)
+            # A failed read pauses the store's reads. Timed from now, after the read: it may have
+            # outlasted a freeze of the Lambda environment.
+            self._retry_at = self._clock() + _PAUSE_SECONDS
         finally:
-            self._lock.release()
+            with self._lock:
+                self._reading = None
+            read.set()
+
+    def _outcome(self, *, no_thread: bool = False) -> SecretKeys:
+        # After a read (or none, paused): the secrets it brought, the last good ones within the stale
+        # window, or a 503 saying when the store is read again.
+        keys, now = self._keys, self._clock()
+        if keys is not None and now - self._loaded_at < self._max_age + self._max_stale:
+            return keys
+        if no_thread:
+            raise KeysUnavailableError("The shared secret could not be loaded", retry_after_seconds=1)
+        raise self._paused(now)
+
+    def _retry_after(self) -> int:
+        # The async verifier's 503 when the read it waited for brought nothing: see _current and _paused.
+        now = self._clock()
+        if self._reading is not None or now >= self._retry_at:
+            return 1
+        return self._paused(now).retry_after_seconds
 
     def _paused(self, now: float) -> KeysUnavailableError:
         # Retry-After: the seconds left of the pause after a failed read, when the next read may happen.

@@ -95,10 +95,11 @@ class Verifier(CacheHits, KeyPlans):
     max_token_bytes:
         Size cap checked before decoding. Default 16 KiB.
     timeout_seconds, jwks_max_age_seconds, max_stale_seconds, unknown_kid_cooldown_seconds:
-        Remote key fetching: total deadline per fetch (3 s); refresh after 10 minutes; keep serving
-        cached keys for up to 24 hours while the issuer is down (``max_stale_seconds``; for a
-        ``secret_from`` secret, the last one read, 1 hour by default); at most one refetch per 30 s
-        for unknown ``kid`` values. Each is bounded, as past it a protection is off (keys never
+        Remote key fetching: total deadline per fetch (3 s; with ``secret_from``, how long a request
+        waits for a read of the store, which may go on for the next one); refresh after 10 minutes;
+        keep serving cached keys for up to 24 hours while the issuer is down (``max_stale_seconds``;
+        for a ``secret_from`` secret, the last one read, 1 hour by default); at most one refetch per
+        30 s for unknown ``kid`` values. Each is bounded, as past it a protection is off (keys never
         refreshed, a rotated key never found): a day, a day, a week and an hour.
     verified_cache_size:
         How many already-verified tokens to remember (keyed by the whole token; ``exp``/``nbf`` and
