@@ -8,7 +8,7 @@ import time
 import pytest
 
 from serverless_jwt import jwks
-from serverless_jwt._jwks_state import clear_shared_cache, shared_entry
+from serverless_jwt._jwks_state import clear_shared_cache, detach_shared_records, shared_entry
 from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
 from serverless_jwt.errors import KeysUnavailableError, UnknownKeyError
 
@@ -103,3 +103,22 @@ def test_clear_shared_cache_forgets_the_back_off_of_a_source_built_before(issuer
     clear_shared_cache()
     source.prefetch()
     assert _verifies(source, issuer.mint())
+
+
+def test_after_detach_a_new_source_has_a_record_of_its_own_and_one_built_before_keeps_its_keys(
+        issuer: DevIssuer) -> None:
+    # The in-process runner after a timed-out invoke: the cut handler's source may still hold its
+    # record's fetch lock; the function's next start must not wait for it.
+    clock = FakeClock()
+    before = _source(issuer, clock)
+    assert _verifies(before, issuer.mint())
+    assert before._entry.fetch_lock.acquire(blocking=False)  # a fetch in flight on the old record
+    try:
+        detach_shared_records()
+        after = _source(issuer, clock)
+        assert after._entry is not before._entry
+        assert _verifies(after, issuer.mint())  # fetched without waiting for that lock
+        assert _verifies(before, issuer.mint())  # served from its own record, as before
+        assert issuer.requests[JWKS_PATH] == 2
+    finally:
+        before._entry.fetch_lock.release()

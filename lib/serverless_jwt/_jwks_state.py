@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["CacheEntry", "clear_shared_cache", "shared_entry"]
+__all__ = ["CacheEntry", "clear_shared_cache", "detach_shared_records", "shared_entry"]
 
 CacheKey = tuple[str | None, str | None, Callable[[], float]]
 
@@ -64,6 +64,18 @@ def clear_shared_cache() -> None:
         _SHARED.clear()
     for entry in entries:
         _forget(entry)
+
+
+def detach_shared_records() -> None:
+    """Sources built from now on get records of their own; those built before keep theirs as they are.
+
+    The in-process runner after an invoke timed out: Lambda starts that function afresh, but the cut
+    handler's thread goes on here, holding its record's fetch lock until its fetch ends. The function's
+    next start must not wait for that fetch (nor share a record another function's warm verifier still
+    serves from: those keep their keys).
+    """
+    with _SHARED_LOCK:
+        _SHARED.clear()
 
 
 def _forget(entry: CacheEntry) -> None:

@@ -68,6 +68,8 @@ def test_a_handler_past_its_timeout_is_a_timeout_as_under_lambda(tmp_path: Path)
         "    return {'late': True}\n",
         "Timeout: 1",
     )
+    runner.load()
+    module = runner._module
     try:
         with pytest.raises(FunctionTimeoutError) as caught:
             runner.invoke({}, request_id="req-1")
@@ -75,7 +77,8 @@ def test_a_handler_past_its_timeout_is_a_timeout_as_under_lambda(tmp_path: Path)
             "errorType": "Sandbox.Timedout",
             "errorMessage": "RequestId: req-1 Error: Task timed out after 1.00 seconds"}
     finally:
-        runner._module.release.set()  # type: ignore[union-attr]  # the thread goes on: let it end
+        module.release.set()  # type: ignore[union-attr]  # the thread goes on: let it end
+    assert runner._module is None  # the next invocation is a cold start, as Lambda's after a timeout
     runner.close()
 
 
@@ -153,3 +156,37 @@ def test_the_context_has_an_identity_object_without_a_cognito_caller_as_in_lambd
     # awslambdaric always sets context.identity (fields None): a handler reading it must not crash here.
     identity = LambdaContext("MeFunction").identity
     assert (identity.cognito_identity_id, identity.cognito_identity_pool_id) == (None, None)
+
+
+def test_an_invoke_timed_out_in_the_middle_of_a_cold_key_fetch_is_followed_by_a_cold_start_that_fetches(
+        tmp_path: Path) -> None:
+    # As the emulator's runner (and Lambda, which resets the environment after a timeout): nothing of the
+    # cut invoke's fetch is left for the next one. Here its thread goes on, holding that fetch; the next
+    # invoke waited for it (the key cache is the process's) and timed out too, with the issuer back.
+    from serverless_jwt.dev.issuer import JWKS_PATH, DevIssuer
+
+    code = ("from serverless_jwt import Verifier\n"
+            "from serverless_jwt.errors import AuthError\n"
+            "verifier = Verifier.from_env()\n"
+            "def handler(event, context):\n"
+            "    try:\n"
+            "        return verifier.verify(event['token'])['sub']\n"
+            "    except AuthError as exc:\n"
+            "        return exc.status\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(code)
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12, Timeout: 1}\n")
+    with DevIssuer() as issuer:
+        settings = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience, "JWT_TIMEOUT_SECONDS": "5"}
+        runner = FunctionRunner(Template(tmp_path / "template.yaml").function("Fn"), environment=settings,
+                                log_stream=io.StringIO())
+        token = issuer.mint(sub="alice")
+        issuer.fault, issuer.slow_seconds, issuer.fault_paths = "slow", 30, {JWKS_PATH}
+        with pytest.raises(FunctionTimeoutError):
+            runner.invoke({"token": token})
+        issuer.fault = None
+        assert runner.invoke({"token": token}) == "alice"
+        assert issuer.requests[JWKS_PATH] == 2  # the cut fetch, then the next invoke's own
+        runner.close()

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any, TextIO
 
+from serverless_jwt._jwks_state import detach_shared_records
 from serverless_jwt.dev._function_environment import function_environment
 from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError
 from serverless_jwt.dev.template import Function
@@ -193,7 +194,8 @@ class FunctionRunner:
         (``Runtime.ExitError``) or returns what Lambda cannot send (``Runtime.MarshalError``, over
         6 MB), and :class:`~serverless_jwt.dev.invocation.FunctionTimeoutError` past its ``Timeout``.
         The handler runs in a thread of its own so that the timeout can be answered; a thread cannot
-        be stopped, so a handler past its time goes on in the background (the emulator stops it).
+        be stopped, so a handler past its time goes on in the background (the emulator stops it), and
+        the next invocation is a cold start, as Lambda's after a timeout.
         """
         handler = self.load()
         outcome: list[tuple[bool, Any]] = []
@@ -214,6 +216,11 @@ class FunctionRunner:
             worker.start()
             worker.join(self.function.timeout_seconds)
             if not outcome:
+                # Lambda resets the environment after a timeout: the next invocation is a cold start.
+                # The cut handler's thread goes on (nothing stops a thread), still in its key fetch; the
+                # restarted function gets key-cache records of its own instead of waiting for that fetch.
+                self.close()
+                detach_shared_records()
                 raise FunctionTimeoutError(self.function.timeout_seconds, context.aws_request_id)
         done, value = outcome[0]
         if done:
