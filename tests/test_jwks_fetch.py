@@ -200,3 +200,43 @@ def test_a_request_paused_through_its_own_fetch_tries_once_more_never_twice_and_
         os.kill(proc.pid, signal.SIGCONT)
         proc.kill()
         proc.wait()
+
+
+def test_a_refresh_frozen_while_it_looks_the_key_set_up_again_finds_where_it_moved_at_thaw(
+        issuer: DevIssuer, function: _Function) -> None:
+    # The key set's address stopped answering, so the next attempt reads discovery again; a freeze
+    # catches that look-up. The retry at thaw took the paused look-up for a failed one and went straight
+    # back to the dead address: one more failure, the keys' new address not read (and again each time a
+    # freeze catches the look-up: with background refreshes, nearly always).
+    from serverless_jwt.dev.issuer import DISCOVERY_PATH
+
+    with DevIssuer() as home:
+        home.jwks = issuer.jwks  # type: ignore[method-assign]  # the issuer's keys, published elsewhere
+        token = issuer.mint(sub="alice")
+        assert function.ask(f"verify {token}") == {"sub": "alice"}  # the cold fetch, discovery included
+        issuer.fault, issuer.slow_seconds, issuer.fault_paths = "slow", 60, {DISCOVERY_PATH, JWKS_PATH}
+        time.sleep(0.4)  # stale (max age 0.3 s), still servable
+        assert function.ask(f"verify {token}") == {"sub": "alice"}  # a refresh starts behind: it hangs
+        _wait_for(lambda: function.ask("state")["failures"] == 1)  # it failed: discovery is read next
+        deadline = time.monotonic() + 10
+        while issuer.requests[DISCOVERY_PATH] < 2 and time.monotonic() < deadline:
+            # Once the back-off after that failure is over, a request starts the next refresh, which
+            # looks discovery up: the look-up hangs, freeze then.
+            assert function.ask(f"verify {token}") == {"sub": "alice"}
+            time.sleep(0.02)
+        os.kill(function.proc.pid, signal.SIGSTOP)
+        # While frozen, the key set moves: discovery names its new address, the old one answers 503.
+        port = issuer.issuer.rsplit(":", 1)[1]
+        issuer.stop()
+        issuer.port, issuer.fault, issuer.fault_paths = int(port), "503", {JWKS_PATH}
+        issuer.discovery_overrides["jwks_uri"] = home.jwks_uri
+        issuer.start()
+        time.sleep(_FROZEN_SECONDS)
+        os.kill(function.proc.pid, signal.SIGCONT)
+
+        state = function.settled()
+        assert state["failures"] == 0, state  # the paused attempt was no failure: its retry found the keys
+        assert state["fresh"]
+        assert home.requests[JWKS_PATH] == 1  # at their new address
+        assert issuer.requests[DISCOVERY_PATH] == 3
+        assert function.ask(f"verify {token}") == {"sub": "alice"}

@@ -98,6 +98,7 @@ class FetchAttempt:
 
     def _download(self) -> Mapping[str, Any]:
         started = time.monotonic()  # real time, as the deadline: the cache clock may be a test's
+        discovery_failed = self._entry.discovery_failed
         try:
             return download(self._entry, issuer=self._issuer, jwks_uri=self._jwks_uri,
                             timeout_seconds=self._timeout, max_bytes=self._max_bytes)
@@ -108,7 +109,10 @@ class FetchAttempt:
         # or its connection died, while nothing ran. That says nothing about the issuer: counted as a
         # failure it would back off the refresh, and a request waiting on this fetch (the keys past their
         # stale window after a long freeze) would answer 503 with the issuer up. One attempt more, now,
-        # within a deadline of its own; still under the fetch lock, so waiters get its outcome.
+        # within a deadline of its own; still under the fetch lock, so waiters get its outcome. A look-up
+        # of discovery the pause cut is no failed look-up either: taken for one, the retry would skip
+        # discovery for the last known address, the one that stopped answering (why it was looked up).
+        self._entry.discovery_failed = discovery_failed
         _log.info("JWKS fetch for issuer %s was paused past its deadline (a frozen Lambda environment?); "
                   "fetching again", self._issuer or self._jwks_uri)
         return download(self._entry, issuer=self._issuer, jwks_uri=self._jwks_uri,
