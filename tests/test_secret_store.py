@@ -907,3 +907,23 @@ def test_a_store_read_that_cannot_get_a_thread_is_503_and_pauses_nothing(
 def test_the_wait_for_a_store_read_is_checked_at_construction(timeout: Any) -> None:
     with pytest.raises(ConfigurationError, match="timeout_seconds must be > 0 and at most 86400"):
         StoredSecretKeys(ARN, algorithms=["HS256"], fetch=_Store("x"), timeout_seconds=timeout)
+
+
+def test_an_unusable_current_secret_leaves_nothing_behind_for_the_reads_after_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A rotation writes an unusable AWSCURRENT (too short): that read fails and the last good secrets
+    # serve. It had already taken the unusable value for the current one, so after the next rotation,
+    # with AWSPREVIOUS unreadable, that value stood in for the previous secret and every load failed:
+    # the new secret was never accepted.
+    a, b, p = (secrets.token_urlsafe(32) for _ in range(3))
+    store, now = _StagedStore(a, p), [0.0]
+    keys = StoredSecretKeys(ARN, algorithms=["HS256"], fetch=store, previous=True, clock=lambda: now[0],
+                            max_age_seconds=10, max_stale_seconds=1000, timeout_seconds=60)
+    assert _accepts(keys, a)
+    store.current, now[0] = "short", 11
+    assert _accepts(keys, a)  # the unusable value is refused; the last good secrets serve
+    assert "not usable" in caplog.text
+    store.current, store.previous, now[0] = b, RuntimeError("AccessDenied"), 30  # past the pause
+    assert _accepts(keys, b)
+    assert _accepts(keys, a)  # what AWSPREVIOUS holds after a rotation from a: a stands in for it
+    assert not _accepts(keys, "short")

@@ -39,6 +39,7 @@ __all__ = ["StoredSecretKeys"]
 
 
 _PAUSE_SECONDS = 10  # after a failed read, before the store is asked again
+_Values = tuple[str | bytes, ...]  # the secrets of one read, in order
 
 
 class StoredSecretKeys:
@@ -254,25 +255,31 @@ class StoredSecretKeys:
         now = self._clock()
         if not values:
             raise KeysUnavailableError("The shared secret could not be loaded")
+        previous: _Values = ()
+        previous_at = 0.0
         if self._previous:
-            current, self._current_values = self._current_values, values
-            values += tuple(v for v in self._load_previous(now, rotated_from=current) if v not in values)
-        if values != self._values:
+            previous, previous_at = self._read_previous(now, current=values)
+        accepted = values + tuple(v for v in previous if v not in values)
+        if accepted != self._values:
             try:
-                keys = SecretKeys(list(values), algorithms=self._algorithms,
+                keys = SecretKeys(list(accepted), algorithms=self._algorithms,
                                   allow_short_secret=self._allow_short)
             except ConfigurationError as exc:
-                # The reason is ours ("at least 32 bytes for HS256 ..."), never the value.
+                # The reason is ours ("at least 32 bytes for HS256 ..."), never the value. Nothing of
+                # this read is kept: an unusable current value must never stand in for a previous one.
                 _log.warning("shared secret %s is not usable: %s", self._reference, exc)
                 raise KeysUnavailableError("The stored shared secret is not usable") from None
-            self._keys, self._values = keys, values
+            self._keys, self._values = keys, accepted
             self.generation += 1
+        if self._previous:
+            self._current_values, self._previous_values, self._previous_at = values, previous, previous_at
         self._loaded_at = now
 
-    def _load_previous(self, now: float, *, rotated_from: tuple[str | bytes, ...]) -> tuple[str | bytes, ...]:
-        # Best effort, after AWSCURRENT loaded: the previous secret only extends a grace period, so its
+    def _read_previous(self, now: float, *, current: _Values) -> tuple[_Values, float]:
+        # Best effort, after AWSCURRENT was read: the previous secret only extends a grace period, so its
         # failure never fails the load. Meanwhile what AWSPREVIOUS must hold is used: the last current
         # secrets if AWSCURRENT has just changed, else the last previous ones read, for max_stale_seconds.
+        # The previous secrets and when they were read; _load keeps them only if the whole load works.
         try:
             values = tuple(split_secrets(self._fetch(self._reference, PREVIOUS_STAGE)))
         except Exception as exc:
@@ -282,19 +289,19 @@ class StoredSecretKeys:
             else:
                 _log.warning("previous version of shared secret %s could not be loaded: %s",
                              self._reference, why)
-                if rotated_from and rotated_from != self._current_values:
-                    self._previous_values, self._previous_at = rotated_from, now
-                elif now - self._previous_at >= self._max_stale:
-                    self._previous_values = ()  # a retired secret is never kept for good
-                return self._previous_values
+                rotated_from = self._current_values
+                if rotated_from and rotated_from != current:
+                    return rotated_from, now
+                if now - self._previous_at >= self._max_stale:
+                    return (), self._previous_at  # a retired secret is never kept for good
+                return self._previous_values, self._previous_at
         if values:
             try:  # an unusable retired value (too short, say) must not take the current one down
                 SecretKeys(list(values), algorithms=self._algorithms, allow_short_secret=self._allow_short)
             except ConfigurationError:
                 _log.warning("previous version of shared secret %s is not usable; ignored", self._reference)
                 values = ()
-        self._previous_values, self._previous_at = values, now
-        return values
+        return values, now
 
 
 def _check_previous(reference: str, fetch: Callable[..., Any]) -> None:
