@@ -12,11 +12,13 @@ import threading
 import time
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 
+import serverless_jwt
 from serverless_jwt.adapters.decorators import require_auth
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import (
@@ -927,3 +929,38 @@ def test_an_unusable_current_secret_leaves_nothing_behind_for_the_reads_after_it
     assert _accepts(keys, b)
     assert _accepts(keys, a)  # what AWSPREVIOUS holds after a rotation from a: a stands in for it
     assert not _accepts(keys, "short")
+
+
+_SLOW_IMPORT = """
+import importlib.abc, sys, time
+
+class SlowBoto3(importlib.abc.MetaPathFinder):  # a cold start at 128 MB, where importing boto3 is slow
+    def find_spec(self, name, path, target=None):
+        if name == "boto3":
+            time.sleep(3)
+        return None
+
+sys.meta_path.insert(0, SlowBoto3())
+from serverless_jwt import Verifier
+from serverless_jwt.errors import AuthError
+try:
+    print(Verifier(secret_from=sys.argv[1], timeout_seconds=2).verify(sys.argv[2])["sub"])
+except AuthError as exc:
+    print(exc.status)
+"""
+
+
+def test_a_cold_starts_slow_boto3_import_is_not_counted_against_its_wait_for_the_store(
+        hung_store: _HungStore, issuer: DevIssuer) -> None:
+    # The deadline bounds the wait for the store. Importing boto3 and building the client happened in
+    # the read, inside it: a function whose import took longer answered its first request 503.
+    import os
+
+    hung_store.release.set()  # the store answers at once
+    token = _token(issuer, hung_store.secret, "alice")
+    lib = str(Path(serverless_jwt.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (lib, os.environ.get("PYTHONPATH")))))
+    result = subprocess.run([sys.executable, "-c", _SLOW_IMPORT, ARN, token], capture_output=True, text=True,
+                            env=env, timeout=120, check=True)
+    assert result.stdout.strip() == "alice"
+    assert hung_store.requests == 1

@@ -15,7 +15,7 @@ from typing import Any
 
 from serverless_jwt._extras import requires
 
-__all__ = ["EXTRAS", "FEATURE", "fetch_secret", "is_ssm"]
+__all__ = ["EXTRAS", "FEATURE", "fetch_secret", "is_ssm", "prepare"]
 
 
 # Powertools Parameters, and boto3 under it (Lambda's runtime has boto3; elsewhere the `aws` extra).
@@ -71,11 +71,21 @@ def is_ssm(reference: str) -> bool:
     return reference.startswith("ssm:") or ":ssm:" in reference
 
 
+def _store(reference: str) -> tuple[str, str | None]:
+    region = (reference.split(":", 4)[3] if reference.startswith("arn:") else "") or None
+    return ("ssm" if is_ssm(reference) else "secretsmanager"), region
+
+
+def prepare(reference: str) -> None:
+    """Build the client that reads ``reference`` (importing boto3 the first time): CPU work, done before a
+    request starts waiting for the store, so that a cold start's imports never use up its deadline."""
+    _provider(*_store(reference))
+
+
 def fetch_secret(reference: str, stage: str | None = None) -> str | bytes:
     # boto3 loads (inside _provider) only for functions that use an AWS secret store.
-    region = (reference.split(":", 4)[3] if reference.startswith("arn:") else "") or None
     value: Any
-    kind = "ssm" if is_ssm(reference) else "secretsmanager"
+    kind, region = _store(reference)
     provider = _provider(kind, region)
     _reading.active = True  # see _HideStoredValue
     try:

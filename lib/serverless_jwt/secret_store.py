@@ -16,6 +16,7 @@ value holds is read by :mod:`~serverless_jwt._secret_values`.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import math
@@ -28,7 +29,7 @@ from serverless_jwt._config import MAX_TIMEOUT_SECONDS, check_at_most, secret_re
 from serverless_jwt._env import PREVIOUS_STAGE
 from serverless_jwt._extras import ensure
 from serverless_jwt._nonblocking import WouldBlock, scheduler
-from serverless_jwt._secret_fetch import EXTRAS, FEATURE, fetch_secret, is_ssm
+from serverless_jwt._secret_fetch import EXTRAS, FEATURE, fetch_secret, is_ssm, prepare
 from serverless_jwt._secret_values import reason, split_secrets
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import SecretKeys, VerificationKey
@@ -165,6 +166,11 @@ class StoredSecretKeys:
             # instead of every request waiting on the store again (or the last good secrets, stale).
             return self._outcome()
         if started:
+            if self._fetch is fetch_secret:
+                # boto3's import and the client, on a cold start: not the store's time. Any failure here
+                # is the read's to meet and report.
+                with contextlib.suppress(Exception):
+                    prepare(self._reference)
             if not self._in_background(read):
                 return self._outcome(no_thread=True)
         elif stale is not None:
