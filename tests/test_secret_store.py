@@ -964,3 +964,25 @@ def test_a_cold_starts_slow_boto3_import_is_not_counted_against_its_wait_for_the
                             env=env, timeout=120, check=True)
     assert result.stdout.strip() == "alice"
     assert hung_store.requests == 1
+
+
+def test_a_second_cold_request_waits_for_the_hung_read_in_flight_only_until_its_own_deadline(
+        hung_store: _HungStore, issuer: DevIssuer) -> None:
+    # The read's lock was held for the whole read: a request arriving behind it queued for botocore's
+    # 8 s, however short its own deadline, and then answered the failed read's 10 s pause.
+    verifier = Verifier(secret_from=ARN, timeout_seconds=0.5, verified_cache_size=0)
+    handler = _hs_handler(verifier)
+    token = _token(issuer, hung_store.secret, "alice")
+    answers: list[dict[str, Any]] = []
+    first = threading.Thread(target=lambda: answers.append(_http_call(handler, token)))
+    first.start()
+    assert _until(lambda: hung_store.requests == 1)  # the first request's read is at the store
+    answers.append(_http_call(handler, token))  # the second, behind it
+    first.join(30)
+    answered = hung_store.answered
+    hung_store.release.set()
+    assert [(a["statusCode"], a["headers"]["Retry-After"]) for a in answers] == [(503, "1"), (503, "1")]
+    assert answered == 0  # both answered before the store did
+    assert _until(lambda: verifier._keys.fresh_generation() is not None)  # type: ignore[attr-defined]
+    assert _http_call(handler, token)["statusCode"] == 200
+    assert hung_store.requests == 1  # one read for all three
