@@ -1,9 +1,11 @@
 """One read of a secret kept in AWS Secrets Manager or SSM Parameter Store, through Powertools Parameters.
 
 boto3 is imported only here, on the first read. Each store and region (an ARN names its region) gets
-one provider with short timeouts and one retry, so that an unreachable store is a quick 503, not a
-Lambda timeout; botocore's DEBUG lines of our reads' response bodies (the secret) are dropped. Used by
-:class:`~serverless_jwt.secret_store.StoredSecretKeys`, whose default ``fetch`` is :func:`fetch_secret`.
+one provider with short timeouts and one retry, so that a read of an unreachable store ends within
+seconds (requests wait for it only within their own deadline: secret_store.py), and :func:`prepare`
+builds it before a request starts waiting; botocore's DEBUG lines of our reads' response bodies (the
+secret) are dropped. Used by :class:`~serverless_jwt.secret_store.StoredSecretKeys`, whose default
+``fetch`` is :func:`fetch_secret`.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ def _provider(kind: str, region: str | None) -> Any:
             from botocore.config import Config
 
         cls = parameters.SSMProvider if kind == "ssm" else parameters.SecretsProvider
-        # Short timeouts and one retry: an unreachable store must be a quick 503, not a Lambda timeout
-        # (botocore's defaults are 60 s per attempt).
+        # Short timeouts and one retry: a read of an unreachable store ends in seconds (botocore's defaults
+        # are 60 s per attempt); no read starts while one is under way, so a hung read holds up the next.
+        # The read timeout counts per socket read: a store trickling its answer can outlast it.
         config = Config(region_name=region, connect_timeout=2, read_timeout=2,
                         retries={"total_max_attempts": 2, "mode": "standard"})
         provider = _PROVIDERS[key] = cls(boto_config=config)
