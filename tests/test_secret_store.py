@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -986,3 +987,79 @@ def test_a_second_cold_request_waits_for_the_hung_read_in_flight_only_until_its_
     assert _until(lambda: verifier._keys.fresh_generation() is not None)  # type: ignore[attr-defined]
     assert _http_call(handler, token)["statusCode"] == 200
     assert hung_store.requests == 1  # one read for all three
+
+
+def test_a_read_that_never_ends_is_given_up_for_a_new_one_and_what_it_brings_late_is_dropped() -> None:
+    # A fetch that never returns (a custom fetch without a timeout, a store trickling its answer past
+    # botocore's per-read timeout, a read frozen with its Lambda environment): no read started while it
+    # ran, so nothing was ever loaded again. After ten deadlines it is taken for hung: the next request
+    # reads again, and the hung read's answer, should it come, is older than that read's and is dropped.
+    old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    release, calls = threading.Event(), []
+
+    def fetch(reference: str) -> str:
+        calls.append(reference)
+        if len(calls) == 1:
+            release.wait(60)  # hung, until the end of the test
+            return old
+        return new
+
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=fetch, timeout_seconds=0.05)
+    waits: set[int] = set()
+
+    def answer() -> bool:
+        try:
+            return bool(keys.keys_for(_hs_header()))
+        except KeysUnavailableError as exc:
+            waits.add(exc.retry_after_seconds)
+            return False
+
+    try:
+        assert _until(answer)
+    finally:
+        release.set()
+    assert waits == {1}  # meanwhile 503s: a read is under way, retry at once
+    assert len(calls) == 2  # one read to replace the hung one, not one per request
+    assert _until(lambda: not any(t.name == "serverless-jwt-secret" for t in threading.enumerate()))
+    assert _accepts(keys, new)
+    assert not _accepts(keys, old)
+
+
+def test_an_async_refresh_that_never_ends_is_given_up_for_a_new_one(issuer: DevIssuer) -> None:
+    import asyncio
+
+    from serverless_jwt import AsyncVerifier
+
+    first, second = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    release, calls, now = threading.Event(), [], [0.0]
+
+    def fetch(reference: str) -> str:
+        calls.append(reference)
+        if len(calls) == 2:  # the first refresh: hung, until the end of the test
+            release.wait(60)
+        return first if len(calls) == 1 else second
+
+    verifier = Verifier(secrets=["x" * 32])
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=fetch, clock=lambda: now[0],
+                            max_age_seconds=300, timeout_seconds=0.05)
+    verifier._keys = keys  # type: ignore[assignment]
+    front = AsyncVerifier(verifier)
+
+    async def scenario() -> str:
+        assert (await front.verify(_token(issuer, first, "cold")))["sub"] == "cold"
+        now[0] = 301  # due: each request serves the old secret while a refresh runs behind it
+        served = 0
+        for _ in range(2000):  # a hang guard: until the refresh that replaced the hung one has landed
+            if keys.fresh_generation() is not None:
+                break
+            with contextlib.suppress(InvalidSignatureError):  # unless the new secret landed meanwhile
+                served += (await front.verify(_token(issuer, first, "old")))["sub"] == "old"
+            await asyncio.sleep(0.01)
+        assert served  # the old secret served while the refreshes ran
+        return str((await front.verify(_token(issuer, second, "new")))["sub"])
+
+    try:
+        assert asyncio.run(scenario()) == "new"
+    finally:
+        release.set()
+    assert len(calls) == 3

@@ -8,10 +8,9 @@ with ``previous=True``, a Secrets Manager secret's ``AWSPREVIOUS`` version is ac
 for a bounded time; with nothing loaded it is a :class:`~serverless_jwt.errors.KeysUnavailableError`
 (HTTP 503).
 
-A request never waits on the store longer than ``timeout_seconds`` (JWT_TIMEOUT_SECONDS): each read
-runs in a thread of its own, one at a time, and the requests that need it wait for it within their own
-deadline; a read that outlasts them goes on, and what it brings serves the next request. What a stored
-value holds is read by :mod:`~serverless_jwt._secret_values`.
+A request waits for the store ``timeout_seconds`` at most (JWT_TIMEOUT_SECONDS): each read runs in a
+thread of its own, one at a time (or a second, once it runs ten deadlines: taken for hung), and what a
+read brings past the deadline serves the next request. :mod:`~serverless_jwt._secret_values` reads values.
 """
 
 from __future__ import annotations
@@ -40,6 +39,9 @@ __all__ = ["StoredSecretKeys"]
 
 
 _PAUSE_SECONDS = 10  # after a failed read, before the store is asked again
+# A read running this many deadlines is taken for hung (a fetch without a timeout, a store trickling its
+# answer, a read frozen with its Lambda environment): the next request starts another. Two at most hang.
+_HUNG_DEADLINES, _MAX_HUNG = 10, 2
 _Values = tuple[str | bytes, ...]  # the secrets of one read, in order
 
 
@@ -60,7 +62,8 @@ class StoredSecretKeys:
     timeout_seconds:
         How long a request waits for a read of the store (default 3, as a JWKS fetch's deadline). A
         read that takes longer goes on in the background, for the next request: nothing loaded yet,
-        this one is a 503 (``Retry-After: 1``); with secrets loaded, it is served the last good ones.
+        this one is a 503 (``Retry-After: 1``); with secrets loaded, it is served the last good ones. A
+        read running ten times as long is taken for hung: the next request reads again.
     previous:
         Also accept the secrets of the Secrets Manager secret's ``AWSPREVIOUS`` version, after those of
         ``AWSCURRENT``: tokens signed before a rotation stay valid until the next one. Off by default
@@ -122,14 +125,15 @@ class StoredSecretKeys:
         self._timeout = float(timeout_seconds)
         self._lock = threading.Lock()
         self._reading: threading.Event | None = None  # the read in flight; set when it ends
+        # When it started (real time), how many reads started, how many given up for hung still run.
+        self._read_started, self._reads, self._hung = 0.0, 0, 0
         self._keys: SecretKeys | None = None
-        self._values: tuple[str | bytes, ...] = ()
+        self._values: _Values = ()
         self._previous = previous
-        self._previous_values: tuple[str | bytes, ...] = ()  # AWSPREVIOUS's, as last read
+        self._previous_values: _Values = ()  # AWSPREVIOUS's, as last read
         self._previous_at = 0.0  # when they were read
-        self._current_values: tuple[str | bytes, ...] = ()  # AWSCURRENT's, as last read
-        self._loaded_at = 0.0
-        self._retry_at = 0.0
+        self._current_values: _Values = ()  # AWSCURRENT's, as last read
+        self._loaded_at = self._retry_at = 0.0
         self.generation = 0
 
     def __repr__(self) -> str:
@@ -154,12 +158,13 @@ class StoredSecretKeys:
         if (schedule := scheduler()) is not None:
             # On an event loop (AsyncVerifier): the store is read in a worker thread, never here.
             if stale is not None:
-                if now >= self._retry_at and self._reading is None:
-                    schedule(self, self._read_in_this_thread)
+                if now >= self._retry_at and (self._reading is None or self._hung_read()):
+                    schedule(self._next_read(), self._read_in_this_thread)
                 return stale
             if now < self._retry_at:
                 raise self._paused(now)
-            raise WouldBlock(self, self._current, "keys", self._retry_after, wait_seconds=self._timeout)
+            raise WouldBlock(self._next_read(), self._current, "keys", self._retry_after,
+                             wait_seconds=self._timeout)
         read, started = self._join_or_start()
         if read is None:
             # Backing off after a failed read, also at a cold start with nothing loaded: a quick 503
@@ -167,8 +172,7 @@ class StoredSecretKeys:
             return self._outcome()
         if started:
             if self._fetch is fetch_secret:
-                # boto3's import and the client, on a cold start: not the store's time. Any failure here
-                # is the read's to meet and report.
+                # boto3's import and the client (a cold start): not the store's time. A failure: the read's.
                 with contextlib.suppress(Exception):
                     prepare(self._reference)
             if not self._in_background(read):
@@ -177,9 +181,8 @@ class StoredSecretKeys:
             # Merely old: one request reads the store, the others serve what is cached meanwhile
             # instead of queueing behind a slow store (as the JWKS source does).
             return stale
-        # The read runs in a thread of its own and is waited for within this request's deadline only
-        # (JWT_TIMEOUT_SECONDS): botocore's timeouts and retry take 8 s or more, and a store that
-        # trickles its answer holds a read longer. Past the deadline, the read goes on for the next request.
+        # Waited for within this request's deadline only: botocore's timeouts and retry take 8 s or more,
+        # a store trickling its answer longer. Past the deadline, the read goes on for the next request.
         if not read.wait(self._timeout):
             if stale is not None:
                 return stale
@@ -187,14 +190,25 @@ class StoredSecretKeys:
         return self._outcome()
 
     def _join_or_start(self) -> tuple[threading.Event | None, bool]:
-        # The read in flight (anyone's), or a new one; None while paused after a failed read.
+        # The read in flight (anyone's), or a new one (started: True).
         with self._lock:  # bookkeeping only: never held across a read
             if self._reading is not None:
-                return self._reading, False
-            if self._clock() < self._retry_at:
-                return None, False
-            self._reading = threading.Event()
+                if not self._hung_read() or self._hung >= _MAX_HUNG:
+                    return self._reading, False
+                self._hung += 1  # given up: what it brings, if anything, is older than the next read's
+            elif self._clock() < self._retry_at:
+                return None, False  # paused after a failed read
+            self._reading, self._read_started = threading.Event(), time.monotonic()
+            self._reads += 1
             return self._reading, True
+
+    def _next_read(self) -> tuple[StoredSecretKeys, int]:
+        # The async verifier's single-flight key for a step: the read it joins, or the one it starts.
+        return self, self._reads + (self._reading is None or self._hung_read())
+
+    def _hung_read(self) -> bool:
+        # Real time, as the deadline's: it runs on while a Lambda environment is frozen.
+        return time.monotonic() - self._read_started >= _HUNG_DEADLINES * self._timeout
 
     def _in_background(self, read: threading.Event) -> bool:
         thread = threading.Thread(target=self._read, args=(read,), name="serverless-jwt-secret", daemon=True)
@@ -214,17 +228,23 @@ class StoredSecretKeys:
             self._read(read)
 
     def _read(self, read: threading.Event) -> None:
+        failed = True
         try:
-            self._load()
+            self._load(read)
+            failed = False
         except Exception as exc:  # KeysUnavailableError (logged by _load), or anything else: a failed read
             if not isinstance(exc, KeysUnavailableError):
                 _log.warning("shared secret %s could not be loaded: %s", self._reference, type(exc).__name__)
-            # A failed read pauses the store's reads. Timed from now, after the read: it may have
-            # outlasted a freeze of the Lambda environment.
-            self._retry_at = self._clock() + _PAUSE_SECONDS
         finally:
             with self._lock:
-                self._reading = None
+                if self._reading is not read:
+                    self._hung -= 1  # given up for hung: another read decides
+                else:
+                    self._reading = None
+                    if failed:
+                        # A failed read pauses the store's reads. Timed from now, after the read: it may
+                        # have outlasted a freeze of the Lambda environment.
+                        self._retry_at = self._clock() + _PAUSE_SECONDS
             read.set()
 
     def _outcome(self, *, no_thread: bool = False) -> SecretKeys:
@@ -249,7 +269,7 @@ class StoredSecretKeys:
         return KeysUnavailableError("The shared secret could not be loaded",
                                     retry_after_seconds=max(1, math.ceil(self._retry_at - now)))
 
-    def _load(self) -> None:
+    def _load(self, read: threading.Event) -> None:
         try:
             values = tuple(split_secrets(self._fetch(self._reference)))
         except Exception as exc:
@@ -266,6 +286,7 @@ class StoredSecretKeys:
         if self._previous:
             previous, previous_at = self._read_previous(now, current=values)
         accepted = values + tuple(v for v in previous if v not in values)
+        keys = None
         if accepted != self._values:
             try:
                 keys = SecretKeys(list(accepted), algorithms=self._algorithms,
@@ -275,11 +296,15 @@ class StoredSecretKeys:
                 # this read is kept: an unusable current value must never stand in for a previous one.
                 _log.warning("shared secret %s is not usable: %s", self._reference, exc)
                 raise KeysUnavailableError("The stored shared secret is not usable") from None
-            self._keys, self._values = keys, accepted
-            self.generation += 1
-        if self._previous:
-            self._current_values, self._previous_values, self._previous_at = values, previous, previous_at
-        self._loaded_at = now
+        with self._lock:
+            if self._reading is not read:
+                return  # given up for hung, and another read started since: its answer is newer
+            if keys is not None:
+                self._keys, self._values = keys, accepted
+                self.generation += 1
+            if self._previous:
+                self._current_values, self._previous_values, self._previous_at = values, previous, previous_at
+            self._loaded_at = now
 
     def _read_previous(self, now: float, *, current: _Values) -> tuple[_Values, float]:
         # Best effort, after AWSCURRENT was read: the previous secret only extends a grace period, so its
