@@ -242,6 +242,7 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         # No array, no nested object, no escape: outside strings the only commas separate the object's
         # m members, so commas + 1 = m + (commas inside strings) >= m >= len(value). Equality proves m
         # distinct names (a duplicate collapses into one key); anything else takes the hooked scan.
+        # Being flat also keeps depth and escapes (lone surrogates) off this scan: not a simplification.
         try:
             value, end = _FLAT_SCAN(text, 0)
         except (StopIteration, _Reject, ValueError, RecursionError):
