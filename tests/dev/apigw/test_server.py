@@ -588,3 +588,19 @@ def test_a_function_slower_than_the_integration_timeout_gets_api_gateways_timeou
     assert (http.status, http.json()) == (503, {"message": "Service Unavailable"})
     assert project.call("GET", "/quick").body == b"late"  # API Gateway's default: 30 s
     assert "GET /Prod/slow -> Slow 504 (integration timeout)" in project.logs.getvalue()
+
+
+@pytest.mark.parametrize("name", ["localhost", "127.0.0.1"])
+def test_resource_metadata_names_the_resource_by_the_loopback_name_it_was_fetched_under(name: str) -> None:
+    # RFC 9728 §3.3: a client fetching http://localhost:PORT/.well-known/oauth-protected-resource must
+    # find "resource": "http://localhost:PORT", or reject the document.
+    with LocalApiGateway([], {}, resource_metadata=lambda url: {"resource": url}) as api:
+        port = urlsplit(api.url).port
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            for host, expected in ((f"{name}:{port}", f"http://{name}:{port}"),
+                                   (f"example.com:{port}", api.url)):  # not a name of ours: our own URL
+                connection.request("GET", "/.well-known/oauth-protected-resource", headers={"Host": host})
+                assert json.loads(connection.getresponse().read())["resource"] == expected
+        finally:
+            connection.close()

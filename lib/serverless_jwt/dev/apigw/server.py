@@ -148,6 +148,14 @@ class LocalApiGateway:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self._server.server_address[1]}"
 
+    def _resource(self, request: Request) -> str:
+        # RFC 9728 §3.3: "resource" is the URL the metadata was fetched under, which a client compares;
+        # a loopback name of this port (localhost for 127.0.0.1) is kept as the client wrote it.
+        port = self.url.rsplit(":", 1)[1]
+        host = (request.header("host") or "").lower()
+        loopback = {f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"}
+        return f"http://{host}" if host in loopback else self.url
+
     def start(self) -> LocalApiGateway:
         """Bind and serve in a daemon thread; returns ``self``."""
         if self._server is None:
@@ -229,7 +237,7 @@ class LocalApiGateway:
         if found is None and self.resource_metadata is not None and request.method == "GET" \
                 and request.raw_path == RESOURCE_METADATA_PATH:
             # RFC 9728: how the sample page finds the issuer this local API trusts (dev only).
-            body = json.dumps(self.resource_metadata(self.url)).encode()
+            body = json.dumps(self.resource_metadata(self._resource(request))).encode()
             # Public metadata, read cross-origin by a page served elsewhere (`?api=`).
             headers = [("Content-Type", "application/json"), ("Access-Control-Allow-Origin", "*")]
             return Answer(200, headers, body), "-", None
