@@ -33,6 +33,11 @@ def error_header_map(headers: Mapping[str, str] | None, *, server: bool) -> dict
             and _VALUE.fullmatch(value) for name, value in headers.items()):
         raise ConfigurationError("error_headers must map header names (RFC 9110 tokens) to values of "
                                  "visible latin-1 characters, spaces and tabs")
+    folded = [name.lower() for name in headers]
+    twice = sorted({name for name in headers if folded.count(name.lower()) > 1})
+    if twice:
+        # Header names are case-insensitive: both would be sent, and a client keeps either (or joins them).
+        raise ConfigurationError(f"error_headers names one header twice: {', '.join(twice)}")
     framing = sorted(name for name in headers
                      if name.lower() in _FRAMING or name.lower().startswith("proxy-")) if server else ()
     if framing:
