@@ -177,3 +177,22 @@ def test_sam_build_after_the_dev_loop_copies_none_of_its_state_with_code_uri_dot
     ours = {STATE_DIR, "rs256.pem", "es256.pem", "issuer.json", "runtimes", "code"}
     assert not [c for c in copied if ours & set(c.split("/"))]
     assert Template(build / "template.yaml").state_dir == state  # -t .aws-sam/build/template.yaml too
+
+
+def _old_state(project: Path, **files: str) -> Path:
+    old = project / STATE_DIR
+    old.mkdir(parents=True)
+    for name, text in files.items():
+        (old / name.replace("_", ".", 1)).write_text(text)
+    return old
+
+
+def test_a_state_dir_the_user_names_in_the_code_is_used_as_it_is_not_emptied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # --state-dir .serverless-jwt with CodeUri: . is the user's choice (warned about), not a folder to move.
+    old = _old_state(tmp_path, rs256_pem="their key", issuer_json="{}")
+    template = _template(tmp_path, _FN % ".")
+    monkeypatch.chdir(tmp_path)
+    assert _support.state_dir(STATE_DIR, template) == Path(STATE_DIR)
+    assert (old / "rs256.pem").read_text() == "their key"
+    assert (old / "issuer.json").is_file()

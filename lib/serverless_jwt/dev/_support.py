@@ -53,7 +53,9 @@ def state_dir(given: str | None, template: Template) -> Path:
     subfolder shares the project's issuer and key. Says on stderr when that folder moved out of the
     project, and when a ``--state-dir`` is inside code that sam build copies."""
     project = _state_dir.project_folder(template.dir)
-    for notice in _state_dir.settle(project, template.state_dir, template.code_folders):
+    # --state-dir .serverless-jwt is the user's choice (warned about below): not a folder left to empty.
+    named = given is not None and Path(given).resolve() == (project / _state_dir.STATE_DIR).resolve()
+    for notice in [] if named else _state_dir.settle(project, template.state_dir, template.code_folders):
         print(f"notice: {notice}", file=sys.stderr)
     if given is None:
         return template.state_dir
