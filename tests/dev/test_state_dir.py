@@ -196,3 +196,67 @@ def test_a_state_dir_the_user_names_in_the_code_is_used_as_it_is_not_emptied(
     assert _support.state_dir(STATE_DIR, template) == Path(STATE_DIR)
     assert (old / "rs256.pem").read_text() == "their key"
     assert (old / "issuer.json").is_file()
+
+
+def test_a_move_cut_short_is_finished_by_the_next_command_and_loses_no_key(tmp_path: Path) -> None:
+    # A command stopped (crash, Ctrl-C) after moving the first key: the next one moves the rest, deletes none.
+    old = _old_state(tmp_path, rs256_pem="rs", es256_pem="es", issuer_json="record")
+    template = _template(tmp_path, _FN % ".")
+    state = template.state_dir
+    state.mkdir(parents=True)
+    (old / "rs256.pem").rename(state / "rs256.pem")
+    settle(tmp_path, state, template.code_folders)
+    assert {n: (state / n).read_text() for n in ("rs256.pem", "es256.pem", "issuer.json")} == {
+        "rs256.pem": "rs", "es256.pem": "es", "issuer.json": "record"}
+    assert not old.exists()
+
+
+def test_a_key_already_placed_by_a_command_moving_at_the_same_time_is_not_lost(tmp_path: Path) -> None:
+    # Another command linked rs256.pem into place and has not yet unlinked it from the old folder.
+    old = _old_state(tmp_path, rs256_pem="rs", es256_pem="es", issuer_json="record")
+    template = _template(tmp_path, _FN % ".")
+    state = template.state_dir
+    state.mkdir(parents=True)
+    (state / "rs256.pem").write_text("rs")
+    settle(tmp_path, state, template.code_folders)
+    assert (state / "es256.pem").read_text() == "es"
+    assert (state / "issuer.json").read_text() == "record"
+    assert not old.exists()
+
+
+def test_a_state_folder_of_its_own_outside_keeps_its_identity(tmp_path: Path) -> None:
+    old = _old_state(tmp_path, rs256_pem="old", issuer_json="old record")
+    template = _template(tmp_path, _FN % ".")
+    state = template.state_dir
+    state.mkdir(parents=True)
+    (state / "rs256.pem").write_text("new")
+    notices = settle(tmp_path, state, template.code_folders)
+    assert (state / "rs256.pem").read_text() == "new"
+    assert not (state / "issuer.json").exists()  # the address goes with its keys, not with these
+    assert not old.exists()
+    assert f"the dev identity is the one in {state}" in notices[-1]
+
+
+def test_a_key_file_that_is_a_link_is_copied_out_and_the_link_left(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "rs256.pem").write_text("linked key")
+    project = tmp_path / "api"
+    old = _old_state(project, issuer_json="record")
+    (old / "rs256.pem").symlink_to("../../keys/rs256.pem")
+    template = _template(project, _FN % ".")
+    notices = settle(project, template.state_dir, template.code_folders)
+    assert (template.state_dir / "rs256.pem").read_text() == "linked key"
+    assert not (template.state_dir / "rs256.pem").is_symlink()
+    assert (old / "rs256.pem").is_symlink()
+    assert (keys / "rs256.pem").read_text() == "linked key"
+    assert "still holds rs256.pem" in notices[-1]
+
+
+def test_keys_moved_out_are_private(tmp_path: Path) -> None:
+    old = _old_state(tmp_path, rs256_pem="rs", issuer_json="record")
+    (old / "rs256.pem").chmod(0o644)  # as written by hand, or by a copy
+    template = _template(tmp_path, _FN % ".")
+    settle(tmp_path, template.state_dir, template.code_folders)
+    assert template.state_dir.stat().st_mode & 0o777 == 0o700
+    assert (template.state_dir / "rs256.pem").stat().st_mode & 0o777 == 0o600

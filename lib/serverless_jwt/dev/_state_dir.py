@@ -128,7 +128,9 @@ def settle(project: Path, state: Path, folders: Mapping[str, Path]) -> list[str]
     A state folder made outside the project says where and why. A ``.serverless-jwt`` left in the
     project (made before, or before the template's code held it) is emptied: the dev identity (keys,
     recorded address) moves to ``state`` unless that has one, the rest (environments, unpacked code)
-    is deleted, to be rebuilt there. A file this tool never writes is left, and named.
+    is deleted, to be rebuilt there. Nothing is deleted that is not in ``state`` first, so a command
+    stopped midway, or two moving at once, lose no key: the next finishes the move. A file this tool
+    never writes, or a link to a key, is left, and named.
     """
     inside = project / STATE_DIR
     if state == inside:
@@ -148,22 +150,66 @@ def settle(project: Path, state: Path, folders: Mapping[str, Path]) -> list[str]
 
 
 def _move_out(inside: Path, state: Path, *, shipped: bool) -> str:
+    # The keys and the address they serve at go together, or not at all: state has an identity of its own
+    # when one of them is in both and differs (one only in state was moved by a command cut short, or
+    # placed by one moving at the same time: the rest follows it).
+    own = any((inside / name).exists() and (state / name).exists() and not _same(inside / name, state / name)
+              for name in _IDENTITY)
     moved = []
-    # The keys and the address they serve at go together, or not at all (state has an identity of its own).
-    fresh = not any((state / name).exists() for name in _IDENTITY)
-    for name in _IDENTITY if fresh else ():
-        if (inside / name).is_file():
-            with contextlib.suppress(OSError):  # another command moved it first
-                shutil.move(inside / name, state / name)
-                moved.append(name)
+    for name in _IDENTITY:  # keys before the address: a record found in state has its keys beside it
+        source = inside / name
+        if not own and source.is_file() and _place(source, state / name):
+            moved.append(name)
+        if not source.is_symlink() and source.is_file() and (own or _same(source, state / name)):
+            with contextlib.suppress(OSError):  # unlinked meanwhile by another command
+                source.unlink()
     try:
-        left = sorted(p.name for p in inside.iterdir() if p.name not in _OURS)
+        left = sorted(p.name for p in inside.iterdir()
+                      if p.name not in _OURS or p.is_symlink() or (p.name in _IDENTITY and p.exists()))
     except OSError:  # removed meanwhile (another command), or unreadable: nothing more to do here
         left = []
-    what = f"moved {', '.join(moved)} to {state}" if moved else f"the dev identity is the one in {state}"
+    what = f"moved {', '.join(moved)} to {state}" if moved else (
+        f"the dev identity is the one in {state}")
     risk = ", or sam build copies it into the artifact" if shipped else ""
     if left:  # not all ours: left for its owner to look at
         return f"{inside} is no longer used ({what}); it still holds {', '.join(left)}: delete it{risk}"
     shutil.rmtree(inside, ignore_errors=True)
+    if inside.exists():
+        return f"{inside} is no longer used ({what}) but could not be removed: delete it{risk}"
     because = ", which sam build would copy into the artifact" if shipped else ""
     return f"removed {inside}{because} ({what})"
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
+
+
+def _place(source: Path, target: Path) -> bool:
+    """Put ``source``'s content at ``target`` unless something is there: whole or not at all, owner-only
+    (a hard link, else a private copy linked into place, as _dev_keys writes a key); whether it did. A
+    link's target is copied, never linked to (nor made owner-only: it is the user's)."""
+    if target.exists() or target.is_symlink():
+        return False
+    try:
+        if not source.is_symlink():
+            with contextlib.suppress(OSError):  # another file system, or no hard links there: copied
+                os.link(source, target)
+                target.chmod(0o600)
+                return True
+            if target.exists():
+                return False
+        data = source.read_bytes()
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.link(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError:  # placed by another command meanwhile, or unreadable: the check after decides
+        return False
+    return True
