@@ -237,6 +237,27 @@ def test_a_state_folder_of_its_own_outside_keeps_its_identity(tmp_path: Path) ->
     assert f"the dev identity is the one in {state}" in notices[-1]
 
 
+def test_a_symlinked_state_folder_in_the_code_is_kept_out_and_what_it_links_to_is_untouched(
+        tmp_path: Path) -> None:
+    # sam build copies what a link points to (aws-lambda-builders' copytree follows links).
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "rs256.pem").write_text("shared key")
+    (shared / "issuer.json").write_text("shared record")
+    project = tmp_path / "api"
+    project.mkdir()
+    (project / STATE_DIR).symlink_to(shared)
+    template = _template(project, _FN % ".")
+    state = template.state_dir
+    assert state == outside(project)
+    notices = settle(project, state, template.code_folders)
+    assert (project / STATE_DIR).is_symlink()
+    assert (shared / "rs256.pem").read_text() == "shared key"  # another project may use it too
+    assert (state / "rs256.pem").read_text() == "shared key"  # the same dev identity
+    assert (state / "issuer.json").read_text() == "shared record"
+    assert f"{project / STATE_DIR} links to {shared}" in notices[-1]
+
+
 def test_a_key_file_that_is_a_link_is_copied_out_and_the_link_left(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     keys.mkdir()

@@ -102,8 +102,10 @@ def outside(project: Path) -> Path:
 def holders(path: Path, folders: Mapping[str, Path]) -> list[str]:
     """The entries of ``folders`` (``"Fn's CodeUri": folder``) that ``sam build`` would copy ``path``
     from: those it is in."""
-    resolved = path.resolve()
-    return [what for what, folder in folders.items() if resolved.is_relative_to(folder.resolve())]
+    # Where it is, not where it links to: sam build copies a link's target under the link's name.
+    absolute = Path(os.path.abspath(path))
+    located = absolute.parent.resolve() / absolute.name
+    return [what for what, folder in folders.items() if located.is_relative_to(folder.resolve())]
 
 
 def choose(project: Path, folders: Mapping[str, Path]) -> Path:
@@ -130,7 +132,7 @@ def settle(project: Path, state: Path, folders: Mapping[str, Path]) -> list[str]
     recorded address) moves to ``state`` unless that has one, the rest (environments, unpacked code)
     is deleted, to be rebuilt there. Nothing is deleted that is not in ``state`` first, so a command
     stopped midway, or two moving at once, lose no key: the next finishes the move. A file this tool
-    never writes, or a link to a key, is left, and named.
+    never writes, a link (to a folder or a key) or a mount is left, and named.
     """
     inside = project / STATE_DIR
     if state == inside:
@@ -155,12 +157,15 @@ def _move_out(inside: Path, state: Path, *, shipped: bool) -> str:
     # placed by one moving at the same time: the rest follows it).
     own = any((inside / name).exists() and (state / name).exists() and not _same(inside / name, state / name)
               for name in _IDENTITY)
+    # A link or a mount is the user's: its target may serve another project; copied from, never emptied.
+    theirs = inside.is_symlink() or os.path.ismount(inside)
     moved = []
     for name in _IDENTITY:  # keys before the address: a record found in state has its keys beside it
         source = inside / name
-        if not own and source.is_file() and _place(source, state / name):
+        if not own and source.is_file() and _place(source, state / name, link=not theirs):
             moved.append(name)
-        if not source.is_symlink() and source.is_file() and (own or _same(source, state / name)):
+        ours = not theirs and not source.is_symlink() and source.is_file()
+        if ours and (own or _same(source, state / name)):
             with contextlib.suppress(OSError):  # unlinked meanwhile by another command
                 source.unlink()
     try:
@@ -168,9 +173,13 @@ def _move_out(inside: Path, state: Path, *, shipped: bool) -> str:
                       if p.name not in _OURS or p.is_symlink() or (p.name in _IDENTITY and p.exists()))
     except OSError:  # removed meanwhile (another command), or unreadable: nothing more to do here
         left = []
-    what = f"moved {', '.join(moved)} to {state}" if moved else (
+    what = f"{'copied' if theirs else 'moved'} {', '.join(moved)} to {state}" if moved else (
         f"the dev identity is the one in {state}")
     risk = ", or sam build copies it into the artifact" if shipped else ""
+    if theirs:  # a link that sam build follows, or a mount point: its content is not ours to delete
+        copies = ": sam build copies what it holds into the artifact" if shipped else ""
+        return (f"{inside} links to {inside.resolve()} or is a mount point, left as it is ({what}); "
+                f"remove it{copies}")
     if left:  # not all ours: left for its owner to look at
         return f"{inside} is no longer used ({what}); it still holds {', '.join(left)}: delete it{risk}"
     shutil.rmtree(inside, ignore_errors=True)
@@ -187,14 +196,14 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def _place(source: Path, target: Path) -> bool:
+def _place(source: Path, target: Path, *, link: bool) -> bool:
     """Put ``source``'s content at ``target`` unless something is there: whole or not at all, owner-only
-    (a hard link, else a private copy linked into place, as _dev_keys writes a key); whether it did. A
-    link's target is copied, never linked to (nor made owner-only: it is the user's)."""
+    (a hard link when ``link``, else a private copy linked into place, as _dev_keys writes a key);
+    whether it did. A link's target is copied, never linked to (nor made owner-only: it is the user's)."""
     if target.exists() or target.is_symlink():
         return False
     try:
-        if not source.is_symlink():
+        if link and not source.is_symlink():
             with contextlib.suppress(OSError):  # another file system, or no hard links there: copied
                 os.link(source, target)
                 target.chmod(0o600)
