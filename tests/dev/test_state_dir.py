@@ -18,6 +18,7 @@ from serverless_jwt.dev._state_dir import STATE_DIR, outside, settle, user_cache
 from serverless_jwt.dev.cli import main
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.template import Template
+from serverless_jwt.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -281,3 +282,19 @@ def test_keys_moved_out_are_private(tmp_path: Path) -> None:
     settle(tmp_path, template.state_dir, template.code_folders)
     assert template.state_dir.stat().st_mode & 0o777 == 0o700
     assert (template.state_dir / "rs256.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_without_a_home_folder_only_a_project_that_needs_one_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pwd
+
+    def no_entry(uid: int) -> None:
+        raise KeyError(uid)
+
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)  # a container's uid without a passwd entry
+    assert _template(tmp_path / "a", _FN % "src/").state_dir == tmp_path / "a" / STATE_DIR
+    assert _state_dir.for_folder(tmp_path / "a") == tmp_path / "a" / STATE_DIR
+    with pytest.raises(ConfigurationError, match="XDG_CACHE_HOME"):
+        _template(tmp_path / "b", _FN % ".")

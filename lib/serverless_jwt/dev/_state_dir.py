@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from serverless_jwt.dev._private_dir import make_private_dir
+from serverless_jwt.errors import ConfigurationError
 
 __all__ = ["STATE_DIR", "built_sources", "choose", "for_folder", "holders", "outside", "project_folder",
            "settle", "user_cache_dir"]
@@ -88,7 +89,11 @@ def user_cache_dir() -> Path:
     local = os.environ.get("LOCALAPPDATA", "")
     if sys.platform == "win32" and local:
         return Path(local)
-    return Path.home() / ".cache"
+    try:
+        return Path.home() / ".cache"
+    except RuntimeError:  # no HOME, and a uid without a passwd entry (a container's)
+        raise ConfigurationError("no user cache folder to keep this project's local state in, out of its "
+                                 "code (HOME is not set): set XDG_CACHE_HOME to an absolute path") from None
 
 
 def outside(project: Path) -> Path:
@@ -111,16 +116,18 @@ def holders(path: Path, folders: Mapping[str, Path]) -> list[str]:
 def choose(project: Path, folders: Mapping[str, Path]) -> Path:
     """The project's state folder: :func:`outside` once it exists or when ``sam build`` would copy
     ``.serverless-jwt`` (:func:`holders`), else ``.serverless-jwt`` in the project."""
-    away = outside(project)
-    if away.is_dir() or holders(project / STATE_DIR, folders):
-        return away
-    return project / STATE_DIR
+    if holders(project / STATE_DIR, folders):
+        return outside(project)  # no user cache folder: a ConfigurationError, not keys in the artifact
+    return for_folder(project)
 
 
 def for_folder(project: Path) -> Path:
     """The project's state folder as found without its template: the one kept outside it when there is
     one (a command that read the template put it there), else ``.serverless-jwt``."""
-    away = outside(project)
+    try:
+        away = outside(project)
+    except ConfigurationError:  # no user cache folder: none was made there either
+        return project / STATE_DIR
     return away if away.is_dir() else project / STATE_DIR
 
 
