@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,18 @@ def test_a_state_dir_given_inside_code_that_sam_build_copies_is_used_with_a_warn
     assert _support.state_dir(given, Template(tmp_path / "template.yaml")) == Path(given)
     err = capsys.readouterr().err
     assert f"warning: --state-dir {given} is inside Fn's CodeUri: sam build would copy it" in err
+
+
+@pytest.mark.parametrize("name", ["template.yml", "template.json"])
+def test_issuer_keeps_its_keys_out_of_the_code_with_a_template_named_as_sam_also_reads_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    # sam (and our invoke/start-api) read template.yml or template.json when there is no template.yaml.
+    text = _DOT if name.endswith("yml") else json.dumps({
+        "Transform": "AWS::Serverless-2016-10-31", "Resources": {"Fn": {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {"CodeUri": ".", "Handler": "app.handler", "Runtime": "python3.12"}}}})
+    (tmp_path / name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    state = _support.here(None, writing=True)
+    assert state == Template(name).state_dir
+    assert not state.is_relative_to(tmp_path)

@@ -31,6 +31,7 @@ from serverless_jwt.dev._invoke_inputs import (
     unusual_authorization,
 )
 from serverless_jwt.dev._invoke_inputs import read_env_vars as read_env_vars
+from serverless_jwt.dev._template_file import TEMPLATE_NAMES
 from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.dev.template import Template
 from serverless_jwt.errors import ConfigurationError
@@ -68,15 +69,17 @@ def state_dir(given: str | None, template: Template) -> Path:
 
 def here(given: str | None, *, writing: bool) -> Path:
     """The state folder of ``issuer`` (``writing``) and ``token``, which take no template: ``--state-dir``,
-    else the working directory's: :func:`state_dir` of its ``template.yaml`` when ``writing``, else the
+    else the working directory's: :func:`state_dir` of its template (``template.yaml``, else ``.yml``, else
+    ``.json``, as sam finds it) when ``writing``, else the
     one kept outside the project when there is one, else ``.serverless-jwt``. ``token`` needs no
     template (nor PyYAML): the project's state is outside it only once a command has put it there."""
     if given is not None:
         return Path(given)
     project = Path.cwd()
-    if writing and (project / "template.yaml").is_file():
+    found = next((project / name for name in TEMPLATE_NAMES if (project / name).is_file()), None)
+    if writing and found is not None:
         try:
-            template = Template(project / "template.yaml")
+            template = Template(found)
         except (ConfigurationError, ImportError):  # a broken template, or no PyYAML: decided as token
             pass
         else:
