@@ -298,3 +298,17 @@ def test_without_a_home_folder_only_a_project_that_needs_one_says_so(
     assert _state_dir.for_folder(tmp_path / "a") == tmp_path / "a" / STATE_DIR
     with pytest.raises(ConfigurationError, match="XDG_CACHE_HOME"):
         _template(tmp_path / "b", _FN % ".")
+
+
+def test_a_built_template_whose_build_record_names_its_sources_relatively_keeps_state_outside(
+        tmp_path: Path) -> None:
+    # `sam build --base-dir .` records codeuri as written (".", relative to the base dir, the project's
+    # folder), not the absolute path a plain `sam build` records.
+    build = tmp_path / ".aws-sam" / "build"
+    _template(build, _FN % "Fn")
+    (build / "Fn").mkdir()
+    (tmp_path / ".aws-sam" / "build.toml").write_text(
+        '[function_build_definitions.a1]\ncodeuri = "."\nruntime = "python3.12"\nfunctions = ["Fn"]\n')
+    template = Template(build / "template.yaml")
+    assert template.code_folders["Fn's source"] == tmp_path
+    assert template.state_dir == outside(tmp_path)

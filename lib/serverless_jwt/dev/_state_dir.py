@@ -61,7 +61,9 @@ def built_sources(template_dir: Path) -> dict[str, Path]:
                 names = entry.get("functions")
                 who = ", ".join(map(str, names)) if isinstance(names, list) and names else entry.get(
                     "layer_name") or key
-                found[f"{who}'s source"] = (template_dir / entry["codeuri"]).resolve()
+                # Absolute, or (sam build --base-dir) as the template wrote it, relative to the base dir:
+                # the project's folder, where sam is run from (nothing records it).
+                found[f"{who}'s source"] = (project_folder(template_dir) / entry["codeuri"]).resolve()
     return found
 
 
