@@ -312,3 +312,17 @@ def test_a_built_template_whose_build_record_names_its_sources_relatively_keeps_
     template = Template(build / "template.yaml")
     assert template.code_folders["Fn's source"] == tmp_path
     assert template.state_dir == outside(tmp_path)
+
+
+def test_a_state_folder_outside_the_project_owned_by_another_user_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # XDG_CACHE_HOME where others write (/tmp): a folder made there in advance is not ours to keep keys in.
+    old = _old_state(tmp_path, rs256_pem="key")
+    template = _template(tmp_path, _FN % ".")
+    template.state_dir.mkdir(parents=True)
+    owner = template.state_dir.stat().st_uid
+    monkeypatch.setattr("os.getuid", lambda: owner + 1)
+    with pytest.raises(ConfigurationError, match="owned by another user"):
+        settle(tmp_path, template.state_dir, template.code_folders)
+    assert (old / "rs256.pem").read_text() == "key"
+    assert not (template.state_dir / "rs256.pem").exists()

@@ -148,6 +148,7 @@ def settle(project: Path, state: Path, folders: Mapping[str, Path]) -> list[str]
         return []
     notices = []
     why = holders(inside, folders)
+    _refuse_if_not_ours(state)
     if not state.exists():
         make_private_dir(state)
         if why:
@@ -158,6 +159,17 @@ def settle(project: Path, state: Path, folders: Mapping[str, Path]) -> list[str]
     if inside.is_dir():
         notices.append(_move_out(inside, state, shipped=bool(why)))
     return notices
+
+
+def _refuse_if_not_ours(state: Path) -> None:
+    # The user cache folder is the user's own, unless XDG_CACHE_HOME points somewhere others write to.
+    try:
+        owner = state.stat().st_uid
+    except OSError:  # not there yet: made now, owner-only
+        return
+    if hasattr(os, "getuid") and owner != os.getuid():
+        raise ConfigurationError(f"{state} is owned by another user (uid {owner}): the dev issuer's private "
+                                 "keys are not kept there; set XDG_CACHE_HOME to a folder of your own")
 
 
 def _move_out(inside: Path, state: Path, *, shipped: bool) -> str:
