@@ -326,3 +326,22 @@ def test_a_state_folder_outside_the_project_owned_by_another_user_is_refused(
         settle(tmp_path, template.state_dir, template.code_folders)
     assert (old / "rs256.pem").read_text() == "key"
     assert not (template.state_dir / "rs256.pem").exists()
+
+
+def test_a_state_folder_first_made_for_unpacked_zip_code_is_owner_only_and_announced(tmp_path: Path) -> None:
+    # Reading the template unpacks a .zip CodeUri into the state folder, before any command settles it.
+    with zipfile.ZipFile(tmp_path / "fn.zip", "w") as zipped:
+        zipped.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    template = _template(tmp_path, _FN % "fn.zip", _LAYER % ".")
+    assert template.state_dir.stat().st_mode & 0o777 == 0o700
+    notices = settle(tmp_path, template.state_dir, template.code_folders)
+    assert len(notices) == 1
+    assert f"is kept in {template.state_dir}" in notices[0]
+
+
+def test_zip_code_unpacked_beside_the_template_leaves_the_state_folder_ignored_by_git(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "fn.zip", "w") as zipped:
+        zipped.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    template = _template(tmp_path, _FN % "fn.zip")
+    assert template.state_dir == tmp_path / STATE_DIR
+    assert (tmp_path / STATE_DIR / ".gitignore").is_file()  # the keys written there later are ignored too

@@ -28,12 +28,13 @@ from typing import Any
 from serverless_jwt.dev._private_dir import make_private_dir
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["STATE_DIR", "built_sources", "choose", "for_folder", "holders", "outside", "project_folder",
-           "settle", "user_cache_dir"]
+__all__ = ["STATE_DIR", "built_sources", "choose", "for_folder", "holders", "make", "outside",
+           "project_folder", "settle", "user_cache_dir"]
 
 STATE_DIR = ".serverless-jwt"
 _IDENTITY = ("rs256.pem", "es256.pem", "issuer.json")  # what makes the dev identity: kept when moved
 _OURS = {*_IDENTITY, ".gitignore", "code", "runtimes"}  # everything this tool writes in a state folder
+_UNANNOUNCED: set[Path] = set()  # state folders this process made that no notice has named yet
 
 
 def project_folder(template_dir: Path) -> Path:
@@ -133,6 +134,14 @@ def for_folder(project: Path) -> Path:
     return away if away.is_dir() else project / STATE_DIR
 
 
+def make(state: Path) -> None:
+    """Make the state folder if missing, owner-only (before anything goes in it: unpacked ``.zip`` code is,
+    when the template is read), to be announced by :func:`settle`."""
+    if not state.exists():
+        make_private_dir(state)
+        _UNANNOUNCED.add(state)
+
+
 def settle(project: Path, state: Path, folders: Mapping[str, Path]) -> list[str]:
     """Prepare ``state`` (from :func:`choose`) for a command; the notices it should print.
 
@@ -149,8 +158,9 @@ def settle(project: Path, state: Path, folders: Mapping[str, Path]) -> list[str]
     notices = []
     why = holders(inside, folders)
     _refuse_if_not_ours(state)
-    if not state.exists():
-        make_private_dir(state)
+    make(state)
+    if state in _UNANNOUNCED:
+        _UNANNOUNCED.discard(state)
         if why:
             where = ", ".join(f"{w} ({folders[w]})" for w in why)
             notices.append(f"sam build copies everything under {where} into the artifact: this project's "

@@ -42,6 +42,7 @@ from serverless_jwt.dev._function_code import (
     unpacked,
 )
 from serverless_jwt.dev._state_dir import built_sources, choose, project_folder
+from serverless_jwt.dev._state_dir import make as make_state
 from serverless_jwt.dev._template_checks import bounded, malformed
 from serverless_jwt.dev._template_file import read_template
 from serverless_jwt.dev._template_inputs import (
@@ -276,6 +277,7 @@ class Template:
         inline = code is INLINE
         source = self.dir if inline else self._code_dir(name, code, "CodeUri")
         if not inline and source.name.endswith(ARCHIVES) and source.is_file():  # as sam local unpacks it
+            make_state(self.state_dir)  # owner-only, not made as a mere parent of code/
             source = unpacked(source, self.state_dir / "code", name)
         built = None if inline else self._built(name)
         handler = self.require(props.get("Handler"), f"{name}.Handler")
