@@ -5,19 +5,23 @@ one provider with short timeouts and one retry, so that a read of an unreachable
 seconds (requests wait for it only within their own deadline: secret_store.py), and :func:`prepare`
 builds it before a request starts waiting; botocore's DEBUG lines of our reads' response bodies (the
 secret) are dropped. Used by :class:`~serverless_jwt.secret_store.StoredSecretKeys`, whose default
-``fetch`` is :func:`fetch_secret`.
+``fetch`` is :func:`fetch_secret`, and which :func:`check_previous` tells whether AWSPREVIOUS can be read.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
+from serverless_jwt._env import PREVIOUS_STAGE
 from serverless_jwt._extras import requires
+from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["EXTRAS", "FEATURE", "fetch_secret", "is_ssm", "prepare"]
+__all__ = ["EXTRAS", "FEATURE", "check_previous", "fetch_secret", "is_ssm", "prepare"]
 
 
 # Powertools Parameters, and boto3 under it (Lambda's runtime has boto3; elsewhere the `aws` extra).
@@ -117,3 +121,21 @@ def fetch_secret(reference: str, stage: str | None = None) -> str | bytes:
     if not isinstance(value, str):
         raise TypeError("secret is not text")
     return value
+
+
+def check_previous(reference: str, fetch: Callable[..., Any]) -> None:
+    """Refuse ``previous=True`` where no AWSPREVIOUS version can be read: an SSM parameter, or a ``fetch``
+    that takes no stage (raises :class:`~serverless_jwt.errors.ConfigurationError`)."""
+    if is_ssm(reference):
+        raise ConfigurationError(
+            "AWSPREVIOUS is a Secrets Manager version stage; an SSM parameter has none: list the "
+            "current and the previous secret in its value, one per line")
+    if fetch is not fetch_secret:
+        try:
+            inspect.signature(fetch).bind(reference, PREVIOUS_STAGE)
+        except TypeError:
+            raise ConfigurationError(
+                "with previous=True, fetch must take (reference, stage) to read the AWSPREVIOUS version"
+            ) from None
+        except ValueError:  # no signature to read (some builtins): let the call itself decide
+            pass

@@ -16,7 +16,6 @@ read brings past the deadline serves the next request. :mod:`~serverless_jwt._se
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import math
 import threading
@@ -28,7 +27,7 @@ from serverless_jwt._config import MAX_TIMEOUT_SECONDS, check_at_most, secret_re
 from serverless_jwt._env import PREVIOUS_STAGE
 from serverless_jwt._extras import ensure
 from serverless_jwt._nonblocking import WouldBlock, scheduler
-from serverless_jwt._secret_fetch import EXTRAS, FEATURE, fetch_secret, is_ssm, prepare
+from serverless_jwt._secret_fetch import EXTRAS, FEATURE, check_previous, fetch_secret, prepare
 from serverless_jwt._secret_values import reason, split_secrets
 from serverless_jwt.errors import ConfigurationError, KeysUnavailableError
 from serverless_jwt.keys import SecretKeys, VerificationKey
@@ -111,7 +110,7 @@ class StoredSecretKeys:
                 or not 0 < timeout_seconds <= MAX_TIMEOUT_SECONDS:  # nan, inf: no deadline at all
             raise ConfigurationError(f"timeout_seconds must be > 0 and at most {MAX_TIMEOUT_SECONDS:.0f}")
         if previous:
-            _check_previous(reference, fetch)
+            check_previous(reference, fetch)
         if fetch is fetch_secret:
             # Found now, imported on first use: a missing extra fails at construction, not per request.
             ensure(EXTRAS, FEATURE, "aws_lambda_powertools", "boto3")
@@ -334,18 +333,3 @@ class StoredSecretKeys:
                 values = ()
         return values, now
 
-
-def _check_previous(reference: str, fetch: Callable[..., Any]) -> None:
-    if is_ssm(reference):
-        raise ConfigurationError(
-            "AWSPREVIOUS is a Secrets Manager version stage; an SSM parameter has none: list the "
-            "current and the previous secret in its value, one per line")
-    if fetch is not fetch_secret:
-        try:
-            inspect.signature(fetch).bind(reference, PREVIOUS_STAGE)
-        except TypeError:
-            raise ConfigurationError(
-                "with previous=True, fetch must take (reference, stage) to read the AWSPREVIOUS version"
-            ) from None
-        except ValueError:  # no signature to read (some builtins): let the call itself decide
-            pass
