@@ -1063,3 +1063,69 @@ def test_an_async_refresh_that_never_ends_is_given_up_for_a_new_one(issuer: DevI
     finally:
         release.set()
     assert len(calls) == 3
+
+
+def test_a_store_slower_than_ten_deadlines_loads_what_the_read_given_up_for_hung_brings() -> None:
+    # Every read outlasts ten deadlines (a slow store, or a Lambda environment frozen with the read in
+    # flight between sparse requests). The read given up for hung answered first, while the one that
+    # replaced it still ran: its secrets were dropped, that read was given up in turn, and so on: a 503
+    # for good with a working store. Only an answer older than one already applied is dropped.
+    secret, calls = secrets.token_urlsafe(32), []
+    gates = [threading.Event() for _ in range(4)]
+
+    def fetch(reference: str) -> str:
+        calls.append(threading.current_thread())
+        gates[len(calls) - 1].wait(60)  # a hang guard: each read answers when the test says
+        return secret
+
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=fetch, timeout_seconds=0.05)
+
+    def request() -> bool:
+        with contextlib.suppress(KeysUnavailableError):
+            return bool(keys.keys_for(_hs_header()))
+        return False
+
+    try:
+        assert not request()  # a cold 503: the first read runs on
+        assert _until(lambda: request() or len(calls) == 2)  # given up for hung: a second read runs
+        assert len(calls) == 2
+        gates[0].set()  # the first read answers, the second still runs
+        assert _until(lambda: not calls[0].is_alive())
+        assert _accepts(keys, secret)
+        assert len(calls) == 2
+    finally:
+        for gate in gates:
+            gate.set()
+
+
+def test_a_late_answer_of_a_read_given_up_for_hung_serves_until_the_read_after_it_lands() -> None:
+    # The read given up for hung lands first (it was dropped: see above); the read started after it
+    # lands later and stands, here bringing back the secrets kept before the first one landed.
+    kept, rotated, calls = secrets.token_urlsafe(32), secrets.token_urlsafe(32), []
+    gates = [threading.Event() for _ in range(4)]
+    gates[0].set()
+
+    def fetch(reference: str) -> str:
+        calls.append(threading.current_thread())
+        read = len(calls)
+        gates[read - 1].wait(60)  # a hang guard: each read answers when the test says
+        return rotated if read == 2 else kept
+
+    now = [0.0]
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=fetch, clock=lambda: now[0],
+                            max_age_seconds=10, timeout_seconds=0.05)
+    try:
+        assert _accepts(keys, kept)
+        now[0] = 11  # due: the second read hangs, served the kept secrets meanwhile
+        assert _until(lambda: _accepts(keys, kept) and len(calls) == 3)  # given up for hung: a third
+        gates[1].set()  # the second read lands first
+        assert _until(lambda: not calls[1].is_alive())
+        assert _accepts(keys, rotated)
+        gates[2].set()  # then the third, started after it: its answer is the newer
+        assert _until(lambda: not calls[2].is_alive())
+        assert _accepts(keys, kept)
+        assert not _accepts(keys, rotated)
+        assert len(calls) == 3
+    finally:
+        for gate in gates:
+            gate.set()

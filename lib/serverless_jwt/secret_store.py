@@ -10,7 +10,8 @@ for a bounded time; with nothing loaded it is a :class:`~serverless_jwt.errors.K
 
 A request waits for the store ``timeout_seconds`` at most (JWT_TIMEOUT_SECONDS): each read runs in a
 thread of its own, one at a time (or a second, once it runs ten deadlines: taken for hung), and what a
-read brings past the deadline serves the next request. :mod:`~serverless_jwt._secret_values` reads values.
+read brings past the deadline serves the next request, unless a read started after it has answered
+first. :mod:`~serverless_jwt._secret_values` reads values.
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ class StoredSecretKeys:
         self._timeout = float(timeout_seconds)
         self._lock = threading.Lock()
         self._reading: threading.Event | None = None  # the read in flight; set when it ends
-        # When it started (real time), how many reads started, how many given up for hung still run.
-        self._read_started, self._reads, self._hung = 0.0, 0, 0
+        # When it started (real time), how many reads started, how many given up for hung still run, and
+        # which read (numbered from 1 as they start) brought the secrets kept: an older one's are dropped.
+        self._read_started, self._reads, self._hung, self._landed = 0.0, 0, 0, 0
         self._keys: SecretKeys | None = None
         self._values: _Values = ()
         self._previous = previous
@@ -164,17 +166,17 @@ class StoredSecretKeys:
                 raise self._paused(now)
             raise WouldBlock(self._next_read(), self._current, "keys", self._retry_after,
                              wait_seconds=self._timeout)
-        read, started = self._join_or_start()
+        read, number = self._join_or_start()
         if read is None:
             # Backing off after a failed read, also at a cold start with nothing loaded: a quick 503
             # instead of every request waiting on the store again (or the last good secrets, stale).
             return self._outcome()
-        if started:
+        if number:
             if self._fetch is fetch_secret:
                 # boto3's import and the client (a cold start): not the store's time. A failure: the read's.
                 with contextlib.suppress(Exception):
                     prepare(self._reference)
-            if not self._in_background(read):
+            if not self._in_background(read, number):
                 return self._outcome(no_thread=True)
         elif stale is not None:
             # Merely old: one request reads the store, the others serve what is cached meanwhile
@@ -188,18 +190,18 @@ class StoredSecretKeys:
             raise KeysUnavailableError("The shared secret could not be loaded", retry_after_seconds=1)
         return self._outcome()
 
-    def _join_or_start(self) -> tuple[threading.Event | None, bool]:
-        # The read in flight (anyone's), or a new one (started: True).
+    def _join_or_start(self) -> tuple[threading.Event | None, int]:
+        # The read in flight (anyone's: number 0), or a new one (its number).
         with self._lock:  # bookkeeping only: never held across a read
             if self._reading is not None:
                 if not self._hung_read() or self._hung >= _MAX_HUNG:
-                    return self._reading, False
-                self._hung += 1  # given up: what it brings, if anything, is older than the next read's
+                    return self._reading, 0
+                self._hung += 1  # given up: what it brings counts only until the next read's answer
             elif self._clock() < self._retry_at:
-                return None, False  # paused after a failed read
+                return None, 0  # paused after a failed read
             self._reading, self._read_started = threading.Event(), time.monotonic()
             self._reads += 1
-            return self._reading, True
+            return self._reading, self._reads
 
     def _next_read(self) -> tuple[StoredSecretKeys, int]:
         # The async verifier's single-flight key for a step: the read it joins, or the one it starts.
@@ -209,8 +211,9 @@ class StoredSecretKeys:
         # Real time, as the deadline's: it runs on while a Lambda environment is frozen.
         return time.monotonic() - self._read_started >= _HUNG_DEADLINES * self._timeout
 
-    def _in_background(self, read: threading.Event) -> bool:
-        thread = threading.Thread(target=self._read, args=(read,), name="serverless-jwt-secret", daemon=True)
+    def _in_background(self, read: threading.Event, number: int) -> bool:
+        thread = threading.Thread(target=self._read, args=(read, number), name="serverless-jwt-secret",
+                                  daemon=True)
         try:
             thread.start()
         except RuntimeError:  # out of threads ("can't start new thread": a pids limit): not the store's fault
@@ -222,14 +225,14 @@ class StoredSecretKeys:
 
     def _read_in_this_thread(self) -> None:
         # The async verifier's background refresh: its worker thread reads, nothing waits on it.
-        read, started = self._join_or_start()
-        if read is not None and started:
-            self._read(read)
+        read, number = self._join_or_start()
+        if read is not None and number:
+            self._read(read, number)
 
-    def _read(self, read: threading.Event) -> None:
+    def _read(self, read: threading.Event, number: int) -> None:
         failed = True
         try:
-            self._load(read)
+            self._load(number)
             failed = False
         except Exception as exc:  # KeysUnavailableError (logged by _load), or anything else: a failed read
             if not isinstance(exc, KeysUnavailableError):
@@ -268,7 +271,7 @@ class StoredSecretKeys:
         return KeysUnavailableError("The shared secret could not be loaded",
                                     retry_after_seconds=max(1, math.ceil(self._retry_at - now)))
 
-    def _load(self, read: threading.Event) -> None:
+    def _load(self, number: int) -> None:
         try:
             values = tuple(split_secrets(self._fetch(self._reference)))
         except Exception as exc:
@@ -285,8 +288,9 @@ class StoredSecretKeys:
         if self._previous:
             previous, previous_at = self._read_previous(now, current=values)
         accepted = values + tuple(v for v in previous if v not in values)
-        keys = None
-        if accepted != self._values:
+        with self._lock:  # the keys and the values they were made of, as one
+            keys, known = self._keys, self._values
+        if accepted != known:
             try:
                 keys = SecretKeys(list(accepted), algorithms=self._algorithms,
                                   allow_short_secret=self._allow_short)
@@ -296,9 +300,10 @@ class StoredSecretKeys:
                 _log.warning("shared secret %s is not usable: %s", self._reference, exc)
                 raise KeysUnavailableError("The stored shared secret is not usable") from None
         with self._lock:
-            if self._reading is not read:
-                return  # given up for hung, and another read started since: its answer is newer
-            if keys is not None:
+            if number < self._landed:
+                return  # given up for hung, and a read started after it has answered: that is newer
+            self._landed = number
+            if accepted != self._values:  # keys: made of accepted (or a read since changed what is kept)
                 self._keys, self._values = keys, accepted
                 self.generation += 1
             if self._previous:
