@@ -1129,3 +1129,53 @@ def test_a_late_answer_of_a_read_given_up_for_hung_serves_until_the_read_after_i
     finally:
         for gate in gates:
             gate.set()
+
+
+def test_an_async_refresh_starts_no_thread_per_request_while_every_read_allowed_is_hung(
+        issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Old secrets served, a refresh hung and two given up for hung (the most that may hang): no read can
+    # start, yet each request handed the scheduler a refresh, a thread that found the read in flight
+    # and ended: a thread per request for as long as the outage lasts.
+    import asyncio
+
+    from serverless_jwt import AsyncVerifier
+
+    secret, release, calls, now = secrets.token_urlsafe(32), threading.Event(), [], [0.0]
+
+    def fetch(reference: str) -> str:
+        calls.append(reference)
+        if len(calls) > 1:
+            release.wait(60)  # every refresh hangs, until the end of the test
+        return secret
+
+    verifier = Verifier(secrets=["x" * 32])
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=fetch, clock=lambda: now[0],
+                            max_age_seconds=300, timeout_seconds=0.05)
+    verifier._keys = keys  # type: ignore[assignment]
+    front, token = AsyncVerifier(verifier), _token(issuer, secret, "old")
+    started = []
+    start = threading.Thread.start
+
+    def counted(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        start(thread)
+
+    async def scenario() -> int:
+        assert (await front.verify(token))["sub"] == "old"
+        now[0] = 301  # due: served while refreshes run behind
+        for _ in range(2000):  # a hang guard: until three refreshes run, two of them given up for hung
+            if len(calls) == 4 and keys._hung_read():  # type: ignore[attr-defined]
+                break
+            assert (await front.verify(token))["sub"] == "old"
+            await asyncio.sleep(0.01)
+        monkeypatch.setattr(threading.Thread, "start", counted)
+        for _ in range(20):
+            assert (await front.verify(token))["sub"] == "old"
+        monkeypatch.setattr(threading.Thread, "start", start)
+        return len(calls)
+
+    try:
+        assert asyncio.run(scenario()) == 4
+    finally:
+        release.set()
+    assert started == []

@@ -159,7 +159,7 @@ class StoredSecretKeys:
         if (schedule := scheduler()) is not None:
             # On an event loop (AsyncVerifier): the store is read in a worker thread, never here.
             if stale is not None:
-                if now >= self._retry_at and (self._reading is None or self._hung_read()):
+                if now >= self._retry_at and self._may_start():
                     schedule(self._next_read(), self._read_in_this_thread)
                 return stale
             if now < self._retry_at:
@@ -194,7 +194,7 @@ class StoredSecretKeys:
         # The read in flight (anyone's: number 0), or a new one (its number).
         with self._lock:  # bookkeeping only: never held across a read
             if self._reading is not None:
-                if not self._hung_read() or self._hung >= _MAX_HUNG:
+                if not self._may_start():
                     return self._reading, 0
                 self._hung += 1  # given up: what it brings counts only until the next read's answer
             elif self._clock() < self._retry_at:
@@ -203,9 +203,13 @@ class StoredSecretKeys:
             self._reads += 1
             return self._reading, self._reads
 
+    def _may_start(self) -> bool:
+        # No read in flight, or one taken for hung with room for one more to hang.
+        return self._reading is None or (self._hung < _MAX_HUNG and self._hung_read())
+
     def _next_read(self) -> tuple[StoredSecretKeys, int]:
         # The async verifier's single-flight key for a step: the read it joins, or the one it starts.
-        return self, self._reads + (self._reading is None or self._hung_read())
+        return self, self._reads + self._may_start()
 
     def _hung_read(self) -> bool:
         # Real time, as the deadline's: it runs on while a Lambda environment is frozen.
