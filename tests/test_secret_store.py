@@ -1179,3 +1179,35 @@ def test_an_async_refresh_starts_no_thread_per_request_while_every_read_allowed_
     finally:
         release.set()
     assert started == []
+
+
+def test_a_cold_request_that_finds_the_read_it_came_for_just_landed_is_served_and_reads_no_more() -> None:
+    # A cold request saw nothing loaded; the read in flight landed before it came to join one: it
+    # started another read (a second read of the store) and waited for that one, a 503 at its deadline
+    # with the secrets loaded if the store was slow to answer again. Under the lock it looks again.
+    secret, calls, racing = secrets.token_urlsafe(32), [], []
+    gates = [threading.Event() for _ in range(2)]
+
+    def fetch(reference: str) -> str:
+        calls.append(threading.current_thread())
+        gates[len(calls) - 1].wait(60)  # a hang guard: each read answers when the test says
+        return secret
+
+    def clock() -> float:
+        if racing and threading.current_thread() is racing[0]:
+            racing.clear()  # this request has just seen nothing loaded: the read in flight lands now
+            gates[0].set()
+            assert _until(lambda: not calls[0].is_alive())
+        return 0.0
+
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=fetch, clock=clock,
+                            timeout_seconds=0.05)
+    try:
+        with pytest.raises(KeysUnavailableError):
+            keys.keys_for(_hs_header())  # cold: the first read runs on past this request's deadline
+        racing.append(threading.current_thread())
+        assert _accepts(keys, secret)
+        assert len(calls) == 1
+    finally:
+        for gate in gates:
+            gate.set()

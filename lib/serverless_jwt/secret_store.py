@@ -170,6 +170,7 @@ class StoredSecretKeys:
         if read is None:
             # Backing off after a failed read, also at a cold start with nothing loaded: a quick 503
             # instead of every request waiting on the store again (or the last good secrets, stale).
+            # Or a read landed since this request looked: the secrets it brought.
             return self._outcome()
         if number:
             if self._fetch is fetch_secret:
@@ -197,8 +198,9 @@ class StoredSecretKeys:
                 if not self._may_start():
                     return self._reading, 0
                 self._hung += 1  # given up: what it brings counts only until the next read's answer
-            elif self._clock() < self._retry_at:
-                return None, 0  # paused after a failed read
+            elif (now := self._clock()) < self._retry_at or (
+                    self._keys is not None and now - self._loaded_at < self._max_age):
+                return None, 0  # paused after a failed read, or a read landed since the caller looked
             self._reading, self._read_started = threading.Event(), time.monotonic()
             self._reads += 1
             return self._reading, self._reads
