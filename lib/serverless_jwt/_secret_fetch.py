@@ -52,8 +52,8 @@ def _provider(kind: str, region: str | None) -> Any:
 
         cls = parameters.SSMProvider if kind == "ssm" else parameters.SecretsProvider
         # Short timeouts and one retry: a read of an unreachable store ends in seconds (botocore's defaults
-        # are 60 s per attempt); no read starts while one is under way, so a hung read holds up the next.
-        # The read timeout counts per socket read: a store trickling its answer can outlast it.
+        # are 60 s per attempt). The read timeout counts per socket read: a store trickling its answer can
+        # outlast it (secret_store.py gives up a read running ten deadlines and reads again).
         config = Config(region_name=region, connect_timeout=2, read_timeout=2,
                         retries={"total_max_attempts": 2, "mode": "standard"})
         provider = _PROVIDERS[key] = cls(boto_config=config)
