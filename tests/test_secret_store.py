@@ -1211,3 +1211,43 @@ def test_a_cold_request_that_finds_the_read_it_came_for_just_landed_is_served_an
     finally:
         for gate in gates:
             gate.set()
+
+
+def test_a_request_waiting_for_the_read_that_replaced_a_hung_one_is_served_when_the_hung_one_lands(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The read given up for hung lands while the request that gave it up waits for its replacement: that
+    # request was told 503 at its deadline, the secrets loaded (after a Lambda freeze with a read in
+    # flight, the first request of each thaw). It is woken by the landing and served them.
+    from serverless_jwt import secret_store
+
+    monkeypatch.setattr(secret_store, "_HUNG_DEADLINES", 0)  # every read in flight is taken for hung
+    secret, calls, answers = secrets.token_urlsafe(32), [], []
+    gates = [threading.Event() for _ in range(2)]
+
+    def fetch(reference: str) -> str:
+        calls.append(threading.current_thread())
+        read = len(calls)
+        gates[read - 1].wait(60)  # a hang guard: each read answers when the test says
+        return secret
+
+    keys = StoredSecretKeys("ssm:/jwt/secret", algorithms=["HS256"], fetch=fetch, timeout_seconds=20)
+
+    def request() -> None:
+        try:
+            answers.append(_accepts(keys, secret))
+        except KeysUnavailableError as exc:
+            answers.append(exc)
+
+    first, second = threading.Thread(target=request), threading.Thread(target=request)
+    try:
+        first.start()
+        assert _until(lambda: len(calls) == 1)
+        second.start()  # gives the first read up: a second read, which stays at the store
+        assert _until(lambda: len(calls) == 2)
+        gates[0].set()  # the first read lands
+        second.join(60)  # a hang guard: the 20 s deadline ends it either way
+        first.join(60)
+        assert answers == [True, True]
+    finally:
+        for gate in gates:
+            gate.set()

@@ -124,7 +124,8 @@ class StoredSecretKeys:
         self._clock = clock
         self._timeout = float(timeout_seconds)
         self._lock = threading.Lock()
-        self._reading: threading.Event | None = None  # the read in flight; set when it ends
+        # The read in flight: set when it ends, or when one given up for hung lands (waiters look again).
+        self._reading: threading.Event | None = None
         # When it started (real time), how many reads started, how many given up for hung still run, and
         # which read (numbered from 1 as they start) brought the secrets kept: an older one's are dropped.
         self._read_started, self._reads, self._hung, self._landed = 0.0, 0, 0, 0
@@ -315,6 +316,8 @@ class StoredSecretKeys:
             if self._previous:
                 self._current_values, self._previous_values, self._previous_at = values, previous, previous_at
             self._loaded_at = now
+            if self._reading is not None:  # this read, or the one that replaced it: its waiters look again
+                self._reading.set()
 
     def _read_previous(self, now: float, *, current: _Values) -> tuple[_Values, float]:
         # Best effort, after AWSCURRENT was read: the previous secret only extends a grace period, so its
