@@ -1251,3 +1251,48 @@ def test_a_request_waiting_for_the_read_that_replaced_a_hung_one_is_served_when_
     finally:
         for gate in gates:
             gate.set()
+
+
+def test_a_read_that_got_no_thread_after_being_given_up_for_hung_leaves_the_hung_budget_as_it_was(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Building the client took so long (a slow boto3 import) that another request gave that read up for
+    # hung and started one of its own; then neither got a thread. The first was counted among the hung
+    # reads, and only a read that runs gives its place back: two such and no read was ever given up again.
+    from serverless_jwt import secret_store
+
+    monkeypatch.setattr(secret_store, "_HUNG_DEADLINES", 0)  # every read in flight is taken for hung
+    importing, imported = threading.Event(), threading.Event()
+
+    def prepare(reference: str) -> None:
+        if not importing.is_set():
+            importing.set()
+            imported.wait(60)  # a hang guard: the import ends when the test says
+
+    start = threading.Thread.start
+
+    def out_of_threads(thread: threading.Thread) -> None:
+        if thread.name == "serverless-jwt-secret":
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(secret_store, "prepare", prepare)
+    monkeypatch.setattr(threading.Thread, "start", out_of_threads)
+    keys = StoredSecretKeys(ARN, algorithms=["HS256"], timeout_seconds=60)
+    answers: list[Any] = []
+
+    def request() -> None:
+        try:
+            answers.append(keys.keys_for(_hs_header()))
+        except KeysUnavailableError as exc:
+            answers.append(exc.retry_after_seconds)
+
+    first = threading.Thread(target=request)
+    start(first)
+    try:
+        assert importing.wait(60)  # the first request's read is registered, its client being built
+        request()  # the second gives it up, and gets no thread either
+    finally:
+        imported.set()
+        first.join(60)
+    assert answers == [1, 1]
+    assert keys._hung == 0  # type: ignore[attr-defined]  # no read runs, none is hung

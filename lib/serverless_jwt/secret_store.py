@@ -10,8 +10,8 @@ for a bounded time; with nothing loaded it is a :class:`~serverless_jwt.errors.K
 
 A request waits for the store ``timeout_seconds`` at most (JWT_TIMEOUT_SECONDS): each read runs in a
 thread of its own, one at a time (or a second, once it runs ten deadlines: taken for hung), and what a
-read brings past the deadline serves the next request, unless a read started after it has answered
-first. :mod:`~serverless_jwt._secret_values` reads values.
+read brings past the deadline serves the next request (unless a newer read answered first).
+:mod:`~serverless_jwt._secret_values` reads values.
 """
 
 from __future__ import annotations
@@ -169,9 +169,8 @@ class StoredSecretKeys:
                              wait_seconds=self._timeout)
         read, number = self._join_or_start()
         if read is None:
-            # Backing off after a failed read, also at a cold start with nothing loaded: a quick 503
-            # instead of every request waiting on the store again (or the last good secrets, stale).
-            # Or a read landed since this request looked: the secrets it brought.
+            # Backing off after a failed read (at a cold start too: a quick 503, not every request waiting
+            # on the store again; or the last good secrets, stale), or a read landed since we looked.
             return self._outcome()
         if number:
             if self._fetch is fetch_secret:
@@ -225,7 +224,10 @@ class StoredSecretKeys:
             thread.start()
         except RuntimeError:  # out of threads ("can't start new thread": a pids limit): not the store's fault
             with self._lock:
-                self._reading = None
+                if self._reading is read:
+                    self._reading = None
+                else:  # given up for hung meanwhile (building the client took that long): never ran
+                    self._hung -= 1
             read.set()
             return False
         return True
