@@ -291,6 +291,33 @@ def test_a_refresh_that_lands_during_the_call_is_read_before_a_kid_is_called_unk
     assert issuer.requests[JWKS_PATH] == 2  # and no refetch beyond that refresh
 
 
+def test_on_a_loop_a_fetch_landing_before_the_kid_refetch_runs_is_the_fetch_it_waited_for(
+        issuer: DevIssuer) -> None:
+    # AsyncVerifier: the request's attempt schedules the stale-keys refresh, then raises WouldBlock for
+    # the unknown kid; under load that refresh can land before the kid's worker thread starts. It is
+    # the fetch the kid waited for: the worker must read it, not count fetches from its own start.
+    from serverless_jwt._nonblocking import _SCHEDULER, WouldBlock
+
+    clock = FakeClock()
+    source = _source(issuer, clock, jwks_max_age_seconds=600)
+    source.prefetch()
+    new_kid = issuer.rotate(keep_old=True)
+    clock.advance(60)  # past the kid cool-down, still fresh
+    reset = _SCHEDULER.set(lambda *_: None)
+    try:
+        with pytest.raises(WouldBlock) as blocked:
+            source.keys_for({"kid": new_kid})
+    finally:
+        _SCHEDULER.reset(reset)
+    clock.advance(600)
+    source._refresh()  # the refresh lands (as the background thread's would), with the new key
+    assert issuer.requests[JWKS_PATH] == 2
+    blocked.value.step()  # the kid's worker, started only now
+    assert issuer.requests[JWKS_PATH] == 2  # no second fetch: the refresh brought the set
+    (key,) = source.keys_for({"kid": new_kid})
+    assert key.kid == new_kid
+
+
 def test_a_key_set_that_moved_is_found_by_reading_discovery_again(issuer: DevIssuer) -> None:
     with DevIssuer() as old_home:
         issuer.discovery_overrides["jwks_uri"] = old_home.jwks_uri  # where the keys were published

@@ -234,7 +234,7 @@ class RemoteKeySource(FetchAttempt):
         finally:
             entry.fetch_lock.release()
 
-    def _refetch_for_unknown_kid(self) -> KeySet:
+    def _refetch_for_unknown_kid(self, seen: int | None = None) -> KeySet:
         entry = self._entry
         if scheduler() is not None:
             # On an event loop: the refetch the cool-down allows runs in a worker thread first; so does
@@ -242,11 +242,14 @@ class RemoteKeySource(FetchAttempt):
             now = self._clock()
             if entry.fetch_lock.locked() or (now - entry.kid_refetch_at >= self._cooldown
                                              and now >= entry.retry_at):
-                raise WouldBlock((entry, "kid"), self._refetch_for_unknown_kid, "kid",
+                # The fetches counted now: one that lands before the worker runs (the stale-keys
+                # refresh this request just started) is what the kid waited for, not a reason for more.
+                raise WouldBlock((entry, "kid"), functools.partial(self._refetch_for_unknown_kid,
+                                                                   entry.attempts), "kid",
                                  functools.partial(self.retry_after_seconds, kid=True),
                                  wait_seconds=self._timeout)
             return self._usable(now)
-        seen = entry.attempts
+        seen = entry.attempts if seen is None else seen
         if not entry.fetch_lock.acquire(timeout=self._timeout):  # as _refresh; the kid may be on its way
             raise self._unavailable(kid=True)
         try:
