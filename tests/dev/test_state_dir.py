@@ -133,6 +133,23 @@ def test_a_left_state_folder_holding_files_of_someone_else_is_not_deleted(tmp_pa
     assert "still holds notes.txt: delete it, or sam build copies it into the artifact" in notices[-1]
 
 
+def test_a_left_state_folder_holding_a_file_of_someone_else_still_loses_the_runtimes_and_code(
+        tmp_path: Path) -> None:
+    # The runtimes (tens of MB) and unpacked code are this tool's, rebuilt in the new folder: left in the
+    # code, sam build would copy them into the artifact, and the notice named only the user's file.
+    old = tmp_path / STATE_DIR
+    (old / "runtimes" / "python3.12-0123").mkdir(parents=True)
+    (old / "code" / "Fn-0123").mkdir(parents=True)
+    (old / "rs256.pem").write_text("key")
+    (old / "notes.txt").write_text("mine")
+    template = _template(tmp_path, _FN % ".")
+    notices = settle(tmp_path, template.state_dir, template.code_folders)
+    assert (old / "notes.txt").is_file()
+    assert not (old / "runtimes").exists()
+    assert not (old / "code").exists()
+    assert "still holds notes.txt: delete it" in notices[-1]
+
+
 def _rie() -> ModuleType:  # benchmarks/_rie.py runs `sam build` as tests/lambdas/test_built_samples.py does
     spec = importlib.util.spec_from_file_location("_rie_driver", ROOT / "benchmarks" / "_rie.py")
     assert spec is not None

@@ -33,7 +33,8 @@ __all__ = ["STATE_DIR", "built_sources", "choose", "for_folder", "holders", "mak
 
 STATE_DIR = ".serverless-jwt"
 _IDENTITY = ("rs256.pem", "es256.pem", "issuer.json")  # what makes the dev identity: kept when moved
-_OURS = {*_IDENTITY, ".gitignore", "code", "runtimes"}  # everything this tool writes in a state folder
+_REBUILT = ("code", "runtimes")  # unpacked code and runtime environments: made again where the state is
+_OURS = {*_IDENTITY, ".gitignore", *_REBUILT}  # everything this tool writes in a state folder
 _UNANNOUNCED: set[Path] = set()  # state folders this process made that no notice has named yet
 
 
@@ -211,7 +212,10 @@ def _move_out(inside: Path, state: Path, *, shipped: bool) -> str:
         copies = ": sam build copies what it holds into the artifact" if shipped else ""
         return (f"{inside} links to {inside.resolve()} or is a mount point, left as it is ({what}); "
                 f"remove it{copies}")
-    if left:  # not all ours: left for its owner to look at
+    if left:  # not all ours: left for its owner to look at, but our rebuilt folders go all the same
+        for name in _REBUILT:
+            if (inside / name).is_dir() and not (inside / name).is_symlink():
+                shutil.rmtree(inside / name, ignore_errors=True)
         return f"{inside} is no longer used ({what}); it still holds {', '.join(left)}: delete it{risk}"
     shutil.rmtree(inside, ignore_errors=True)
     if inside.exists():
