@@ -30,3 +30,14 @@ def test_a_template_missing_in_a_subfolder_of_the_project_names_the_project_fold
     monkeypatch.chdir(tmp_path.parent)  # nothing above: the plain message
     with pytest.raises(ConfigurationError, match=r"^template not found: nope\.yaml \(pass --template\)$"):
         Template("nope.yaml")
+
+
+def test_no_template_in_the_working_directory_names_every_name_it_looked_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `serverless-jwt invoke` in a folder without a template: it looked for template.yml and template.json
+    # too (as sam does), and the message said only template.yaml.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError) as raised:
+        Template("template.yaml")
+    assert str(raised.value) == (f"template not found: no template.yaml, template.yml or template.json in "
+                                 f"{tmp_path} (pass --template)")

@@ -40,6 +40,15 @@ def default_template() -> str:
     return next((name for name in TEMPLATE_NAMES if found_above(name) is not None), TEMPLATE_NAMES[0])
 
 
+def _not_found(path: Path) -> str:
+    if path == Path(TEMPLATE_NAMES[0]) and not any(Path(name).exists() or found_above(name) is not None
+                                                   for name in TEMPLATE_NAMES):
+        # What default_template gives when it found none: say every name looked for, as it looked for them.
+        return f"template not found: no {', '.join(TEMPLATE_NAMES[:-1])} or {TEMPLATE_NAMES[-1]} in " \
+               f"{Path.cwd()} (pass --template)"
+    return f"template not found: {path} ({_elsewhere(path)})"
+
+
 def _elsewhere(path: Path) -> str:
     folder = found_above(path)
     if folder is None:
@@ -53,7 +62,7 @@ def read_template(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigurationError(f"template not found: {path} ({_elsewhere(path)})") from None
+        raise ConfigurationError(_not_found(path)) from None
     except (OSError, UnicodeDecodeError):
         raise ConfigurationError(f"template cannot be read: {path}") from None
     # PyYAML comes with the `local` extra: imported here so the dataclasses template.py re-exports (used
