@@ -326,3 +326,17 @@ def test_a_dead_emulator_is_started_again_on_the_next_invocation(sam_app_env: En
         runner._proc.wait(timeout=5)
         assert runner.invoke({})["pid"] != first
     assert "the emulator had stopped; starting it again" in log.getvalue()
+
+
+def test_no_bytecode_is_cached_beside_the_function_or_its_layers_as_under_lambda(
+        tmp_path: Path, sam_app_env: Environment) -> None:
+    # Lambda's /var/task and /opt are read-only: each cold start compiles, and no __pycache__ appears.
+    app = tmp_path / "app"
+    shutil.copytree(SAM_APP.parent, app, ignore=shutil.ignore_patterns("__pycache__"))
+    runner = EmulatorRunner(Template(app / "template.yaml").function("EchoFunction"),
+                            python=sam_app_env.python, log_stream=io.StringIO())
+    try:
+        assert runner.invoke({})["helper"] == "helper-layer"  # the function and a layer's module imported
+    finally:
+        runner.close()
+    assert sorted(str(p.relative_to(app)) for p in app.rglob("__pycache__")) == []

@@ -173,6 +173,10 @@ class EmulatorRunner(EmulatorOutput):
         paths += [str(p) for p in opt]
         env.update({"PYTHONPATH": os.pathsep.join(paths), "LAMBDA_TASK_ROOT": str(self.function.code_dir),
                     "PYTHONUNBUFFERED": "1", "TZ": ":UTC",
+                    # Lambda's /var/task and /opt, and sam local's mounts, are read-only: no bytecode is
+                    # cached beside the code, so every cold start compiles it (and the user's folders
+                    # stay free of __pycache__, which a later unbuilt package would upload).
+                    "PYTHONDONTWRITEBYTECODE": "1",
                     "AWS_LAMBDA_FUNCTION_TIMEOUT": str(max(1, round(self.function.timeout_seconds))),
                     "AWS_EXECUTION_ENV": f"AWS_Lambda_{self.function.runtime or 'python'}"})
         argv = [str(binary), "--log-level", "info",
