@@ -7,7 +7,18 @@ from pathlib import Path
 import pytest
 
 from serverless_jwt.dev.runtime import function_environment
-from serverless_jwt.dev.template import Template
+from serverless_jwt.dev.template import Function, Template
+
+
+def _function(tmp_path: Path, variables: str | None = None) -> Function:
+    """The one function "Fn" of a template written to ``tmp_path``, with ``variables`` (a YAML flow
+    mapping) as its Environment Variables."""
+    environment = "" if variables is None else f"      Environment:\n        Variables: {variables}\n"
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: .\n      Handler: app.handler\n      Runtime: python3.12\n"
+        + environment)
+    return Template(tmp_path / "template.yaml").function("Fn")
 
 
 def test_env_vars_fill_declared_variables_the_template_leaves_empty(tmp_path: Path) -> None:
@@ -26,12 +37,8 @@ def test_env_vars_fill_declared_variables_the_template_leaves_empty(tmp_path: Pa
 
 
 def test_environment_is_resolved_as_sam_local_does(tmp_path: Path) -> None:
-    (tmp_path / "template.yaml").write_text(
-        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
-        "    Properties:\n      CodeUri: .\n      Handler: app.handler\n      Runtime: python3.12\n"
-        "      Environment:\n        Variables: {A: template, B: template, C: template, D: template,"
-        " JWT_ISSUER: https://template.example/}\n")
-    function = Template(tmp_path / "template.yaml").function("Fn")
+    function = _function(tmp_path, "{A: template, B: template, C: template, D: template,"
+                                   " JWT_ISSUER: https://template.example/}")
     shell = {"B": "shell", "C": "shell", "UNDECLARED": "shell", "JWT_ISSUER": "https://shell.example/"}
     env_vars = {"C": "file", "D": True, "E": "undeclared", "JWT_AUDIENCE": "file"}
     env = function_environment(function, env_vars=env_vars, shell_values=shell)
@@ -54,12 +61,8 @@ def test_the_dev_issuers_audience_replaces_an_any_audience_opt_out_so_the_functi
     # ConfigurationError, so every request to the function failed.
     from serverless_jwt import Verifier
 
-    (tmp_path / "template.yaml").write_text(
-        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
-        "    Properties:\n      CodeUri: .\n      Handler: app.handler\n      Runtime: python3.12\n"
-        "      Environment:\n        Variables: {JWT_ISSUER: https://login.example/tenant/v2.0,"
-        " JWT_REQUIRE_AUDIENCE: 'false', JWT_ACCEPT_ANY_AUDIENCE: 'true'}\n")
-    function = Template(tmp_path / "template.yaml").function("Fn")
+    function = _function(tmp_path, "{JWT_ISSUER: https://login.example/tenant/v2.0,"
+                                   " JWT_REQUIRE_AUDIENCE: 'false', JWT_ACCEPT_ANY_AUDIENCE: 'true'}")
     dev = function_environment(function, {"JWT_ISSUER": "http://127.0.0.1:1/", "JWT_AUDIENCE": "dev"},
                                shell_values={})
     assert "JWT_ACCEPT_ANY_AUDIENCE" not in dev
@@ -85,10 +88,7 @@ def test_logging_config_sets_the_log_format_level_and_group_as_sam_local_does(tm
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/custom/group"
     text = function_environment(template.function("Plain"), shell_values={})
     assert (text["AWS_LAMBDA_LOG_FORMAT"], text["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "INFO")
-    (tmp_path / "template.yaml").write_text(
-        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
-        "    Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12}\n")
-    bare = function_environment(Template(tmp_path / "template.yaml").function("Fn"), shell_values={})
+    bare = function_environment(_function(tmp_path), shell_values={})
     assert "AWS_LAMBDA_LOG_FORMAT" not in bare
     assert "AWS_LAMBDA_LOG_LEVEL" not in bare
     assert bare["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/Fn"
@@ -103,10 +103,7 @@ def test_the_region_without_region_variables_is_the_aws_profiles_as_under_sam_lo
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    (tmp_path / "template.yaml").write_text(
-        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
-        "    Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12}\n")
-    function = Template(tmp_path / "template.yaml").function("Fn")
+    function = _function(tmp_path)
     env = function_environment(function, shell_values={})
     assert (env["AWS_REGION"], env["AWS_DEFAULT_REGION"]) == ("ca-central-1", "ca-central-1")
     monkeypatch.setenv("AWS_PROFILE", "dev")
