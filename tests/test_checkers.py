@@ -14,6 +14,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from serverless_jwt._base64url import strict_decode
 from serverless_jwt._checkers import HMAC_ALGORITHMS, checker_for
@@ -283,3 +285,83 @@ def test_a_key_whose_bit_length_is_no_multiple_of_8_keeps_its_signatures(alg: st
             leading_zero += 1
             assert check(signing_input, signature[1:]) is False
     assert leading_zero  # a 2050-bit modulus starts with 0x00 to 0x03: one signature in four or so
+
+
+# -- RSASSA-PKCS1-v1_5 by encode-and-compare: the same verdict as cryptography's verify -----------------
+# The checker takes OpenSSL's type-1 frame check and compares what follows with DigestInfo || H itself.
+# Each encoded message below is signed with the raw private operation (no padding added), so the
+# frame, the DigestInfo and the hash can each be wrong on their own.
+
+_DIGEST_INFO = {  # RFC 8017 §9.2 note 1
+    "RS256": (hashes.SHA256, "3031300d060960864801650304020105000420"),
+    "RS384": (hashes.SHA384, "3041300d060960864801650304020205000430"),
+    "RS512": (hashes.SHA512, "3051300d060960864801650304020305000440"),
+}
+
+
+def _raw_signature(private: rsa.RSAPrivateKey, encoded: bytes) -> bytes:
+    # The private operation on the bare integer (CRT: four times faster than pow(m, d, n)).
+    numbers, m = private.private_numbers(), int.from_bytes(encoded, "big")
+    p, q = numbers.p, numbers.q
+    s_p, s_q = pow(m, numbers.dmp1, p), pow(m, numbers.dmq1, q)
+    return (s_q + q * ((s_p - s_q) * numbers.iqmp % p)).to_bytes(((p * q).bit_length() + 7) // 8, "big")
+
+
+def _encoded(k: int, tail: bytes, *, head: bytes = b"\x00\x01", zero: bytes = b"\x00") -> bytes:
+    return head + b"\xff" * (k - len(head) - len(zero) - len(tail)) + zero + tail
+
+
+def _digest(alg: str, data: bytes) -> bytes:
+    hash_type, prefix = _DIGEST_INFO[alg]
+    return bytes.fromhex(prefix) + hashlib.new(hash_type.name, data).digest()
+
+
+def _frames(alg: str, data: bytes, k: int) -> list[tuple[str, bytes, bool]]:
+    info = _digest(alg, data)
+    prefix, digest = info[:19], info[19:]  # every DigestInfo prefix here is 19 octets
+    no_null = bytes([prefix[0], prefix[1] - 2, prefix[2], prefix[3] - 2]) + prefix[4:15] + prefix[17:]
+    genuine, other = _encoded(k, info), "RS384" if alg == "RS256" else "RS256"
+    return [
+        ("genuine", genuine, True),
+        ("the hash of other data", _encoded(k, _digest(alg, data + b"x")), False),
+        ("another hash's DigestInfo and hash", _encoded(k, _digest(other, data)), False),
+        ("DigestInfo without NULL parameters", _encoded(k, no_null + digest), False),
+        ("a byte after the hash", _encoded(k, info + b"\x00"), False),
+        ("a zero byte before the DigestInfo", _encoded(k, b"\x00" + info), False),
+        ("a padding byte that is not FF", genuine[:20] + b"\xfe" + genuine[21:], False),
+        ("block type 2", _encoded(k, info, head=b"\x00\x02"), False),
+        ("no leading zero octet", _encoded(k, info, head=b"\x01\x01"), False),
+        ("no zero octet after the padding", _encoded(k, b"\x01" + info, zero=b""), False),
+        ("seven padding bytes", b"\x00\x01" + b"\xff" * 7 + bytes(k - 9 - len(info)) + info, False),
+        ("the hash alone", _encoded(k, digest), False),
+    ]
+
+
+def _cryptography_verdict(alg: str, data: bytes, signature: bytes) -> bool:
+    try:
+        RSA.public_key().verify(signature, data, padding.PKCS1v15(), _DIGEST_INFO[alg][0]())
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("alg", sorted(_DIGEST_INFO))
+def test_pkcs1_checks_agree_with_cryptography_on_every_frame_digest_info_and_hash(alg: str) -> None:
+    data, check = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0", checker_for(alg, RSA.public_key())
+    for what, encoded, valid in _frames(alg, data, 256):
+        signature = _raw_signature(RSA, encoded)
+        assert (check(data, signature), _cryptography_verdict(alg, data, signature)) == (valid, valid), what
+
+
+@settings(max_examples=150, deadline=None)
+@given(alg=st.sampled_from(sorted(_DIGEST_INFO)), at=st.integers(0, 255), byte=st.integers(0, 255),
+       data=st.binary(max_size=64))
+def test_pkcs1_checks_agree_with_cryptography_whichever_octet_of_the_encoding_changes(
+        alg: str, at: int, byte: int, data: bytes) -> None:
+    genuine = _encoded(256, _digest(alg, data))
+    encoded = genuine[:at] + bytes([byte]) + genuine[at + 1:]
+    if int.from_bytes(encoded, "big") >= RSA.public_key().public_numbers().n:
+        return  # not a signature of this key at all
+    signature = _raw_signature(RSA, encoded)
+    verdict = checker_for(alg, RSA.public_key())(data, signature)
+    assert verdict is _cryptography_verdict(alg, data, signature) is (encoded == genuine)

@@ -3,6 +3,14 @@
 What PyJWT's algorithms do in ``verify()``, written here so that the padding and hash objects are made
 once (immutable settings, safe to share between threads; PyJWT builds them on every call) and PyJWT is
 not imported on the request path. PyJWT still turns each JWK into its key object (``_jwk.py``).
+
+RSASSA-PKCS1-v1_5 (RS256/384/512) is checked the way RFC 8017 §8.2.2 describes it, encode and compare:
+OpenSSL's public operation and its type-1 padding check (``recover_data_from_signature``, the same
+``RSA_public_decrypt`` that ``verify`` runs), then the recovered ``DigestInfo || H`` compared whole with
+the one expected for this hash, hashed by hashlib. It is the very comparison OpenSSL's ``RSA_verify``
+makes (a fixed DigestInfo, NULL parameters present, nothing after the hash), so the verdicts are equal;
+it skips the hash context cryptography builds on every ``verify`` call: about 1.7 µs less per RS256
+token, 8% of the signature check itself (``benchmarks/``).
 :class:`VerificationKey` (re-exported by ``keys.py``, import it from there) holds one per algorithm.
 """
 
@@ -25,8 +33,11 @@ HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": ha
 Checker = Callable[[bytes, bytes], bool]
 """``check(signing_input, signature) -> bool`` for one key and one algorithm; never raises."""
 
-_RSA_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "RS256": hashes.SHA256, "RS384": hashes.SHA384, "RS512": hashes.SHA512,
+_PKCS1_DIGESTS: dict[str, tuple[Callable[[bytes], Any], bytes]] = {
+    # RFC 8017 §9.2 note 1: the DER DigestInfo in front of each hash (AlgorithmIdentifier with NULL).
+    "RS256": (hashlib.sha256, bytes.fromhex("3031300d060960864801650304020105000420")),
+    "RS384": (hashlib.sha384, bytes.fromhex("3041300d060960864801650304020205000430")),
+    "RS512": (hashlib.sha512, bytes.fromhex("3051300d060960864801650304020305000440")),
 }
 _PSS_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "PS256": hashes.SHA256, "PS384": hashes.SHA384, "PS512": hashes.SHA512,
@@ -48,18 +59,16 @@ def checker_for(alg: str, key: Any) -> Checker:
                 return False
 
         return check_hmac
-    if alg in _RSA_HASHES or alg in _PSS_HASHES:
-        if alg in _RSA_HASHES:
-            pad: padding.AsymmetricPadding = padding.PKCS1v15()
-            hash_alg = _RSA_HASHES[alg]()
-        else:
-            hash_alg = _PSS_HASHES[alg]()
-            pad = padding.PSS(mgf=padding.MGF1(_PSS_HASHES[alg]()), salt_length=hash_alg.digest_size)
+    if alg in _PKCS1_DIGESTS:
+        return _pkcs1_checker(alg, key)
+    if alg in _PSS_HASHES:
+        hash_alg = _PSS_HASHES[alg]()
+        pad = padding.PSS(mgf=padding.MGF1(_PSS_HASHES[alg]()), salt_length=hash_alg.digest_size)
         verify_rsa, length = key.verify, (key.key_size + 7) // 8
 
         def check_rsa(signing_input: bytes, signature: bytes) -> bool:
-            # RFC 8017 §8.1.2 / §8.2.2 step 1: exactly k octets. OpenSSL checks that for PKCS#1 v1.5 only;
-            # for PSS it would take a signature without its leading zero bytes (a second token for one).
+            # RFC 8017 §8.1.2 step 1: exactly k octets. OpenSSL would take a PSS signature without its
+            # leading zero bytes (a second token for one).
             try:
                 if len(signature) != length:
                     return False
@@ -97,6 +106,24 @@ def checker_for(alg: str, key: Any) -> Checker:
         return True
 
     return check_ed
+
+
+def _pkcs1_checker(alg: str, key: Any) -> Checker:
+    new_hash, digest_info = _PKCS1_DIGESTS[alg]
+    recover, pad, length = key.recover_data_from_signature, padding.PKCS1v15(), (key.key_size + 7) // 8
+
+    def check_pkcs1(signing_input: bytes, signature: bytes) -> bool:
+        # RFC 8017 §8.2.2: exactly k octets (step 1); s^e mod n with the 00 01 FF.. 00 frame checked by
+        # OpenSSL (step 2, and 3's padding); what follows the frame must be this hash's encoding (step 4).
+        # Both sides are public (signature, key, message), so a plain comparison leaks nothing.
+        try:
+            if len(signature) != length:
+                return False
+            return bool(recover(signature, pad, None) == digest_info + new_hash(signing_input).digest())
+        except Exception:  # InvalidSignature, or a signature or input of the wrong type
+            return False
+
+    return check_pkcs1
 
 
 @dataclass(frozen=True, slots=True)
