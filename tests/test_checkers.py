@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import array
 import base64
+import ctypes
+import functools
 import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -337,9 +341,9 @@ def _frames(alg: str, data: bytes, k: int) -> list[tuple[str, bytes, bool]]:
     ]
 
 
-def _cryptography_verdict(alg: str, data: bytes, signature: bytes) -> bool:
+def _cryptography_verdict(alg: str, data: Any, signature: Any, public: Any = None) -> bool:
     try:
-        RSA.public_key().verify(signature, data, padding.PKCS1v15(), _DIGEST_INFO[alg][0]())
+        (public or RSA.public_key()).verify(signature, data, padding.PKCS1v15(), _DIGEST_INFO[alg][0]())
     except Exception:
         return False
     return True
@@ -365,3 +369,81 @@ def test_pkcs1_checks_agree_with_cryptography_whichever_octet_of_the_encoding_ch
     signature = _raw_signature(RSA, encoded)
     verdict = checker_for(alg, RSA.public_key())(data, signature)
     assert verdict is _cryptography_verdict(alg, data, signature) is (encoded == genuine)
+
+
+class _Bytes(bytes):
+    pass
+
+
+_BUFFERS: dict[str, Callable[[bytes], Any]] = {
+    "bytes": bytes, "bytes subclass": _Bytes, "bytearray": bytearray, "memoryview": memoryview,
+    "memoryview of a bytearray": lambda b: memoryview(bytearray(b)),
+    "array of B": lambda b: array.array("B", b),
+    "array of I": lambda b: array.array("I", b), "memoryview cast to I": lambda b: memoryview(b).cast("I"),
+    "ctypes array": lambda b: (ctypes.c_char * len(b)).from_buffer_copy(b),
+    "strided memoryview": lambda b: memoryview(bytes(x for c in b for x in (c, 0)))[::2],
+    "str": lambda b: b.decode("latin-1"), "list": list,
+}
+
+
+@pytest.mark.parametrize("alg", sorted(_DIGEST_INFO))
+def test_pkcs1_checks_give_cryptographys_verdict_on_every_kind_of_buffer(alg: str) -> None:
+    # The fast path asks OpenSSL for the recovered DigestInfo || H, a call that takes bytes only, and
+    # hashes with hashlib, which reads buffers cryptography refuses. So anything but bytes gets verify's
+    # own verdict: a genuine bytearray or memoryview signature passes, as under every other algorithm,
+    # and a signing input cryptography will not read (array of I, ctypes) fails as it always did.
+    data = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.xyz"  # 40 octets: whole 4- and 8-octet items
+    signature = RSA.sign(data, padding.PKCS1v15(), _DIGEST_INFO[alg][0]())
+    check = checker_for(alg, RSA.public_key())
+    for data_kind, as_data in _BUFFERS.items():
+        for signature_kind, as_signature in _BUFFERS.items():
+            given_data, given_signature = as_data(data), as_signature(signature)
+            verdict = _cryptography_verdict(alg, given_data, given_signature)
+            assert check(given_data, given_signature) is verdict, (data_kind, signature_kind, verdict)
+    for kind in ("bytearray", "memoryview", "memoryview of a bytearray", "array of B"):
+        assert check(data, _BUFFERS[kind](signature)) is True, kind
+
+
+@functools.cache
+def _e3_2050() -> rsa.RSAPrivateKey:
+    # k = 257 octets whose first is 0x00 to 0x03, and e = 3 (s^3 may not even wrap mod n).
+    return rsa.generate_private_key(public_exponent=3, key_size=2050)
+
+
+@settings(max_examples=120, deadline=None)
+@given(alg=st.sampled_from(sorted(_DIGEST_INFO)), at=st.integers(0, 256), byte=st.integers(0, 255),
+       data=st.binary(max_size=64),
+       shape=st.sampled_from(["k octets", "leading octet dropped", "a zero octet prepended", "plus n",
+                              "last octet dropped"]))
+def test_pkcs1_checks_agree_with_cryptography_on_an_odd_length_e3_key_whatever_the_signature_shape(
+        alg: str, at: int, byte: int, data: bytes, shape: str) -> None:
+    private = _e3_2050()
+    public, n, k = private.public_key(), private.public_key().public_numbers().n, 257
+    genuine = _encoded(k, _digest(alg, data))
+    encoded = genuine[:at] + bytes([byte]) + genuine[at + 1:]
+    if int.from_bytes(encoded, "big") >= n:
+        return  # not a signature of this key at all
+    signature = _raw_signature(private, encoded)
+    if shape == "leading octet dropped":
+        signature = signature[1:]
+    elif shape == "a zero octet prepended":
+        signature = b"\x00" + signature
+    elif shape == "plus n":  # the same residue, spelled as an integer >= n
+        signature = (int.from_bytes(signature, "big") + n).to_bytes(k, "big") if signature[0] < 2 else b""
+    elif shape == "last octet dropped":
+        signature = signature[:-1]
+    verdict = checker_for(alg, public)(data, signature)
+    assert verdict is _cryptography_verdict(alg, data, signature, public)
+    assert verdict is (encoded == genuine and shape == "k octets")
+
+
+@pytest.mark.parametrize("alg", sorted(_DIGEST_INFO))
+def test_pkcs1_checks_refuse_signatures_at_the_edges_of_the_modulus_like_cryptography(alg: str) -> None:
+    # 0, 1 and n - 1 are fixed points of s^e mod n; n and above are no signature at all (RFC 8017 §5.2.2).
+    for private in (RSA, _e3_2050()):
+        public = private.public_key()
+        n, k = public.public_numbers().n, (public.key_size + 7) // 8
+        check = checker_for(alg, public)
+        for value in (0, 1, 2, n - 2, n - 1, n, n + 1, 256 ** k - 1):
+            signature = value.to_bytes(k, "big")
+            assert check(b"a.b", signature) is _cryptography_verdict(alg, b"a.b", signature, public) is False

@@ -10,7 +10,9 @@ OpenSSL's public operation and its type-1 padding check (``recover_data_from_sig
 the one expected for this hash, hashed by hashlib. It is the very comparison OpenSSL's ``RSA_verify``
 makes (a fixed DigestInfo, NULL parameters present, nothing after the hash), so the verdicts are equal;
 it skips the hash context cryptography builds on every ``verify`` call: about 1.7 µs less per RS256
-token, 8% of the signature check itself (``benchmarks/``).
+token, 8% of the signature check itself (``benchmarks/``). That path takes ``bytes`` only (what the
+verifier passes); any other signing input or signature type gets ``verify``'s own verdict, as the two
+calls read buffers differently.
 :class:`VerificationKey` (re-exported by ``keys.py``, import it from there) holds one per algorithm.
 """
 
@@ -38,6 +40,9 @@ _PKCS1_DIGESTS: dict[str, tuple[Callable[[bytes], Any], bytes]] = {
     "RS256": (hashlib.sha256, bytes.fromhex("3031300d060960864801650304020105000420")),
     "RS384": (hashlib.sha384, bytes.fromhex("3041300d060960864801650304020205000430")),
     "RS512": (hashlib.sha512, bytes.fromhex("3051300d060960864801650304020305000440")),
+}
+_PKCS1_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "RS256": hashes.SHA256, "RS384": hashes.SHA384, "RS512": hashes.SHA512,
 }
 _PSS_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "PS256": hashes.SHA256, "PS384": hashes.SHA384, "PS512": hashes.SHA512,
@@ -111,6 +116,7 @@ def checker_for(alg: str, key: Any) -> Checker:
 def _pkcs1_checker(alg: str, key: Any) -> Checker:
     new_hash, digest_info = _PKCS1_DIGESTS[alg]
     recover, pad, length = key.recover_data_from_signature, padding.PKCS1v15(), (key.key_size + 7) // 8
+    verify_rsa, hash_alg, exact = key.verify, _PKCS1_HASHES[alg](), bytes
 
     def check_pkcs1(signing_input: bytes, signature: bytes) -> bool:
         # RFC 8017 §8.2.2: exactly k octets (step 1); s^e mod n with the 00 01 FF.. 00 frame checked by
@@ -119,7 +125,13 @@ def _pkcs1_checker(alg: str, key: Any) -> Checker:
         try:
             if len(signature) != length:
                 return False
-            return bool(recover(signature, pad, None) == digest_info + new_hash(signing_input).digest())
+            if type(signing_input) is exact is type(signature):
+                return bool(recover(signature, pad, None) == digest_info + new_hash(signing_input).digest())
+            # Anything else (bytearray, memoryview, array ...) gets cryptography's own verdict:
+            # recover_data_from_signature takes bytes only (a valid bytearray signature would fail), and
+            # hashlib reads buffers verify refuses (array('I'), ctypes: a signature verify would not pass).
+            verify_rsa(signature, signing_input, pad, hash_alg)
+            return True
         except Exception:  # InvalidSignature, or a signature or input of the wrong type
             return False
 
