@@ -86,6 +86,20 @@ def test_a_runtime_exiting_during_the_call_is_the_calls_failure_not_an_init_erro
     assert echo.invoke({})["function_name"] == "EchoFunction"  # a fresh runtime serves again
 
 
+def test_an_event_over_lambdas_6_mb_request_limit_is_refused_before_the_function_runs(
+        echo: EmulatorRunner, log: io.StringIO) -> None:
+    # Lambda's Invoke refuses it (RequestEntityTooLargeException); the emulator cut it at 6291556 bytes
+    # and ran the function with the rest: Runtime.UnmarshalError, "Unterminated string".
+    started = log.getvalue().count("START RequestId:")
+    with pytest.raises(RuntimeFailure) as caught:
+        echo.invoke({"body": "A" * 6_300_000})
+    assert caught.value.payload["errorType"] == "RequestEntityTooLargeException"
+    assert caught.value.payload["errorMessage"] == (
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
+    assert log.getvalue().count("START RequestId:") == started  # the function never ran
+    assert echo.invoke({"body": "A" * 6_291_000})["function_name"] == "EchoFunction"  # within: runs
+
+
 def test_memory_past_memory_size_kills_the_runtime_as_lambda_does(echo: EmulatorRunner,
                                                                     log: io.StringIO) -> None:
     # Lambda (and sam local's container) limits the runtime to MemorySize; it ran on with any amount.

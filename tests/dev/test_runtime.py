@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError
+from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, RuntimeFailure
 from serverless_jwt.dev.runtime import FunctionRunner, LambdaContext
 from serverless_jwt.dev.template import Template
 
@@ -41,6 +41,17 @@ def test_a_handler_exception_is_a_function_error_with_lambdas_error_object(tmp_p
     assert caught.value.payload["errorMessage"] == "'asked to fail'"
     assert "app.py" in "".join(caught.value.payload["stackTrace"])
     assert isinstance(caught.value.__cause__, KeyError)
+    runner.close()
+
+
+def test_an_event_over_lambdas_6_mb_request_limit_is_refused_before_the_handler_runs(tmp_path: Path) -> None:
+    # As Lambda's Invoke refuses it (RequestEntityTooLargeException) and the emulator's runner does.
+    runner = _runner(tmp_path, "CALLS = []\n\ndef handler(event, context):\n    CALLS.append(1)\n"
+                               "    return len(CALLS)\n")
+    with pytest.raises(RuntimeFailure) as caught:
+        runner.invoke({"body": "A" * 6_300_000})
+    assert caught.value.payload["errorType"] == "RequestEntityTooLargeException"
+    assert runner.invoke({"body": "A" * 6_291_000}) == 1  # the refused event never reached the handler
     runner.close()
 
 

@@ -40,7 +40,12 @@ from serverless_jwt.dev._emulator_output import EmulatorOutput
 from serverless_jwt.dev._function_environment import function_environment
 from serverless_jwt.dev._memory_watch import MemoryWatch
 from serverless_jwt.dev._spawn import popen
-from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, RuntimeFailure
+from serverless_jwt.dev.invocation import (
+    FunctionError,
+    FunctionTimeoutError,
+    RuntimeFailure,
+    check_event_size,
+)
 from serverless_jwt.dev.template import Function, newest_mtime
 
 __all__ = ["EmulatorRunner", "emulator_binary"]
@@ -243,6 +248,8 @@ class EmulatorRunner(EmulatorOutput):
         """Invoke with ``event``; returns the decoded result or raises an
         :class:`~serverless_jwt.dev.invocation.InvocationError`. The emulator chooses the request id
         (``request_id`` is accepted for the in-process runner's sake); see :attr:`last_request_id`."""
+        data = json.dumps(event).encode("utf-8")
+        check_event_size(self.function.name, data)
         with self._invoking:
             self._restart_if_changed()
             if self._proc is not None and self._proc.poll() is not None:
@@ -251,7 +258,6 @@ class EmulatorRunner(EmulatorOutput):
             self.start()
             with self._reported:
                 seen = self._reports
-            data = json.dumps(event).encode("utf-8")
             request = urllib.request.Request(self._url, data=data, method="POST")  # noqa: S310 - http loopback
             assert self._proc is not None
             try:

@@ -9,6 +9,7 @@
     ├─ FunctionError           the handler raised, or the module failed to import (``init=True``)
     ├─ FunctionTimeoutError    the function ran past its Timeout and was stopped
     ├─ RuntimeFailure          no answer at all (the runtime could not start or died)
+    │  └─ EventTooLarge        an event over Lambda's 6 MB request limit: refused, the function not run
     └─ UnsupportedInlineCode   its code is in the template, which sam local does not run either
 
 :func:`invoke_within` is API Gateway's side: it stops waiting after the integration timeout
@@ -20,8 +21,9 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-__all__ = ["INLINE_CODE_MESSAGE", "FunctionError", "FunctionTimeoutError", "IntegrationTimeout",
-           "InvocationError", "Runner", "RuntimeFailure", "UnsupportedInlineCode", "invoke_within"]
+__all__ = ["INLINE_CODE_MESSAGE", "MAX_EVENT_BYTES", "EventTooLarge", "FunctionError", "FunctionTimeoutError",
+           "IntegrationTimeout", "InvocationError", "Runner", "RuntimeFailure", "UnsupportedInlineCode",
+           "check_event_size", "invoke_within"]
 
 # SAM CLI's words (samcli/local/apigw/local_apigw_service.py, commands/local/lib/local_lambda.py).
 INLINE_CODE_MESSAGE = ("Inline code is not supported for sam local commands. "
@@ -63,6 +65,29 @@ class RuntimeFailure(InvocationError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, {"errorType": "Runtime.Failure", "errorMessage": message})
+
+
+# Lambda's limit on a synchronous invocation's event, in bytes of JSON: its Invoke API refuses a larger
+# one before the function runs. The emulator instead cuts the event at 6291556 bytes and runs the function
+# with what is left (Runtime.UnmarshalError), so both runners check it first.
+MAX_EVENT_BYTES = 6291456
+
+
+class EventTooLarge(RuntimeFailure):
+    """The event is over :data:`MAX_EVENT_BYTES`: Lambda's ``RequestEntityTooLargeException``."""
+
+    def __init__(self, function: str, size: int) -> None:
+        lambdas = f"Request must be smaller than {MAX_EVENT_BYTES} bytes for the InvokeFunction operation"
+        super().__init__(f"the event is {size} bytes of JSON, and Lambda refuses one over {MAX_EVENT_BYTES} "
+                         f"before {function} runs (RequestEntityTooLargeException: {lambdas})")
+        self.payload = {"errorType": "RequestEntityTooLargeException", "errorMessage": lambdas}
+        self.size = size
+
+
+def check_event_size(function: str, data: bytes) -> None:
+    """Raise :class:`EventTooLarge` when ``data`` (the event's JSON) is over Lambda's request limit."""
+    if len(data) > MAX_EVENT_BYTES:
+        raise EventTooLarge(function, len(data))
 
 
 class UnsupportedInlineCode(InvocationError):

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from serverless_jwt._jwks_state import detach_shared_records
 from serverless_jwt.dev._function_environment import function_environment
-from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError
+from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, check_event_size
 from serverless_jwt.dev.template import Function
 from serverless_jwt.errors import ConfigurationError
 
@@ -195,8 +195,10 @@ class FunctionRunner:
         6 MB), and :class:`~serverless_jwt.dev.invocation.FunctionTimeoutError` past its ``Timeout``.
         The handler runs in a thread of its own so that the timeout can be answered; a thread cannot
         be stopped, so a handler past its time goes on in the background (the emulator stops it), and
-        the next invocation is a cold start, as Lambda's after a timeout.
+        the next invocation is a cold start, as Lambda's after a timeout. An event over Lambda's
+        request limit is :class:`~serverless_jwt.dev.invocation.EventTooLarge`, the handler not called.
         """
+        check_event_size(self.function.name, json.dumps(event).encode("utf-8"))  # as the emulator sends it
         handler = self.load()
         outcome: list[tuple[bool, Any]] = []
         with self._running():
