@@ -70,6 +70,14 @@ def test_an_environment_is_reused_until_its_requirements_change(tmp_path: Path) 
     assert _runs(changed, "import importlib.util; print(importlib.util.find_spec('tinydep'))") == "None"
 
 
+def test_the_aws_sdk_is_there_unlisted_as_in_lambdas_python_runtimes(tmp_path: Path) -> None:
+    # Lambda's Python runtimes (and sam local's image of them) ship boto3 after the function's own code
+    # and layers: a function importing it without listing it works deployed and under sam local, and
+    # failed here with "No module named 'boto3'" (so did a JWT_SECRET given as a Secrets Manager ARN).
+    env = ensure_environment("python3.12", [], cache_dir=tmp_path / "cache", base_dir=tmp_path)
+    assert _runs(env, "import boto3, botocore; print(boto3.__name__, botocore.__name__)") == "boto3 botocore"
+
+
 def test_a_requirement_pip_cannot_install_is_a_clear_error(tmp_path: Path) -> None:
     from serverless_jwt.errors import ConfigurationError
 

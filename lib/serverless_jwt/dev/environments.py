@@ -2,8 +2,8 @@
 
 This is the job ``sam build`` does for a container: the interpreter matching the template's ``Runtime``
 (``python3.12`` on PATH or under pyenv; otherwise the current one, with a notice) gets a virtual
-environment holding ``awslambdaric`` (the runtime's bootstrap) plus every ``requirements.txt`` of the
-template's functions and unbuilt layers of that runtime. It lives in
+environment holding ``awslambdaric`` (the runtime's bootstrap), ``boto3`` (Lambda's Python runtimes ship
+it) and every ``requirements.txt`` of the template's functions and unbuilt layers of that runtime. It lives in
 ``<project state>/runtimes/<runtime>-<digest of its inputs>/``: ``.serverless-jwt`` in the template's
 folder (the one above ``.aws-sam/build`` for a built template; git-ignored), or outside the project when
 ``sam build`` would copy that (:mod:`~serverless_jwt.dev._state_dir`); the ``SERVERLESS_JWT_CACHE_DIR``
@@ -42,11 +42,15 @@ from typing import Any
 from serverless_jwt.dev._private_dir import make_private_dir
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["AWSLAMBDARIC", "Environment", "ensure_environment", "find_interpreter"]
+__all__ = ["AWSLAMBDARIC", "AWS_SDK", "Environment", "ensure_environment", "find_interpreter"]
 
 # awslambdaric 3.x needs Python 3.9+; a python3.8 function (sam local still runs it) gets 2.2, its last
 # release with wheels for 3.8 (the runtime interface is the same).
 AWSLAMBDARIC = 'awslambdaric>=3.0; python_version >= "3.9"\nawslambdaric>=2.2,<3; python_version < "3.9"'
+# The AWS SDK, which every Lambda Python runtime ships (sam local's images too) after the function's code
+# and layers: a function may import it without listing it (a requirement of its own, an older boto3,
+# wins in the joint install, as its copy in the code shadows the runtime's in Lambda).
+AWS_SDK = "boto3"
 _STAMP = ".serverless-jwt-env.json"
 _KEEP = 4  # environments kept per runtime
 # An environment used this recently is never pruned, however many newer ones exist: another command (a
@@ -174,7 +178,7 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
     name = f"python{version}"
     cache_dir = cache_dir.resolve()
     wanted: dict[str, Any] = {"python": python, "version": version, "bootstrap": AWSLAMBDARIC,
-                              "requirements": _combined_requirements(requirements, base_dir)}
+                              "sdk": AWS_SDK, "requirements": _combined_requirements(requirements, base_dir)}
     files = _local_files(wanted["requirements"])
     if files:  # only then: the environments of requirements without a local file keep their digest
         wanted["local_files"] = files
@@ -191,7 +195,7 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
             with contextlib.suppress(OSError):
                 os.utime(env_dir)  # last used now: pruning goes by use, not by when it was built
             return Environment(env_python, version, notice)
-        log(f"building the {name} environment in {env_dir} (awslambdaric + "
+        log(f"building the {name} environment in {env_dir} (awslambdaric, boto3 + "
             f"{len(requirements)} requirements file(s)); reused until they change")
         shutil.rmtree(env_dir, ignore_errors=True)
         # This interpreter's pip installs into the new environment (no ensurepip there: faster); where
@@ -201,7 +205,8 @@ def ensure_environment(runtime: str | None, requirements: Sequence[Path], *, cac
         _run([python, "-m", "venv", *([] if own_pip else ["--without-pip"]), str(env_dir)],
              "create the virtual environment")
         req_file = env_dir / "requirements.txt"
-        req_file.write_text("\n".join([AWSLAMBDARIC, *wanted["requirements"]]) + "\n", encoding="utf-8")
+        req_file.write_text("\n".join([AWSLAMBDARIC, AWS_SDK, *wanted["requirements"]]) + "\n",
+                            encoding="utf-8")
         pip = [str(env_python), "-m", "pip"] if own_pip else [sys.executable, "-m", "pip", "--python",
                                                                str(env_python)]
         _run([*pip, "install", "--quiet", "--disable-pip-version-check", "-r", str(req_file)],
