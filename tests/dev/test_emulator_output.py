@@ -8,8 +8,11 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 from serverless_jwt.dev.emulator import EmulatorRunner
 from serverless_jwt.dev.environments import Environment
+from serverless_jwt.dev.invocation import FunctionTimeoutError
 from serverless_jwt.dev.template import Template
 
 from .conftest import emulator_runner as _runner
@@ -48,6 +51,19 @@ def test_report_shows_the_memory_the_runtime_used_not_its_memory_size(
     assert used is not None, report
     assert 5 < int(used[1]) < 256, report
     assert "\tMemory Size: 256 MB" in report
+
+
+def test_a_timed_out_invocations_report_shows_the_memory_it_used_not_its_memory_size(
+        sam_app: Template, sam_app_env: Environment) -> None:
+    # The emulator kills the runtime at the Timeout, then writes REPORT with the MemorySize as "Max Memory
+    # Used" (192 MB of 192: it read as a function out of memory); Lambda's REPORT has what it used.
+    log = io.StringIO()
+    with _runner("SlowFunction", sam_app_env, log) as runner, pytest.raises(FunctionTimeoutError):
+        runner.invoke({"seconds": 30})
+    (report,) = [line for line in log.getvalue().splitlines() if line.startswith("REPORT RequestId:")]
+    assert "Memory Size: 192 MB" in report
+    used = int(report.split("Max Memory Used: ")[1].split()[0])
+    assert 0 < used < 192
 
 
 def _log_of_one_call(tmp_path: Path, sam_app: Template, sam_app_env: Environment, source: str) -> list[str]:

@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import IO, TextIO
 
-from serverless_jwt.dev._memory_watch import peak_mb
+from serverless_jwt.dev._memory_watch import MemoryWatch, peak_mb
 
 __all__ = ["EmulatorOutput"]
 
@@ -40,6 +40,7 @@ class EmulatorOutput:
     _init_ms: float | None
     _init_failed: bool
     _tail: collections.deque[str]
+    _memory: MemoryWatch | None
 
     def _read(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
@@ -84,6 +85,8 @@ class EmulatorOutput:
             fields.insert(1, f"Init Duration: {self._init_ms:.2f} ms")  # the real one, from INIT REPORT
             self._init_ms = None
         peak = peak_mb(self._proc.pid) if self._proc is not None else None  # the emulator writes MemorySize
+        if peak is None and self._memory is not None:  # the runtime is gone (killed at its Timeout)
+            peak = self._memory.peak_mb
         if peak is not None:
             fields = [f"Max Memory Used: {peak} MB" if f.startswith("Max Memory Used:") else f
                       for f in fields]

@@ -21,6 +21,7 @@ __all__ = ["MemoryWatch", "peak_mb"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _PERIOD_SECONDS = 0.01
+_PEAK_EVERY = 10  # rounds between reads of the peak (dearer than the resident size): every 0.1 s
 
 
 def _children(pid: int) -> list[int]:
@@ -81,7 +82,8 @@ def peak_mb(pid: int) -> int | None:
 class MemoryWatch:
     """While entered, kill the processes under ``pid`` once their resident memory passes ``limit_mb``.
 
-    ``exceeded`` tells afterwards whether it did. Where ``/proc`` cannot list a process's children,
+    ``exceeded`` tells afterwards whether it did, ``peak_mb`` the last peak it read (see
+    :func:`peak_mb`). Where ``/proc`` cannot list a process's children,
     it watches nothing (``enforced`` is ``False``).
 
     Examples
@@ -96,6 +98,9 @@ class MemoryWatch:
         self.pid = pid
         self.limit_bytes = limit_mb * 1024 * 1024
         self.exceeded = False
+        # The last peak_mb() read while the runtime lived: the REPORT of an invocation cut at its Timeout
+        # comes once the emulator has killed the runtime, whose own peak can then no longer be read.
+        self.peak_mb: int | None = None
         self.enforced = Path(f"/proc/{pid}/task/{pid}/children").is_file()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,8 +117,12 @@ class MemoryWatch:
             self._thread.join()
 
     def _watch(self) -> None:
+        rounds = 0
         while not self._stop.wait(_PERIOD_SECONDS):
             pids = _descendants(self.pid)
+            if rounds % _PEAK_EVERY == 0:
+                self.peak_mb = peak_mb(self.pid) or self.peak_mb
+            rounds += 1
             if sum(_rss_bytes(p) for p in pids) > self.limit_bytes \
                     and sum(_pss_bytes(p) for p in pids) > self.limit_bytes:
                 self.exceeded = True  # set first: the answer may come as soon as the runtime dies

@@ -141,6 +141,7 @@ class EmulatorRunner(EmulatorOutput):
         # too large).
         self._init_failed = False
         self._tail: collections.deque[str] = collections.deque(maxlen=30)
+        self._memory: MemoryWatch | None = None  # the invocation's, while it runs
         self._baseline = 0.0
         self._checked_at = 0.0
 
@@ -261,9 +262,10 @@ class EmulatorRunner(EmulatorOutput):
             request = urllib.request.Request(self._url, data=data, method="POST")  # noqa: S310 - http loopback
             assert self._proc is not None
             try:
-                with MemoryWatch(self._proc.pid, self.function.memory_mb) as memory, _NO_PROXY.open(
-                        request, timeout=self.function.timeout_seconds + 30) as response:
-                    status, body = response.status, response.read()
+                with MemoryWatch(self._proc.pid, self.function.memory_mb) as memory:
+                    self._memory = memory  # read by the REPORT line, which comes before the answer
+                    with _NO_PROXY.open(request, timeout=self.function.timeout_seconds + 30) as response:
+                        status, body = response.status, response.read()
             except urllib.error.HTTPError as exc:
                 status, body = exc.code, exc.read()
             except (urllib.error.URLError, OSError) as exc:
