@@ -399,6 +399,28 @@ def test_invoke_without_dev_issuer_or_settings_hints_at_the_template_parameters(
     assert "--parameter-overrides JwtIssuer=" in captured.err
 
 
+@pytest.mark.parametrize(("source", "error_type", "message"), [
+    ("import not_installed_anywhere\n", "Runtime.ImportModuleError",
+     "Unable to import module 'app': No module named 'not_installed_anywhere'"),
+    ("def handler(event, context)\n    return 1\n", "Runtime.UserCodeSyntaxError",
+     "Syntax error in module 'app': expected ':' (app.py, line 1)"),
+])
+def test_invoke_in_process_answers_a_module_that_fails_to_import_with_lambdas_error_object(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str, error_type: str,
+        message: str) -> None:
+    # As the emulator's runtime (awslambdaric) and Lambda answer; in-process printed Python's own
+    # {"errorType": "ModuleNotFoundError", "errorMessage": "No module named ..."}.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(source)
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.12}\n")
+    template = str(tmp_path / "template.yaml")
+    assert main(["invoke", "Fn", "-t", template, "--in-process", "--no-dev-issuer"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["errorType"], answer["errorMessage"]) == (error_type, message)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["invoke", "Nope", "--template", TEMPLATE], "MeFunction, ShowsFunction"),
     (["invoke", "MeFunction", "--template", "/nonexistent/template.yaml"], "template not found"),

@@ -140,7 +140,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     from serverless_jwt.dev.apigw import collect
     from serverless_jwt.dev.apigw.responses import MalformedResponse, from_function
     from serverless_jwt.dev.invocation import FunctionError, InvocationError, RuntimeFailure
-    from serverless_jwt.dev.runtime import SetupError
+    from serverless_jwt.dev.runtime import SetupError, init_error
 
     _function_argument(args)
     template = _template(args)
@@ -198,7 +198,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             traceback.print_exception(exc, file=sys.stderr)
             if isinstance(exc, ConfigurationError) and args.no_dev_issuer:
                 print(_NO_DEV_ISSUER_HINT, file=sys.stderr)
-            _print_payload({"errorMessage": str(exc), "errorType": type(exc).__name__})
+            _print_payload(init_error(exc, function.handler))
             return 0
         finally:
             prepared.close()

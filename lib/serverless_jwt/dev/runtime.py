@@ -31,7 +31,7 @@ from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, c
 from serverless_jwt.dev.template import Function
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["FunctionRunner", "LambdaContext", "function_environment"]
+__all__ = ["FunctionRunner", "LambdaContext", "function_environment", "init_error"]
 
 _LOCK = threading.RLock()
 
@@ -257,6 +257,21 @@ def _marshalled(value: Any, request_id: str) -> Any:
         raise FunctionError({"errorType": "Function.ResponseSizeTooLarge", "errorMessage": (
             f"Response payload size exceeded maximum allowed payload size ({_MAX_RESPONSE_BYTES} bytes).")})
     return json.loads(text)
+
+
+def init_error(exc: BaseException, handler: str) -> dict[str, Any]:
+    """Lambda's error object for a handler module that failed to import, as awslambdaric's bootstrap
+    words it (``Runtime.ImportModuleError``, ``Runtime.UserCodeSyntaxError``; any other exception as
+    itself), so that an in-process ``invoke`` answers what the emulator's runtime and Lambda answer."""
+    module = handler.rsplit(".", 1)[0]
+    if isinstance(exc, ImportError):
+        return {"errorMessage": f"Unable to import module '{module}': {exc}",
+                "errorType": "Runtime.ImportModuleError", "requestId": "", "stackTrace": []}
+    if isinstance(exc, SyntaxError):
+        return {"errorMessage": f"Syntax error in module '{module}': {exc}",
+                "errorType": "Runtime.UserCodeSyntaxError", "requestId": "",
+                "stackTrace": [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']}
+    return {"errorMessage": str(exc), "errorType": type(exc).__name__}
 
 
 def _exit_error(exc: BaseException, request_id: str, log: TextIO | None) -> dict[str, Any]:
