@@ -81,6 +81,26 @@ def test_credentials_as_api_gateway_sends_them_or_none_are_usual(event: dict[str
     assert unusual_authorization(event) is None
 
 
+def test_a_token_put_in_a_rest_event_keeps_the_header_name_as_its_client_wrote_it() -> None:
+    # REST APIs pass header names as the client sent them ("Authorization" from curl, in headers and
+    # multiValueHeaders alike): the minted token went in as headers["authorization"], so a REQUEST
+    # authorizer or handler reading event["headers"]["Authorization"] failed under invoke only
+    # (events/authorizer-request.json writes "Authorization").
+    rest = json.loads((ROOT / "events" / "authorizer-request.json").read_text())
+    set_authorization(rest, "Bearer new")
+    assert rest["headers"]["Authorization"] == "Bearer new"
+    assert rest["multiValueHeaders"]["Authorization"] == ["Bearer new"]
+    assert "authorization" not in rest["headers"]
+    unsent = {"httpMethod": "GET", "headers": {"Host": "h", "User-Agent": "curl"},
+              "multiValueHeaders": {"Host": ["h"], "User-Agent": ["curl"]}}
+    set_authorization(unsent, "Bearer new")
+    assert unsent["headers"]["Authorization"] == "Bearer new"  # as its other headers are written
+    assert unsent["multiValueHeaders"]["Authorization"] == ["Bearer new"]
+    lowercase = {"httpMethod": "GET", "headers": {"host": "h"}}  # an HTTP API's payload 1.0: lowercased
+    set_authorization(lowercase, "Bearer new")
+    assert lowercase["headers"] == {"host": "h", "authorization": "Bearer new"}
+
+
 def test_route_parameters_are_filled_with_1() -> None:
     assert example_path("/shows/{id}") == "/shows/1"
     assert example_path("/users/{user}/shows/{id}/") == "/users/1/shows/1/"

@@ -226,6 +226,7 @@ def set_authorization(event: dict[str, Any], value: str | None) -> None:
             event["authorizationToken"] = value
         return
     old = _authorization(event)
+    header = _header_name(event)
     for key in ("headers", "multiValueHeaders"):
         headers = event.get(key)
         if isinstance(headers, dict):
@@ -236,9 +237,21 @@ def set_authorization(event: dict[str, Any], value: str | None) -> None:
         return
     if not isinstance(event.get("headers"), dict):
         event["headers"] = {}
-    event["headers"]["authorization"] = value
+    event["headers"][header] = value
     if isinstance(event.get("multiValueHeaders"), dict):
-        event["multiValueHeaders"]["Authorization"] = [value]
+        event["multiValueHeaders"][header] = [value]
+
+
+def _header_name(event: Mapping[str, Any]) -> str:
+    """The Authorization header's name as API Gateway would hand it over in this event: lowercase in
+    payload 2.0 (HTTP APIs lowercase every name); else as the event already writes it, or as its other
+    headers are written (REST APIs keep the client's case: curl's ``Authorization``)."""
+    names = [n for key in ("headers", "multiValueHeaders") if isinstance(event.get(key), dict)
+             for n in event[key] if isinstance(n, str)]
+    if event.get("version") == "2.0" or not names:
+        return "authorization"
+    return next((n for n in names if n.lower() == "authorization"),
+                "authorization" if all(n == n.lower() for n in names) else "Authorization")
 
 
 def _set_identity_source(event: dict[str, Any], old: str | None, new: str | None) -> None:
