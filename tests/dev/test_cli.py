@@ -1048,6 +1048,42 @@ def _descendants(root: int) -> dict[int, str]:
     return found
 
 
+def test_start_api_serves_the_python_functions_of_a_template_that_also_has_others(
+        tmp_path: Path, state: Path) -> None:
+    # One Node.js function made start-api refuse the whole template (exit 2), its Python routes too; sam
+    # local serves them all. Its routes answer 502, as those of a function not run locally do.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return {'from': 'python'}\n")
+    (tmp_path / "src" / "index.js").write_text("exports.handler = async () => ({from: 'node'});\n")
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n"
+        "  Py:\n    Type: AWS::Serverless::Function\n    Properties: {CodeUri: src/, Handler: app.handler, "
+        "Runtime: python3.12, Events: {E: {Type: HttpApi, Properties: {Path: /py, Method: GET}}}}\n"
+        "  Node:\n    Type: AWS::Serverless::Function\n    Properties: {CodeUri: src/, "
+        "Handler: index.handler, Runtime: nodejs20.x, "
+        "Events: {E: {Type: HttpApi, Properties: {Path: /node, Method: GET}}}}\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serverless_jwt.dev.cli", "--state-dir", str(state), "start-api",
+         "--port", "0", "--template", str(tmp_path / "template.yaml"), "--in-process", "--no-dev-issuer"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = ""
+        while "Ctrl-C to stop." not in banner:
+            line = proc.stdout.readline()
+            assert line, banner + (proc.stderr.read() if proc.stderr else "")
+            banner += line
+        match = re.search(r"http://127\.0\.0\.1:\d+", banner)
+        assert match, banner
+        assert _get(match.group(), "/py", None) == (200, b'{"from": "python"}')
+        assert _get(match.group(), "/node", None)[0] == 502
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "notice: Node: Runtime nodejs20.x is not run locally here (the local loop runs Python " \
+        "functions): its routes answer 502" in err
+
+
 @pytest.mark.parametrize("running_api", [["--in-process"]], indirect=True)
 def test_start_api_in_process_says_so_and_serves(running_api: tuple[subprocess.Popen[str], str, str]) -> None:
     proc, url, banner = running_api

@@ -235,6 +235,7 @@ def cmd_start_api(args: argparse.Namespace) -> int:
     from serverless_jwt._config import is_loopback
     from serverless_jwt.dev.apigw import LocalApiGateway, collect
     from serverless_jwt.dev.apigw.routes import without_lambda_authorizers
+    from serverless_jwt.dev.runners import not_run_here
 
     template = _template(args)
     with malformed(template.path, "an Api or HttpApi"):
@@ -278,6 +279,9 @@ def cmd_start_api(args: argparse.Namespace) -> int:
             print(f"notice: {template.skipped[skipped]}: its routes answer 502, as with sam local",
                   file=sys.stderr)
         names = [n for n in names if n in template.functions]
+        for why in filter(None, map(not_run_here, map(template.function, names))):
+            print(f"notice: {why}: its routes answer 502", file=sys.stderr)  # sam local would run it
+        names = [n for n in names if not_run_here(template.function(n)) is None]
         prepared = _runners(args, template, names, env, watch=True)
         prepared.start()  # in-process: import errors now, not on the first request; emulator: start it
         if issuer is None:  # the emulator starts each runtime on its first request: say it now

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from serverless_jwt.dev.invocation import Runner, UnsupportedInlineCode
 from serverless_jwt.dev.template import Function, Template
 
-__all__ = ["InlineCodeRunner", "Prepared", "choose_mode", "prepare"]
+__all__ = ["InlineCodeRunner", "Prepared", "choose_mode", "not_run_here", "prepare"]
 
 MODES = ("auto", "emulator", "in-process")
 
@@ -98,6 +98,14 @@ def _lambda_pythons() -> list[str]:
                                              if n.isdigit()])
 
 
+def not_run_here(function: Function) -> str | None:
+    """Why ``function`` cannot run in the local loop (a Runtime other than Python's), else ``None``."""
+    if function.runtime is not None and not function.runtime.startswith("python"):
+        return (f"{function.name}: Runtime {function.runtime} is not run locally here "
+                "(the local loop runs Python functions)")
+    return None
+
+
 def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
             environment: Mapping[str, str] | None = None,
             env_vars: Mapping[str, Mapping[str, Any]] | None = None, cache_dir: Path | None = None,
@@ -115,9 +123,8 @@ def prepare(template: Template, names: Iterable[str], *, mode: str = "auto",
     inline = [template.function(name) for name in names if template.function(name).inline_code]
     functions = [template.function(name) for name in names if not template.function(name).inline_code]
     for function in functions:
-        if function.runtime is not None and not function.runtime.startswith("python"):
-            raise ConfigurationError(f"{function.name}: Runtime {function.runtime} is not run locally here "
-                                     "(the local loop runs Python functions)")
+        if (why := not_run_here(function)) is not None:
+            raise ConfigurationError(why)
         if function.runtime is not None and (known := _lambda_pythons()) and function.runtime not in known:
             # A typo (python3.21, python312) that sam local refuses too ("Unsupported Lambda runtime").
             raise ConfigurationError(f"{function.name}: Runtime {function.runtime} is not a Lambda runtime "

@@ -285,8 +285,8 @@ class LocalApiGateway:
             event["requestContext"]["authorizer"] = authorizer_context
         runner = self.runners.get(route.function)
         if runner is None:
-            self._log(f"{route.function}: not run locally (see the notice at start: a function sam local "
-                      "does not run either, or none of that name): 502, as sam local answers")
+            self._log(f"{route.function}: not run locally (the notice at start says why: a function sam "
+                      "local does not run either, a Runtime other than Python's, or none of that name): 502")
             return gateway("no_function", rest, request.request_id)
         seconds = (route.timeout_ms or (29000 if rest else 30000)) / 1000
         try:
