@@ -131,7 +131,8 @@ class LambdaAuthorizers:
             event = events.v2_authorizer_event(found, request, arn, values)
         runner = self.runners.get(auth.function or "")
         if runner is None:
-            self.log(f"authorizer {auth.name}: function {auth.function} is not in the template")
+            self.log(f"authorizer {auth.name}: function {auth.function} is not run locally (not in the "
+                     "template, or the notice at start says why)")
             return gateway("authorizer_failure", rest, request.request_id)
         try:
             result = runner.invoke(event, request_id=request.request_id)
