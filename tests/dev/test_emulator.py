@@ -98,6 +98,8 @@ def test_an_event_over_lambdas_6_mb_request_limit_is_refused_before_the_function
         "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
     assert log.getvalue().count("START RequestId:") == started  # the function never ran
     assert echo.invoke({"body": "A" * 6_291_000})["function_name"] == "EchoFunction"  # within: runs
+    # Measured as sent, in UTF-8: 3.3 MB of text that \u escapes would take to 6.6 MB is within the limit.
+    assert echo.invoke({"body": "\u4e2d" * 1_100_000})["function_name"] == "EchoFunction"
 
 
 def test_memory_past_memory_size_kills_the_runtime_as_lambda_does(echo: EmulatorRunner,

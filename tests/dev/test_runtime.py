@@ -52,6 +52,7 @@ def test_an_event_over_lambdas_6_mb_request_limit_is_refused_before_the_handler_
         runner.invoke({"body": "A" * 6_300_000})
     assert caught.value.payload["errorType"] == "RequestEntityTooLargeException"
     assert runner.invoke({"body": "A" * 6_291_000}) == 1  # the refused event never reached the handler
+    assert runner.invoke({"body": "\u4e2d" * 1_100_000}) == 2  # 3.3 MB in UTF-8, as Lambda counts it
     runner.close()
 
 

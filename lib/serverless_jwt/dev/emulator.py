@@ -45,6 +45,7 @@ from serverless_jwt.dev.invocation import (
     FunctionTimeoutError,
     RuntimeFailure,
     check_event_size,
+    event_bytes,
 )
 from serverless_jwt.dev.template import Function, newest_mtime
 
@@ -249,7 +250,7 @@ class EmulatorRunner(EmulatorOutput):
         """Invoke with ``event``; returns the decoded result or raises an
         :class:`~serverless_jwt.dev.invocation.InvocationError`. The emulator chooses the request id
         (``request_id`` is accepted for the in-process runner's sake); see :attr:`last_request_id`."""
-        data = json.dumps(event).encode("utf-8")
+        data = event_bytes(event)
         check_event_size(self.function.name, data)
         with self._invoking:
             self._restart_if_changed()

@@ -18,12 +18,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any, Protocol
 
 __all__ = ["INLINE_CODE_MESSAGE", "MAX_EVENT_BYTES", "EventTooLarge", "FunctionError", "FunctionTimeoutError",
            "IntegrationTimeout", "InvocationError", "Runner", "RuntimeFailure", "UnsupportedInlineCode",
-           "check_event_size", "invoke_within"]
+           "check_event_size", "event_bytes", "invoke_within"]
 
 # SAM CLI's words (samcli/local/apigw/local_apigw_service.py, commands/local/lib/local_lambda.py).
 INLINE_CODE_MESSAGE = ("Inline code is not supported for sam local commands. "
@@ -82,6 +83,15 @@ class EventTooLarge(RuntimeFailure):
                          f"before {function} runs (RequestEntityTooLargeException: {lambdas})")
         self.payload = {"errorType": "RequestEntityTooLargeException", "errorMessage": lambdas}
         self.size = size
+
+
+def event_bytes(event: Any) -> bytes:
+    """The event as the runtime is sent it: JSON in UTF-8, as API Gateway sends it to Lambda (``\\u``
+    escapes would take a character of CJK text from 3 bytes to 6, and the event past the limit)."""
+    try:
+        return json.dumps(event, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot carry: escaped, as JSON allows
+        return json.dumps(event).encode("utf-8")
 
 
 def check_event_size(function: str, data: bytes) -> None:

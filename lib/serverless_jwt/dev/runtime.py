@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from serverless_jwt._jwks_state import detach_shared_records
 from serverless_jwt.dev._function_environment import function_environment
-from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, check_event_size
+from serverless_jwt.dev.invocation import FunctionError, FunctionTimeoutError, check_event_size, event_bytes
 from serverless_jwt.dev.template import Function
 from serverless_jwt.errors import ConfigurationError
 
@@ -198,7 +198,7 @@ class FunctionRunner:
         the next invocation is a cold start, as Lambda's after a timeout. An event over Lambda's
         request limit is :class:`~serverless_jwt.dev.invocation.EventTooLarge`, the handler not called.
         """
-        check_event_size(self.function.name, json.dumps(event).encode("utf-8"))  # as the emulator sends it
+        check_event_size(self.function.name, event_bytes(event))  # as the emulator sends it
         handler = self.load()
         outcome: list[tuple[bool, Any]] = []
         with self._running():
