@@ -436,3 +436,43 @@ def test_an_auth_error_after_a_websocket_was_accepted_closes_it_with_1008(jwt_is
         sent = session(extensions)
         assert [m["type"] for m in sent] == ["websocket.accept", "websocket.close"], sent
         assert sent[1]["code"] == 1008
+
+
+def test_a_refused_websocket_handshake_is_answered_even_where_starlette_drops_the_handlers_answer() -> None:
+    # Starlette before 0.41 (FastAPI 0.110 to 0.115, inside our fastapi>=0.110 extra) awaits a websocket
+    # exception handler and drops what it returns: the 401 the handler returned was never sent, and
+    # uvicorn answered the handshake 500 ("ASGI callable returned without completing handshake").
+    # Here the handler is awaited the way those versions await it, its return value unused.
+    import asyncio
+
+    from fastapi import WebSocket
+
+    from serverless_jwt import MissingTokenError
+
+    app = FastAPI()
+    install_error_handlers(app)
+    handler = app.exception_handlers[AuthHTTPException]
+
+    def refuse(extensions: dict[str, Any]) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "websocket.connect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "root_path": "", "query_string": b"",
+                 "headers": [(b"host", b"x")], "extensions": extensions, "subprotocols": []}
+
+        async def session() -> None:
+            await handler(WebSocket(scope, receive, send), AuthHTTPException(MissingTokenError()))
+
+        asyncio.run(session())
+        return sent
+
+    answered = refuse({"websocket.http.response": {}})
+    assert [m["type"] for m in answered] == ["websocket.http.response.start", "websocket.http.response.body"]
+    assert answered[0]["status"] == 401
+    assert dict(answered[0]["headers"])[b"www-authenticate"] == b"Bearer"
+    assert refuse({}) == [{"type": "websocket.close", "code": 1008, "reason": ""}]

@@ -91,17 +91,22 @@ async def auth_error_handler(request: Request, exc: Exception) -> JSONResponse:
 async def _answer(conn: Any, exc: Exception) -> Any:
     # What install_error_handlers registers. A WebSocket handshake (Starlette passes the WebSocket) gets
     # the same response where the server lets an app answer it as HTTP (ASGI's websocket.http.response
-    # extension); elsewhere a response would be messages the server does not know, an error instead of
-    # a refusal: close with 1008, which the server sends as a bare 403, as JwtMiddleware does. Once the
-    # route has accepted the socket, servers take only send and close: 1008 too, whatever the server.
+    # extension), sent here: Starlette before 0.41 drops what a websocket handler returns, and the
+    # server then answered the handshake 500. Elsewhere a response would be messages the server does
+    # not know, an error instead of a refusal: close with 1008, which the server sends as a bare 403,
+    # as JwtMiddleware does; so does a Starlette without send_denial_response (before 0.37), whose
+    # WebSocket refuses those messages. Once the route has accepted the socket, servers take only send
+    # and close: 1008 too, whatever the server.
     response = await auth_error_handler(conn, exc)
-    if isinstance(conn, WebSocket) and (
-            conn.application_state is not WebSocketState.CONNECTING
-            or "websocket.http.response" not in (conn.scope.get("extensions") or {})):
-        if conn.application_state in (WebSocketState.CONNECTING, WebSocketState.CONNECTED):
-            await conn.close(_POLICY_VIOLATION)
-        return None
-    return response
+    if not isinstance(conn, WebSocket):
+        return response
+    deny = getattr(conn, "send_denial_response", None)
+    if (conn.application_state is WebSocketState.CONNECTING and callable(deny)
+            and "websocket.http.response" in (conn.scope.get("extensions") or {})):
+        await deny(response)
+    elif conn.application_state in (WebSocketState.CONNECTING, WebSocketState.CONNECTED):
+        await conn.close(_POLICY_VIOLATION)
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
