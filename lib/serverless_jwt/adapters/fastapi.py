@@ -113,8 +113,9 @@ def install_error_handlers(app: FastAPI) -> None:
     """Answer auth failures with our status, ``WWW-Authenticate`` and body (not wrapped in ``detail``).
 
     Registers :func:`auth_error_handler`'s answers for :class:`AuthHTTPException` and ``AuthError``
-    (a refused WebSocket handshake is closed with 1008 where the server cannot be sent an HTTP answer,
-    and so is a socket the route refuses after accepting it); register your own handler for either
+    (a refused WebSocket handshake gets that answer where the server takes one, and is closed with 1008
+    elsewhere, or under a Starlette before 0.37, which cannot send one; so is a socket the route refuses
+    after accepting it); register your own handler for either
     afterwards to shape the answers yourself.
     """
     app.add_exception_handler(AuthHTTPException, _answer)
