@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from serverless_jwt import token
-from serverless_jwt._jwk import roca_vulnerable
+from serverless_jwt._jwk import public_key_algorithms, roca_vulnerable
 from serverless_jwt.errors import (
     ConfigurationError,
     InvalidSignatureError,
@@ -840,6 +840,29 @@ def test_a_pem_rsa_key_with_an_exponent_below_3_is_refused_by_name(e: int) -> No
     # Hand-written DER that cryptography does read loads as usual (the helper itself is sound).
     for pem in _rsa_pems(RSA_KEY.public_key().public_numbers().n, 65537):
         assert len(KeySet.from_pem(pem, algorithms=["RS256"])) == 1
+
+
+def _rsa_key_as_loaded_with_exponent(e: int) -> rsa.RSAPublicKey:
+    """An RSA public key object whose exponent is ``e``, as cryptography 42 to 49 hand one over for a
+    PEM or certificate with e < 3 (50 refuses to load it, and every release refuses the numbers):
+    the real key's operations, reporting ``e``."""
+    real = RSA_KEY.public_key()
+    methods: dict[str, Any] = {
+        name: (lambda _self, *args, _name=name, **kwargs: getattr(real, _name)(*args, **kwargs))
+        for name in rsa.RSAPublicKey.__abstractmethods__}
+    methods["key_size"] = property(lambda _self: real.key_size)
+    methods["public_numbers"] = lambda _self: rsa.RSAPublicNumbers(e, real.public_numbers().n)
+    key: rsa.RSAPublicKey = type("LoadedRSAPublicKey", (rsa.RSAPublicKey,), methods)()
+    return key
+
+
+@pytest.mark.parametrize("e", [1, 2])
+def test_a_loaded_rsa_key_with_an_exponent_below_3_is_refused_whatever_cryptography_loads(e: int) -> None:
+    # The PEM and certificate paths judge the loaded key: cryptography before 50 loads e = 1, and then
+    # the padded hash is its own signature (a token signed by nobody verified).
+    with pytest.raises(ConfigurationError, match="exponent is below 3"):
+        public_key_algorithms(_rsa_key_as_loaded_with_exponent(e))
+    assert public_key_algorithms(_rsa_key_as_loaded_with_exponent(65537))[0] == "RSA"
 
 
 def test_a_pem_that_is_no_key_is_still_called_one() -> None:

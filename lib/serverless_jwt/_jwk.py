@@ -20,13 +20,16 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from serverless_jwt._jwk_keys import ec_public_key, okp_public_key, rsa_numbers
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["MIN_RSA_BITS", "PRIVATE_KEY_REASONS", "RSA_ALGORITHMS", "WEAK_KEY_REASONS", "load_jwk",
-           "public_key_algorithms", "roca_vulnerable", "unloadable_rsa_pem_weakness", "warn_skipped"]
+__all__ = ["MIN_RSA_BITS", "PRIVATE_KEY_REASONS", "RSA_ALGORITHMS", "SMALL_EXPONENT_MESSAGE",
+           "WEAK_KEY_REASONS", "load_jwk", "public_key_algorithms", "roca_vulnerable",
+           "unloadable_rsa_pem_weakness", "warn_skipped"]
 
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 EC_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
 OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 MIN_RSA_BITS = 2048
+SMALL_EXPONENT_MESSAGE = ("The RSA public key's exponent is below 3, so anyone could sign for it; "
+                          "generate a new key pair")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 #: Skip reasons that mean "a key with a known weakness" (logged as a warning, not just left out).
 WEAK_KEY_REASONS = frozenset({"rsa_too_small", "rsa_small_exponent", "rsa_roca", "ed25519_small_order"})
@@ -67,7 +70,12 @@ def roca_vulnerable(modulus: int) -> bool:
 def _rsa_weakness(key: rsa.RSAPublicKey) -> str | None:
     if key.key_size < MIN_RSA_BITS:
         return "rsa_too_small"  # below 2048 bits: factorable by a motivated attacker
-    if roca_vulnerable(key.public_numbers().n):
+    numbers = key.public_numbers()
+    if numbers.e < 3:
+        # cryptography 42 to 49 load such a PEM or certificate (50 refuses it): with e = 1 the
+        # padded hash is its own signature, so anyone could sign for the key.
+        return "rsa_small_exponent"
+    if roca_vulnerable(numbers.n):
         return "rsa_roca"
     return None
 
@@ -271,6 +279,8 @@ def public_key_algorithms(key: Any) -> tuple[str, frozenset[str]]:
         if weakness == "rsa_roca":
             raise ConfigurationError("The RSA public key has the ROCA weakness (CVE-2017-15361); "
                                      "generate a new key pair")
+        if weakness == "rsa_small_exponent":
+            raise ConfigurationError(SMALL_EXPONENT_MESSAGE)
         return "RSA", RSA_ALGORITHMS
     if isinstance(key, ec.EllipticCurvePublicKey):
         alg = EC_CURVE_ALGORITHMS.get(_EC_NAMES.get(key.curve.name, ""))

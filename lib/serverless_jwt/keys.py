@@ -16,7 +16,12 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from serverless_jwt._checkers import HMAC_ALGORITHMS, VerificationKey
 from serverless_jwt._config import secret_problem
-from serverless_jwt._jwk import public_key_algorithms, unloadable_rsa_pem_weakness, warn_skipped
+from serverless_jwt._jwk import (
+    SMALL_EXPONENT_MESSAGE,
+    public_key_algorithms,
+    unloadable_rsa_pem_weakness,
+    warn_skipped,
+)
 from serverless_jwt._jwks_filter import usable_by_any_algorithm, usable_keys
 from serverless_jwt.errors import (
     ConfigurationError,
@@ -106,11 +111,11 @@ class KeySet:
             else:
                 key = load_pem_public_key(data)
         except Exception:
-            # cryptography refuses some weak RSA keys outright (e < 3): name the weakness, not the format.
+            # cryptography from 50 refuses some weak RSA keys outright (e < 3): name the weakness, not the
+            # format (42 to 49 load them, and public_key_algorithms refuses them by name).
             weakness = unloadable_rsa_pem_weakness(data)
             if weakness == "rsa_small_exponent":
-                raise ConfigurationError("The RSA public key's exponent is below 3, so anyone could sign "
-                                         "for it; generate a new key pair") from None
+                raise ConfigurationError(SMALL_EXPONENT_MESSAGE) from None
             if weakness == "rsa_too_small":
                 raise ConfigurationError("RSA public keys must have at least 2048 bits") from None
             raise ConfigurationError("public_key is not a PEM public key or certificate") from None
