@@ -5,7 +5,8 @@ an IDE's stop button) must not leave them running. Linux's ``PR_SET_PDEATHSIG`` 
 the child when its parent dies, but "parent" means the *thread* that forked it, and emulators are also
 (re)started from request threads that end. So every child is forked from one long-lived daemon thread
 (not an executor's worker: those are stopped at interpreter shutdown, while other threads may still
-start emulators). No library covers this (``subprocess`` offers
+start emulators; CPython 3.12.0 to 3.12.2 refuse any new thread or ``preexec_fn`` from the moment the
+main thread returns, python/cpython#113964, so there such a late start fails). No library covers this (``subprocess`` offers
 only ``preexec_fn``; psutil watches, it does not arrange); elsewhere than Linux children start
 normally, and ``close()``/atexit still stop them on any ordinary exit.
 """
