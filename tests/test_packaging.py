@@ -21,6 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = {"serverless-jwt", "pyjwt", "cryptography", "cffi", "pycparser"}  # cffi, pycparser: cryptography's
+if sys.version_info < (3, 11):  # PyJWT and cryptography both ask for typing-extensions before 3.11
+    CORE.add("typing-extensions")
 # The core venv sees its own install only: the suite's PYTHONPATH=lib made its python import the checkout,
 # and made pip skip the wheel (no `serverless-jwt` script) when lib/ held an egg-info from `pip install .`.
 CLEAN_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
