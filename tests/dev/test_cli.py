@@ -26,7 +26,7 @@ from serverless_jwt.dev.issuer import DevIssuer
 from serverless_jwt.errors import ConfigurationError, TokenExpiredError
 from serverless_jwt.verifier import Verifier
 
-from .conftest import alive
+from .conftest import alive, json_unreadable_depth
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = str(ROOT / "template.yaml")
@@ -1298,7 +1298,8 @@ def test_invoke_sends_credentials_of_an_odd_shape_as_written_not_a_minted_token(
 def test_token_refuses_what_no_verifier_reads_and_odd_state(
         tmp_path: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for claim, reason in (("x=NaN", "non-finite number"), ("exp=1e400", "non-finite number"),
-                          ("x=" + "[" * 5000 + "]" * 5000, "nests too deeply")):
+                          ("x=" + "[" * json_unreadable_depth() + "]" * json_unreadable_depth(),
+                           "nests too deeply")):
         assert main(["--state-dir", str(state), "token", "--issuer-url", "http://127.0.0.1:9",
                      "--claim", claim]) == 2
         assert reason in capsys.readouterr().err
