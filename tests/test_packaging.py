@@ -297,3 +297,94 @@ def test_the_local_extra_asks_for_an_aws_sam_cli_that_has_every_samcli_module_th
     floor = re.search(r'"aws-sam-cli>=(\d+)\.(\d+)', (ROOT / "pyproject.toml").read_text("utf-8"))
     assert floor is not None
     assert (int(floor.group(1)), int(floor.group(2))) >= max(SAMCLI_SINCE[k[0]] for k in known.values())
+
+
+# -- the core install at its declared floors -----------------------------------------------------------
+
+def _core_floors() -> dict[str, str]:
+    """``{distribution: lowest version}`` of the core ``dependencies`` in pyproject.toml (each ``>=``)."""
+    block = re.search(r"^dependencies = \[(.*?)^\]", (ROOT / "pyproject.toml").read_text("utf-8"),
+                      re.MULTILINE | re.DOTALL)
+    assert block is not None
+    floors = dict(re.findall(r'"([A-Za-z0-9_.-]+)(?:\[[a-z,]+\])?>=([0-9.]+)"', block.group(1)))
+    assert set(floors) == {"PyJWT", "cryptography"}  # a new core dependency: give its floor a check here
+    return floors
+
+
+@pytest.fixture(scope="module")
+def core_floor_venv(core_venv: Path, build_once: Callable[[str, Callable[[Path], None]], Path]) -> Path:
+    def build(target: Path) -> None:
+        wheel = next((core_venv / "dist").glob("serverless_jwt-*.whl"))
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target / "venv")], check=True,
+                       timeout=120)
+        pins = [f"{name}=={version}" for name, version in _core_floors().items()]
+        _pip(target / "venv" / "bin" / "python", str(wheel), *pins)
+
+    return build_once("core-floor-venv", build)
+
+
+def test_the_core_verifies_and_refuses_as_it_should_at_its_declared_floors(core_floor_venv: Path) -> None:
+    # pip keeps an installed release that meets a floor, so the floors are what some users run. At
+    # cryptography 42 (to 49) an RSA PEM whose exponent is 1 loads, and a token whose "signature" was its
+    # own padded hash verified until the key's exponent was checked; RS256 is checked by encode-and-compare
+    # on cryptography's recover_data_from_signature, which must give cryptography's own verdicts there.
+    done = _run(core_floor_venv, """
+        import base64, importlib.metadata as m, json, time
+        import jwt
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+        from serverless_jwt import ConfigurationError, InvalidSignatureError, Verifier
+
+        def pem(key):
+            return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+
+        def der(tag, body):
+            size = len(body)
+            head = bytes([size]) if size < 128 else bytes([0x80 | 2]) + size.to_bytes(2, "big")
+            return bytes([tag]) + head + body
+
+        def b64(data):
+            return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+        rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        claims = {"sub": "alice", "exp": int(time.time()) + 600}
+        keys = {"RS256": rsa_key, "RS384": rsa_key, "RS512": rsa_key, "PS256": rsa_key,
+                "ES256": ec.generate_private_key(ec.SECP256R1()),
+                "EdDSA": ed25519.Ed25519PrivateKey.generate()}
+        mallory = b64(json.dumps({**claims, "sub": "mallory"}).encode()).decode()
+        for alg, key in keys.items():
+            verifier = Verifier(public_key=pem(key), algorithms=[alg], require_audience=False)
+            token = jwt.encode(claims, key, algorithm=alg)
+            assert verifier.verify(token)["sub"] == "alice", alg
+            head, body, signature = token.split(".")
+            elsewhere = jwt.encode({**claims, "sub": "bob"}, key, algorithm=alg).split(".")[2]
+            for forged in (f"{head}.{body}.{elsewhere}", f"{head}.{mallory}.{signature}"):
+                try:
+                    verifier.verify(forged)
+                except InvalidSignatureError:
+                    continue
+                raise AssertionError(f"{alg}: a forged token verified")
+
+        n = rsa_key.public_key().public_numbers().n
+        pkcs1 = der(0x30, der(0x02, n.to_bytes(257, "big")) + der(0x02, b"\\x01"))
+        label = b"RSA PUBLIC KEY-----\\n"
+        weak = b"-----BEGIN " + label + base64.encodebytes(pkcs1) + b"-----END " + label
+        try:
+            Verifier(public_key=weak, algorithms=["RS256"], require_audience=False)
+        except ConfigurationError as err:
+            assert "exponent" in str(err), err
+        else:
+            raise AssertionError("an RSA key with e = 1 was taken")
+        print(json.dumps({"PyJWT": m.version("PyJWT"), "cryptography": m.version("cryptography")}))
+    """)
+    assert done.returncode == 0, done.stderr[-3000:]
+    installed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {name: _release(v) for name, v in installed.items()} == {
+        name: _release(v) for name, v in _core_floors().items()}
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"42"`` and ``"42.0.0"`` alike: (42, 0, 0)."""
+    parts = tuple(int(part) for part in version.split("."))
+    return (*parts, 0, 0, 0)[:3]
