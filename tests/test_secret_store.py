@@ -870,6 +870,8 @@ def test_a_request_refreshing_old_secrets_from_a_hung_store_serves_them_at_its_d
     verifier = Verifier(secret_from=ARN, timeout_seconds=0.5, secret_max_age_seconds=0, verified_cache_size=0)
     hung_store.release.set()
     assert _until(verifier.prefetch)  # the first read builds botocore's client: it may take a while
+    # The store counts an answer once it has written it, which may be after botocore has read it.
+    assert _until(lambda: hung_store.answered == hung_store.requests)
     generation = verifier._keys.generation  # type: ignore[attr-defined]
     hung_store.release.clear()
     hung_store.secret = new  # rotated: the hung read will bring it
