@@ -6,9 +6,9 @@ the child when its parent dies, but "parent" means the *thread* that forked it, 
 (re)started from request threads that end. So every child is forked from one long-lived daemon thread
 (not an executor's worker: those are stopped at interpreter shutdown, while other threads may still
 start emulators; CPython 3.12.0 to 3.12.2 refuse any new thread or ``preexec_fn`` from the moment the
-main thread returns, python/cpython#113964, so there such a late start fails). No library covers this (``subprocess`` offers
-only ``preexec_fn``; psutil watches, it does not arrange); elsewhere than Linux children start
-normally, and ``close()``/atexit still stop them on any ordinary exit.
+main thread returns, python/cpython#113964, so there such a late start fails). No library covers
+this (``subprocess`` offers only ``preexec_fn``; psutil watches, it does not arrange); elsewhere than
+Linux children start normally, and ``close()``/atexit still stop them on any ordinary exit.
 """
 
 from __future__ import annotations
