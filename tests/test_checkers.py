@@ -396,14 +396,17 @@ def test_pkcs1_checks_give_cryptographys_verdict_on_every_kind_of_buffer(alg: st
     # items is refused even where verify would read its octets (cryptography 42 does; 50 refuses).
     data = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.xyz"  # 40 octets: whole 4- and 8-octet items
     signature = RSA.sign(data, padding.PKCS1v15(), _DIGEST_INFO[alg][0]())
-    check = checker_for(alg, RSA.public_key())
+    # cryptography 50 reads a bytearray or memoryview signature (so the check must pass it); 42 refuses
+    # it under every algorithm, and so does the check there: the verdict is always cryptography's.
+    check, passed = checker_for(alg, RSA.public_key()), set()
     for data_kind, as_data in _BUFFERS.items():
         for signature_kind, as_signature in _BUFFERS.items():
             given_data, given_signature = as_data(data), as_signature(signature)
             verdict = len(given_signature) == 256 and _cryptography_verdict(alg, given_data, given_signature)
             assert check(given_data, given_signature) is verdict, (data_kind, signature_kind, verdict)
-    for kind in ("bytearray", "memoryview", "memoryview of a bytearray", "array of B"):
-        assert check(data, _BUFFERS[kind](signature)) is True, kind
+            if verdict:
+                passed.add((data_kind, signature_kind))
+    assert ("bytes", "bytes") in passed
 
 
 @functools.cache
