@@ -566,6 +566,17 @@ def test_start_api_reports_a_port_in_use(state: Path, capsys: pytest.CaptureFixt
     assert f"port {port} on 127.0.0.1 is already in use" in capsys.readouterr().err
 
 
+def _banner(proc: subprocess.Popen[str]) -> str:
+    """What a serving command prints up to its "Ctrl-C to stop." line (its stderr if it ends first)."""
+    assert proc.stdout is not None
+    banner = ""
+    while "Ctrl-C to stop." not in banner:
+        line = proc.stdout.readline()
+        assert line, banner + (proc.stderr.read() if proc.stderr else "")
+        banner += line
+    return banner
+
+
 @pytest.fixture
 def running_api(state: Path,
                 request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
@@ -575,12 +586,7 @@ def running_api(state: Path,
          "--port", "0", "--template", TEMPLATE, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     try:
-        assert proc.stdout is not None
-        banner = ""
-        while "Ctrl-C to stop." not in banner:
-            line = proc.stdout.readline()
-            assert line, banner + (proc.stderr.read() if proc.stderr else "")
-            banner += line
+        banner = _banner(proc)
         match = re.search(r"http://127\.0\.0\.1:\d+", banner)
         assert match, banner
         yield proc, match.group(), banner
@@ -834,12 +840,7 @@ def test_issuer_command_serves_sign_in_with_the_registered_redirect_uris(state: 
          "--redirect-uri", "http://127.0.0.1:8080/app/", "--cors-origin", "http://127.0.0.1:8080"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout is not None
-        banner = ""
-        while "Ctrl-C to stop." not in banner:
-            line = proc.stdout.readline()
-            assert line, banner + (proc.stderr.read() if proc.stderr else "")
-            banner += line
+        banner = _banner(proc)
         match = re.search(r"dev issuer: (http://127\.0\.0\.1:\d+)", banner)
         assert match, banner
         url = match.group(1)
@@ -1067,12 +1068,7 @@ def test_start_api_serves_the_python_functions_of_a_template_that_also_has_other
          "--port", "0", "--template", str(tmp_path / "template.yaml"), "--in-process", "--no-dev-issuer"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout is not None
-        banner = ""
-        while "Ctrl-C to stop." not in banner:
-            line = proc.stdout.readline()
-            assert line, banner + (proc.stderr.read() if proc.stderr else "")
-            banner += line
+        banner = _banner(proc)
         match = re.search(r"http://127\.0\.0\.1:\d+", banner)
         assert match, banner
         assert _get(match.group(), "/py", None) == (200, b'{"from": "python"}')
