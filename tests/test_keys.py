@@ -865,6 +865,89 @@ def test_a_loaded_rsa_key_with_an_exponent_below_3_is_refused_whatever_cryptogra
     assert public_key_algorithms(_rsa_key_as_loaded_with_exponent(65537))[0] == "RSA"
 
 
+def _loaded_rsa_key(n: int, e: int) -> rsa.RSAPublicKey:
+    """An RSA public key object reporting (n, e), as an older cryptography hands one over for a PEM it
+    loads and a newer one refuses: the real key's operations, these numbers."""
+    real = RSA_KEY.public_key()
+    methods: dict[str, Any] = {
+        name: (lambda _self, *args, _name=name, **kwargs: getattr(real, _name)(*args, **kwargs))
+        for name in rsa.RSAPublicKey.__abstractmethods__}
+    methods["key_size"] = property(lambda _self: n.bit_length())
+    methods["public_numbers"] = lambda _self: rsa.RSAPublicNumbers(e, n)
+    key: rsa.RSAPublicKey = type("LoadedRSAPublicKey", (rsa.RSAPublicKey,), methods)()
+    return key
+
+
+_N = RSA_KEY.public_key().public_numbers().n
+
+
+_BAD_NUMBERS = {"e=4": (_N, 4), "e=65536": (_N, 65536), "e=n-1": (_N, _N - 1), "e=n": (_N, _N),
+                "e=n+2": (_N, _N + 2), "even-n": (_N + 1, 65537)}
+
+
+@pytest.mark.parametrize(("n", "e"), list(_BAD_NUMBERS.values()), ids=list(_BAD_NUMBERS))
+def test_an_rsa_pem_with_an_even_or_oversized_exponent_or_an_even_modulus_is_refused(n: int, e: int) -> None:
+    # No RSA key has such numbers, and the JWK path skips them as malformed. cryptography 42 to 49 load
+    # such a PEM or certificate (50 refuses the exponents, and loads an even modulus still), and the
+    # key was accepted for every RS and PS algorithm.
+    for pem in _rsa_pems(n, e):
+        with pytest.raises(ConfigurationError, match="not a valid RSA public key"):
+            KeySet.from_pem(pem, algorithms=["RS256"])
+        with pytest.raises(ConfigurationError, match="not a valid RSA public key"):
+            Verifier(public_key=pem, require_audience=False)
+    with pytest.raises(ConfigurationError, match="not a valid RSA public key"):
+        public_key_algorithms(_loaded_rsa_key(n, e))
+    jwk = {"kty": "RSA", "kid": "bad", "n": _b64e(n.to_bytes(256, "big")), "e": _b64e(_int_bytes(e))}
+    assert list(_only(jwk).skipped) == [("bad", "malformed")]
+
+
+def _int_bytes(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+def _factorable_moduli() -> dict[str, tuple[int, int]]:
+    """Moduli of 2048 bits and more, each with a multiple of its lambda(n): a prime squared and a prime
+    cubed (their private exponents are anyone's: p is the square or cube root), and 751 * p * q."""
+    p = RSA_KEY.private_numbers().p  # 1024 bits, top two bits set: p * p has 2048
+    # Only its 684-bit prime is used, cubed: 2052 bits.
+    cube = rsa.generate_private_key(public_exponent=65537, key_size=1368).private_numbers().p  # noqa: S505
+    big = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers()
+    return {"p*p": (p * p, p * (p - 1)), "p*p*p": (cube**3, cube * cube * (cube - 1)),
+            "751*p*q": (751 * big.p * big.q, 750 * (big.p - 1) * (big.q - 1))}
+
+
+@pytest.mark.parametrize("label", ["p*p", "p*p*p", "751*p*q"])
+def test_an_rsa_modulus_with_a_small_or_repeated_prime_factor_is_refused_as_weak(
+        label: str, caplog: pytest.LogCaptureFixture) -> None:
+    # p*p and p*p*p: p is the root of n, so anyone computes the private exponent; a small factor makes
+    # the key anyone's when its cofactor is prime, and SP 800-89 5.3.3 refuses any factor below 752
+    # (cheaper than telling the cases apart). No cryptography release refuses these moduli, and each
+    # key verified a token signed with the private exponent its numbers give away.
+    n, lam = _factorable_moduli()[label]
+    e = 65537
+    size = (n.bit_length() + 7) // 8
+    head = _b64e(json.dumps({"alg": "RS256", "kid": "weak"}).encode())
+    body = _b64e(json.dumps({"sub": "forged", "exp": 4102444800}).encode())
+    digest = bytes.fromhex("3031300d060960864801650304020105000420") + hashlib.sha256(
+        f"{head}.{body}".encode()).digest()
+    padded = b"\x00\x01" + b"\xff" * (size - len(digest) - 3) + b"\x00" + digest
+    signature = pow(int.from_bytes(padded, "big"), pow(e, -1, lam), n).to_bytes(size, "big")
+    forged = f"{head}.{body}.{_b64e(signature)}"
+    jwk = {"kty": "RSA", "kid": "weak", "n": _b64e(_int_bytes(n)), "e": "AQAB"}
+    with caplog.at_level(logging.WARNING, logger="serverless_jwt.keys"):
+        keys = KeySet.from_jwks({"keys": [jwk, _jwk(RSA_KEY, kid="good")]}, algorithms=["RS256"])
+    assert [k.kid for k in keys] == ["good"]
+    assert list(keys.skipped) == [("weak", "rsa_factorable")]
+    assert "rsa_factorable (kid 'weak')" in caplog.text
+    with pytest.raises(UnknownKeyError):
+        Verifier(jwks={"keys": [jwk, _jwk(RSA_KEY, kid="good")]}, require_audience=False).verify(forged)
+    for pem in _rsa_pems(n, e):
+        with pytest.raises(ConfigurationError, match="prime factor"):
+            Verifier(public_key=pem, require_audience=False)
+    with pytest.raises(ConfigurationError, match="prime factor"):
+        public_key_algorithms(_loaded_rsa_key(n, e))
+
+
 def test_a_pem_that_is_no_key_is_still_called_one() -> None:
     for pem in (b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", b"not a key at all"):
         with pytest.raises(ConfigurationError, match="not a PEM public key"):

@@ -10,6 +10,7 @@ import base64
 import binascii
 import functools
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,9 +21,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from serverless_jwt._jwk_keys import ec_public_key, okp_public_key, rsa_numbers
 from serverless_jwt.errors import ConfigurationError
 
-__all__ = ["MIN_RSA_BITS", "PRIVATE_KEY_REASONS", "RSA_ALGORITHMS", "SMALL_EXPONENT_MESSAGE",
-           "WEAK_KEY_REASONS", "load_jwk", "public_key_algorithms", "roca_vulnerable",
-           "unloadable_rsa_pem_weakness", "warn_skipped"]
+__all__ = ["MIN_RSA_BITS", "PRIVATE_KEY_REASONS", "RSA_ALGORITHMS", "RSA_WEAKNESS_MESSAGES",
+           "SMALL_EXPONENT_MESSAGE", "WEAK_KEY_REASONS", "load_jwk", "public_key_algorithms",
+           "roca_vulnerable", "unloadable_rsa_pem_weakness", "warn_skipped"]
 
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 EC_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
@@ -30,9 +31,20 @@ OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 MIN_RSA_BITS = 2048
 SMALL_EXPONENT_MESSAGE = ("The RSA public key's exponent is below 3, so anyone could sign for it; "
                           "generate a new key pair")
+#: Why an RSA public key (a PEM or a certificate's) is refused, by the weakness _rsa_numbers_weakness names.
+RSA_WEAKNESS_MESSAGES = {
+    "rsa_too_small": "RSA public keys must have at least 2048 bits",
+    "rsa_small_exponent": SMALL_EXPONENT_MESSAGE,
+    "rsa_factorable": "The RSA public key's modulus has a small or repeated prime factor, so anyone could "
+                      "sign for it; generate a new key pair",
+    "rsa_roca": "The RSA public key has the ROCA weakness (CVE-2017-15361); generate a new key pair",
+    "malformed": "public_key is not a valid RSA public key (an even modulus, or an exponent that is even "
+                 "or not below the modulus)",
+}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 #: Skip reasons that mean "a key with a known weakness" (logged as a warning, not just left out).
-WEAK_KEY_REASONS = frozenset({"rsa_too_small", "rsa_small_exponent", "rsa_roca", "ed25519_small_order"})
+WEAK_KEY_REASONS = frozenset({"rsa_too_small", "rsa_small_exponent", "rsa_factorable", "rsa_roca",
+                              "ed25519_small_order"})
 #: Skip reasons that mean "a private or secret key was published" (private members, or an ``oct`` key):
 #: a security incident at the provider, who must rotate it; logged as a warning too, never the key.
 PRIVATE_KEY_REASONS = frozenset({"private_members", "symmetric"})
@@ -68,16 +80,36 @@ def roca_vulnerable(modulus: int) -> bool:
 
 
 def _rsa_weakness(key: rsa.RSAPublicKey) -> str | None:
-    if key.key_size < MIN_RSA_BITS:
-        return "rsa_too_small"  # below 2048 bits: factorable by a motivated attacker
+    # The numbers are judged again once loaded: cryptography 42 to 49 load a PEM or certificate with
+    # e < 3, an even e or e >= n (50 refuses those), and every release loads an even or factorable n.
     numbers = key.public_numbers()
-    if numbers.e < 3:
-        # cryptography 42 to 49 load such a PEM or certificate (50 refuses it): with e = 1 the
-        # padded hash is its own signature, so anyone could sign for the key.
-        return "rsa_small_exponent"
-    if roca_vulnerable(numbers.n):
+    weakness = _rsa_numbers_weakness(numbers.n, numbers.e)
+    if weakness is None and roca_vulnerable(numbers.n):
         return "rsa_roca"
-    return None
+    return weakness
+
+
+@functools.cache
+def _small_primes_product() -> int:
+    # The primes below 752 (SP 800-89 5.3.3, as OpenSSL's RSA public key check): about 1,000 bits.
+    sieve = bytearray([1]) * 752
+    for i in range(2, 28):
+        sieve[i * i::i] = bytes(len(sieve[i * i::i]))
+    return math.prod(i for i in range(2, 752) if sieve[i])
+
+
+def _factorable(n: int) -> bool:
+    """Whether anyone can factor ``n``: a prime factor below 752, or n a square or a cube (p = the root
+    of n gives the private exponent away). Some microseconds, once per key. A prime n (as weak) is not
+    looked for: the test is a full exponentiation, about 20 ms per 2048-bit key in Python."""
+    if math.gcd(n, _small_primes_product()) != 1:
+        return True
+    if math.isqrt(n) ** 2 == n:
+        return True
+    root = 1 << -(-n.bit_length() // 3)  # Newton's integer cube root, from above
+    while (lower := (2 * root + n // (root * root)) // 3) < root:
+        root = lower
+    return root**3 == n
 
 
 # Ed25519 public keys of small order: the eight points of order 1, 2, 4 and 8 have y = 1, p - 1, 0 and
@@ -105,12 +137,16 @@ _EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "
 def _rsa_numbers_weakness(n: int, e: int) -> str | None:
     # Judged on the numbers, before cryptography refuses them as merely invalid (e < 3, or e >= n for a
     # tiny n): e = 1 makes the padded hash its own signature, so anyone can forge one. Logged as weak.
-    if n % 2 == 0:
+    if n <= 0 or n % 2 == 0:
         return "malformed"  # no RSA modulus at all (an empty or garbled n reads as 0)
     if n.bit_length() < MIN_RSA_BITS:
         return "rsa_too_small"
     if e < 3:
         return "rsa_small_exponent"
+    if e % 2 == 0 or e >= n:
+        return "malformed"  # no RSA key has such an exponent (cryptography refuses the numbers)
+    if _factorable(n):
+        return "rsa_factorable"
     return None
 
 
@@ -162,9 +198,8 @@ def _rsa_key(jwk: Mapping[str, Any]) -> tuple[Any, frozenset[str]] | str:
     key = rsa.RSAPublicNumbers(e, n).public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         return "not_public"
-    weakness = _rsa_weakness(key)
-    if weakness is not None:
-        return weakness
+    if roca_vulnerable(n):
+        return "rsa_roca"
     return key, RSA_ALGORITHMS
 
 
@@ -274,13 +309,8 @@ def public_key_algorithms(key: Any) -> tuple[str, frozenset[str]]:
     """``(kty, algorithms)`` for a public key object; ConfigurationError when it cannot be used."""
     if isinstance(key, rsa.RSAPublicKey):
         weakness = _rsa_weakness(key)
-        if weakness == "rsa_too_small":
-            raise ConfigurationError("RSA public keys must have at least 2048 bits")
-        if weakness == "rsa_roca":
-            raise ConfigurationError("The RSA public key has the ROCA weakness (CVE-2017-15361); "
-                                     "generate a new key pair")
-        if weakness == "rsa_small_exponent":
-            raise ConfigurationError(SMALL_EXPONENT_MESSAGE)
+        if weakness is not None:
+            raise ConfigurationError(RSA_WEAKNESS_MESSAGES[weakness])
         return "RSA", RSA_ALGORITHMS
     if isinstance(key, ec.EllipticCurvePublicKey):
         alg = EC_CURVE_ALGORITHMS.get(_EC_NAMES.get(key.curve.name, ""))

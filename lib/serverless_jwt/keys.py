@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from serverless_jwt._checkers import HMAC_ALGORITHMS, VerificationKey
 from serverless_jwt._config import secret_problem
 from serverless_jwt._jwk import (
-    SMALL_EXPONENT_MESSAGE,
+    RSA_WEAKNESS_MESSAGES,
     public_key_algorithms,
     unloadable_rsa_pem_weakness,
     warn_skipped,
@@ -111,13 +111,11 @@ class KeySet:
             else:
                 key = load_pem_public_key(data)
         except Exception:
-            # cryptography from 50 refuses some weak RSA keys outright (e < 3): name the weakness, not the
-            # format (42 to 49 load them, and public_key_algorithms refuses them by name).
+            # cryptography from 50 refuses some weak or invalid RSA keys outright (e < 3, an even e, e >= n):
+            # name the weakness, not the format (42 to 49 load them; public_key_algorithms refuses them).
             weakness = unloadable_rsa_pem_weakness(data)
-            if weakness == "rsa_small_exponent":
-                raise ConfigurationError(SMALL_EXPONENT_MESSAGE) from None
-            if weakness == "rsa_too_small":
-                raise ConfigurationError("RSA public keys must have at least 2048 bits") from None
+            if weakness is not None:
+                raise ConfigurationError(RSA_WEAKNESS_MESSAGES[weakness]) from None
             raise ConfigurationError("public_key is not a PEM public key or certificate") from None
         kty, fitting = public_key_algorithms(key)
         usable = fitting & frozenset(algorithms)
