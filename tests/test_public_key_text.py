@@ -15,6 +15,8 @@ from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 
 from serverless_jwt._public_key_text import public_key_kind
+from serverless_jwt.errors import ConfigurationError
+from serverless_jwt.keys import SecretKeys
 
 RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PUB = RSA.public_key()
@@ -87,3 +89,40 @@ def test_raw_der_ending_in_a_whitespace_byte_is_still_recognised() -> None:
             break
     assert der[-1:].isspace()
     assert public_key_kind(der) == "a DER public key or certificate"
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    head = bytes([size]) if size < 0x80 else bytes([0x82]) + size.to_bytes(2, "big")
+    return bytes([tag]) + head + body
+
+
+def _spki(oid: bytes, key: bytes, parameters: bytes = b"") -> bytes:
+    return _der(0x30, _der(0x30, _der(0x06, oid) + parameters) + _der(0x03, b"\x00" + key))
+
+
+# SubjectPublicKeyInfos of keys some cryptography release in the allowed range cannot read: for some it
+# returned None (the key passed as an HMAC secret), for others it raised InternalError or
+# UnsupportedAlgorithm (the configuration crashed).
+UNREADABLE_PUBLIC_KEYS = {
+    # ML-DSA-44 (2.16.840.1.101.3.4.3.17): cryptography 50 reads it, 42 to 44 do not.
+    "ml-dsa-44": _spki(bytes.fromhex("608648016503040311"), secrets.token_bytes(1312)),
+    # SM2 (ecPublicKey on curve 1.2.156.10197.1.301): no release reads it; each raised UnsupportedAlgorithm.
+    "sm2": _spki(bytes.fromhex("2a8648ce3d0201"), b"\x04" + secrets.token_bytes(64),
+                 _der(0x06, bytes.fromhex("2a811ccf5501822d"))),
+    # id-RSAES-OAEP (1.2.840.113549.1.1.7): 42 to 44 returned None, 50 raises UnsupportedAlgorithm.
+    "rsa-oaep": _spki(bytes.fromhex("2a864886f70d010107"), _der(
+        0x30, _der(0x02, b"\x00" + secrets.token_bytes(256)) + _der(0x02, b"\x01\x00\x01"))),
+    # Ed25519 with a 31-byte key: cryptography 42 to 44 raise InternalError.
+    "ed25519-31-bytes": _spki(bytes.fromhex("2b6570"), secrets.token_bytes(31)),
+}
+
+
+@pytest.mark.parametrize("der", list(UNREADABLE_PUBLIC_KEYS.values()), ids=list(UNREADABLE_PUBLIC_KEYS))
+def test_a_public_key_cryptography_cannot_read_is_still_recognised(der: bytes) -> None:
+    # Recognised by its shape, not by whether this cryptography can load it: a published key is no
+    # secret whatever its algorithm, and the question must never crash the configuration.
+    assert public_key_kind(der) == "a DER public key or certificate"
+    assert public_key_kind(base64.b64encode(der)) == "a base64 public key or certificate"
+    with pytest.raises(ConfigurationError, match="looks like a base64 public key"):
+        SecretKeys([base64.b64encode(der)], algorithms=["HS256"])

@@ -6,8 +6,10 @@ OpenSSH keys as HMAC keys (``is_pem_format``, ``is_ssh_key``); this module refus
 publish besides those: JWKs and JWK sets, the armour-less base64 SubjectPublicKeyInfo that Keycloak
 shows as ``public_key``, base64 ``x5c`` certificates, raw DER, RFC 4716 SSH2 keys and OpenSSH
 certificates. Written by hand because no library answers "is this text a public key in any of the
-forms people paste"; it runs once per secret at construction, never per request, and imports
-``cryptography.x509`` only for input already shaped like DER.
+forms people paste"; it runs once per secret at construction, never per request. DER is recognised by
+its shape (a SubjectPublicKeyInfo or a certificate), not by whether ``cryptography`` can load it: the
+releases the floor allows read different algorithms (ML-DSA from 50 only, SM2 in none), and some raise
+on what they cannot read.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import base64
 import binascii
 import json
 import re
-
-from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 __all__ = ["public_key_kind"]
 
@@ -75,28 +75,37 @@ def _is_jwk_json(text: bytes) -> bool:
 
 
 def _is_der_key(data: bytes) -> bool:
-    """A DER SubjectPublicKeyInfo or X.509 certificate (a SEQUENCE whose length is the whole input)."""
-    if len(data) < 32 or data[0] != 0x30 or not _spans(data):
+    """A DER SubjectPublicKeyInfo, ``SEQUENCE { SEQUENCE { OID, ... }, BIT STRING }``, or an X.509
+    certificate, ``SEQUENCE { SEQUENCE, SEQUENCE { OID, ... }, BIT STRING }``, spanning the whole input.
+    A random secret has this shape with odds below 2^-40 (four tags, three lengths that must agree)."""
+    if len(data) < 32:
         return False
-    try:
-        load_der_public_key(data)
-        return True
-    except (ValueError, TypeError):
-        pass
-    from cryptography import x509  # only for DER-shaped input: few secrets get here
-
-    try:
-        x509.load_der_x509_certificate(data)
-        return True
-    except ValueError:
+    top = _elements(data, 0, len(data))
+    if top is None or len(top) != 1 or top[0][0] != 0x30:
         return False
+    parts = _elements(data, top[0][1], top[0][2])
+    if parts is None or [tag for tag, _, _ in parts] not in ([0x30, 0x03], [0x30, 0x30, 0x03]):
+        return False
+    _, start, end = parts[-2]  # the algorithm identifier: it starts with its OID
+    return end > start and data[start] == 0x06
 
 
-def _spans(data: bytes) -> bool:
-    first = data[1]
-    if first < 0x80:
-        return 2 + first == len(data)
-    count = first & 0x7F
-    if not 1 <= count <= 4 or len(data) < 2 + count:
-        return False
-    return 2 + count + int.from_bytes(data[2:2 + count], "big") == len(data)
+def _elements(data: bytes, start: int, end: int) -> list[tuple[int, int, int]] | None:
+    """(tag, value start, value end) of each DER element from ``start`` to exactly ``end``, or None."""
+    found = []
+    while start < end:
+        if end - start < 2:
+            return None
+        tag, first, start = data[start], data[start + 1], start + 2
+        if first < 0x80:
+            size = first
+        else:
+            count = first & 0x7F
+            if not 1 <= count <= 4 or end - start < count:
+                return None
+            size, start = int.from_bytes(data[start:start + count], "big"), start + count
+        if size > end - start:
+            return None
+        found.append((tag, start, start + size))
+        start += size
+    return found
