@@ -97,8 +97,9 @@ class KeySet:
         Raises
         ------
         ConfigurationError
-            Not a public key or certificate (private keys are refused), RSA under 2048 bits, or no
-            algorithm of the allow-list fits the key.
+            Not a public key or certificate (private keys are refused), a weak or invalid RSA key (under
+            2048 bits, e < 3, an even e or e >= n, a factorable modulus, ROCA), a small-order Ed25519
+            key, or no algorithm of the allow-list fits the key.
         """
         data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
         if b"PRIVATE KEY" in data:
