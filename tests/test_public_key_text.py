@@ -105,15 +105,15 @@ def _spki(oid: bytes, key: bytes, parameters: bytes = b"") -> bytes:
 # returned None (the key passed as an HMAC secret), for others it raised InternalError or
 # UnsupportedAlgorithm (the configuration crashed).
 UNREADABLE_PUBLIC_KEYS = {
-    # ML-DSA-44 (2.16.840.1.101.3.4.3.17): cryptography 50 reads it, 42 to 44 do not.
+    # ML-DSA-44 (2.16.840.1.101.3.4.3.17): cryptography 49 and later read it, 42 to 46 do not.
     "ml-dsa-44": _spki(bytes.fromhex("608648016503040311"), secrets.token_bytes(1312)),
     # SM2 (ecPublicKey on curve 1.2.156.10197.1.301): no release reads it; each raised UnsupportedAlgorithm.
     "sm2": _spki(bytes.fromhex("2a8648ce3d0201"), b"\x04" + secrets.token_bytes(64),
                  _der(0x06, bytes.fromhex("2a811ccf5501822d"))),
-    # id-RSAES-OAEP (1.2.840.113549.1.1.7): 42 to 44 returned None, 50 raises UnsupportedAlgorithm.
+    # id-RSAES-OAEP (1.2.840.113549.1.1.7): 42 to 46 returned None, 49 and later raise UnsupportedAlgorithm.
     "rsa-oaep": _spki(bytes.fromhex("2a864886f70d010107"), _der(
         0x30, _der(0x02, b"\x00" + secrets.token_bytes(256)) + _der(0x02, b"\x01\x00\x01"))),
-    # Ed25519 with a 31-byte key: cryptography 42 to 44 raise InternalError.
+    # Ed25519 with a 31-byte key: cryptography 42 to 44 raise InternalError (46 and later ValueError).
     "ed25519-31-bytes": _spki(bytes.fromhex("2b6570"), secrets.token_bytes(31)),
 }
 
