@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -150,19 +148,11 @@ def test_a_left_state_folder_holding_a_file_of_someone_else_still_loses_the_runt
     assert "still holds notes.txt: delete it" in notices[-1]
 
 
-def _rie() -> ModuleType:  # benchmarks/_rie.py runs `sam build` as tests/lambdas/test_built_samples.py does
-    spec = importlib.util.spec_from_file_location("_rie_driver", ROOT / "benchmarks" / "_rie.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_sam_build_after_the_dev_loop_copies_none_of_its_state_with_code_uri_dot(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         emulator: Path) -> None:
-    rie = _rie()
+    from benchmarks import _rie as rie  # runs `sam build` as tests/lambdas/test_built_samples.py does
+
     python = rie.find_python()
     if python is None:
         pytest.skip("no python3.12 on PATH or in pyenv: `sam build` needs the runtime's Python")

@@ -10,32 +10,21 @@ are skipped, with the reason in pytest's summary.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from benchmarks import _rie as rie  # the emulator driver the Lambda benchmark uses
 from serverless_jwt.dev.issuer import DevIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = "ServerlessJwtLayer"
 
 
-def _driver() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_rie_driver", ROOT / "benchmarks" / "_rie.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-rie = _driver()
 
 
 @pytest.fixture(scope="module")
